@@ -1,0 +1,124 @@
+# Chanx in C — build, run and test.
+#
+# One Makefile for the whole tree. Every directory's *.c files are picked up
+# by wildcard: a file named main.c is the entry point of that directory's
+# program, everything else is a library object the unit tests may link.
+#
+#   make            build the programs and example plugins into build/
+#   make run        install deps, build, start PostgreSQL + broker + worker + gateway
+#   make test       unit and end-to-end tests, plain and under ASan/UBSan
+#   make bench      benchmarks (see docs/benchmarks.md)
+#
+# BUILD selects the output directory; SAN=1 builds with sanitizers.
+
+BUILD ?= build
+SAN ?= 0
+
+CC ?= cc
+PKGS := libwebsockets libczmq libzmq jansson msgpack libpq libpcre2-8 openssl zlib
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -fPIC \
+	-Iinclude -I. $(PKG_CFLAGS)
+ifeq ($(SAN),1)
+CFLAGS_OPT := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+LDFLAGS_SAN := -fsanitize=address,undefined
+else
+CFLAGS_OPT := -O2
+LDFLAGS_SAN :=
+endif
+CFLAGS_ALL := $(CFLAGS_BASE) $(CFLAGS_OPT) $(CFLAGS)
+LDLIBS_ALL := $(PKG_LIBS) -lpthread -ldl -lm $(LDLIBS)
+
+# Library objects of each part (everything but main.c).
+lib_srcs = $(filter-out $(1)/main.c,$(wildcard $(1)/*.c))
+objs = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+COMMON_OBJS  := $(call objs,$(call lib_srcs,common) $(call lib_srcs,proto))
+GATEWAY_OBJS := $(call objs,$(call lib_srcs,gateway))
+BROKER_OBJS  := $(call objs,$(call lib_srcs,broker))
+WORKER_OBJS  := $(call objs,$(call lib_srcs,workers))
+ADMIN_OBJS   := $(call objs,$(call lib_srcs,admin))
+KIT_OBJS     := $(call objs,$(wildcard tests/kit/*.c))
+
+PROGRAMS := $(BUILD)/chanx-gateway $(BUILD)/chanx-broker $(BUILD)/chanx-worker
+ifneq ($(wildcard admin/main.c),)
+PROGRAMS += $(BUILD)/chanx-admin
+endif
+PLUGINS := $(patsubst examples/%/,$(BUILD)/plugins/%.so,$(sort $(dir $(wildcard examples/*/*.c))))
+
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+E2E_SRCS  := $(wildcard tests/e2e/*.c)
+
+.PHONY: all deps run test test-plain test-san unit e2e bench clean
+.DEFAULT_GOAL := all
+
+all: $(PROGRAMS) $(PLUGINS) $(BUILD)/tests/unit $(BUILD)/tests/e2e
+
+deps:
+	@scripts/install-deps
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+$(BUILD)/chanx-gateway: $(BUILD)/obj/gateway/main.o $(GATEWAY_OBJS) $(COMMON_OBJS)
+	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/chanx-broker: $(BUILD)/obj/broker/main.o $(BROKER_OBJS) $(COMMON_OBJS)
+	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS_ALL)
+
+# The worker exports the plugin API (include/chanx/) to the plugins it loads.
+$(BUILD)/chanx-worker: $(BUILD)/obj/workers/main.o $(WORKER_OBJS) $(COMMON_OBJS)
+	$(CC) $(LDFLAGS_SAN) -rdynamic -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/chanx-admin: $(BUILD)/obj/admin/main.o $(ADMIN_OBJS) $(COMMON_OBJS)
+	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS_ALL)
+
+# A plugin is every .c file of one examples/<name>/ folder, linked into <name>.so.
+# Its chanx_* symbols resolve against the worker at load time.
+.SECONDEXPANSION:
+$(BUILD)/plugins/%.so: $$(wildcard examples/%/*.c) include/chanx/consumer.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -shared -o $@ $(filter %.c,$^)
+
+$(BUILD)/tests/unit: $(call objs,$(UNIT_SRCS)) $(GATEWAY_OBJS) $(BROKER_OBJS) $(WORKER_OBJS) $(ADMIN_OBJS) $(COMMON_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_SAN) -rdynamic -o $@ $^ $(LDLIBS_ALL) -lcriterion
+
+$(BUILD)/tests/e2e: $(call objs,$(E2E_SRCS)) $(KIT_OBJS) $(COMMON_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS_ALL) -lcriterion
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/run
+
+# The test suite runs twice: an optimised build, then the same suite under
+# AddressSanitizer + UndefinedBehaviorSanitizer in build-san/.
+test: deps
+	@$(MAKE) --no-print-directory test-plain
+	@$(MAKE) --no-print-directory test-san
+
+test-plain: all
+	@scripts/run-tests $(BUILD)
+
+test-san:
+	@$(MAKE) --no-print-directory BUILD=build-san SAN=1 all
+	@scripts/run-tests build-san
+
+unit: all
+	$(BUILD)/tests/unit
+
+e2e: all
+	@scripts/run-tests $(BUILD) e2e
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/bench
+
+clean:
+	rm -rf build build-san
