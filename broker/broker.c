@@ -1,0 +1,511 @@
+/*
+ * broker.c — peers, connections and the dispatch of envelopes.
+ *
+ * Data flow: a ZeroMQ message arrives as [peer identity][envelope]. The
+ * envelope is decoded (only its fixed fields are read), dispatched by type,
+ * and usually forwarded unchanged to one peer: RECEIVE to the worker the
+ * connection is pinned to, SEND and CLOSE to the gateway holding it, group
+ * traffic to every gateway holding members. Forwarding reuses the received
+ * zmq_msg_t, so a frame's bytes are never copied by the broker.
+ *
+ * A connection is pinned to a worker at CONNECT (least connections among the
+ * workers serving its consumer) and stays there: the consumer instance and
+ * its state live in that worker. Heartbeats detect dead peers; a dead
+ * worker's connections are closed with 1011 so their clients reconnect, a
+ * dead gateway's connections are reported to their workers as DISCONNECT.
+ */
+#include "broker/broker.h"
+#include "broker/groups.h"
+#include "broker/route_table.h"
+#include "common/idmap.h"
+#include "common/link.h"
+#include "common/log.h"
+#include "proto/envelope.h"
+
+#include <czmq.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_IDENTITY 255
+
+typedef struct {
+    char id[MAX_IDENTITY + 1];   /* ZeroMQ routing id, the peer's node name */
+    size_t idlen;
+    cx_role role;
+    uint64_t pid;
+    int64_t last_heard;
+    cx_idmap *conns;             /* conn id → conn */
+} peer;
+
+typedef struct {
+    uint64_t id;
+    peer *gateway;
+    peer *worker;
+    char **groups;
+    size_t ngroups;
+} conn;
+
+struct cx_broker {
+    zsock_t *router;
+    void *handle;
+    zhashx_t *peers;             /* routing id → peer */
+    cx_idmap *conns;
+    cx_groups *groups;
+    cx_route_table *routes;
+    cx_decoder *dec;
+    cx_encoder *enc;
+    int64_t last_beat;
+};
+
+/* ------------------------------------------------------------- sending */
+
+static int send_to(cx_broker *self, const peer *p, zmq_msg_t *body)
+{
+    if (zmq_send(self->handle, p->id, p->idlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
+        || zmq_msg_send(body, self->handle, ZMQ_DONTWAIT) < 0) {
+        cx_debug("cannot send to %s: %s", p->id, zmq_strerror(zmq_errno()));
+        return -1;
+    }
+    return 0;
+}
+
+/* Forwards the received body; msg stays usable by the caller (refcounted copy). */
+static void forward(cx_broker *self, const peer *p, zmq_msg_t *msg)
+{
+    zmq_msg_t copy;
+    zmq_msg_init(&copy);
+    zmq_msg_copy(&copy, msg);
+    if (send_to(self, p, &copy) < 0)
+        zmq_msg_close(&copy);
+}
+
+static void send_env(cx_broker *self, const peer *p, const cx_env *env)
+{
+    const char *data;
+    size_t len;
+    if (cx_encoder_encode(self->enc, env, &data, &len) != 0)
+        return;
+    zmq_msg_t msg;
+    zmq_msg_init_size(&msg, len);
+    memcpy(zmq_msg_data(&msg), data, len);
+    if (send_to(self, p, &msg) < 0)
+        zmq_msg_close(&msg);
+}
+
+static void send_identity_request(cx_broker *self, const char *id, size_t idlen)
+{
+    peer stranger = { .idlen = idlen };
+    memcpy(stranger.id, id, idlen);
+    cx_env hello = { .type = CX_ENV_HELLO, .role = 0, .node = cx_slice_of("broker") };
+    send_env(self, &stranger, &hello);
+}
+
+static void close_conn_at_gateway(cx_broker *self, const peer *gateway, uint64_t id, uint32_t code,
+                                  const char *reason)
+{
+    cx_env close = { .type = CX_ENV_CLOSE, .conn = id, .code = code, .text = cx_slice_of(reason) };
+    send_env(self, gateway, &close);
+}
+
+/* The current peers, as an array the caller frees: safe to iterate while peers are removed. */
+static peer **peers_snapshot(cx_broker *self, size_t *n)
+{
+    peer **all = malloc((zhashx_size(self->peers) + 1) * sizeof *all);
+    *n = 0;
+    for (peer *p = zhashx_first(self->peers); all && p; p = zhashx_next(self->peers))
+        all[(*n)++] = p;
+    return all;
+}
+
+static void publish_routes(cx_broker *self)
+{
+    cx_env env;
+    size_t n;
+    cx_route_table_envelope(self->routes, &env);
+    peer **all = peers_snapshot(self, &n);
+    for (size_t i = 0; i < n; i++)
+        if (all[i]->role == CX_ROLE_GATEWAY)
+            send_env(self, all[i], &env);
+    free(all);
+}
+
+/* --------------------------------------------------------- connections */
+
+static void conn_leave_groups(cx_broker *self, conn *c)
+{
+    for (size_t i = 0; i < c->ngroups; i++) {
+        cx_groups_discard(self->groups, c->groups[i], c->id, c->gateway);
+        free(c->groups[i]);
+    }
+    free(c->groups);
+    c->groups = NULL;
+    c->ngroups = 0;
+}
+
+static void conn_forget(cx_broker *self, conn *c)
+{
+    conn_leave_groups(self, c);
+    cx_idmap_remove(self->conns, c->id);
+    cx_idmap_remove(c->gateway->conns, c->id);
+    cx_idmap_remove(c->worker->conns, c->id);
+    free(c);
+}
+
+static int conn_join(cx_broker *self, conn *c, cx_slice name)
+{
+    char *group = cx_slice_dup(name);
+    int added = group ? cx_groups_add(self->groups, group, c->id, c->gateway) : -1;
+    char **grown = added == 1 ? realloc(c->groups, (c->ngroups + 1) * sizeof *grown) : NULL;
+    if (!grown) {
+        if (added == 1)
+            cx_groups_discard(self->groups, group, c->id, c->gateway);
+        free(group);
+        return added == 1 ? -1 : added;
+    }
+    c->groups = grown;
+    c->groups[c->ngroups++] = group;
+    return 1;
+}
+
+static int conn_part(cx_broker *self, conn *c, cx_slice name)
+{
+    for (size_t i = 0; i < c->ngroups; i++) {
+        if (!cx_slice_eq(name, c->groups[i]))
+            continue;
+        cx_groups_discard(self->groups, c->groups[i], c->id, c->gateway);
+        free(c->groups[i]);
+        c->groups[i] = c->groups[--c->ngroups];
+        return 1;
+    }
+    return 0;
+}
+
+static peer *least_loaded_worker(cx_broker *self, cx_slice target)
+{
+    void *workers[256];
+    size_t n = cx_route_table_workers(self->routes, target, workers, 256);
+    peer *best = NULL;
+    for (size_t i = 0; i < n; i++) {
+        peer *w = workers[i];
+        if (!best || cx_idmap_size(w->conns) < cx_idmap_size(best->conns))
+            best = w;
+    }
+    return best;
+}
+
+/* ---------------------------------------------------------------- peers */
+
+static void peer_free(void **item)
+{
+    peer *p = *item;
+    if (!p)
+        return;
+    cx_idmap_destroy(&p->conns);
+    free(p);
+    *item = NULL;
+}
+
+/* Takes a peer out of service: its connections are closed on the other side. */
+static void peer_remove(cx_broker *self, peer *p, const char *why)
+{
+    size_t n = cx_idmap_size(p->conns);
+    conn **list = malloc((n + 1) * sizeof *list);
+    n = list ? cx_idmap_values(p->conns, (void **) list, n) : 0;
+    for (size_t i = 0; i < n; i++) {
+        conn *c = list[i];
+        if (p->role == CX_ROLE_WORKER) {
+            close_conn_at_gateway(self, c->gateway, c->id, 1011, "worker lost");
+        } else {
+            cx_env gone = { .type = CX_ENV_DISCONNECT, .conn = c->id, .code = 1006 };
+            send_env(self, c->worker, &gone);
+        }
+        conn_forget(self, c);
+    }
+    free(list);
+    cx_log_fields(CX_LOG_WARNING, "peer removed",
+                  json_pack("{s:s, s:s, s:s, s:I}", "peer", p->id,
+                            "role", p->role == CX_ROLE_WORKER ? "worker" : "gateway", "why", why,
+                            "connections", (json_int_t) n));
+    int routes_changed = p->role == CX_ROLE_WORKER && cx_route_table_remove_worker(self->routes, p);
+    zhashx_delete(self->peers, p->id);
+    if (routes_changed)
+        publish_routes(self);
+}
+
+static void on_hello(cx_broker *self, const char *id, size_t idlen, peer *known, const cx_env *env)
+{
+    if (env->role != CX_ROLE_GATEWAY && env->role != CX_ROLE_WORKER)
+        return;
+    if (known && known->pid == env->pid && known->role == env->role)
+        return;   /* the same process introducing itself again: keep its state */
+    if (known)
+        peer_remove(self, known, "restarted");
+    peer *p = calloc(1, sizeof *p);
+    if (!p || !(p->conns = cx_idmap_new())) {
+        free(p);
+        return;
+    }
+    memcpy(p->id, id, idlen);
+    p->idlen = idlen;
+    p->role = (cx_role) env->role;
+    p->pid = env->pid;
+    p->last_heard = cx_now_ms();
+    zhashx_insert(self->peers, p->id, p);
+    cx_log_fields(CX_LOG_INFO, "peer joined",
+                  json_pack("{s:s, s:s, s:I}", "peer", p->id,
+                            "role", p->role == CX_ROLE_WORKER ? "worker" : "gateway", "pid", (json_int_t) p->pid));
+    if (p->role == CX_ROLE_GATEWAY) {
+        cx_env routes;
+        cx_route_table_envelope(self->routes, &routes);
+        send_env(self, p, &routes);
+    }
+}
+
+/* ------------------------------------------------------------- dispatch */
+
+static void on_connect(cx_broker *self, peer *gateway, const cx_env *env, zmq_msg_t *msg)
+{
+    peer *worker = least_loaded_worker(self, env->consumer);
+    if (!worker) {
+        close_conn_at_gateway(self, gateway, env->conn, 1013, "no worker serves this route");
+        return;
+    }
+    conn *c = calloc(1, sizeof *c);
+    if (!c || cx_idmap_get(self->conns, env->conn)) {
+        free(c);
+        close_conn_at_gateway(self, gateway, env->conn, 1011, "duplicate connection id");
+        return;
+    }
+    *c = (conn) { .id = env->conn, .gateway = gateway, .worker = worker };
+    cx_idmap_put(self->conns, c->id, c);
+    cx_idmap_put(gateway->conns, c->id, c);
+    cx_idmap_put(worker->conns, c->id, c);
+    forward(self, worker, msg);
+}
+
+static void on_gateway_envelope(cx_broker *self, peer *gateway, const cx_env *env, zmq_msg_t *msg)
+{
+    if (env->type == CX_ENV_CONNECT) {
+        on_connect(self, gateway, env, msg);
+        return;
+    }
+    conn *c = cx_idmap_get(self->conns, env->conn);
+    if (!c || c->gateway != gateway) {
+        /* After a broker restart: the client must reconnect to get a consumer. */
+        if (env->type == CX_ENV_RECEIVE)
+            close_conn_at_gateway(self, gateway, env->conn, 1011, "unknown connection");
+        return;
+    }
+    if (env->type == CX_ENV_RECEIVE) {
+        forward(self, c->worker, msg);
+    } else if (env->type == CX_ENV_DISCONNECT) {
+        forward(self, c->worker, msg);
+        conn_forget(self, c);
+    }
+}
+
+typedef struct {
+    cx_broker *self;
+    zmq_msg_t *msg;
+} fanout;
+
+static void forward_to_gateway(void *gateway, void *arg)
+{
+    fanout *f = arg;
+    forward(f->self, gateway, f->msg);
+}
+
+static void on_group_send(cx_broker *self, const cx_env *env, zmq_msg_t *msg)
+{
+    char *names[CX_PROTO_MAX_GROUPS];
+    size_t n = 0;
+    for (; n < env->ngroups; n++)
+        if (!(names[n] = cx_slice_dup(env->groups[n])))
+            break;
+    fanout f = { self, msg };
+    cx_groups_gateways(self->groups, (const char *const *) names, n, forward_to_gateway, &f);
+    while (n > 0)
+        free(names[--n]);
+}
+
+static void on_worker_envelope(cx_broker *self, peer *worker, const cx_env *env, zmq_msg_t *msg)
+{
+    if (env->type == CX_ENV_REGISTER) {
+        if (cx_route_table_set_worker(self->routes, worker, env->routes, env->nroutes) > 0)
+            publish_routes(self);
+        return;
+    }
+    if (env->type == CX_ENV_GROUP_SEND) {
+        on_group_send(self, env, msg);
+        return;
+    }
+    conn *c = cx_idmap_get(self->conns, env->conn);
+    if (!c || c->worker != worker)
+        return;   /* the connection ended while the worker was answering */
+    switch (env->type) {
+    case CX_ENV_SEND:
+        forward(self, c->gateway, msg);
+        break;
+    case CX_ENV_CLOSE:
+        forward(self, c->gateway, msg);
+        break;
+    case CX_ENV_GROUP_ADD:
+        if (conn_join(self, c, env->group) == 1)
+            forward(self, c->gateway, msg);
+        break;
+    case CX_ENV_GROUP_DISCARD:
+        if (conn_part(self, c, env->group) == 1)
+            forward(self, c->gateway, msg);
+        break;
+    default:
+        break;
+    }
+}
+
+static void dispatch(cx_broker *self, zmq_msg_t *idmsg, zmq_msg_t *body)
+{
+    size_t idlen = zmq_msg_size(idmsg);
+    char id[MAX_IDENTITY + 1];
+    if (idlen == 0 || idlen > MAX_IDENTITY || memchr(zmq_msg_data(idmsg), 0, idlen))
+        return;
+    memcpy(id, zmq_msg_data(idmsg), idlen);
+    id[idlen] = '\0';
+    cx_env env;
+    if (cx_decoder_decode(self->dec, zmq_msg_data(body), zmq_msg_size(body), &env) != 0) {
+        cx_warn("dropped a malformed envelope from %s: %s", id, cx_decoder_error(self->dec));
+        return;
+    }
+    peer *p = zhashx_lookup(self->peers, id);
+    if (env.type == CX_ENV_HELLO) {
+        on_hello(self, id, idlen, p, &env);
+        return;
+    }
+    if (!p) {
+        send_identity_request(self, id, idlen);
+        return;
+    }
+    p->last_heard = cx_now_ms();
+    if (env.type == CX_ENV_HEARTBEAT)
+        return;
+    if (p->role == CX_ROLE_GATEWAY)
+        on_gateway_envelope(self, p, &env, body);
+    else
+        on_worker_envelope(self, p, &env, body);
+}
+
+/* Reads everything waiting; returns the number of messages handled. */
+static int drain(cx_broker *self)
+{
+    int handled = 0;
+    zmq_msg_t idmsg, body;
+    zmq_msg_init(&idmsg);
+    zmq_msg_init(&body);
+    while (zmq_msg_recv(&idmsg, self->handle, ZMQ_DONTWAIT) >= 0) {
+        if (!zmq_msg_more(&idmsg) || zmq_msg_recv(&body, self->handle, ZMQ_DONTWAIT) < 0)
+            continue;
+        int extra_frames = 0;
+        while (zmq_msg_more(&body)) {   /* not an envelope: skip the whole message */
+            extra_frames = 1;
+            zmq_msg_recv(&body, self->handle, ZMQ_DONTWAIT);
+        }
+        if (!extra_frames)
+            dispatch(self, &idmsg, &body);
+        handled++;
+    }
+    zmq_msg_close(&idmsg);
+    zmq_msg_close(&body);
+    return handled;
+}
+
+static void heartbeat(cx_broker *self)
+{
+    int64_t now = cx_now_ms();
+    if (now - self->last_beat < cx_heartbeat_interval_ms())
+        return;
+    self->last_beat = now;
+    cx_env beat = { .type = CX_ENV_HEARTBEAT };
+    size_t n;
+    peer **all = peers_snapshot(self, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (now - all[i]->last_heard > cx_heartbeat_timeout_ms())
+            peer_remove(self, all[i], "heartbeat timeout");
+        else
+            send_env(self, all[i], &beat);
+    }
+    free(all);
+}
+
+int cx_broker_run(cx_broker *self, volatile int *stop)
+{
+    zmq_pollitem_t item = { .socket = self->handle, .events = ZMQ_POLLIN };
+    while (!*stop) {
+        long timeout = cx_heartbeat_interval_ms() - (cx_now_ms() - self->last_beat);
+        if (zmq_poll(&item, 1, timeout < 0 ? 0 : timeout) < 0 && zmq_errno() != EINTR)
+            return -1;
+        drain(self);
+        heartbeat(self);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------- lifecycle */
+
+cx_broker *cx_broker_new(const char *endpoint)
+{
+    cx_broker *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->router = zsock_new(ZMQ_ROUTER);
+    self->peers = zhashx_new();
+    self->conns = cx_idmap_new();
+    self->groups = cx_groups_new();
+    self->routes = cx_route_table_new();
+    self->dec = cx_decoder_new();
+    self->enc = cx_encoder_new();
+    if (!self->router || !self->peers || !self->conns || !self->groups || !self->routes || !self->dec
+        || !self->enc) {
+        cx_broker_destroy(&self);
+        return NULL;
+    }
+    zhashx_set_destructor(self->peers, peer_free);
+    self->handle = zsock_resolve(self->router);
+    zsock_set_router_mandatory(self->router, 1);
+    zsock_set_sndhwm(self->router, 0);
+    zsock_set_rcvhwm(self->router, 0);
+    zsock_set_linger(self->router, 0);
+    if (zsock_bind(self->router, "%s", endpoint) < 0) {
+        cx_error("cannot bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
+        cx_broker_destroy(&self);
+        return NULL;
+    }
+    return self;
+}
+
+static void free_conn(uint64_t id, void *value, void *arg)
+{
+    (void) id;
+    (void) arg;
+    conn *c = value;
+    for (size_t i = 0; i < c->ngroups; i++)
+        free(c->groups[i]);
+    free(c->groups);
+    free(c);
+}
+
+void cx_broker_destroy(cx_broker **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    cx_broker *self = *self_p;
+    if (self->conns)
+        cx_idmap_foreach(self->conns, free_conn, NULL);
+    cx_idmap_destroy(&self->conns);
+    zhashx_destroy(&self->peers);
+    cx_groups_destroy(&self->groups);
+    cx_route_table_destroy(&self->routes);
+    cx_decoder_destroy(&self->dec);
+    cx_encoder_destroy(&self->enc);
+    zsock_destroy(&self->router);
+    free(self);
+    *self_p = NULL;
+}

@@ -1,0 +1,150 @@
+/*
+ * groups.c — group name → members and per-gateway member counts.
+ *
+ * Groups are in a czmq zhashx keyed by name. Per-gateway counts are a small
+ * array: a deployment has a handful of gateways, so a linear scan beats any
+ * map and keeps GROUP_SEND's work proportional to gateways, never members.
+ */
+#include "broker/groups.h"
+#include "common/idmap.h"
+
+#include <czmq.h>
+#include <stdlib.h>
+
+typedef struct {
+    void *gateway;
+    size_t members;
+} gateway_count;
+
+typedef struct {
+    cx_idmap *members;        /* conn id → gateway */
+    gateway_count *gateways;
+    size_t ngateways;
+} group;
+
+struct cx_groups {
+    zhashx_t *by_name;
+};
+
+static void group_free(void **item)
+{
+    group *g = *item;
+    if (!g)
+        return;
+    cx_idmap_destroy(&g->members);
+    free(g->gateways);
+    free(g);
+    *item = NULL;
+}
+
+cx_groups *cx_groups_new(void)
+{
+    cx_groups *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->by_name = zhashx_new();
+    zhashx_set_destructor(self->by_name, group_free);
+    return self;
+}
+
+void cx_groups_destroy(cx_groups **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    zhashx_destroy(&(*self_p)->by_name);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+static gateway_count *find_gateway(group *g, void *gateway)
+{
+    for (size_t i = 0; i < g->ngateways; i++)
+        if (g->gateways[i].gateway == gateway)
+            return &g->gateways[i];
+    return NULL;
+}
+
+static int count_gateway(group *g, void *gateway)
+{
+    gateway_count *gc = find_gateway(g, gateway);
+    if (gc) {
+        gc->members++;
+        return 0;
+    }
+    gateway_count *grown = realloc(g->gateways, (g->ngateways + 1) * sizeof *grown);
+    if (!grown)
+        return -1;
+    g->gateways = grown;
+    g->gateways[g->ngateways++] = (gateway_count) { gateway, 1 };
+    return 0;
+}
+
+static void uncount_gateway(group *g, void *gateway)
+{
+    gateway_count *gc = find_gateway(g, gateway);
+    if (gc && --gc->members == 0)
+        *gc = g->gateways[--g->ngateways];
+}
+
+int cx_groups_add(cx_groups *self, const char *name, uint64_t conn, void *gateway)
+{
+    group *g = zhashx_lookup(self->by_name, name);
+    if (!g) {
+        g = calloc(1, sizeof *g);
+        if (!g || !(g->members = cx_idmap_new())) {
+            free(g);
+            return -1;
+        }
+        zhashx_insert(self->by_name, name, g);
+    }
+    if (cx_idmap_get(g->members, conn))
+        return 0;
+    if (cx_idmap_put(g->members, conn, gateway) || count_gateway(g, gateway)) {
+        cx_idmap_remove(g->members, conn);
+        return -1;
+    }
+    return 1;
+}
+
+int cx_groups_discard(cx_groups *self, const char *name, uint64_t conn, void *gateway)
+{
+    group *g = zhashx_lookup(self->by_name, name);
+    if (!g || !cx_idmap_remove(g->members, conn))
+        return 0;
+    uncount_gateway(g, gateway);
+    if (cx_idmap_size(g->members) == 0)
+        zhashx_delete(self->by_name, name);
+    return 1;
+}
+
+void cx_groups_gateways(cx_groups *self, const char *const *names, size_t nnames,
+                        void (*fn)(void *gateway, void *arg), void *arg)
+{
+    void *seen[64];
+    size_t nseen = 0;
+    for (size_t i = 0; i < nnames; i++) {
+        group *g = zhashx_lookup(self->by_name, names[i]);
+        for (size_t j = 0; g && j < g->ngateways; j++) {
+            void *gw = g->gateways[j].gateway;
+            size_t k = 0;
+            while (k < nseen && seen[k] != gw)
+                k++;
+            if (k < nseen)
+                continue;
+            if (nseen < sizeof seen / sizeof seen[0])
+                seen[nseen++] = gw;
+            fn(gw, arg);
+        }
+    }
+}
+
+size_t cx_groups_count(const cx_groups *self)
+{
+    return zhashx_size(self->by_name);
+}
+
+size_t cx_groups_members(cx_groups *self, const char *name)
+{
+    group *g = zhashx_lookup(self->by_name, name);
+    return g ? cx_idmap_size(g->members) : 0;
+}

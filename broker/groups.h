@@ -1,0 +1,30 @@
+/*
+ * groups.h — group membership, as the broker keeps it.
+ *
+ * A group send must cost the broker one envelope per gateway holding
+ * members, not one per member, so each group counts its members per gateway
+ * alongside the member set: GROUP_SEND looks only at the counts. The member
+ * set itself exists so that a connection's groups can be left when it goes
+ * away (each connection also lists its groups, see broker.c).
+ */
+#ifndef CX_BROKER_GROUPS_H
+#define CX_BROKER_GROUPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct cx_groups cx_groups;
+
+cx_groups *cx_groups_new(void);
+void cx_groups_destroy(cx_groups **self_p);
+/* Adds conn (living on gateway) to group; returns 1 if added, 0 if already a member, -1 on error. */
+int cx_groups_add(cx_groups *self, const char *group, uint64_t conn, void *gateway);
+/* Removes conn from group; returns 1 if removed, 0 if it was not a member. Empty groups are freed. */
+int cx_groups_discard(cx_groups *self, const char *group, uint64_t conn, void *gateway);
+/* Calls fn once for each gateway holding members of any of the groups (deduplicated). */
+void cx_groups_gateways(cx_groups *self, const char *const *groups, size_t ngroups,
+                        void (*fn)(void *gateway, void *arg), void *arg);
+size_t cx_groups_count(const cx_groups *self);
+size_t cx_groups_members(cx_groups *self, const char *group);
+
+#endif

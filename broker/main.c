@@ -1,0 +1,85 @@
+/*
+ * main.c — chanx-broker: command line, signals, run.
+ *
+ *   chanx-broker [--bind tcp://127.0.0.1:5555]     (or CHANX_BROKER)
+ *   chanx-broker --check [endpoint]                 liveness probe for healthchecks
+ */
+#include "broker/broker.h"
+#include "common/link.h"
+#include "common/log.h"
+
+#include <czmq.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static volatile int stop;
+
+static void on_signal(int sig)
+{
+    (void) sig;
+    stop = 1;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: chanx-broker [--bind ENDPOINT] [--check]\n"
+                 "  --bind ENDPOINT  ZeroMQ endpoint to bind (env CHANX_BROKER, default tcp://127.0.0.1:5555)\n"
+                 "  --check          exit 0 if a broker answers at ENDPOINT within 2 s, 1 otherwise\n");
+}
+
+/* A HELLO-less HEARTBEAT makes a live broker answer with HELLO ("who are you?"). */
+static int check(const char *endpoint)
+{
+    char node[64];
+    snprintf(node, sizeof node, "probe-%d", (int) getpid());
+    cx_link *link = cx_link_new(endpoint, CX_ROLE_WORKER, node);
+    if (!link)
+        return 1;
+    cx_env beat = { .type = CX_ENV_HEARTBEAT }, env;
+    cx_link_send(link, &beat);
+    int alive = 0;
+    for (int64_t deadline = cx_now_ms() + 2000; !alive && cx_now_ms() < deadline;) {
+        alive = cx_link_recv(link, &env) != CX_LINK_NONE;
+        if (!alive)
+            zclock_sleep(20);
+    }
+    cx_link_destroy(&link);
+    return alive ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    const char *endpoint = getenv("CHANX_BROKER") ? getenv("CHANX_BROKER") : "tcp://127.0.0.1:5555";
+    int probe = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--bind") == 0 && i + 1 < argc) {
+            endpoint = argv[++i];
+        } else if (strcmp(argv[i], "--check") == 0) {
+            probe = 1;
+            if (i + 1 < argc && argv[i + 1][0] != '-')
+                endpoint = argv[++i];
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    zsys_handler_set(NULL);
+    cx_log_init("broker");
+    if (probe)
+        return check(endpoint);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    cx_broker *broker = cx_broker_new(endpoint);
+    if (!broker)
+        return 1;
+    cx_info("broker listening on %s", endpoint);
+    int rc = cx_broker_run(broker, &stop);
+    cx_broker_destroy(&broker);
+    cx_info("broker stopped");
+    return rc == 0 ? 0 : 1;
+}

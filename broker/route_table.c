@@ -1,0 +1,168 @@
+/*
+ * route_table.c — rows kept in registration order, each with the workers
+ * serving it (see route_table.h).
+ *
+ * Tables are small (tens of rows) and change only when workers come and go,
+ * so plain arrays and linear scans are the clearest choice here.
+ */
+#include "broker/route_table.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    uint8_t kind;
+    char *pattern, *target, *spec;
+    void **workers;
+    size_t nworkers;
+} row;
+
+struct cx_route_table {
+    row *rows;
+    size_t nrows;
+    cx_env_route *published;   /* scratch for the ROUTES envelope */
+};
+
+cx_route_table *cx_route_table_new(void)
+{
+    return calloc(1, sizeof(cx_route_table));
+}
+
+void cx_route_table_destroy(cx_route_table **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    cx_route_table *self = *self_p;
+    for (size_t i = 0; i < self->nrows; i++) {
+        free(self->rows[i].pattern);
+        free(self->rows[i].target);
+        free(self->rows[i].spec);
+        free(self->rows[i].workers);
+    }
+    free(self->rows);
+    free(self->published);
+    free(self);
+    *self_p = NULL;
+}
+
+static int row_has_worker(const row *r, void *worker)
+{
+    for (size_t i = 0; i < r->nworkers; i++)
+        if (r->workers[i] == worker)
+            return 1;
+    return 0;
+}
+
+/* Removes worker from every row; returns 1 if some row lost its last worker. */
+static int drop_worker(cx_route_table *self, void *worker)
+{
+    int changed = 0;
+    for (size_t i = 0; i < self->nrows; i++) {
+        row *r = &self->rows[i];
+        for (size_t j = 0; j < r->nworkers; j++) {
+            if (r->workers[j] != worker)
+                continue;
+            r->workers[j] = r->workers[--r->nworkers];
+            changed |= r->nworkers == 0;
+            break;
+        }
+    }
+    return changed;
+}
+
+static row *find_row(cx_route_table *self, const cx_env_route *in)
+{
+    for (size_t i = 0; i < self->nrows; i++) {
+        row *r = &self->rows[i];
+        if (r->kind == in->kind && cx_slice_eq(in->pattern, r->pattern) && cx_slice_eq(in->target, r->target))
+            return r;
+    }
+    return NULL;
+}
+
+static row *add_row(cx_route_table *self, const cx_env_route *in)
+{
+    row *grown = realloc(self->rows, (self->nrows + 1) * sizeof *grown);
+    if (!grown)
+        return NULL;
+    self->rows = grown;
+    row *r = &self->rows[self->nrows++];
+    *r = (row) { .kind = in->kind, .pattern = cx_slice_dup(in->pattern), .target = cx_slice_dup(in->target),
+                 .spec = cx_slice_dup(in->spec) };
+    return r;
+}
+
+/* Newer registrations win the spec: a worker with a newer plugin version
+ * brings its newer authentication settings. Returns 1 if the spec changed. */
+static int update_spec(row *r, cx_slice spec)
+{
+    if (cx_slice_eq(spec, r->spec))
+        return 0;
+    free(r->spec);
+    r->spec = cx_slice_dup(spec);
+    return 1;
+}
+
+int cx_route_table_set_worker(cx_route_table *self, void *worker, const cx_env_route *rows, size_t nrows)
+{
+    int changed = drop_worker(self, worker);
+    for (size_t i = 0; i < nrows; i++) {
+        row *r = find_row(self, &rows[i]);
+        if (!r) {
+            if (!(r = add_row(self, &rows[i])))
+                return -1;
+            changed = 1;
+        } else {
+            changed |= update_spec(r, rows[i].spec);
+        }
+        if (row_has_worker(r, worker))
+            continue;
+        void **grown = realloc(r->workers, (r->nworkers + 1) * sizeof *grown);
+        if (!grown)
+            return -1;
+        r->workers = grown;
+        r->workers[r->nworkers++] = worker;
+        changed |= r->nworkers == 1;
+    }
+    return changed;
+}
+
+int cx_route_table_remove_worker(cx_route_table *self, void *worker)
+{
+    return drop_worker(self, worker);
+}
+
+size_t cx_route_table_workers(const cx_route_table *self, cx_slice target, void **out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < self->nrows; i++) {
+        const row *r = &self->rows[i];
+        if (!cx_slice_eq(target, r->target))
+            continue;
+        for (size_t j = 0; j < r->nworkers && n < max; j++) {
+            size_t k = 0;
+            while (k < n && out[k] != r->workers[j])
+                k++;
+            if (k == n)
+                out[n++] = r->workers[j];
+        }
+    }
+    return n;
+}
+
+void cx_route_table_envelope(cx_route_table *self, cx_env *env)
+{
+    free(self->published);
+    self->published = calloc(self->nrows + 1, sizeof(cx_env_route));
+    size_t n = self->published ? self->nrows : 0;
+    if (n > CX_PROTO_MAX_ROUTES)
+        n = CX_PROTO_MAX_ROUTES;
+    for (size_t i = 0; i < n; i++) {
+        const row *r = &self->rows[i];
+        self->published[i] = (cx_env_route) {
+            .kind = r->kind, .pattern = cx_slice_of(r->pattern), .target = cx_slice_of(r->target),
+            .spec = cx_slice_of(r->spec), .available = r->nworkers > 0,
+        };
+    }
+    *env = (cx_env) { .type = CX_ENV_ROUTES, .routes = self->published, .nroutes = (uint32_t) n };
+}

@@ -1,0 +1,28 @@
+/*
+ * route_table.h — the route table the broker publishes to gateways.
+ *
+ * Workers register (pattern, consumer, spec) rows; gateways get the union in
+ * registration order (first match wins, as in Django). A row stays known
+ * after its last worker leaves, marked unavailable, so gateways answer 503
+ * rather than 404 for a consumer that is only temporarily gone.
+ */
+#ifndef CX_BROKER_ROUTE_TABLE_H
+#define CX_BROKER_ROUTE_TABLE_H
+
+#include <stddef.h>
+#include "proto/envelope.h"
+
+typedef struct cx_route_table cx_route_table;
+
+cx_route_table *cx_route_table_new(void);
+void cx_route_table_destroy(cx_route_table **self_p);
+/* Replaces what worker serves with these rows. Returns 1 if the published table changed. */
+int cx_route_table_set_worker(cx_route_table *self, void *worker, const cx_env_route *rows, size_t nrows);
+/* Forgets a worker. Returns 1 if the published table changed. */
+int cx_route_table_remove_worker(cx_route_table *self, void *worker);
+/* The workers serving target (consumer name); returns how many were written to out. */
+size_t cx_route_table_workers(const cx_route_table *self, cx_slice target, void **out, size_t max);
+/* Fills a ROUTES envelope; its rows point into the table and stay valid until the table changes. */
+void cx_route_table_envelope(cx_route_table *self, cx_env *env);
+
+#endif

@@ -1,0 +1,31 @@
+/*
+ * idmap.h — a hash map from 64-bit ids to pointers.
+ *
+ * Every process keeps its connections by connection id and looks them up
+ * on every message, so this is on the hot path of all three. Open addressing
+ * with linear probing and backward-shift deletion keeps lookups to one or two
+ * cache lines and needs no tombstones; id 0 is reserved as "empty".
+ * The map does not own the values.
+ */
+#ifndef CX_COMMON_IDMAP_H
+#define CX_COMMON_IDMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct cx_idmap cx_idmap;
+
+cx_idmap *cx_idmap_new(void);
+void cx_idmap_destroy(cx_idmap **self_p);
+/* Inserts or replaces; id must not be 0. Returns 0, or -1 when out of memory. */
+int cx_idmap_put(cx_idmap *self, uint64_t id, void *value);
+void *cx_idmap_get(const cx_idmap *self, uint64_t id);
+/* Removes and returns the value, or NULL when absent. */
+void *cx_idmap_remove(cx_idmap *self, uint64_t id);
+size_t cx_idmap_size(const cx_idmap *self);
+/* Calls fn for every entry; fn must not modify the map. */
+void cx_idmap_foreach(const cx_idmap *self, void (*fn)(uint64_t id, void *value, void *arg), void *arg);
+/* Copies up to max values into out (for iterating while modifying). Returns the count copied. */
+size_t cx_idmap_values(const cx_idmap *self, void **out, size_t max);
+
+#endif

@@ -1,0 +1,188 @@
+/*
+ * link.c — DEALER link to the broker with HELLO and heartbeats (see link.h).
+ *
+ * Any envelope from the broker counts as a sign of life, so heartbeats only
+ * flow when a link is idle in practice. The broker answers an envelope from a
+ * peer it does not know with HELLO; the link turns that into
+ * CX_LINK_REINTRODUCE rather than handling it itself because only the owner
+ * knows what else it must re-send (a worker's routes).
+ */
+#include "common/link.h"
+#include "common/log.h"
+
+#include <czmq.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct cx_link {
+    zsock_t *sock;
+    void *handle;          /* the libzmq socket behind sock */
+    cx_role role;
+    char *node;
+    cx_encoder *enc;
+    cx_decoder *dec;
+    zmq_msg_t msg;         /* the message the last decoded envelope points into */
+    int have_msg;
+    int64_t last_heard;
+    int64_t last_sent;
+    int lost;
+};
+
+int64_t cx_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int env_int(const char *name, int fallback)
+{
+    const char *v = getenv(name);
+    int n = v ? atoi(v) : 0;
+    return n > 0 ? n : fallback;
+}
+
+int cx_heartbeat_interval_ms(void)
+{
+    return env_int("CHANX_HEARTBEAT_MS", 1000);
+}
+
+int cx_heartbeat_timeout_ms(void)
+{
+    return env_int("CHANX_HEARTBEAT_TIMEOUT_MS", 3 * cx_heartbeat_interval_ms());
+}
+
+cx_link *cx_link_new(const char *endpoint, cx_role role, const char *node)
+{
+    cx_link *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->role = role;
+    self->node = strdup(node);
+    self->enc = cx_encoder_new();
+    self->dec = cx_decoder_new();
+    self->sock = zsock_new(ZMQ_DEALER);
+    if (!self->node || !self->enc || !self->dec || !self->sock) {
+        cx_link_destroy(&self);
+        return NULL;
+    }
+    self->handle = zsock_resolve(self->sock);
+    zsock_set_identity(self->sock, node);
+    zsock_set_sndhwm(self->sock, 0);   /* never drop: backpressure is handled per client at the edge */
+    zsock_set_rcvhwm(self->sock, 0);
+    zsock_set_linger(self->sock, 200);
+    zsock_set_reconnect_ivl(self->sock, 100);
+    zsock_set_reconnect_ivl_max(self->sock, 1000);
+    if (zsock_connect(self->sock, "%s", endpoint) != 0) {
+        cx_error("cannot connect to broker %s: %s", endpoint, zmq_strerror(zmq_errno()));
+        cx_link_destroy(&self);
+        return NULL;
+    }
+    self->last_heard = cx_now_ms();
+    return self;
+}
+
+void cx_link_destroy(cx_link **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    cx_link *self = *self_p;
+    if (self->have_msg)
+        zmq_msg_close(&self->msg);
+    zsock_destroy(&self->sock);
+    cx_encoder_destroy(&self->enc);
+    cx_decoder_destroy(&self->dec);
+    free(self->node);
+    free(self);
+    *self_p = NULL;
+}
+
+int cx_link_fd(const cx_link *self)
+{
+    return zsock_fd(self->sock);
+}
+
+void *cx_link_socket(const cx_link *self)
+{
+    return self->handle;
+}
+
+int cx_link_send_raw(cx_link *self, const void *data, size_t len)
+{
+    if (zmq_send(self->handle, data, len, ZMQ_DONTWAIT) < 0)
+        return -1;
+    self->last_sent = cx_now_ms();
+    return 0;
+}
+
+int cx_link_send(cx_link *self, const cx_env *env)
+{
+    const char *data;
+    size_t len;
+    if (cx_encoder_encode(self->enc, env, &data, &len) != 0)
+        return -1;
+    return cx_link_send_raw(self, data, len);
+}
+
+int cx_link_hello(cx_link *self)
+{
+    cx_env hello = {
+        .type = CX_ENV_HELLO,
+        .role = (uint8_t) self->role,
+        .pid = (uint64_t) getpid(),
+        .node = cx_slice_of(self->node),
+    };
+    return cx_link_send(self, &hello);
+}
+
+cx_link_event cx_link_recv(cx_link *self, cx_env *env)
+{
+    for (;;) {
+        if (self->have_msg)
+            zmq_msg_close(&self->msg);
+        zmq_msg_init(&self->msg);
+        self->have_msg = 1;
+        if (zmq_msg_recv(&self->msg, self->handle, ZMQ_DONTWAIT) < 0)
+            return CX_LINK_NONE;
+        self->last_heard = cx_now_ms();
+        self->lost = 0;
+        if (cx_decoder_decode(self->dec, zmq_msg_data(&self->msg), zmq_msg_size(&self->msg), env) != 0) {
+            cx_warn("dropped a malformed envelope from the broker: %s", cx_decoder_error(self->dec));
+            continue;
+        }
+        if (env->type == CX_ENV_HEARTBEAT)
+            continue;
+        if (env->type == CX_ENV_HELLO)
+            return CX_LINK_REINTRODUCE;
+        return CX_LINK_ENVELOPE;
+    }
+}
+
+int cx_link_tick(cx_link *self)
+{
+    int64_t now = cx_now_ms();
+    if (now - self->last_sent >= cx_heartbeat_interval_ms()) {
+        cx_env hb = { .type = CX_ENV_HEARTBEAT };
+        cx_link_send(self, &hb);
+    }
+    if (!self->lost && now - self->last_heard > cx_heartbeat_timeout_ms()) {
+        self->lost = 1;
+        cx_warn("broker silent for %d ms; introducing ourselves again", cx_heartbeat_timeout_ms());
+        cx_link_hello(self);
+        return 1;
+    }
+    return 0;
+}
+
+int cx_link_alive(const cx_link *self)
+{
+    return !self->lost;
+}
+
+int cx_link_next_tick_ms(const cx_link *self)
+{
+    int64_t due = self->last_sent + cx_heartbeat_interval_ms() - cx_now_ms();
+    return due < 0 ? 0 : (int) due;
+}

@@ -1,0 +1,56 @@
+/*
+ * link.h — a gateway's or worker's connection to the broker.
+ *
+ * Both kinds of peer talk to the broker the same way: a DEALER socket whose
+ * routing id is the peer's node name, a HELLO on connect, a HEARTBEAT every
+ * interval, and envelopes both ways. The link also notices a silent broker
+ * (no traffic for the timeout) and a broker that asks "who are you?" after
+ * a restart, and says so through cx_link_recv's return so the owner can
+ * introduce itself again (re-send HELLO and, for workers, REGISTER).
+ *
+ * The socket is non-blocking on both sides: cx_link_recv never waits, and
+ * cx_link_fd() is ZeroMQ's notification fd for the owner's event loop (edge
+ * semantics: after it fires, call cx_link_recv until it returns 0).
+ */
+#ifndef CX_COMMON_LINK_H
+#define CX_COMMON_LINK_H
+
+#include <stdint.h>
+#include "proto/envelope.h"
+
+typedef struct cx_link cx_link;
+
+typedef enum {
+    CX_LINK_NONE = 0,      /* nothing (more) to read */
+    CX_LINK_ENVELOPE,      /* *env holds an envelope */
+    CX_LINK_REINTRODUCE,   /* the broker does not know us (restarted or timed us out) */
+} cx_link_event;
+
+/* endpoint "tcp://127.0.0.1:5555"; node is the peer's unique name. */
+cx_link *cx_link_new(const char *endpoint, cx_role role, const char *node);
+void cx_link_destroy(cx_link **self_p);
+int cx_link_fd(const cx_link *self);
+/* The libzmq socket, for zmq_poll in loops that ZeroMQ drives. */
+void *cx_link_socket(const cx_link *self);
+/* Encodes and sends; 0 on success, -1 when the envelope cannot be encoded or queued. */
+int cx_link_send(cx_link *self, const cx_env *env);
+/* Sends bytes that are already an encoded envelope. */
+int cx_link_send_raw(cx_link *self, const void *data, size_t len);
+/* Reads one envelope if one is waiting. env is valid until the next call. */
+cx_link_event cx_link_recv(cx_link *self, cx_env *env);
+/* Sends HELLO now. */
+int cx_link_hello(cx_link *self);
+/* Sends a HEARTBEAT when due; returns 1 when the broker has been silent past the timeout
+ * (the link then re-sends HELLO by itself, and the owner should re-register). */
+int cx_link_tick(cx_link *self);
+/* Whether the broker has been heard from within the timeout. */
+int cx_link_alive(const cx_link *self);
+/* Milliseconds until the next tick is due (for poll timeouts). */
+int cx_link_next_tick_ms(const cx_link *self);
+
+/* Heartbeat interval and timeout, from CHANX_HEARTBEAT_MS / CHANX_HEARTBEAT_TIMEOUT_MS. */
+int cx_heartbeat_interval_ms(void);
+int cx_heartbeat_timeout_ms(void);
+int64_t cx_now_ms(void);
+
+#endif

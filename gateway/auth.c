@@ -1,0 +1,213 @@
+/*
+ * auth.c — the authentication pipeline and its database thread pool.
+ *
+ * One request walks DRF's steps in DRF's order (rest_framework/views.py,
+ * initial()): each authentication class of the consumer in turn — a class
+ * that finds no credentials of its kind passes, one that finds bad ones
+ * fails the request, the first that identifies the user wins — then every
+ * permission, then the object queryset and object permission. Failure
+ * statuses and texts are DRF's, so clients written against a Django API
+ * read them unchanged.
+ *
+ * Credentials are looked up with parameters only (PQexecParams); the
+ * statement_timeout and connect_timeout bound every step, so a sick
+ * database turns into 500s, never into a stuck gateway.
+ */
+#include "gateway/auth.h"
+#include "gateway/auth_internal.h"
+#include "common/log.h"
+#include "proto/envelope.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+typedef struct job {
+    struct job *next;
+    uint64_t conn;
+    cx_consumer_spec *spec;
+    cx_auth_request req;
+    json_t *kwargs;
+    cx_auth_result result;
+} job;
+
+struct cx_auth {
+    char *conninfo;
+    pthread_t *threads;
+    int nthreads;
+    pthread_mutex_t lock;
+    pthread_cond_t ready;
+    job *todo, *todo_tail;
+    job *done, *done_tail;
+    int stopping;
+    int database_ok;
+    void (*wake)(void *);
+    void *wake_arg;
+};
+
+static void push(job **head, job **tail, job *j)
+{
+    j->next = NULL;
+    if (*tail)
+        (*tail)->next = j;
+    else
+        *head = j;
+    *tail = j;
+}
+
+static job *pop(job **head, job **tail)
+{
+    job *j = *head;
+    if (j && !(*head = j->next))
+        *tail = NULL;
+    return j;
+}
+
+static void job_free(job *j)
+{
+    cx_consumer_spec_unref(&j->spec);
+    cx_auth_request_free(&j->req);
+    json_decref(j->kwargs);
+    free(j->result.obj);
+    free(j);
+}
+
+/* --------------------------------------------------------------- threads */
+
+static PGconn *connect_db(const cx_auth *self)
+{
+    const char *keys[] = { "dbname", "connect_timeout", "options", "application_name", NULL };
+    const char *values[] = { self->conninfo, "3", "-c statement_timeout=3000", "chanx-gateway", NULL };
+    PGconn *db = PQconnectdbParams(keys, values, 1);
+    if (PQstatus(db) != CONNECTION_OK) {
+        cx_warn("database unavailable: %s", PQerrorMessage(db));
+        PQfinish(db);
+        return NULL;
+    }
+    return db;
+}
+
+static void *pool_thread(void *arg)
+{
+    cx_auth *self = arg;
+    PGconn *db = NULL;
+    pthread_mutex_lock(&self->lock);
+    while (!self->stopping) {
+        job *j = pop(&self->todo, &self->todo_tail);
+        if (!j) {
+            pthread_cond_wait(&self->ready, &self->lock);
+            continue;
+        }
+        pthread_mutex_unlock(&self->lock);
+        if (db && PQstatus(db) != CONNECTION_OK) {
+            PQfinish(db);
+            db = NULL;
+        }
+        if (!db)
+            db = connect_db(self);
+        j->result.conn = j->conn;
+        if (db)
+            cx_auth_decide(db, j->spec, &j->req, j->kwargs, &j->result);
+        else
+            cx_auth_fail(&j->result, 500, "Internal server error");
+        int ok = db && PQstatus(db) == CONNECTION_OK && j->result.status != 500;
+        pthread_mutex_lock(&self->lock);
+        self->database_ok = ok || j->result.status != 500;
+        push(&self->done, &self->done_tail, j);
+        pthread_mutex_unlock(&self->lock);
+        self->wake(self->wake_arg);
+        pthread_mutex_lock(&self->lock);
+    }
+    pthread_mutex_unlock(&self->lock);
+    PQfinish(db);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------- api */
+
+cx_auth *cx_auth_new(const char *conninfo, int threads, void (*wake)(void *), void *arg)
+{
+    cx_auth *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->conninfo = strdup(conninfo);
+    self->nthreads = threads > 0 ? threads : 4;
+    self->threads = calloc((size_t) self->nthreads, sizeof(pthread_t));
+    self->wake = wake;
+    self->wake_arg = arg;
+    self->database_ok = 1;
+    pthread_mutex_init(&self->lock, NULL);
+    pthread_cond_init(&self->ready, NULL);
+    if (!self->conninfo || !self->threads) {
+        free(self->conninfo);
+        free(self->threads);
+        free(self);
+        return NULL;
+    }
+    for (int i = 0; i < self->nthreads; i++)
+        pthread_create(&self->threads[i], NULL, pool_thread, self);
+    return self;
+}
+
+void cx_auth_destroy(cx_auth **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    cx_auth *self = *self_p;
+    pthread_mutex_lock(&self->lock);
+    self->stopping = 1;
+    pthread_cond_broadcast(&self->ready);
+    pthread_mutex_unlock(&self->lock);
+    for (int i = 0; i < self->nthreads; i++)
+        pthread_join(self->threads[i], NULL);
+    for (job *j; (j = pop(&self->todo, &self->todo_tail));)
+        job_free(j);
+    for (job *j; (j = pop(&self->done, &self->done_tail));)
+        job_free(j);
+    pthread_mutex_destroy(&self->lock);
+    pthread_cond_destroy(&self->ready);
+    free(self->threads);
+    free(self->conninfo);
+    free(self);
+    *self_p = NULL;
+}
+
+int cx_auth_submit(cx_auth *self, uint64_t conn, cx_consumer_spec *spec, const cx_credentials *cred,
+                   const json_t *kwargs)
+{
+    job *j = calloc(1, sizeof *j);
+    if (!j)
+        return -1;
+    j->conn = conn;
+    j->spec = cx_consumer_spec_ref(spec);
+    j->kwargs = kwargs ? json_deep_copy(kwargs) : json_object();
+    if (cx_auth_request_init(&j->req, cred) != 0) {
+        job_free(j);
+        return -1;
+    }
+    pthread_mutex_lock(&self->lock);
+    push(&self->todo, &self->todo_tail, j);
+    pthread_cond_signal(&self->ready);
+    pthread_mutex_unlock(&self->lock);
+    return 0;
+}
+
+int cx_auth_poll(cx_auth *self, cx_auth_result *out)
+{
+    pthread_mutex_lock(&self->lock);
+    job *j = pop(&self->done, &self->done_tail);
+    pthread_mutex_unlock(&self->lock);
+    if (!j)
+        return 0;
+    *out = j->result;
+    j->result.obj = NULL;   /* ownership moves to the caller */
+    job_free(j);
+    return 1;
+}
+
+int cx_auth_database_ok(const cx_auth *self)
+{
+    return __atomic_load_n(&self->database_ok, __ATOMIC_RELAXED);
+}

@@ -1,0 +1,338 @@
+/*
+ * auth_decide.c — DRF's authentication, permission and object checks,
+ * against Django's own tables (see auth.c for the threading around it).
+ *
+ * Each authentication class returns one of three outcomes, as DRF's
+ * authenticate() does: NONE (no credentials of its kind: try the next
+ * class), USER (identified), or FAIL (credentials present but wrong: stop
+ * with 401 and the class's message).
+ */
+#include "gateway/auth_internal.h"
+#include "common/django_signing.h"
+#include "gateway/jwt.h"
+#include "proto/envelope.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define NOT_AUTHENTICATED "Authentication credentials were not provided."
+#define PERMISSION_DENIED "You do not have permission to perform this action."
+
+typedef enum { CLASS_NONE, CLASS_USER, CLASS_FAIL } class_outcome;
+
+static const char USER_COLUMNS[] = "u.id, u.username, u.is_active, u.is_staff, u.is_superuser";
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+int cx_auth_request_init(cx_auth_request *req, const cx_credentials *c)
+{
+    *req = (cx_auth_request) {
+        dup_or_null(c->authorization), dup_or_null(c->cookie), dup_or_null(c->origin),
+        dup_or_null(c->host), dup_or_null(c->token_param), dup_or_null(c->jwt_param),
+    };
+    return 0;
+}
+
+void cx_auth_request_free(cx_auth_request *req)
+{
+    free(req->authorization);
+    free(req->cookie);
+    free(req->origin);
+    free(req->host);
+    free(req->token_param);
+    free(req->jwt_param);
+}
+
+void cx_auth_fail(cx_auth_result *r, int status, const char *detail)
+{
+    r->status = status;
+    snprintf(r->detail, sizeof r->detail, "%s", detail);
+}
+
+/* ------------------------------------------------------------- lookups */
+
+/* Runs sql with text params; returns the result when it has a row, NULL otherwise; *db_error on failure. */
+static PGresult *query_row(PGconn *db, const char *sql, int n, const char *const *params, int *db_error)
+{
+    PGresult *res = PQexecParams(db, sql, n, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        *db_error = 1;
+        PQclear(res);
+        return NULL;
+    }
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return NULL;
+    }
+    return res;
+}
+
+/* Fills the user from a row of USER_COLUMNS; returns 0 when the user is inactive. */
+static int take_user(PGresult *res, cx_auth_result *r)
+{
+    int active = PQgetvalue(res, 0, 2)[0] == 't';
+    r->user_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    snprintf(r->username, sizeof r->username, "%s", PQgetvalue(res, 0, 1));
+    r->user_flags = CX_USER_AUTHENTICATED | (PQgetvalue(res, 0, 3)[0] == 't' ? CX_USER_STAFF : 0)
+                    | (PQgetvalue(res, 0, 4)[0] == 't' ? CX_USER_SUPERUSER : 0);
+    PQclear(res);
+    if (!active)
+        r->user_id = 0, r->user_flags = 0, r->username[0] = '\0';
+    return active;
+}
+
+static PGresult *user_by_id(PGconn *db, const char *id, int *db_error)
+{
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT %s FROM auth_user u WHERE u.id = $1::integer", USER_COLUMNS);
+    for (const char *p = id; *p; p++)
+        if (!isdigit((unsigned char) *p))
+            return NULL;
+    return *id ? query_row(db, sql, 1, &id, db_error) : NULL;
+}
+
+/* "Token abc" → "abc" when the keyword matches; *malformed when the header has the keyword but no single credential. */
+static const char *header_credential(const char *header, const char *keyword, char *buf, size_t len, int *malformed)
+{
+    size_t k = strlen(keyword);
+    if (!header || strncasecmp(header, keyword, k) != 0 || (header[k] != ' ' && header[k] != '\0'))
+        return NULL;
+    const char *cred = header + k;
+    while (*cred == ' ')
+        cred++;
+    if (!*cred || strchr(cred, ' ') || strlen(cred) >= len) {
+        *malformed = 1;
+        return NULL;
+    }
+    snprintf(buf, len, "%s", cred);
+    return buf;
+}
+
+static const char *cookie_value(const char *cookies, const char *name, char *buf, size_t len)
+{
+    size_t n = strlen(name);
+    for (const char *p = cookies; p && *p;) {
+        while (*p == ' ' || *p == ';')
+            p++;
+        const char *end = strchr(p, ';');
+        size_t part = end ? (size_t) (end - p) : strlen(p);
+        if (part > n && strncmp(p, name, n) == 0 && p[n] == '=' && part - n - 1 < len) {
+            memcpy(buf, p + n + 1, part - n - 1);
+            buf[part - n - 1] = '\0';
+            return buf;
+        }
+        p += part;
+    }
+    return NULL;
+}
+
+static const char *env_or(const char *name, const char *fallback)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : fallback;
+}
+
+/* ------------------------------------------------------------- classes */
+
+static class_outcome token_class(PGconn *db, const cx_auth_request *req, cx_auth_result *r, int *db_error)
+{
+    char buf[128];
+    int malformed = 0;
+    const char *key = header_credential(req->authorization, "Token", buf, sizeof buf, &malformed);
+    if (malformed)
+        return cx_auth_fail(r, 401, "Invalid token header. No credentials provided."), CLASS_FAIL;
+    if (!key)
+        key = req->token_param;
+    if (!key)
+        return CLASS_NONE;
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT %s FROM authtoken_token t JOIN auth_user u ON u.id = t.user_id "
+                              "WHERE t.key = $1", USER_COLUMNS);
+    PGresult *res = query_row(db, sql, 1, &key, db_error);
+    if (!res)
+        return *db_error ? CLASS_FAIL : (cx_auth_fail(r, 401, "Invalid token."), CLASS_FAIL);
+    if (!take_user(res, r))
+        return cx_auth_fail(r, 401, "User inactive or deleted."), CLASS_FAIL;
+    return CLASS_USER;
+}
+
+/* Django's SessionMiddleware treats a missing, expired or undecodable session as anonymous. */
+static class_outcome session_class(PGconn *db, const cx_auth_request *req, cx_auth_result *r, int *db_error)
+{
+    char sid[128], user_id[32], why[96];
+    const char *key = cookie_value(req->cookie, env_or("CHANX_SESSION_COOKIE_NAME", "sessionid"), sid, sizeof sid);
+    if (!key)
+        return CLASS_NONE;
+    PGresult *res = query_row(db, "SELECT session_data FROM django_session WHERE session_key = $1 "
+                                  "AND expire_date > now()", 1, &key, db_error);
+    if (!res)
+        return CLASS_NONE;
+    int decoded = cx_django_session_user_id(PQgetvalue(res, 0, 0), getenv("CHANX_DJANGO_SECRET_KEY"), user_id,
+                                            sizeof user_id, why, sizeof why) == 0;
+    PQclear(res);
+    if (!decoded || !(res = user_by_id(db, user_id, db_error)) || !take_user(res, r))
+        return CLASS_NONE;
+    if (!cx_auth_origin_allowed(req->origin, req->host)) {
+        r->user_id = 0, r->user_flags = 0;
+        return cx_auth_fail(r, 403, "Origin not allowed."), CLASS_FAIL;
+    }
+    return CLASS_USER;
+}
+
+static class_outcome jwt_class(PGconn *db, const cx_auth_request *req, cx_auth_result *r, int *db_error)
+{
+    char buf[4096], cookie[4096], user_id[32], why[96];
+    int malformed = 0;
+    const char *token = header_credential(req->authorization, "Bearer", buf, sizeof buf, &malformed);
+    if (malformed)
+        return cx_auth_fail(r, 401, "Authorization header must contain two space-delimited values"), CLASS_FAIL;
+    if (!token)
+        token = req->jwt_param;
+    if (!token && getenv("CHANX_JWT_COOKIE"))
+        token = cookie_value(req->cookie, getenv("CHANX_JWT_COOKIE"), cookie, sizeof cookie);
+    if (!token)
+        return CLASS_NONE;
+    cx_jwt_config cfg = {
+        .secret = env_or("CHANX_JWT_SECRET", env_or("CHANX_DJANGO_SECRET_KEY", "")),
+        .user_id_claim = env_or("CHANX_JWT_USER_ID_CLAIM", "user_id"),
+        .leeway_s = atol(env_or("CHANX_JWT_LEEWAY", "0")),
+        .require_access_type = 1,
+    };
+    if (!cfg.secret[0] || cx_jwt_verify(&cfg, token, time(NULL), user_id, sizeof user_id, why, sizeof why) != 0)
+        return cx_auth_fail(r, 401, "Given token not valid for any token type"), CLASS_FAIL;
+    PGresult *res = user_by_id(db, user_id, db_error);
+    if (!res)
+        return *db_error ? CLASS_FAIL : (cx_auth_fail(r, 401, "User not found"), CLASS_FAIL);
+    if (!take_user(res, r))
+        return cx_auth_fail(r, 401, "User is inactive"), CLASS_FAIL;
+    return CLASS_USER;
+}
+
+int cx_auth_origin_allowed(const char *origin, const char *host)
+{
+    const char *allowed = getenv("CHANX_ALLOWED_ORIGINS");
+    if (!origin)
+        return 1;   /* not a browser: no page can ride the cookie */
+    if (!allowed || !*allowed) {
+        const char *origin_host = strstr(origin, "://");
+        return host && origin_host && strcasecmp(origin_host + 3, host) == 0;
+    }
+    char *copy = strdup(allowed), *save = NULL;
+    int ok = 0;
+    for (char *a = copy ? strtok_r(copy, ", ", &save) : NULL; a && !ok; a = strtok_r(NULL, ", ", &save))
+        ok = strcmp(a, "*") == 0 || strcasecmp(a, origin) == 0;
+    free(copy);
+    return ok;
+}
+
+/* ------------------------------------------------------------- objects */
+
+static json_t *cell_json(PGresult *res, int col)
+{
+    if (PQgetisnull(res, 0, col))
+        return json_null();
+    const char *v = PQgetvalue(res, 0, col);
+    switch (PQftype(res, col)) {
+    case 20: case 21: case 23: return json_integer(strtoll(v, NULL, 10));   /* int8, int2, int4 */
+    case 700: case 701: return json_real(strtod(v, NULL));                 /* float4, float8 */
+    case 16: return json_boolean(v[0] == 't');
+    case 114: case 3802: { json_t *j = json_loads(v, 0, NULL); return j ? j : json_string(v); }
+    default: return json_string(v);
+    }
+}
+
+static char *row_json(PGresult *res)
+{
+    json_t *obj = json_object();
+    for (int c = 0; c < PQnfields(res); c++)
+        json_object_set_new(obj, PQfname(res, c), cell_json(res, c));
+    char *text = json_dumps(obj, JSON_COMPACT);
+    json_decref(obj);
+    return text;
+}
+
+/* Runs a consumer's SQL with its named parameters bound from the kwargs and the user. */
+static PGresult *run_spec_sql(PGconn *db, const cx_spec_sql *sql, const json_t *kwargs, int64_t user_id, int *db_error)
+{
+    char texts[CX_SPEC_MAX_PARAMS][32];
+    const char *params[CX_SPEC_MAX_PARAMS];
+    for (size_t i = 0; i < sql->nparams; i++) {
+        json_t *v = json_object_get(kwargs, sql->params[i]);
+        params[i] = NULL;
+        if (strcmp(sql->params[i], "user_id") == 0 && !v) {
+            snprintf(texts[i], sizeof texts[i], "%lld", (long long) user_id);
+            params[i] = user_id ? texts[i] : NULL;
+        } else if (json_is_string(v)) {
+            params[i] = json_string_value(v);
+        } else if (json_is_integer(v)) {
+            snprintf(texts[i], sizeof texts[i], "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+            params[i] = texts[i];
+        }
+    }
+    return query_row(db, sql->sql, (int) sql->nparams, params, db_error);
+}
+
+static void check_object(PGconn *db, const cx_consumer_spec *spec, const json_t *kwargs, cx_auth_result *r,
+                         int *db_error)
+{
+    if (spec->queryset.sql) {
+        PGresult *res = run_spec_sql(db, &spec->queryset, kwargs, r->user_id, db_error);
+        if (!res) {
+            cx_auth_fail(r, 404, "Not found.");
+            return;
+        }
+        r->obj = row_json(res);
+        PQclear(res);
+    }
+    if (spec->object_permission.sql) {
+        PGresult *res = run_spec_sql(db, &spec->object_permission, kwargs, r->user_id, db_error);
+        if (!res)
+            cx_auth_fail(r, 403, PERMISSION_DENIED);
+        PQclear(res);
+    }
+}
+
+void cx_auth_decide(PGconn *db, const cx_consumer_spec *spec, const cx_auth_request *req, const json_t *kwargs,
+                    cx_auth_result *r)
+{
+    int db_error = 0;
+    class_outcome outcome = CLASS_NONE;
+    r->status = 200;
+    for (size_t i = 0; i < spec->nauth && outcome == CLASS_NONE && !db_error; i++) {
+        if (spec->auth[i] == CX_AUTH_TOKEN)
+            outcome = token_class(db, req, r, &db_error);
+        else if (spec->auth[i] == CX_AUTH_SESSION)
+            outcome = session_class(db, req, r, &db_error);
+        else
+            outcome = jwt_class(db, req, r, &db_error);
+    }
+    if (!db_error && outcome != CLASS_FAIL) {
+        cx_permission_subject subject = { (r->user_flags & CX_USER_AUTHENTICATED) != 0,
+                                          (r->user_flags & CX_USER_STAFF) != 0,
+                                          (r->user_flags & CX_USER_SUPERUSER) != 0, spec->safe_method };
+        for (size_t i = 0; i < spec->nperms && r->status == 200; i++) {
+            if (cx_permission_allows(spec->perms[i], &subject))
+                continue;
+            /* DRF: an anonymous request is "not authenticated"; 401 only when the first class can challenge. */
+            int challenge = spec->nauth > 0 && spec->auth[0] != CX_AUTH_SESSION;
+            if (!subject.is_authenticated)
+                cx_auth_fail(r, challenge ? 401 : 403, NOT_AUTHENTICATED);
+            else
+                cx_auth_fail(r, 403, PERMISSION_DENIED);
+        }
+        if (r->status == 200)
+            check_object(db, spec, kwargs, r, &db_error);
+    }
+    if (db_error) {
+        cx_auth_fail(r, 500, "Internal server error");
+        free(r->obj);
+        r->obj = NULL;
+    }
+}

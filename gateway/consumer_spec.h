@@ -1,0 +1,50 @@
+/*
+ * consumer_spec.h — what the gateway enforces for one consumer.
+ *
+ * Workers publish each consumer's edge spec as JSON in the route table
+ * (authentication classes, permission expressions, queryset and object
+ * permission SQL, auth_method). The gateway compiles it once per table
+ * update: permissions parsed, and the SQL's named parameters ($room_id,
+ * $user_id) rewritten to libpq's positional $1, $2 with the list of names,
+ * so that values only ever travel as parameters, never inside the SQL text.
+ * Specs are refcounted because an authentication request in flight may
+ * outlive a route table update.
+ */
+#ifndef CX_GATEWAY_CONSUMER_SPEC_H
+#define CX_GATEWAY_CONSUMER_SPEC_H
+
+#include <stddef.h>
+#include "common/permission.h"
+
+#define CX_SPEC_MAX_AUTH 4
+#define CX_SPEC_MAX_PERMS 8
+#define CX_SPEC_MAX_PARAMS 16
+
+typedef enum { CX_AUTH_TOKEN, CX_AUTH_SESSION, CX_AUTH_JWT } cx_auth_class;
+
+typedef struct {
+    char *sql;                           /* with $1..$n */
+    char *params[CX_SPEC_MAX_PARAMS];    /* URL kwarg names, or "user_id" */
+    size_t nparams;
+} cx_spec_sql;
+
+typedef struct cx_consumer_spec {
+    int refs;
+    char *target;
+    cx_auth_class auth[CX_SPEC_MAX_AUTH];
+    size_t nauth;
+    cx_permission *perms[CX_SPEC_MAX_PERMS];
+    size_t nperms;
+    int safe_method;
+    cx_spec_sql queryset, object_permission;   /* sql NULL when absent */
+} cx_consumer_spec;
+
+/* NULL with err on a spec the gateway cannot enforce (then the route is refused with 500). */
+cx_consumer_spec *cx_consumer_spec_new(const char *target, const char *json, size_t len, char *err, size_t errlen);
+cx_consumer_spec *cx_consumer_spec_ref(cx_consumer_spec *self);
+void cx_consumer_spec_unref(cx_consumer_spec **self_p);
+/* Rewrites named parameters to positional ones (exposed for tests). */
+int cx_spec_sql_compile(const char *sql, cx_spec_sql *out, char *err, size_t errlen);
+void cx_spec_sql_free(cx_spec_sql *sql);
+
+#endif

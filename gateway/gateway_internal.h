@@ -1,0 +1,58 @@
+/*
+ * gateway_internal.h — state shared by the gateway's client side
+ * (gateway.c) and broker side (upstream.c).
+ */
+#ifndef CX_GATEWAY_GATEWAY_INTERNAL_H
+#define CX_GATEWAY_GATEWAY_INTERNAL_H
+
+#include <czmq.h>
+#include <libwebsockets.h>
+#include "common/idmap.h"
+#include "common/link.h"
+#include "common/route.h"
+#include "gateway/auth.h"
+#include "gateway/consumer_spec.h"
+#include "gateway/gateway.h"
+#include "gateway/session.h"
+
+typedef struct {
+    cx_consumer_spec *spec;   /* NULL when the spec could not be compiled (answers 500) */
+    int available;
+} cx_route_entry;
+
+typedef struct {
+    const cx_gateway_config *config;
+    struct lws_context *lws;
+    struct lws_vhost *vhost;
+    cx_link *link;
+    cx_auth *auth;
+    cx_idmap *sessions;       /* conn id → session */
+    zhashx_t *groups;         /* group name → cx_idmap of conn id → session */
+    cx_router *router;        /* from ROUTES; target → index into entries */
+    cx_route_entry *entries;
+    size_t nentries;
+    int have_routes;
+    uint32_t node;            /* high half of connection ids */
+    uint32_t next_conn;
+    uint64_t fanout_stamp;
+    int draining;
+    int in_drain;
+    lws_sorted_usec_list_t tick;
+} cx_gateway;
+
+extern cx_gateway *cx_gw;   /* the one gateway of this process, for lws callbacks */
+
+/* upstream.c */
+void cx_gw_upstream_drain(cx_gateway *gw);
+void cx_gw_upstream_free(cx_gateway *gw);
+zhashx_t *cx_gw_groups_new(void);
+/* Finds the route for a decoded path; returns the entry and *kwargs, or NULL. */
+cx_route_entry *cx_gw_route(cx_gateway *gw, const char *path, json_t **kwargs, const char **target);
+
+/* gateway.c */
+/* Queues a+b as one text frame for the client (b may be NULL) and asks for a writable callback. */
+void cx_gw_queue(cx_gateway *gw, cx_session *s, const char *a, size_t alen, const char *b, size_t blen);
+void cx_gw_close_session(cx_session *s, int code, const char *reason);
+void cx_gw_forget_session(cx_gateway *gw, cx_session *s);
+
+#endif

@@ -1,0 +1,111 @@
+/*
+ * main.c — chanx-gateway: command line, signals, run.
+ *
+ *   chanx-gateway [--listen 127.0.0.1:8000] [--broker tcp://127.0.0.1:5555] [--database CONNINFO]
+ *   chanx-gateway --check [host:port]     liveness probe: GET /healthz answers 200
+ */
+#include "common/log.h"
+#include "gateway/gateway.h"
+
+#include <arpa/inet.h>
+#include <czmq.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static volatile int stop;
+
+static void on_signal(int sig)
+{
+    (void) sig;
+    stop = 1;
+}
+
+static const char *env_or(const char *name, const char *fallback)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : fallback;
+}
+
+static int split_listen(const char *listen, char *host, size_t hostlen, int *port)
+{
+    const char *colon = strrchr(listen, ':');
+    if (!colon || (size_t) (colon - listen) >= hostlen)
+        return -1;
+    memcpy(host, listen, (size_t) (colon - listen));
+    host[colon - listen] = '\0';
+    *port = atoi(colon + 1);
+    return *port > 0 && *port < 65536 ? 0 : -1;
+}
+
+/* A plain HTTP GET /healthz, for container healthchecks without curl. */
+static int check(const char *host, int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port) };
+    struct timeval tv = { 2, 0 };
+    char buf[256] = "";
+    inet_pton(AF_INET, host, &addr.sin_addr);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (fd < 0 || connect(fd, (struct sockaddr *) &addr, sizeof addr) != 0)
+        return 1;
+    const char req[] = "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    ssize_t n = write(fd, req, sizeof req - 1) > 0 ? read(fd, buf, sizeof buf - 1) : -1;
+    close(fd);
+    return n > 12 && strncmp(buf + 9, "200", 3) == 0 ? 0 : 1;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: chanx-gateway [--listen HOST:PORT] [--broker ENDPOINT] [--database CONNINFO] [--check]\n"
+                 "  --listen HOST:PORT   (env CHANX_LISTEN, default 127.0.0.1:8000)\n"
+                 "  --broker ENDPOINT    (env CHANX_BROKER, default tcp://127.0.0.1:5555)\n"
+                 "  --database CONNINFO  libpq connection string or URI (env CHANX_DATABASE_URL)\n"
+                 "  --check              exit 0 if the gateway at --listen answers /healthz with 200\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *listen = env_or("CHANX_LISTEN", "127.0.0.1:8000");
+    cx_gateway_config config = {
+        .broker = env_or("CHANX_BROKER", "tcp://127.0.0.1:5555"),
+        .database = env_or("CHANX_DATABASE_URL", "dbname=chanx"),
+        .db_threads = atoi(env_or("CHANX_DB_POOL", "4")),
+        .max_message = (size_t) atol(env_or("CHANX_MAX_MESSAGE_BYTES", "1048576")),
+        .max_buffered = (size_t) atol(env_or("CHANX_MAX_BUFFERED_BYTES", "8388608")),
+        .drain_ms = atoi(env_or("CHANX_DRAIN_MS", "5000")),
+    };
+    int probe = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
+            listen = argv[++i];
+        else if (strcmp(argv[i], "--broker") == 0 && i + 1 < argc)
+            config.broker = argv[++i];
+        else if (strcmp(argv[i], "--database") == 0 && i + 1 < argc)
+            config.database = argv[++i];
+        else if (strcmp(argv[i], "--check") == 0)
+            probe = 1;
+        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return usage(stdout), 0;
+        else
+            return usage(stderr), 2;
+    }
+    char host[128];
+    if (split_listen(listen, host, sizeof host, &config.port) != 0) {
+        fprintf(stderr, "chanx-gateway: --listen wants HOST:PORT, got '%s'\n", listen);
+        return 2;
+    }
+    if (probe)
+        return check(host, config.port);
+    config.listen_host = host;
+    zsys_handler_set(NULL);
+    cx_log_init("gateway");
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    return cx_gateway_run(&config, &stop) == 0 ? 0 : 1;
+}

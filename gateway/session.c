@@ -1,0 +1,111 @@
+/*
+ * session.c — a client's queues and groups (see session.h).
+ *
+ * Frames are allocated with LWS_PRE bytes of headroom so lws_write can add
+ * the WebSocket header in place without another copy.
+ */
+#include "gateway/session.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+cx_session *cx_session_new(uint64_t id, struct lws *wsi)
+{
+    cx_session *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->id = id;
+    self->wsi = wsi;
+    return self;
+}
+
+void cx_session_destroy(cx_session **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    cx_session *self = *self_p;
+    cx_frame_queue_clear(&self->out);
+    cx_frame_queue_clear(&self->pending);
+    for (size_t i = 0; i < self->ngroups; i++)
+        free(self->groups[i]);
+    free(self->groups);
+    free(self->rx);
+    free(self->target);
+    free(self->path);
+    free(self->query);
+    free(self->client);
+    free(self->headers);
+    json_decref(self->kwargs);
+    free(self);
+    *self_p = NULL;
+}
+
+int cx_frame_queue_push2(cx_frame_queue *q, const void *a, size_t alen, const void *b, size_t blen)
+{
+    cx_frame *f = malloc(sizeof *f + LWS_PRE + alen + blen);
+    if (!f)
+        return -1;
+    f->next = NULL;
+    f->len = alen + blen;
+    memcpy(f->data + LWS_PRE, a, alen);
+    if (blen)
+        memcpy(f->data + LWS_PRE + alen, b, blen);
+    if (q->tail)
+        q->tail->next = f;
+    else
+        q->head = f;
+    q->tail = f;
+    q->bytes += f->len;
+    q->count++;
+    return 0;
+}
+
+int cx_frame_queue_push(cx_frame_queue *q, const void *data, size_t len)
+{
+    return cx_frame_queue_push2(q, data, len, NULL, 0);
+}
+
+cx_frame *cx_frame_queue_pop(cx_frame_queue *q)
+{
+    cx_frame *f = q->head;
+    if (!f)
+        return NULL;
+    if (!(q->head = f->next))
+        q->tail = NULL;
+    q->bytes -= f->len;
+    q->count--;
+    return f;
+}
+
+void cx_frame_queue_clear(cx_frame_queue *q)
+{
+    for (cx_frame *f; (f = cx_frame_queue_pop(q));)
+        free(f);
+}
+
+int cx_session_join(cx_session *self, const char *group, size_t len)
+{
+    for (size_t i = 0; i < self->ngroups; i++)
+        if (strlen(self->groups[i]) == len && memcmp(self->groups[i], group, len) == 0)
+            return 0;
+    char **grown = realloc(self->groups, (self->ngroups + 1) * sizeof *grown);
+    if (!grown)
+        return -1;
+    self->groups = grown;
+    if (!(self->groups[self->ngroups] = strndup(group, len)))
+        return -1;
+    self->ngroups++;
+    return 1;
+}
+
+int cx_session_leave(cx_session *self, const char *group, size_t len)
+{
+    for (size_t i = 0; i < self->ngroups; i++) {
+        if (strlen(self->groups[i]) != len || memcmp(self->groups[i], group, len) != 0)
+            continue;
+        free(self->groups[i]);
+        self->groups[i] = self->groups[--self->ngroups];
+        return 1;
+    }
+    return 0;
+}

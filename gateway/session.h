@@ -1,0 +1,67 @@
+/*
+ * session.h — one client WebSocket at the gateway.
+ *
+ * A session buffers in both directions because the two sides run at their
+ * own pace: frames from the client wait while authentication is in flight
+ * (the worker must see them after CONNECT, in order), and frames for the
+ * client wait until libwebsockets says the socket is writable. Both queues
+ * are bounded; a client that does not read is closed rather than allowed to
+ * grow the gateway without limit.
+ */
+#ifndef CX_GATEWAY_SESSION_H
+#define CX_GATEWAY_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+#include <libwebsockets.h>
+
+typedef enum { SESSION_AUTHENTICATING, SESSION_CONNECTED, SESSION_CLOSING } cx_session_state;
+
+typedef struct cx_frame {
+    struct cx_frame *next;
+    size_t len;
+    unsigned char data[];   /* LWS_PRE bytes of headroom, then len bytes */
+} cx_frame;
+
+typedef struct {
+    cx_frame *head, *tail;
+    size_t bytes;
+    size_t count;
+} cx_frame_queue;
+
+typedef struct cx_session {
+    uint64_t id;
+    struct lws *wsi;
+    cx_session_state state;
+    char *target;             /* consumer name */
+    json_t *kwargs;
+    char *path, *query, *client, *headers;   /* for CONNECT */
+    int64_t user_id;
+    cx_frame_queue out;       /* to the client */
+    cx_frame_queue pending;   /* from the client, before CONNECT */
+    unsigned char *rx;        /* a fragmented message being reassembled */
+    size_t rxlen;
+    char **groups;
+    size_t ngroups;
+    uint64_t fanout_stamp;    /* last group send delivered, to deliver once per send */
+    int announced;            /* CONNECT was sent: the broker must hear DISCONNECT */
+    int peer_close_code;      /* the code the client closed with */
+    int close_code;           /* non-zero: close once the queue is flushed */
+    char close_reason[64];
+} cx_session;
+
+cx_session *cx_session_new(uint64_t id, struct lws *wsi);
+void cx_session_destroy(cx_session **self_p);
+
+/* Appends a copy of data; -1 when out of memory. */
+int cx_frame_queue_push(cx_frame_queue *q, const void *data, size_t len);
+/* Appends prefix+suffix as one frame (group deliveries with is_mine/is_current). */
+int cx_frame_queue_push2(cx_frame_queue *q, const void *a, size_t alen, const void *b, size_t blen);
+cx_frame *cx_frame_queue_pop(cx_frame_queue *q);
+void cx_frame_queue_clear(cx_frame_queue *q);
+
+int cx_session_join(cx_session *self, const char *group, size_t len);
+int cx_session_leave(cx_session *self, const char *group, size_t len);
+
+#endif

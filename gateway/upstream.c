@@ -1,0 +1,226 @@
+/*
+ * upstream.c — what the gateway does with envelopes from the broker.
+ *
+ * SEND and CLOSE address one session. GROUP_ADD/GROUP_DISCARD keep a local
+ * mirror of the groups that have members here, so that one GROUP_SEND from
+ * the broker reaches every local member: the broker sends one envelope per
+ * gateway, and the per-member work (appending is_mine/is_current, queueing)
+ * happens here, spread across gateways. ROUTES replaces the route table.
+ */
+#include "gateway/gateway_internal.h"
+#include "common/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ----------------------------------------------------------------- routes */
+
+static void free_routes(cx_gateway *gw)
+{
+    for (size_t i = 0; i < gw->nentries; i++)
+        cx_consumer_spec_unref(&gw->entries[i].spec);
+    free(gw->entries);
+    gw->entries = NULL;
+    gw->nentries = 0;
+    cx_router_destroy(&gw->router);
+}
+
+static void on_routes(cx_gateway *gw, const cx_env *env)
+{
+    free_routes(gw);
+    gw->router = cx_router_new();
+    gw->entries = calloc(env->nroutes + 1, sizeof *gw->entries);
+    for (uint32_t i = 0; gw->router && gw->entries && i < env->nroutes; i++) {
+        const cx_env_route *r = &env->routes[i];
+        char err[256], *pattern = cx_slice_dup(r->pattern), *target = cx_slice_dup(r->target);
+        if (cx_router_add_pattern(gw->router, r->kind ? CX_ROUTE_REGEX : CX_ROUTE_PATH, pattern, target, err,
+                                  sizeof err) != 0) {
+            cx_error("route '%s' refused: %s", pattern, err);
+        } else {
+            cx_route_entry *e = &gw->entries[gw->nentries++];
+            e->available = r->available;
+            e->spec = cx_consumer_spec_new(target, r->spec.ptr, r->spec.len, err, sizeof err);
+            if (!e->spec)
+                cx_error("consumer %s: spec refused: %s", target, err);
+        }
+        free(pattern);
+        free(target);
+    }
+    gw->have_routes = 1;
+    cx_info("route table: %zu routes", gw->nentries);
+}
+
+cx_route_entry *cx_gw_route(cx_gateway *gw, const char *path, json_t **kwargs, const char **target)
+{
+    size_t n = gw->router ? cx_router_size(gw->router) : 0;
+    if (*path == '/')
+        path++;
+    size_t len = strlen(path);
+    if (len > CX_ROUTE_DEFAULT_MAX_PATH)
+        return NULL;
+    for (size_t i = 0; i < n && i < gw->nentries; i++)
+        if (cx_route_match(cx_router_route(gw->router, i), path, len, kwargs)) {
+            *target = cx_router_target(gw->router, i);
+            return &gw->entries[i];
+        }
+    return NULL;
+}
+
+/* ----------------------------------------------------------------- groups */
+
+static void group_add(cx_gateway *gw, cx_session *s, cx_slice name)
+{
+    if (cx_session_join(s, name.ptr, name.len) != 1)
+        return;
+    char *key = cx_slice_dup(name);
+    cx_idmap *members = zhashx_lookup(gw->groups, key);
+    if (!members) {
+        members = cx_idmap_new();
+        zhashx_insert(gw->groups, key, members);
+    }
+    cx_idmap_put(members, s->id, s);
+    free(key);
+}
+
+static void group_remove(cx_gateway *gw, uint64_t id, const char *key)
+{
+    cx_idmap *members = zhashx_lookup(gw->groups, key);
+    if (members && cx_idmap_remove(members, id) && cx_idmap_size(members) == 0)
+        zhashx_delete(gw->groups, key);
+}
+
+static void group_discard(cx_gateway *gw, cx_session *s, cx_slice name)
+{
+    if (cx_session_leave(s, name.ptr, name.len) != 1)
+        return;
+    char *key = cx_slice_dup(name);
+    group_remove(gw, s->id, key);
+    free(key);
+}
+
+void cx_gw_forget_session(cx_gateway *gw, cx_session *s)
+{
+    for (size_t i = 0; i < s->ngroups; i++)
+        group_remove(gw, s->id, s->groups[i]);
+    cx_idmap_remove(gw->sessions, s->id);
+}
+
+typedef struct {
+    cx_gateway *gw;
+    const cx_env *env;
+    const char *mine, *current;   /* the suffix keys, camelized or not */
+} fanout;
+
+static const char GROUP_COMPLETE[] = "{\"action\":\"group_complete\",\"payload\":null}";
+
+static void deliver(uint64_t id, void *value, void *arg)
+{
+    fanout *f = arg;
+    cx_session *s = value;
+    const cx_env *env = f->env;
+    (void) id;
+    if (s->fanout_stamp == f->gw->fanout_stamp || s->state != SESSION_CONNECTED)
+        return;
+    s->fanout_stamp = f->gw->fanout_stamp;
+    int current = s->id == env->conn;
+    if (current && (env->flags & CX_GROUP_EXCLUDE_CURRENT))
+        return;
+    if (env->flags & CX_GROUP_NO_OWNERSHIP) {
+        cx_gw_queue(f->gw, s, env->text.ptr, env->text.len, NULL, 0);
+    } else {
+        int mine = env->user_id != 0 && s->user_id == env->user_id;
+        char suffix[64];
+        int n = snprintf(suffix, sizeof suffix, ",\"%s\":%s,\"%s\":%s}", f->mine, mine ? "true" : "false",
+                         f->current, current ? "true" : "false");
+        /* the body is a JSON object: replace its closing brace with the ownership fields */
+        cx_gw_queue(f->gw, s, env->text.ptr, env->text.len - 1, suffix, (size_t) n);
+    }
+    if (env->flags & CX_GROUP_COMPLETE)
+        cx_gw_queue(f->gw, s, GROUP_COMPLETE, sizeof GROUP_COMPLETE - 1, NULL, 0);
+}
+
+static void on_group_send(cx_gateway *gw, const cx_env *env)
+{
+    if (env->text.len < 2 || env->text.ptr[env->text.len - 1] != '}')
+        return;
+    int camel = (env->flags & CX_GROUP_CAMELIZE) != 0;
+    fanout f = { gw, env, camel ? "isMine" : "is_mine", camel ? "isCurrent" : "is_current" };
+    gw->fanout_stamp++;
+    for (uint32_t i = 0; i < env->ngroups; i++) {
+        char *key = cx_slice_dup(env->groups[i]);
+        cx_idmap *members = key ? zhashx_lookup(gw->groups, key) : NULL;
+        if (members)
+            cx_idmap_foreach(members, deliver, &f);
+        free(key);
+    }
+}
+
+/* --------------------------------------------------------------- dispatch */
+
+static void dispatch(cx_gateway *gw, const cx_env *env)
+{
+    if (env->type == CX_ENV_ROUTES) {
+        on_routes(gw, env);
+        return;
+    }
+    if (env->type == CX_ENV_GROUP_SEND) {
+        on_group_send(gw, env);
+        return;
+    }
+    cx_session *s = cx_idmap_get(gw->sessions, env->conn);
+    if (!s)
+        return;   /* the client left while the envelope was on its way */
+    switch (env->type) {
+    case CX_ENV_SEND:
+        cx_gw_queue(gw, s, env->text.ptr, env->text.len, NULL, 0);
+        break;
+    case CX_ENV_CLOSE: {
+        char reason[64];
+        snprintf(reason, sizeof reason, "%.*s", (int) env->text.len, env->text.ptr);
+        cx_gw_close_session(s, (int) env->code, reason);
+        break;
+    }
+    case CX_ENV_GROUP_ADD:
+        group_add(gw, s, env->group);
+        break;
+    case CX_ENV_GROUP_DISCARD:
+        group_discard(gw, s, env->group);
+        break;
+    default:
+        break;
+    }
+}
+
+void cx_gw_upstream_drain(cx_gateway *gw)
+{
+    if (gw->in_drain)
+        return;
+    gw->in_drain = 1;
+    cx_env env;
+    for (cx_link_event ev; (ev = cx_link_recv(gw->link, &env)) != CX_LINK_NONE;) {
+        if (ev == CX_LINK_REINTRODUCE)
+            cx_link_hello(gw->link);
+        else
+            dispatch(gw, &env);
+    }
+    gw->in_drain = 0;
+}
+
+static void free_group(void **item)
+{
+    cx_idmap_destroy((cx_idmap **) item);
+}
+
+zhashx_t *cx_gw_groups_new(void)
+{
+    zhashx_t *groups = zhashx_new();
+    if (groups)
+        zhashx_set_destructor(groups, free_group);
+    return groups;
+}
+
+void cx_gw_upstream_free(cx_gateway *gw)
+{
+    free_routes(gw);
+}

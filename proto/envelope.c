@@ -1,0 +1,352 @@
+/*
+ * envelope.c — msgpack encoding and decoding of inter-process envelopes.
+ *
+ * Each envelope type has a layout: a short string whose letters name, in
+ * order, the fields that follow [version, type] in the msgpack array (see
+ * LAYOUTS below and proto/README.md). One table-driven encoder and one
+ * table-driven decoder serve every type, so adding a field is one letter in
+ * one place and the encoder and decoder cannot disagree.
+ *
+ * The decoder uses msgpack_unpack() with a zone the decoder owns and clears,
+ * so steady-state decoding allocates nothing; strings are not copied (msgpack-c
+ * points them into the input buffer).
+ */
+#include "proto/envelope.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * Field letters:
+ *   c conn (uint)   k code (uint)    f flags (uint)   u user_id (int)
+ *   r role (uint)   p pid (uint)     N node           C consumer
+ *   T text          P path           Q query          A client address
+ *   U username      K kwargs (JSON)  H headers (JSON) O obj (JSON or "")
+ *   G group         L groups (array of str)           R routes (array)
+ */
+static const char *const LAYOUTS[CX_ENV_TYPE_MAX] = {
+    [CX_ENV_HELLO] = "rpN",
+    [CX_ENV_HEARTBEAT] = "",
+    [CX_ENV_REGISTER] = "R",
+    [CX_ENV_ROUTES] = "R",
+    [CX_ENV_CONNECT] = "cCPQAKHufUO",
+    [CX_ENV_RECEIVE] = "cT",
+    [CX_ENV_SEND] = "cT",
+    [CX_ENV_CLOSE] = "ckT",
+    [CX_ENV_DISCONNECT] = "ck",
+    [CX_ENV_GROUP_ADD] = "cG",
+    [CX_ENV_GROUP_DISCARD] = "cG",
+    [CX_ENV_GROUP_SEND] = "LcufT",
+};
+
+static const char *const TYPE_NAMES[CX_ENV_TYPE_MAX] = {
+    [CX_ENV_HELLO] = "HELLO",
+    [CX_ENV_HEARTBEAT] = "HEARTBEAT",
+    [CX_ENV_REGISTER] = "REGISTER",
+    [CX_ENV_ROUTES] = "ROUTES",
+    [CX_ENV_CONNECT] = "CONNECT",
+    [CX_ENV_RECEIVE] = "RECEIVE",
+    [CX_ENV_SEND] = "SEND",
+    [CX_ENV_CLOSE] = "CLOSE",
+    [CX_ENV_DISCONNECT] = "DISCONNECT",
+    [CX_ENV_GROUP_ADD] = "GROUP_ADD",
+    [CX_ENV_GROUP_DISCARD] = "GROUP_DISCARD",
+    [CX_ENV_GROUP_SEND] = "GROUP_SEND",
+};
+
+const char *cx_env_type_name(cx_env_type type)
+{
+    if (type <= 0 || type >= CX_ENV_TYPE_MAX)
+        return "UNKNOWN";
+    return TYPE_NAMES[type];
+}
+
+int cx_slice_eq(cx_slice a, const char *s)
+{
+    size_t n = strlen(s);
+    return a.len == n && (n == 0 || memcmp(a.ptr, s, n) == 0);
+}
+
+char *cx_slice_dup(cx_slice s)
+{
+    char *out = malloc(s.len + 1u);
+    if (!out)
+        return NULL;
+    if (s.len)
+        memcpy(out, s.ptr, s.len);
+    out[s.len] = '\0';
+    return out;
+}
+
+/* Where each string letter lives in an envelope. */
+static cx_slice *string_field(cx_env *env, char letter)
+{
+    switch (letter) {
+    case 'N': return &env->node;
+    case 'C': return &env->consumer;
+    case 'T': return &env->text;
+    case 'P': return &env->path;
+    case 'Q': return &env->query;
+    case 'A': return &env->client;
+    case 'U': return &env->username;
+    case 'K': return &env->kwargs;
+    case 'H': return &env->headers;
+    case 'O': return &env->obj;
+    case 'G': return &env->group;
+    default: return NULL;
+    }
+}
+
+/* ---------------------------------------------------------------- encoder */
+
+struct cx_encoder {
+    msgpack_sbuffer buf;
+    msgpack_packer pk;
+};
+
+cx_encoder *cx_encoder_new(void)
+{
+    cx_encoder *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    msgpack_sbuffer_init(&self->buf);
+    msgpack_packer_init(&self->pk, &self->buf, msgpack_sbuffer_write);
+    return self;
+}
+
+void cx_encoder_destroy(cx_encoder **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    msgpack_sbuffer_destroy(&(*self_p)->buf);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+static void pack_str(msgpack_packer *pk, cx_slice s)
+{
+    msgpack_pack_str(pk, s.len);
+    if (s.len)
+        msgpack_pack_str_body(pk, s.ptr, s.len);
+}
+
+static void pack_routes(msgpack_packer *pk, const cx_env *env)
+{
+    msgpack_pack_array(pk, env->nroutes);
+    for (uint32_t i = 0; i < env->nroutes; i++) {
+        const cx_env_route *r = &env->routes[i];
+        msgpack_pack_array(pk, 5);
+        msgpack_pack_uint8(pk, r->kind);
+        pack_str(pk, r->pattern);
+        pack_str(pk, r->target);
+        pack_str(pk, r->spec);
+        msgpack_pack_uint8(pk, r->available);
+    }
+}
+
+static void pack_field(msgpack_packer *pk, const cx_env *env, char letter)
+{
+    switch (letter) {
+    case 'c': msgpack_pack_uint64(pk, env->conn); return;
+    case 'k': msgpack_pack_uint32(pk, env->code); return;
+    case 'f': msgpack_pack_uint32(pk, env->flags); return;
+    case 'u': msgpack_pack_int64(pk, env->user_id); return;
+    case 'r': msgpack_pack_uint8(pk, env->role); return;
+    case 'p': msgpack_pack_uint64(pk, env->pid); return;
+    case 'L':
+        msgpack_pack_array(pk, env->ngroups);
+        for (uint32_t i = 0; i < env->ngroups; i++)
+            pack_str(pk, env->groups[i]);
+        return;
+    case 'R': pack_routes(pk, env); return;
+    default: pack_str(pk, *string_field((cx_env *) env, letter)); return;
+    }
+}
+
+int cx_encoder_encode(cx_encoder *self, const cx_env *env, const char **data, size_t *len)
+{
+    if (env->type <= 0 || env->type >= CX_ENV_TYPE_MAX)
+        return -1;
+    if (env->ngroups > CX_PROTO_MAX_GROUPS || env->nroutes > CX_PROTO_MAX_ROUTES)
+        return -1;
+    const char *layout = LAYOUTS[env->type];
+    msgpack_sbuffer_clear(&self->buf);
+    msgpack_pack_array(&self->pk, 2 + (uint32_t) strlen(layout));
+    msgpack_pack_uint8(&self->pk, CX_PROTO_VERSION);
+    msgpack_pack_uint8(&self->pk, (uint8_t) env->type);
+    for (const char *l = layout; *l; l++)
+        pack_field(&self->pk, env, *l);
+    if (self->buf.size > CX_PROTO_MAX_ENVELOPE)
+        return -1;
+    *data = self->buf.data;
+    *len = self->buf.size;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- decoder */
+
+struct cx_decoder {
+    msgpack_zone zone;
+    char error[128];
+};
+
+cx_decoder *cx_decoder_new(void)
+{
+    cx_decoder *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    if (!msgpack_zone_init(&self->zone, 8192)) {
+        free(self);
+        return NULL;
+    }
+    return self;
+}
+
+void cx_decoder_destroy(cx_decoder **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    msgpack_zone_destroy(&(*self_p)->zone);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+const char *cx_decoder_error(const cx_decoder *self)
+{
+    return self->error;
+}
+
+__attribute__((format(printf, 2, 3)))
+static int fail(cx_decoder *self, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(self->error, sizeof self->error, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int get_uint(const msgpack_object *o, uint64_t max, uint64_t *out)
+{
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 > max)
+        return -1;
+    *out = o->via.u64;
+    return 0;
+}
+
+static int get_int(const msgpack_object *o, int64_t *out)
+{
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX)
+        *out = (int64_t) o->via.u64;
+    else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        *out = o->via.i64;
+    else
+        return -1;
+    return 0;
+}
+
+static int get_str(const msgpack_object *o, cx_slice *out)
+{
+    if (o->type == MSGPACK_OBJECT_STR) {
+        *out = cx_slice_n(o->via.str.ptr, o->via.str.size);
+        return 0;
+    }
+    if (o->type == MSGPACK_OBJECT_BIN) {
+        *out = cx_slice_n(o->via.bin.ptr, o->via.bin.size);
+        return 0;
+    }
+    return -1;
+}
+
+static int decode_routes(cx_decoder *self, const msgpack_object *o, cx_env *env)
+{
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > CX_PROTO_MAX_ROUTES)
+        return fail(self, "routes: must be an array of at most %d", CX_PROTO_MAX_ROUTES);
+    env->nroutes = o->via.array.size;
+    env->routes = msgpack_zone_malloc(&self->zone, sizeof(cx_env_route) * (env->nroutes + 1u));
+    if (!env->routes)
+        return fail(self, "routes: out of memory");
+    for (uint32_t i = 0; i < env->nroutes; i++) {
+        const msgpack_object *row = &o->via.array.ptr[i];
+        cx_env_route *r = &env->routes[i];
+        uint64_t kind, available;
+        if (row->type != MSGPACK_OBJECT_ARRAY || row->via.array.size != 5)
+            return fail(self, "routes: route %u is not a 5-element array", i);
+        const msgpack_object *f = row->via.array.ptr;
+        if (get_uint(&f[0], 1, &kind) || get_str(&f[1], &r->pattern) || get_str(&f[2], &r->target)
+            || get_str(&f[3], &r->spec) || get_uint(&f[4], 1, &available))
+            return fail(self, "routes: route %u has a field of the wrong type", i);
+        r->kind = (uint8_t) kind;
+        r->available = (uint8_t) available;
+    }
+    return 0;
+}
+
+static int decode_groups(cx_decoder *self, const msgpack_object *o, cx_env *env)
+{
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > CX_PROTO_MAX_GROUPS)
+        return fail(self, "groups: must be an array of at most %d names", CX_PROTO_MAX_GROUPS);
+    env->ngroups = o->via.array.size;
+    for (uint32_t i = 0; i < env->ngroups; i++)
+        if (get_str(&o->via.array.ptr[i], &env->groups[i]))
+            return fail(self, "groups: element %u is not a string", i);
+    return 0;
+}
+
+static int decode_field(cx_decoder *self, const msgpack_object *o, cx_env *env, char letter, int index)
+{
+    uint64_t u = 0;
+    int rc = 0;
+    switch (letter) {
+    case 'c': rc = get_uint(o, UINT64_MAX, &env->conn); break;
+    case 'k': rc = get_uint(o, 65535, &u); env->code = (uint32_t) u; break;
+    case 'f': rc = get_uint(o, UINT32_MAX, &u); env->flags = (uint32_t) u; break;
+    case 'u': rc = get_int(o, &env->user_id); break;
+    case 'r': rc = get_uint(o, CX_ROLE_WORKER, &u); env->role = (uint8_t) u; break;
+    case 'p': rc = get_uint(o, UINT64_MAX, &env->pid); break;
+    case 'L': return decode_groups(self, o, env);
+    case 'R': return decode_routes(self, o, env);
+    default: rc = get_str(o, string_field(env, letter)); break;
+    }
+    if (rc)
+        return fail(self, "field '%c' (position %d) has the wrong type or range", letter, index);
+    return 0;
+}
+
+int cx_decoder_decode(cx_decoder *self, const void *buf, size_t len, cx_env *env)
+{
+    memset(env, 0, sizeof *env);
+    self->error[0] = '\0';
+    if (len == 0)
+        return fail(self, "empty envelope");
+    if (len > CX_PROTO_MAX_ENVELOPE)
+        return fail(self, "oversized: envelope larger than the limit");
+    msgpack_zone_clear(&self->zone);
+    msgpack_object root;
+    size_t off = 0;
+    msgpack_unpack_return ur = msgpack_unpack(buf, len, &off, &self->zone, &root);
+    if (ur == MSGPACK_UNPACK_CONTINUE)
+        return fail(self, "truncated: truncated envelope");
+    if (ur != MSGPACK_UNPACK_SUCCESS && ur != MSGPACK_UNPACK_EXTRA_BYTES)
+        return fail(self, "garbage: not msgpack");
+    if (off != len)
+        return fail(self, "garbage: trailing bytes after the envelope");
+    if (root.type != MSGPACK_OBJECT_ARRAY || root.via.array.size < 2)
+        return fail(self, "garbage: not an envelope array");
+    const msgpack_object *f = root.via.array.ptr;
+    uint64_t version, type;
+    if (get_uint(&f[0], 255, &version) || version != CX_PROTO_VERSION)
+        return fail(self, "version: unsupported protocol version (expected %d)", CX_PROTO_VERSION);
+    if (get_uint(&f[1], CX_ENV_TYPE_MAX - 1, &type) || type == 0)
+        return fail(self, "type: unknown envelope type");
+    env->type = (cx_env_type) type;
+    const char *layout = LAYOUTS[type];
+    if (root.via.array.size != 2 + strlen(layout))
+        return fail(self, "%s: wrong number of fields", cx_env_type_name(env->type));
+    for (int i = 0; layout[i]; i++)
+        if (decode_field(self, &f[2 + i], env, layout[i], 2 + i))
+            return -1;
+    return 0;
+}

@@ -1,0 +1,133 @@
+/*
+ * envelope.h — the one contract between gateway, broker and workers.
+ *
+ * Every message between two processes is one envelope, msgpack-encoded, sent
+ * as one ZeroMQ message (the ROUTER's identity frame aside). An envelope is a
+ * msgpack array whose first two elements are the protocol version and the
+ * envelope type; the remaining elements depend on the type and are listed in
+ * proto/README.md, which is the reference. Unknown versions are refused, so a
+ * mixed deployment fails loudly instead of misreading frames.
+ *
+ * Decoding is zero-copy: the string fields of a decoded envelope point into
+ * the buffer it was decoded from, so the buffer must outlive the envelope.
+ * The decoder checks every field's type and count and answers truncated,
+ * oversized or garbage input with -1 and a reason, never a crash.
+ */
+#ifndef CX_PROTO_ENVELOPE_H
+#define CX_PROTO_ENVELOPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <msgpack.h>
+
+#define CX_PROTO_VERSION 1
+#define CX_PROTO_MAX_ENVELOPE (16u * 1024u * 1024u)
+#define CX_PROTO_MAX_GROUPS 64
+#define CX_PROTO_MAX_ROUTES 1024
+
+typedef enum {
+    CX_ENV_HELLO = 1,       /* peer → broker, and broker → peer to ask a stranger to introduce itself */
+    CX_ENV_HEARTBEAT,       /* both ways, keeps a peer alive */
+    CX_ENV_REGISTER,        /* worker → broker: its consumers' routes */
+    CX_ENV_ROUTES,          /* broker → gateway: the live route table */
+    CX_ENV_CONNECT,         /* gateway → broker → worker: an authenticated connection */
+    CX_ENV_RECEIVE,         /* gateway → broker → worker: a client's text frame */
+    CX_ENV_SEND,            /* worker → broker → gateway: a text frame for one connection */
+    CX_ENV_CLOSE,           /* worker|broker → gateway: close a connection with a code */
+    CX_ENV_DISCONNECT,      /* gateway|broker → worker: a connection is gone */
+    CX_ENV_GROUP_ADD,       /* worker → broker → gateway: a connection joins a group */
+    CX_ENV_GROUP_DISCARD,   /* worker → broker → gateway: a connection leaves a group */
+    CX_ENV_GROUP_SEND,      /* worker → broker → each gateway holding members */
+    CX_ENV_TYPE_MAX
+} cx_env_type;
+
+typedef enum { CX_ROLE_GATEWAY = 1, CX_ROLE_WORKER = 2 } cx_role;
+
+/* CONNECT user flags */
+#define CX_USER_AUTHENTICATED 0x01u
+#define CX_USER_STAFF         0x02u
+#define CX_USER_SUPERUSER     0x04u
+
+/* GROUP_SEND flags */
+#define CX_GROUP_EXCLUDE_CURRENT 0x01u  /* the sending connection does not get it */
+#define CX_GROUP_CAMELIZE        0x02u  /* recipients get isMine/isCurrent instead of is_mine/is_current */
+#define CX_GROUP_COMPLETE        0x04u  /* follow each delivery with {"action":"group_complete"} */
+#define CX_GROUP_NO_OWNERSHIP    0x08u  /* raw JSON: deliver the body as is, no is_mine/is_current */
+
+/* A string field: a view into the decoded buffer, not NUL-terminated. */
+typedef struct {
+    const char *ptr;
+    uint32_t len;
+} cx_slice;
+
+/* One row of the route table carried by REGISTER and ROUTES. */
+typedef struct {
+    uint8_t kind;        /* 0 = path(), 1 = re_path() */
+    cx_slice pattern;    /* full pattern, mount prefix included */
+    cx_slice target;     /* "plugin.consumer" */
+    cx_slice spec;       /* consumer's edge spec (authentication, permissions, queryset), JSON text */
+    uint8_t available;   /* ROUTES only: 1 when a live worker serves the consumer */
+} cx_env_route;
+
+/*
+ * A decoded envelope. Which fields mean something depends on the type; see
+ * proto/README.md. Fields are plain data so that building one for encoding is
+ * a designated initializer.
+ */
+typedef struct {
+    cx_env_type type;
+    uint64_t conn;             /* connection id: gateway node << 32 | counter */
+    uint32_t code;             /* CLOSE / DISCONNECT close code */
+    uint32_t flags;            /* CONNECT user flags, GROUP_SEND flags */
+    int64_t user_id;           /* CONNECT user, GROUP_SEND sender's user (0: anonymous) */
+    uint8_t role;              /* HELLO */
+    uint64_t pid;              /* HELLO */
+    cx_slice node;             /* HELLO: peer name for logs */
+    cx_slice consumer;         /* CONNECT: target consumer */
+    cx_slice text;             /* RECEIVE/SEND frame, GROUP_SEND body, CLOSE reason */
+    cx_slice path, query, client, username;       /* CONNECT */
+    cx_slice kwargs, headers, obj;                /* CONNECT: JSON texts (obj may be empty) */
+    cx_slice group;                               /* GROUP_ADD / GROUP_DISCARD */
+    uint32_t ngroups;                             /* GROUP_SEND */
+    cx_slice groups[CX_PROTO_MAX_GROUPS];
+    uint32_t nroutes;                             /* REGISTER / ROUTES */
+    cx_env_route *routes;                         /* decode: owned by the decoder's zone */
+} cx_env;
+
+/* Reusable encoder: one buffer, grown as needed, never freed between messages. */
+typedef struct cx_encoder cx_encoder;
+cx_encoder *cx_encoder_new(void);
+void cx_encoder_destroy(cx_encoder **self_p);
+/* Encodes env; returns 0 with the bytes in data and len, valid until the next encode. */
+int cx_encoder_encode(cx_encoder *self, const cx_env *env, const char **data, size_t *len);
+
+/* Reusable decoder: keeps one msgpack zone so a decode allocates nothing in steady state. */
+typedef struct cx_decoder cx_decoder;
+cx_decoder *cx_decoder_new(void);
+void cx_decoder_destroy(cx_decoder **self_p);
+/* Decodes one envelope; env is valid until the next decode and while buf lives.
+ * Returns 0, or -1 with a reason from cx_decoder_error(). */
+int cx_decoder_decode(cx_decoder *self, const void *buf, size_t len, cx_env *env);
+const char *cx_decoder_error(const cx_decoder *self);
+
+const char *cx_env_type_name(cx_env_type type);
+
+/* Slice helpers. */
+static inline cx_slice cx_slice_of(const char *s)
+{
+    cx_slice out = { s, 0 };
+    if (s)
+        while (s[out.len])
+            out.len++;
+    return out;
+}
+static inline cx_slice cx_slice_n(const char *s, size_t n)
+{
+    cx_slice out = { s, (uint32_t) n };
+    return out;
+}
+int cx_slice_eq(cx_slice a, const char *s);
+/* Copies into a NUL-terminated malloc'd string. */
+char *cx_slice_dup(cx_slice s);
+
+#endif

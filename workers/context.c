@@ -1,0 +1,356 @@
+/*
+ * context.c — the consumer lifecycle and the read side of the plugin API.
+ *
+ * Flow of one connection: CONNECT → cx_ctx_new (copies the request into
+ * JSON values the accessors read) → cx_ctx_start (has_permission, the
+ * authentication message, build_groups, post_authentication) → for each
+ * RECEIVE, cx_ctx_receive (validate, receive_message, completion) →
+ * DISCONNECT → cx_ctx_stop and cx_ctx_destroy. The send side of the API is
+ * in send.c.
+ */
+#include "workers/context_internal.h"
+#include "common/http_status.h"
+#include "common/log.h"
+#include "workers/camel.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *OK_TEXT = "OK";
+
+static int flag_on(chanx_flag flag, int deployment_default)
+{
+    return flag == CHANX_DEFAULT ? deployment_default : flag == CHANX_ON;
+}
+
+static json_t *parse_or_empty(cx_slice text)
+{
+    json_t *value = text.len ? json_loadb(text.ptr, text.len, 0, NULL) : NULL;
+    return value ? value : json_object();
+}
+
+/* "a=1; b=2" → {"a": "1", "b": "2"} */
+static json_t *parse_cookies(const char *header)
+{
+    json_t *cookies = json_object();
+    char *copy = header ? strdup(header) : NULL;
+    char *save = NULL;
+    for (char *part = copy ? strtok_r(copy, ";", &save) : NULL; part; part = strtok_r(NULL, ";", &save)) {
+        while (*part == ' ')
+            part++;
+        char *eq = strchr(part, '=');
+        if (!eq)
+            continue;
+        *eq = '\0';
+        json_object_set_new(cookies, part, json_string(eq + 1));
+    }
+    free(copy);
+    return cookies;
+}
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Query strings are form-encoded: '+' is a space, %XX a byte. */
+static char *form_decode(const char *s, size_t len)
+{
+    char *out = malloc(len + 1);
+    size_t n = 0;
+    for (size_t i = 0; out && i < len; i++) {
+        if (s[i] == '+')
+            out[n++] = ' ';
+        else if (s[i] == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+            out[n++] = (char) (hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+            i += 2;
+        } else
+            out[n++] = s[i];
+    }
+    if (out)
+        out[n] = '\0';
+    return out;
+}
+
+static json_t *parse_query(cx_slice query)
+{
+    json_t *params = json_object();
+    size_t start = 0;
+    for (size_t i = 0; i <= query.len; i++) {
+        if (i < query.len && query.ptr[i] != '&')
+            continue;
+        const char *part = query.ptr + start;
+        size_t len = i - start, eq = 0;
+        start = i + 1;
+        while (eq < len && part[eq] != '=')
+            eq++;
+        char *name = form_decode(part, eq);
+        char *value = form_decode(part + (eq < len ? eq + 1 : len), eq < len ? len - eq - 1 : 0);
+        json_t *text = value ? json_string(value) : NULL;   /* NULL for invalid UTF-8: dropped */
+        if (name && name[0] && text) {
+            json_t *list = json_object_get(params, name);
+            if (!list)
+                json_object_set_new(params, name, list = json_array());
+            json_array_append(list, text);
+        }
+        json_decref(text);
+        free(name);
+        free(value);
+    }
+    return params;
+}
+
+/* Text forms of the URL kwargs, so chanx_url_kwarg() can hand out strings for int converters too. */
+static json_t *kwargs_as_text(const json_t *kwargs)
+{
+    json_t *text = json_object();
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *) kwargs, key, value) {
+        if (json_is_string(value))
+            json_object_set(text, key, value);
+        else if (json_is_integer(value)) {
+            char buf[32];
+            snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(value));
+            json_object_set_new(text, key, json_string(buf));
+        }
+    }
+    return text;
+}
+
+chanx_ctx *cx_ctx_new(cx_worker *worker, cx_consumer_entry *consumer, const cx_env *c)
+{
+    chanx_ctx *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->worker = worker;
+    self->consumer = consumer;
+    self->conn = c->conn;
+    self->state = calloc(1, consumer->desc->state_size ? consumer->desc->state_size : 1);
+    self->username = cx_slice_dup(c->username);
+    self->path = cx_slice_dup(c->path);
+    self->client = cx_slice_dup(c->client);
+    self->kwargs = parse_or_empty(c->kwargs);
+    self->kwargs_text = kwargs_as_text(self->kwargs);
+    self->headers = parse_or_empty(c->headers);
+    self->cookies = parse_cookies(json_string_value(json_object_get(self->headers, "cookie")));
+    self->query = parse_query(c->query);
+    self->obj = c->obj.len ? json_loadb(c->obj.ptr, c->obj.len, 0, NULL) : NULL;
+    self->user = (chanx_user) {
+        .id = c->user_id, .username = self->username,
+        .is_authenticated = (c->flags & CX_USER_AUTHENTICATED) != 0,
+        .is_staff = (c->flags & CX_USER_STAFF) != 0, .is_superuser = (c->flags & CX_USER_SUPERUSER) != 0,
+    };
+    const cx_settings *s = cx_worker_settings(worker);
+    const chanx_consumer *d = consumer->desc;
+    self->send_completion = flag_on(d->send_completion, s->send_completion);
+    self->log_received = flag_on(d->log_received_message, s->log_received_message);
+    self->log_sent = flag_on(d->log_sent_message, s->log_sent_message);
+    self->camelize = flag_on(d->camelize, s->camelize);
+    if (!self->state || !self->username || !self->path || !self->client) {
+        cx_ctx_destroy(&self);
+        return NULL;
+    }
+    cx_plugin_ref(consumer->plugin);
+    return self;
+}
+
+void cx_ctx_destroy(chanx_ctx **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    chanx_ctx *self = *self_p;
+    if (self->state && self->username && self->path && self->client)
+        cx_plugin_unref(self->consumer->plugin);
+    for (size_t i = 0; i < self->ngroups; i++)
+        free(self->groups[i]);
+    free(self->groups);
+    free(self->state);
+    free(self->username);
+    free(self->path);
+    free(self->client);
+    json_decref(self->kwargs);
+    json_decref(self->kwargs_text);
+    json_decref(self->headers);
+    json_decref(self->cookies);
+    json_decref(self->query);
+    json_decref(self->obj);
+    free(self);
+    *self_p = NULL;
+}
+
+cx_consumer_entry *cx_ctx_consumer(const chanx_ctx *self)
+{
+    return self->consumer;
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static int send_authentication(chanx_ctx *self, int status, const char *status_text, const char *detail)
+{
+    const cx_settings *s = cx_worker_settings(self->worker);
+    if (!flag_on(self->consumer->desc->send_authentication_message, s->send_authentication_message))
+        return 0;
+    json_t *payload = json_pack("{s:i, s:s, s:{s:s}}", "status_code", status, "status_text", status_text,
+                                "data", "detail", detail);
+    int rc = chanx_send_message(self, "authentication", payload);
+    json_decref(payload);
+    return rc;
+}
+
+int cx_ctx_start(chanx_ctx *self)
+{
+    const chanx_consumer *d = self->consumer->desc;
+    chanx_denial denial = { 0, NULL };
+    if (d->has_permission && d->has_permission(self, &denial) != CHANX_OK) {
+        int status = denial.status ? denial.status : 403;
+        const char *detail = denial.detail ? denial.detail : "You do not have permission to perform this action.";
+        send_authentication(self, status, cx_http_status_text(status), detail);
+        chanx_close(self, 4000 + status);
+        chanx_log(self, CHANX_LOG_INFO, "refused by has_permission (%d)", status);
+        return -1;
+    }
+    send_authentication(self, 200, OK_TEXT, OK_TEXT);
+    if (d->build_groups) {
+        chanx_groups groups = { self };
+        if (d->build_groups(self, &groups) != CHANX_OK)
+            chanx_log(self, CHANX_LOG_ERROR, "build_groups failed");
+    }
+    if (d->post_authentication && d->post_authentication(self) != CHANX_OK)
+        chanx_log(self, CHANX_LOG_ERROR, "post_authentication failed");
+    return 0;
+}
+
+static int action_ignored(const chanx_ctx *self, const char *action)
+{
+    for (const char *const *a = self->consumer->desc->log_ignored_actions; a && *a; a++)
+        if (strcmp(*a, action) == 0)
+            return 1;
+    size_t i;
+    json_t *name;
+    json_array_foreach(cx_worker_settings(self->worker)->log_ignored_actions, i, name)
+        if (strcmp(json_string_value(name), action) == 0)
+            return 1;
+    return 0;
+}
+
+static void log_message(const chanx_ctx *self, const char *event, const char *action)
+{
+    if (!cx_log_enabled(CX_LOG_INFO) || (action && action_ignored(self, action)))
+        return;
+    json_t *fields = cx_ctx_log_fields(self);
+    if (action)
+        json_object_set_new(fields, "action", json_string(action));
+    cx_log_fields(CX_LOG_INFO, event, fields);
+}
+
+static void send_completion(chanx_ctx *self)
+{
+    if (self->send_completion)
+        chanx_send_message(self, "complete", NULL);
+}
+
+/* Parses, converts camelCase keys when asked, and validates. Returns the message or NULL after replying. */
+static json_t *validated(chanx_ctx *self, const char *text, size_t len)
+{
+    cx_schema *schema = self->consumer->schema;
+    json_t *errors = NULL, *message = NULL;
+    if (!self->camelize && schema) {
+        if (cx_schema_validate(schema, text, len, &message, &errors) == 0)
+            return message;
+    } else {
+        json_error_t jerr;
+        json_t *wire = json_loadb(text, len, 0, &jerr);
+        if (json_is_object(wire)) {
+            message = self->camelize ? cx_json_snakeize(wire) : json_incref(wire);
+            if (schema && cx_schema_validate_object(schema, message, &errors) != 0)
+                json_decref(message), message = NULL;
+        } else if (!schema) {
+            errors = json_pack("[{s:s, s:[], s:s}]", "type", wire ? "model_type" : "json_invalid", "loc",
+                               "msg", wire ? "Input should be an object" : "Invalid JSON");
+        } else {
+            cx_schema_validate(schema, text, len, &message, &errors);
+        }
+        json_decref(wire);
+        if (message)
+            return message;
+    }
+    chanx_send_message(self, "error", errors);
+    json_decref(errors);
+    return NULL;
+}
+
+void cx_ctx_receive(chanx_ctx *self, const char *text, size_t len)
+{
+    snprintf(self->message_id, sizeof self->message_id, "%08x", ++self->received);
+    json_t *message = validated(self, text, len);
+    if (!message) {
+        log_message(self, "Received invalid websocket json", NULL);
+        send_completion(self);
+        return;
+    }
+    const char *key = self->consumer->desc->action_key ? self->consumer->desc->action_key : "action";
+    chanx_msg msg = { message, json_string_value(json_object_get(message, key)), json_object_get(message, "payload") };
+    if (!msg.action)
+        msg.action = "";
+    if (json_is_null(msg.payload))
+        msg.payload = NULL;
+    if (self->log_received)
+        log_message(self, "Received websocket json", msg.action);
+    if (self->consumer->desc->receive_message(self, &msg) != CHANX_OK) {
+        json_t *fields = cx_ctx_log_fields(self);
+        json_object_set_new(fields, "action", json_string(msg.action));
+        cx_log_fields(CX_LOG_ERROR, "Failed to process message", fields);
+        json_t *detail = json_pack("{s:s}", "detail", "Failed to process message");
+        chanx_send_message(self, "error", detail);
+        json_decref(detail);
+    }
+    json_decref(message);
+    send_completion(self);
+    self->message_id[0] = '\0';
+}
+
+void cx_ctx_stop(chanx_ctx *self, int close_code)
+{
+    if (self->consumer->desc->disconnect)
+        self->consumer->desc->disconnect(self, close_code);
+    /* The broker forgets the connection's groups by itself on DISCONNECT. */
+}
+
+/* ------------------------------------------------------------ accessors */
+
+void *chanx_state(chanx_ctx *ctx) { return ctx->state; }
+const chanx_user *chanx_user_of(const chanx_ctx *ctx) { return &ctx->user; }
+const json_t *chanx_obj(const chanx_ctx *ctx) { return ctx->obj; }
+const char *chanx_consumer_name(const chanx_ctx *ctx) { return ctx->consumer->name; }
+uint64_t chanx_connection_id(const chanx_ctx *ctx) { return ctx->conn; }
+const char *chanx_path(const chanx_ctx *ctx) { return ctx->path; }
+const char *chanx_client_addr(const chanx_ctx *ctx) { return ctx->client; }
+const json_t *chanx_url_kwargs(const chanx_ctx *ctx) { return ctx->kwargs; }
+const json_t *chanx_query_params(const chanx_ctx *ctx) { return ctx->query; }
+
+const char *chanx_header(const chanx_ctx *ctx, const char *name)
+{
+    return json_string_value(json_object_get(ctx->headers, name));
+}
+
+const char *chanx_cookie(const chanx_ctx *ctx, const char *name)
+{
+    return json_string_value(json_object_get(ctx->cookies, name));
+}
+
+const char *chanx_url_kwarg(const chanx_ctx *ctx, const char *name)
+{
+    return json_string_value(json_object_get(ctx->kwargs_text, name));
+}
+
+const char *chanx_query_param(const chanx_ctx *ctx, const char *name)
+{
+    return json_string_value(json_array_get(json_object_get(ctx->query, name), 0));
+}
+
+const char *chanx_msg_action(const chanx_msg *msg) { return msg->action; }
+int chanx_msg_is(const chanx_msg *msg, const char *action) { return strcmp(msg->action, action) == 0; }
+const json_t *chanx_msg_payload(const chanx_msg *msg) { return msg->payload; }
+const json_t *chanx_msg_json(const chanx_msg *msg) { return msg->json; }

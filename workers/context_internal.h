@@ -1,0 +1,40 @@
+/*
+ * context_internal.h — the chanx_ctx layout, shared by the worker's
+ * context.c (lifecycle, accessors) and send.c (the send side of the API).
+ * Plugins see chanx_ctx only as an opaque pointer.
+ */
+#ifndef CX_WORKERS_CONTEXT_INTERNAL_H
+#define CX_WORKERS_CONTEXT_INTERNAL_H
+
+#include "workers/context.h"
+
+struct chanx_ctx {
+    cx_worker *worker;
+    cx_consumer_entry *consumer;
+    uint64_t conn;
+    void *state;
+    chanx_user user;
+    char *username, *path, *client;
+    json_t *kwargs, *kwargs_text, *headers, *cookies, *query, *obj;
+    char **groups;          /* the groups this connection joined, for group sends without a list */
+    size_t ngroups;
+    int send_completion, log_received, log_sent, camelize;
+    unsigned received;
+    char message_id[16];    /* short id of the message being handled, for logs */
+    int closed;
+};
+
+struct chanx_msg {
+    json_t *json;
+    const char *action;
+    json_t *payload;
+};
+
+struct chanx_groups {
+    chanx_ctx *ctx;
+};
+
+/* Fields every log record of a connection carries. New object. */
+json_t *cx_ctx_log_fields(const chanx_ctx *self);
+
+#endif

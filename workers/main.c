@@ -1,0 +1,78 @@
+/*
+ * main.c — chanx-worker: command line, signals, run.
+ *
+ *   chanx-worker [--broker tcp://127.0.0.1:5555] [--plugins DIR] [--routing FILE]
+ *   chanx-worker --check [endpoint]     liveness probe: the broker answers
+ *
+ * Environment: CHANX_BROKER, CHANX_PLUGINS, CHANX_ROUTING, and the CHANX_*
+ * consumer defaults listed in the README.
+ */
+#include "common/log.h"
+#include "workers/worker.h"
+
+#include <czmq.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static volatile int stop;
+
+static void on_signal(int sig)
+{
+    (void) sig;
+    stop = 1;
+}
+
+static const char *env_or(const char *name, const char *fallback)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : fallback;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: chanx-worker [--broker ENDPOINT] [--plugins DIR] [--routing FILE]\n"
+                 "  --broker ENDPOINT  broker to connect to (env CHANX_BROKER, default tcp://127.0.0.1:5555)\n"
+                 "  --plugins DIR      folder of consumer plugins, *.so (env CHANX_PLUGINS, default ./plugins)\n"
+                 "  --routing FILE     deployment routing file (env CHANX_ROUTING; default: ws/<plugin>/)\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *endpoint = env_or("CHANX_BROKER", "tcp://127.0.0.1:5555");
+    const char *dir = env_or("CHANX_PLUGINS", "plugins");
+    const char *routing = env_or("CHANX_ROUTING", NULL);
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--broker") == 0 && i + 1 < argc)
+            endpoint = argv[++i];
+        else if (strcmp(argv[i], "--plugins") == 0 && i + 1 < argc)
+            dir = argv[++i];
+        else if (strcmp(argv[i], "--routing") == 0 && i + 1 < argc)
+            routing = argv[++i];
+        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return usage(stdout), 0;
+        else
+            return usage(stderr), 2;
+    }
+    zsys_handler_set(NULL);
+    cx_log_init("worker");
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    char err[512];
+    cx_plugin_set *plugins = cx_plugin_set_new(dir, routing, err, sizeof err);
+    if (!plugins) {
+        cx_error("%s", err);
+        return 1;
+    }
+    cx_worker *worker = cx_worker_new(endpoint, plugins);
+    if (!worker) {
+        cx_plugin_set_destroy(&plugins);
+        return 1;
+    }
+    cx_info("worker serving %zu plugins from %s, broker %s", cx_plugin_set_count(plugins), dir, endpoint);
+    int rc = cx_worker_run(worker, &stop);
+    cx_worker_destroy(&worker);
+    cx_plugin_set_destroy(&plugins);
+    return rc == 0 ? 0 : 1;
+}

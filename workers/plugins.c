@@ -1,0 +1,252 @@
+/*
+ * plugins.c — dlopen, registration and validation of consumer plugins.
+ *
+ * Registration happens inside dlopen: each CHANX_CONSUMER's constructor calls
+ * chanx_register_consumer(), which appends to the list of the plugin being
+ * loaded (a worker loads one plugin at a time, on its only thread). After
+ * dlopen returns, each registered consumer is validated and compiled; the
+ * first error refuses the plugin.
+ *
+ * A plugin is opened from a private copy of its file. dlopen returns the
+ * already-loaded object for a path it has seen, so loading a replaced .so
+ * by its original name would silently keep the old code; a copy per load
+ * gives every version its own object and lets old and new run side by side
+ * while connections on the old one finish.
+ */
+#include "workers/plugins.h"
+#include "common/permission.h"
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_CONSUMERS 64
+
+struct cx_plugin {
+    char *name;
+    char *copy_path;
+    void *handle;
+    cx_consumer_entry consumers[MAX_CONSUMERS];
+    size_t nconsumers;
+    int refs;
+};
+
+/* The plugin being loaded, and what went wrong during its constructors. */
+static cx_plugin *loading;
+static char loading_error[256];
+
+void chanx_register_consumer(int api_version, const char *name, const chanx_consumer *consumer)
+{
+    if (!loading || loading_error[0])
+        return;
+    if (api_version != CHANX_API_VERSION) {
+        snprintf(loading_error, sizeof loading_error,
+                 "consumer '%s' was built for plugin API version %d, this worker speaks %d",
+                 name, api_version, CHANX_API_VERSION);
+        return;
+    }
+    if (loading->nconsumers == MAX_CONSUMERS) {
+        snprintf(loading_error, sizeof loading_error, "more than %d consumers", MAX_CONSUMERS);
+        return;
+    }
+    cx_consumer_entry *e = &loading->consumers[loading->nconsumers++];
+    e->desc = consumer;
+    e->plugin = loading;
+    if (asprintf(&e->name, "%s.%s", loading->name, name) < 0)
+        e->name = NULL;
+    e->short_name = e->name ? e->name + strlen(loading->name) + 1 : name;
+}
+
+int cx_plugin_name_of(const char *path, char *out, size_t outlen)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    if (strncmp(base, "lib", 3) == 0 && strlen(base) > 6)
+        base += 3;
+    size_t n = strlen(base);
+    if (n < 4 || strcmp(base + n - 3, ".so") != 0 || n - 3 >= outlen)
+        return -1;
+    memcpy(out, base, n - 3);
+    out[n - 3] = '\0';
+    for (size_t i = 0; i < n - 3; i++)
+        if (!(out[i] == '_' || out[i] == '-' || (out[i] >= 'a' && out[i] <= 'z')
+              || (out[i] >= 'A' && out[i] <= 'Z') || (out[i] >= '0' && out[i] <= '9')))
+            return -1;
+    return 0;
+}
+
+static char *private_copy(const char *path, const char *name, char *err, size_t errlen)
+{
+    static unsigned generation;
+    const char *dir = getenv("CHANX_PLUGIN_CACHE") ? getenv("CHANX_PLUGIN_CACHE") : "/tmp";
+    char *copy = NULL;
+    if (asprintf(&copy, "%s/chanx-%d-%s-%u.so", dir, (int) getpid(), name, ++generation) < 0)
+        return NULL;
+    int in = open(path, O_RDONLY | O_CLOEXEC);
+    int out = open(copy, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0700);
+    struct stat st;
+    int ok = in >= 0 && out >= 0 && fstat(in, &st) == 0;
+    for (off_t off = 0; ok && off < st.st_size;)
+        ok = sendfile(out, in, &off, (size_t) (st.st_size - off)) > 0;
+    if (in >= 0)
+        close(in);
+    if (out >= 0 && close(out) != 0)
+        ok = 0;
+    if (!ok) {
+        snprintf(err, errlen, "cannot copy %s to %s: %m", path, copy);
+        unlink(copy);
+        free(copy);
+        return NULL;
+    }
+    return copy;
+}
+
+static json_t *string_list(const char *const *list, const char *fallback)
+{
+    json_t *out = json_array();
+    if (!list)
+        json_array_append_new(out, json_string(fallback));
+    for (; list && *list; list++)
+        json_array_append_new(out, json_string(*list));
+    return out;
+}
+
+/* The part of a consumer the gateway enforces, as JSON for the route table. */
+static json_t *edge_spec(const chanx_consumer *d)
+{
+    json_t *spec = json_object();
+    json_object_set_new(spec, "authentication", string_list(d->authentication, CHANX_TOKEN_AUTH));
+    json_object_set_new(spec, "permissions", string_list(d->permissions, CHANX_IS_AUTHENTICATED));
+    if (d->queryset)
+        json_object_set_new(spec, "queryset", json_string(d->queryset));
+    if (d->object_permission)
+        json_object_set_new(spec, "object_permission", json_string(d->object_permission));
+    json_object_set_new(spec, "auth_method", json_string(d->auth_method ? d->auth_method : "GET"));
+    return spec;
+}
+
+static int check_consumer(cx_consumer_entry *e, char *err, size_t errlen)
+{
+    const chanx_consumer *d = e->desc;
+    if (!e->name)
+        return snprintf(err, errlen, "out of memory"), -1;
+    if (!d->receive_message)
+        return snprintf(err, errlen, "consumer '%s' has no receive_message", e->short_name), -1;
+    for (const char *const *p = d->permissions; p && *p; p++) {
+        char why[160];
+        cx_permission *perm = cx_permission_parse(*p, why, sizeof why);
+        if (!perm)
+            return snprintf(err, errlen, "consumer '%s': permission \"%s\": %s", e->short_name, *p, why), -1;
+        cx_permission_destroy(&perm);
+    }
+    for (const char *const *a = d->authentication; a && *a; a++)
+        if (strcmp(*a, CHANX_TOKEN_AUTH) && strcmp(*a, CHANX_SESSION_AUTH) && strcmp(*a, CHANX_JWT_AUTH))
+            return snprintf(err, errlen, "consumer '%s': unknown authentication class '%s'", e->short_name, *a), -1;
+    if (d->incoming) {
+        char why[256];
+        e->schema = cx_schema_new(d->incoming, d->action_key ? d->action_key : "action", why, sizeof why);
+        if (!e->schema)
+            return snprintf(err, errlen, "consumer '%s': incoming schema %s", e->short_name, why), -1;
+    }
+    e->spec = edge_spec(d);
+    return 0;
+}
+
+static void release_consumers(cx_plugin *self)
+{
+    for (size_t i = 0; i < self->nconsumers; i++) {
+        free(self->consumers[i].name);
+        cx_schema_destroy(&self->consumers[i].schema);
+        json_decref(self->consumers[i].spec);
+    }
+    self->nconsumers = 0;
+}
+
+cx_plugin *cx_plugin_load(const char *path, char *err, size_t errlen)
+{
+    char name[128];
+    if (cx_plugin_name_of(path, name, sizeof name) != 0) {
+        snprintf(err, errlen, "%s: a plugin file is named <name>.so, name in [A-Za-z0-9_-]", path);
+        return NULL;
+    }
+    cx_plugin *self = calloc(1, sizeof *self);
+    if (!self || !(self->name = strdup(name)) || !(self->copy_path = private_copy(path, name, err, errlen))) {
+        cx_plugin_destroy(&self);
+        return NULL;
+    }
+    loading = self;
+    loading_error[0] = '\0';
+    self->handle = dlopen(self->copy_path, RTLD_NOW | RTLD_LOCAL);
+    loading = NULL;
+    int failed = 1;
+    if (!self->handle)
+        snprintf(err, errlen, "plugin %s: %s", name, dlerror());
+    else if (loading_error[0])
+        snprintf(err, errlen, "plugin %s: %s", name, loading_error);
+    else if (self->nconsumers == 0)
+        snprintf(err, errlen, "plugin %s: no CHANX_CONSUMER in %s", name, path);
+    else
+        failed = 0;
+    for (size_t i = 0; !failed && i < self->nconsumers; i++) {
+        char why[384];
+        if (check_consumer(&self->consumers[i], why, sizeof why) != 0) {
+            snprintf(err, errlen, "plugin %s: %s", name, why);
+            failed = 1;
+        }
+    }
+    if (failed)
+        cx_plugin_destroy(&self);
+    return self;
+}
+
+void cx_plugin_destroy(cx_plugin **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    cx_plugin *self = *self_p;
+    release_consumers(self);
+    if (self->handle)
+        dlclose(self->handle);
+    if (self->copy_path) {
+        unlink(self->copy_path);
+        free(self->copy_path);
+    }
+    free(self->name);
+    free(self);
+    *self_p = NULL;
+}
+
+const char *cx_plugin_name(const cx_plugin *self)
+{
+    return self->name;
+}
+
+size_t cx_plugin_consumer_count(const cx_plugin *self)
+{
+    return self->nconsumers;
+}
+
+cx_consumer_entry *cx_plugin_consumer(cx_plugin *self, size_t index)
+{
+    return index < self->nconsumers ? &self->consumers[index] : NULL;
+}
+
+void cx_plugin_ref(cx_plugin *self)
+{
+    self->refs++;
+}
+
+void cx_plugin_unref(cx_plugin *self)
+{
+    self->refs--;
+}
+
+int cx_plugin_refs(const cx_plugin *self)
+{
+    return self->refs;
+}

@@ -1,0 +1,204 @@
+/*
+ * send.c — the send side of the plugin API: messages, groups, close, logs.
+ *
+ * Every send becomes one envelope to the broker right away; ordering per
+ * connection follows from the single broker socket (ZeroMQ keeps order per
+ * pipe) and the gateway's per-client queue. Group messages are serialized
+ * once here; the gateway adds is_mine/is_current per recipient, so the
+ * worker's cost does not grow with the group's size.
+ */
+#include "workers/context_internal.h"
+#include "common/http_status.h"
+#include "common/log.h"
+#include "workers/camel.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+json_t *cx_ctx_log_fields(const chanx_ctx *self)
+{
+    json_t *f = json_pack("{s:I, s:s, s:s, s:s}", "conn", (json_int_t) self->conn, "consumer",
+                          self->consumer->name, "path", self->path, "client", self->client);
+    if (self->user.is_authenticated)
+        json_object_set_new(f, "user_id", json_integer(self->user.id));
+    if (self->message_id[0])
+        json_object_set_new(f, "message_id", json_string(self->message_id));
+    return f;
+}
+
+static char *serialize(const chanx_ctx *self, const json_t *message)
+{
+    if (!self->camelize)
+        return json_dumps(message, JSON_COMPACT);
+    json_t *wire = cx_json_camelize(message);
+    char *text = json_dumps(wire, JSON_COMPACT);
+    json_decref(wire);
+    return text;
+}
+
+static void log_sent(const chanx_ctx *self, const json_t *message)
+{
+    if (!self->log_sent || !cx_log_enabled(CX_LOG_INFO))
+        return;
+    const char *action = json_string_value(json_object_get(message, "action"));
+    for (const char *const *a = self->consumer->desc->log_ignored_actions; action && a && *a; a++)
+        if (strcmp(*a, action) == 0)
+            return;
+    size_t i;
+    json_t *name;
+    json_array_foreach(cx_worker_settings(self->worker)->log_ignored_actions, i, name)
+        if (action && strcmp(json_string_value(name), action) == 0)
+            return;
+    json_t *fields = cx_ctx_log_fields(self);
+    if (action)
+        json_object_set_new(fields, "action", json_string(action));
+    cx_log_fields(CX_LOG_INFO, "Sent websocket json", fields);
+}
+
+int chanx_send_json(chanx_ctx *ctx, const json_t *message)
+{
+    if (!json_is_object(message) || ctx->closed)
+        return CHANX_ERROR;
+    char *text = serialize(ctx, message);
+    if (!text)
+        return CHANX_ERROR;
+    cx_env env = { .type = CX_ENV_SEND, .conn = ctx->conn, .text = cx_slice_of(text) };
+    int rc = cx_worker_send(ctx->worker, &env);
+    free(text);
+    if (rc == 0)
+        log_sent(ctx, message);
+    return rc == 0 ? CHANX_OK : CHANX_ERROR;
+}
+
+static json_t *action_message(const char *action, const json_t *payload)
+{
+    json_t *m = json_object();
+    json_object_set_new(m, "action", json_string(action));
+    json_object_set_new(m, "payload", payload ? json_deep_copy(payload) : json_null());
+    return m;
+}
+
+int chanx_send_message(chanx_ctx *ctx, const char *action, const json_t *payload)
+{
+    if (!action)
+        return CHANX_ERROR;
+    json_t *m = action_message(action, payload);
+    int rc = chanx_send_json(ctx, m);
+    json_decref(m);
+    return rc;
+}
+
+static int send_group(chanx_ctx *ctx, const json_t *message, const char *const *groups, int options,
+                      uint32_t flags)
+{
+    if (!json_is_object(message))
+        return CHANX_ERROR;
+    cx_env env = { .type = CX_ENV_GROUP_SEND, .conn = ctx->conn, .user_id = ctx->user.id };
+    if (groups) {
+        for (; *groups && env.ngroups < CX_PROTO_MAX_GROUPS; groups++)
+            env.groups[env.ngroups++] = cx_slice_of(*groups);
+    } else {
+        for (size_t i = 0; i < ctx->ngroups && env.ngroups < CX_PROTO_MAX_GROUPS; i++)
+            env.groups[env.ngroups++] = cx_slice_of(ctx->groups[i]);
+    }
+    if (env.ngroups == 0)
+        return CHANX_OK;
+    env.flags = flags | (options & CHANX_INCLUDE_CURRENT ? 0 : CX_GROUP_EXCLUDE_CURRENT)
+                | (ctx->camelize ? CX_GROUP_CAMELIZE : 0) | (ctx->send_completion ? CX_GROUP_COMPLETE : 0);
+    char *text = serialize(ctx, message);
+    if (!text)
+        return CHANX_ERROR;
+    env.text = cx_slice_of(text);
+    int rc = cx_worker_send(ctx->worker, &env);
+    free(text);
+    return rc == 0 ? CHANX_OK : CHANX_ERROR;
+}
+
+int chanx_send_group_message(chanx_ctx *ctx, const char *action, const json_t *payload,
+                             const char *const *groups, int options)
+{
+    if (!action)
+        return CHANX_ERROR;
+    json_t *m = action_message(action, payload);
+    int rc = send_group(ctx, m, groups, options, 0);
+    json_decref(m);
+    return rc;
+}
+
+int chanx_send_group_json(chanx_ctx *ctx, const json_t *message, const char *const *groups, int options)
+{
+    return send_group(ctx, message, groups, options, CX_GROUP_NO_OWNERSHIP);
+}
+
+int chanx_group_add(chanx_ctx *ctx, const char *group)
+{
+    if (!group || !*group)
+        return CHANX_ERROR;
+    for (size_t i = 0; i < ctx->ngroups; i++)
+        if (strcmp(ctx->groups[i], group) == 0)
+            return CHANX_OK;
+    char **grown = realloc(ctx->groups, (ctx->ngroups + 1) * sizeof *grown);
+    char *copy = strdup(group);
+    if (!grown || !copy) {
+        free(copy);
+        if (grown)
+            ctx->groups = grown;
+        return CHANX_ERROR;
+    }
+    ctx->groups = grown;
+    ctx->groups[ctx->ngroups++] = copy;
+    cx_env env = { .type = CX_ENV_GROUP_ADD, .conn = ctx->conn, .group = cx_slice_of(group) };
+    return cx_worker_send(ctx->worker, &env) == 0 ? CHANX_OK : CHANX_ERROR;
+}
+
+int chanx_group_discard(chanx_ctx *ctx, const char *group)
+{
+    for (size_t i = 0; group && i < ctx->ngroups; i++) {
+        if (strcmp(ctx->groups[i], group) != 0)
+            continue;
+        free(ctx->groups[i]);
+        ctx->groups[i] = ctx->groups[--ctx->ngroups];
+        cx_env env = { .type = CX_ENV_GROUP_DISCARD, .conn = ctx->conn, .group = cx_slice_of(group) };
+        return cx_worker_send(ctx->worker, &env) == 0 ? CHANX_OK : CHANX_ERROR;
+    }
+    return CHANX_OK;
+}
+
+int chanx_close(chanx_ctx *ctx, int code)
+{
+    if (code < 1000 || code > 4999)
+        return CHANX_ERROR;
+    cx_env env = { .type = CX_ENV_CLOSE, .conn = ctx->conn, .code = (uint32_t) code };
+    ctx->closed = 1;
+    return cx_worker_send(ctx->worker, &env) == 0 ? CHANX_OK : CHANX_ERROR;
+}
+
+int chanx_groups_add(chanx_groups *groups, const char *name)
+{
+    return chanx_group_add(groups->ctx, name);
+}
+
+int chanx_groups_addf(chanx_groups *groups, const char *fmt, ...)
+{
+    char name[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t) n >= sizeof name)
+        return CHANX_ERROR;
+    return chanx_group_add(groups->ctx, name);
+}
+
+void chanx_log(const chanx_ctx *ctx, chanx_log_level level, const char *fmt, ...)
+{
+    if (!cx_log_enabled((cx_log_level) level))
+        return;
+    char event[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(event, sizeof event, fmt, ap);
+    va_end(ap);
+    cx_log_fields((cx_log_level) level, event, cx_ctx_log_fields(ctx));
+}
