@@ -40,7 +40,7 @@ GATEWAY_OBJS := $(call objs,$(call lib_srcs,gateway))
 BROKER_OBJS  := $(call objs,$(call lib_srcs,broker))
 WORKER_OBJS  := $(call objs,$(call lib_srcs,workers))
 ADMIN_OBJS   := $(call objs,$(call lib_srcs,admin))
-KIT_OBJS     := $(call objs,$(wildcard tests/kit/*.c))
+KIT_OBJS     := $(call objs,$(filter-out %selftest.c,$(wildcard tests/kit/*.c)))
 
 PROGRAMS := $(BUILD)/chanx-gateway $(BUILD)/chanx-broker $(BUILD)/chanx-worker
 ifneq ($(wildcard admin/main.c),)
@@ -49,12 +49,12 @@ endif
 PLUGINS := $(patsubst examples/%/,$(BUILD)/plugins/%.so,$(sort $(dir $(wildcard examples/*/*.c))))
 
 UNIT_SRCS := $(wildcard tests/unit/*.c)
-E2E_SRCS  := $(wildcard tests/e2e/*.c)
+E2E_SRCS  := $(wildcard tests/e2e/*.c) $(wildcard tests/kit/*selftest.c)
 
 .PHONY: all deps run test test-plain test-san unit e2e bench clean
 .DEFAULT_GOAL := all
 
-all: $(PROGRAMS) $(PLUGINS) $(BUILD)/tests/unit $(BUILD)/tests/e2e
+all: $(PROGRAMS) $(PLUGINS) $(BUILD)/tests/unit $(BUILD)/tests/e2e $(BUILD)/bench/bare_echo
 
 deps:
 	@scripts/install-deps
@@ -92,6 +92,11 @@ $(BUILD)/tests/unit: $(call objs,$(UNIT_SRCS)) $(GATEWAY_OBJS) $(BROKER_OBJS) $(
 $(BUILD)/tests/e2e: $(call objs,$(E2E_SRCS)) $(KIT_OBJS) $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS_ALL) -lcriterion
+
+# The bare libwebsockets echo server: the limit benchmarks measure against (not shipped).
+$(BUILD)/bench/bare_echo: bench/bare_echo.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_SAN) -o $@ $< $(LDLIBS_ALL)
 
 run: deps
 	@$(MAKE) --no-print-directory all

@@ -355,9 +355,13 @@ static int healthz(cx_gateway *gw, struct lws *wsi, const char *uri)
     if (strcmp(uri, "/healthz") != 0)
         return http_reply(wsi, 404, "{\"detail\":\"Not found.\"}");
     int ok = cx_link_alive(gw->link) && gw->have_routes && !gw->draining;
-    char body[160];
-    snprintf(body, sizeof body, "{\"status\":\"%s\",\"broker\":%s,\"routes\":%zu,\"connections\":%zu}",
-             ok ? "ok" : "unavailable", cx_link_alive(gw->link) ? "true" : "false", gw->nentries,
+    size_t available = 0;
+    for (size_t i = 0; i < gw->nentries; i++)
+        available += gw->entries[i].available != 0;
+    char body[200];
+    snprintf(body, sizeof body,
+             "{\"status\":\"%s\",\"broker\":%s,\"routes\":%zu,\"available\":%zu,\"connections\":%zu}",
+             ok ? "ok" : "unavailable", cx_link_alive(gw->link) ? "true" : "false", gw->nentries, available,
              cx_idmap_size(gw->sessions));
     return http_reply(wsi, ok ? 200 : 503, body);
 }

@@ -1,0 +1,327 @@
+/*
+ * stack.c — a private Chanx stack for one test: broker, workers and
+ * gateways as child processes on free ports, plus database helpers.
+ *
+ * Children are started with PR_SET_PDEATHSIG so that they die with the test
+ * process however it ends (criterion runs each test in its own process; an
+ * assertion or a crash ends it). Their stderr goes to a log folder whose
+ * tail is printed when a stack fails to start, so the failure says why.
+ */
+#include "chanx/testing.h"
+
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <libpq-fe.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_PROCS 8
+#define MAX_TOKENS 64
+
+typedef struct {
+    pid_t pid;
+    int port;
+    char name[32];
+} proc;
+
+struct cx_stack {
+    cx_stack_options opt;
+    char bin[512], logdir[256], broker[64], database[512];
+    proc broker_proc, workers[MAX_PROCS], gateways[MAX_PROCS];
+    PGconn *db;
+    struct { int64_t user; char key[48]; const char *headers[2]; char header[80]; } tokens[MAX_TOKENS];
+    int ntokens;
+    cx_communicator *comms[256];
+    int ncomms;
+};
+
+/* Implemented in communicator.c. */
+void cx_communicator_destroy(cx_communicator **self_p);
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof addr;
+    if (fd < 0 || bind(fd, (struct sockaddr *) &addr, sizeof addr) || getsockname(fd, (struct sockaddr *) &addr, &len))
+        cr_assert_fail("no free port");
+    close(fd);
+    return ntohs(addr.sin_port);
+}
+
+static void spawn(cx_stack *self, proc *p, const char *program, char *const argv[])
+{
+    char path[700], log[400];
+    snprintf(path, sizeof path, "%s/%s", self->bin, program);
+    snprintf(log, sizeof log, "%s/%s.log", self->logdir, p->name);
+    pid_t parent = getpid();
+    p->pid = fork();
+    if (p->pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(1);
+        FILE *f = fopen(log, "a");
+        if (f)
+            dup2(fileno(f), STDERR_FILENO);
+        setenv("CHANX_BROKER", self->broker, 1);
+        setenv("CHANX_DATABASE_URL", self->database, 1);
+        setenv("CHANX_HEARTBEAT_MS", "100", 0);
+        setenv("CHANX_HEARTBEAT_TIMEOUT_MS", "800", 0);
+        setenv("CHANX_DRAIN_MS", "1000", 0);
+        for (const char *const *e = self->opt.env; e && *e; e++)
+            putenv(strdup(*e));
+        execv(path, argv);
+        _exit(127);
+    }
+}
+
+static void start_worker(cx_stack *self, int i)
+{
+    proc *p = &self->workers[i];
+    snprintf(p->name, sizeof p->name, "worker%d", i);
+    char *argv[] = { "chanx-worker", "--plugins", (char *) self->opt.plugins, self->opt.routing ? "--routing" : NULL,
+                     (char *) self->opt.routing, NULL };
+    spawn(self, p, "chanx-worker", argv);
+}
+
+void cx_stack_start_gateway(cx_stack *self, int i)
+{
+    proc *p = &self->gateways[i];
+    snprintf(p->name, sizeof p->name, "gateway%d", i);
+    if (!p->port)
+        p->port = free_port();
+    char listen[64];
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", p->port);
+    char *argv[] = { "chanx-gateway", "--listen", listen, NULL };
+    spawn(self, p, "chanx-gateway", argv);
+}
+
+static void stop_proc(proc *p, int sig)
+{
+    if (p->pid <= 0)
+        return;
+    kill(p->pid, sig);
+    for (int i = 0; i < 300 && waitpid(p->pid, NULL, WNOHANG) == 0; i++)
+        usleep(10000);
+    if (waitpid(p->pid, NULL, WNOHANG) == 0) {
+        kill(p->pid, SIGKILL);
+        waitpid(p->pid, NULL, 0);
+    }
+    p->pid = 0;
+}
+
+/* GET /healthz; returns the body when the status is 200. */
+static int healthz(int port, char *body, size_t len)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    struct timeval tv = { 1, 0 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char buf[2048] = "";
+    ssize_t n = 0, got;
+    if (connect(fd, (struct sockaddr *) &addr, sizeof addr) == 0) {
+        const char req[] = "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+        /* headers and body may come in separate segments: read until the server closes */
+        if (write(fd, req, sizeof req - 1) > 0)
+            while (n < (ssize_t) sizeof buf - 1 && (got = read(fd, buf + n, sizeof buf - 1 - (size_t) n)) > 0)
+                n += got;
+    }
+    close(fd);
+    if (n < 12 || strncmp(buf + 9, "200", 3) != 0)
+        return 0;
+    const char *b = strstr(buf, "\r\n\r\n");
+    snprintf(body, len, "%s", b ? b + 4 : "");
+    return 1;
+}
+
+int cx_stack_wait_ready(cx_stack *self, int gateway, int timeout_ms)
+{
+    char body[512];
+    for (int waited = 0; waited < timeout_ms; waited += 20) {
+        if (healthz(self->gateways[gateway].port, body, sizeof body) && !strstr(body, "\"available\":0"))
+            return 1;
+        usleep(20000);
+    }
+    return 0;
+}
+
+static void print_logs(cx_stack *self)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "tail -n 20 %s/*.log >&2", self->logdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "(no logs in %s)\n", self->logdir);
+}
+
+static void connect_db(cx_stack *self)
+{
+    const char *url = getenv("CHANX_TEST_DATABASE_URL");
+    if (!url || !*url) {
+        FILE *p = popen("scripts/pg-cluster start var/test-pg 55433", "r");
+        if (!p || !fgets(self->database, sizeof self->database, p))
+            cr_assert_fail("CHANX_TEST_DATABASE_URL is not set and scripts/pg-cluster could not start one");
+        pclose(p);
+        self->database[strcspn(self->database, "\n")] = '\0';
+    } else {
+        snprintf(self->database, sizeof self->database, "%s", url);
+    }
+    self->db = PQconnectdb(self->database);
+    if (PQstatus(self->db) != CONNECTION_OK)
+        cr_assert_fail("test database: %s", PQerrorMessage(self->db));
+}
+
+cx_stack *cx_stack_start(const cx_stack_options *options)
+{
+    cx_stack *self = calloc(1, sizeof *self);
+    cr_assert_not_null(self);
+    self->opt = *options;
+    if (self->opt.gateways <= 0)
+        self->opt.gateways = 1;
+    if (self->opt.workers <= 0)
+        self->opt.workers = 1;
+    const char *bin = options->bin ? options->bin : getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build";
+    snprintf(self->bin, sizeof self->bin, "%s", bin);
+    snprintf(self->logdir, sizeof self->logdir, "/tmp/chanx-test-%d-%ld", (int) getpid(), (long) time(NULL));
+    mkdir(self->logdir, 0755);
+    connect_db(self);
+    if (!options->keep_tables)
+        cx_db_exec(self, "TRUNCATE authtoken_token, django_session, auth_user RESTART IDENTITY CASCADE");
+    snprintf(self->broker, sizeof self->broker, "tcp://127.0.0.1:%d", free_port());
+    snprintf(self->broker_proc.name, sizeof self->broker_proc.name, "broker");
+    char *argv[] = { "chanx-broker", NULL };
+    spawn(self, &self->broker_proc, "chanx-broker", argv);
+    for (int i = 0; i < self->opt.workers; i++)
+        start_worker(self, i);
+    for (int i = 0; i < self->opt.gateways; i++)
+        cx_stack_start_gateway(self, i);
+    for (int i = 0; i < self->opt.gateways; i++)
+        if (!cx_stack_wait_ready(self, i, 10000)) {
+            print_logs(self);
+            cr_assert_fail("gateway %d did not become ready (logs in %s)", i, self->logdir);
+        }
+    return self;
+}
+
+void cx_stack_stop(cx_stack **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    cx_stack *self = *self_p;
+    for (int i = 0; i < self->ncomms; i++)
+        cx_communicator_destroy(&self->comms[i]);
+    for (int i = 0; i < self->opt.gateways; i++)
+        stop_proc(&self->gateways[i], SIGTERM);
+    for (int i = 0; i < self->opt.workers; i++)
+        stop_proc(&self->workers[i], SIGTERM);
+    stop_proc(&self->broker_proc, SIGTERM);
+    PQfinish(self->db);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", self->logdir);
+    if (!getenv("CHANX_TEST_KEEP_LOGS") && system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", self->logdir);
+    free(self);
+    *self_p = NULL;
+}
+
+const char *cx_stack_database(const cx_stack *self) { return self->database; }
+int cx_stack_gateway_port(const cx_stack *self, int index) { return self->gateways[index].port; }
+
+void cx_stack_kill_worker(cx_stack *self, int index, int sig) { stop_proc(&self->workers[index], sig); }
+void cx_stack_kill_gateway(cx_stack *self, int index, int sig) { stop_proc(&self->gateways[index], sig); }
+void cx_stack_restart_worker(cx_stack *self, int index) { start_worker(self, index); }
+
+/* Registry so forgotten communicators close at cx_stack_stop. */
+void cx_stack_adopt_communicator(cx_stack *self, cx_communicator *c)
+{
+    if (self->ncomms < (int) (sizeof self->comms / sizeof self->comms[0]))
+        self->comms[self->ncomms++] = c;
+}
+
+/* ------------------------------------------------------------ database */
+
+void cx_db_exec(cx_stack *self, const char *sql)
+{
+    PGresult *res = PQexec(self->db, sql);
+    ExecStatusType st = PQresultStatus(res);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        char err[512];
+        snprintf(err, sizeof err, "%s", PQresultErrorMessage(res));
+        PQclear(res);
+        cr_assert_fail("SQL failed: %s\n%s", err, sql);
+    }
+    PQclear(res);
+}
+
+void cx_db_exec_file(cx_stack *self, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "cannot open %s", path);
+    char *sql = NULL;
+    size_t len = 0;
+    if (getdelim(&sql, &len, '\0', f) < 0)
+        cr_assert_fail("cannot read %s", path);
+    fclose(f);
+    cx_db_exec(self, sql);
+    free(sql);
+}
+
+int64_t cx_db_create_user(cx_stack *self, const char *username, int flags)
+{
+    const char *params[4] = { username, flags & CX_USER_STAFF_FLAG ? "t" : "f",
+                              flags & CX_USER_SUPERUSER_FLAG ? "t" : "f", flags & CX_USER_INACTIVE_FLAG ? "f" : "t" };
+    PGresult *res = PQexecParams(self->db,
+                                 "INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, "
+                                 "email, is_staff, is_active, date_joined) VALUES ('!', $3, $1, '', '', '', $2, $4, "
+                                 "now()) RETURNING id", 4, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        cr_assert_fail("cannot create user %s: %s", username, PQresultErrorMessage(res));
+    int64_t id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return id;
+}
+
+static int token_slot(cx_stack *self, int64_t user)
+{
+    for (int i = 0; i < self->ntokens; i++)
+        if (self->tokens[i].user == user)
+            return i;
+    cr_assert_lt(self->ntokens, MAX_TOKENS);
+    int i = self->ntokens++;
+    self->tokens[i].user = user;
+    char key[48];
+    snprintf(key, sizeof key, "%016llx%016llx%08x", (unsigned long long) user * 7919, (unsigned long long) random(),
+             (unsigned) getpid());
+    memcpy(self->tokens[i].key, key, sizeof key);
+    char id[32];
+    snprintf(id, sizeof id, "%lld", (long long) user);
+    const char *params[2] = { self->tokens[i].key, id };
+    PGresult *res = PQexecParams(self->db, "INSERT INTO authtoken_token (key, created, user_id) VALUES ($1, now(), $2)",
+                                 2, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        cr_assert_fail("cannot create token: %s", PQresultErrorMessage(res));
+    PQclear(res);
+    snprintf(self->tokens[i].header, sizeof self->tokens[i].header, "Authorization: Token %s", key);
+    self->tokens[i].headers[0] = self->tokens[i].header;
+    self->tokens[i].headers[1] = NULL;
+    return i;
+}
+
+const char *cx_db_token(cx_stack *self, int64_t user_id)
+{
+    return self->tokens[token_slot(self, user_id)].key;
+}
+
+const char *const *cx_db_token_header(cx_stack *self, int64_t user_id)
+{
+    return self->tokens[token_slot(self, user_id)].headers;
+}
