@@ -1,0 +1,129 @@
+/* The inter-process envelopes: round trips and hostile input. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+#include "proto/envelope.h"
+
+static cx_encoder *enc;
+static cx_decoder *dec;
+static void setup(void) { enc = cx_encoder_new(); dec = cx_decoder_new(); }
+static void teardown(void) { cx_encoder_destroy(&enc); cx_decoder_destroy(&dec); }
+TestSuite(envelope, .init = setup, .fini = teardown);
+
+static void roundtrip(const cx_env *in, cx_env *out, char **copy)
+{
+    const char *data;
+    size_t len;
+    cr_assert_eq(cx_encoder_encode(enc, in, &data, &len), 0);
+    *copy = malloc(len);
+    memcpy(*copy, data, len);
+    cr_assert_eq(cx_decoder_decode(dec, *copy, len, out), 0, "%s", cx_decoder_error(dec));
+}
+
+Test(envelope, connect_round_trip_keeps_every_field)
+{
+    cx_env in = { .type = CX_ENV_CONNECT, .conn = 0x1234567800000042ULL, .consumer = cx_slice_of("chat.chat"),
+                  .path = cx_slice_of("/ws/chat/lobby/"), .query = cx_slice_of("a=1"), .client = cx_slice_of("127.0.0.1"),
+                  .kwargs = cx_slice_of("{\"room_id\":\"lobby\"}"), .headers = cx_slice_of("{}"), .user_id = -7,
+                  .flags = CX_USER_AUTHENTICATED | CX_USER_STAFF, .username = cx_slice_of("alice"), .obj = cx_slice_of("") };
+    cx_env out;
+    char *copy;
+    roundtrip(&in, &out, &copy);
+    cr_assert_eq(out.type, CX_ENV_CONNECT);
+    cr_assert_eq(out.conn, in.conn);
+    cr_assert_eq(out.user_id, -7);
+    cr_assert_eq(out.flags, in.flags);
+    cr_assert(cx_slice_eq(out.consumer, "chat.chat"));
+    cr_assert(cx_slice_eq(out.path, "/ws/chat/lobby/"));
+    cr_assert(cx_slice_eq(out.kwargs, "{\"room_id\":\"lobby\"}"));
+    cr_assert(cx_slice_eq(out.username, "alice"));
+    cr_assert_eq(out.obj.len, 0);
+    free(copy);
+}
+
+Test(envelope, group_send_and_routes_round_trip)
+{
+    cx_env in = { .type = CX_ENV_GROUP_SEND, .ngroups = 2, .conn = 9, .user_id = 3, .flags = 5,
+                  .text = cx_slice_of("{\"action\":\"chat\"}") };
+    in.groups[0] = cx_slice_of("a");
+    in.groups[1] = cx_slice_of("b");
+    cx_env out;
+    char *copy;
+    roundtrip(&in, &out, &copy);
+    cr_assert_eq(out.ngroups, 2);
+    cr_assert(cx_slice_eq(out.groups[1], "b"));
+    cr_assert_eq(out.flags, 5);
+    free(copy);
+    cx_env_route rows[2] = { { 0, cx_slice_of("ws/echo/"), cx_slice_of("echo.echo"), cx_slice_of("{}"), 1 },
+                             { 1, cx_slice_of("^ws/x/$"), cx_slice_of("x.y"), cx_slice_of("{}"), 0 } };
+    cx_env routes = { .type = CX_ENV_ROUTES, .routes = rows, .nroutes = 2 };
+    roundtrip(&routes, &out, &copy);
+    cr_assert_eq(out.nroutes, 2);
+    cr_assert_eq(out.routes[1].kind, 1);
+    cr_assert_eq(out.routes[1].available, 0);
+    cr_assert(cx_slice_eq(out.routes[0].target, "echo.echo"));
+    free(copy);
+}
+
+Test(envelope, every_truncation_is_an_error_not_a_crash)
+{
+    cx_env in = { .type = CX_ENV_SEND, .conn = 77, .text = cx_slice_of("{\"action\":\"pong\",\"payload\":null}") };
+    const char *data;
+    size_t len;
+    cr_assert_eq(cx_encoder_encode(enc, &in, &data, &len), 0);
+    char *copy = malloc(len);
+    memcpy(copy, data, len);
+    cx_env out;
+    for (size_t n = 0; n < len; n++)
+        cr_assert_neq(cx_decoder_decode(dec, copy, n, &out), 0, "a %zu-byte prefix decoded", n);
+    cr_assert_eq(cx_decoder_decode(dec, copy, len, &out), 0);
+    free(copy);
+}
+
+Test(envelope, garbage_wrong_version_and_wrong_types_are_refused_with_a_reason)
+{
+    cx_env out;
+    const char garbage[] = "\xc1\xc1\xc1 not msgpack";
+    cr_assert_neq(cx_decoder_decode(dec, garbage, sizeof garbage - 1, &out), 0);
+    cr_assert(strstr(cx_decoder_error(dec), "garbage") != NULL, "%s", cx_decoder_error(dec));
+    const unsigned char v2[] = { 0x92, 0x02, 0x02 };   /* [2, HEARTBEAT] */
+    cr_assert_neq(cx_decoder_decode(dec, v2, sizeof v2, &out), 0);
+    cr_assert(strstr(cx_decoder_error(dec), "version") != NULL);
+    const unsigned char bad_type[] = { 0x92, 0x01, 0x63 };   /* [1, 99] */
+    cr_assert_neq(cx_decoder_decode(dec, bad_type, sizeof bad_type, &out), 0);
+    const unsigned char conn_as_str[] = { 0x94, 0x01, 0x06, 0xa1, 'x', 0xa1, 'y' };   /* RECEIVE with a str conn */
+    cr_assert_neq(cx_decoder_decode(dec, conn_as_str, sizeof conn_as_str, &out), 0);
+    const unsigned char too_few[] = { 0x93, 0x01, 0x06, 0x01 };   /* RECEIVE without text */
+    cr_assert_neq(cx_decoder_decode(dec, too_few, sizeof too_few, &out), 0);
+    const unsigned char trailing[] = { 0x92, 0x01, 0x02, 0x00 };
+    cr_assert_neq(cx_decoder_decode(dec, trailing, sizeof trailing, &out), 0);
+    const unsigned char not_array[] = { 0xa3, 'a', 'b', 'c' };
+    cr_assert_neq(cx_decoder_decode(dec, not_array, sizeof not_array, &out), 0);
+}
+
+Test(envelope, random_bytes_never_crash_the_decoder)
+{
+    unsigned char buf[256];
+    cx_env out;
+    srand(42);
+    for (int i = 0; i < 20000; i++) {
+        size_t n = (size_t) (rand() % (int) sizeof buf);
+        for (size_t j = 0; j < n; j++)
+            buf[j] = (unsigned char) rand();
+        if (n > 2 && i % 2) {   /* half of them start like a real envelope */
+            buf[0] = 0x94;
+            buf[1] = 0x01;
+        }
+        cx_decoder_decode(dec, buf, n, &out);
+    }
+}
+
+Test(envelope, oversized_and_too_many_groups_are_refused)
+{
+    cx_env out;
+    cr_assert_neq(cx_decoder_decode(dec, "x", CX_PROTO_MAX_ENVELOPE + 1, &out), 0);
+    cx_env in = { .type = CX_ENV_GROUP_SEND, .ngroups = CX_PROTO_MAX_GROUPS + 1 };
+    const char *data;
+    size_t len;
+    cr_assert_neq(cx_encoder_encode(enc, &in, &data, &len), 0);
+}
