@@ -127,3 +127,14 @@ Test(envelope, oversized_and_too_many_groups_are_refused)
     size_t len;
     cr_assert_neq(cx_encoder_encode(enc, &in, &data, &len), 0);
 }
+
+Test(envelope, claimed_sizes_larger_than_the_message_are_refused_without_allocating)
+{
+    cx_env out;
+    const unsigned char huge_array[] = { 0xdd, 0xff, 0xff, 0xff, 0xff, 0x01 };
+    cr_assert_neq(cx_decoder_decode(dec, huge_array, sizeof huge_array, &out), 0);
+    const unsigned char huge_str[] = { 0x93, 0x01, 0x07, 0xdb, 0x7f, 0xff, 0xff, 0xff, 'x' };
+    cr_assert_neq(cx_decoder_decode(dec, huge_str, sizeof huge_str, &out), 0);
+    const unsigned char huge_map[] = { 0x92, 0x01, 0xdf, 0x10, 0x00, 0x00, 0x00 };
+    cr_assert_neq(cx_decoder_decode(dec, huge_map, sizeof huge_map, &out), 0);
+}
