@@ -331,6 +331,20 @@ static void on_closed(cx_gateway *gw, cx_session **slot, int code)
 
 /* ------------------------------------------------------------ callbacks */
 
+/* Answers an upgrade request with a status and closes. The head is written by
+ * hand: at this stage lws_return_http_status() answers "HTTP/1.0", which
+ * strict WebSocket clients (python3-websockets) reject as invalid. */
+static int refuse_status(struct lws *wsi, unsigned status, const char *body)
+{
+    unsigned char buf[LWS_PRE + 512];
+    int n = snprintf((char *) buf + LWS_PRE, sizeof buf - LWS_PRE,
+                     "HTTP/1.1 %u %s\r\ncontent-type: application/json\r\ncontent-length: %zu\r\n"
+                     "connection: close\r\n\r\n%s", status, cx_http_status_text((int) status), strlen(body), body);
+    if (lws_write(wsi, buf + LWS_PRE, (size_t) n, LWS_WRITE_HTTP_HEADERS) != n)
+        return -1;
+    return 1;
+}
+
 static int refuse_upgrade(cx_gateway *gw, struct lws *wsi)
 {
     char *path = header(wsi, WSI_TOKEN_GET_URI);
@@ -338,11 +352,11 @@ static int refuse_upgrade(cx_gateway *gw, struct lws *wsi)
     cx_route_entry *route = path ? cx_gw_route(gw, path, NULL, &target) : NULL;
     int rc = 0;
     if (gw->draining || !gw->have_routes || !cx_link_alive(gw->link))
-        rc = http_reply(wsi, 503, "{\"detail\":\"Service unavailable.\"}") ? -1 : 1;
+        rc = refuse_status(wsi, 503, "{\"detail\":\"Service unavailable.\"}");
     else if (!route)
-        rc = http_reply(wsi, 404, "{\"detail\":\"Not found.\"}") ? -1 : 1;
+        rc = refuse_status(wsi, 404, "{\"detail\":\"Not found.\"}");
     else if (!route->available)
-        rc = http_reply(wsi, 503, "{\"detail\":\"No worker serves this route.\"}") ? -1 : 1;
+        rc = refuse_status(wsi, 503, "{\"detail\":\"No worker serves this route.\"}");
     if (rc && cx_log_enabled(CX_LOG_INFO))
         cx_log_fields(CX_LOG_INFO, "upgrade refused", json_pack("{s:s, s:s}", "path", path ? path : "",
                                                                  "why", !route ? "no route" : "unavailable"));
