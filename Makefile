@@ -47,6 +47,8 @@ ifneq ($(wildcard admin/main.c),)
 PROGRAMS += $(BUILD)/chanx-admin
 endif
 PLUGINS := $(patsubst examples/%/,$(BUILD)/plugins/%.so,$(sort $(dir $(wildcard examples/*/*.c))))
+# Plugins that exist only to exercise the framework in end-to-end tests.
+TEST_PLUGINS := $(patsubst tests/plugins/%/,$(BUILD)/test-plugins/%.so,$(sort $(dir $(wildcard tests/plugins/*/*.c))))
 
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 E2E_SRCS  := $(wildcard tests/e2e/*.c) $(wildcard tests/kit/*selftest.c)
@@ -54,7 +56,7 @@ E2E_SRCS  := $(wildcard tests/e2e/*.c) $(wildcard tests/kit/*selftest.c)
 .PHONY: all deps run test test-plain test-san unit e2e bench clean
 .DEFAULT_GOAL := all
 
-all: $(PROGRAMS) $(PLUGINS) $(BUILD)/tests/unit $(BUILD)/tests/e2e $(BUILD)/bench/bare_echo
+all: $(PROGRAMS) $(PLUGINS) $(TEST_PLUGINS) $(BUILD)/tests/unit $(BUILD)/tests/e2e $(BUILD)/bench/bare_echo
 
 deps:
 	@scripts/install-deps
@@ -82,6 +84,10 @@ $(BUILD)/chanx-admin: $(BUILD)/obj/admin/main.o $(ADMIN_OBJS) $(COMMON_OBJS)
 # Its chanx_* symbols resolve against the worker at load time.
 .SECONDEXPANSION:
 $(BUILD)/plugins/%.so: $$(wildcard examples/%/*.c) include/chanx/consumer.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -shared -o $@ $(filter %.c,$^)
+
+$(BUILD)/test-plugins/%.so: $$(wildcard tests/plugins/%/*.c) include/chanx/consumer.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -shared -o $@ $(filter %.c,$^)
 

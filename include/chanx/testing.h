@@ -39,7 +39,7 @@ typedef struct cx_stack cx_stack;
 typedef struct cx_communicator cx_communicator;
 
 typedef struct {
-    const char *plugins;        /* plugin folder for the workers (required) */
+    const char *plugins;        /* plugin folder for the workers; default <bin>/plugins */
     const char *routing;        /* routing file, or NULL */
     int gateways;               /* default 1 */
     int workers;                /* default 1 */

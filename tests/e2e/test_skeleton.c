@@ -14,7 +14,7 @@ static cx_stack *stack;
 
 static void setup(void)
 {
-    stack = cx_stack_start(&(cx_stack_options) { .plugins = "build/plugins" });
+    stack = cx_stack_start(&(cx_stack_options) { 0 });
 }
 
 static void teardown(void)

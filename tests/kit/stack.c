@@ -35,7 +35,7 @@ typedef struct {
 
 struct cx_stack {
     cx_stack_options opt;
-    char bin[512], logdir[256], broker[64], database[512];
+    char bin[512], plugins[600], logdir[256], broker[64], database[512];
     proc broker_proc, workers[MAX_PROCS], gateways[MAX_PROCS];
     PGconn *db;
     struct { int64_t user; char key[48]; const char *headers[2]; char header[80]; } tokens[MAX_TOKENS];
@@ -191,6 +191,10 @@ cx_stack *cx_stack_start(const cx_stack_options *options)
         self->opt.workers = 1;
     const char *bin = options->bin ? options->bin : getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build";
     snprintf(self->bin, sizeof self->bin, "%s", bin);
+    if (!self->opt.plugins) {
+        snprintf(self->plugins, sizeof self->plugins, "%s/plugins", bin);
+        self->opt.plugins = self->plugins;
+    }
     snprintf(self->logdir, sizeof self->logdir, "/tmp/chanx-test-%d-%ld", (int) getpid(), (long) time(NULL));
     mkdir(self->logdir, 0755);
     connect_db(self);
