@@ -53,10 +53,13 @@ TEST_PLUGINS := $(patsubst tests/plugins/%/,$(BUILD)/test-plugins/%.so,$(sort $(
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 E2E_SRCS  := $(wildcard tests/e2e/*.c) $(wildcard tests/kit/*selftest.c)
 
-.PHONY: all deps run test test-plain test-san unit e2e bench clean
+# The testing kit as a library: what a plugin author's tests link (see README).
+KIT_LIB := $(BUILD)/lib/libchanx-testing.a
+
+.PHONY: all deps run test test-plain test-san unit e2e bench clean new-consumer
 .DEFAULT_GOAL := all
 
-all: $(PROGRAMS) $(PLUGINS) $(TEST_PLUGINS) $(BUILD)/tests/unit $(BUILD)/tests/e2e $(BUILD)/bench/bare_echo
+all: $(PROGRAMS) $(PLUGINS) $(TEST_PLUGINS) $(KIT_LIB) $(BUILD)/tests/unit $(BUILD)/tests/e2e $(BUILD)/bench/bare_echo
 
 deps:
 	@scripts/install-deps
@@ -95,9 +98,21 @@ $(BUILD)/tests/unit: $(call objs,$(UNIT_SRCS)) $(GATEWAY_OBJS) $(BROKER_OBJS) $(
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_SAN) -rdynamic -o $@ $^ $(LDLIBS_ALL) -lcriterion
 
-$(BUILD)/tests/e2e: $(call objs,$(E2E_SRCS)) $(KIT_OBJS) $(COMMON_OBJS)
+# The common objects ride along so kit helpers may use them; only what is
+# referenced is linked. The project's own e2e tests link the same archive.
+$(KIT_LIB): $(KIT_OBJS) $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS_ALL) -lcriterion
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/tests/e2e: $(call objs,$(E2E_SRCS)) $(KIT_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_SAN) -o $@ $(call objs,$(E2E_SRCS)) $(KIT_LIB) $(LDLIBS_ALL) -lcriterion
+
+# Scaffolds a plugin folder with a consumer, its test and a Makefile:
+#   make new-consumer NAME=foo [DIR=plugins/foo]
+new-consumer:
+	@scripts/new-consumer "$(NAME)" "$(or $(DIR),plugins/$(NAME))"
 
 # The bare libwebsockets echo server: the limit benchmarks measure against (not shipped).
 $(BUILD)/bench/bare_echo: bench/bare_echo.c

@@ -5,10 +5,10 @@
  * workers and gateways as real processes, on free ports, against a real
  * PostgreSQL) and communicators that talk to it over real WebSockets.
  *
- *     static cx_stack *stack;
- *     static void setup(void) { stack = cx_stack_start(&(cx_stack_options) { .plugins = "build/plugins" }); }
- *     static void teardown(void) { cx_stack_stop(&stack); }
- *     TestSuite(chat, .init = setup, .fini = teardown);
+ *     #include <chanx/testing.h>
+ *     #include <criterion/criterion.h>
+ *
+ *     CX_STACK_SUITE(chat, .plugins = "build/plugins");   // a fresh stack per test
  *
  *     Test(chat, ping) {
  *         int64_t alice = cx_db_create_user(stack, "alice", 0);
@@ -19,10 +19,18 @@
  *         ...
  *     }
  *
+ * Link: cc -Iinclude test.c build/lib/libchanx-testing.a
+ *          $(pkg-config --libs libwebsockets jansson libpq) -lcriterion
+ *
  * Processes started by a stack die with the test process (PR_SET_PDEATHSIG),
- * so a test that crashes leaves nothing running. The database comes from
- * CHANX_TEST_DATABASE_URL; cx_stack_start empties the Django tables so every
- * test starts clean, as Django's TransactionTestCase does.
+ * so a test that fails or crashes leaves nothing running. The database comes
+ * from CHANX_TEST_DATABASE_URL, which scripts/run-tests sets after starting a
+ * private PostgreSQL that it stops on exit (`scripts/run-tests --with-db CMD`
+ * does that around any test binary). cx_stack_start empties the Django tables
+ * so every test starts clean, as Django's TransactionTestCase does, and
+ * cx_stack_stop fails the test if a child process logged a sanitizer report.
+ *
+ * Failures say what was awaited and list what arrived instead.
  *
  * Ownership: strings and JSON returned by the kit are owned by the caller
  * unless the comment says "borrowed". Communicators are owned by the stack
@@ -40,19 +48,39 @@ typedef struct cx_communicator cx_communicator;
 
 typedef struct {
     const char *plugins;        /* plugin folder for the workers; default <bin>/plugins */
+    /* Or single plugins, "path/foo.so" or "name=path/foo.so" (loaded as name.so), NULL-terminated:
+     * they are linked into a private folder, so plugins built in different places share one stack. */
+    const char *const *plugin_files;
     const char *routing;        /* routing file, or NULL */
     int gateways;               /* default 1 */
     int workers;                /* default 1 */
     const char *const *env;     /* extra "NAME=value" for every process, NULL-terminated */
     const char *bin;            /* folder of chanx-broker etc.; default $CHANX_TEST_BIN or "build" */
     int keep_tables;            /* do not empty the tables */
+    const char *const *tables;  /* more tables to empty at start (the test's fixtures), NULL-terminated */
 } cx_stack_options;
+
+/* A criterion suite whose every test gets a fresh stack in `stack`, emptied
+ * tables and everything stopped after it, failed or not:
+ *
+ *     CX_STACK_SUITE(chat, .plugins = "build/plugins");
+ *     Test(chat, ping) { ... cx_communicator_new(stack, ...) ... }
+ *
+ * criterion runs every test in its own process, and a suite's .init runs in
+ * each, so a stack is per test; starting one takes a few hundred ms. */
+#define CX_STACK_SUITE(suite, ...)                                                                   \
+    static cx_stack *stack;                                                                          \
+    static void cx__start_##suite(void) { stack = cx_stack_start(&(cx_stack_options) { __VA_ARGS__ }); } \
+    static void cx__stop_##suite(void) { cx_stack_stop(&stack); }                                     \
+    TestSuite(suite, .init = cx__start_##suite, .fini = cx__stop_##suite, .timeout = 60)
 
 /* Starts the stack and waits until every gateway serves its routes. Aborts the test on failure. */
 cx_stack *cx_stack_start(const cx_stack_options *options);
 void cx_stack_stop(cx_stack **self_p);
 const char *cx_stack_database(const cx_stack *self);               /* borrowed conninfo */
 int cx_stack_gateway_port(const cx_stack *self, int index);
+/* Process id of "broker", "worker<i>" or "gateway<i>", 0 when not running. */
+int cx_stack_pid(const cx_stack *self, const char *name);
 /* Sends sig to a worker or gateway; wait for it to exit when sig is fatal. */
 void cx_stack_kill_worker(cx_stack *self, int index, int sig);
 void cx_stack_kill_gateway(cx_stack *self, int index, int sig);
@@ -60,6 +88,10 @@ void cx_stack_restart_worker(cx_stack *self, int index);
 void cx_stack_start_gateway(cx_stack *self, int index);
 /* Waits until the gateway's /healthz answers 200 (1) or the timeout passes (0). */
 int cx_stack_wait_ready(cx_stack *self, int gateway, int timeout_ms);
+/* The log (stderr) of "broker", "worker0", "gateway0"...: once it contains needle (NULL: at once),
+ * the whole text (owned); NULL if needle did not appear within timeout_ms. Set CHANX_LOG_LEVEL=info
+ * in the stack's env to see info records (scripts/run-tests defaults to warning). */
+char *cx_stack_log(cx_stack *self, const char *process, const char *needle, int timeout_ms);
 
 /* ------------------------------------------------------------- database */
 
@@ -102,5 +134,21 @@ void cx_receive_nothing(cx_communicator *self, int timeout_ms);
 /* Asserts the server closes with code within timeout_ms. */
 void cx_assert_closed(cx_communicator *self, int code, int timeout_ms);
 void cx_communicator_disconnect(cx_communicator *self);
+
+/* ---------------------------------------------------- auth credentials */
+/* (tests/kit/auth_helpers.c) Rows and tokens as Django, DRF and simplejwt write them. */
+
+/* Sets auth_user.password to Django's pbkdf2_sha256 hash of password. */
+void cx_db_set_password(cx_stack *self, int64_t user_id, const char *password);
+/* Logs the user in as django.contrib.auth.login does: a django_session row signed with secret_key,
+ * carrying the _auth_user_hash of the user's current password, expiring in ttl_s seconds (negative:
+ * already expired). Returns the session key (the sessionid cookie's value), owned. */
+char *cx_db_session_cookie(cx_stack *self, int64_t user_id, const char *secret_key, long ttl_s);
+/* A django_session row with the given session_data as is (e.g. a row Django wrote, from a fixture). */
+void cx_db_insert_session(cx_stack *self, const char *session_key, const char *session_data, long ttl_s);
+/* A simplejwt access token for the user (AccessToken.for_user), valid ttl_s seconds; owned. */
+char *cx_jwt_for(int64_t user_id, const char *secret, long ttl_s);
+/* header.claims signed with HMAC-SHA256 under secret, whatever the header says; owned. */
+char *cx_jwt_sign(const char *secret, const char *header_json, const char *claims_json);
 
 #endif

@@ -2,6 +2,14 @@
  * communicator.c — Chanx's WebsocketCommunicator over a real WebSocket
  * (tests/kit/ws_client.h), with JSON helpers and failure messages that say
  * what was awaited and what arrived instead.
+ *
+ * Every wait has one deadline for the whole wait, not per message, so a
+ * chatty server cannot stretch a 3 s timeout into a minute. When a wait
+ * fails, the message names the path, what was awaited, for how long, every
+ * message that arrived meanwhile and the connection's state (open, closed
+ * with code N, refused with HTTP N): enough to act on without a debugger.
+ * Messages are built in fixed buffers because a failed assertion leaves the
+ * function at once; nothing allocated is left behind for LeakSanitizer.
  */
 #include "chanx/testing.h"
 #include "tests/kit/ws_client.h"
@@ -10,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct cx_communicator {
     cx_ws *ws;
@@ -63,43 +72,116 @@ json_t *cx_receive_json(cx_communicator *self, int timeout_ms)
         return NULL;
     json_error_t err;
     json_t *value = json_loadb(text, len, 0, &err);
-    if (!value)
-        cr_assert_fail("%s: the server sent invalid JSON (%s): %.200s", self->path, err.text, text);
+    if (!value) {
+        char shown[300];
+        snprintf(shown, sizeof shown, "%.200s", text);
+        free(text);
+        cr_assert_fail("%s: the server sent invalid JSON (%s): %s", self->path, err.text, shown);
+    }
     free(text);
     return value;
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Next message before the deadline, or NULL. */
+static json_t *receive_by(cx_communicator *self, long long deadline)
+{
+    long long left = deadline - now_ms();
+    return cx_receive_json(self, left > 0 ? (int) left : 0);
+}
+
+/* "open", "closed by the server with 4401", "refused with HTTP 404 (...)". */
+static void describe_state(const cx_communicator *self, char *out, size_t len)
+{
+    if (!self->ws)
+        snprintf(out, len, "no connection (out of memory or bad URL)");
+    else if (cx_ws_is_open(self->ws))
+        snprintf(out, len, "still open");
+    else if (cx_ws_http_status(self->ws) && cx_ws_http_status(self->ws) != 101)
+        snprintf(out, len, "upgrade refused with HTTP %d", cx_ws_http_status(self->ws));
+    else if (cx_ws_is_closed(self->ws) && cx_ws_http_status(self->ws) == 101)
+        snprintf(out, len, "closed with code %d", cx_ws_close_code(self->ws));
+    else
+        snprintf(out, len, "never connected (%s)", *cx_ws_error(self->ws) ? cx_ws_error(self->ws) : "no answer");
+}
+
+/* The received messages as compact JSON, cut to fit out. */
+static void describe(const json_t *received, char *out, size_t len)
+{
+    char *text = json_dumps(received, JSON_COMPACT);
+    if (!text || strlen(text) < len)
+        snprintf(out, len, "%s", text ? text : "?");
+    else
+        snprintf(out, len, "%.*s...] (%zu messages)", (int) (len - 40), text, json_array_size(received));
+    free(text);
+}
+
+/* Fails the test: "<path>: waited N ms for X; received instead: [...]; connection: Y". Takes received. */
+static void fail_waiting(cx_communicator *self, const char *awaited, int timeout_ms, json_t *received)
+{
+    char got[3000], state[200];
+    describe(received, got, sizeof got);
+    json_decref(received);
+    describe_state(self, state, sizeof state);
+    cr_assert_fail("%s: waited %d ms for %s; received instead: %s; connection: %s", self->path, timeout_ms, awaited,
+                   got, state);
+}
+
+/* Adds everything already queued (without waiting) to received. */
+static void drain(cx_communicator *self, json_t *received)
+{
+    for (json_t *m; self->ws && cx_ws_pending(self->ws) && (m = cx_receive_json(self, 0));)
+        json_array_append_new(received, m);
 }
 
 json_t *cx_wait_for_auth(cx_communicator *self, int timeout_ms)
 {
     json_t *m = cx_receive_until_action(self, "authentication", timeout_ms);
-    json_t *payload = m ? json_incref(json_object_get(m, "payload")) : NULL;
+    json_t *payload = json_incref(json_object_get(m, "payload"));
     json_decref(m);
     return payload;
 }
 
 void cx_assert_authenticated_status_ok(cx_communicator *self)
 {
-    cr_assert(cx_communicator_connected(self), "%s: not connected (HTTP status %d)", self->path,
-              cx_communicator_http_status(self));
+    char state[200];
+    describe_state(self, state, sizeof state);
+    cr_assert(cx_communicator_connected(self), "%s: expected an authenticated connection, but %s", self->path, state);
     json_t *payload = cx_wait_for_auth(self, 5000);
-    cr_assert_not_null(payload, "%s: no authentication message within 5 s", self->path);
-    char *text = json_dumps(payload, JSON_COMPACT);
+    char text[1000];
+    describe(payload, text, sizeof text);
     int status = (int) json_integer_value(json_object_get(payload, "status_code"));
     json_decref(payload);
     cr_assert_eq(status, 200, "%s: authentication failed: %s", self->path, text);
-    free(text);
+}
+
+/* Sends, then asserts: text is the caller's to free, so nothing leaks when the assertion fails. */
+static void send_and_check(cx_communicator *self, const char *text, int rc)
+{
+    char state[200];
+    describe_state(self, state, sizeof state);
+    cr_assert(rc == 0, "%s: cannot send %.100s: %s", self->path, text ? text : "?", state);
 }
 
 void cx_send_text(cx_communicator *self, const char *text)
 {
-    cr_assert(self->ws && cx_ws_send_text(self->ws, text, strlen(text)) == 0, "%s: cannot send, closed", self->path);
+    send_and_check(self, text, self->ws ? cx_ws_send_text(self->ws, text, strlen(text)) : -1);
 }
 
 void cx_send_json(cx_communicator *self, const json_t *message)
 {
     char *text = json_dumps(message, JSON_COMPACT);
-    cx_send_text(self, text);
+    int rc = text && self->ws ? cx_ws_send_text(self->ws, text, strlen(text)) : -1;
+    char shown[101];
+    snprintf(shown, sizeof shown, "%s", text ? text : "?");
     free(text);
+    send_and_check(self, shown, rc);
 }
 
 void cx_send_message(cx_communicator *self, const char *action, const json_t *payload)
@@ -109,27 +191,17 @@ void cx_send_message(cx_communicator *self, const char *action, const json_t *pa
     json_decref(m);
 }
 
-static char *describe(const json_t *received)
-{
-    char *text = json_dumps(received, JSON_COMPACT);
-    if (text && strlen(text) > 2000)
-        strcpy(text + 1990, "...]");
-    return text;
-}
-
 json_t *cx_receive_all_json(cx_communicator *self, int timeout_ms, int wait_group)
 {
-    const char *end = wait_group ? "group_complete" : "complete";
+    const char *end = wait_group ? "{\"action\":\"group_complete\"}" : "{\"action\":\"complete\"}";
+    long long deadline = now_ms() + timeout_ms;
     json_t *all = json_array();
     for (;;) {
-        json_t *m = cx_receive_json(self, timeout_ms);
-        if (!m) {
-            char *got = describe(all);
-            cr_assert_fail("%s: waited %d ms for {\"action\":\"%s\"}; received instead: %s", self->path, timeout_ms, end,
-                     got);
-        }
+        json_t *m = receive_by(self, deadline);
+        if (!m)
+            fail_waiting(self, end, timeout_ms, all);
         const char *action = json_string_value(json_object_get(m, "action"));
-        if (action && strcmp(action, end) == 0) {
+        if (action && strcmp(action, wait_group ? "group_complete" : "complete") == 0) {
             json_decref(m);
             return all;
         }
@@ -143,15 +215,14 @@ json_t *cx_receive_all_json(cx_communicator *self, int timeout_ms, int wait_grou
 
 json_t *cx_receive_until_action(cx_communicator *self, const char *action, int timeout_ms)
 {
+    long long deadline = now_ms() + timeout_ms;
     json_t *skipped = json_array();
     for (;;) {
-        json_t *m = cx_receive_json(self, timeout_ms);
+        json_t *m = receive_by(self, deadline);
         if (!m) {
-            char *got = describe(skipped);
-            json_decref(skipped);
-            cr_log_error("%s: waited %d ms for action '%s'; received instead: %s", self->path, timeout_ms, action, got);
-            free(got);
-            return NULL;
+            char awaited[200];
+            snprintf(awaited, sizeof awaited, "a message with action \"%s\"", action);
+            fail_waiting(self, awaited, timeout_ms, skipped);
         }
         const char *a = json_string_value(json_object_get(m, "action"));
         if (a && strcmp(a, action) == 0) {
@@ -165,18 +236,28 @@ json_t *cx_receive_until_action(cx_communicator *self, const char *action, int t
 void cx_receive_nothing(cx_communicator *self, int timeout_ms)
 {
     json_t *m = cx_receive_json(self, timeout_ms);
-    if (m) {
-        char *text = json_dumps(m, JSON_COMPACT);
-        cr_assert_fail("%s: expected nothing within %d ms, received %s", self->path, timeout_ms, text);
-    }
+    if (!m)
+        return;
+    json_t *got = json_array();
+    json_array_append_new(got, m);
+    drain(self, got);
+    char text[3000];
+    describe(got, text, sizeof text);
+    json_decref(got);
+    cr_assert_fail("%s: expected nothing within %d ms, received %s", self->path, timeout_ms, text);
 }
 
 void cx_assert_closed(cx_communicator *self, int code, int timeout_ms)
 {
     int got = 0;
-    cr_assert(self->ws && cx_ws_wait_closed(self->ws, timeout_ms, &got), "%s: still open after %d ms, expected close %d",
-              self->path, timeout_ms, code);
-    cr_assert_eq(got, code, "%s: closed with %d, expected %d", self->path, got, code);
+    int closed = self->ws && cx_ws_wait_closed(self->ws, timeout_ms, &got);
+    if (closed && got == code)
+        return;
+    json_t *received = json_array();
+    drain(self, received);
+    char awaited[100];
+    snprintf(awaited, sizeof awaited, "the server to close with code %d", code);
+    fail_waiting(self, awaited, timeout_ms, received);
 }
 
 void cx_communicator_disconnect(cx_communicator *self)

@@ -4,13 +4,23 @@
  *
  * Children are started with PR_SET_PDEATHSIG so that they die with the test
  * process however it ends (criterion runs each test in its own process; an
- * assertion or a crash ends it). Their stderr goes to a log folder whose
- * tail is printed when a stack fails to start, so the failure says why.
+ * assertion or a crash ends it). The kit never starts PostgreSQL itself: a
+ * cluster started from inside a test process would outlive a crashed test, so
+ * the database comes from CHANX_TEST_DATABASE_URL, which scripts/run-tests
+ * sets after starting a cluster it stops on exit, whatever happened.
+ *
+ * Children's stderr goes to a log folder. Its tail is printed when a stack
+ * fails to start, so the failure says why; at stop the logs are scanned for
+ * sanitizer reports, so a leak or UB in a child fails the test that caused
+ * it instead of scrolling past. A test that crashes keeps its log folder.
  */
 #include "chanx/testing.h"
 
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
 #include <libpq-fe.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -166,18 +176,45 @@ static void print_logs(cx_stack *self)
 static void connect_db(cx_stack *self)
 {
     const char *url = getenv("CHANX_TEST_DATABASE_URL");
-    if (!url || !*url) {
-        FILE *p = popen("scripts/pg-cluster start var/test-pg 55433", "r");
-        if (!p || !fgets(self->database, sizeof self->database, p))
-            cr_assert_fail("CHANX_TEST_DATABASE_URL is not set and scripts/pg-cluster could not start one");
-        pclose(p);
-        self->database[strcspn(self->database, "\n")] = '\0';
-    } else {
-        snprintf(self->database, sizeof self->database, "%s", url);
-    }
+    cr_assert(url && *url, "CHANX_TEST_DATABASE_URL is not set: run the tests through scripts/run-tests, which "
+                           "starts a private PostgreSQL and stops it afterwards (or point it at a test database)");
+    snprintf(self->database, sizeof self->database, "%s", url);
     self->db = PQconnectdb(self->database);
     if (PQstatus(self->db) != CONNECTION_OK)
-        cr_assert_fail("test database: %s", PQerrorMessage(self->db));
+        cr_assert_fail("test database %s: %s", self->database, PQerrorMessage(self->db));
+}
+
+/* Django's tables plus the test's own, emptied so every test starts clean. */
+static void empty_tables(cx_stack *self)
+{
+    char sql[2048] = "TRUNCATE authtoken_token, django_session, auth_user";
+    for (const char *const *t = self->opt.tables; t && *t; t++) {
+        size_t n = strlen(sql);
+        snprintf(sql + n, sizeof sql - n, ", %s", *t);
+    }
+    strncat(sql, " RESTART IDENTITY CASCADE", sizeof sql - strlen(sql) - 1);
+    cx_db_exec(self, sql);
+}
+
+/* Links each "[name=]path.so" of plugin_files into a private folder, so one
+ * stack can serve plugins built in different places (an example next to a
+ * test plugin), each under the name the routing file uses. */
+static void link_plugin_files(cx_stack *self)
+{
+    snprintf(self->plugins, sizeof self->plugins, "%s/plugins", self->logdir);
+    mkdir(self->plugins, 0755);
+    for (const char *const *f = self->opt.plugin_files; *f; f++) {
+        const char *eq = strchr(*f, '='), *path = eq ? eq + 1 : *f;
+        const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+        char real[PATH_MAX], link[PATH_MAX + 700];
+        cr_assert(realpath(path, real), "plugin file %s: %s", path, strerror(errno));
+        if (eq)
+            snprintf(link, sizeof link, "%s/%.*s.so", self->plugins, (int) (eq - *f), *f);
+        else
+            snprintf(link, sizeof link, "%s/%s", self->plugins, base);
+        cr_assert(symlink(real, link) == 0, "cannot link %s as %s: %s", real, link, strerror(errno));
+    }
+    self->opt.plugins = self->plugins;
 }
 
 cx_stack *cx_stack_start(const cx_stack_options *options)
@@ -189,17 +226,21 @@ cx_stack *cx_stack_start(const cx_stack_options *options)
         self->opt.gateways = 1;
     if (self->opt.workers <= 0)
         self->opt.workers = 1;
+    cr_assert(self->opt.gateways <= MAX_PROCS && self->opt.workers <= MAX_PROCS, "at most %d workers and gateways",
+              MAX_PROCS);
     const char *bin = options->bin ? options->bin : getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build";
     snprintf(self->bin, sizeof self->bin, "%s", bin);
-    if (!self->opt.plugins) {
+    snprintf(self->logdir, sizeof self->logdir, "/tmp/chanx-test-%d-%ld", (int) getpid(), (long) time(NULL));
+    mkdir(self->logdir, 0755);
+    if (self->opt.plugin_files)
+        link_plugin_files(self);
+    else if (!self->opt.plugins) {
         snprintf(self->plugins, sizeof self->plugins, "%s/plugins", bin);
         self->opt.plugins = self->plugins;
     }
-    snprintf(self->logdir, sizeof self->logdir, "/tmp/chanx-test-%d-%ld", (int) getpid(), (long) time(NULL));
-    mkdir(self->logdir, 0755);
     connect_db(self);
     if (!options->keep_tables)
-        cx_db_exec(self, "TRUNCATE authtoken_token, django_session, auth_user RESTART IDENTITY CASCADE");
+        empty_tables(self);
     snprintf(self->broker, sizeof self->broker, "tcp://127.0.0.1:%d", free_port());
     snprintf(self->broker_proc.name, sizeof self->broker_proc.name, "broker");
     char *argv[] = { "chanx-broker", NULL };
@@ -216,6 +257,39 @@ cx_stack *cx_stack_start(const cx_stack_options *options)
     return self;
 }
 
+static int has_sanitizer_report(const char *text)
+{
+    return strstr(text, "ERROR: AddressSanitizer") || strstr(text, "runtime error:") || strstr(text, "LeakSanitizer");
+}
+
+/* Returns the number of child logs holding a sanitizer report, printing each. */
+static int scan_logs_for_sanitizers(cx_stack *self, char *names, size_t len)
+{
+    DIR *d = opendir(self->logdir);
+    int found = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        size_t n = strlen(e->d_name);
+        if (n < 5 || strcmp(e->d_name + n - 4, ".log") != 0)
+            continue;
+        char path[600], *text = NULL;
+        size_t size = 0;
+        snprintf(path, sizeof path, "%s/%s", self->logdir, e->d_name);
+        FILE *f = fopen(path, "r");
+        if (f && getdelim(&text, &size, '\0', f) > 0 && has_sanitizer_report(text)) {
+            fprintf(stderr, "==== sanitizer report in %s\n%s\n", path, text);
+            size_t used = strlen(names);
+            snprintf(names + used, len - used, "%s%s", found ? ", " : "", e->d_name);
+            found++;
+        }
+        free(text);
+        if (f)
+            fclose(f);
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+
 void cx_stack_stop(cx_stack **self_p)
 {
     if (!self_p || !*self_p)
@@ -229,16 +303,36 @@ void cx_stack_stop(cx_stack **self_p)
         stop_proc(&self->workers[i], SIGTERM);
     stop_proc(&self->broker_proc, SIGTERM);
     PQfinish(self->db);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", self->logdir);
-    if (!getenv("CHANX_TEST_KEEP_LOGS") && system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", self->logdir);
+    char reports[256] = "", logdir[sizeof self->logdir];
+    int dirty = scan_logs_for_sanitizers(self, reports, sizeof reports);
+    snprintf(logdir, sizeof logdir, "%s", self->logdir);
+    if (!dirty && !getenv("CHANX_TEST_KEEP_LOGS")) {
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", self->logdir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", self->logdir);
+    }
     free(self);
     *self_p = NULL;
+    if (dirty)
+        cr_assert_fail("sanitizer report in %s (kept in %s)", reports, logdir);
 }
 
 const char *cx_stack_database(const cx_stack *self) { return self->database; }
 int cx_stack_gateway_port(const cx_stack *self, int index) { return self->gateways[index].port; }
+
+int cx_stack_pid(const cx_stack *self, const char *name)
+{
+    if (strcmp(name, "broker") == 0)
+        return self->broker_proc.pid;
+    for (int i = 0; i < MAX_PROCS; i++) {
+        if (strcmp(self->workers[i].name, name) == 0)
+            return self->workers[i].pid;
+        if (strcmp(self->gateways[i].name, name) == 0)
+            return self->gateways[i].pid;
+    }
+    return 0;
+}
 
 void cx_stack_kill_worker(cx_stack *self, int index, int sig) { stop_proc(&self->workers[index], sig); }
 void cx_stack_kill_gateway(cx_stack *self, int index, int sig) { stop_proc(&self->gateways[index], sig); }
