@@ -331,6 +331,10 @@ static void on_group_send(cx_broker *self, const cx_env *env, zmq_msg_t *msg)
 static void on_worker_envelope(cx_broker *self, peer *worker, const cx_env *env, zmq_msg_t *msg)
 {
     if (env->type == CX_ENV_REGISTER) {
+        /* Logged because a worker only takes connections from here on: the moment to look for when
+         * a freshly started worker seems idle. */
+        cx_log_fields(CX_LOG_INFO, "worker registered",
+                      json_pack("{s:s, s:I}", "peer", worker->id, "routes", (json_int_t) env->nroutes));
         if (cx_route_table_set_worker(self->routes, worker, env->routes, env->nroutes) > 0)
             publish_routes(self);
         return;

@@ -1,0 +1,101 @@
+/*
+ * deploy_helpers.c — plugin folders and process logs for deployment tests
+ * (see deploy_helpers.h).
+ *
+ * cx_communicator_when_live polls with a short pause: a route appearing
+ * on a gateway has no notification a test process could block on.
+ */
+#include "tests/kit/deploy_helpers.h"
+
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define POLL_US 50000
+
+const char *cx_test_bin(void)
+{
+    const char *bin = getenv("CHANX_TEST_BIN");
+    return bin && *bin ? bin : "build";
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    int in = open(from, O_RDONLY | O_CLOEXEC);
+    cr_assert_geq(in, 0, "cannot open %s", from);
+    int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+    cr_assert_geq(out, 0, "cannot create %s", to);
+    struct stat st;
+    cr_assert_eq(fstat(in, &st), 0);
+    for (off_t off = 0; off < st.st_size;)
+        cr_assert_gt(sendfile(out, in, &off, (size_t) (st.st_size - off)), 0, "cannot copy %s", from);
+    close(in);
+    cr_assert_eq(close(out), 0);
+}
+
+char *cx_plugin_folder_new(const char *const *plugins)
+{
+    char *folder = strdup("/tmp/chanx-plugins-XXXXXX");
+    cr_assert(folder && mkdtemp(folder), "cannot create a plugin folder");
+    for (; plugins && *plugins; plugins++) {
+        const char *base = strrchr(*plugins, '/');
+        char from[PATH_MAX], to[PATH_MAX];
+        snprintf(from, sizeof from, "%s/%s", cx_test_bin(), *plugins);
+        snprintf(to, sizeof to, "%s/%s", folder, base ? base + 1 : *plugins);
+        copy_file(from, to);
+    }
+    return folder;
+}
+
+void cx_plugin_folder_drop(const char *folder, const char *source, const char *name)
+{
+    char from[PATH_MAX], tmp[PATH_MAX], to[PATH_MAX];
+    snprintf(from, sizeof from, "%s/%s", cx_test_bin(), source);
+    snprintf(tmp, sizeof tmp, "%s/.%s.partial", folder, name);
+    snprintf(to, sizeof to, "%s/%s", folder, name);
+    copy_file(from, tmp);
+    cr_assert_eq(rename(tmp, to), 0, "cannot rename %s to %s", tmp, to);
+}
+
+void cx_plugin_folder_remove(char **folder_p)
+{
+    if (!folder_p || !*folder_p)
+        return;
+    char cmd[PATH_MAX + 16];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", *folder_p);
+    if (strncmp(*folder_p, "/tmp/chanx-plugins-", 19) == 0 && system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", *folder_p);
+    free(*folder_p);
+    *folder_p = NULL;
+}
+
+int cx_stack_log_count(cx_stack *self, const char *process, const char *needle)
+{
+    char *text = cx_stack_log(self, process, NULL, 0);
+    int n = 0;
+    for (const char *p = text; p && (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    free(text);
+    return n;
+}
+
+cx_communicator *cx_communicator_when_live(cx_stack *stack, int gateway, const char *path,
+                                           const char *const *headers, int timeout_ms)
+{
+    for (int waited = 0;; waited += 2 * POLL_US / 1000) {
+        cx_communicator *c = cx_communicator_on(stack, gateway, path, headers);
+        if (cx_communicator_connected(c))
+            return c;
+        int status = cx_communicator_http_status(c);
+        cx_communicator_disconnect(c);
+        if (waited >= timeout_ms || (status != 404 && status != 503))
+            return NULL;
+        usleep(2 * POLL_US);
+    }
+}

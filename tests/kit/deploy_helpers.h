@@ -1,0 +1,31 @@
+/*
+ * deploy_helpers.h — testing-kit additions for deployment tests: plugin
+ * folders that change while a stack runs, and the processes' logs.
+ *
+ * Deploy tools publish a plugin by writing it under a temporary name and
+ * renaming it into place, so a watcher never sees half a file;
+ * cx_plugin_folder_drop does exactly that. Processes' logs are read with
+ * the kit's cx_stack_log.
+ */
+#ifndef CX_DEPLOY_HELPERS_H
+#define CX_DEPLOY_HELPERS_H
+
+#include <chanx/testing.h>
+
+/* Folder of the stack's binaries: $CHANX_TEST_BIN or "build" (borrowed). */
+const char *cx_test_bin(void);
+/* A fresh temporary plugin folder holding copies of the given .so files (paths relative to
+ * cx_test_bin(), NULL-terminated). Owned: remove with cx_plugin_folder_remove. Unlike
+ * cx_stack_options.plugin_files, the folder is the test's to change while the stack runs. */
+char *cx_plugin_folder_new(const char *const *plugins);
+/* Publishes source (relative to cx_test_bin()) as folder/name by write-then-rename. */
+void cx_plugin_folder_drop(const char *folder, const char *source, const char *name);
+void cx_plugin_folder_remove(char **folder_p);
+/* How many times needle occurs in the process's log so far (cx_stack_log without waiting). */
+int cx_stack_log_count(cx_stack *self, const char *process, const char *needle);
+/* Connects to path on a gateway, retrying while the route is unknown or unserved (404/503),
+ * for routes that go live while the stack runs. NULL on timeout. */
+cx_communicator *cx_communicator_when_live(cx_stack *stack, int gateway, const char *path,
+                                           const char *const *headers, int timeout_ms);
+
+#endif
