@@ -222,36 +222,15 @@ int cx_ctx_start(chanx_ctx *self)
     return 0;
 }
 
-static int action_ignored(const chanx_ctx *self, const char *action)
-{
-    for (const char *const *a = self->consumer->desc->log_ignored_actions; a && *a; a++)
-        if (strcmp(*a, action) == 0)
-            return 1;
-    size_t i;
-    json_t *name;
-    json_array_foreach(cx_worker_settings(self->worker)->log_ignored_actions, i, name)
-        if (strcmp(json_string_value(name), action) == 0)
-            return 1;
-    return 0;
-}
-
-static void log_message(const chanx_ctx *self, const char *event, const char *action)
-{
-    if (!cx_log_enabled(CX_LOG_INFO) || (action && action_ignored(self, action)))
-        return;
-    json_t *fields = cx_ctx_log_fields(self);
-    if (action)
-        json_object_set_new(fields, "action", json_string(action));
-    cx_log_fields(CX_LOG_INFO, event, fields);
-}
-
 static void send_completion(chanx_ctx *self)
 {
     if (self->send_completion)
         chanx_send_message(self, "complete", NULL);
 }
 
-/* Parses, converts camelCase keys when asked, and validates. Returns the message or NULL after replying. */
+/* Parses, converts camelCase keys when asked, and validates. Returns the message or NULL after replying.
+ * Key conversion must come between parsing and validating, so camelized consumers (and consumers
+ * without a schema) parse with cx_schema_parse: the same json_invalid / model_type errors either way. */
 static json_t *validated(chanx_ctx *self, const char *text, size_t len)
 {
     cx_schema *schema = self->consumer->schema;
@@ -259,22 +238,15 @@ static json_t *validated(chanx_ctx *self, const char *text, size_t len)
     if (!self->camelize && schema) {
         if (cx_schema_validate(schema, text, len, &message, &errors) == 0)
             return message;
-    } else {
-        json_error_t jerr;
-        json_t *wire = json_loadb(text, len, 0, &jerr);
-        if (json_is_object(wire)) {
-            message = self->camelize ? cx_json_snakeize(wire) : json_incref(wire);
-            if (schema && cx_schema_validate_object(schema, message, &errors) != 0)
-                json_decref(message), message = NULL;
-        } else if (!schema) {
-            errors = json_pack("[{s:s, s:[], s:s}]", "type", wire ? "model_type" : "json_invalid", "loc",
-                               "msg", wire ? "Input should be an object" : "Invalid JSON");
-        } else {
-            cx_schema_validate(schema, text, len, &message, &errors);
+    } else if (cx_schema_parse(text, len, &message, &errors) == 0) {
+        if (self->camelize) {
+            json_t *wire = message;
+            message = cx_json_snakeize(wire);
+            json_decref(wire);
         }
-        json_decref(wire);
-        if (message)
+        if (message && (!schema || cx_schema_validate_object(schema, message, &errors) == 0))
             return message;
+        json_decref(message);
     }
     chanx_send_message(self, "error", errors);
     json_decref(errors);
@@ -286,8 +258,10 @@ void cx_ctx_receive(chanx_ctx *self, const char *text, size_t len)
     snprintf(self->message_id, sizeof self->message_id, "%08x", ++self->received);
     json_t *message = validated(self, text, len);
     if (!message) {
-        log_message(self, "Received invalid websocket json", NULL);
+        if (self->log_received)
+            cx_ctx_log_message(self, "Received invalid websocket json", NULL);
         send_completion(self);
+        self->message_id[0] = '\0';
         return;
     }
     const char *key = self->consumer->desc->action_key ? self->consumer->desc->action_key : "action";
@@ -297,7 +271,7 @@ void cx_ctx_receive(chanx_ctx *self, const char *text, size_t len)
     if (json_is_null(msg.payload))
         msg.payload = NULL;
     if (self->log_received)
-        log_message(self, "Received websocket json", msg.action);
+        cx_ctx_log_message(self, "Received websocket json", msg.action);
     if (self->consumer->desc->receive_message(self, &msg) != CHANX_OK) {
         json_t *fields = cx_ctx_log_fields(self);
         json_object_set_new(fields, "action", json_string(msg.action));

@@ -13,6 +13,9 @@
  * plugin loads; validating a valid message allocates nothing beyond jansson's
  * parse.
  *
+ * The code is in two halves: schema_compile.c (text to a tree, once per
+ * plugin load) and schema_validate.c (tree and frame to errors, per message).
+ *
  * Supported keywords: type (a name or an array of names: null, boolean,
  * integer, number, string, array, object), properties, required,
  * additionalProperties (boolean, default true), enum, const, minLength,
@@ -59,6 +62,10 @@ void cx_schema_destroy(cx_schema **self_p);
  * Invalid: returns -1, *message = NULL, *errors = a new JSON array of error
  * objects (the caller owns it). */
 int cx_schema_validate(const cx_schema *self, const char *text, size_t len, json_t **message, json_t **errors);
+/* Parses one frame and checks it is an object, reporting json_invalid or model_type exactly as
+ * cx_schema_validate does; for consumers without a schema, or that convert keys before validating.
+ * Same contract as cx_schema_validate. */
+int cx_schema_parse(const char *text, size_t len, json_t **message, json_t **errors);
 /* Validates an already parsed value; same contract, no message out. Error
  * "input" members are references into object, not copies; integral reals in
  * integer fields are replaced in object as described above. */

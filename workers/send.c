@@ -37,23 +37,33 @@ static char *serialize(const chanx_ctx *self, const json_t *message)
     return text;
 }
 
-static void log_sent(const chanx_ctx *self, const json_t *message)
+static int action_ignored(const chanx_ctx *self, const char *action)
 {
-    if (!self->log_sent || !cx_log_enabled(CX_LOG_INFO))
-        return;
-    const char *action = json_string_value(json_object_get(message, "action"));
-    for (const char *const *a = self->consumer->desc->log_ignored_actions; action && a && *a; a++)
+    for (const char *const *a = self->consumer->desc->log_ignored_actions; a && *a; a++)
         if (strcmp(*a, action) == 0)
-            return;
+            return 1;
     size_t i;
     json_t *name;
     json_array_foreach(cx_worker_settings(self->worker)->log_ignored_actions, i, name)
-        if (action && strcmp(json_string_value(name), action) == 0)
-            return;
+        if (strcmp(json_string_value(name), action) == 0)
+            return 1;
+    return 0;
+}
+
+void cx_ctx_log_message(const chanx_ctx *self, const char *event, const char *action)
+{
+    if (!cx_log_enabled(CX_LOG_INFO) || (action && action_ignored(self, action)))
+        return;
     json_t *fields = cx_ctx_log_fields(self);
     if (action)
         json_object_set_new(fields, "action", json_string(action));
-    cx_log_fields(CX_LOG_INFO, "Sent websocket json", fields);
+    cx_log_fields(CX_LOG_INFO, event, fields);
+}
+
+static void log_sent(const chanx_ctx *self, const json_t *message)
+{
+    if (self->log_sent)
+        cx_ctx_log_message(self, "Sent websocket json", json_string_value(json_object_get(message, "action")));
 }
 
 int chanx_send_json(chanx_ctx *ctx, const json_t *message)
