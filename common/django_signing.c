@@ -592,6 +592,23 @@ int cx_django_session_auth_hash(const char *password_hash, const char *secret_ke
     return 0;
 }
 
+int cx_django_session_auth_hash_ok(const char *session_hash, const char *password_hash, const char *secret_key)
+{
+    char sha256[65], sha1[41];
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int mac_len = 0;
+    if (!session_hash || !*session_hash || cx_django_session_auth_hash(password_hash, secret_key, sha256, sizeof sha256))
+        return 0;
+    size_t len = strlen(session_hash);
+    if (equal_ct(session_hash, len, sha256))
+        return 1;
+    if (cx_django_salted_hmac("sha1", AUTH_HASH_SALT, secret_key, password_hash, strlen(password_hash), mac, &mac_len)
+        || mac_len * 2 >= sizeof sha1)
+        return 0;
+    hex_encode(mac, mac_len, sha1);
+    return equal_ct(session_hash, len, sha1);
+}
+
 /* ------------------------------------------------- simplejwt access tokens */
 
 /* uuid4().hex, as simplejwt's set_jti. */

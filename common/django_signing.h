@@ -60,6 +60,13 @@ int cx_django_check_password(const char *password, const char *encoded);
  * as 64 hex chars. outlen must be >= 65. Returns 0, or -1. */
 int cx_django_session_auth_hash(const char *password_hash, const char *secret_key, char *out, size_t outlen);
 
+/* Whether a session's _auth_user_hash still matches the user's password
+ * hash, as django.contrib.auth.get_user checks on every request: the
+ * sha256 hash, or the sha1 one Django 3.1/3.2 still accept
+ * (_legacy_get_session_auth_hash). Constant time. 1 match, 0 not (also on
+ * NULL or empty input: a session without the hash is not trusted). */
+int cx_django_session_auth_hash_ok(const char *session_hash, const char *password_hash, const char *secret_key);
+
 /* Django's salted_hmac: HMAC(H(key_salt + secret), value). md is "sha1" or
  * "sha256"; out gets the raw digest, *out_len its length. Returns 0 or -1. */
 int cx_django_salted_hmac(const char *md, const char *key_salt, const char *secret, const void *value,

@@ -10,8 +10,9 @@
  * read them unchanged.
  *
  * Credentials are looked up with parameters only (PQexecParams); the
- * statement_timeout and connect_timeout bound every step, so a sick
- * database turns into 500s, never into a stuck gateway.
+ * statement_timeout and connect_timeout (CHANX_DB_TIMEOUT_MS, default 3 s)
+ * bound every step, so a sick database turns into 500s, never into a stuck
+ * gateway.
  */
 #include "gateway/auth.h"
 #include "gateway/auth_internal.h"
@@ -43,6 +44,7 @@ struct cx_auth {
     job *done, *done_tail;
     int stopping;
     int database_ok;
+    int timeout_ms;   /* statement and connect timeout (CHANX_DB_TIMEOUT_MS) */
     void (*wake)(void *);
     void *wake_arg;
 };
@@ -78,8 +80,12 @@ static void job_free(job *j)
 
 static PGconn *connect_db(const cx_auth *self)
 {
+    char connect_s[16], options[64];
+    /* libpq counts connect_timeout in whole seconds and treats 1 as 2 */
+    snprintf(connect_s, sizeof connect_s, "%d", self->timeout_ms < 2000 ? 2 : (self->timeout_ms + 999) / 1000);
+    snprintf(options, sizeof options, "-c statement_timeout=%d", self->timeout_ms);
     const char *keys[] = { "dbname", "connect_timeout", "options", "application_name", NULL };
-    const char *values[] = { self->conninfo, "3", "-c statement_timeout=3000", "chanx-gateway", NULL };
+    const char *values[] = { self->conninfo, connect_s, options, "chanx-gateway", NULL };
     PGconn *db = PQconnectdbParams(keys, values, 1);
     if (PQstatus(db) != CONNECTION_OK) {
         cx_warn("database unavailable: %s", PQerrorMessage(db));
@@ -87,6 +93,29 @@ static PGconn *connect_db(const cx_auth *self)
         return NULL;
     }
     return db;
+}
+
+/* Decides one job on this thread's connection, (re)connecting as needed. A connection that was
+ * idle when the server restarted only reports it when used: that attempt gets one retry on a
+ * fresh connection, so the first clients after a restart are served rather than refused. */
+static void decide(cx_auth *self, PGconn **db, job *j)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (*db && PQstatus(*db) != CONNECTION_OK) {
+            PQfinish(*db);
+            *db = NULL;
+        }
+        if (!*db && !(*db = connect_db(self)))
+            break;
+        free(j->result.obj);
+        j->result = (cx_auth_result) { .conn = j->conn };
+        cx_auth_decide(*db, j->spec, &j->req, j->kwargs, &j->result);
+        if (j->result.status != 500 || PQstatus(*db) == CONNECTION_OK)
+            return;
+    }
+    free(j->result.obj);
+    j->result = (cx_auth_result) { .conn = j->conn };
+    cx_auth_fail(&j->result, 500, "Internal server error");
 }
 
 static void *pool_thread(void *arg)
@@ -101,17 +130,7 @@ static void *pool_thread(void *arg)
             continue;
         }
         pthread_mutex_unlock(&self->lock);
-        if (db && PQstatus(db) != CONNECTION_OK) {
-            PQfinish(db);
-            db = NULL;
-        }
-        if (!db)
-            db = connect_db(self);
-        j->result.conn = j->conn;
-        if (db)
-            cx_auth_decide(db, j->spec, &j->req, j->kwargs, &j->result);
-        else
-            cx_auth_fail(&j->result, 500, "Internal server error");
+        decide(self, &db, j);
         int ok = db && PQstatus(db) == CONNECTION_OK && j->result.status != 500;
         pthread_mutex_lock(&self->lock);
         self->database_ok = ok || j->result.status != 500;
@@ -138,6 +157,8 @@ cx_auth *cx_auth_new(const char *conninfo, int threads, void (*wake)(void *), vo
     self->wake = wake;
     self->wake_arg = arg;
     self->database_ok = 1;
+    const char *timeout = getenv("CHANX_DB_TIMEOUT_MS");
+    self->timeout_ms = timeout && atoi(timeout) > 0 ? atoi(timeout) : 3000;
     pthread_mutex_init(&self->lock, NULL);
     pthread_cond_init(&self->ready, NULL);
     if (!self->conninfo || !self->threads) {

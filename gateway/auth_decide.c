@@ -98,20 +98,32 @@ static PGresult *user_by_id(PGconn *db, const char *id, int *db_error)
     return *id ? query_row(db, sql, 1, &id, db_error) : NULL;
 }
 
-/* "Token abc" → "abc" when the keyword matches; *malformed when the header has the keyword but no single credential. */
+/* "Token abc" → "abc" when the keyword matches, split on whitespace as DRF does; *malformed is 1
+ * when the header has the keyword but no credential, 2 when the credential contains spaces. */
 static const char *header_credential(const char *header, const char *keyword, char *buf, size_t len, int *malformed)
 {
     size_t k = strlen(keyword);
-    if (!header || strncasecmp(header, keyword, k) != 0 || (header[k] != ' ' && header[k] != '\0'))
+    if (!header || strncasecmp(header, keyword, k) != 0 || (header[k] && !isspace((unsigned char) header[k])))
         return NULL;
     const char *cred = header + k;
-    while (*cred == ' ')
+    while (isspace((unsigned char) *cred))
         cred++;
-    if (!*cred || strchr(cred, ' ') || strlen(cred) >= len) {
-        *malformed = 1;
+    size_t n = strlen(cred);
+    while (n && isspace((unsigned char) cred[n - 1]))
+        n--;
+    size_t word = 0;
+    while (word < n && !isspace((unsigned char) cred[word]))
+        word++;
+    if (!n || word < n) {
+        *malformed = n ? 2 : 1;
         return NULL;
     }
-    snprintf(buf, len, "%s", cred);
+    if (n >= len) {
+        *malformed = 3;
+        return NULL;
+    }
+    memcpy(buf, cred, n);
+    buf[n] = '\0';
     return buf;
 }
 
@@ -146,8 +158,11 @@ static class_outcome token_class(PGconn *db, const cx_auth_request *req, cx_auth
     char buf[128];
     int malformed = 0;
     const char *key = header_credential(req->authorization, "Token", buf, sizeof buf, &malformed);
-    if (malformed)
+    if (malformed == 1)
         return cx_auth_fail(r, 401, "Invalid token header. No credentials provided."), CLASS_FAIL;
+    if (malformed)   /* spaces; or too long to be any key */
+        return cx_auth_fail(r, 401, malformed == 2 ? "Invalid token header. Token string should not contain spaces."
+                                                   : "Invalid token."), CLASS_FAIL;
     if (!key)
         key = req->token_param;
     if (!key)
@@ -163,21 +178,46 @@ static class_outcome token_class(PGconn *db, const cx_auth_request *req, cx_auth
     return CLASS_USER;
 }
 
-/* Django's SessionMiddleware treats a missing, expired or undecodable session as anonymous. */
+/* django.contrib.auth.get_user: with the secret key, the session must carry the HMAC of the user's
+ * current password hash, so that changing the password logs every other session out. */
+static int session_hash_ok(const char *session_data, const char *secret, PGresult *user)
+{
+    char hash[80], why[96];
+    if (!secret)
+        return 1;   /* no key: the row is trusted as the database's own state */
+    return cx_django_session_field(session_data, secret, "_auth_user_hash", hash, sizeof hash, why, sizeof why) == 0
+           && cx_django_session_auth_hash_ok(hash, PQgetvalue(user, 0, 5), secret);
+}
+
+/* Django's SessionMiddleware treats a missing, expired or undecodable session as anonymous, and
+ * get_user treats a session whose user is gone or whose password changed the same way. */
 static class_outcome session_class(PGconn *db, const cx_auth_request *req, cx_auth_result *r, int *db_error)
 {
-    char sid[128], user_id[32], why[96];
+    char sid[128], user_id[32], why[96], sql[200];
+    const char *secret = getenv("CHANX_DJANGO_SECRET_KEY"), *id = user_id;
     const char *key = cookie_value(req->cookie, env_or("CHANX_SESSION_COOKIE_NAME", "sessionid"), sid, sizeof sid);
+    if (secret && !*secret)
+        secret = NULL;
     if (!key)
         return CLASS_NONE;
     PGresult *res = query_row(db, "SELECT session_data FROM django_session WHERE session_key = $1 "
                                   "AND expire_date > now()", 1, &key, db_error);
     if (!res)
         return CLASS_NONE;
-    int decoded = cx_django_session_user_id(PQgetvalue(res, 0, 0), getenv("CHANX_DJANGO_SECRET_KEY"), user_id,
-                                            sizeof user_id, why, sizeof why) == 0;
+    char *data = strdup(PQgetvalue(res, 0, 0));
     PQclear(res);
-    if (!decoded || !(res = user_by_id(db, user_id, db_error)) || !take_user(res, r))
+    int decoded = data && cx_django_session_user_id(data, secret, user_id, sizeof user_id, why, sizeof why) == 0;
+    for (const char *p = user_id; decoded && *p; p++)
+        decoded = isdigit((unsigned char) *p);
+    snprintf(sql, sizeof sql, "SELECT %s, u.password FROM auth_user u WHERE u.id = $1::integer", USER_COLUMNS);
+    res = decoded && *user_id ? query_row(db, sql, 1, &id, db_error) : NULL;
+    int ok = res && session_hash_ok(data, secret, res);
+    free(data);
+    if (!ok) {
+        PQclear(res);
+        return CLASS_NONE;
+    }
+    if (!take_user(res, r))
         return CLASS_NONE;
     if (!cx_auth_origin_allowed(req->origin, req->host)) {
         r->user_id = 0, r->user_flags = 0;
@@ -192,13 +232,19 @@ static class_outcome jwt_class(PGconn *db, const cx_auth_request *req, cx_auth_r
     int malformed = 0;
     const char *token = header_credential(req->authorization, "Bearer", buf, sizeof buf, &malformed);
     if (malformed)
-        return cx_auth_fail(r, 401, "Authorization header must contain two space-delimited values"), CLASS_FAIL;
+        return cx_auth_fail(r, 401, malformed == 3 ? "Given token not valid for any token type"
+                                                   : "Authorization header must contain two space-delimited values"),
+               CLASS_FAIL;
     if (!token)
         token = req->jwt_param;
+    int from_cookie = 0;
     if (!token && getenv("CHANX_JWT_COOKIE"))
-        token = cookie_value(req->cookie, getenv("CHANX_JWT_COOKIE"), cookie, sizeof cookie);
+        from_cookie = (token = cookie_value(req->cookie, getenv("CHANX_JWT_COOKIE"), cookie, sizeof cookie)) != NULL;
     if (!token)
         return CLASS_NONE;
+    /* A browser sends cookies to any page's WebSocket: the same hijacking guard as sessions. */
+    if (from_cookie && !cx_auth_origin_allowed(req->origin, req->host))
+        return cx_auth_fail(r, 403, "Origin not allowed."), CLASS_FAIL;
     cx_jwt_config cfg = {
         .secret = env_or("CHANX_JWT_SECRET", env_or("CHANX_DJANGO_SECRET_KEY", "")),
         .user_id_claim = env_or("CHANX_JWT_USER_ID_CLAIM", "user_id"),

@@ -296,6 +296,27 @@ Test(django_auth_hash, fixture_vectors)
     json_decref(doc);
 }
 
+/* get_user's check: the current hash or Django 3.1/3.2's legacy sha1 one, nothing else. */
+Test(django_auth_hash, verifies_current_and_legacy_hashes_only)
+{
+    json_t *doc = vectors(), *v;
+    const char *secret = str(doc, "secret_key"), *other = str(doc, "other_key");
+    size_t i;
+    json_array_foreach(json_object_get(doc, "auth_hashes"), i, v) {
+        const char *pw = str(v, "password_hash");
+        cr_expect(cx_django_session_auth_hash_ok(str(v, "hash"), pw, secret));
+        cr_expect(cx_django_session_auth_hash_ok(str(v, "legacy_hash"), pw, secret));
+        cr_expect_not(cx_django_session_auth_hash_ok(str(v, "hash"), pw, other), "hash under another key");
+        cr_expect_not(cx_django_session_auth_hash_ok(str(v, "hash"), "pbkdf2_sha256$1$changed$x", secret),
+                      "hash of another password");
+    }
+    const char *pw = str(json_array_get(json_object_get(doc, "auth_hashes"), 0), "password_hash");
+    cr_expect_not(cx_django_session_auth_hash_ok("", pw, secret));
+    cr_expect_not(cx_django_session_auth_hash_ok(NULL, pw, secret));
+    cr_expect_not(cx_django_session_auth_hash_ok("aeaf", pw, secret), "a prefix is not the hash");
+    json_decref(doc);
+}
+
 Test(django_b64url, round_trip_and_rejects)
 {
     unsigned char data[16];
