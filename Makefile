@@ -59,7 +59,7 @@ KIT_LIB := $(BUILD)/lib/libchanx-testing.a
 .PHONY: all deps run test test-plain test-san unit e2e bench clean new-consumer
 .DEFAULT_GOAL := all
 
-all: $(PROGRAMS) $(PLUGINS) $(TEST_PLUGINS) $(KIT_LIB) $(BUILD)/tests/unit $(BUILD)/tests/e2e $(BUILD)/bench/bare_echo
+all: $(PROGRAMS) $(PLUGINS) $(TEST_PLUGINS) $(KIT_LIB) $(BUILD)/tests/unit $(BUILD)/tests/e2e $(BUILD)/bench/bare_echo $(BUILD)/bench/chanx-bench
 
 deps:
 	@scripts/install-deps
@@ -118,6 +118,11 @@ new-consumer:
 $(BUILD)/bench/bare_echo: bench/bare_echo.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS_SAN) -o $@ $< $(LDLIBS_ALL)
+
+# The load generator: every bench/*.c but the bare server; libc only.
+$(BUILD)/bench/chanx-bench: $(call objs,$(filter-out bench/bare_echo.c,$(wildcard bench/*.c)))
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_SAN) -o $@ $^ -lm
 
 run: deps
 	@$(MAKE) --no-print-directory all

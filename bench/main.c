@@ -1,0 +1,309 @@
+/*
+ * chanx-bench — a WebSocket load generator for Chanx and the servers it is
+ * compared with (the bare libwebsockets echo, the Django Channels peer).
+ *
+ *   chanx-bench SCENARIO --url ws://HOST:PORT/PATH [--token KEY | --tokens-file F]
+ *               [-n CONNECTIONS] [--duration S] [options]
+ *
+ * Design: main.c only turns the command line into a bench_opts (resolving
+ * the URL once, reading tokens, raising RLIMIT_NOFILE) and runs one
+ * scenario; output is one JSON line per result for scripts plus one line
+ * starting with "# " for people, both on stdout (report_* below). Every
+ * scenario speaks only the wire protocol, so any server that serves these
+ * routes can be measured with the same client.
+ */
+#include "bench.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+static volatile sig_atomic_t s_interrupted;
+
+int bench_interrupted(void) { return s_interrupted; }
+
+static void on_signal(int sig)
+{
+    (void) sig;
+    s_interrupted = 1;
+}
+
+static void usage(FILE *out)
+{
+    fputs("usage: chanx-bench echo|broadcast|connect|idle --url ws://HOST:PORT/PATH [options]\n"
+          "\n"
+          "  --token KEY          sent as 'Authorization: Token KEY'\n"
+          "  --tokens-file FILE   one token per line; connection i uses line i mod count\n"
+          "  -n N                 connections (default 10)\n"
+          "  --duration S         seconds of measurement; connect: the time cap (default 5)\n"
+          "  --senders K          broadcast: connections that send (default 1)\n"
+          "  --concurrency C      handshakes in flight at once (default 200)\n"
+          "  --no-auth-message    the server sends no authentication message: open = 101\n"
+          "  --pids P1,P2,...     idle: processes whose resident memory is read\n"
+          "  --settle S           idle: seconds to wait before reading memory (default 2)\n"
+          "  --source-ips K       spread connections over 127.0.0.1..K (beyond ~28k)\n"
+          "  --label NAME         server name in the output (default: the URL)\n"
+          "\n"
+          "Scenarios:\n"
+          "  echo       closed-loop {\"action\":\"ping\"} -> pong; round trips/s, p50/p99/p999\n"
+          "  broadcast  N members of one chat room, K senders closed-loop; deliveries/s,\n"
+          "             p50/p99 until every member has a message\n"
+          "  connect    authenticated connections opened per second until N are open\n"
+          "  idle       N idle connections; resident memory per connection of --pids\n"
+          "\n"
+          "Each result is one JSON line and one '# ' line for people.\n", out);
+}
+
+static int parse_url(bench_opts *o)
+{
+    const char *u = o->url;
+    if (strncmp(u, "ws://", 5))
+        return fprintf(stderr, "chanx-bench: only ws:// URLs: %s\n", u), -1;
+    u += 5;
+    const char *slash = strchr(u, '/');
+    const char *hostport_end = slash ? slash : u + strlen(u);
+    const char *colon = memchr(u, ':', (size_t) (hostport_end - u));
+    size_t hlen = (size_t) ((colon ? colon : hostport_end) - u);
+    if (!hlen || hlen >= sizeof o->host)
+        return fprintf(stderr, "chanx-bench: bad host in %s\n", o->url), -1;
+    memcpy(o->host, u, hlen);
+    o->host[hlen] = 0;
+    size_t plen = colon ? (size_t) (hostport_end - colon - 1) : 2;
+    if (plen == 0 || plen >= sizeof o->port)
+        return fprintf(stderr, "chanx-bench: bad port in %s\n", o->url), -1;
+    if (colon)
+        memcpy(o->port, colon + 1, plen);
+    else
+        memcpy(o->port, "80", 2);
+    o->port[plen] = 0;
+    snprintf(o->path, sizeof o->path, "%s", slash ? slash : "/");
+
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res = NULL;
+    int rc = getaddrinfo(o->host, o->port, &hints, &res);
+    if (rc || !res)
+        return fprintf(stderr, "chanx-bench: %s: %s\n", o->host, gai_strerror(rc)), -1;
+    memcpy(&o->addr, res->ai_addr, res->ai_addrlen);
+    o->addrlen = res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+static int add_token(bench_opts *o, const char *token)
+{
+    char **t = realloc(o->tokens, (o->ntokens + 1) * sizeof *t);
+    if (!t)
+        return -1;
+    o->tokens = t;
+    if (!(o->tokens[o->ntokens] = strdup(token)))
+        return -1;
+    o->ntokens++;
+    return 0;
+}
+
+static int read_tokens(bench_opts *o, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return fprintf(stderr, "chanx-bench: %s: %s\n", path, strerror(errno)), -1;
+    char line[512];
+    int rc = 0;
+    while (!rc && fgets(line, sizeof line, f)) {
+        line[strcspn(line, " \t\r\n")] = 0;
+        if (line[0])
+            rc = add_token(o, line);
+    }
+    fclose(f);
+    if (!rc && !o->ntokens)
+        return fprintf(stderr, "chanx-bench: no tokens in %s\n", path), -1;
+    return rc;
+}
+
+static int parse_pids(bench_opts *o, const char *list)
+{
+    for (const char *p = list; *p && o->npids < BENCH_MAX_PIDS;) {
+        char *end;
+        long pid = strtol(p, &end, 10);
+        if (end == p || pid <= 0)
+            return fprintf(stderr, "chanx-bench: bad --pids %s\n", list), -1;
+        o->pids[o->npids++] = (pid_t) pid;
+        p = *end == ',' ? end + 1 : end;
+    }
+    return 0;
+}
+
+/* Enough descriptors for every connection plus slack, up to the hard limit. */
+static void raise_nofile(int connections)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl))
+        return;
+    rlim_t want = (rlim_t) connections + 64;
+    if (rl.rlim_cur >= want)
+        return;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want)
+        fprintf(stderr, "chanx-bench: only %lu file descriptors allowed (hard limit)\n",
+                (unsigned long) rl.rlim_cur);
+}
+
+static int parse_args(bench_opts *o, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "url", required_argument, 0, 'u' },       { "token", required_argument, 0, 't' },
+        { "tokens-file", required_argument, 0, 'T' }, { "duration", required_argument, 0, 'd' },
+        { "senders", required_argument, 0, 'k' },   { "concurrency", required_argument, 0, 'c' },
+        { "no-auth-message", no_argument, 0, 'A' }, { "pids", required_argument, 0, 'p' },
+        { "settle", required_argument, 0, 's' },    { "source-ips", required_argument, 0, 'S' },
+        { "label", required_argument, 0, 'l' },     { "help", no_argument, 0, 'h' },
+        { 0, 0, 0, 0 }
+    };
+    int ch;
+    while ((ch = getopt_long(argc, argv, "n:h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'u': o->url = optarg; break;
+        case 't': if (add_token(o, optarg)) return -1; break;
+        case 'T': if (read_tokens(o, optarg)) return -1; break;
+        case 'n': o->connections = atoi(optarg); break;
+        case 'd': o->duration = atof(optarg); break;
+        case 'k': o->senders = atoi(optarg); break;
+        case 'c': o->concurrency = atoi(optarg); break;
+        case 'A': o->no_auth_message = 1; break;
+        case 'p': if (parse_pids(o, optarg)) return -1; break;
+        case 's': o->settle = atof(optarg); break;
+        case 'S': o->source_ips = atoi(optarg); break;
+        case 'l': o->label = optarg; break;
+        case 'h': usage(stdout); exit(0);
+        default: return -1;
+        }
+    }
+    if (optind != argc - 1 || !o->url)
+        return -1;
+    o->scenario = argv[optind];
+    if (o->connections < 1 || o->duration <= 0 || o->senders < 1 || o->concurrency < 1)
+        return fprintf(stderr, "chanx-bench: -n, --duration, --senders, --concurrency must be positive\n"), -1;
+    if (o->senders > o->connections)
+        o->senders = o->connections;
+    if (!o->label)
+        o->label = o->url;
+    return parse_url(o);
+}
+
+static void free_opts(bench_opts *o)
+{
+    for (size_t i = 0; i < o->ntokens; i++)
+        free(o->tokens[i]);
+    free(o->tokens);
+}
+
+int main(int argc, char **argv)
+{
+    bench_opts o = { .connections = 10, .duration = 5, .senders = 1, .concurrency = 200, .settle = 2 };
+    if (parse_args(&o, argc, argv)) {
+        usage(stderr);
+        free_opts(&o);
+        return 2;
+    }
+    struct sigaction sa = { .sa_handler = on_signal };
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    raise_nofile(o.connections);
+
+    int rc;
+    if (!strcmp(o.scenario, "echo"))
+        rc = run_echo(&o);
+    else if (!strcmp(o.scenario, "broadcast"))
+        rc = run_broadcast(&o);
+    else if (!strcmp(o.scenario, "connect"))
+        rc = run_connect(&o);
+    else if (!strcmp(o.scenario, "idle"))
+        rc = run_idle(&o);
+    else {
+        fprintf(stderr, "chanx-bench: unknown scenario '%s'\n", o.scenario);
+        rc = 2;
+    }
+    free_opts(&o);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- output */
+
+static void put(report_t *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(report_t *r, const char *fmt, ...)
+{
+    if (r->len >= sizeof r->buf)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(r->buf + r->len, sizeof r->buf - r->len, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        r->len += (size_t) n;
+}
+
+/* Strings in the output are ours or URLs: escape only what JSON requires. */
+static void put_string(report_t *r, const char *s)
+{
+    put(r, "\"");
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            put(r, "\\%c", *s);
+        else if ((unsigned char) *s < 0x20)
+            put(r, "\\u%04x", *s);
+        else
+            put(r, "%c", *s);
+    }
+    put(r, "\"");
+}
+
+void report_begin(report_t *r, const bench_opts *o, const loop_stats *st)
+{
+    r->len = 0;
+    put(r, "{\"scenario\":");
+    put_string(r, o->scenario);
+    put(r, ",\"server\":");
+    put_string(r, o->label);
+    put(r, ",\"url\":");
+    put_string(r, o->url);
+    put(r, ",\"connections\":%d,\"opened\":%llu,\"failed\":%llu,\"refused\":%llu,\"auth_failed\":%llu,"
+           "\"dropped\":%llu",
+        o->connections, (unsigned long long) st->opened, (unsigned long long) st->failed,
+        (unsigned long long) st->refused, (unsigned long long) st->auth_failed,
+        (unsigned long long) st->closed_after_open);
+}
+
+void report_num(report_t *r, const char *key, double value)
+{
+    put(r, ",\"%s\":%.3f", key, value);
+}
+
+void report_int(report_t *r, const char *key, long long value)
+{
+    put(r, ",\"%s\":%lld", key, value);
+}
+
+void report_latency(report_t *r, const char *prefix, const hist_t *h)
+{
+    put(r, ",\"%s_p50_ms\":%.3f,\"%s_p99_ms\":%.3f,\"%s_p999_ms\":%.3f,\"%s_max_ms\":%.3f,\"%s_mean_ms\":%.3f",
+        prefix, hist_quantile(h, 0.50) / 1e6, prefix, hist_quantile(h, 0.99) / 1e6,
+        prefix, hist_quantile(h, 0.999) / 1e6, prefix, (h->total ? h->max : 0) / 1e6,
+        prefix, hist_mean(h) / 1e6);
+}
+
+void report_end(report_t *r, const char *human_fmt, ...)
+{
+    put(r, "}");
+    printf("%s\n# ", r->buf);
+    va_list ap;
+    va_start(ap, human_fmt);
+    vprintf(human_fmt, ap);
+    va_end(ap);
+    printf("\n");
+    fflush(stdout);
+}
