@@ -32,10 +32,14 @@ cx_communicator *cx_communicator_on(cx_stack *stack, int gateway, const char *pa
 {
     cx_communicator *self = calloc(1, sizeof *self);
     cr_assert_not_null(self);
-    char url[700];
-    snprintf(url, sizeof url, "ws://127.0.0.1:%d%s", cx_stack_gateway_port(stack, gateway), path);
+    /* paths may be long on purpose (tests of limits): the URL is as long as it needs */
+    char *url = NULL;
+    cr_assert(asprintf(&url, "ws://127.0.0.1:%d%s", cx_stack_gateway_port(stack, gateway), path) > 0);
     snprintf(self->path, sizeof self->path, "%s", path);
+    if (strlen(path) >= sizeof self->path)
+        snprintf(self->path + sizeof self->path - 32, 32, "...(%zu bytes)", strlen(path));
     self->ws = cx_ws_connect(url, headers, 5000);
+    free(url);
     cx_stack_adopt_communicator(stack, self);
     return self;
 }

@@ -35,6 +35,9 @@
 
 #define FLUSH_TIMEOUT_MS 10000
 #define CLOSE_WAIT_MS 1000
+/* Tests of limits send paths far longer than any browser would: the URL and
+ * lws's per-context buffer (which holds the whole upgrade request) take 32 KiB. */
+#define MAX_URL 32768
 
 typedef enum { CX_CONNECTING, CX_OPEN, CX_CLOSED, CX_FAILED } cx_state_t;
 
@@ -141,14 +144,15 @@ static struct lws_context *context_new(const struct lws_protocols *protocols,
     info.user = user;
     /* A client needs its socket and lws's cancel pipe; leave headroom. */
     info.fd_limit_per_thread = 16;
+    info.pt_serv_buf_size = MAX_URL + 4096;
     info.options = tls ? LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0;
     return lws_create_context(&info);
 }
 
 /* Splits url into connect info; the strings point into `scratch`. */
 typedef struct {
-    char scratch[1024];
-    char path[1024];
+    char scratch[MAX_URL];
+    char path[MAX_URL];
     char host[300];
 } url_parts_t;
 
