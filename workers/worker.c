@@ -226,7 +226,10 @@ int cx_worker_run(cx_worker *self, volatile int *stop)
         if (cx_link_tick(self->link))
             send_register(self);
     }
-    /* 1012 (service restart): clients reconnect and land on another worker. */
+    /* An empty REGISTER first, so the broker pins no new connection here: clients that reconnect
+     * at once must land on another worker. Then 1012 (service restart): reconnect. */
+    cx_env withdraw = { .type = CX_ENV_REGISTER };
+    cx_link_send(self->link, &withdraw);
     close_all(self, 1012);
     zclock_sleep(50);   /* let the CLOSE envelopes leave before the socket goes */
     return 0;

@@ -1,0 +1,160 @@
+/*
+ * Graceful shutdown, as an orchestrator does it (SIGTERM, then SIGKILL after
+ * a grace period):
+ *
+ *   - a gateway closes its clients with 1001 (going away) and exits within
+ *     its drain time (CHANX_DRAIN_MS; the kit sets 1000 ms), even when
+ *     clients do not answer the close; the other gateway is untouched;
+ *   - a worker closes its connections with 1012 (service restart), exits
+ *     promptly, and clients that reconnect at once land on a live worker.
+ *
+ * The kit's libwebsockets client reports a received 1012 as 1002 (lws 4.1's
+ * client parser treats codes above 1011 as protocol errors), so the 1012 is
+ * read by Python's websockets, a client independent of ours, run as a child.
+ */
+#include "tests/kit/deploy_helpers.h"
+
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+static cx_stack *stack;
+static char *folder;
+static int64_t alice;
+
+#define DRAIN_MS 1000
+/* The kit escalates to SIGKILL after 3 s; a clean exit must come well before. */
+#define EXIT_BOUND_MS (DRAIN_MS + 1000)
+
+static void setup(void)
+{
+    folder = cx_plugin_folder_new((const char *const[]) { "plugins/echo.so", "test-plugins/dep_probe.so", NULL });
+    stack = cx_stack_start(&(cx_stack_options) {
+        .plugins = folder, .gateways = 2, .workers = 2,
+        .env = (const char *const[]) { "CHANX_DRAIN_MS=1000", "CHANX_LOG_LEVEL=info", NULL } });
+    alice = cx_db_create_user(stack, "alice", 0);
+}
+
+static void teardown(void)
+{
+    cx_stack_stop(&stack);
+    cx_plugin_folder_remove(&folder);
+}
+
+TestSuite(shutdown, .init = setup, .fini = teardown, .timeout = 60);
+
+static long elapsed_ms(const struct timespec *since)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
+}
+
+static cx_communicator *connect_to(int gateway, const char *path)
+{
+    cx_communicator *c = cx_communicator_on(stack, gateway, path, cx_db_token_header(stack, alice));
+    cx_assert_authenticated_status_ok(c);
+    return c;
+}
+
+static void assert_pong(cx_communicator *c)
+{
+    cx_send_message(c, "ping", NULL);
+    json_t *pong = cx_receive_until_action(c, "pong", 5000);
+    cr_assert_not_null(pong, "no pong");
+    json_decref(pong);
+}
+
+/* A python3-websockets client on one gateway: prints its worker's pid once connected, then the
+ * close code it receives. */
+static const char PY_CLIENT[] =
+    "import asyncio, json, sys\n"
+    "import websockets\n"
+    "async def main():\n"
+    "    async with websockets.connect(sys.argv[1]) as ws:\n"
+    "        await ws.recv()\n"
+    "        await ws.send(json.dumps({'action': 'whoami'}))\n"
+    "        print(json.loads(await ws.recv())['payload']['pid'], flush=True)\n"
+    "        try:\n"
+    "            await asyncio.wait_for(ws.recv(), 10)\n"
+    "        except websockets.ConnectionClosed as e:\n"
+    "            print(e.rcvd.code if e.rcvd else 1006, flush=True)\n"
+    "asyncio.run(main())\n";
+
+static FILE *python_client(int gateway, const char *path)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 -c \"$CX_PY_CLIENT\" 'ws://127.0.0.1:%d%s?token=%s'",
+             cx_stack_gateway_port(stack, gateway), path, cx_db_token(stack, alice));
+    setenv("CX_PY_CLIENT", PY_CLIENT, 1);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p, "cannot run python3");
+    return p;
+}
+
+static long read_number(FILE *p, const char *what)
+{
+    char line[64];
+    cr_assert_not_null(fgets(line, sizeof line, p), "the python client printed no %s", what);
+    return atol(line);
+}
+
+static json_int_t worker_pid_of(cx_communicator *c)
+{
+    cx_send_message(c, "whoami", NULL);
+    json_t *m = cx_receive_until_action(c, "whoami", 5000);
+    cr_assert_not_null(m, "no whoami answer");
+    json_int_t pid = json_integer_value(json_object_get(json_object_get(m, "payload"), "pid"));
+    json_decref(m);
+    return pid;
+}
+
+Test(shutdown, sigterm_on_a_gateway_closes_its_clients_with_1001_within_the_drain_time)
+{
+    cx_communicator *leaving[3], *staying = connect_to(1, "/ws/echo/");
+    for (int i = 0; i < 3; i++)
+        leaving[i] = connect_to(0, "/ws/echo/");
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    /* The clients read nothing until the gateway is gone: it must not wait for their close replies
+     * beyond its drain time. */
+    cx_stack_kill_gateway(stack, 0, SIGTERM);
+    long took = elapsed_ms(&t0);
+    cr_assert_lt(took, EXIT_BOUND_MS, "the gateway took %ld ms to exit (drain time %d ms)", took, DRAIN_MS);
+    for (int i = 0; i < 3; i++)
+        cx_assert_closed(leaving[i], 1001, 2000);
+    assert_pong(staying);
+}
+
+Test(shutdown, sigterm_on_a_worker_closes_its_connections_with_1012_and_clients_reconnect_elsewhere)
+{
+    for (int waited = 0; cx_stack_log_count(stack, "broker", "\"worker registered\"") < 2; waited += 50) {
+        cr_assert_lt(waited, 10000, "the second worker never registered");
+        usleep(50000);
+    }
+    cx_communicator *probe = connect_to(0, "/ws/dep_probe/");
+    FILE *py = python_client(1, "/ws/dep_probe/");
+    json_int_t py_pid = read_number(py, "worker pid"), other = worker_pid_of(probe);
+    cr_assert_neq(py_pid, other, "the two connections should be on different workers");
+    int doomed = py_pid == cx_stack_pid(stack, "worker0") ? 0 : 1;
+    cr_assert_eq(py_pid, cx_stack_pid(stack, doomed ? "worker1" : "worker0"));
+    json_int_t survivor = other;
+
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cx_stack_kill_worker(stack, doomed, SIGTERM);
+    long took = elapsed_ms(&t0);
+    cr_assert_lt(took, EXIT_BOUND_MS, "the worker took %ld ms to exit", took);
+    cr_assert_eq(read_number(py, "close code"), 1012, "the worker's client should be closed with 1012");
+    pclose(py);
+    cr_assert_eq(worker_pid_of(probe), survivor, "the other worker's connection was disturbed");
+
+    /* A client reconnecting at once must not be pinned to the worker that just left. */
+    for (int i = 0; i < 3; i++) {
+        cx_communicator *again = connect_to(i % 2, "/ws/dep_probe/");
+        cr_assert_eq(worker_pid_of(again), survivor, "reconnection %d was sent to the stopped worker", i);
+    }
+}
