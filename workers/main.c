@@ -2,12 +2,13 @@
  * main.c — chanx-worker: command line, signals, run.
  *
  *   chanx-worker [--broker tcp://127.0.0.1:5555] [--plugins DIR] [--routing FILE]
- *   chanx-worker --check [endpoint]     liveness probe: the broker answers
+ *   chanx-worker --check     liveness probe: this host's worker is looping with a live broker link
  *
- * Environment: CHANX_BROKER, CHANX_PLUGINS, CHANX_ROUTING, and the CHANX_*
- * consumer defaults listed in the README.
+ * Environment: CHANX_BROKER, CHANX_PLUGINS, CHANX_ROUTING, CHANX_HEALTH_FILE
+ * (see liveness.c), and the CHANX_* consumer defaults listed in the README.
  */
 #include "common/log.h"
+#include "workers/liveness.h"
 #include "workers/worker.h"
 
 #include <czmq.h>
@@ -35,7 +36,9 @@ static void usage(FILE *out)
     fprintf(out, "usage: chanx-worker [--broker ENDPOINT] [--plugins DIR] [--routing FILE]\n"
                  "  --broker ENDPOINT  broker to connect to (env CHANX_BROKER, default tcp://127.0.0.1:5555)\n"
                  "  --plugins DIR      folder of consumer plugins, *.so (env CHANX_PLUGINS, default ./plugins)\n"
-                 "  --routing FILE     deployment routing file (env CHANX_ROUTING; default: ws/<plugin>/)\n");
+                 "  --routing FILE     deployment routing file (env CHANX_ROUTING; default: ws/<plugin>/)\n"
+                 "  --check            exit 0 if the worker using CHANX_HEALTH_FILE (default /tmp/chanx-worker.alive)\n"
+                 "                     is alive with a broker link, 1 otherwise (for healthchecks)\n");
 }
 
 int main(int argc, char **argv)
@@ -50,6 +53,8 @@ int main(int argc, char **argv)
             dir = argv[++i];
         else if (strcmp(argv[i], "--routing") == 0 && i + 1 < argc)
             routing = argv[++i];
+        else if (strcmp(argv[i], "--check") == 0)
+            return cx_liveness_check();
         else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
             return usage(stdout), 0;
         else

@@ -16,6 +16,7 @@
  */
 #include "workers/worker.h"
 #include "workers/context_internal.h"
+#include "workers/liveness.h"
 #include "common/idmap.h"
 #include "common/link.h"
 #include "common/log.h"
@@ -225,6 +226,7 @@ int cx_worker_run(cx_worker *self, volatile int *stop)
             send_register(self);
         if (cx_link_tick(self->link))
             send_register(self);
+        cx_liveness_beat(cx_link_alive(self->link));
     }
     /* An empty REGISTER first, so the broker pins no new connection here: clients that reconnect
      * at once must land on another worker. Then 1012 (service restart): reconnect. */

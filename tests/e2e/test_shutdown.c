@@ -29,12 +29,16 @@ static int64_t alice;
 /* The kit escalates to SIGKILL after 3 s; a clean exit must come well before. */
 #define EXIT_BOUND_MS (DRAIN_MS + 1000)
 
+static char health[128];
+
 static void setup(void)
 {
     folder = cx_plugin_folder_new((const char *const[]) { "plugins/echo.so", "test-plugins/dep_probe.so", NULL });
+    snprintf(health, sizeof health, "CHANX_HEALTH_FILE=%s/alive", folder);
+    putenv(health);   /* for the --check this process runs, too */
     stack = cx_stack_start(&(cx_stack_options) {
         .plugins = folder, .gateways = 2, .workers = 2,
-        .env = (const char *const[]) { "CHANX_DRAIN_MS=1000", "CHANX_LOG_LEVEL=info", NULL } });
+        .env = (const char *const[]) { "CHANX_DRAIN_MS=1000", "CHANX_LOG_LEVEL=info", health, NULL } });
     alice = cx_db_create_user(stack, "alice", 0);
 }
 
@@ -157,4 +161,25 @@ Test(shutdown, sigterm_on_a_worker_closes_its_connections_with_1012_and_clients_
         cx_communicator *again = connect_to(i % 2, "/ws/dep_probe/");
         cr_assert_eq(worker_pid_of(again), survivor, "reconnection %d was sent to the stopped worker", i);
     }
+}
+
+/* chanx-worker --check, the compose healthcheck: alive while a worker loops with a broker link. */
+static int worker_check(void)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "%s/chanx-worker --check", cx_test_bin());
+    return system(cmd);
+}
+
+Test(shutdown, worker_check_passes_while_a_worker_runs_and_fails_after_it_stops)
+{
+    int rc = -1;
+    for (int waited = 0; (rc = worker_check()) != 0 && waited < 5000; waited += 100)
+        usleep(100000);
+    cr_assert_eq(rc, 0, "chanx-worker --check fails although workers run");
+    cx_stack_kill_worker(stack, 0, SIGKILL);
+    cx_stack_kill_worker(stack, 1, SIGKILL);
+    for (int waited = 0; (rc = worker_check()) == 0 && waited < 10000; waited += 100)
+        usleep(100000);
+    cr_assert_neq(rc, 0, "chanx-worker --check still passes with no worker running");
 }
