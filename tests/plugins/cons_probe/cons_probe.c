@@ -57,7 +57,7 @@ static json_t *context_of(chanx_ctx *ctx)
     json_object_set_new(c, "num_text", or_null(chanx_url_kwarg(ctx, "num")));
     json_object_set_new(c, "query", json_deep_copy(chanx_query_params(ctx)));
     json_object_set_new(c, "q", or_null(chanx_query_param(ctx, "q")));
-    json_object_set_new(c, "header", or_null(chanx_header(ctx, "x-probe")));
+    json_object_set_new(c, "header", or_null(chanx_header(ctx, "accept-language")));
     json_object_set_new(c, "cookie", or_null(chanx_cookie(ctx, "flavor")));
     json_object_set_new(c, "client", or_null(chanx_client_addr(ctx)));
     json_object_set_new(c, "path", or_null(chanx_path(ctx)));
