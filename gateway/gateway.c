@@ -470,6 +470,7 @@ static int setup(cx_gateway *gw, const cx_gateway_config *config)
     snprintf(node, sizeof node, "gateway-%s-%d-%d", host, (int) getpid(), config->port);
     if (getrandom(&gw->node, sizeof gw->node, 0) != sizeof gw->node)
         gw->node = (uint32_t) getpid();
+    gw->node &= 0x7fffffff;   /* connection ids (node << 32 | n) stay positive as JSON integers in logs */
     gw->config = config;
     gw->sessions = cx_idmap_new();
     gw->groups = cx_gw_groups_new();
