@@ -1,0 +1,119 @@
+"""The table of `make bench`: reads chanx-bench's JSON lines, prints one
+Markdown table with the ratios to the bare server and to Django Channels and
+whether each target of issue 7 is met, and writes every raw result with the
+machine's description to results.json.
+
+Usage: table.py RESULTS.jsonl RESULTS.json  (env: BENCH_PIN_DESC, BENCH_QUICK)
+
+Reporting only: nothing here runs while a scenario measures.
+"""
+import json
+import os
+import platform
+import subprocess
+import sys
+
+PACKAGES = ["libwebsockets17", "libzmq5", "libczmq4", "libmsgpackc2", "libjansson4", "postgresql",
+            "python3-django", "python3-django-channels", "python3-channels-redis", "daphne",
+            "python3-djangorestframework", "redis-server", "python3"]
+
+# (label, scenario, field, higher is better, target as (kind, value))
+FIGURES = [
+    ("echo round trips/s", "echo", "round_trips_per_s", True, ("bare_ratio", 0.5), ("django_ratio", 20)),
+    ("echo p99 latency (ms)", "echo", "latency_p99_ms", False, ("max", 5.0), None),
+    ("echo p50 latency (ms)", "echo", "latency_p50_ms", False, None, None),
+    ("broadcast deliveries/s", "broadcast", "deliveries_per_s", True, ("django_ratio", 100), None),
+    ("broadcast p99 every member (ms)", "broadcast", "all_members_p99_ms", False, ("max", 50.0), None),
+    ("broadcast p50 every member (ms)", "broadcast", "all_members_p50_ms", False, None, None),
+    ("connect: opened/s", "connect", "connections_per_s", True, ("min", 2000), None),
+    ("idle: KiB per connection", "idle", "kib_per_connection", False, ("max", 16.0), None),
+]
+SERVERS = ["chanx", "bare", "django"]
+
+
+def machine():
+    def run(*cmd):
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return None
+
+    model = None
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), None)
+    except OSError:
+        pass
+    versions = {}
+    for p in PACKAGES:
+        v = run("dpkg-query", "-W", "-f=${Version}", p)
+        if v:
+            versions[p] = v
+    return {"nproc": os.cpu_count(), "cpu": model, "kernel": platform.release(),
+            "os": run("sh", "-c", ". /etc/os-release && echo $PRETTY_NAME"), "packages": versions}
+
+
+def fmt(v):
+    if v is None:
+        return "n/a"
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.2f}"
+
+
+def ratio(a, b):
+    return a / b if a is not None and b not in (None, 0) else None
+
+
+def verdict(target, chanx, bare, django):
+    if not target or chanx is None:
+        return None
+    kind, value = target
+    if kind == "bare_ratio":
+        r = ratio(chanx, bare)
+        return None if r is None else (f"≥{value}× bare", r >= value)
+    if kind == "django_ratio":
+        r = ratio(chanx, django)
+        return None if r is None else (f"≥{value}× django", r >= value)
+    if kind == "max":
+        return (f"< {value:g}", chanx < value)
+    return (f"≥ {value:g}", chanx >= value)
+
+
+def main():
+    raw, out = sys.argv[1], sys.argv[2]
+    results = []
+    with open(raw) as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                results.append(json.loads(line))
+    by = {(r.get("server"), r.get("scenario")): r for r in results}
+
+    rows = []
+    print()
+    print("| figure | chanx | bare | django | chanx/bare | chanx/django | target | met |")
+    print("|---|---:|---:|---:|---:|---:|---|---|")
+    for label, scenario, field, _higher, t1, t2 in FIGURES:
+        vals = {s: by.get((s, scenario), {}).get(field) for s in SERVERS}
+        n = {s: by.get((s, scenario), {}).get("opened") for s in SERVERS}
+        c, b, d = vals["chanx"], vals["bare"], vals["django"]
+        checks = [v for v in (verdict(t1, c, b, d), verdict(t2, c, b, d)) if v]
+        met = ", ".join(("yes" if ok else "NO") for _, ok in checks) or ""
+        tgt = ", ".join(t for t, _ in checks) or ""
+        conns = "/".join(str(n[s]) for s in SERVERS if n[s] is not None)
+        print(f"| {label} [{scenario} n={conns}] | {fmt(c)} | {fmt(b)} | {fmt(d)} | "
+              f"{fmt(ratio(c, b)) if field.endswith('_per_s') else ''} | "
+              f"{fmt(ratio(c, d)) if field.endswith('_per_s') else ''} | {tgt} | {met} |")
+        rows.append({"figure": label, "scenario": scenario, "field": field, "values": vals, "connections": n,
+                     "targets": [{"target": t, "met": ok} for t, ok in checks]})
+    errors = [r for r in results if "error" in r]
+    for r in errors:
+        print(f"\n{r['scenario']} on {r['server']}: {r['error']}")
+    with open(out, "w") as f:
+        json.dump({"machine": machine(), "quick": os.environ.get("BENCH_QUICK") == "1",
+                   "pinning": os.environ.get("BENCH_PIN_DESC"), "table": rows, "results": results}, f, indent=2)
+    print(f"\nraw results: {out}")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
