@@ -131,8 +131,27 @@ run: deps
 # The test suite runs twice: an optimised build, then the same suite under
 # AddressSanitizer + UndefinedBehaviorSanitizer in build-san/.
 test: deps
+	@$(MAKE) --no-print-directory check-deploy
 	@$(MAKE) --no-print-directory test-plain
 	@$(MAKE) --no-print-directory test-san
+
+# The deployment (docker/) is checked where no Docker engine runs: the compose
+# file must satisfy Debian's docker-compose, the image's `RUN make` goals are
+# built here exactly as docker/Dockerfile names them, and the image copies
+# every program.
+DOCKER_GOALS = $(shell sed -n 's/^RUN make .*BUILD=[^ ]* //p' docker/Dockerfile)
+
+.PHONY: programs plugins check-deploy
+programs: $(PROGRAMS)
+plugins: $(PLUGINS)
+
+check-deploy:
+	@docker-compose -f docker/docker-compose.yml config -q
+	@test -n "$(DOCKER_GOALS)" || { echo "check-deploy: no 'RUN make ... BUILD=DIR goals' in docker/Dockerfile" >&2; exit 1; }
+	@for p in $(notdir $(PROGRAMS)); do grep -q "/out/$$p" docker/Dockerfile \
+	  || { echo "check-deploy: docker/Dockerfile does not ship $$p" >&2; exit 1; }; done
+	@$(MAKE) --no-print-directory $(DOCKER_GOALS)
+	@echo "check-deploy: compose file valid, image goals '$(DOCKER_GOALS)' build"
 
 test-plain: all
 	@scripts/run-tests $(BUILD)
