@@ -1,0 +1,154 @@
+/*
+ * chanx-bench against a real stack, briefly: every scenario runs with a few
+ * connections for about a second and must print a JSON result whose counts
+ * show it really talked to the server. The benchmark figures themselves are
+ * not asserted (CI machines vary); what is asserted is that `make bench`
+ * would get a parsable, non-empty result from each scenario, and that a bad
+ * token is reported as such instead of as a figure.
+ */
+#include <chanx/testing.h>
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static cx_stack *stack;
+
+static void setup(void) { stack = cx_stack_start(&(cx_stack_options) { 0 }); }
+static void teardown(void) { cx_stack_stop(&stack); }
+
+TestSuite(bench_smoke, .init = setup, .fini = teardown, .timeout = 90);
+
+/* Runs chanx-bench SCENARIO on the stack's gateway; returns its JSON result
+ * (or NULL when it printed none) and its exit status in *status. */
+static json_t *bench(const char *scenario, const char *path, const char *token, const char *extra, int *status)
+{
+    const char *bin = getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build";
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s/bench/chanx-bench %s --url ws://127.0.0.1:%d%s --token %s --label smoke %s",
+             bin, scenario, cx_stack_gateway_port(stack, 0), path, token, extra);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p, "cannot run %s", cmd);
+    char line[8192];
+    json_t *result = NULL;
+    while (fgets(line, sizeof line, p))
+        if (line[0] == '{' && !result) {
+            json_error_t err;
+            result = json_loads(line, 0, &err);
+            cr_assert_not_null(result, "unparsable result line: %s (%s)", line, err.text);
+        }
+    int rc = pclose(p);
+    *status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+    return result;
+}
+
+static json_t *bench_ok(const char *scenario, const char *path, const char *extra)
+{
+    int64_t alice = cx_db_create_user(stack, "alice", 0);
+    int status;
+    json_t *r = bench(scenario, path, cx_db_token(stack, alice), extra, &status);
+    cr_assert_eq(status, 0, "chanx-bench %s exited with %d", scenario, status);
+    cr_assert_not_null(r, "chanx-bench %s printed no result", scenario);
+    cr_assert_str_eq(json_string_value(json_object_get(r, "scenario")), scenario);
+    cr_assert_str_eq(json_string_value(json_object_get(r, "server")), "smoke");
+    return r;
+}
+
+static double num(const json_t *r, const char *key)
+{
+    json_t *v = json_object_get(r, key);
+    cr_assert(json_is_number(v), "no number %s in the result", key);
+    return json_number_value(v);
+}
+
+Test(bench_smoke, echo_counts_round_trips_and_latency)
+{
+    json_t *r = bench_ok("echo", "/ws/echo/", "-n 2 --duration 1");
+    cr_assert_eq(num(r, "opened"), 2);
+    cr_assert_gt(num(r, "round_trips"), 0);
+    cr_assert_gt(num(r, "round_trips_per_s"), 0);
+    cr_assert_gt(num(r, "latency_p99_ms"), 0);
+    cr_assert_geq(num(r, "latency_p99_ms"), num(r, "latency_p50_ms"));
+    cr_assert_eq(num(r, "unexpected_messages"), 0);
+    json_decref(r);
+}
+
+Test(bench_smoke, broadcast_reaches_every_member)
+{
+    json_t *r = bench_ok("broadcast", "/ws/chat/smoke/", "-n 3 --senders 1 --duration 1");
+    cr_assert_eq(num(r, "opened"), 3);
+    cr_assert_gt(num(r, "messages"), 0);
+    cr_assert_gt(num(r, "complete"), 0, "no message reached all 3 members");
+    /* every message sent reaches all 3 members (in flight at the end: at most one) */
+    cr_assert_geq(num(r, "deliveries"), 3 * (num(r, "messages") - 1));
+    cr_assert_eq(num(r, "lost"), 0);
+    cr_assert_gt(num(r, "all_members_p99_ms"), 0);
+    json_decref(r);
+}
+
+Test(bench_smoke, connect_opens_every_connection)
+{
+    json_t *r = bench_ok("connect", "/ws/echo/", "-n 20 --duration 20 --concurrency 5");
+    cr_assert_eq(num(r, "opened"), 20);
+    cr_assert_eq(num(r, "failed"), 0);
+    cr_assert_eq(num(r, "capped"), 0);
+    cr_assert_gt(num(r, "connections_per_s"), 0);
+    json_decref(r);
+}
+
+/* The stack's processes are this test process's children. */
+static int stack_pids(char *out, size_t cap)
+{
+    DIR *d = opendir("/proc");
+    cr_assert_not_null(d);
+    struct dirent *e;
+    int n = 0;
+    size_t used = 0;
+    out[0] = 0;
+    while ((e = readdir(d))) {
+        char path[300], line[256];
+        snprintf(path, sizeof path, "/proc/%s/status", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        while (fgets(line, sizeof line, f))
+            if (!strncmp(line, "PPid:", 5) && atoi(line + 5) == getpid() && used + 16 < cap) {
+                used += (size_t) snprintf(out + used, cap - used, "%s%s", n++ ? "," : "", e->d_name);
+                break;
+            }
+        fclose(f);
+    }
+    closedir(d);
+    return n;
+}
+
+Test(bench_smoke, idle_reads_the_memory_of_each_process)
+{
+    char pids[256], extra[400];
+    cr_assert_geq(stack_pids(pids, sizeof pids), 3, "gateway, broker and worker not found");
+    snprintf(extra, sizeof extra, "-n 10 --settle 0.2 --pids %s", pids);
+    json_t *r = bench_ok("idle", "/ws/echo/", extra);
+    cr_assert_eq(num(r, "opened"), 10);
+    const char *key;
+    json_t *v;
+    int after = 0;
+    json_object_foreach(r, key, v)
+        if (!strncmp(key, "rss_after_kib_", 14)) {
+            cr_assert_gt(json_integer_value(v), 0, "%s", key);
+            after++;
+        }
+    cr_assert_geq(after, 3);
+    num(r, "kib_per_connection");
+    json_decref(r);
+}
+
+Test(bench_smoke, a_wrong_token_is_a_failure_not_a_figure)
+{
+    int status;
+    json_t *r = bench("echo", "/ws/echo/", "0000000000000000000000000000000000000000", "-n 2 --duration 1", &status);
+    cr_assert_neq(status, 0);
+    cr_assert_null(r, "a result was printed for connections that never opened");
+}
