@@ -259,7 +259,7 @@ void cx_ctx_receive(chanx_ctx *self, const char *text, size_t len)
     json_t *message = validated(self, text, len);
     if (!message) {
         if (self->log_received)
-            cx_ctx_log_message(self, "Received invalid websocket json", NULL);
+            cx_ctx_log_message(self, "Received invalid websocket json", NULL, NULL);
         send_completion(self);
         self->message_id[0] = '\0';
         return;
@@ -271,7 +271,7 @@ void cx_ctx_receive(chanx_ctx *self, const char *text, size_t len)
     if (json_is_null(msg.payload))
         msg.payload = NULL;
     if (self->log_received)
-        cx_ctx_log_message(self, "Received websocket json", msg.action);
+        cx_ctx_log_message(self, "Received websocket json", msg.action, NULL);
     if (self->consumer->desc->receive_message(self, &msg) != CHANX_OK) {
         json_t *fields = cx_ctx_log_fields(self);
         json_object_set_new(fields, "action", json_string(msg.action));

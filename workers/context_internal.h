@@ -37,7 +37,8 @@ struct chanx_groups {
 /* Fields every log record of a connection carries. New object. */
 json_t *cx_ctx_log_fields(const chanx_ctx *self);
 /* An info record of a message received or sent ("Received websocket json"...), unless its action
- * is one the consumer or the deployment ignores (log_ignored_actions). action may be NULL. */
-void cx_ctx_log_message(const chanx_ctx *self, const char *event, const char *action);
+ * is one the consumer or the deployment ignores (log_ignored_actions). action may be NULL; extra
+ * (stolen, may be NULL) adds fields. */
+void cx_ctx_log_message(const chanx_ctx *self, const char *event, const char *action, json_t *extra);
 
 #endif

@@ -50,20 +50,34 @@ static int action_ignored(const chanx_ctx *self, const char *action)
     return 0;
 }
 
-void cx_ctx_log_message(const chanx_ctx *self, const char *event, const char *action)
+void cx_ctx_log_message(const chanx_ctx *self, const char *event, const char *action, json_t *extra)
 {
-    if (!cx_log_enabled(CX_LOG_INFO) || (action && action_ignored(self, action)))
+    if (!cx_log_enabled(CX_LOG_INFO) || (action && action_ignored(self, action))) {
+        json_decref(extra);
         return;
+    }
     json_t *fields = cx_ctx_log_fields(self);
     if (action)
         json_object_set_new(fields, "action", json_string(action));
+    if (extra)
+        json_object_update_new(fields, extra);
     cx_log_fields(CX_LOG_INFO, event, fields);
 }
 
-static void log_sent(const chanx_ctx *self, const json_t *message)
+/* A group message is logged once, by its sender, with the groups it went to: the recipients'
+ * copies are made by the gateways, which do not log each one. */
+static void log_sent(const chanx_ctx *self, const json_t *message, const cx_env *group_send)
 {
-    if (self->log_sent)
-        cx_ctx_log_message(self, "Sent websocket json", json_string_value(json_object_get(message, "action")));
+    if (!self->log_sent)
+        return;
+    json_t *extra = NULL;
+    if (group_send) {
+        json_t *groups = json_array();
+        for (uint32_t i = 0; i < group_send->ngroups; i++)
+            json_array_append_new(groups, json_stringn(group_send->groups[i].ptr, group_send->groups[i].len));
+        extra = json_pack("{s:o}", "groups", groups);
+    }
+    cx_ctx_log_message(self, "Sent websocket json", json_string_value(json_object_get(message, "action")), extra);
 }
 
 int chanx_send_json(chanx_ctx *ctx, const json_t *message)
@@ -77,7 +91,7 @@ int chanx_send_json(chanx_ctx *ctx, const json_t *message)
     int rc = cx_worker_send(ctx->worker, &env);
     free(text);
     if (rc == 0)
-        log_sent(ctx, message);
+        log_sent(ctx, message, NULL);
     return rc == 0 ? CHANX_OK : CHANX_ERROR;
 }
 
@@ -122,6 +136,8 @@ static int send_group(chanx_ctx *ctx, const json_t *message, const char *const *
     env.text = cx_slice_of(text);
     int rc = cx_worker_send(ctx->worker, &env);
     free(text);
+    if (rc == 0)
+        log_sent(ctx, message, &env);
     return rc == 0 ? CHANX_OK : CHANX_ERROR;
 }
 

@@ -32,9 +32,73 @@
  * caller keeps its reference and frees it as usual.
  *
  * Return values: callbacks and API functions return CHANX_OK (0) on success
- * and CHANX_ERROR (-1) on failure. A callback that returns CHANX_ERROR makes
- * the framework answer {"action":"error","payload":{"detail":"Failed to
- * process message"}} and log the cause; the connection stays open.
+ * and CHANX_ERROR (-1) on failure. A receive_message that returns CHANX_ERROR
+ * makes the framework answer {"action":"error","payload":{"detail":"Failed
+ * to process message"}} and log an error record naming the action; the
+ * connection stays open. (build_groups and post_authentication failures are
+ * only logged.)
+ *
+ * Lifecycle of one connection: the gateway authenticates the client
+ * (.authentication, .permissions, .queryset); the worker then runs
+ * has_permission, sends {"action":"authentication","payload":{"status_code":
+ * 200,"status_text":"OK","data":{"detail":"OK"}}}, runs build_groups and
+ * post_authentication; then receive_message once per valid message, in
+ * arrival order; at the end disconnect(ctx, close_code) with the client's
+ * close code (1000, 1001, 1006 when the link dropped...), after which the
+ * state is freed and every group is left.
+ *
+ * Incoming schema (.incoming): a JSON object mapping each action to its
+ * payload's schema, or to null for "no payload" ({"action":"ping"} or
+ * "payload": null). The schema language is a JSON Schema subset: type (a
+ * name or a list: null, boolean, integer, number, string, array, object),
+ * properties, required, additionalProperties (true or false), enum, const,
+ * minLength, maxLength (code points), minimum, maximum, items (one schema for
+ * all), minItems, maxItems; description, title and examples are ignored. Any
+ * other keyword is an error: the plugin is refused with a log line naming
+ * the plugin, the consumer and the place ("plugin chat: consumer 'chat':
+ * incoming schema at chat.properties.message.maxLength: expected a
+ * non-negative integer"), and the worker goes on with its other plugins.
+ *
+ * Validation errors: an invalid message never reaches receive_message; the
+ * client gets {"action":"error","payload":[{"type":...,"loc":[...],"msg":
+ * ...,"input":...}]}, one entry per problem, pydantic v2's types and messages:
+ *   json_invalid       not JSON                              loc []
+ *   model_type         JSON, but not an object               loc []
+ *   union_tag_invalid  unknown or missing action; msg names the expected actions
+ *   missing            a required field (or payload) is absent   loc ["payload","message"]
+ *   string_type, int_type, int_from_float, float_type, bool_type, dict_type,
+ *   list_type, none_required, union_type (type lists)        wrong type
+ *   string_too_short, string_too_long                        minLength, maxLength
+ *   too_short, too_long                                      minItems, maxItems
+ *   greater_than_equal, less_than_equal                      minimum, maximum
+ *   literal_error                                            enum, const
+ *   extra_forbidden                                          additionalProperties false
+ * Array items are located by index: ["payload","tags",1]. An integral number
+ * (36.0) in an integer field reaches the consumer as an integer.
+ *
+ * Flags (chanx_flag fields of the descriptor) default to the deployment's
+ * settings, read by the worker from the environment (1/0, on/off, true/false):
+ *   send_completion              CHANX_SEND_COMPLETION               off
+ *   send_authentication_message  CHANX_SEND_AUTHENTICATION_MESSAGE   on
+ *   log_received_message         CHANX_LOG_RECEIVED_MESSAGE          on
+ *   log_sent_message             CHANX_LOG_SENT_MESSAGE              on
+ *   camelize                     CHANX_CAMELIZE                      off
+ *   log_ignored_actions          CHANX_LOG_IGNORED_ACTIONS ("ping,pong"): added to the consumer's list
+ * With send_completion, the sender gets {"action":"complete","payload":null}
+ * after each message it sent was handled, valid or not; every recipient of a
+ * group message gets {"action":"group_complete","payload":null} right after
+ * it. With camelize, the keys of incoming messages are converted to
+ * snake_case before validation (schemas and consumers use snake_case) and
+ * the keys of everything sent to camelCase (is_mine becomes isMine); values,
+ * actions and error locations are not converted.
+ *
+ * Logging: JSON records on the worker's stderr (colored text on a terminal)
+ * at CHANX_LOG_LEVEL (default info). "Received websocket json" and "Sent
+ * websocket json" records carry conn (the connection id), message_id (a
+ * short id of the message being handled, also on the replies it caused),
+ * action, consumer, path, client and user_id; a group message is logged
+ * once by its sender, with its groups. Payloads, tokens and cookies are
+ * never logged. chanx_log() adds records of your own with the same fields.
  */
 #ifndef CHANX_CONSUMER_H
 #define CHANX_CONSUMER_H
@@ -154,10 +218,12 @@ void *chanx_state(chanx_ctx *ctx);                       /* state_size zeroed by
 const chanx_user *chanx_user_of(const chanx_ctx *ctx);
 const json_t *chanx_obj(const chanx_ctx *ctx);           /* the queryset's row, or NULL */
 const char *chanx_consumer_name(const chanx_ctx *ctx);   /* "plugin.consumer" */
-uint64_t chanx_connection_id(const chanx_ctx *ctx);
+uint64_t chanx_connection_id(const chanx_ctx *ctx);     /* unique per gateway process, below 2^63; "conn" in logs */
 const char *chanx_path(const chanx_ctx *ctx);            /* the request path, decoded */
 const char *chanx_client_addr(const chanx_ctx *ctx);
-const char *chanx_header(const chanx_ctx *ctx, const char *name);   /* lowercase name; NULL if absent */
+/* Request headers by lowercase name, NULL if absent. The gateway forwards host, origin, user-agent,
+ * cookie, accept-language, referer and x-forwarded-for; never authorization. */
+const char *chanx_header(const chanx_ctx *ctx, const char *name);
 const char *chanx_cookie(const chanx_ctx *ctx, const char *name);
 const json_t *chanx_url_kwargs(const chanx_ctx *ctx);    /* object; int converters give integers */
 const char *chanx_url_kwarg(const chanx_ctx *ctx, const char *name);   /* any kwarg as text, or NULL */
@@ -178,11 +244,16 @@ int chanx_send_message(chanx_ctx *ctx, const char *action, const json_t *payload
 /* Any JSON object to this connection, as is (Chanx's kind="json"). */
 int chanx_send_json(chanx_ctx *ctx, const json_t *message);
 /* {"action", "payload", "is_mine", "is_current"} to every member of groups (NULL: the groups this
- * connection joined). options: CHANX_EXCLUDE_CURRENT (Chanx's default) or CHANX_INCLUDE_CURRENT. */
+ * connection joined; explicit groups need not include any of them). is_mine: the recipient is the
+ * sender's authenticated user; is_current: the recipient is this very connection. options:
+ * CHANX_EXCLUDE_CURRENT (Chanx's default) or CHANX_INCLUDE_CURRENT. A connection receives what is sent
+ * to it, direct or group, in send order. Usable from disconnect too (e.g. to tell an explicit group). */
 int chanx_send_group_message(chanx_ctx *ctx, const char *action, const json_t *payload,
                              const char *const *groups, int options);
 /* A JSON object to every member of groups, as is: no is_mine/is_current. */
 int chanx_send_group_json(chanx_ctx *ctx, const json_t *message, const char *const *groups, int options);
+/* Joins or leaves a group at any time (build_groups only calls chanx_groups_add for you). Joining
+ * twice is a no-op; leaving a group not joined too. Every group is left when the connection ends. */
 int chanx_group_add(chanx_ctx *ctx, const char *group);
 int chanx_group_discard(chanx_ctx *ctx, const char *group);
 /* Closes the connection with a WebSocket close code (1000, 4000-4999...). */

@@ -144,6 +144,21 @@ Test(consumer_logs, ignored_actions_and_log_flags_silence_records)
     json_decref(records);
 }
 
+Test(consumer_logs, a_group_message_is_logged_once_with_its_groups)
+{
+    cx_communicator *c = cons_connect(stack, "/ws/cons_probe/camel/", "alice");
+    cx_send_text(c, "{\"action\":\"shout\",\"payload\":{\"textBody\":\"hey\"}}");
+    json_decref(cx_receive_all_json(c, 5000, 0));
+    json_t *records = worker_records("\"groups\"");
+    const json_t *sent = find_record(records, "Sent websocket json", "cons_probe.camel", "shout");
+    cr_assert_not_null(sent, "the group message was not logged");
+    json_t *want = json_pack("[s]", "camel_room");
+    cr_assert(json_equal(json_object_get(sent, "groups"), want));
+    json_decref(want);
+    cr_assert_eq(count_records(records, "Sent websocket json", "shout"), 1);
+    json_decref(records);
+}
+
 Test(consumer_logs, a_plugin_with_a_bad_schema_is_refused_and_the_others_serve)
 {
     char *text = cx_stack_log(stack, "worker0", "cons_badschema", 5000);
