@@ -79,6 +79,8 @@ cx_stack *cx_stack_start(const cx_stack_options *options);
 void cx_stack_stop(cx_stack **self_p);
 const char *cx_stack_database(const cx_stack *self);               /* borrowed conninfo */
 int cx_stack_gateway_port(const cx_stack *self, int index);
+/* Folder of the processes' logs (<name>.log); kept after the test with CHANX_TEST_KEEP_LOGS=1. Borrowed. */
+const char *cx_stack_log_dir(const cx_stack *self);
 /* Process id of "broker", "worker<i>" or "gateway<i>", 0 when not running. */
 int cx_stack_pid(const cx_stack *self, const char *name);
 /* Sends sig to a worker or gateway; wait for it to exit when sig is fatal. */
