@@ -359,6 +359,10 @@ void cx_auth_decide(PGconn *db, const cx_consumer_spec *spec, const cx_auth_requ
         else
             outcome = jwt_class(db, req, r, &db_error);
     }
+    /* DRF's handle_exception: without a first class that can challenge (WWW-Authenticate), 401 becomes 403 */
+    int challenge = spec->nauth > 0 && spec->auth[0] != CX_AUTH_SESSION;
+    if (outcome == CLASS_FAIL && r->status == 401 && !challenge)
+        r->status = 403;
     if (!db_error && outcome != CLASS_FAIL) {
         cx_permission_subject subject = { (r->user_flags & CX_USER_AUTHENTICATED) != 0,
                                           (r->user_flags & CX_USER_STAFF) != 0,
@@ -367,7 +371,6 @@ void cx_auth_decide(PGconn *db, const cx_consumer_spec *spec, const cx_auth_requ
             if (cx_permission_allows(spec->perms[i], &subject))
                 continue;
             /* DRF: an anonymous request is "not authenticated"; 401 only when the first class can challenge. */
-            int challenge = spec->nauth > 0 && spec->auth[0] != CX_AUTH_SESSION;
             if (!subject.is_authenticated)
                 cx_auth_fail(r, challenge ? 401 : 403, NOT_AUTHENTICATED);
             else

@@ -278,6 +278,10 @@ Test(auth_classes, the_first_class_that_identifies_wins)
     const char *bad_token[] = { "Authorization: Token 0000000000000000000000000000000000000000", headers_buf[1], NULL };
     assert_refused("/ws/auth_probe/token_first/", bad_token, 401, "Invalid token.");
     assert_connected_as("/ws/auth_probe/session_first/", bad_token, "bob");
+    /* a failing class answers 401 only when the first class can challenge, as DRF's handle_exception */
+    const char *only_bad_token[] = { bad_token[0], NULL };
+    assert_refused("/ws/auth_probe/session_first/", only_bad_token, 403, "Invalid token.");
+    assert_refused("/ws/auth_probe/token_first/", only_bad_token, 401, "Invalid token.");
     free(bob_session);
 }
 
