@@ -5,7 +5,10 @@
  * Each authentication class returns one of three outcomes, as DRF's
  * authenticate() does: NONE (no credentials of its kind: try the next
  * class), USER (identified), or FAIL (credentials present but wrong: stop
- * with 401 and the class's message).
+ * with 401 and the class's message, 403 when the first class cannot
+ * challenge). Sessions follow Django's middleware instead: whatever does
+ * not verify (signature, expiry, the _auth_user_hash of the current
+ * password) is simply anonymous.
  */
 #include "gateway/auth_internal.h"
 #include "common/django_signing.h"
