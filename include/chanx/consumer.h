@@ -190,10 +190,10 @@ typedef struct chanx_consumer {
     int (*receive_message)(chanx_ctx *ctx, const chanx_msg *msg);
     void (*disconnect)(chanx_ctx *ctx, int close_code);
 
-    /* Chanx's settings, per consumer. */
+    /* Chanx's settings, per consumer. (Chanx's send_message_immediately has no counterpart here:
+     * every send leaves the worker at once, there is no batching to turn off.) */
     chanx_flag send_completion;              /* {"action":"complete"} after each handled message; default off */
     chanx_flag send_authentication_message;  /* the authentication status message; default on */
-    chanx_flag send_message_immediately;     /* flush each send at once instead of batching; default on */
     chanx_flag log_received_message;         /* log "Received websocket json"; default on */
     chanx_flag log_sent_message;             /* log "Sent websocket json"; default on */
     chanx_flag camelize;                     /* snake_case inside, camelCase on the wire; default off */
