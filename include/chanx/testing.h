@@ -136,6 +136,9 @@ void cx_receive_nothing(cx_communicator *self, int timeout_ms);
 /* Asserts the server closes with code within timeout_ms. */
 void cx_assert_closed(cx_communicator *self, int code, int timeout_ms);
 void cx_communicator_disconnect(cx_communicator *self);
+/* Asserts actual equals the JSON text expected (key order ignored), showing both when not:
+ * cx_assert_json_eq(replies, "[{\"action\": \"pong\", \"payload\": null}]"). */
+void cx_assert_json_eq(const json_t *actual, const char *expected);
 
 /* ---------------------------------------------------- auth credentials */
 /* (tests/kit/auth_helpers.c) Rows and tokens as Django, DRF and simplejwt write them. */

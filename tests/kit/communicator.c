@@ -269,3 +269,19 @@ void cx_communicator_disconnect(cx_communicator *self)
     if (self->ws)
         cx_ws_close(self->ws, 1000);
 }
+
+void cx_assert_json_eq(const json_t *actual, const char *expected)
+{
+    json_error_t err;
+    json_t *want = json_loads(expected, JSON_DECODE_ANY, &err);
+    cr_assert_not_null(want, "cx_assert_json_eq: the expectation is not JSON (%s): %s", err.text, expected);
+    int same = json_equal(actual, want);
+    json_decref(want);
+    if (same)
+        return;
+    char got[3000];
+    char *text = actual ? json_dumps(actual, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    snprintf(got, sizeof got, "%s", text ? text : "(null)");
+    free(text);
+    cr_assert_fail("JSON differs\n  expected: %s\n  actual:   %s", expected, got);
+}

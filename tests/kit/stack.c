@@ -277,8 +277,11 @@ static int scan_logs_for_sanitizers(cx_stack *self, char *names, size_t len)
         FILE *f = fopen(path, "r");
         if (f && getdelim(&text, &size, '\0', f) > 0 && has_sanitizer_report(text)) {
             fprintf(stderr, "==== sanitizer report in %s\n%s\n", path, text);
-            size_t used = strlen(names);
-            snprintf(names + used, len - used, "%s%s", found ? ", " : "", e->d_name);
+            if (strlen(names) + n + 3 < len) {
+                if (found)
+                    strcat(names, ", ");
+                strcat(names, e->d_name);
+            }
             found++;
         }
         free(text);
