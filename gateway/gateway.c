@@ -20,6 +20,7 @@
 #include "gateway/gateway_internal.h"
 #include "common/http_status.h"
 #include "common/log.h"
+#include "gateway/request.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -33,29 +34,7 @@
 
 cx_gateway *cx_gw;
 
-static const char *const FORWARDED_HEADERS[][2] = {
-    { "host", NULL }, { "origin", NULL }, { "user-agent", NULL }, { "cookie", NULL },
-    { "accept-language", NULL }, { "referer", NULL }, { "x-forwarded-for", NULL },
-};
-static const enum lws_token_indexes FORWARDED_TOKENS[] = {
-    WSI_TOKEN_HOST, WSI_TOKEN_ORIGIN, WSI_TOKEN_HTTP_USER_AGENT, WSI_TOKEN_HTTP_COOKIE,
-    WSI_TOKEN_HTTP_ACCEPT_LANGUAGE, WSI_TOKEN_HTTP_REFERER, WSI_TOKEN_X_FORWARDED_FOR,
-};
-
 /* -------------------------------------------------------------- helpers */
-
-static char *header(struct lws *wsi, enum lws_token_indexes token)
-{
-    int len = lws_hdr_total_length(wsi, token);
-    if (len <= 0)
-        return NULL;
-    char *out = malloc((size_t) len + 1);
-    if (out && lws_hdr_copy(wsi, out, len + 1, token) < 0) {
-        free(out);
-        return NULL;
-    }
-    return out;
-}
 
 static int http_reply(struct lws *wsi, unsigned status, const char *body)
 {
@@ -68,60 +47,6 @@ static int http_reply(struct lws *wsi, unsigned status, const char *body)
     if (lws_write(wsi, start, len, LWS_WRITE_HTTP_FINAL) != (int) len)
         return -1;
     return lws_http_transaction_completed(wsi) ? -1 : 0;
-}
-
-static void percent_encode(FILE *out, const char *s)
-{
-    for (; *s; s++) {
-        unsigned char c = (unsigned char) *s;
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-._~", c))
-            fputc(c, out);
-        else
-            fprintf(out, "%%%02X", c);
-    }
-}
-
-/* lws hands out query arguments already decoded, one fragment each; this
- * rebuilds an encoded query string (decoded exactly once, by the worker) and
- * picks out the token parameters. */
-static char *collect_query(struct lws *wsi, char **token, char **jwt)
-{
-    char *query = NULL, frag[4096];
-    size_t len = 0;
-    FILE *out = open_memstream(&query, &len);
-    const char *jwt_param = getenv("CHANX_JWT_QUERY_PARAM");
-    for (int i = 0; out && lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i) > 0; i++) {
-        char *eq = strchr(frag, '=');
-        const char *value = eq ? eq + 1 : "";
-        if (eq)
-            *eq = '\0';
-        if (strcmp(frag, "token") == 0 && !*token)
-            *token = strdup(value);
-        if (jwt_param && strcmp(frag, jwt_param) == 0 && !*jwt)
-            *jwt = strdup(value);
-        if (i > 0)
-            fputc('&', out);
-        percent_encode(out, frag);
-        fputc('=', out);
-        percent_encode(out, value);
-    }
-    if (out)
-        fclose(out);
-    return query;
-}
-
-static char *collect_headers(struct lws *wsi)
-{
-    json_t *headers = json_object();
-    for (size_t i = 0; i < sizeof FORWARDED_TOKENS / sizeof FORWARDED_TOKENS[0]; i++) {
-        char *value = header(wsi, FORWARDED_TOKENS[i]);
-        if (value)
-            json_object_set_new(headers, FORWARDED_HEADERS[i][0], json_string(value));
-        free(value);
-    }
-    char *text = json_dumps(headers, JSON_COMPACT);
-    json_decref(headers);
-    return text;
 }
 
 /* ------------------------------------------------------------- sessions */
@@ -159,7 +84,7 @@ static void send_receive(cx_gateway *gw, cx_session *s, const void *text, size_t
 
 static void on_established(cx_gateway *gw, struct lws *wsi, cx_session **slot)
 {
-    char *path = header(wsi, WSI_TOKEN_GET_URI), *token = NULL, *jwt = NULL, client[128] = "";
+    char *path = cx_request_header(wsi, WSI_TOKEN_GET_URI), *token = NULL, *jwt = NULL, client[128] = "";
     const char *target = NULL;
     json_t *kwargs = NULL;
     cx_route_entry *route = path ? cx_gw_route(gw, path, &kwargs, &target) : NULL;
@@ -174,15 +99,15 @@ static void on_established(cx_gateway *gw, struct lws *wsi, cx_session **slot)
     s->path = path;
     s->kwargs = kwargs;
     s->client = strdup(client);
-    s->query = collect_query(wsi, &token, &jwt);
-    s->headers = collect_headers(wsi);
+    s->query = cx_request_query(wsi, &token, &jwt);
+    s->headers = cx_request_headers(wsi);
     cx_idmap_put(gw->sessions, s->id, s);
     if (!route || !route->spec || !route->available) {
         cx_gw_close_session(s, 1011, "route changed");
     } else {
         s->target = strdup(target);
-        char *authorization = header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION), *cookie = header(wsi, WSI_TOKEN_HTTP_COOKIE);
-        char *origin = header(wsi, WSI_TOKEN_ORIGIN), *host = header(wsi, WSI_TOKEN_HOST);
+        char *authorization = cx_request_header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION), *cookie = cx_request_header(wsi, WSI_TOKEN_HTTP_COOKIE);
+        char *origin = cx_request_header(wsi, WSI_TOKEN_ORIGIN), *host = cx_request_header(wsi, WSI_TOKEN_HOST);
         cx_credentials cred = { authorization, cookie, origin, host, token, jwt };
         if (cx_auth_submit(gw->auth, s->id, route->spec, &cred, s->kwargs) != 0)
             cx_gw_close_session(s, 1011, "out of memory");
@@ -347,7 +272,7 @@ static int refuse_status(struct lws *wsi, unsigned status, const char *body)
 
 static int refuse_upgrade(cx_gateway *gw, struct lws *wsi)
 {
-    char *path = header(wsi, WSI_TOKEN_GET_URI);
+    char *path = cx_request_header(wsi, WSI_TOKEN_GET_URI);
     const char *target = NULL;
     cx_route_entry *route = path ? cx_gw_route(gw, path, NULL, &target) : NULL;
     int rc = 0;

@@ -221,8 +221,9 @@ const char *chanx_consumer_name(const chanx_ctx *ctx);   /* "plugin.consumer" */
 uint64_t chanx_connection_id(const chanx_ctx *ctx);     /* unique per gateway process, below 2^63; "conn" in logs */
 const char *chanx_path(const chanx_ctx *ctx);            /* the request path, decoded */
 const char *chanx_client_addr(const chanx_ctx *ctx);
-/* Request headers by lowercase name, NULL if absent. The gateway forwards host, origin, user-agent,
- * cookie, accept-language, referer and x-forwarded-for; never authorization. */
+/* Request headers by lowercase name, NULL if absent. The gateway forwards every standard HTTP header
+ * but authorization (credentials stay at the edge), and the custom ones (X-Request-Id, ...) named in
+ * the deployment's CHANX_FORWARD_HEADERS, comma-separated. */
 const char *chanx_header(const chanx_ctx *ctx, const char *name);
 const char *chanx_cookie(const chanx_ctx *ctx, const char *name);
 const json_t *chanx_url_kwargs(const chanx_ctx *ctx);    /* object; int converters give integers */

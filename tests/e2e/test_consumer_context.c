@@ -14,7 +14,11 @@
 
 static cx_stack *stack;
 
-static void setup(void) { stack = cons_stack_start((const char *[]) { "cons_probe", NULL }, NULL); }
+static void setup(void)
+{
+    stack = cons_stack_start((const char *[]) { "cons_probe", NULL },
+                             (const char *[]) { "CHANX_FORWARD_HEADERS=X-Request-Id", NULL });
+}
 static void teardown(void) { cx_stack_stop(&stack); }
 
 TestSuite(consumer_context, .init = setup, .fini = teardown, .timeout = 60);
@@ -46,7 +50,8 @@ Test(consumer_context, request_user_kwargs_query_headers_and_cookies_reach_the_p
     int64_t staff = cx_db_create_user(stack, "ada", CX_USER_STAFF_FLAG);
     char auth[128];
     snprintf(auth, sizeof auth, "Authorization: Token %s", cx_db_token(stack, staff));
-    const char *headers[] = { auth, "Accept-Language: fr-CH, fr;q=0.9", "Cookie: flavor=vanilla; other=1", NULL };
+    const char *headers[] = { auth, "Accept-Language: fr-CH, fr;q=0.9", "Cookie: flavor=vanilla; other=1",
+                              "X-Request-Id: req-7", "X-Not-Forwarded: no", NULL };
     cx_communicator *c = cx_communicator_new(stack, "/ws/cons_probe/ctx/42/my-room/?q=hello+world&q=second&e=%C3%A9",
                                              headers);
     cx_assert_authenticated_status_ok(c);
@@ -64,6 +69,9 @@ Test(consumer_context, request_user_kwargs_query_headers_and_cookies_reach_the_p
     cr_assert_str_eq(str_of(ctx, "q"), "hello world");
     cr_assert_str_eq(str_of(ctx, "header"), "fr-CH, fr;q=0.9");
     cr_assert_str_eq(str_of(ctx, "cookie"), "vanilla");
+    cr_assert_str_eq(str_of(ctx, "custom_header"), "req-7", "CHANX_FORWARD_HEADERS names X-Request-Id");
+    cr_assert(json_is_null(json_object_get(ctx, "authorization")), "credentials stay at the edge");
+    cr_assert(json_is_null(json_object_get(ctx, "unlisted_header")), "custom headers are forwarded only when named");
     cr_assert_str_eq(str_of(ctx, "client"), "127.0.0.1");
     cr_assert_str_eq(str_of(ctx, "path"), "/ws/cons_probe/ctx/42/my-room/");
     cr_assert_str_eq(str_of(ctx, "consumer"), "cons_probe.strict");

@@ -59,6 +59,9 @@ static json_t *context_of(chanx_ctx *ctx)
     json_object_set_new(c, "q", or_null(chanx_query_param(ctx, "q")));
     json_object_set_new(c, "header", or_null(chanx_header(ctx, "accept-language")));
     json_object_set_new(c, "cookie", or_null(chanx_cookie(ctx, "flavor")));
+    json_object_set_new(c, "custom_header", or_null(chanx_header(ctx, "x-request-id")));
+    json_object_set_new(c, "unlisted_header", or_null(chanx_header(ctx, "x-not-forwarded")));
+    json_object_set_new(c, "authorization", or_null(chanx_header(ctx, "authorization")));
     json_object_set_new(c, "client", or_null(chanx_client_addr(ctx)));
     json_object_set_new(c, "path", or_null(chanx_path(ctx)));
     json_object_set_new(c, "consumer", or_null(chanx_consumer_name(ctx)));

@@ -1,0 +1,124 @@
+/*
+ * request.c — reading the upgrade request.
+ *
+ * The consumer sees the request as Django Channels' scope shows it: path,
+ * query string, headers. libwebsockets 4.1 parses the headers it knows into
+ * token slots and keeps the others only for lookup by name, so the standard
+ * headers are walked by token and custom ones (X-Request-Id, ...) are
+ * forwarded when the deployment names them in CHANX_FORWARD_HEADERS.
+ * Authorization never leaves the gateway: it is consumed by authentication,
+ * and a plugin has no business holding the client's credentials.
+ */
+#include "gateway/request.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+char *cx_request_header(struct lws *wsi, enum lws_token_indexes token)
+{
+    int len = lws_hdr_total_length(wsi, token);
+    if (len <= 0)
+        return NULL;
+    char *out = malloc((size_t) len + 1);
+    if (out && lws_hdr_copy(wsi, out, len + 1, token) < 0) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+static void percent_encode(FILE *out, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char) *s;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-._~", c))
+            fputc(c, out);
+        else
+            fprintf(out, "%%%02X", c);
+    }
+}
+
+/* lws hands out query arguments already decoded, one fragment each; this
+ * rebuilds an encoded query string so that it is decoded exactly once. */
+char *cx_request_query(struct lws *wsi, char **token, char **jwt)
+{
+    char *query = NULL, frag[4096];
+    size_t len = 0;
+    FILE *out = open_memstream(&query, &len);
+    const char *jwt_param = getenv("CHANX_JWT_QUERY_PARAM");
+    for (int i = 0; out && lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i) > 0; i++) {
+        char *eq = strchr(frag, '=');
+        const char *value = eq ? eq + 1 : "";
+        if (eq)
+            *eq = '\0';
+        if (strcmp(frag, "token") == 0 && !*token)
+            *token = strdup(value);
+        if (jwt_param && strcmp(frag, jwt_param) == 0 && !*jwt)
+            *jwt = strdup(value);
+        if (i > 0)
+            fputc('&', out);
+        percent_encode(out, frag);
+        fputc('=', out);
+        percent_encode(out, value);
+    }
+    if (out)
+        fclose(out);
+    return query;
+}
+
+/* lws names tokens "host:", "accept-language:"; the request line's pseudo
+ * tokens ("get ", "post ") and HTTP/2's ":path" are not headers. */
+static int header_name(enum lws_token_indexes token, char *name, size_t size)
+{
+    const char *text = (const char *) lws_token_to_string(token);
+    size_t len = text ? strlen(text) : 0;
+    if (len < 2 || len > size || text[0] == ':' || text[len - 1] != ':')
+        return 0;
+    memcpy(name, text, len - 1);
+    name[len - 1] = '\0';
+    return strcmp(name, "authorization") != 0;
+}
+
+static void add_custom_headers(struct lws *wsi, json_t *headers)
+{
+    const char *list = getenv("CHANX_FORWARD_HEADERS");
+    char name[128];
+    while (list && *list) {
+        size_t n = strcspn(list, ", ");
+        if (n > 0 && n + 1 < sizeof name) {
+            for (size_t i = 0; i < n; i++)
+                name[i] = (char) tolower((unsigned char) list[i]);
+            memcpy(name + n, ":", 2);   /* lws looks custom headers up with their colon */
+            int len = lws_hdr_custom_length(wsi, name, (int) n + 1);
+            char *value = len >= 0 ? malloc((size_t) len + 1) : NULL;
+            if (value && lws_hdr_custom_copy(wsi, value, len + 1, name, (int) n + 1) >= 0) {
+                name[n] = '\0';
+                json_object_set_new(headers, name, json_string(value));
+            }
+            free(value);
+        }
+        list += n;
+        list += strspn(list, ", ");
+    }
+}
+
+char *cx_request_headers(struct lws *wsi)
+{
+    json_t *headers = json_object();
+    char name[64];
+    for (int token = 0; token < WSI_TOKEN_COUNT; token++) {
+        if (!header_name((enum lws_token_indexes) token, name, sizeof name))
+            continue;
+        char *value = cx_request_header(wsi, (enum lws_token_indexes) token);
+        if (value)
+            json_object_set_new(headers, name, json_string(value));
+        free(value);
+    }
+    add_custom_headers(wsi, headers);
+    char *text = json_dumps(headers, JSON_COMPACT);
+    json_decref(headers);
+    return text;
+}
