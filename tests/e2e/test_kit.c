@@ -139,10 +139,40 @@ static int gone(int pid)
     return state && state[1] == ' ' && state[2] == 'Z';
 }
 
+/* Reads the victims' "broker worker gateway logdir" lines, removing the file. Returns the count. */
+static int read_victims(const char *pidfile, int pids[][3], int max)
+{
+    FILE *f = fopen(pidfile, "r");
+    unlink(pidfile);
+    int n = 0;
+    char logdir[256], cmd[300];
+    while (f && n < max && fscanf(f, "%d %d %d %255s", &pids[n][0], &pids[n][1], &pids[n][2], logdir) == 4) {
+        n++;
+        /* crashed tests keep their logs for a person to read; these were deliberate */
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", logdir);
+        if (strncmp(logdir, "/tmp/chanx-test-", 16) == 0 && system(cmd) != 0)
+            cr_log_warn("could not remove %s", logdir);
+    }
+    if (f)
+        fclose(f);
+    return n;
+}
+
+/* The first line of a file, removing the file ("" if none). */
+static void read_first_line(const char *path, char *out, size_t len)
+{
+    FILE *f = fopen(path, "r");
+    unlink(path);
+    if (!f || !fgets(out, (int) len, f))
+        out[0] = '\0';
+    if (f)
+        fclose(f);
+}
+
 Test(kit, failed_and_crashed_tests_leave_no_process_behind)
 {
     char pidfile[] = "/tmp/chanx-kit-pids-XXXXXX", reports[] = "/tmp/chanx-kit-reports-XXXXXX", cmd[1500],
-         out[16384], report[1024] = "";
+         out[16384], report[1024];
     int fd = mkstemp(pidfile), fd2 = mkstemp(reports);
     cr_assert(fd >= 0 && fd2 >= 0);
     close(fd);
@@ -151,42 +181,28 @@ Test(kit, failed_and_crashed_tests_leave_no_process_behind)
     snprintf(cmd, sizeof cmd, "CHANX_KIT_DELIBERATE=%s CHANX_TEST_REPORTS=%s /proc/%d/exe --filter 'kit_deliberate/*' "
              "-j1 2>&1", pidfile, reports, (int) getpid());
     int status = run(cmd, out, sizeof out);
+    int pids[8][3];
+    int stacks = read_victims(pidfile, pids, 8);
+    read_first_line(reports, report, sizeof report);
+
+    for (int s = 0; s < stacks; s++)
+        for (int i = 0; i < 3; i++) {
+            cr_assert_gt(pids[s][i], 0);
+            for (int waited = 0; !gone(pids[s][i]) && waited < 5000; waited += 50) {
+                struct timespec ts = { 0, 50 * 1000 * 1000 };
+                nanosleep(&ts, NULL);
+            }
+            cr_assert(gone(pids[s][i]), "process %d of a failed test still runs 5 s later", pids[s][i]);
+        }
+    cr_assert_eq(stacks, 5, "expected 5 stacks started, found %d:\n%s", stacks, out);
     cr_assert_neq(status, 0, "the deliberate failures did not fail:\n%s", out);
     /* the sanitizer report's test is flagged and recorded, but criterion counts it as passed */
     cr_assert(strstr(out, "Tested: 5 | Passing: 1 | Failing: 4 | Crashing: 2"), "unexpected summary:\n%s", out);
     cr_assert(strstr(out, "sanitizer report in worker0.log"), "the sanitizer report was not shown:\n%s", out);
-    FILE *r = fopen(reports, "r");
-    cr_assert(r && fgets(report, sizeof report, r), "no line in the reports file");
-    fclose(r);
-    unlink(reports);
     cr_assert(strstr(report, "sanitizer report in worker0.log"), "reports file says: %s", report);
     cr_assert(strstr(out, "/ws/echo/: waited 500 ms for a message with action \"never\"; received instead: "
                           "[{\"action\":\"pong\",\"payload\":null}]; connection: still open"),
               "the timeout did not say what arrived:\n%s", out);
-
-    FILE *f = fopen(pidfile, "r");
-    cr_assert_not_null(f);
-    int pids[3], stacks = 0;
-    char logdir[256];
-    while (fscanf(f, "%d %d %d %255s", &pids[0], &pids[1], &pids[2], logdir) == 4) {
-        stacks++;
-        /* crashed tests keep their logs for a person to read; these were deliberate */
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", logdir);
-        if (strncmp(logdir, "/tmp/chanx-test-", 16) == 0 && system(cmd) != 0)
-            cr_log_warn("could not remove %s", logdir);
-        for (int i = 0; i < 3; i++) {
-            cr_assert_gt(pids[i], 0);
-            int waited = 0;
-            for (; !gone(pids[i]) && waited < 5000; waited += 50) {
-                struct timespec ts = { 0, 50 * 1000 * 1000 };
-                nanosleep(&ts, NULL);
-            }
-            cr_assert(gone(pids[i]), "process %d of a failed test still runs 5 s later", pids[i]);
-        }
-    }
-    fclose(f);
-    unlink(pidfile);
-    cr_assert_eq(stacks, 5, "expected 5 stacks started, found %d", stacks);
 }
 
 Test(kit, scaffolded_consumer_builds_and_its_test_passes)
