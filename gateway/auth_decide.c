@@ -13,6 +13,7 @@
 #include "gateway/auth_internal.h"
 #include "common/django_signing.h"
 #include "gateway/jwt.h"
+#include "gateway/origin.h"
 #include "proto/envelope.h"
 
 #include <ctype.h>
@@ -222,7 +223,7 @@ static class_outcome session_class(PGconn *db, const cx_auth_request *req, cx_au
     }
     if (!take_user(res, r))
         return CLASS_NONE;
-    if (!cx_auth_origin_allowed(req->origin, req->host)) {
+    if (!cx_origin_allowed(req->origin, req->host, getenv("CHANX_ALLOWED_ORIGINS"))) {
         r->user_id = 0, r->user_flags = 0;
         return cx_auth_fail(r, 403, "Origin not allowed."), CLASS_FAIL;
     }
@@ -246,7 +247,7 @@ static class_outcome jwt_class(PGconn *db, const cx_auth_request *req, cx_auth_r
     if (!token)
         return CLASS_NONE;
     /* A browser sends cookies to any page's WebSocket: the same hijacking guard as sessions. */
-    if (from_cookie && !cx_auth_origin_allowed(req->origin, req->host))
+    if (from_cookie && !cx_origin_allowed(req->origin, req->host, getenv("CHANX_ALLOWED_ORIGINS")))
         return cx_auth_fail(r, 403, "Origin not allowed."), CLASS_FAIL;
     cx_jwt_config cfg = {
         .secret = env_or("CHANX_JWT_SECRET", env_or("CHANX_DJANGO_SECRET_KEY", "")),
@@ -262,23 +263,6 @@ static class_outcome jwt_class(PGconn *db, const cx_auth_request *req, cx_auth_r
     if (!take_user(res, r))
         return cx_auth_fail(r, 401, "User is inactive"), CLASS_FAIL;
     return CLASS_USER;
-}
-
-int cx_auth_origin_allowed(const char *origin, const char *host)
-{
-    const char *allowed = getenv("CHANX_ALLOWED_ORIGINS");
-    if (!origin)
-        return 1;   /* not a browser: no page can ride the cookie */
-    if (!allowed || !*allowed) {
-        const char *origin_host = strstr(origin, "://");
-        return host && origin_host && strcasecmp(origin_host + 3, host) == 0;
-    }
-    char *copy = strdup(allowed), *save = NULL;
-    int ok = 0;
-    for (char *a = copy ? strtok_r(copy, ", ", &save) : NULL; a && !ok; a = strtok_r(NULL, ", ", &save))
-        ok = strcmp(a, "*") == 0 || strcasecmp(a, origin) == 0;
-    free(copy);
-    return ok;
 }
 
 /* ------------------------------------------------------------- objects */

@@ -19,7 +19,5 @@ void cx_auth_fail(cx_auth_result *result, int status, const char *detail);
 /* Runs the whole decision; fills result (status 200 when allowed). */
 void cx_auth_decide(PGconn *db, const cx_consumer_spec *spec, const cx_auth_request *req,
                     const json_t *kwargs, cx_auth_result *result);
-/* Whether origin may use cookie authentication (CHANX_ALLOWED_ORIGINS; default: same host). */
-int cx_auth_origin_allowed(const char *origin, const char *host);
 
 #endif
