@@ -5,6 +5,7 @@
  *   chanx-broker --check [endpoint]                 liveness probe for healthchecks
  */
 #include "broker/broker.h"
+#include "common/env.h"
 #include "common/link.h"
 #include "common/log.h"
 
@@ -51,7 +52,7 @@ static int check(const char *endpoint)
 
 int main(int argc, char **argv)
 {
-    const char *endpoint = getenv("CHANX_BROKER") ? getenv("CHANX_BROKER") : "tcp://127.0.0.1:5555";
+    const char *endpoint = cx_env_str("CHANX_BROKER", "tcp://127.0.0.1:5555");
     int probe = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--bind") == 0 && i + 1 < argc) {

@@ -8,6 +8,7 @@
  * knows what else it must re-send (a worker's routes).
  */
 #include "common/link.h"
+#include "common/env.h"
 #include "common/log.h"
 
 #include <czmq.h>
@@ -37,21 +38,14 @@ int64_t cx_now_ms(void)
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int env_int(const char *name, int fallback)
-{
-    const char *v = getenv(name);
-    int n = v ? atoi(v) : 0;
-    return n > 0 ? n : fallback;
-}
-
 int cx_heartbeat_interval_ms(void)
 {
-    return env_int("CHANX_HEARTBEAT_MS", 1000);
+    return (int) cx_env_long("CHANX_HEARTBEAT_MS", 1000, 10, 600000);
 }
 
 int cx_heartbeat_timeout_ms(void)
 {
-    return env_int("CHANX_HEARTBEAT_TIMEOUT_MS", 3 * cx_heartbeat_interval_ms());
+    return (int) cx_env_long("CHANX_HEARTBEAT_TIMEOUT_MS", 3 * cx_heartbeat_interval_ms(), 20, 3600000);
 }
 
 cx_link *cx_link_new(const char *endpoint, cx_role role, const char *node)

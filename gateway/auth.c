@@ -15,6 +15,7 @@
  * gateway.
  */
 #include "gateway/auth.h"
+#include "common/env.h"
 #include "gateway/auth_internal.h"
 #include "common/log.h"
 #include "proto/envelope.h"
@@ -157,8 +158,7 @@ cx_auth *cx_auth_new(const char *conninfo, int threads, void (*wake)(void *), vo
     self->wake = wake;
     self->wake_arg = arg;
     self->database_ok = 1;
-    const char *timeout = getenv("CHANX_DB_TIMEOUT_MS");
-    self->timeout_ms = timeout && atoi(timeout) > 0 ? atoi(timeout) : 3000;
+    self->timeout_ms = (int) cx_env_long("CHANX_DB_TIMEOUT_MS", 3000, 1, 3600000);
     pthread_mutex_init(&self->lock, NULL);
     pthread_cond_init(&self->ready, NULL);
     if (!self->conninfo || !self->threads) {

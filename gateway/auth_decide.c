@@ -11,6 +11,7 @@
  * password) is simply anonymous.
  */
 #include "gateway/auth_internal.h"
+#include "common/env.h"
 #include "common/django_signing.h"
 #include "gateway/jwt.h"
 #include "gateway/origin.h"
@@ -149,12 +150,6 @@ static const char *cookie_value(const char *cookies, const char *name, char *buf
     return NULL;
 }
 
-static const char *env_or(const char *name, const char *fallback)
-{
-    const char *v = getenv(name);
-    return v && *v ? v : fallback;
-}
-
 /* ------------------------------------------------------------- classes */
 
 static class_outcome token_class(PGconn *db, const cx_auth_request *req, cx_auth_result *r, int *db_error)
@@ -198,8 +193,8 @@ static int session_hash_ok(const char *session_data, const char *secret, PGresul
 static class_outcome session_class(PGconn *db, const cx_auth_request *req, cx_auth_result *r, int *db_error)
 {
     char sid[128], user_id[32], why[96], sql[200];
-    const char *secret = getenv("CHANX_DJANGO_SECRET_KEY"), *id = user_id;
-    const char *key = cookie_value(req->cookie, env_or("CHANX_SESSION_COOKIE_NAME", "sessionid"), sid, sizeof sid);
+    const char *secret = cx_env_str("CHANX_DJANGO_SECRET_KEY", NULL), *id = user_id;
+    const char *key = cookie_value(req->cookie, cx_env_str("CHANX_SESSION_COOKIE_NAME", "sessionid"), sid, sizeof sid);
     if (secret && !*secret)
         secret = NULL;
     if (!key)
@@ -223,7 +218,7 @@ static class_outcome session_class(PGconn *db, const cx_auth_request *req, cx_au
     }
     if (!take_user(res, r))
         return CLASS_NONE;
-    if (!cx_origin_allowed(req->origin, req->host, getenv("CHANX_ALLOWED_ORIGINS"))) {
+    if (!cx_origin_allowed(req->origin, req->host, cx_env_str("CHANX_ALLOWED_ORIGINS", NULL))) {
         r->user_id = 0, r->user_flags = 0;
         return cx_auth_fail(r, 403, "Origin not allowed."), CLASS_FAIL;
     }
@@ -242,17 +237,18 @@ static class_outcome jwt_class(PGconn *db, const cx_auth_request *req, cx_auth_r
     if (!token)
         token = req->jwt_param;
     int from_cookie = 0;
-    if (!token && getenv("CHANX_JWT_COOKIE"))
-        from_cookie = (token = cookie_value(req->cookie, getenv("CHANX_JWT_COOKIE"), cookie, sizeof cookie)) != NULL;
+    const char *jwt_cookie = cx_env_str("CHANX_JWT_COOKIE", NULL);
+    if (!token && jwt_cookie)
+        from_cookie = (token = cookie_value(req->cookie, jwt_cookie, cookie, sizeof cookie)) != NULL;
     if (!token)
         return CLASS_NONE;
     /* A browser sends cookies to any page's WebSocket: the same hijacking guard as sessions. */
-    if (from_cookie && !cx_origin_allowed(req->origin, req->host, getenv("CHANX_ALLOWED_ORIGINS")))
+    if (from_cookie && !cx_origin_allowed(req->origin, req->host, cx_env_str("CHANX_ALLOWED_ORIGINS", NULL)))
         return cx_auth_fail(r, 403, "Origin not allowed."), CLASS_FAIL;
     cx_jwt_config cfg = {
-        .secret = env_or("CHANX_JWT_SECRET", env_or("CHANX_DJANGO_SECRET_KEY", "")),
-        .user_id_claim = env_or("CHANX_JWT_USER_ID_CLAIM", "user_id"),
-        .leeway_s = atol(env_or("CHANX_JWT_LEEWAY", "0")),
+        .secret = cx_env_str("CHANX_JWT_SECRET", cx_env_str("CHANX_DJANGO_SECRET_KEY", "")),
+        .user_id_claim = cx_env_str("CHANX_JWT_USER_ID_CLAIM", "user_id"),
+        .leeway_s = cx_env_long("CHANX_JWT_LEEWAY", 0, 0, 86400),
         .require_access_type = 1,
     };
     if (!cfg.secret[0] || cx_jwt_verify(&cfg, token, time(NULL), user_id, sizeof user_id, why, sizeof why) != 0)

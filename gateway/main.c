@@ -4,6 +4,7 @@
  *   chanx-gateway [--listen 127.0.0.1:8000] [--broker tcp://127.0.0.1:5555] [--database CONNINFO]
  *   chanx-gateway --check [host:port]     liveness probe: GET /healthz answers 200
  */
+#include "common/env.h"
 #include "common/log.h"
 #include "gateway/gateway.h"
 
@@ -23,12 +24,6 @@ static void on_signal(int sig)
 {
     (void) sig;
     stop = 1;
-}
-
-static const char *env_or(const char *name, const char *fallback)
-{
-    const char *v = getenv(name);
-    return v && *v ? v : fallback;
 }
 
 static int split_listen(const char *listen, char *host, size_t hostlen, int *port)
@@ -70,14 +65,14 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-    const char *listen = env_or("CHANX_LISTEN", "127.0.0.1:8000");
+    const char *listen = cx_env_str("CHANX_LISTEN", "127.0.0.1:8000");
     cx_gateway_config config = {
-        .broker = env_or("CHANX_BROKER", "tcp://127.0.0.1:5555"),
-        .database = env_or("CHANX_DATABASE_URL", "dbname=chanx"),
-        .db_threads = atoi(env_or("CHANX_DB_POOL", "4")),
-        .max_message = (size_t) atol(env_or("CHANX_MAX_MESSAGE_BYTES", "1048576")),
-        .max_buffered = (size_t) atol(env_or("CHANX_MAX_BUFFERED_BYTES", "8388608")),
-        .drain_ms = atoi(env_or("CHANX_DRAIN_MS", "5000")),
+        .broker = cx_env_str("CHANX_BROKER", "tcp://127.0.0.1:5555"),
+        .database = cx_env_str("CHANX_DATABASE_URL", "dbname=chanx"),
+        .db_threads = (int) cx_env_long("CHANX_DB_POOL", 4, 1, 256),
+        .max_message = (size_t) cx_env_long("CHANX_MAX_MESSAGE_BYTES", 1048576, 64, 1L << 30),
+        .max_buffered = (size_t) cx_env_long("CHANX_MAX_BUFFERED_BYTES", 8388608, 1024, 1L << 34),
+        .drain_ms = (int) cx_env_long("CHANX_DRAIN_MS", 5000, 0, 3600000),
     };
     int probe = 0;
     for (int i = 1; i < argc; i++) {

@@ -10,6 +10,7 @@
  * and a plugin has no business holding the client's credentials.
  */
 #include "gateway/request.h"
+#include "common/env.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -48,7 +49,7 @@ char *cx_request_query(struct lws *wsi, char **token, char **jwt)
     char *query = NULL, frag[4096];
     size_t len = 0;
     FILE *out = open_memstream(&query, &len);
-    const char *jwt_param = getenv("CHANX_JWT_QUERY_PARAM");
+    const char *jwt_param = cx_env_str("CHANX_JWT_QUERY_PARAM", NULL);
     for (int i = 0; out && lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i) > 0; i++) {
         char *eq = strchr(frag, '=');
         const char *value = eq ? eq + 1 : "";
@@ -84,7 +85,7 @@ static int header_name(enum lws_token_indexes token, char *name, size_t size)
 
 static void add_custom_headers(struct lws *wsi, json_t *headers)
 {
-    const char *list = getenv("CHANX_FORWARD_HEADERS");
+    const char *list = cx_env_str("CHANX_FORWARD_HEADERS", NULL);
     char name[128];
     while (list && *list) {
         size_t n = strcspn(list, ", ");

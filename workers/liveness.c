@@ -14,6 +14,7 @@
  * one host need one CHANX_HEALTH_FILE each.
  */
 #include "workers/liveness.h"
+#include "common/env.h"
 #include "common/link.h"
 
 #include <fcntl.h>
@@ -24,8 +25,7 @@
 
 static const char *health_file(void)
 {
-    const char *path = getenv("CHANX_HEALTH_FILE");
-    return path && *path ? path : "/tmp/chanx-worker.alive";
+    return cx_env_str("CHANX_HEALTH_FILE", "/tmp/chanx-worker.alive");
 }
 
 void cx_liveness_beat(int link_alive)

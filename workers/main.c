@@ -7,6 +7,7 @@
  * Environment: CHANX_BROKER, CHANX_PLUGINS, CHANX_ROUTING, CHANX_HEALTH_FILE
  * (see liveness.c), and the CHANX_* consumer defaults listed in the README.
  */
+#include "common/env.h"
 #include "common/log.h"
 #include "workers/liveness.h"
 #include "workers/worker.h"
@@ -25,12 +26,6 @@ static void on_signal(int sig)
     stop = 1;
 }
 
-static const char *env_or(const char *name, const char *fallback)
-{
-    const char *v = getenv(name);
-    return v && *v ? v : fallback;
-}
-
 static void usage(FILE *out)
 {
     fprintf(out, "usage: chanx-worker [--broker ENDPOINT] [--plugins DIR] [--routing FILE]\n"
@@ -43,9 +38,9 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-    const char *endpoint = env_or("CHANX_BROKER", "tcp://127.0.0.1:5555");
-    const char *dir = env_or("CHANX_PLUGINS", "plugins");
-    const char *routing = env_or("CHANX_ROUTING", NULL);
+    const char *endpoint = cx_env_str("CHANX_BROKER", "tcp://127.0.0.1:5555");
+    const char *dir = cx_env_str("CHANX_PLUGINS", "plugins");
+    const char *routing = cx_env_str("CHANX_ROUTING", NULL);
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--broker") == 0 && i + 1 < argc)
             endpoint = argv[++i];

@@ -14,6 +14,7 @@
  * while connections on the old one finish.
  */
 #include "workers/plugins.h"
+#include "common/env.h"
 #include "common/permission.h"
 
 #include <dlfcn.h>
@@ -83,7 +84,7 @@ int cx_plugin_name_of(const char *path, char *out, size_t outlen)
 static char *private_copy(const char *path, const char *name, char *err, size_t errlen)
 {
     static unsigned generation;
-    const char *dir = getenv("CHANX_PLUGIN_CACHE") ? getenv("CHANX_PLUGIN_CACHE") : "/tmp";
+    const char *dir = cx_env_str("CHANX_PLUGIN_CACHE", "/tmp");
     char *copy = NULL;
     if (asprintf(&copy, "%s/chanx-%d-%s-%u.so", dir, (int) getpid(), name, ++generation) < 0)
         return NULL;

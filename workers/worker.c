@@ -15,6 +15,7 @@
  * that a new or replaced .so goes live without a restart.
  */
 #include "workers/worker.h"
+#include "common/env.h"
 #include "workers/context_internal.h"
 #include "workers/liveness.h"
 #include "common/idmap.h"
@@ -45,24 +46,15 @@ const cx_settings *cx_worker_settings(const cx_worker *worker)
     return &worker->settings;
 }
 
-static int env_flag(const char *name, int fallback)
-{
-    const char *v = getenv(name);
-    if (!v || !*v)
-        return fallback;
-    return strcmp(v, "0") != 0 && strcasecmp(v, "false") != 0 && strcasecmp(v, "off") != 0
-           && strcasecmp(v, "no") != 0;
-}
-
 void cx_settings_load(cx_settings *s)
 {
-    s->send_completion = env_flag("CHANX_SEND_COMPLETION", 0);
-    s->send_authentication_message = env_flag("CHANX_SEND_AUTHENTICATION_MESSAGE", 1);
-    s->log_received_message = env_flag("CHANX_LOG_RECEIVED_MESSAGE", 1);
-    s->log_sent_message = env_flag("CHANX_LOG_SENT_MESSAGE", 1);
-    s->camelize = env_flag("CHANX_CAMELIZE", 0);
+    s->send_completion = cx_env_flag("CHANX_SEND_COMPLETION", 0);
+    s->send_authentication_message = cx_env_flag("CHANX_SEND_AUTHENTICATION_MESSAGE", 1);
+    s->log_received_message = cx_env_flag("CHANX_LOG_RECEIVED_MESSAGE", 1);
+    s->log_sent_message = cx_env_flag("CHANX_LOG_SENT_MESSAGE", 1);
+    s->camelize = cx_env_flag("CHANX_CAMELIZE", 0);
     s->log_ignored_actions = json_array();
-    const char *ignored = getenv("CHANX_LOG_IGNORED_ACTIONS");
+    const char *ignored = cx_env_str("CHANX_LOG_IGNORED_ACTIONS", NULL);
     char *copy = ignored ? strdup(ignored) : NULL, *save = NULL;
     for (char *a = copy ? strtok_r(copy, ", ", &save) : NULL; a; a = strtok_r(NULL, ", ", &save))
         json_array_append_new(s->log_ignored_actions, json_string(a));

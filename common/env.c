@@ -1,0 +1,40 @@
+/*
+ * env.c — see env.h.
+ */
+#include "common/env.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+const char *cx_env_str(const char *name, const char *fallback)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : fallback;
+}
+
+long cx_env_long(const char *name, long fallback, long min, long max)
+{
+    const char *v = cx_env_str(name, NULL);
+    if (!v)
+        return fallback;
+    char *end = NULL;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || end == v || *end || n < min || n > max) {
+        fprintf(stderr, "chanx: %s=%s is not a whole number from %ld to %ld\n", name, v, min, max);
+        exit(2);
+    }
+    return n;
+}
+
+int cx_env_flag(const char *name, int fallback)
+{
+    const char *v = cx_env_str(name, NULL);
+    if (!v)
+        return fallback;
+    return strcmp(v, "0") != 0 && strcasecmp(v, "false") != 0 && strcasecmp(v, "off") != 0
+           && strcasecmp(v, "no") != 0;
+}

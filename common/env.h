@@ -1,0 +1,18 @@
+/*
+ * env.h — configuration from the environment, the one way every process
+ * is configured (see the README's table of CHANX_* variables).
+ *
+ * An empty variable counts as unset. A malformed number is a deployment
+ * mistake, so it stops the process at start with a message naming the
+ * variable, rather than silently becoming 0.
+ */
+#ifndef CX_COMMON_ENV_H
+#define CX_COMMON_ENV_H
+
+const char *cx_env_str(const char *name, const char *fallback);
+/* An integer in [min, max]; exits with status 2 and a message otherwise. */
+long cx_env_long(const char *name, long fallback, long min, long max);
+/* on/off: "0", "false", "off", "no" are off, anything else on. */
+int cx_env_flag(const char *name, int fallback);
+
+#endif
