@@ -13,6 +13,7 @@
 #include "admin/admin.h"
 
 #include "common/django_signing.h"
+#include "common/django_auth.h"
 
 #include <ctype.h>
 #include <jansson.h>

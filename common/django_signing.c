@@ -1,5 +1,5 @@
 /*
- * django_signing.c — Django's signing, session and password formats.
+ * django_signing.c — Django's signing and session formats.
  *
  * Design: follow Django's Python source step by step (django/core/signing.py,
  * contrib/sessions/backends/base.py, contrib/auth/hashers.py, utils/crypto.py)
@@ -10,9 +10,8 @@
  * json.dumps(separators=(',', ':')) (ASCII only, lowercase \u escapes), which
  * jansson's dumper does not reproduce.
  *
- * simplejwt's access-token issuing lives here too (not in gateway/jwt.c)
- * because both the gateway and chanx-admin issue tokens and only common/ is
- * linked into both.
+ * What Django derives from a user (password hashes, the session auth hash,
+ * simplejwt tokens) is in django_auth.c, built on the primitives here.
  *
  * Decoding is defensive: signatures are checked before anything is
  * decompressed (Django's own zip-bomb argument), inflation is capped, and
@@ -35,12 +34,10 @@
 
 #define INFLATE_CAP (8u << 20) /* far above any real session, far below a bomb */
 #define LEGACY_SESSION_SALT "django.contrib.sessionsSessionStore" /* _hash(): no dot */
-#define AUTH_HASH_SALT "django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash"
 
 static const char B64_STD[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 static const char B64_URL[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 static const char BASE62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-static const char ALNUM[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
 static void set_err(char *err, size_t errlen, const char *reason)
 {
@@ -97,7 +94,7 @@ static unsigned char *b64_decode(const char *text, size_t len, const char *alpha
     return out;
 }
 
-static void hex_encode(const unsigned char *in, size_t len, char *out)
+void cx_django_hex(const unsigned char *in, size_t len, char *out)
 {
     for (size_t i = 0; i < len; i++)
         sprintf(out + 2 * i, "%02x", in[i]);
@@ -107,6 +104,11 @@ static void hex_encode(const unsigned char *in, size_t len, char *out)
 char *cx_django_b64url_encode(const void *data, size_t len)
 {
     return b64_encode(data, len, B64_URL, 0);
+}
+
+char *cx_django_b64_encode(const void *data, size_t len)
+{
+    return b64_encode(data, len, B64_STD, 1);
 }
 
 unsigned char *cx_django_b64url_decode(const char *text, size_t len, size_t *out_len)
@@ -146,7 +148,7 @@ static char *signer_signature(const char *md, const char *salt, const char *secr
     return cx_django_b64url_encode(mac, mac_len);
 }
 
-static int equal_ct(const char *a, size_t a_len, const char *b)
+int cx_django_equal_ct(const char *a, size_t a_len, const char *b)
 {
     return b && strlen(b) == a_len && CRYPTO_memcmp(a, b, a_len) == 0;
 }
@@ -157,7 +159,7 @@ static int signature_ok(const char *salt, const char *secret, const char *value,
     char *sha256 = signer_signature("sha256", salt, secret, value, len);
     char *sha1 = signer_signature("sha1", salt, secret, value, len);
     size_t sig_len = strlen(sig);
-    int ok = equal_ct(sig, sig_len, sha256) | equal_ct(sig, sig_len, sha1);
+    int ok = cx_django_equal_ct(sig, sig_len, sha256) | cx_django_equal_ct(sig, sig_len, sha1);
     free(sha256);
     free(sha1);
     return ok;
@@ -264,8 +266,8 @@ static json_t *decode_legacy(const char *data, const char *secret, const char **
         char hex[2 * EVP_MAX_MD_SIZE + 1];
         size_t body_len = len - (size_t) (colon + 1 - raw);
         if (cx_django_salted_hmac("sha1", LEGACY_SESSION_SALT, secret, colon + 1, body_len, mac, &mac_len) == 0) {
-            hex_encode(mac, mac_len, hex);
-            if (!equal_ct((const char *) raw, (size_t) (colon - raw), hex)) {
+            cx_django_hex(mac, mac_len, hex);
+            if (!cx_django_equal_ct((const char *) raw, (size_t) (colon - raw), hex)) {
                 *reason = "bad signature";
                 colon = NULL;
             }
@@ -502,7 +504,7 @@ char *cx_django_session_encode(const char *session_json, const char *secret_key)
     return cx_django_session_encode_at(session_json, secret_key, time(NULL));
 }
 
-/* ------------------------------------------------------------- passwords */
+/* ---------------------------------------------------------------- random */
 
 int cx_django_random_string(char *out, size_t n, const char *alphabet)
 {
@@ -520,162 +522,4 @@ int cx_django_random_string(char *out, size_t n, const char *alphabet)
     }
     out[n] = '\0';
     return 0;
-}
-
-/* PBKDF2PasswordHasher.encode: "<algorithm>$<iterations>$<salt>$<b64 hash>". */
-static char *pbkdf2_encode(const char *algorithm, const char *password, const char *salt, long iterations)
-{
-    const EVP_MD *md = strcmp(algorithm, "pbkdf2_sha1") ? EVP_sha256() : EVP_sha1();
-    unsigned char dk[EVP_MAX_MD_SIZE];
-    int dk_len = EVP_MD_size(md);
-    char *out = NULL;
-    if (!PKCS5_PBKDF2_HMAC(password, (int) strlen(password), (const unsigned char *) salt, (int) strlen(salt),
-                           (int) iterations, md, dk_len, dk))
-        return NULL;
-    char *b64 = b64_encode(dk, (size_t) dk_len, B64_STD, 1);
-    if (b64 && asprintf(&out, "%s$%ld$%s$%s", algorithm, iterations, salt, b64) < 0)
-        out = NULL;
-    free(b64);
-    OPENSSL_cleanse(dk, sizeof dk);
-    return out;
-}
-
-char *cx_django_make_password(const char *password)
-{
-    char salt[23], *out = NULL;
-    if (!password) { /* make_password(None): "!" + get_random_string(40) */
-        char rnd[41];
-        if (cx_django_random_string(rnd, 40, ALNUM) == 0 && asprintf(&out, "!%s", rnd) < 0)
-            out = NULL;
-        return out;
-    }
-    /* 22 chars: ceil(128 bits of salt_entropy / log2(62)), as Django 3.2. */
-    if (cx_django_random_string(salt, 22, ALNUM) != 0)
-        return NULL;
-    return pbkdf2_encode("pbkdf2_sha256", password, salt, CX_DJANGO_PBKDF2_ITERATIONS);
-}
-
-int cx_django_check_password(const char *password, const char *encoded)
-{
-    char algorithm[16], salt[256], *end;
-    if (!password || !encoded)
-        return 0;
-    const char *d1 = strchr(encoded, '$');
-    const char *d2 = d1 ? strchr(d1 + 1, '$') : NULL;
-    const char *d3 = d2 ? strchr(d2 + 1, '$') : NULL;
-    if (!d3 || (size_t) (d1 - encoded) >= sizeof algorithm || (size_t) (d3 - d2 - 1) >= sizeof salt
-        || d3 == d2 + 1 || !isdigit((unsigned char) d1[1]))
-        return 0;
-    snprintf(algorithm, sizeof algorithm, "%.*s", (int) (d1 - encoded), encoded);
-    snprintf(salt, sizeof salt, "%.*s", (int) (d3 - d2 - 1), d2 + 1);
-    errno = 0;
-    long iterations = strtol(d1 + 1, &end, 10);
-    if (end != d2 || errno || iterations < 1 || iterations > INT_MAX
-        || (strcmp(algorithm, "pbkdf2_sha256") && strcmp(algorithm, "pbkdf2_sha1")))
-        return 0;
-    char *mine = pbkdf2_encode(algorithm, password, salt, iterations);
-    int ok = equal_ct(encoded, strlen(encoded), mine);
-    free(mine);
-    return ok;
-}
-
-int cx_django_session_auth_hash(const char *password_hash, const char *secret_key, char *out, size_t outlen)
-{
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int mac_len = 0;
-    if (!password_hash || !secret_key || !out
-        || cx_django_salted_hmac("sha256", AUTH_HASH_SALT, secret_key, password_hash, strlen(password_hash), mac,
-                                 &mac_len) != 0
-        || outlen < 2 * (size_t) mac_len + 1)
-        return -1;
-    hex_encode(mac, mac_len, out);
-    return 0;
-}
-
-int cx_django_session_auth_hash_ok(const char *session_hash, const char *password_hash, const char *secret_key)
-{
-    char sha256[65], sha1[41];
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int mac_len = 0;
-    if (!session_hash || !*session_hash || cx_django_session_auth_hash(password_hash, secret_key, sha256, sizeof sha256))
-        return 0;
-    size_t len = strlen(session_hash);
-    if (equal_ct(session_hash, len, sha256))
-        return 1;
-    if (cx_django_salted_hmac("sha1", AUTH_HASH_SALT, secret_key, password_hash, strlen(password_hash), mac, &mac_len)
-        || mac_len * 2 >= sizeof sha1)
-        return 0;
-    hex_encode(mac, mac_len, sha1);
-    return equal_ct(session_hash, len, sha1);
-}
-
-/* ------------------------------------------------- simplejwt access tokens */
-
-/* uuid4().hex, as simplejwt's set_jti. */
-static int random_jti(char out[33])
-{
-    unsigned char b[16];
-    if (RAND_bytes(b, sizeof b) != 1)
-        return -1;
-    b[6] = (unsigned char) ((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char) ((b[8] & 0x3f) | 0x80);
-    hex_encode(b, sizeof b, out);
-    return 0;
-}
-
-/* Django's integer primary keys travel as JSON integers. */
-static json_t *user_value(const char *user_id)
-{
-    char *end;
-    errno = 0;
-    long long n = strtoll(user_id, &end, 10);
-    if (*user_id >= '0' && *user_id <= '9' && !*end && !errno && (user_id[0] != '0' || !user_id[1]))
-        return json_integer(n);
-    return json_string(user_id);
-}
-
-/* JWS compact serialisation: b64(header).b64(payload).b64(HMAC-SHA256). */
-static char *sign_compact(const char *secret, const char *header, const char *payload)
-{
-    char *h = cx_django_b64url_encode(header, strlen(header));
-    char *p = cx_django_b64url_encode(payload, strlen(payload)), *sig = NULL;
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int mac_len = 0;
-    strbuf sb = { .failed = !h || !p };
-    sb_str(&sb, h ? h : "");
-    sb_add(&sb, ".", 1);
-    sb_str(&sb, p ? p : "");
-    if (!sb.failed && HMAC(EVP_sha256(), secret, (int) strlen(secret), (unsigned char *) sb.buf, sb.len, mac, &mac_len)
-        && (sig = cx_django_b64url_encode(mac, mac_len))) {
-        sb_add(&sb, ".", 1);
-        sb_str(&sb, sig);
-    } else
-        sb.failed = 1;
-    free(h);
-    free(p);
-    free(sig);
-    if (sb.failed) {
-        free(sb.buf);
-        return NULL;
-    }
-    return sb.buf;
-}
-
-char *cx_django_jwt_issue(const char *secret, const char *claim, const char *user_id, time_t now, long ttl_s)
-{
-    char jti[33];
-    if (!secret || !*secret || !claim || !user_id || !*user_id || random_jti(jti) != 0)
-        return NULL;
-    json_t *claims = json_pack("{s:s, s:I, s:I, s:s}", "token_type", "access", "exp",
-                               (json_int_t) now + ttl_s, "iat", (json_int_t) now, "jti", jti);
-    json_t *uid = user_value(user_id);
-    char *payload = NULL, *token = NULL;
-    if (claims && uid && json_object_set_new(claims, claim, json_incref(uid)) == 0)
-        payload = json_dumps(claims, JSON_COMPACT);
-    json_decref(uid);
-    json_decref(claims);
-    if (payload)
-        token = sign_compact(secret, "{\"alg\":\"HS256\",\"typ\":\"JWT\"}", payload);
-    free(payload);
-    return token;
 }

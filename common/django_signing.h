@@ -1,5 +1,5 @@
 /*
- * django_signing.h — Django's session, password and signing formats in C.
+ * django_signing.h — Django's session and signing formats in C.
  *
  * The gateway authenticates against an existing Django database, so the rows
  * it reads were written by Django and the rows chanx-admin writes must be
@@ -20,7 +20,6 @@
 
 /* The salt of every Django session backend's SessionStore (key_salt). */
 #define CX_DJANGO_SESSION_SALT "django.contrib.sessions.SessionStore"
-#define CX_DJANGO_PBKDF2_ITERATIONS 260000 /* Django 3.2's default */
 
 /* Django's session_data decoding. Supports the signed format Django >= 3.1
  * writes ("payload:timestamp:signature", sha256 or the sha1 fallback Django
@@ -47,26 +46,6 @@ int cx_django_session_field(const char *session_data, const char *secret_key, co
 char *cx_django_session_encode(const char *session_json, const char *secret_key);
 char *cx_django_session_encode_at(const char *session_json, const char *secret_key, time_t now);
 
-/* "pbkdf2_sha256$260000$<22-char salt>$<base64 hash>", malloc'd (NULL on
- * RNG failure). NULL password gives an unusable "!<40 random chars>" as
- * make_password(None) does. */
-char *cx_django_make_password(const char *password);
-/* 1 match, 0 not. Accepts pbkdf2_sha256 and pbkdf2_sha1 with any iteration
- * count; unusable ("!...") and unknown hashers never match. */
-int cx_django_check_password(const char *password, const char *encoded);
-
-/* The _auth_user_hash value: salted_hmac("django.contrib.auth.models.
- * AbstractBaseUser.get_session_auth_hash", password_hash, secret, sha256)
- * as 64 hex chars. outlen must be >= 65. Returns 0, or -1. */
-int cx_django_session_auth_hash(const char *password_hash, const char *secret_key, char *out, size_t outlen);
-
-/* Whether a session's _auth_user_hash still matches the user's password
- * hash, as django.contrib.auth.get_user checks on every request: the
- * sha256 hash, or the sha1 one Django 3.1/3.2 still accept
- * (_legacy_get_session_auth_hash). Constant time. 1 match, 0 not (also on
- * NULL or empty input: a session without the hash is not trusted). */
-int cx_django_session_auth_hash_ok(const char *session_hash, const char *password_hash, const char *secret_key);
-
 /* Django's salted_hmac: HMAC(H(key_salt + secret), value). md is "sha1" or
  * "sha256"; out gets the raw digest, *out_len its length. Returns 0 or -1. */
 int cx_django_salted_hmac(const char *md, const char *key_salt, const char *secret, const void *value,
@@ -78,12 +57,12 @@ int cx_django_salted_hmac(const char *md, const char *key_salt, const char *secr
 char *cx_django_b64url_encode(const void *data, size_t len);
 unsigned char *cx_django_b64url_decode(const char *text, size_t len, size_t *out_len);
 
-/* A simplejwt access token, as AccessToken.for_user builds it:
- * {"token_type":"access","exp":now+ttl,"iat":now,"jti":<uuid4 hex>,"<claim>":id}
- * signed HS256; an all-digit id is written as a JSON integer, as Django's
- * integer primary keys are. Lives here, not in gateway/, because chanx-admin
- * issues tokens too. Returns a malloc'd token, NULL on error. */
-char *cx_django_jwt_issue(const char *secret, const char *claim, const char *user_id, time_t now, long ttl_s);
+/* Standard base64 with padding (password hashes). malloc'd. */
+char *cx_django_b64_encode(const void *data, size_t len);
+/* len bytes as 2*len lowercase hex digits and a NUL into out. */
+void cx_django_hex(const unsigned char *in, size_t len, char *out);
+/* Whether b (NUL-terminated, may be NULL) equals the a_len bytes of a, in constant time. */
+int cx_django_equal_ct(const char *a, size_t a_len, const char *b);
 
 /* n random characters of alphabet (rejection sampling from RAND_bytes, so
  * unbiased) into out[n+1]. Returns 0, or -1 if the RNG fails. Used for salts

@@ -13,6 +13,7 @@
 #include "gateway/auth_internal.h"
 #include "common/env.h"
 #include "common/django_signing.h"
+#include "common/django_auth.h"
 #include "gateway/jwt.h"
 #include "gateway/origin.h"
 #include "proto/envelope.h"

@@ -14,6 +14,7 @@
 #include "gateway/jwt.h"
 
 #include "common/django_signing.h"
+#include "common/django_auth.h"
 
 #include <jansson.h>
 #include <openssl/crypto.h>

@@ -13,6 +13,7 @@
  */
 #include "chanx/testing.h"
 #include "common/django_signing.h"
+#include "common/django_auth.h"
 
 #include <criterion/criterion.h>
 #include <libpq-fe.h>

@@ -11,6 +11,7 @@
  * Tests run from the repository root.
  */
 #include "common/django_signing.h"
+#include "common/django_auth.h"
 
 #include <criterion/criterion.h>
 #include <jansson.h>
