@@ -66,6 +66,9 @@ int cx_route_match(const cx_route *self, const char *path, size_t len, json_t **
  * int "1", slug "a", uuid "12345678-1234-5678-1234-567812345678", path "a/b").
  * Used to find routes hidden by earlier ones. Caller frees; NULL for regexes. */
 char *cx_route_sample(const cx_route *self);
+/* Whether earlier hides later in a table: an identical pattern, or one that
+ * matches every sample of later (see cx_router_hidden_by). */
+int cx_route_hides(const cx_route *earlier, const cx_route *later);
 
 /* Percent-decodes exactly once into out (NUL-terminated). Returns the decoded
  * length, or -1 on a bad escape ("%zz", "%4"), a raw or decoded NUL, invalid
