@@ -182,6 +182,8 @@ static void connect_db(cx_stack *self)
     self->db = PQconnectdb(self->database);
     if (PQstatus(self->db) != CONNECTION_OK)
         cr_assert_fail("test database %s: %s", self->database, PQerrorMessage(self->db));
+    /* Fixtures say CREATE ... IF NOT EXISTS; "already exists, skipping" is not news. */
+    PQclear(PQexec(self->db, "SET client_min_messages = warning"));
 }
 
 /* Django's tables plus the test's own, emptied so every test starts clean. */
