@@ -43,7 +43,8 @@ typedef struct {
     int no_auth_message;
     int source_ips;               /* bind to 127.0.0.1 .. 127.0.0.N */
     double settle;                /* idle: seconds to wait before reading memory */
-    pid_t pids[BENCH_MAX_PIDS];   /* idle: processes whose memory is read */
+    pid_t pids[BENCH_MAX_PIDS];   /* idle: memory; echo, broadcast: CPU per op */
+    char pid_names[BENCH_MAX_PIDS][32];   /* "gateway" from --pids gateway=123, else the pid */
     int npids;
     int quiet;
 } bench_opts;
@@ -126,6 +127,10 @@ const char *json_str(const char *text, size_t len, const char *key, size_t *vlen
 long json_int(const char *text, size_t len, const char *key, long def);
 int json_action_is(const char *text, size_t len, const char *action);
 
+/* proc.c: VmRSS in KiB and CPU seconds (user + system) of a process, -1 if gone. */
+long proc_rss_kib(pid_t pid);
+double proc_cpu_seconds(pid_t pid);
+
 /* Scenarios: 0 when a result was printed, 1 on failure. */
 int run_echo(const bench_opts *opts);
 int run_broadcast(const bench_opts *opts);
@@ -142,6 +147,9 @@ void report_begin(report_t *r, const bench_opts *opts, const loop_stats *stats);
 void report_num(report_t *r, const char *key, double value);
 void report_int(report_t *r, const char *key, long long value);
 void report_latency(report_t *r, const char *prefix, const hist_t *h);
+/* CPU of each --pids process since before[] (proc_cpu_snapshot), per op. */
+void proc_cpu_snapshot(const bench_opts *opts, double *before);
+void report_cpu(report_t *r, const bench_opts *opts, const double *before, uint64_t ops);
 void report_end(report_t *r, const char *human_fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -131,7 +131,7 @@ static void reset_counts(bc_run *r)
     r->deliveries = r->sent = r->complete = r->lost = r->stalls = 0;
 }
 
-static void report(const bench_opts *o, bc_run *r, const loop_stats *st, double secs)
+static void report(const bench_opts *o, bc_run *r, const loop_stats *st, double secs, const double *cpu)
 {
     report_t rep;
     double rate = (double) r->deliveries / secs;
@@ -148,6 +148,7 @@ static void report(const bench_opts *o, bc_run *r, const loop_stats *st, double 
     report_int(&rep, "unexpected_messages", (long long) r->other);
     report_latency(&rep, "all_members", &r->all);
     report_latency(&rep, "delivery", &r->each);
+    report_cpu(&rep, o, cpu, r->deliveries);   /* CPU per delivery */
     report_end(&rep, "broadcast %s: %u members, %u senders, %.0f deliveries/s (%.0f messages/s), "
                "every member has it p50 %.3f ms p99 %.3f ms",
                o->label, r->members, r->senders, rate, (double) r->sent / secs,
@@ -201,10 +202,12 @@ int run_broadcast(const bench_opts *o)
         double warm = o->duration / 5 < 1 ? o->duration / 5 : 1;
         run_sending(loop, &r, now + (uint64_t) (warm * 1e9));
         reset_counts(&r);
+        double cpu[BENCH_MAX_PIDS];
+        proc_cpu_snapshot(o, cpu);
         uint64_t t0 = now_ns();
         run_sending(loop, &r, t0 + (uint64_t) (o->duration * 1e9));
         r.sending = 0;
-        report(o, &r, loop_stats_of(loop), (double) (now_ns() - t0) / 1e9);
+        report(o, &r, loop_stats_of(loop), (double) (now_ns() - t0) / 1e9, cpu);
         rc = 0;
     }
     loop_destroy(&loop);

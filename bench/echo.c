@@ -75,6 +75,8 @@ int run_echo(const bench_opts *o)
     hist_init(&r.hist);
     r.round_trips = 0;
 
+    double cpu[BENCH_MAX_PIDS];
+    proc_cpu_snapshot(o, cpu);
     uint64_t t0 = now_ns();
     loop_run(loop, t0 + (uint64_t) (o->duration * 1e9), 0);
     double secs = (double) (now_ns() - t0) / 1e9;
@@ -88,6 +90,7 @@ int run_echo(const bench_opts *o)
     report_num(&rep, "round_trips_per_s", rate);
     report_int(&rep, "unexpected_messages", (long long) r.other);
     report_latency(&rep, "latency", &r.hist);
+    report_cpu(&rep, o, cpu, r.round_trips);
     report_end(&rep, "echo %s: %llu connections, %.0f round trips/s, latency p50 %.3f ms p99 %.3f ms p999 %.3f ms",
                o->label, (unsigned long long) st->opened, rate, hist_quantile(&r.hist, 0.5) / 1e6,
                hist_quantile(&r.hist, 0.99) / 1e6, hist_quantile(&r.hist, 0.999) / 1e6);

@@ -45,7 +45,7 @@ static void usage(FILE *out)
           "  --senders K          broadcast: connections that send (default 1)\n"
           "  --concurrency C      handshakes in flight at once (default 200)\n"
           "  --no-auth-message    the server sends no authentication message: open = 101\n"
-          "  --pids P1,P2,...     idle: processes whose resident memory is read\n"
+          "  --pids [NAME=]PID,.. idle: resident memory of these; echo, broadcast: their CPU per op\n"
           "  --settle S           idle: seconds to wait before reading memory (default 2)\n"
           "  --source-ips K       spread connections over 127.0.0.1..K (beyond ~28k)\n"
           "  --label NAME         server name in the output (default: the URL)\n"
@@ -124,13 +124,21 @@ static int read_tokens(bench_opts *o, const char *path)
     return rc;
 }
 
+/* "P1,P2" or "NAME=P1,NAME=P2": the names label the output's fields. */
 static int parse_pids(bench_opts *o, const char *list)
 {
     for (const char *p = list; *p && o->npids < BENCH_MAX_PIDS;) {
+        const char *eq = strchr(p, '='), *comma = strchr(p, ',');
+        const char *num = eq && (!comma || eq < comma) ? eq + 1 : p;
         char *end;
-        long pid = strtol(p, &end, 10);
-        if (end == p || pid <= 0)
+        long pid = strtol(num, &end, 10);
+        if (end == num || pid <= 0 || (*end && *end != ','))
             return fprintf(stderr, "chanx-bench: bad --pids %s\n", list), -1;
+        char *name = o->pid_names[o->npids];
+        if (num != p)
+            snprintf(name, sizeof o->pid_names[0], "%.*s", (int) (eq - p), p);
+        else
+            snprintf(name, sizeof o->pid_names[0], "%ld", pid);
         o->pids[o->npids++] = (pid_t) pid;
         p = *end == ',' ? end + 1 : end;
     }

@@ -17,7 +17,6 @@
 #include "bench.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #define IDLE_OPEN_TIMEOUT_NS (300ull * 1000000000ull)
@@ -62,39 +61,22 @@ int run_connect(const bench_opts *o)
     loop_run(loop, t0 + (uint64_t) (o->duration * 1e9), 1);
     const loop_stats *st = loop_stats_of(loop);
     int all = st->opened == (uint64_t) o->connections;
+    int capped = loop_settled(loop) < o->connections;
     double secs = (double) ((all ? r.last_open : now_ns()) - t0) / 1e9;
     double rate = secs > 0 ? (double) st->opened / secs : 0;
 
     report_t rep;
     report_begin(&rep, o, st);
     report_num(&rep, "duration_s", secs);
-    report_int(&rep, "capped", !all);
+    report_int(&rep, "capped", capped);
     report_num(&rep, "connections_per_s", rate);
     report_latency(&rep, "open", &r.open_latency);
     report_end(&rep, "connect %s: %llu of %d opened in %.2f s%s: %.0f connections/s, open p50 %.3f ms p99 %.3f ms",
-               o->label, (unsigned long long) st->opened, o->connections, secs, all ? "" : " (capped)", rate,
+               o->label, (unsigned long long) st->opened, o->connections, secs, capped ? " (capped)" : "", rate,
                hist_quantile(&r.open_latency, 0.5) / 1e6, hist_quantile(&r.open_latency, 0.99) / 1e6);
     int rc = st->opened ? 0 : 1;
     loop_destroy(&loop);
     return rc;
-}
-
-/* VmRSS of a process in KiB, or -1. */
-static long rss_kib(pid_t pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int) pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    long kib = -1;
-    while (fgets(line, sizeof line, f))
-        if (!strncmp(line, "VmRSS:", 6)) {
-            kib = atol(line + 6);
-            break;
-        }
-    fclose(f);
-    return kib;
 }
 
 static void report_idle(const bench_opts *o, const loop_stats *st, const long *before, const long *after)
@@ -105,21 +87,21 @@ static void report_idle(const bench_opts *o, const loop_stats *st, const long *b
     size_t used = 0;
     report_begin(&rep, o, st);
     for (int i = 0; i < o->npids; i++) {
-        char key[48];
+        char key[64];
         long delta = after[i] - before[i];
         total += delta;
-        snprintf(key, sizeof key, "rss_before_kib_%d", (int) o->pids[i]);
+        snprintf(key, sizeof key, "rss_before_kib_%s", o->pid_names[i]);
         report_int(&rep, key, before[i]);
-        snprintf(key, sizeof key, "rss_after_kib_%d", (int) o->pids[i]);
+        snprintf(key, sizeof key, "rss_after_kib_%s", o->pid_names[i]);
         report_int(&rep, key, after[i]);
-        int n = snprintf(per_pid + used, sizeof per_pid - used, " %d:+%ld", (int) o->pids[i], delta);
+        int n = snprintf(per_pid + used, sizeof per_pid - used, " %s %+ld", o->pid_names[i], delta);
         if (n > 0 && (size_t) n < sizeof per_pid - used)
             used += (size_t) n;
     }
     double per_conn = st->opened ? (double) total / (double) st->opened : 0;
     report_int(&rep, "rss_delta_kib", total);
     report_num(&rep, "kib_per_connection", per_conn);
-    report_end(&rep, "idle %s: %llu connections held, %.2f KiB/connection across %d processes (KiB by pid:%s)",
+    report_end(&rep, "idle %s: %llu connections held, %.2f KiB/connection across %d processes (KiB by process:%s)",
                o->label, (unsigned long long) st->opened, per_conn, o->npids, per_pid);
 }
 
@@ -128,7 +110,7 @@ int run_idle(const bench_opts *o)
     static storm_run r;
     long before[BENCH_MAX_PIDS], after[BENCH_MAX_PIDS];
     for (int i = 0; i < o->npids; i++)
-        if ((before[i] = rss_kib(o->pids[i])) < 0)
+        if ((before[i] = proc_rss_kib(o->pids[i])) < 0)
             return fprintf(stderr, "chanx-bench: idle: no process %d\n", (int) o->pids[i]), 1;
     loop_t *loop = storm_new(o, &r);
     if (!loop)
@@ -137,7 +119,7 @@ int run_idle(const bench_opts *o)
     loop_run(loop, now_ns() + IDLE_OPEN_TIMEOUT_NS, 1);
     loop_run(loop, now_ns() + (uint64_t) (o->settle * 1e9), 0);
     for (int i = 0; i < o->npids; i++)
-        after[i] = rss_kib(o->pids[i]);
+        after[i] = proc_rss_kib(o->pids[i]);
     const loop_stats *st = loop_stats_of(loop);
     report_idle(o, st, before, after);
     int rc = st->opened ? 0 : 1;

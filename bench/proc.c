@@ -1,0 +1,66 @@
+/*
+ * proc.c — what /proc says about the server's processes: resident memory
+ * (idle) and CPU time consumed (echo, broadcast: CPU per operation, split
+ * by process, tells which of gateway, broker and worker limits a figure).
+ */
+#include "bench.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+long proc_rss_kib(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int) pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    long kib = -1;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmRSS:", 6)) {
+            kib = atol(line + 6);
+            break;
+        }
+    fclose(f);
+    return kib;
+}
+
+double proc_cpu_seconds(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    /* utime and stime are fields 14 and 15; the name (field 2) may hold spaces */
+    char *p = strrchr(buf, ')');
+    unsigned long long utime, stime;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
+        return -1;
+    return (double) (utime + stime) / (double) sysconf(_SC_CLK_TCK);
+}
+
+void proc_cpu_snapshot(const bench_opts *o, double *out)
+{
+    for (int i = 0; i < o->npids; i++)
+        out[i] = proc_cpu_seconds(o->pids[i]);
+}
+
+void report_cpu(report_t *r, const bench_opts *o, const double *before, uint64_t ops)
+{
+    double total = 0;
+    for (int i = 0; i < o->npids; i++) {
+        double now = proc_cpu_seconds(o->pids[i]), used = now - before[i];
+        char key[64];
+        snprintf(key, sizeof key, "cpu_us_per_op_%s", o->pid_names[i]);
+        report_num(r, key, ops ? used * 1e6 / (double) ops : 0);
+        total += used;
+    }
+    if (o->npids)
+        report_num(r, "cpu_us_per_op", ops ? total * 1e6 / (double) ops : 0);
+}
