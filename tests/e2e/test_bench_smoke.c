@@ -22,20 +22,26 @@ static void teardown(void) { cx_stack_stop(&stack); }
 
 TestSuite(bench_smoke, .init = setup, .fini = teardown, .timeout = 90);
 
+/* The last diagnostic chanx-bench printed (stderr is read with stdout). */
+static char last_diagnostic[512];
+
 /* Runs chanx-bench SCENARIO on the stack's gateway; returns its JSON result
  * (or NULL when it printed none) and its exit status in *status. */
 static json_t *bench(const char *scenario, const char *path, const char *token, const char *extra, int *status)
 {
     const char *bin = getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build";
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s/bench/chanx-bench %s --url ws://127.0.0.1:%d%s --token %s --label smoke %s",
+    snprintf(cmd, sizeof cmd, "%s/bench/chanx-bench %s --url ws://127.0.0.1:%d%s --token %s --label smoke %s 2>&1",
              bin, scenario, cx_stack_gateway_port(stack, 0), path, token, extra);
     FILE *p = popen(cmd, "r");
     cr_assert_not_null(p, "cannot run %s", cmd);
     char line[8192];
     json_t *result = NULL;
+    last_diagnostic[0] = 0;
     while (fgets(line, sizeof line, p))
-        if (line[0] == '{' && !result) {
+        if (!strncmp(line, "chanx-bench:", 12))
+            snprintf(last_diagnostic, sizeof last_diagnostic, "%.500s", line);
+        else if (line[0] == '{' && !result) {
             json_error_t err;
             result = json_loads(line, 0, &err);
             cr_assert_not_null(result, "unparsable result line: %s (%s)", line, err.text);
@@ -50,7 +56,7 @@ static json_t *bench_ok(const char *scenario, const char *path, const char *extr
     int64_t alice = cx_db_create_user(stack, "alice", 0);
     int status;
     json_t *r = bench(scenario, path, cx_db_token(stack, alice), extra, &status);
-    cr_assert_eq(status, 0, "chanx-bench %s exited with %d", scenario, status);
+    cr_assert_eq(status, 0, "chanx-bench %s exited with %d: %s", scenario, status, last_diagnostic);
     cr_assert_not_null(r, "chanx-bench %s printed no result", scenario);
     cr_assert_str_eq(json_string_value(json_object_get(r, "scenario")), scenario);
     cr_assert_str_eq(json_string_value(json_object_get(r, "server")), "smoke");
@@ -151,4 +157,5 @@ Test(bench_smoke, a_wrong_token_is_a_failure_not_a_figure)
     json_t *r = bench("echo", "/ws/echo/", "0000000000000000000000000000000000000000", "-n 2 --duration 1", &status);
     cr_assert_neq(status, 0);
     cr_assert_null(r, "a result was printed for connections that never opened");
+    cr_assert(strstr(last_diagnostic, "2 auth failed"), "the refusal is not explained: '%s'", last_diagnostic);
 }
