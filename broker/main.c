@@ -69,7 +69,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    zsys_handler_set(NULL);
+    cx_zmq_init();
     cx_log_init("broker");
     if (probe)
         return check(endpoint);

@@ -49,6 +49,10 @@ int cx_link_alive(const cx_link *self);
 int cx_link_next_tick_ms(const cx_link *self);
 
 /* Heartbeat interval and timeout, from CHANX_HEARTBEAT_MS / CHANX_HEARTBEAT_TIMEOUT_MS. */
+/* Process-wide ZeroMQ settings every process (broker included) applies
+ * before its first socket: see link.c for why the I/O threads run as batch. */
+void cx_zmq_init(void);
+
 int cx_heartbeat_interval_ms(void);
 int cx_heartbeat_timeout_ms(void);
 int64_t cx_now_ms(void);

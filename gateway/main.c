@@ -5,6 +5,7 @@
  *   chanx-gateway --check [host:port]     liveness probe: GET /healthz answers 200
  */
 #include "common/env.h"
+#include "common/link.h"
 #include "common/log.h"
 #include "gateway/gateway.h"
 
@@ -97,7 +98,7 @@ int main(int argc, char **argv)
     if (probe)
         return check(host, config.port);
     config.listen_host = host;
-    zsys_handler_set(NULL);
+    cx_zmq_init();
     cx_log_init("gateway");
     signal(SIGPIPE, SIG_IGN);
     signal(SIGINT, on_signal);

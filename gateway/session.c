@@ -31,13 +31,20 @@ void cx_session_destroy(cx_session **self_p)
     free(self->groups);
     free(self->rx);
     free(self->target);
+    cx_session_forget_request(self);
+    free(self);
+    *self_p = NULL;
+}
+
+void cx_session_forget_request(cx_session *self)
+{
     free(self->path);
     free(self->query);
     free(self->client);
     free(self->headers);
     json_decref(self->kwargs);
-    free(self);
-    *self_p = NULL;
+    self->path = self->query = self->client = self->headers = NULL;
+    self->kwargs = NULL;
 }
 
 int cx_frame_queue_push2(cx_frame_queue *q, const void *a, size_t alen, const void *b, size_t blen)

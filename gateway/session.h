@@ -36,7 +36,7 @@ typedef struct cx_session {
     cx_session_state state;
     char *target;             /* consumer name */
     json_t *kwargs;
-    char *path, *query, *client, *headers;   /* for CONNECT */
+    char *path, *query, *client, *headers;   /* for CONNECT, freed once it is sent */
     int64_t user_id;
     cx_frame_queue out;       /* to the client */
     cx_frame_queue pending;   /* from the client, before CONNECT */
@@ -53,6 +53,10 @@ typedef struct cx_session {
 
 cx_session *cx_session_new(uint64_t id, struct lws *wsi);
 void cx_session_destroy(cx_session **self_p);
+/* Frees what only CONNECT needed (path, query, headers, kwargs, client): the
+ * worker has them now, and an idle connection should cost the gateway as
+ * little as possible. */
+void cx_session_forget_request(cx_session *self);
 
 /* Appends a copy of data; -1 when out of memory. */
 int cx_frame_queue_push(cx_frame_queue *q, const void *data, size_t len);

@@ -8,6 +8,7 @@
  * (see liveness.c), and the CHANX_* consumer defaults listed in the README.
  */
 #include "common/env.h"
+#include "common/link.h"
 #include "common/log.h"
 #include "workers/liveness.h"
 #include "workers/worker.h"
@@ -55,7 +56,7 @@ int main(int argc, char **argv)
         else
             return usage(stderr), 2;
     }
-    zsys_handler_set(NULL);
+    cx_zmq_init();
     cx_log_init("worker");
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
