@@ -51,6 +51,28 @@ static int http_reply(struct lws *wsi, unsigned status, const char *body)
 
 /* ------------------------------------------------------------- sessions */
 
+/* Nothing is waiting ahead of this frame, so it is written now rather than
+ * queued for a writable callback: asking for one costs two epoll_ctl calls
+ * (POLLOUT on, then off) and a loop turn per message. If the socket takes
+ * only part of it, lws keeps the rest and asks for writable itself; later
+ * frames queue behind (cx_gw_queue checks lws_partial_buffered), so the
+ * order holds and a slow client still meets the bounded queue. */
+static int write_through(cx_gateway *gw, cx_session *s, const char *a, size_t alen, const char *b, size_t blen)
+{
+    size_t need = LWS_PRE + alen + blen;
+    if (need > gw->scratch_size) {
+        unsigned char *grown = realloc(gw->scratch, need);
+        if (!grown)
+            return -1;
+        gw->scratch = grown;
+        gw->scratch_size = need;
+    }
+    memcpy(gw->scratch + LWS_PRE, a, alen);
+    if (blen)
+        memcpy(gw->scratch + LWS_PRE + alen, b, blen);
+    return lws_write(s->wsi, gw->scratch + LWS_PRE, alen + blen, LWS_WRITE_TEXT) < 0 ? -1 : 0;
+}
+
 void cx_gw_queue(cx_gateway *gw, cx_session *s, const char *a, size_t alen, const char *b, size_t blen)
 {
     if (s->state == SESSION_CLOSING && s->close_code)
@@ -59,6 +81,11 @@ void cx_gw_queue(cx_gateway *gw, cx_session *s, const char *a, size_t alen, cons
         cx_warn("closing connection %llu: client is not reading (%zu bytes queued)",
                 (unsigned long long) s->id, s->out.bytes);
         cx_gw_close_session(s, 1013, "client too slow");
+        return;
+    }
+    if (!s->out.head && !lws_partial_buffered(s->wsi) && s->state != SESSION_CLOSING) {
+        if (write_through(gw, s, a, alen, b, blen) < 0)
+            cx_gw_close_session(s, 1011, "write failed");
         return;
     }
     if (cx_frame_queue_push2(&s->out, a, alen, b, blen) == 0)
@@ -223,9 +250,29 @@ static void on_receive(cx_gateway *gw, struct lws *wsi, cx_session *s, const voi
     }
 }
 
+/* The close frame (RFC 6455 5.5.1: opcode 8, code, reason) is written here
+ * as raw bytes rather than left to lws_close_reason(): Debian's lws 4.1 is a
+ * debug build, and on the libuv loop its "uv repeat test" closes a second
+ * time right after the first, which shuts the socket before the close frame
+ * goes out: clients saw 1006 instead of our code. Returning -1 then closes
+ * the connection. */
+static int send_close(struct lws *wsi, int code, const char *reason)
+{
+    unsigned char frame[LWS_PRE + 4 + sizeof((cx_session *) 0)->close_reason];
+    size_t len = strlen(reason);   /* < 64: a one-byte length, as control frames need (<= 125) */
+    unsigned char *p = frame + LWS_PRE;
+    p[0] = 0x88;
+    p[1] = (unsigned char) (2 + len);
+    p[2] = (unsigned char) (code >> 8);
+    p[3] = (unsigned char) (code & 0xff);
+    memcpy(p + 4, reason, len);
+    lws_write(wsi, p, 4 + len, LWS_WRITE_RAW);
+    return -1;
+}
+
 static int on_writeable(struct lws *wsi, cx_session *s)
 {
-    for (int i = 0; i < WRITES_PER_CALLBACK && s->out.head && !lws_send_pipe_choked(wsi); i++) {
+    for (int i = 0; i < WRITES_PER_CALLBACK && s->out.head && !lws_partial_buffered(wsi); i++) {
         cx_frame *f = cx_frame_queue_pop(&s->out);
         int n = lws_write(wsi, f->data + LWS_PRE, f->len, LWS_WRITE_TEXT);
         free(f);
@@ -236,11 +283,10 @@ static int on_writeable(struct lws *wsi, cx_session *s)
         lws_callback_on_writable(wsi);
         return 0;
     }
-    if (s->close_code) {
-        lws_close_reason(wsi, (enum lws_close_status) s->close_code, (unsigned char *) s->close_reason,
-                         strlen(s->close_reason));
-        return -1;
-    }
+    if (s->close_code && !lws_partial_buffered(wsi))
+        return send_close(wsi, s->close_code, s->close_reason);
+    if (s->close_code)
+        lws_callback_on_writable(wsi);   /* the close frame goes after what lws still holds */
     return 0;
 }
 
@@ -408,12 +454,17 @@ static int setup(cx_gateway *gw, const cx_gateway_config *config)
     gw->link = cx_link_new(config->broker, CX_ROLE_GATEWAY, node);
     if (!gw->sessions || !gw->groups || !gw->link)
         return -1;
+    if (uv_loop_init(&gw->loop) != 0)
+        return -1;
+    gw->loop_ready = 1;
+    void *loops[1] = { &gw->loop };
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
+    info.foreign_loops = loops;
     info.port = config->port;
     info.iface = config->listen_host;
     info.protocols = PROTOCOLS;
-    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_LIBUV;
     info.fd_limit_per_thread = 0;
     info.timeout_secs = 10;
     info.ka_time = 60;
@@ -431,6 +482,20 @@ static int setup(cx_gateway *gw, const cx_gateway_config *config)
     return 0;
 }
 
+/* lws closes its libuv handles asynchronously: the loop must run until they
+ * are gone before it can be closed. Bounded, so a stuck handle cannot hang
+ * a stopping gateway. */
+static void close_loop(cx_gateway *gw)
+{
+    if (!gw->loop_ready)
+        return;
+    for (int i = 0; i < 1000 && uv_loop_alive(&gw->loop); i++)
+        uv_run(&gw->loop, UV_RUN_NOWAIT);
+    if (uv_loop_close(&gw->loop) != 0)
+        cx_warn("event loop closed with handles still open");
+    gw->loop_ready = 0;
+}
+
 static void teardown(cx_gateway *gw)
 {
     cx_auth_destroy(&gw->auth);   /* first: its threads call back into the lws context */
@@ -438,7 +503,9 @@ static void teardown(cx_gateway *gw)
         lws_sul_cancel(&gw->tick);
         lws_context_destroy(gw->lws);
     }
+    close_loop(gw);
     cx_gw_upstream_free(gw);
+    free(gw->scratch);
     zhashx_destroy(&gw->groups);
     cx_idmap_destroy(&gw->sessions);
     cx_link_destroy(&gw->link);
@@ -456,14 +523,15 @@ int cx_gateway_run(const cx_gateway_config *config, volatile int *stop)
         return -1;
     }
     cx_info("gateway listening on %s:%d, broker %s", config->listen_host, config->port, config->broker);
-    while (!*stop && lws_service(gw->lws, 0) >= 0)
-        ;
+    /* UV_RUN_ONCE returns at least every tick (50 ms), so a signal's stop flag is seen promptly. */
+    while (!*stop)
+        uv_run(&gw->loop, UV_RUN_ONCE);
     /* Drain: stop accepting, tell clients we are going away, give them a bounded time. */
     gw->draining = 1;
     close_everyone(gw, 1001);
     int64_t deadline = cx_now_ms() + config->drain_ms;
-    while (cx_idmap_size(gw->sessions) > 0 && cx_now_ms() < deadline && lws_service(gw->lws, 0) >= 0)
-        ;
+    while (cx_idmap_size(gw->sessions) > 0 && cx_now_ms() < deadline)
+        uv_run(&gw->loop, UV_RUN_ONCE);
     teardown(gw);
     return 0;
 }

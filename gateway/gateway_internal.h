@@ -7,6 +7,7 @@
 
 #include <czmq.h>
 #include <libwebsockets.h>
+#include <uv.h>
 #include "common/idmap.h"
 #include "common/link.h"
 #include "common/route.h"
@@ -38,6 +39,10 @@ typedef struct {
     int draining;
     int in_drain;
     lws_sorted_usec_list_t tick;
+    uv_loop_t loop;           /* ours, lent to lws: epoll, not lws's default poll() */
+    int loop_ready;
+    unsigned char *scratch;   /* LWS_PRE + one frame, for write_through */
+    size_t scratch_size;
 } cx_gateway;
 
 extern cx_gateway *cx_gw;   /* the one gateway of this process, for lws callbacks */
