@@ -39,6 +39,7 @@ typedef struct {
     int connections;
     double duration;              /* seconds of measurement (connect: the cap) */
     int senders;                  /* broadcast */
+    int idle;                     /* echo: extra connections held open and silent meanwhile */
     int concurrency;              /* handshakes in flight at once */
     int no_auth_message;
     int source_ips;               /* bind to 127.0.0.1 .. 127.0.0.N */

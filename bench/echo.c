@@ -4,6 +4,11 @@
  * the moment its pong arrives, so the server always has exactly N requests
  * outstanding and round trips per second measure its per-message cost.
  *
+ * With --idle M, M more connections are opened and stay silent while the N
+ * ping: a gateway's per-message cost must not grow with the connections it
+ * merely holds (an event loop that walks every socket per turn does). The
+ * result is then reported as scenario "echo_busy".
+ *
  * Phases: open every connection (authenticated), warm up (a fifth of the
  * duration, at most one second: first-touch page faults and Python's lazy
  * imports should not be in the figures), then measure for --duration.
@@ -52,7 +57,11 @@ int run_echo(const bench_opts *o)
     memset(&r, 0, sizeof r);
     hist_init(&r.hist);
     loop_handlers h = { .on_message = on_message };
-    loop_t *loop = loop_new(o, o->connections, &h, &r);
+    bench_opts opts = *o;
+    if (o->idle > 0)
+        opts.scenario = "echo_busy";
+    o = &opts;
+    loop_t *loop = loop_new(o, o->connections + (o->idle > 0 ? o->idle : 0), &h, &r);
     if (!loop)
         return perror("chanx-bench"), 1;
     loop_open_all(loop);
@@ -67,9 +76,12 @@ int run_echo(const bench_opts *o)
 
     uint64_t now = now_ns();
     r.pinging = 1;
-    for (int i = 0; i < o->connections; i++)
-        if (loop_conn(loop, i)->state == CONN_OPEN)
+    int pinging = 0;
+    for (int i = 0; i < o->connections + o->idle && pinging < o->connections; i++)
+        if (loop_conn(loop, i)->state == CONN_OPEN) {
             send_ping(loop, loop_conn(loop, i), now);
+            pinging++;
+        }
     double warm = o->duration / 5 < 1 ? o->duration / 5 : 1;
     loop_run(loop, now + (uint64_t) (warm * 1e9), 0);
     hist_init(&r.hist);
@@ -89,10 +101,11 @@ int run_echo(const bench_opts *o)
     report_int(&rep, "round_trips", (long long) r.round_trips);
     report_num(&rep, "round_trips_per_s", rate);
     report_int(&rep, "unexpected_messages", (long long) r.other);
+    report_int(&rep, "idle_connections", o->idle > 0 ? o->idle : 0);
     report_latency(&rep, "latency", &r.hist);
     report_cpu(&rep, o, cpu, r.round_trips);
-    report_end(&rep, "echo %s: %llu connections, %.0f round trips/s, latency p50 %.3f ms p99 %.3f ms p999 %.3f ms",
-               o->label, (unsigned long long) st->opened, rate, hist_quantile(&r.hist, 0.5) / 1e6,
+    report_end(&rep, "%s %s: %llu connections, %.0f round trips/s, latency p50 %.3f ms p99 %.3f ms p999 %.3f ms",
+               o->scenario, o->label, (unsigned long long) st->opened, rate, hist_quantile(&r.hist, 0.5) / 1e6,
                hist_quantile(&r.hist, 0.99) / 1e6, hist_quantile(&r.hist, 0.999) / 1e6);
     loop_destroy(&loop);
     return 0;

@@ -43,6 +43,7 @@ static void usage(FILE *out)
           "  -n N                 connections (default 10)\n"
           "  --duration S         seconds of measurement; connect: the time cap (default 5)\n"
           "  --senders K          broadcast: connections that send (default 1)\n"
+          "  --idle M             echo: also hold M silent connections (reported as echo_busy)\n"
           "  --concurrency C      handshakes in flight at once (default 200)\n"
           "  --no-auth-message    the server sends no authentication message: open = 101\n"
           "  --pids [NAME=]PID,.. idle: resident memory of these; echo, broadcast: their CPU per op\n"
@@ -165,7 +166,7 @@ static int parse_args(bench_opts *o, int argc, char **argv)
     static const struct option longopts[] = {
         { "url", required_argument, 0, 'u' },       { "token", required_argument, 0, 't' },
         { "tokens-file", required_argument, 0, 'T' }, { "duration", required_argument, 0, 'd' },
-        { "senders", required_argument, 0, 'k' },   { "concurrency", required_argument, 0, 'c' },
+        { "senders", required_argument, 0, 'k' },   { "idle", required_argument, 0, 'I' },   { "concurrency", required_argument, 0, 'c' },
         { "no-auth-message", no_argument, 0, 'A' }, { "pids", required_argument, 0, 'p' },
         { "settle", required_argument, 0, 's' },    { "source-ips", required_argument, 0, 'S' },
         { "label", required_argument, 0, 'l' },     { "help", no_argument, 0, 'h' },
@@ -180,6 +181,7 @@ static int parse_args(bench_opts *o, int argc, char **argv)
         case 'n': o->connections = atoi(optarg); break;
         case 'd': o->duration = atof(optarg); break;
         case 'k': o->senders = atoi(optarg); break;
+        case 'I': o->idle = atoi(optarg); break;
         case 'c': o->concurrency = atoi(optarg); break;
         case 'A': o->no_auth_message = 1; break;
         case 'p': if (parse_pids(o, optarg)) return -1; break;

@@ -22,6 +22,8 @@ FIGURES = [
     ("echo round trips/s", "echo", "round_trips_per_s", True, ("bare_ratio", 0.5), ("django_ratio", 20)),
     ("echo p99 latency (ms)", "echo", "latency_p99_ms", False, ("max", 5.0), None),
     ("echo p50 latency (ms)", "echo", "latency_p50_ms", False, None, None),
+    ("echo round trips/s, idle connections held", "echo_busy", "round_trips_per_s", True, None, None),
+    ("echo p99 (ms), idle connections held", "echo_busy", "latency_p99_ms", False, None, None),
     ("broadcast deliveries/s", "broadcast", "deliveries_per_s", True, ("django_ratio", 100), None),
     ("broadcast p99 every member (ms)", "broadcast", "all_members_p99_ms", False, ("max", 50.0), None),
     ("broadcast p50 every member (ms)", "broadcast", "all_members_p50_ms", False, None, None),

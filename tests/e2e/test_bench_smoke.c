@@ -82,6 +82,20 @@ Test(bench_smoke, echo_counts_round_trips_and_latency)
     json_decref(r);
 }
 
+Test(bench_smoke, echo_with_idle_connections_holds_them_and_reports_echo_busy)
+{
+    int64_t alice = cx_db_create_user(stack, "alice", 0);
+    int status;
+    json_t *r = bench("echo", "/ws/echo/", cx_db_token(stack, alice), "-n 2 --idle 5 --duration 1", &status);
+    cr_assert_eq(status, 0, "chanx-bench failed: %s", last_diagnostic);
+    cr_assert_not_null(r, "no result");
+    cr_assert_str_eq(json_string_value(json_object_get(r, "scenario")), "echo_busy");
+    cr_assert_eq(num(r, "opened"), 7, "the 5 idle connections were not all opened");
+    cr_assert_eq(num(r, "idle_connections"), 5);
+    cr_assert_gt(num(r, "round_trips"), 0);
+    json_decref(r);
+}
+
 Test(bench_smoke, broadcast_reaches_every_member)
 {
     json_t *r = bench_ok("broadcast", "/ws/chat/smoke/", "-n 3 --senders 1 --duration 1");
