@@ -207,7 +207,7 @@ static void on_message(cx_gateway *gw, cx_session *s, const unsigned char *data,
 {
     if (s->state == SESSION_CONNECTED) {
         send_receive(gw, s, data, len);
-        cx_gw_upstream_drain(gw);
+        gw->drain_pending = 1;   /* once before the loop sleeps, not once per message: see before_poll */
     } else if (s->state == SESSION_AUTHENTICATING) {
         if (s->pending.count >= MAX_PENDING_FRAMES || s->pending.bytes + len > gw->config->max_buffered)
             cx_gw_close_session(s, 1008, "too many messages before authentication");
@@ -416,6 +416,20 @@ static void on_tick(lws_sorted_usec_list_t *sul)
     lws_sul_schedule(gw->lws, 0, &gw->tick, on_tick, 50 * LWS_US_PER_MS);
 }
 
+/* Runs before every wait for I/O. A zmq_send can consume the broker socket's
+ * edge-triggered notification, so replies that arrived meanwhile must be
+ * read before the loop sleeps; doing it here once per loop turn rather than
+ * after every client message saves a zmq_msg_recv (and its poll() syscall)
+ * per message when a turn handles many. */
+static void before_poll(uv_prepare_t *prepare)
+{
+    cx_gateway *gw = prepare->data;
+    if (gw->drain_pending) {
+        gw->drain_pending = 0;
+        cx_gw_upstream_drain(gw);
+    }
+}
+
 static void wake_loop(void *arg)
 {
     lws_cancel_service(((cx_gateway *) arg)->lws);
@@ -457,6 +471,9 @@ static int setup(cx_gateway *gw, const cx_gateway_config *config)
     if (uv_loop_init(&gw->loop) != 0)
         return -1;
     gw->loop_ready = 1;
+    gw->prepare.data = gw;
+    if (uv_prepare_init(&gw->loop, &gw->prepare) != 0 || uv_prepare_start(&gw->prepare, before_poll) != 0)
+        return -1;
     void *loops[1] = { &gw->loop };
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
@@ -489,6 +506,7 @@ static void close_loop(cx_gateway *gw)
 {
     if (!gw->loop_ready)
         return;
+    uv_close((uv_handle_t *) &gw->prepare, NULL);
     for (int i = 0; i < 1000 && uv_loop_alive(&gw->loop); i++)
         uv_run(&gw->loop, UV_RUN_NOWAIT);
     if (uv_loop_close(&gw->loop) != 0)

@@ -41,6 +41,8 @@ typedef struct {
     lws_sorted_usec_list_t tick;
     uv_loop_t loop;           /* ours, lent to lws: epoll, not lws's default poll() */
     int loop_ready;
+    uv_prepare_t prepare;     /* before_poll: reads the broker before the loop sleeps */
+    int drain_pending;
     unsigned char *scratch;   /* LWS_PRE + one frame, for write_through */
     size_t scratch_size;
 } cx_gateway;
