@@ -131,6 +131,11 @@ json_t *cx_receive_json(cx_communicator *self, int timeout_ms);
 json_t *cx_receive_all_json(cx_communicator *self, int timeout_ms, int wait_group);
 /* Messages until one with this action, which is returned (the others are dropped). */
 json_t *cx_receive_until_action(cx_communicator *self, const char *action, int timeout_ms);
+/* Sends {"action": action, "payload": payload} and returns the payload of the first message whose
+ * action is reply (owned; JSON null when it carries none), dropping the others. Fails the test on
+ * timeout, listing what arrived. cx_request(c, "ping", NULL, "pong", 3000) is a liveness check. */
+json_t *cx_request(cx_communicator *self, const char *action, const json_t *payload, const char *reply,
+                   int timeout_ms);
 /* Asserts nothing arrives within timeout_ms. */
 void cx_receive_nothing(cx_communicator *self, int timeout_ms);
 /* Asserts the server closes with code within timeout_ms. */

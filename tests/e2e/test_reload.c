@@ -53,11 +53,9 @@ static cx_communicator *probe_on(int gateway)
 
 static json_int_t version_of(cx_communicator *c)
 {
-    cx_send_message(c, "whoami", NULL);
-    json_t *m = cx_receive_until_action(c, "whoami", 5000);
-    cr_assert_not_null(m, "no whoami answer");
-    json_int_t v = json_integer_value(json_object_get(json_object_get(m, "payload"), "version"));
-    json_decref(m);
+    json_t *p = cx_request(c, "whoami", NULL, "whoami", 5000);
+    json_int_t v = json_integer_value(json_object_get(p, "version"));
+    json_decref(p);
     return v;
 }
 
@@ -65,10 +63,7 @@ static void assert_echo_still_serves(void)
 {
     cx_communicator *c = cx_communicator_new(stack, "/ws/echo/", cx_db_token_header(stack, alice));
     cx_assert_authenticated_status_ok(c);
-    cx_send_message(c, "ping", NULL);
-    json_t *pong = cx_receive_until_action(c, "pong", 5000);
-    cr_assert_not_null(pong, "the worker stopped serving echo");
-    json_decref(pong);
+    json_decref(cx_request(c, "ping", NULL, "pong", 5000));   /* the worker still serves echo */
 }
 
 /* Waits for the worker's log line for a plugin file; returns the log (owned). */

@@ -77,11 +77,9 @@ static void assert_heard(cx_communicator *c, const char *text, int is_mine, int 
 /* The pid of the worker serving c, from the probe. */
 static json_int_t whoami(cx_communicator *c)
 {
-    cx_send_message(c, "whoami", NULL);
-    json_t *m = cx_receive_until_action(c, "whoami", 5000);
-    cr_assert_not_null(m, "no whoami answer");
-    json_int_t pid = json_integer_value(json_object_get(json_object_get(m, "payload"), "pid"));
-    json_decref(m);
+    json_t *p = cx_request(c, "whoami", NULL, "whoami", 5000);
+    json_int_t pid = json_integer_value(json_object_get(p, "pid"));
+    json_decref(p);
     cr_assert_gt(pid, 0);
     return pid;
 }

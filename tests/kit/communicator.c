@@ -237,6 +237,17 @@ json_t *cx_receive_until_action(cx_communicator *self, const char *action, int t
     }
 }
 
+json_t *cx_request(cx_communicator *self, const char *action, const json_t *payload, const char *reply,
+                   int timeout_ms)
+{
+    cx_send_message(self, action, payload);
+    json_t *m = cx_receive_until_action(self, reply, timeout_ms);
+    json_t *p = json_object_get(m, "payload");
+    p = p ? json_incref(p) : json_null();
+    json_decref(m);
+    return p;
+}
+
 void cx_receive_nothing(cx_communicator *self, int timeout_ms)
 {
     json_t *m = cx_receive_json(self, timeout_ms);
