@@ -399,8 +399,10 @@ static int callback_broker_fd(struct lws *wsi, enum lws_callback_reasons reason,
 static const struct lws_protocols PROTOCOLS[] = {
     /* rx_buffer_size: lws reads a frame in chunks of this size (on_receive
      * reassembles them). 64 KiB per connection cost the gateway 15.7 KiB of
-     * resident memory per idle connection, 4 KiB costs 5.6 (docs/benchmarks.md). */
-    { "chanx", callback_ws, sizeof(cx_session *), 4096, 0, NULL, 0 },
+     * resident memory per idle connection, 4 KiB costs 5.6 (docs/benchmarks.md).
+     * tx_packet_size: the most one send() may carry; left 0, lws would take
+     * rx_buffer_size and cut a big message into 4 KiB writes, one per turn. */
+    { "chanx", callback_ws, sizeof(cx_session *), 4096, 0, NULL, 65536 },
     { "chanx-broker", callback_broker_fd, 0, 0, 0, NULL, 0 },
     { NULL, NULL, 0, 0, 0, NULL, 0 }
 };
