@@ -413,7 +413,7 @@ static void on_tick(lws_sorted_usec_list_t *sul)
 {
     cx_gateway *gw = lws_container_of(sul, cx_gateway, tick);
     if (cx_link_tick(gw->link))
-        gw->have_routes = 0;   /* until the broker sends the table again */
+        cx_gw_broker_lost(gw);
     cx_gw_upstream_drain(gw);
     lws_sul_schedule(gw->lws, 0, &gw->tick, on_tick, 50 * LWS_US_PER_MS);
 }
@@ -454,6 +454,29 @@ static void close_everyone(cx_gateway *gw, int code)
     for (size_t i = 0; i < n; i++)
         cx_gw_close_session(all[i], code, "server shutting down");
     free(all);
+}
+
+/* The broker has forgotten this gateway's connections: it restarted, or it
+ * declared us dead after a silence. They have no consumer any more, so their
+ * clients are told to reconnect (1012, service restart); upgrades answer 503
+ * until the broker sends the route table again. Clients still authenticating
+ * carry on: their CONNECT goes to the broker after our HELLO. */
+void cx_gw_broker_lost(cx_gateway *gw)
+{
+    gw->have_routes = 0;
+    size_t n = cx_idmap_size(gw->sessions);
+    cx_session **all = malloc((n + 1) * sizeof *all);
+    n = all ? cx_idmap_values(gw->sessions, (void **) all, n) : 0;
+    size_t closed = 0;
+    for (size_t i = 0; i < n; i++)
+        if (all[i]->announced) {
+            all[i]->announced = 0;   /* nobody to tell about its DISCONNECT */
+            cx_gw_close_session(all[i], 1012, "broker restarted");
+            closed++;
+        }
+    free(all);
+    if (closed)
+        cx_warn("broker lost our connections: closed %zu with 1012 so their clients reconnect", closed);
 }
 
 static int setup(cx_gateway *gw, const cx_gateway_config *config)

@@ -61,5 +61,6 @@ cx_route_entry *cx_gw_route(cx_gateway *gw, const char *path, json_t **kwargs, c
 void cx_gw_queue(cx_gateway *gw, cx_session *s, const char *a, size_t alen, const char *b, size_t blen);
 void cx_gw_close_session(cx_session *s, int code, const char *reason);
 void cx_gw_forget_session(cx_gateway *gw, cx_session *s);
+void cx_gw_broker_lost(cx_gateway *gw);
 
 #endif

@@ -126,8 +126,12 @@ static void dispatch(cx_worker *self, const cx_env *env)
         break;
     case CX_ENV_RECEIVE:
         ctx = cx_idmap_get(self->ctxs, env->conn);
-        if (ctx && !ctx->closed)
+        if (ctx && !ctx->closed) {
             cx_ctx_receive(ctx, env->text.ptr, env->text.len);
+        } else if (!ctx) {   /* a connection this worker no longer has: its client must not wait forever */
+            cx_env close = { .type = CX_ENV_CLOSE, .conn = env->conn, .code = 1011 };
+            cx_link_send(self->link, &close);
+        }
         break;
     case CX_ENV_DISCONNECT:
         end_connection(self, env->conn, (int) env->code);
@@ -138,15 +142,29 @@ static void dispatch(cx_worker *self, const cx_env *env)
     }
 }
 
+static void close_all(cx_worker *self, int code, int tell_broker);
+
+/* The broker restarted or declared us dead: it no longer routes to our
+ * connections (their gateways close them with 1012), so their consumers end
+ * here with the same code. */
+static void broker_lost(cx_worker *self)
+{
+    if (cx_idmap_size(self->ctxs) > 0)
+        cx_warn("broker lost our connections: ending %zu consumers", cx_idmap_size(self->ctxs));
+    close_all(self, 1012, 0);
+}
+
 static int drain(cx_worker *self)
 {
     int handled = 0;
     cx_env env;
     for (cx_link_event ev; (ev = cx_link_recv(self->link, &env)) != CX_LINK_NONE; handled++) {
-        if (ev == CX_LINK_REINTRODUCE)
+        if (ev == CX_LINK_REINTRODUCE) {
+            broker_lost(self);
             introduce(self);
-        else
+        } else {
             dispatch(self, &env);
+        }
     }
     return handled;
 }
@@ -172,18 +190,19 @@ cx_worker *cx_worker_new(const char *endpoint, cx_plugin_set *plugins)
     return self;
 }
 
-static void close_all(cx_worker *self, int code)
+/* Ends every consumer with code; tell_broker also closes their clients. */
+static void close_all(cx_worker *self, int code, int tell_broker)
 {
     size_t n = cx_idmap_size(self->ctxs);
     chanx_ctx **all = malloc((n + 1) * sizeof *all);
     n = all ? cx_idmap_values(self->ctxs, (void **) all, n) : 0;
     for (size_t i = 0; i < n; i++) {
         uint64_t conn = all[i]->conn;
-        if (code) {
+        if (tell_broker) {
             cx_env close = { .type = CX_ENV_CLOSE, .conn = conn, .code = (uint32_t) code };
             cx_link_send(self->link, &close);
         }
-        end_connection(self, conn, code ? code : 1001);
+        end_connection(self, conn, code);
     }
     free(all);
 }
@@ -194,7 +213,7 @@ void cx_worker_destroy(cx_worker **self_p)
         return;
     cx_worker *self = *self_p;
     if (self->ctxs)
-        close_all(self, 0);
+        close_all(self, 1001, 0);
     cx_idmap_destroy(&self->ctxs);
     cx_link_destroy(&self->link);
     cx_settings_free(&self->settings);
@@ -216,15 +235,17 @@ int cx_worker_run(cx_worker *self, volatile int *stop)
         drain(self);
         if (nitems == 2 && cx_plugin_set_rescan(self->plugins) > 0)
             send_register(self);
-        if (cx_link_tick(self->link))
+        if (cx_link_tick(self->link)) {   /* silent broker: HELLO went out again */
+            broker_lost(self);
             send_register(self);
+        }
         cx_liveness_beat(cx_link_alive(self->link));
     }
     /* An empty REGISTER first, so the broker pins no new connection here: clients that reconnect
      * at once must land on another worker. Then 1012 (service restart): reconnect. */
     cx_env withdraw = { .type = CX_ENV_REGISTER };
     cx_link_send(self->link, &withdraw);
-    close_all(self, 1012);
+    close_all(self, 1012, 1);
     zclock_sleep(50);   /* let the CLOSE envelopes leave before the socket goes */
     return 0;
 }

@@ -87,6 +87,9 @@ int cx_stack_pid(const cx_stack *self, const char *name);
 void cx_stack_kill_worker(cx_stack *self, int index, int sig);
 void cx_stack_kill_gateway(cx_stack *self, int index, int sig);
 void cx_stack_restart_worker(cx_stack *self, int index);
+/* The broker: killed (waited for when sig is fatal) and started again on the same endpoint. */
+void cx_stack_kill_broker(cx_stack *self, int sig);
+void cx_stack_start_broker(cx_stack *self);
 void cx_stack_start_gateway(cx_stack *self, int index);
 /* Waits until the gateway's /healthz answers 200 (1) or the timeout passes (0). */
 int cx_stack_wait_ready(cx_stack *self, int gateway, int timeout_ms);

@@ -244,9 +244,7 @@ cx_stack *cx_stack_start(const cx_stack_options *options)
     if (!options->keep_tables)
         empty_tables(self);
     snprintf(self->broker, sizeof self->broker, "tcp://127.0.0.1:%d", free_port());
-    snprintf(self->broker_proc.name, sizeof self->broker_proc.name, "broker");
-    char *argv[] = { "chanx-broker", NULL };
-    spawn(self, &self->broker_proc, "chanx-broker", argv);
+    cx_stack_start_broker(self);
     for (int i = 0; i < self->opt.workers; i++)
         start_worker(self, i);
     for (int i = 0; i < self->opt.gateways; i++)
@@ -361,6 +359,15 @@ int cx_stack_pid(const cx_stack *self, const char *name)
 void cx_stack_kill_worker(cx_stack *self, int index, int sig) { stop_proc(&self->workers[index], sig); }
 void cx_stack_kill_gateway(cx_stack *self, int index, int sig) { stop_proc(&self->gateways[index], sig); }
 void cx_stack_restart_worker(cx_stack *self, int index) { start_worker(self, index); }
+void cx_stack_kill_broker(cx_stack *self, int sig) { stop_proc(&self->broker_proc, sig); }
+
+/* On the stack's endpoint, so a restarted broker is found by the peers' reconnects. */
+void cx_stack_start_broker(cx_stack *self)
+{
+    snprintf(self->broker_proc.name, sizeof self->broker_proc.name, "broker");
+    char *argv[] = { "chanx-broker", NULL };
+    spawn(self, &self->broker_proc, "chanx-broker", argv);
+}
 
 /* Registry so forgotten communicators close at cx_stack_stop. */
 void cx_stack_adopt_communicator(cx_stack *self, cx_communicator *c)
