@@ -39,12 +39,6 @@ static const char PY_CLIENT[] =
     "            print(e.rcvd.code if e.rcvd else 1006, flush=True)\n"
     "asyncio.run(main())\n";
 
-static void read_line(FILE *p, char *line, size_t size, const char *what)
-{
-    cr_assert_not_null(fgets(line, (int) size, p), "the python client printed no %s", what);
-    line[strcspn(line, "\n")] = 0;
-}
-
 /* What a client does after a broker restart: connect until one is accepted (the first attempts may
  * meet 503 while workers register again, or a 1012/1013 close). NULL after timeout_ms. */
 static cx_communicator *reconnect(int64_t user, int timeout_ms)
@@ -66,20 +60,16 @@ static cx_communicator *reconnect(int64_t user, int timeout_ms)
 Test(broker_restart, a_restarted_broker_serves_new_clients_and_old_ones_are_told_to_reconnect)
 {
     int64_t alice = cx_db_create_user(stack, "alice", 0);
-    char cmd[512], line[64];
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 -c \"$CX_PY_CLIENT\" 'ws://127.0.0.1:%d/ws/echo/?token=%s'",
-             cx_stack_gateway_port(stack, 0), cx_db_token(stack, alice));
-    setenv("CX_PY_CLIENT", PY_CLIENT, 1);
-    FILE *old = popen(cmd, "r");
-    cr_assert_not_null(old, "cannot run python3");
-    read_line(old, line, sizeof line, "open");
+    char line[64];
+    FILE *old = cx_python_client(stack, 0, "/ws/echo/", cx_db_token(stack, alice), PY_CLIENT);
+    cx_python_line(old, line, sizeof line, "open");
     cr_assert_str_eq(line, "open");
 
     cx_stack_kill_broker(stack, SIGKILL);
     cx_stack_start_broker(stack);
 
     /* The old client hears first: its consumer is gone, it must reconnect. */
-    read_line(old, line, sizeof line, "close code");
+    cx_python_line(old, line, sizeof line, "close code");
     cr_assert_str_eq(line, "1012", "the old client was closed with %s", line);
     pclose(old);
     cx_communicator *fresh = reconnect(alice, 15000);

@@ -85,21 +85,10 @@ static const char PY_CLIENT[] =
     "            print(e.rcvd.code if e.rcvd else 1006, flush=True)\n"
     "asyncio.run(main())\n";
 
-static FILE *python_client(int gateway, const char *path)
-{
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 -c \"$CX_PY_CLIENT\" 'ws://127.0.0.1:%d%s?token=%s'",
-             cx_stack_gateway_port(stack, gateway), path, cx_db_token(stack, alice));
-    setenv("CX_PY_CLIENT", PY_CLIENT, 1);
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p, "cannot run python3");
-    return p;
-}
-
 static long read_number(FILE *p, const char *what)
 {
     char line[64];
-    cr_assert_not_null(fgets(line, sizeof line, p), "the python client printed no %s", what);
+    cx_python_line(p, line, sizeof line, what);
     return atol(line);
 }
 
@@ -137,7 +126,7 @@ Test(shutdown, sigterm_on_a_worker_closes_its_connections_with_1012_and_clients_
         usleep(50000);
     }
     cx_communicator *probe = connect_to(0, "/ws/dep_probe/");
-    FILE *py = python_client(1, "/ws/dep_probe/");
+    FILE *py = cx_python_client(stack, 1, "/ws/dep_probe/", cx_db_token(stack, alice), PY_CLIENT);
     json_int_t py_pid = read_number(py, "worker pid"), other = worker_pid_of(probe);
     cr_assert_neq(py_pid, other, "the two connections should be on different workers");
     int doomed = py_pid == cx_stack_pid(stack, "worker0") ? 0 : 1;

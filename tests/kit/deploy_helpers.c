@@ -99,3 +99,20 @@ cx_communicator *cx_communicator_when_live(cx_stack *stack, int gateway, const c
         usleep(2 * POLL_US);
     }
 }
+
+FILE *cx_python_client(cx_stack *stack, int gateway, const char *path, const char *token, const char *script)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 -c \"$CX_PY_CLIENT\" 'ws://127.0.0.1:%d%s?token=%s'",
+             cx_stack_gateway_port(stack, gateway), path, token);
+    setenv("CX_PY_CLIENT", script, 1);   /* the script travels in the environment: no shell quoting */
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p, "cannot run python3");
+    return p;
+}
+
+void cx_python_line(FILE *p, char *line, size_t size, const char *what)
+{
+    cr_assert_not_null(fgets(line, (int) size, p), "the python client printed no %s", what);
+    line[strcspn(line, "\n")] = '\0';
+}

@@ -11,6 +11,7 @@
 #define CX_DEPLOY_HELPERS_H
 
 #include <chanx/testing.h>
+#include <stdio.h>
 
 /* Folder of the stack's binaries: $CHANX_TEST_BIN or "build" (borrowed). */
 const char *cx_test_bin(void);
@@ -27,5 +28,11 @@ int cx_stack_log_count(cx_stack *self, const char *process, const char *needle);
  * for routes that go live while the stack runs. NULL on timeout. */
 cx_communicator *cx_communicator_when_live(cx_stack *stack, int gateway, const char *path,
                                            const char *const *headers, int timeout_ms);
+/* A client nobody here wrote: runs a python3-websockets script (/usr/bin/python3) with the URL of
+ * path on a gateway, ?token= appended, as sys.argv[1]; returns its stdout (pclose it). For what the
+ * kit's own libwebsockets 4.1 client cannot see, e.g. it reads a 1012 close as 1002. */
+FILE *cx_python_client(cx_stack *stack, int gateway, const char *path, const char *token, const char *script);
+/* The next line the script printed, without the newline; fails the test naming what was awaited. */
+void cx_python_line(FILE *p, char *line, size_t size, const char *what);
 
 #endif
