@@ -30,7 +30,6 @@
 #include <unistd.h>
 
 #define MAX_PENDING_FRAMES 256
-#define WRITES_PER_CALLBACK 64
 
 cx_gateway *cx_gw;
 
@@ -50,47 +49,6 @@ static int http_reply(struct lws *wsi, unsigned status, const char *body)
 }
 
 /* ------------------------------------------------------------- sessions */
-
-/* Nothing is waiting ahead of this frame, so it is written now rather than
- * queued for a writable callback: asking for one costs two epoll_ctl calls
- * (POLLOUT on, then off) and a loop turn per message. If the socket takes
- * only part of it, lws keeps the rest and asks for writable itself; later
- * frames queue behind (cx_gw_queue checks lws_partial_buffered), so the
- * order holds and a slow client still meets the bounded queue. */
-static int write_through(cx_gateway *gw, cx_session *s, const char *a, size_t alen, const char *b, size_t blen)
-{
-    size_t need = LWS_PRE + alen + blen;
-    if (need > gw->scratch_size) {
-        unsigned char *grown = realloc(gw->scratch, need);
-        if (!grown)
-            return -1;
-        gw->scratch = grown;
-        gw->scratch_size = need;
-    }
-    memcpy(gw->scratch + LWS_PRE, a, alen);
-    if (blen)
-        memcpy(gw->scratch + LWS_PRE + alen, b, blen);
-    return lws_write(s->wsi, gw->scratch + LWS_PRE, alen + blen, LWS_WRITE_TEXT) < 0 ? -1 : 0;
-}
-
-void cx_gw_queue(cx_gateway *gw, cx_session *s, const char *a, size_t alen, const char *b, size_t blen)
-{
-    if (s->state == SESSION_CLOSING && s->close_code)
-        return;
-    if (s->out.bytes + alen + blen > gw->config->max_buffered) {
-        cx_warn("closing connection %llu: client is not reading (%zu bytes queued)",
-                (unsigned long long) s->id, s->out.bytes);
-        cx_gw_close_session(s, 1013, "client too slow");
-        return;
-    }
-    if (!s->out.head && !lws_partial_buffered(s->wsi) && s->state != SESSION_CLOSING) {
-        if (write_through(gw, s, a, alen, b, blen) < 0)
-            cx_gw_close_session(s, 1011, "write failed");
-        return;
-    }
-    if (cx_frame_queue_push2(&s->out, a, alen, b, blen) == 0)
-        lws_callback_on_writable(s->wsi);
-}
 
 void cx_gw_close_session(cx_session *s, int code, const char *reason)
 {
@@ -250,46 +208,6 @@ static void on_receive(cx_gateway *gw, struct lws *wsi, cx_session *s, const voi
     }
 }
 
-/* The close frame (RFC 6455 5.5.1: opcode 8, code, reason) is written here
- * as raw bytes rather than left to lws_close_reason(): Debian's lws 4.1 is a
- * debug build, and on the libuv loop its "uv repeat test" closes a second
- * time right after the first, which shuts the socket before the close frame
- * goes out: clients saw 1006 instead of our code. Returning -1 then closes
- * the connection. */
-static int send_close(struct lws *wsi, int code, const char *reason)
-{
-    unsigned char frame[LWS_PRE + 4 + sizeof((cx_session *) 0)->close_reason];
-    size_t len = strlen(reason);   /* < 64: a one-byte length, as control frames need (<= 125) */
-    unsigned char *p = frame + LWS_PRE;
-    p[0] = 0x88;
-    p[1] = (unsigned char) (2 + len);
-    p[2] = (unsigned char) (code >> 8);
-    p[3] = (unsigned char) (code & 0xff);
-    memcpy(p + 4, reason, len);
-    lws_write(wsi, p, 4 + len, LWS_WRITE_RAW);
-    return -1;
-}
-
-static int on_writeable(struct lws *wsi, cx_session *s)
-{
-    for (int i = 0; i < WRITES_PER_CALLBACK && s->out.head && !lws_partial_buffered(wsi); i++) {
-        cx_frame *f = cx_frame_queue_pop(&s->out);
-        int n = lws_write(wsi, f->data + LWS_PRE, f->len, LWS_WRITE_TEXT);
-        free(f);
-        if (n < 0)
-            return -1;
-    }
-    if (s->out.head) {
-        lws_callback_on_writable(wsi);
-        return 0;
-    }
-    if (s->close_code && !lws_partial_buffered(wsi))
-        return send_close(wsi, s->close_code, s->close_reason);
-    if (s->close_code)
-        lws_callback_on_writable(wsi);   /* the close frame goes after what lws still holds */
-    return 0;
-}
-
 static void on_closed(cx_gateway *gw, cx_session **slot, int code)
 {
     cx_session *s = *slot;
@@ -371,7 +289,7 @@ static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *
             on_receive(gw, wsi, *slot, in, len);
         return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
-        return *slot ? on_writeable(wsi, *slot) : 0;
+        return *slot ? cx_gw_on_writeable(gw, *slot) : 0;
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
         if (*slot && len >= 2)
             (*slot)->peer_close_code = ((const unsigned char *) in)[0] << 8 | ((const unsigned char *) in)[1];
@@ -430,6 +348,7 @@ static void before_poll(uv_prepare_t *prepare)
         gw->drain_pending = 0;
         cx_gw_upstream_drain(gw);
     }
+    cx_gw_flush_dirty(gw);
 }
 
 static void wake_loop(void *arg)
@@ -549,6 +468,7 @@ static void teardown(cx_gateway *gw)
     close_loop(gw);
     cx_gw_upstream_free(gw);
     free(gw->scratch);
+    free(gw->dirty);
     zhashx_destroy(&gw->groups);
     cx_idmap_destroy(&gw->sessions);
     cx_link_destroy(&gw->link);

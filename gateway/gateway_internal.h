@@ -43,8 +43,10 @@ typedef struct {
     int loop_ready;
     uv_prepare_t prepare;     /* before_poll: reads the broker before the loop sleeps */
     int drain_pending;
-    unsigned char *scratch;   /* LWS_PRE + one frame, for write_through */
+    unsigned char *scratch;   /* LWS_PRE + the frames of one send (outbox.c) */
     size_t scratch_size;
+    uint64_t *dirty;          /* sessions with frames queued this turn (outbox.c) */
+    size_t ndirty, dirty_cap;
 } cx_gateway;
 
 extern cx_gateway *cx_gw;   /* the one gateway of this process, for lws callbacks */
@@ -56,9 +58,15 @@ zhashx_t *cx_gw_groups_new(void);
 /* Finds the route for a decoded path; returns the entry and *kwargs, or NULL. */
 cx_route_entry *cx_gw_route(cx_gateway *gw, const char *path, json_t **kwargs, const char **target);
 
-/* gateway.c */
-/* Queues a+b as one text frame for the client (b may be NULL) and asks for a writable callback. */
+/* outbox.c */
+/* Queues a+b as one text frame for the client (b may be NULL); written before the loop next waits. */
 void cx_gw_queue(cx_gateway *gw, cx_session *s, const char *a, size_t alen, const char *b, size_t blen);
+/* Writes every session's frames queued this turn, one send each. */
+void cx_gw_flush_dirty(cx_gateway *gw);
+/* LWS_CALLBACK_SERVER_WRITEABLE: more of the queue, then the close frame; -1 closes. */
+int cx_gw_on_writeable(cx_gateway *gw, cx_session *s);
+
+/* gateway.c */
 void cx_gw_close_session(cx_session *s, int code, const char *reason);
 void cx_gw_forget_session(cx_gateway *gw, cx_session *s);
 void cx_gw_broker_lost(cx_gateway *gw);

@@ -46,6 +46,7 @@ typedef struct cx_session {
     size_t ngroups;
     uint64_t fanout_stamp;    /* last group send delivered, to deliver once per send */
     int announced;            /* CONNECT was sent: the broker must hear DISCONNECT */
+    int dirty;                /* in the gateway's list of sessions to flush this turn */
     int peer_close_code;      /* the code the client closed with */
     int close_code;           /* non-zero: close once the queue is flushed */
     char close_reason[64];

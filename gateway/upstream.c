@@ -204,11 +204,12 @@ void cx_gw_upstream_drain(cx_gateway *gw)
         if (ev == CX_LINK_REINTRODUCE) {   /* a new broker: it knows nothing of ours */
             cx_gw_broker_lost(gw);
             cx_link_hello(gw->link);
-        }
-        else
+        } else {
             dispatch(gw, &env);
+        }
     }
     gw->in_drain = 0;
+    cx_gw_flush_dirty(gw);   /* what this batch of envelopes queued leaves now, one send per client */
 }
 
 static void free_group(void **item)

@@ -2,7 +2,9 @@
  * Big and unexpected frames: a large message arrives whole however the
  * gateway's reads cut it up; one over CHANX_MAX_MESSAGE_BYTES closes only
  * its own connection with 1009 (message too big); a binary frame, which
- * no JSON consumer can read, closes with 1003. Neighbours carry on.
+ * no JSON consumer can read, closes with 1003; a client that stops reading
+ * is closed with 1013 once CHANX_MAX_BUFFERED_BYTES wait for it, instead of
+ * growing the gateway. Neighbours carry on.
  */
 #include <chanx/testing.h>
 #include <criterion/criterion.h>
@@ -11,6 +13,11 @@
 #include <string.h>
 
 #include "tests/kit/ws_client.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 static cx_stack *stack;
 
@@ -21,7 +28,7 @@ static void setup(void)
     snprintf(plugin, sizeof plugin, "%s/test-plugins/lim_echo.so", bin);
     stack = cx_stack_start(&(cx_stack_options) {
         .plugin_files = (const char *[]) { plugin, NULL },
-        .env = (const char *[]) { "CHANX_MAX_MESSAGE_BYTES=262144", NULL },
+        .env = (const char *[]) { "CHANX_MAX_MESSAGE_BYTES=262144", "CHANX_MAX_BUFFERED_BYTES=1048576", NULL },
     });
 }
 static void teardown(void) { cx_stack_stop(&stack); }
@@ -98,4 +105,129 @@ Test(limits, a_binary_frame_closes_with_1003_unsupported_data)
     cr_assert(cx_ws_wait_closed(ws, 5000, &code), "still open after a binary frame");
     cr_assert_eq(code, 1003, "closed with %d", code);
     cx_ws_destroy(&ws);
+}
+
+/* A client that upgrades, then only writes: a raw socket with a small receive buffer, so what the
+ * gateway sends it piles up at the gateway. */
+static int non_reading_client(const char *token)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0), small = 16 * 1024;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t) cx_stack_gateway_port(stack, 0)),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    cr_assert_eq(connect(fd, (struct sockaddr *) &addr, sizeof addr), 0);
+    char req[512], head[4096];
+    int n = snprintf(req, sizeof req,
+                     "GET /ws/lim_echo/ HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                     "Authorization: Token %s\r\n\r\n", token);
+    cr_assert_eq(write(fd, req, (size_t) n), n);
+    size_t got = 0;
+    while (got < sizeof head - 1 && !memmem(head, got, "\r\n\r\n", 4)) {
+        ssize_t r = read(fd, head + got, sizeof head - 1 - got);
+        cr_assert_gt(r, 0, "no upgrade answer");
+        got += (size_t) r;
+    }
+    cr_assert(strncmp(head, "HTTP/1.1 101", 12) == 0, "upgrade refused: %.40s", head);
+    /* Frames sent before authentication ends are held (and bounded): wait for its message. */
+    size_t body = (size_t) ((char *) memmem(head, got, "\r\n\r\n", 4) - head) + 4;
+    while (got - body < 2 || got - body < 2 + (size_t) (head[body + 1] & 0x7f)) {
+        ssize_t r = read(fd, head + got, sizeof head - 1 - got);
+        cr_assert_gt(r, 0, "no authentication message");
+        got += (size_t) r;
+    }
+    cr_assert(memmem(head + body, got - body, "\"status_code\":200", 17), "not authenticated");
+    return fd;
+}
+
+/* One masked text frame (clients must mask; a zero mask keeps the payload as is). */
+static void write_frame(int fd, const char *text, size_t len)
+{
+    unsigned char h[14] = { 0x81 };
+    size_t hl;
+    if (len < 126) {
+        h[1] = (unsigned char) (0x80 | len);
+        hl = 2;
+    } else if (len <= 0xffff) {
+        h[1] = 0x80 | 126;
+        h[2] = (unsigned char) (len >> 8);
+        h[3] = (unsigned char) len;
+        hl = 4;
+    } else {
+        h[1] = 0x80 | 127;
+        for (int i = 0; i < 8; i++)
+            h[2 + i] = (unsigned char) ((uint64_t) len >> (56 - 8 * i));
+        hl = 10;
+    }
+    memset(h + hl, 0, 4);   /* the mask key */
+    cr_assert_eq(send(fd, h, hl + 4, MSG_NOSIGNAL), (ssize_t) (hl + 4));
+    for (size_t off = 0; off < len;) {
+        ssize_t w = send(fd, text + off, len - off, MSG_NOSIGNAL);
+        cr_assert_gt(w, 0, "the gateway stopped reading");
+        off += (size_t) w;
+    }
+}
+
+/* The size of the server frame at p when all of it is in avail bytes (header in *hl), else 0. */
+static size_t whole_frame(const unsigned char *p, size_t avail, size_t *hl)
+{
+    if (avail < 2)
+        return 0;
+    size_t pl = p[1] & 0x7f;
+    *hl = pl == 126 ? 4 : pl == 127 ? 10 : 2;
+    if (avail < *hl)
+        return 0;
+    if (pl >= 126) {   /* the extended length, network order */
+        pl = 0;
+        for (size_t i = 2; i < *hl; i++)
+            pl = pl << 8 | p[i];
+    }
+    return avail >= *hl + pl ? *hl + pl : 0;
+}
+
+/* Reads server frames until the close frame; returns its code (0 if the stream ends without one). */
+static int read_until_close(int fd)
+{
+    size_t cap = 1 << 20, len = 0, hl, size;
+    unsigned char *buf = malloc(cap);
+    struct timeval tv = { 10, 0 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    for (;;) {
+        size_t at = 0;
+        for (; (size = whole_frame(buf + at, len - at, &hl)); at += size)
+            if ((buf[at] & 0x0f) == 0x8) {
+                int code = size - hl >= 2 ? buf[at + hl] << 8 | buf[at + hl + 1] : 0;
+                free(buf);
+                return code;
+            }
+        memmove(buf, buf + at, len - at);   /* keep the unparsed tail */
+        len -= at;
+        if (len == cap)
+            buf = realloc(buf, cap *= 2);
+        ssize_t r = read(fd, buf + len, cap - len);
+        if (r <= 0) {
+            free(buf);
+            return 0;
+        }
+        len += (size_t) r;
+    }
+}
+
+Test(limits, a_client_that_stops_reading_is_closed_with_1013_and_its_neighbour_is_served)
+{
+    int64_t slow_user = cx_db_create_user(stack, "slow", 0);
+    cx_communicator *neighbour = connect_user("bob");
+    int fd = non_reading_client(cx_db_token(stack, slow_user));
+    json_t *m = echo_message(60 * 1024, 's');
+    char *text = json_dumps(m, JSON_COMPACT);
+    json_decref(m);
+    for (int i = 0; i < 200; i++)   /* 12 MB of replies: past the kernel's buffers and the gateway's 1 MiB */
+        write_frame(fd, text, strlen(text));
+    free(text);
+    m = echo_message(10, 'n');
+    cx_send_json(neighbour, m);
+    json_decref(m);
+    assert_echoed(neighbour, 10, 'n');
+    cr_assert_eq(read_until_close(fd), 1013, "the slow client was not closed with 1013 (try again later)");
+    close(fd);
 }

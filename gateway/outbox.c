@@ -1,0 +1,158 @@
+/*
+ * outbox.c — frames on their way to clients.
+ *
+ * Everything the gateway sends a client goes through cx_gw_queue into the
+ * session's bounded queue, and the session is marked dirty. Once per loop
+ * turn, right before the loop waits for I/O, cx_gw_flush_dirty writes each
+ * dirty session's queue with ONE send(): its frames are framed here (RFC
+ * 6455: FIN + text opcode, the length, the unmasked payload) into one buffer
+ * and handed to lws raw. A turn that fans three group messages out to a
+ * thousand members thus costs a thousand sends, not three thousand, and a
+ * turn with one reply per client costs what writing each at once would.
+ *
+ * Nothing waits for a writable callback unless the socket is full: asking
+ * lws for one costs two epoll_ctl calls (POLLOUT on, then off) and a loop
+ * turn. When a send is cut short, lws keeps the rest and asks for writable
+ * itself; the queue waits behind it (lws_partial_buffered), so order holds
+ * and a client that does not read meets CHANX_MAX_BUFFERED_BYTES (1013).
+ *
+ * Close frames are written here too, raw: Debian's lws 4.1 is a debug build
+ * whose libuv close path ("uv repeat test") shuts the socket before
+ * lws_close_reason's frame goes out, and clients saw 1006 instead of our code.
+ */
+#include "gateway/gateway_internal.h"
+#include "common/log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_SEND (64 * 1024)   /* what one flush writes; more waits for the next writable turn */
+
+static int mark_dirty(cx_gateway *gw, cx_session *s)
+{
+    if (s->dirty)
+        return 0;
+    if (gw->ndirty == gw->dirty_cap) {
+        size_t cap = gw->dirty_cap ? gw->dirty_cap * 2 : 256;
+        uint64_t *grown = realloc(gw->dirty, cap * sizeof *grown);
+        if (!grown)
+            return -1;
+        gw->dirty = grown;
+        gw->dirty_cap = cap;
+    }
+    gw->dirty[gw->ndirty++] = s->id;   /* ids, not pointers: a session may close before the flush */
+    s->dirty = 1;
+    return 0;
+}
+
+void cx_gw_queue(cx_gateway *gw, cx_session *s, const char *a, size_t alen, const char *b, size_t blen)
+{
+    if (s->state == SESSION_CLOSING && s->close_code)
+        return;
+    if (s->out.bytes + alen + blen > gw->config->max_buffered) {
+        cx_warn("closing connection %llu: client is not reading (%zu bytes queued)",
+                (unsigned long long) s->id, s->out.bytes);
+        cx_gw_close_session(s, 1013, "client too slow");
+        return;
+    }
+    if (cx_frame_queue_push2(&s->out, a, alen, b, blen) != 0 || mark_dirty(gw, s) != 0)
+        cx_gw_close_session(s, 1011, "out of memory");
+}
+
+static int reserve(cx_gateway *gw, size_t need)
+{
+    if (need <= gw->scratch_size)
+        return 0;
+    unsigned char *grown = realloc(gw->scratch, need);
+    if (!grown)
+        return -1;
+    gw->scratch = grown;
+    gw->scratch_size = need;
+    return 0;
+}
+
+/* A server frame's header (unmasked) into out; returns its length. */
+static size_t frame_header(unsigned char *out, unsigned char opcode, size_t len)
+{
+    out[0] = (unsigned char) (0x80 | opcode);
+    if (len < 126) {
+        out[1] = (unsigned char) len;
+        return 2;
+    }
+    if (len <= 0xffff) {
+        out[1] = 126;
+        out[2] = (unsigned char) (len >> 8);
+        out[3] = (unsigned char) len;
+        return 4;
+    }
+    out[1] = 127;
+    for (int i = 0; i < 8; i++)
+        out[2 + i] = (unsigned char) ((uint64_t) len >> (56 - 8 * i));
+    return 10;
+}
+
+/* Writes queued frames with one send; -1 when the connection failed. */
+static int flush(cx_gateway *gw, cx_session *s)
+{
+    if (!s->out.head)
+        return 0;
+    if (lws_partial_buffered(s->wsi)) {
+        lws_callback_on_writable(s->wsi);   /* lws first writes what it holds */
+        return 0;
+    }
+    size_t used = 0;
+    while (s->out.head && (used == 0 || used + 10 + s->out.head->len <= MAX_SEND)) {
+        cx_frame *f = s->out.head;
+        if (reserve(gw, LWS_PRE + used + 10 + f->len) != 0)
+            return -1;
+        unsigned char *p = gw->scratch + LWS_PRE + used;
+        size_t h = frame_header(p, 0x1, f->len);
+        memcpy(p + h, f->data + LWS_PRE, f->len);
+        used += h + f->len;
+        free(cx_frame_queue_pop(&s->out));
+    }
+    if (lws_write(s->wsi, gw->scratch + LWS_PRE, used, LWS_WRITE_RAW) < 0)
+        return -1;
+    if (s->out.head)
+        lws_callback_on_writable(s->wsi);
+    return 0;
+}
+
+void cx_gw_flush_dirty(cx_gateway *gw)
+{
+    for (size_t i = 0; i < gw->ndirty; i++) {
+        cx_session *s = cx_idmap_get(gw->sessions, gw->dirty[i]);
+        if (!s)
+            continue;
+        s->dirty = 0;
+        if (flush(gw, s) != 0)
+            cx_gw_close_session(s, 1011, "write failed");
+    }
+    gw->ndirty = 0;
+}
+
+static int send_close(struct lws *wsi, int code, const char *reason)
+{
+    unsigned char frame[LWS_PRE + 4 + sizeof((cx_session *) 0)->close_reason];
+    size_t len = strlen(reason);   /* < 64: control frames carry at most 125 bytes */
+    unsigned char *p = frame + LWS_PRE;
+    size_t h = frame_header(p, 0x8, 2 + len);
+    p[h] = (unsigned char) (code >> 8);
+    p[h + 1] = (unsigned char) (code & 0xff);
+    memcpy(p + h + 2, reason, len);
+    lws_write(wsi, p, h + 2 + len, LWS_WRITE_RAW);
+    return -1;
+}
+
+int cx_gw_on_writeable(cx_gateway *gw, cx_session *s)
+{
+    if (flush(gw, s) != 0)
+        return -1;
+    if (s->out.head || !s->close_code)
+        return 0;
+    if (lws_partial_buffered(s->wsi)) {
+        lws_callback_on_writable(s->wsi);   /* the close frame goes after what lws still holds */
+        return 0;
+    }
+    return send_close(s->wsi, s->close_code, s->close_reason);   /* -1: lws closes the socket */
+}
