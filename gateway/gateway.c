@@ -11,11 +11,13 @@
  *      sends DRF's authentication message and closes with 4000 + status; an
  *      acceptance sends CONNECT to the broker, then the held frames.
  *   4. Text frames become RECEIVE envelopes; SEND envelopes become frames
- *      queued per session and written when the socket is writable.
+ *      queued per session and written once per batch (outbox.c).
  *   5. CLOSED: DISCONNECT to the broker, the session is forgotten.
  *
- * The broker link's ZeroMQ notification fd is adopted into the lws loop as
- * a raw file, so one thread serves clients and broker without blocking.
+ * The loop is ours, libuv's (epoll), lent to lws: lws's own loop polls every
+ * descriptor on every turn, which made idle connections tax every message.
+ * The broker link's ZeroMQ notification fd is adopted into it as a raw file,
+ * so one thread serves clients and broker without blocking.
  */
 #include "gateway/gateway_internal.h"
 #include "common/http_status.h"
@@ -365,11 +367,19 @@ static int adopt_broker_fd(cx_gateway *gw)
                ? 0 : -1;
 }
 
+/* A copy of the session list (closing edits the map); free it. *n = 0 when out of memory. */
+static cx_session **all_sessions(cx_gateway *gw, size_t *n)
+{
+    *n = cx_idmap_size(gw->sessions);
+    cx_session **all = malloc((*n + 1) * sizeof *all);
+    *n = all ? cx_idmap_values(gw->sessions, (void **) all, *n) : 0;
+    return all;
+}
+
 static void close_everyone(cx_gateway *gw, int code)
 {
-    size_t n = cx_idmap_size(gw->sessions);
-    cx_session **all = malloc((n + 1) * sizeof *all);
-    n = all ? cx_idmap_values(gw->sessions, (void **) all, n) : 0;
+    size_t n;
+    cx_session **all = all_sessions(gw, &n);
     for (size_t i = 0; i < n; i++)
         cx_gw_close_session(all[i], code, "server shutting down");
     free(all);
@@ -383,10 +393,8 @@ static void close_everyone(cx_gateway *gw, int code)
 void cx_gw_broker_lost(cx_gateway *gw)
 {
     gw->have_routes = 0;
-    size_t n = cx_idmap_size(gw->sessions);
-    cx_session **all = malloc((n + 1) * sizeof *all);
-    n = all ? cx_idmap_values(gw->sessions, (void **) all, n) : 0;
-    size_t closed = 0;
+    size_t n, closed = 0;
+    cx_session **all = all_sessions(gw, &n);
     for (size_t i = 0; i < n; i++)
         if (all[i]->announced) {
             all[i]->announced = 0;   /* nobody to tell about its DISCONNECT */
@@ -416,8 +424,8 @@ static int setup(cx_gateway *gw, const cx_gateway_config *config)
         return -1;
     gw->loop_ready = 1;
     gw->prepare.data = gw;
-    if (uv_prepare_init(&gw->loop, &gw->prepare) != 0 || uv_prepare_start(&gw->prepare, before_poll) != 0)
-        return -1;
+    uv_prepare_init(&gw->loop, &gw->prepare);   /* cannot fail: it only links the handle in */
+    uv_prepare_start(&gw->prepare, before_poll);
     void *loops[1] = { &gw->loop };
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
