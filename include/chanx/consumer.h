@@ -191,7 +191,8 @@ typedef struct chanx_consumer {
     void (*disconnect)(chanx_ctx *ctx, int close_code);
 
     /* Chanx's settings, per consumer. (Chanx's send_message_immediately has no counterpart here:
-     * every send leaves the worker at once, there is no batching to turn off.) */
+     * every send leaves the worker at once, and the gateway never holds a frame back waiting for
+     * others; frames that reach it together share one write. There is no delay to turn off.) */
     chanx_flag send_completion;              /* {"action":"complete"} after each handled message; default off */
     chanx_flag send_authentication_message;  /* the authentication status message; default on */
     chanx_flag log_received_message;         /* log "Received websocket json"; default on */
