@@ -178,6 +178,8 @@ static void on_message(cx_gateway *gw, cx_session *s, const unsigned char *data,
 
 static void on_receive(cx_gateway *gw, struct lws *wsi, cx_session *s, const void *in, size_t len)
 {
+    if (s->close_code)
+        return;   /* closing: what the client still sends has nowhere to go */
     if (lws_frame_is_binary(wsi)) {
         cx_gw_close_session(s, 1003, "text frames only");
         return;

@@ -19,6 +19,7 @@
  * Close frames are written here too, raw: Debian's lws 4.1 is a debug build
  * whose libuv close path ("uv repeat test") shuts the socket before
  * lws_close_reason's frame goes out, and clients saw 1006 instead of our code.
+ * After it, the gateway waits for the client's close frame (send_close).
  */
 #include "gateway/gateway_internal.h"
 #include "common/log.h"
@@ -27,6 +28,7 @@
 #include <string.h>
 
 #define MAX_SEND (64 * 1024)   /* what one flush writes; more waits for the next writable turn */
+#define CLOSE_ACK_SECS 3       /* how long a client gets to answer our close frame */
 
 static int mark_dirty(cx_gateway *gw, cx_session *s)
 {
@@ -131,28 +133,35 @@ void cx_gw_flush_dirty(cx_gateway *gw)
     gw->ndirty = 0;
 }
 
-static int send_close(struct lws *wsi, int code, const char *reason)
+/* The close frame, then the client's answer is awaited (RFC 6455 7.1.1: the server closes the TCP
+ * connection after the client's close frame): closing at once would reset a connection the client
+ * is still writing to, and it would see 1006 instead of our code. lws answers the client's close
+ * and ends the connection; one that never answers is dropped after CLOSE_ACK_SECS. */
+static void send_close(cx_session *s)
 {
-    unsigned char frame[LWS_PRE + 4 + sizeof((cx_session *) 0)->close_reason];
-    size_t len = strlen(reason);   /* < 64: control frames carry at most 125 bytes */
+    unsigned char frame[LWS_PRE + 4 + sizeof s->close_reason];
+    size_t len = strlen(s->close_reason);   /* < 64: control frames carry at most 125 bytes */
     unsigned char *p = frame + LWS_PRE;
     size_t h = frame_header(p, 0x8, 2 + len);
-    p[h] = (unsigned char) (code >> 8);
-    p[h + 1] = (unsigned char) (code & 0xff);
-    memcpy(p + h + 2, reason, len);
-    lws_write(wsi, p, h + 2 + len, LWS_WRITE_RAW);
-    return -1;
+    p[h] = (unsigned char) (s->close_code >> 8);
+    p[h + 1] = (unsigned char) (s->close_code & 0xff);
+    memcpy(p + h + 2, s->close_reason, len);
+    lws_write(s->wsi, p, h + 2 + len, LWS_WRITE_RAW);
+    s->close_sent = 1;
+    lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_ACK, CLOSE_ACK_SECS);
 }
 
 int cx_gw_on_writeable(cx_gateway *gw, cx_session *s)
 {
+    if (s->close_sent)
+        return 0;   /* only the client's close frame is awaited now */
     if (flush(gw, s) != 0)
         return -1;
     if (s->out.head || !s->close_code)
         return 0;
-    if (lws_partial_buffered(s->wsi)) {
+    if (lws_partial_buffered(s->wsi))
         lws_callback_on_writable(s->wsi);   /* the close frame goes after what lws still holds */
-        return 0;
-    }
-    return send_close(s->wsi, s->close_code, s->close_reason);   /* -1: lws closes the socket */
+    else
+        send_close(s);
+    return 0;
 }

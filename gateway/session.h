@@ -49,6 +49,7 @@ typedef struct cx_session {
     int dirty;                /* in the gateway's list of sessions to flush this turn */
     int peer_close_code;      /* the code the client closed with */
     int close_code;           /* non-zero: close once the queue is flushed */
+    int close_sent;           /* our close frame is out: waiting for the client's */
     char close_reason[64];
 } cx_session;
 
