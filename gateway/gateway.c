@@ -28,7 +28,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define MAX_PENDING_FRAMES 256
@@ -408,8 +412,29 @@ void cx_gw_broker_lost(cx_gateway *gw)
         cx_warn("broker lost our connections: closed %zu with 1012 so their clients reconnect", closed);
 }
 
+/* Whether the listen address can be bound, tried before lws is: lws builds a
+ * context even when its listening socket fails, and destroying that context
+ * on the libuv loop crashes. SO_REUSEADDR as lws sets it, so a port in
+ * TIME_WAIT is not mistaken for a taken one. */
+static int can_listen(const cx_gateway_config *config)
+{
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t) config->port) };
+    if (inet_pton(AF_INET, config->listen_host, &addr.sin_addr) != 1)
+        return 1;   /* an interface name: lws resolves it, and says if it cannot */
+    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    int ok = fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0
+             && bind(fd, (struct sockaddr *) &addr, sizeof addr) == 0;
+    if (!ok)
+        cx_error("cannot listen on %s:%d: %s", config->listen_host, config->port, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
 static int setup(cx_gateway *gw, const cx_gateway_config *config)
 {
+    if (!can_listen(config))
+        return -1;
     char host[64] = "host", node[160];
     gethostname(host, sizeof host - 1);
     snprintf(node, sizeof node, "gateway-%s-%d-%d", host, (int) getpid(), config->port);
@@ -445,6 +470,10 @@ static int setup(cx_gateway *gw, const cx_gateway_config *config)
     if (!gw->lws)
         return -1;
     gw->vhost = lws_get_vhost_by_name(gw->lws, "default");
+    if (!gw->vhost) {   /* lws makes the context even when it cannot listen */
+        cx_error("cannot listen on %s:%d (address in use?)", config->listen_host, config->port);
+        return -1;
+    }
     gw->auth = cx_auth_new(config->database, config->db_threads, wake_loop, gw);
     if (!gw->auth || adopt_broker_fd(gw) != 0)
         return -1;

@@ -7,6 +7,9 @@
 #include <chanx/testing.h>
 #include <criterion/criterion.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -143,4 +146,20 @@ Test(skeleton, dead_worker_closes_clients_with_1011_and_a_new_worker_serves)
     json_t *pong = cx_receive_until_action(again, "pong", 3000);
     cr_assert_not_null(pong);
     json_decref(pong);
+}
+
+Test(skeleton, a_gateway_whose_port_is_taken_says_so_and_exits)
+{
+    /* The stack's own gateway holds its port: a second one there must not start half-way. */
+    char cmd[1024], out[4096] = "";
+    const char *bin = getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build";
+    snprintf(cmd, sizeof cmd, "CHANX_LOG_LEVEL=info %s/chanx-gateway --listen 127.0.0.1:%d --broker tcp://127.0.0.1:1 2>&1",
+             bin, cx_stack_gateway_port(stack, 0));
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    int status = pclose(p);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1, "exit status %d; output: %s", status, out);
+    cr_assert_not_null(strstr(out, "cannot listen on 127.0.0.1"), "no clear error: %s", out);
 }

@@ -50,6 +50,7 @@ struct cx_stack {
     PGconn *db;
     struct { int64_t user; char key[48]; const char *headers[2]; char header[80]; } tokens[MAX_TOKENS];
     int ntokens;
+    int ports[2 * MAX_PROCS + 1], nports;
     cx_communicator *comms[256];
     int ncomms;
 };
@@ -57,15 +58,29 @@ struct cx_stack {
 /* Implemented in communicator.c. */
 void cx_communicator_destroy(cx_communicator **self_p);
 
-static int free_port(void)
+/* A port for a child to listen on. Drawn below the kernel's ephemeral range
+ * (32768+), which client sockets take their ports from, and never one this
+ * stack already handed out: a port is free when tested but bound only later,
+ * by the child, so two children could otherwise be given the same one. */
+static int free_port(cx_stack *self)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof addr;
-    if (fd < 0 || bind(fd, (struct sockaddr *) &addr, sizeof addr) || getsockname(fd, (struct sockaddr *) &addr, &len))
-        cr_assert_fail("no free port");
-    close(fd);
-    return ntohs(addr.sin_port);
+    for (int attempt = 0; attempt < 200; attempt++) {
+        int port = 20000 + rand() % 12000, taken = 0;
+        for (int i = 0; i < self->nports; i++)
+            taken |= self->ports[i] == port;
+        int fd = taken ? -1 : socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port),
+                                    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        int ok = fd >= 0 && bind(fd, (struct sockaddr *) &addr, sizeof addr) == 0;
+        if (fd >= 0)
+            close(fd);
+        if (ok && self->nports < (int) (sizeof self->ports / sizeof self->ports[0])) {
+            self->ports[self->nports++] = port;
+            return port;
+        }
+    }
+    cr_assert_fail("no free port");
+    return -1;
 }
 
 static void spawn(cx_stack *self, proc *p, const char *program, char *const argv[])
@@ -108,7 +123,7 @@ void cx_stack_start_gateway(cx_stack *self, int i)
     proc *p = &self->gateways[i];
     snprintf(p->name, sizeof p->name, "gateway%d", i);
     if (!p->port)
-        p->port = free_port();
+        p->port = free_port(self);
     char listen[64];
     snprintf(listen, sizeof listen, "127.0.0.1:%d", p->port);
     char *argv[] = { "chanx-gateway", "--listen", listen, NULL };
@@ -223,6 +238,7 @@ cx_stack *cx_stack_start(const cx_stack_options *options)
 {
     cx_stack *self = calloc(1, sizeof *self);
     cr_assert_not_null(self);
+    srand((unsigned) getpid() ^ (unsigned) time(NULL));   /* each test process draws its own ports */
     self->opt = *options;
     if (self->opt.gateways <= 0)
         self->opt.gateways = 1;
@@ -243,7 +259,7 @@ cx_stack *cx_stack_start(const cx_stack_options *options)
     connect_db(self);
     if (!options->keep_tables)
         empty_tables(self);
-    snprintf(self->broker, sizeof self->broker, "tcp://127.0.0.1:%d", free_port());
+    snprintf(self->broker, sizeof self->broker, "tcp://127.0.0.1:%d", free_port(self));
     cx_stack_start_broker(self);
     for (int i = 0; i < self->opt.workers; i++)
         start_worker(self, i);
