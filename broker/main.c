@@ -1,32 +1,24 @@
 /*
- * main.c — chanx-broker: command line, signals, run.
+ * main.c — chanx-broker: command line, then run (common/process.c sets up signals).
  *
  *   chanx-broker [--bind tcp://127.0.0.1:5555]     (or CHANX_BROKER)
  *   chanx-broker --check [endpoint]                 liveness probe for healthchecks
  */
 #include "broker/broker.h"
 #include "common/env.h"
+#include "common/process.h"
 #include "common/link.h"
 #include "common/log.h"
 
 #include <czmq.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static volatile int stop;
-
-static void on_signal(int sig)
-{
-    (void) sig;
-    stop = 1;
-}
-
 static void usage(FILE *out)
 {
     fprintf(out, "usage: chanx-broker [--bind ENDPOINT] [--check]\n"
-                 "  --bind ENDPOINT  ZeroMQ endpoint to bind (env CHANX_BROKER, default tcp://127.0.0.1:5555)\n"
+                 "  --bind ENDPOINT  ZeroMQ endpoint to bind (env CHANX_BROKER, default " CX_DEFAULT_BROKER ")\n"
                  "  --check          exit 0 if a broker answers at ENDPOINT within 2 s, 1 otherwise\n");
 }
 
@@ -52,7 +44,7 @@ static int check(const char *endpoint)
 
 int main(int argc, char **argv)
 {
-    const char *endpoint = cx_env_str("CHANX_BROKER", "tcp://127.0.0.1:5555");
+    const char *endpoint = cx_env_str("CHANX_BROKER", CX_DEFAULT_BROKER);
     int probe = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--bind") == 0 && i + 1 < argc) {
@@ -69,17 +61,14 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    cx_zmq_init();
-    cx_log_init("broker");
+    volatile int *stop = cx_process_start("broker");
     if (probe)
         return check(endpoint);
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
     cx_broker *broker = cx_broker_new(endpoint);
     if (!broker)
         return 1;
     cx_info("broker listening on %s", endpoint);
-    int rc = cx_broker_run(broker, &stop);
+    int rc = cx_broker_run(broker, stop);
     cx_broker_destroy(&broker);
     cx_info("broker stopped");
     return rc == 0 ? 0 : 1;

@@ -26,7 +26,10 @@ typedef enum {
     CX_LINK_REINTRODUCE,   /* the broker does not know us (restarted or timed us out) */
 } cx_link_event;
 
-/* endpoint "tcp://127.0.0.1:5555"; node is the peer's unique name. */
+/* The broker's endpoint when CHANX_BROKER does not say: what it binds and the others dial. */
+#define CX_DEFAULT_BROKER "tcp://127.0.0.1:5555"
+
+/* endpoint: CX_DEFAULT_BROKER or CHANX_BROKER; node is the peer's unique name. */
 cx_link *cx_link_new(const char *endpoint, cx_role role, const char *node);
 void cx_link_destroy(cx_link **self_p);
 int cx_link_fd(const cx_link *self);

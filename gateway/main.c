@@ -1,31 +1,23 @@
 /*
- * main.c — chanx-gateway: command line, signals, run.
+ * main.c — chanx-gateway: command line, then run (common/process.c sets up signals).
  *
  *   chanx-gateway [--listen 127.0.0.1:8000] [--broker tcp://127.0.0.1:5555] [--database CONNINFO]
  *   chanx-gateway --check [host:port]     liveness probe: GET /healthz answers 200
  */
 #include "common/env.h"
 #include "common/link.h"
+#include "common/process.h"
 #include "common/log.h"
 #include "gateway/gateway.h"
 
 #include <arpa/inet.h>
 #include <czmq.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-static volatile int stop;
-
-static void on_signal(int sig)
-{
-    (void) sig;
-    stop = 1;
-}
 
 static int split_listen(const char *listen, char *host, size_t hostlen, int *port)
 {
@@ -59,7 +51,7 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: chanx-gateway [--listen HOST:PORT] [--broker ENDPOINT] [--database CONNINFO] [--check]\n"
                  "  --listen HOST:PORT   (env CHANX_LISTEN, default 127.0.0.1:8000)\n"
-                 "  --broker ENDPOINT    (env CHANX_BROKER, default tcp://127.0.0.1:5555)\n"
+                 "  --broker ENDPOINT    (env CHANX_BROKER, default " CX_DEFAULT_BROKER ")\n"
                  "  --database CONNINFO  libpq connection string or URI (env CHANX_DATABASE_URL)\n"
                  "  --check              exit 0 if the gateway at --listen answers /healthz with 200\n");
 }
@@ -68,7 +60,7 @@ int main(int argc, char **argv)
 {
     const char *listen = cx_env_str("CHANX_LISTEN", "127.0.0.1:8000");
     cx_gateway_config config = {
-        .broker = cx_env_str("CHANX_BROKER", "tcp://127.0.0.1:5555"),
+        .broker = cx_env_str("CHANX_BROKER", CX_DEFAULT_BROKER),
         .database = cx_env_str("CHANX_DATABASE_URL", "dbname=chanx"),
         .db_threads = (int) cx_env_long("CHANX_DB_POOL", 4, 1, 256),
         .max_message = (size_t) cx_env_long("CHANX_MAX_MESSAGE_BYTES", 1048576, 64, 1L << 30),
@@ -98,10 +90,6 @@ int main(int argc, char **argv)
     if (probe)
         return check(host, config.port);
     config.listen_host = host;
-    cx_zmq_init();
-    cx_log_init("gateway");
-    signal(SIGPIPE, SIG_IGN);
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
-    return cx_gateway_run(&config, &stop) == 0 ? 0 : 1;
+    volatile int *stop = cx_process_start("gateway");
+    return cx_gateway_run(&config, stop) == 0 ? 0 : 1;
 }

@@ -1,5 +1,5 @@
 /*
- * main.c — chanx-worker: command line, signals, run.
+ * main.c — chanx-worker: command line, then run (common/process.c sets up signals).
  *
  *   chanx-worker [--broker tcp://127.0.0.1:5555] [--plugins DIR] [--routing FILE]
  *   chanx-worker --check     liveness probe: this host's worker is looping with a live broker link
@@ -9,28 +9,20 @@
  */
 #include "common/env.h"
 #include "common/link.h"
+#include "common/process.h"
 #include "common/log.h"
 #include "workers/liveness.h"
 #include "workers/worker.h"
 
 #include <czmq.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static volatile int stop;
-
-static void on_signal(int sig)
-{
-    (void) sig;
-    stop = 1;
-}
-
 static void usage(FILE *out)
 {
     fprintf(out, "usage: chanx-worker [--broker ENDPOINT] [--plugins DIR] [--routing FILE]\n"
-                 "  --broker ENDPOINT  broker to connect to (env CHANX_BROKER, default tcp://127.0.0.1:5555)\n"
+                 "  --broker ENDPOINT  broker to connect to (env CHANX_BROKER, default " CX_DEFAULT_BROKER ")\n"
                  "  --plugins DIR      folder of consumer plugins, *.so (env CHANX_PLUGINS, default ./plugins)\n"
                  "  --routing FILE     deployment routing file (env CHANX_ROUTING; default: ws/<plugin>/)\n"
                  "  --check            exit 0 if the worker using CHANX_HEALTH_FILE (default /tmp/chanx-worker.alive)\n"
@@ -39,7 +31,7 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-    const char *endpoint = cx_env_str("CHANX_BROKER", "tcp://127.0.0.1:5555");
+    const char *endpoint = cx_env_str("CHANX_BROKER", CX_DEFAULT_BROKER);
     const char *dir = cx_env_str("CHANX_PLUGINS", "plugins");
     const char *routing = cx_env_str("CHANX_ROUTING", NULL);
     for (int i = 1; i < argc; i++) {
@@ -56,10 +48,7 @@ int main(int argc, char **argv)
         else
             return usage(stderr), 2;
     }
-    cx_zmq_init();
-    cx_log_init("worker");
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+    volatile int *stop = cx_process_start("worker");
     char err[512];
     cx_plugin_set *plugins = cx_plugin_set_new(dir, routing, err, sizeof err);
     if (!plugins) {
@@ -72,7 +61,7 @@ int main(int argc, char **argv)
         return 1;
     }
     cx_info("worker serving %zu plugins from %s, broker %s", cx_plugin_set_count(plugins), dir, endpoint);
-    int rc = cx_worker_run(worker, &stop);
+    int rc = cx_worker_run(worker, stop);
     cx_worker_destroy(&worker);
     cx_plugin_set_destroy(&plugins);
     return rc == 0 ? 0 : 1;
