@@ -115,14 +115,21 @@ void cx_log_fields(cx_log_level level, const char *event, json_t *fields)
     json_decref(f);
 }
 
+void cx_logv(cx_log_level level, json_t *fields, const char *fmt, va_list ap)
+{
+    if (level < threshold) {
+        json_decref(fields);
+        return;
+    }
+    char event[1024];
+    vsnprintf(event, sizeof event, fmt, ap);
+    cx_log_fields(level, event, fields);
+}
+
 void cx_log(cx_log_level level, const char *fmt, ...)
 {
-    if (level < threshold)
-        return;
-    char event[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(event, sizeof event, fmt, ap);
+    cx_logv(level, NULL, fmt, ap);
     va_end(ap);
-    cx_log_fields(level, event, NULL);
 }

@@ -11,6 +11,7 @@
 #define CX_COMMON_LOG_H
 
 #include <jansson.h>
+#include <stdarg.h>
 
 typedef enum { CX_LOG_DEBUG, CX_LOG_INFO, CX_LOG_WARNING, CX_LOG_ERROR } cx_log_level;
 
@@ -21,6 +22,8 @@ int cx_log_enabled(cx_log_level level);
 void cx_log(cx_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A record with fields; fields is stolen (may be NULL). */
 void cx_log_fields(cx_log_level level, const char *event, json_t *fields);
+/* cx_log with fields (taken, as cx_log_fields takes them) and a va_list, for wrappers. */
+void cx_logv(cx_log_level level, json_t *fields, const char *fmt, va_list ap);
 
 #define cx_debug(...) do { if (cx_log_enabled(CX_LOG_DEBUG)) cx_log(CX_LOG_DEBUG, __VA_ARGS__); } while (0)
 #define cx_info(...) cx_log(CX_LOG_INFO, __VA_ARGS__)

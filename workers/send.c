@@ -220,11 +220,9 @@ int chanx_groups_addf(chanx_groups *groups, const char *fmt, ...)
 void chanx_log(const chanx_ctx *ctx, chanx_log_level level, const char *fmt, ...)
 {
     if (!cx_log_enabled((cx_log_level) level))
-        return;
-    char event[1024];
+        return;   /* before building the fields */
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(event, sizeof event, fmt, ap);
+    cx_logv((cx_log_level) level, cx_ctx_log_fields(ctx), fmt, ap);
     va_end(ap);
-    cx_log_fields((cx_log_level) level, event, cx_ctx_log_fields(ctx));
 }
