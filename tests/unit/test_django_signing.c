@@ -13,6 +13,8 @@
 #include "common/django_signing.h"
 #include "common/django_auth.h"
 
+#include "tests/unit/django_vectors.h"
+
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -20,20 +22,6 @@
 #include <string.h>
 #include <zlib.h>
 
-#define FIXTURE "tests/fixtures/django_vectors.json"
-
-static json_t *vectors(void)
-{
-    json_error_t jerr;
-    json_t *doc = json_load_file(FIXTURE, 0, &jerr);
-    cr_assert_not_null(doc, "cannot load %s (run from the repo root): %s", FIXTURE, jerr.text);
-    return doc;
-}
-
-static const char *str(json_t *obj, const char *key)
-{
-    return json_string_value(json_object_get(obj, key));
-}
 
 /* Signs "payload:ts" as Django would, for inputs Django never writes. */
 static char *sign_value(const char *value, const char *secret)

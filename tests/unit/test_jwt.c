@@ -11,6 +11,8 @@
 
 #include "common/django_signing.h"
 
+#include "tests/unit/django_vectors.h"
+
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -18,22 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FIXTURE "tests/fixtures/django_vectors.json"
 #define NOW 1700000000
 #define SECRET "unit-test-secret"
-
-static json_t *vectors(void)
-{
-    json_error_t jerr;
-    json_t *doc = json_load_file(FIXTURE, 0, &jerr);
-    cr_assert_not_null(doc, "cannot load %s (run from the repo root): %s", FIXTURE, jerr.text);
-    return doc;
-}
-
-static const char *str(json_t *obj, const char *key)
-{
-    return json_string_value(json_object_get(obj, key));
-}
 
 /* header and payload are JSON texts; signs with HS256 whatever alg says. */
 static char *craft(const char *header, const char *payload, const char *secret)
