@@ -76,9 +76,10 @@ $(BUILD)/chanx-gateway: $(BUILD)/obj/gateway/main.o $(GATEWAY_OBJS) $(COMMON_OBJ
 $(BUILD)/chanx-broker: $(BUILD)/obj/broker/main.o $(BROKER_OBJS) $(COMMON_OBJS)
 	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS_ALL)
 
-# The worker exports the plugin API (include/chanx/) to the plugins it loads.
-$(BUILD)/chanx-worker: $(BUILD)/obj/workers/main.o $(WORKER_OBJS) $(COMMON_OBJS)
-	$(CC) $(LDFLAGS_SAN) -rdynamic -o $@ $^ $(LDLIBS_ALL)
+# The worker exports the plugin API (include/chanx/) to the plugins it loads, and only that:
+# workers/exports.map keeps everything but chanx_* local.
+$(BUILD)/chanx-worker: $(BUILD)/obj/workers/main.o $(WORKER_OBJS) $(COMMON_OBJS) workers/exports.map
+	$(CC) $(LDFLAGS_SAN) -rdynamic -Wl,--version-script=workers/exports.map -o $@ $(filter %.o,$^) $(LDLIBS_ALL)
 
 $(BUILD)/chanx-admin: $(BUILD)/obj/admin/main.o $(ADMIN_OBJS) $(COMMON_OBJS)
 	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS_ALL)

@@ -7,6 +7,12 @@
  * dlopen returns, each registered consumer is validated and compiled; the
  * first error refuses the plugin.
  *
+ * The plugin ABI (include/chanx/consumer.h, "Compatibility"): a registration
+ * carries the API level and the descriptor size the plugin was compiled
+ * with; the worker checks the level against the range it speaks and keeps
+ * its own full-size copy of the descriptor, so every later read of a field
+ * is in bounds whatever header the plugin was built against.
+ *
  * A plugin is opened from a private copy of its file. dlopen returns the
  * already-loaded object for a path it has seen, so loading a replaced .so
  * by its original name would silently keep the old code; a copy per load
@@ -41,26 +47,81 @@ struct cx_plugin {
 static cx_plugin *loading;
 static char loading_error[256];
 
-void chanx_register_consumer(int api_version, const char *name, const chanx_consumer *consumer)
+/* sizeof(chanx_consumer) at API 1: every field up to log_ignored_actions. API 1 plugins register
+ * without a size (chanx_register_consumer), so this is what they have; frozen forever. */
+#define API1_DESCRIPTOR_SIZE (offsetof(chanx_consumer, log_ignored_actions) + sizeof(const char *const *))
+
+size_t cx_plugin_api1_descriptor_size(void)
+{
+    return API1_DESCRIPTOR_SIZE;
+}
+
+/* Both registrations end here. The worker keeps its own zeroed descriptor and copies only the
+ * bytes the plugin declared: fields appended after the plugin's API level take their defaults
+ * (zero), and nothing past the plugin's object is ever read. */
+static void register_consumer(int api_version, size_t size, const char *name, const chanx_consumer *consumer)
 {
     if (!loading || loading_error[0])
         return;
-    if (api_version != CHANX_API_VERSION) {
+    if (api_version < CHANX_API_OLDEST || api_version > CHANX_API_VERSION) {
+        snprintf(loading_error, sizeof loading_error, "built for plugin API %d, this worker speaks %d..%d",
+                 api_version, CHANX_API_OLDEST, CHANX_API_VERSION);
+        return;
+    }
+    if (size < API1_DESCRIPTOR_SIZE || size > sizeof(chanx_consumer)) {
         snprintf(loading_error, sizeof loading_error,
-                 "consumer '%s' was built for plugin API version %d, this worker speaks %d",
-                 name, api_version, CHANX_API_VERSION);
+                 "consumer '%s' declares a descriptor of %zu bytes for plugin API %d, this worker reads "
+                 "%zu..%zu: rebuild it against this worker's <chanx/consumer.h>",
+                 name, size, api_version, (size_t) API1_DESCRIPTOR_SIZE, sizeof(chanx_consumer));
         return;
     }
     if (loading->nconsumers == MAX_CONSUMERS) {
         snprintf(loading_error, sizeof loading_error, "more than %d consumers", MAX_CONSUMERS);
         return;
     }
+    chanx_consumer *copy = calloc(1, sizeof *copy);
+    if (!copy) {
+        snprintf(loading_error, sizeof loading_error, "out of memory");
+        return;
+    }
+    memcpy(copy, consumer, size);
     cx_consumer_entry *e = &loading->consumers[loading->nconsumers++];
-    e->desc = consumer;
+    e->desc = copy;
+    e->api_version = api_version;
     e->plugin = loading;
     if (asprintf(&e->name, "%s.%s", loading->name, name) < 0)
         e->name = NULL;
     e->short_name = e->name ? e->name + strlen(loading->name) + 1 : name;
+}
+
+void chanx_register_consumer_sized(int api_version, size_t descriptor_size, const char *name,
+                                   const chanx_consumer *consumer)
+{
+    register_consumer(api_version, descriptor_size, name, consumer);
+}
+
+void chanx_register_consumer(int api_version, const char *name, const chanx_consumer *consumer)
+{
+    register_consumer(api_version, API1_DESCRIPTOR_SIZE, name, consumer);
+}
+
+/* dlopen's "undefined symbol: chanx_foo", said in the plugin author's terms. */
+static void explain_dlerror(const char *name, const char *why, char *err, size_t errlen)
+{
+    const char *sym = strstr(why, "undefined symbol: ");
+    if (!sym) {
+        snprintf(err, errlen, "plugin %s: %s", name, why);
+        return;
+    }
+    sym += strlen("undefined symbol: ");
+    int len = (int) strcspn(sym, " ,(");
+    if (strncmp(sym, "chanx_", 6) == 0)
+        snprintf(err, errlen, "plugin %s: it calls %.*s, which this worker lacks (plugin API %d..%d): "
+                 "built for a newer worker? (undefined symbol: %s)", name, len, sym,
+                 CHANX_API_OLDEST, CHANX_API_VERSION, sym);
+    else
+        snprintf(err, errlen, "plugin %s: it calls %.*s, which is neither in the plugin API (chanx_*) nor "
+                 "in a library it links (undefined symbol: %s)", name, len, sym, sym);
 }
 
 int cx_plugin_name_of(const char *path, char *out, size_t outlen)
@@ -162,6 +223,7 @@ static void release_consumers(cx_plugin *self)
 {
     for (size_t i = 0; i < self->nconsumers; i++) {
         free(self->consumers[i].name);
+        free((void *) self->consumers[i].desc);
         cx_schema_destroy(&self->consumers[i].schema);
         json_decref(self->consumers[i].spec);
     }
@@ -186,7 +248,7 @@ cx_plugin *cx_plugin_load(const char *path, char *err, size_t errlen)
     loading = NULL;
     int failed = 1;
     if (!self->handle)
-        snprintf(err, errlen, "plugin %s: %s", name, dlerror());
+        explain_dlerror(name, dlerror(), err, errlen);
     else if (loading_error[0])
         snprintf(err, errlen, "plugin %s: %s", name, loading_error);
     else if (self->nconsumers == 0)

@@ -99,6 +99,31 @@
  * action, consumer, path, client and user_id; a group message is logged
  * once by its sender, with its groups. Payloads, tokens and cookies are
  * never logged. chanx_log() adds records of your own with the same fields.
+ *
+ * Compatibility (the plugin ABI; libtool's and Lua's rules, in one number):
+ * a plugin records the API level it was built for (CHANX_API_VERSION) and
+ * the size of its descriptor (sizeof(chanx_consumer)) when it registers. A
+ * worker speaks every level from CHANX_API_OLDEST to its CHANX_API_VERSION:
+ *   - A minor release raises CHANX_API_VERSION and may only APPEND fields to
+ *     chanx_consumer (a field's zero value always means the old behaviour)
+ *     and ADD functions. A worker copies the bytes a plugin declared into a
+ *     zeroed descriptor of its own size, so a plugin built against an older
+ *     header loads unchanged and the fields it lacks take their defaults.
+ *   - A major release (removing or changing a field, a function, a constant
+ *     or a callback's meaning) raises CHANX_API_OLDEST to the new level:
+ *     plugins built before it must be rebuilt.
+ *   - A plugin built for a newer level than the worker speaks, or an older
+ *     one than its CHANX_API_OLDEST, is refused whole, and the worker serves
+ *     its other plugins: "refused plugin chat: built for plugin API 3, this
+ *     worker speaks 1..2". A plugin calling a function the worker does not
+ *     have is refused at load the same way ("refused plugin chat: it calls
+ *     chanx_foo, which this worker lacks (plugin API 1..2): ...") instead
+ *     of crashing at the call.
+ *   - The worker exports only the chanx_* functions declared here (version
+ *     node CHANX_<level> of the level that added them); nothing else of the
+ *     worker is visible to plugins.
+ * Level history: 1, the first release (chanx_register_consumer, no size);
+ * 2, descriptors registered with their size (chanx_register_consumer_sized).
  */
 #ifndef CHANX_CONSUMER_H
 #define CHANX_CONSUMER_H
@@ -112,7 +137,11 @@
 extern "C" {
 #endif
 
-#define CHANX_API_VERSION 1
+/* The plugin API level this header describes, and the oldest level it is compatible with (see
+ * "Compatibility" above). A worker built from this header loads plugins built for any level in
+ * CHANX_API_OLDEST..CHANX_API_VERSION. */
+#define CHANX_API_VERSION 2
+#define CHANX_API_OLDEST 1
 
 enum { CHANX_OK = 0, CHANX_ERROR = -1 };
 
@@ -201,16 +230,22 @@ typedef struct chanx_consumer {
     const char *const *log_ignored_actions;  /* actions never logged, e.g. CHANX_ROUTES("ping", "pong") */
 } chanx_consumer;
 
-/* Registers a consumer when its plugin is loaded. Use as:  CHANX_CONSUMER(name) { .field = ..., };  */
-#define CHANX_CONSUMER(name)                                                          \
-    static const chanx_consumer chanx__consumer_##name;                               \
-    __attribute__((constructor)) static void chanx__register_##name(void)            \
-    {                                                                                 \
-        chanx_register_consumer(CHANX_API_VERSION, #name, &chanx__consumer_##name);   \
-    }                                                                                 \
+/* Registers a consumer when its plugin is loaded. Use as:  CHANX_CONSUMER(name) { .field = ..., };
+ * The registration records the API level and the descriptor's size this plugin was compiled with. */
+#define CHANX_CONSUMER(name)                                                                \
+    static const chanx_consumer chanx__consumer_##name;                                     \
+    __attribute__((constructor)) static void chanx__register_##name(void)                  \
+    {                                                                                       \
+        chanx_register_consumer_sized(CHANX_API_VERSION, sizeof(chanx_consumer), #name,     \
+                                      &chanx__consumer_##name);                             \
+    }                                                                                       \
     static const chanx_consumer chanx__consumer_##name =
 
-/* Called by CHANX_CONSUMER; plugins do not call it directly. */
+/* Called by CHANX_CONSUMER; plugins do not call it directly. descriptor_size is
+ * sizeof(chanx_consumer) in the plugin: the worker reads that many bytes and no more. Since API 2. */
+void chanx_register_consumer_sized(int api_version, size_t descriptor_size, const char *name,
+                                   const chanx_consumer *consumer);
+/* API 1's registration, kept for plugins built against it: their descriptor is API 1's fields. */
 void chanx_register_consumer(int api_version, const char *name, const chanx_consumer *consumer);
 
 /* ------------------------------------------------------------------ context */

@@ -16,6 +16,8 @@
  */
 #include "tests/kit/deploy_helpers.h"
 
+#include <chanx/consumer.h>
+
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,10 +111,16 @@ Test(reload, replaced_plugin_serves_new_connections_while_old_ones_finish_on_the
 
 Test(reload, broken_plugins_are_refused_with_a_clear_log_line_and_the_worker_keeps_serving)
 {
-    static const char *const cases[][2] = {
-        { "dep_broken_undefined", "undefined symbol: chanx_send_telepathy" },
+    char future[128], past[128];
+    snprintf(future, sizeof future, "built for plugin API %d, this worker speaks %d..%d", CHANX_API_VERSION + 1,
+             CHANX_API_OLDEST, CHANX_API_VERSION);
+    snprintf(past, sizeof past, "built for plugin API %d, this worker speaks %d..%d", CHANX_API_OLDEST - 1,
+             CHANX_API_OLDEST, CHANX_API_VERSION);
+    const char *const cases[][2] = {
+        { "dep_broken_undefined", "it calls chanx_send_telepathy, which this worker lacks" },
         { "dep_broken_empty", "no CHANX_CONSUMER" },
-        { "dep_broken_api", "built for plugin API version 2, this worker speaks 1" },
+        { "dep_broken_api", future },
+        { "dep_broken_api_old", past },
         { "dep_broken_schema", "incoming schema" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
