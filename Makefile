@@ -49,6 +49,8 @@ endif
 PLUGINS := $(patsubst examples/%/,$(BUILD)/plugins/%.so,$(sort $(dir $(wildcard examples/*/*.c))))
 # Plugins that exist only to exercise the framework in end-to-end tests.
 TEST_PLUGINS := $(patsubst tests/plugins/%/,$(BUILD)/test-plugins/%.so,$(sort $(dir $(wildcard tests/plugins/*/*.c))))
+# Plugins of a previous release built against its header (tests/abi/v<N>/): ABI compatibility fixtures.
+ABI_PLUGINS := $(patsubst tests/abi/%.c,$(BUILD)/abi-plugins/%.so,$(wildcard tests/abi/v*/plugins/*.c))
 
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 E2E_SRCS  := $(wildcard tests/e2e/*.c) $(wildcard tests/kit/*selftest.c)
@@ -59,7 +61,7 @@ KIT_LIB := $(BUILD)/lib/libchanx-testing.a
 .PHONY: all deps run test test-plain test-san unit e2e bench clean new-consumer
 .DEFAULT_GOAL := all
 
-all: $(PROGRAMS) $(PLUGINS) $(TEST_PLUGINS) $(KIT_LIB) $(BUILD)/tests/unit $(BUILD)/tests/e2e $(BUILD)/bench/bare_echo $(BUILD)/bench/chanx-bench
+all: $(PROGRAMS) $(PLUGINS) $(TEST_PLUGINS) $(ABI_PLUGINS) $(KIT_LIB) $(BUILD)/tests/unit $(BUILD)/tests/e2e $(BUILD)/bench/bare_echo $(BUILD)/bench/chanx-bench
 
 deps:
 	@scripts/install-deps
@@ -94,6 +96,11 @@ $(BUILD)/plugins/%.so: $$(wildcard examples/%/*.c) include/chanx/consumer.h
 $(BUILD)/test-plugins/%.so: $$(wildcard tests/plugins/%/*.c) include/chanx/consumer.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -shared -o $@ $(filter %.c,$^)
+
+# -I tests/abi/v<N> first: <chanx/consumer.h> is that release's header.
+$(BUILD)/abi-plugins/%.so: tests/abi/%.c $$(wildcard tests/abi/$$(firstword $$(subst /, ,$$*))/chanx/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) -Itests/abi/$(firstword $(subst /, ,$*)) $(CFLAGS_ALL) -shared -o $@ $<
 
 $(BUILD)/tests/unit: $(call objs,$(UNIT_SRCS)) $(GATEWAY_OBJS) $(BROKER_OBJS) $(WORKER_OBJS) $(ADMIN_OBJS) $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
