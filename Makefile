@@ -117,6 +117,20 @@ $(BUILD)/tests/e2e: $(call objs,$(E2E_SRCS)) $(KIT_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_SAN) -o $@ $(call objs,$(E2E_SRCS)) $(KIT_LIB) $(LDLIBS_ALL) -lcriterion
 
+# Installs the programs, the example plugins, the plugin SDK (include/chanx/*.h, chanx.pc,
+# chanx-new-consumer) and the testing kit (libchanx-testing.a, chanx-testing.pc, run-tests) under
+# PREFIX, staged under DESTDIR for packagers; install-sdk installs the SDK alone (the image's sdk
+# stage). Files and layout: scripts/install-sdk.
+PREFIX ?= /usr/local
+DESTDIR ?=
+.PHONY: install install-sdk uninstall
+install: $(PROGRAMS) $(PLUGINS) $(KIT_LIB)
+	@scripts/install-sdk install programs,sdk,kit "$(DESTDIR)" "$(PREFIX)" "$(BUILD)"
+install-sdk:
+	@scripts/install-sdk install sdk "$(DESTDIR)" "$(PREFIX)" "$(BUILD)"
+uninstall:
+	@scripts/install-sdk uninstall programs,sdk,kit "$(DESTDIR)" "$(PREFIX)" "$(BUILD)"
+
 # Scaffolds a plugin folder with a consumer, its test and a Makefile:
 #   make new-consumer NAME=foo [DIR=plugins/foo]
 new-consumer:
