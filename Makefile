@@ -159,9 +159,11 @@ test: deps
 
 # The deployment (docker/) is checked where no Docker engine runs: the compose
 # file must satisfy Debian's docker-compose, the image's `RUN make` goals are
-# built here exactly as docker/Dockerfile names them, and the image copies
-# every program.
+# built here exactly as docker/Dockerfile names them (installs into a scratch
+# DESTDIR: the sdk stage's install-sdk), the image copies every program, and
+# the sdk stage's SDK builds a plugin with pkg-config.
 DOCKER_GOALS = $(shell sed -n 's/^RUN make .*BUILD=[^ ]* //p' docker/Dockerfile)
+DEPLOY_ROOT = $(BUILD)/check-deploy
 
 .PHONY: programs plugins check-deploy
 programs: $(PROGRAMS)
@@ -172,8 +174,13 @@ check-deploy:
 	@test -n "$(DOCKER_GOALS)" || { echo "check-deploy: no 'RUN make ... BUILD=DIR goals' in docker/Dockerfile" >&2; exit 1; }
 	@for p in $(notdir $(PROGRAMS)); do grep -q "/out/$$p" docker/Dockerfile \
 	  || { echo "check-deploy: docker/Dockerfile does not ship $$p" >&2; exit 1; }; done
-	@$(MAKE) --no-print-directory $(DOCKER_GOALS)
-	@echo "check-deploy: compose file valid, image goals '$(DOCKER_GOALS)' build"
+	@grep -q '^FROM build AS sdk$$' docker/Dockerfile || { echo "check-deploy: docker/Dockerfile has no sdk stage" >&2; exit 1; }
+	@rm -rf $(DEPLOY_ROOT)
+	@$(MAKE) --no-print-directory DESTDIR=$(abspath $(DEPLOY_ROOT)) $(DOCKER_GOALS) >/dev/null
+	@PKG_CONFIG_PATH=$(abspath $(DEPLOY_ROOT))/usr/local/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$(abspath $(DEPLOY_ROOT)) \
+	  sh -c 'cc -shared -fPIC $$(pkg-config --cflags chanx) -o $(DEPLOY_ROOT)/chat.so examples/chat/chat.c' \
+	  || { echo "check-deploy: the sdk stage's SDK does not build examples/chat with pkg-config" >&2; exit 1; }
+	@echo "check-deploy: compose file valid, image goals '$(DOCKER_GOALS)' build, the sdk stage builds plugins"
 
 test-plain: all
 	@scripts/run-tests $(BUILD)
