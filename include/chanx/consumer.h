@@ -19,7 +19,8 @@
  *         .receive_message = receive_message,
  *     };
  *
- * Build a plugin as a shared object (cc -shared -fPIC) and drop it into a
+ * Build a plugin as a shared object (cc -shared -fPIC $(pkg-config --cflags
+ * chanx) -o echo.so echo.c; it links nothing) and drop it into a
  * worker's plugin folder; the file name (echo.so) is the plugin's name.
  *
  * Threading: every callback of one connection runs on one worker thread, in
