@@ -8,6 +8,7 @@
 #   make run        install deps, build, start PostgreSQL + broker + worker + gateway
 #   make test       unit and end-to-end tests, plain and under ASan/UBSan
 #   make bench      benchmarks (see docs/benchmarks.md)
+#   make install    programs, plugin SDK and testing kit under PREFIX (DESTDIR); make uninstall
 #
 # BUILD selects the output directory; SAN=1 builds with sanitizers.
 
