@@ -6,7 +6,8 @@
  *   - a replaced .so serves new connections with the new code while
  *     existing connections keep the old, which is unloaded after its last
  *     connection ends;
- *   - a broken .so (undefined symbol, no consumer, wrong API version, bad
+ *   - a broken .so (undefined symbol, no consumer, wrong API version, a
+ *     descriptor larger than the worker's for its API version, bad
  *     schema, not even ELF) is refused with a log line saying why, and the
  *     worker keeps serving everything else, a good version it replaces
  *     included.
@@ -121,6 +122,7 @@ Test(reload, broken_plugins_are_refused_with_a_clear_log_line_and_the_worker_kee
         { "dep_broken_empty", "no CHANX_CONSUMER" },
         { "dep_broken_api", future },
         { "dep_broken_api_old", past },
+        { "dep_broken_size", "declares a descriptor of " },
         { "dep_broken_schema", "incoming schema" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
