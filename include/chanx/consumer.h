@@ -101,7 +101,7 @@
  * once by its sender, with its groups. Payloads, tokens and cookies are
  * never logged. chanx_log() adds records of your own with the same fields.
  *
- * Compatibility (the plugin ABI; libtool's and Lua's rules, in one number):
+ * Compatibility (the plugin ABI; libtool's current/age rule in plugin terms):
  * a plugin records the API level it was built for (CHANX_API_VERSION) and
  * the size of its descriptor (sizeof(chanx_consumer)) when it registers. A
  * worker speaks every level from CHANX_API_OLDEST to its CHANX_API_VERSION:
@@ -116,10 +116,11 @@
  *   - A plugin built for a newer level than the worker speaks, or an older
  *     one than its CHANX_API_OLDEST, is refused whole, and the worker serves
  *     its other plugins: "refused plugin chat: built for plugin API 3, this
- *     worker speaks 1..2". A plugin calling a function the worker does not
- *     have is refused at load the same way ("refused plugin chat: it calls
- *     chanx_foo, which this worker lacks (plugin API 1..2): ...") instead
- *     of crashing at the call.
+ *     worker speaks 1..2". So is a descriptor larger than the worker's for
+ *     its level (a header with fields this worker lacks). A plugin calling
+ *     a function the worker does not have is refused at load the same way
+ *     ("refused plugin chat: it calls chanx_foo, which this worker lacks
+ *     (plugin API 1..2): ...") instead of crashing at the call.
  *   - The worker exports only the chanx_* functions declared here (version
  *     node CHANX_<level> of the level that added them); nothing else of the
  *     worker is visible to plugins.
