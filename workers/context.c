@@ -166,6 +166,7 @@ void cx_ctx_destroy(chanx_ctx **self_p)
     for (size_t i = 0; i < self->ngroups; i++)
         free(self->groups[i]);
     free(self->groups);
+    free(self->timers);
     free(self->state);
     free(self->username);
     free(self->path);
@@ -183,6 +184,11 @@ void cx_ctx_destroy(chanx_ctx **self_p)
 cx_consumer_entry *cx_ctx_consumer(const chanx_ctx *self)
 {
     return self->consumer;
+}
+
+int cx_ctx_closed(const chanx_ctx *self)
+{
+    return self->closed;
 }
 
 /* ------------------------------------------------------------ lifecycle */
@@ -287,6 +293,7 @@ void cx_ctx_receive(chanx_ctx *self, const char *text, size_t len)
 
 void cx_ctx_stop(chanx_ctx *self, int close_code)
 {
+    self->ending = 1;
     if (self->consumer->desc->disconnect)
         self->consumer->desc->disconnect(self, close_code);
     /* The broker forgets the connection's groups by itself on DISCONNECT. */

@@ -22,6 +22,10 @@ struct chanx_ctx {
     unsigned received;
     char message_id[16];    /* short id of the message being handled, for logs */
     int closed;
+    int ending;             /* disconnect has begun: no new timers */
+    uint64_t *timers;       /* ids of this connection's live timers (timer_api.c) */
+    size_t ntimers, timers_cap;
+    struct cx_db_conn *tx;  /* the connection of a running chanx_db_transaction, else NULL (db_api.c) */
 };
 
 struct chanx_msg {
