@@ -5,6 +5,8 @@
  *   transaction {statements: [sql...], fail: bool}
  *                          runs the statements in chanx_db_transaction; fail makes the function
  *                          return CHANX_ERROR after them → transaction {committed: bool}
+ *   query_nul {sql}        chanx_db_query with one parameter "a\0b" (a client cannot send a NUL:
+ *                          the worker's JSON parser refuses it) → rows or db_error
  *   ping                   → pong
  * A failed query answers db_error with no detail: what went wrong is in the worker's log only.
  */
@@ -34,8 +36,12 @@ static int receive_message(chanx_ctx *ctx, const chanx_msg *msg)
     const json_t *params = json_object_get(p, "params");
     if (chanx_msg_is(msg, "ping"))
         return chanx_send_message(ctx, "pong", NULL);
-    if (chanx_msg_is(msg, "query")) {
+    json_t *nul = chanx_msg_is(msg, "query_nul") ? json_pack("[s#]", "a\0b", (size_t) 3) : NULL;
+    if (nul)
+        params = nul;
+    if (chanx_msg_is(msg, "query") || nul) {
         json_t *rows = chanx_db_query(ctx, sql, params);
+        json_decref(nul);
         if (!rows)
             return chanx_send_message(ctx, "db_error", NULL);
         json_t *reply = json_pack("{s:o}", "rows", rows);
@@ -63,6 +69,7 @@ CHANX_CONSUMER(probe) {
     .incoming = "{\"ping\": null,"
                 " \"query\": {\"type\": \"object\", \"properties\": {\"sql\": {\"type\": \"string\"},"
                 "            \"params\": {\"type\": [\"array\", \"null\", \"string\"]}}, \"required\": [\"sql\"]},"
+                " \"query_nul\": {\"type\": \"object\", \"properties\": {\"sql\": {\"type\": \"string\"}}, \"required\": [\"sql\"]},"
                 " \"exec\": {\"type\": \"object\", \"properties\": {\"sql\": {\"type\": \"string\"},"
                 "            \"params\": {\"type\": [\"array\", \"null\"]}}, \"required\": [\"sql\"]},"
                 " \"transaction\": {\"type\": \"object\", \"properties\": {\"statements\": {\"type\": \"array\","
