@@ -9,10 +9,12 @@
 #   make test       unit and end-to-end tests, plain and under ASan/UBSan
 #   make bench      benchmarks (see docs/benchmarks.md)
 #
-# BUILD selects the output directory; SAN=1 builds with sanitizers.
+# BUILD selects the output directory; SAN=1 builds with sanitizers, TSAN=1 with
+# ThreadSanitizer (the worker's thread pool; see test-tsan).
 
 BUILD ?= build
 SAN ?= 0
+TSAN ?= 0
 
 CC ?= cc
 PKGS := libwebsockets libuv libczmq libzmq jansson msgpack libpq libpcre2-8 openssl zlib
@@ -24,6 +26,9 @@ CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -fPIC \
 ifeq ($(SAN),1)
 CFLAGS_OPT := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDFLAGS_SAN := -fsanitize=address,undefined
+else ifeq ($(TSAN),1)
+CFLAGS_OPT := -O1 -fno-omit-frame-pointer -fsanitize=thread
+LDFLAGS_SAN := -fsanitize=thread
 else
 CFLAGS_OPT := -O2
 LDFLAGS_SAN :=
@@ -56,7 +61,7 @@ E2E_SRCS  := $(wildcard tests/e2e/*.c) $(wildcard tests/kit/*selftest.c)
 # The testing kit as a library: what a plugin author's tests link (see README).
 KIT_LIB := $(BUILD)/lib/libchanx-testing.a
 
-.PHONY: all deps run test test-plain test-san unit e2e bench clean new-consumer
+.PHONY: all deps run test test-plain test-san test-tsan unit e2e bench clean new-consumer
 .DEFAULT_GOAL := all
 
 all: $(PROGRAMS) $(PLUGINS) $(TEST_PLUGINS) $(KIT_LIB) $(BUILD)/tests/unit $(BUILD)/tests/e2e $(BUILD)/bench/bare_echo $(BUILD)/bench/chanx-bench
@@ -134,6 +139,7 @@ test: deps
 	@$(MAKE) --no-print-directory check-deploy
 	@$(MAKE) --no-print-directory test-plain
 	@$(MAKE) --no-print-directory test-san
+	@$(MAKE) --no-print-directory test-tsan
 
 # The deployment (docker/) is checked where no Docker engine runs: the compose
 # file must satisfy Debian's docker-compose, the image's `RUN make` goals are
@@ -141,9 +147,10 @@ test: deps
 # every program.
 DOCKER_GOALS = $(shell sed -n 's/^RUN make .*BUILD=[^ ]* //p' docker/Dockerfile)
 
-.PHONY: programs plugins check-deploy
+.PHONY: programs plugins worker-and-plugins check-deploy
 programs: $(PROGRAMS)
 plugins: $(PLUGINS)
+worker-and-plugins: $(BUILD)/chanx-worker $(PLUGINS) $(TEST_PLUGINS)
 
 check-deploy:
 	@docker-compose -f docker/docker-compose.yml config -q
@@ -160,6 +167,19 @@ test-san:
 	@$(MAKE) --no-print-directory BUILD=build-san SAN=1 all
 	@scripts/run-tests build-san
 
+# ThreadSanitizer over the worker, the one multi-threaded process of ours
+# whose threads share consumer state: the suites of the actors, timers, the
+# database API and the example that uses them, with chanx-worker and the
+# plugins built with -fsanitize=thread in build-tsan/ (gateway and broker are
+# the plain build's). Only those suites, so that `make test` stays fast. The
+# test driver is the plain one too: criterion's arena and TSan's memory
+# layout do not mix, and the processes under test are what matters.
+TSAN_SUITES := @(actors|timers|db|chat_history)/*
+test-tsan: $(BUILD)/tests/e2e $(PROGRAMS)
+	@$(MAKE) --no-print-directory BUILD=build-tsan TSAN=1 worker-and-plugins
+	@for p in chanx-gateway chanx-broker; do ln -sfn ../$(BUILD)/$$p build-tsan/$$p; done
+	@E2E_BIN=$(BUILD)/tests/e2e E2E_FILTER='$(TSAN_SUITES)' scripts/run-tests build-tsan e2e
+
 unit: all
 	$(BUILD)/tests/unit
 
@@ -172,4 +192,4 @@ bench: deps
 	@scripts/bench
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-tsan

@@ -173,7 +173,7 @@ static void overflow(cx_worker *self, cx_actor *actor, uint64_t conn)
 {
     if (!cx_actor_mark_overflow(actor))
         return;   /* already closing; later frames are dropped */
-    json_t *fields = cx_ctx_log_fields(cx_actor_ctx(actor));
+    json_t *fields = cx_ctx_log_identity(cx_actor_ctx(actor));   /* not ours: no message_id */
     json_object_set_new(fields, "mailbox_max", json_integer((json_int_t) self->mailbox_max));
     cx_log_fields(CX_LOG_WARNING, "Mailbox full: closing the connection (1013)", fields);
     send_close(self, conn, 1013);
@@ -260,7 +260,7 @@ static int fire_timer(const cx_timer *timer, void *arg)
     if (cx_actor_post(actor, tick) == 0)
         return 0;
     if (timer->period_ms > 0) {
-        json_t *fields = cx_ctx_log_fields(cx_actor_ctx(actor));
+        json_t *fields = cx_ctx_log_identity(cx_actor_ctx(actor));   /* not ours: no message_id */
         json_object_set_new(fields, "timer", json_integer((json_int_t) timer->id));
         cx_log_fields(CX_LOG_WARNING, "Timer tick skipped: mailbox full", fields);
     }
