@@ -54,6 +54,8 @@ endif
 PLUGINS := $(patsubst examples/%/,$(BUILD)/plugins/%.so,$(sort $(dir $(wildcard examples/*/*.c))))
 # Plugins that exist only to exercise the framework in end-to-end tests.
 TEST_PLUGINS := $(patsubst tests/plugins/%/,$(BUILD)/test-plugins/%.so,$(sort $(dir $(wildcard tests/plugins/*/*.c))))
+# The benchmark's consumers (scripts/bench loads them next to the examples).
+BENCH_PLUGINS := $(patsubst bench/plugins/%/,$(BUILD)/bench/plugins/%.so,$(sort $(dir $(wildcard bench/plugins/*/*.c))))
 
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 E2E_SRCS  := $(wildcard tests/e2e/*.c) $(wildcard tests/kit/*selftest.c)
@@ -64,7 +66,7 @@ KIT_LIB := $(BUILD)/lib/libchanx-testing.a
 .PHONY: all deps run test test-plain test-san test-tsan unit e2e bench clean new-consumer
 .DEFAULT_GOAL := all
 
-all: $(PROGRAMS) $(PLUGINS) $(TEST_PLUGINS) $(KIT_LIB) $(BUILD)/tests/unit $(BUILD)/tests/e2e $(BUILD)/bench/bare_echo $(BUILD)/bench/chanx-bench
+all: $(PROGRAMS) $(PLUGINS) $(TEST_PLUGINS) $(KIT_LIB) $(BUILD)/tests/unit $(BUILD)/tests/e2e $(BUILD)/bench/bare_echo $(BUILD)/bench/chanx-bench $(BENCH_PLUGINS)
 
 deps:
 	@scripts/install-deps
@@ -123,6 +125,11 @@ new-consumer:
 $(BUILD)/bench/bare_echo: bench/bare_echo.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS_SAN) -o $@ $< $(LDLIBS_ALL)
+
+# The benchmark's own consumers (bench/plugins/<name>/), loaded next to the examples by scripts/bench.
+$(BUILD)/bench/plugins/%.so: $$(wildcard bench/plugins/%/*.c) include/chanx/consumer.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -shared -o $@ $(filter %.c,$^)
 
 # The load generator: every bench/*.c but the bare server; libc only.
 $(BUILD)/bench/chanx-bench: $(call objs,$(filter-out bench/bare_echo.c,$(wildcard bench/*.c)))
