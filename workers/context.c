@@ -6,7 +6,9 @@
  * authentication message, build_groups, post_authentication) → for each
  * RECEIVE, cx_ctx_receive (validate, receive_message, completion) →
  * DISCONNECT → cx_ctx_stop and cx_ctx_destroy. The send side of the API is
- * in send.c.
+ * in send.c. cx_ctx_new and cx_ctx_destroy run on the link thread; start,
+ * receive and stop on the connection's pool thread, as mail of its actor
+ * (workers/actor.c), which is what makes the ctx safe to use without locks.
  */
 #include "workers/context_internal.h"
 #include "common/http_status.h"

@@ -1,11 +1,14 @@
 /*
  * send.c — the send side of the plugin API: messages, groups, close, logs.
  *
- * Every send becomes one envelope to the broker right away; ordering per
- * connection follows from the single broker socket (ZeroMQ keeps order per
- * pipe) and the gateway's per-client queue. Group messages are serialized
- * once here; the gateway adds is_mine/is_current per recipient, so the
- * worker's cost does not grow with the group's size.
+ * Every send becomes one envelope right away: encoded on the connection's
+ * pool thread and queued to the link thread (cx_worker_send, worker.c),
+ * which owns the broker socket. Ordering per connection follows from that
+ * one FIFO queue (whatever thread the connection's callbacks ran on), the
+ * single broker socket (ZeroMQ keeps order per pipe) and the gateway's
+ * per-client queue. Group messages are serialized once here; the gateway
+ * adds is_mine/is_current per recipient, so the worker's cost does not grow
+ * with the group's size.
  */
 #include "workers/context_internal.h"
 #include "common/http_status.h"
