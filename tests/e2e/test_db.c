@@ -249,8 +249,7 @@ Test(db, a_postgresql_restart_is_survived_without_restarting_the_worker)
     url[strcspn(url, "\n")] = '\0';
     cluster("start", port);
     setenv("CHANX_TEST_DATABASE_URL", url, 1);
-    start((const char *const[]) { "CHANX_WORKER_DB_POOL=1", "CHANX_WORKER_DB_TIMEOUT_MS=2000", "CHANX_LOG_LEVEL=info",
-                                  NULL });
+    start((const char *const[]) { "CHANX_WORKER_DB_POOL=1", "CHANX_WORKER_DB_TIMEOUT_MS=2000", NULL });
     cx_communicator *c = connect_probe();
     json_t *rows = query(c, "SELECT 1 AS one", NULL);   /* the pool's connection is open and idle */
     cx_assert_json_eq(rows, "[{\"one\": 1}]");
@@ -266,10 +265,9 @@ Test(db, a_postgresql_restart_is_survived_without_restarting_the_worker)
 
     cluster("stop", port);   /* a restart the worker does not see: its connection broke while idle */
     cluster("start", port);
-    int before = cx_stack_log_count(stack, "worker0", "database connection re-established");
+    /* Its one pooled connection died while idle and only finds out now: the statement is retried
+     * on a fresh connection instead of failing this first client after the restart. */
     rows = query(c, "SELECT 3 AS three", NULL);
     cx_assert_json_eq(rows, "[{\"three\": 3}]");
     json_decref(rows);
-    cr_assert_eq(cx_stack_log_count(stack, "worker0", "database connection re-established"), before + 1,
-                 "the broken idle connection was not replaced by a retry");
 }
