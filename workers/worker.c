@@ -43,6 +43,9 @@
 #include <string.h>
 #include <unistd.h>
 
+/* While envelopes stream in, what the pool threads queued is sent every this many. */
+#define OUT_EVERY 32
+
 struct cx_worker {
     cx_link *link;
     cx_idmap *actors;           /* conn id → cx_actor, until DISCONNECT */
@@ -297,6 +300,9 @@ static void broker_lost(cx_worker *self)
     close_all(self, 1012, 0);
 }
 
+
+/* Everything the broker sent, with what the pool threads queued in between: while a client streams
+ * messages in, the replies must keep flowing out, not wait for the stream to pause. */
 static int drain(cx_worker *self)
 {
     int handled = 0;
@@ -308,6 +314,8 @@ static int drain(cx_worker *self)
         } else {
             dispatch(self, &env);
         }
+        if (handled % OUT_EVERY == OUT_EVERY - 1)
+            drain_queue(self);
     }
     return handled;
 }
