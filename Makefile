@@ -10,10 +10,12 @@
 #   make bench      benchmarks (see docs/benchmarks.md)
 #   make install    programs, plugin SDK and testing kit under PREFIX (DESTDIR); make uninstall
 #
-# BUILD selects the output directory; SAN=1 builds with sanitizers.
+# BUILD selects the output directory; SAN=1 builds with sanitizers, TSAN=1 with
+# ThreadSanitizer (the worker's thread pool; see test-tsan).
 
 BUILD ?= build
 SAN ?= 0
+TSAN ?= 0
 
 CC ?= cc
 PKGS := libwebsockets libuv libczmq libzmq jansson msgpack libpq libpcre2-8 openssl zlib
@@ -25,6 +27,9 @@ CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -fPIC \
 ifeq ($(SAN),1)
 CFLAGS_OPT := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDFLAGS_SAN := -fsanitize=address,undefined
+else ifeq ($(TSAN),1)
+CFLAGS_OPT := -O1 -fno-omit-frame-pointer -fsanitize=thread
+LDFLAGS_SAN := -fsanitize=thread
 else
 CFLAGS_OPT := -O2
 LDFLAGS_SAN :=
@@ -52,6 +57,8 @@ PLUGINS := $(patsubst examples/%/,$(BUILD)/plugins/%.so,$(sort $(dir $(wildcard 
 TEST_PLUGINS := $(patsubst tests/plugins/%/,$(BUILD)/test-plugins/%.so,$(sort $(dir $(wildcard tests/plugins/*/*.c))))
 # Plugins of a previous release built against its header (tests/abi/v<N>/): ABI compatibility fixtures.
 ABI_PLUGINS := $(patsubst tests/abi/%.c,$(BUILD)/abi-plugins/%.so,$(wildcard tests/abi/v*/plugins/*.c))
+# The benchmark's consumers (scripts/bench loads them next to the examples).
+BENCH_PLUGINS := $(patsubst bench/plugins/%/,$(BUILD)/bench/plugins/%.so,$(sort $(dir $(wildcard bench/plugins/*/*.c))))
 
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 E2E_SRCS  := $(wildcard tests/e2e/*.c) $(wildcard tests/kit/*selftest.c)
@@ -59,10 +66,10 @@ E2E_SRCS  := $(wildcard tests/e2e/*.c) $(wildcard tests/kit/*selftest.c)
 # The testing kit as a library: what a plugin author's tests link (see README).
 KIT_LIB := $(BUILD)/lib/libchanx-testing.a
 
-.PHONY: all deps run test test-plain test-san unit e2e bench clean new-consumer
+.PHONY: all deps run test test-plain test-san test-tsan unit e2e bench clean new-consumer
 .DEFAULT_GOAL := all
 
-all: $(PROGRAMS) $(PLUGINS) $(TEST_PLUGINS) $(ABI_PLUGINS) $(KIT_LIB) $(BUILD)/tests/unit $(BUILD)/tests/e2e $(BUILD)/bench/bare_echo $(BUILD)/bench/chanx-bench
+all: $(PROGRAMS) $(PLUGINS) $(TEST_PLUGINS) $(ABI_PLUGINS) $(KIT_LIB) $(BUILD)/tests/unit $(BUILD)/tests/e2e $(BUILD)/bench/bare_echo $(BUILD)/bench/chanx-bench $(BENCH_PLUGINS)
 
 deps:
 	@scripts/install-deps
@@ -142,6 +149,11 @@ $(BUILD)/bench/bare_echo: bench/bare_echo.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS_SAN) -o $@ $< $(LDLIBS_ALL)
 
+# The benchmark's own consumers (bench/plugins/<name>/), loaded next to the examples by scripts/bench.
+$(BUILD)/bench/plugins/%.so: $$(wildcard bench/plugins/%/*.c) include/chanx/consumer.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -shared -o $@ $(filter %.c,$^)
+
 # The load generator: every bench/*.c but the bare server; libc only.
 $(BUILD)/bench/chanx-bench: $(call objs,$(filter-out bench/bare_echo.c,$(wildcard bench/*.c)))
 	@mkdir -p $(dir $@)
@@ -157,6 +169,7 @@ test: deps
 	@$(MAKE) --no-print-directory check-deploy
 	@$(MAKE) --no-print-directory test-plain
 	@$(MAKE) --no-print-directory test-san
+	@$(MAKE) --no-print-directory test-tsan
 
 # The deployment (docker/) is checked where no Docker engine runs: the compose
 # file must satisfy Debian's docker-compose, the image's `RUN make` goals are
@@ -166,9 +179,10 @@ test: deps
 DOCKER_GOALS = $(shell sed -n 's/^RUN make .*BUILD=[^ ]* //p' docker/Dockerfile)
 DEPLOY_ROOT = $(BUILD)/check-deploy
 
-.PHONY: programs plugins check-deploy
+.PHONY: programs plugins worker-and-plugins check-deploy
 programs: $(PROGRAMS)
 plugins: $(PLUGINS)
+worker-and-plugins: $(BUILD)/chanx-worker $(PLUGINS) $(TEST_PLUGINS)
 
 check-deploy:
 	@docker-compose -f docker/docker-compose.yml config -q
@@ -190,6 +204,19 @@ test-san:
 	@$(MAKE) --no-print-directory BUILD=build-san SAN=1 all
 	@scripts/run-tests build-san
 
+# ThreadSanitizer over the worker, the one multi-threaded process of ours
+# whose threads share consumer state: the suites of the actors, timers, the
+# database API and the example that uses them, with chanx-worker and the
+# plugins built with -fsanitize=thread in build-tsan/ (gateway and broker are
+# the plain build's). Only those suites, so that `make test` stays fast. The
+# test driver is the plain one too: criterion's arena and TSan's memory
+# layout do not mix, and the processes under test are what matters.
+TSAN_SUITES := @(actors|timers|db|chat_history)/*
+test-tsan: $(BUILD)/tests/e2e $(PROGRAMS)
+	@$(MAKE) --no-print-directory BUILD=build-tsan TSAN=1 worker-and-plugins
+	@for p in chanx-gateway chanx-broker; do ln -sfn ../$(BUILD)/$$p build-tsan/$$p; done
+	@E2E_BIN=$(BUILD)/tests/e2e E2E_FILTER='$(TSAN_SUITES)' scripts/run-tests build-tsan e2e
+
 unit: all
 	$(BUILD)/tests/unit
 
@@ -202,4 +229,4 @@ bench: deps
 	@scripts/bench
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-tsan

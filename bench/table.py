@@ -80,6 +80,25 @@ def verdict(target, chanx, bare, django):
     return (f"≥ {value:g}", chanx >= value)
 
 
+WORK_SERVERS = ["chanx-t1", "chanx-t4", "chanx-t16", "django"]
+
+
+def work_table(by, rows):
+    """The work scenario: a consumer blocked 5 ms per message (pg_sleep), chanx at 1, 4 and 16
+    worker threads, Django Channels through database_sync_to_async. A server that runs the calls
+    one at a time tops out at 200 round trips/s; N threads at N x 200."""
+    if not any((s, "work") in by for s in WORK_SERVERS):
+        return
+    print()
+    print("| work: 5 ms blocking call per message | " + " | ".join(WORK_SERVERS) + " |")
+    print("|---|" + "---:|" * len(WORK_SERVERS))
+    for label, field in (("round trips/s", "round_trips_per_s"), ("p50 (ms)", "latency_p50_ms"),
+                         ("p99 (ms)", "latency_p99_ms")):
+        vals = {s: by.get((s, "work"), {}).get(field) for s in WORK_SERVERS}
+        print(f"| {label} | " + " | ".join(fmt(vals[s]) for s in WORK_SERVERS) + " |")
+        rows.append({"figure": "work " + label, "scenario": "work", "field": field, "values": vals})
+
+
 def main():
     raw, out = sys.argv[1], sys.argv[2]
     results = []
@@ -107,6 +126,7 @@ def main():
               f"{fmt(ratio(c, d)) if field.endswith('_per_s') else ''} | {tgt} | {met} |")
         rows.append({"figure": label, "scenario": scenario, "field": field, "values": vals, "connections": n,
                      "targets": [{"target": t, "met": ok} for t, ok in checks]})
+    work_table(by, rows)
     errors = [r for r in results if "error" in r]
     for r in errors:
         print(f"\n{r['scenario']} on {r['server']}: {r['error']}")

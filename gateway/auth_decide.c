@@ -14,6 +14,7 @@
 #include "common/env.h"
 #include "common/django_signing.h"
 #include "common/django_auth.h"
+#include "common/pg_json.h"
 #include "gateway/jwt.h"
 #include "gateway/origin.h"
 #include "proto/envelope.h"
@@ -264,25 +265,10 @@ static class_outcome jwt_class(PGconn *db, const cx_auth_request *req, cx_auth_r
 
 /* ------------------------------------------------------------- objects */
 
-static json_t *cell_json(PGresult *res, int col)
-{
-    if (PQgetisnull(res, 0, col))
-        return json_null();
-    const char *v = PQgetvalue(res, 0, col);
-    switch (PQftype(res, col)) {
-    case 20: case 21: case 23: return json_integer(strtoll(v, NULL, 10));   /* int8, int2, int4 */
-    case 700: case 701: return json_real(strtod(v, NULL));                 /* float4, float8 */
-    case 16: return json_boolean(v[0] == 't');
-    case 114: case 3802: { json_t *j = json_loads(v, 0, NULL); return j ? j : json_string(v); }
-    default: return json_string(v);
-    }
-}
-
+/* The queryset's first row, typed as chanx_db_query types rows (common/pg_json.h). */
 static char *row_json(PGresult *res)
 {
-    json_t *obj = json_object();
-    for (int c = 0; c < PQnfields(res); c++)
-        json_object_set_new(obj, PQfname(res, c), cell_json(res, c));
+    json_t *obj = cx_pg_row_json(res, 0);
     char *text = json_dumps(obj, JSON_COMPACT);
     json_decref(obj);
     return text;

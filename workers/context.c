@@ -6,7 +6,9 @@
  * authentication message, build_groups, post_authentication) → for each
  * RECEIVE, cx_ctx_receive (validate, receive_message, completion) →
  * DISCONNECT → cx_ctx_stop and cx_ctx_destroy. The send side of the API is
- * in send.c.
+ * in send.c. cx_ctx_new and cx_ctx_destroy run on the link thread; start,
+ * receive and stop on the connection's pool thread, as mail of its actor
+ * (workers/actor.c), which is what makes the ctx safe to use without locks.
  */
 #include "workers/context_internal.h"
 #include "common/http_status.h"
@@ -166,6 +168,7 @@ void cx_ctx_destroy(chanx_ctx **self_p)
     for (size_t i = 0; i < self->ngroups; i++)
         free(self->groups[i]);
     free(self->groups);
+    free(self->timers);
     free(self->state);
     free(self->username);
     free(self->path);
@@ -183,6 +186,11 @@ void cx_ctx_destroy(chanx_ctx **self_p)
 cx_consumer_entry *cx_ctx_consumer(const chanx_ctx *self)
 {
     return self->consumer;
+}
+
+int cx_ctx_closed(const chanx_ctx *self)
+{
+    return self->closed;
 }
 
 /* ------------------------------------------------------------ lifecycle */
@@ -287,6 +295,7 @@ void cx_ctx_receive(chanx_ctx *self, const char *text, size_t len)
 
 void cx_ctx_stop(chanx_ctx *self, int close_code)
 {
+    self->ending = 1;
     if (self->consumer->desc->disconnect)
         self->consumer->desc->disconnect(self, close_code);
     /* The broker forgets the connection's groups by itself on DISCONNECT. */

@@ -23,8 +23,23 @@
  * chanx) -o echo.so echo.c; it links nothing) and drop it into a
  * worker's plugin folder; the file name (echo.so) is the plugin's name.
  *
- * Threading: every callback of one connection runs on one worker thread, in
- * order; callbacks never run concurrently for the same connection.
+ * Threading: each connection is an actor. Its callbacks (and its timers,
+ * chanx/timer.h) run one at a time, in arrival order, on one of the worker's
+ * CHANX_WORKER_THREADS pool threads (not always the same one); callbacks of
+ * different connections run in parallel. So:
+ *   - ctx, msg, chanx_state() and everything an accessor returns belong to
+ *     the connection: use them from its callbacks only, without locks; never
+ *     hand ctx to another thread or keep it past disconnect;
+ *   - the plugin's own globals are shared by every connection on every
+ *     thread: guard them yourself (a pthread_mutex_t, C11 atomics);
+ *   - chanx_send_*, chanx_group_*, chanx_close and chanx_log may be called
+ *     from any callback of the connection; they queue and return (the broker
+ *     link has its own thread), they never wait for the network;
+ *   - a callback that blocks (chanx/db.h, a sleep, a blocking HTTP client)
+ *     holds up its own connection and one thread, never the others; when
+ *     CHANX_MAILBOX_MAX messages wait for one connection, it is closed with
+ *     1013 (try again later).
+ * See "Doing work in a consumer" in the README.
  *
  * Ownership: everything the framework hands to a callback (ctx, msg, the
  * JSON values returned by accessors, strings) is borrowed and valid only

@@ -275,7 +275,8 @@ cx_stack *cx_stack_start(const cx_stack_options *options)
 
 static int has_sanitizer_report(const char *text)
 {
-    return strstr(text, "ERROR: AddressSanitizer") || strstr(text, "runtime error:") || strstr(text, "LeakSanitizer");
+    return strstr(text, "ERROR: AddressSanitizer") || strstr(text, "runtime error:") || strstr(text, "LeakSanitizer")
+           || strstr(text, "WARNING: ThreadSanitizer");
 }
 
 /* Returns the number of child logs holding a sanitizer report, printing each. */
