@@ -16,7 +16,10 @@
  */
 #include "broker/broker.h"
 #include "broker/groups.h"
+#include "broker/roles.h"
 #include "broker/route_table.h"
+#include "broker/zap.h"
+#include "common/curve.h"
 #include "common/idmap.h"
 #include "common/link.h"
 #include "common/log.h"
@@ -27,11 +30,14 @@
 #include <string.h>
 
 #define MAX_IDENTITY 255
+#define MAX_OFFENCES 10
 
 typedef struct {
     char id[MAX_IDENTITY + 1];   /* ZeroMQ routing id, the peer's node name */
     size_t idlen;
     cx_role role;
+    const cx_role_rule *rule;    /* what it may send (roles.c) */
+    int offences;                /* envelopes refused; at MAX_OFFENCES the peer is dropped */
     uint64_t pid;
     int64_t last_heard;
     cx_idmap *conns;             /* conn id → conn */
@@ -55,6 +61,8 @@ struct cx_broker {
     cx_decoder *dec;
     cx_encoder *enc;
     int64_t last_beat;
+    cx_zap *zap;                 /* NULL with plain links */
+    zhashx_t *banned;            /* routing ids dropped for repeated offences, until a restart */
 };
 
 /* ------------------------------------------------------------- sending */
@@ -224,7 +232,7 @@ static void peer_remove(cx_broker *self, peer *p, const char *why)
     free(list);
     cx_log_fields(CX_LOG_WARNING, "peer removed",
                   json_pack("{s:s, s:s, s:s, s:I}", "peer", p->id,
-                            "role", p->role == CX_ROLE_WORKER ? "worker" : "gateway", "why", why,
+                            "role", p->rule->name, "why", why,
                             "connections", (json_int_t) n));
     int routes_changed = p->role == CX_ROLE_WORKER && cx_route_table_remove_worker(self->routes, p);
     zhashx_delete(self->peers, p->id);
@@ -232,10 +240,18 @@ static void peer_remove(cx_broker *self, peer *p, const char *why)
         publish_routes(self);
 }
 
-static void on_hello(cx_broker *self, const char *id, size_t idlen, peer *known, const cx_env *env)
+static void on_hello(cx_broker *self, const char *id, size_t idlen, peer *known, const cx_env *env,
+                     const cx_role_rule *key_rule)
 {
-    if (env->role != CX_ROLE_GATEWAY && env->role != CX_ROLE_WORKER)
+    const cx_role_rule *rule = cx_role_rule_of(env->role);
+    if (!rule || !rule->role)
         return;
+    if (key_rule && key_rule != rule) {   /* CURVE on: the key decides, not the claim */
+        cx_log_fields(CX_LOG_WARNING, "peer refused",
+                      json_pack("{s:s, s:s, s:s, s:s}", "peer", id, "key_role", key_rule->name, "claimed_role",
+                                rule->name, "why", "its key is not a key of the role it claims"));
+        return;
+    }
     if (known && known->pid == env->pid && known->role == env->role)
         return;   /* the same process introducing itself again: keep its state */
     if (known)
@@ -248,12 +264,13 @@ static void on_hello(cx_broker *self, const char *id, size_t idlen, peer *known,
     memcpy(p->id, id, idlen);
     p->idlen = idlen;
     p->role = (cx_role) env->role;
+    p->rule = rule;
     p->pid = env->pid;
     p->last_heard = cx_now_ms();
     zhashx_insert(self->peers, p->id, p);
     cx_log_fields(CX_LOG_INFO, "peer joined",
                   json_pack("{s:s, s:s, s:I}", "peer", p->id,
-                            "role", p->role == CX_ROLE_WORKER ? "worker" : "gateway", "pid", (json_int_t) p->pid));
+                            "role", p->rule->name, "pid", (json_int_t) p->pid));
     if (p->role == CX_ROLE_GATEWAY) {
         cx_env routes;
         cx_route_table_envelope(self->routes, &routes);
@@ -262,6 +279,22 @@ static void on_hello(cx_broker *self, const char *id, size_t idlen, peer *known,
 }
 
 /* ------------------------------------------------------------- dispatch */
+
+/* An envelope this peer may not send: dropped and logged with the peer's name; after MAX_OFFENCES the
+ * peer is dropped too (its connections closed as for a dead peer) and its routing id banned until the
+ * broker restarts, so a compromised or broken peer cannot keep trying. */
+static void offence(cx_broker *self, peer *p, const cx_env *env, const char *why)
+{
+    p->offences++;
+    cx_log_fields(CX_LOG_WARNING, "envelope refused",
+                  json_pack("{s:s, s:s, s:s, s:I, s:s, s:i}", "peer", p->id, "role", p->rule->name, "type",
+                            cx_env_type_name(env->type), "conn", (json_int_t) env->conn, "why", why, "offences",
+                            p->offences));
+    if (p->offences >= MAX_OFFENCES) {
+        zhashx_insert(self->banned, p->id, (void *) 1);
+        peer_remove(self, p, "repeated offences");
+    }
+}
 
 static void on_connect(cx_broker *self, peer *gateway, const cx_env *env, zmq_msg_t *msg)
 {
@@ -290,7 +323,11 @@ static void on_gateway_envelope(cx_broker *self, peer *gateway, const cx_env *en
         return;
     }
     conn *c = cx_idmap_get(self->conns, env->conn);
-    if (!c || c->gateway != gateway) {
+    if (c && c->gateway != gateway) {
+        offence(self, gateway, env, "a connection another gateway opened");
+        return;
+    }
+    if (!c) {
         /* After a broker restart: the client must reconnect to get a consumer. */
         if (env->type == CX_ENV_RECEIVE)
             close_conn_at_gateway(self, gateway, env->conn, 1011, "unknown connection");
@@ -339,12 +376,16 @@ static void on_worker_envelope(cx_broker *self, peer *worker, const cx_env *env,
             publish_routes(self);
         return;
     }
+    conn *c = cx_idmap_get(self->conns, env->conn);
+    if (c && c->worker != worker) {   /* GROUP_SEND's conn is its sender: is_current must not be forged either */
+        offence(self, worker, env, "a connection pinned to another worker");
+        return;
+    }
     if (env->type == CX_ENV_GROUP_SEND) {
         on_group_send(self, env, msg);
         return;
     }
-    conn *c = cx_idmap_get(self->conns, env->conn);
-    if (!c || c->worker != worker)
+    if (!c)
         return;   /* the connection ended while the worker was answering */
     switch (env->type) {
     case CX_ENV_SEND:
@@ -379,18 +420,33 @@ static void dispatch(cx_broker *self, zmq_msg_t *idmsg, zmq_msg_t *body)
         cx_warn("dropped a malformed envelope from %s: %s", id, cx_decoder_error(self->dec));
         return;
     }
+    if (self->banned && zhashx_lookup(self->banned, id))
+        return;
+    /* With CURVE, the role is the key's (ZAP User-Id), read on every envelope: a routing id freed by one
+     * peer and taken by another key's holder must not inherit the first one's role. */
+    const cx_role_rule *key_rule = NULL;
+    if (self->zap && !(key_rule = cx_role_rule_named(zmq_msg_gets(body, "User-Id"))))
+        return;
     peer *p = zhashx_lookup(self->peers, id);
     if (env.type == CX_ENV_HELLO) {
-        on_hello(self, id, idlen, p, &env);
+        on_hello(self, id, idlen, p, &env, key_rule);
         return;
     }
     if (!p) {
         send_identity_request(self, id, idlen);
         return;
     }
+    if (key_rule && key_rule != p->rule) {
+        offence(self, p, &env, "sent with a key of another role");
+        return;
+    }
     p->last_heard = cx_now_ms();
     if (env.type == CX_ENV_HEARTBEAT)
         return;
+    if (!cx_role_may_send(p->rule, env.type)) {
+        offence(self, p, &env, "not an envelope its role may send");
+        return;
+    }
     if (p->role == CX_ROLE_GATEWAY)
         on_gateway_envelope(self, p, &env, body);
     else
@@ -441,11 +497,14 @@ static void heartbeat(cx_broker *self)
 
 int cx_broker_run(cx_broker *self, volatile int *stop)
 {
-    zmq_pollitem_t item = { .socket = self->handle, .events = ZMQ_POLLIN };
+    zmq_pollitem_t items[2] = { { .socket = self->handle, .events = ZMQ_POLLIN },
+                                { .socket = self->zap ? cx_zap_socket(self->zap) : NULL, .events = ZMQ_POLLIN } };
     while (!*stop) {
         long timeout = cx_heartbeat_interval_ms() - (cx_now_ms() - self->last_beat);
-        if (zmq_poll(&item, 1, timeout < 0 ? 0 : timeout) < 0 && zmq_errno() != EINTR)
+        if (zmq_poll(items, self->zap ? 2 : 1, timeout < 0 ? 0 : timeout) < 0 && zmq_errno() != EINTR)
             return -1;
+        if (self->zap)
+            cx_zap_handle(self->zap);
         drain(self);
         heartbeat(self);
     }
@@ -466,8 +525,9 @@ cx_broker *cx_broker_new(const char *endpoint)
     self->routes = cx_route_table_new();
     self->dec = cx_decoder_new();
     self->enc = cx_encoder_new();
+    self->banned = zhashx_new();
     if (!self->router || !self->peers || !self->conns || !self->groups || !self->routes || !self->dec
-        || !self->enc) {
+        || !self->enc || !self->banned) {
         cx_broker_destroy(&self);
         return NULL;
     }
@@ -477,6 +537,15 @@ cx_broker *cx_broker_new(const char *endpoint)
     zsock_set_sndhwm(self->router, 0);
     zsock_set_rcvhwm(self->router, 0);
     zsock_set_linger(self->router, 0);
+    char *allowed = NULL, public_key[41];
+    int curve = cx_curve_server(self->router, &allowed, public_key);
+    if (curve == 1)
+        self->zap = cx_zap_new(allowed, public_key);
+    free(allowed);
+    if (curve < 0 || (curve == 1 && !self->zap) || (curve == 0 && !cx_curve_plain_allowed(endpoint))) {
+        cx_broker_destroy(&self);
+        return NULL;
+    }
     if (zsock_bind(self->router, "%s", endpoint) < 0) {
         cx_error("cannot bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
         cx_broker_destroy(&self);
@@ -510,6 +579,8 @@ void cx_broker_destroy(cx_broker **self_p)
     cx_decoder_destroy(&self->dec);
     cx_encoder_destroy(&self->enc);
     zsock_destroy(&self->router);
+    cx_zap_destroy(&self->zap);
+    zhashx_destroy(&self->banned);
     free(self);
     *self_p = NULL;
 }

@@ -8,6 +8,7 @@
  * knows what else it must re-send (a worker's routes).
  */
 #include "common/link.h"
+#include "common/curve.h"
 #include "common/env.h"
 #include "common/log.h"
 
@@ -88,6 +89,12 @@ cx_link *cx_link_new(const char *endpoint, cx_role role, const char *node)
     zsock_set_linger(self->sock, 200);
     zsock_set_reconnect_ivl(self->sock, 100);
     zsock_set_reconnect_ivl_max(self->sock, 1000);
+    /* the key is the role's; role 0 is the broker's own health probe, with the broker's key */
+    const char *key_name = role == CX_ROLE_GATEWAY ? "gateway" : role == CX_ROLE_WORKER ? "worker" : "broker";
+    if (cx_curve_client(self->sock, key_name) < 0) {
+        cx_link_destroy(&self);
+        return NULL;
+    }
     if (zsock_connect(self->sock, "%s", endpoint) != 0) {
         cx_error("cannot connect to broker %s: %s", endpoint, zmq_strerror(zmq_errno()));
         cx_link_destroy(&self);

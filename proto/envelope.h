@@ -47,6 +47,10 @@ typedef enum { CX_ROLE_GATEWAY = 1, CX_ROLE_WORKER = 2 } cx_role;
 #define CX_USER_AUTHENTICATED 0x01u
 #define CX_USER_STAFF         0x02u
 #define CX_USER_SUPERUSER     0x04u
+/* CONNECT: the authentication class that identified the user (none: anonymous). The class, never the secret. */
+#define CX_USER_AUTH_TOKEN    0x08u
+#define CX_USER_AUTH_SESSION  0x10u
+#define CX_USER_AUTH_JWT      0x20u
 
 /* GROUP_SEND flags */
 #define CX_GROUP_EXCLUDE_CURRENT 0x01u  /* the sending connection does not get it */

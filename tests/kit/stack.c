@@ -20,6 +20,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <libpq-fe.h>
 #include <netinet/in.h>
@@ -45,7 +46,7 @@ typedef struct {
 
 struct cx_stack {
     cx_stack_options opt;
-    char bin[512], plugins[600], logdir[256], broker[64], database[512];
+    char bin[512], plugins[600], logdir[256], broker[64], database[512], keys[300];
     proc broker_proc, workers[MAX_PROCS], gateways[MAX_PROCS];
     PGconn *db;
     struct { int64_t user; char key[48]; const char *headers[2]; char header[80]; } tokens[MAX_TOKENS];
@@ -102,11 +103,39 @@ static void spawn(cx_stack *self, proc *p, const char *program, char *const argv
         setenv("CHANX_HEARTBEAT_MS", "100", 0);
         setenv("CHANX_HEARTBEAT_TIMEOUT_MS", "800", 0);
         setenv("CHANX_DRAIN_MS", "1000", 0);
+        if (self->keys[0])
+            setenv("CHANX_CURVE_DIR", self->keys, 1);
         for (const char *const *e = self->opt.env; e && *e; e++)
             putenv(strdup(*e));
         execv(path, argv);
         _exit(127);
     }
+}
+
+static int cx_env_true(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v && strcmp(v, "0") != 0;
+}
+
+/* A key set as a deployment makes it (chanx-admin keygen), in the log folder. */
+static void make_keys(cx_stack *self)
+{
+    char admin[700];
+    snprintf(self->keys, sizeof self->keys, "%s/keys", self->logdir);
+    snprintf(admin, sizeof admin, "%s/chanx-admin", self->bin);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        if (null >= 0)
+            dup2(null, STDOUT_FILENO);
+        execl(admin, "chanx-admin", "keygen", self->keys, (char *) NULL);
+        _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "chanx-admin keygen %s failed (status %d)", self->keys,
+              status);
 }
 
 static void start_worker(cx_stack *self, int i)
@@ -256,6 +285,8 @@ cx_stack *cx_stack_start(const cx_stack_options *options)
         snprintf(self->plugins, sizeof self->plugins, "%s/plugins", bin);
         self->opt.plugins = self->plugins;
     }
+    if (!self->opt.plain_links && !cx_env_true("CHANX_TEST_PLAIN_LINKS"))
+        make_keys(self);
     connect_db(self);
     if (!options->keep_tables)
         empty_tables(self);
@@ -358,6 +389,8 @@ const char *cx_stack_database(const cx_stack *self) { return self->database; }
 int cx_stack_gateway_port(const cx_stack *self, int index) { return self->gateways[index].port; }
 
 const char *cx_stack_log_dir(const cx_stack *self) { return self->logdir; }
+const char *cx_stack_keys_dir(const cx_stack *self) { return self->keys[0] ? self->keys : NULL; }
+const char *cx_stack_broker_endpoint(const cx_stack *self) { return self->broker; }
 
 int cx_stack_pid(const cx_stack *self, const char *name)
 {
