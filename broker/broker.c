@@ -14,13 +14,8 @@
  * worker's connections are closed with 1011 so their clients reconnect, a
  * dead gateway's connections are reported to their workers as DISCONNECT.
  */
-#include "broker/broker.h"
-#include "broker/groups.h"
-#include "broker/roles.h"
-#include "broker/route_table.h"
-#include "broker/zap.h"
+#include "broker/broker_internal.h"
 #include "common/curve.h"
-#include "common/idmap.h"
 #include "common/link.h"
 #include "common/log.h"
 #include "proto/envelope.h"
@@ -28,42 +23,6 @@
 #include <czmq.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define MAX_IDENTITY 255
-#define MAX_OFFENCES 10
-
-typedef struct {
-    char id[MAX_IDENTITY + 1];   /* ZeroMQ routing id, the peer's node name */
-    size_t idlen;
-    cx_role role;
-    const cx_role_rule *rule;    /* what it may send (roles.c) */
-    int offences;                /* envelopes refused; at MAX_OFFENCES the peer is dropped */
-    uint64_t pid;
-    int64_t last_heard;
-    cx_idmap *conns;             /* conn id → conn */
-} peer;
-
-typedef struct {
-    uint64_t id;
-    peer *gateway;
-    peer *worker;
-    char **groups;
-    size_t ngroups;
-} conn;
-
-struct cx_broker {
-    zsock_t *router;
-    void *handle;
-    zhashx_t *peers;             /* routing id → peer */
-    cx_idmap *conns;
-    cx_groups *groups;
-    cx_route_table *routes;
-    cx_decoder *dec;
-    cx_encoder *enc;
-    int64_t last_beat;
-    cx_zap *zap;                 /* NULL with plain links */
-    zhashx_t *banned;            /* routing ids dropped for repeated offences, until a restart */
-};
 
 /* ------------------------------------------------------------- sending */
 
@@ -154,8 +113,10 @@ static void conn_forget(cx_broker *self, conn *c)
 {
     conn_leave_groups(self, c);
     cx_idmap_remove(self->conns, c->id);
-    cx_idmap_remove(c->gateway->conns, c->id);
-    cx_idmap_remove(c->worker->conns, c->id);
+    if (c->gateway)   /* either may be missing while a restarted broker rebuilds (rebuild.c) */
+        cx_idmap_remove(c->gateway->conns, c->id);
+    if (c->worker)
+        cx_idmap_remove(c->worker->conns, c->id);
     free(c);
 }
 
@@ -222,8 +183,9 @@ static void peer_remove(cx_broker *self, peer *p, const char *why)
     for (size_t i = 0; i < n; i++) {
         conn *c = list[i];
         if (p->role == CX_ROLE_WORKER) {
-            close_conn_at_gateway(self, c->gateway, c->id, 1011, "worker lost");
-        } else {
+            if (c->gateway)
+                close_conn_at_gateway(self, c->gateway, c->id, 1011, "worker lost");
+        } else if (c->worker) {
             cx_env gone = { .type = CX_ENV_DISCONNECT, .conn = c->id, .code = 1006 };
             send_env(self, c->worker, &gone);
         }
@@ -333,6 +295,12 @@ static void on_gateway_envelope(cx_broker *self, peer *gateway, const cx_env *en
             close_conn_at_gateway(self, gateway, env->conn, 1011, "unknown connection");
         return;
     }
+    if (!c->worker) {   /* re-announced by its gateway only: its worker died while the broker was away */
+        if (env->type == CX_ENV_RECEIVE)
+            close_conn_at_gateway(self, gateway, c->id, 1011, "worker lost");
+        conn_forget(self, c);
+        return;
+    }
     if (env->type == CX_ENV_RECEIVE) {
         forward(self, c->worker, msg);
     } else if (env->type == CX_ENV_DISCONNECT) {
@@ -385,8 +353,8 @@ static void on_worker_envelope(cx_broker *self, peer *worker, const cx_env *env,
         on_group_send(self, env, msg);
         return;
     }
-    if (!c)
-        return;   /* the connection ended while the worker was answering */
+    if (!c || !c->gateway)
+        return;   /* the connection ended while the worker was answering (or its gateway is gone) */
     switch (env->type) {
     case CX_ENV_SEND:
         forward(self, c->gateway, msg);
@@ -415,9 +383,14 @@ static void dispatch(cx_broker *self, zmq_msg_t *idmsg, zmq_msg_t *body)
         return;
     memcpy(id, zmq_msg_data(idmsg), idlen);
     id[idlen] = '\0';
+    cx_broker_dispatch(self, self->dec, id, idlen, body);
+}
+
+void cx_broker_dispatch(cx_broker *self, cx_decoder *dec, const char *id, size_t idlen, zmq_msg_t *body)
+{
     cx_env env;
-    if (cx_decoder_decode(self->dec, zmq_msg_data(body), zmq_msg_size(body), &env) != 0) {
-        cx_warn("dropped a malformed envelope from %s: %s", id, cx_decoder_error(self->dec));
+    if (cx_decoder_decode(dec, zmq_msg_data(body), zmq_msg_size(body), &env) != 0) {
+        cx_warn("dropped a malformed envelope from %s: %s", id, cx_decoder_error(dec));
         return;
     }
     if (self->banned && zhashx_lookup(self->banned, id))
@@ -433,7 +406,10 @@ static void dispatch(cx_broker *self, zmq_msg_t *idmsg, zmq_msg_t *body)
         return;
     }
     if (!p) {
-        send_identity_request(self, id, idlen);
+        /* Sent before its HELLO reached us (queued while we were down): kept until it has introduced
+         * itself, so a restart loses none of it; a heartbeat just asks who it is. */
+        if (env.type == CX_ENV_HEARTBEAT || cx_rebuild_hold_stranger(self, id, body))
+            send_identity_request(self, id, idlen);
         return;
     }
     if (key_rule && key_rule != p->rule) {
@@ -447,6 +423,12 @@ static void dispatch(cx_broker *self, zmq_msg_t *idmsg, zmq_msg_t *body)
         offence(self, p, &env, "not an envelope its role may send");
         return;
     }
+    if (env.type == CX_ENV_RESUME) {
+        cx_rebuild_on_resume(self, p, &env);
+        return;
+    }
+    if (cx_rebuild_defer(self, p, &env, body))
+        return;
     if (p->role == CX_ROLE_GATEWAY)
         on_gateway_envelope(self, p, &env, body);
     else
@@ -506,10 +488,26 @@ int cx_broker_run(cx_broker *self, volatile int *stop)
         if (self->zap)
             cx_zap_handle(self->zap);
         drain(self);
+        cx_rebuild_tick(self);
         heartbeat(self);
     }
     return 0;
 }
+
+/* ------------------------------------------------- for rebuild.c (internal) */
+
+void cx_broker_send_env(cx_broker *self, const peer *p, const cx_env *env) { send_env(self, p, env); }
+void cx_broker_send_identity_request(cx_broker *self, const char *id, size_t idlen)
+{
+    send_identity_request(self, id, idlen);
+}
+void cx_broker_close_at_gateway(cx_broker *self, const peer *gateway, uint64_t id, uint32_t code, const char *reason)
+{
+    close_conn_at_gateway(self, gateway, id, code, reason);
+}
+void cx_broker_conn_forget(cx_broker *self, conn *c) { conn_forget(self, c); }
+int cx_broker_conn_join(cx_broker *self, conn *c, cx_slice group) { return conn_join(self, c, group); }
+void cx_broker_offence(cx_broker *self, peer *p, const cx_env *env, const char *why) { offence(self, p, env, why); }
 
 /* ------------------------------------------------------------- lifecycle */
 
@@ -526,8 +524,9 @@ cx_broker *cx_broker_new(const char *endpoint)
     self->dec = cx_decoder_new();
     self->enc = cx_encoder_new();
     self->banned = zhashx_new();
+    self->rebuild = cx_rebuild_new();
     if (!self->router || !self->peers || !self->conns || !self->groups || !self->routes || !self->dec
-        || !self->enc || !self->banned) {
+        || !self->enc || !self->banned || !self->rebuild) {
         cx_broker_destroy(&self);
         return NULL;
     }
@@ -580,6 +579,7 @@ void cx_broker_destroy(cx_broker **self_p)
     cx_encoder_destroy(&self->enc);
     zsock_destroy(&self->router);
     cx_zap_destroy(&self->zap);
+    cx_rebuild_destroy(&self->rebuild);
     zhashx_destroy(&self->banned);
     free(self);
     *self_p = NULL;

@@ -64,6 +64,9 @@ int main(int argc, char **argv)
     volatile int *stop = cx_process_start("broker");
     if (probe)
         return check(endpoint);
+    char first[512];   /* CHANX_BROKER may list a standby too: this broker binds the first (a standby: --bind) */
+    snprintf(first, sizeof first, "%.*s", (int) strcspn(endpoint, ", "), endpoint);
+    endpoint = first;
     cx_broker *broker = cx_broker_new(endpoint);
     if (!broker)
         return 1;

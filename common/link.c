@@ -6,6 +6,13 @@
  * peer it does not know with HELLO; the link turns that into
  * CX_LINK_REINTRODUCE rather than handling it itself because only the owner
  * knows what else it must re-send (a worker's routes).
+ *
+ * A standby broker: CHANX_BROKER may list endpoints separated by commas. The
+ * link dials one at a time (a DEALER dialling two would split its envelopes
+ * between two brokers); when the current one has been silent for
+ * CHANX_FAILOVER_MS (default 2000, under the 3 s the README promises) it
+ * hangs up and dials the next, says HELLO there, and cx_link_tick returns 1
+ * so the owner re-announces its state to the new broker.
  */
 #include "common/link.h"
 #include "common/curve.h"
@@ -32,6 +39,8 @@ struct cx_link {
     int64_t last_heard;
     int64_t last_sent;
     int lost;
+    char *endpoints[CX_LINK_MAX_ENDPOINTS];
+    int nendpoints, current;
 };
 
 int64_t cx_now_ms(void)
@@ -68,11 +77,28 @@ int cx_heartbeat_timeout_ms(void)
     return (int) cx_env_long("CHANX_HEARTBEAT_TIMEOUT_MS", 3 * cx_heartbeat_interval_ms(), 20, 3600000);
 }
 
+int cx_failover_ms(void)
+{
+    return (int) cx_env_long("CHANX_FAILOVER_MS", 2000, 20, 3600000);
+}
+
 cx_link *cx_link_new(const char *endpoint, cx_role role, const char *node)
 {
     cx_link *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
+    for (const char *p = endpoint; *p && self->nendpoints < CX_LINK_MAX_ENDPOINTS;) {
+        size_t n = strcspn(p, ", ");
+        if (n > 0)
+            self->endpoints[self->nendpoints++] = strndup(p, n);
+        p += n;
+        p += strspn(p, ", ");
+    }
+    if (self->nendpoints == 0) {
+        cx_error("no broker endpoint in '%s'", endpoint);
+        free(self);
+        return NULL;
+    }
     self->role = role;
     self->node = strdup(node);
     self->enc = cx_encoder_new();
@@ -95,8 +121,8 @@ cx_link *cx_link_new(const char *endpoint, cx_role role, const char *node)
         cx_link_destroy(&self);
         return NULL;
     }
-    if (zsock_connect(self->sock, "%s", endpoint) != 0) {
-        cx_error("cannot connect to broker %s: %s", endpoint, zmq_strerror(zmq_errno()));
+    if (zsock_connect(self->sock, "%s", self->endpoints[0]) != 0) {
+        cx_error("cannot connect to broker %s: %s", self->endpoints[0], zmq_strerror(zmq_errno()));
         cx_link_destroy(&self);
         return NULL;
     }
@@ -115,6 +141,8 @@ void cx_link_destroy(cx_link **self_p)
     cx_encoder_destroy(&self->enc);
     cx_decoder_destroy(&self->dec);
     free(self->node);
+    for (int i = 0; i < self->nendpoints; i++)
+        free(self->endpoints[i]);
     free(self);
     *self_p = NULL;
 }
@@ -186,6 +214,17 @@ int cx_link_tick(cx_link *self)
     if (now - self->last_sent >= cx_heartbeat_interval_ms()) {
         cx_env hb = { .type = CX_ENV_HEARTBEAT };
         cx_link_send(self, &hb);
+    }
+    if (self->nendpoints > 1 && now - self->last_heard > cx_failover_ms()) {
+        /* the next broker; what was queued for the silent one is dropped with its pipe */
+        zsock_disconnect(self->sock, "%s", self->endpoints[self->current]);
+        self->current = (self->current + 1) % self->nendpoints;
+        zsock_connect(self->sock, "%s", self->endpoints[self->current]);
+        cx_warn("broker silent for %d ms: failing over to %s", cx_failover_ms(), self->endpoints[self->current]);
+        self->last_heard = now;
+        self->lost = 1;
+        cx_link_hello(self);
+        return 1;
     }
     if (!self->lost && now - self->last_heard > cx_heartbeat_timeout_ms()) {
         self->lost = 1;

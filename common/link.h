@@ -29,7 +29,10 @@ typedef enum {
 /* The broker's endpoint when CHANX_BROKER does not say: what it binds and the others dial. */
 #define CX_DEFAULT_BROKER "tcp://127.0.0.1:5555"
 
-/* endpoint: CX_DEFAULT_BROKER or CHANX_BROKER; node is the peer's unique name. */
+#define CX_LINK_MAX_ENDPOINTS 4
+
+/* endpoint: CX_DEFAULT_BROKER or CHANX_BROKER, one endpoint or several separated by commas (a primary
+ * and its standbys, dialled one at a time); node is the peer's unique name. */
 cx_link *cx_link_new(const char *endpoint, cx_role role, const char *node);
 void cx_link_destroy(cx_link **self_p);
 int cx_link_fd(const cx_link *self);
@@ -58,6 +61,8 @@ void cx_zmq_init(void);
 
 int cx_heartbeat_interval_ms(void);
 int cx_heartbeat_timeout_ms(void);
+/* How long the current broker may be silent before the link dials the next one (CHANX_FAILOVER_MS). */
+int cx_failover_ms(void);
 int64_t cx_now_ms(void);
 
 #endif

@@ -38,6 +38,7 @@ typedef enum {
     CX_ENV_GROUP_ADD,       /* worker → broker → gateway: a connection joins a group */
     CX_ENV_GROUP_DISCARD,   /* worker → broker → gateway: a connection leaves a group */
     CX_ENV_GROUP_SEND,      /* worker → broker → each gateway holding members */
+    CX_ENV_RESUME,          /* gateway|worker → broker after HELLO: a connection it holds (conn 0: the last) */
     CX_ENV_TYPE_MAX
 } cx_env_type;
 
@@ -92,7 +93,7 @@ typedef struct {
     cx_slice path, query, client, username;       /* CONNECT */
     cx_slice kwargs, headers, obj;                /* CONNECT: JSON texts (obj may be empty) */
     cx_slice group;                               /* GROUP_ADD / GROUP_DISCARD */
-    uint32_t ngroups;                             /* GROUP_SEND */
+    uint32_t ngroups;                             /* GROUP_SEND, RESUME */
     cx_slice groups[CX_PROTO_MAX_GROUPS];
     uint32_t nroutes;                             /* REGISTER / ROUTES */
     cx_env_route *routes;                         /* decode: owned by the decoder's zone */

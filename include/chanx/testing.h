@@ -62,6 +62,10 @@ typedef struct {
      * key set in the log folder and every process gets CHANX_CURVE_DIR (CURVE on every link).
      * CHANX_TEST_PLAIN_LINKS=1 in the test's environment makes every stack plain. */
     int plain_links;
+    /* A standby broker ("standby", its log standby.log) on a second endpoint: the other processes get
+     * CHANX_BROKER="primary,standby" and fail over when the primary is silent (CHANX_FAILOVER_MS, 500
+     * in the kit). */
+    int standby_broker;
 } cx_stack_options;
 
 /* A criterion suite whose every test gets a fresh stack in `stack`, emptied

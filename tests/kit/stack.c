@@ -47,7 +47,8 @@ typedef struct {
 struct cx_stack {
     cx_stack_options opt;
     char bin[512], plugins[600], logdir[256], broker[64], database[512], keys[300];
-    proc broker_proc, workers[MAX_PROCS], gateways[MAX_PROCS];
+    proc broker_proc, standby_proc, workers[MAX_PROCS], gateways[MAX_PROCS];
+    char peers_broker[140];   /* CHANX_BROKER of the processes: the broker, or "broker,standby" */
     PGconn *db;
     struct { int64_t user; char key[48]; const char *headers[2]; char header[80]; } tokens[MAX_TOKENS];
     int ntokens;
@@ -98,7 +99,8 @@ static void spawn(cx_stack *self, proc *p, const char *program, char *const argv
         FILE *f = fopen(log, "a");
         if (f)
             dup2(fileno(f), STDERR_FILENO);
-        setenv("CHANX_BROKER", self->broker, 1);
+        setenv("CHANX_BROKER", self->peers_broker, 1);
+        setenv("CHANX_FAILOVER_MS", "500", 0);
         setenv("CHANX_DATABASE_URL", self->database, 1);
         setenv("CHANX_HEARTBEAT_MS", "100", 0);
         setenv("CHANX_HEARTBEAT_TIMEOUT_MS", "800", 0);
@@ -291,6 +293,16 @@ cx_stack *cx_stack_start(const cx_stack_options *options)
     if (!options->keep_tables)
         empty_tables(self);
     snprintf(self->broker, sizeof self->broker, "tcp://127.0.0.1:%d", free_port(self));
+    snprintf(self->peers_broker, sizeof self->peers_broker, "%s", self->broker);
+    if (self->opt.standby_broker) {
+        int port = free_port(self);
+        snprintf(self->peers_broker, sizeof self->peers_broker, "%s,tcp://127.0.0.1:%d", self->broker, port);
+        snprintf(self->standby_proc.name, sizeof self->standby_proc.name, "standby");
+        char bind[64];
+        snprintf(bind, sizeof bind, "tcp://127.0.0.1:%d", port);
+        char *argv[] = { "chanx-broker", "--bind", bind, NULL };
+        spawn(self, &self->standby_proc, "chanx-broker", argv);
+    }
     cx_stack_start_broker(self);
     for (int i = 0; i < self->opt.workers; i++)
         start_worker(self, i);
@@ -369,6 +381,7 @@ void cx_stack_stop(cx_stack **self_p)
     for (int i = 0; i < self->opt.workers; i++)
         stop_proc(&self->workers[i], SIGTERM);
     stop_proc(&self->broker_proc, SIGTERM);
+    stop_proc(&self->standby_proc, SIGTERM);
     PQfinish(self->db);
     char reports[256] = "", logdir[sizeof self->logdir];
     int dirty = scan_logs_for_sanitizers(self, reports, sizeof reports);
