@@ -189,6 +189,7 @@ static void peer_remove(cx_broker *self, peer *p, const char *why)
             cx_env gone = { .type = CX_ENV_DISCONNECT, .conn = c->id, .code = 1006 };
             send_env(self, c->worker, &gone);
         }
+        cx_rebuild_ended(self, c->id);
         conn_forget(self, c);
     }
     free(list);

@@ -77,6 +77,9 @@ int cx_rebuild_defer(cx_broker *self, const peer *p, const cx_env *env, zmq_msg_
 /* An envelope from a peer the broker does not know yet (it sent before its HELLO reached us): kept
  * until its introduction ends (RESUME 0). Returns 1 for the first one held (ask who it is). */
 int cx_rebuild_hold_stranger(cx_broker *self, const char *id, zmq_msg_t *body);
+/* A connection ended because its gateway or worker was declared dead: if that peer comes back and
+ * re-announces it, it is told at once instead of opening a rebuild window. */
+void cx_rebuild_ended(cx_broker *self, uint64_t conn);
 /* Closes the window when due: replays what waited, ends connections only one side re-announced. */
 void cx_rebuild_tick(cx_broker *self);
 

@@ -23,7 +23,14 @@
  * one side are ended: a gateway's whose worker did not come back gets CLOSE
  * 1011 (its consumer died), a worker's whose gateway did not gets DISCONNECT
  * 1006. What the old broker had read but not yet forwarded when it died is
- * lost (see docs/reliability.md).
+ * lost.
+ *
+ * Not every unknown RESUME is a restart: a peer this broker declared dead
+ * (silent past the heartbeat timeout) and whose connections it already
+ * ended comes back announcing them. Those ids are remembered for a minute
+ * (cx_rebuild_ended) and answered at once (DISCONNECT 1006 to a worker,
+ * CLOSE 1011 to a gateway), so one stalled peer does not pause everyone's
+ * traffic for a rebuild window.
  */
 #include "broker/broker_internal.h"
 #include "common/env.h"
@@ -35,6 +42,7 @@
 
 #define MAX_HELD 200000          /* envelopes held or deferred at once; beyond, dropped with a warning */
 #define STRANGER_TTL_MS 10000    /* a peer that never introduces itself: its envelopes are dropped */
+#define ENDED_TTL_MS 60000       /* how long ids of connections ended with a dead peer are remembered */
 
 typedef struct {
     char id[MAX_IDENTITY + 1];
@@ -59,6 +67,8 @@ struct cx_rebuild {
     int warned;
     cx_decoder *dec;             /* replays decode with their own decoder: they run inside a dispatch */
     size_t resumed, replayed;
+    cx_idmap *ended;             /* conn id → expiry (ms, as a pointer): ended when their peer died */
+    int64_t next_purge;
 };
 
 static int list_push(cx_rebuild *r, held_list *l, const char *id, zmq_msg_t *body)
@@ -118,7 +128,8 @@ cx_rebuild *cx_rebuild_new(void)
         return NULL;
     r->strangers = zhashx_new();
     r->dec = cx_decoder_new();
-    if (!r->strangers || !r->dec) {
+    r->ended = cx_idmap_new();
+    if (!r->strangers || !r->dec || !r->ended) {
         cx_rebuild_destroy(&r);
         return NULL;
     }
@@ -136,6 +147,7 @@ void cx_rebuild_destroy(cx_rebuild **self_p)
     free(r->deferred.items);
     zhashx_destroy(&r->strangers);
     cx_decoder_destroy(&r->dec);
+    cx_idmap_destroy(&r->ended);
     free(r);
     *self_p = NULL;
 }
@@ -187,11 +199,44 @@ static void release_stranger(cx_broker *self, const peer *p)
     list_drain(self, &list, 1);
 }
 
+void cx_rebuild_ended(cx_broker *self, uint64_t conn)
+{
+    cx_idmap_put(self->rebuild->ended, conn, (void *) (uintptr_t) (cx_now_ms() + ENDED_TTL_MS));
+}
+
+static void collect_expired(uint64_t id, void *value, void *arg)
+{
+    uint64_t **out = arg;
+    if ((int64_t) (uintptr_t) value < cx_now_ms())
+        *(*out)++ = id;
+}
+
+static void purge_ended(cx_rebuild *r)
+{
+    size_t n = cx_idmap_size(r->ended);
+    uint64_t *ids = n ? malloc(n * sizeof *ids) : NULL, *end = ids;
+    if (ids)
+        cx_idmap_foreach(r->ended, collect_expired, &end);
+    for (uint64_t *id = ids; id && id < end; id++)
+        cx_idmap_remove(r->ended, *id);
+    free(ids);
+}
+
 void cx_rebuild_on_resume(cx_broker *self, peer *p, const cx_env *env)
 {
     cx_rebuild *r = self->rebuild;
     if (env->conn == 0) {
         release_stranger(self, p);
+        return;
+    }
+    if (!cx_idmap_get(self->conns, env->conn) && cx_idmap_remove(r->ended, env->conn)) {
+        /* this broker ended it when the peer was declared dead: end it on the peer's side too */
+        if (p->role == CX_ROLE_GATEWAY) {
+            cx_broker_close_at_gateway(self, p, env->conn, 1011, "worker lost");
+        } else {
+            cx_env gone = { .type = CX_ENV_DISCONNECT, .conn = env->conn, .code = 1006 };
+            cx_broker_send_env(self, p, &gone);
+        }
         return;
     }
     if (!r->until) {
@@ -235,6 +280,10 @@ void cx_rebuild_tick(cx_broker *self)
 {
     cx_rebuild *r = self->rebuild;
     int64_t now = cx_now_ms();
+    if (now >= r->next_purge) {
+        purge_ended(r);
+        r->next_purge = now + 10000;
+    }
     for (stranger *s = zhashx_first(r->strangers); s; s = zhashx_next(r->strangers))
         if (now - s->first > STRANGER_TTL_MS) {   /* never introduced itself: drop (one per tick) */
             r->nheld -= s->list.n;

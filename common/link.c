@@ -99,6 +99,9 @@ cx_link *cx_link_new(const char *endpoint, cx_role role, const char *node)
         free(self);
         return NULL;
     }
+    if (self->nendpoints > 1 && cx_failover_ms() < 2 * cx_heartbeat_interval_ms())
+        cx_warn("CHANX_FAILOVER_MS (%d) is under two heartbeat intervals (%d ms): a live broker may be "
+                "taken for a silent one", cx_failover_ms(), cx_heartbeat_interval_ms());
     self->role = role;
     self->node = strdup(node);
     self->enc = cx_encoder_new();

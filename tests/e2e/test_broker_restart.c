@@ -170,3 +170,31 @@ Test(broker_restart, a_standby_broker_takes_over_invisibly_when_the_primary_dies
     chat_round("after");
     ping_everyone();
 }
+
+Test(broker_restart, a_worker_declared_dead_that_comes_back_does_not_pause_everyone)
+{
+    start(0);
+    int64_t alice = cx_db_create_user(stack, "alice", 0);
+    cx_communicator *a = cx_communicator_new(stack, "/ws/chat/x/", cx_db_token_header(stack, alice));
+    cx_assert_authenticated_status_ok(a);
+    cx_communicator *b = cx_communicator_new(stack, "/ws/chat/x/", cx_db_token_header(stack, alice));
+    cx_assert_authenticated_status_ok(b);   /* least connections: a and b are on different workers */
+    pid_t worker = cx_stack_pid(stack, "worker0");
+    kill(worker, SIGSTOP);   /* silent past the heartbeat timeout: the broker declares it dead */
+    char *log = cx_stack_log(stack, "broker", "heartbeat timeout", 10000);
+    cr_assert_not_null(log, "the stalled worker was not declared dead");
+    free(log);
+    kill(worker, SIGCONT);   /* it comes back and re-announces connections the broker already ended */
+    usleep(1500 * 1000);
+    log = cx_stack_log(stack, "broker", NULL, 0);
+    cr_assert_null(strstr(log, "rebuilding state"), "a returning worker paused traffic for a rebuild:\n%s", log);
+    free(log);
+    /* the stalled worker's client was closed (1011) when it was declared dead; the other one is served */
+    json_decref(cx_receive_json(a, 500));   /* let the kit's client read what arrived (the close) */
+    json_decref(cx_receive_json(b, 500));
+    int a_open = cx_communicator_connected(a), b_open = cx_communicator_connected(b);
+    cr_assert(a_open != b_open, "expected exactly one client closed (a %s, b %s)", a_open ? "open" : "closed",
+              b_open ? "open" : "closed");
+    json_decref(cx_request(a_open ? a : b, "ping", NULL, "pong", 3000));
+    cx_assert_closed(a_open ? b : a, 1011, 5000);
+}

@@ -48,7 +48,8 @@ struct cx_stack {
     cx_stack_options opt;
     char bin[512], plugins[600], logdir[256], broker[64], database[512], keys[300];
     proc broker_proc, standby_proc, workers[MAX_PROCS], gateways[MAX_PROCS];
-    char peers_broker[140];   /* CHANX_BROKER of the processes: the broker, or "broker,standby" */
+    char peers_broker[140];
+    char **env;               /* the stack's copy of opt.env */   /* CHANX_BROKER of the processes: the broker, or "broker,standby" */
     PGconn *db;
     struct { int64_t user; char key[48]; const char *headers[2]; char header[80]; } tokens[MAX_TOKENS];
     int ntokens;
@@ -271,6 +272,16 @@ cx_stack *cx_stack_start(const cx_stack_options *options)
     cr_assert_not_null(self);
     srand((unsigned) getpid() ^ (unsigned) time(NULL));   /* each test process draws its own ports */
     self->opt = *options;
+    /* A copy of env: processes started later (restarts, a late gateway) read it after the caller's
+     * array (often a compound literal in a setup function) is gone. */
+    size_t nenv = 0;
+    while (options->env && options->env[nenv])
+        nenv++;
+    self->env = calloc(nenv + 1, sizeof *self->env);
+    cr_assert_not_null(self->env);
+    for (size_t i = 0; i < nenv; i++)
+        self->env[i] = strdup(options->env[i]);
+    self->opt.env = (const char *const *) self->env;
     if (self->opt.gateways <= 0)
         self->opt.gateways = 1;
     if (self->opt.workers <= 0)
@@ -392,6 +403,9 @@ void cx_stack_stop(cx_stack **self_p)
         if (system(cmd) != 0)
             fprintf(stderr, "could not remove %s\n", self->logdir);
     }
+    for (size_t i = 0; self->env && self->env[i]; i++)
+        free(self->env[i]);
+    free(self->env);
     free(self);
     *self_p = NULL;
     if (dirty)
