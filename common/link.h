@@ -4,9 +4,11 @@
  * Both kinds of peer talk to the broker the same way: a DEALER socket whose
  * routing id is the peer's node name, a HELLO on connect, a HEARTBEAT every
  * interval, and envelopes both ways. The link also notices a silent broker
- * (no traffic for the timeout) and a broker that asks "who are you?" after
- * a restart, and says so through cx_link_recv's return so the owner can
- * introduce itself again (re-send HELLO and, for workers, REGISTER).
+ * (no traffic for the timeout; with a standby listed, it then dials the
+ * next endpoint) and a broker that asks "who are you?" after a restart, and
+ * says so through cx_link_recv's or cx_link_tick's return so the owner can
+ * introduce itself again (HELLO, a worker's REGISTER, RESUME for every
+ * connection it holds). With keys configured the link is CURVE (curve.h).
  *
  * The socket is non-blocking on both sides: cx_link_recv never waits, and
  * cx_link_fd() is ZeroMQ's notification fd for the owner's event loop (edge

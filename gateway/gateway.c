@@ -339,7 +339,7 @@ static void on_tick(lws_sorted_usec_list_t *sul)
 {
     cx_gateway *gw = lws_container_of(sul, cx_gateway, tick);
     if (cx_link_tick(gw->link))
-        cx_gw_broker_lost(gw);
+        cx_gw_reintroduce(gw);
     cx_gw_upstream_drain(gw);
     lws_sul_schedule(gw->lws, 0, &gw->tick, on_tick, 50 * LWS_US_PER_MS);
 }
@@ -396,7 +396,7 @@ static void close_everyone(cx_gateway *gw, int code)
  * (RESUME, then RESUME 0), and the broker pins them again to the workers that re-announce them
  * (broker/rebuild.c). Clients keep their connections; upgrades answer 503 until the broker sends the
  * route table again. */
-void cx_gw_broker_lost(cx_gateway *gw)
+void cx_gw_reintroduce(cx_gateway *gw)
 {
     gw->have_routes = 0;
     size_t n, resumed = 0;

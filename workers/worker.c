@@ -8,8 +8,10 @@
  * completion before the next, a connection's messages are handled in arrival
  * order and its callbacks never overlap.
  *
- * On start, and whenever the broker asks who we are, the worker sends HELLO
- * and REGISTER with the routes of every loaded consumer; routes are composed
+ * On start, and whenever the broker asks who we are, the worker sends HELLO,
+ * REGISTER with the routes of every loaded consumer, and RESUME for every
+ * connection it serves, so a restarted broker pins them here again and
+ * their consumers carry on (broker/rebuild.c); routes are composed
  * from the plugins' relative routes and the deployment routing file (see
  * workers/routing_file.h). The plugin folder is watched (plugin_watch.c) so
  * that a new or replaced .so goes live without a restart.

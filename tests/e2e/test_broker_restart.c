@@ -25,6 +25,7 @@
 
 static cx_stack *stack;
 static cx_communicator *clients[CLIENTS];
+static int64_t users[USERS];
 
 static void start(int standby)
 {
@@ -38,7 +39,6 @@ TestSuite(broker_restart, .fini = teardown, .timeout = 120);
 
 static void connect_everyone(void)
 {
-    int64_t users[USERS];
     char name[32], path[64];
     for (int u = 0; u < USERS; u++) {
         snprintf(name, sizeof name, "user%d", u);
@@ -106,6 +106,32 @@ Test(broker_restart, a_sigkilled_and_restarted_broker_is_invisible_to_100_client
     chat_round("after");
     chat_round("again");
     ping_everyone();
+    /* and a client that arrives now is served as before */
+    cx_communicator *late = cx_communicator_when_live(stack, 1, "/ws/chat/room0/", cx_db_token_header(stack, users[0]), 10000);
+    cr_assert_not_null(late);
+    json_decref(cx_request(late, "ping", NULL, "pong", 5000));
+}
+
+Test(broker_restart, a_consumers_state_survives_a_broker_restart)
+{
+    static char plugin[600];
+    static const char *files[2];
+    snprintf(plugin, sizeof plugin, "%s/test-plugins/cons_probe.so",
+             getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build");
+    files[0] = plugin;
+    stack = cx_stack_start(&(cx_stack_options) { .plugin_files = files });
+    int64_t alice = cx_db_create_user(stack, "alice", 0);
+    cx_communicator *c = cx_communicator_new(stack, "/ws/cons_probe/strict/", cx_db_token_header(stack, alice));
+    cx_assert_authenticated_status_ok(c);
+    json_decref(cx_request(c, "count", NULL, "count", 5000));
+    json_decref(cx_request(c, "count", NULL, "count", 5000));
+    cx_stack_kill_broker(stack, SIGKILL);
+    cx_stack_start_broker(stack);
+    free(cx_stack_log(stack, "broker", "state rebuilt", 20000));
+    json_t *third = cx_request(c, "count", NULL, "count", 10000);
+    cr_assert_eq(json_integer_value(json_object_get(third, "count")), 3, "the consumer's state was lost");
+    cr_assert_str_eq(json_string_value(json_object_get(third, "history")), "abc");
+    json_decref(third);
 }
 
 Test(broker_restart, messages_sent_while_the_broker_is_down_arrive_once_it_is_back)

@@ -17,6 +17,7 @@
 #include <czmq.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 
 static cx_stack *stack;
 
@@ -273,4 +274,40 @@ Test(link_security, a_worker_cannot_act_on_another_workers_connection_and_is_dro
     assert_not_served("/ws/evil/", 503);   /* as a dead worker's route: known, but nobody serves it */
     json_decref(cx_request(victim, "ping", NULL, "pong", 3000));
     rogue_destroy(&r);
+}
+
+/* Runs the broker on an address other machines reach, without keys, for at most a second; returns its
+ * exit status and its stderr in out. */
+static int plain_broker_on_the_network(const char *extra_env, char *out, size_t size)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd,
+             "env -u CHANX_CURVE_DIR -u CHANX_CURVE_SECRET_KEY_FILE %s timeout -s INT 1 %s/chanx-broker "
+             "--bind tcp://0.0.0.0:%d 2>&1",
+             extra_env, getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build", 20000 + (getpid() % 10000));
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t n = fread(out, 1, size - 1, p);
+    out[n] = '\0';
+    int status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+Test(link_security, without_keys_the_broker_refuses_to_listen_on_the_network_and_says_how_to_make_keys)
+{
+    char out[4096];
+    int rc = plain_broker_on_the_network("", out, sizeof out);
+    cr_assert_eq(rc, 1, "exit status %d, output: %s", rc, out);
+    cr_assert(strstr(out, "refusing to bind") && strstr(out, "chanx-admin keygen") && strstr(out, "CHANX_CURVE_DIR"),
+              "the refusal does not say how to make keys: %s", out);
+    cr_assert_null(strstr(out, "broker listening"));
+}
+
+Test(link_security, insecure_links_must_be_asked_for_and_are_logged)
+{
+    char out[4096];
+    plain_broker_on_the_network("CHANX_INSECURE_LINKS=1", out, sizeof out);
+    cr_assert(strstr(out, "CHANX_INSECURE_LINKS=1") && strstr(out, "without authentication"),
+              "no warning: %s", out);
+    cr_assert(strstr(out, "broker listening"), "the broker did not start: %s", out);
 }
