@@ -282,7 +282,7 @@ static int plain_broker_on_the_network(const char *extra_env, char *out, size_t 
 {
     char cmd[1200];
     snprintf(cmd, sizeof cmd,
-             "env -u CHANX_CURVE_DIR -u CHANX_CURVE_SECRET_KEY_FILE %s timeout -s INT 1 %s/chanx-broker "
+             "env -u CHANX_CURVE_DIR -u CHANX_CURVE_SECRET_KEY_FILE CHANX_LOG_LEVEL=info %s timeout -s INT 1 %s/chanx-broker "
              "--bind tcp://0.0.0.0:%d 2>&1",
              extra_env, getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build", 20000 + (getpid() % 10000));
     FILE *p = popen(cmd, "r");
