@@ -16,7 +16,9 @@
  * peer (hold_stranger) until its introduction ends, then handled in order.
  * The first RESUME of a connection opens a rebuild window
  * (CHANX_REBUILD_MS, default the heartbeat timeout + 1 s: every live peer
- * has redialled and announced by then); during it every envelope about
+ * has redialled and announced by then), which stays open at least half of
+ * that after the last RESUME that told the broker something new (peers on a
+ * loaded machine come back one by one), up to three times its length; during it every envelope about
  * connections waits in one queue in arrival order, since a group message
  * must not reach only the gateways that happened to be back first. When the
  * window closes the queue is replayed, then connections announced by only
@@ -61,6 +63,7 @@ typedef struct {
 
 struct cx_rebuild {
     int64_t until;               /* the window's end, 0 when closed */
+    int64_t opened;              /* when it opened */
     held_list deferred;
     zhashx_t *strangers;         /* routing id → stranger */
     size_t nheld;                /* in deferred and strangers */
@@ -240,7 +243,8 @@ void cx_rebuild_on_resume(cx_broker *self, peer *p, const cx_env *env)
         return;
     }
     if (!r->until) {
-        r->until = cx_now_ms() + rebuild_ms();
+        r->opened = cx_now_ms();
+        r->until = r->opened + rebuild_ms();
         r->resumed = r->replayed = 0;
         r->warned = 0;
         cx_log_fields(CX_LOG_WARNING, "rebuilding state from peers",
@@ -262,6 +266,9 @@ void cx_rebuild_on_resume(cx_broker *self, peer *p, const cx_env *env)
     if (!*side) {
         *side = p;
         cx_idmap_put(p->conns, c->id, c);
+        int64_t later = cx_now_ms() + rebuild_ms() / 2, cap = r->opened + 3 * (int64_t) rebuild_ms();
+        if (later > r->until)   /* peers are still coming back: wait for the rest */
+            r->until = later < cap ? later : cap;
     }
     for (uint32_t i = 0; p->role == CX_ROLE_GATEWAY && i < env->ngroups; i++)
         cx_broker_conn_join(self, c, env->groups[i]);
