@@ -232,7 +232,7 @@ void cx_rebuild_on_resume(cx_broker *self, peer *p, const cx_env *env)
         release_stranger(self, p);
         return;
     }
-    if (!cx_idmap_get(self->conns, env->conn) && cx_idmap_remove(r->ended, env->conn)) {
+    if (!cx_idmap_get(self->conns, env->conn) && cx_idmap_get(r->ended, env->conn)) {   /* kept: a peer may re-announce twice */
         /* this broker ended it when the peer was declared dead: end it on the peer's side too */
         if (p->role == CX_ROLE_GATEWAY) {
             cx_broker_close_at_gateway(self, p, env->conn, 1011, "worker lost");
