@@ -286,10 +286,12 @@ static void on_gateway_envelope(cx_broker *self, peer *gateway, const cx_env *en
         return;
     }
     conn *c = cx_idmap_get(self->conns, env->conn);
-    if (c && c->gateway != gateway) {
+    if (c && c->gateway && c->gateway != gateway) {
         offence(self, gateway, env, "a connection another gateway opened");
         return;
     }
+    if (c && !c->gateway)
+        return;   /* re-announced by its worker only, while the broker rebuilds: not this gateway's */
     if (!c) {
         /* After a broker restart: the client must reconnect to get a consumer. */
         if (env->type == CX_ENV_RECEIVE)
@@ -346,7 +348,7 @@ static void on_worker_envelope(cx_broker *self, peer *worker, const cx_env *env,
         return;
     }
     conn *c = cx_idmap_get(self->conns, env->conn);
-    if (c && c->worker != worker) {   /* GROUP_SEND's conn is its sender: is_current must not be forged either */
+    if (c && c->worker && c->worker != worker) {   /* GROUP_SEND's conn is its sender: is_current must not be forged */
         offence(self, worker, env, "a connection pinned to another worker");
         return;
     }
@@ -354,8 +356,8 @@ static void on_worker_envelope(cx_broker *self, peer *worker, const cx_env *env,
         on_group_send(self, env, msg);
         return;
     }
-    if (!c || !c->gateway)
-        return;   /* the connection ended while the worker was answering (or its gateway is gone) */
+    if (!c || !c->gateway || c->worker != worker)
+        return;   /* the connection ended while the worker was answering (or is not whole yet) */
     switch (env->type) {
     case CX_ENV_SEND:
         forward(self, c->gateway, msg);
