@@ -69,8 +69,12 @@ int admin_cmd_keygen(PGconn *conn, const admin_args *args)
     (void) conn;
     const char *dir = args->username;
     char path[1024];
-    if (args->role && strcmp(args->role, "gateway") != 0 && strcmp(args->role, "worker") != 0) {
-        fprintf(stderr, "chanx-admin: --role is gateway or worker, not '%s'\n", args->role);
+    /* any role the broker has a row for (broker/roles.c): gateway, worker, and those added later */
+    int plain = args->role && *args->role && strcmp(args->role, "broker") != 0;
+    for (const char *p = args->role; plain && *p; p++)
+        plain = (*p >= 'a' && *p <= 'z') || *p == '_' || *p == '-';
+    if (args->role && !plain) {
+        fprintf(stderr, "chanx-admin: --role is a role name such as gateway or worker, not '%s'\n", args->role);
         return ADMIN_USAGE;
     }
     if (args->name && (!*args->name || strchr(args->name, '/') || args->name[0] == '.')) {

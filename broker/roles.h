@@ -5,7 +5,9 @@
  * CURVE on, the role comes from the key the peer authenticated with (the
  * sub-folder of CHANX_CURVE_ALLOWED_DIR its public key is in, which the ZAP
  * handler hands over as the connection's User-Id), never from what its HELLO
- * claims. One row per role in roles.c: adding a role is adding a row.
+ * claims. One row per role in roles.c: adding a role is adding a row (and
+ * the name of its key file in CHANX_CURVE_DIR, in common/link.c, if its
+ * process uses cx_link; `chanx-admin keygen DIR --role NAME` makes its keys).
  */
 #ifndef CX_BROKER_ROLES_H
 #define CX_BROKER_ROLES_H
