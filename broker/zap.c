@@ -3,13 +3,15 @@
  */
 #include "broker/zap.h"
 #include "broker/roles.h"
-#include "common/link.h"
 #include "common/log.h"
 
 #include <czmq.h>
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+#define MAX_ROLE_FOLDERS 16
 
 struct cx_zap {
     zsock_t *sock;
@@ -17,7 +19,7 @@ struct cx_zap {
     char *dir;
     char probe_key[41];
     zhashx_t *keys;          /* Z85 public key → role name (static strings of roles.c) */
-    int64_t last_scan;
+    struct timespec mtimes[MAX_ROLE_FOLDERS];   /* of each role folder at the last scan */
 };
 
 static void scan_folder(cx_zap *self, const char *role)
@@ -48,16 +50,35 @@ static void scan_folder(cx_zap *self, const char *role)
         closedir(d);
 }
 
+/* Whether a role folder changed since the last scan (a file added or removed changes its mtime), and
+ * the new times into mtimes. */
+static int folders_changed(cx_zap *self)
+{
+    size_t n;
+    const cx_role_rule *rules = cx_role_rules(&n);
+    int changed = 0;
+    for (size_t i = 0; i < n && i < MAX_ROLE_FOLDERS; i++) {
+        char path[1024];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", self->dir, rules[i].name);
+        struct timespec t = stat(path, &st) == 0 ? st.st_mtim : (struct timespec) { 0, 0 };
+        if (t.tv_sec != self->mtimes[i].tv_sec || t.tv_nsec != self->mtimes[i].tv_nsec)
+            changed = 1;
+        self->mtimes[i] = t;
+    }
+    return changed;
+}
+
 static void scan(cx_zap *self)
 {
     size_t n;
     const cx_role_rule *rules = cx_role_rules(&n);
+    folders_changed(self);
     zhashx_purge(self->keys);
     for (size_t i = 0; i < n; i++)
         scan_folder(self, rules[i].name);
     if (self->probe_key[0])
         zhashx_insert(self->keys, self->probe_key, (void *) "probe");
-    self->last_scan = cx_now_ms();
 }
 
 cx_zap *cx_zap_new(const char *allowed_dir, const char *broker_public)
@@ -105,13 +126,14 @@ size_t cx_zap_keys(const cx_zap *self)
     return zhashx_size(self->keys);
 }
 
-/* The admitted role of a 32-byte public key, rescanning once a second for keys added since. */
+/* The admitted role of a 32-byte public key, rescanning when a role folder changed (a key added since;
+ * a stat per folder, so strangers knocking cost no reading of certificates). */
 static const char *role_of(cx_zap *self, const byte *key)
 {
     char text[41];
     zmq_z85_encode(text, key, 32);
     const char *role = zhashx_lookup(self->keys, text);
-    if (!role && cx_now_ms() - self->last_scan >= 1000) {
+    if (!role && folders_changed(self)) {
         scan(self);
         role = zhashx_lookup(self->keys, text);
     }

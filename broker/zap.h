@@ -9,8 +9,9 @@
  * folder's name becomes the connection's User-Id, which the broker reads on
  * every envelope (zmq_msg_gets "User-Id"). The broker's own key is admitted
  * as "probe" for its health check. An unknown key makes the handler rescan
- * the folders (at most once a second), so keys added to a running
- * deployment are admitted without a restart.
+ * the folders when one of them changed (its mtime), so keys added to a
+ * running deployment are admitted without a restart. A refused peer is not
+ * retried by ZeroMQ: add its key before starting it.
  */
 #ifndef CX_BROKER_ZAP_H
 #define CX_BROKER_ZAP_H

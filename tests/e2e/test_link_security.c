@@ -43,7 +43,7 @@ typedef struct {
     uint64_t connect_conn;       /* the last CONNECT's connection */
 } rogue;
 
-typedef enum { NO_KEY, UNKNOWN_KEY, WORKER_KEY, GATEWAY_KEY } key_kind;
+typedef enum { NO_KEY, UNKNOWN_KEY, WORKER_KEY, GATEWAY_KEY, EXTRA_WORKER_KEY } key_kind;
 
 static rogue *rogue_new(const char *name, key_kind kind)
 {
@@ -56,7 +56,8 @@ static rogue *rogue_new(const char *name, key_kind kind)
     char path[700];
     if (kind != NO_KEY) {
         snprintf(path, sizeof path, "%s/%s", cx_stack_keys_dir(stack),
-                 kind == WORKER_KEY ? "worker.key_secret" : "gateway.key_secret");
+                 kind == WORKER_KEY ? "worker.key_secret" : kind == EXTRA_WORKER_KEY ? "extra.key_secret"
+                                                                           : "gateway.key_secret");
         zcert_t *cert = kind == UNKNOWN_KEY ? zcert_new() : zcert_load(path);
         cr_assert_not_null(cert, "cannot load %s", path);
         snprintf(path, sizeof path, "%s/broker.key", cx_stack_keys_dir(stack));
@@ -310,4 +311,51 @@ Test(link_security, insecure_links_must_be_asked_for_and_are_logged)
     cr_assert(strstr(out, "CHANX_INSECURE_LINKS=1") && strstr(out, "without authentication"),
               "no warning: %s", out);
     cr_assert(strstr(out, "broker listening"), "the broker did not start: %s", out);
+}
+
+static int run_keygen(const char *args)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "%s/chanx-admin keygen %s %s >/dev/null",
+             getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build", cx_stack_keys_dir(stack), args);
+    int status = system(cmd);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static char *read_text(const char *name)
+{
+    char path[700], *text = NULL;
+    size_t size = 0;
+    snprintf(path, sizeof path, "%s/%s", cx_stack_keys_dir(stack), name);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "no %s", path);
+    cr_assert(getdelim(&text, &size, '\0', f) > 0);
+    fclose(f);
+    return text;
+}
+
+Test(link_security, keygen_keeps_a_key_set_and_a_key_added_later_is_admitted_by_the_running_broker)
+{
+    char *before = read_text("broker.key_secret");
+    cr_assert_eq(run_keygen(""), 0);   /* as the compose job does on every start */
+    char *after = read_text("broker.key_secret");
+    cr_assert_str_eq(before, after, "keygen replaced an existing key set");
+    free(before);
+    free(after);
+
+    cr_assert_eq(run_keygen("--role worker --name extra"), 0);
+    cr_assert_neq(run_keygen("--role worker --name extra"), 0, "keygen replaced an existing key");
+    rogue *r = rogue_new("worker-extra", EXTRA_WORKER_KEY);
+    rogue_hello(r, CX_ROLE_WORKER, "worker-extra");
+    rogue_register_evil_route(r);
+    int64_t alice = cx_db_create_user(stack, "alice", 0);
+    int served = 0;   /* the broker rescans its folders at most once a second: keep heartbeating meanwhile */
+    for (int tries = 0; tries < 25 && !served; tries++) {
+        rogue_pump(r, 200);
+        cx_communicator *c = cx_communicator_new(stack, "/ws/evil/", cx_db_token_header(stack, alice));
+        served = cx_communicator_connected(c);
+        cx_communicator_disconnect(c);
+    }
+    cr_assert(served, "a key added to allowed/worker/ was not admitted");
+    rogue_destroy(&r);
 }
