@@ -112,6 +112,7 @@ Test(broker_restart, a_sigkilled_and_restarted_broker_is_invisible_to_100_client
     json_decref(cx_request(late, "ping", NULL, "pong", 5000));
 }
 
+/* With plain links too (loopback, no keys): the one stack of the suite that runs without CURVE. */
 Test(broker_restart, a_consumers_state_survives_a_broker_restart)
 {
     static char plugin[600];
@@ -119,7 +120,8 @@ Test(broker_restart, a_consumers_state_survives_a_broker_restart)
     snprintf(plugin, sizeof plugin, "%s/test-plugins/cons_probe.so",
              getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build");
     files[0] = plugin;
-    stack = cx_stack_start(&(cx_stack_options) { .plugin_files = files });
+    stack = cx_stack_start(&(cx_stack_options) { .plugin_files = files, .plain_links = 1 });
+    cr_assert_null(cx_stack_keys_dir(stack));
     int64_t alice = cx_db_create_user(stack, "alice", 0);
     cx_communicator *c = cx_communicator_new(stack, "/ws/cons_probe/strict/", cx_db_token_header(stack, alice));
     cx_assert_authenticated_status_ok(c);
