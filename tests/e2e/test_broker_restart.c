@@ -206,16 +206,44 @@ Test(broker_restart, a_connection_whose_worker_died_meanwhile_is_closed_with_101
     cr_assert(served(on[1]), "the other worker's client was not served after the restart");
 }
 
+/* One speaker per room says "<tag> <room>"; every client must hear its room's. */
+static void speak_in_every_room(const char *tag)
+{
+    char text[32];
+    for (int i = 0; i < ROOMS; i++) {
+        snprintf(text, sizeof text, "%s %d", tag, i);
+        json_t *payload = json_pack("{s:s}", "message", text);
+        cx_send_message(clients[i], "chat", payload);
+        json_decref(payload);
+    }
+}
+
+static void everyone_hears_their_room(const char *tag)
+{
+    for (int i = 0; i < CLIENTS; i++) {
+        json_t *m = cx_receive_until_action(clients[i], "chat", 20000);
+        cr_assert_not_null(m, "client %d never got its room's '%s' message", i, tag);
+        char expected[32];
+        snprintf(expected, sizeof expected, "%s %d", tag, i % ROOMS);
+        const char *said = json_string_value(json_object_get(json_object_get(m, "payload"), "message"));
+        cr_assert(said && strcmp(said, expected) == 0, "client %d heard '%s', expected '%s'", i, said, expected);
+        json_decref(m);
+    }
+}
+
 Test(broker_restart, a_standby_broker_takes_over_invisibly_when_the_primary_dies)
 {
     start(1);
     connect_everyone();
     chat_round("before");
     cx_stack_kill_broker(stack, SIGKILL);   /* for good: the standby must take over */
+    usleep(100 * 1000);
+    speak_in_every_room("gap");             /* while nobody routes: kept by the links, delivered by the standby */
     char *log = cx_stack_log(stack, "standby", "state rebuilt", 20000);
     cr_assert_not_null(log, "the standby did not take over");
     cr_assert(strstr(log, "\"connections\":100"), "not every connection was rebuilt:\n%s", log);
     free(log);
+    everyone_hears_their_room("gap");
     chat_round("after");
     ping_everyone();
 }
