@@ -99,6 +99,22 @@ def work_table(by, rows):
         rows.append({"figure": "work " + label, "scenario": "work", "field": field, "values": vals})
 
 
+def curve_table(by):
+    """chanx with plain broker links beside chanx with CURVE on them: what encryption costs."""
+    if not any(server == "chanx-curve" for server, _ in by):
+        return []
+    rows = []
+    print()
+    print("| figure | chanx, plain links | chanx, CURVE links | CURVE/plain |")
+    print("|---|---:|---:|---:|")
+    for label, scenario, field, _higher, _t1, _t2 in FIGURES:
+        plain = by.get(("chanx", scenario), {}).get(field)
+        curve = by.get(("chanx-curve", scenario), {}).get(field)
+        print(f"| {label} [{scenario}] | {fmt(plain)} | {fmt(curve)} | {fmt(ratio(curve, plain))} |")
+        rows.append({"figure": label, "scenario": scenario, "field": field, "plain": plain, "curve": curve})
+    return rows
+
+
 def main():
     raw, out = sys.argv[1], sys.argv[2]
     results = []
@@ -127,12 +143,14 @@ def main():
         rows.append({"figure": label, "scenario": scenario, "field": field, "values": vals, "connections": n,
                      "targets": [{"target": t, "met": ok} for t, ok in checks]})
     work_table(by, rows)
+    curve = curve_table(by)
     errors = [r for r in results if "error" in r]
     for r in errors:
         print(f"\n{r['scenario']} on {r['server']}: {r['error']}")
     with open(out, "w") as f:
         json.dump({"machine": machine(), "quick": os.environ.get("BENCH_QUICK") == "1",
-                   "pinning": os.environ.get("BENCH_PIN_DESC"), "table": rows, "results": results}, f, indent=2)
+                   "pinning": os.environ.get("BENCH_PIN_DESC"), "table": rows, "curve": curve,
+                   "results": results}, f, indent=2)
     print(f"\nraw results: {out}")
     return 1 if errors else 0
 

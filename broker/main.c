@@ -27,7 +27,7 @@ static int check(const char *endpoint)
 {
     char node[64];
     snprintf(node, sizeof node, "probe-%d", (int) getpid());
-    cx_link *link = cx_link_new(endpoint, CX_ROLE_WORKER, node);
+    cx_link *link = cx_link_new(endpoint, (cx_role) 0, node);   /* 0: the probe, with the broker's own key */
     if (!link)
         return 1;
     cx_env beat = { .type = CX_ENV_HEARTBEAT }, env;
@@ -64,6 +64,9 @@ int main(int argc, char **argv)
     volatile int *stop = cx_process_start("broker");
     if (probe)
         return check(endpoint);
+    char first[512];   /* CHANX_BROKER may list a standby too: this broker binds the first (a standby: --bind) */
+    snprintf(first, sizeof first, "%.*s", (int) strcspn(endpoint, ", "), endpoint);
+    endpoint = first;
     cx_broker *broker = cx_broker_new(endpoint);
     if (!broker)
         return 1;

@@ -322,12 +322,15 @@ void cx_auth_decide(PGconn *db, const cx_consumer_spec *spec, const cx_auth_requ
     class_outcome outcome = CLASS_NONE;
     r->status = 200;
     for (size_t i = 0; i < spec->nauth && outcome == CLASS_NONE && !db_error; i++) {
+        uint32_t class_flag;
         if (spec->auth[i] == CX_AUTH_TOKEN)
-            outcome = token_class(db, req, r, &db_error);
+            outcome = token_class(db, req, r, &db_error), class_flag = CX_USER_AUTH_TOKEN;
         else if (spec->auth[i] == CX_AUTH_SESSION)
-            outcome = session_class(db, req, r, &db_error);
+            outcome = session_class(db, req, r, &db_error), class_flag = CX_USER_AUTH_SESSION;
         else
-            outcome = jwt_class(db, req, r, &db_error);
+            outcome = jwt_class(db, req, r, &db_error), class_flag = CX_USER_AUTH_JWT;
+        if (outcome == CLASS_USER)
+            r->user_flags |= class_flag;   /* the consumer learns how (chanx_auth_class), never with what */
     }
     /* DRF's handle_exception: without a first class that can challenge (WWW-Authenticate), 401 becomes 403 */
     int challenge = spec->nauth > 0 && spec->auth[0] != CX_AUTH_SESSION;

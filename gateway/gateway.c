@@ -339,7 +339,7 @@ static void on_tick(lws_sorted_usec_list_t *sul)
 {
     cx_gateway *gw = lws_container_of(sul, cx_gateway, tick);
     if (cx_link_tick(gw->link))
-        cx_gw_broker_lost(gw);
+        cx_gw_reintroduce(gw);
     cx_gw_upstream_drain(gw);
     lws_sul_schedule(gw->lws, 0, &gw->tick, on_tick, 50 * LWS_US_PER_MS);
 }
@@ -391,25 +391,34 @@ static void close_everyone(cx_gateway *gw, int code)
     free(all);
 }
 
-/* The broker has forgotten this gateway's connections: it restarted, or it
- * declared us dead after a silence. They have no consumer any more, so their
- * clients are told to reconnect (1012, service restart); upgrades answer 503
- * until the broker sends the route table again. Clients still authenticating
- * carry on: their CONNECT goes to the broker after our HELLO. */
-void cx_gw_broker_lost(cx_gateway *gw)
+/* A broker that does not know us (restarted, a standby that took over, or one that declared us dead
+ * after a silence): the link has sent HELLO; we re-announce every connection we hold with its groups
+ * (RESUME, then RESUME 0), and the broker pins them again to the workers that re-announce them
+ * (broker/rebuild.c). Clients keep their connections; upgrades answer 503 until the broker sends the
+ * route table again. */
+void cx_gw_reintroduce(cx_gateway *gw)
 {
     gw->have_routes = 0;
-    size_t n, closed = 0;
+    size_t n, resumed = 0;
     cx_session **all = all_sessions(gw, &n);
-    for (size_t i = 0; i < n; i++)
-        if (all[i]->announced) {
-            all[i]->announced = 0;   /* nobody to tell about its DISCONNECT */
-            cx_gw_close_session(all[i], 1012, "broker restarted");
-            closed++;
-        }
+    for (size_t i = 0; i < n; i++) {
+        cx_session *s = all[i];
+        if (!s->announced)
+            continue;
+        size_t g = 0;
+        do {   /* a RESUME carries at most CX_PROTO_MAX_GROUPS groups: more go in more RESUMEs */
+            cx_env env = { .type = CX_ENV_RESUME, .conn = s->id };
+            for (; g < s->ngroups && env.ngroups < CX_PROTO_MAX_GROUPS; g++)
+                env.groups[env.ngroups++] = cx_slice_of(s->groups[g]);
+            cx_link_send(gw->link, &env);
+        } while (g < s->ngroups);
+        resumed++;
+    }
     free(all);
-    if (closed)
-        cx_warn("broker lost our connections: closed %zu with 1012 so their clients reconnect", closed);
+    cx_env done = { .type = CX_ENV_RESUME, .conn = 0 };
+    cx_link_send(gw->link, &done);
+    if (resumed)
+        cx_warn("re-announced %zu connections to the broker", resumed);
 }
 
 /* Whether the listen address can be bound, tried before lws is: lws builds a

@@ -69,6 +69,6 @@ int cx_gw_on_writeable(cx_gateway *gw, cx_session *s);
 /* gateway.c */
 void cx_gw_close_session(cx_session *s, int code, const char *reason);
 void cx_gw_forget_session(cx_gateway *gw, cx_session *s);
-void cx_gw_broker_lost(cx_gateway *gw);
+void cx_gw_reintroduce(cx_gateway *gw);
 
 #endif

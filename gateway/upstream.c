@@ -202,8 +202,8 @@ void cx_gw_upstream_drain(cx_gateway *gw)
     cx_env env;
     for (cx_link_event ev; (ev = cx_link_recv(gw->link, &env)) != CX_LINK_NONE;) {
         if (ev == CX_LINK_REINTRODUCE) {   /* a new broker: it knows nothing of ours */
-            cx_gw_broker_lost(gw);
             cx_link_hello(gw->link);
+            cx_gw_reintroduce(gw);
         } else {
             dispatch(gw, &env);
         }

@@ -39,6 +39,7 @@ static const char *const LAYOUTS[CX_ENV_TYPE_MAX] = {
     [CX_ENV_GROUP_ADD] = "cG",
     [CX_ENV_GROUP_DISCARD] = "cG",
     [CX_ENV_GROUP_SEND] = "LcufT",
+    [CX_ENV_RESUME] = "cL",
 };
 
 static const char *const TYPE_NAMES[CX_ENV_TYPE_MAX] = {
@@ -54,6 +55,7 @@ static const char *const TYPE_NAMES[CX_ENV_TYPE_MAX] = {
     [CX_ENV_GROUP_ADD] = "GROUP_ADD",
     [CX_ENV_GROUP_DISCARD] = "GROUP_DISCARD",
     [CX_ENV_GROUP_SEND] = "GROUP_SEND",
+    [CX_ENV_RESUME] = "RESUME",
 };
 
 const char *cx_env_type_name(cx_env_type type)

@@ -144,6 +144,9 @@ chanx_ctx *cx_ctx_new(cx_worker *worker, cx_consumer_entry *consumer, const cx_e
         .is_authenticated = (c->flags & CX_USER_AUTHENTICATED) != 0,
         .is_staff = (c->flags & CX_USER_STAFF) != 0, .is_superuser = (c->flags & CX_USER_SUPERUSER) != 0,
     };
+    self->auth_class = (c->flags & CX_USER_AUTH_TOKEN) ? CHANX_TOKEN_AUTH
+                       : (c->flags & CX_USER_AUTH_SESSION) ? CHANX_SESSION_AUTH
+                       : (c->flags & CX_USER_AUTH_JWT) ? CHANX_JWT_AUTH : NULL;
     const cx_settings *s = cx_worker_settings(worker);
     const chanx_consumer *d = consumer->desc;
     self->send_completion = flag_on(d->send_completion, s->send_completion);
@@ -308,6 +311,7 @@ const chanx_user *chanx_user_of(const chanx_ctx *ctx) { return &ctx->user; }
 const json_t *chanx_obj(const chanx_ctx *ctx) { return ctx->obj; }
 const char *chanx_consumer_name(const chanx_ctx *ctx) { return ctx->consumer->name; }
 uint64_t chanx_connection_id(const chanx_ctx *ctx) { return ctx->conn; }
+const char *chanx_auth_class(const chanx_ctx *ctx) { return ctx->auth_class; }
 const char *chanx_path(const chanx_ctx *ctx) { return ctx->path; }
 const char *chanx_client_addr(const chanx_ctx *ctx) { return ctx->client; }
 const json_t *chanx_url_kwargs(const chanx_ctx *ctx) { return ctx->kwargs; }

@@ -14,6 +14,7 @@ struct chanx_ctx {
     uint64_t conn;
     void *state;
     chanx_user user;
+    const char *auth_class;  /* "token", "session", "jwt" or NULL (static strings) */
     char *username, *path, *client;
     json_t *kwargs, *kwargs_text, *headers, *cookies, *query, *obj;
     char **groups;          /* the groups this connection joined, for group sends without a list */

@@ -18,8 +18,10 @@
  * so hot reload (plugin_set.c) never unloads code a thread may still run.
  * A mailbox that reaches CHANX_MAILBOX_MAX closes its connection with 1013.
  *
- * On start, and whenever the broker asks who we are, the worker sends HELLO
- * and REGISTER with the routes of every loaded consumer; routes are composed
+ * On start, and whenever the broker asks who we are, the worker sends HELLO,
+ * REGISTER with the routes of every loaded consumer, and RESUME for every
+ * connection it serves, so a restarted broker pins them here again and
+ * their consumers carry on (broker/rebuild.c); routes are composed
  * from the plugins' relative routes and the deployment routing file (see
  * workers/routing_file.h). The plugin folder is watched (plugin_set.c) so
  * that a new or replaced .so goes live without a restart.
@@ -138,10 +140,28 @@ static void send_register(cx_worker *self)
     free(env.routes);
 }
 
+/* After HELLO (a broker that does not know us: restarted, a standby, or one that declared us dead):
+ * our routes, then every connection pinned here (RESUME, then RESUME 0), so that the broker pins them
+ * to us again and their clients never notice (broker/rebuild.c). */
+static void resume(cx_worker *self)
+{
+    send_register(self);
+    size_t n = cx_idmap_size(self->ctxs);
+    chanx_ctx **all = malloc((n + 1) * sizeof *all);
+    n = all ? cx_idmap_values(self->ctxs, (void **) all, n) : 0;
+    for (size_t i = 0; i < n; i++) {
+        cx_env env = { .type = CX_ENV_RESUME, .conn = all[i]->conn };
+        cx_link_send(self->link, &env);
+    }
+    free(all);
+    cx_env done = { .type = CX_ENV_RESUME, .conn = 0 };
+    cx_link_send(self->link, &done);
+}
+
 static void introduce(cx_worker *self)
 {
     cx_link_hello(self->link);
-    send_register(self);
+    resume(self);
 }
 
 /* --------------------------------------------------------------- dispatch */
@@ -290,17 +310,6 @@ static void dispatch(cx_worker *self, const cx_env *env)
 
 static void close_all(cx_worker *self, int code, int tell_broker);
 
-/* The broker restarted or declared us dead: it no longer routes to our
- * connections (their gateways close them with 1012), so their consumers end
- * here with the same code. */
-static void broker_lost(cx_worker *self)
-{
-    if (cx_idmap_size(self->actors) > 0)
-        cx_warn("broker lost our connections: ending %zu consumers", cx_idmap_size(self->actors));
-    close_all(self, 1012, 0);
-}
-
-
 /* Everything the broker sent, with what the pool threads queued in between: while a client streams
  * messages in, the replies must keep flowing out, not wait for the stream to pause. */
 static int drain(cx_worker *self)
@@ -309,7 +318,6 @@ static int drain(cx_worker *self)
     cx_env env;
     for (cx_link_event ev; (ev = cx_link_recv(self->link, &env)) != CX_LINK_NONE; handled++) {
         if (ev == CX_LINK_REINTRODUCE) {
-            broker_lost(self);
             introduce(self);
         } else {
             dispatch(self, &env);
@@ -425,10 +433,8 @@ int cx_worker_run(cx_worker *self, volatile int *stop)
         cx_timers_expire(self->timers, cx_timer_now_ms(), fire_timer, self);
         if (nitems == 3 && cx_plugin_set_rescan(self->plugins) > 0)
             send_register(self);
-        if (cx_link_tick(self->link)) {   /* silent broker: HELLO went out again */
-            broker_lost(self);
-            send_register(self);
-        }
+        if (cx_link_tick(self->link))   /* silent broker (or a switch to the standby): HELLO went out again */
+            resume(self);
         cx_liveness_beat(cx_link_alive(self->link));
     }
     /* An empty REGISTER first, so the broker pins no new connection here: clients that reconnect

@@ -269,6 +269,12 @@ void chanx_register_consumer(int api_version, const char *name, const chanx_cons
 
 void *chanx_state(chanx_ctx *ctx);                       /* state_size zeroed bytes, freed after disconnect */
 const chanx_user *chanx_user_of(const chanx_ctx *ctx);
+/* How the user was authenticated: CHANX_TOKEN_AUTH ("token"), CHANX_SESSION_AUTH ("session") or
+ * CHANX_JWT_AUTH ("jwt"), the DRF class that identified them; NULL for an anonymous connection. A
+ * static string. The credential itself never reaches a worker: the gateway removes the token and JWT
+ * query parameters, the session and JWT cookies and the Authorization header before CONNECT
+ * (docs/security.md). */
+const char *chanx_auth_class(const chanx_ctx *ctx);
 const json_t *chanx_obj(const chanx_ctx *ctx);           /* the queryset's row, or NULL */
 const char *chanx_consumer_name(const chanx_ctx *ctx);   /* "plugin.consumer" */
 uint64_t chanx_connection_id(const chanx_ctx *ctx);     /* unique per gateway process, below 2^63; "conn" in logs */
@@ -276,7 +282,9 @@ const char *chanx_path(const chanx_ctx *ctx);            /* the request path, de
 const char *chanx_client_addr(const chanx_ctx *ctx);
 /* Request headers by lowercase name, NULL if absent. The gateway forwards every standard HTTP header
  * but authorization (credentials stay at the edge), and the custom ones (X-Request-Id, ...) named in
- * the deployment's CHANX_FORWARD_HEADERS, comma-separated. */
+ * the deployment's CHANX_FORWARD_HEADERS, comma-separated. The cookie header and chanx_cookie lack the
+ * session cookie (CHANX_SESSION_COOKIE_NAME) and the JWT cookie (CHANX_JWT_COOKIE); the query lacks
+ * token and CHANX_JWT_QUERY_PARAM: the gateway keeps credentials. */
 const char *chanx_header(const chanx_ctx *ctx, const char *name);
 const char *chanx_cookie(const chanx_ctx *ctx, const char *name);
 const json_t *chanx_url_kwargs(const chanx_ctx *ctx);    /* object; int converters give integers */

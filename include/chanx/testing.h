@@ -58,6 +58,14 @@ typedef struct {
     const char *bin;            /* folder of chanx-broker etc.; default $CHANX_TEST_BIN or "build" */
     int keep_tables;            /* do not empty the tables */
     const char *const *tables;  /* more tables to empty at start (the test's fixtures), NULL-terminated */
+    /* Plain broker links. By default the stack runs as a deployment should: `chanx-admin keygen` makes a
+     * key set in the log folder and every process gets CHANX_CURVE_DIR (CURVE on every link).
+     * CHANX_TEST_PLAIN_LINKS=1 in the test's environment makes every stack plain. */
+    int plain_links;
+    /* A standby broker ("standby", its log standby.log) on a second endpoint: the other processes get
+     * CHANX_BROKER="primary,standby" and fail over when the primary is silent (CHANX_FAILOVER_MS, 500
+     * in the kit). */
+    int standby_broker;
 } cx_stack_options;
 
 /* A criterion suite whose every test gets a fresh stack in `stack`, emptied
@@ -81,6 +89,10 @@ const char *cx_stack_database(const cx_stack *self);               /* borrowed c
 int cx_stack_gateway_port(const cx_stack *self, int index);
 /* Folder of the processes' logs (<name>.log); kept after the test with CHANX_TEST_KEEP_LOGS=1. Borrowed. */
 const char *cx_stack_log_dir(const cx_stack *self);
+/* The stack's key folder (CHANX_CURVE_DIR of its processes), NULL with plain links. Borrowed. */
+const char *cx_stack_keys_dir(const cx_stack *self);
+/* The broker endpoint its peers dial (tcp://127.0.0.1:PORT). Borrowed. */
+const char *cx_stack_broker_endpoint(const cx_stack *self);
 /* Process id of "broker", "worker<i>" or "gateway<i>", 0 when not running. */
 int cx_stack_pid(const cx_stack *self, const char *name);
 /* Sends sig to a worker or gateway; wait for it to exit when sig is fatal. */
