@@ -22,6 +22,7 @@
 #include "gateway/gateway_internal.h"
 #include "common/http_status.h"
 #include "common/log.h"
+#include "gateway/handshake.h"
 #include "gateway/request.h"
 
 #include <signal.h>
@@ -76,12 +77,16 @@ static void send_receive(cx_gateway *gw, cx_session *s, const void *text, size_t
 static void on_established(cx_gateway *gw, struct lws *wsi, cx_session **slot)
 {
     char *path = cx_request_header(wsi, WSI_TOKEN_GET_URI), *token = NULL, *jwt = NULL, client[128] = "";
+    char *offered_token = NULL, *offers = cx_handshake_offers(wsi, &offered_token);
+    cx_handshake_done();
     const char *target = NULL;
     json_t *kwargs = NULL;
     cx_route_entry *route = path ? cx_gw_route(gw, path, &kwargs, &target) : NULL;
     cx_session *s = cx_session_new(((uint64_t) gw->node << 32) | ++gw->next_conn, wsi);
     if (!s) {
         free(path);
+        free(offers);
+        free(offered_token);
         json_decref(kwargs);
         return;
     }
@@ -91,7 +96,12 @@ static void on_established(cx_gateway *gw, struct lws *wsi, cx_session **slot)
     s->kwargs = kwargs;
     s->client = strdup(client);
     s->query = cx_request_query(wsi, &token, &jwt);
-    s->headers = cx_request_headers(wsi);
+    s->headers = cx_request_headers(wsi, offers);
+    free(offers);
+    if (!token)
+        token = offered_token;   /* a DRF token offered as "<CHANX_TOKEN_SUBPROTOCOL>.<key>" */
+    else
+        free(offered_token);
     cx_idmap_put(gw->sessions, s->id, s);
     if (!route || !route->spec || !route->available) {
         cx_gw_close_session(s, 1011, "route changed");
@@ -264,6 +274,16 @@ static int refuse_upgrade(cx_gateway *gw, struct lws *wsi)
     return rc;
 }
 
+/* The subprotocols of the consumer the request's path routes to (NULL-terminated), or NULL. */
+static const char *const *route_subprotocols(cx_gateway *gw, struct lws *wsi)
+{
+    char *path = cx_request_header(wsi, WSI_TOKEN_GET_URI);
+    const char *target = NULL;
+    cx_route_entry *route = path ? cx_gw_route(gw, path, NULL, &target) : NULL;
+    free(path);
+    return route && route->spec ? (const char *const *) route->spec->subprotocols : NULL;
+}
+
 static int healthz(cx_gateway *gw, struct lws *wsi, const char *uri)
 {
     if (strcmp(uri, "/healthz") != 0)
@@ -287,8 +307,12 @@ static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *
     switch (reason) {
     case LWS_CALLBACK_HTTP:
         return healthz(gw, wsi, in);
-    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-        return refuse_upgrade(gw, wsi);
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
+        int rc = cx_handshake_check(wsi);
+        return rc ? rc : refuse_upgrade(gw, wsi);
+    }
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        return cx_handshake_choose(wsi, route_subprotocols(gw, wsi));
     case LWS_CALLBACK_ESTABLISHED:
         on_established(gw, wsi, slot);
         return 0;
@@ -328,8 +352,11 @@ static const struct lws_protocols PROTOCOLS[] = {
      * resident memory per idle connection, 4 KiB costs 5.6 (docs/benchmarks.md).
      * tx_packet_size: the most one send() may carry; left 0, lws would take
      * rx_buffer_size and cut a big message into 4 KiB writes, one per turn. */
-    { "chanx", callback_ws, sizeof(cx_session *), 4096, 0, NULL, 65536 },
-    { "chanx-broker", callback_broker_fd, 0, 0, 0, NULL, 0 },
+    /* Names with a space: no subprotocol offer can equal them (handshake.c). */
+    { "chanx ws", callback_ws, sizeof(cx_session *), 4096, 0, NULL, 65536 },
+    { "chanx broker", callback_broker_fd, 0, 0, 0, NULL, 0 },
+    /* Upgrades that offer subprotocols bind here; handshake.c names it per handshake. */
+    { cx_handshake_slot, callback_ws, sizeof(cx_session *), 4096, 0, NULL, 65536 },
     { NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
@@ -369,7 +396,7 @@ static int adopt_broker_fd(cx_gateway *gw)
     /* lws closes what it adopts; ZeroMQ must keep its own fd, so lws gets a duplicate. */
     lws_sock_file_fd_type fd;
     fd.filefd = dup(cx_link_fd(gw->link));
-    return fd.filefd >= 0 && lws_adopt_descriptor_vhost(gw->vhost, LWS_ADOPT_RAW_FILE_DESC, fd, "chanx-broker", NULL)
+    return fd.filefd >= 0 && lws_adopt_descriptor_vhost(gw->vhost, LWS_ADOPT_RAW_FILE_DESC, fd, "chanx broker", NULL)
                ? 0 : -1;
 }
 

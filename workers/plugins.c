@@ -16,6 +16,7 @@
 #include "workers/plugins.h"
 #include "common/env.h"
 #include "common/permission.h"
+#include "common/subprotocol.h"
 
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -128,6 +129,8 @@ static json_t *edge_spec(const chanx_consumer *d)
     if (d->object_permission)
         json_object_set_new(spec, "object_permission", json_string(d->object_permission));
     json_object_set_new(spec, "auth_method", json_string(d->auth_method ? d->auth_method : "GET"));
+    if (d->subprotocols)
+        json_object_set_new(spec, "subprotocols", string_list(d->subprotocols, NULL));
     return spec;
 }
 
@@ -148,6 +151,10 @@ static int check_consumer(cx_consumer_entry *e, char *err, size_t errlen)
     for (const char *const *a = d->authentication; a && *a; a++)
         if (strcmp(*a, CHANX_TOKEN_AUTH) && strcmp(*a, CHANX_SESSION_AUTH) && strcmp(*a, CHANX_JWT_AUTH))
             return snprintf(err, errlen, "consumer '%s': unknown authentication class '%s'", e->short_name, *a), -1;
+    for (const char *const *p = d->subprotocols; p && *p; p++)
+        if (!cx_subprotocol_is_token(*p, strlen(*p)) || strlen(*p) > 63)
+            return snprintf(err, errlen, "consumer '%s': subprotocol \"%s\" is not an RFC 7230 token of at most 63 bytes",
+                            e->short_name, *p), -1;
     if (d->incoming) {
         char why[256];
         e->schema = cx_schema_new(d->incoming, d->action_key ? d->action_key : "action", why, sizeof why);
