@@ -20,10 +20,12 @@
  * so one thread serves clients and broker without blocking.
  */
 #include "gateway/gateway_internal.h"
+#include "common/env.h"
 #include "common/http_status.h"
 #include "common/log.h"
 #include "gateway/handshake.h"
 #include "gateway/request.h"
+#include "gateway/wire.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -313,8 +315,13 @@ static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *
     }
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         return cx_handshake_choose(wsi, route_subprotocols(gw, wsi));
+    case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+        cx_wire_accept(lws_get_socket_fd(wsi));
+        return 0;
     case LWS_CALLBACK_ESTABLISHED:
         on_established(gw, wsi, slot);
+        if (*slot)
+            cx_wire_established(lws_get_socket_fd(wsi), (*slot)->id, 0);
         return 0;
     case LWS_CALLBACK_RECEIVE:
         if (*slot)
@@ -376,9 +383,23 @@ static void on_tick(lws_sorted_usec_list_t *sul)
  * read before the loop sleeps; doing it here once per loop turn rather than
  * after every client message saves a zmq_msg_recv (and its poll() syscall)
  * per message when a turn handles many. */
+/* A frame verdict (wire.h): the client's close frame is answered with its code, a broken rule
+ * fails the connection with 1002/1007; either way the TCP connection ends after our close frame. */
+static void on_wire_verdict(uint64_t conn, int code, const char *reason, int is_close, void *arg)
+{
+    cx_session *s = cx_idmap_get(((cx_gateway *) arg)->sessions, conn);
+    if (!s)
+        return;
+    s->peer_close_code = is_close && !code ? 1005 : code;
+    s->close_now = 1;
+    cx_gw_close_session(s, is_close && !code ? 1000 : code, is_close ? "" : reason);
+    lws_callback_on_writable(s->wsi);
+}
+
 static void before_poll(uv_prepare_t *prepare)
 {
     cx_gateway *gw = prepare->data;
+    cx_wire_collect(on_wire_verdict, gw);
     if (gw->drain_pending) {
         gw->drain_pending = 0;
         cx_gw_upstream_drain(gw);
@@ -460,7 +481,7 @@ static int can_listen(const cx_gateway_config *config)
 
 static int setup(cx_gateway *gw, const cx_gateway_config *config)
 {
-    if (!can_listen(config))
+    if (!can_listen(config) || cx_wire_init() != 0)
         return -1;
     char host[64] = "host", node[160];
     gethostname(host, sizeof host - 1);
@@ -490,6 +511,10 @@ static int setup(cx_gateway *gw, const cx_gateway_config *config)
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_LIBUV;
     info.fd_limit_per_thread = 0;
     info.timeout_secs = 10;
+    /* A request head must be complete this long after the connection opened (slowloris), and may
+     * be as large as wire.h lets through: lws drops what overflows its buffer without an answer. */
+    info.timeout_secs_ah_idle = (unsigned int) cx_env_long("CHANX_HANDSHAKE_TIMEOUT_SECS", 10, 1, 3600);
+    info.max_http_header_data = CX_WIRE_MAX_HEAD + 2048;
     info.ka_time = 60;
     info.ka_probes = 3;
     info.ka_interval = 10;

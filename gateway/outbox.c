@@ -153,8 +153,8 @@ static void send_close(cx_session *s)
 
 int cx_gw_on_writeable(cx_gateway *gw, cx_session *s)
 {
-    if (s->close_sent)
-        return 0;   /* only the client's close frame is awaited now */
+    if (s->close_sent)   /* only the client's close frame is awaited now, unless it came (close_now) */
+        return s->close_now && !lws_partial_buffered(s->wsi) ? -1 : 0;
     if (flush(gw, s) != 0)
         return -1;
     if (s->out.head || !s->close_code)
@@ -163,5 +163,7 @@ int cx_gw_on_writeable(cx_gateway *gw, cx_session *s)
         lws_callback_on_writable(s->wsi);   /* the close frame goes after what lws still holds */
     else
         send_close(s);
+    if (s->close_sent && s->close_now)
+        lws_callback_on_writable(s->wsi);   /* once the close frame is out, the connection ends */
     return 0;
 }

@@ -50,6 +50,7 @@ typedef struct cx_session {
     int peer_close_code;      /* the code the client closed with */
     int close_code;           /* non-zero: close once the queue is flushed */
     int close_sent;           /* our close frame is out: waiting for the client's */
+    int close_now;            /* end the TCP connection right after our close frame (wire.h verdicts) */
     char close_reason[64];
 } cx_session;
 

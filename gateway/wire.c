@@ -1,0 +1,264 @@
+/*
+ * wire.c — the gateway's recv(): client bytes checked before libwebsockets
+ * parses them (see wire.h).
+ *
+ * Per registered socket, a small state: while the request head comes in,
+ * its size, the request line's size and a %00 are watched (lws fails those
+ * requests without a word: its header buffer overflows, its URL decoder
+ * refuses NUL), and the answer (414, 431, 400) is written here, straight to
+ * the socket, as nothing else has been written on it yet; lws then reads the
+ * end of the stream and closes. After a head with an Upgrade header, every
+ * byte goes through the frame auditor. A verdict stops the flow to lws at
+ * the offending frame; the socket is then drained and discarded (unread
+ * bytes would make the kernel answer our close with a reset, and the client
+ * would never read its close code) until the loop closes the session.
+ *
+ * The table is indexed by fd and sized once to the process's descriptor
+ * limit, so threads reading it never race a reallocation; an entry is only
+ * trusted when the socket's inode matches the one recorded at accept.
+ */
+#include "gateway/wire.h"
+#include "gateway/frame_audit.h"
+
+#include <ctype.h>
+#include <stddef.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+typedef enum { PHASE_HEAD, PHASE_FRAMES, PHASE_DONE } phase_t;
+
+typedef struct {
+    uint64_t ino;             /* the socket's inode; read by any thread (atomic) */
+    phase_t phase;
+    size_t head_bytes, line_bytes;
+    int line_no;
+    char line_start[9];       /* a header line's first 8 bytes, lowercased */
+    size_t line_start_len;
+    int upgrade;              /* the head has an Upgrade header */
+    int pct;                  /* 1 after '%', 2 after "%0" */
+    cx_frame_audit audit;
+    uint64_t conn;            /* the session, once established */
+    int pending;              /* a verdict for cx_wire_collect */
+    int code, is_close;
+    const char *reason;
+} wire;
+
+static wire **wires;          /* by fd */
+static size_t nwires;
+static int *pending_fds;
+static size_t npending, pending_cap;
+
+typedef ssize_t (*recv_fn)(int, void *, size_t, int);
+
+static recv_fn real_recv(void)
+{
+    static recv_fn fn;
+    recv_fn f = __atomic_load_n(&fn, __ATOMIC_ACQUIRE);
+    if (!f) {
+        f = (recv_fn) dlsym(RTLD_NEXT, "recv");
+        __atomic_store_n(&fn, f, __ATOMIC_RELEASE);
+    }
+    return f;
+}
+
+int cx_wire_init(void)
+{
+    struct rlimit rl;
+    size_t n = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? (size_t) rl.rlim_cur : 65536;
+    if (n > (1u << 20))
+        n = 1u << 20;
+    wires = calloc(n, sizeof *wires);   /* untouched pages cost nothing */
+    nwires = wires ? n : 0;
+    return real_recv() && wires ? 0 : -1;
+}
+
+static uint64_t inode_of(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 ? (uint64_t) st.st_ino : 0;
+}
+
+void cx_wire_accept(int fd)
+{
+    if (fd < 0 || (size_t) fd >= nwires)
+        return;
+    wire *w = __atomic_load_n(&wires[fd], __ATOMIC_ACQUIRE);
+    if (!w) {
+        w = calloc(1, sizeof *w);
+        if (!w)
+            return;
+        __atomic_store_n(&wires[fd], w, __ATOMIC_RELEASE);
+    }
+    __atomic_store_n(&w->ino, 0, __ATOMIC_RELEASE);
+    memset((char *) w + sizeof w->ino, 0, sizeof *w - sizeof w->ino);
+    __atomic_store_n(&w->ino, inode_of(fd), __ATOMIC_RELEASE);
+}
+
+static wire *lookup(int fd)
+{
+    if (fd < 0 || (size_t) fd >= nwires)
+        return NULL;
+    wire *w = __atomic_load_n(&wires[fd], __ATOMIC_ACQUIRE);
+    uint64_t ino = w ? __atomic_load_n(&w->ino, __ATOMIC_ACQUIRE) : 0;
+    return ino && ino == inode_of(fd) ? w : NULL;
+}
+
+void cx_wire_established(int fd, uint64_t conn, int rsv1_allowed)
+{
+    wire *w = lookup(fd);
+    if (!w)
+        return;
+    w->conn = conn;
+    w->audit.rsv1_allowed = rsv1_allowed;
+}
+
+static void push_pending(int fd)
+{
+    if (npending == pending_cap) {
+        size_t cap = pending_cap ? pending_cap * 2 : 16;
+        int *grown = realloc(pending_fds, cap * sizeof *grown);
+        if (!grown)
+            return;
+        pending_fds = grown;
+        pending_cap = cap;
+    }
+    pending_fds[npending++] = fd;
+}
+
+void cx_wire_collect(void (*act)(uint64_t, int, const char *, int, void *), void *arg)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < npending; i++) {
+        int fd = pending_fds[i];
+        wire *w = lookup(fd);
+        if (!w || !w->pending)
+            continue;
+        if (!w->conn) {   /* still in the handshake: acted on once it is established */
+            pending_fds[kept++] = fd;
+            continue;
+        }
+        w->pending = 0;
+        act(w->conn, w->code, w->reason, w->is_close, arg);
+    }
+    npending = kept;
+}
+
+/* Reads and drops what the socket holds; 1 when the peer has closed. */
+static int drain(int fd)
+{
+    char sink[4096];
+    for (;;) {
+        ssize_t n = real_recv()(fd, sink, sizeof sink, MSG_DONTWAIT);
+        if (n == 0)
+            return 1;
+        if (n < 0)
+            return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+    }
+}
+
+/* Answers a refused head and ends the stream for lws (returns 0, "peer closed"). */
+static ssize_t refuse_head(wire *w, int fd, int status, const char *text, const char *detail)
+{
+    char answer[512];
+    int n = snprintf(answer, sizeof answer,
+                     "HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %zu\r\n"
+                     "connection: close\r\n\r\n{\"detail\":\"%s\"}", status, text, strlen(detail) + 13, detail);
+    w->phase = PHASE_DONE;
+    drain(fd);
+    if (n > 0 && send(fd, answer, (size_t) n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+        (void) 0;   /* the client is gone: nothing to tell it */
+    shutdown(fd, SHUT_WR);
+    return 0;
+}
+
+/* Scans head bytes; returns how many belong to the head (the rest are frames), or -1 with the
+ * request refused. */
+static ssize_t scan_head(wire *w, int fd, const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = p[i];
+        if (++w->head_bytes > CX_WIRE_MAX_HEAD)
+            return refuse_head(w, fd, 431, "Request Header Fields Too Large",
+                               "The request head is larger than 8192 bytes."), -1;
+        if (c == 0)
+            return refuse_head(w, fd, 400, "Bad Request", "The request contains a NUL byte."), -1;
+        if (c == '\n') {
+            if (w->line_bytes == 0) {   /* the blank line: the head is complete */
+                int upgrade = w->upgrade;
+                memset(&w->head_bytes, 0, sizeof *w - offsetof(wire, head_bytes));
+                w->phase = upgrade ? PHASE_FRAMES : PHASE_HEAD;
+                return (ssize_t) i + 1;
+            }
+            w->line_no++;
+            w->line_bytes = w->line_start_len = 0;
+            continue;
+        }
+        if (c == '\r')
+            continue;
+        w->line_bytes++;
+        if (w->line_no == 0) {
+            if (w->line_bytes > CX_WIRE_MAX_REQUEST_LINE)
+                return refuse_head(w, fd, 414, "URI Too Long", "The request line is longer than 4096 bytes."), -1;
+            if (w->pct == 2 && c == '0')   /* lws would decode it to a NUL and hang up */
+                return refuse_head(w, fd, 400, "Bad Request", "The request path contains %00."), -1;
+            w->pct = c == '%' ? 1 : (w->pct == 1 && c == '0') ? 2 : 0;
+        } else if (w->line_start_len < 8) {
+            w->line_start[w->line_start_len++] = (char) tolower(c);
+            if (w->line_start_len == 8 && memcmp(w->line_start, "upgrade:", 8) == 0)
+                w->upgrade = 1;
+        }
+    }
+    return (ssize_t) n;
+}
+
+static ssize_t filter(wire *w, int fd, unsigned char *buf, size_t n)
+{
+    size_t head = 0;
+    if (w->phase == PHASE_HEAD) {
+        ssize_t k = scan_head(w, fd, buf, n);
+        if (k < 0)
+            return 0;
+        head = (size_t) k;
+        if (w->phase == PHASE_HEAD || head == n)
+            return (ssize_t) n;
+    }
+    cx_audit_verdict verdict;
+    int code;
+    const char *reason;
+    size_t pass = cx_frame_audit_feed(&w->audit, buf + head, n - head, &verdict, &code, &reason);
+    if (verdict == CX_AUDIT_OK)
+        return (ssize_t) n;
+    w->phase = PHASE_DONE;
+    w->pending = 1;
+    w->code = code;
+    w->reason = reason;
+    w->is_close = verdict == CX_AUDIT_CLOSE;
+    push_pending(fd);
+    drain(fd);
+    if (head + pass > 0)
+        return (ssize_t) (head + pass);
+    errno = EAGAIN;
+    return -1;
+}
+
+/* The gateway's recv: see the top of this file. */
+ssize_t recv(int fd, void *buf, size_t len, int flags)
+{
+    wire *w = wires ? lookup(fd) : NULL;
+    if (!w || flags)
+        return real_recv()(fd, buf, len, flags);
+    if (w->phase == PHASE_DONE) {
+        if (drain(fd))
+            return 0;
+        errno = EAGAIN;
+        return -1;
+    }
+    ssize_t n = real_recv()(fd, buf, len, flags);
+    return n > 0 ? filter(w, fd, buf, (size_t) n) : n;
+}
