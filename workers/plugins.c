@@ -17,6 +17,7 @@
 #include "common/env.h"
 #include "common/permission.h"
 #include "common/subprotocol.h"
+#include "workers/drf_defaults.h"
 
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -118,12 +119,19 @@ static json_t *string_list(const char *const *list, const char *fallback)
     return out;
 }
 
-/* The part of a consumer the gateway enforces, as JSON for the route table. */
-static json_t *edge_spec(const chanx_consumer *d)
+/* The part of a consumer the gateway enforces, as JSON for the route table; classes it names none
+ * of come from the deployment's defaults (drf_defaults.h). NULL with err on a bad default. */
+static json_t *edge_spec(const chanx_consumer *d, char *err, size_t errlen)
 {
+    json_t *auth = cx_drf_authentication(d->authentication, err, errlen);
+    json_t *perms = auth ? cx_drf_permissions(d->permissions, err, errlen) : NULL;
+    if (!perms) {
+        json_decref(auth);
+        return NULL;
+    }
     json_t *spec = json_object();
-    json_object_set_new(spec, "authentication", string_list(d->authentication, CHANX_TOKEN_AUTH));
-    json_object_set_new(spec, "permissions", string_list(d->permissions, CHANX_IS_AUTHENTICATED));
+    json_object_set_new(spec, "authentication", auth);
+    json_object_set_new(spec, "permissions", perms);
     if (d->queryset)
         json_object_set_new(spec, "queryset", json_string(d->queryset));
     if (d->object_permission)
@@ -161,7 +169,9 @@ static int check_consumer(cx_consumer_entry *e, char *err, size_t errlen)
         if (!e->schema)
             return snprintf(err, errlen, "consumer '%s': incoming schema %s", e->short_name, why), -1;
     }
-    e->spec = edge_spec(d);
+    char why[300];
+    if (!(e->spec = edge_spec(d, why, sizeof why)))
+        return snprintf(err, errlen, "consumer '%s': %s", e->short_name, why), -1;
     return 0;
 }
 
