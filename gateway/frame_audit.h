@@ -13,7 +13,7 @@
  * frames never reach lws: the gateway answers them itself (wire.h).
  *
  * Pure state machine, no I/O: fed any split of the byte stream, it reaches
- * the same verdict at the same byte (tests/unit/test_frame_audit.c).
+ * the same verdict at the same byte (tests/unit/test_rfc6455.c).
  */
 #ifndef CX_GATEWAY_FRAME_AUDIT_H
 #define CX_GATEWAY_FRAME_AUDIT_H

@@ -23,6 +23,7 @@
 #include "common/env.h"
 #include "common/http_status.h"
 #include "common/log.h"
+#include "gateway/deflate.h"
 #include "gateway/handshake.h"
 #include "gateway/request.h"
 #include "gateway/wire.h"
@@ -309,7 +310,15 @@ static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *
     switch (reason) {
     case LWS_CALLBACK_HTTP:
         return healthz(gw, wsi, in);
+    case LWS_CALLBACK_CONFIRM_EXTENSION_OKAY: {
+        /* 0 accepts: only permessage-deflate is registered, and only with CHANX_COMPRESSION. */
+        char *offer = cx_request_header(wsi, WSI_TOKEN_EXTENSIONS);
+        gw->handshake_deflate = gw->deflate && cx_deflate_offer_ok(offer);
+        free(offer);
+        return !gw->handshake_deflate;
+    }
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
+        gw->handshake_deflate = 0;
         int rc = cx_handshake_check(wsi);
         return rc ? rc : refuse_upgrade(gw, wsi);
     }
@@ -320,8 +329,11 @@ static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *
         return 0;
     case LWS_CALLBACK_ESTABLISHED:
         on_established(gw, wsi, slot);
-        if (*slot)
-            cx_wire_established(lws_get_socket_fd(wsi), (*slot)->id, 0);
+        if (*slot) {
+            (*slot)->deflate = gw->handshake_deflate;
+            cx_wire_established(lws_get_socket_fd(wsi), (*slot)->id, (*slot)->deflate);
+        }
+        gw->handshake_deflate = 0;
         return 0;
     case LWS_CALLBACK_RECEIVE:
         if (*slot)
@@ -508,6 +520,19 @@ static int setup(cx_gateway *gw, const cx_gateway_config *config)
     info.port = config->port;
     info.iface = config->listen_host;
     info.protocols = PROTOCOLS;
+    /* permessage-deflate (RFC 7692), opt-in: lws negotiates it and inflates what clients send;
+     * outgoing frames are compressed by deflate.c. Off, offers are declined (no header). */
+    static const struct lws_extension EXTENSIONS[] = {
+        { "permessage-deflate", lws_extension_callback_pm_deflate, "permessage-deflate" },
+        { NULL, NULL, NULL }
+    };
+    int level = cx_deflate_level_setting();
+    if (level) {
+        gw->deflate = cx_deflate_new(level);
+        if (!gw->deflate)
+            return -1;
+        info.extensions = EXTENSIONS;
+    }
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_LIBUV;
     info.fd_limit_per_thread = 0;
     info.timeout_secs = 10;
@@ -558,6 +583,7 @@ static void teardown(cx_gateway *gw)
     }
     close_loop(gw);
     cx_gw_upstream_free(gw);
+    cx_deflate_destroy(&gw->deflate);
     free(gw->scratch);
     free(gw->dirty);
     zhashx_destroy(&gw->groups);

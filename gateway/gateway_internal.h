@@ -46,6 +46,8 @@ typedef struct {
     unsigned char *scratch;   /* LWS_PRE + the frames of one send (outbox.c) */
     size_t scratch_size;
     uint64_t *dirty;          /* sessions with frames queued this turn (outbox.c) */
+    struct cx_deflate *deflate;   /* CHANX_COMPRESSION on: the one compressor (deflate.h) */
+    int handshake_deflate;    /* the handshake in progress accepted permessage-deflate */
     size_t ndirty, dirty_cap;
 } cx_gateway;
 

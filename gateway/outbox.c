@@ -23,6 +23,7 @@
  */
 #include "gateway/gateway_internal.h"
 #include "common/log.h"
+#include "gateway/deflate.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -57,7 +58,15 @@ void cx_gw_queue(cx_gateway *gw, cx_session *s, const char *a, size_t alen, cons
         cx_gw_close_session(s, 1013, "client too slow");
         return;
     }
-    if (cx_frame_queue_push2(&s->out, a, alen, b, blen) != 0 || mark_dirty(gw, s) != 0)
+    size_t zlen = 0;
+    const unsigned char *z = s->deflate && alen + blen >= CX_DEFLATE_MIN_BYTES && gw->deflate
+                                 ? cx_deflate_message(gw->deflate, a, alen, b, blen, &zlen) : NULL;
+    if (z ? cx_frame_queue_push(&s->out, z, zlen) != 0 : cx_frame_queue_push2(&s->out, a, alen, b, blen) != 0) {
+        cx_gw_close_session(s, 1011, "out of memory");
+        return;
+    }
+    s->out.tail->rsv1 = z != NULL;
+    if (mark_dirty(gw, s) != 0)
         cx_gw_close_session(s, 1011, "out of memory");
 }
 
@@ -108,7 +117,7 @@ static int flush(cx_gateway *gw, cx_session *s)
         if (reserve(gw, LWS_PRE + used + 10 + f->len) != 0)
             return -1;
         unsigned char *p = gw->scratch + LWS_PRE + used;
-        size_t h = frame_header(p, 0x1, f->len);
+        size_t h = frame_header(p, f->rsv1 ? 0x41 : 0x1, f->len);   /* 0x40: RSV1, compressed */
         memcpy(p + h, f->data + LWS_PRE, f->len);
         used += h + f->len;
         free(cx_frame_queue_pop(&s->out));

@@ -30,6 +30,7 @@ struct cx_raw {
     unsigned char buf[1 << 17];
     size_t len;               /* bytes buffered in buf */
     int eof;
+    int last_rsv;             /* RSV bits of the last frame read */
 };
 
 static long long now_ms(void)
@@ -144,6 +145,7 @@ int cx_raw_read_head(cx_raw *self, int timeout_ms)
 }
 
 int cx_raw_status(const cx_raw *self) { return self->status; }
+int cx_raw_last_rsv(const cx_raw *self) { return self->last_rsv; }
 const char *cx_raw_body(const cx_raw *self) { return self->body; }
 
 const char *cx_raw_header(cx_raw *self, const char *name)
@@ -251,6 +253,7 @@ int cx_raw_read_frame(cx_raw *self, int timeout_ms, int *opcode, int *fin, char 
                 if (plen > sizeof self->buf - h)
                     return -1;
                 if (self->len >= h + plen) {
+                    self->last_rsv = (b[0] >> 4) & 7;
                     if (opcode)
                         *opcode = b[0] & 0xf;
                     if (fin)

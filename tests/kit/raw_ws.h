@@ -44,6 +44,8 @@ int cx_raw_close_frame(cx_raw *self, int code, const void *reason, size_t reason
  * (malloc'd, NUL-terminated; NULL-safe out parameters), 0 when the connection ended, -1 on timeout
  * or a frame that is not valid from a server. */
 int cx_raw_read_frame(cx_raw *self, int timeout_ms, int *opcode, int *fin, char **payload, size_t *len);
+/* The RSV bits (0-7; 4 is RSV1, a permessage-deflate message) of the frame read last. */
+int cx_raw_last_rsv(const cx_raw *self);
 /* Reads frames until the server's close frame: returns its code (1005 for an empty one), 1006 when
  * the connection ended without one, 0 on timeout. Text frames met on the way are counted in
  * *messages (may be NULL). */

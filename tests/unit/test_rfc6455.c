@@ -1,8 +1,10 @@
 /*
- * The frame auditor (gateway/frame_audit.h) on byte streams: the same
+ * The edge's protocol pieces alone. The frame auditor (gateway/frame_audit.h) on byte streams: the same
  * verdict at the same byte however TCP cuts the stream, the UTF-8 table
  * of RFC 3629, and the close codes a peer may send. Subprotocol choice
- * (common/subprotocol.h) rides along: the worker and the gateway must agree.
+ * (common/subprotocol.h): the worker and the gateway must agree. Per-message
+ * compression (gateway/deflate.h): every message inflates alone, a repeat is
+ * reused, offers the frames cannot honour are declined.
  */
 #include "common/subprotocol.h"
 #include "gateway/frame_audit.h"
@@ -181,4 +183,64 @@ Test(subprotocol, the_first_offer_the_consumer_supports_in_the_clients_order)
     cr_assert_not(cx_subprotocol_is_token("a b", 3));
     cr_assert_not(cx_subprotocol_is_token("a/b", 3));
     cr_assert_not(cx_subprotocol_is_token("", 0));
+}
+
+/* ------------------------------------------------------------ deflate.h */
+
+#include "gateway/deflate.h"
+#include <stdlib.h>
+#include <zlib.h>
+
+static char *inflate_raw(const unsigned char *data, size_t len, size_t cap)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    inflateInit2(&z, -15);
+    unsigned char *in = malloc(len + 4);
+    memcpy(in, data, len);
+    memcpy(in + len, "\x00\x00\xff\xff", 4);
+    char *out = calloc(1, cap + 1);
+    z.next_in = in;
+    z.avail_in = (uInt) len + 4;
+    z.next_out = (unsigned char *) out;
+    z.avail_out = (uInt) cap;
+    int rc = inflate(&z, Z_SYNC_FLUSH);
+    inflateEnd(&z);
+    free(in);
+    cr_assert(rc == Z_OK || rc == Z_STREAM_END);
+    return out;
+}
+
+Test(deflate, each_message_inflates_alone_and_a_repeat_is_not_compressed_again)
+{
+    cx_deflate *d = cx_deflate_new(6);
+    const char body[] = "{\"action\":\"chat\",\"payload\":{\"message\":\"hello hello hello hello hello\"}";
+    size_t n1, n2, n3;
+    const unsigned char *z1 = cx_deflate_message(d, body, sizeof body - 1, ",\"is_mine\":false}", 17, &n1);
+    cr_assert_not_null(z1);
+    char *plain = inflate_raw(z1, n1, 4096);
+    cr_assert_str_eq(plain, "{\"action\":\"chat\",\"payload\":{\"message\":\"hello hello hello hello hello\"},\"is_mine\":false}");
+    free(plain);
+    const unsigned char *z2 = cx_deflate_message(d, body, sizeof body - 1, ",\"is_mine\":true}", 16, &n2);
+    const unsigned char *z3 = cx_deflate_message(d, body, sizeof body - 1, ",\"is_mine\":false}", 17, &n3);
+    cr_assert_neq(z2, z1, "another variant compresses on its own");
+    cr_assert_eq(z3, z1, "the same bytes for another member reuse the compressed frame");
+    cr_assert_eq(n3, n1);
+    plain = inflate_raw(z2, n2, 4096);   /* from an empty window: no context from z1 */
+    cr_assert(strstr(plain, "\"is_mine\":true}"));
+    free(plain);
+    cx_deflate_destroy(&d);
+    cr_assert_null(d);
+}
+
+Test(deflate, offers)
+{
+    cr_assert(cx_deflate_offer_ok("permessage-deflate"));
+    cr_assert(cx_deflate_offer_ok("permessage-deflate; client_max_window_bits"));
+    cr_assert(cx_deflate_offer_ok("x-webkit-deflate-frame, permessage-deflate; server_no_context_takeover; client_no_context_takeover"));
+    cr_assert(cx_deflate_offer_ok("permessage-deflate; server_max_window_bits=15"));
+    cr_assert_not(cx_deflate_offer_ok("permessage-deflate; server_max_window_bits=10"));
+    cr_assert_not(cx_deflate_offer_ok("permessage-deflate; x_unknown"));
+    cr_assert_not(cx_deflate_offer_ok("x-webkit-deflate-frame"));
+    cr_assert_not(cx_deflate_offer_ok(NULL));
 }
