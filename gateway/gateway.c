@@ -320,7 +320,10 @@ static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
         gw->handshake_deflate = 0;
         int rc = cx_handshake_check(wsi);
-        return rc ? rc : refuse_upgrade(gw, wsi);
+        rc = rc ? rc : refuse_upgrade(gw, wsi);
+        if (rc)
+            cx_wire_accept(lws_get_socket_fd(wsi));   /* refused: HTTP again, no frames follow (wire.h) */
+        return rc;
     }
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         return cx_handshake_choose(wsi, route_subprotocols(gw, wsi));

@@ -13,9 +13,12 @@
  * bytes would make the kernel answer our close with a reset, and the client
  * would never read its close code) until the loop closes the session.
  *
- * The table is indexed by fd and sized once to the process's descriptor
- * limit, so threads reading it never race a reallocation; an entry is only
- * trusted when the socket's inode matches the one recorded at accept.
+ * Only recv() calls on the gateway's loop thread are looked at: that is
+ * where lws reads its clients, and every client socket passes accept
+ * (cx_wire_accept resets its entry) before lws reads it, so an entry left
+ * from a closed socket is never trusted. Other threads (libpq's, ZeroMQ's)
+ * go straight to libc without touching the table. The table is indexed by
+ * fd and sized once to the descriptor limit.
  */
 #include "gateway/wire.h"
 #include "gateway/frame_audit.h"
@@ -29,12 +32,11 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 
 typedef enum { PHASE_HEAD, PHASE_FRAMES, PHASE_DONE } phase_t;
 
 typedef struct {
-    uint64_t ino;             /* the socket's inode; read by any thread (atomic) */
+    int live;                 /* a client socket lws reads */
     phase_t phase;
     size_t head_bytes, line_bytes;
     int line_no;
@@ -51,6 +53,7 @@ typedef struct {
 
 static wire **wires;          /* by fd */
 static size_t nwires;
+static __thread int loop_thread;   /* set on the thread that called cx_wire_init */
 static int *pending_fds;
 static size_t npending, pending_cap;
 
@@ -75,38 +78,26 @@ int cx_wire_init(void)
         n = 1u << 20;
     wires = calloc(n, sizeof *wires);   /* untouched pages cost nothing */
     nwires = wires ? n : 0;
+    loop_thread = 1;
     return real_recv() && wires ? 0 : -1;
-}
-
-static uint64_t inode_of(int fd)
-{
-    struct stat st;
-    return fstat(fd, &st) == 0 ? (uint64_t) st.st_ino : 0;
 }
 
 void cx_wire_accept(int fd)
 {
     if (fd < 0 || (size_t) fd >= nwires)
         return;
-    wire *w = __atomic_load_n(&wires[fd], __ATOMIC_ACQUIRE);
-    if (!w) {
-        w = calloc(1, sizeof *w);
-        if (!w)
-            return;
-        __atomic_store_n(&wires[fd], w, __ATOMIC_RELEASE);
-    }
-    __atomic_store_n(&w->ino, 0, __ATOMIC_RELEASE);
-    memset((char *) w + sizeof w->ino, 0, sizeof *w - sizeof w->ino);
-    __atomic_store_n(&w->ino, inode_of(fd), __ATOMIC_RELEASE);
+    if (!wires[fd] && !(wires[fd] = malloc(sizeof *wires[fd])))
+        return;
+    memset(wires[fd], 0, sizeof *wires[fd]);
+    wires[fd]->live = 1;
 }
 
 static wire *lookup(int fd)
 {
-    if (fd < 0 || (size_t) fd >= nwires)
+    if (!loop_thread || fd < 0 || (size_t) fd >= nwires)
         return NULL;
-    wire *w = __atomic_load_n(&wires[fd], __ATOMIC_ACQUIRE);
-    uint64_t ino = w ? __atomic_load_n(&w->ino, __ATOMIC_ACQUIRE) : 0;
-    return ino && ino == inode_of(fd) ? w : NULL;
+    wire *w = wires[fd];
+    return w && w->live ? w : NULL;
 }
 
 void cx_wire_established(int fd, uint64_t conn, int rsv1_allowed)
@@ -250,7 +241,7 @@ static ssize_t filter(wire *w, int fd, unsigned char *buf, size_t n)
 /* The gateway's recv: see the top of this file. */
 ssize_t recv(int fd, void *buf, size_t len, int flags)
 {
-    wire *w = wires ? lookup(fd) : NULL;
+    wire *w = lookup(fd);
     if (!w || flags)
         return real_recv()(fd, buf, len, flags);
     if (w->phase == PHASE_DONE) {

@@ -7,8 +7,8 @@
  * the gateway defines recv() itself (the dynamic linker resolves lws's calls
  * to the executable's definition first) and hands every other caller
  * straight to libc's. Only sockets the gateway registered with
- * cx_wire_accept are looked at, recognised by fd and inode so a number
- * reused by another thread's socket (libpq, ZeroMQ) passes untouched.
+ * cx_wire_accept are looked at, and only on the gateway's loop thread, so
+ * other threads' sockets (libpq, ZeroMQ) pass untouched.
  *
  * Verdicts are acted on from the loop (cx_wire_collect, before each poll):
  * a refused head was answered and its connection ended inside recv (lws sees
@@ -27,7 +27,8 @@
 
 /* Once, before any client connects. */
 int cx_wire_init(void);
-/* A client socket was accepted (LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED). */
+/* A client socket was accepted (LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED), or its upgrade was
+ * refused (what follows is HTTP again, not frames). */
 void cx_wire_accept(int fd);
 /* The WebSocket on fd became session conn; rsv1_allowed when permessage-deflate was negotiated. */
 void cx_wire_established(int fd, uint64_t conn, int rsv1_allowed);
