@@ -536,7 +536,10 @@ static int setup(cx_gateway *gw, const cx_gateway_config *config)
             return -1;
         info.extensions = EXTENSIONS;
     }
-    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_LIBUV;
+    /* UTF-8 of text frames is checked by wire.c before lws reads them; lws checks it again only where
+     * wire.c cannot: compressed messages, once inflated. */
+    info.options = (level ? LWS_SERVER_OPTION_VALIDATE_UTF8 : 0) | LWS_SERVER_OPTION_DISABLE_IPV6
+                   | LWS_SERVER_OPTION_LIBUV;
     info.fd_limit_per_thread = 0;
     info.timeout_secs = 10;
     /* A request head must be complete this long after the connection opened (slowloris), and may

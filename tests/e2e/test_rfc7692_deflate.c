@@ -170,3 +170,19 @@ Test(compression, a_compression_bomb_closes_with_1009_on_the_inflated_size)
     free(m);
     cx_raw_destroy(&c);
 }
+
+Test(compression, invalid_utf8_inside_a_compressed_message_fails_with_1007)
+{
+    start("on");
+    cx_raw *c = cx_raw_upgrade(cx_stack_gateway_port(stack, 0), PLAIN, OFFER);
+    cr_assert_eq(cx_raw_status(c), 101);
+    const char bad[] = "{\"action\":\"echo\",\"payload\":\"\xc0\xaf\"}";   /* checked by lws once inflated */
+    size_t zlen;
+    unsigned char *z = compress_message(bad, sizeof bad - 1, &zlen);
+    cx_raw_frame(c, 1, 4, 0x1, 1, z, zlen);
+    int messages = 0;
+    cr_assert_eq(cx_raw_expect_close(c, 10000, &messages), 1007);
+    cr_assert_eq(messages, 0);
+    free(z);
+    cx_raw_destroy(&c);
+}

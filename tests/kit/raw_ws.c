@@ -225,7 +225,8 @@ int cx_raw_close_frame(cx_raw *self, int code, const void *reason, size_t reason
         payload[n++] = (unsigned char) code;
         if (reason_len > sizeof payload - 2)
             reason_len = sizeof payload - 2;
-        memcpy(payload + n, reason, reason_len);
+        if (reason_len)
+            memcpy(payload + n, reason, reason_len);
         n += reason_len;
     }
     return cx_raw_frame(self, 1, 0, 0x8, 1, payload, n);
