@@ -44,6 +44,10 @@ typedef struct {
     size_t line_start_len;
     int upgrade;              /* the head has an Upgrade header */
     int pct;                  /* 1 after '%', 2 after "%0" */
+    int rl_state;             /* request line: 0 method, 1 target, 2 version, 3 done */
+    size_t rl_count;          /* bytes of the current part */
+    char method[8];
+    int http10;               /* the request is HTTP/1.0 */
     cx_frame_audit audit;
     uint64_t conn;            /* the session, once established */
     int pending;              /* a verdict for cx_wire_collect */
@@ -168,6 +172,50 @@ static ssize_t refuse_head(wire *w, int fd, int status, const char *text, const 
     return 0;
 }
 
+/* One byte of the request line, RFC 7230 §3.1.1: method SP request-target SP HTTP-version. Returns 0,
+ * or the status of a refusal (400; 501 for a method lws does not know) with *detail. */
+static int request_line_byte(wire *w, unsigned char c, const char **detail)
+{
+    static const char *const methods[] = { "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT" };
+    static const char version[] = "HTTP/1.";
+    *detail = "Malformed request line.";
+    switch (w->rl_state) {
+    case 0:
+        if (c >= 'A' && c <= 'Z' && w->rl_count < sizeof w->method - 1) {
+            w->method[w->rl_count++] = (char) c;
+            return 0;
+        }
+        if (c != ' ' || !w->rl_count)
+            return 400;
+        for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+            if (strcmp(w->method, methods[i]) == 0) {
+                w->rl_state = 1, w->rl_count = 0;
+                return 0;
+            }
+        return *detail = "Method not implemented.", 501;
+    case 1:
+        if (c == ' ' && w->rl_count) {
+            w->rl_state = 2, w->rl_count = 0;
+            return 0;
+        }
+        if (c <= ' ' || c == 0x7f)
+            return 400;
+        w->rl_count++;
+        return 0;
+    case 2:
+        if (w->rl_count < sizeof version - 1) {
+            return c == (unsigned char) version[w->rl_count++] ? 0 : 400;
+        }
+        if (c != '0' && c != '1')
+            return 400;
+        w->http10 = c == '0';
+        w->rl_state = 3;
+        return 0;
+    default:
+        return 400;   /* anything after the version */
+    }
+}
+
 /* Scans head bytes; returns how many belong to the head (the rest are frames), or -1 with the
  * request refused. */
 static ssize_t scan_head(wire *w, int fd, const unsigned char *p, size_t n)
@@ -180,12 +228,18 @@ static ssize_t scan_head(wire *w, int fd, const unsigned char *p, size_t n)
         if (c == 0)
             return refuse_head(w, fd, 400, "Bad Request", "The request contains a NUL byte."), -1;
         if (c == '\n') {
-            if (w->line_bytes == 0) {   /* the blank line: the head is complete */
+            if (w->line_bytes == 0 && w->line_no > 0) {   /* the blank line: the head is complete */
+                if (w->upgrade && w->http10)
+                    return refuse_head(w, fd, 400, "Bad Request", "A WebSocket upgrade needs HTTP/1.1."), -1;
                 int upgrade = w->upgrade;
                 memset(&w->head_bytes, 0, sizeof *w - offsetof(wire, head_bytes));
                 w->phase = upgrade ? PHASE_FRAMES : PHASE_HEAD;
                 return (ssize_t) i + 1;
             }
+            if (w->line_no == 0 && w->line_bytes == 0)
+                continue;   /* an empty line before the request line is ignored (RFC 7230 §3.5) */
+            if (w->line_no == 0 && w->rl_state != 3)
+                return refuse_head(w, fd, 400, "Bad Request", "Malformed request line."), -1;
             w->line_no++;
             w->line_bytes = w->line_start_len = 0;
             continue;
@@ -199,6 +253,10 @@ static ssize_t scan_head(wire *w, int fd, const unsigned char *p, size_t n)
             if (w->pct == 2 && c == '0')   /* lws would decode it to a NUL and hang up */
                 return refuse_head(w, fd, 400, "Bad Request", "The request path contains %00."), -1;
             w->pct = c == '%' ? 1 : (w->pct == 1 && c == '0') ? 2 : 0;
+            const char *detail;
+            int status = request_line_byte(w, c, &detail);
+            if (status)
+                return refuse_head(w, fd, status, status == 501 ? "Not Implemented" : "Bad Request", detail), -1;
         } else if (w->line_start_len < 8) {
             w->line_start[w->line_start_len++] = (char) tolower(c);
             if (w->line_start_len == 8 && memcmp(w->line_start, "upgrade:", 8) == 0)
@@ -211,6 +269,19 @@ static ssize_t scan_head(wire *w, int fd, const unsigned char *p, size_t n)
 static ssize_t filter(wire *w, int fd, unsigned char *buf, size_t n)
 {
     size_t head = 0;
+    if (w->phase == PHASE_HEAD && w->head_bytes == 0) {
+        /* Empty lines before a request line are ignored (RFC 7230 §3.5); lws would take them for
+         * a malformed request, so they are taken out here. */
+        size_t skip = 0;
+        while (skip < n && (buf[skip] == '\r' || buf[skip] == '\n'))
+            skip++;
+        memmove(buf, buf + skip, n - skip);
+        n -= skip;
+        if (n == 0) {
+            errno = EAGAIN;
+            return -1;
+        }
+    }
     if (w->phase == PHASE_HEAD) {
         ssize_t k = scan_head(w, fd, buf, n);
         if (k < 0)

@@ -215,3 +215,25 @@ Test(http_answers, an_unknown_path_is_still_404)
 {
     cr_assert_eq(answer("GET /ws/nowhere/ HTTP/1.1\r\nHost: x\r\n" UPGRADE_HEADERS KEY "\r\n", NULL), 404);
 }
+
+Test(http_answers, a_malformed_request_line_is_400_and_an_unknown_method_501)
+{
+    cx_raw *c = NULL;
+    cr_assert_eq(answer("GARBAGE\r\n\r\n", &c), 400);
+    cr_assert(strstr(cx_raw_body(c), "request line"), "%s", cx_raw_body(c));
+    cx_raw_destroy(&c);
+    cr_assert_eq(answer("GET /ws/edge_proto/plain/\r\nHost: x\r\n\r\n", NULL), 400, "no version");
+    cr_assert_eq(answer("GET /a\x01 HTTP/1.1\r\nHost: x\r\n\r\n", NULL), 400, "a control character in the target");
+    cr_assert_eq(answer("GET / HTTP/2.0\r\nHost: x\r\n\r\n", NULL), 400);
+    cr_assert_eq(answer("BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n", NULL), 501);
+}
+
+Test(http_answers, an_http_1_0_upgrade_is_400)
+{
+    cr_assert_eq(answer("GET " PLAIN " HTTP/1.0\r\nHost: x\r\n" UPGRADE_HEADERS KEY "\r\n", NULL), 400);
+}
+
+Test(http_answers, healthz_still_answers_and_an_empty_line_before_the_request_is_ignored)
+{
+    cr_assert_eq(answer("\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", NULL), 200);
+}
