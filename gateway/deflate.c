@@ -8,6 +8,7 @@
  */
 #include "gateway/deflate.h"
 #include "common/env.h"
+#include "gateway/request.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -160,4 +161,21 @@ int cx_deflate_level_setting(void)
         return 6;
     int level = atoi(v);
     return level >= 1 && level <= 9 ? level : 6;
+}
+
+const struct lws_extension *cx_deflate_extensions(void)
+{
+    static const struct lws_extension extensions[] = {
+        { "permessage-deflate", lws_extension_callback_pm_deflate, "permessage-deflate" },
+        { NULL, NULL, NULL }
+    };
+    return extensions;
+}
+
+int cx_deflate_confirm(struct lws *wsi)
+{
+    char *offer = cx_request_header(wsi, WSI_TOKEN_EXTENSIONS);
+    int ok = cx_deflate_offer_ok(offer);
+    free(offer);
+    return ok;
 }

@@ -20,6 +20,7 @@
 #ifndef CX_GATEWAY_DEFLATE_H
 #define CX_GATEWAY_DEFLATE_H
 
+#include <libwebsockets.h>
 #include <stddef.h>
 
 /* Messages shorter than this go uncompressed: the frame would not shrink. */
@@ -39,5 +40,9 @@ const unsigned char *cx_deflate_message(cx_deflate *self, const char *a, size_t 
 int cx_deflate_offer_ok(const char *extensions);
 /* CHANX_COMPRESSION: 0 (off, the default), or the zlib level ("on" is 6). */
 int cx_deflate_level_setting(void);
+/* lws's extension table with permessage-deflate (lws negotiates, and inflates what clients send). */
+const struct lws_extension *cx_deflate_extensions(void);
+/* LWS_CALLBACK_CONFIRM_EXTENSION_OKAY: whether to accept this handshake's offer. */
+int cx_deflate_confirm(struct lws *wsi);
 
 #endif

@@ -310,13 +310,9 @@ static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *
     switch (reason) {
     case LWS_CALLBACK_HTTP:
         return healthz(gw, wsi, in);
-    case LWS_CALLBACK_CONFIRM_EXTENSION_OKAY: {
-        /* 0 accepts: only permessage-deflate is registered, and only with CHANX_COMPRESSION. */
-        char *offer = cx_request_header(wsi, WSI_TOKEN_EXTENSIONS);
-        gw->handshake_deflate = gw->deflate && cx_deflate_offer_ok(offer);
-        free(offer);
+    case LWS_CALLBACK_CONFIRM_EXTENSION_OKAY:   /* 0 accepts (only permessage-deflate is registered) */
+        gw->handshake_deflate = gw->deflate && cx_deflate_confirm(wsi);
         return !gw->handshake_deflate;
-    }
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
         gw->handshake_deflate = 0;
         int rc = cx_handshake_check(wsi);
@@ -398,23 +394,10 @@ static void on_tick(lws_sorted_usec_list_t *sul)
  * read before the loop sleeps; doing it here once per loop turn rather than
  * after every client message saves a zmq_msg_recv (and its poll() syscall)
  * per message when a turn handles many. */
-/* A frame verdict (wire.h): the client's close frame is answered with its code, a broken rule
- * fails the connection with 1002/1007; either way the TCP connection ends after our close frame. */
-static void on_wire_verdict(uint64_t conn, int code, const char *reason, int is_close, void *arg)
-{
-    cx_session *s = cx_idmap_get(((cx_gateway *) arg)->sessions, conn);
-    if (!s)
-        return;
-    s->peer_close_code = is_close && !code ? 1005 : code;
-    s->close_now = 1;
-    cx_gw_close_session(s, is_close && !code ? 1000 : code, is_close ? "" : reason);
-    lws_callback_on_writable(s->wsi);
-}
-
 static void before_poll(uv_prepare_t *prepare)
 {
     cx_gateway *gw = prepare->data;
-    cx_wire_collect(on_wire_verdict, gw);
+    cx_wire_collect(cx_gw_on_wire_verdict, gw);
     if (gw->drain_pending) {
         gw->drain_pending = 0;
         cx_gw_upstream_drain(gw);
@@ -523,19 +506,10 @@ static int setup(cx_gateway *gw, const cx_gateway_config *config)
     info.port = config->port;
     info.iface = config->listen_host;
     info.protocols = PROTOCOLS;
-    /* permessage-deflate (RFC 7692), opt-in: lws negotiates it and inflates what clients send;
-     * outgoing frames are compressed by deflate.c. Off, offers are declined (no header). */
-    static const struct lws_extension EXTENSIONS[] = {
-        { "permessage-deflate", lws_extension_callback_pm_deflate, "permessage-deflate" },
-        { NULL, NULL, NULL }
-    };
-    int level = cx_deflate_level_setting();
-    if (level) {
-        gw->deflate = cx_deflate_new(level);
-        if (!gw->deflate)
-            return -1;
-        info.extensions = EXTENSIONS;
-    }
+    int level = cx_deflate_level_setting();   /* permessage-deflate, opt-in (deflate.h) */
+    if (level && !(gw->deflate = cx_deflate_new(level)))
+        return -1;
+    info.extensions = level ? cx_deflate_extensions() : NULL;
     /* UTF-8 of text frames is checked by wire.c before lws reads them; lws checks it again only where
      * wire.c cannot: compressed messages, once inflated. */
     info.options = (level ? LWS_SERVER_OPTION_VALIDATE_UTF8 : 0) | LWS_SERVER_OPTION_DISABLE_IPV6

@@ -20,6 +20,9 @@
  * whose libuv close path ("uv repeat test") shuts the socket before
  * lws_close_reason's frame goes out, and clients saw 1006 instead of our code.
  * After it, the gateway waits for the client's close frame (send_close).
+ * Client close frames never reach lws (wire.h): their verdicts come here
+ * (cx_gw_on_wire_verdict), and the TCP connection ends as soon as our
+ * close frame is out (close_now), RFC 6455 §7.1.1's order for a server.
  */
 #include "gateway/gateway_internal.h"
 #include "common/log.h"
@@ -175,4 +178,17 @@ int cx_gw_on_writeable(cx_gateway *gw, cx_session *s)
     if (s->close_sent && s->close_now)
         lws_callback_on_writable(s->wsi);   /* once the close frame is out, the connection ends */
     return 0;
+}
+
+/* A frame verdict (wire.h): the client's close frame is answered with its code, a broken rule
+ * fails the connection with 1002/1007; either way the TCP connection ends after our close frame. */
+void cx_gw_on_wire_verdict(uint64_t conn, int code, const char *reason, int is_close, void *arg)
+{
+    cx_session *s = cx_idmap_get(((cx_gateway *) arg)->sessions, conn);
+    if (!s)
+        return;
+    s->peer_close_code = is_close && !code ? 1005 : code;
+    s->close_now = 1;
+    cx_gw_close_session(s, is_close && !code ? 1000 : code, is_close ? "" : reason);
+    lws_callback_on_writable(s->wsi);
 }
