@@ -237,3 +237,18 @@ Test(http_answers, healthz_still_answers_and_an_empty_line_before_the_request_is
 {
     cr_assert_eq(answer("\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", NULL), 200);
 }
+
+Test(handshake, the_kits_communicator_offers_subprotocols_and_sees_the_choice)
+{
+    int64_t alice = cx_db_create_user(stack, "alice", 0);
+    char auth[128];
+    snprintf(auth, sizeof auth, "Authorization: Token %s", cx_db_token(stack, alice));
+    const char *headers[] = { auth, "Sec-WebSocket-Protocol: chanx.v1, chanx.v2", NULL };
+    cx_communicator *c = cx_communicator_new(stack, VERSIONED, headers);
+    cx_assert_authenticated_status_ok(c);
+    cr_assert_str_eq(cx_communicator_subprotocol(c), "chanx.v1");
+    cx_send_message(c, "which", NULL);
+    json_t *m = cx_receive_until_action(c, "which", 5000);
+    cr_assert_str_eq(str(json_object_get(m, "payload"), "subprotocol"), "chanx.v1");
+    json_decref(m);
+}
