@@ -12,9 +12,10 @@
  * the same bytes: the last few results are kept and reused on an exact
  * match (is_mine / is_current make at most a few variants of one message).
  *
- * Offers are accepted when lws will answer them the way these frames need:
- * an offer restricting server_max_window_bits below 15 is declined (the
- * connection goes on uncompressed), as are unknown parameters.
+ * Offers are accepted when lws's answer is one RFC 7692 allows: an offer
+ * with server_max_window_bits (which an acceptance must echo, and lws 4.1
+ * echoes no parameter with a value) or an unknown parameter is declined, and
+ * the connection goes on uncompressed. Browsers offer neither.
  * Gateway loop thread only.
  */
 #ifndef CX_GATEWAY_DEFLATE_H

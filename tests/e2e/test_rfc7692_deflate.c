@@ -143,7 +143,7 @@ Test(compression, off_the_offer_is_declined_and_rsv1_fails_the_connection)
     cx_raw_destroy(&c);
 }
 
-Test(compression, an_offer_restricting_the_servers_window_is_declined)
+Test(compression, an_offer_with_server_max_window_bits_is_declined)
 {
     start("on");
     cx_raw *c = cx_raw_upgrade(cx_stack_gateway_port(stack, 0), PLAIN,
