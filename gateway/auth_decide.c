@@ -179,26 +179,48 @@ static class_outcome token_class(PGconn *db, const cx_auth_request *req, cx_auth
     return CLASS_USER;
 }
 
+/* Django's SECRET_KEY, then its SECRET_KEY_FALLBACKS (Django 4.1+, comma-separated here): keys[]
+ * point into buf. Returns how many; 0 without a key. */
+#define MAX_SECRET_KEYS 8
+static int secret_keys(const char *keys[MAX_SECRET_KEYS], char *buf, size_t len)
+{
+    const char *secret = cx_env_str("CHANX_DJANGO_SECRET_KEY", NULL);
+    if (!secret)
+        return 0;
+    snprintf(buf, len, "%s", cx_env_str("CHANX_DJANGO_SECRET_KEY_FALLBACKS", ""));
+    int n = 0;
+    keys[n++] = secret;
+    for (char *save = NULL, *k = strtok_r(buf, ", ", &save); k && n < MAX_SECRET_KEYS; k = strtok_r(NULL, ", ", &save))
+        keys[n++] = k;
+    return n;
+}
+
 /* django.contrib.auth.get_user: with the secret key, the session must carry the HMAC of the user's
- * current password hash, so that changing the password logs every other session out. */
-static int session_hash_ok(const char *session_data, const char *secret, PGresult *user)
+ * current password hash, so that changing the password logs every other session out. During a key
+ * rotation a hash made with a fallback key still verifies (Django 4.1.8+: get_session_auth_fallback_hash). */
+static int session_hash_ok(const char *session_data, const char *signed_with, const char *const *keys, int nkeys,
+                           PGresult *user)
 {
     char hash[80], why[96];
-    if (!secret)
+    if (!nkeys)
         return 1;   /* no key: the row is trusted as the database's own state */
-    return cx_django_session_field(session_data, secret, "_auth_user_hash", hash, sizeof hash, why, sizeof why) == 0
-           && cx_django_session_auth_hash_ok(hash, PQgetvalue(user, 0, 5), secret);
+    if (cx_django_session_field(session_data, signed_with, "_auth_user_hash", hash, sizeof hash, why, sizeof why) != 0)
+        return 0;
+    for (int i = 0; i < nkeys; i++)
+        if (cx_django_session_auth_hash_ok(hash, PQgetvalue(user, 0, 5), keys[i]))
+            return 1;
+    return 0;
 }
 
 /* Django's SessionMiddleware treats a missing, expired or undecodable session as anonymous, and
- * get_user treats a session whose user is gone or whose password changed the same way. */
+ * get_user treats a session whose user is gone or whose password changed the same way. A session
+ * signed with SECRET_KEY or one of SECRET_KEY_FALLBACKS decodes, as signing.loads does. */
 static class_outcome session_class(PGconn *db, const cx_auth_request *req, cx_auth_result *r, int *db_error)
 {
-    char sid[128], user_id[32], why[96], sql[200];
-    const char *secret = cx_env_str("CHANX_DJANGO_SECRET_KEY", NULL), *id = user_id;
+    char sid[128], user_id[32], why[96], sql[200], keybuf[2048];
+    const char *keys[MAX_SECRET_KEYS], *signed_with = NULL, *id = user_id;
+    int nkeys = secret_keys(keys, keybuf, sizeof keybuf);
     const char *key = cookie_value(req->cookie, cx_env_str("CHANX_SESSION_COOKIE_NAME", "sessionid"), sid, sizeof sid);
-    if (secret && !*secret)
-        secret = NULL;
     if (!key)
         return CLASS_NONE;
     PGresult *res = query_row(db, "SELECT session_data FROM django_session WHERE session_key = $1 "
@@ -207,13 +229,18 @@ static class_outcome session_class(PGconn *db, const cx_auth_request *req, cx_au
         return CLASS_NONE;
     char *data = strdup(PQgetvalue(res, 0, 0));
     PQclear(res);
-    int decoded = data && cx_django_session_user_id(data, secret, user_id, sizeof user_id, why, sizeof why) == 0;
+    int decoded = 0;
+    for (int i = 0; data && !decoded && i < (nkeys ? nkeys : 1); i++) {
+        signed_with = nkeys ? keys[i] : NULL;
+        decoded = cx_django_session_user_id(data, signed_with, user_id, sizeof user_id, why, sizeof why) == 0;
+    }
     for (const char *p = user_id; decoded && *p; p++)
         decoded = isdigit((unsigned char) *p);
     snprintf(sql, sizeof sql, "SELECT %s, u.password FROM auth_user u WHERE u.id = $1::integer", USER_COLUMNS);
     res = decoded && *user_id ? query_row(db, sql, 1, &id, db_error) : NULL;
-    int ok = res && session_hash_ok(data, secret, res);
+    int ok = res && session_hash_ok(data, signed_with, keys, nkeys, res);
     free(data);
+    explicit_bzero(keybuf, sizeof keybuf);
     if (!ok) {
         PQclear(res);
         return CLASS_NONE;
@@ -227,11 +254,32 @@ static class_outcome session_class(PGconn *db, const cx_auth_request *req, cx_au
     return CLASS_USER;
 }
 
+/* simplejwt's AUTH_HEADER_TYPES (CHANX_JWT_AUTH_HEADER_TYPES, comma-separated; default Bearer): the
+ * type the Authorization header uses, copied into buf, or NULL when it uses none of them. */
+static const char *jwt_header_type(const char *header, char *buf, size_t len)
+{
+    const char *list = cx_env_str("CHANX_JWT_AUTH_HEADER_TYPES", "Bearer");
+    size_t word = header ? strcspn(header, " \t") : 0;
+    for (const char *p = list; header && *p;) {
+        p += strspn(p, " ,");
+        size_t n = strcspn(p, " ,");
+        if (n && n == word && n < len && strncmp(p, header, n) == 0) {   /* simplejwt compares bytes exactly */
+            memcpy(buf, p, n);
+            buf[n] = '\0';
+            return buf;
+        }
+        p += n;
+    }
+    return NULL;
+}
+
 static class_outcome jwt_class(PGconn *db, const cx_auth_request *req, cx_auth_result *r, int *db_error)
 {
     char buf[4096], cookie[4096], user_id[32], why[96];
     int malformed = 0;
-    const char *token = header_credential(req->authorization, "Bearer", buf, sizeof buf, &malformed);
+    char type[64];
+    const char *scheme = jwt_header_type(req->authorization, type, sizeof type);
+    const char *token = scheme ? header_credential(req->authorization, scheme, buf, sizeof buf, &malformed) : NULL;
     if (malformed)
         return cx_auth_fail(r, 401, malformed == 3 ? "Given token not valid for any token type"
                                                    : "Authorization header must contain two space-delimited values"),

@@ -37,6 +37,7 @@ typedef struct cx_consumer_spec {
     size_t nperms;
     int safe_method;
     cx_spec_sql queryset, object_permission;   /* sql NULL when absent */
+    char **subprotocols;                       /* NULL-terminated, or NULL when the consumer declares none */
 } cx_consumer_spec;
 
 /* NULL with err on a spec the gateway cannot enforce (then the route is refused with 500). */

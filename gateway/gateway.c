@@ -20,9 +20,13 @@
  * so one thread serves clients and broker without blocking.
  */
 #include "gateway/gateway_internal.h"
+#include "common/env.h"
 #include "common/http_status.h"
 #include "common/log.h"
+#include "gateway/deflate.h"
+#include "gateway/handshake.h"
 #include "gateway/request.h"
+#include "gateway/wire.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -76,12 +80,16 @@ static void send_receive(cx_gateway *gw, cx_session *s, const void *text, size_t
 static void on_established(cx_gateway *gw, struct lws *wsi, cx_session **slot)
 {
     char *path = cx_request_header(wsi, WSI_TOKEN_GET_URI), *token = NULL, *jwt = NULL, client[128] = "";
+    char *offered_token = NULL, *offers = cx_handshake_offers(wsi, &offered_token);
+    cx_handshake_done();
     const char *target = NULL;
     json_t *kwargs = NULL;
     cx_route_entry *route = path ? cx_gw_route(gw, path, &kwargs, &target) : NULL;
     cx_session *s = cx_session_new(((uint64_t) gw->node << 32) | ++gw->next_conn, wsi);
     if (!s) {
         free(path);
+        free(offers);
+        free(offered_token);
         json_decref(kwargs);
         return;
     }
@@ -91,7 +99,12 @@ static void on_established(cx_gateway *gw, struct lws *wsi, cx_session **slot)
     s->kwargs = kwargs;
     s->client = strdup(client);
     s->query = cx_request_query(wsi, &token, &jwt);
-    s->headers = cx_request_headers(wsi);
+    s->headers = cx_request_headers(wsi, offers);
+    free(offers);
+    if (!token)
+        token = offered_token;   /* a DRF token offered as "<CHANX_TOKEN_SUBPROTOCOL>.<key>" */
+    else
+        free(offered_token);
     cx_idmap_put(gw->sessions, s->id, s);
     if (!route || !route->spec || !route->available) {
         cx_gw_close_session(s, 1011, "route changed");
@@ -264,6 +277,16 @@ static int refuse_upgrade(cx_gateway *gw, struct lws *wsi)
     return rc;
 }
 
+/* The subprotocols of the consumer the request's path routes to (NULL-terminated), or NULL. */
+static const char *const *route_subprotocols(cx_gateway *gw, struct lws *wsi)
+{
+    char *path = cx_request_header(wsi, WSI_TOKEN_GET_URI);
+    const char *target = NULL;
+    cx_route_entry *route = path ? cx_gw_route(gw, path, NULL, &target) : NULL;
+    free(path);
+    return route && route->spec ? (const char *const *) route->spec->subprotocols : NULL;
+}
+
 static int healthz(cx_gateway *gw, struct lws *wsi, const char *uri)
 {
     if (strcmp(uri, "/healthz") != 0)
@@ -287,10 +310,29 @@ static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *
     switch (reason) {
     case LWS_CALLBACK_HTTP:
         return healthz(gw, wsi, in);
-    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-        return refuse_upgrade(gw, wsi);
+    case LWS_CALLBACK_CONFIRM_EXTENSION_OKAY:   /* 0 accepts (only permessage-deflate is registered) */
+        gw->handshake_deflate = gw->deflate && cx_deflate_confirm(wsi);
+        return !gw->handshake_deflate;
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
+        gw->handshake_deflate = 0;
+        int rc = cx_handshake_check(wsi);
+        rc = rc ? rc : refuse_upgrade(gw, wsi);
+        if (rc)
+            cx_wire_accept(lws_get_socket_fd(wsi));   /* refused: HTTP again, no frames follow (wire.h) */
+        return rc;
+    }
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        return cx_handshake_choose(wsi, route_subprotocols(gw, wsi));
+    case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+        cx_wire_accept(lws_get_socket_fd(wsi));
+        return 0;
     case LWS_CALLBACK_ESTABLISHED:
         on_established(gw, wsi, slot);
+        if (*slot) {
+            (*slot)->deflate = gw->handshake_deflate;
+            cx_wire_established(lws_get_socket_fd(wsi), (*slot)->id, (*slot)->deflate);
+        }
+        gw->handshake_deflate = 0;
         return 0;
     case LWS_CALLBACK_RECEIVE:
         if (*slot)
@@ -328,8 +370,11 @@ static const struct lws_protocols PROTOCOLS[] = {
      * resident memory per idle connection, 4 KiB costs 5.6 (docs/benchmarks.md).
      * tx_packet_size: the most one send() may carry; left 0, lws would take
      * rx_buffer_size and cut a big message into 4 KiB writes, one per turn. */
-    { "chanx", callback_ws, sizeof(cx_session *), 4096, 0, NULL, 65536 },
-    { "chanx-broker", callback_broker_fd, 0, 0, 0, NULL, 0 },
+    /* Names with a space: no subprotocol offer can equal them (handshake.c). */
+    { "chanx ws", callback_ws, sizeof(cx_session *), 4096, 0, NULL, 65536 },
+    { "chanx broker", callback_broker_fd, 0, 0, 0, NULL, 0 },
+    /* Upgrades that offer subprotocols bind here; handshake.c names it per handshake. */
+    { cx_handshake_slot, callback_ws, sizeof(cx_session *), 4096, 0, NULL, 65536 },
     { NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
@@ -352,6 +397,7 @@ static void on_tick(lws_sorted_usec_list_t *sul)
 static void before_poll(uv_prepare_t *prepare)
 {
     cx_gateway *gw = prepare->data;
+    cx_wire_collect(cx_gw_on_wire_verdict, gw);
     if (gw->drain_pending) {
         gw->drain_pending = 0;
         cx_gw_upstream_drain(gw);
@@ -369,7 +415,7 @@ static int adopt_broker_fd(cx_gateway *gw)
     /* lws closes what it adopts; ZeroMQ must keep its own fd, so lws gets a duplicate. */
     lws_sock_file_fd_type fd;
     fd.filefd = dup(cx_link_fd(gw->link));
-    return fd.filefd >= 0 && lws_adopt_descriptor_vhost(gw->vhost, LWS_ADOPT_RAW_FILE_DESC, fd, "chanx-broker", NULL)
+    return fd.filefd >= 0 && lws_adopt_descriptor_vhost(gw->vhost, LWS_ADOPT_RAW_FILE_DESC, fd, "chanx broker", NULL)
                ? 0 : -1;
 }
 
@@ -442,7 +488,7 @@ static int can_listen(const cx_gateway_config *config)
 
 static int setup(cx_gateway *gw, const cx_gateway_config *config)
 {
-    if (!can_listen(config))
+    if (!can_listen(config) || cx_wire_init() != 0)
         return -1;
     char host[64] = "host", node[160];
     gethostname(host, sizeof host - 1);
@@ -469,9 +515,20 @@ static int setup(cx_gateway *gw, const cx_gateway_config *config)
     info.port = config->port;
     info.iface = config->listen_host;
     info.protocols = PROTOCOLS;
-    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_LIBUV;
+    int level = cx_deflate_level_setting();   /* permessage-deflate, opt-in (deflate.h) */
+    if (level && !(gw->deflate = cx_deflate_new(level)))
+        return -1;
+    info.extensions = level ? cx_deflate_extensions() : NULL;
+    /* UTF-8 of text frames is checked by wire.c before lws reads them; lws checks it again only where
+     * wire.c cannot: compressed messages, once inflated. */
+    info.options = (level ? LWS_SERVER_OPTION_VALIDATE_UTF8 : 0) | LWS_SERVER_OPTION_DISABLE_IPV6
+                   | LWS_SERVER_OPTION_LIBUV;
     info.fd_limit_per_thread = 0;
     info.timeout_secs = 10;
+    /* A request head must be complete this long after the connection opened (slowloris), and may
+     * be as large as wire.h lets through: lws drops what overflows its buffer without an answer. */
+    info.timeout_secs_ah_idle = (unsigned int) cx_env_long("CHANX_HANDSHAKE_TIMEOUT_SECS", 10, 1, 3600);
+    info.max_http_header_data = CX_WIRE_MAX_HEAD + 2048;
     info.ka_time = 60;
     info.ka_probes = 3;
     info.ka_interval = 10;
@@ -515,6 +572,7 @@ static void teardown(cx_gateway *gw)
     }
     close_loop(gw);
     cx_gw_upstream_free(gw);
+    cx_deflate_destroy(&gw->deflate);
     free(gw->scratch);
     free(gw->dirty);
     zhashx_destroy(&gw->groups);

@@ -46,6 +46,8 @@ typedef struct {
     unsigned char *scratch;   /* LWS_PRE + the frames of one send (outbox.c) */
     size_t scratch_size;
     uint64_t *dirty;          /* sessions with frames queued this turn (outbox.c) */
+    struct cx_deflate *deflate;   /* CHANX_COMPRESSION on: the one compressor (deflate.h) */
+    int handshake_deflate;    /* the handshake in progress accepted permessage-deflate */
     size_t ndirty, dirty_cap;
 } cx_gateway;
 
@@ -63,6 +65,8 @@ cx_route_entry *cx_gw_route(cx_gateway *gw, const char *path, json_t **kwargs, c
 void cx_gw_queue(cx_gateway *gw, cx_session *s, const char *a, size_t alen, const char *b, size_t blen);
 /* Writes every session's frames queued this turn, one send each. */
 void cx_gw_flush_dirty(cx_gateway *gw);
+/* A frame verdict of wire.h (cx_wire_collect's act): close frame answered, or the connection failed. */
+void cx_gw_on_wire_verdict(uint64_t conn, int code, const char *reason, int is_close, void *arg);
 /* LWS_CALLBACK_SERVER_WRITEABLE: more of the queue, then the close frame; -1 closes. */
 int cx_gw_on_writeable(cx_gateway *gw, cx_session *s);
 

@@ -86,7 +86,8 @@ static int header_name(enum lws_token_indexes token, char *name, size_t size)
         return 0;
     memcpy(name, text, len - 1);
     name[len - 1] = '\0';
-    return strcmp(name, "authorization") != 0;
+    /* Sec-WebSocket-Protocol may carry a credential: handshake.c forwards the offers without it. */
+    return strcmp(name, "authorization") != 0 && strcmp(name, "sec-websocket-protocol") != 0;
 }
 
 static void add_custom_headers(struct lws *wsi, json_t *headers)
@@ -144,9 +145,11 @@ static char *strip_credential_cookies(const char *header)
     return out;
 }
 
-char *cx_request_headers(struct lws *wsi)
+char *cx_request_headers(struct lws *wsi, const char *subprotocols)
 {
     json_t *headers = json_object();
+    if (subprotocols)
+        json_object_set_new(headers, "sec-websocket-protocol", json_string(subprotocols));
     char name[64];
     for (int token = 0; token < WSI_TOKEN_COUNT; token++) {
         if (!header_name((enum lws_token_indexes) token, name, sizeof name))

@@ -53,6 +53,7 @@ int cx_frame_queue_push2(cx_frame_queue *q, const void *a, size_t alen, const vo
     if (!f)
         return -1;
     f->next = NULL;
+    f->rsv1 = 0;
     f->len = alen + blen;
     memcpy(f->data + LWS_PRE, a, alen);
     if (blen)

@@ -13,6 +13,7 @@
 #include "workers/context_internal.h"
 #include "common/http_status.h"
 #include "common/log.h"
+#include "common/subprotocol.h"
 #include "workers/camel.h"
 
 #include <stdio.h>
@@ -316,6 +317,13 @@ const char *chanx_path(const chanx_ctx *ctx) { return ctx->path; }
 const char *chanx_client_addr(const chanx_ctx *ctx) { return ctx->client; }
 const json_t *chanx_url_kwargs(const chanx_ctx *ctx) { return ctx->kwargs; }
 const json_t *chanx_query_params(const chanx_ctx *ctx) { return ctx->query; }
+
+const char *chanx_subprotocol(const chanx_ctx *ctx)
+{
+    /* The gateway forwards the offers without credentials and chose with the same rule. */
+    return cx_subprotocol_choose(json_string_value(json_object_get(ctx->headers, "sec-websocket-protocol")),
+                                 ctx->consumer->desc->subprotocols);
+}
 
 const char *chanx_header(const chanx_ctx *ctx, const char *name)
 {

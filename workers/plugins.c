@@ -22,6 +22,8 @@
 #include "workers/plugins.h"
 #include "common/env.h"
 #include "common/permission.h"
+#include "common/subprotocol.h"
+#include "workers/drf_defaults.h"
 
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -178,17 +180,26 @@ static json_t *string_list(const char *const *list, const char *fallback)
     return out;
 }
 
-/* The part of a consumer the gateway enforces, as JSON for the route table. */
-static json_t *edge_spec(const chanx_consumer *d)
+/* The part of a consumer the gateway enforces, as JSON for the route table; classes it names none
+ * of come from the deployment's defaults (drf_defaults.h). NULL with err on a bad default. */
+static json_t *edge_spec(const chanx_consumer *d, char *err, size_t errlen)
 {
+    json_t *auth = cx_drf_authentication(d->authentication, err, errlen);
+    json_t *perms = auth ? cx_drf_permissions(d->permissions, err, errlen) : NULL;
+    if (!perms) {
+        json_decref(auth);
+        return NULL;
+    }
     json_t *spec = json_object();
-    json_object_set_new(spec, "authentication", string_list(d->authentication, CHANX_TOKEN_AUTH));
-    json_object_set_new(spec, "permissions", string_list(d->permissions, CHANX_IS_AUTHENTICATED));
+    json_object_set_new(spec, "authentication", auth);
+    json_object_set_new(spec, "permissions", perms);
     if (d->queryset)
         json_object_set_new(spec, "queryset", json_string(d->queryset));
     if (d->object_permission)
         json_object_set_new(spec, "object_permission", json_string(d->object_permission));
     json_object_set_new(spec, "auth_method", json_string(d->auth_method ? d->auth_method : "GET"));
+    if (d->subprotocols)
+        json_object_set_new(spec, "subprotocols", string_list(d->subprotocols, NULL));
     return spec;
 }
 
@@ -209,13 +220,19 @@ static int check_consumer(cx_consumer_entry *e, char *err, size_t errlen)
     for (const char *const *a = d->authentication; a && *a; a++)
         if (strcmp(*a, CHANX_TOKEN_AUTH) && strcmp(*a, CHANX_SESSION_AUTH) && strcmp(*a, CHANX_JWT_AUTH))
             return snprintf(err, errlen, "consumer '%s': unknown authentication class '%s'", e->short_name, *a), -1;
+    for (const char *const *p = d->subprotocols; p && *p; p++)
+        if (!cx_subprotocol_is_token(*p, strlen(*p)) || strlen(*p) > 63)
+            return snprintf(err, errlen, "consumer '%s': subprotocol \"%s\" is not an RFC 7230 token of at most 63 bytes",
+                            e->short_name, *p), -1;
     if (d->incoming) {
         char why[256];
         e->schema = cx_schema_new(d->incoming, d->action_key ? d->action_key : "action", why, sizeof why);
         if (!e->schema)
             return snprintf(err, errlen, "consumer '%s': incoming schema %s", e->short_name, why), -1;
     }
-    e->spec = edge_spec(d);
+    char why[300];
+    if (!(e->spec = edge_spec(d, why, sizeof why)))
+        return snprintf(err, errlen, "consumer '%s': %s", e->short_name, why), -1;
     return 0;
 }
 

@@ -184,6 +184,7 @@ typedef enum { CHANX_DEFAULT = 0, CHANX_ON = 1, CHANX_OFF = 2 } chanx_flag;
 #define CHANX_ROUTES(...) ((const char *const[]) { __VA_ARGS__, NULL })
 #define CHANX_AUTHENTICATION(...) ((const char *const[]) { __VA_ARGS__, NULL })
 #define CHANX_PERMISSIONS(...) ((const char *const[]) { __VA_ARGS__, NULL })
+#define CHANX_SUBPROTOCOLS(...) ((const char *const[]) { __VA_ARGS__, NULL })
 
 typedef struct chanx_ctx chanx_ctx;         /* one connection's consumer instance */
 typedef struct chanx_msg chanx_msg;         /* one validated incoming message */
@@ -245,6 +246,14 @@ typedef struct chanx_consumer {
     chanx_flag log_sent_message;             /* log "Sent websocket json"; default on */
     chanx_flag camelize;                     /* snake_case inside, camelCase on the wire; default off */
     const char *const *log_ignored_actions;  /* actions never logged, e.g. CHANX_ROUTES("ping", "pong") */
+
+    /* WebSocket subprotocols this consumer speaks, NULL-terminated: CHANX_SUBPROTOCOLS("chanx.v1").
+     * The gateway answers Sec-WebSocket-Protocol with the first of the client's offers found here
+     * (RFC 6455 §4.2.2; names are RFC 7230 tokens, at most 63 bytes, compared case-sensitively), and
+     * with no header when none is, or when this is NULL: an offer never makes the connection fail at
+     * the gateway. Browsers fail a connection that offered subprotocols and got none back, so a
+     * browser client should offer one listed here. chanx_subprotocol() tells which was chosen. */
+    const char *const *subprotocols;
 } chanx_consumer;
 
 /* Registers a consumer when its plugin is loaded. Use as:  CHANX_CONSUMER(name) { .field = ..., };
@@ -291,6 +300,9 @@ const json_t *chanx_url_kwargs(const chanx_ctx *ctx);    /* object; int converte
 const char *chanx_url_kwarg(const chanx_ctx *ctx, const char *name);   /* any kwarg as text, or NULL */
 const char *chanx_query_param(const chanx_ctx *ctx, const char *name); /* first value, decoded, or NULL */
 const json_t *chanx_query_params(const chanx_ctx *ctx);  /* name → array of values */
+/* The subprotocol the gateway answered the handshake with (an entry of .subprotocols, borrowed), or
+ * NULL when none was chosen. Django Channels' accept(subprotocol=...), decided from the declaration. */
+const char *chanx_subprotocol(const chanx_ctx *ctx);
 
 /* ------------------------------------------------------------------ messages */
 

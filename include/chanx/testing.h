@@ -132,6 +132,9 @@ cx_communicator *cx_communicator_new(cx_stack *stack, const char *path, const ch
 cx_communicator *cx_communicator_on(cx_stack *stack, int gateway, const char *path, const char *const *headers);
 int cx_communicator_connected(const cx_communicator *self);
 int cx_communicator_http_status(const cx_communicator *self);   /* when the upgrade was refused */
+/* The subprotocol the gateway chose ("" for none; borrowed). Offer some with a header entry
+ * "Sec-WebSocket-Protocol: chanx.v1, chanx.v2", as a browser's new WebSocket(url, [...]) does. */
+const char *cx_communicator_subprotocol(const cx_communicator *self);
 /* Waits for the authentication message; returns its payload (owned) or NULL on timeout. */
 json_t *cx_wait_for_auth(cx_communicator *self, int timeout_ms);
 /* Asserts the authentication message says 200. */
