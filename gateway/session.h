@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <jansson.h>
 #include <libwebsockets.h>
+#include "gateway/idle_wheel.h"
 
 typedef enum { SESSION_AUTHENTICATING, SESSION_CONNECTED, SESSION_CLOSING } cx_session_state;
 
@@ -51,6 +52,7 @@ typedef struct cx_session {
     int close_code;           /* non-zero: close once the queue is flushed */
     int close_sent;           /* our close frame is out: waiting for the client's */
     char close_reason[64];
+    cx_idle_entry idle;       /* when the client last sent something (keepalive.h) */
 } cx_session;
 
 cx_session *cx_session_new(uint64_t id, struct lws *wsi);
