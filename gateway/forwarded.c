@@ -1,8 +1,8 @@
 /*
  * forwarded.c — reading the proxy headers of forwarded.h.
  *
- * libwebsockets 4.1 parses X-Forwarded-For as a known token and keeps the
- * others (X-Real-IP, X-Forwarded-Proto, X-Forwarded-Host) for lookup by
+ * libwebsockets 4.1 parses X-Forwarded-For and X-Real-IP as known tokens
+ * and keeps the others (X-Forwarded-Proto, X-Forwarded-Host) for lookup by
  * name. Proto and host may be lists when proxies chain; the left-most value
  * is the one the client used with the first proxy. A WebSocket proxy may say
  * ws/wss: the Origin a browser sends names http/https.
@@ -58,7 +58,8 @@ void cx_forwarded_read(const cx_proxies *proxies, struct lws *wsi, char *client,
         cx_proxies_client(proxies, peer, NULL, NULL, client, size);
         return;
     }
-    char *xff = cx_request_header(wsi, WSI_TOKEN_X_FORWARDED_FOR), *real_ip = custom_header(wsi, "x-real-ip:");
+    char *xff = cx_request_header(wsi, WSI_TOKEN_X_FORWARDED_FOR);
+    char *real_ip = cx_request_header(wsi, WSI_TOKEN_HTTP_X_REAL_IP);
     cx_proxies_client(proxies, peer, xff, real_ip, client, size);
     free(xff);
     free(real_ip);

@@ -19,6 +19,11 @@
 #include "gateway/session.h"
 
 #include <stdlib.h>
+#include <string.h>
+
+/* The ping carries a payload because the pong echoes it (RFC 6455 5.5.3) and lws 4.1 swallows an
+ * empty pong without LWS_CALLBACK_RECEIVE_PONG: a client answering an empty ping would look dead. */
+static const char PING_PAYLOAD[] = "chanx";
 
 struct cx_keepalive {
     uv_timer_t timer;
@@ -36,11 +41,12 @@ static void on_idle(cx_idle_entry *e, cx_idle_event event, void *arg)
     cx_keepalive *self = arg;
     cx_session *s = session_of(e);
     if (event == CX_IDLE_PING) {
-        unsigned char frame[LWS_PRE + 2];
-        frame[LWS_PRE] = 0x89;   /* FIN + ping, no payload */
-        frame[LWS_PRE + 1] = 0;
+        unsigned char frame[LWS_PRE + 2 + sizeof PING_PAYLOAD - 1];
+        frame[LWS_PRE] = 0x89;   /* FIN + ping */
+        frame[LWS_PRE + 1] = sizeof PING_PAYLOAD - 1;
+        memcpy(frame + LWS_PRE + 2, PING_PAYLOAD, sizeof PING_PAYLOAD - 1);
         if (!s->close_sent && !lws_partial_buffered(s->wsi))
-            lws_write(s->wsi, frame + LWS_PRE, 2, LWS_WRITE_RAW);
+            lws_write(s->wsi, frame + LWS_PRE, sizeof frame - LWS_PRE, LWS_WRITE_RAW);
         return;
     }
     cx_info("dropping connection %llu: no answer to a ping for %lld ms after %lld ms of silence",
