@@ -128,7 +128,7 @@ cx_proxies *cx_proxies_new(const char *list, char *why, size_t why_size)
 {
     size_t cap = 0;
     for (const char *p = list ? list : ""; *p; p++)
-        cap += *p == ',' || *p == ' ';
+        cap += *p == ',' || *p == ' ' || *p == '\t';   /* every separator the loop below splits on */
     cx_proxies *self = calloc(1, sizeof *self + (cap + 1) * sizeof(cidr));
     if (!self) {
         snprintf(why, why_size, "out of memory");

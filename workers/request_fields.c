@@ -54,6 +54,8 @@ static char *form_decode(const char *s, size_t len)
 json_t *cx_query_parse(const char *query, size_t query_len)
 {
     json_t *params = json_object();
+    if (!query || !query_len)
+        return params;   /* no query: and NULL + 0 is undefined behaviour (the fuzzer's first find) */
     size_t start = 0;
     for (size_t i = 0; i <= query_len; i++) {
         if (i < query_len && query[i] != '&')

@@ -160,3 +160,13 @@ Test(proxies, header_addresses_are_canonicalised)
     cr_assert_not(cx_proxies_address("[::1]x", 6, out, sizeof out));
     cr_assert_not(cx_proxies_address("1.2.3.4:80:90", 13, out, sizeof out), "two colons is not IPv4:port");
 }
+
+/* Found by tests/fuzz/fuzz_proxies: tabs separate entries too, and the list was sized by commas and
+ * spaces only (a heap overflow). */
+Test(proxies, tab_separated_entries_are_all_kept)
+{
+    cx_proxies *p = list("10.0.0.1\t10.0.0.2\t\t10.0.0.3");
+    cr_assert_eq(cx_proxies_count(p), 3);
+    cr_assert(cx_proxies_trusts(p, "10.0.0.3"));
+    cx_proxies_destroy(&p);
+}
