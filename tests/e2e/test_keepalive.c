@@ -315,6 +315,42 @@ Test(keepalive, pings_off_leaves_a_silent_client_alone)
     raw_close(&c);
 }
 
+/* The gateway's end of a client connection has TCP keepalive armed: /proc/net/tcp shows its timer
+ * as 2 (keepalive), where a socket without SO_KEEPALIVE shows 0 when idle. */
+Test(keepalive, client_sockets_have_tcp_keepalive_as_a_second_line)
+{
+    start((const char *[]) { "cons_groups", NULL }, (const char *[]) { "CHANX_PING_INTERVAL_MS=0", NULL });
+    raw_client *c = raw_connect("/ws/cons_groups/lobby/", cx_db_create_user(stack, "tcp", 0));
+    cr_assert_eq(raw_next(c, 5000, NULL, 0), 1);
+    struct sockaddr_in local;
+    socklen_t len = sizeof local;
+    getsockname(c->fd, (struct sockaddr *) &local, &len);
+    char gateway_end[32], client_end[32], line[512];
+    snprintf(gateway_end, sizeof gateway_end, ":%04X ", cx_stack_gateway_port(stack, 0));
+    snprintf(client_end, sizeof client_end, ":%04X ", ntohs(local.sin_port));
+    int found = 0, timer = -1;
+    FILE *f = fopen("/proc/net/tcp", "r");
+    cr_assert_not_null(f);
+    while (fgets(line, sizeof line, f)) {
+        /* sl local rem st queues tr:when ...: the gateway's side has our port as its remote */
+        char local_addr[64], remote[64];
+        unsigned st;
+        int tr;
+        if (sscanf(line, " %*s %63s %63s %x %*s %x:", local_addr, remote, &st, &tr) != 4)
+            continue;
+        strcat(local_addr, " ");
+        strcat(remote, " ");
+        if (st == 1 && strstr(local_addr, gateway_end) && strstr(remote, client_end)) {
+            found = 1;
+            timer = tr;
+        }
+    }
+    fclose(f);
+    cr_assert(found, "the gateway's end of the connection is not in /proc/net/tcp");
+    cr_assert_eq(timer, 2, "timer %d: TCP keepalive is not armed", timer);
+    raw_close(&c);
+}
+
 /* ---------------------------------------------------------------- proxies */
 
 static const char *const PROBE[] = { "cons_probe", NULL };
