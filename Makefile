@@ -9,6 +9,7 @@
 #   make test       unit and end-to-end tests, plain and under ASan/UBSan
 #   make bench      benchmarks (see docs/benchmarks.md)
 #   make install    programs, plugin SDK and testing kit under PREFIX (DESTDIR); make uninstall
+#   make fuzz       every libFuzzer harness of tests/fuzz/ for FUZZ_SECONDS (60) each
 #
 # BUILD selects the output directory; SAN=1 builds with sanitizers, TSAN=1 with
 # ThreadSanitizer (the worker's thread pool; see test-tsan).
@@ -30,6 +31,10 @@ LDFLAGS_SAN := -fsanitize=address,undefined
 else ifeq ($(TSAN),1)
 CFLAGS_OPT := -O1 -fno-omit-frame-pointer -fsanitize=thread
 LDFLAGS_SAN := -fsanitize=thread
+else ifeq ($(SAN),fuzz)
+# clang only: objects instrumented for libFuzzer, linked into tests/fuzz/ harnesses.
+CFLAGS_OPT := -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+LDFLAGS_SAN := -fsanitize=address,undefined
 else
 CFLAGS_OPT := -O2
 LDFLAGS_SAN :=
@@ -66,7 +71,7 @@ E2E_SRCS  := $(wildcard tests/e2e/*.c) $(wildcard tests/kit/*selftest.c)
 # The testing kit as a library: what a plugin author's tests link (see README).
 KIT_LIB := $(BUILD)/lib/libchanx-testing.a
 
-.PHONY: all deps run test test-plain test-san test-tsan unit e2e bench clean new-consumer
+.PHONY: all deps run test test-plain test-san test-tsan unit e2e bench clean new-consumer fuzz fuzz-build fuzz-smoke
 .DEFAULT_GOAL := all
 
 all: $(PROGRAMS) $(PLUGINS) $(TEST_PLUGINS) $(ABI_PLUGINS) $(KIT_LIB) $(BUILD)/tests/unit $(BUILD)/tests/e2e $(BUILD)/bench/bare_echo $(BUILD)/bench/chanx-bench $(BENCH_PLUGINS)
@@ -170,6 +175,7 @@ test: deps
 	@$(MAKE) --no-print-directory test-plain
 	@$(MAKE) --no-print-directory test-san
 	@$(MAKE) --no-print-directory test-tsan
+	@$(MAKE) --no-print-directory fuzz-smoke
 
 # The deployment (docker/) is checked where no Docker engine runs: the compose
 # file must satisfy Debian's docker-compose, the image's `RUN make` goals are
@@ -228,5 +234,26 @@ e2e: all
 bench: deps
 	@scripts/bench
 
+# Fuzzing (tests/fuzz/README.md): one libFuzzer harness per parser, built
+# with clang, ASan and UBSan in build-fuzz/. `make fuzz` runs each for
+# FUZZ_SECONDS; `make fuzz-smoke` (part of `make test`) runs each over its
+# seed corpus and a few seconds more, so a harness that stops building or
+# crashes on a checked-in input fails CI.
+FUZZ_SECONDS ?= 60
+FUZZ_HARNESSES := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(GATEWAY_OBJS) $(WORKER_OBJS) $(COMMON_OBJS)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ $@"; $(CC) $(CFLAGS_ALL) -fsanitize=fuzzer -rdynamic -o $@ $^ $(LDLIBS_ALL)
+
+fuzz-build:
+	@$(MAKE) --no-print-directory BUILD=build-fuzz SAN=fuzz CC=clang $(addprefix build-fuzz/fuzz/,$(FUZZ_HARNESSES))
+
+fuzz: deps fuzz-build
+	@scripts/fuzz build-fuzz/fuzz $(FUZZ_SECONDS) $(FUZZ_HARNESSES)
+
+fuzz-smoke: fuzz-build
+	@scripts/fuzz build-fuzz/fuzz $(or $(FUZZ_SMOKE_SECONDS),4) $(FUZZ_HARNESSES)
+
 clean:
-	rm -rf build build-san build-tsan
+	rm -rf build build-san build-tsan build-fuzz

@@ -15,6 +15,7 @@
 #include "common/django_signing.h"
 #include "common/django_auth.h"
 #include "common/pg_json.h"
+#include "gateway/credentials.h"
 #include "gateway/jwt.h"
 #include "gateway/origin.h"
 #include "proto/envelope.h"
@@ -105,60 +106,13 @@ static PGresult *user_by_id(PGconn *db, const char *id, int *db_error)
     return *id ? query_row(db, sql, 1, &id, db_error) : NULL;
 }
 
-/* "Token abc" → "abc" when the keyword matches, split on whitespace as DRF does; *malformed is 1
- * when the header has the keyword but no credential, 2 when the credential contains spaces. */
-static const char *header_credential(const char *header, const char *keyword, char *buf, size_t len, int *malformed)
-{
-    size_t k = strlen(keyword);
-    if (!header || strncasecmp(header, keyword, k) != 0 || (header[k] && !isspace((unsigned char) header[k])))
-        return NULL;
-    const char *cred = header + k;
-    while (isspace((unsigned char) *cred))
-        cred++;
-    size_t n = strlen(cred);
-    while (n && isspace((unsigned char) cred[n - 1]))
-        n--;
-    size_t word = 0;
-    while (word < n && !isspace((unsigned char) cred[word]))
-        word++;
-    if (!n || word < n) {
-        *malformed = n ? 2 : 1;
-        return NULL;
-    }
-    if (n >= len) {
-        *malformed = 3;
-        return NULL;
-    }
-    memcpy(buf, cred, n);
-    buf[n] = '\0';
-    return buf;
-}
-
-static const char *cookie_value(const char *cookies, const char *name, char *buf, size_t len)
-{
-    size_t n = strlen(name);
-    for (const char *p = cookies; p && *p;) {
-        while (*p == ' ' || *p == ';')
-            p++;
-        const char *end = strchr(p, ';');
-        size_t part = end ? (size_t) (end - p) : strlen(p);
-        if (part > n && strncmp(p, name, n) == 0 && p[n] == '=' && part - n - 1 < len) {
-            memcpy(buf, p + n + 1, part - n - 1);
-            buf[part - n - 1] = '\0';
-            return buf;
-        }
-        p += part;
-    }
-    return NULL;
-}
-
 /* ------------------------------------------------------------- classes */
 
 static class_outcome token_class(PGconn *db, const cx_auth_request *req, cx_auth_result *r, int *db_error)
 {
     char buf[128];
     int malformed = 0;
-    const char *key = header_credential(req->authorization, "Token", buf, sizeof buf, &malformed);
+    const char *key = cx_header_credential(req->authorization, "Token", buf, sizeof buf, &malformed);
     if (malformed == 1)
         return cx_auth_fail(r, 401, "Invalid token header. No credentials provided."), CLASS_FAIL;
     if (malformed)   /* spaces; or too long to be any key */
@@ -220,7 +174,7 @@ static class_outcome session_class(PGconn *db, const cx_auth_request *req, cx_au
     char sid[128], user_id[32], why[96], sql[200], keybuf[2048];
     const char *keys[MAX_SECRET_KEYS], *signed_with = NULL, *id = user_id;
     int nkeys = secret_keys(keys, keybuf, sizeof keybuf);
-    const char *key = cookie_value(req->cookie, cx_env_str("CHANX_SESSION_COOKIE_NAME", "sessionid"), sid, sizeof sid);
+    const char *key = cx_cookie_value(req->cookie, cx_env_str("CHANX_SESSION_COOKIE_NAME", "sessionid"), sid, sizeof sid);
     if (!key)
         return CLASS_NONE;
     PGresult *res = query_row(db, "SELECT session_data FROM django_session WHERE session_key = $1 "
@@ -279,7 +233,7 @@ static class_outcome jwt_class(PGconn *db, const cx_auth_request *req, cx_auth_r
     int malformed = 0;
     char type[64];
     const char *scheme = jwt_header_type(req->authorization, type, sizeof type);
-    const char *token = scheme ? header_credential(req->authorization, scheme, buf, sizeof buf, &malformed) : NULL;
+    const char *token = scheme ? cx_header_credential(req->authorization, scheme, buf, sizeof buf, &malformed) : NULL;
     if (malformed)
         return cx_auth_fail(r, 401, malformed == 3 ? "Given token not valid for any token type"
                                                    : "Authorization header must contain two space-delimited values"),
@@ -289,7 +243,7 @@ static class_outcome jwt_class(PGconn *db, const cx_auth_request *req, cx_auth_r
     int from_cookie = 0;
     const char *jwt_cookie = cx_env_str("CHANX_JWT_COOKIE", NULL);
     if (!token && jwt_cookie)
-        from_cookie = (token = cookie_value(req->cookie, jwt_cookie, cookie, sizeof cookie)) != NULL;
+        from_cookie = (token = cx_cookie_value(req->cookie, jwt_cookie, cookie, sizeof cookie)) != NULL;
     if (!token)
         return CLASS_NONE;
     /* A browser sends cookies to any page's WebSocket: the same hijacking guard as sessions. */

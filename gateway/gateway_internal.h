@@ -14,6 +14,8 @@
 #include "gateway/auth.h"
 #include "gateway/consumer_spec.h"
 #include "gateway/gateway.h"
+#include "gateway/keepalive.h"
+#include "gateway/proxies.h"
 #include "gateway/session.h"
 
 typedef struct {
@@ -49,6 +51,8 @@ typedef struct {
     struct cx_deflate *deflate;   /* CHANX_COMPRESSION on: the one compressor (deflate.h) */
     int handshake_deflate;    /* the handshake in progress accepted permessage-deflate */
     size_t ndirty, dirty_cap;
+    cx_keepalive *keepalive;  /* server pings; NULL when CHANX_PING_INTERVAL_MS=0 */
+    cx_proxies *proxies;      /* CHANX_TRUSTED_PROXIES */
 } cx_gateway;
 
 extern cx_gateway *cx_gw;   /* the one gateway of this process, for lws callbacks */

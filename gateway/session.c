@@ -16,6 +16,7 @@ cx_session *cx_session_new(uint64_t id, struct lws *wsi)
         return NULL;
     self->id = id;
     self->wsi = wsi;
+    self->idle.slot = -1;   /* not in a keepalive wheel */
     return self;
 }
 

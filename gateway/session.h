@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <jansson.h>
 #include <libwebsockets.h>
+#include "gateway/idle_wheel.h"
 
 typedef enum { SESSION_AUTHENTICATING, SESSION_CONNECTED, SESSION_CLOSING } cx_session_state;
 
@@ -54,6 +55,7 @@ typedef struct cx_session {
     int close_now;            /* end the TCP connection right after our close frame (wire.h verdicts) */
     int deflate;              /* permessage-deflate was negotiated: messages go compressed */
     char close_reason[64];
+    cx_idle_entry idle;       /* when the client last sent something (keepalive.h) */
 } cx_session;
 
 cx_session *cx_session_new(uint64_t id, struct lws *wsi);

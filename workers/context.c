@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/subprotocol.h"
 #include "workers/camel.h"
+#include "workers/request_fields.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,76 +34,6 @@ static json_t *parse_or_empty(cx_slice text)
     return value ? value : json_object();
 }
 
-/* "a=1; b=2" → {"a": "1", "b": "2"} */
-static json_t *parse_cookies(const char *header)
-{
-    json_t *cookies = json_object();
-    char *copy = header ? strdup(header) : NULL;
-    char *save = NULL;
-    for (char *part = copy ? strtok_r(copy, ";", &save) : NULL; part; part = strtok_r(NULL, ";", &save)) {
-        while (*part == ' ')
-            part++;
-        char *eq = strchr(part, '=');
-        if (!eq)
-            continue;
-        *eq = '\0';
-        json_object_set_new(cookies, part, json_string(eq + 1));
-    }
-    free(copy);
-    return cookies;
-}
-
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* Query strings are form-encoded: '+' is a space, %XX a byte. */
-static char *form_decode(const char *s, size_t len)
-{
-    char *out = malloc(len + 1);
-    size_t n = 0;
-    for (size_t i = 0; out && i < len; i++) {
-        if (s[i] == '+')
-            out[n++] = ' ';
-        else if (s[i] == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            out[n++] = (char) (hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-            i += 2;
-        } else
-            out[n++] = s[i];
-    }
-    if (out)
-        out[n] = '\0';
-    return out;
-}
-
-static json_t *parse_query(cx_slice query)
-{
-    json_t *params = json_object();
-    size_t start = 0;
-    for (size_t i = 0; i <= query.len; i++) {
-        if (i < query.len && query.ptr[i] != '&')
-            continue;
-        const char *part = query.ptr + start;
-        size_t len = i - start, eq = 0;
-        start = i + 1;
-        while (eq < len && part[eq] != '=')
-            eq++;
-        char *name = form_decode(part, eq);
-        char *value = form_decode(part + (eq < len ? eq + 1 : len), eq < len ? len - eq - 1 : 0);
-        json_t *text = value ? json_string(value) : NULL;   /* NULL for invalid UTF-8: dropped */
-        if (name && name[0] && text) {
-            json_t *list = json_object_get(params, name);
-            if (!list)
-                json_object_set_new(params, name, list = json_array());
-            json_array_append(list, text);
-        }
-        json_decref(text);
-        free(name);
-        free(value);
-    }
-    return params;
-}
 
 /* Text forms of the URL kwargs, so chanx_url_kwarg() can hand out strings for int converters too. */
 static json_t *kwargs_as_text(const json_t *kwargs)
@@ -137,8 +68,8 @@ chanx_ctx *cx_ctx_new(cx_worker *worker, cx_consumer_entry *consumer, const cx_e
     self->kwargs = parse_or_empty(c->kwargs);
     self->kwargs_text = kwargs_as_text(self->kwargs);
     self->headers = parse_or_empty(c->headers);
-    self->cookies = parse_cookies(json_string_value(json_object_get(self->headers, "cookie")));
-    self->query = parse_query(c->query);
+    self->cookies = cx_cookies_parse(json_string_value(json_object_get(self->headers, "cookie")));
+    self->query = cx_query_parse(c->query.ptr, c->query.len);
     self->obj = c->obj.len ? json_loadb(c->obj.ptr, c->obj.len, 0, NULL) : NULL;
     self->user = (chanx_user) {
         .id = c->user_id, .username = self->username,
