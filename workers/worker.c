@@ -146,11 +146,11 @@ static void send_register(cx_worker *self)
 static void resume(cx_worker *self)
 {
     send_register(self);
-    size_t n = cx_idmap_size(self->ctxs);
-    chanx_ctx **all = malloc((n + 1) * sizeof *all);
-    n = all ? cx_idmap_values(self->ctxs, (void **) all, n) : 0;
+    size_t n = cx_idmap_size(self->actors);
+    cx_actor **all = malloc((n + 1) * sizeof *all);
+    n = all ? cx_idmap_values(self->actors, (void **) all, n) : 0;
     for (size_t i = 0; i < n; i++) {
-        cx_env env = { .type = CX_ENV_RESUME, .conn = all[i]->conn };
+        cx_env env = { .type = CX_ENV_RESUME, .conn = cx_actor_ctx(all[i])->conn };
         cx_link_send(self->link, &env);
     }
     free(all);
