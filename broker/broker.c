@@ -16,6 +16,7 @@
  */
 #include "broker/broker.h"
 #include "broker/groups.h"
+#include "broker/metrics.h"
 #include "broker/route_table.h"
 #include "common/idmap.h"
 #include "common/link.h"
@@ -377,8 +378,10 @@ static void dispatch(cx_broker *self, zmq_msg_t *idmsg, zmq_msg_t *body)
     cx_env env;
     if (cx_decoder_decode(self->dec, zmq_msg_data(body), zmq_msg_size(body), &env) != 0) {
         cx_warn("dropped a malformed envelope from %s: %s", id, cx_decoder_error(self->dec));
+        cx_broker_count_malformed();
         return;
     }
+    cx_broker_count_envelope(env.type);
     peer *p = zhashx_lookup(self->peers, id);
     if (env.type == CX_ENV_HELLO) {
         on_hello(self, id, idlen, p, &env);
@@ -439,6 +442,17 @@ static void heartbeat(cx_broker *self)
     free(all);
 }
 
+/* The gauges of broker/metrics.h, from the tables; after each batch (a handful of peers to count). */
+static void publish_state(cx_broker *self)
+{
+    cx_broker_state s = { .connections = cx_idmap_size(self->conns), .groups = cx_groups_count(self->groups),
+                          .members = cx_groups_memberships(self->groups),
+                          .routes = cx_route_table_size(self->routes) };
+    for (peer *p = zhashx_first(self->peers); p; p = zhashx_next(self->peers))
+        *(p->role == CX_ROLE_WORKER ? &s.workers : &s.gateways) += 1;
+    cx_broker_metrics_state(&s);
+}
+
 int cx_broker_run(cx_broker *self, volatile int *stop)
 {
     zmq_pollitem_t item = { .socket = self->handle, .events = ZMQ_POLLIN };
@@ -448,6 +462,7 @@ int cx_broker_run(cx_broker *self, volatile int *stop)
             return -1;
         drain(self);
         heartbeat(self);
+        publish_state(self);
     }
     return 0;
 }

@@ -14,6 +14,8 @@
 #include "common/env.h"
 #include "common/django_signing.h"
 #include "common/django_auth.h"
+#include "common/metrics.h"
+#include "gateway/metrics.h"
 #include "gateway/jwt.h"
 #include "gateway/origin.h"
 #include "proto/envelope.h"
@@ -67,7 +69,9 @@ void cx_auth_fail(cx_auth_result *r, int status, const char *detail)
 /* Runs sql with text params; returns the result when it has a row, NULL otherwise; *db_error on failure. */
 static PGresult *query_row(PGconn *db, const char *sql, int n, const char *const *params, int *db_error)
 {
+    double started = cx_metrics_now();
     PGresult *res = PQexecParams(db, sql, n, NULL, params, NULL, NULL, 0);
+    cx_gw_observe_query(cx_metrics_now() - started);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         *db_error = 1;
         PQclear(res);
@@ -342,6 +346,8 @@ void cx_auth_decide(PGconn *db, const cx_consumer_spec *spec, const cx_auth_requ
             outcome = session_class(db, req, r, &db_error);
         else
             outcome = jwt_class(db, req, r, &db_error);
+        if (outcome != CLASS_NONE)
+            r->decided_by = 1 + (int) spec->auth[i];
     }
     /* DRF's handle_exception: without a first class that can challenge (WWW-Authenticate), 401 becomes 403 */
     int challenge = spec->nauth > 0 && spec->auth[0] != CX_AUTH_SESSION;
