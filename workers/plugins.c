@@ -155,6 +155,7 @@ static int check_consumer(cx_consumer_entry *e, char *err, size_t errlen)
             return snprintf(err, errlen, "consumer '%s': incoming schema %s", e->short_name, why), -1;
     }
     e->spec = edge_spec(d);
+    e->metrics = cx_consumer_metrics_new(e->name, e->schema);
     return 0;
 }
 
@@ -164,6 +165,7 @@ static void release_consumers(cx_plugin *self)
         free(self->consumers[i].name);
         cx_schema_destroy(&self->consumers[i].schema);
         json_decref(self->consumers[i].spec);
+        cx_consumer_metrics_destroy(&self->consumers[i].metrics);
     }
     self->nconsumers = 0;
 }

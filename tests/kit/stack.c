@@ -40,6 +40,7 @@
 typedef struct {
     pid_t pid;
     int port;
+    int metrics_port;   /* CHANX_METRICS_LISTEN, with options.metrics */
     char name[32];
 } proc;
 
@@ -50,7 +51,7 @@ struct cx_stack {
     PGconn *db;
     struct { int64_t user; char key[48]; const char *headers[2]; char header[80]; } tokens[MAX_TOKENS];
     int ntokens;
-    int ports[2 * MAX_PROCS + 1], nports;
+    int ports[4 * MAX_PROCS + 2], nports;
     cx_communicator *comms[256];
     int ncomms;
 };
@@ -88,6 +89,10 @@ static void spawn(cx_stack *self, proc *p, const char *program, char *const argv
     char path[700], log[400];
     snprintf(path, sizeof path, "%s/%s", self->bin, program);
     snprintf(log, sizeof log, "%s/%s.log", self->logdir, p->name);
+    char metrics[64] = "";
+    if (self->opt.metrics && !p->metrics_port)
+        p->metrics_port = free_port(self);
+    snprintf(metrics, sizeof metrics, "127.0.0.1:%d", p->metrics_port);
     pid_t parent = getpid();
     p->pid = fork();
     if (p->pid == 0) {
@@ -102,6 +107,8 @@ static void spawn(cx_stack *self, proc *p, const char *program, char *const argv
         setenv("CHANX_HEARTBEAT_MS", "100", 0);
         setenv("CHANX_HEARTBEAT_TIMEOUT_MS", "800", 0);
         setenv("CHANX_DRAIN_MS", "1000", 0);
+        if (p->metrics_port)
+            setenv("CHANX_METRICS_LISTEN", metrics, 1);
         for (const char *const *e = self->opt.env; e && *e; e++)
             putenv(strdup(*e));
         execv(path, argv);
@@ -358,6 +365,19 @@ const char *cx_stack_database(const cx_stack *self) { return self->database; }
 int cx_stack_gateway_port(const cx_stack *self, int index) { return self->gateways[index].port; }
 
 const char *cx_stack_log_dir(const cx_stack *self) { return self->logdir; }
+
+int cx_stack_metrics_port(const cx_stack *self, const char *name)
+{
+    if (strcmp(name, "broker") == 0)
+        return self->broker_proc.metrics_port;
+    for (int i = 0; i < MAX_PROCS; i++) {
+        if (strcmp(self->workers[i].name, name) == 0)
+            return self->workers[i].metrics_port;
+        if (strcmp(self->gateways[i].name, name) == 0)
+            return self->gateways[i].metrics_port;
+    }
+    return 0;
+}
 
 int cx_stack_pid(const cx_stack *self, const char *name)
 {
