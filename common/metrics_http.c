@@ -43,11 +43,14 @@ static enum MHD_Result on_request(void *arg, struct MHD_Connection *connection, 
     cx_metrics_http *self = arg;
     (void) version;
     (void) upload_data;
-    if (!*state) {   /* first call: headers only; answer on the next (a body, if any, is ignored) */
+    if (!*state) {   /* first call: headers only */
         *state = self;
         return MHD_YES;
     }
-    *upload_size = 0;
+    if (*upload_size) {   /* a body (none is expected): skipped; the answer comes on the last call */
+        *upload_size = 0;
+        return MHD_YES;
+    }
     if (strcmp(url, "/metrics") != 0)
         return reply(connection, MHD_HTTP_NOT_FOUND, "application/json", strdup("{\"detail\":\"Not found.\"}"), 23);
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
