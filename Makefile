@@ -147,11 +147,12 @@ plugins: $(PLUGINS)
 
 check-deploy:
 	@docker-compose -f docker/docker-compose.yml config -q
+	@promtool check config docker/prometheus.yml >/dev/null
 	@test -n "$(DOCKER_GOALS)" || { echo "check-deploy: no 'RUN make ... BUILD=DIR goals' in docker/Dockerfile" >&2; exit 1; }
 	@for p in $(notdir $(PROGRAMS)); do grep -q "/out/$$p" docker/Dockerfile \
 	  || { echo "check-deploy: docker/Dockerfile does not ship $$p" >&2; exit 1; }; done
 	@$(MAKE) --no-print-directory $(DOCKER_GOALS)
-	@echo "check-deploy: compose file valid, image goals '$(DOCKER_GOALS)' build"
+	@echo "check-deploy: compose file and prometheus.yml valid, image goals '$(DOCKER_GOALS)' build"
 
 test-plain: all
 	@scripts/run-tests $(BUILD)
