@@ -243,11 +243,11 @@ cx_series *cx_metric_series_v(cx_metric *m, const char *const *values)
     cx_series *s = find(m, 0, seen, values);
     if (s)
         return s;
+    static const char *const other[CX_METRICS_MAX_LABELS] = { "other", "other", "other" };
     pthread_mutex_lock(&m->lock);
     size_t now = atomic_load_explicit(&m->nseries, memory_order_relaxed);
     s = find(m, seen, now, values);
     if (!s && now >= CX_METRICS_MAX_SERIES) {   /* the bound: every further label set is "other" */
-        const char *other[CX_METRICS_MAX_LABELS] = { "other", "other", "other" };
         s = find(m, 0, now, other);
         values = other;
     }
