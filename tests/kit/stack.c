@@ -54,6 +54,7 @@ struct cx_stack {
     int ports[4 * MAX_PROCS + 2], nports;
     cx_communicator *comms[256];
     int ncomms;
+    char **env;   /* a copy of options->env: processes started later (restarts) still get it */
 };
 
 /* Implemented in communicator.c. */
@@ -247,6 +248,16 @@ cx_stack *cx_stack_start(const cx_stack_options *options)
     cr_assert_not_null(self);
     srand((unsigned) getpid() ^ (unsigned) time(NULL));   /* each test process draws its own ports */
     self->opt = *options;
+    /* The caller's env may live on its stack (a compound literal in a setup function that has
+     * returned by the time a test starts another gateway): keep our own copy. */
+    size_t nenv = 0;
+    while (options->env && options->env[nenv])
+        nenv++;
+    self->env = calloc(nenv + 1, sizeof *self->env);
+    cr_assert_not_null(self->env);
+    for (size_t i = 0; i < nenv; i++)
+        cr_assert_not_null(self->env[i] = strdup(options->env[i]));
+    self->opt.env = (const char *const *) self->env;
     if (self->opt.gateways <= 0)
         self->opt.gateways = 1;
     if (self->opt.workers <= 0)
@@ -355,6 +366,9 @@ void cx_stack_stop(cx_stack **self_p)
         if (system(cmd) != 0)
             fprintf(stderr, "could not remove %s\n", self->logdir);
     }
+    for (char **e = self->env; e && *e; e++)
+        free(*e);
+    free(self->env);
     free(self);
     *self_p = NULL;
     if (dirty)
