@@ -19,7 +19,7 @@ SAN ?= 0
 TSAN ?= 0
 
 CC ?= cc
-PKGS := libwebsockets libuv libczmq libzmq jansson msgpack libpq libpcre2-8 openssl zlib
+PKGS := libwebsockets libuv libczmq libzmq jansson msgpack libpq libpcre2-8 openssl zlib libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -192,6 +192,7 @@ worker-and-plugins: $(BUILD)/chanx-worker $(PLUGINS) $(TEST_PLUGINS)
 
 check-deploy:
 	@docker-compose -f docker/docker-compose.yml config -q
+	@promtool check config docker/prometheus.yml >/dev/null
 	@test -n "$(DOCKER_GOALS)" || { echo "check-deploy: no 'RUN make ... BUILD=DIR goals' in docker/Dockerfile" >&2; exit 1; }
 	@for p in $(notdir $(PROGRAMS)); do grep -q "/out/$$p" docker/Dockerfile \
 	  || { echo "check-deploy: docker/Dockerfile does not ship $$p" >&2; exit 1; }; done
@@ -201,7 +202,7 @@ check-deploy:
 	@PKG_CONFIG_PATH=$(abspath $(DEPLOY_ROOT))/usr/local/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$(abspath $(DEPLOY_ROOT)) \
 	  sh -c 'cc -shared -fPIC $$(pkg-config --cflags chanx) -o $(DEPLOY_ROOT)/chat.so examples/chat/chat.c' \
 	  || { echo "check-deploy: the sdk stage's SDK does not build examples/chat with pkg-config" >&2; exit 1; }
-	@echo "check-deploy: compose file valid, image goals '$(DOCKER_GOALS)' build, the sdk stage builds plugins"
+	@echo "check-deploy: compose file valid, prometheus.yml valid, image goals '$(DOCKER_GOALS)' build, the sdk stage builds plugins"
 
 test-plain: all
 	@scripts/run-tests $(BUILD)

@@ -16,6 +16,7 @@
  */
 #include "broker/broker_internal.h"
 #include "common/curve.h"
+#include "broker/metrics.h"
 #include "common/link.h"
 #include "common/log.h"
 #include "proto/envelope.h"
@@ -394,8 +395,10 @@ void cx_broker_dispatch(cx_broker *self, cx_decoder *dec, const char *id, size_t
     cx_env env;
     if (cx_decoder_decode(dec, zmq_msg_data(body), zmq_msg_size(body), &env) != 0) {
         cx_warn("dropped a malformed envelope from %s: %s", id, cx_decoder_error(dec));
+        cx_broker_count_malformed();
         return;
     }
+    cx_broker_count_envelope(env.type);
     if (zhashx_size(self->banned) > 0 && zhashx_lookup(self->banned, id))   /* no hashing when nobody is */
         return;
     /* With CURVE, the role is the key's (ZAP User-Id), read on every envelope: a routing id freed by one
@@ -480,6 +483,17 @@ static void heartbeat(cx_broker *self)
     free(all);
 }
 
+/* The gauges of broker/metrics.h, from the tables; after each batch (a handful of peers to count). */
+static void publish_state(cx_broker *self)
+{
+    cx_broker_state s = { .connections = cx_idmap_size(self->conns), .groups = cx_groups_count(self->groups),
+                          .members = cx_groups_memberships(self->groups),
+                          .routes = cx_route_table_size(self->routes) };
+    for (peer *p = zhashx_first(self->peers); p; p = zhashx_next(self->peers))
+        *(p->role == CX_ROLE_WORKER ? &s.workers : &s.gateways) += 1;
+    cx_broker_metrics_state(&s);
+}
+
 int cx_broker_run(cx_broker *self, volatile int *stop)
 {
     zmq_pollitem_t items[2] = { { .socket = self->handle, .events = ZMQ_POLLIN },
@@ -493,6 +507,7 @@ int cx_broker_run(cx_broker *self, volatile int *stop)
         drain(self);
         cx_rebuild_tick(self);
         heartbeat(self);
+        publish_state(self);
     }
     return 0;
 }

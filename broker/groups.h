@@ -26,5 +26,7 @@ void cx_groups_gateways(cx_groups *self, const char *const *groups, size_t ngrou
                         void (*fn)(void *gateway, void *arg), void *arg);
 size_t cx_groups_count(const cx_groups *self);
 size_t cx_groups_members(cx_groups *self, const char *group);
+/* Members of all groups together (a connection in two groups counts twice). */
+size_t cx_groups_memberships(const cx_groups *self);
 
 #endif

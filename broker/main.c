@@ -9,6 +9,8 @@
 #include "common/process.h"
 #include "common/link.h"
 #include "common/log.h"
+#include "common/metrics_http.h"
+#include "broker/metrics.h"
 
 #include <czmq.h>
 #include <stdio.h>
@@ -70,8 +72,15 @@ int main(int argc, char **argv)
     cx_broker *broker = cx_broker_new(endpoint);
     if (!broker)
         return 1;
+    cx_metrics_http *metrics = NULL;
+    cx_broker_metrics_init();
+    if (cx_metrics_http_from_env(&metrics) != 0) {
+        cx_broker_destroy(&broker);
+        return 1;
+    }
     cx_info("broker listening on %s", endpoint);
     int rc = cx_broker_run(broker, stop);
+    cx_metrics_http_destroy(&metrics);
     cx_broker_destroy(&broker);
     cx_info("broker stopped");
     return rc == 0 ? 0 : 1;

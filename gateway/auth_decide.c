@@ -16,6 +16,8 @@
 #include "common/django_auth.h"
 #include "common/pg_json.h"
 #include "gateway/credentials.h"
+#include "common/metrics.h"
+#include "gateway/metrics.h"
 #include "gateway/jwt.h"
 #include "gateway/origin.h"
 #include "proto/envelope.h"
@@ -69,7 +71,9 @@ void cx_auth_fail(cx_auth_result *r, int status, const char *detail)
 /* Runs sql with text params; returns the result when it has a row, NULL otherwise; *db_error on failure. */
 static PGresult *query_row(PGconn *db, const char *sql, int n, const char *const *params, int *db_error)
 {
+    double started = cx_metrics_now();
     PGresult *res = PQexecParams(db, sql, n, NULL, params, NULL, NULL, 0);
+    cx_gw_observe_query(cx_metrics_now() - started);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         *db_error = 1;
         PQclear(res);
@@ -331,6 +335,8 @@ void cx_auth_decide(PGconn *db, const cx_consumer_spec *spec, const cx_auth_requ
             outcome = session_class(db, req, r, &db_error), class_flag = CX_USER_AUTH_SESSION;
         else
             outcome = jwt_class(db, req, r, &db_error), class_flag = CX_USER_AUTH_JWT;
+        if (outcome != CLASS_NONE)
+            r->decided_by = 1 + (int) spec->auth[i];
         if (outcome == CLASS_USER)
             r->user_flags |= class_flag;   /* the consumer learns how (chanx_auth_class), never with what */
     }

@@ -26,6 +26,7 @@
 #include "gateway/deflate.h"
 #include "gateway/handshake.h"
 #include "gateway/forwarded.h"
+#include "gateway/metrics.h"
 #include "gateway/request.h"
 #include "gateway/wire.h"
 
@@ -87,6 +88,7 @@ static void on_established(cx_gateway *gw, struct lws *wsi, cx_session **slot)
     json_t *kwargs = NULL;
     cx_route_entry *route = path ? cx_gw_route(gw, path, &kwargs, &target) : NULL;
     cx_session *s = cx_session_new(((uint64_t) gw->node << 32) | ++gw->next_conn, wsi);
+    cx_gw_count_upgrade(101);
     if (!s) {
         free(path);
         free(offers);
@@ -170,6 +172,7 @@ static void collect_auth_results(cx_gateway *gw)
 {
     cx_auth_result r;
     while (cx_auth_poll(gw->auth, &r)) {
+        cx_gw_count_auth(r.decided_by, r.status);
         cx_session *s = cx_idmap_get(gw->sessions, r.conn);
         if (s && s->state == SESSION_AUTHENTICATING) {
             if (r.status == 200)
@@ -185,6 +188,7 @@ static void collect_auth_results(cx_gateway *gw)
 /* A complete client message. */
 static void on_message(cx_gateway *gw, cx_session *s, const unsigned char *data, size_t len)
 {
+    cx_gw_count_received(len);
     if (s->state == SESSION_CONNECTED) {
         send_receive(gw, s, data, len);
         gw->drain_pending = 1;   /* once before the loop sleeps, not once per message: see before_poll */
@@ -238,6 +242,7 @@ static void on_closed(cx_gateway *gw, cx_session **slot, int code)
     cx_session *s = *slot;
     if (!s)
         return;
+    cx_gw_count_close(s->close_code ? s->close_code : code);   /* ours when we closed, else the client's */
     if (s->announced) {
         cx_env env = { .type = CX_ENV_DISCONNECT, .conn = s->id, .code = (uint32_t) code };
         cx_link_send(gw->link, &env);
@@ -255,6 +260,7 @@ static void on_closed(cx_gateway *gw, cx_session **slot, int code)
 static int refuse_status(struct lws *wsi, unsigned status, const char *body)
 {
     unsigned char buf[LWS_PRE + 512];
+    cx_gw_count_upgrade(status);
     int n = snprintf((char *) buf + LWS_PRE, sizeof buf - LWS_PRE,
                      "HTTP/1.1 %u %s\r\ncontent-type: application/json\r\ncontent-length: %zu\r\n"
                      "connection: close\r\n\r\n%s", status, cx_http_status_text((int) status), strlen(body), body);
@@ -294,6 +300,8 @@ static const char *const *route_subprotocols(cx_gateway *gw, struct lws *wsi)
 
 static int healthz(cx_gateway *gw, struct lws *wsi, const char *uri)
 {
+    if (strcmp(uri, "/metrics") == 0)
+        return cx_gw_metrics_reply(wsi);
     if (strcmp(uri, "/healthz") != 0)
         return http_reply(wsi, 404, "{\"detail\":\"Not found.\"}");
     int ok = cx_link_alive(gw->link) && gw->have_routes && !gw->draining;
@@ -394,6 +402,7 @@ static void on_tick(lws_sorted_usec_list_t *sul)
     cx_gateway *gw = lws_container_of(sul, cx_gateway, tick);
     if (cx_link_tick(gw->link))
         cx_gw_reintroduce(gw);
+    cx_gw_metrics_state(cx_idmap_size(gw->sessions), cx_link_alive(gw->link));
     cx_gw_upstream_drain(gw);
     lws_sul_schedule(gw->lws, 0, &gw->tick, on_tick, 50 * LWS_US_PER_MS);
 }

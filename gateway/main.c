@@ -8,6 +8,8 @@
 #include "common/link.h"
 #include "common/process.h"
 #include "common/log.h"
+#include "common/metrics_http.h"
+#include "gateway/metrics.h"
 #include "gateway/gateway.h"
 
 #include <arpa/inet.h>
@@ -91,5 +93,11 @@ int main(int argc, char **argv)
         return check(host, config.port);
     config.listen_host = host;
     volatile int *stop = cx_process_start("gateway");
-    return cx_gateway_run(&config, stop) == 0 ? 0 : 1;
+    cx_metrics_http *metrics = NULL;
+    cx_gw_metrics_init();
+    if (cx_metrics_http_from_env(&metrics) != 0)
+        return 1;
+    int rc = cx_gateway_run(&config, stop);
+    cx_metrics_http_destroy(&metrics);
+    return rc == 0 ? 0 : 1;
 }

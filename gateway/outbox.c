@@ -27,6 +27,7 @@
 #include "gateway/gateway_internal.h"
 #include "common/log.h"
 #include "gateway/deflate.h"
+#include "gateway/metrics.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,7 @@ void cx_gw_queue(cx_gateway *gw, cx_session *s, const char *a, size_t alen, cons
     if (s->out.bytes + alen + blen > gw->config->max_buffered) {
         cx_warn("closing connection %llu: client is not reading (%zu bytes queued)",
                 (unsigned long long) s->id, s->out.bytes);
+        cx_gw_count_slow_client();
         cx_gw_close_session(s, 1013, "client too slow");
         return;
     }
@@ -71,6 +73,8 @@ void cx_gw_queue(cx_gateway *gw, cx_session *s, const char *a, size_t alen, cons
     s->out.tail->rsv1 = z != NULL;
     if (mark_dirty(gw, s) != 0)
         cx_gw_close_session(s, 1011, "out of memory");
+    else
+        cx_gw_count_sent(alen + blen);
 }
 
 static int reserve(cx_gateway *gw, size_t need)

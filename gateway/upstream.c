@@ -9,6 +9,7 @@
  */
 #include "gateway/gateway_internal.h"
 #include "common/log.h"
+#include "gateway/metrics.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,6 +141,7 @@ static void deliver(uint64_t id, void *value, void *arg)
     }
     if (env->flags & CX_GROUP_COMPLETE)
         cx_gw_queue(f->gw, s, GROUP_COMPLETE, sizeof GROUP_COMPLETE - 1, NULL, 0);
+    cx_gw_count_group_delivery();
 }
 
 static void on_group_send(cx_gateway *gw, const cx_env *env)

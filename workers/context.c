@@ -14,6 +14,7 @@
 #include "common/http_status.h"
 #include "common/log.h"
 #include "common/subprotocol.h"
+#include "common/metrics.h"
 #include "workers/camel.h"
 #include "workers/request_fields.h"
 
@@ -90,6 +91,7 @@ chanx_ctx *cx_ctx_new(cx_worker *worker, cx_consumer_entry *consumer, const cx_e
         return NULL;
     }
     cx_plugin_ref(consumer->plugin);
+    cx_consumer_count_instance(consumer->metrics, 1);
     return self;
 }
 
@@ -98,8 +100,10 @@ void cx_ctx_destroy(chanx_ctx **self_p)
     if (!self_p || !*self_p)
         return;
     chanx_ctx *self = *self_p;
-    if (self->state && self->username && self->path && self->client)
+    if (self->state && self->username && self->path && self->client) {
+        cx_consumer_count_instance(self->consumer->metrics, -1);
         cx_plugin_unref(self->consumer->plugin);
+    }
     for (size_t i = 0; i < self->ngroups; i++)
         free(self->groups[i]);
     free(self->groups);
@@ -142,7 +146,7 @@ static int send_authentication(chanx_ctx *self, int status, const char *status_t
     return rc;
 }
 
-int cx_ctx_start(chanx_ctx *self)
+static int start(chanx_ctx *self)
 {
     const chanx_consumer *d = self->consumer->desc;
     chanx_denial denial = { 0, NULL };
@@ -163,6 +167,14 @@ int cx_ctx_start(chanx_ctx *self)
     if (d->post_authentication && d->post_authentication(self) != CHANX_OK)
         chanx_log(self, CHANX_LOG_ERROR, "post_authentication failed");
     return 0;
+}
+
+int cx_ctx_start(chanx_ctx *self)
+{
+    double started = cx_metrics_now();
+    int rc = start(self);
+    cx_consumer_observe_connect(self->consumer->metrics, cx_metrics_now() - started);
+    return rc;
 }
 
 static void send_completion(chanx_ctx *self)
@@ -201,6 +213,7 @@ void cx_ctx_receive(chanx_ctx *self, const char *text, size_t len)
     snprintf(self->message_id, sizeof self->message_id, "%08x", ++self->received);
     json_t *message = validated(self, text, len);
     if (!message) {
+        cx_consumer_count_invalid(self->consumer->metrics);
         if (self->log_received)
             cx_ctx_log_message(self, "Received invalid websocket json", NULL, NULL);
         send_completion(self);
@@ -215,7 +228,10 @@ void cx_ctx_receive(chanx_ctx *self, const char *text, size_t len)
         msg.payload = NULL;
     if (self->log_received)
         cx_ctx_log_message(self, "Received websocket json", msg.action, NULL);
-    if (self->consumer->desc->receive_message(self, &msg) != CHANX_OK) {
+    double started = cx_metrics_now();
+    int rc = self->consumer->desc->receive_message(self, &msg);
+    cx_consumer_count_message(self->consumer->metrics, msg.action, rc == CHANX_OK, cx_metrics_now() - started);
+    if (rc != CHANX_OK) {
         json_t *fields = cx_ctx_log_fields(self);
         json_object_set_new(fields, "action", json_string(msg.action));
         cx_log_fields(CX_LOG_ERROR, "Failed to process message", fields);
@@ -231,8 +247,10 @@ void cx_ctx_receive(chanx_ctx *self, const char *text, size_t len)
 void cx_ctx_stop(chanx_ctx *self, int close_code)
 {
     self->ending = 1;
+    double started = cx_metrics_now();
     if (self->consumer->desc->disconnect)
         self->consumer->desc->disconnect(self, close_code);
+    cx_consumer_observe_disconnect(self->consumer->metrics, cx_metrics_now() - started);
     /* The broker forgets the connection's groups by itself on DISCONNECT. */
 }
 

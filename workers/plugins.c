@@ -233,6 +233,7 @@ static int check_consumer(cx_consumer_entry *e, char *err, size_t errlen)
     char why[300];
     if (!(e->spec = edge_spec(d, why, sizeof why)))
         return snprintf(err, errlen, "consumer '%s': %s", e->short_name, why), -1;
+    e->metrics = cx_consumer_metrics_new(e->name, e->schema);
     return 0;
 }
 
@@ -243,6 +244,7 @@ static void release_consumers(cx_plugin *self)
         free((void *) self->consumers[i].desc);
         cx_schema_destroy(&self->consumers[i].schema);
         json_decref(self->consumers[i].spec);
+        cx_consumer_metrics_destroy(&self->consumers[i].metrics);
     }
     self->nconsumers = 0;
 }

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <jansson.h>
 #include "chanx/consumer.h"
+#include "workers/metrics.h"
 #include "workers/schema.h"
 
 typedef struct cx_plugin cx_plugin;
@@ -27,6 +28,7 @@ typedef struct {
     cx_schema *schema;                 /* NULL when the consumer declares no incoming schema */
     json_t *spec;                      /* what the gateway needs: authentication, permissions, SQL */
     cx_plugin *plugin;
+    cx_consumer_metrics *metrics;      /* its Prometheus series (workers/metrics.h) */
 } cx_consumer_entry;
 
 /* Loads path (a .so); NULL with the reason in err when refused. */

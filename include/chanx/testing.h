@@ -66,6 +66,7 @@ typedef struct {
      * CHANX_BROKER="primary,standby" and fail over when the primary is silent (CHANX_FAILOVER_MS, 500
      * in the kit). */
     int standby_broker;
+    int metrics;                /* every process serves /metrics on a port of its own (cx_stack_metrics) */
 } cx_stack_options;
 
 /* A criterion suite whose every test gets a fresh stack in `stack`, emptied
@@ -109,6 +110,17 @@ int cx_stack_wait_ready(cx_stack *self, int gateway, int timeout_ms);
  * the whole text (owned); NULL if needle did not appear within timeout_ms. Set CHANX_LOG_LEVEL=info
  * in the stack's env to see info records (scripts/run-tests defaults to warning). */
 char *cx_stack_log(cx_stack *self, const char *process, const char *needle, int timeout_ms);
+/* Metrics (a stack started with .metrics = 1): the port "broker", "worker0", "gateway0"... serve
+ * /metrics on (0 without .metrics), and what it serves now, in the Prometheus text format (owned;
+ * fails the test when it does not answer 200). */
+int cx_stack_metrics_port(const cx_stack *self, const char *process);
+char *cx_stack_metrics(cx_stack *self, const char *process);
+/* The value of one series in such a text, written as it appears there: "chanx_gateway_connections",
+ * "chanx_gateway_closes_total{code=\"4401\"}". NAN when the text has no such series. */
+double cx_metric_value(const char *text, const char *series);
+/* GET path from 127.0.0.1:port over HTTP/1.1; the body (owned) or NULL when nothing answered.
+ * *status (may be NULL) gets the HTTP status, 0 when nothing answered. */
+char *cx_http_get(int port, const char *path, int *status);
 
 /* ------------------------------------------------------------- database */
 

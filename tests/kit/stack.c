@@ -41,6 +41,7 @@
 typedef struct {
     pid_t pid;
     int port;
+    int metrics_port;   /* CHANX_METRICS_LISTEN, with options.metrics */
     char name[32];
 } proc;
 
@@ -53,9 +54,10 @@ struct cx_stack {
     PGconn *db;
     struct { int64_t user; char key[48]; const char *headers[2]; char header[80]; } tokens[MAX_TOKENS];
     int ntokens;
-    int ports[2 * MAX_PROCS + 1], nports;
+    int ports[4 * MAX_PROCS + 2], nports;
     cx_communicator *comms[256];
     int ncomms;
+    char **env;   /* a copy of options->env: processes started later (restarts) still get it */
 };
 
 /* Implemented in communicator.c. */
@@ -91,6 +93,10 @@ static void spawn(cx_stack *self, proc *p, const char *program, char *const argv
     char path[700], log[400];
     snprintf(path, sizeof path, "%s/%s", self->bin, program);
     snprintf(log, sizeof log, "%s/%s.log", self->logdir, p->name);
+    char metrics[64] = "";
+    if (self->opt.metrics && !p->metrics_port)
+        p->metrics_port = free_port(self);
+    snprintf(metrics, sizeof metrics, "127.0.0.1:%d", p->metrics_port);
     pid_t parent = getpid();
     p->pid = fork();
     if (p->pid == 0) {
@@ -108,6 +114,8 @@ static void spawn(cx_stack *self, proc *p, const char *program, char *const argv
         setenv("CHANX_DRAIN_MS", "1000", 0);
         if (self->keys[0])
             setenv("CHANX_CURVE_DIR", self->keys, 1);
+        if (p->metrics_port)
+            setenv("CHANX_METRICS_LISTEN", metrics, 1);
         for (const char *const *e = self->opt.env; e && *e; e++)
             putenv(strdup(*e));
         execv(path, argv);
@@ -280,7 +288,7 @@ cx_stack *cx_stack_start(const cx_stack_options *options)
     self->env = calloc(nenv + 1, sizeof *self->env);
     cr_assert_not_null(self->env);
     for (size_t i = 0; i < nenv; i++)
-        self->env[i] = strdup(options->env[i]);
+        cr_assert_not_null(self->env[i] = strdup(options->env[i]));
     self->opt.env = (const char *const *) self->env;
     if (self->opt.gateways <= 0)
         self->opt.gateways = 1;
@@ -419,6 +427,19 @@ int cx_stack_gateway_port(const cx_stack *self, int index) { return self->gatewa
 const char *cx_stack_log_dir(const cx_stack *self) { return self->logdir; }
 const char *cx_stack_keys_dir(const cx_stack *self) { return self->keys[0] ? self->keys : NULL; }
 const char *cx_stack_broker_endpoint(const cx_stack *self) { return self->broker; }
+
+int cx_stack_metrics_port(const cx_stack *self, const char *name)
+{
+    if (strcmp(name, "broker") == 0)
+        return self->broker_proc.metrics_port;
+    for (int i = 0; i < MAX_PROCS; i++) {
+        if (strcmp(self->workers[i].name, name) == 0)
+            return self->workers[i].metrics_port;
+        if (strcmp(self->gateways[i].name, name) == 0)
+            return self->gateways[i].metrics_port;
+    }
+    return 0;
+}
 
 int cx_stack_pid(const cx_stack *self, const char *name)
 {
