@@ -49,15 +49,14 @@ struct cx_stack {
     cx_stack_options opt;
     char bin[512], plugins[600], logdir[256], broker[64], database[512], keys[300];
     proc broker_proc, standby_proc, workers[MAX_PROCS], gateways[MAX_PROCS];
-    char peers_broker[140];
-    char **env;               /* the stack's copy of opt.env */   /* CHANX_BROKER of the processes: the broker, or "broker,standby" */
+    char peers_broker[140];   /* CHANX_BROKER of the processes: the broker, or "broker,standby" */
+    char **env;               /* the stack's copy of opt.env: processes started later (restarts) still get it */
     PGconn *db;
     struct { int64_t user; char key[48]; const char *headers[2]; char header[80]; } tokens[MAX_TOKENS];
     int ntokens;
     int ports[4 * MAX_PROCS + 2], nports;
     cx_communicator *comms[256];
     int ncomms;
-    char **env;   /* a copy of options->env: processes started later (restarts) still get it */
 };
 
 /* Implemented in communicator.c. */
