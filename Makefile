@@ -70,6 +70,9 @@ $(BUILD)/obj/%.o: %.c
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
+# The playground's files are linked into the gateway (.incbin), which -MMD cannot see.
+$(BUILD)/obj/gateway/playground.o: gateway/playground/index.html clients/js/chanx.js
+
 $(BUILD)/chanx-gateway: $(BUILD)/obj/gateway/main.o $(GATEWAY_OBJS) $(COMMON_OBJS)
 	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS_ALL)
 

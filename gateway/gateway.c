@@ -285,8 +285,12 @@ static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *
     cx_gateway *gw = cx_gw;
     cx_session **slot = user;
     switch (reason) {
-    case LWS_CALLBACK_HTTP:
+    case LWS_CALLBACK_HTTP: {
+        int rc;
+        if (cx_docs_serve(gw->docs, wsi, in, &rc))   /* /asyncapi.json, /playground/ */
+            return rc;
         return healthz(gw, wsi, in);
+    }
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return refuse_upgrade(gw, wsi);
     case LWS_CALLBACK_ESTABLISHED:
@@ -443,6 +447,7 @@ static int setup(cx_gateway *gw, const cx_gateway_config *config)
     gw->node &= 0x7fffffff;   /* connection ids (node << 32 | n) stay positive as JSON integers in logs */
     gw->config = config;
     gw->sessions = cx_idmap_new();
+    gw->docs = cx_docs_new(config->playground);
     gw->groups = cx_gw_groups_new();
     gw->link = cx_link_new(config->broker, CX_ROLE_GATEWAY, node);
     if (!gw->sessions || !gw->groups || !gw->link)
@@ -510,6 +515,7 @@ static void teardown(cx_gateway *gw)
     free(gw->dirty);
     zhashx_destroy(&gw->groups);
     cx_idmap_destroy(&gw->sessions);
+    cx_docs_destroy(&gw->docs);
     cx_link_destroy(&gw->link);
 }
 

@@ -199,6 +199,13 @@ typedef struct chanx_consumer {
     chanx_flag log_sent_message;             /* log "Sent websocket json"; default on */
     chanx_flag camelize;                     /* snake_case inside, camelCase on the wire; default off */
     const char *const *log_ignored_actions;  /* actions never logged, e.g. CHANX_ROUTES("ping", "pong") */
+
+    /* Outgoing messages, for documentation: a JSON object mapping each action this consumer sends
+     * to its payload's schema (the language of .incoming), or null for no payload. The worker checks
+     * it when the plugin loads (an invalid schema refuses the plugin, as .incoming does) but does not
+     * validate what the consumer sends. It becomes the send operations of the deployment's AsyncAPI
+     * document (/asyncapi.json); "examples" in a schema become the document's examples. */
+    const char *outgoing;
 } chanx_consumer;
 
 /* Registers a consumer when its plugin is loaded. Use as:  CHANX_CONSUMER(name) { .field = ..., };  */
