@@ -26,6 +26,8 @@ typedef struct {
     int staff, superuser, inactive;
     long expires_s;        /* session --expires, default SESSION_COOKIE_AGE */
     long ttl_s;            /* jwt --ttl, default ACCESS_TOKEN_LIFETIME */
+    const char *gateway;   /* asyncapi --gateway HOST:PORT */
+    const char *output;    /* asyncapi --output FILE */
 } admin_args;
 
 typedef struct {
@@ -53,5 +55,7 @@ int admin_cmd_createuser(PGconn *conn, const admin_args *args);
 int admin_cmd_token(PGconn *conn, const admin_args *args);
 int admin_cmd_session(PGconn *conn, const admin_args *args);
 int admin_cmd_jwt(PGconn *conn, const admin_args *args);
+/* asyncapi.c: needs no database (conn is NULL) */
+int admin_cmd_asyncapi(PGconn *conn, const admin_args *args);
 
 #endif

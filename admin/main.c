@@ -46,6 +46,11 @@ static const admin_command COMMANDS[] = {
       "  Prints a simplejwt access token signed with CHANX_JWT_SECRET (default:\n"
       "  CHANX_DJANGO_SECRET_KEY), user id claim $CHANX_JWT_USER_ID_CLAIM (default user_id).\n"
       "  Default lifetime: 300 s (ACCESS_TOKEN_LIFETIME).\n" },
+    { "asyncapi", admin_cmd_asyncapi, 0, "gateway= output=",
+      "chanx-admin asyncapi [--gateway HOST:PORT] [--output FILE]\n"
+      "  Writes the deployment's AsyncAPI 3.0 document (every route, its messages and\n"
+      "  authentication), as a running gateway serves it at /asyncapi.json, to FILE or\n"
+      "  stdout. The gateway defaults to $CHANX_LISTEN, then 127.0.0.1:8000. No database.\n" },
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof *COMMANDS)
 
@@ -107,6 +112,10 @@ static int store_option(admin_args *a, const char *name, const char *value)
         a->staff = 1;
     else if (!strcmp(name, "superuser"))
         a->superuser = 1;
+    else if (!strcmp(name, "gateway"))
+        a->gateway = value;
+    else if (!strcmp(name, "output"))
+        a->output = value;
     else if (!strcmp(name, "inactive"))
         a->inactive = 1;
     else if (!strcmp(name, "expires") && parse_long(value, &a->expires_s))
@@ -185,6 +194,8 @@ int main(int argc, char **argv)
     int rc = parse_args(cmd, argc, argv, i + 1, &args);
     if (rc)
         return rc;
+    if (cmd->run == admin_cmd_asyncapi)   /* asks a gateway, not the database */
+        return cmd->run(NULL, &args);
     PGconn *conn = admin_db_connect(args.database);
     if (!conn)
         return ADMIN_ERROR;

@@ -305,7 +305,10 @@ static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
         if (*slot && len >= 2)
             (*slot)->peer_close_code = ((const unsigned char *) in)[0] << 8 | ((const unsigned char *) in)[1];
-        return 0;
+        /* Our close frame went out raw (outbox.c), so lws does not know this is the client's answer
+         * and would echo it: a second close frame, after which Chromium reports 1006 instead of our
+         * code. Non-zero closes without the echo: the closing handshake is complete. */
+        return *slot && (*slot)->close_sent ? -1 : 0;
     case LWS_CALLBACK_CLOSED:
         on_closed(gw, slot, *slot && (*slot)->peer_close_code ? (*slot)->peer_close_code : 1006);
         return 0;
