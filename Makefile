@@ -56,7 +56,7 @@ E2E_SRCS  := $(wildcard tests/e2e/*.c) $(wildcard tests/kit/*selftest.c)
 # The testing kit as a library: what a plugin author's tests link (see README).
 KIT_LIB := $(BUILD)/lib/libchanx-testing.a
 
-.PHONY: all deps run test test-plain test-san unit e2e bench clean new-consumer
+.PHONY: all deps run test test-plain test-san unit e2e bench clean new-consumer check-private-folder
 .DEFAULT_GOAL := all
 
 all: $(PROGRAMS) $(PLUGINS) $(TEST_PLUGINS) $(KIT_LIB) $(BUILD)/tests/unit $(BUILD)/tests/e2e $(BUILD)/bench/bare_echo $(BUILD)/bench/chanx-bench
@@ -135,6 +135,7 @@ run: deps
 # AddressSanitizer + UndefinedBehaviorSanitizer in build-san/.
 test: deps
 	@$(MAKE) --no-print-directory check-deploy
+	@tests/private_folder.sh
 	@$(MAKE) --no-print-directory test-plain
 	@$(MAKE) --no-print-directory test-san
 
@@ -155,6 +156,10 @@ check-deploy:
 	  || { echo "check-deploy: docker/Dockerfile does not ship $$p" >&2; exit 1; }; done
 	@$(MAKE) --no-print-directory $(DOCKER_GOALS)
 	@echo "check-deploy: compose file valid, image goals '$(DOCKER_GOALS)' build"
+
+# The private PostgreSQL cluster from a checkout in a 0700 folder, as root (scripts/pg-cluster).
+check-private-folder:
+	@tests/private_folder.sh
 
 test-plain: all
 	@scripts/run-tests $(BUILD)
