@@ -36,7 +36,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const require = createRequire(import.meta.url);
-const WebSocket = require("ws");
+// Debian's node-ws lives in /usr/share/nodejs, which node only searches with NODE_PATH set.
+const WebSocket = (() => { try { return require("ws"); } catch { return require("/usr/share/nodejs/ws"); } })();
 
 export const CHROMIUM = process.env.CHANX_CHROMIUM || "/usr/bin/chromium";
 export const FLAGS = [

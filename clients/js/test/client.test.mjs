@@ -14,7 +14,8 @@ import net from "node:net";
 import { ChanxClient, ChanxError, NO_RETRY_CODES, backoffDelay, withToken } from "../chanx.js";
 
 const require = createRequire(import.meta.url);
-const WebSocket = require("ws");
+// Debian's node-ws lives in /usr/share/nodejs, which node only searches with NODE_PATH set.
+const WebSocket = (() => { try { return require("ws"); } catch { return require("/usr/share/nodejs/ws"); } })();
 const base = process.env.CHANX_TEST_WS;
 const token = process.env.CHANX_TEST_TOKEN;
 const token2 = process.env.CHANX_TEST_TOKEN2;
