@@ -71,7 +71,7 @@ E2E_SRCS  := $(wildcard tests/e2e/*.c) $(wildcard tests/kit/*selftest.c)
 # The testing kit as a library: what a plugin author's tests link (see README).
 KIT_LIB := $(BUILD)/lib/libchanx-testing.a
 
-.PHONY: all deps run test test-plain test-san test-tsan unit e2e bench clean new-consumer fuzz fuzz-build fuzz-smoke
+.PHONY: all deps run test test-plain test-san test-tsan unit e2e bench clean new-consumer fuzz fuzz-build fuzz-smoke check-private-folder
 .DEFAULT_GOAL := all
 
 all: $(PROGRAMS) $(PLUGINS) $(TEST_PLUGINS) $(ABI_PLUGINS) $(KIT_LIB) $(BUILD)/tests/unit $(BUILD)/tests/e2e $(BUILD)/bench/bare_echo $(BUILD)/bench/chanx-bench $(BENCH_PLUGINS)
@@ -84,6 +84,9 @@ $(BUILD)/obj/%.o: %.c
 	@echo "  CC $<"; $(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# The playground's files are linked into the gateway (.incbin), which -MMD cannot see.
+$(BUILD)/obj/gateway/playground.o: gateway/playground/index.html clients/js/chanx.js
 
 $(BUILD)/chanx-gateway: $(BUILD)/obj/gateway/main.o $(GATEWAY_OBJS) $(COMMON_OBJS)
 	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS_ALL)
@@ -172,6 +175,7 @@ run: deps
 # AddressSanitizer + UndefinedBehaviorSanitizer in build-san/.
 test: deps
 	@$(MAKE) --no-print-directory check-deploy
+	@tests/private_folder.sh
 	@$(MAKE) --no-print-directory test-plain
 	@$(MAKE) --no-print-directory test-san
 	@$(MAKE) --no-print-directory test-tsan
@@ -203,6 +207,10 @@ check-deploy:
 	  sh -c 'cc -shared -fPIC $$(pkg-config --cflags chanx) -o $(DEPLOY_ROOT)/chat.so examples/chat/chat.c' \
 	  || { echo "check-deploy: the sdk stage's SDK does not build examples/chat with pkg-config" >&2; exit 1; }
 	@echo "check-deploy: compose file valid, prometheus.yml valid, image goals '$(DOCKER_GOALS)' build, the sdk stage builds plugins"
+
+# The private PostgreSQL cluster from a checkout in a 0700 folder, as root (scripts/pg-cluster).
+check-private-folder:
+	@tests/private_folder.sh
 
 test-plain: all
 	@scripts/run-tests $(BUILD)

@@ -28,6 +28,8 @@ typedef struct {
     long ttl_s;            /* jwt --ttl, default ACCESS_TOKEN_LIFETIME */
     const char *role;      /* keygen --role */
     const char *name;      /* keygen --name */
+    const char *gateway;   /* asyncapi --gateway HOST:PORT */
+    const char *output;    /* asyncapi --output FILE */
 } admin_args;
 
 typedef struct {
@@ -57,5 +59,7 @@ int admin_cmd_session(PGconn *conn, const admin_args *args);
 int admin_cmd_jwt(PGconn *conn, const admin_args *args);
 /* keys.c: needs no database (conn is NULL); the positional argument is the folder. */
 int admin_cmd_keygen(PGconn *conn, const admin_args *args);
+/* asyncapi.c: needs no database (conn is NULL) */
+int admin_cmd_asyncapi(PGconn *conn, const admin_args *args);
 
 #endif

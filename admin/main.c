@@ -54,6 +54,12 @@ static const admin_command COMMANDS[] = {
       "  kept); with --role one more key of that role, DIR/NAME.key_secret (NAME defaults to the\n"
       "  role). Then set CHANX_CURVE_DIR=DIR (README, \"Securing the broker links\"). No database.\n",
       1 },
+    { "asyncapi", admin_cmd_asyncapi, 0, "gateway= output=",
+      "chanx-admin asyncapi [--gateway HOST:PORT] [--output FILE]\n"
+      "  Writes the deployment's AsyncAPI 3.0 document (every route, its messages and\n"
+      "  authentication), as a running gateway serves it at /asyncapi.json, to FILE or\n"
+      "  stdout. The gateway defaults to $CHANX_LISTEN, then 127.0.0.1:8000. No database.\n",
+      1 },
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof *COMMANDS)
 
@@ -115,6 +121,10 @@ static int store_option(admin_args *a, const char *name, const char *value)
         a->staff = 1;
     else if (!strcmp(name, "superuser"))
         a->superuser = 1;
+    else if (!strcmp(name, "gateway"))
+        a->gateway = value;
+    else if (!strcmp(name, "output"))
+        a->output = value;
     else if (!strcmp(name, "inactive"))
         a->inactive = 1;
     else if (!strcmp(name, "role"))

@@ -321,8 +321,12 @@ static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *
     cx_gateway *gw = cx_gw;
     cx_session **slot = user;
     switch (reason) {
-    case LWS_CALLBACK_HTTP:
+    case LWS_CALLBACK_HTTP: {
+        int rc;
+        if (cx_docs_serve(gw->docs, wsi, in, &rc))   /* /asyncapi.json, /playground/ */
+            return rc;
         return healthz(gw, wsi, in);
+    }
     case LWS_CALLBACK_CONFIRM_EXTENSION_OKAY:   /* 0 accepts (only permessage-deflate is registered) */
         gw->handshake_deflate = gw->deflate && cx_deflate_confirm(wsi);
         return !gw->handshake_deflate;
@@ -360,7 +364,10 @@ static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
         if (*slot && len >= 2)
             (*slot)->peer_close_code = ((const unsigned char *) in)[0] << 8 | ((const unsigned char *) in)[1];
-        return 0;
+        /* Our close frame went out raw (outbox.c), so lws does not know this is the client's answer
+         * and would echo it: a second close frame, after which Chromium reports 1006 instead of our
+         * code. Non-zero closes without the echo: the closing handshake is complete. */
+        return *slot && (*slot)->close_sent ? -1 : 0;
     case LWS_CALLBACK_CLOSED:
         on_closed(gw, slot, *slot && (*slot)->peer_close_code ? (*slot)->peer_close_code : 1006);
         return 0;
@@ -516,6 +523,7 @@ static int setup(cx_gateway *gw, const cx_gateway_config *config)
     gw->node &= 0x7fffffff;   /* connection ids (node << 32 | n) stay positive as JSON integers in logs */
     gw->config = config;
     gw->sessions = cx_idmap_new();
+    gw->docs = cx_docs_new(config->playground);
     gw->groups = cx_gw_groups_new();
     gw->link = cx_link_new(config->broker, CX_ROLE_GATEWAY, node);
     if (!gw->sessions || !gw->groups || !gw->link)
@@ -611,6 +619,7 @@ static void teardown(cx_gateway *gw)
     free(gw->dirty);
     zhashx_destroy(&gw->groups);
     cx_idmap_destroy(&gw->sessions);
+    cx_docs_destroy(&gw->docs);
     cx_link_destroy(&gw->link);
 }
 

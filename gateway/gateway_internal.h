@@ -13,6 +13,7 @@
 #include "common/route.h"
 #include "gateway/auth.h"
 #include "gateway/consumer_spec.h"
+#include "gateway/docs.h"
 #include "gateway/gateway.h"
 #include "gateway/keepalive.h"
 #include "gateway/proxies.h"
@@ -30,6 +31,7 @@ typedef struct {
     cx_link *link;
     cx_auth *auth;
     cx_idmap *sessions;       /* conn id → session */
+    cx_docs *docs;            /* /asyncapi.json and /playground/, rebuilt on ROUTES */
     zhashx_t *groups;         /* group name → cx_idmap of conn id → session */
     cx_router *router;        /* from ROUTES; target → index into entries */
     cx_route_entry *entries;

@@ -68,6 +68,7 @@ int main(int argc, char **argv)
         .max_message = (size_t) cx_env_long("CHANX_MAX_MESSAGE_BYTES", 1048576, 64, 1L << 30),
         .max_buffered = (size_t) cx_env_long("CHANX_MAX_BUFFERED_BYTES", 8388608, 1024, 1L << 34),
         .drain_ms = (int) cx_env_long("CHANX_DRAIN_MS", 5000, 0, 3600000),
+        .playground = cx_env_flag("CHANX_PLAYGROUND", 0),
     };
     int probe = 0;
     for (int i = 1; i < argc; i++) {

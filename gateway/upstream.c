@@ -51,6 +51,7 @@ static void on_routes(cx_gateway *gw, const cx_env *env)
     /* An empty table is what a broker has before any worker registered (at its start, after a
      * restart): not being able to serve yet is 503 and an unhealthy /healthz, not 404. */
     gw->have_routes = gw->nentries > 0;
+    cx_docs_update(gw->docs, env);
     cx_info("route table: %zu routes", gw->nentries);
 }
 

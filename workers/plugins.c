@@ -180,6 +180,12 @@ static json_t *string_list(const char *const *list, const char *fallback)
     return out;
 }
 
+/* A per-consumer flag as the worker resolves it (context.c): the deployment's setting unless set. */
+static int flag_value(chanx_flag flag, const char *setting, int fallback)
+{
+    return flag == CHANX_DEFAULT ? cx_env_flag(setting, fallback) : flag == CHANX_ON;
+}
+
 /* The part of a consumer the gateway enforces, as JSON for the route table; classes it names none
  * of come from the deployment's defaults (drf_defaults.h). NULL with err on a bad default. */
 static json_t *edge_spec(const chanx_consumer *d, char *err, size_t errlen)
@@ -200,6 +206,17 @@ static json_t *edge_spec(const chanx_consumer *d, char *err, size_t errlen)
     json_object_set_new(spec, "auth_method", json_string(d->auth_method ? d->auth_method : "GET"));
     if (d->subprotocols)
         json_object_set_new(spec, "subprotocols", string_list(d->subprotocols, NULL));
+    /* For the AsyncAPI document only (the gateway enforces none of these): the message schemas and
+     * the flags that decide which framework messages a client sees. */
+    if (d->incoming)
+        json_object_set_new(spec, "incoming", json_loads(d->incoming, 0, NULL));
+    if (d->outgoing)
+        json_object_set_new(spec, "outgoing", json_loads(d->outgoing, 0, NULL));
+    json_object_set_new(spec, "action_key", json_string(d->action_key ? d->action_key : "action"));
+    json_object_set_new(spec, "send_completion", json_boolean(flag_value(d->send_completion, "CHANX_SEND_COMPLETION", 0)));
+    json_object_set_new(spec, "send_authentication_message",
+                        json_boolean(flag_value(d->send_authentication_message, "CHANX_SEND_AUTHENTICATION_MESSAGE", 1)));
+    json_object_set_new(spec, "camelize", json_boolean(flag_value(d->camelize, "CHANX_CAMELIZE", 0)));
     return spec;
 }
 
@@ -229,6 +246,13 @@ static int check_consumer(cx_consumer_entry *e, char *err, size_t errlen)
         e->schema = cx_schema_new(d->incoming, d->action_key ? d->action_key : "action", why, sizeof why);
         if (!e->schema)
             return snprintf(err, errlen, "consumer '%s': incoming schema %s", e->short_name, why), -1;
+    }
+    if (d->outgoing) {
+        char why[256];
+        cx_schema *outgoing = cx_schema_new(d->outgoing, "action", why, sizeof why);
+        if (!outgoing)
+            return snprintf(err, errlen, "consumer '%s': outgoing schema %s", e->short_name, why), -1;
+        cx_schema_destroy(&outgoing);
     }
     char why[300];
     if (!(e->spec = edge_spec(d, why, sizeof why)))

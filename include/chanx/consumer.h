@@ -254,6 +254,12 @@ typedef struct chanx_consumer {
      * the gateway. Browsers fail a connection that offered subprotocols and got none back, so a
      * browser client should offer one listed here. chanx_subprotocol() tells which was chosen. */
     const char *const *subprotocols;
+    /* Outgoing messages, for documentation: a JSON object mapping each action this consumer sends
+     * to its payload's schema (the language of .incoming), or null for no payload. The worker checks
+     * it when the plugin loads (an invalid schema refuses the plugin, as .incoming does) but does not
+     * validate what the consumer sends. It becomes the send operations of the deployment's AsyncAPI
+     * document (/asyncapi.json); "examples" in a schema become the document's examples. */
+    const char *outgoing;
 } chanx_consumer;
 
 /* Registers a consumer when its plugin is loaded. Use as:  CHANX_CONSUMER(name) { .field = ..., };
