@@ -229,7 +229,7 @@ test-san:
 TSAN_SUITES := @(actors|timers|db|chat_history)/*
 test-tsan: $(BUILD)/tests/e2e $(PROGRAMS)
 	@$(MAKE) --no-print-directory BUILD=build-tsan TSAN=1 worker-and-plugins
-	@for p in chanx-gateway chanx-broker; do ln -sfn ../$(BUILD)/$$p build-tsan/$$p; done
+	@for p in chanx-gateway chanx-broker chanx-admin; do ln -sfn ../$(BUILD)/$$p build-tsan/$$p; done
 	@E2E_BIN=$(BUILD)/tests/e2e E2E_FILTER='$(TSAN_SUITES)' scripts/run-tests build-tsan e2e
 
 unit: all
