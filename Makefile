@@ -15,7 +15,7 @@ BUILD ?= build
 SAN ?= 0
 
 CC ?= cc
-PKGS := libwebsockets libuv libczmq libzmq jansson msgpack libpq libpcre2-8 openssl zlib
+PKGS := libwebsockets libuv libczmq libzmq jansson msgpack libpq libpcre2-8 openssl zlib libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -40,9 +40,10 @@ GATEWAY_OBJS := $(call objs,$(call lib_srcs,gateway))
 BROKER_OBJS  := $(call objs,$(call lib_srcs,broker))
 WORKER_OBJS  := $(call objs,$(call lib_srcs,workers))
 ADMIN_OBJS   := $(call objs,$(call lib_srcs,admin))
+API_OBJS     := $(call objs,$(call lib_srcs,api))
 KIT_OBJS     := $(call objs,$(filter-out %selftest.c,$(wildcard tests/kit/*.c)))
 
-PROGRAMS := $(BUILD)/chanx-gateway $(BUILD)/chanx-broker $(BUILD)/chanx-worker
+PROGRAMS := $(BUILD)/chanx-gateway $(BUILD)/chanx-broker $(BUILD)/chanx-worker $(BUILD)/chanx-api
 ifneq ($(wildcard admin/main.c),)
 PROGRAMS += $(BUILD)/chanx-admin
 endif
@@ -79,6 +80,10 @@ $(BUILD)/chanx-broker: $(BUILD)/obj/broker/main.o $(BROKER_OBJS) $(COMMON_OBJS)
 # The worker exports the plugin API (include/chanx/) to the plugins it loads.
 $(BUILD)/chanx-worker: $(BUILD)/obj/workers/main.o $(WORKER_OBJS) $(COMMON_OBJS)
 	$(CC) $(LDFLAGS_SAN) -rdynamic -o $@ $^ $(LDLIBS_ALL)
+
+# The publish API (api/): HTTP in, EVENT/CLOSE_TARGET envelopes out.
+$(BUILD)/chanx-api: $(BUILD)/obj/api/main.o $(API_OBJS) $(COMMON_OBJS)
+	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS_ALL)
 
 $(BUILD)/chanx-admin: $(BUILD)/obj/admin/main.o $(ADMIN_OBJS) $(COMMON_OBJS)
 	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS_ALL)

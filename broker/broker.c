@@ -17,6 +17,7 @@
 #include "broker/broker.h"
 #include "broker/groups.h"
 #include "broker/route_table.h"
+#include "broker/users.h"
 #include "common/idmap.h"
 #include "common/link.h"
 #include "common/log.h"
@@ -41,6 +42,7 @@ typedef struct {
     uint64_t id;
     peer *gateway;
     peer *worker;
+    int64_t user_id;             /* authenticated user, 0 anonymous: for events to a user */
     char **groups;
     size_t ngroups;
 } conn;
@@ -51,6 +53,8 @@ struct cx_broker {
     zhashx_t *peers;             /* routing id → peer */
     cx_idmap *conns;
     cx_groups *groups;
+    cx_groups *worker_groups;    /* the same membership counted per worker: events for receive_event */
+    cx_users *users;             /* user id → connections */
     cx_route_table *routes;
     cx_decoder *dec;
     cx_encoder *enc;
@@ -135,6 +139,7 @@ static void conn_leave_groups(cx_broker *self, conn *c)
 {
     for (size_t i = 0; i < c->ngroups; i++) {
         cx_groups_discard(self->groups, c->groups[i], c->id, c->gateway);
+        cx_groups_discard(self->worker_groups, c->groups[i], c->id, c->worker);
         free(c->groups[i]);
     }
     free(c->groups);
@@ -145,6 +150,7 @@ static void conn_leave_groups(cx_broker *self, conn *c)
 static void conn_forget(cx_broker *self, conn *c)
 {
     conn_leave_groups(self, c);
+    cx_users_remove(self->users, c->user_id, c->id);
     cx_idmap_remove(self->conns, c->id);
     cx_idmap_remove(c->gateway->conns, c->id);
     cx_idmap_remove(c->worker->conns, c->id);
@@ -155,10 +161,16 @@ static int conn_join(cx_broker *self, conn *c, cx_slice name)
 {
     char *group = cx_slice_dup(name);
     int added = group ? cx_groups_add(self->groups, group, c->id, c->gateway) : -1;
+    if (added == 1 && cx_groups_add(self->worker_groups, group, c->id, c->worker) < 0) {
+        cx_groups_discard(self->groups, group, c->id, c->gateway);
+        added = -1;
+    }
     char **grown = added == 1 ? realloc(c->groups, (c->ngroups + 1) * sizeof *grown) : NULL;
     if (!grown) {
-        if (added == 1)
+        if (added == 1) {
             cx_groups_discard(self->groups, group, c->id, c->gateway);
+            cx_groups_discard(self->worker_groups, group, c->id, c->worker);
+        }
         free(group);
         return added == 1 ? -1 : added;
     }
@@ -173,6 +185,7 @@ static int conn_part(cx_broker *self, conn *c, cx_slice name)
         if (!cx_slice_eq(name, c->groups[i]))
             continue;
         cx_groups_discard(self->groups, c->groups[i], c->id, c->gateway);
+        cx_groups_discard(self->worker_groups, c->groups[i], c->id, c->worker);
         free(c->groups[i]);
         c->groups[i] = c->groups[--c->ngroups];
         return 1;
@@ -194,6 +207,11 @@ static peer *least_loaded_worker(cx_broker *self, cx_slice target)
 }
 
 /* ---------------------------------------------------------------- peers */
+
+static const char *role_name(cx_role role)
+{
+    return role == CX_ROLE_WORKER ? "worker" : role == CX_ROLE_API ? "api" : "gateway";
+}
 
 static void peer_free(void **item)
 {
@@ -223,8 +241,7 @@ static void peer_remove(cx_broker *self, peer *p, const char *why)
     }
     free(list);
     cx_log_fields(CX_LOG_WARNING, "peer removed",
-                  json_pack("{s:s, s:s, s:s, s:I}", "peer", p->id,
-                            "role", p->role == CX_ROLE_WORKER ? "worker" : "gateway", "why", why,
+                  json_pack("{s:s, s:s, s:s, s:I}", "peer", p->id, "role", role_name(p->role), "why", why,
                             "connections", (json_int_t) n));
     int routes_changed = p->role == CX_ROLE_WORKER && cx_route_table_remove_worker(self->routes, p);
     zhashx_delete(self->peers, p->id);
@@ -234,7 +251,7 @@ static void peer_remove(cx_broker *self, peer *p, const char *why)
 
 static void on_hello(cx_broker *self, const char *id, size_t idlen, peer *known, const cx_env *env)
 {
-    if (env->role != CX_ROLE_GATEWAY && env->role != CX_ROLE_WORKER)
+    if (env->role != CX_ROLE_GATEWAY && env->role != CX_ROLE_WORKER && env->role != CX_ROLE_API)
         return;
     if (known && known->pid == env->pid && known->role == env->role)
         return;   /* the same process introducing itself again: keep its state */
@@ -252,8 +269,7 @@ static void on_hello(cx_broker *self, const char *id, size_t idlen, peer *known,
     p->last_heard = cx_now_ms();
     zhashx_insert(self->peers, p->id, p);
     cx_log_fields(CX_LOG_INFO, "peer joined",
-                  json_pack("{s:s, s:s, s:I}", "peer", p->id,
-                            "role", p->role == CX_ROLE_WORKER ? "worker" : "gateway", "pid", (json_int_t) p->pid));
+                  json_pack("{s:s, s:s, s:I}", "peer", p->id, "role", role_name(p->role), "pid", (json_int_t) p->pid));
     if (p->role == CX_ROLE_GATEWAY) {
         cx_env routes;
         cx_route_table_envelope(self->routes, &routes);
@@ -276,8 +292,9 @@ static void on_connect(cx_broker *self, peer *gateway, const cx_env *env, zmq_ms
         close_conn_at_gateway(self, gateway, env->conn, 1011, "duplicate connection id");
         return;
     }
-    *c = (conn) { .id = env->conn, .gateway = gateway, .worker = worker };
+    *c = (conn) { .id = env->conn, .gateway = gateway, .worker = worker, .user_id = env->user_id };
     cx_idmap_put(self->conns, c->id, c);
+    cx_users_add(self->users, c->user_id, c->id, c);
     cx_idmap_put(gateway->conns, c->id, c);
     cx_idmap_put(worker->conns, c->id, c);
     forward(self, worker, msg);
@@ -307,12 +324,14 @@ static void on_gateway_envelope(cx_broker *self, peer *gateway, const cx_env *en
 typedef struct {
     cx_broker *self;
     zmq_msg_t *msg;
+    uint32_t peers;   /* how many it went to */
 } fanout;
 
 static void forward_to_gateway(void *gateway, void *arg)
 {
     fanout *f = arg;
     forward(f->self, gateway, f->msg);
+    f->peers++;
 }
 
 static void on_group_send(cx_broker *self, const cx_env *env, zmq_msg_t *msg)
@@ -322,7 +341,7 @@ static void on_group_send(cx_broker *self, const cx_env *env, zmq_msg_t *msg)
     for (; n < env->ngroups; n++)
         if (!(names[n] = cx_slice_dup(env->groups[n])))
             break;
-    fanout f = { self, msg };
+    fanout f = { self, msg, 0 };
     cx_groups_gateways(self->groups, (const char *const *) names, n, forward_to_gateway, &f);
     while (n > 0)
         free(names[--n]);
@@ -366,6 +385,99 @@ static void on_worker_envelope(cx_broker *self, peer *worker, const cx_env *env,
     }
 }
 
+/* ------------------------------------------------- events from the application */
+
+/* What an API peer (chanx-api, chanx-admin publish) may send, HELLO and HEARTBEAT aside: the one
+ * list to map onto a key role. Everything else from it is dropped. */
+static const cx_env_type CX_API_MAY_SEND[] = { CX_ENV_EVENT, CX_ENV_CLOSE_TARGET };
+
+/* The connections an EVENT or CLOSE_TARGET names by user or connection id (out has room for max). */
+static size_t target_conns(cx_broker *self, const cx_env *env, conn **out, size_t max)
+{
+    if (env->target == CX_TARGET_USER)
+        return cx_users_connections(self->users, env->user_id, (void **) out, max);
+    conn *c = env->target == CX_TARGET_CONNECTION ? cx_idmap_get(self->conns, env->conn) : NULL;
+    if (c)
+        out[0] = c;
+    return c ? 1 : 0;
+}
+
+static uint32_t count_gateways(conn **conns, size_t n)
+{
+    uint32_t distinct = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t j = 0;
+        while (j < i && conns[j]->gateway != conns[i]->gateway)
+            j++;
+        distinct += j == i;
+    }
+    return distinct;
+}
+
+/* Groups: one envelope to each gateway holding members (passthrough happens there) and one to each
+ * worker holding members (receive_event happens there), as GROUP_SEND costs. A user or a connection:
+ * one EVENT per connection, to its gateway and its worker, in the order the publisher sent them. */
+static void on_event(cx_broker *self, const cx_env *env, zmq_msg_t *msg, cx_env *result)
+{
+    if (env->target == CX_TARGET_GROUPS) {
+        char *names[CX_PROTO_MAX_GROUPS];
+        size_t n = 0;
+        for (; n < env->ngroups; n++)
+            if (!(names[n] = cx_slice_dup(env->groups[n])))
+                break;
+        fanout gateways = { self, msg, 0 }, workers = { self, msg, 0 };
+        cx_groups_gateways(self->groups, (const char *const *) names, n, forward_to_gateway, &gateways);
+        cx_groups_gateways(self->worker_groups, (const char *const *) names, n, forward_to_gateway, &workers);
+        result->gateways = gateways.peers;
+        result->connections = (uint32_t) cx_groups_reach(self->groups, (const char *const *) names, n);
+        while (n > 0)
+            free(names[--n]);
+        return;
+    }
+    size_t total = cx_users_count(self->users, env->user_id) + 1;
+    conn **conns = malloc(total * sizeof *conns);
+    size_t n = conns ? target_conns(self, env, conns, total) : 0;
+    for (size_t i = 0; i < n; i++) {
+        cx_env one = *env;
+        one.target = CX_TARGET_CONNECTION;
+        one.conn = conns[i]->id;
+        send_env(self, conns[i]->gateway, &one);
+        send_env(self, conns[i]->worker, &one);
+    }
+    result->gateways = count_gateways(conns, n);
+    result->connections = (uint32_t) n;
+    free(conns);
+}
+
+static void on_close_target(cx_broker *self, const cx_env *env, cx_env *result)
+{
+    size_t total = cx_users_count(self->users, env->user_id) + 1;
+    conn **conns = malloc(total * sizeof *conns);
+    size_t n = conns ? target_conns(self, env, conns, total) : 0;
+    for (size_t i = 0; i < n; i++)
+        close_conn_at_gateway(self, conns[i]->gateway, conns[i]->id, env->code, "disconnected by the application");
+    result->gateways = count_gateways(conns, n);
+    result->connections = (uint32_t) n;
+    free(conns);
+}
+
+static void on_api_envelope(cx_broker *self, peer *api, const cx_env *env, zmq_msg_t *msg)
+{
+    size_t allowed = 0;
+    while (allowed < sizeof CX_API_MAY_SEND / sizeof CX_API_MAY_SEND[0] && CX_API_MAY_SEND[allowed] != env->type)
+        allowed++;
+    if (allowed == sizeof CX_API_MAY_SEND / sizeof CX_API_MAY_SEND[0]) {
+        cx_warn("dropped %s from api peer %s: not an envelope it may send", cx_env_type_name(env->type), api->id);
+        return;
+    }
+    cx_env result = { .type = CX_ENV_RESULT, .request = env->request };
+    if (env->type == CX_ENV_EVENT)
+        on_event(self, env, msg, &result);
+    else
+        on_close_target(self, env, &result);
+    send_env(self, api, &result);
+}
+
 static void dispatch(cx_broker *self, zmq_msg_t *idmsg, zmq_msg_t *body)
 {
     size_t idlen = zmq_msg_size(idmsg);
@@ -393,6 +505,8 @@ static void dispatch(cx_broker *self, zmq_msg_t *idmsg, zmq_msg_t *body)
         return;
     if (p->role == CX_ROLE_GATEWAY)
         on_gateway_envelope(self, p, &env, body);
+    else if (p->role == CX_ROLE_API)
+        on_api_envelope(self, p, &env, body);
     else
         on_worker_envelope(self, p, &env, body);
 }
@@ -463,11 +577,13 @@ cx_broker *cx_broker_new(const char *endpoint)
     self->peers = zhashx_new();
     self->conns = cx_idmap_new();
     self->groups = cx_groups_new();
+    self->worker_groups = cx_groups_new();
+    self->users = cx_users_new();
     self->routes = cx_route_table_new();
     self->dec = cx_decoder_new();
     self->enc = cx_encoder_new();
     if (!self->router || !self->peers || !self->conns || !self->groups || !self->routes || !self->dec
-        || !self->enc) {
+        || !self->enc || !self->worker_groups || !self->users) {
         cx_broker_destroy(&self);
         return NULL;
     }
@@ -506,6 +622,8 @@ void cx_broker_destroy(cx_broker **self_p)
     cx_idmap_destroy(&self->conns);
     zhashx_destroy(&self->peers);
     cx_groups_destroy(&self->groups);
+    cx_groups_destroy(&self->worker_groups);
+    cx_users_destroy(&self->users);
     cx_route_table_destroy(&self->routes);
     cx_decoder_destroy(&self->dec);
     cx_encoder_destroy(&self->enc);

@@ -80,6 +80,9 @@ static void spec_free(cx_consumer_spec *self)
         cx_permission_destroy(&self->perms[i]);
     cx_spec_sql_free(&self->queryset);
     cx_spec_sql_free(&self->object_permission);
+    for (size_t i = 0; i < self->npassthrough; i++)
+        free(self->passthrough[i]);
+    free(self->passthrough);
     free(self->target);
     free(self);
 }
@@ -119,6 +122,30 @@ static int parse_perms(cx_consumer_spec *self, json_t *list, char *err, size_t e
     return 0;
 }
 
+static int parse_passthrough(cx_consumer_spec *self, json_t *list, char *err, size_t errlen)
+{
+    if (!list)
+        return 0;
+    if (!json_is_array(list) || !(self->passthrough = calloc(json_array_size(list) + 1, sizeof(char *))))
+        return snprintf(err, errlen, "bad passthrough_events list"), -1;
+    size_t i;
+    json_t *item;
+    json_array_foreach(list, i, item) {
+        if (!json_is_string(item))
+            return snprintf(err, errlen, "bad passthrough_events list"), -1;
+        self->passthrough[self->npassthrough++] = strdup(json_string_value(item));
+    }
+    return 0;
+}
+
+int cx_consumer_spec_passes(const cx_consumer_spec *self, const char *action, size_t len)
+{
+    for (size_t i = 0; self && i < self->npassthrough; i++)
+        if (self->passthrough[i] && strlen(self->passthrough[i]) == len && memcmp(self->passthrough[i], action, len) == 0)
+            return 1;
+    return 0;
+}
+
 static int parse_sql(json_t *spec, const char *key, cx_spec_sql *out, char *err, size_t errlen)
 {
     const char *sql = json_string_value(json_object_get(spec, key));
@@ -144,6 +171,7 @@ cx_consumer_spec *cx_consumer_spec_new(const char *target, const char *text, siz
     rc = rc ? rc : parse_perms(self, json_object_get(spec, "permissions"), err, errlen);
     rc = rc ? rc : parse_sql(spec, "queryset", &self->queryset, err, errlen);
     rc = rc ? rc : parse_sql(spec, "object_permission", &self->object_permission, err, errlen);
+    rc = rc ? rc : parse_passthrough(self, json_object_get(spec, "passthrough_events"), err, errlen);
     json_decref(spec);
     if (rc || !self->target) {
         spec_free(self);

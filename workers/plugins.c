@@ -128,6 +128,12 @@ static json_t *edge_spec(const chanx_consumer *d)
     if (d->object_permission)
         json_object_set_new(spec, "object_permission", json_string(d->object_permission));
     json_object_set_new(spec, "auth_method", json_string(d->auth_method ? d->auth_method : "GET"));
+    if (d->passthrough_events) {
+        json_t *passthrough = json_array();
+        for (const char *const *a = d->passthrough_events; *a; a++)
+            json_array_append_new(passthrough, json_string(*a));
+        json_object_set_new(spec, "passthrough_events", passthrough);
+    }
     return spec;
 }
 
@@ -154,6 +160,14 @@ static int check_consumer(cx_consumer_entry *e, char *err, size_t errlen)
         if (!e->schema)
             return snprintf(err, errlen, "consumer '%s': incoming schema %s", e->short_name, why), -1;
     }
+    if (d->events) {
+        char why[256];
+        e->event_schema = cx_schema_new(d->events, "action", why, sizeof why);
+        if (!e->event_schema)
+            return snprintf(err, errlen, "consumer '%s': events schema %s", e->short_name, why), -1;
+    }
+    if (d->receive_event && !d->events)   /* events are validated before receive_event sees them */
+        return snprintf(err, errlen, "consumer '%s' has receive_event but no events schema", e->short_name), -1;
     e->spec = edge_spec(d);
     return 0;
 }
@@ -163,6 +177,7 @@ static void release_consumers(cx_plugin *self)
     for (size_t i = 0; i < self->nconsumers; i++) {
         free(self->consumers[i].name);
         cx_schema_destroy(&self->consumers[i].schema);
+        cx_schema_destroy(&self->consumers[i].event_schema);
         json_decref(self->consumers[i].spec);
     }
     self->nconsumers = 0;

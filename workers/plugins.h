@@ -24,6 +24,7 @@ typedef struct {
     const char *short_name;            /* "consumer" */
     const chanx_consumer *desc;
     cx_schema *schema;                 /* NULL when the consumer declares no incoming schema */
+    cx_schema *event_schema;           /* .events compiled; NULL when it declares none */
     json_t *spec;                      /* what the gateway needs: authentication, permissions, SQL */
     cx_plugin *plugin;
 } cx_consumer_entry;

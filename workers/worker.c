@@ -17,6 +17,7 @@
 #include "workers/worker.h"
 #include "common/env.h"
 #include "workers/context_internal.h"
+#include "workers/events.h"
 #include "workers/liveness.h"
 #include "common/idmap.h"
 #include "common/link.h"
@@ -135,6 +136,9 @@ static void dispatch(cx_worker *self, const cx_env *env)
         break;
     case CX_ENV_DISCONNECT:
         end_connection(self, env->conn, (int) env->code);
+        break;
+    case CX_ENV_EVENT:
+        cx_events_dispatch(self->ctxs, env);
         break;
     default:
         cx_debug("worker ignores %s", cx_env_type_name(env->type));
