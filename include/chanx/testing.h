@@ -58,6 +58,7 @@ typedef struct {
     const char *bin;            /* folder of chanx-broker etc.; default $CHANX_TEST_BIN or "build" */
     int keep_tables;            /* do not empty the tables */
     const char *const *tables;  /* more tables to empty at start (the test's fixtures), NULL-terminated */
+    int api;                    /* also start chanx-api (the publish API) with CHANX_API_KEY=CX_TEST_API_KEY */
 } cx_stack_options;
 
 /* A criterion suite whose every test gets a fresh stack in `stack`, emptied
@@ -97,6 +98,20 @@ int cx_stack_wait_ready(cx_stack *self, int gateway, int timeout_ms);
  * the whole text (owned); NULL if needle did not appear within timeout_ms. Set CHANX_LOG_LEVEL=info
  * in the stack's env to see info records (scripts/run-tests defaults to warning). */
 char *cx_stack_log(cx_stack *self, const char *process, const char *needle, int timeout_ms);
+
+/* ------------------------------------------------------- publish API */
+/* (tests/kit/api_helpers.c) Events from the application, through the stack's chanx-api (.api = 1). */
+
+#define CX_TEST_API_KEY "chanx-test-api-key"
+int cx_stack_api_port(const cx_stack *self);
+/* POSTs body (JSON text, sent as is) to path ("/api/broadcast"...) with "Authorization: apikey <key>"
+ * (key NULL: no header). Returns the HTTP status; *reply gets the parsed JSON body (owned; NULL when
+ * the body is not JSON). Fails the test when the API does not answer within 10 s. */
+int cx_api_post(cx_stack *stack, const char *path, const char *key, const char *body, json_t **reply);
+/* POSTs a printf-formatted body with the stack's key and asserts 200; returns the reply (owned):
+ * {"gateways": n, "connections": m}, or {"results": [...]} for /api/batch. */
+json_t *cx_api_publish(cx_stack *stack, const char *path, const char *body_fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* ------------------------------------------------------------- database */
 
