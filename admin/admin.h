@@ -53,5 +53,7 @@ int admin_cmd_createuser(PGconn *conn, const admin_args *args);
 int admin_cmd_token(PGconn *conn, const admin_args *args);
 int admin_cmd_session(PGconn *conn, const admin_args *args);
 int admin_cmd_jwt(PGconn *conn, const admin_args *args);
+/* publish / disconnect (publish.c): argv[0] is the command; talks to the broker, not the database. */
+int admin_publish_main(int argc, char **argv);
 
 #endif

@@ -104,6 +104,8 @@ char *cx_stack_log(cx_stack *self, const char *process, const char *needle, int 
 
 #define CX_TEST_API_KEY "chanx-test-api-key"
 int cx_stack_api_port(const cx_stack *self);
+/* The broker's ZeroMQ endpoint (for chanx-admin publish and other peers); borrowed. */
+const char *cx_stack_broker(const cx_stack *self);
 /* POSTs body (JSON text, sent as is) to path ("/api/broadcast"...) with "Authorization: apikey <key>"
  * (key NULL: no header). Returns the HTTP status; *reply gets the parsed JSON body (owned; NULL when
  * the body is not JSON). Fails the test when the API does not answer within 10 s. */

@@ -7,6 +7,8 @@
  */
 #include "test_events.h"
 
+#include <sys/wait.h>
+
 static cx_stack *stack;
 static void setup(void) { stack = events_stack_start(2, NULL); }
 static void teardown(void) { cx_stack_stop(&stack); }
@@ -183,4 +185,38 @@ Test(events, events_to_one_target_arrive_in_publish_order)
             cr_assert_eq(json_integer_value(json_object_get(m, "payload")), i, "passthrough events out of order");
             json_decref(m);
         }
+}
+
+/* chanx-admin publish / disconnect: the same commands for operators, straight to the broker. */
+static char *admin(const char *args)
+{
+    char cmd[1024];
+    const char *bin = getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build";
+    snprintf(cmd, sizeof cmd, "CHANX_BROKER='%s' %s/chanx-admin %s 2>&1", cx_stack_broker(stack), bin, args);
+    FILE *p = popen(cmd, "r");
+    char *out = NULL;
+    size_t len = 0;
+    if (getdelim(&out, &len, '\0', p) < 0) {
+        free(out);
+        out = strdup("");
+    }
+    int status = pclose(p);
+    cr_assert_eq(WEXITSTATUS(status), 0, "chanx-admin %s: %s", args, out);
+    return out;
+}
+
+Test(events, chanx_admin_publishes_and_disconnects)
+{
+    int64_t alice = cx_db_create_user(stack, "alice", 0);
+    cx_communicator *c = events_client(stack, 1, "/ws/evt_probe/feed/lobby/", alice);
+    char *out = admin("publish --group room_lobby --action notify --payload '{\"from\": \"ops\"}'");
+    cr_assert(strstr(out, "\"connections\": 1"), "%s", out);
+    free(out);
+    json_t *m = cx_receive_json(c, 5000);
+    cx_assert_json_eq(m, "{\"action\": \"notify\", \"payload\": {\"from\": \"ops\"}}");
+    json_decref(m);
+    char args[128];
+    snprintf(args, sizeof args, "disconnect --user %lld --code 4002", (long long) alice);
+    free(admin(args));
+    cx_assert_closed(c, 4002, 5000);
 }

@@ -147,6 +147,7 @@ static void start_api(cx_stack *self)
 }
 
 int cx_stack_api_port(const cx_stack *self) { return self->api_proc.port; }
+const char *cx_stack_broker(const cx_stack *self) { return self->broker; }
 
 static void stop_proc(proc *p, int sig)
 {
