@@ -51,6 +51,7 @@ struct cx_stack {
     struct { int64_t user; char key[48]; const char *headers[2]; char header[80]; } tokens[MAX_TOKENS];
     int ntokens;
     int ports[2 * MAX_PROCS + 1], nports;
+    char *env[65];   /* a copy of opt.env: later spawns must not read the caller's (maybe gone) storage */
     cx_communicator *comms[256];
     int ncomms;
 };
@@ -259,6 +260,10 @@ cx_stack *cx_stack_start(const cx_stack_options *options)
     cr_assert_not_null(self);
     srand((unsigned) getpid() ^ (unsigned) time(NULL));   /* each test process draws its own ports */
     self->opt = *options;
+    size_t nenv = 0;
+    for (const char *const *e = options->env; e && *e && nenv < 64; e++)
+        self->env[nenv++] = strdup(*e);
+    self->opt.env = (const char *const *) self->env;
     if (self->opt.gateways <= 0)
         self->opt.gateways = 1;
     if (self->opt.workers <= 0)
@@ -370,6 +375,8 @@ void cx_stack_stop(cx_stack **self_p)
         if (system(cmd) != 0)
             fprintf(stderr, "could not remove %s\n", self->logdir);
     }
+    for (char **e = self->env; *e; e++)
+        free(*e);
     free(self);
     *self_p = NULL;
     if (dirty)
