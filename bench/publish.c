@@ -23,6 +23,8 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,7 +62,9 @@ static int api_connect(pub_run *r)
     struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *ai = NULL;
     if (getaddrinfo(r->host, r->port, &hints, &ai) != 0 || !ai)
         return -1;
-    int fd = socket(ai->ai_family, SOCK_STREAM, 0);
+    int fd = socket(ai->ai_family, SOCK_STREAM, 0), one = 1;
+    if (fd >= 0)   /* one request per write, answered before the next: Nagle would hold it for an ACK */
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
         close(fd);
         fd = -1;
@@ -75,15 +79,15 @@ static int api_post(pub_run *r, const char *body, size_t blen)
     for (int attempt = 0; attempt < 2; attempt++) {
         if (r->api_fd < 0 && (r->api_fd = api_connect(r)) < 0)
             return -1;
-        char head[512];
+        char head[1536];
         int n = snprintf(head, sizeof head, "POST /api/broadcast HTTP/1.1\r\nHost: %s\r\nAuthorization: apikey %s\r\n"
-                                            "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-                         r->host, r->o->api_key ? r->o->api_key : "", blen);
+                                            "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%.*s",
+                         r->host, r->o->api_key ? r->o->api_key : "", blen, (int) blen, body);
         char resp[4096];
         size_t got = 0;
         long clen = -1;
         char *end = NULL;
-        if (write(r->api_fd, head, (size_t) n) == n && write(r->api_fd, body, blen) == (ssize_t) blen) {
+        if (n < (int) sizeof head && write(r->api_fd, head, (size_t) n) == n) {
             while (got < sizeof resp - 1) {
                 ssize_t k = read(r->api_fd, resp + got, sizeof resp - 1 - got);
                 if (k <= 0)
