@@ -220,3 +220,43 @@ Test(events, chanx_admin_publishes_and_disconnects)
     free(admin(args));
     cx_assert_closed(c, 4002, 5000);
 }
+
+/* Events and the client's own messages interleave on one connection: each callback runs alone and
+ * sees what the previous ones left (the counter), whichever thread or order they arrived in. */
+Test(events, events_interleaved_with_messages_see_a_consistent_connection)
+{
+    int64_t alice = cx_db_create_user(stack, "alice", 0);
+    cx_communicator *c = events_client(stack, 0, "/ws/evt_probe/feed/lobby/", alice);
+    char id_body[256];
+    char *id = events_connection_id(c);
+    snprintf(id_body, sizeof id_body, "{\"method\": \"send\", \"params\": {\"connection\": \"%s\", "
+                                      "\"event\": {\"action\": \"announce\", \"payload\": {\"n\": %%d}}}}", id);
+    char body[8192] = "{\"commands\": [";
+    for (int i = 0; i < 20; i++) {
+        cx_send_message(c, "count", NULL);
+        snprintf(body + strlen(body), sizeof body - strlen(body), i ? "," : "");
+        snprintf(body + strlen(body), sizeof body - strlen(body), id_body, i);
+    }
+    strcat(body, "]}");
+    json_decref(cx_api_publish(stack, "/api/batch", "%s", body));
+    json_int_t last_count = 0, last_seen = 0, next_event = 0;
+    for (int got = 0; got < 40; got++) {
+        json_t *m = cx_receive_json(c, 5000);
+        cr_assert_not_null(m, "only %d of 40 replies arrived", got);
+        const char *action = json_string_value(json_object_get(m, "action"));
+        json_t *p = json_object_get(m, "payload");
+        if (!strcmp(action, "count")) {
+            cr_assert_eq(events_int(p, "count"), last_count + 1, "messages handled out of order");
+            last_count = events_int(p, "count");
+        } else {
+            cr_assert_str_eq(action, "announced");
+            cr_assert_eq(events_int(p, "n"), next_event++, "events handled out of order");
+            cr_assert_geq(events_int(p, "count"), last_seen, "an event saw the counter go back");
+            cr_assert_leq(events_int(p, "count"), last_count, "an event saw a count not yet answered");
+            last_seen = events_int(p, "count");
+        }
+        json_decref(m);
+    }
+    cr_assert_eq(last_count, 20);
+    free(id);
+}
