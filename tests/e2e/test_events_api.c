@@ -7,6 +7,9 @@
  */
 #include "test_events.h"
 
+#include <signal.h>
+#include <unistd.h>
+
 static const char *const settings[] = { "CHANX_API_MAX_BODY_BYTES=2048", NULL };
 static cx_stack *stack;
 static void setup(void) { stack = events_stack_start(1, settings); }
@@ -107,4 +110,24 @@ Test(events_api_off, without_a_key_the_api_is_off_and_says_so)
     cr_assert_not_null(log, "chanx-api did not say at start that it is off");
     free(log);
     cx_stack_stop(&off);
+}
+
+/* The broker gone: the API answers 503 instead of hanging or claiming delivery; once a broker is
+ * back, the API introduces itself again and publishing works without restarting it. */
+Test(events_api, without_a_broker_503_and_after_its_restart_it_publishes_again)
+{
+    cx_stack_kill_broker(stack, SIGKILL);
+    json_t *reply = NULL;
+    cr_assert_eq(cx_api_post(stack, "/api/broadcast", CX_TEST_API_KEY, EVENT, &reply), 503);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(reply, "error"), "code")), "broker_unavailable");
+    json_decref(reply);
+    cx_stack_start_broker(stack);
+    int status = 0;
+    for (int i = 0; i < 150 && status != 200; i++) {   /* ZeroMQ redials within a second or so */
+        status = cx_api_post(stack, "/api/broadcast", CX_TEST_API_KEY, EVENT, &reply);
+        json_decref(reply);
+        if (status != 200)
+            usleep(100000);
+    }
+    cr_assert_eq(status, 200, "the API did not publish through the restarted broker");
 }
