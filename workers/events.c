@@ -68,11 +68,11 @@ void cx_ctx_event(chanx_ctx *self, const char *text, size_t len)
     self->message_id[0] = '\0';
 }
 
-static int in_groups(const chanx_ctx *ctx, const cx_env *env)
+int cx_ctx_in_any_group(const chanx_ctx *ctx, const cx_slice *groups, size_t ngroups)
 {
     for (size_t i = 0; i < ctx->ngroups; i++)
-        for (uint32_t j = 0; j < env->ngroups; j++)
-            if (cx_slice_eq(env->groups[j], ctx->groups[i]))
+        for (size_t j = 0; j < ngroups; j++)
+            if (cx_slice_eq(groups[j], ctx->groups[i]))
                 return 1;
     return 0;
 }
@@ -113,7 +113,7 @@ void cx_events_dispatch(cx_idmap *ctxs, const cx_env *env)
         chanx_ctx **all = malloc((n + 1) * sizeof *all);
         n = all ? cx_idmap_values(ctxs, (void **) all, n) : 0;
         for (size_t i = 0; i < n; i++)
-            if (in_groups(all[i], env))
+            if (cx_ctx_in_any_group(all[i], env->groups, env->ngroups))
                 offer(all[i], &st);
         free(all);
     }

@@ -32,7 +32,12 @@ cx_event_route cx_ctx_event_route(const chanx_ctx *ctx, cx_slice action);
 /* Validates the event (text: {"action", "payload"}) against .events and runs receive_event; then
  * event_complete with send_completion. An invalid event is logged and dropped. */
 void cx_ctx_event(chanx_ctx *ctx, const char *text, size_t len);
-/* Every recipient of env (EVENT) among ctxs (conn id → chanx_ctx). */
+/* Whether the connection joined any of these groups (its own list: call it where its callbacks run). */
+int cx_ctx_in_any_group(const chanx_ctx *ctx, const cx_slice *groups, size_t ngroups);
+/* Every recipient of env (EVENT) among ctxs (conn id → chanx_ctx). With connection actors this
+ * becomes: for each actor whose consumer's route is CX_EVENT_HANDLED, post an EVENT mail (text and,
+ * for groups, the group names); the actor checks cx_ctx_in_any_group on its own thread, where its
+ * membership changes, then runs cx_ctx_event. */
 void cx_events_dispatch(cx_idmap *ctxs, const cx_env *env);
 
 #endif
