@@ -9,6 +9,9 @@
 
 #include <signal.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 static const char *const settings[] = { "CHANX_API_MAX_BODY_BYTES=2048", NULL };
 static cx_stack *stack;
@@ -130,4 +133,32 @@ Test(events_api, without_a_broker_503_and_after_its_restart_it_publishes_again)
             usleep(100000);
     }
     cr_assert_eq(status, 200, "the API did not publish through the restarted broker");
+}
+
+/* GET /healthz (the compose healthcheck) and a GET where POST is expected, over a raw socket. */
+static char *raw_get(const char *path, const char *key)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t) cx_stack_api_port(stack)),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    cr_assert_eq(connect(fd, (struct sockaddr *) &addr, sizeof addr), 0);
+    char req[512], *buf = calloc(1, 8192);
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%s%s%s\r\n", path,
+                     key ? "Authorization: apikey " : "", key ? key : "", key ? "\r\n" : "");
+    cr_assert_eq(write(fd, req, (size_t) n), n);
+    size_t len = 0;
+    for (ssize_t got; len < 8191 && (got = read(fd, buf + len, 8191 - len)) > 0;)
+        len += (size_t) got;
+    close(fd);
+    return buf;
+}
+
+Test(events_api, healthz_says_the_broker_is_heard_and_get_is_not_a_publish)
+{
+    char *r = raw_get("/healthz", NULL);
+    cr_assert(strstr(r, " 200 ") && strstr(r, "\"broker\":true"), "%s", r);
+    free(r);
+    r = raw_get("/api/broadcast", CX_TEST_API_KEY);
+    cr_assert(strstr(r, " 405 ") && strstr(r, "method_not_allowed") && strstr(r, "Allow: POST"), "%s", r);
+    free(r);
 }
