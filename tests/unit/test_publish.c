@@ -125,3 +125,42 @@ Test(publish_commands, bad_commands_are_refused_with_a_code)
     name[99] = '\0';
     cr_assert(cx_publish_group_name_ok(name));
 }
+
+#include "broker/users.h"
+#include "broker/groups.h"
+
+Test(broker_users, a_users_connections_come_and_go_and_anonymous_is_never_indexed)
+{
+    cx_users *users = cx_users_new();
+    int a = 1, b = 2, c = 3;
+    cr_assert_eq(cx_users_add(users, 7, 100, &a), 0);
+    cr_assert_eq(cx_users_add(users, 7, 101, &b), 0);
+    cr_assert_eq(cx_users_add(users, 0, 102, &c), 0);   /* anonymous: accepted, not indexed */
+    cr_assert_eq(cx_users_count(users, 7), 2);
+    cr_assert_eq(cx_users_count(users, 0), 0);
+    void *out[4];
+    cr_assert_eq(cx_users_connections(users, 7, out, 4), 2);
+    cx_users_remove(users, 7, 100);
+    cr_assert_eq(cx_users_connections(users, 7, out, 4), 1);
+    cr_assert_eq(out[0], &b);
+    cx_users_remove(users, 7, 101);
+    cr_assert_eq(cx_users_count(users, 7), 0);
+    cx_users_remove(users, 8, 1);   /* unknown: a no-op */
+    cx_users_destroy(&users);
+    cr_assert_null(users);
+}
+
+Test(broker_groups, reach_counts_a_connection_in_two_groups_once)
+{
+    cx_groups *g = cx_groups_new();
+    int gw;
+    cx_groups_add(g, "a", 1, &gw);
+    cx_groups_add(g, "a", 2, &gw);
+    cx_groups_add(g, "b", 2, &gw);
+    cx_groups_add(g, "b", 3, &gw);
+    const char *both[] = { "a", "b" }, *one[] = { "b" }, *none[] = { "zzz" };
+    cr_assert_eq(cx_groups_reach(g, both, 2), 3);
+    cr_assert_eq(cx_groups_reach(g, one, 1), 2);
+    cr_assert_eq(cx_groups_reach(g, none, 1), 0);
+    cx_groups_destroy(&g);
+}
