@@ -26,6 +26,10 @@ typedef struct {
     int staff, superuser, inactive;
     long expires_s;        /* session --expires, default SESSION_COOKIE_AGE */
     long ttl_s;            /* jwt --ttl, default ACCESS_TOKEN_LIFETIME */
+    const char *role;      /* keygen --role */
+    const char *name;      /* keygen --name */
+    const char *gateway;   /* asyncapi --gateway HOST:PORT */
+    const char *output;    /* asyncapi --output FILE */
 } admin_args;
 
 typedef struct {
@@ -53,6 +57,10 @@ int admin_cmd_createuser(PGconn *conn, const admin_args *args);
 int admin_cmd_token(PGconn *conn, const admin_args *args);
 int admin_cmd_session(PGconn *conn, const admin_args *args);
 int admin_cmd_jwt(PGconn *conn, const admin_args *args);
+/* keys.c: needs no database (conn is NULL); the positional argument is the folder. */
+int admin_cmd_keygen(PGconn *conn, const admin_args *args);
+/* asyncapi.c: needs no database (conn is NULL) */
+int admin_cmd_asyncapi(PGconn *conn, const admin_args *args);
 /* publish / disconnect (publish.c): argv[0] is the command; talks to the broker, not the database. */
 int admin_publish_main(int argc, char **argv);
 

@@ -22,6 +22,7 @@ typedef struct {
     int wants_user;
     const char *options; /* space separated; a trailing '=' takes a value */
     const char *help;
+    int no_database;     /* runs without connecting (keygen) */
 } admin_command;
 
 static const admin_command COMMANDS[] = {
@@ -29,23 +30,36 @@ static const admin_command COMMANDS[] = {
       "chanx-admin migrate [--schema FILE]\n"
       "  Creates auth_user, authtoken_token and django_session as Django 3.2 does, in one\n"
       "  transaction. Existing tables are left alone (IF NOT EXISTS). FILE defaults to\n"
-      "  $CHANX_SCHEMA_FILE, <exe dir>/../db/schema.sql, then /usr/share/chanx/schema.sql.\n" },
+      "  $CHANX_SCHEMA_FILE, <exe dir>/../db/schema.sql, then /usr/share/chanx/schema.sql.\n", 0 },
     { "createuser", admin_cmd_createuser, 1, "password= email= staff superuser inactive",
       "chanx-admin createuser USERNAME [--password P|-] [--email E] [--staff] [--superuser] [--inactive]\n"
       "  Inserts a Django user (pbkdf2_sha256 password; '-' reads it from stdin; none gives an\n"
-      "  unusable password) and prints its id. --superuser implies --staff.\n" },
+      "  unusable password) and prints its id. --superuser implies --staff.\n", 0 },
     { "token", admin_cmd_token, 1, "",
       "chanx-admin token USERNAME\n"
-      "  Prints the user's DRF token (Authorization: Token ...), creating it if missing.\n" },
+      "  Prints the user's DRF token (Authorization: Token ...), creating it if missing.\n", 0 },
     { "session", admin_cmd_session, 1, "expires=",
       "chanx-admin session USERNAME [--expires SECONDS]\n"
       "  Creates a logged-in Django session (cookie sessionid) and prints its key. Needs\n"
-      "  CHANX_DJANGO_SECRET_KEY. Default lifetime: 1209600 s (SESSION_COOKIE_AGE).\n" },
+      "  CHANX_DJANGO_SECRET_KEY. Default lifetime: 1209600 s (SESSION_COOKIE_AGE).\n", 0 },
     { "jwt", admin_cmd_jwt, 1, "ttl=",
       "chanx-admin jwt USERNAME [--ttl SECONDS]\n"
       "  Prints a simplejwt access token signed with CHANX_JWT_SECRET (default:\n"
       "  CHANX_DJANGO_SECRET_KEY), user id claim $CHANX_JWT_USER_ID_CLAIM (default user_id).\n"
-      "  Default lifetime: 300 s (ACCESS_TOKEN_LIFETIME).\n" },
+      "  Default lifetime: 300 s (ACCESS_TOKEN_LIFETIME).\n", 0 },
+    { "keygen", admin_cmd_keygen, 1, "role= name=",
+      "chanx-admin keygen DIR [--role gateway|worker [--name NAME]]\n"
+      "  Writes CURVE key pairs (czmq certificates) for the broker links: without --role the\n"
+      "  broker's, a gateway's and a worker's pairs and DIR/allowed/<role>/ (an existing set is\n"
+      "  kept); with --role one more key of that role, DIR/NAME.key_secret (NAME defaults to the\n"
+      "  role). Then set CHANX_CURVE_DIR=DIR (README, \"Securing the broker links\"). No database.\n",
+      1 },
+    { "asyncapi", admin_cmd_asyncapi, 0, "gateway= output=",
+      "chanx-admin asyncapi [--gateway HOST:PORT] [--output FILE]\n"
+      "  Writes the deployment's AsyncAPI 3.0 document (every route, its messages and\n"
+      "  authentication), as a running gateway serves it at /asyncapi.json, to FILE or\n"
+      "  stdout. The gateway defaults to $CHANX_LISTEN, then 127.0.0.1:8000. No database.\n",
+      1 },
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof *COMMANDS)
 
@@ -116,8 +130,16 @@ static int store_option(admin_args *a, const char *name, const char *value)
         a->staff = 1;
     else if (!strcmp(name, "superuser"))
         a->superuser = 1;
+    else if (!strcmp(name, "gateway"))
+        a->gateway = value;
+    else if (!strcmp(name, "output"))
+        a->output = value;
     else if (!strcmp(name, "inactive"))
         a->inactive = 1;
+    else if (!strcmp(name, "role"))
+        a->role = value;
+    else if (!strcmp(name, "name"))
+        a->name = value;
     else if (!strcmp(name, "expires") && parse_long(value, &a->expires_s))
         return usage_error("%s needs a positive number of seconds", "--expires");
     else if (!strcmp(name, "ttl") && parse_long(value, &a->ttl_s))
@@ -151,7 +173,7 @@ static int parse_args(const admin_command *cmd, int argc, char **argv, int i, ad
             return ADMIN_USAGE;
     }
     if (cmd->wants_user && !a->username)
-        return usage_error("%s needs a USERNAME", cmd->name);
+        return usage_error(cmd->no_database ? "%s needs a DIR" : "%s needs a USERNAME", cmd->name);
     return 0;
 }
 
@@ -201,6 +223,8 @@ int main(int argc, char **argv)
     int rc = parse_args(cmd, argc, argv, i + 1, &args);
     if (rc)
         return rc;
+    if (cmd->no_database)
+        return cmd->run(NULL, &args);
     PGconn *conn = admin_db_connect(args.database);
     if (!conn)
         return ADMIN_ERROR;

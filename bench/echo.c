@@ -9,6 +9,12 @@
  * merely holds (an event loop that walks every socket per turn does). The
  * result is then reported as scenario "echo_busy".
  *
+ * The work scenario is the same loop with {"action":"work","payload":{"ms":5}}
+ * -> {"action":"done"}: a consumer that spends 5 ms per message in a blocking
+ * call (PostgreSQL's pg_sleep), the /ws/work/ route of both chanx
+ * (bench/plugins/work) and the Django Channels peer (database_sync_to_async).
+ * It measures how many such calls a server overlaps, not its message cost.
+ *
  * Phases: open every connection (authenticated), warm up (a fifth of the
  * duration, at most one second: first-touch page faults and Python's lazy
  * imports should not be in the figures), then measure for --duration.
@@ -21,23 +27,26 @@
 #define OPEN_TIMEOUT_NS (120ull * 1000000000ull)
 
 static const char PING[] = "{\"action\":\"ping\"}";
+static const char WORK[] = "{\"action\":\"work\",\"payload\":{\"ms\":5}}";
 
 typedef struct {
     hist_t hist;
     int pinging;
     uint64_t round_trips, other;
+    const char *request, *reply;   /* PING and "pong", or WORK and "done" */
+    size_t request_len;
 } echo_run;
 
-static void send_ping(loop_t *loop, conn_t *c, uint64_t now)
+static void send_ping(loop_t *loop, conn_t *c, uint64_t now, echo_run *r)
 {
     c->t_sent = now;
-    conn_send_text(loop, c, PING, sizeof PING - 1);
+    conn_send_text(loop, c, r->request, r->request_len);
 }
 
 static void on_message(loop_t *loop, conn_t *c, const char *text, size_t len, void *arg)
 {
     echo_run *r = arg;
-    if (!json_action_is(text, len, "pong")) {
+    if (!json_action_is(text, len, r->reply)) {
         r->other++;
         return;
     }
@@ -48,7 +57,7 @@ static void on_message(loop_t *loop, conn_t *c, const char *text, size_t len, vo
     }
     c->t_sent = 0;
     if (r->pinging)
-        send_ping(loop, c, now);
+        send_ping(loop, c, now, r);
 }
 
 int run_echo(const bench_opts *o)
@@ -56,9 +65,13 @@ int run_echo(const bench_opts *o)
     static echo_run r;   /* the histogram is 15 KiB: keep it off the stack */
     memset(&r, 0, sizeof r);
     hist_init(&r.hist);
+    int work = strcmp(o->scenario, "work") == 0;
+    r.request = work ? WORK : PING;
+    r.request_len = work ? sizeof WORK - 1 : sizeof PING - 1;
+    r.reply = work ? "done" : "pong";
     loop_handlers h = { .on_message = on_message };
     bench_opts opts = *o;
-    if (o->idle > 0)
+    if (o->idle > 0 && !work)
         opts.scenario = "echo_busy";
     o = &opts;
     loop_t *loop = loop_new(o, o->connections + (o->idle > 0 ? o->idle : 0), &h, &r);
@@ -79,7 +92,7 @@ int run_echo(const bench_opts *o)
     int pinging = 0;
     for (int i = 0; i < o->connections + o->idle && pinging < o->connections; i++)
         if (loop_conn(loop, i)->state == CONN_OPEN) {
-            send_ping(loop, loop_conn(loop, i), now);
+            send_ping(loop, loop_conn(loop, i), now, &r);
             pinging++;
         }
     double warm = o->duration / 5 < 1 ? o->duration / 5 : 1;

@@ -36,7 +36,7 @@ static void on_signal(int sig)
 
 static void usage(FILE *out)
 {
-    fputs("usage: chanx-bench echo|broadcast|connect|idle|publish --url ws://HOST:PORT/PATH [options]\n"
+    fputs("usage: chanx-bench echo|work|broadcast|connect|idle|publish --url ws://HOST:PORT/PATH [options]\n"
           "\n"
           "  --token KEY          sent as 'Authorization: Token KEY'\n"
           "  --tokens-file FILE   one token per line; connection i uses line i mod count\n"
@@ -57,6 +57,8 @@ static void usage(FILE *out)
           "\n"
           "Scenarios:\n"
           "  echo       closed-loop {\"action\":\"ping\"} -> pong; round trips/s, p50/p99/p999\n"
+          "  work       the same with {\"action\":\"work\",\"payload\":{\"ms\":5}} -> done: a consumer\n"
+          "             blocked 5 ms per message (path /ws/work/)\n"
           "  broadcast  N members of one chat room, K senders closed-loop; deliveries/s,\n"
           "             p50/p99 until every member has a message\n"
           "  connect    authenticated connections opened per second until N are open\n"
@@ -244,7 +246,7 @@ int main(int argc, char **argv)
     raise_nofile(o.connections);
 
     int rc;
-    if (!strcmp(o.scenario, "echo"))
+    if (!strcmp(o.scenario, "echo") || !strcmp(o.scenario, "work"))
         rc = run_echo(&o);
     else if (!strcmp(o.scenario, "broadcast"))
         rc = run_broadcast(&o);

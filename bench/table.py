@@ -24,6 +24,10 @@ FIGURES = [
     ("echo p50 latency (ms)", "echo", "latency_p50_ms", False, None, None),
     ("echo round trips/s, idle connections held", "echo_busy", "round_trips_per_s", True, None, None),
     ("echo p99 (ms), idle connections held", "echo_busy", "latency_p99_ms", False, None, None),
+    # chanx column: the gateway pinging every idle connection every 5 s (scripts/bench, label chanx_pings)
+    ("echo round trips/s, idle held, pinged every 5 s", "echo_busy", "round_trips_per_s", True, None, None,
+     "chanx_pings"),
+    ("echo p99 (ms), idle held, pinged every 5 s", "echo_busy", "latency_p99_ms", False, None, None, "chanx_pings"),
     ("broadcast deliveries/s", "broadcast", "deliveries_per_s", True, ("django_ratio", 100), None),
     ("broadcast p99 every member (ms)", "broadcast", "all_members_p99_ms", False, ("max", 50.0), None),
     ("broadcast p50 every member (ms)", "broadcast", "all_members_p50_ms", False, None, None),
@@ -91,6 +95,41 @@ def verdict(target, chanx, bare, django):
     return (f"≥ {value:g}", chanx >= value)
 
 
+WORK_SERVERS = ["chanx-t1", "chanx-t4", "chanx-t16", "django"]
+
+
+def work_table(by, rows):
+    """The work scenario: a consumer blocked 5 ms per message (pg_sleep), chanx at 1, 4 and 16
+    worker threads, Django Channels through database_sync_to_async. A server that runs the calls
+    one at a time tops out at 200 round trips/s; N threads at N x 200."""
+    if not any((s, "work") in by for s in WORK_SERVERS):
+        return
+    print()
+    print("| work: 5 ms blocking call per message | " + " | ".join(WORK_SERVERS) + " |")
+    print("|---|" + "---:|" * len(WORK_SERVERS))
+    for label, field in (("round trips/s", "round_trips_per_s"), ("p50 (ms)", "latency_p50_ms"),
+                         ("p99 (ms)", "latency_p99_ms")):
+        vals = {s: by.get((s, "work"), {}).get(field) for s in WORK_SERVERS}
+        print(f"| {label} | " + " | ".join(fmt(vals[s]) for s in WORK_SERVERS) + " |")
+        rows.append({"figure": "work " + label, "scenario": "work", "field": field, "values": vals})
+
+
+def curve_table(by):
+    """chanx with plain broker links beside chanx with CURVE on them: what encryption costs."""
+    if not any(server == "chanx-curve" for server, _ in by):
+        return []
+    rows = []
+    print()
+    print("| figure | chanx, plain links | chanx, CURVE links | CURVE/plain |")
+    print("|---|---:|---:|---:|")
+    for label, scenario, field, _higher, _t1, _t2 in FIGURES:
+        plain = by.get(("chanx", scenario), {}).get(field)
+        curve = by.get(("chanx-curve", scenario), {}).get(field)
+        print(f"| {label} [{scenario}] | {fmt(plain)} | {fmt(curve)} | {fmt(ratio(curve, plain))} |")
+        rows.append({"figure": label, "scenario": scenario, "field": field, "plain": plain, "curve": curve})
+    return rows
+
+
 def main():
     raw, out = sys.argv[1], sys.argv[2]
     results = []
@@ -107,9 +146,12 @@ def main():
     print()
     print("| figure | chanx | bare | django | chanx/bare | chanx/django | target | met |")
     print("|---|---:|---:|---:|---:|---:|---|---|")
-    for label, scenario, field, _higher, t1, t2 in FIGURES:
-        vals = {s: by.get((s, scenario), {}).get(field) for s in SERVERS}
-        n = {s: by.get((s, scenario), {}).get("opened") for s in SERVERS}
+    for label, scenario, field, _higher, t1, t2, *chanx_label in FIGURES:
+        label_of = {s: s for s in SERVERS}
+        if chanx_label:   # a variant of chanx's configuration in the chanx column; no peers beside it
+            label_of = {"chanx": chanx_label[0], "bare": None, "django": None}
+        vals = {s: by.get((label_of[s], scenario), {}).get(field) for s in SERVERS}
+        n = {s: by.get((label_of[s], scenario), {}).get("opened") for s in SERVERS}
         c, b, d = vals["chanx"], vals["bare"], vals["django"]
         checks = [v for v in (verdict(t1, c, b, d), verdict(t2, c, b, d)) if v]
         met = ", ".join(("yes" if ok else "NO") for _, ok in checks) or ""
@@ -120,12 +162,15 @@ def main():
               f"{fmt(ratio(c, d)) if field.endswith('_per_s') else ''} | {tgt} | {met} |")
         rows.append({"figure": label, "scenario": scenario, "field": field, "values": vals, "connections": n,
                      "targets": [{"target": t, "met": ok} for t, ok in checks]})
+    work_table(by, rows)
+    curve = curve_table(by)
     errors = [r for r in results if "error" in r]
     for r in errors:
         print(f"\n{r['scenario']} on {r['server']}: {r['error']}")
     with open(out, "w") as f:
         json.dump({"machine": machine(), "quick": os.environ.get("BENCH_QUICK") == "1",
-                   "pinning": os.environ.get("BENCH_PIN_DESC"), "table": rows, "results": results}, f, indent=2)
+                   "pinning": os.environ.get("BENCH_PIN_DESC"), "table": rows, "curve": curve,
+                   "results": results}, f, indent=2)
     print(f"\nraw results: {out}")
     return 1 if errors else 0
 

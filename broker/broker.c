@@ -14,11 +14,9 @@
  * worker's connections are closed with 1011 so their clients reconnect, a
  * dead gateway's connections are reported to their workers as DISCONNECT.
  */
-#include "broker/broker.h"
-#include "broker/groups.h"
-#include "broker/route_table.h"
-#include "broker/users.h"
-#include "common/idmap.h"
+#include "broker/broker_internal.h"
+#include "common/curve.h"
+#include "broker/metrics.h"
 #include "common/link.h"
 #include "common/log.h"
 #include "proto/envelope.h"
@@ -26,40 +24,6 @@
 #include <czmq.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define MAX_IDENTITY 255
-
-typedef struct {
-    char id[MAX_IDENTITY + 1];   /* ZeroMQ routing id, the peer's node name */
-    size_t idlen;
-    cx_role role;
-    uint64_t pid;
-    int64_t last_heard;
-    cx_idmap *conns;             /* conn id → conn */
-} peer;
-
-typedef struct {
-    uint64_t id;
-    peer *gateway;
-    peer *worker;
-    int64_t user_id;             /* authenticated user, 0 anonymous: for events to a user */
-    char **groups;
-    size_t ngroups;
-} conn;
-
-struct cx_broker {
-    zsock_t *router;
-    void *handle;
-    zhashx_t *peers;             /* routing id → peer */
-    cx_idmap *conns;
-    cx_groups *groups;
-    cx_groups *worker_groups;    /* the same membership counted per worker: events for receive_event */
-    cx_users *users;             /* user id → connections */
-    cx_route_table *routes;
-    cx_decoder *dec;
-    cx_encoder *enc;
-    int64_t last_beat;
-};
 
 /* ------------------------------------------------------------- sending */
 
@@ -152,8 +116,10 @@ static void conn_forget(cx_broker *self, conn *c)
     conn_leave_groups(self, c);
     cx_users_remove(self->users, c->user_id, c->id);
     cx_idmap_remove(self->conns, c->id);
-    cx_idmap_remove(c->gateway->conns, c->id);
-    cx_idmap_remove(c->worker->conns, c->id);
+    if (c->gateway)   /* either may be missing while a restarted broker rebuilds (rebuild.c) */
+        cx_idmap_remove(c->gateway->conns, c->id);
+    if (c->worker)
+        cx_idmap_remove(c->worker->conns, c->id);
     free(c);
 }
 
@@ -208,10 +174,6 @@ static peer *least_loaded_worker(cx_broker *self, cx_slice target)
 
 /* ---------------------------------------------------------------- peers */
 
-static const char *role_name(cx_role role)
-{
-    return role == CX_ROLE_WORKER ? "worker" : role == CX_ROLE_API ? "api" : "gateway";
-}
 
 static void peer_free(void **item)
 {
@@ -232,16 +194,19 @@ static void peer_remove(cx_broker *self, peer *p, const char *why)
     for (size_t i = 0; i < n; i++) {
         conn *c = list[i];
         if (p->role == CX_ROLE_WORKER) {
-            close_conn_at_gateway(self, c->gateway, c->id, 1011, "worker lost");
-        } else {
+            if (c->gateway)
+                close_conn_at_gateway(self, c->gateway, c->id, 1011, "worker lost");
+        } else if (c->worker) {
             cx_env gone = { .type = CX_ENV_DISCONNECT, .conn = c->id, .code = 1006 };
             send_env(self, c->worker, &gone);
         }
+        cx_rebuild_ended(self, c->id);
         conn_forget(self, c);
     }
     free(list);
     cx_log_fields(CX_LOG_WARNING, "peer removed",
-                  json_pack("{s:s, s:s, s:s, s:I}", "peer", p->id, "role", role_name(p->role), "why", why,
+                  json_pack("{s:s, s:s, s:s, s:I}", "peer", p->id,
+                            "role", p->rule->name, "why", why,
                             "connections", (json_int_t) n));
     int routes_changed = p->role == CX_ROLE_WORKER && cx_route_table_remove_worker(self->routes, p);
     zhashx_delete(self->peers, p->id);
@@ -249,10 +214,18 @@ static void peer_remove(cx_broker *self, peer *p, const char *why)
         publish_routes(self);
 }
 
-static void on_hello(cx_broker *self, const char *id, size_t idlen, peer *known, const cx_env *env)
+static void on_hello(cx_broker *self, const char *id, size_t idlen, peer *known, const cx_env *env,
+                     const cx_role_rule *key_rule)
 {
-    if (env->role != CX_ROLE_GATEWAY && env->role != CX_ROLE_WORKER && env->role != CX_ROLE_API)
+    const cx_role_rule *rule = cx_role_rule_of(env->role);
+    if (!rule || !rule->role)
         return;
+    if (key_rule && key_rule != rule) {   /* CURVE on: the key decides, not the claim */
+        cx_log_fields(CX_LOG_WARNING, "peer refused",
+                      json_pack("{s:s, s:s, s:s, s:s}", "peer", id, "key_role", key_rule->name, "claimed_role",
+                                rule->name, "why", "its key is not a key of the role it claims"));
+        return;
+    }
     if (known && known->pid == env->pid && known->role == env->role)
         return;   /* the same process introducing itself again: keep its state */
     if (known)
@@ -265,11 +238,13 @@ static void on_hello(cx_broker *self, const char *id, size_t idlen, peer *known,
     memcpy(p->id, id, idlen);
     p->idlen = idlen;
     p->role = (cx_role) env->role;
+    p->rule = rule;
     p->pid = env->pid;
     p->last_heard = cx_now_ms();
     zhashx_insert(self->peers, p->id, p);
     cx_log_fields(CX_LOG_INFO, "peer joined",
-                  json_pack("{s:s, s:s, s:I}", "peer", p->id, "role", role_name(p->role), "pid", (json_int_t) p->pid));
+                  json_pack("{s:s, s:s, s:I}", "peer", p->id,
+                            "role", p->rule->name, "pid", (json_int_t) p->pid));
     if (p->role == CX_ROLE_GATEWAY) {
         cx_env routes;
         cx_route_table_envelope(self->routes, &routes);
@@ -278,6 +253,22 @@ static void on_hello(cx_broker *self, const char *id, size_t idlen, peer *known,
 }
 
 /* ------------------------------------------------------------- dispatch */
+
+/* An envelope this peer may not send: dropped and logged with the peer's name; after MAX_OFFENCES the
+ * peer is dropped too (its connections closed as for a dead peer) and its routing id banned until the
+ * broker restarts, so a compromised or broken peer cannot keep trying. */
+static void offence(cx_broker *self, peer *p, const cx_env *env, const char *why)
+{
+    p->offences++;
+    cx_log_fields(CX_LOG_WARNING, "envelope refused",
+                  json_pack("{s:s, s:s, s:s, s:I, s:s, s:i}", "peer", p->id, "role", p->rule->name, "type",
+                            cx_env_type_name(env->type), "conn", (json_int_t) env->conn, "why", why, "offences",
+                            p->offences));
+    if (p->offences >= MAX_OFFENCES) {
+        zhashx_insert(self->banned, p->id, (void *) 1);
+        peer_remove(self, p, "repeated offences");
+    }
+}
 
 static void on_connect(cx_broker *self, peer *gateway, const cx_env *env, zmq_msg_t *msg)
 {
@@ -307,10 +298,22 @@ static void on_gateway_envelope(cx_broker *self, peer *gateway, const cx_env *en
         return;
     }
     conn *c = cx_idmap_get(self->conns, env->conn);
-    if (!c || c->gateway != gateway) {
+    if (c && c->gateway && c->gateway != gateway) {
+        offence(self, gateway, env, "a connection another gateway opened");
+        return;
+    }
+    if (c && !c->gateway)
+        return;   /* re-announced by its worker only, while the broker rebuilds: not this gateway's */
+    if (!c) {
         /* After a broker restart: the client must reconnect to get a consumer. */
         if (env->type == CX_ENV_RECEIVE)
             close_conn_at_gateway(self, gateway, env->conn, 1011, "unknown connection");
+        return;
+    }
+    if (!c->worker) {   /* re-announced by its gateway only: its worker died while the broker was away */
+        if (env->type == CX_ENV_RECEIVE)
+            close_conn_at_gateway(self, gateway, c->id, 1011, "worker lost");
+        conn_forget(self, c);
         return;
     }
     if (env->type == CX_ENV_RECEIVE) {
@@ -358,13 +361,17 @@ static void on_worker_envelope(cx_broker *self, peer *worker, const cx_env *env,
             publish_routes(self);
         return;
     }
+    conn *c = cx_idmap_get(self->conns, env->conn);
+    if (c && c->worker && c->worker != worker) {   /* GROUP_SEND's conn is its sender: is_current must not be forged */
+        offence(self, worker, env, "a connection pinned to another worker");
+        return;
+    }
     if (env->type == CX_ENV_GROUP_SEND) {
         on_group_send(self, env, msg);
         return;
     }
-    conn *c = cx_idmap_get(self->conns, env->conn);
-    if (!c || c->worker != worker)
-        return;   /* the connection ended while the worker was answering */
+    if (!c || !c->gateway || c->worker != worker)
+        return;   /* the connection ended while the worker was answering (or is not whole yet) */
     switch (env->type) {
     case CX_ENV_SEND:
         forward(self, c->gateway, msg);
@@ -389,7 +396,6 @@ static void on_worker_envelope(cx_broker *self, peer *worker, const cx_env *env,
 
 /* What an API peer (chanx-api, chanx-admin publish) may send, HELLO and HEARTBEAT aside: the one
  * list to map onto a key role. Everything else from it is dropped. */
-static const cx_env_type CX_API_MAY_SEND[] = { CX_ENV_EVENT, CX_ENV_CLOSE_TARGET };
 
 /* The connections an EVENT or CLOSE_TARGET names by user or connection id (out has room for max). */
 static size_t target_conns(cx_broker *self, const cx_env *env, conn **out, size_t max)
@@ -461,15 +467,9 @@ static void on_close_target(cx_broker *self, const cx_env *env, cx_env *result)
     free(conns);
 }
 
+/* What it may send (EVENT, CLOSE_TARGET) is the api row of roles.c, checked in cx_broker_dispatch. */
 static void on_api_envelope(cx_broker *self, peer *api, const cx_env *env, zmq_msg_t *msg)
 {
-    size_t allowed = 0;
-    while (allowed < sizeof CX_API_MAY_SEND / sizeof CX_API_MAY_SEND[0] && CX_API_MAY_SEND[allowed] != env->type)
-        allowed++;
-    if (allowed == sizeof CX_API_MAY_SEND / sizeof CX_API_MAY_SEND[0]) {
-        cx_warn("dropped %s from api peer %s: not an envelope it may send", cx_env_type_name(env->type), api->id);
-        return;
-    }
     cx_env result = { .type = CX_ENV_RESULT, .request = env->request };
     if (env->type == CX_ENV_EVENT)
         on_event(self, env, msg, &result);
@@ -486,22 +486,53 @@ static void dispatch(cx_broker *self, zmq_msg_t *idmsg, zmq_msg_t *body)
         return;
     memcpy(id, zmq_msg_data(idmsg), idlen);
     id[idlen] = '\0';
+    cx_broker_dispatch(self, self->dec, id, idlen, body);
+}
+
+void cx_broker_dispatch(cx_broker *self, cx_decoder *dec, const char *id, size_t idlen, zmq_msg_t *body)
+{
     cx_env env;
-    if (cx_decoder_decode(self->dec, zmq_msg_data(body), zmq_msg_size(body), &env) != 0) {
-        cx_warn("dropped a malformed envelope from %s: %s", id, cx_decoder_error(self->dec));
+    if (cx_decoder_decode(dec, zmq_msg_data(body), zmq_msg_size(body), &env) != 0) {
+        cx_warn("dropped a malformed envelope from %s: %s", id, cx_decoder_error(dec));
+        cx_broker_count_malformed();
         return;
     }
+    cx_broker_count_envelope(env.type);
+    if (zhashx_size(self->banned) > 0 && zhashx_lookup(self->banned, id))   /* no hashing when nobody is */
+        return;
+    /* With CURVE, the role is the key's (ZAP User-Id), read on every envelope: a routing id freed by one
+     * peer and taken by another key's holder must not inherit the first one's role. */
+    const cx_role_rule *key_rule = NULL;
+    if (self->zap && !(key_rule = cx_role_rule_named(zmq_msg_gets(body, "User-Id"))))
+        return;
     peer *p = zhashx_lookup(self->peers, id);
     if (env.type == CX_ENV_HELLO) {
-        on_hello(self, id, idlen, p, &env);
+        on_hello(self, id, idlen, p, &env, key_rule);
         return;
     }
     if (!p) {
-        send_identity_request(self, id, idlen);
+        /* Sent before its HELLO reached us (queued while we were down): kept until it has introduced
+         * itself, so a restart loses none of it; a heartbeat just asks who it is. */
+        if (env.type == CX_ENV_HEARTBEAT || cx_rebuild_hold_stranger(self, id, body))
+            send_identity_request(self, id, idlen);
+        return;
+    }
+    if (key_rule && key_rule != p->rule) {
+        offence(self, p, &env, "sent with a key of another role");
         return;
     }
     p->last_heard = cx_now_ms();
     if (env.type == CX_ENV_HEARTBEAT)
+        return;
+    if (!cx_role_may_send(p->rule, env.type)) {
+        offence(self, p, &env, "not an envelope its role may send");
+        return;
+    }
+    if (env.type == CX_ENV_RESUME) {
+        cx_rebuild_on_resume(self, p, &env);
+        return;
+    }
+    if (cx_rebuild_defer(self, p, &env, body))
         return;
     if (p->role == CX_ROLE_GATEWAY)
         on_gateway_envelope(self, p, &env, body);
@@ -553,18 +584,49 @@ static void heartbeat(cx_broker *self)
     free(all);
 }
 
+/* The gauges of broker/metrics.h, from the tables; after each batch (a handful of peers to count). */
+static void publish_state(cx_broker *self)
+{
+    cx_broker_state s = { .connections = cx_idmap_size(self->conns), .groups = cx_groups_count(self->groups),
+                          .members = cx_groups_memberships(self->groups),
+                          .routes = cx_route_table_size(self->routes) };
+    for (peer *p = zhashx_first(self->peers); p; p = zhashx_next(self->peers))
+        *(p->role == CX_ROLE_WORKER ? &s.workers : &s.gateways) += 1;
+    cx_broker_metrics_state(&s);
+}
+
 int cx_broker_run(cx_broker *self, volatile int *stop)
 {
-    zmq_pollitem_t item = { .socket = self->handle, .events = ZMQ_POLLIN };
+    zmq_pollitem_t items[2] = { { .socket = self->handle, .events = ZMQ_POLLIN },
+                                { .socket = self->zap ? cx_zap_socket(self->zap) : NULL, .events = ZMQ_POLLIN } };
     while (!*stop) {
         long timeout = cx_heartbeat_interval_ms() - (cx_now_ms() - self->last_beat);
-        if (zmq_poll(&item, 1, timeout < 0 ? 0 : timeout) < 0 && zmq_errno() != EINTR)
+        if (zmq_poll(items, self->zap ? 2 : 1, timeout < 0 ? 0 : timeout) < 0 && zmq_errno() != EINTR)
             return -1;
+        if (self->zap)
+            cx_zap_handle(self->zap);
         drain(self);
+        cx_rebuild_tick(self);
         heartbeat(self);
+        publish_state(self);
     }
     return 0;
 }
+
+/* ------------------------------------------------- for rebuild.c (internal) */
+
+void cx_broker_send_env(cx_broker *self, const peer *p, const cx_env *env) { send_env(self, p, env); }
+void cx_broker_send_identity_request(cx_broker *self, const char *id, size_t idlen)
+{
+    send_identity_request(self, id, idlen);
+}
+void cx_broker_close_at_gateway(cx_broker *self, const peer *gateway, uint64_t id, uint32_t code, const char *reason)
+{
+    close_conn_at_gateway(self, gateway, id, code, reason);
+}
+void cx_broker_conn_forget(cx_broker *self, conn *c) { conn_forget(self, c); }
+int cx_broker_conn_join(cx_broker *self, conn *c, cx_slice group) { return conn_join(self, c, group); }
+void cx_broker_offence(cx_broker *self, peer *p, const cx_env *env, const char *why) { offence(self, p, env, why); }
 
 /* ------------------------------------------------------------- lifecycle */
 
@@ -582,8 +644,10 @@ cx_broker *cx_broker_new(const char *endpoint)
     self->routes = cx_route_table_new();
     self->dec = cx_decoder_new();
     self->enc = cx_encoder_new();
+    self->banned = zhashx_new();
+    self->rebuild = cx_rebuild_new();
     if (!self->router || !self->peers || !self->conns || !self->groups || !self->routes || !self->dec
-        || !self->enc || !self->worker_groups || !self->users) {
+        || !self->enc || !self->banned || !self->rebuild || !self->worker_groups || !self->users) {
         cx_broker_destroy(&self);
         return NULL;
     }
@@ -593,6 +657,15 @@ cx_broker *cx_broker_new(const char *endpoint)
     zsock_set_sndhwm(self->router, 0);
     zsock_set_rcvhwm(self->router, 0);
     zsock_set_linger(self->router, 0);
+    char *allowed = NULL, public_key[41];
+    int curve = cx_curve_server(self->router, &allowed, public_key);
+    if (curve == 1)
+        self->zap = cx_zap_new(allowed, public_key);
+    free(allowed);
+    if (curve < 0 || (curve == 1 && !self->zap) || (curve == 0 && !cx_curve_plain_allowed(endpoint))) {
+        cx_broker_destroy(&self);
+        return NULL;
+    }
     if (zsock_bind(self->router, "%s", endpoint) < 0) {
         cx_error("cannot bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
         cx_broker_destroy(&self);
@@ -628,6 +701,9 @@ void cx_broker_destroy(cx_broker **self_p)
     cx_decoder_destroy(&self->dec);
     cx_encoder_destroy(&self->enc);
     zsock_destroy(&self->router);
+    cx_zap_destroy(&self->zap);
+    cx_rebuild_destroy(&self->rebuild);
+    zhashx_destroy(&self->banned);
     free(self);
     *self_p = NULL;
 }

@@ -24,6 +24,7 @@ typedef struct {
 
 struct cx_groups {
     zhashx_t *by_name;
+    size_t memberships;   /* members of all groups, for metrics */
 };
 
 static void group_free(void **item)
@@ -103,6 +104,7 @@ int cx_groups_add(cx_groups *self, const char *name, uint64_t conn, void *gatewa
         cx_idmap_remove(g->members, conn);
         return -1;
     }
+    self->memberships++;
     return 1;
 }
 
@@ -112,6 +114,7 @@ int cx_groups_discard(cx_groups *self, const char *name, uint64_t conn, void *ga
     if (!g || !cx_idmap_remove(g->members, conn))
         return 0;
     uncount_gateway(g, gateway);
+    self->memberships--;
     if (cx_idmap_size(g->members) == 0)
         zhashx_delete(self->by_name, name);
     return 1;
@@ -141,6 +144,11 @@ void cx_groups_gateways(cx_groups *self, const char *const *names, size_t nnames
 size_t cx_groups_count(const cx_groups *self)
 {
     return zhashx_size(self->by_name);
+}
+
+size_t cx_groups_memberships(const cx_groups *self)
+{
+    return self->memberships;
 }
 
 size_t cx_groups_members(cx_groups *self, const char *name)

@@ -28,5 +28,7 @@ size_t cx_groups_count(const cx_groups *self);
 /* Distinct members of any of the groups (a connection in two of them counts once). */
 size_t cx_groups_reach(cx_groups *self, const char *const *groups, size_t ngroups);
 size_t cx_groups_members(cx_groups *self, const char *group);
+/* Members of all groups together (a connection in two groups counts twice). */
+size_t cx_groups_memberships(const cx_groups *self);
 
 #endif

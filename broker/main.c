@@ -9,6 +9,8 @@
 #include "common/process.h"
 #include "common/link.h"
 #include "common/log.h"
+#include "common/metrics_http.h"
+#include "broker/metrics.h"
 
 #include <czmq.h>
 #include <stdio.h>
@@ -27,7 +29,7 @@ static int check(const char *endpoint)
 {
     char node[64];
     snprintf(node, sizeof node, "probe-%d", (int) getpid());
-    cx_link *link = cx_link_new(endpoint, CX_ROLE_WORKER, node);
+    cx_link *link = cx_link_new(endpoint, (cx_role) 0, node);   /* 0: the probe, with the broker's own key */
     if (!link)
         return 1;
     cx_env beat = { .type = CX_ENV_HEARTBEAT }, env;
@@ -64,11 +66,21 @@ int main(int argc, char **argv)
     volatile int *stop = cx_process_start("broker");
     if (probe)
         return check(endpoint);
+    char first[512];   /* CHANX_BROKER may list a standby too: this broker binds the first (a standby: --bind) */
+    snprintf(first, sizeof first, "%.*s", (int) strcspn(endpoint, ", "), endpoint);
+    endpoint = first;
     cx_broker *broker = cx_broker_new(endpoint);
     if (!broker)
         return 1;
+    cx_metrics_http *metrics = NULL;
+    cx_broker_metrics_init();
+    if (cx_metrics_http_from_env(&metrics) != 0) {
+        cx_broker_destroy(&broker);
+        return 1;
+    }
     cx_info("broker listening on %s", endpoint);
     int rc = cx_broker_run(broker, stop);
+    cx_metrics_http_destroy(&metrics);
     cx_broker_destroy(&broker);
     cx_info("broker stopped");
     return rc == 0 ? 0 : 1;

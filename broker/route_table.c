@@ -150,6 +150,11 @@ size_t cx_route_table_workers(const cx_route_table *self, cx_slice target, void 
     return n;
 }
 
+size_t cx_route_table_size(const cx_route_table *self)
+{
+    return self->nrows;
+}
+
 void cx_route_table_envelope(cx_route_table *self, cx_env *env)
 {
     free(self->published);

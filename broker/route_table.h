@@ -24,5 +24,7 @@ int cx_route_table_remove_worker(cx_route_table *self, void *worker);
 size_t cx_route_table_workers(const cx_route_table *self, cx_slice target, void **out, size_t max);
 /* Fills a ROUTES envelope; its rows point into the table and stay valid until the table changes. */
 void cx_route_table_envelope(cx_route_table *self, cx_env *env);
+/* Rows of the table (routes, with or without a live worker). */
+size_t cx_route_table_size(const cx_route_table *self);
 
 #endif

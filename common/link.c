@@ -6,14 +6,32 @@
  * peer it does not know with HELLO; the link turns that into
  * CX_LINK_REINTRODUCE rather than handling it itself because only the owner
  * knows what else it must re-send (a worker's routes).
+ *
+ * A standby broker: CHANX_BROKER may list endpoints separated by commas. The
+ * link dials one at a time (a DEALER dialling two would split its envelopes
+ * between two brokers); when the current one has been silent for
+ * CHANX_FAILOVER_MS (default 2000, under the 3 s the README promises) it
+ * hangs up and dials the next, says HELLO there, and cx_link_tick returns 1
+ * so the owner re-announces its state to the new broker. What the owner
+ * sends meanwhile must not wait in the dead broker's pipe, which dies with
+ * the hang-up: with a standby the socket is ZMQ_IMMEDIATE (no pipe without
+ * a live connection, so a send says EAGAIN) and the link keeps those
+ * envelopes itself, in order, until a broker takes them (the new one holds
+ * what arrives before the sender's HELLO: broker/rebuild.c). Past
+ * CX_LINK_MAX_BACKLOG bytes cx_link_send fails, and the owner tells the
+ * client (a gateway closes it with 1011).
  */
 #include "common/link.h"
+#include "common/curve.h"
 #include "common/env.h"
 #include "common/log.h"
 
 #include <sched.h>
 
+#define CX_LINK_MAX_BACKLOG (64u * 1024u * 1024u)
+
 #include <czmq.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -31,7 +49,51 @@ struct cx_link {
     int64_t last_heard;
     int64_t last_sent;
     int lost;
+    char *endpoints[CX_LINK_MAX_ENDPOINTS];
+    int nendpoints, current;
+    zmq_msg_t *backlog;    /* envelopes no broker could take yet, oldest at head (a ring) */
+    size_t head, nbacklog, cap, backlog_bytes;
 };
+
+/* Sends what waits, oldest first, until the socket refuses one. */
+static void backlog_flush(cx_link *self)
+{
+    while (self->nbacklog > 0) {
+        zmq_msg_t *m = &self->backlog[self->head];
+        size_t len = zmq_msg_size(m);
+        if (zmq_msg_send(m, self->handle, ZMQ_DONTWAIT) < 0)
+            return;
+        self->head = (self->head + 1) % self->cap;
+        self->nbacklog--;
+        self->backlog_bytes -= len;
+        self->last_sent = cx_now_ms();
+    }
+}
+
+static int backlog_push(cx_link *self, const void *data, size_t len)
+{
+    if (self->backlog_bytes + len > CX_LINK_MAX_BACKLOG)
+        return -1;
+    if (self->nbacklog == self->cap) {
+        size_t cap = self->cap ? 2 * self->cap : 256;
+        zmq_msg_t *grown = malloc(cap * sizeof *grown);
+        if (!grown)
+            return -1;
+        for (size_t i = 0; i < self->nbacklog; i++)   /* unwrap the ring (zmq_msg_t moves with memcpy) */
+            memcpy(&grown[i], &self->backlog[(self->head + i) % self->cap], sizeof *grown);
+        free(self->backlog);
+        self->backlog = grown;
+        self->head = 0;
+        self->cap = cap;
+    }
+    zmq_msg_t *m = &self->backlog[(self->head + self->nbacklog) % self->cap];
+    if (zmq_msg_init_size(m, len) != 0)
+        return -1;
+    memcpy(zmq_msg_data(m), data, len);
+    self->nbacklog++;
+    self->backlog_bytes += len;
+    return 0;
+}
 
 int64_t cx_now_ms(void)
 {
@@ -67,11 +129,31 @@ int cx_heartbeat_timeout_ms(void)
     return (int) cx_env_long("CHANX_HEARTBEAT_TIMEOUT_MS", 3 * cx_heartbeat_interval_ms(), 20, 3600000);
 }
 
+int cx_failover_ms(void)
+{
+    return (int) cx_env_long("CHANX_FAILOVER_MS", 2000, 20, 3600000);
+}
+
 cx_link *cx_link_new(const char *endpoint, cx_role role, const char *node)
 {
     cx_link *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
+    for (const char *p = endpoint; *p && self->nendpoints < CX_LINK_MAX_ENDPOINTS;) {
+        size_t n = strcspn(p, ", ");
+        if (n > 0)
+            self->endpoints[self->nendpoints++] = strndup(p, n);
+        p += n;
+        p += strspn(p, ", ");
+    }
+    if (self->nendpoints == 0) {
+        cx_error("no broker endpoint in '%s'", endpoint);
+        free(self);
+        return NULL;
+    }
+    if (self->nendpoints > 1 && cx_failover_ms() < 2 * cx_heartbeat_interval_ms())
+        cx_warn("CHANX_FAILOVER_MS (%d) is under two heartbeat intervals (%d ms): a live broker may be "
+                "taken for a silent one", cx_failover_ms(), cx_heartbeat_interval_ms());
     self->role = role;
     self->node = strdup(node);
     self->enc = cx_encoder_new();
@@ -88,8 +170,19 @@ cx_link *cx_link_new(const char *endpoint, cx_role role, const char *node)
     zsock_set_linger(self->sock, 200);
     zsock_set_reconnect_ivl(self->sock, 100);
     zsock_set_reconnect_ivl_max(self->sock, 1000);
-    if (zsock_connect(self->sock, "%s", endpoint) != 0) {
-        cx_error("cannot connect to broker %s: %s", endpoint, zmq_strerror(zmq_errno()));
+    if (self->nendpoints > 1)
+        zsock_set_immediate(self->sock, 1);   /* see the top: the link keeps what no broker takes */
+    /* the key is the role's; role 0 is the broker's own health probe, with the broker's key */
+    const char *key_name = role == CX_ROLE_GATEWAY ? "gateway"
+                         : role == CX_ROLE_WORKER ? "worker"
+                         : role == CX_ROLE_API    ? "api"
+                                                  : "broker";
+    if (cx_curve_client(self->sock, key_name) < 0) {
+        cx_link_destroy(&self);
+        return NULL;
+    }
+    if (zsock_connect(self->sock, "%s", self->endpoints[0]) != 0) {
+        cx_error("cannot connect to broker %s: %s", self->endpoints[0], zmq_strerror(zmq_errno()));
         cx_link_destroy(&self);
         return NULL;
     }
@@ -104,10 +197,15 @@ void cx_link_destroy(cx_link **self_p)
     cx_link *self = *self_p;
     if (self->have_msg)
         zmq_msg_close(&self->msg);
+    for (size_t i = 0; i < self->nbacklog; i++)
+        zmq_msg_close(&self->backlog[(self->head + i) % self->cap]);
+    free(self->backlog);
     zsock_destroy(&self->sock);
     cx_encoder_destroy(&self->enc);
     cx_decoder_destroy(&self->dec);
     free(self->node);
+    for (int i = 0; i < self->nendpoints; i++)
+        free(self->endpoints[i]);
     free(self);
     *self_p = NULL;
 }
@@ -124,9 +222,19 @@ void *cx_link_socket(const cx_link *self)
 
 int cx_link_send_raw(cx_link *self, const void *data, size_t len)
 {
-    if (zmq_send(self->handle, data, len, ZMQ_DONTWAIT) < 0)
+    if (self->nbacklog > 0)
+        backlog_flush(self);
+    if (self->nbacklog == 0) {   /* order: nothing may overtake what waits */
+        if (zmq_send(self->handle, data, len, ZMQ_DONTWAIT) >= 0) {
+            self->last_sent = cx_now_ms();
+            return 0;
+        }
+        if (zmq_errno() != EAGAIN)
+            return -1;
+    }
+    if (backlog_push(self, data, len) != 0)
         return -1;
-    self->last_sent = cx_now_ms();
+    self->last_sent = cx_now_ms();   /* a heartbeat waits there too: no need for another each tick */
     return 0;
 }
 
@@ -175,10 +283,23 @@ cx_link_event cx_link_recv(cx_link *self, cx_env *env)
 
 int cx_link_tick(cx_link *self)
 {
+    if (self->nbacklog > 0)
+        backlog_flush(self);
     int64_t now = cx_now_ms();
     if (now - self->last_sent >= cx_heartbeat_interval_ms()) {
         cx_env hb = { .type = CX_ENV_HEARTBEAT };
         cx_link_send(self, &hb);
+    }
+    if (self->nendpoints > 1 && now - self->last_heard > cx_failover_ms()) {
+        /* the next broker; what was queued for the silent one is dropped with its pipe */
+        zsock_disconnect(self->sock, "%s", self->endpoints[self->current]);
+        self->current = (self->current + 1) % self->nendpoints;
+        zsock_connect(self->sock, "%s", self->endpoints[self->current]);
+        cx_warn("broker silent for %d ms: failing over to %s", cx_failover_ms(), self->endpoints[self->current]);
+        self->last_heard = now;
+        self->lost = 1;
+        cx_link_hello(self);
+        return 1;
     }
     if (!self->lost && now - self->last_heard > cx_heartbeat_timeout_ms()) {
         self->lost = 1;
@@ -196,6 +317,8 @@ int cx_link_alive(const cx_link *self)
 
 int cx_link_next_tick_ms(const cx_link *self)
 {
+    if (self->nbacklog > 0)
+        return 20;   /* a broker may take the backlog any moment: retry soon */
     int64_t due = self->last_sent + cx_heartbeat_interval_ms() - cx_now_ms();
     return due < 0 ? 0 : (int) due;
 }

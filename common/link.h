@@ -4,9 +4,11 @@
  * Both kinds of peer talk to the broker the same way: a DEALER socket whose
  * routing id is the peer's node name, a HELLO on connect, a HEARTBEAT every
  * interval, and envelopes both ways. The link also notices a silent broker
- * (no traffic for the timeout) and a broker that asks "who are you?" after
- * a restart, and says so through cx_link_recv's return so the owner can
- * introduce itself again (re-send HELLO and, for workers, REGISTER).
+ * (no traffic for the timeout; with a standby listed, it then dials the
+ * next endpoint) and a broker that asks "who are you?" after a restart, and
+ * says so through cx_link_recv's or cx_link_tick's return so the owner can
+ * introduce itself again (HELLO, a worker's REGISTER, RESUME for every
+ * connection it holds). With keys configured the link is CURVE (curve.h).
  *
  * The socket is non-blocking on both sides: cx_link_recv never waits, and
  * cx_link_fd() is ZeroMQ's notification fd for the owner's event loop (edge
@@ -29,7 +31,10 @@ typedef enum {
 /* The broker's endpoint when CHANX_BROKER does not say: what it binds and the others dial. */
 #define CX_DEFAULT_BROKER "tcp://127.0.0.1:5555"
 
-/* endpoint: CX_DEFAULT_BROKER or CHANX_BROKER; node is the peer's unique name. */
+#define CX_LINK_MAX_ENDPOINTS 4
+
+/* endpoint: CX_DEFAULT_BROKER or CHANX_BROKER, one endpoint or several separated by commas (a primary
+ * and its standbys, dialled one at a time); node is the peer's unique name. */
 cx_link *cx_link_new(const char *endpoint, cx_role role, const char *node);
 void cx_link_destroy(cx_link **self_p);
 int cx_link_fd(const cx_link *self);
@@ -58,6 +63,8 @@ void cx_zmq_init(void);
 
 int cx_heartbeat_interval_ms(void);
 int cx_heartbeat_timeout_ms(void);
+/* How long the current broker may be silent before the link dials the next one (CHANX_FAILOVER_MS). */
+int cx_failover_ms(void);
 int64_t cx_now_ms(void);
 
 #endif

@@ -318,6 +318,16 @@ cx_route *cx_route_new(cx_route_kind kind, const char *pattern, char *err, size_
         goto fail;
     if (index_groups(self, regex) < 0)
         goto oom;
+    /* A path() route must match its own example paths. One that cannot within the backtracking
+     * limits (several adjacent converters: "<a><b><c><uuid:d>" backtracks in O(n^4)) would refuse
+     * every real path too, silently; Django would match them, slowly. Found by tests/fuzz/fuzz_route. */
+    for (int k = 0; kind == CX_ROUTE_PATH && k < NSAMPLES; k++)
+        if (self->samples[k] && !cx_route_match(self, self->samples[k], strlen(self->samples[k]), NULL)) {
+            set_err(err, errlen, "path pattern '%s' cannot match its own example path '%s': put a literal "
+                    "(such as '/') between adjacent converters, and give parameters different names", pattern,
+                    self->samples[k]);
+            goto fail;
+        }
     return self;
 oom:
     set_err(err, errlen, "out of memory");

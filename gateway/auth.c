@@ -18,6 +18,8 @@
 #include "common/env.h"
 #include "gateway/auth_internal.h"
 #include "common/log.h"
+#include "common/metrics.h"
+#include "gateway/metrics.h"
 #include "proto/envelope.h"
 
 #include <pthread.h>
@@ -33,6 +35,7 @@ typedef struct job {
     cx_auth_request req;
     json_t *kwargs;
     cx_auth_result result;
+    double queued;   /* cx_metrics_now() at submit: the pool wait */
 } job;
 
 struct cx_auth {
@@ -131,6 +134,7 @@ static void *pool_thread(void *arg)
             continue;
         }
         pthread_mutex_unlock(&self->lock);
+        cx_gw_observe_pool_wait(cx_metrics_now() - j->queued);
         decide(self, &db, j);
         int ok = db && PQstatus(db) == CONNECTION_OK && j->result.status != 500;
         pthread_mutex_lock(&self->lock);
@@ -208,6 +212,7 @@ int cx_auth_submit(cx_auth *self, uint64_t conn, cx_consumer_spec *spec, const c
         job_free(j);
         return -1;
     }
+    j->queued = cx_metrics_now();
     pthread_mutex_lock(&self->lock);
     push(&self->todo, &self->todo_tail, j);
     pthread_cond_signal(&self->ready);

@@ -37,6 +37,7 @@ typedef struct {
     char username[160];
     uint32_t user_flags;         /* CX_USER_* */
     char *obj;                   /* the queryset row as JSON text, or NULL; owned by the result */
+    int decided_by;              /* 1 + the cx_auth_class that identified or refused the user; 0: none */
 } cx_auth_result;
 
 typedef struct cx_auth cx_auth;

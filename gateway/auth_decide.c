@@ -14,6 +14,10 @@
 #include "common/env.h"
 #include "common/django_signing.h"
 #include "common/django_auth.h"
+#include "common/pg_json.h"
+#include "gateway/credentials.h"
+#include "common/metrics.h"
+#include "gateway/metrics.h"
 #include "gateway/jwt.h"
 #include "gateway/origin.h"
 #include "proto/envelope.h"
@@ -67,7 +71,9 @@ void cx_auth_fail(cx_auth_result *r, int status, const char *detail)
 /* Runs sql with text params; returns the result when it has a row, NULL otherwise; *db_error on failure. */
 static PGresult *query_row(PGconn *db, const char *sql, int n, const char *const *params, int *db_error)
 {
+    double started = cx_metrics_now();
     PGresult *res = PQexecParams(db, sql, n, NULL, params, NULL, NULL, 0);
+    cx_gw_observe_query(cx_metrics_now() - started);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         *db_error = 1;
         PQclear(res);
@@ -104,60 +110,13 @@ static PGresult *user_by_id(PGconn *db, const char *id, int *db_error)
     return *id ? query_row(db, sql, 1, &id, db_error) : NULL;
 }
 
-/* "Token abc" → "abc" when the keyword matches, split on whitespace as DRF does; *malformed is 1
- * when the header has the keyword but no credential, 2 when the credential contains spaces. */
-static const char *header_credential(const char *header, const char *keyword, char *buf, size_t len, int *malformed)
-{
-    size_t k = strlen(keyword);
-    if (!header || strncasecmp(header, keyword, k) != 0 || (header[k] && !isspace((unsigned char) header[k])))
-        return NULL;
-    const char *cred = header + k;
-    while (isspace((unsigned char) *cred))
-        cred++;
-    size_t n = strlen(cred);
-    while (n && isspace((unsigned char) cred[n - 1]))
-        n--;
-    size_t word = 0;
-    while (word < n && !isspace((unsigned char) cred[word]))
-        word++;
-    if (!n || word < n) {
-        *malformed = n ? 2 : 1;
-        return NULL;
-    }
-    if (n >= len) {
-        *malformed = 3;
-        return NULL;
-    }
-    memcpy(buf, cred, n);
-    buf[n] = '\0';
-    return buf;
-}
-
-static const char *cookie_value(const char *cookies, const char *name, char *buf, size_t len)
-{
-    size_t n = strlen(name);
-    for (const char *p = cookies; p && *p;) {
-        while (*p == ' ' || *p == ';')
-            p++;
-        const char *end = strchr(p, ';');
-        size_t part = end ? (size_t) (end - p) : strlen(p);
-        if (part > n && strncmp(p, name, n) == 0 && p[n] == '=' && part - n - 1 < len) {
-            memcpy(buf, p + n + 1, part - n - 1);
-            buf[part - n - 1] = '\0';
-            return buf;
-        }
-        p += part;
-    }
-    return NULL;
-}
-
 /* ------------------------------------------------------------- classes */
 
 static class_outcome token_class(PGconn *db, const cx_auth_request *req, cx_auth_result *r, int *db_error)
 {
     char buf[128];
     int malformed = 0;
-    const char *key = header_credential(req->authorization, "Token", buf, sizeof buf, &malformed);
+    const char *key = cx_header_credential(req->authorization, "Token", buf, sizeof buf, &malformed);
     if (malformed == 1)
         return cx_auth_fail(r, 401, "Invalid token header. No credentials provided."), CLASS_FAIL;
     if (malformed)   /* spaces; or too long to be any key */
@@ -178,26 +137,48 @@ static class_outcome token_class(PGconn *db, const cx_auth_request *req, cx_auth
     return CLASS_USER;
 }
 
+/* Django's SECRET_KEY, then its SECRET_KEY_FALLBACKS (Django 4.1+, comma-separated here): keys[]
+ * point into buf. Returns how many; 0 without a key. */
+#define MAX_SECRET_KEYS 8
+static int secret_keys(const char *keys[MAX_SECRET_KEYS], char *buf, size_t len)
+{
+    const char *secret = cx_env_str("CHANX_DJANGO_SECRET_KEY", NULL);
+    if (!secret)
+        return 0;
+    snprintf(buf, len, "%s", cx_env_str("CHANX_DJANGO_SECRET_KEY_FALLBACKS", ""));
+    int n = 0;
+    keys[n++] = secret;
+    for (char *save = NULL, *k = strtok_r(buf, ", ", &save); k && n < MAX_SECRET_KEYS; k = strtok_r(NULL, ", ", &save))
+        keys[n++] = k;
+    return n;
+}
+
 /* django.contrib.auth.get_user: with the secret key, the session must carry the HMAC of the user's
- * current password hash, so that changing the password logs every other session out. */
-static int session_hash_ok(const char *session_data, const char *secret, PGresult *user)
+ * current password hash, so that changing the password logs every other session out. During a key
+ * rotation a hash made with a fallback key still verifies (Django 4.1.8+: get_session_auth_fallback_hash). */
+static int session_hash_ok(const char *session_data, const char *signed_with, const char *const *keys, int nkeys,
+                           PGresult *user)
 {
     char hash[80], why[96];
-    if (!secret)
+    if (!nkeys)
         return 1;   /* no key: the row is trusted as the database's own state */
-    return cx_django_session_field(session_data, secret, "_auth_user_hash", hash, sizeof hash, why, sizeof why) == 0
-           && cx_django_session_auth_hash_ok(hash, PQgetvalue(user, 0, 5), secret);
+    if (cx_django_session_field(session_data, signed_with, "_auth_user_hash", hash, sizeof hash, why, sizeof why) != 0)
+        return 0;
+    for (int i = 0; i < nkeys; i++)
+        if (cx_django_session_auth_hash_ok(hash, PQgetvalue(user, 0, 5), keys[i]))
+            return 1;
+    return 0;
 }
 
 /* Django's SessionMiddleware treats a missing, expired or undecodable session as anonymous, and
- * get_user treats a session whose user is gone or whose password changed the same way. */
+ * get_user treats a session whose user is gone or whose password changed the same way. A session
+ * signed with SECRET_KEY or one of SECRET_KEY_FALLBACKS decodes, as signing.loads does. */
 static class_outcome session_class(PGconn *db, const cx_auth_request *req, cx_auth_result *r, int *db_error)
 {
-    char sid[128], user_id[32], why[96], sql[200];
-    const char *secret = cx_env_str("CHANX_DJANGO_SECRET_KEY", NULL), *id = user_id;
-    const char *key = cookie_value(req->cookie, cx_env_str("CHANX_SESSION_COOKIE_NAME", "sessionid"), sid, sizeof sid);
-    if (secret && !*secret)
-        secret = NULL;
+    char sid[128], user_id[32], why[96], sql[200], keybuf[2048];
+    const char *keys[MAX_SECRET_KEYS], *signed_with = NULL, *id = user_id;
+    int nkeys = secret_keys(keys, keybuf, sizeof keybuf);
+    const char *key = cx_cookie_value(req->cookie, cx_env_str("CHANX_SESSION_COOKIE_NAME", "sessionid"), sid, sizeof sid);
     if (!key)
         return CLASS_NONE;
     PGresult *res = query_row(db, "SELECT session_data FROM django_session WHERE session_key = $1 "
@@ -206,13 +187,18 @@ static class_outcome session_class(PGconn *db, const cx_auth_request *req, cx_au
         return CLASS_NONE;
     char *data = strdup(PQgetvalue(res, 0, 0));
     PQclear(res);
-    int decoded = data && cx_django_session_user_id(data, secret, user_id, sizeof user_id, why, sizeof why) == 0;
+    int decoded = 0;
+    for (int i = 0; data && !decoded && i < (nkeys ? nkeys : 1); i++) {
+        signed_with = nkeys ? keys[i] : NULL;
+        decoded = cx_django_session_user_id(data, signed_with, user_id, sizeof user_id, why, sizeof why) == 0;
+    }
     for (const char *p = user_id; decoded && *p; p++)
         decoded = isdigit((unsigned char) *p);
     snprintf(sql, sizeof sql, "SELECT %s, u.password FROM auth_user u WHERE u.id = $1::integer", USER_COLUMNS);
     res = decoded && *user_id ? query_row(db, sql, 1, &id, db_error) : NULL;
-    int ok = res && session_hash_ok(data, secret, res);
+    int ok = res && session_hash_ok(data, signed_with, keys, nkeys, res);
     free(data);
+    explicit_bzero(keybuf, sizeof keybuf);
     if (!ok) {
         PQclear(res);
         return CLASS_NONE;
@@ -226,11 +212,32 @@ static class_outcome session_class(PGconn *db, const cx_auth_request *req, cx_au
     return CLASS_USER;
 }
 
+/* simplejwt's AUTH_HEADER_TYPES (CHANX_JWT_AUTH_HEADER_TYPES, comma-separated; default Bearer): the
+ * type the Authorization header uses, copied into buf, or NULL when it uses none of them. */
+static const char *jwt_header_type(const char *header, char *buf, size_t len)
+{
+    const char *list = cx_env_str("CHANX_JWT_AUTH_HEADER_TYPES", "Bearer");
+    size_t word = header ? strcspn(header, " \t") : 0;
+    for (const char *p = list; header && *p;) {
+        p += strspn(p, " ,");
+        size_t n = strcspn(p, " ,");
+        if (n && n == word && n < len && strncmp(p, header, n) == 0) {   /* simplejwt compares bytes exactly */
+            memcpy(buf, p, n);
+            buf[n] = '\0';
+            return buf;
+        }
+        p += n;
+    }
+    return NULL;
+}
+
 static class_outcome jwt_class(PGconn *db, const cx_auth_request *req, cx_auth_result *r, int *db_error)
 {
     char buf[4096], cookie[4096], user_id[32], why[96];
     int malformed = 0;
-    const char *token = header_credential(req->authorization, "Bearer", buf, sizeof buf, &malformed);
+    char type[64];
+    const char *scheme = jwt_header_type(req->authorization, type, sizeof type);
+    const char *token = scheme ? cx_header_credential(req->authorization, scheme, buf, sizeof buf, &malformed) : NULL;
     if (malformed)
         return cx_auth_fail(r, 401, malformed == 3 ? "Given token not valid for any token type"
                                                    : "Authorization header must contain two space-delimited values"),
@@ -240,7 +247,7 @@ static class_outcome jwt_class(PGconn *db, const cx_auth_request *req, cx_auth_r
     int from_cookie = 0;
     const char *jwt_cookie = cx_env_str("CHANX_JWT_COOKIE", NULL);
     if (!token && jwt_cookie)
-        from_cookie = (token = cookie_value(req->cookie, jwt_cookie, cookie, sizeof cookie)) != NULL;
+        from_cookie = (token = cx_cookie_value(req->cookie, jwt_cookie, cookie, sizeof cookie)) != NULL;
     if (!token)
         return CLASS_NONE;
     /* A browser sends cookies to any page's WebSocket: the same hijacking guard as sessions. */
@@ -264,25 +271,10 @@ static class_outcome jwt_class(PGconn *db, const cx_auth_request *req, cx_auth_r
 
 /* ------------------------------------------------------------- objects */
 
-static json_t *cell_json(PGresult *res, int col)
-{
-    if (PQgetisnull(res, 0, col))
-        return json_null();
-    const char *v = PQgetvalue(res, 0, col);
-    switch (PQftype(res, col)) {
-    case 20: case 21: case 23: return json_integer(strtoll(v, NULL, 10));   /* int8, int2, int4 */
-    case 700: case 701: return json_real(strtod(v, NULL));                 /* float4, float8 */
-    case 16: return json_boolean(v[0] == 't');
-    case 114: case 3802: { json_t *j = json_loads(v, 0, NULL); return j ? j : json_string(v); }
-    default: return json_string(v);
-    }
-}
-
+/* The queryset's first row, typed as chanx_db_query types rows (common/pg_json.h). */
 static char *row_json(PGresult *res)
 {
-    json_t *obj = json_object();
-    for (int c = 0; c < PQnfields(res); c++)
-        json_object_set_new(obj, PQfname(res, c), cell_json(res, c));
+    json_t *obj = cx_pg_row_json(res, 0);
     char *text = json_dumps(obj, JSON_COMPACT);
     json_decref(obj);
     return text;
@@ -336,12 +328,17 @@ void cx_auth_decide(PGconn *db, const cx_consumer_spec *spec, const cx_auth_requ
     class_outcome outcome = CLASS_NONE;
     r->status = 200;
     for (size_t i = 0; i < spec->nauth && outcome == CLASS_NONE && !db_error; i++) {
+        uint32_t class_flag;
         if (spec->auth[i] == CX_AUTH_TOKEN)
-            outcome = token_class(db, req, r, &db_error);
+            outcome = token_class(db, req, r, &db_error), class_flag = CX_USER_AUTH_TOKEN;
         else if (spec->auth[i] == CX_AUTH_SESSION)
-            outcome = session_class(db, req, r, &db_error);
+            outcome = session_class(db, req, r, &db_error), class_flag = CX_USER_AUTH_SESSION;
         else
-            outcome = jwt_class(db, req, r, &db_error);
+            outcome = jwt_class(db, req, r, &db_error), class_flag = CX_USER_AUTH_JWT;
+        if (outcome != CLASS_NONE)
+            r->decided_by = 1 + (int) spec->auth[i];
+        if (outcome == CLASS_USER)
+            r->user_flags |= class_flag;   /* the consumer learns how (chanx_auth_class), never with what */
     }
     /* DRF's handle_exception: without a first class that can challenge (WWW-Authenticate), 401 becomes 403 */
     int challenge = spec->nauth > 0 && spec->auth[0] != CX_AUTH_SESSION;

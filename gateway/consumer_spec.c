@@ -7,6 +7,7 @@
  * identifiers: a URL kwarg, or user_id for the authenticated user's id.
  */
 #include "gateway/consumer_spec.h"
+#include "common/subprotocol.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -80,6 +81,9 @@ static void spec_free(cx_consumer_spec *self)
         cx_permission_destroy(&self->perms[i]);
     cx_spec_sql_free(&self->queryset);
     cx_spec_sql_free(&self->object_permission);
+    for (char **p = self->subprotocols; p && *p; p++)
+        free(*p);
+    free(self->subprotocols);
     for (size_t i = 0; i < self->npassthrough; i++)
         free(self->passthrough[i]);
     free(self->passthrough);
@@ -138,6 +142,24 @@ static int parse_passthrough(cx_consumer_spec *self, json_t *list, char *err, si
     return 0;
 }
 
+static int parse_subprotocols(cx_consumer_spec *self, json_t *list, char *err, size_t errlen)
+{
+    size_t n = json_array_size(list);
+    if (!n)
+        return 0;
+    self->subprotocols = calloc(n + 1, sizeof *self->subprotocols);
+    if (!self->subprotocols)
+        return snprintf(err, errlen, "out of memory"), -1;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = json_string_value(json_array_get(list, i));
+        if (!name || !cx_subprotocol_is_token(name, strlen(name)) || strlen(name) > 63)
+            return snprintf(err, errlen, "bad subprotocol list"), -1;
+        if (!(self->subprotocols[i] = strdup(name)))
+            return snprintf(err, errlen, "out of memory"), -1;
+    }
+    return 0;
+}
+
 int cx_consumer_spec_passes(const cx_consumer_spec *self, const char *action, size_t len)
 {
     for (size_t i = 0; self && i < self->npassthrough; i++)
@@ -171,6 +193,7 @@ cx_consumer_spec *cx_consumer_spec_new(const char *target, const char *text, siz
     rc = rc ? rc : parse_perms(self, json_object_get(spec, "permissions"), err, errlen);
     rc = rc ? rc : parse_sql(spec, "queryset", &self->queryset, err, errlen);
     rc = rc ? rc : parse_sql(spec, "object_permission", &self->object_permission, err, errlen);
+    rc = rc ? rc : parse_subprotocols(self, json_object_get(spec, "subprotocols"), err, errlen);
     rc = rc ? rc : parse_passthrough(self, json_object_get(spec, "passthrough_events"), err, errlen);
     json_decref(spec);
     if (rc || !self->target) {

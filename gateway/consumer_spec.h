@@ -37,6 +37,7 @@ typedef struct cx_consumer_spec {
     size_t nperms;
     int safe_method;
     cx_spec_sql queryset, object_permission;   /* sql NULL when absent */
+    char **subprotocols;                       /* NULL-terminated, or NULL when the consumer declares none */
     char **passthrough;                  /* actions of server-side events sent to clients as they are */
     size_t npassthrough;
 } cx_consumer_spec;

@@ -21,6 +21,7 @@ typedef struct {
     size_t max_message;        /* largest client message accepted, bytes */
     size_t max_buffered;       /* largest backlog for one client, bytes */
     int drain_ms;              /* how long SIGTERM waits for clients to take their close */
+    int playground;            /* serve /playground/ (CHANX_PLAYGROUND) */
 } cx_gateway_config;
 
 /* Runs until *stop; then closes clients with 1001 (going away) and returns. */

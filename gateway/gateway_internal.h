@@ -13,7 +13,10 @@
 #include "common/route.h"
 #include "gateway/auth.h"
 #include "gateway/consumer_spec.h"
+#include "gateway/docs.h"
 #include "gateway/gateway.h"
+#include "gateway/keepalive.h"
+#include "gateway/proxies.h"
 #include "gateway/session.h"
 
 typedef struct {
@@ -28,6 +31,7 @@ typedef struct {
     cx_link *link;
     cx_auth *auth;
     cx_idmap *sessions;       /* conn id → session */
+    cx_docs *docs;            /* /asyncapi.json and /playground/, rebuilt on ROUTES */
     zhashx_t *groups;         /* group name → cx_idmap of conn id → session */
     cx_router *router;        /* from ROUTES; target → index into entries */
     cx_route_entry *entries;
@@ -46,7 +50,11 @@ typedef struct {
     unsigned char *scratch;   /* LWS_PRE + the frames of one send (outbox.c) */
     size_t scratch_size;
     uint64_t *dirty;          /* sessions with frames queued this turn (outbox.c) */
+    struct cx_deflate *deflate;   /* CHANX_COMPRESSION on: the one compressor (deflate.h) */
+    int handshake_deflate;    /* the handshake in progress accepted permessage-deflate */
     size_t ndirty, dirty_cap;
+    cx_keepalive *keepalive;  /* server pings; NULL when CHANX_PING_INTERVAL_MS=0 */
+    cx_proxies *proxies;      /* CHANX_TRUSTED_PROXIES */
 } cx_gateway;
 
 extern cx_gateway *cx_gw;   /* the one gateway of this process, for lws callbacks */
@@ -66,12 +74,14 @@ void cx_gw_on_event(cx_gateway *gw, const cx_env *env);
 void cx_gw_queue(cx_gateway *gw, cx_session *s, const char *a, size_t alen, const char *b, size_t blen);
 /* Writes every session's frames queued this turn, one send each. */
 void cx_gw_flush_dirty(cx_gateway *gw);
+/* A frame verdict of wire.h (cx_wire_collect's act): close frame answered, or the connection failed. */
+void cx_gw_on_wire_verdict(uint64_t conn, int code, const char *reason, int is_close, void *arg);
 /* LWS_CALLBACK_SERVER_WRITEABLE: more of the queue, then the close frame; -1 closes. */
 int cx_gw_on_writeable(cx_gateway *gw, cx_session *s);
 
 /* gateway.c */
 void cx_gw_close_session(cx_session *s, int code, const char *reason);
 void cx_gw_forget_session(cx_gateway *gw, cx_session *s);
-void cx_gw_broker_lost(cx_gateway *gw);
+void cx_gw_reintroduce(cx_gateway *gw);
 
 #endif

@@ -20,6 +20,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,7 +88,14 @@ static int time_claim(json_t *claims, const char *name, long long *value, int *p
         return 0;
     if (!json_is_number(v))
         return -1;
-    *value = json_is_integer(v) ? (long long) json_integer_value(v) : (long long) json_real_value(v);
+    if (json_is_integer(v)) {
+        *value = (long long) json_integer_value(v);
+        return 0;
+    }
+    /* Python's int() has no range; a C cast of 1e103 is undefined (found by tests/fuzz/fuzz_jwt).
+     * Saturating keeps every comparison Python would make: far future, far past. */
+    double r = json_real_value(v);
+    *value = r >= 9.2e18 ? LLONG_MAX : r <= -9.2e18 ? LLONG_MIN : (long long) r;
     return 0;
 }
 

@@ -8,6 +8,8 @@
 #include "common/link.h"
 #include "common/process.h"
 #include "common/log.h"
+#include "common/metrics_http.h"
+#include "gateway/metrics.h"
 #include "gateway/gateway.h"
 
 #include <arpa/inet.h>
@@ -66,6 +68,7 @@ int main(int argc, char **argv)
         .max_message = (size_t) cx_env_long("CHANX_MAX_MESSAGE_BYTES", 1048576, 64, 1L << 30),
         .max_buffered = (size_t) cx_env_long("CHANX_MAX_BUFFERED_BYTES", 8388608, 1024, 1L << 34),
         .drain_ms = (int) cx_env_long("CHANX_DRAIN_MS", 5000, 0, 3600000),
+        .playground = cx_env_flag("CHANX_PLAYGROUND", 0),
     };
     int probe = 0;
     for (int i = 1; i < argc; i++) {
@@ -91,5 +94,11 @@ int main(int argc, char **argv)
         return check(host, config.port);
     config.listen_host = host;
     volatile int *stop = cx_process_start("gateway");
-    return cx_gateway_run(&config, stop) == 0 ? 0 : 1;
+    cx_metrics_http *metrics = NULL;
+    cx_gw_metrics_init();
+    if (cx_metrics_http_from_env(&metrics) != 0)
+        return 1;
+    int rc = cx_gateway_run(&config, stop);
+    cx_metrics_http_destroy(&metrics);
+    return rc == 0 ? 0 : 1;
 }

@@ -12,6 +12,9 @@
  *
  * Without a list, only pages served by the host the client connected to
  * (the Host header) may connect, which is what a same-site app needs.
+ * Behind a trusted proxy that host is the one the client used with the
+ * proxy, with its scheme when the proxy named it (gateway/forwarded.h):
+ * then the whole origin must match, scheme included.
  */
 #include "gateway/origin.h"
 
@@ -53,8 +56,11 @@ int cx_origin_allowed(const char *origin, const char *host, const char *allowed)
     if (!origin)
         return 1;   /* not a browser: no page can ride the cookie */
     const char *authority = origin_authority(origin);
-    if (!allowed || !*allowed)
+    if (!allowed || !*allowed) {
+        if (host && strstr(host, "://"))
+            return strcasecmp(origin, host) == 0;
         return host && authority && strcasecmp(authority, host) == 0;
+    }
     char *copy = strdup(allowed), *save = NULL;
     int ok = 0;
     for (char *p = copy ? strtok_r(copy, ", ", &save) : NULL; p && !ok; p = strtok_r(NULL, ", ", &save))

@@ -20,9 +20,14 @@
  * whose libuv close path ("uv repeat test") shuts the socket before
  * lws_close_reason's frame goes out, and clients saw 1006 instead of our code.
  * After it, the gateway waits for the client's close frame (send_close).
+ * Client close frames never reach lws (wire.h): their verdicts come here
+ * (cx_gw_on_wire_verdict), and the TCP connection ends as soon as our
+ * close frame is out (close_now), RFC 6455 §7.1.1's order for a server.
  */
 #include "gateway/gateway_internal.h"
 #include "common/log.h"
+#include "gateway/deflate.h"
+#include "gateway/metrics.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -54,11 +59,22 @@ void cx_gw_queue(cx_gateway *gw, cx_session *s, const char *a, size_t alen, cons
     if (s->out.bytes + alen + blen > gw->config->max_buffered) {
         cx_warn("closing connection %llu: client is not reading (%zu bytes queued)",
                 (unsigned long long) s->id, s->out.bytes);
+        cx_gw_count_slow_client();
         cx_gw_close_session(s, 1013, "client too slow");
         return;
     }
-    if (cx_frame_queue_push2(&s->out, a, alen, b, blen) != 0 || mark_dirty(gw, s) != 0)
+    size_t zlen = 0;
+    const unsigned char *z = s->deflate && alen + blen >= CX_DEFLATE_MIN_BYTES && gw->deflate
+                                 ? cx_deflate_message(gw->deflate, a, alen, b, blen, &zlen) : NULL;
+    if (z ? cx_frame_queue_push(&s->out, z, zlen) != 0 : cx_frame_queue_push2(&s->out, a, alen, b, blen) != 0) {
         cx_gw_close_session(s, 1011, "out of memory");
+        return;
+    }
+    s->out.tail->rsv1 = z != NULL;
+    if (mark_dirty(gw, s) != 0)
+        cx_gw_close_session(s, 1011, "out of memory");
+    else
+        cx_gw_count_sent(alen + blen);
 }
 
 static int reserve(cx_gateway *gw, size_t need)
@@ -108,7 +124,7 @@ static int flush(cx_gateway *gw, cx_session *s)
         if (reserve(gw, LWS_PRE + used + 10 + f->len) != 0)
             return -1;
         unsigned char *p = gw->scratch + LWS_PRE + used;
-        size_t h = frame_header(p, 0x1, f->len);
+        size_t h = frame_header(p, f->rsv1 ? 0x41 : 0x1, f->len);   /* 0x40: RSV1, compressed */
         memcpy(p + h, f->data + LWS_PRE, f->len);
         used += h + f->len;
         free(cx_frame_queue_pop(&s->out));
@@ -153,8 +169,8 @@ static void send_close(cx_session *s)
 
 int cx_gw_on_writeable(cx_gateway *gw, cx_session *s)
 {
-    if (s->close_sent)
-        return 0;   /* only the client's close frame is awaited now */
+    if (s->close_sent)   /* only the client's close frame is awaited now, unless it came (close_now) */
+        return s->close_now && !lws_partial_buffered(s->wsi) ? -1 : 0;
     if (flush(gw, s) != 0)
         return -1;
     if (s->out.head || !s->close_code)
@@ -163,5 +179,20 @@ int cx_gw_on_writeable(cx_gateway *gw, cx_session *s)
         lws_callback_on_writable(s->wsi);   /* the close frame goes after what lws still holds */
     else
         send_close(s);
+    if (s->close_sent && s->close_now)
+        lws_callback_on_writable(s->wsi);   /* once the close frame is out, the connection ends */
     return 0;
+}
+
+/* A frame verdict (wire.h): the client's close frame is answered with its code, a broken rule
+ * fails the connection with 1002/1007; either way the TCP connection ends after our close frame. */
+void cx_gw_on_wire_verdict(uint64_t conn, int code, const char *reason, int is_close, void *arg)
+{
+    cx_session *s = cx_idmap_get(((cx_gateway *) arg)->sessions, conn);
+    if (!s)
+        return;
+    s->peer_close_code = is_close && !code ? 1005 : code;
+    s->close_now = 1;
+    cx_gw_close_session(s, is_close && !code ? 1000 : code, is_close ? "" : reason);
+    lws_callback_on_writable(s->wsi);
 }

@@ -6,8 +6,12 @@
  * token slots and keeps the others only for lookup by name, so the standard
  * headers are walked by token and custom ones (X-Request-Id, ...) are
  * forwarded when the deployment names them in CHANX_FORWARD_HEADERS.
- * Authorization never leaves the gateway: it is consumed by authentication,
- * and a plugin has no business holding the client's credentials.
+ * Credentials never leave the gateway: Authorization, the token and JWT
+ * query parameters and the session and JWT cookies are consumed by
+ * authentication and removed from what CONNECT carries, so that no worker,
+ * plugin log line or crash dump holds a client's secret (docs/security.md).
+ * They are removed by name whatever the route's authentication classes, so
+ * what a consumer sees does not depend on how it was reached.
  */
 #include "gateway/request.h"
 #include "common/env.h"
@@ -59,7 +63,9 @@ char *cx_request_query(struct lws *wsi, char **token, char **jwt)
             *token = strdup(value);
         if (jwt_param && strcmp(frag, jwt_param) == 0 && !*jwt)
             *jwt = strdup(value);
-        if (i > 0)
+        if (strcmp(frag, "token") == 0 || (jwt_param && strcmp(frag, jwt_param) == 0))
+            continue;   /* a credential: the gateway's alone */
+        if (ftell(out) > 0)
             fputc('&', out);
         percent_encode(out, frag);
         fputc('=', out);
@@ -80,7 +86,8 @@ static int header_name(enum lws_token_indexes token, char *name, size_t size)
         return 0;
     memcpy(name, text, len - 1);
     name[len - 1] = '\0';
-    return strcmp(name, "authorization") != 0;
+    /* Sec-WebSocket-Protocol may carry a credential: handshake.c forwards the offers without it. */
+    return strcmp(name, "authorization") != 0 && strcmp(name, "sec-websocket-protocol") != 0;
 }
 
 static void add_custom_headers(struct lws *wsi, json_t *headers)
@@ -106,14 +113,53 @@ static void add_custom_headers(struct lws *wsi, json_t *headers)
     }
 }
 
-char *cx_request_headers(struct lws *wsi)
+/* The Cookie header without the credential cookies (Django's session cookie, the JWT cookie); NULL
+ * when nothing else is left. Cookie pairs are "name=value" separated by ";" (RFC 6265 5.4). */
+static char *strip_credential_cookies(const char *header)
+{
+    const char *session = cx_env_str("CHANX_SESSION_COOKIE_NAME", "sessionid");
+    const char *jwt = cx_env_str("CHANX_JWT_COOKIE", NULL);
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    for (const char *p = header; f && *p;) {
+        p += strspn(p, "; \t");
+        size_t n = strcspn(p, ";");
+        size_t name_len = strcspn(p, "=;");
+        while (name_len > 0 && (p[name_len - 1] == ' ' || p[name_len - 1] == '\t'))
+            name_len--;
+        int secret = (strlen(session) == name_len && strncmp(p, session, name_len) == 0)
+                     || (jwt && strlen(jwt) == name_len && strncmp(p, jwt, name_len) == 0);
+        while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+            n--;
+        if (n > 0 && !secret)
+            fprintf(f, "%s%.*s", ftell(f) > 0 ? "; " : "", (int) n, p);
+        p += strcspn(p, ";");
+    }
+    if (f)
+        fclose(f);
+    if (out && !*out) {
+        free(out);
+        out = NULL;
+    }
+    return out;
+}
+
+char *cx_request_headers(struct lws *wsi, const char *subprotocols)
 {
     json_t *headers = json_object();
+    if (subprotocols)
+        json_object_set_new(headers, "sec-websocket-protocol", json_string(subprotocols));
     char name[64];
     for (int token = 0; token < WSI_TOKEN_COUNT; token++) {
         if (!header_name((enum lws_token_indexes) token, name, sizeof name))
             continue;
         char *value = cx_request_header(wsi, (enum lws_token_indexes) token);
+        if (value && token == WSI_TOKEN_HTTP_COOKIE) {
+            char *kept = strip_credential_cookies(value);
+            free(value);
+            value = kept;
+        }
         if (value)
             json_object_set_new(headers, name, json_string(value));
         free(value);

@@ -14,7 +14,8 @@ char *cx_request_header(struct lws *wsi, enum lws_token_indexes token);
 char *cx_request_query(struct lws *wsi, char **token, char **jwt);
 /* The request headers as a compact JSON object of lowercase name → value:
  * every standard header but Authorization (credentials stay at the edge),
- * plus the custom ones named in CHANX_FORWARD_HEADERS. */
-char *cx_request_headers(struct lws *wsi);
+ * plus the custom ones named in CHANX_FORWARD_HEADERS; Sec-WebSocket-Protocol
+ * is subprotocols (the offers without credentials, see handshake.h) or absent. */
+char *cx_request_headers(struct lws *wsi, const char *subprotocols);
 
 #endif

@@ -17,6 +17,7 @@ cx_session *cx_session_new(uint64_t id, struct lws *wsi)
         return NULL;
     self->id = id;
     self->wsi = wsi;
+    self->idle.slot = -1;   /* not in a keepalive wheel */
     return self;
 }
 
@@ -55,6 +56,7 @@ int cx_frame_queue_push2(cx_frame_queue *q, const void *a, size_t alen, const vo
     if (!f)
         return -1;
     f->next = NULL;
+    f->rsv1 = 0;
     f->len = alen + blen;
     memcpy(f->data + LWS_PRE, a, alen);
     if (blen)

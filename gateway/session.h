@@ -15,12 +15,14 @@
 #include <stdint.h>
 #include <jansson.h>
 #include <libwebsockets.h>
+#include "gateway/idle_wheel.h"
 
 typedef enum { SESSION_AUTHENTICATING, SESSION_CONNECTED, SESSION_CLOSING } cx_session_state;
 
 typedef struct cx_frame {
     struct cx_frame *next;
     size_t len;
+    int rsv1;               /* the payload is permessage-deflate compressed (deflate.h) */
     unsigned char data[];   /* LWS_PRE bytes of headroom, then len bytes */
 } cx_frame;
 
@@ -51,7 +53,10 @@ typedef struct cx_session {
     int peer_close_code;      /* the code the client closed with */
     int close_code;           /* non-zero: close once the queue is flushed */
     int close_sent;           /* our close frame is out: waiting for the client's */
+    int close_now;            /* end the TCP connection right after our close frame (wire.h verdicts) */
+    int deflate;              /* permessage-deflate was negotiated: messages go compressed */
     char close_reason[64];
+    cx_idle_entry idle;       /* when the client last sent something (keepalive.h) */
 } cx_session;
 
 cx_session *cx_session_new(uint64_t id, struct lws *wsi);

@@ -9,6 +9,7 @@
  */
 #include "gateway/gateway_internal.h"
 #include "common/log.h"
+#include "gateway/metrics.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,7 @@ static void on_routes(cx_gateway *gw, const cx_env *env)
     /* An empty table is what a broker has before any worker registered (at its start, after a
      * restart): not being able to serve yet is 503 and an unhealthy /healthz, not 404. */
     gw->have_routes = gw->nentries > 0;
+    cx_docs_update(gw->docs, env);
     cx_info("route table: %zu routes", gw->nentries);
 }
 
@@ -140,6 +142,7 @@ static void deliver(uint64_t id, void *value, void *arg)
     }
     if (env->flags & CX_GROUP_COMPLETE)
         cx_gw_queue(f->gw, s, GROUP_COMPLETE, sizeof GROUP_COMPLETE - 1, NULL, 0);
+    cx_gw_count_group_delivery();
 }
 
 static void on_group_send(cx_gateway *gw, const cx_env *env)
@@ -206,8 +209,8 @@ void cx_gw_upstream_drain(cx_gateway *gw)
     cx_env env;
     for (cx_link_event ev; (ev = cx_link_recv(gw->link, &env)) != CX_LINK_NONE;) {
         if (ev == CX_LINK_REINTRODUCE) {   /* a new broker: it knows nothing of ours */
-            cx_gw_broker_lost(gw);
             cx_link_hello(gw->link);
+            cx_gw_reintroduce(gw);
         } else {
             dispatch(gw, &env);
         }

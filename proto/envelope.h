@@ -38,6 +38,7 @@ typedef enum {
     CX_ENV_GROUP_ADD,       /* worker → broker → gateway: a connection joins a group */
     CX_ENV_GROUP_DISCARD,   /* worker → broker → gateway: a connection leaves a group */
     CX_ENV_GROUP_SEND,      /* worker → broker → each gateway holding members */
+    CX_ENV_RESUME,          /* gateway|worker → broker after HELLO: a connection it holds (conn 0: the last) */
     CX_ENV_EVENT,           /* api → broker → gateways and workers of the target: a server-side event */
     CX_ENV_CLOSE_TARGET,    /* api → broker: close every connection of a user, or one connection */
     CX_ENV_RESULT,          /* broker → api: what an EVENT or CLOSE_TARGET reached */
@@ -56,6 +57,10 @@ typedef enum { CX_TARGET_GROUPS = 1, CX_TARGET_USER = 2, CX_TARGET_CONNECTION = 
 #define CX_USER_AUTHENTICATED 0x01u
 #define CX_USER_STAFF         0x02u
 #define CX_USER_SUPERUSER     0x04u
+/* CONNECT: the authentication class that identified the user (none: anonymous). The class, never the secret. */
+#define CX_USER_AUTH_TOKEN    0x08u
+#define CX_USER_AUTH_SESSION  0x10u
+#define CX_USER_AUTH_JWT      0x20u
 
 /* GROUP_SEND flags */
 #define CX_GROUP_EXCLUDE_CURRENT 0x01u  /* the sending connection does not get it */
@@ -97,7 +102,7 @@ typedef struct {
     cx_slice path, query, client, username;       /* CONNECT */
     cx_slice kwargs, headers, obj;                /* CONNECT: JSON texts (obj may be empty) */
     cx_slice group;                               /* GROUP_ADD / GROUP_DISCARD */
-    uint32_t ngroups;                             /* GROUP_SEND */
+    uint32_t ngroups;                             /* GROUP_SEND, RESUME */
     cx_slice groups[CX_PROTO_MAX_GROUPS];
     uint32_t nroutes;                             /* REGISTER / ROUTES */
     cx_env_route *routes;                         /* decode: owned by the decoder's zone */

@@ -6,12 +6,17 @@
  * authentication message, build_groups, post_authentication) → for each
  * RECEIVE, cx_ctx_receive (validate, receive_message, completion) →
  * DISCONNECT → cx_ctx_stop and cx_ctx_destroy. The send side of the API is
- * in send.c.
+ * in send.c. cx_ctx_new and cx_ctx_destroy run on the link thread; start,
+ * receive and stop on the connection's pool thread, as mail of its actor
+ * (workers/actor.c), which is what makes the ctx safe to use without locks.
  */
 #include "workers/context_internal.h"
 #include "common/http_status.h"
 #include "common/log.h"
+#include "common/subprotocol.h"
+#include "common/metrics.h"
 #include "workers/camel.h"
+#include "workers/request_fields.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,76 +35,6 @@ static json_t *parse_or_empty(cx_slice text)
     return value ? value : json_object();
 }
 
-/* "a=1; b=2" → {"a": "1", "b": "2"} */
-static json_t *parse_cookies(const char *header)
-{
-    json_t *cookies = json_object();
-    char *copy = header ? strdup(header) : NULL;
-    char *save = NULL;
-    for (char *part = copy ? strtok_r(copy, ";", &save) : NULL; part; part = strtok_r(NULL, ";", &save)) {
-        while (*part == ' ')
-            part++;
-        char *eq = strchr(part, '=');
-        if (!eq)
-            continue;
-        *eq = '\0';
-        json_object_set_new(cookies, part, json_string(eq + 1));
-    }
-    free(copy);
-    return cookies;
-}
-
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* Query strings are form-encoded: '+' is a space, %XX a byte. */
-static char *form_decode(const char *s, size_t len)
-{
-    char *out = malloc(len + 1);
-    size_t n = 0;
-    for (size_t i = 0; out && i < len; i++) {
-        if (s[i] == '+')
-            out[n++] = ' ';
-        else if (s[i] == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            out[n++] = (char) (hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-            i += 2;
-        } else
-            out[n++] = s[i];
-    }
-    if (out)
-        out[n] = '\0';
-    return out;
-}
-
-static json_t *parse_query(cx_slice query)
-{
-    json_t *params = json_object();
-    size_t start = 0;
-    for (size_t i = 0; i <= query.len; i++) {
-        if (i < query.len && query.ptr[i] != '&')
-            continue;
-        const char *part = query.ptr + start;
-        size_t len = i - start, eq = 0;
-        start = i + 1;
-        while (eq < len && part[eq] != '=')
-            eq++;
-        char *name = form_decode(part, eq);
-        char *value = form_decode(part + (eq < len ? eq + 1 : len), eq < len ? len - eq - 1 : 0);
-        json_t *text = value ? json_string(value) : NULL;   /* NULL for invalid UTF-8: dropped */
-        if (name && name[0] && text) {
-            json_t *list = json_object_get(params, name);
-            if (!list)
-                json_object_set_new(params, name, list = json_array());
-            json_array_append(list, text);
-        }
-        json_decref(text);
-        free(name);
-        free(value);
-    }
-    return params;
-}
 
 /* Text forms of the URL kwargs, so chanx_url_kwarg() can hand out strings for int converters too. */
 static json_t *kwargs_as_text(const json_t *kwargs)
@@ -134,14 +69,17 @@ chanx_ctx *cx_ctx_new(cx_worker *worker, cx_consumer_entry *consumer, const cx_e
     self->kwargs = parse_or_empty(c->kwargs);
     self->kwargs_text = kwargs_as_text(self->kwargs);
     self->headers = parse_or_empty(c->headers);
-    self->cookies = parse_cookies(json_string_value(json_object_get(self->headers, "cookie")));
-    self->query = parse_query(c->query);
+    self->cookies = cx_cookies_parse(json_string_value(json_object_get(self->headers, "cookie")));
+    self->query = cx_query_parse(c->query.ptr, c->query.len);
     self->obj = c->obj.len ? json_loadb(c->obj.ptr, c->obj.len, 0, NULL) : NULL;
     self->user = (chanx_user) {
         .id = c->user_id, .username = self->username,
         .is_authenticated = (c->flags & CX_USER_AUTHENTICATED) != 0,
         .is_staff = (c->flags & CX_USER_STAFF) != 0, .is_superuser = (c->flags & CX_USER_SUPERUSER) != 0,
     };
+    self->auth_class = (c->flags & CX_USER_AUTH_TOKEN) ? CHANX_TOKEN_AUTH
+                       : (c->flags & CX_USER_AUTH_SESSION) ? CHANX_SESSION_AUTH
+                       : (c->flags & CX_USER_AUTH_JWT) ? CHANX_JWT_AUTH : NULL;
     const cx_settings *s = cx_worker_settings(worker);
     const chanx_consumer *d = consumer->desc;
     self->send_completion = flag_on(d->send_completion, s->send_completion);
@@ -153,6 +91,7 @@ chanx_ctx *cx_ctx_new(cx_worker *worker, cx_consumer_entry *consumer, const cx_e
         return NULL;
     }
     cx_plugin_ref(consumer->plugin);
+    cx_consumer_count_instance(consumer->metrics, 1);
     return self;
 }
 
@@ -161,11 +100,14 @@ void cx_ctx_destroy(chanx_ctx **self_p)
     if (!self_p || !*self_p)
         return;
     chanx_ctx *self = *self_p;
-    if (self->state && self->username && self->path && self->client)
+    if (self->state && self->username && self->path && self->client) {
+        cx_consumer_count_instance(self->consumer->metrics, -1);
         cx_plugin_unref(self->consumer->plugin);
+    }
     for (size_t i = 0; i < self->ngroups; i++)
         free(self->groups[i]);
     free(self->groups);
+    free(self->timers);
     free(self->state);
     free(self->username);
     free(self->path);
@@ -185,6 +127,11 @@ cx_consumer_entry *cx_ctx_consumer(const chanx_ctx *self)
     return self->consumer;
 }
 
+int cx_ctx_closed(const chanx_ctx *self)
+{
+    return self->closed;
+}
+
 /* ------------------------------------------------------------ lifecycle */
 
 static int send_authentication(chanx_ctx *self, int status, const char *status_text, const char *detail)
@@ -199,7 +146,7 @@ static int send_authentication(chanx_ctx *self, int status, const char *status_t
     return rc;
 }
 
-int cx_ctx_start(chanx_ctx *self)
+static int start(chanx_ctx *self)
 {
     const chanx_consumer *d = self->consumer->desc;
     chanx_denial denial = { 0, NULL };
@@ -220,6 +167,14 @@ int cx_ctx_start(chanx_ctx *self)
     if (d->post_authentication && d->post_authentication(self) != CHANX_OK)
         chanx_log(self, CHANX_LOG_ERROR, "post_authentication failed");
     return 0;
+}
+
+int cx_ctx_start(chanx_ctx *self)
+{
+    double started = cx_metrics_now();
+    int rc = start(self);
+    cx_consumer_observe_connect(self->consumer->metrics, cx_metrics_now() - started);
+    return rc;
 }
 
 static void send_completion(chanx_ctx *self)
@@ -258,6 +213,7 @@ void cx_ctx_receive(chanx_ctx *self, const char *text, size_t len)
     snprintf(self->message_id, sizeof self->message_id, "%08x", ++self->received);
     json_t *message = validated(self, text, len);
     if (!message) {
+        cx_consumer_count_invalid(self->consumer->metrics);
         if (self->log_received)
             cx_ctx_log_message(self, "Received invalid websocket json", NULL, NULL);
         send_completion(self);
@@ -272,7 +228,10 @@ void cx_ctx_receive(chanx_ctx *self, const char *text, size_t len)
         msg.payload = NULL;
     if (self->log_received)
         cx_ctx_log_message(self, "Received websocket json", msg.action, NULL);
-    if (self->consumer->desc->receive_message(self, &msg) != CHANX_OK) {
+    double started = cx_metrics_now();
+    int rc = self->consumer->desc->receive_message(self, &msg);
+    cx_consumer_count_message(self->consumer->metrics, msg.action, rc == CHANX_OK, cx_metrics_now() - started);
+    if (rc != CHANX_OK) {
         json_t *fields = cx_ctx_log_fields(self);
         json_object_set_new(fields, "action", json_string(msg.action));
         cx_log_fields(CX_LOG_ERROR, "Failed to process message", fields);
@@ -287,8 +246,11 @@ void cx_ctx_receive(chanx_ctx *self, const char *text, size_t len)
 
 void cx_ctx_stop(chanx_ctx *self, int close_code)
 {
+    self->ending = 1;
+    double started = cx_metrics_now();
     if (self->consumer->desc->disconnect)
         self->consumer->desc->disconnect(self, close_code);
+    cx_consumer_observe_disconnect(self->consumer->metrics, cx_metrics_now() - started);
     /* The broker forgets the connection's groups by itself on DISCONNECT. */
 }
 
@@ -299,10 +261,18 @@ const chanx_user *chanx_user_of(const chanx_ctx *ctx) { return &ctx->user; }
 const json_t *chanx_obj(const chanx_ctx *ctx) { return ctx->obj; }
 const char *chanx_consumer_name(const chanx_ctx *ctx) { return ctx->consumer->name; }
 uint64_t chanx_connection_id(const chanx_ctx *ctx) { return ctx->conn; }
+const char *chanx_auth_class(const chanx_ctx *ctx) { return ctx->auth_class; }
 const char *chanx_path(const chanx_ctx *ctx) { return ctx->path; }
 const char *chanx_client_addr(const chanx_ctx *ctx) { return ctx->client; }
 const json_t *chanx_url_kwargs(const chanx_ctx *ctx) { return ctx->kwargs; }
 const json_t *chanx_query_params(const chanx_ctx *ctx) { return ctx->query; }
+
+const char *chanx_subprotocol(const chanx_ctx *ctx)
+{
+    /* The gateway forwards the offers without credentials and chose with the same rule. */
+    return cx_subprotocol_choose(json_string_value(json_object_get(ctx->headers, "sec-websocket-protocol")),
+                                 ctx->consumer->desc->subprotocols);
+}
 
 const char *chanx_header(const chanx_ctx *ctx, const char *name)
 {

@@ -14,6 +14,7 @@ struct chanx_ctx {
     uint64_t conn;
     void *state;
     chanx_user user;
+    const char *auth_class;  /* "token", "session", "jwt" or NULL (static strings) */
     char *username, *path, *client;
     json_t *kwargs, *kwargs_text, *headers, *cookies, *query, *obj;
     char **groups;          /* the groups this connection joined, for group sends without a list */
@@ -22,6 +23,10 @@ struct chanx_ctx {
     unsigned received;
     char message_id[16];    /* short id of the message being handled, for logs */
     int closed;
+    int ending;             /* disconnect has begun: no new timers */
+    uint64_t *timers;       /* ids of this connection's live timers (timer_api.c) */
+    size_t ntimers, timers_cap;
+    struct cx_db_conn *tx;  /* the connection of a running chanx_db_transaction, else NULL (db_api.c) */
 };
 
 struct chanx_msg {
@@ -34,8 +39,12 @@ struct chanx_groups {
     chanx_ctx *ctx;
 };
 
-/* Fields every log record of a connection carries. New object. */
+/* Fields every log record of a connection carries. New object. Only on the connection's own thread:
+ * message_id changes as it handles messages. */
 json_t *cx_ctx_log_fields(const chanx_ctx *self);
+/* The fields that never change after CONNECT (no message_id): safe from the link thread while the
+ * connection's callbacks run elsewhere. New object. */
+json_t *cx_ctx_log_identity(const chanx_ctx *self);
 /* An info record of a message received or sent ("Received websocket json"...), unless its action
  * is one the consumer or the deployment ignores (log_ignored_actions). action may be NULL; extra
  * (stolen, may be NULL) adds fields. */

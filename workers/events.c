@@ -77,48 +77,107 @@ int cx_ctx_in_any_group(const chanx_ctx *ctx, const cx_slice *groups, size_t ngr
     return 0;
 }
 
-typedef struct {
-    const cx_env *env;
-    size_t dropped;
-    const char *consumer;   /* one of the consumers that dropped it, for the log */
-} dispatch_state;
+struct cx_event_share {
+    atomic_size_t refs;
+    atomic_size_t dropped;                 /* recipients whose consumer knows nothing of the action */
+    _Atomic(const char *) consumer;        /* one of them, for the log (plugins outlive the share) */
+    char *text;                            /* the event, {"action": ..., "payload": ...} */
+    size_t len;
+    char *action;
+    size_t action_len;
+    size_t ngroups;                        /* 0: a connection target */
+    cx_slice groups[CX_PROTO_MAX_GROUPS];
+    char *names[CX_PROTO_MAX_GROUPS];
+};
 
-static void offer(chanx_ctx *ctx, dispatch_state *st)
+static char *copy_slice(cx_slice s)
+{
+    char *p = malloc(s.len + 1);
+    if (p) {
+        if (s.len)
+            memcpy(p, s.ptr, s.len);
+        p[s.len] = '\0';
+    }
+    return p;
+}
+
+static void share_free(cx_event_share *self)
+{
+    for (size_t i = 0; i < self->ngroups; i++)
+        free(self->names[i]);
+    free(self->text);
+    free(self->action);
+    free(self);
+}
+
+cx_event_share *cx_event_share_new(const cx_env *env)
+{
+    cx_event_share *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    atomic_init(&self->refs, 1);
+    atomic_init(&self->dropped, 0);
+    atomic_init(&self->consumer, NULL);
+    self->text = copy_slice(env->text);
+    self->len = env->text.len;
+    self->action = copy_slice(env->action);
+    self->action_len = env->action.len;
+    int ok = self->text && self->action;
+    if (env->target == CX_TARGET_GROUPS)
+        for (size_t i = 0; ok && i < env->ngroups && i < CX_PROTO_MAX_GROUPS; i++) {
+            ok = (self->names[i] = copy_slice(env->groups[i])) != NULL;
+            self->groups[i] = (cx_slice) { self->names[i], env->groups[i].len };
+            self->ngroups += ok;
+        }
+    if (!ok) {
+        share_free(self);
+        return NULL;
+    }
+    return self;
+}
+
+cx_event_share *cx_event_share_hold(cx_event_share *self)
+{
+    atomic_fetch_add(&self->refs, 1);
+    return self;
+}
+
+void cx_event_share_release(cx_event_share **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    cx_event_share *self = *self_p;
+    *self_p = NULL;
+    if (atomic_fetch_sub(&self->refs, 1) != 1)
+        return;
+    size_t dropped = atomic_load(&self->dropped);
+    if (dropped)
+        cx_log_fields(CX_LOG_WARNING, "Dropped event no consumer handles",
+                      json_pack("{s:s%, s:s, s:I}", "action", self->action, self->action_len, "consumer",
+                                atomic_load(&self->consumer), "recipients", (json_int_t) dropped));
+    share_free(self);
+}
+
+cx_slice cx_event_share_action(const cx_event_share *self)
+{
+    return (cx_slice) { self->action, self->action_len };
+}
+
+void cx_ctx_event_mail(chanx_ctx *ctx, cx_event_share *event)
 {
     if (ctx->closed)
         return;
-    switch (cx_ctx_event_route(ctx, st->env->action)) {
+    if (event->ngroups && !cx_ctx_in_any_group(ctx, event->groups, event->ngroups))
+        return;
+    switch (cx_ctx_event_route(ctx, cx_event_share_action(event))) {
     case CX_EVENT_HANDLED:
-        cx_ctx_event(ctx, st->env->text.ptr, st->env->text.len);
+        cx_ctx_event(ctx, event->text, event->len);
         break;
     case CX_EVENT_UNKNOWN:
-        st->dropped++;
-        st->consumer = ctx->consumer->name;
+        atomic_store(&event->consumer, ctx->consumer->name);
+        atomic_fetch_add(&event->dropped, 1);
         break;
     case CX_EVENT_PASSTHROUGH:
         break;
     }
-}
-
-void cx_events_dispatch(cx_idmap *ctxs, const cx_env *env)
-{
-    dispatch_state st = { env, 0, NULL };
-    if (env->target == CX_TARGET_CONNECTION) {
-        chanx_ctx *ctx = cx_idmap_get(ctxs, env->conn);
-        if (ctx)
-            offer(ctx, &st);
-    } else if (env->target == CX_TARGET_GROUPS) {
-        /* A snapshot: a handler may close its connection or another, which must not disturb the walk. */
-        size_t n = cx_idmap_size(ctxs);
-        chanx_ctx **all = malloc((n + 1) * sizeof *all);
-        n = all ? cx_idmap_values(ctxs, (void **) all, n) : 0;
-        for (size_t i = 0; i < n; i++)
-            if (cx_ctx_in_any_group(all[i], env->groups, env->ngroups))
-                offer(all[i], &st);
-        free(all);
-    }
-    if (st.dropped)
-        cx_log_fields(CX_LOG_WARNING, "Dropped event no consumer handles",
-                      json_pack("{s:s%, s:s, s:I}", "action", env->action.ptr, (size_t) env->action.len, "consumer",
-                                st.consumer, "recipients", (json_int_t) st.dropped));
 }

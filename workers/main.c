@@ -11,6 +11,8 @@
 #include "common/link.h"
 #include "common/process.h"
 #include "common/log.h"
+#include "common/metrics_http.h"
+#include "workers/metrics.h"
 #include "workers/liveness.h"
 #include "workers/worker.h"
 
@@ -49,6 +51,7 @@ int main(int argc, char **argv)
             return usage(stderr), 2;
     }
     volatile int *stop = cx_process_start("worker");
+    cx_worker_metrics_init();   /* before the plugins load: their loads and series are counted */
     char err[512];
     cx_plugin_set *plugins = cx_plugin_set_new(dir, routing, err, sizeof err);
     if (!plugins) {
@@ -60,8 +63,15 @@ int main(int argc, char **argv)
         cx_plugin_set_destroy(&plugins);
         return 1;
     }
+    cx_metrics_http *metrics = NULL;
+    if (cx_metrics_http_from_env(&metrics) != 0) {
+        cx_worker_destroy(&worker);
+        cx_plugin_set_destroy(&plugins);
+        return 1;
+    }
     cx_info("worker serving %zu plugins from %s, broker %s", cx_plugin_set_count(plugins), dir, endpoint);
     int rc = cx_worker_run(worker, stop);
+    cx_metrics_http_destroy(&metrics);
     cx_worker_destroy(&worker);
     cx_plugin_set_destroy(&plugins);
     return rc == 0 ? 0 : 1;

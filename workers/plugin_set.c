@@ -58,6 +58,7 @@ static int load_one(cx_plugin_set *self, const char *path)
 {
     char err[512];
     cx_plugin *plugin = cx_plugin_load(path, err, sizeof err);
+    cx_worker_count_plugin(plugin != NULL);
     if (!plugin) {
         cx_error("refused %s", err);
         return 0;

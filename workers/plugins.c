@@ -7,6 +7,12 @@
  * dlopen returns, each registered consumer is validated and compiled; the
  * first error refuses the plugin.
  *
+ * The plugin ABI (include/chanx/consumer.h, "Compatibility"): a registration
+ * carries the API level and the descriptor size the plugin was compiled
+ * with; the worker checks the level against the range it speaks and keeps
+ * its own full-size copy of the descriptor, so every later read of a field
+ * is in bounds whatever header the plugin was built against.
+ *
  * A plugin is opened from a private copy of its file. dlopen returns the
  * already-loaded object for a path it has seen, so loading a replaced .so
  * by its original name would silently keep the old code; a copy per load
@@ -16,6 +22,8 @@
 #include "workers/plugins.h"
 #include "common/env.h"
 #include "common/permission.h"
+#include "common/subprotocol.h"
+#include "workers/drf_defaults.h"
 
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -41,26 +49,81 @@ struct cx_plugin {
 static cx_plugin *loading;
 static char loading_error[256];
 
-void chanx_register_consumer(int api_version, const char *name, const chanx_consumer *consumer)
+/* sizeof(chanx_consumer) at API 1: every field up to log_ignored_actions. API 1 plugins register
+ * without a size (chanx_register_consumer), so this is what they have; frozen forever. */
+#define API1_DESCRIPTOR_SIZE (offsetof(chanx_consumer, log_ignored_actions) + sizeof(const char *const *))
+
+size_t cx_plugin_api1_descriptor_size(void)
+{
+    return API1_DESCRIPTOR_SIZE;
+}
+
+/* Both registrations end here. The worker keeps its own zeroed descriptor and copies only the
+ * bytes the plugin declared: fields appended after the plugin's API level take their defaults
+ * (zero), and nothing past the plugin's object is ever read. */
+static void register_consumer(int api_version, size_t size, const char *name, const chanx_consumer *consumer)
 {
     if (!loading || loading_error[0])
         return;
-    if (api_version != CHANX_API_VERSION) {
+    if (api_version < CHANX_API_OLDEST || api_version > CHANX_API_VERSION) {
+        snprintf(loading_error, sizeof loading_error, "built for plugin API %d, this worker speaks %d..%d",
+                 api_version, CHANX_API_OLDEST, CHANX_API_VERSION);
+        return;
+    }
+    if (size < API1_DESCRIPTOR_SIZE || size > sizeof(chanx_consumer)) {
         snprintf(loading_error, sizeof loading_error,
-                 "consumer '%s' was built for plugin API version %d, this worker speaks %d",
-                 name, api_version, CHANX_API_VERSION);
+                 "consumer '%s' declares a descriptor of %zu bytes for plugin API %d, this worker reads "
+                 "%zu..%zu: rebuild it against this worker's <chanx/consumer.h>",
+                 name, size, api_version, (size_t) API1_DESCRIPTOR_SIZE, sizeof(chanx_consumer));
         return;
     }
     if (loading->nconsumers == MAX_CONSUMERS) {
         snprintf(loading_error, sizeof loading_error, "more than %d consumers", MAX_CONSUMERS);
         return;
     }
+    chanx_consumer *copy = calloc(1, sizeof *copy);
+    if (!copy) {
+        snprintf(loading_error, sizeof loading_error, "out of memory");
+        return;
+    }
+    memcpy(copy, consumer, size);
     cx_consumer_entry *e = &loading->consumers[loading->nconsumers++];
-    e->desc = consumer;
+    e->desc = copy;
+    e->api_version = api_version;
     e->plugin = loading;
     if (asprintf(&e->name, "%s.%s", loading->name, name) < 0)
         e->name = NULL;
     e->short_name = e->name ? e->name + strlen(loading->name) + 1 : name;
+}
+
+void chanx_register_consumer_sized(int api_version, size_t descriptor_size, const char *name,
+                                   const chanx_consumer *consumer)
+{
+    register_consumer(api_version, descriptor_size, name, consumer);
+}
+
+void chanx_register_consumer(int api_version, const char *name, const chanx_consumer *consumer)
+{
+    register_consumer(api_version, API1_DESCRIPTOR_SIZE, name, consumer);
+}
+
+/* dlopen's "undefined symbol: chanx_foo", said in the plugin author's terms. */
+static void explain_dlerror(const char *name, const char *why, char *err, size_t errlen)
+{
+    const char *sym = strstr(why, "undefined symbol: ");
+    if (!sym) {
+        snprintf(err, errlen, "plugin %s: %s", name, why);
+        return;
+    }
+    sym += strlen("undefined symbol: ");
+    int len = (int) strcspn(sym, " ,(");
+    if (strncmp(sym, "chanx_", 6) == 0)
+        snprintf(err, errlen, "plugin %s: it calls %.*s, which this worker lacks (plugin API %d..%d): "
+                 "built for a newer worker? (undefined symbol: %s)", name, len, sym,
+                 CHANX_API_OLDEST, CHANX_API_VERSION, sym);
+    else
+        snprintf(err, errlen, "plugin %s: it calls %.*s, which is neither in the plugin API (chanx_*) nor "
+                 "in a library it links (undefined symbol: %s)", name, len, sym, sym);
 }
 
 int cx_plugin_name_of(const char *path, char *out, size_t outlen)
@@ -117,17 +180,43 @@ static json_t *string_list(const char *const *list, const char *fallback)
     return out;
 }
 
-/* The part of a consumer the gateway enforces, as JSON for the route table. */
-static json_t *edge_spec(const chanx_consumer *d)
+/* A per-consumer flag as the worker resolves it (context.c): the deployment's setting unless set. */
+static int flag_value(chanx_flag flag, const char *setting, int fallback)
 {
+    return flag == CHANX_DEFAULT ? cx_env_flag(setting, fallback) : flag == CHANX_ON;
+}
+
+/* The part of a consumer the gateway enforces, as JSON for the route table; classes it names none
+ * of come from the deployment's defaults (drf_defaults.h). NULL with err on a bad default. */
+static json_t *edge_spec(const chanx_consumer *d, char *err, size_t errlen)
+{
+    json_t *auth = cx_drf_authentication(d->authentication, err, errlen);
+    json_t *perms = auth ? cx_drf_permissions(d->permissions, err, errlen) : NULL;
+    if (!perms) {
+        json_decref(auth);
+        return NULL;
+    }
     json_t *spec = json_object();
-    json_object_set_new(spec, "authentication", string_list(d->authentication, CHANX_TOKEN_AUTH));
-    json_object_set_new(spec, "permissions", string_list(d->permissions, CHANX_IS_AUTHENTICATED));
+    json_object_set_new(spec, "authentication", auth);
+    json_object_set_new(spec, "permissions", perms);
     if (d->queryset)
         json_object_set_new(spec, "queryset", json_string(d->queryset));
     if (d->object_permission)
         json_object_set_new(spec, "object_permission", json_string(d->object_permission));
     json_object_set_new(spec, "auth_method", json_string(d->auth_method ? d->auth_method : "GET"));
+    if (d->subprotocols)
+        json_object_set_new(spec, "subprotocols", string_list(d->subprotocols, NULL));
+    /* For the AsyncAPI document only (the gateway enforces none of these): the message schemas and
+     * the flags that decide which framework messages a client sees. */
+    if (d->incoming)
+        json_object_set_new(spec, "incoming", json_loads(d->incoming, 0, NULL));
+    if (d->outgoing)
+        json_object_set_new(spec, "outgoing", json_loads(d->outgoing, 0, NULL));
+    json_object_set_new(spec, "action_key", json_string(d->action_key ? d->action_key : "action"));
+    json_object_set_new(spec, "send_completion", json_boolean(flag_value(d->send_completion, "CHANX_SEND_COMPLETION", 0)));
+    json_object_set_new(spec, "send_authentication_message",
+                        json_boolean(flag_value(d->send_authentication_message, "CHANX_SEND_AUTHENTICATION_MESSAGE", 1)));
+    json_object_set_new(spec, "camelize", json_boolean(flag_value(d->camelize, "CHANX_CAMELIZE", 0)));
     if (d->passthrough_events) {
         json_t *passthrough = json_array();
         for (const char *const *a = d->passthrough_events; *a; a++)
@@ -154,6 +243,10 @@ static int check_consumer(cx_consumer_entry *e, char *err, size_t errlen)
     for (const char *const *a = d->authentication; a && *a; a++)
         if (strcmp(*a, CHANX_TOKEN_AUTH) && strcmp(*a, CHANX_SESSION_AUTH) && strcmp(*a, CHANX_JWT_AUTH))
             return snprintf(err, errlen, "consumer '%s': unknown authentication class '%s'", e->short_name, *a), -1;
+    for (const char *const *p = d->subprotocols; p && *p; p++)
+        if (!cx_subprotocol_is_token(*p, strlen(*p)) || strlen(*p) > 63)
+            return snprintf(err, errlen, "consumer '%s': subprotocol \"%s\" is not an RFC 7230 token of at most 63 bytes",
+                            e->short_name, *p), -1;
     if (d->incoming) {
         char why[256];
         e->schema = cx_schema_new(d->incoming, d->action_key ? d->action_key : "action", why, sizeof why);
@@ -168,7 +261,17 @@ static int check_consumer(cx_consumer_entry *e, char *err, size_t errlen)
     }
     if (d->receive_event && !d->events)   /* events are validated before receive_event sees them */
         return snprintf(err, errlen, "consumer '%s' has receive_event but no events schema", e->short_name), -1;
-    e->spec = edge_spec(d);
+    if (d->outgoing) {
+        char why[256];
+        cx_schema *outgoing = cx_schema_new(d->outgoing, "action", why, sizeof why);
+        if (!outgoing)
+            return snprintf(err, errlen, "consumer '%s': outgoing schema %s", e->short_name, why), -1;
+        cx_schema_destroy(&outgoing);
+    }
+    char why[300];
+    if (!(e->spec = edge_spec(d, why, sizeof why)))
+        return snprintf(err, errlen, "consumer '%s': %s", e->short_name, why), -1;
+    e->metrics = cx_consumer_metrics_new(e->name, e->schema);
     return 0;
 }
 
@@ -176,9 +279,11 @@ static void release_consumers(cx_plugin *self)
 {
     for (size_t i = 0; i < self->nconsumers; i++) {
         free(self->consumers[i].name);
+        free((void *) self->consumers[i].desc);
         cx_schema_destroy(&self->consumers[i].schema);
         cx_schema_destroy(&self->consumers[i].event_schema);
         json_decref(self->consumers[i].spec);
+        cx_consumer_metrics_destroy(&self->consumers[i].metrics);
     }
     self->nconsumers = 0;
 }
@@ -201,7 +306,7 @@ cx_plugin *cx_plugin_load(const char *path, char *err, size_t errlen)
     loading = NULL;
     int failed = 1;
     if (!self->handle)
-        snprintf(err, errlen, "plugin %s: %s", name, dlerror());
+        explain_dlerror(name, dlerror(), err, errlen);
     else if (loading_error[0])
         snprintf(err, errlen, "plugin %s: %s", name, loading_error);
     else if (self->nconsumers == 0)

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <jansson.h>
 #include "chanx/consumer.h"
+#include "workers/metrics.h"
 #include "workers/schema.h"
 
 typedef struct cx_plugin cx_plugin;
@@ -22,11 +23,13 @@ typedef struct cx_plugin cx_plugin;
 typedef struct {
     char *name;                        /* "plugin.consumer" */
     const char *short_name;            /* "consumer" */
-    const chanx_consumer *desc;
+    const chanx_consumer *desc;        /* the worker's full-size copy: fields the plugin lacks are zero */
+    int api_version;                   /* the plugin API level the plugin was built for */
     cx_schema *schema;                 /* NULL when the consumer declares no incoming schema */
     cx_schema *event_schema;           /* .events compiled; NULL when it declares none */
     json_t *spec;                      /* what the gateway needs: authentication, permissions, SQL */
     cx_plugin *plugin;
+    cx_consumer_metrics *metrics;      /* its Prometheus series (workers/metrics.h) */
 } cx_consumer_entry;
 
 /* Loads path (a .so); NULL with the reason in err when refused. */
@@ -40,6 +43,9 @@ cx_consumer_entry *cx_plugin_consumer(cx_plugin *self, size_t index);
 void cx_plugin_ref(cx_plugin *self);
 void cx_plugin_unref(cx_plugin *self);
 int cx_plugin_refs(const cx_plugin *self);
+
+/* sizeof(chanx_consumer) at plugin API 1, what an API 1 plugin's descriptor holds. */
+size_t cx_plugin_api1_descriptor_size(void);
 
 /* The plugin name for a file: "path/to/chat.so" → "chat" (also strips a "lib" prefix). */
 int cx_plugin_name_of(const char *path, char *out, size_t outlen);

@@ -1,11 +1,14 @@
 /*
  * send.c — the send side of the plugin API: messages, groups, close, logs.
  *
- * Every send becomes one envelope to the broker right away; ordering per
- * connection follows from the single broker socket (ZeroMQ keeps order per
- * pipe) and the gateway's per-client queue. Group messages are serialized
- * once here; the gateway adds is_mine/is_current per recipient, so the
- * worker's cost does not grow with the group's size.
+ * Every send becomes one envelope right away: encoded on the connection's
+ * pool thread and queued to the link thread (cx_worker_send, worker.c),
+ * which owns the broker socket. Ordering per connection follows from that
+ * one FIFO queue (whatever thread the connection's callbacks ran on), the
+ * single broker socket (ZeroMQ keeps order per pipe) and the gateway's
+ * per-client queue. Group messages are serialized once here; the gateway
+ * adds is_mine/is_current per recipient, so the worker's cost does not grow
+ * with the group's size.
  */
 #include "workers/context_internal.h"
 #include "common/http_status.h"
@@ -16,12 +19,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-json_t *cx_ctx_log_fields(const chanx_ctx *self)
+json_t *cx_ctx_log_identity(const chanx_ctx *self)
 {
     json_t *f = json_pack("{s:I, s:s, s:s, s:s}", "conn", (json_int_t) self->conn, "consumer",
                           self->consumer->name, "path", self->path, "client", self->client);
     if (self->user.is_authenticated)
         json_object_set_new(f, "user_id", json_integer(self->user.id));
+    return f;
+}
+
+json_t *cx_ctx_log_fields(const chanx_ctx *self)
+{
+    json_t *f = cx_ctx_log_identity(self);
     if (self->message_id[0])
         json_object_set_new(f, "message_id", json_string(self->message_id));
     return f;

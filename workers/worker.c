@@ -1,17 +1,29 @@
 /*
- * worker.c — a worker process: plugins, consumer instances, the broker link.
+ * worker.c — a worker process: plugins, connection actors, the broker link.
  *
- * The worker is one thread around one ZeroMQ socket. Envelopes from the
- * broker drive everything: CONNECT creates a consumer instance (chanx_ctx),
- * RECEIVE runs it, DISCONNECT ends it. Because every envelope of one
- * connection comes through the same socket in order and is handled to
- * completion before the next, a connection's messages are handled in arrival
- * order and its callbacks never overlap.
+ * Two kinds of thread. The link thread (the process's main thread) owns the
+ * broker socket, the plugin set, the map of connections and the timer heap:
+ * envelopes from the broker become mail for connection actors (CONNECT
+ * creates the actor and its chanx_ctx, RECEIVE and DISCONNECT are posted to
+ * it), due timers become mail too. A pool of CHANX_WORKER_THREADS threads
+ * (workers/scheduler.c) runs the actors (workers/actor.c): each connection's
+ * mail in arrival order, on one thread at a time, so the guarantees of
+ * include/chanx/consumer.h hold while a blocking consumer holds up only its
+ * own thread. Layering: scheduler -> actor -> context -> send, and only this
+ * file knows them all.
  *
- * On start, and whenever the broker asks who we are, the worker sends HELLO
- * and REGISTER with the routes of every loaded consumer; routes are composed
+ * Pool threads reach the link thread through one queue (workers/link_queue.h):
+ * encoded envelopes to send, timers to arm or cancel, actors that finished.
+ * A finished actor is destroyed here, and only then is its plugin released,
+ * so hot reload (plugin_set.c) never unloads code a thread may still run.
+ * A mailbox that reaches CHANX_MAILBOX_MAX closes its connection with 1013.
+ *
+ * On start, and whenever the broker asks who we are, the worker sends HELLO,
+ * REGISTER with the routes of every loaded consumer, and RESUME for every
+ * connection it serves, so a restarted broker pins them here again and
+ * their consumers carry on (broker/rebuild.c); routes are composed
  * from the plugins' relative routes and the deployment routing file (see
- * workers/routing_file.h). The plugin folder is watched (plugin_watch.c) so
+ * workers/routing_file.h). The plugin folder is watched (plugin_set.c) so
  * that a new or replaced .so goes live without a restart.
  */
 #include "workers/worker.h"
@@ -22,6 +34,13 @@
 #include "common/idmap.h"
 #include "common/link.h"
 #include "common/log.h"
+#include "workers/actor.h"
+#include "workers/context_internal.h"
+#include "workers/db_pool.h"
+#include "workers/liveness.h"
+#include "workers/link_queue.h"
+#include "workers/scheduler.h"
+#include "workers/timers.h"
 
 #include <czmq.h>
 #include <stdio.h>
@@ -29,24 +48,64 @@
 #include <string.h>
 #include <unistd.h>
 
+/* While envelopes stream in, what the pool threads queued is sent every this many. */
+#define OUT_EVERY 32
+
 struct cx_worker {
     cx_link *link;
-    cx_idmap *ctxs;             /* conn id → chanx_ctx */
+    cx_idmap *actors;           /* conn id → cx_actor, until DISCONNECT */
+    size_t nactors;             /* actors alive, including those still handling DISCONNECT */
     cx_plugin_set *plugins;
     cx_settings settings;
-    int closing_code;           /* set on shutdown: connections get this close code */
+    cx_scheduler *scheduler;
+    cx_link_queue *queue;       /* pool threads → link thread */
+    cx_timers *timers;
+    cx_db_pool *db;
+    size_t mailbox_max;
 };
+
+/* Each pool thread encodes its own envelopes (the link's encoder belongs to the link thread). */
+static __thread cx_encoder *thread_encoder;
+static __thread int on_pool_thread;
+
+static void pool_thread_hook(int starting)
+{
+    on_pool_thread = starting;
+    if (starting)
+        thread_encoder = cx_encoder_new();
+    else
+        cx_encoder_destroy(&thread_encoder);
+}
 
 int cx_worker_send(cx_worker *worker, const cx_env *env)
 {
-    return cx_link_send(worker->link, env);
+    if (!on_pool_thread)
+        return cx_link_send(worker->link, env);
+    const char *data;
+    size_t len;
+    if (!thread_encoder || cx_encoder_encode(thread_encoder, env, &data, &len) != 0)
+        return -1;
+    cx_lq_item *item = cx_lq_item_new(CX_LQ_ENVELOPE, NULL, 0, data, len);
+    if (!item)
+        return -1;
+    cx_link_queue_push(worker->queue, item);
+    return 0;
+}
+
+void cx_worker_post(cx_worker *worker, cx_lq_item *item)
+{
+    cx_link_queue_push(worker->queue, item);
+}
+
+cx_db_pool *cx_worker_db(cx_worker *worker)
+{
+    return worker->db;
 }
 
 const cx_settings *cx_worker_settings(const cx_worker *worker)
 {
     return &worker->settings;
 }
-
 void cx_settings_load(cx_settings *s)
 {
     s->send_completion = cx_env_flag("CHANX_SEND_COMPLETION", 0);
@@ -84,61 +143,205 @@ static void send_register(cx_worker *self)
     free(env.routes);
 }
 
+/* After HELLO (a broker that does not know us: restarted, a standby, or one that declared us dead):
+ * our routes, then every connection pinned here (RESUME, then RESUME 0), so that the broker pins them
+ * to us again and their clients never notice (broker/rebuild.c). */
+static void resume(cx_worker *self)
+{
+    send_register(self);
+    size_t n = cx_idmap_size(self->actors);
+    cx_actor **all = malloc((n + 1) * sizeof *all);
+    n = all ? cx_idmap_values(self->actors, (void **) all, n) : 0;
+    for (size_t i = 0; i < n; i++) {
+        cx_env env = { .type = CX_ENV_RESUME, .conn = cx_actor_ctx(all[i])->conn };
+        cx_link_send(self->link, &env);
+    }
+    free(all);
+    cx_env done = { .type = CX_ENV_RESUME, .conn = 0 };
+    cx_link_send(self->link, &done);
+}
+
 static void introduce(cx_worker *self)
 {
     cx_link_hello(self->link);
-    send_register(self);
+    resume(self);
 }
 
 /* --------------------------------------------------------------- dispatch */
+
+static void send_close(cx_worker *self, uint64_t conn, int code)
+{
+    cx_env close = { .type = CX_ENV_CLOSE, .conn = conn, .code = (uint32_t) code };
+    cx_link_send(self->link, &close);
+}
 
 static void on_connect(cx_worker *self, const cx_env *env)
 {
     cx_consumer_entry *consumer = cx_plugin_set_find(self->plugins, env->consumer);
     chanx_ctx *ctx = consumer ? cx_ctx_new(self, consumer, env) : NULL;
-    if (!ctx) {
+    cx_actor *actor = ctx ? cx_actor_new(ctx, self->scheduler, self->queue, self->mailbox_max) : NULL;
+    cx_mail *start = actor ? cx_mail_new(CX_MAIL_CONNECT, NULL, 0) : NULL;
+    if (!start || cx_idmap_put(self->actors, env->conn, actor) != 0) {
         cx_warn("cannot start consumer '%.*s' for connection %llu", (int) env->consumer.len,
                 env->consumer.ptr, (unsigned long long) env->conn);
-        cx_env close = { .type = CX_ENV_CLOSE, .conn = env->conn, .code = 1011 };
-        cx_link_send(self->link, &close);
+        free(start);
+        cx_actor_destroy(&actor);
+        cx_ctx_destroy(&ctx);
+        send_close(self, env->conn, 1011);
         return;
     }
-    cx_idmap_put(self->ctxs, env->conn, ctx);
-    cx_ctx_start(ctx);
+    self->nactors++;
+    cx_actor_post(actor, start);
 }
 
+/* The consumer cannot keep up: close the connection rather than queue without bound. */
+static void overflow(cx_worker *self, cx_actor *actor, uint64_t conn)
+{
+    if (!cx_actor_mark_overflow(actor))
+        return;   /* already closing; later frames are dropped */
+    json_t *fields = cx_ctx_log_identity(cx_actor_ctx(actor));   /* not ours: no message_id */
+    json_object_set_new(fields, "mailbox_max", json_integer((json_int_t) self->mailbox_max));
+    cx_log_fields(CX_LOG_WARNING, "Mailbox full: closing the connection (1013)", fields);
+    send_close(self, conn, 1013);
+}
+
+static void on_receive(cx_worker *self, const cx_env *env)
+{
+    cx_actor *actor = cx_idmap_get(self->actors, env->conn);
+    if (!actor) {   /* a connection this worker no longer has: its client must not wait forever */
+        send_close(self, env->conn, 1011);
+        return;
+    }
+    cx_mail *mail = cx_mail_new(CX_MAIL_RECEIVE, env->text.ptr, env->text.len);
+    if (!mail || cx_actor_post(actor, mail) != 0)
+        overflow(self, actor, env->conn);
+}
+
+/* A server-side event: one EVENT mail per candidate actor (workers/events.h), which decides on its
+ * own thread whether its connection is a recipient; passthrough actions were the gateway's. */
+static void post_event(cx_actor *actor, cx_event_share *event)
+{
+    if (cx_ctx_event_route(cx_actor_ctx(actor), cx_event_share_action(event)) == CX_EVENT_PASSTHROUGH)
+        return;   /* the consumer is fixed for the actor's life: safe to read here */
+    cx_mail *mail = cx_mail_new(CX_MAIL_EVENT, NULL, 0);
+    if (!mail)
+        return;
+    mail->arg = cx_event_share_hold(event);
+    cx_actor_post(actor, mail);   /* a full mailbox drops the event (best-effort, as in Channels) */
+}
+
+static void on_event(cx_worker *self, const cx_env *env)
+{
+    cx_event_share *event = cx_event_share_new(env);
+    if (!event) {
+        cx_error("out of memory: an event is dropped");
+        return;
+    }
+    if (env->target == CX_TARGET_CONNECTION) {
+        cx_actor *actor = cx_idmap_get(self->actors, env->conn);
+        if (actor)
+            post_event(actor, event);
+    } else if (env->target == CX_TARGET_GROUPS) {
+        size_t n = cx_idmap_size(self->actors);
+        cx_actor **all = malloc((n + 1) * sizeof *all);
+        n = all ? cx_idmap_values(self->actors, (void **) all, n) : 0;
+        for (size_t i = 0; i < n; i++)
+            post_event(all[i], event);
+        free(all);
+    }
+    cx_event_share_release(&event);
+}
+
+/* Ends the connection: its actor handles DISCONNECT (after its other mail) and comes back DONE. */
 static void end_connection(cx_worker *self, uint64_t conn, int code)
 {
-    chanx_ctx *ctx = cx_idmap_remove(self->ctxs, conn);
-    if (!ctx)
+    cx_actor *actor = cx_idmap_remove(self->actors, conn);
+    if (!actor)
         return;
+    cx_mail *bye = cx_mail_new(CX_MAIL_DISCONNECT, NULL, 0);
+    while (!bye) {   /* the actor must learn it ended, or it (and its plugin) would live forever */
+        zclock_sleep(10);
+        bye = cx_mail_new(CX_MAIL_DISCONNECT, NULL, 0);
+    }
+    bye->code = code;
+    cx_actor_post(actor, bye);
+}
+
+static void actor_done(cx_worker *self, cx_actor *actor)
+{
+    chanx_ctx *ctx = cx_actor_ctx(actor);
+    size_t n;
+    const uint64_t *ids = cx_ctx_timer_ids(ctx, &n);
+    for (size_t i = 0; i < n; i++)
+        cx_timers_cancel(self->timers, ids[i]);
     cx_plugin *plugin = cx_ctx_consumer(ctx)->plugin;
-    cx_ctx_stop(ctx, code);
     cx_ctx_destroy(&ctx);
+    cx_actor_destroy(&actor);
+    self->nactors--;
     cx_plugin_set_release(self->plugins, plugin);
+}
+
+/* What the pool threads queued, in their order. */
+static void drain_queue(cx_worker *self)
+{
+    for (cx_lq_item *item = cx_link_queue_take(self->queue), *next; item; item = next) {
+        next = item->next;
+        switch (item->kind) {
+        case CX_LQ_ENVELOPE:
+            if (cx_link_send_raw(self->link, item->data, item->len) != 0)
+                cx_warn("an envelope for the broker was dropped: %s", zmq_strerror(zmq_errno()));
+            break;
+        case CX_LQ_ACTOR_DONE:
+            actor_done(self, item->ptr);
+            break;
+        case CX_LQ_TIMER_ADD:
+            cx_timers_add(self->timers, item->ptr);
+            break;
+        case CX_LQ_TIMER_CANCEL:
+            cx_timers_cancel(self->timers, item->id);
+            break;
+        }
+        free(item);
+    }
+}
+
+static int fire_timer(const cx_timer *timer, void *arg)
+{
+    cx_worker *self = arg;
+    cx_actor *actor = cx_idmap_get(self->actors, timer->conn);
+    if (!actor)
+        return 0;   /* ending: its DONE cancels the timer */
+    cx_mail *tick = cx_mail_new(CX_MAIL_TIMER, NULL, 0);
+    if (!tick)
+        return -1;
+    tick->timer_id = timer->id;
+    tick->fn = timer->fn;
+    tick->arg = timer->arg;
+    tick->code = timer->period_ms > 0;
+    if (cx_actor_post(actor, tick) == 0)
+        return 0;
+    if (timer->period_ms > 0) {
+        json_t *fields = cx_ctx_log_identity(cx_actor_ctx(actor));   /* not ours: no message_id */
+        json_object_set_new(fields, "timer", json_integer((json_int_t) timer->id));
+        cx_log_fields(CX_LOG_WARNING, "Timer tick skipped: mailbox full", fields);
+    }
+    return -1;
 }
 
 static void dispatch(cx_worker *self, const cx_env *env)
 {
-    chanx_ctx *ctx;
     switch (env->type) {
     case CX_ENV_CONNECT:
         on_connect(self, env);
         break;
     case CX_ENV_RECEIVE:
-        ctx = cx_idmap_get(self->ctxs, env->conn);
-        if (ctx && !ctx->closed) {
-            cx_ctx_receive(ctx, env->text.ptr, env->text.len);
-        } else if (!ctx) {   /* a connection this worker no longer has: its client must not wait forever */
-            cx_env close = { .type = CX_ENV_CLOSE, .conn = env->conn, .code = 1011 };
-            cx_link_send(self->link, &close);
-        }
+        on_receive(self, env);
         break;
     case CX_ENV_DISCONNECT:
         end_connection(self, env->conn, (int) env->code);
         break;
     case CX_ENV_EVENT:
-        cx_events_dispatch(self->ctxs, env);
+        on_event(self, env);
         break;
     default:
         cx_debug("worker ignores %s", cx_env_type_name(env->type));
@@ -148,27 +351,20 @@ static void dispatch(cx_worker *self, const cx_env *env)
 
 static void close_all(cx_worker *self, int code, int tell_broker);
 
-/* The broker restarted or declared us dead: it no longer routes to our
- * connections (their gateways close them with 1012), so their consumers end
- * here with the same code. */
-static void broker_lost(cx_worker *self)
-{
-    if (cx_idmap_size(self->ctxs) > 0)
-        cx_warn("broker lost our connections: ending %zu consumers", cx_idmap_size(self->ctxs));
-    close_all(self, 1012, 0);
-}
-
+/* Everything the broker sent, with what the pool threads queued in between: while a client streams
+ * messages in, the replies must keep flowing out, not wait for the stream to pause. */
 static int drain(cx_worker *self)
 {
     int handled = 0;
     cx_env env;
     for (cx_link_event ev; (ev = cx_link_recv(self->link, &env)) != CX_LINK_NONE; handled++) {
         if (ev == CX_LINK_REINTRODUCE) {
-            broker_lost(self);
             introduce(self);
         } else {
             dispatch(self, &env);
         }
+        if (handled % OUT_EVERY == OUT_EVERY - 1)
+            drain_queue(self);
     }
     return handled;
 }
@@ -183,32 +379,53 @@ cx_worker *cx_worker_new(const char *endpoint, cx_plugin_set *plugins)
     char host[64] = "host", node[160];
     gethostname(host, sizeof host - 1);
     snprintf(node, sizeof node, "worker-%s-%d", host, (int) getpid());
+    int threads = cx_scheduler_default_threads();
     self->plugins = plugins;
-    self->ctxs = cx_idmap_new();
+    self->mailbox_max = (size_t) cx_env_long("CHANX_MAILBOX_MAX", 1000, 1, 1000000);
+    self->actors = cx_idmap_new();
+    self->queue = cx_link_queue_new();
+    self->timers = cx_timers_new();
     self->link = cx_link_new(endpoint, CX_ROLE_WORKER, node);
+    self->db = cx_db_pool_new_from_env(threads);
     cx_settings_load(&self->settings);
-    if (!self->ctxs || !self->link) {
+    if (self->actors && self->queue && self->timers)
+        self->scheduler = cx_scheduler_new(threads, cx_actor_run, pool_thread_hook);
+    if (!self->scheduler || !self->link) {
         cx_worker_destroy(&self);
         return NULL;
     }
+    cx_info("worker runs consumers on %d threads, mailboxes of %zu", threads, self->mailbox_max);
     return self;
 }
 
 /* Ends every consumer with code; tell_broker also closes their clients. */
 static void close_all(cx_worker *self, int code, int tell_broker)
 {
-    size_t n = cx_idmap_size(self->ctxs);
-    chanx_ctx **all = malloc((n + 1) * sizeof *all);
-    n = all ? cx_idmap_values(self->ctxs, (void **) all, n) : 0;
+    size_t n = cx_idmap_size(self->actors);
+    cx_actor **all = malloc((n + 1) * sizeof *all);
+    n = all ? cx_idmap_values(self->actors, (void **) all, n) : 0;
     for (size_t i = 0; i < n; i++) {
-        uint64_t conn = all[i]->conn;
-        if (tell_broker) {
-            cx_env close = { .type = CX_ENV_CLOSE, .conn = conn, .code = (uint32_t) code };
-            cx_link_send(self->link, &close);
-        }
+        uint64_t conn = cx_actor_ctx(all[i])->conn;
+        if (tell_broker)
+            send_close(self, conn, code);
         end_connection(self, conn, code);
     }
     free(all);
+}
+
+/* Waits until every actor has handled its DISCONNECT, sending what they send meanwhile. A consumer
+ * stuck in a callback holds the process here: better than unloading code a thread is running. */
+static void wait_actors(cx_worker *self)
+{
+    zmq_pollitem_t item = { .fd = cx_link_queue_fd(self->queue), .events = ZMQ_POLLIN };
+    int64_t warn_at = cx_timer_now_ms() + 5000;
+    while (drain_queue(self), self->nactors > 0) {
+        zmq_poll(&item, 1, 100);
+        if (cx_timer_now_ms() > warn_at) {
+            cx_warn("waiting for %zu consumers to finish their callbacks", self->nactors);
+            warn_at += 5000;
+        }
+    }
 }
 
 void cx_worker_destroy(cx_worker **self_p)
@@ -216,33 +433,49 @@ void cx_worker_destroy(cx_worker **self_p)
     if (!self_p || !*self_p)
         return;
     cx_worker *self = *self_p;
-    if (self->ctxs)
+    if (self->actors && self->scheduler) {
         close_all(self, 1001, 0);
-    cx_idmap_destroy(&self->ctxs);
+        wait_actors(self);
+    }
+    cx_scheduler_destroy(&self->scheduler);
+    if (self->queue && self->link)
+        drain_queue(self);
+    cx_idmap_destroy(&self->actors);
+    cx_timers_destroy(&self->timers);
+    cx_link_queue_destroy(&self->queue);
+    cx_db_pool_destroy(&self->db);
     cx_link_destroy(&self->link);
     cx_settings_free(&self->settings);
     free(self);
     *self_p = NULL;
 }
 
+static int poll_timeout(cx_worker *self)
+{
+    int tick = cx_link_next_tick_ms(self->link) + 1;
+    int timer = cx_timers_next_ms(self->timers, cx_timer_now_ms());
+    return timer >= 0 && timer < tick ? timer : tick;
+}
+
 int cx_worker_run(cx_worker *self, volatile int *stop)
 {
     introduce(self);
-    zmq_pollitem_t items[2] = {
+    zmq_pollitem_t items[3] = {
         { .socket = cx_link_socket(self->link), .events = ZMQ_POLLIN },
+        { .fd = cx_link_queue_fd(self->queue), .events = ZMQ_POLLIN },
         { .fd = cx_plugin_set_watch_fd(self->plugins), .events = ZMQ_POLLIN },
     };
-    int nitems = items[1].fd >= 0 ? 2 : 1;
+    int nitems = items[2].fd >= 0 ? 3 : 2;
     while (!*stop) {
-        if (zmq_poll(items, nitems, cx_link_next_tick_ms(self->link) + 1) < 0 && zmq_errno() != EINTR)
+        if (zmq_poll(items, nitems, poll_timeout(self)) < 0 && zmq_errno() != EINTR)
             return -1;
         drain(self);
-        if (nitems == 2 && cx_plugin_set_rescan(self->plugins) > 0)
+        drain_queue(self);
+        cx_timers_expire(self->timers, cx_timer_now_ms(), fire_timer, self);
+        if (nitems == 3 && cx_plugin_set_rescan(self->plugins) > 0)
             send_register(self);
-        if (cx_link_tick(self->link)) {   /* silent broker: HELLO went out again */
-            broker_lost(self);
-            send_register(self);
-        }
+        if (cx_link_tick(self->link))   /* silent broker (or a switch to the standby): HELLO went out again */
+            resume(self);
         cx_liveness_beat(cx_link_alive(self->link));
     }
     /* An empty REGISTER first, so the broker pins no new connection here: clients that reconnect
@@ -250,6 +483,7 @@ int cx_worker_run(cx_worker *self, volatile int *stop)
     cx_env withdraw = { .type = CX_ENV_REGISTER };
     cx_link_send(self->link, &withdraw);
     close_all(self, 1012, 1);
+    wait_actors(self);
     zclock_sleep(50);   /* let the CLOSE envelopes leave before the socket goes */
     return 0;
 }

@@ -30,6 +30,8 @@ CHANX_CONSUMER(chat) {
                 "  \"chat\": {\"type\": \"object\","
                 "             \"properties\": {\"message\": {\"type\": \"string\", \"minLength\": 1, \"maxLength\": 4096}},"
                 "             \"required\": [\"message\"]} }",
+    .outgoing = "{ \"pong\": null,"
+                "  \"chat\": {\"type\": \"object\", \"properties\": {\"message\": {\"type\": \"string\"}}} }",
     .log_ignored_actions = CHANX_ROUTES("ping", "pong"),
     .build_groups = build_groups,
     .receive_message = receive_message,

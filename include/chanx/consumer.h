@@ -19,11 +19,27 @@
  *         .receive_message = receive_message,
  *     };
  *
- * Build a plugin as a shared object (cc -shared -fPIC) and drop it into a
+ * Build a plugin as a shared object (cc -shared -fPIC $(pkg-config --cflags
+ * chanx) -o echo.so echo.c; it links nothing) and drop it into a
  * worker's plugin folder; the file name (echo.so) is the plugin's name.
  *
- * Threading: every callback of one connection runs on one worker thread, in
- * order; callbacks never run concurrently for the same connection.
+ * Threading: each connection is an actor. Its callbacks (and its timers,
+ * chanx/timer.h) run one at a time, in arrival order, on one of the worker's
+ * CHANX_WORKER_THREADS pool threads (not always the same one); callbacks of
+ * different connections run in parallel. So:
+ *   - ctx, msg, chanx_state() and everything an accessor returns belong to
+ *     the connection: use them from its callbacks only, without locks; never
+ *     hand ctx to another thread or keep it past disconnect;
+ *   - the plugin's own globals are shared by every connection on every
+ *     thread: guard them yourself (a pthread_mutex_t, C11 atomics);
+ *   - chanx_send_*, chanx_group_*, chanx_close and chanx_log may be called
+ *     from any callback of the connection; they queue and return (the broker
+ *     link has its own thread), they never wait for the network;
+ *   - a callback that blocks (chanx/db.h, a sleep, a blocking HTTP client)
+ *     holds up its own connection and one thread, never the others; when
+ *     CHANX_MAILBOX_MAX messages wait for one connection, it is closed with
+ *     1013 (try again later).
+ * See "Doing work in a consumer" in the README.
  *
  * Ownership: everything the framework hands to a callback (ctx, msg, the
  * JSON values returned by accessors, strings) is borrowed and valid only
@@ -99,6 +115,32 @@
  * action, consumer, path, client and user_id; a group message is logged
  * once by its sender, with its groups. Payloads, tokens and cookies are
  * never logged. chanx_log() adds records of your own with the same fields.
+ *
+ * Compatibility (the plugin ABI; libtool's current/age rule in plugin terms):
+ * a plugin records the API level it was built for (CHANX_API_VERSION) and
+ * the size of its descriptor (sizeof(chanx_consumer)) when it registers. A
+ * worker speaks every level from CHANX_API_OLDEST to its CHANX_API_VERSION:
+ *   - A minor release raises CHANX_API_VERSION and may only APPEND fields to
+ *     chanx_consumer (a field's zero value always means the old behaviour)
+ *     and ADD functions. A worker copies the bytes a plugin declared into a
+ *     zeroed descriptor of its own size, so a plugin built against an older
+ *     header loads unchanged and the fields it lacks take their defaults.
+ *   - A major release (removing or changing a field, a function, a constant
+ *     or a callback's meaning) raises CHANX_API_OLDEST to the new level:
+ *     plugins built before it must be rebuilt.
+ *   - A plugin built for a newer level than the worker speaks, or an older
+ *     one than its CHANX_API_OLDEST, is refused whole, and the worker serves
+ *     its other plugins: "refused plugin chat: built for plugin API 3, this
+ *     worker speaks 1..2". So is a descriptor larger than the worker's for
+ *     its level (a header with fields this worker lacks). A plugin calling
+ *     a function the worker does not have is refused at load the same way
+ *     ("refused plugin chat: it calls chanx_foo, which this worker lacks
+ *     (plugin API 1..2): ...") instead of crashing at the call.
+ *   - The worker exports only the chanx_* functions declared here (version
+ *     node CHANX_<level> of the level that added them); nothing else of the
+ *     worker is visible to plugins.
+ * Level history: 1, the first release (chanx_register_consumer, no size);
+ * 2, descriptors registered with their size (chanx_register_consumer_sized).
  */
 #ifndef CHANX_CONSUMER_H
 #define CHANX_CONSUMER_H
@@ -112,7 +154,11 @@
 extern "C" {
 #endif
 
-#define CHANX_API_VERSION 1
+/* The plugin API level this header describes, and the oldest level it is compatible with (see
+ * "Compatibility" above). A worker built from this header loads plugins built for any level in
+ * CHANX_API_OLDEST..CHANX_API_VERSION. */
+#define CHANX_API_VERSION 2
+#define CHANX_API_OLDEST 1
 
 enum { CHANX_OK = 0, CHANX_ERROR = -1 };
 
@@ -138,6 +184,7 @@ typedef enum { CHANX_DEFAULT = 0, CHANX_ON = 1, CHANX_OFF = 2 } chanx_flag;
 #define CHANX_ROUTES(...) ((const char *const[]) { __VA_ARGS__, NULL })
 #define CHANX_AUTHENTICATION(...) ((const char *const[]) { __VA_ARGS__, NULL })
 #define CHANX_PERMISSIONS(...) ((const char *const[]) { __VA_ARGS__, NULL })
+#define CHANX_SUBPROTOCOLS(...) ((const char *const[]) { __VA_ARGS__, NULL })
 
 typedef struct chanx_ctx chanx_ctx;         /* one connection's consumer instance */
 typedef struct chanx_msg chanx_msg;         /* one validated incoming message */
@@ -200,6 +247,19 @@ typedef struct chanx_consumer {
     chanx_flag camelize;                     /* snake_case inside, camelCase on the wire; default off */
     const char *const *log_ignored_actions;  /* actions never logged, e.g. CHANX_ROUTES("ping", "pong") */
 
+    /* WebSocket subprotocols this consumer speaks, NULL-terminated: CHANX_SUBPROTOCOLS("chanx.v1").
+     * The gateway answers Sec-WebSocket-Protocol with the first of the client's offers found here
+     * (RFC 6455 §4.2.2; names are RFC 7230 tokens, at most 63 bytes, compared case-sensitively), and
+     * with no header when none is, or when this is NULL: an offer never makes the connection fail at
+     * the gateway. Browsers fail a connection that offered subprotocols and got none back, so a
+     * browser client should offer one listed here. chanx_subprotocol() tells which was chosen. */
+    const char *const *subprotocols;
+    /* Outgoing messages, for documentation: a JSON object mapping each action this consumer sends
+     * to its payload's schema (the language of .incoming), or null for no payload. The worker checks
+     * it when the plugin loads (an invalid schema refuses the plugin, as .incoming does) but does not
+     * validate what the consumer sends. It becomes the send operations of the deployment's AsyncAPI
+     * document (/asyncapi.json); "examples" in a schema become the document's examples. */
+    const char *outgoing;
     /* Server-side events: what the application publishes (chanx-api, the Python client, Django's
      * channel layer) to groups, a user or a connection, as {"action": ..., "payload": ...}; Chanx's
      * broadcast_event / send_event and @event_handler. (Appended fields: see CHANX_API_VERSION.)
@@ -220,22 +280,34 @@ typedef struct chanx_consumer {
     int (*receive_event)(chanx_ctx *ctx, const chanx_msg *event);
 } chanx_consumer;
 
-/* Registers a consumer when its plugin is loaded. Use as:  CHANX_CONSUMER(name) { .field = ..., };  */
-#define CHANX_CONSUMER(name)                                                          \
-    static const chanx_consumer chanx__consumer_##name;                               \
-    __attribute__((constructor)) static void chanx__register_##name(void)            \
-    {                                                                                 \
-        chanx_register_consumer(CHANX_API_VERSION, #name, &chanx__consumer_##name);   \
-    }                                                                                 \
+/* Registers a consumer when its plugin is loaded. Use as:  CHANX_CONSUMER(name) { .field = ..., };
+ * The registration records the API level and the descriptor's size this plugin was compiled with. */
+#define CHANX_CONSUMER(name)                                                                \
+    static const chanx_consumer chanx__consumer_##name;                                     \
+    __attribute__((constructor)) static void chanx__register_##name(void)                  \
+    {                                                                                       \
+        chanx_register_consumer_sized(CHANX_API_VERSION, sizeof(chanx_consumer), #name,     \
+                                      &chanx__consumer_##name);                             \
+    }                                                                                       \
     static const chanx_consumer chanx__consumer_##name =
 
-/* Called by CHANX_CONSUMER; plugins do not call it directly. */
+/* Called by CHANX_CONSUMER; plugins do not call it directly. descriptor_size is
+ * sizeof(chanx_consumer) in the plugin: the worker reads that many bytes and no more. Since API 2. */
+void chanx_register_consumer_sized(int api_version, size_t descriptor_size, const char *name,
+                                   const chanx_consumer *consumer);
+/* API 1's registration, kept for plugins built against it: their descriptor is API 1's fields. */
 void chanx_register_consumer(int api_version, const char *name, const chanx_consumer *consumer);
 
 /* ------------------------------------------------------------------ context */
 
 void *chanx_state(chanx_ctx *ctx);                       /* state_size zeroed bytes, freed after disconnect */
 const chanx_user *chanx_user_of(const chanx_ctx *ctx);
+/* How the user was authenticated: CHANX_TOKEN_AUTH ("token"), CHANX_SESSION_AUTH ("session") or
+ * CHANX_JWT_AUTH ("jwt"), the DRF class that identified them; NULL for an anonymous connection. A
+ * static string. The credential itself never reaches a worker: the gateway removes the token and JWT
+ * query parameters, the session and JWT cookies and the Authorization header before CONNECT
+ * (docs/security.md). */
+const char *chanx_auth_class(const chanx_ctx *ctx);
 const json_t *chanx_obj(const chanx_ctx *ctx);           /* the queryset's row, or NULL */
 const char *chanx_consumer_name(const chanx_ctx *ctx);   /* "plugin.consumer" */
 uint64_t chanx_connection_id(const chanx_ctx *ctx);     /* unique per gateway process, below 2^63; "conn" in logs */
@@ -243,13 +315,18 @@ const char *chanx_path(const chanx_ctx *ctx);            /* the request path, de
 const char *chanx_client_addr(const chanx_ctx *ctx);
 /* Request headers by lowercase name, NULL if absent. The gateway forwards every standard HTTP header
  * but authorization (credentials stay at the edge), and the custom ones (X-Request-Id, ...) named in
- * the deployment's CHANX_FORWARD_HEADERS, comma-separated. */
+ * the deployment's CHANX_FORWARD_HEADERS, comma-separated. The cookie header and chanx_cookie lack the
+ * session cookie (CHANX_SESSION_COOKIE_NAME) and the JWT cookie (CHANX_JWT_COOKIE); the query lacks
+ * token and CHANX_JWT_QUERY_PARAM: the gateway keeps credentials. */
 const char *chanx_header(const chanx_ctx *ctx, const char *name);
 const char *chanx_cookie(const chanx_ctx *ctx, const char *name);
 const json_t *chanx_url_kwargs(const chanx_ctx *ctx);    /* object; int converters give integers */
 const char *chanx_url_kwarg(const chanx_ctx *ctx, const char *name);   /* any kwarg as text, or NULL */
 const char *chanx_query_param(const chanx_ctx *ctx, const char *name); /* first value, decoded, or NULL */
 const json_t *chanx_query_params(const chanx_ctx *ctx);  /* name → array of values */
+/* The subprotocol the gateway answered the handshake with (an entry of .subprotocols, borrowed), or
+ * NULL when none was chosen. Django Channels' accept(subprotocol=...), decided from the declaration. */
+const char *chanx_subprotocol(const chanx_ctx *ctx);
 
 /* ------------------------------------------------------------------ messages */
 

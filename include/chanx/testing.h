@@ -58,6 +58,15 @@ typedef struct {
     const char *bin;            /* folder of chanx-broker etc.; default $CHANX_TEST_BIN or "build" */
     int keep_tables;            /* do not empty the tables */
     const char *const *tables;  /* more tables to empty at start (the test's fixtures), NULL-terminated */
+    /* Plain broker links. By default the stack runs as a deployment should: `chanx-admin keygen` makes a
+     * key set in the log folder and every process gets CHANX_CURVE_DIR (CURVE on every link).
+     * CHANX_TEST_PLAIN_LINKS=1 in the test's environment makes every stack plain. */
+    int plain_links;
+    /* A standby broker ("standby", its log standby.log) on a second endpoint: the other processes get
+     * CHANX_BROKER="primary,standby" and fail over when the primary is silent (CHANX_FAILOVER_MS, 500
+     * in the kit). */
+    int standby_broker;
+    int metrics;                /* every process serves /metrics on a port of its own (cx_stack_metrics) */
     int api;                    /* also start chanx-api (the publish API) with CHANX_API_KEY=CX_TEST_API_KEY */
 } cx_stack_options;
 
@@ -82,6 +91,10 @@ const char *cx_stack_database(const cx_stack *self);               /* borrowed c
 int cx_stack_gateway_port(const cx_stack *self, int index);
 /* Folder of the processes' logs (<name>.log); kept after the test with CHANX_TEST_KEEP_LOGS=1. Borrowed. */
 const char *cx_stack_log_dir(const cx_stack *self);
+/* The stack's key folder (CHANX_CURVE_DIR of its processes), NULL with plain links. Borrowed. */
+const char *cx_stack_keys_dir(const cx_stack *self);
+/* The broker endpoint its peers dial (tcp://127.0.0.1:PORT). Borrowed. */
+const char *cx_stack_broker_endpoint(const cx_stack *self);
 /* Process id of "broker", "worker<i>" or "gateway<i>", 0 when not running. */
 int cx_stack_pid(const cx_stack *self, const char *name);
 /* Sends sig to a worker or gateway; wait for it to exit when sig is fatal. */
@@ -98,6 +111,17 @@ int cx_stack_wait_ready(cx_stack *self, int gateway, int timeout_ms);
  * the whole text (owned); NULL if needle did not appear within timeout_ms. Set CHANX_LOG_LEVEL=info
  * in the stack's env to see info records (scripts/run-tests defaults to warning). */
 char *cx_stack_log(cx_stack *self, const char *process, const char *needle, int timeout_ms);
+/* Metrics (a stack started with .metrics = 1): the port "broker", "worker0", "gateway0"... serve
+ * /metrics on (0 without .metrics), and what it serves now, in the Prometheus text format (owned;
+ * fails the test when it does not answer 200). */
+int cx_stack_metrics_port(const cx_stack *self, const char *process);
+char *cx_stack_metrics(cx_stack *self, const char *process);
+/* The value of one series in such a text, written as it appears there: "chanx_gateway_connections",
+ * "chanx_gateway_closes_total{code=\"4401\"}". NAN when the text has no such series. */
+double cx_metric_value(const char *text, const char *series);
+/* GET path from 127.0.0.1:port over HTTP/1.1; the body (owned) or NULL when nothing answered.
+ * *status (may be NULL) gets the HTTP status, 0 when nothing answered. */
+char *cx_http_get(int port, const char *path, int *status);
 
 /* ------------------------------------------------------- publish API */
 /* (tests/kit/api_helpers.c) Events from the application, through the stack's chanx-api (.api = 1). */
@@ -137,6 +161,9 @@ cx_communicator *cx_communicator_new(cx_stack *stack, const char *path, const ch
 cx_communicator *cx_communicator_on(cx_stack *stack, int gateway, const char *path, const char *const *headers);
 int cx_communicator_connected(const cx_communicator *self);
 int cx_communicator_http_status(const cx_communicator *self);   /* when the upgrade was refused */
+/* The subprotocol the gateway chose ("" for none; borrowed). Offer some with a header entry
+ * "Sec-WebSocket-Protocol: chanx.v1, chanx.v2", as a browser's new WebSocket(url, [...]) does. */
+const char *cx_communicator_subprotocol(const cx_communicator *self);
 /* Waits for the authentication message; returns its payload (owned) or NULL on timeout. */
 json_t *cx_wait_for_auth(cx_communicator *self, int timeout_ms);
 /* Asserts the authentication message says 200. */

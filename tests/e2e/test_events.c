@@ -192,7 +192,10 @@ static char *admin(const char *args)
 {
     char cmd[1024];
     const char *bin = getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build";
-    snprintf(cmd, sizeof cmd, "CHANX_BROKER='%s' %s/chanx-admin %s 2>&1", cx_stack_broker(stack), bin, args);
+    /* The stack's links are CURVE by default: the operator's command authenticates with the api key. */
+    const char *keys = cx_stack_keys_dir(stack);
+    snprintf(cmd, sizeof cmd, "CHANX_BROKER='%s' CHANX_CURVE_DIR='%s' %s/chanx-admin %s 2>&1", cx_stack_broker(stack),
+             keys ? keys : "", bin, args);
     FILE *p = popen(cmd, "r");
     char *out = NULL;
     size_t len = 0;

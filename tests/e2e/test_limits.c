@@ -228,6 +228,11 @@ Test(limits, a_client_that_stops_reading_is_closed_with_1013_and_its_neighbour_i
     cx_send_json(neighbour, m);
     json_decref(m);
     assert_echoed(neighbour, 10, 'n');
+    /* The neighbour is answered at once (its consumer runs beside the slow client's), so the slow
+     * client must go on not reading until the gateway gives up on it; only then read to the close. */
+    char *log = cx_stack_log(stack, "gateway0", "client is not reading", 10000);
+    cr_assert_not_null(log, "the gateway never gave up on the client that does not read");
+    free(log);
     cr_assert_eq(read_until_close(fd), 1013, "the slow client was not closed with 1013 (try again later)");
     close(fd);
 }

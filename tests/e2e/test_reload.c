@@ -6,7 +6,8 @@
  *   - a replaced .so serves new connections with the new code while
  *     existing connections keep the old, which is unloaded after its last
  *     connection ends;
- *   - a broken .so (undefined symbol, no consumer, wrong API version, bad
+ *   - a broken .so (undefined symbol, no consumer, wrong API version, a
+ *     descriptor larger than the worker's for its API version, bad
  *     schema, not even ELF) is refused with a log line saying why, and the
  *     worker keeps serving everything else, a good version it replaces
  *     included.
@@ -15,6 +16,8 @@
  * whoami says "version": 1 or 2); both are published as dep_probe.so.
  */
 #include "tests/kit/deploy_helpers.h"
+
+#include <chanx/consumer.h>
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -109,10 +112,17 @@ Test(reload, replaced_plugin_serves_new_connections_while_old_ones_finish_on_the
 
 Test(reload, broken_plugins_are_refused_with_a_clear_log_line_and_the_worker_keeps_serving)
 {
-    static const char *const cases[][2] = {
-        { "dep_broken_undefined", "undefined symbol: chanx_send_telepathy" },
+    char future[128], past[128];
+    snprintf(future, sizeof future, "built for plugin API %d, this worker speaks %d..%d", CHANX_API_VERSION + 1,
+             CHANX_API_OLDEST, CHANX_API_VERSION);
+    snprintf(past, sizeof past, "built for plugin API %d, this worker speaks %d..%d", CHANX_API_OLDEST - 1,
+             CHANX_API_OLDEST, CHANX_API_VERSION);
+    const char *const cases[][2] = {
+        { "dep_broken_undefined", "it calls chanx_send_telepathy, which this worker lacks" },
         { "dep_broken_empty", "no CHANX_CONSUMER" },
-        { "dep_broken_api", "built for plugin API version 2, this worker speaks 1" },
+        { "dep_broken_api", future },
+        { "dep_broken_api_old", past },
+        { "dep_broken_size", "declares a descriptor of " },
         { "dep_broken_schema", "incoming schema" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -68,6 +68,11 @@ int cx_communicator_http_status(const cx_communicator *self)
     return self->ws ? cx_ws_http_status(self->ws) : 0;
 }
 
+const char *cx_communicator_subprotocol(const cx_communicator *self)
+{
+    return self->ws ? cx_ws_subprotocol(self->ws) : "";
+}
+
 json_t *cx_receive_json(cx_communicator *self, int timeout_ms)
 {
     size_t len = 0;

@@ -20,6 +20,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <libpq-fe.h>
 #include <netinet/in.h>
@@ -40,18 +41,20 @@
 typedef struct {
     pid_t pid;
     int port;
+    int metrics_port;   /* CHANX_METRICS_LISTEN, with options.metrics */
     char name[32];
 } proc;
 
 struct cx_stack {
     cx_stack_options opt;
-    char bin[512], plugins[600], logdir[256], broker[64], database[512];
-    proc broker_proc, workers[MAX_PROCS], gateways[MAX_PROCS], api_proc;
+    char bin[512], plugins[600], logdir[256], broker[64], database[512], keys[300];
+    proc broker_proc, standby_proc, workers[MAX_PROCS], gateways[MAX_PROCS], api_proc;
+    char peers_broker[140];   /* CHANX_BROKER of the processes: the broker, or "broker,standby" */
+    char **env;               /* the stack's copy of opt.env: processes started later (restarts) still get it */
     PGconn *db;
     struct { int64_t user; char key[48]; const char *headers[2]; char header[80]; } tokens[MAX_TOKENS];
     int ntokens;
-    int ports[2 * MAX_PROCS + 1], nports;
-    char *env[65];   /* a copy of opt.env: later spawns must not read the caller's (maybe gone) storage */
+    int ports[4 * MAX_PROCS + 2], nports;
     cx_communicator *comms[256];
     int ncomms;
 };
@@ -89,6 +92,10 @@ static void spawn(cx_stack *self, proc *p, const char *program, char *const argv
     char path[700], log[400];
     snprintf(path, sizeof path, "%s/%s", self->bin, program);
     snprintf(log, sizeof log, "%s/%s.log", self->logdir, p->name);
+    char metrics[64] = "";
+    if (self->opt.metrics && !p->metrics_port)
+        p->metrics_port = free_port(self);
+    snprintf(metrics, sizeof metrics, "127.0.0.1:%d", p->metrics_port);
     pid_t parent = getpid();
     p->pid = fork();
     if (p->pid == 0) {
@@ -98,16 +105,47 @@ static void spawn(cx_stack *self, proc *p, const char *program, char *const argv
         FILE *f = fopen(log, "a");
         if (f)
             dup2(fileno(f), STDERR_FILENO);
-        setenv("CHANX_BROKER", self->broker, 1);
+        setenv("CHANX_BROKER", self->peers_broker, 1);
+        setenv("CHANX_FAILOVER_MS", "500", 0);
         setenv("CHANX_DATABASE_URL", self->database, 1);
         setenv("CHANX_HEARTBEAT_MS", "100", 0);
         setenv("CHANX_HEARTBEAT_TIMEOUT_MS", "800", 0);
         setenv("CHANX_DRAIN_MS", "1000", 0);
+        if (self->keys[0])
+            setenv("CHANX_CURVE_DIR", self->keys, 1);
+        if (p->metrics_port)
+            setenv("CHANX_METRICS_LISTEN", metrics, 1);
         for (const char *const *e = self->opt.env; e && *e; e++)
             putenv(strdup(*e));
         execv(path, argv);
         _exit(127);
     }
+}
+
+static int cx_env_true(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v && strcmp(v, "0") != 0;
+}
+
+/* A key set as a deployment makes it (chanx-admin keygen), in the log folder. */
+static void make_keys(cx_stack *self)
+{
+    char admin[700];
+    snprintf(self->keys, sizeof self->keys, "%s/keys", self->logdir);
+    snprintf(admin, sizeof admin, "%s/chanx-admin", self->bin);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        if (null >= 0)
+            dup2(null, STDOUT_FILENO);
+        execl(admin, "chanx-admin", "keygen", self->keys, (char *) NULL);
+        _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "chanx-admin keygen %s failed (status %d)", self->keys,
+              status);
 }
 
 static void start_worker(cx_stack *self, int i)
@@ -260,9 +298,15 @@ cx_stack *cx_stack_start(const cx_stack_options *options)
     cr_assert_not_null(self);
     srand((unsigned) getpid() ^ (unsigned) time(NULL));   /* each test process draws its own ports */
     self->opt = *options;
+    /* A copy of env: processes started later (restarts, a late gateway) read it after the caller's
+     * array (often a compound literal in a setup function) is gone. */
     size_t nenv = 0;
-    for (const char *const *e = options->env; e && *e && nenv < 64; e++)
-        self->env[nenv++] = strdup(*e);
+    while (options->env && options->env[nenv])
+        nenv++;
+    self->env = calloc(nenv + 1, sizeof *self->env);
+    cr_assert_not_null(self->env);
+    for (size_t i = 0; i < nenv; i++)
+        cr_assert_not_null(self->env[i] = strdup(options->env[i]));
     self->opt.env = (const char *const *) self->env;
     if (self->opt.gateways <= 0)
         self->opt.gateways = 1;
@@ -280,10 +324,22 @@ cx_stack *cx_stack_start(const cx_stack_options *options)
         snprintf(self->plugins, sizeof self->plugins, "%s/plugins", bin);
         self->opt.plugins = self->plugins;
     }
+    if (!self->opt.plain_links && !cx_env_true("CHANX_TEST_PLAIN_LINKS"))
+        make_keys(self);
     connect_db(self);
     if (!options->keep_tables)
         empty_tables(self);
     snprintf(self->broker, sizeof self->broker, "tcp://127.0.0.1:%d", free_port(self));
+    snprintf(self->peers_broker, sizeof self->peers_broker, "%s", self->broker);
+    if (self->opt.standby_broker) {
+        int port = free_port(self);
+        snprintf(self->peers_broker, sizeof self->peers_broker, "%s,tcp://127.0.0.1:%d", self->broker, port);
+        snprintf(self->standby_proc.name, sizeof self->standby_proc.name, "standby");
+        char bind[64];
+        snprintf(bind, sizeof bind, "tcp://127.0.0.1:%d", port);
+        char *argv[] = { "chanx-broker", "--bind", bind, NULL };
+        spawn(self, &self->standby_proc, "chanx-broker", argv);
+    }
     cx_stack_start_broker(self);
     for (int i = 0; i < self->opt.workers; i++)
         start_worker(self, i);
@@ -301,7 +357,8 @@ cx_stack *cx_stack_start(const cx_stack_options *options)
 
 static int has_sanitizer_report(const char *text)
 {
-    return strstr(text, "ERROR: AddressSanitizer") || strstr(text, "runtime error:") || strstr(text, "LeakSanitizer");
+    return strstr(text, "ERROR: AddressSanitizer") || strstr(text, "runtime error:") || strstr(text, "LeakSanitizer")
+           || strstr(text, "WARNING: ThreadSanitizer");
 }
 
 /* Returns the number of child logs holding a sanitizer report, printing each. */
@@ -365,6 +422,7 @@ void cx_stack_stop(cx_stack **self_p)
     for (int i = 0; i < self->opt.workers; i++)
         stop_proc(&self->workers[i], SIGTERM);
     stop_proc(&self->broker_proc, SIGTERM);
+    stop_proc(&self->standby_proc, SIGTERM);
     PQfinish(self->db);
     char reports[256] = "", logdir[sizeof self->logdir];
     int dirty = scan_logs_for_sanitizers(self, reports, sizeof reports);
@@ -375,8 +433,9 @@ void cx_stack_stop(cx_stack **self_p)
         if (system(cmd) != 0)
             fprintf(stderr, "could not remove %s\n", self->logdir);
     }
-    for (char **e = self->env; *e; e++)
-        free(*e);
+    for (size_t i = 0; self->env && self->env[i]; i++)
+        free(self->env[i]);
+    free(self->env);
     free(self);
     *self_p = NULL;
     if (dirty)
@@ -387,6 +446,21 @@ const char *cx_stack_database(const cx_stack *self) { return self->database; }
 int cx_stack_gateway_port(const cx_stack *self, int index) { return self->gateways[index].port; }
 
 const char *cx_stack_log_dir(const cx_stack *self) { return self->logdir; }
+const char *cx_stack_keys_dir(const cx_stack *self) { return self->keys[0] ? self->keys : NULL; }
+const char *cx_stack_broker_endpoint(const cx_stack *self) { return self->broker; }
+
+int cx_stack_metrics_port(const cx_stack *self, const char *name)
+{
+    if (strcmp(name, "broker") == 0)
+        return self->broker_proc.metrics_port;
+    for (int i = 0; i < MAX_PROCS; i++) {
+        if (strcmp(self->workers[i].name, name) == 0)
+            return self->workers[i].metrics_port;
+        if (strcmp(self->gateways[i].name, name) == 0)
+            return self->gateways[i].metrics_port;
+    }
+    return 0;
+}
 
 int cx_stack_pid(const cx_stack *self, const char *name)
 {

@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #define FLUSH_TIMEOUT_MS 10000
@@ -71,6 +72,8 @@ struct cx_ws {
     int close_code;
     int local_close;          /* code we asked to close with, 0 if none */
     const char *const *headers;   /* only valid during cx_ws_connect */
+    char *offers;             /* a Sec-WebSocket-Protocol header's value: lws sends and checks it */
+    char subprotocol[64];     /* what the server chose, "" for none */
     fifo_t rx, tx;
     char *frag;               /* message being reassembled */
     size_t frag_len, frag_cap;
@@ -178,10 +181,18 @@ static int parse_url(const char *url, url_parts_t *u, struct lws_client_connect_
     return 0;
 }
 
-/* Writes the caller's "Name: value" lines into the upgrade request. */
+static int is_protocol_header(const char *header)
+{
+    return strncasecmp(header, "Sec-WebSocket-Protocol:", 23) == 0;
+}
+
+/* Writes the caller's "Name: value" lines into the upgrade request; Sec-WebSocket-Protocol is lws's
+ * to send (it must check the server's answer against the offers), see cx_ws_connect. */
 static int append_headers(const char *const *headers, unsigned char **p, size_t room)
 {
     for (; headers && *headers; headers++) {
+        if (is_protocol_header(*headers))
+            continue;
         size_t n = strlen(*headers);
         if (n + 2 > room)
             return -1;
@@ -307,6 +318,8 @@ static int callback_client(struct lws *wsi, enum lws_callback_reasons reason,
         return 0;
     case LWS_CALLBACK_ESTABLISHED_CLIENT_HTTP:
         self->http_status = (int) lws_http_client_http_response(wsi);
+        if (lws_hdr_copy(wsi, self->subprotocol, sizeof self->subprotocol, WSI_TOKEN_PROTOCOL) < 0)
+            self->subprotocol[0] = '\0';
         return 0;
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
         self->state = CX_OPEN;
@@ -422,6 +435,10 @@ cx_ws *cx_ws_connect(const char *url, const char *const *headers, int timeout_ms
     if (!self->context)
         goto fail;
     self->headers = headers;
+    for (const char *const *h = headers; h && *h; h++)
+        if (is_protocol_header(*h) && !self->offers)
+            self->offers = strdup(*h + 23 + strspn(*h + 23, " \t"));
+    ci.protocol = self->offers;
     ci.context = self->context;
     ci.opaque_user_data = self;
     ci.pwsi = &self->wsi;
@@ -451,6 +468,11 @@ int cx_ws_is_open(const cx_ws *self)
 int cx_ws_http_status(const cx_ws *self)
 {
     return self ? self->http_status : 0;
+}
+
+const char *cx_ws_subprotocol(const cx_ws *self)
+{
+    return self ? self->subprotocol : "";
 }
 
 const char *cx_ws_error(const cx_ws *self)
@@ -554,6 +576,7 @@ void cx_ws_destroy(cx_ws **self_p)
     fifo_clear(&self->rx);
     fifo_clear(&self->tx);
     free(self->frag);
+    free(self->offers);
     free(self);
     *self_p = NULL;
 }

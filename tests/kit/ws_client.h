@@ -37,6 +37,10 @@ int cx_ws_is_open(const cx_ws *self);
  * refusal status (403, 404, 503, ...) when refused, 0 when there was no
  * answer at all (connection refused, timeout, reset). */
 int cx_ws_http_status(const cx_ws *self);
+/* The subprotocol the server answered (borrowed; "" for none). Offer them with a
+ * "Sec-WebSocket-Protocol: a, b" entry in headers: lws sends it and fails the
+ * handshake if the server answers something not offered. */
+const char *cx_ws_subprotocol(const cx_ws *self);
 /* lws's description of why the connection failed, or "" (for diagnostics). */
 const char *cx_ws_error(const cx_ws *self);
 

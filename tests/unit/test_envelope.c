@@ -65,6 +65,27 @@ Test(envelope, group_send_and_routes_round_trip)
     free(copy);
 }
 
+Test(envelope, resume_carries_a_connection_and_its_groups)
+{
+    cx_env in = { .type = CX_ENV_RESUME, .conn = ((uint64_t) 7 << 32) | 42, .ngroups = 2 };
+    in.groups[0] = cx_slice_of("chat_room_1");
+    in.groups[1] = cx_slice_of("staff");
+    cx_env out;
+    char *copy;
+    roundtrip(&in, &out, &copy);
+    cr_assert_eq(out.type, CX_ENV_RESUME);
+    cr_assert_eq(out.conn, in.conn);
+    cr_assert_eq(out.ngroups, 2);
+    cr_assert(cx_slice_eq(out.groups[0], "chat_room_1"));
+    cr_assert_str_eq(cx_env_type_name(CX_ENV_RESUME), "RESUME");
+    free(copy);
+    cx_env end = { .type = CX_ENV_RESUME };   /* conn 0: the end of an introduction */
+    roundtrip(&end, &out, &copy);
+    cr_assert_eq(out.conn, 0);
+    cr_assert_eq(out.ngroups, 0);
+    free(copy);
+}
+
 Test(envelope, every_truncation_is_an_error_not_a_crash)
 {
     cx_env in = { .type = CX_ENV_SEND, .conn = 77, .text = cx_slice_of("{\"action\":\"pong\",\"payload\":null}") };

@@ -227,3 +227,21 @@ Test(jwt, hostile_input_never_crashes)
     cr_expect_str_eq(err, "Token is invalid or expired");
     free(huge);
 }
+
+/* Found by tests/fuzz/fuzz_jwt: a time claim beyond long long (1e103) was cast with undefined
+ * behaviour. PyJWT compares Python ints: an exp that far is the future, an iat that far too. */
+Test(jwt, time_claims_beyond_64_bits_compare_as_python_does)
+{
+    cx_jwt_config cfg = { .secret = "k", .require_access_type = 0 };
+    char uid[32], err[96];
+    char *far_exp = craft(HS256, "{\"user_id\":5,\"exp\":1e103}", "k");
+    cr_assert_eq(verify(&cfg, far_exp, uid, sizeof uid, err), 0, "%s", err);
+    cr_assert_str_eq(uid, "5");
+    char *far_iat = craft(HS256, "{\"user_id\":5,\"exp\":1e103,\"iat\":1e103}", "k");
+    cr_assert_eq(verify(&cfg, far_iat, uid, sizeof uid, err), -1, "an iat in the far future was accepted");
+    char *past_exp = craft(HS256, "{\"user_id\":5,\"exp\":-1e103}", "k");
+    cr_assert_eq(verify(&cfg, past_exp, uid, sizeof uid, err), -1, "an exp in the far past was accepted");
+    free(far_exp);
+    free(far_iat);
+    free(past_exp);
+}

@@ -48,3 +48,15 @@ Test(origin, a_star_allows_every_origin)
     cr_assert(cx_origin_allowed("https://anything.example", "x", "*"));
     cr_assert(cx_origin_allowed("null", "x", "https://a.example, *"));
 }
+
+/* Behind a trusted proxy that named the scheme (X-Forwarded-Proto), the host
+ * is "scheme://host" and the whole origin must match. */
+Test(origin, a_forwarded_scheme_and_host_must_match_the_whole_origin)
+{
+    cr_assert(cx_origin_allowed("https://chat.example.com", "https://chat.example.com", NULL));
+    cr_assert(cx_origin_allowed("HTTPS://Chat.Example.com", "https://chat.example.com", NULL));
+    cr_assert_not(cx_origin_allowed("http://chat.example.com", "https://chat.example.com", NULL),
+                  "a plain-http page is another origin");
+    cr_assert_not(cx_origin_allowed("https://chat.example.com.evil.net", "https://chat.example.com", NULL));
+    cr_assert_not(cx_origin_allowed("https://chat.example.com:8443", "https://chat.example.com", NULL));
+}

@@ -505,3 +505,17 @@ Test(route_router, hidden_routes)
     /* A later regex is only caught when identical. */
     cr_assert_eq(hidden_in("path", "ws/<path:x>", "re", "^ws/a/$"), -1);
 }
+
+/* Found by tests/fuzz/fuzz_route: four adjacent converters before a uuid backtrack past the match
+ * limit, so the route refused every real path, silently. Such a pattern is now refused when it
+ * compiles; two adjacent converters stay fine. */
+Test(route_path, a_pattern_that_cannot_match_its_own_example_is_refused)
+{
+    expect_error(P, "<p><q><r><s><uuid:t>a",
+                 "path pattern '<p><q><r><s><uuid:t>a' cannot match its own example path "
+                 "'aaaa12345678-1234-5678-1234-567812345678a': put a literal (such as '/') between adjacent "
+                 "converters, and give parameters different names");
+    expect(P, "<p>-<q>/<uuid:t>/", "a-b/12345678-1234-5678-1234-567812345678/",
+           "{\"p\":\"a\",\"q\":\"b\",\"t\":\"12345678-1234-5678-1234-567812345678\"}");
+    expect(P, "<slug:s><int:n>/", "ab12/", "{\"n\":2,\"s\":\"ab1\"}");
+}

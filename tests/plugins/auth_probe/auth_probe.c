@@ -29,6 +29,12 @@ static int whoami(chanx_ctx *ctx, const chanx_msg *msg)
     const json_t *obj = chanx_obj(ctx), *kwargs = chanx_url_kwargs(ctx);
     json_t *payload = json_pack("{s:o, s:O, s:O}", "user", user_json(chanx_user_of(ctx)), "obj",
                                 obj ? obj : json_null(), "kwargs", kwargs ? kwargs : json_null());
+    /* how the user came in, and everything a credential could hide in (it must not be there) */
+    const char *auth_class = chanx_auth_class(ctx), *cookie = chanx_header(ctx, "cookie");
+    json_object_set_new(payload, "auth_class", auth_class ? json_string(auth_class) : json_null());
+    json_object_set_new(payload, "cookie_header", cookie ? json_string(cookie) : json_null());
+    json_object_set_new(payload, "query", json_deep_copy(chanx_query_params(ctx)));
+    json_object_set_new(payload, "headers_with_authorization", json_boolean(chanx_header(ctx, "authorization") != NULL));
     int rc = chanx_send_message(ctx, "whoami", payload);
     json_decref(payload);
     return rc;

@@ -66,6 +66,11 @@ static json_t *context_of(chanx_ctx *ctx)
     json_object_set_new(c, "path", or_null(chanx_path(ctx)));
     json_object_set_new(c, "consumer", or_null(chanx_consumer_name(ctx)));
     json_object_set_new(c, "conn", json_integer((json_int_t) chanx_connection_id(ctx)));
+    /* what must never arrive (credentials) and what says how the user came in */
+    json_object_set_new(c, "auth_class", or_null(chanx_auth_class(ctx)));
+    json_object_set_new(c, "cookie_header", or_null(chanx_header(ctx, "cookie")));
+    json_object_set_new(c, "sessionid", or_null(chanx_cookie(ctx, "sessionid")));
+    json_object_set_new(c, "token_param", or_null(chanx_query_param(ctx, "token")));
     return c;
 }
 

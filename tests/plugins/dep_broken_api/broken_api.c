@@ -1,7 +1,8 @@
 /*
- * dep_broken_api — a plugin built against a plugin API the worker does not
- * speak: it registers its consumer with a future API version. The worker
- * must refuse it with a log line naming both versions, and keep serving.
+ * dep_broken_api — a plugin built against a plugin API newer than the
+ * worker's: it registers its consumer the way CHANX_CONSUMER does, but
+ * claims the level after this header's. The worker must refuse it with
+ * "built for plugin API N+1, this worker speaks OLDEST..N", and keep serving.
  */
 #include <chanx/consumer.h>
 
@@ -15,5 +16,5 @@ static const chanx_consumer future = { .receive_message = receive_message };
 
 __attribute__((constructor)) static void register_future(void)
 {
-    chanx_register_consumer(CHANX_API_VERSION + 1, "future", &future);
+    chanx_register_consumer_sized(CHANX_API_VERSION + 1, sizeof future, "future", &future);
 }

@@ -1,0 +1,90 @@
+/*
+ * broker_internal.h — the broker's state, shared by its dispatch (broker.c)
+ * and its rebuild after a restart (rebuild.c). Not a public header: only
+ * broker/ includes it.
+ */
+#ifndef CX_BROKER_BROKER_INTERNAL_H
+#define CX_BROKER_BROKER_INTERNAL_H
+
+#include <czmq.h>
+#include "broker/broker.h"
+#include "broker/groups.h"
+#include "broker/roles.h"
+#include "broker/route_table.h"
+#include "broker/users.h"
+#include "broker/zap.h"
+#include "common/idmap.h"
+#include "proto/envelope.h"
+
+#define MAX_IDENTITY 255
+#define MAX_OFFENCES 10
+
+typedef struct cx_rebuild cx_rebuild;
+
+typedef struct {
+    char id[MAX_IDENTITY + 1];   /* ZeroMQ routing id, the peer's node name */
+    size_t idlen;
+    cx_role role;
+    const cx_role_rule *rule;    /* what it may send (roles.c) */
+    int offences;                /* envelopes refused; at MAX_OFFENCES the peer is dropped */
+    uint64_t pid;
+    int64_t last_heard;
+    cx_idmap *conns;             /* conn id → conn */
+} peer;
+
+typedef struct {
+    uint64_t id;
+    peer *gateway;
+    peer *worker;
+    int64_t user_id;             /* authenticated user, 0 anonymous: for events to a user */
+    char **groups;
+    size_t ngroups;
+} conn;
+
+struct cx_broker {
+    zsock_t *router;
+    void *handle;
+    zhashx_t *peers;             /* routing id → peer */
+    cx_idmap *conns;
+    cx_groups *groups;
+    cx_groups *worker_groups;    /* the same membership counted per worker: events for receive_event */
+    cx_users *users;             /* user id → connections */
+    cx_route_table *routes;
+    cx_decoder *dec;
+    cx_encoder *enc;
+    int64_t last_beat;
+    cx_zap *zap;                 /* NULL with plain links */
+    zhashx_t *banned;            /* routing ids dropped for repeated offences, until a restart */
+    cx_rebuild *rebuild;         /* state re-announced by peers after a restart (rebuild.c) */
+};
+
+/* broker.c */
+/* Decodes and handles one envelope from the peer whose routing id is id (the broker's whole dispatch). */
+void cx_broker_dispatch(cx_broker *self, cx_decoder *dec, const char *id, size_t idlen, zmq_msg_t *body);
+void cx_broker_close_at_gateway(cx_broker *self, const peer *gateway, uint64_t id, uint32_t code, const char *reason);
+void cx_broker_send_env(cx_broker *self, const peer *p, const cx_env *env);
+void cx_broker_send_identity_request(cx_broker *self, const char *id, size_t idlen);
+/* A connection's end on the broker's side (membership, pins); the caller tells whom it must. */
+void cx_broker_conn_forget(cx_broker *self, conn *c);
+int cx_broker_conn_join(cx_broker *self, conn *c, cx_slice group);
+void cx_broker_offence(cx_broker *self, peer *p, const cx_env *env, const char *why);
+
+/* rebuild.c: after a broker restart (or a standby's takeover) gateways and workers re-announce the
+ * connections they hold (RESUME); see rebuild.c. */
+cx_rebuild *cx_rebuild_new(void);
+void cx_rebuild_destroy(cx_rebuild **self_p);
+/* RESUME from a known peer. */
+void cx_rebuild_on_resume(cx_broker *self, peer *p, const cx_env *env);
+/* While the rebuild window is open, traffic about connections waits, in arrival order: 1 when body
+ * was taken (copied) to be dispatched when the window closes. */
+int cx_rebuild_defer(cx_broker *self, const peer *p, const cx_env *env, zmq_msg_t *body);
+/* An envelope from a peer the broker does not know yet (it sent before its HELLO reached us): kept
+ * until its introduction ends (RESUME 0). Returns 1 for the first one held (ask who it is). */
+int cx_rebuild_hold_stranger(cx_broker *self, const char *id, zmq_msg_t *body);
+/* A connection ended because its gateway or worker was declared dead: if that peer comes back and
+ * re-announces it, it is told at once instead of opening a rebuild window. */
+void cx_rebuild_ended(cx_broker *self, uint64_t conn);
+/* Closes the window when due: replays what waited, ends connections only one side re-announced. */
+void cx_rebuild_tick(cx_broker *self);
+
+#endif

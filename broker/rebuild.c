@@ -1,0 +1,324 @@
+/*
+ * rebuild.c — a restarted broker learns its state back from its peers.
+ *
+ * A broker keeps nothing on disk: pins, group membership and the route
+ * table live in its memory. But each fact also lives at the edge: a gateway
+ * knows its connections and their groups, a worker knows the connections
+ * pinned to it and its routes. So when a broker starts (after a crash, or a
+ * standby taking over), every peer that reconnects introduces itself again
+ * (HELLO, a worker's REGISTER) and re-announces what it holds, one RESUME
+ * per connection (a gateway's with the connection's groups), then RESUME 0.
+ * A connection is whole again when both its gateway and its worker have
+ * announced it; clients never notice.
+ *
+ * Order and loss. Envelopes a peer sent while the broker was down wait in
+ * the peer's ZeroMQ queue and arrive before its HELLO; they are held per
+ * peer (hold_stranger) until its introduction ends, then handled in order.
+ * The first RESUME of a connection opens a rebuild window
+ * (CHANX_REBUILD_MS, default the heartbeat timeout + 1 s: every live peer
+ * has redialled and announced by then), which stays open at least half of
+ * that after the last RESUME that told the broker something new (peers on a
+ * loaded machine come back one by one), up to three times its length; during it every envelope about
+ * connections waits in one queue in arrival order, since a group message
+ * must not reach only the gateways that happened to be back first. When the
+ * window closes the queue is replayed, then connections announced by only
+ * one side are ended: a gateway's whose worker did not come back gets CLOSE
+ * 1011 (its consumer died), a worker's whose gateway did not gets DISCONNECT
+ * 1006. What the old broker had read but not yet forwarded when it died is
+ * lost.
+ *
+ * Not every unknown RESUME is a restart: a peer this broker declared dead
+ * (silent past the heartbeat timeout) and whose connections it already
+ * ended comes back announcing them. Those ids are remembered for a minute
+ * (cx_rebuild_ended) and answered at once (DISCONNECT 1006 to a worker,
+ * CLOSE 1011 to a gateway), so one stalled peer does not pause everyone's
+ * traffic for a rebuild window.
+ */
+#include "broker/broker_internal.h"
+#include "common/env.h"
+#include "common/link.h"
+#include "common/log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_HELD 200000          /* envelopes held or deferred at once; beyond, dropped with a warning */
+#define STRANGER_TTL_MS 10000    /* a peer that never introduces itself: its envelopes are dropped */
+#define ENDED_TTL_MS 60000       /* how long ids of connections ended with a dead peer are remembered */
+
+typedef struct {
+    char id[MAX_IDENTITY + 1];
+    zmq_msg_t msg;
+} held;
+
+typedef struct {
+    held *items;
+    size_t n, cap;
+} held_list;
+
+typedef struct {
+    held_list list;
+    int64_t first;
+} stranger;
+
+struct cx_rebuild {
+    int64_t until;               /* the window's end, 0 when closed */
+    int64_t opened;              /* when it opened */
+    held_list deferred;
+    zhashx_t *strangers;         /* routing id → stranger */
+    size_t nheld;                /* in deferred and strangers */
+    int warned;
+    cx_decoder *dec;             /* replays decode with their own decoder: they run inside a dispatch */
+    size_t resumed, replayed;
+    cx_idmap *ended;             /* conn id → expiry (ms, as a pointer): ended when their peer died */
+    int64_t next_purge;
+};
+
+static int list_push(cx_rebuild *r, held_list *l, const char *id, zmq_msg_t *body)
+{
+    if (r->nheld >= MAX_HELD) {
+        if (!r->warned++)
+            cx_warn("more than %d envelopes waiting for the broker's rebuild: dropping the rest", MAX_HELD);
+        return -1;
+    }
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 64;
+        held *grown = realloc(l->items, cap * sizeof *grown);
+        if (!grown)
+            return -1;
+        l->items = grown;
+        l->cap = cap;
+    }
+    held *h = &l->items[l->n++];
+    snprintf(h->id, sizeof h->id, "%s", id);
+    zmq_msg_init(&h->msg);
+    zmq_msg_copy(&h->msg, body);
+    r->nheld++;
+    return 0;
+}
+
+/* Dispatches (replay) or drops every item, then empties the list. */
+static void list_drain(cx_broker *self, held_list *l, int replay)
+{
+    cx_rebuild *r = self->rebuild;
+    for (size_t i = 0; i < l->n; i++) {
+        if (replay)
+            cx_broker_dispatch(self, r->dec, l->items[i].id, strlen(l->items[i].id), &l->items[i].msg);
+        zmq_msg_close(&l->items[i].msg);
+        r->nheld--;
+    }
+    r->replayed += replay ? l->n : 0;
+    free(l->items);
+    *l = (held_list) { 0 };
+}
+
+static void stranger_free(void **item)
+{
+    stranger *s = *item;
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->list.n; i++)
+        zmq_msg_close(&s->list.items[i].msg);
+    free(s->list.items);
+    free(s);
+    *item = NULL;
+}
+
+cx_rebuild *cx_rebuild_new(void)
+{
+    cx_rebuild *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->strangers = zhashx_new();
+    r->dec = cx_decoder_new();
+    r->ended = cx_idmap_new();
+    if (!r->strangers || !r->dec || !r->ended) {
+        cx_rebuild_destroy(&r);
+        return NULL;
+    }
+    zhashx_set_destructor(r->strangers, stranger_free);
+    return r;
+}
+
+void cx_rebuild_destroy(cx_rebuild **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    cx_rebuild *r = *self_p;
+    for (size_t i = 0; i < r->deferred.n; i++)
+        zmq_msg_close(&r->deferred.items[i].msg);
+    free(r->deferred.items);
+    zhashx_destroy(&r->strangers);
+    cx_decoder_destroy(&r->dec);
+    cx_idmap_destroy(&r->ended);
+    free(r);
+    *self_p = NULL;
+}
+
+static int rebuild_ms(void)
+{
+    return (int) cx_env_long("CHANX_REBUILD_MS", cx_heartbeat_timeout_ms() + 1000, 0, 600000);
+}
+
+int cx_rebuild_hold_stranger(cx_broker *self, const char *id, zmq_msg_t *body)
+{
+    cx_rebuild *r = self->rebuild;
+    stranger *s = zhashx_lookup(r->strangers, id);
+    int first = !s;
+    if (!s) {
+        if (!(s = calloc(1, sizeof *s)))
+            return 1;
+        s->first = cx_now_ms();
+        zhashx_insert(r->strangers, id, s);
+    }
+    list_push(r, &s->list, id, body);
+    return first;
+}
+
+int cx_rebuild_defer(cx_broker *self, const peer *p, const cx_env *env, zmq_msg_t *body)
+{
+    cx_rebuild *r = self->rebuild;
+    if (!r->until)
+        return 0;
+    switch (env->type) {
+    case CX_ENV_RECEIVE: case CX_ENV_DISCONNECT: case CX_ENV_SEND: case CX_ENV_CLOSE:
+    case CX_ENV_GROUP_ADD: case CX_ENV_GROUP_DISCARD: case CX_ENV_GROUP_SEND:
+        return list_push(r, &r->deferred, p->id, body) == 0;
+    default:
+        return 0;
+    }
+}
+
+/* The peer's introduction is over: what it sent before it, in order. */
+static void release_stranger(cx_broker *self, const peer *p)
+{
+    cx_rebuild *r = self->rebuild;
+    stranger *s = zhashx_lookup(r->strangers, p->id);
+    if (!s)
+        return;
+    held_list list = s->list;
+    s->list = (held_list) { 0 };
+    zhashx_delete(r->strangers, p->id);
+    list_drain(self, &list, 1);
+}
+
+void cx_rebuild_ended(cx_broker *self, uint64_t conn)
+{
+    cx_idmap_put(self->rebuild->ended, conn, (void *) (uintptr_t) (cx_now_ms() + ENDED_TTL_MS));
+}
+
+static void collect_expired(uint64_t id, void *value, void *arg)
+{
+    uint64_t **out = arg;
+    if ((int64_t) (uintptr_t) value < cx_now_ms())
+        *(*out)++ = id;
+}
+
+static void purge_ended(cx_rebuild *r)
+{
+    size_t n = cx_idmap_size(r->ended);
+    uint64_t *ids = n ? malloc(n * sizeof *ids) : NULL, *end = ids;
+    if (ids)
+        cx_idmap_foreach(r->ended, collect_expired, &end);
+    for (uint64_t *id = ids; id && id < end; id++)
+        cx_idmap_remove(r->ended, *id);
+    free(ids);
+}
+
+void cx_rebuild_on_resume(cx_broker *self, peer *p, const cx_env *env)
+{
+    cx_rebuild *r = self->rebuild;
+    if (env->conn == 0) {
+        release_stranger(self, p);
+        return;
+    }
+    if (!cx_idmap_get(self->conns, env->conn) && cx_idmap_get(r->ended, env->conn)) {   /* kept: a peer may re-announce twice */
+        /* this broker ended it when the peer was declared dead: end it on the peer's side too */
+        if (p->role == CX_ROLE_GATEWAY) {
+            cx_broker_close_at_gateway(self, p, env->conn, 1011, "worker lost");
+        } else {
+            cx_env gone = { .type = CX_ENV_DISCONNECT, .conn = env->conn, .code = 1006 };
+            cx_broker_send_env(self, p, &gone);
+        }
+        return;
+    }
+    if (!r->until) {
+        r->opened = cx_now_ms();
+        r->until = r->opened + rebuild_ms();
+        r->resumed = r->replayed = 0;
+        r->warned = 0;
+        cx_log_fields(CX_LOG_WARNING, "rebuilding state from peers",
+                      json_pack("{s:s, s:i}", "first", p->id, "window_ms", rebuild_ms()));
+    }
+    conn *c = cx_idmap_get(self->conns, env->conn);
+    if (!c) {
+        if (!(c = calloc(1, sizeof *c)))
+            return;
+        c->id = env->conn;
+        cx_idmap_put(self->conns, c->id, c);
+        r->resumed++;
+    }
+    peer **side = p->role == CX_ROLE_GATEWAY ? &c->gateway : &c->worker;
+    if (*side && *side != p) {
+        cx_broker_offence(self, p, env, "re-announced a connection another peer holds");
+        return;
+    }
+    if (!*side) {
+        *side = p;
+        cx_idmap_put(p->conns, c->id, c);
+        int64_t later = cx_now_ms() + rebuild_ms() / 2, cap = r->opened + 3 * (int64_t) rebuild_ms();
+        if (later > r->until)   /* peers are still coming back: wait for the rest */
+            r->until = later < cap ? later : cap;
+    }
+    for (uint32_t i = 0; p->role == CX_ROLE_GATEWAY && i < env->ngroups; i++)
+        cx_broker_conn_join(self, c, env->groups[i]);
+}
+
+static void end_incomplete(uint64_t id, void *value, void *arg)
+{
+    (void) id;
+    conn ***out = arg;
+    conn *c = value;
+    if (!c->gateway || !c->worker)
+        *(*out)++ = c;
+}
+
+void cx_rebuild_tick(cx_broker *self)
+{
+    cx_rebuild *r = self->rebuild;
+    int64_t now = cx_now_ms();
+    if (now >= r->next_purge) {
+        purge_ended(r);
+        r->next_purge = now + 10000;
+    }
+    for (stranger *s = zhashx_first(r->strangers); s; s = zhashx_next(r->strangers))
+        if (now - s->first > STRANGER_TTL_MS) {   /* never introduced itself: drop (one per tick) */
+            r->nheld -= s->list.n;
+            zhashx_delete(r->strangers, zhashx_cursor(r->strangers));
+            break;
+        }
+    if (!r->until || now < r->until)
+        return;
+    r->until = 0;
+    held_list waiting = r->deferred;
+    r->deferred = (held_list) { 0 };
+    list_drain(self, &waiting, 1);
+    size_t n = cx_idmap_size(self->conns), ended = 0;
+    conn **list = malloc((n + 1) * sizeof *list), **end = list;
+    if (list)
+        cx_idmap_foreach(self->conns, end_incomplete, &end);
+    for (conn **c = list; c && c < end; c++, ended++) {
+        if ((*c)->gateway) {
+            cx_broker_close_at_gateway(self, (*c)->gateway, (*c)->id, 1011, "worker lost");
+        } else {
+            cx_env gone = { .type = CX_ENV_DISCONNECT, .conn = (*c)->id, .code = 1006 };
+            cx_broker_send_env(self, (*c)->worker, &gone);
+        }
+        cx_broker_conn_forget(self, *c);
+    }
+    free(list);
+    cx_log_fields(CX_LOG_WARNING, "state rebuilt",
+                  json_pack("{s:I, s:I, s:I, s:I}", "connections", (json_int_t) cx_idmap_size(self->conns),
+                            "resumed", (json_int_t) r->resumed, "ended", (json_int_t) ended, "replayed",
+                            (json_int_t) r->replayed));
+}

@@ -1,0 +1,57 @@
+/*
+ * credentials.c — reading a credential out of the Authorization and Cookie
+ * headers (credentials.h), the way DRF and Django do. Client input: bounded
+ * copies only, and fuzzed (tests/fuzz/fuzz_request_fields.c).
+ */
+#include "gateway/credentials.h"
+
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+
+/* "Token abc" → "abc" when the keyword matches, split on whitespace as DRF does; *malformed is 1
+ * when the header has the keyword but no credential, 2 when the credential contains spaces. */
+const char *cx_header_credential(const char *header, const char *keyword, char *buf, size_t len, int *malformed)
+{
+    size_t k = strlen(keyword);
+    if (!header || strncasecmp(header, keyword, k) != 0 || (header[k] && !isspace((unsigned char) header[k])))
+        return NULL;
+    const char *cred = header + k;
+    while (isspace((unsigned char) *cred))
+        cred++;
+    size_t n = strlen(cred);
+    while (n && isspace((unsigned char) cred[n - 1]))
+        n--;
+    size_t word = 0;
+    while (word < n && !isspace((unsigned char) cred[word]))
+        word++;
+    if (!n || word < n) {
+        *malformed = n ? 2 : 1;
+        return NULL;
+    }
+    if (n >= len) {
+        *malformed = 3;
+        return NULL;
+    }
+    memcpy(buf, cred, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+const char *cx_cookie_value(const char *cookies, const char *name, char *buf, size_t len)
+{
+    size_t n = strlen(name);
+    for (const char *p = cookies; p && *p;) {
+        while (*p == ' ' || *p == ';')
+            p++;
+        const char *end = strchr(p, ';');
+        size_t part = end ? (size_t) (end - p) : strlen(p);
+        if (part > n && strncmp(p, name, n) == 0 && p[n] == '=' && part - n - 1 < len) {
+            memcpy(buf, p + n + 1, part - n - 1);
+            buf[part - n - 1] = '\0';
+            return buf;
+        }
+        p += part;
+    }
+    return NULL;
+}

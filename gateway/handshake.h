@@ -1,0 +1,31 @@
+/*
+ * handshake.h — the opening handshake's checks and the subprotocol choice
+ * (RFC 6455 §4.2), run in libwebsockets' callbacks before lws decides.
+ * Gateway loop thread only.
+ */
+#ifndef CX_GATEWAY_HANDSHAKE_H
+#define CX_GATEWAY_HANDSHAKE_H
+
+#include <libwebsockets.h>
+
+/* The name of the protocol-table entry upgraded connections bind to; rewritten per handshake. */
+extern char cx_handshake_slot[64];
+
+/* Writes "HTTP/1.1 <status>" with extra header lines ("name: value\r\n"..., or NULL) and
+ * {"detail": detail}, connection: close. Returns 1 (answered), -1 when it could not be written. */
+int cx_handshake_refuse(struct lws *wsi, unsigned status, const char *extra, const char *detail);
+
+/* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: 0 when the request is a valid version-13 upgrade (the slot is
+ * then named for lws), else the refusal was written (400, 426) and 1 or -1 is returned. */
+int cx_handshake_check(struct lws *wsi);
+/* LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: supported is the consumer's .subprotocols
+ * (NULL-terminated, may be NULL); names the slot after the chosen subprotocol, or "" for
+ * no Sec-WebSocket-Protocol in the answer. 0, or -1 on a malformed list (lws then hangs up). */
+int cx_handshake_choose(struct lws *wsi, const char *const *supported);
+/* LWS_CALLBACK_ESTABLISHED: wipes the slot (it may have held a credential's name). */
+void cx_handshake_done(void);
+/* The offers minus credentials as "a, b" (malloc'd, NULL when none), for the worker; *token gets
+ * the key of a CHANX_TOKEN_SUBPROTOCOL offer (malloc'd) or NULL. */
+char *cx_handshake_offers(struct lws *wsi, char **token);
+
+#endif

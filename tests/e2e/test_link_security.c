@@ -1,0 +1,361 @@
+/*
+ * Only our own processes on the broker (issue #17): every stack the kit
+ * starts runs CURVE on its links with keys from `chanx-admin keygen`, and
+ * these tests play the attacker with a raw ZeroMQ DEALER on the broker's
+ * port, doing what a 30-line script could do before: say HELLO as a worker,
+ * REGISTER a route, and act on other processes' connections.
+ *
+ * The route they register is a valid one: a peer with the real worker key
+ * that registers it gets it published and receives the client's CONNECT
+ * (the first test), so a 404 in the others means the broker refused the
+ * peer, not that the route was malformed.
+ */
+#include "tests/kit/deploy_helpers.h"
+#include "proto/envelope.h"
+
+#include <criterion/criterion.h>
+#include <czmq.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+static cx_stack *stack;
+
+static void setup(void)
+{
+    static char plugin[600];
+    static const char *files[2];
+    snprintf(plugin, sizeof plugin, "%s/test-plugins/cons_probe.so",
+             getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build");
+    files[0] = plugin;
+    stack = cx_stack_start(&(cx_stack_options) { .plugin_files = files });
+    cr_assert_not_null(cx_stack_keys_dir(stack), "the kit's stacks run with keys");
+}
+static void teardown(void) { cx_stack_stop(&stack); }
+
+TestSuite(link_security, .init = setup, .fini = teardown, .timeout = 60);
+
+typedef struct {
+    zsock_t *sock;
+    cx_encoder *enc;
+    cx_decoder *dec;
+    int seen[CX_ENV_TYPE_MAX];   /* envelopes received, by type */
+    uint64_t connect_conn;       /* the last CONNECT's connection */
+} rogue;
+
+typedef enum { NO_KEY, UNKNOWN_KEY, WORKER_KEY, GATEWAY_KEY, EXTRA_WORKER_KEY } key_kind;
+
+static rogue *rogue_new(const char *name, key_kind kind)
+{
+    rogue *r = calloc(1, sizeof *r);
+    r->sock = zsock_new(ZMQ_DEALER);
+    r->enc = cx_encoder_new();
+    r->dec = cx_decoder_new();
+    zsock_set_identity(r->sock, name);
+    zsock_set_linger(r->sock, 0);
+    char path[700];
+    if (kind != NO_KEY) {
+        snprintf(path, sizeof path, "%s/%s", cx_stack_keys_dir(stack),
+                 kind == WORKER_KEY ? "worker.key_secret" : kind == EXTRA_WORKER_KEY ? "extra.key_secret"
+                                                                           : "gateway.key_secret");
+        zcert_t *cert = kind == UNKNOWN_KEY ? zcert_new() : zcert_load(path);
+        cr_assert_not_null(cert, "cannot load %s", path);
+        snprintf(path, sizeof path, "%s/broker.key", cx_stack_keys_dir(stack));
+        zcert_t *broker = zcert_load(path);
+        cr_assert_not_null(broker);
+        zcert_apply(cert, r->sock);
+        zsock_set_curve_serverkey(r->sock, zcert_public_txt(broker));
+        zcert_destroy(&cert);
+        zcert_destroy(&broker);
+    }
+    cr_assert_eq(zsock_connect(r->sock, "%s", cx_stack_broker_endpoint(stack)), 0);
+    return r;
+}
+
+static void rogue_destroy(rogue **r)
+{
+    zsock_destroy(&(*r)->sock);
+    cx_encoder_destroy(&(*r)->enc);
+    cx_decoder_destroy(&(*r)->dec);
+    free(*r);
+    *r = NULL;
+}
+
+static void rogue_send(rogue *r, const cx_env *env)
+{
+    const char *data;
+    size_t len;
+    cr_assert_eq(cx_encoder_encode(r->enc, env, &data, &len), 0);
+    zmq_send(zsock_resolve(r->sock), data, len, ZMQ_DONTWAIT);
+}
+
+static void rogue_hello(rogue *r, cx_role role, const char *name)
+{
+    cx_env hello = { .type = CX_ENV_HELLO, .role = (uint8_t) role, .pid = 4242, .node = cx_slice_of(name) };
+    rogue_send(r, &hello);
+}
+
+static void rogue_register_evil_route(rogue *r)
+{
+    cx_env_route route = { .kind = 0, .pattern = cx_slice_of("ws/evil/"), .target = cx_slice_of("evil.consumer"),
+                           .spec = cx_slice_of("{\"authentication\": [\"token\"], \"permissions\": [\"AllowAny\"],"
+                                               " \"auth_method\": \"GET\"}"),
+                           .available = 1 };
+    cx_env reg = { .type = CX_ENV_REGISTER, .nroutes = 1, .routes = &route };
+    rogue_send(r, &reg);
+}
+
+/* Reads for ms, heartbeating as a live peer does, counting what arrives. */
+static void rogue_pump(rogue *r, int ms)
+{
+    void *s = zsock_resolve(r->sock);
+    cx_env beat = { .type = CX_ENV_HEARTBEAT }, env;
+    for (int64_t end = zclock_mono() + ms; zclock_mono() < end;) {
+        rogue_send(r, &beat);
+        zmq_pollitem_t item = { .socket = s, .events = ZMQ_POLLIN };
+        zmq_poll(&item, 1, 100);
+        zmq_msg_t msg;
+        zmq_msg_init(&msg);
+        while (zmq_msg_recv(&msg, s, ZMQ_DONTWAIT) >= 0) {
+            if (cx_decoder_decode(r->dec, zmq_msg_data(&msg), zmq_msg_size(&msg), &env) == 0) {
+                r->seen[env.type]++;
+                if (env.type == CX_ENV_CONNECT)
+                    r->connect_conn = env.conn;
+            }
+        }
+        zmq_msg_close(&msg);
+    }
+}
+
+static void assert_not_served(const char *path, int status)
+{
+    cx_communicator *c = cx_communicator_new(stack, path, NULL);
+    cr_assert_not(cx_communicator_connected(c), "%s was served", path);
+    cr_assert_eq(cx_communicator_http_status(c), status, "%s answered %d", path, cx_communicator_http_status(c));
+    cx_communicator_disconnect(c);
+}
+
+static void assert_no_route(const char *path)
+{
+    cx_communicator *c = cx_communicator_new(stack, path, NULL);
+    cr_assert_not(cx_communicator_connected(c), "%s was served", path);
+    cr_assert_eq(cx_communicator_http_status(c), 404, "%s answered %d, not 404", path, cx_communicator_http_status(c));
+    cx_communicator_disconnect(c);
+}
+
+static void assert_not_joined(const char *name)
+{
+    char *log = cx_stack_log(stack, "broker", NULL, 0);
+    char needle[128];
+    snprintf(needle, sizeof needle, "\"peer\":\"%s\",\"role\"", name);
+    cr_assert_null(strstr(log, needle), "the broker admitted %s:\n%s", name, log);
+    free(log);
+}
+
+Test(link_security, the_real_worker_key_gets_a_route_published_and_its_connections)
+{
+    rogue *r = rogue_new("worker-keyholder", WORKER_KEY);
+    rogue_hello(r, CX_ROLE_WORKER, "worker-keyholder");
+    rogue_register_evil_route(r);
+    rogue_pump(r, 300);
+    int64_t alice = cx_db_create_user(stack, "alice", 0);
+    cx_communicator *c = cx_communicator_when_live(stack, 0, "/ws/evil/", cx_db_token_header(stack, alice), 5000);
+    cr_assert_not_null(c, "a peer with the worker key could not publish its route");
+    rogue_pump(r, 1000);
+    cr_assert_eq(r->seen[CX_ENV_CONNECT], 1, "the route's worker got no CONNECT");
+    rogue_destroy(&r);
+}
+
+Test(link_security, a_peer_without_a_key_is_refused)
+{
+    rogue *r = rogue_new("worker-nokey", NO_KEY);
+    rogue_hello(r, CX_ROLE_WORKER, "worker-nokey");
+    rogue_register_evil_route(r);
+    rogue_pump(r, 1500);
+    cr_assert_eq(r->seen[CX_ENV_HELLO] + r->seen[CX_ENV_HEARTBEAT], 0, "the broker answered a peer without a key");
+    assert_no_route("/ws/evil/");
+    assert_not_joined("worker-nokey");
+    rogue_destroy(&r);
+}
+
+Test(link_security, a_peer_with_an_unknown_key_is_refused_and_logged)
+{
+    rogue *r = rogue_new("worker-stranger", UNKNOWN_KEY);
+    rogue_hello(r, CX_ROLE_WORKER, "worker-stranger");
+    rogue_register_evil_route(r);
+    rogue_pump(r, 1500);
+    cr_assert_eq(r->seen[CX_ENV_HELLO] + r->seen[CX_ENV_HEARTBEAT], 0, "the broker answered an unknown key");
+    assert_no_route("/ws/evil/");
+    assert_not_joined("worker-stranger");
+    char *log = cx_stack_log(stack, "broker", "\"why\":\"unknown key\"", 5000);
+    cr_assert_not_null(log, "no log record of the refused key");
+    free(log);
+    rogue_destroy(&r);
+}
+
+Test(link_security, a_worker_key_claiming_to_be_a_gateway_is_refused)
+{
+    rogue *r = rogue_new("gateway-impostor", WORKER_KEY);
+    rogue_hello(r, CX_ROLE_GATEWAY, "gateway-impostor");
+    rogue_pump(r, 1000);
+    cr_assert_eq(r->seen[CX_ENV_ROUTES], 0, "the impostor got the route table as a gateway");
+    assert_not_joined("gateway-impostor");
+    char *log = cx_stack_log(stack, "broker", "\"claimed_role\":\"gateway\"", 5000);
+    cr_assert_not_null(log, "no log record naming the impostor");
+    cr_assert(strstr(log, "gateway-impostor"));
+    free(log);
+    rogue_destroy(&r);
+}
+
+Test(link_security, a_gateway_key_may_not_register_routes_nor_send)
+{
+    rogue *r = rogue_new("gateway-rogue", GATEWAY_KEY);
+    rogue_hello(r, CX_ROLE_GATEWAY, "gateway-rogue");
+    rogue_pump(r, 300);
+    cr_assert_eq(r->seen[CX_ENV_ROUTES], 1, "a real gateway key gets the route table");
+    rogue_register_evil_route(r);
+    rogue_pump(r, 1000);
+    assert_no_route("/ws/evil/");
+    char *log = cx_stack_log(stack, "broker", "\"type\":\"REGISTER\"", 5000);
+    cr_assert_not_null(log, "no log record of the refused REGISTER");
+    cr_assert(strstr(log, "gateway-rogue") && strstr(log, "not an envelope its role may send"));
+    free(log);
+    rogue_destroy(&r);
+}
+
+/* The client's connection id, as the probe consumer sees it. */
+static uint64_t conn_of(cx_communicator *c)
+{
+    json_t *ctx = cx_request(c, "context", NULL, "context", 5000);
+    uint64_t conn = (uint64_t) json_integer_value(json_object_get(ctx, "conn"));
+    json_decref(ctx);
+    cr_assert(conn != 0);
+    return conn;
+}
+
+Test(link_security, a_worker_cannot_act_on_another_workers_connection_and_is_dropped_when_it_insists)
+{
+    int64_t alice = cx_db_create_user(stack, "alice", 0), bob = cx_db_create_user(stack, "bob", 0);
+    cx_communicator *victim = cx_communicator_new(stack, "/ws/cons_probe/strict/", cx_db_token_header(stack, alice));
+    cx_assert_authenticated_status_ok(victim);
+    uint64_t conn = conn_of(victim);
+    json_decref(cx_receive_until_action(victim, "complete", 3000));   /* the context reply's completion */
+
+    rogue *r = rogue_new("worker-rogue", WORKER_KEY);
+    rogue_hello(r, CX_ROLE_WORKER, "worker-rogue");
+    rogue_register_evil_route(r);
+    rogue_pump(r, 300);
+    cx_communicator *own = cx_communicator_when_live(stack, 0, "/ws/evil/", cx_db_token_header(stack, bob), 5000);
+    cr_assert_not_null(own);
+    rogue_pump(r, 500);
+    cr_assert_eq(r->seen[CX_ENV_CONNECT], 1);
+
+    cx_env forged = { .type = CX_ENV_SEND, .conn = conn, .text = cx_slice_of("{\"action\":\"forged\"}") };
+    cx_env join = { .type = CX_ENV_GROUP_ADD, .conn = conn, .group = cx_slice_of("evil") };
+    cx_env close = { .type = CX_ENV_CLOSE, .conn = conn, .code = 4001 };
+    rogue_send(r, &forged);
+    rogue_send(r, &join);
+    rogue_send(r, &close);
+    rogue_pump(r, 500);
+    cx_receive_nothing(victim, 500);
+    json_decref(cx_request(victim, "ping", NULL, "pong", 3000));   /* still open, still served */
+    json_decref(cx_receive_until_action(victim, "complete", 3000));
+    char *log = cx_stack_log(stack, "broker", "a connection pinned to another worker", 5000);
+    cr_assert_not_null(log, "no log record of the refused SEND");
+    cr_assert(strstr(log, "worker-rogue"));
+    free(log);
+
+    for (int i = 0; i < 10; i++)
+        rogue_send(r, &forged);
+    rogue_pump(r, 500);
+    log = cx_stack_log(stack, "broker", "repeated offences", 5000);
+    cr_assert_not_null(log, "the insisting peer was not dropped");
+    free(log);
+    cx_assert_closed(own, 1011, 5000);   /* its own connections are closed as a dead worker's */
+    assert_not_served("/ws/evil/", 503);   /* as a dead worker's route: known, but nobody serves it */
+    json_decref(cx_request(victim, "ping", NULL, "pong", 3000));
+    rogue_destroy(&r);
+}
+
+/* Runs the broker on an address other machines reach, without keys, for at most a second; returns its
+ * exit status and its stderr in out. */
+static int plain_broker_on_the_network(const char *extra_env, char *out, size_t size)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd,
+             "env -u CHANX_CURVE_DIR -u CHANX_CURVE_SECRET_KEY_FILE CHANX_LOG_LEVEL=info %s timeout -s INT 1 %s/chanx-broker "
+             "--bind tcp://0.0.0.0:%d 2>&1",
+             extra_env, getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build", 20000 + (getpid() % 10000));
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t n = fread(out, 1, size - 1, p);
+    out[n] = '\0';
+    int status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+Test(link_security, without_keys_the_broker_refuses_to_listen_on_the_network_and_says_how_to_make_keys)
+{
+    char out[4096];
+    int rc = plain_broker_on_the_network("", out, sizeof out);
+    cr_assert_eq(rc, 1, "exit status %d, output: %s", rc, out);
+    cr_assert(strstr(out, "refusing to bind") && strstr(out, "chanx-admin keygen") && strstr(out, "CHANX_CURVE_DIR"),
+              "the refusal does not say how to make keys: %s", out);
+    cr_assert_null(strstr(out, "broker listening"));
+}
+
+Test(link_security, insecure_links_must_be_asked_for_and_are_logged)
+{
+    char out[4096];
+    plain_broker_on_the_network("CHANX_INSECURE_LINKS=1", out, sizeof out);
+    cr_assert(strstr(out, "CHANX_INSECURE_LINKS=1") && strstr(out, "without authentication"),
+              "no warning: %s", out);
+    cr_assert(strstr(out, "broker listening"), "the broker did not start: %s", out);
+}
+
+static int run_keygen(const char *args)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "%s/chanx-admin keygen %s %s >/dev/null",
+             getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build", cx_stack_keys_dir(stack), args);
+    int status = system(cmd);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static char *read_text(const char *name)
+{
+    char path[700], *text = NULL;
+    size_t size = 0;
+    snprintf(path, sizeof path, "%s/%s", cx_stack_keys_dir(stack), name);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "no %s", path);
+    cr_assert(getdelim(&text, &size, '\0', f) > 0);
+    fclose(f);
+    return text;
+}
+
+Test(link_security, keygen_keeps_a_key_set_and_a_key_added_later_is_admitted_by_the_running_broker)
+{
+    char *before = read_text("broker.key_secret");
+    cr_assert_eq(run_keygen(""), 0);   /* as the compose job does on every start */
+    char *after = read_text("broker.key_secret");
+    cr_assert_str_eq(before, after, "keygen replaced an existing key set");
+    free(before);
+    free(after);
+
+    cr_assert_eq(run_keygen("--role worker --name extra"), 0);
+    cr_assert_neq(run_keygen("--role worker --name extra"), 0, "keygen replaced an existing key");
+    rogue *r = rogue_new("worker-extra", EXTRA_WORKER_KEY);
+    rogue_hello(r, CX_ROLE_WORKER, "worker-extra");
+    rogue_register_evil_route(r);
+    int64_t alice = cx_db_create_user(stack, "alice", 0);
+    int served = 0;   /* the broker rescans its folders at most once a second: keep heartbeating meanwhile */
+    for (int tries = 0; tries < 25 && !served; tries++) {
+        rogue_pump(r, 200);
+        cx_communicator *c = cx_communicator_new(stack, "/ws/evil/", cx_db_token_header(stack, alice));
+        served = cx_communicator_connected(c);
+        cx_communicator_disconnect(c);
+    }
+    cr_assert(served, "a key added to allowed/worker/ was not admitted");
+    rogue_destroy(&r);
+}
