@@ -103,7 +103,8 @@ static void conn_leave_groups(cx_broker *self, conn *c)
 {
     for (size_t i = 0; i < c->ngroups; i++) {
         cx_groups_discard(self->groups, c->groups[i], c->id, c->gateway);
-        cx_groups_discard(self->worker_groups, c->groups[i], c->id, c->worker);
+        if (c->worker)
+            cx_groups_discard(self->worker_groups, c->groups[i], c->id, c->worker);
         free(c->groups[i]);
     }
     free(c->groups);
@@ -123,11 +124,22 @@ static void conn_forget(cx_broker *self, conn *c)
     free(c);
 }
 
+void cx_broker_conn_pin_worker(cx_broker *self, conn *c, peer *worker)
+{
+    c->worker = worker;
+    for (size_t i = 0; i < c->ngroups; i++)
+        if (cx_groups_add(self->worker_groups, c->groups[i], c->id, worker) < 0)
+            cx_warn("out of memory: events to group %s miss connection %llu's worker", c->groups[i],
+                    (unsigned long long) c->id);
+}
+
 static int conn_join(cx_broker *self, conn *c, cx_slice name)
 {
     char *group = cx_slice_dup(name);
     int added = group ? cx_groups_add(self->groups, group, c->id, c->gateway) : -1;
-    if (added == 1 && cx_groups_add(self->worker_groups, group, c->id, c->worker) < 0) {
+    /* worker_groups counts by worker: during a rebuild (rebuild.c) the worker may re-announce the
+     * connection after its gateway did, and cx_broker_conn_pin_worker indexes the groups then. */
+    if (added == 1 && c->worker && cx_groups_add(self->worker_groups, group, c->id, c->worker) < 0) {
         cx_groups_discard(self->groups, group, c->id, c->gateway);
         added = -1;
     }
@@ -135,7 +147,8 @@ static int conn_join(cx_broker *self, conn *c, cx_slice name)
     if (!grown) {
         if (added == 1) {
             cx_groups_discard(self->groups, group, c->id, c->gateway);
-            cx_groups_discard(self->worker_groups, group, c->id, c->worker);
+            if (c->worker)
+                cx_groups_discard(self->worker_groups, group, c->id, c->worker);
         }
         free(group);
         return added == 1 ? -1 : added;
@@ -151,7 +164,8 @@ static int conn_part(cx_broker *self, conn *c, cx_slice name)
         if (!cx_slice_eq(name, c->groups[i]))
             continue;
         cx_groups_discard(self->groups, c->groups[i], c->id, c->gateway);
-        cx_groups_discard(self->worker_groups, c->groups[i], c->id, c->worker);
+        if (c->worker)
+            cx_groups_discard(self->worker_groups, c->groups[i], c->id, c->worker);
         free(c->groups[i]);
         c->groups[i] = c->groups[--c->ngroups];
         return 1;

@@ -67,6 +67,8 @@ void cx_broker_send_identity_request(cx_broker *self, const char *id, size_t idl
 /* A connection's end on the broker's side (membership, pins); the caller tells whom it must. */
 void cx_broker_conn_forget(cx_broker *self, conn *c);
 int cx_broker_conn_join(cx_broker *self, conn *c, cx_slice group);
+/* Sets the connection's worker and counts its groups for that worker (events for receive_event). */
+void cx_broker_conn_pin_worker(cx_broker *self, conn *c, peer *worker);
 void cx_broker_offence(cx_broker *self, peer *p, const cx_env *env, const char *why);
 
 /* rebuild.c: after a broker restart (or a standby's takeover) gateways and workers re-announce the
