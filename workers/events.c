@@ -3,7 +3,7 @@
  *
  * Group events arrive once per worker, so the recipients are found here: the
  * connections that joined any of the event's groups (each chanx_ctx keeps
- * its groups). Passthrough recipients are skipped, the gateway served them;
+ * its groups, and each connection actor checks its own on its thread). Passthrough recipients are skipped, the gateway served them;
  * recipients whose consumer knows nothing of the action make one log record
  * per event, not one per connection, so a misaddressed broadcast to a big
  * group cannot flood the log.
@@ -12,6 +12,7 @@
 #include "workers/context_internal.h"
 #include "common/log.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

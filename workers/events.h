@@ -24,7 +24,6 @@
 #ifndef CX_WORKERS_EVENTS_H
 #define CX_WORKERS_EVENTS_H
 
-#include <stdatomic.h>
 #include <stddef.h>
 #include "common/idmap.h"
 #include "proto/envelope.h"

@@ -263,3 +263,30 @@ Test(events, events_interleaved_with_messages_see_a_consistent_connection)
     cr_assert_eq(last_count, 20);
     free(id);
 }
+
+/* After a broker restart the broker rebuilds group membership from the peers' RESUMEs, gateway and
+ * worker in either order: a group event for receive_event must still reach the member's worker. */
+Test(events, receive_event_reaches_a_group_member_after_a_broker_restart)
+{
+    int64_t alice = cx_db_create_user(stack, "alice", 0);
+    cx_communicator *c = events_client(stack, 0, "/ws/evt_probe/feed/lobby/", alice);
+    cx_stack_kill_broker(stack, SIGKILL);
+    cx_stack_start_broker(stack);
+    free(cx_stack_log(stack, "broker", "state rebuilt", 20000));
+    const char *body = "{\"groups\": [\"room_lobby\"], \"event\": {\"action\": \"announce\", \"payload\": {\"n\": 9}}}";
+    json_t *reply = NULL;
+    int status = 0;
+    for (int i = 0; i < 150 && status != 200; i++) {   /* chanx-api redials the restarted broker */
+        json_decref(reply);
+        reply = NULL;
+        status = cx_api_post(stack, "/api/broadcast", CX_TEST_API_KEY, body, &reply);
+        if (status != 200)
+            usleep(100000);
+    }
+    cr_assert_eq(status, 200, "the API did not publish through the restarted broker");
+    json_decref(reply);
+    json_t *m = cx_receive_until_action(c, "announced", 10000);
+    cr_assert_not_null(m, "the member's worker never ran receive_event after the broker restart");
+    cr_assert_eq(events_int(json_object_get(m, "payload"), "n"), 9);
+    json_decref(m);
+}
