@@ -51,9 +51,10 @@ GATEWAY_OBJS := $(call objs,$(call lib_srcs,gateway))
 BROKER_OBJS  := $(call objs,$(call lib_srcs,broker))
 WORKER_OBJS  := $(call objs,$(call lib_srcs,workers))
 ADMIN_OBJS   := $(call objs,$(call lib_srcs,admin))
+API_OBJS     := $(call objs,$(call lib_srcs,api))
 KIT_OBJS     := $(call objs,$(filter-out %selftest.c,$(wildcard tests/kit/*.c)))
 
-PROGRAMS := $(BUILD)/chanx-gateway $(BUILD)/chanx-broker $(BUILD)/chanx-worker
+PROGRAMS := $(BUILD)/chanx-gateway $(BUILD)/chanx-broker $(BUILD)/chanx-worker $(BUILD)/chanx-api
 ifneq ($(wildcard admin/main.c),)
 PROGRAMS += $(BUILD)/chanx-admin
 endif
@@ -98,6 +99,10 @@ $(BUILD)/chanx-broker: $(BUILD)/obj/broker/main.o $(BROKER_OBJS) $(COMMON_OBJS)
 # workers/exports.map keeps everything but chanx_* local.
 $(BUILD)/chanx-worker: $(BUILD)/obj/workers/main.o $(WORKER_OBJS) $(COMMON_OBJS) workers/exports.map
 	$(CC) $(LDFLAGS_SAN) -rdynamic -Wl,--version-script=workers/exports.map -o $@ $(filter %.o,$^) $(LDLIBS_ALL)
+
+# The publish API (api/): HTTP in, EVENT/CLOSE_TARGET envelopes out.
+$(BUILD)/chanx-api: $(BUILD)/obj/api/main.o $(API_OBJS) $(COMMON_OBJS)
+	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS_ALL)
 
 $(BUILD)/chanx-admin: $(BUILD)/obj/admin/main.o $(ADMIN_OBJS) $(COMMON_OBJS)
 	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS_ALL)

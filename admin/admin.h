@@ -61,5 +61,7 @@ int admin_cmd_jwt(PGconn *conn, const admin_args *args);
 int admin_cmd_keygen(PGconn *conn, const admin_args *args);
 /* asyncapi.c: needs no database (conn is NULL) */
 int admin_cmd_asyncapi(PGconn *conn, const admin_args *args);
+/* publish / disconnect (publish.c): argv[0] is the command; talks to the broker, not the database. */
+int admin_publish_main(int argc, char **argv);
 
 #endif

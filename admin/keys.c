@@ -8,7 +8,7 @@
  * authenticated links:
  *
  *   DIR/broker.key, DIR/broker.key_secret       the broker's pair
- *   DIR/gateway.key_secret, DIR/worker.key_secret  the peers' pairs
+ *   DIR/gateway.key_secret, DIR/worker.key_secret, DIR/api.key_secret  the peers' pairs
  *   DIR/allowed/<role>/NAME.key                 public keys the broker admits, by role
  *
  * Without --role it makes the whole set, and keeps an existing set (so a
@@ -89,10 +89,15 @@ int admin_cmd_keygen(PGconn *conn, const admin_args *args)
     snprintf(path, sizeof path, "%s/broker.key_secret", dir);
     if (access(path, F_OK) == 0) {
         printf("keys exist in %s: kept\n", dir);
+        /* a set made before chanx-api had a role of its own gains the api pair, nothing else changes */
+        snprintf(path, sizeof path, "%s/api.key_secret", dir);
+        if (access(path, F_OK) != 0 && write_pair(dir, "api", "api") != 0)
+            return ADMIN_ERROR;
         return ADMIN_OK;
     }
     int rc = write_pair(dir, "broker", NULL);
     rc = rc ? rc : write_pair(dir, "gateway", "gateway");
     rc = rc ? rc : write_pair(dir, "worker", "worker");
+    rc = rc ? rc : write_pair(dir, "api", "api");   /* chanx-api and chanx-admin publish */
     return rc == 0 ? ADMIN_OK : ADMIN_ERROR;
 }

@@ -63,6 +63,14 @@ static const admin_command COMMANDS[] = {
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof *COMMANDS)
 
+/* Events and disconnects go to the broker ($CHANX_BROKER), not the database: see publish.c. */
+static const char PUBLISH_HELP[] =
+    "chanx-admin publish (--group G [--group G2 ...] | --user ID | --connection ID) --action A [--payload JSON]\n"
+    "  Sends the event {\"action\": A, \"payload\": JSON} to the groups' members, every connection of a\n"
+    "  user, or one connection, through the broker ($CHANX_BROKER); prints what it reached.\n"
+    "chanx-admin disconnect (--user ID | --connection ID) [--code N]\n"
+    "  Closes every connection of a user (or one) with code N (1000, or 3000-4999; default 1000).\n";
+
 static void usage(FILE *out)
 {
     fprintf(out, "usage: chanx-admin [--database CONNINFO] COMMAND [ARGS]\n\n"
@@ -70,6 +78,7 @@ static void usage(FILE *out)
                  "unset: libpq's PG* defaults). Exit codes: 0 ok, 1 error, 2 usage.\n\n");
     for (size_t i = 0; i < N_COMMANDS; i++)
         fputs(COMMANDS[i].help, out);
+    fputs(PUBLISH_HELP, out);
 }
 
 static int usage_error(const char *fmt, const char *what)
@@ -193,6 +202,13 @@ int main(int argc, char **argv)
     if (i >= argc || !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h") || !strcmp(argv[i], "help")) {
         usage(i >= argc ? stderr : stdout);
         return i >= argc ? ADMIN_USAGE : ADMIN_OK;
+    }
+    if (!strcmp(argv[i], "publish") || !strcmp(argv[i], "disconnect")) {
+        if (wants_help(argc, argv, i + 1)) {
+            fputs(PUBLISH_HELP, stdout);
+            return ADMIN_OK;
+        }
+        return admin_publish_main(argc - i, argv + i);
     }
     const admin_command *cmd = NULL;
     for (size_t c = 0; c < N_COMMANDS; c++)

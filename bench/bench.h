@@ -48,6 +48,10 @@ typedef struct {
     char pid_names[BENCH_MAX_PIDS][32];   /* "gateway" from --pids gateway=123, else the pid */
     int npids;
     int quiet;
+    /* publish */
+    const char *api, *api_key;    /* chanx-api's http://HOST:PORT and key */
+    const char *publisher;        /* or a command reading one JSON command per line */
+    const char *group, *action;
 } bench_opts;
 
 /* ------------------------------------------------------------- connections */
@@ -137,6 +141,7 @@ int run_echo(const bench_opts *opts);
 int run_broadcast(const bench_opts *opts);
 int run_connect(const bench_opts *opts);
 int run_idle(const bench_opts *opts);
+int run_publish(const bench_opts *opts);
 
 /* Output: one JSON line (machine) and one "# ..." line (human) per result.
  * report_begin starts the JSON object with the fields common to all. */

@@ -36,7 +36,7 @@ static void on_signal(int sig)
 
 static void usage(FILE *out)
 {
-    fputs("usage: chanx-bench echo|work|broadcast|connect|idle --url ws://HOST:PORT/PATH [options]\n"
+    fputs("usage: chanx-bench echo|work|broadcast|connect|idle|publish --url ws://HOST:PORT/PATH [options]\n"
           "\n"
           "  --token KEY          sent as 'Authorization: Token KEY'\n"
           "  --tokens-file FILE   one token per line; connection i uses line i mod count\n"
@@ -50,6 +50,10 @@ static void usage(FILE *out)
           "  --settle S           idle: seconds to wait before reading memory (default 2)\n"
           "  --source-ips K       spread connections over 127.0.0.1..K (beyond ~28k)\n"
           "  --label NAME         server name in the output (default: the URL)\n"
+          "  --api URL, --api-key K  publish: chanx-api's http://HOST:PORT and key\n"
+          "  --publisher CMD      publish: instead, a command that publishes each JSON line it reads\n"
+          "  --group G, --action A   publish: the group the members are in, the event's action\n"
+          "  --scenario-name NAME publish: the name in the output (e.g. publish_receive_event)\n"
           "\n"
           "Scenarios:\n"
           "  echo       closed-loop {\"action\":\"ping\"} -> pong; round trips/s, p50/p99/p999\n"
@@ -59,6 +63,8 @@ static void usage(FILE *out)
           "             p50/p99 until every member has a message\n"
           "  connect    authenticated connections opened per second until N are open\n"
           "  idle       N idle connections; resident memory per connection of --pids\n"
+          "  publish    N members of a group, events published from outside, --senders in\n"
+          "             flight; deliveries/s, p50/p99 from the publish call to the last member\n"
           "\n"
           "Each result is one JSON line and one '# ' line for people.\n", out);
 }
@@ -172,9 +178,13 @@ static int parse_args(bench_opts *o, int argc, char **argv)
         { "no-auth-message", no_argument, 0, 'A' }, { "pids", required_argument, 0, 'p' },
         { "settle", required_argument, 0, 's' },    { "source-ips", required_argument, 0, 'S' },
         { "label", required_argument, 0, 'l' },     { "help", no_argument, 0, 'h' },
+        { "api", required_argument, 0, 'a' },       { "api-key", required_argument, 0, 'K' },
+        { "publisher", required_argument, 0, 'P' }, { "group", required_argument, 0, 'g' },
+        { "action", required_argument, 0, 'x' },    { "scenario-name", required_argument, 0, 'N' },
         { 0, 0, 0, 0 }
     };
     int ch;
+    const char *scenario_name = NULL;
     while ((ch = getopt_long(argc, argv, "n:h", longopts, NULL)) != -1) {
         switch (ch) {
         case 'u': o->url = optarg; break;
@@ -190,6 +200,12 @@ static int parse_args(bench_opts *o, int argc, char **argv)
         case 's': o->settle = atof(optarg); break;
         case 'S': o->source_ips = atoi(optarg); break;
         case 'l': o->label = optarg; break;
+        case 'a': o->api = optarg; break;
+        case 'K': o->api_key = optarg; break;
+        case 'P': o->publisher = optarg; break;
+        case 'g': o->group = optarg; break;
+        case 'x': o->action = optarg; break;
+        case 'N': scenario_name = optarg; break;
         case 'h': usage(stdout); exit(0);
         default: return -1;
         }
@@ -197,6 +213,8 @@ static int parse_args(bench_opts *o, int argc, char **argv)
     if (optind != argc - 1 || !o->url)
         return -1;
     o->scenario = argv[optind];
+    if (scenario_name && !strcmp(o->scenario, "publish"))
+        o->scenario = scenario_name;
     if (o->connections < 1 || o->duration <= 0 || o->senders < 1 || o->concurrency < 1)
         return fprintf(stderr, "chanx-bench: -n, --duration, --senders, --concurrency must be positive\n"), -1;
     if (o->senders > o->connections)
@@ -236,6 +254,8 @@ int main(int argc, char **argv)
         rc = run_connect(&o);
     else if (!strcmp(o.scenario, "idle"))
         rc = run_idle(&o);
+    else if (!strncmp(o.scenario, "publish", 7))
+        rc = run_publish(&o);
     else {
         fprintf(stderr, "chanx-bench: unknown scenario '%s'\n", o.scenario);
         rc = 2;

@@ -31,6 +31,11 @@ FIGURES = [
     ("broadcast deliveries/s", "broadcast", "deliveries_per_s", True, ("django_ratio", 100), None),
     ("broadcast p99 every member (ms)", "broadcast", "all_members_p99_ms", False, ("max", 50.0), None),
     ("broadcast p50 every member (ms)", "broadcast", "all_members_p50_ms", False, None, None),
+    ("publish deliveries/s, passthrough (django: group_send)", "publish", "deliveries_per_s", True,
+     ("broadcast_ratio", 0.8), ("django_ratio", 20)),
+    ("publish p99 API call to every member (ms)", "publish", "all_members_p99_ms", False, None, None),
+    ("publish deliveries/s, receive_event", "publish_receive_event", "deliveries_per_s", True, None, None),
+    ("publish receive_event p99 every member (ms)", "publish_receive_event", "all_members_p99_ms", False, None, None),
     ("connect: opened/s", "connect", "connections_per_s", True, ("min", 2000), None),
     ("idle: KiB per connection", "idle", "kib_per_connection", False, ("max", 16.0), None),
 ]
@@ -69,10 +74,16 @@ def ratio(a, b):
     return a / b if a is not None and b not in (None, 0) else None
 
 
+CHANX_BROADCAST = None   # chanx's broadcast deliveries/s, the yardstick of the publish scenario
+
+
 def verdict(target, chanx, bare, django):
     if not target or chanx is None:
         return None
     kind, value = target
+    if kind == "broadcast_ratio":
+        r = ratio(chanx, CHANX_BROADCAST)
+        return None if r is None else (f"≥{value:g}× chanx broadcast", r >= value)
     if kind == "bare_ratio":
         r = ratio(chanx, bare)
         return None if r is None else (f"≥{value}× bare", r >= value)
@@ -128,6 +139,8 @@ def main():
             if line:
                 results.append(json.loads(line))
     by = {(r.get("server"), r.get("scenario")): r for r in results}
+    global CHANX_BROADCAST
+    CHANX_BROADCAST = by.get(("chanx", "broadcast"), {}).get("deliveries_per_s")
 
     rows = []
     print()

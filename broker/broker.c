@@ -103,6 +103,8 @@ static void conn_leave_groups(cx_broker *self, conn *c)
 {
     for (size_t i = 0; i < c->ngroups; i++) {
         cx_groups_discard(self->groups, c->groups[i], c->id, c->gateway);
+        if (c->worker)
+            cx_groups_discard(self->worker_groups, c->groups[i], c->id, c->worker);
         free(c->groups[i]);
     }
     free(c->groups);
@@ -113,6 +115,7 @@ static void conn_leave_groups(cx_broker *self, conn *c)
 static void conn_forget(cx_broker *self, conn *c)
 {
     conn_leave_groups(self, c);
+    cx_users_remove(self->users, c->user_id, c->id);
     cx_idmap_remove(self->conns, c->id);
     if (c->gateway)   /* either may be missing while a restarted broker rebuilds (rebuild.c) */
         cx_idmap_remove(c->gateway->conns, c->id);
@@ -121,14 +124,32 @@ static void conn_forget(cx_broker *self, conn *c)
     free(c);
 }
 
+void cx_broker_conn_pin_worker(cx_broker *self, conn *c, peer *worker)
+{
+    c->worker = worker;
+    for (size_t i = 0; i < c->ngroups; i++)
+        if (cx_groups_add(self->worker_groups, c->groups[i], c->id, worker) < 0)
+            cx_warn("out of memory: events to group %s miss connection %llu's worker", c->groups[i],
+                    (unsigned long long) c->id);
+}
+
 static int conn_join(cx_broker *self, conn *c, cx_slice name)
 {
     char *group = cx_slice_dup(name);
     int added = group ? cx_groups_add(self->groups, group, c->id, c->gateway) : -1;
+    /* worker_groups counts by worker: during a rebuild (rebuild.c) the worker may re-announce the
+     * connection after its gateway did, and cx_broker_conn_pin_worker indexes the groups then. */
+    if (added == 1 && c->worker && cx_groups_add(self->worker_groups, group, c->id, c->worker) < 0) {
+        cx_groups_discard(self->groups, group, c->id, c->gateway);
+        added = -1;
+    }
     char **grown = added == 1 ? realloc(c->groups, (c->ngroups + 1) * sizeof *grown) : NULL;
     if (!grown) {
-        if (added == 1)
+        if (added == 1) {
             cx_groups_discard(self->groups, group, c->id, c->gateway);
+            if (c->worker)
+                cx_groups_discard(self->worker_groups, group, c->id, c->worker);
+        }
         free(group);
         return added == 1 ? -1 : added;
     }
@@ -143,6 +164,8 @@ static int conn_part(cx_broker *self, conn *c, cx_slice name)
         if (!cx_slice_eq(name, c->groups[i]))
             continue;
         cx_groups_discard(self->groups, c->groups[i], c->id, c->gateway);
+        if (c->worker)
+            cx_groups_discard(self->worker_groups, c->groups[i], c->id, c->worker);
         free(c->groups[i]);
         c->groups[i] = c->groups[--c->ngroups];
         return 1;
@@ -164,6 +187,7 @@ static peer *least_loaded_worker(cx_broker *self, cx_slice target)
 }
 
 /* ---------------------------------------------------------------- peers */
+
 
 static void peer_free(void **item)
 {
@@ -273,8 +297,9 @@ static void on_connect(cx_broker *self, peer *gateway, const cx_env *env, zmq_ms
         close_conn_at_gateway(self, gateway, env->conn, 1011, "duplicate connection id");
         return;
     }
-    *c = (conn) { .id = env->conn, .gateway = gateway, .worker = worker };
+    *c = (conn) { .id = env->conn, .gateway = gateway, .worker = worker, .user_id = env->user_id };
     cx_idmap_put(self->conns, c->id, c);
+    cx_users_add(self->users, c->user_id, c->id, c);
     cx_idmap_put(gateway->conns, c->id, c);
     cx_idmap_put(worker->conns, c->id, c);
     forward(self, worker, msg);
@@ -316,12 +341,14 @@ static void on_gateway_envelope(cx_broker *self, peer *gateway, const cx_env *en
 typedef struct {
     cx_broker *self;
     zmq_msg_t *msg;
+    uint32_t peers;   /* how many it went to */
 } fanout;
 
 static void forward_to_gateway(void *gateway, void *arg)
 {
     fanout *f = arg;
     forward(f->self, gateway, f->msg);
+    f->peers++;
 }
 
 static void on_group_send(cx_broker *self, const cx_env *env, zmq_msg_t *msg)
@@ -331,7 +358,7 @@ static void on_group_send(cx_broker *self, const cx_env *env, zmq_msg_t *msg)
     for (; n < env->ngroups; n++)
         if (!(names[n] = cx_slice_dup(env->groups[n])))
             break;
-    fanout f = { self, msg };
+    fanout f = { self, msg, 0 };
     cx_groups_gateways(self->groups, (const char *const *) names, n, forward_to_gateway, &f);
     while (n > 0)
         free(names[--n]);
@@ -377,6 +404,92 @@ static void on_worker_envelope(cx_broker *self, peer *worker, const cx_env *env,
     default:
         break;
     }
+}
+
+/* ------------------------------------------------- events from the application */
+
+/* What an API peer (chanx-api, chanx-admin publish) may send, HELLO and HEARTBEAT aside: the one
+ * list to map onto a key role. Everything else from it is dropped. */
+
+/* The connections an EVENT or CLOSE_TARGET names by user or connection id (out has room for max). */
+static size_t target_conns(cx_broker *self, const cx_env *env, conn **out, size_t max)
+{
+    if (env->target == CX_TARGET_USER)
+        return cx_users_connections(self->users, env->user_id, (void **) out, max);
+    conn *c = env->target == CX_TARGET_CONNECTION ? cx_idmap_get(self->conns, env->conn) : NULL;
+    if (c)
+        out[0] = c;
+    return c ? 1 : 0;
+}
+
+static uint32_t count_gateways(conn **conns, size_t n)
+{
+    uint32_t distinct = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t j = 0;
+        while (j < i && conns[j]->gateway != conns[i]->gateway)
+            j++;
+        distinct += j == i;
+    }
+    return distinct;
+}
+
+/* Groups: one envelope to each gateway holding members (passthrough happens there) and one to each
+ * worker holding members (receive_event happens there), as GROUP_SEND costs. A user or a connection:
+ * one EVENT per connection, to its gateway and its worker, in the order the publisher sent them. */
+static void on_event(cx_broker *self, const cx_env *env, zmq_msg_t *msg, cx_env *result)
+{
+    if (env->target == CX_TARGET_GROUPS) {
+        char *names[CX_PROTO_MAX_GROUPS];
+        size_t n = 0;
+        for (; n < env->ngroups; n++)
+            if (!(names[n] = cx_slice_dup(env->groups[n])))
+                break;
+        fanout gateways = { self, msg, 0 }, workers = { self, msg, 0 };
+        cx_groups_gateways(self->groups, (const char *const *) names, n, forward_to_gateway, &gateways);
+        cx_groups_gateways(self->worker_groups, (const char *const *) names, n, forward_to_gateway, &workers);
+        result->gateways = gateways.peers;
+        result->connections = (uint32_t) cx_groups_reach(self->groups, (const char *const *) names, n);
+        while (n > 0)
+            free(names[--n]);
+        return;
+    }
+    size_t total = cx_users_count(self->users, env->user_id) + 1;
+    conn **conns = malloc(total * sizeof *conns);
+    size_t n = conns ? target_conns(self, env, conns, total) : 0;
+    for (size_t i = 0; i < n; i++) {
+        cx_env one = *env;
+        one.target = CX_TARGET_CONNECTION;
+        one.conn = conns[i]->id;
+        send_env(self, conns[i]->gateway, &one);
+        send_env(self, conns[i]->worker, &one);
+    }
+    result->gateways = count_gateways(conns, n);
+    result->connections = (uint32_t) n;
+    free(conns);
+}
+
+static void on_close_target(cx_broker *self, const cx_env *env, cx_env *result)
+{
+    size_t total = cx_users_count(self->users, env->user_id) + 1;
+    conn **conns = malloc(total * sizeof *conns);
+    size_t n = conns ? target_conns(self, env, conns, total) : 0;
+    for (size_t i = 0; i < n; i++)
+        close_conn_at_gateway(self, conns[i]->gateway, conns[i]->id, env->code, "disconnected by the application");
+    result->gateways = count_gateways(conns, n);
+    result->connections = (uint32_t) n;
+    free(conns);
+}
+
+/* What it may send (EVENT, CLOSE_TARGET) is the api row of roles.c, checked in cx_broker_dispatch. */
+static void on_api_envelope(cx_broker *self, peer *api, const cx_env *env, zmq_msg_t *msg)
+{
+    cx_env result = { .type = CX_ENV_RESULT, .request = env->request };
+    if (env->type == CX_ENV_EVENT)
+        on_event(self, env, msg, &result);
+    else
+        on_close_target(self, env, &result);
+    send_env(self, api, &result);
 }
 
 static void dispatch(cx_broker *self, zmq_msg_t *idmsg, zmq_msg_t *body)
@@ -437,6 +550,8 @@ void cx_broker_dispatch(cx_broker *self, cx_decoder *dec, const char *id, size_t
         return;
     if (p->role == CX_ROLE_GATEWAY)
         on_gateway_envelope(self, p, &env, body);
+    else if (p->role == CX_ROLE_API)
+        on_api_envelope(self, p, &env, body);
     else
         on_worker_envelope(self, p, &env, body);
 }
@@ -538,13 +653,15 @@ cx_broker *cx_broker_new(const char *endpoint)
     self->peers = zhashx_new();
     self->conns = cx_idmap_new();
     self->groups = cx_groups_new();
+    self->worker_groups = cx_groups_new();
+    self->users = cx_users_new();
     self->routes = cx_route_table_new();
     self->dec = cx_decoder_new();
     self->enc = cx_encoder_new();
     self->banned = zhashx_new();
     self->rebuild = cx_rebuild_new();
     if (!self->router || !self->peers || !self->conns || !self->groups || !self->routes || !self->dec
-        || !self->enc || !self->banned || !self->rebuild) {
+        || !self->enc || !self->banned || !self->rebuild || !self->worker_groups || !self->users) {
         cx_broker_destroy(&self);
         return NULL;
     }
@@ -592,6 +709,8 @@ void cx_broker_destroy(cx_broker **self_p)
     cx_idmap_destroy(&self->conns);
     zhashx_destroy(&self->peers);
     cx_groups_destroy(&self->groups);
+    cx_groups_destroy(&self->worker_groups);
+    cx_users_destroy(&self->users);
     cx_route_table_destroy(&self->routes);
     cx_decoder_destroy(&self->dec);
     cx_encoder_destroy(&self->enc);

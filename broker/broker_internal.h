@@ -11,6 +11,7 @@
 #include "broker/groups.h"
 #include "broker/roles.h"
 #include "broker/route_table.h"
+#include "broker/users.h"
 #include "broker/zap.h"
 #include "common/idmap.h"
 #include "proto/envelope.h"
@@ -35,6 +36,7 @@ typedef struct {
     uint64_t id;
     peer *gateway;
     peer *worker;
+    int64_t user_id;             /* authenticated user, 0 anonymous: for events to a user */
     char **groups;
     size_t ngroups;
 } conn;
@@ -45,6 +47,8 @@ struct cx_broker {
     zhashx_t *peers;             /* routing id → peer */
     cx_idmap *conns;
     cx_groups *groups;
+    cx_groups *worker_groups;    /* the same membership counted per worker: events for receive_event */
+    cx_users *users;             /* user id → connections */
     cx_route_table *routes;
     cx_decoder *dec;
     cx_encoder *enc;
@@ -63,6 +67,8 @@ void cx_broker_send_identity_request(cx_broker *self, const char *id, size_t idl
 /* A connection's end on the broker's side (membership, pins); the caller tells whom it must. */
 void cx_broker_conn_forget(cx_broker *self, conn *c);
 int cx_broker_conn_join(cx_broker *self, conn *c, cx_slice group);
+/* Sets the connection's worker and counts its groups for that worker (events for receive_event). */
+void cx_broker_conn_pin_worker(cx_broker *self, conn *c, peer *worker);
 void cx_broker_offence(cx_broker *self, peer *p, const cx_env *env, const char *why);
 
 /* rebuild.c: after a broker restart (or a standby's takeover) gateways and workers re-announce the

@@ -156,3 +156,24 @@ size_t cx_groups_members(cx_groups *self, const char *name)
     group *g = zhashx_lookup(self->by_name, name);
     return g ? cx_idmap_size(g->members) : 0;
 }
+
+static void mark(uint64_t id, void *value, void *arg)
+{
+    (void) value;
+    cx_idmap_put(arg, id, arg);
+}
+
+size_t cx_groups_reach(cx_groups *self, const char *const *names, size_t nnames)
+{
+    if (nnames == 1)
+        return cx_groups_members(self, names[0]);
+    cx_idmap *seen = cx_idmap_new();
+    for (size_t i = 0; seen && i < nnames; i++) {
+        group *g = zhashx_lookup(self->by_name, names[i]);
+        if (g)
+            cx_idmap_foreach(g->members, mark, seen);
+    }
+    size_t n = seen ? cx_idmap_size(seen) : 0;
+    cx_idmap_destroy(&seen);
+    return n;
+}

@@ -25,6 +25,8 @@ int cx_groups_discard(cx_groups *self, const char *group, uint64_t conn, void *g
 void cx_groups_gateways(cx_groups *self, const char *const *groups, size_t ngroups,
                         void (*fn)(void *gateway, void *arg), void *arg);
 size_t cx_groups_count(const cx_groups *self);
+/* Distinct members of any of the groups (a connection in two of them counts once). */
+size_t cx_groups_reach(cx_groups *self, const char *const *groups, size_t ngroups);
 size_t cx_groups_members(cx_groups *self, const char *group);
 /* Members of all groups together (a connection in two groups counts twice). */
 size_t cx_groups_memberships(const cx_groups *self);

@@ -264,7 +264,10 @@ void cx_rebuild_on_resume(cx_broker *self, peer *p, const cx_env *env)
         return;
     }
     if (!*side) {
-        *side = p;
+        if (p->role == CX_ROLE_GATEWAY)
+            *side = p;
+        else
+            cx_broker_conn_pin_worker(self, c, p);   /* its groups may have come first, from the gateway */
         cx_idmap_put(p->conns, c->id, c);
         int64_t later = cx_now_ms() + rebuild_ms() / 2, cap = r->opened + 3 * (int64_t) rebuild_ms();
         if (later > r->until)   /* peers are still coming back: wait for the rest */

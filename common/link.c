@@ -173,7 +173,10 @@ cx_link *cx_link_new(const char *endpoint, cx_role role, const char *node)
     if (self->nendpoints > 1)
         zsock_set_immediate(self->sock, 1);   /* see the top: the link keeps what no broker takes */
     /* the key is the role's; role 0 is the broker's own health probe, with the broker's key */
-    const char *key_name = role == CX_ROLE_GATEWAY ? "gateway" : role == CX_ROLE_WORKER ? "worker" : "broker";
+    const char *key_name = role == CX_ROLE_GATEWAY ? "gateway"
+                         : role == CX_ROLE_WORKER ? "worker"
+                         : role == CX_ROLE_API    ? "api"
+                                                  : "broker";
     if (cx_curve_client(self->sock, key_name) < 0) {
         cx_link_destroy(&self);
         return NULL;

@@ -84,6 +84,9 @@ static void spec_free(cx_consumer_spec *self)
     for (char **p = self->subprotocols; p && *p; p++)
         free(*p);
     free(self->subprotocols);
+    for (size_t i = 0; i < self->npassthrough; i++)
+        free(self->passthrough[i]);
+    free(self->passthrough);
     free(self->target);
     free(self);
 }
@@ -123,6 +126,22 @@ static int parse_perms(cx_consumer_spec *self, json_t *list, char *err, size_t e
     return 0;
 }
 
+static int parse_passthrough(cx_consumer_spec *self, json_t *list, char *err, size_t errlen)
+{
+    if (!list)
+        return 0;
+    if (!json_is_array(list) || !(self->passthrough = calloc(json_array_size(list) + 1, sizeof(char *))))
+        return snprintf(err, errlen, "bad passthrough_events list"), -1;
+    size_t i;
+    json_t *item;
+    json_array_foreach(list, i, item) {
+        if (!json_is_string(item))
+            return snprintf(err, errlen, "bad passthrough_events list"), -1;
+        self->passthrough[self->npassthrough++] = strdup(json_string_value(item));
+    }
+    return 0;
+}
+
 static int parse_subprotocols(cx_consumer_spec *self, json_t *list, char *err, size_t errlen)
 {
     size_t n = json_array_size(list);
@@ -138,6 +157,14 @@ static int parse_subprotocols(cx_consumer_spec *self, json_t *list, char *err, s
         if (!(self->subprotocols[i] = strdup(name)))
             return snprintf(err, errlen, "out of memory"), -1;
     }
+    return 0;
+}
+
+int cx_consumer_spec_passes(const cx_consumer_spec *self, const char *action, size_t len)
+{
+    for (size_t i = 0; self && i < self->npassthrough; i++)
+        if (self->passthrough[i] && strlen(self->passthrough[i]) == len && memcmp(self->passthrough[i], action, len) == 0)
+            return 1;
     return 0;
 }
 
@@ -167,6 +194,7 @@ cx_consumer_spec *cx_consumer_spec_new(const char *target, const char *text, siz
     rc = rc ? rc : parse_sql(spec, "queryset", &self->queryset, err, errlen);
     rc = rc ? rc : parse_sql(spec, "object_permission", &self->object_permission, err, errlen);
     rc = rc ? rc : parse_subprotocols(self, json_object_get(spec, "subprotocols"), err, errlen);
+    rc = rc ? rc : parse_passthrough(self, json_object_get(spec, "passthrough_events"), err, errlen);
     json_decref(spec);
     if (rc || !self->target) {
         spec_free(self);

@@ -38,12 +38,16 @@ typedef struct cx_consumer_spec {
     int safe_method;
     cx_spec_sql queryset, object_permission;   /* sql NULL when absent */
     char **subprotocols;                       /* NULL-terminated, or NULL when the consumer declares none */
+    char **passthrough;                  /* actions of server-side events sent to clients as they are */
+    size_t npassthrough;
 } cx_consumer_spec;
 
 /* NULL with err on a spec the gateway cannot enforce (then the route is refused with 500). */
 cx_consumer_spec *cx_consumer_spec_new(const char *target, const char *json, size_t len, char *err, size_t errlen);
 cx_consumer_spec *cx_consumer_spec_ref(cx_consumer_spec *self);
 void cx_consumer_spec_unref(cx_consumer_spec **self_p);
+/* Whether the consumer passes events with this action through to its clients (.passthrough_events). */
+int cx_consumer_spec_passes(const cx_consumer_spec *self, const char *action, size_t len);
 /* Rewrites named parameters to positional ones (exposed for tests). */
 int cx_spec_sql_compile(const char *sql, cx_spec_sql *out, char *err, size_t errlen);
 void cx_spec_sql_free(cx_spec_sql *sql);

@@ -115,6 +115,7 @@ static void on_established(cx_gateway *gw, struct lws *wsi, cx_session **slot)
         cx_gw_close_session(s, 1011, "route changed");
     } else {
         s->target = strdup(target);
+        s->spec = cx_consumer_spec_ref(route->spec);
         char *authorization = cx_request_header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION), *cookie = cx_request_header(wsi, WSI_TOKEN_HTTP_COOKIE);
         char *origin = cx_request_header(wsi, WSI_TOKEN_ORIGIN);
         cx_credentials cred = { authorization, cookie, origin, host, token, jwt };

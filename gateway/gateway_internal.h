@@ -66,6 +66,9 @@ zhashx_t *cx_gw_groups_new(void);
 /* Finds the route for a decoded path; returns the entry and *kwargs, or NULL. */
 cx_route_entry *cx_gw_route(cx_gateway *gw, const char *path, json_t **kwargs, const char **target);
 
+/* events.c: a server-side event for local clients whose consumer passes it through */
+void cx_gw_on_event(cx_gateway *gw, const cx_env *env);
+
 /* outbox.c */
 /* Queues a+b as one text frame for the client (b may be NULL); written before the loop next waits. */
 void cx_gw_queue(cx_gateway *gw, cx_session *s, const char *a, size_t alen, const char *b, size_t blen);

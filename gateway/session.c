@@ -5,6 +5,7 @@
  * the WebSocket header in place without another copy.
  */
 #include "gateway/session.h"
+#include "gateway/consumer_spec.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@ void cx_session_destroy(cx_session **self_p)
     free(self->groups);
     free(self->rx);
     free(self->target);
+    cx_consumer_spec_unref(&self->spec);
     cx_session_forget_request(self);
     free(self);
     *self_p = NULL;

@@ -37,6 +37,7 @@ typedef struct cx_session {
     struct lws *wsi;
     cx_session_state state;
     char *target;             /* consumer name */
+    struct cx_consumer_spec *spec;   /* its edge spec (a reference): which events pass through */
     json_t *kwargs;
     char *path, *query, *client, *headers;   /* for CONNECT, freed once it is sent */
     int64_t user_id;

@@ -173,6 +173,10 @@ static void dispatch(cx_gateway *gw, const cx_env *env)
         on_group_send(gw, env);
         return;
     }
+    if (env->type == CX_ENV_EVENT) {
+        cx_gw_on_event(gw, env);
+        return;
+    }
     cx_session *s = cx_idmap_get(gw->sessions, env->conn);
     if (!s)
         return;   /* the client left while the envelope was on its way */

@@ -25,6 +25,8 @@
  *   T text          P path           Q query          A client address
  *   U username      K kwargs (JSON)  H headers (JSON) O obj (JSON or "")
  *   G group         L groups (array of str)           R routes (array)
+ *   i request (uint) t target (uint)  a action         g gateways (uint)
+ *   n connections (uint)
  */
 static const char *const LAYOUTS[CX_ENV_TYPE_MAX] = {
     [CX_ENV_HELLO] = "rpN",
@@ -40,6 +42,9 @@ static const char *const LAYOUTS[CX_ENV_TYPE_MAX] = {
     [CX_ENV_GROUP_DISCARD] = "cG",
     [CX_ENV_GROUP_SEND] = "LcufT",
     [CX_ENV_RESUME] = "cL",
+    [CX_ENV_EVENT] = "itLucaT",
+    [CX_ENV_CLOSE_TARGET] = "ituck",
+    [CX_ENV_RESULT] = "ign",
 };
 
 static const char *const TYPE_NAMES[CX_ENV_TYPE_MAX] = {
@@ -56,6 +61,9 @@ static const char *const TYPE_NAMES[CX_ENV_TYPE_MAX] = {
     [CX_ENV_GROUP_DISCARD] = "GROUP_DISCARD",
     [CX_ENV_GROUP_SEND] = "GROUP_SEND",
     [CX_ENV_RESUME] = "RESUME",
+    [CX_ENV_EVENT] = "EVENT",
+    [CX_ENV_CLOSE_TARGET] = "CLOSE_TARGET",
+    [CX_ENV_RESULT] = "RESULT",
 };
 
 const char *cx_env_type_name(cx_env_type type)
@@ -97,6 +105,7 @@ static cx_slice *string_field(cx_env *env, char letter)
     case 'H': return &env->headers;
     case 'O': return &env->obj;
     case 'G': return &env->group;
+    case 'a': return &env->action;
     default: return NULL;
     }
 }
@@ -157,6 +166,10 @@ static void pack_field(msgpack_packer *pk, const cx_env *env, char letter)
     case 'u': msgpack_pack_int64(pk, env->user_id); return;
     case 'r': msgpack_pack_uint8(pk, env->role); return;
     case 'p': msgpack_pack_uint64(pk, env->pid); return;
+    case 'i': msgpack_pack_uint64(pk, env->request); return;
+    case 't': msgpack_pack_uint8(pk, env->target); return;
+    case 'g': msgpack_pack_uint32(pk, env->gateways); return;
+    case 'n': msgpack_pack_uint32(pk, env->connections); return;
     case 'L':
         msgpack_pack_array(pk, env->ngroups);
         for (uint32_t i = 0; i < env->ngroups; i++)
@@ -306,8 +319,12 @@ static int decode_field(cx_decoder *self, const msgpack_object *o, cx_env *env, 
     case 'k': rc = get_uint(o, 65535, &u); env->code = (uint32_t) u; break;
     case 'f': rc = get_uint(o, UINT32_MAX, &u); env->flags = (uint32_t) u; break;
     case 'u': rc = get_int(o, &env->user_id); break;
-    case 'r': rc = get_uint(o, CX_ROLE_WORKER, &u); env->role = (uint8_t) u; break;
+    case 'r': rc = get_uint(o, CX_ROLE_API, &u); env->role = (uint8_t) u; break;
     case 'p': rc = get_uint(o, UINT64_MAX, &env->pid); break;
+    case 'i': rc = get_uint(o, UINT64_MAX, &env->request); break;
+    case 't': rc = get_uint(o, CX_TARGET_CONNECTION, &u) || u == 0; env->target = (uint8_t) u; break;
+    case 'g': rc = get_uint(o, UINT32_MAX, &u); env->gateways = (uint32_t) u; break;
+    case 'n': rc = get_uint(o, UINT32_MAX, &u); env->connections = (uint32_t) u; break;
     case 'L': return decode_groups(self, o, env);
     case 'R': return decode_routes(self, o, env);
     default: rc = get_str(o, string_field(env, letter)); break;

@@ -39,10 +39,19 @@ typedef enum {
     CX_ENV_GROUP_DISCARD,   /* worker → broker → gateway: a connection leaves a group */
     CX_ENV_GROUP_SEND,      /* worker → broker → each gateway holding members */
     CX_ENV_RESUME,          /* gateway|worker → broker after HELLO: a connection it holds (conn 0: the last) */
+    CX_ENV_EVENT,           /* api → broker → gateways and workers of the target: a server-side event */
+    CX_ENV_CLOSE_TARGET,    /* api → broker: close every connection of a user, or one connection */
+    CX_ENV_RESULT,          /* broker → api: what an EVENT or CLOSE_TARGET reached */
     CX_ENV_TYPE_MAX
 } cx_env_type;
 
-typedef enum { CX_ROLE_GATEWAY = 1, CX_ROLE_WORKER = 2 } cx_role;
+/* Peer roles. CX_ROLE_API (chanx-api, chanx-admin publish) may send only EVENT and CLOSE_TARGET
+ * (besides HELLO and HEARTBEAT); the broker's list is CX_API_MAY_SEND in broker/broker.c. */
+typedef enum { CX_ROLE_GATEWAY = 1, CX_ROLE_WORKER = 2, CX_ROLE_API = 3 } cx_role;
+
+/* EVENT / CLOSE_TARGET targets. USER never leaves the broker: it becomes one CONNECTION per
+ * connection of the user. */
+typedef enum { CX_TARGET_GROUPS = 1, CX_TARGET_USER = 2, CX_TARGET_CONNECTION = 3 } cx_target;
 
 /* CONNECT user flags */
 #define CX_USER_AUTHENTICATED 0x01u
@@ -97,6 +106,10 @@ typedef struct {
     cx_slice groups[CX_PROTO_MAX_GROUPS];
     uint32_t nroutes;                             /* REGISTER / ROUTES */
     cx_env_route *routes;                         /* decode: owned by the decoder's zone */
+    uint64_t request;                             /* EVENT / CLOSE_TARGET / RESULT: the publisher's id */
+    uint8_t target;                               /* EVENT / CLOSE_TARGET: a cx_target */
+    cx_slice action;                              /* EVENT: the event's action (also inside text) */
+    uint32_t gateways, connections;               /* RESULT: how many it reached */
 } cx_env;
 
 /* Reusable encoder: one buffer, grown as needed, never freed between messages. */

@@ -11,6 +11,7 @@
  * the link thread enforces by closing the connection with 1013.
  */
 #include "workers/actor.h"
+#include "workers/events.h"
 #include "common/log.h"
 
 #include <pthread.h>
@@ -47,11 +48,21 @@ cx_actor *cx_actor_new(chanx_ctx *ctx, cx_scheduler *scheduler, cx_link_queue *d
     return self;
 }
 
+/* One mail, and what it holds: an EVENT's share of its event. */
+static void mail_free(cx_mail *m)
+{
+    if (m->kind == CX_MAIL_EVENT) {
+        cx_event_share *event = m->arg;
+        cx_event_share_release(&event);
+    }
+    free(m);
+}
+
 static void free_mail(cx_mail *m)
 {
     for (cx_mail *next; m; m = next) {
         next = m->next;
-        free(m);
+        mail_free(m);
     }
 }
 
@@ -89,7 +100,7 @@ int cx_actor_post(cx_actor *self, cx_mail *mail)
     pthread_mutex_lock(&self->lock);
     if (self->finished || (counts && self->count >= self->max)) {
         pthread_mutex_unlock(&self->lock);
-        free(mail);
+        mail_free(mail);
         return -1;
     }
     mail->next = NULL;
@@ -129,6 +140,9 @@ static int deliver(cx_actor *self, cx_mail *m)
     case CX_MAIL_TIMER:
         cx_ctx_fire_timer(self->ctx, m->timer_id, m->fn, m->arg, m->code);
         return 0;
+    case CX_MAIL_EVENT:   /* membership and closed are checked here, on the connection's thread */
+        cx_ctx_event_mail(self->ctx, m->arg);
+        return 0;
     case CX_MAIL_DISCONNECT:
         cx_ctx_stop(self->ctx, m->code);
         return 1;
@@ -153,7 +167,7 @@ void cx_actor_run(cx_sched_node *node)
         self->count -= cx_mail_counts(m->kind);
         pthread_mutex_unlock(&self->lock);
         int last = deliver(self, m);
-        free(m);
+        mail_free(m);
         if (last) {
             pthread_mutex_lock(&self->lock);
             self->finished = 1;

@@ -19,6 +19,7 @@ typedef enum {
     CX_MAIL_RECEIVE,      /* text/len: one frame from the client */
     CX_MAIL_TIMER,        /* timer_id, fn, arg: a timer came due (workers/timers.c) */
     CX_MAIL_DISCONNECT,   /* code: the client is gone; the last mail an actor handles */
+    CX_MAIL_EVENT,        /* arg: a cx_event_share (workers/events.h), released when the mail is freed */
 } cx_mail_kind;
 
 typedef struct cx_mail {
@@ -32,11 +33,12 @@ typedef struct cx_mail {
     char text[];
 } cx_mail;
 
-/* Whether mail of this kind counts against the bound: what a client or a timer can pile up does;
+/* Whether mail of this kind counts against the bound: what a client, a timer or the application's
+ * events can pile up does;
  * the lifecycle (CONNECT, DISCONNECT) never does, so an actor always learns it has ended. */
 static inline int cx_mail_counts(cx_mail_kind kind)
 {
-    return kind == CX_MAIL_RECEIVE || kind == CX_MAIL_TIMER;
+    return kind == CX_MAIL_RECEIVE || kind == CX_MAIL_TIMER || kind == CX_MAIL_EVENT;
 }
 
 #endif

@@ -217,6 +217,12 @@ static json_t *edge_spec(const chanx_consumer *d, char *err, size_t errlen)
     json_object_set_new(spec, "send_authentication_message",
                         json_boolean(flag_value(d->send_authentication_message, "CHANX_SEND_AUTHENTICATION_MESSAGE", 1)));
     json_object_set_new(spec, "camelize", json_boolean(flag_value(d->camelize, "CHANX_CAMELIZE", 0)));
+    if (d->passthrough_events) {
+        json_t *passthrough = json_array();
+        for (const char *const *a = d->passthrough_events; *a; a++)
+            json_array_append_new(passthrough, json_string(*a));
+        json_object_set_new(spec, "passthrough_events", passthrough);
+    }
     return spec;
 }
 
@@ -247,6 +253,14 @@ static int check_consumer(cx_consumer_entry *e, char *err, size_t errlen)
         if (!e->schema)
             return snprintf(err, errlen, "consumer '%s': incoming schema %s", e->short_name, why), -1;
     }
+    if (d->events) {
+        char why[256];
+        e->event_schema = cx_schema_new(d->events, "action", why, sizeof why);
+        if (!e->event_schema)
+            return snprintf(err, errlen, "consumer '%s': events schema %s", e->short_name, why), -1;
+    }
+    if (d->receive_event && !d->events)   /* events are validated before receive_event sees them */
+        return snprintf(err, errlen, "consumer '%s' has receive_event but no events schema", e->short_name), -1;
     if (d->outgoing) {
         char why[256];
         cx_schema *outgoing = cx_schema_new(d->outgoing, "action", why, sizeof why);
@@ -267,6 +281,7 @@ static void release_consumers(cx_plugin *self)
         free(self->consumers[i].name);
         free((void *) self->consumers[i].desc);
         cx_schema_destroy(&self->consumers[i].schema);
+        cx_schema_destroy(&self->consumers[i].event_schema);
         json_decref(self->consumers[i].spec);
         cx_consumer_metrics_destroy(&self->consumers[i].metrics);
     }

@@ -26,6 +26,7 @@ typedef struct {
     const chanx_consumer *desc;        /* the worker's full-size copy: fields the plugin lacks are zero */
     int api_version;                   /* the plugin API level the plugin was built for */
     cx_schema *schema;                 /* NULL when the consumer declares no incoming schema */
+    cx_schema *event_schema;           /* .events compiled; NULL when it declares none */
     json_t *spec;                      /* what the gateway needs: authentication, permissions, SQL */
     cx_plugin *plugin;
     cx_consumer_metrics *metrics;      /* its Prometheus series (workers/metrics.h) */

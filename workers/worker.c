@@ -28,6 +28,9 @@
  */
 #include "workers/worker.h"
 #include "common/env.h"
+#include "workers/context_internal.h"
+#include "workers/events.h"
+#include "workers/liveness.h"
 #include "common/idmap.h"
 #include "common/link.h"
 #include "common/log.h"
@@ -214,6 +217,41 @@ static void on_receive(cx_worker *self, const cx_env *env)
         overflow(self, actor, env->conn);
 }
 
+/* A server-side event: one EVENT mail per candidate actor (workers/events.h), which decides on its
+ * own thread whether its connection is a recipient; passthrough actions were the gateway's. */
+static void post_event(cx_actor *actor, cx_event_share *event)
+{
+    if (cx_ctx_event_route(cx_actor_ctx(actor), cx_event_share_action(event)) == CX_EVENT_PASSTHROUGH)
+        return;   /* the consumer is fixed for the actor's life: safe to read here */
+    cx_mail *mail = cx_mail_new(CX_MAIL_EVENT, NULL, 0);
+    if (!mail)
+        return;
+    mail->arg = cx_event_share_hold(event);
+    cx_actor_post(actor, mail);   /* a full mailbox drops the event (best-effort, as in Channels) */
+}
+
+static void on_event(cx_worker *self, const cx_env *env)
+{
+    cx_event_share *event = cx_event_share_new(env);
+    if (!event) {
+        cx_error("out of memory: an event is dropped");
+        return;
+    }
+    if (env->target == CX_TARGET_CONNECTION) {
+        cx_actor *actor = cx_idmap_get(self->actors, env->conn);
+        if (actor)
+            post_event(actor, event);
+    } else if (env->target == CX_TARGET_GROUPS) {
+        size_t n = cx_idmap_size(self->actors);
+        cx_actor **all = malloc((n + 1) * sizeof *all);
+        n = all ? cx_idmap_values(self->actors, (void **) all, n) : 0;
+        for (size_t i = 0; i < n; i++)
+            post_event(all[i], event);
+        free(all);
+    }
+    cx_event_share_release(&event);
+}
+
 /* Ends the connection: its actor handles DISCONNECT (after its other mail) and comes back DONE. */
 static void end_connection(cx_worker *self, uint64_t conn, int code)
 {
@@ -301,6 +339,9 @@ static void dispatch(cx_worker *self, const cx_env *env)
         break;
     case CX_ENV_DISCONNECT:
         end_connection(self, env->conn, (int) env->code);
+        break;
+    case CX_ENV_EVENT:
+        on_event(self, env);
         break;
     default:
         cx_debug("worker ignores %s", cx_env_type_name(env->type));

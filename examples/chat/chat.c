@@ -35,4 +35,8 @@ CHANX_CONSUMER(chat) {
     .log_ignored_actions = CHANX_ROUTES("ping", "pong"),
     .build_groups = build_groups,
     .receive_message = receive_message,
+    /* Django's group_send("chat_room_<id>", {"type": "notify", "payload": ...}) through the channel
+     * layer of clients/python reaches every member as {"action":"notify","payload":...}, as in the
+     * Django Channels chat it replaces. */
+    .passthrough_events = CHANX_ROUTES("notify"),
 };

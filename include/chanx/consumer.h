@@ -260,6 +260,24 @@ typedef struct chanx_consumer {
      * validate what the consumer sends. It becomes the send operations of the deployment's AsyncAPI
      * document (/asyncapi.json); "examples" in a schema become the document's examples. */
     const char *outgoing;
+    /* Server-side events: what the application publishes (chanx-api, the Python client, Django's
+     * channel layer) to groups, a user or a connection, as {"action": ..., "payload": ...}; Chanx's
+     * broadcast_event / send_event and @event_handler. (Appended fields: see CHANX_API_VERSION.)
+     *
+     * events: a JSON object mapping each action to its payload schema, the same language and errors
+     * as .incoming. receive_event runs once per recipient connection, in this worker, in order with
+     * that connection's messages, only with events that validate (an invalid one is logged and
+     * dropped); it may send, join or leave groups, read chanx_user_of to filter, or close. Its
+     * CHANX_ERROR is logged ("Failed to process event"); clients are not told. With send_completion
+     * the recipient then gets {"action":"event_complete","payload":null}.
+     *
+     * passthrough_events: actions that go to clients as they are, without a worker hop and without
+     * validation: the gateway fans them out as it does group messages. Listed here, an action never
+     * reaches receive_event. Events a consumer neither passes through nor handles are dropped with
+     * one log record per event and worker. */
+    const char *events;
+    const char *const *passthrough_events;    /* e.g. CHANX_ROUTES("notify"), NULL-terminated */
+    int (*receive_event)(chanx_ctx *ctx, const chanx_msg *event);
 } chanx_consumer;
 
 /* Registers a consumer when its plugin is loaded. Use as:  CHANX_CONSUMER(name) { .field = ..., };

@@ -67,6 +67,7 @@ typedef struct {
      * in the kit). */
     int standby_broker;
     int metrics;                /* every process serves /metrics on a port of its own (cx_stack_metrics) */
+    int api;                    /* also start chanx-api (the publish API) with CHANX_API_KEY=CX_TEST_API_KEY */
 } cx_stack_options;
 
 /* A criterion suite whose every test gets a fresh stack in `stack`, emptied
@@ -121,6 +122,22 @@ double cx_metric_value(const char *text, const char *series);
 /* GET path from 127.0.0.1:port over HTTP/1.1; the body (owned) or NULL when nothing answered.
  * *status (may be NULL) gets the HTTP status, 0 when nothing answered. */
 char *cx_http_get(int port, const char *path, int *status);
+
+/* ------------------------------------------------------- publish API */
+/* (tests/kit/api_helpers.c) Events from the application, through the stack's chanx-api (.api = 1). */
+
+#define CX_TEST_API_KEY "chanx-test-api-key"
+int cx_stack_api_port(const cx_stack *self);
+/* The broker's ZeroMQ endpoint (for chanx-admin publish and other peers); borrowed. */
+const char *cx_stack_broker(const cx_stack *self);
+/* POSTs body (JSON text, sent as is) to path ("/api/broadcast"...) with "Authorization: apikey <key>"
+ * (key NULL: no header). Returns the HTTP status; *reply gets the parsed JSON body (owned; NULL when
+ * the body is not JSON). Fails the test when the API does not answer within 10 s. */
+int cx_api_post(cx_stack *stack, const char *path, const char *key, const char *body, json_t **reply);
+/* POSTs a printf-formatted body with the stack's key and asserts 200; returns the reply (owned):
+ * {"gateways": n, "connections": m}, or {"results": [...]} for /api/batch. */
+json_t *cx_api_publish(cx_stack *stack, const char *path, const char *body_fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* ------------------------------------------------------------- database */
 

@@ -53,7 +53,9 @@ static json_t *bench(const char *scenario, const char *path, const char *token, 
 
 static json_t *bench_ok(const char *scenario, const char *path, const char *extra)
 {
-    int64_t alice = cx_db_create_user(stack, "alice", 0);
+    static int64_t alice;   /* one user per test (each test is its own process and stack) */
+    if (!alice)
+        alice = cx_db_create_user(stack, "alice", 0);
     int status;
     json_t *r = bench(scenario, path, cx_db_token(stack, alice), extra, &status);
     cr_assert_eq(status, 0, "chanx-bench %s exited with %d: %s", scenario, status, last_diagnostic);
@@ -172,4 +174,27 @@ Test(bench_smoke, a_wrong_token_is_a_failure_not_a_figure)
     cr_assert_neq(status, 0);
     cr_assert_null(r, "a result was printed for connections that never opened");
     cr_assert(strstr(last_diagnostic, "2 auth failed"), "the refusal is not explained: '%s'", last_diagnostic);
+}
+
+/* The publish scenario needs the publish API: a stack of its own. */
+static void setup_api(void) { stack = cx_stack_start(&(cx_stack_options) { .api = 1 }); }
+TestSuite(bench_smoke_publish, .init = setup_api, .fini = teardown, .timeout = 90);
+
+Test(bench_smoke_publish, publish_counts_deliveries_for_passthrough_and_receive_event)
+{
+    char extra[512];
+    snprintf(extra, sizeof extra, "-n 3 --duration 1 --senders 2 --group announcements --api http://127.0.0.1:%d "
+             "--api-key %s --action announcement", cx_stack_api_port(stack), CX_TEST_API_KEY);
+    json_t *r = bench_ok("publish", "/ws/notifications/", extra);
+    cr_assert_eq(num(r, "members"), 3);
+    cr_assert_gt(num(r, "complete"), 0, "no event reached every member");
+    cr_assert_geq(num(r, "deliveries"), 3 * num(r, "complete"));
+    cr_assert_eq(num(r, "publish_failures"), 0);
+    cr_assert_geq(num(r, "all_members_p99_ms"), num(r, "all_members_p50_ms"));
+    json_decref(r);
+    snprintf(extra, sizeof extra, "-n 3 --duration 1 --group announcements --api http://127.0.0.1:%d --api-key %s "
+             "--action notification --scenario-name publish_receive_event", cx_stack_api_port(stack), CX_TEST_API_KEY);
+    r = bench_ok("publish_receive_event", "/ws/notifications/", extra);
+    cr_assert_gt(num(r, "complete"), 0, "no handled event reached every member");
+    json_decref(r);
 }

@@ -48,7 +48,7 @@ typedef struct {
 struct cx_stack {
     cx_stack_options opt;
     char bin[512], plugins[600], logdir[256], broker[64], database[512], keys[300];
-    proc broker_proc, standby_proc, workers[MAX_PROCS], gateways[MAX_PROCS];
+    proc broker_proc, standby_proc, workers[MAX_PROCS], gateways[MAX_PROCS], api_proc;
     char peers_broker[140];   /* CHANX_BROKER of the processes: the broker, or "broker,standby" */
     char **env;               /* the stack's copy of opt.env: processes started later (restarts) still get it */
     PGconn *db;
@@ -168,6 +168,25 @@ void cx_stack_start_gateway(cx_stack *self, int i)
     char *argv[] = { "chanx-gateway", "--listen", listen, NULL };
     spawn(self, p, "chanx-gateway", argv);
 }
+
+/* The publish API; its port is drawn like a gateway's. */
+static void start_api(cx_stack *self)
+{
+    proc *p = &self->api_proc;
+    snprintf(p->name, sizeof p->name, "api");
+    if (!p->port)
+        p->port = free_port(self);
+    char listen[64], key[80];
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", p->port);
+    snprintf(key, sizeof key, "CHANX_API_KEY=%s", CX_TEST_API_KEY);
+    putenv(key);   /* inherited by the child only: spawn's env list may still override it */
+    char *argv[] = { "chanx-api", "--listen", listen, NULL };
+    spawn(self, p, "chanx-api", argv);
+    unsetenv("CHANX_API_KEY");
+}
+
+int cx_stack_api_port(const cx_stack *self) { return self->api_proc.port; }
+const char *cx_stack_broker(const cx_stack *self) { return self->broker; }
 
 static void stop_proc(proc *p, int sig)
 {
@@ -326,6 +345,8 @@ cx_stack *cx_stack_start(const cx_stack_options *options)
         start_worker(self, i);
     for (int i = 0; i < self->opt.gateways; i++)
         cx_stack_start_gateway(self, i);
+    if (self->opt.api)
+        start_api(self);
     for (int i = 0; i < self->opt.gateways; i++)
         if (!cx_stack_wait_ready(self, i, 10000)) {
             print_logs(self);
@@ -395,6 +416,7 @@ void cx_stack_stop(cx_stack **self_p)
     cx_stack *self = *self_p;
     for (int i = 0; i < self->ncomms; i++)
         cx_communicator_destroy(&self->comms[i]);
+    stop_proc(&self->api_proc, SIGTERM);
     for (int i = 0; i < self->opt.gateways; i++)
         stop_proc(&self->gateways[i], SIGTERM);
     for (int i = 0; i < self->opt.workers; i++)
@@ -444,6 +466,8 @@ int cx_stack_pid(const cx_stack *self, const char *name)
 {
     if (strcmp(name, "broker") == 0)
         return self->broker_proc.pid;
+    if (strcmp(name, "api") == 0)
+        return self->api_proc.pid;
     for (int i = 0; i < MAX_PROCS; i++) {
         if (strcmp(self->workers[i].name, name) == 0)
             return self->workers[i].pid;

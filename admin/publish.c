@@ -1,0 +1,110 @@
+/*
+ * publish.c — chanx-admin publish / disconnect: events and disconnects for
+ * operators and scripts, without the HTTP API.
+ *
+ *   chanx-admin publish (--group G ... | --user ID | --connection ID) --action A [--payload JSON]
+ *   chanx-admin disconnect (--user ID | --connection ID) [--code N]
+ *
+ * The command speaks to the broker directly as an API peer (CX_ROLE_API),
+ * so it works where chanx-api is not deployed or its key is not at hand;
+ * the checks are the API's own (common/publish.c), so both refuse the same
+ * input the same way. Prints what the broker reached, as the API answers.
+ */
+#include "admin/admin.h"
+#include "common/env.h"
+#include "common/link.h"
+#include "common/publish.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int fail_usage(const char *fmt, const char *what)
+{
+    fprintf(stderr, "chanx-admin: ");
+    fprintf(stderr, fmt, what);
+    fprintf(stderr, " (try --help)\n");
+    return ADMIN_USAGE;
+}
+
+/* Builds the command's params from "--name value" pairs; -1 after saying why. */
+static int build_params(int argc, char **argv, int publish, json_t *params)
+{
+    json_t *groups = json_array(), *event = json_object();
+    int rc = 0;
+    for (int i = 1; i < argc && rc == 0; i++) {
+        const char *opt = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!value || strncmp(opt, "--", 2) != 0) {
+            rc = fail_usage(value ? "unexpected argument '%s'" : "option '%s' needs a value", opt);
+            break;
+        }
+        i++;
+        if (publish && !strcmp(opt, "--group")) {
+            json_array_append_new(groups, json_string(value));
+        } else if (!strcmp(opt, "--user")) {
+            char *end;
+            long long id = strtoll(value, &end, 10);
+            json_object_set_new(params, "user_id", *end ? json_string(value) : json_integer(id));
+        } else if (!strcmp(opt, "--connection")) {
+            json_object_set_new(params, "connection", json_string(value));
+        } else if (publish && !strcmp(opt, "--action")) {
+            json_object_set_new(event, "action", json_string(value));
+        } else if (publish && !strcmp(opt, "--payload")) {
+            json_error_t err;
+            json_t *payload = json_loads(value, JSON_DECODE_ANY, &err);
+            if (!payload) {
+                fprintf(stderr, "chanx-admin: --payload is not JSON: %s\n", err.text);
+                rc = ADMIN_USAGE;
+            }
+            json_object_set_new(event, "payload", payload);
+        } else if (!publish && !strcmp(opt, "--code")) {
+            char *end;
+            long code = strtol(value, &end, 10);
+            json_object_set_new(params, "code", *end ? json_string(value) : json_integer(code));
+        } else {
+            rc = fail_usage("unknown option '%s'", opt);
+        }
+    }
+    if (publish && json_array_size(groups))
+        json_object_set(params, "groups", groups);
+    if (publish)
+        json_object_set(params, "event", event);
+    json_decref(groups);
+    json_decref(event);
+    return rc;
+}
+
+int admin_publish_main(int argc, char **argv)
+{
+    int publish = !strcmp(argv[0], "publish");
+    json_t *params = json_object();
+    int rc = build_params(argc, argv, publish, params);
+    if (rc) {
+        json_decref(params);
+        return rc;
+    }
+    const char *method = !publish ? "disconnect" : json_object_get(params, "groups") ? "broadcast" : "send";
+    cx_publish_cmd cmd;
+    cx_publish_error err;
+    if (cx_publish_cmd_parse(&cmd, method, params, &err) != 0) {
+        fprintf(stderr, "chanx-admin: %s (%s)\n", err.message, err.code);
+        json_decref(params);
+        return ADMIN_USAGE;
+    }
+    json_decref(params);
+    const char *broker = cx_env_str("CHANX_BROKER", CX_DEFAULT_BROKER);
+    char node[64];
+    snprintf(node, sizeof node, "admin-%d", (int) getpid());
+    cx_publisher *pub = cx_publisher_new(broker, node);
+    cx_publish_result result = { 0, 0 };
+    rc = pub ? cx_publisher_run(pub, &cmd, 1, &result, 3000) : -1;
+    cx_publisher_destroy(&pub);
+    cx_publish_cmd_free(&cmd);
+    if (rc != 0) {
+        fprintf(stderr, "chanx-admin: the broker at %s did not answer within 3 s\n", broker);
+        return ADMIN_ERROR;
+    }
+    printf("{\"gateways\": %u, \"connections\": %u}\n", result.gateways, result.connections);
+    return ADMIN_OK;
+}

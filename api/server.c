@@ -1,0 +1,353 @@
+/*
+ * server.c — HTTP requests in, publish commands out (see server.h).
+ *
+ * libmicrohttpd runs in "external select" mode on its epoll fd, polled with
+ * the broker link's socket in one zmq_poll loop, so requests and broker
+ * traffic share one thread and the link needs no locking. A request is
+ * decided in stages, each able to answer at once without reading further:
+ * the API key (constant-time comparison of SHA-256 digests, so neither the
+ * key's bytes nor its length leak through timing), the path and method, the
+ * declared Content-Length; then the body is collected up to the limit
+ * (beyond it, discarded and answered 413), parsed, and every command checked
+ * before the first is sent: bad input never half-sends a batch.
+ *
+ * Errors are {"error": {"code": "...", "message": "..."}} with 400, 401,
+ * 404, 405, 413 or 503; success is 200 with what the broker reached.
+ */
+#include "api/server.h"
+#include "common/log.h"
+#include "common/publish.h"
+
+#include <arpa/inet.h>
+#include <czmq.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct cx_api_server {
+    cx_api_config config;
+    unsigned char key_digest[SHA256_DIGEST_LENGTH];
+    int enabled;
+    struct MHD_Daemon *daemon;
+    cx_publisher *publisher;
+};
+
+typedef struct {
+    char *body;
+    size_t len;
+    int too_large;
+} request;
+
+/* ------------------------------------------------------------ responses */
+
+static enum MHD_Result respond_text(struct MHD_Connection *conn, unsigned status, char *text)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    if (status == MHD_HTTP_UNAUTHORIZED)
+        MHD_add_response_header(r, "WWW-Authenticate", "apikey");
+    if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+        MHD_add_response_header(r, "Allow", "POST");
+    enum MHD_Result rc = MHD_queue_response(conn, status, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+static enum MHD_Result respond_json(struct MHD_Connection *conn, unsigned status, json_t *value)
+{
+    char *text = json_dumps(value, JSON_COMPACT);
+    json_decref(value);
+    return text ? respond_text(conn, status, text) : MHD_NO;
+}
+
+static enum MHD_Result respond_error(struct MHD_Connection *conn, unsigned status, const char *code, const char *message)
+{
+    return respond_json(conn, status, json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", message));
+}
+
+/* ------------------------------------------------------------- checking */
+
+static int key_ok(const cx_api_server *self, struct MHD_Connection *conn)
+{
+    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!auth || strncasecmp(auth, "apikey ", 7) != 0)
+        return 0;
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *) auth + 7, strlen(auth + 7), digest);
+    return CRYPTO_memcmp(digest, self->key_digest, sizeof digest) == 0;
+}
+
+static const char *method_of(const char *url)
+{
+    static const char *const METHODS[] = { "broadcast", "send", "disconnect", "batch", NULL };
+    if (strncmp(url, "/api/", 5) != 0)
+        return NULL;
+    for (const char *const *m = METHODS; *m; m++)
+        if (strcmp(url + 5, *m) == 0 || (strncmp(url + 5, *m, strlen(*m)) == 0 && strcmp(url + 5 + strlen(*m), "/") == 0))
+            return *m;
+    return NULL;
+}
+
+/* Every command of the request, checked; -1 with err (and its index in *at, -1 for a single command). */
+static int parse_commands(const char *method, json_t *body, cx_publish_cmd **out, size_t *n, long *at,
+                          cx_publish_error *err)
+{
+    *at = -1;
+    if (strcmp(method, "batch") != 0) {
+        *out = calloc(1, sizeof **out);
+        *n = 1;
+        return *out ? cx_publish_cmd_parse(*out, method, body, err) : -1;
+    }
+    json_t *commands = json_object_get(body, "commands");
+    if (json_object_size(body) != (commands ? 1u : 0u) || !commands)
+        return snprintf(err->code, sizeof err->code, commands ? "unknown_field" : "missing_field"),
+               snprintf(err->message, sizeof err->message, "a batch is {\"commands\": [...]}, nothing else"), -1;
+    if (!json_is_array(commands) || json_array_size(commands) == 0 || json_array_size(commands) > CX_PUBLISH_MAX_BATCH)
+        return snprintf(err->code, sizeof err->code, "invalid_field"),
+               snprintf(err->message, sizeof err->message, "commands: must be a list of 1 to %d commands",
+                        CX_PUBLISH_MAX_BATCH), -1;
+    *n = json_array_size(commands);
+    *out = calloc(*n, sizeof **out);
+    if (!*out)
+        return -1;
+    for (size_t i = 0; i < *n; i++) {
+        json_t *c = json_array_get(commands, i);
+        const char *m = json_string_value(json_object_get(c, "method"));
+        json_t *params = json_object_get(c, "params");
+        *at = (long) i;
+        if (!json_is_object(c) || !m || !params || json_object_size(c) != 2) {
+            snprintf(err->code, sizeof err->code, "invalid_field");
+            snprintf(err->message, sizeof err->message, "a command is {\"method\": \"broadcast\"|\"send\"|\"disconnect\", "
+                                                        "\"params\": {...}}, nothing else");
+        } else if (cx_publish_cmd_parse(&(*out)[i], m, params, err) == 0) {
+            continue;
+        }
+        for (size_t j = 0; j < i; j++)
+            cx_publish_cmd_free(&(*out)[j]);
+        return -1;
+    }
+    return 0;
+}
+
+static json_t *result_json(const cx_publish_result *r)
+{
+    return json_pack("{s:I, s:I}", "gateways", (json_int_t) r->gateways, "connections", (json_int_t) r->connections);
+}
+
+static enum MHD_Result execute(cx_api_server *self, struct MHD_Connection *conn, const char *method, request *req)
+{
+    json_error_t jerr;
+    json_t *body = json_loadb(req->body ? req->body : "", req->len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!body) {
+        char message[256];
+        snprintf(message, sizeof message, "body is not JSON: %s (line %d, column %d)", jerr.text, jerr.line, jerr.column);
+        return respond_error(conn, MHD_HTTP_BAD_REQUEST, "invalid_json", message);
+    }
+    if (!json_is_object(body)) {
+        json_decref(body);
+        return respond_error(conn, MHD_HTTP_BAD_REQUEST, "invalid_json", "body must be a JSON object");
+    }
+    cx_publish_cmd *cmds = NULL;
+    size_t n = 0;
+    long at;
+    cx_publish_error err = { "invalid_field", "out of memory" };
+    int rc = parse_commands(method, body, &cmds, &n, &at, &err);
+    json_decref(body);
+    if (rc != 0) {
+        free(cmds);
+        char message[300];
+        if (at >= 0)
+            snprintf(message, sizeof message, "commands[%ld]: %s", at, err.message);
+        else
+            snprintf(message, sizeof message, "%s", err.message);
+        return respond_error(conn, MHD_HTTP_BAD_REQUEST, err.code, message);
+    }
+    cx_publish_result *results = calloc(n, sizeof *results);
+    if (!cx_publisher_alive(self->publisher) || !results
+        || cx_publisher_run(self->publisher, cmds, n, results, self->config.timeout_ms) != 0) {
+        for (size_t i = 0; i < n; i++)
+            cx_publish_cmd_free(&cmds[i]);
+        free(cmds);
+        free(results);
+        return respond_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "broker_unavailable",
+                             "the broker did not answer in time; nothing or part of it may have been delivered");
+    }
+    json_t *answer;
+    if (strcmp(method, "batch") == 0) {
+        json_t *list = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(list, result_json(&results[i]));
+        answer = json_pack("{s:o}", "results", list);
+    } else {
+        answer = result_json(&results[0]);
+    }
+    for (size_t i = 0; i < n; i++)
+        cx_publish_cmd_free(&cmds[i]);
+    free(cmds);
+    free(results);
+    return respond_json(conn, MHD_HTTP_OK, answer);
+}
+
+/* ------------------------------------------------------------- requests */
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *http_method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+    cx_api_server *self = cls;
+    (void) version;
+    request *req = *con_cls;
+    if (!req) {   /* headers only: decide whatever can be decided before the body */
+        if (strcmp(url, "/healthz") == 0 && strcmp(http_method, "GET") == 0) {
+            int alive = cx_publisher_alive(self->publisher);
+            return respond_json(conn, alive ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
+                                json_pack("{s:b, s:b}", "broker", alive, "enabled", self->enabled));
+        }
+        if (!self->enabled)
+            return respond_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "api_disabled",
+                                 "the publish API is off: set CHANX_API_KEY to turn it on");
+        if (!key_ok(self, conn))
+            return respond_error(conn, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+                                 "missing or wrong API key: send \"Authorization: apikey <key>\"");
+        const char *method = method_of(url);
+        if (!method)
+            return respond_error(conn, MHD_HTTP_NOT_FOUND, "not_found",
+                                 "unknown method: POST /api/broadcast, /api/send, /api/disconnect or /api/batch");
+        if (strcmp(http_method, "POST") != 0)
+            return respond_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed", "use POST");
+        const char *length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (length && strtoull(length, NULL, 10) > self->config.max_body)
+            return respond_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, "body_too_large", "the body is over CHANX_API_MAX_BODY_BYTES");
+        if (!(req = calloc(1, sizeof *req)))
+            return MHD_NO;
+        *con_cls = req;
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {   /* a piece of the body */
+        size_t piece = *upload_data_size;
+        *upload_data_size = 0;
+        if (req->too_large || req->len + piece > self->config.max_body) {
+            req->too_large = 1;   /* chunked bodies have no Content-Length: counted here */
+            return MHD_YES;
+        }
+        char *grown = realloc(req->body, req->len + piece + 1);
+        if (!grown)
+            return MHD_NO;
+        memcpy(grown + req->len, upload_data, piece);
+        req->body = grown;
+        req->len += piece;
+        return MHD_YES;
+    }
+    if (req->too_large)
+        return respond_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, "body_too_large", "the body is over CHANX_API_MAX_BODY_BYTES");
+    return execute(self, conn, method_of(url), req);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode why)
+{
+    (void) cls;
+    (void) conn;
+    (void) why;
+    request *req = *con_cls;
+    if (req) {
+        free(req->body);
+        free(req);
+        *con_cls = NULL;
+    }
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static int parse_listen(const char *listen, struct sockaddr_in *addr)
+{
+    char host[64];
+    const char *colon = strrchr(listen, ':');
+    if (!colon || (size_t) (colon - listen) >= sizeof host)
+        return -1;
+    memcpy(host, listen, (size_t) (colon - listen));
+    host[colon - listen] = '\0';
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    memset(addr, 0, sizeof *addr);
+    addr->sin_family = AF_INET;
+    addr->sin_port = htons((uint16_t) port);
+    if (*end || port <= 0 || port > 65535 || inet_pton(AF_INET, host, &addr->sin_addr) != 1)
+        return -1;
+    return 0;
+}
+
+cx_api_server *cx_api_server_new(const cx_api_config *config)
+{
+    cx_api_server *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->config = *config;
+    self->enabled = config->api_key && *config->api_key;
+    if (self->enabled)
+        SHA256((const unsigned char *) config->api_key, strlen(config->api_key), self->key_digest);
+    else
+        cx_warn("CHANX_API_KEY is not set: the publish API is off (every request answers 503 api_disabled)");
+    struct sockaddr_in addr;
+    if (parse_listen(config->listen, &addr) != 0) {
+        cx_error("CHANX_API_LISTEN '%s': expected an IPv4 HOST:PORT", config->listen);
+        free(self);
+        return NULL;
+    }
+    char node[128], host[64] = "host";
+    gethostname(host, sizeof host - 1);
+    snprintf(node, sizeof node, "api-%s-%d", host, (int) getpid());
+    self->publisher = cx_publisher_new(config->broker, node);
+    self->daemon = self->publisher
+                       ? MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, self,
+                                          MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
+                                          MHD_OPTION_NOTIFY_COMPLETED, on_completed, self,
+                                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) 30,
+                                          MHD_OPTION_CONNECTION_LIMIT, (unsigned int) 1000, MHD_OPTION_END)
+                       : NULL;
+    if (!self->daemon) {
+        cx_error("cannot serve the publish API on %s (address in use?)", config->listen);
+        cx_api_server_destroy(&self);
+        return NULL;
+    }
+    cx_info("publish API on http://%s/api/, broker %s", config->listen, config->broker);
+    return self;
+}
+
+void cx_api_server_destroy(cx_api_server **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    if ((*self_p)->daemon)
+        MHD_stop_daemon((*self_p)->daemon);
+    cx_publisher_destroy(&(*self_p)->publisher);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+int cx_api_server_run(cx_api_server *self, volatile int *stop)
+{
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(self->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+    zmq_pollitem_t items[2] = {
+        { .socket = cx_publisher_socket(self->publisher), .events = ZMQ_POLLIN },
+        { .fd = info ? info->epoll_fd : -1, .events = ZMQ_POLLIN },
+    };
+    while (!*stop) {
+        long timeout = cx_publisher_next_tick_ms(self->publisher) + 1;
+        MHD_UNSIGNED_LONG_LONG mhd_timeout;
+        if (MHD_get_timeout(self->daemon, &mhd_timeout) == MHD_YES && (long) mhd_timeout < timeout)
+            timeout = (long) mhd_timeout;
+        if (zmq_poll(items, 2, timeout) < 0 && zmq_errno() != EINTR)
+            return -1;
+        MHD_run(self->daemon);
+        cx_publisher_pump(self->publisher);
+    }
+    return 0;
+}

@@ -1,0 +1,44 @@
+"""Chanx in C from Python: publish events to WebSocket clients from Django views, tasks and scripts.
+
+The names are Chanx's (``broadcast_event``, ``send_event`` and their ``_sync`` forms), so code written
+for Chanx's consumer class methods reads the same:
+
+    from chanx_client import broadcast_event_sync, send_event_sync, disconnect_user_sync
+
+    broadcast_event_sync({"action": "new_comment", "payload": {"id": 3}}, groups="post_12")
+    send_event_sync({"action": "order_shipped", "payload": {"order": 99}}, user_id=7)
+    disconnect_user_sync(7, code=4001)
+
+They talk to ``chanx-api`` over HTTP with the standard library only; the address and key come from
+``CHANX_API_URL`` (default ``http://127.0.0.1:8001``) and ``CHANX_API_KEY``, or from an explicit
+:class:`ChanxClient`. Django Channels code keeps working unchanged through
+:class:`chanx_client.layers.ChanxChannelLayer`.
+"""
+
+from .client import (
+    ChanxAPIError,
+    ChanxClient,
+    batch,
+    batch_sync,
+    broadcast_event,
+    broadcast_event_sync,
+    default_client,
+    disconnect_user,
+    disconnect_user_sync,
+    send_event,
+    send_event_sync,
+)
+
+__all__ = [
+    "ChanxAPIError",
+    "ChanxClient",
+    "batch",
+    "batch_sync",
+    "broadcast_event",
+    "broadcast_event_sync",
+    "default_client",
+    "disconnect_user",
+    "disconnect_user_sync",
+    "send_event",
+    "send_event_sync",
+]

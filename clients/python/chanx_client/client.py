@@ -1,0 +1,165 @@
+"""HTTP client of chanx-api (standard library only).
+
+Contract (README, "Sending from outside a consumer"): ``POST /api/broadcast``, ``/api/send``,
+``/api/disconnect`` and ``/api/batch`` with a JSON body and ``Authorization: apikey <key>``; 200 with
+``{"gateways": n, "connections": m}`` (what the event reached), or an error status with
+``{"error": {"code": ..., "message": ...}}``, raised here as :class:`ChanxAPIError`.
+
+Events are ``{"action": ..., "payload": ...}`` dicts, or any object with ``model_dump()`` (a pydantic
+model, as Chanx's event classes are). Delivery is best-effort, as in Channels and Chanx, and in order
+per client and per target: one client's calls reach each target in the order they were made.
+
+Threading: a :class:`ChanxClient` holds no connection between calls and may be shared by threads.
+The async forms run the blocking call in the event loop's default executor.
+"""
+
+import asyncio
+import json
+import os
+import urllib.error
+import urllib.request
+
+DEFAULT_URL = "http://127.0.0.1:8001"
+
+
+class ChanxAPIError(Exception):
+    """The API refused a call. ``status`` is the HTTP status (0: unreachable), ``code`` the error code
+    ("unauthorized", "invalid_json", "invalid_group", "missing_target", "body_too_large",
+    "broker_unavailable", ...), ``message`` what was wrong."""
+
+    def __init__(self, status, code, message):
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def _event(event):
+    if hasattr(event, "model_dump"):  # pydantic v2 models (Chanx's BaseMessage)
+        event = event.model_dump()
+    if not isinstance(event, dict) or "action" not in event:
+        raise TypeError('an event is {"action": ..., "payload": ...} (or a model with model_dump())')
+    return {"action": event["action"], "payload": event.get("payload")}
+
+
+def _groups(groups):
+    if isinstance(groups, str):
+        return [groups]
+    groups = list(groups or [])
+    if not groups:
+        raise ValueError("broadcast_event needs at least one group")
+    return groups
+
+
+def _target(user_id=None, connection=None):
+    if (user_id is None) == (connection is None):
+        raise ValueError("give exactly one target: user_id or connection")
+    return {"user_id": int(user_id)} if user_id is not None else {"connection": str(connection)}
+
+
+class ChanxClient:
+    """A client of one chanx-api. ``url`` like ``http://127.0.0.1:8001``; ``api_key`` the deployment's
+    ``CHANX_API_KEY``; ``timeout`` seconds per call."""
+
+    def __init__(self, url=None, api_key=None, timeout=5.0):
+        self.url = (url or os.environ.get("CHANX_API_URL") or DEFAULT_URL).rstrip("/")
+        self.api_key = api_key if api_key is not None else os.environ.get("CHANX_API_KEY", "")
+        self.timeout = timeout
+
+    def _post(self, method, body):
+        data = json.dumps(body).encode()
+        request = urllib.request.Request(
+            f"{self.url}/api/{method}",
+            data=data,
+            method="POST",
+            headers={"Content-Type": "application/json", "Authorization": f"apikey {self.api_key}"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return json.loads(response.read() or b"{}")
+        except urllib.error.HTTPError as e:
+            try:
+                error = json.loads(e.read()).get("error", {})
+            except ValueError:
+                error = {}
+            raise ChanxAPIError(e.code, error.get("code", "http_error"), error.get("message", e.reason)) from None
+        except (urllib.error.URLError, OSError) as e:
+            raise ChanxAPIError(0, "unreachable", f"{self.url}: {e}") from None
+
+    # Chanx's names, blocking forms.
+    def broadcast_event_sync(self, event, groups):
+        """Sends event to every member of groups (a name or a list). Returns {"gateways", "connections"}."""
+        return self._post("broadcast", {"groups": _groups(groups), "event": _event(event)})
+
+    def send_event_sync(self, event, user_id=None, connection=None):
+        """Sends event to every connection of user_id (on every gateway), or to one connection id."""
+        return self._post("send", {**_target(user_id, connection), "event": _event(event)})
+
+    def disconnect_user_sync(self, user_id=None, code=1000, connection=None):
+        """Closes every connection of user_id (or one connection) with code (1000 or 3000-4999)."""
+        return self._post("disconnect", {**_target(user_id, connection), "code": int(code)})
+
+    def batch_sync(self, commands):
+        """Applies [{"method": "broadcast"|"send"|"disconnect", "params": {...}}, ...] in order, all or
+        none checked first; returns the list of results."""
+        return self._post("batch", {"commands": list(commands)})["results"]
+
+    # Async forms.
+    async def broadcast_event(self, event, groups):
+        return await asyncio.get_running_loop().run_in_executor(None, self.broadcast_event_sync, event, groups)
+
+    async def send_event(self, event, user_id=None, connection=None):
+        return await asyncio.get_running_loop().run_in_executor(
+            None, lambda: self.send_event_sync(event, user_id=user_id, connection=connection)
+        )
+
+    async def disconnect_user(self, user_id=None, code=1000, connection=None):
+        return await asyncio.get_running_loop().run_in_executor(
+            None, lambda: self.disconnect_user_sync(user_id, code=code, connection=connection)
+        )
+
+    async def batch(self, commands):
+        return await asyncio.get_running_loop().run_in_executor(None, self.batch_sync, commands)
+
+
+_default = None
+
+
+def default_client():
+    """The client the module-level functions use, configured from CHANX_API_URL / CHANX_API_KEY."""
+    global _default
+    if _default is None:
+        _default = ChanxClient()
+    return _default
+
+
+def broadcast_event_sync(event, groups):
+    return default_client().broadcast_event_sync(event, groups)
+
+
+def send_event_sync(event, user_id=None, connection=None):
+    return default_client().send_event_sync(event, user_id=user_id, connection=connection)
+
+
+def disconnect_user_sync(user_id=None, code=1000, connection=None):
+    return default_client().disconnect_user_sync(user_id, code=code, connection=connection)
+
+
+def batch_sync(commands):
+    return default_client().batch_sync(commands)
+
+
+async def broadcast_event(event, groups):
+    return await default_client().broadcast_event(event, groups)
+
+
+async def send_event(event, user_id=None, connection=None):
+    return await default_client().send_event(event, user_id=user_id, connection=connection)
+
+
+async def disconnect_user(user_id=None, code=1000, connection=None):
+    return await default_client().disconnect_user(user_id, code=code, connection=connection)
+
+
+async def batch(commands):
+    return await default_client().batch(commands)

@@ -1,0 +1,298 @@
+/*
+ * publish.c — checking publish commands, and sending them to the broker.
+ *
+ * Checking is strict on purpose: a typo in a field name ("group" for
+ * "groups") would otherwise be a silent no-op in production. Every object
+ * lists its allowed keys; anything else is "unknown_field".
+ *
+ * The publisher numbers its requests; the broker answers each EVENT or
+ * CLOSE_TARGET with a RESULT carrying that number. ZeroMQ keeps order on
+ * the one DEALER socket, so commands reach the broker, and each target, in
+ * the order they were sent. If the broker restarted and asks who we are, the
+ * unanswered commands are sent again after HELLO: the broker dropped them
+ * unread.
+ */
+#include "common/publish.h"
+#include "common/link.h"
+#include "common/log.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+__attribute__((format(printf, 3, 4)))
+static int refuse(cx_publish_error *err, const char *code, const char *fmt, ...)
+{
+    snprintf(err->code, sizeof err->code, "%s", code);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static const char *own(cx_publish_cmd *cmd, char *s)
+{
+    if (s)
+        cmd->strings[cmd->nstrings++] = s;
+    return s;
+}
+
+void cx_publish_cmd_free(cx_publish_cmd *cmd)
+{
+    for (size_t i = 0; i < cmd->nstrings; i++)
+        free(cmd->strings[i]);
+    cmd->nstrings = 0;
+}
+
+int cx_publish_group_name_ok(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > CX_PUBLISH_MAX_GROUP_NAME)
+        return 0;
+    for (const char *c = name; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '-'
+              || *c == '_' || *c == '.'))
+            return 0;
+    return 1;
+}
+
+/* Every key of object must be one of allowed (NULL-terminated). */
+static int only_keys(const json_t *object, const char *where, const char *const *allowed, cx_publish_error *err)
+{
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *) object, key, value) {
+        const char *const *a = allowed;
+        while (*a && strcmp(*a, key) != 0)
+            a++;
+        if (!*a)
+            return refuse(err, "unknown_field", "%s%s: unknown field", where, key);
+    }
+    return 0;
+}
+
+static int parse_event(cx_publish_cmd *cmd, const json_t *event, cx_publish_error *err)
+{
+    static const char *const KEYS[] = { "action", "payload", NULL };
+    if (!event)
+        return refuse(err, "missing_field", "event: required");
+    if (!json_is_object(event))
+        return refuse(err, "invalid_field", "event: must be an object {\"action\": ..., \"payload\": ...}");
+    if (only_keys(event, "event.", KEYS, err))
+        return -1;
+    const json_t *action = json_object_get(event, "action");
+    if (!action)
+        return refuse(err, "missing_field", "event.action: required");
+    size_t len = json_string_length(action);
+    if (!json_is_string(action) || len == 0 || len > CX_PUBLISH_MAX_ACTION || memchr(json_string_value(action), 0, len))
+        return refuse(err, "invalid_field", "event.action: must be a non-empty string of at most %d bytes",
+                      CX_PUBLISH_MAX_ACTION);
+    const json_t *payload = json_object_get(event, "payload");
+    json_t *wire = json_pack("{s:O, s:O}", "action", action, "payload", payload ? payload : json_null());
+    char *text = wire ? json_dumps(wire, JSON_COMPACT) : NULL;
+    json_decref(wire);
+    if (!text)
+        return refuse(err, "invalid_field", "event: cannot be serialized");
+    cmd->env.action = cx_slice_n(own(cmd, strdup(json_string_value(action))), len);
+    cmd->env.text = cx_slice_of(own(cmd, text));
+    return cmd->env.action.ptr ? 0 : refuse(err, "invalid_field", "event: out of memory");
+}
+
+static int parse_groups(cx_publish_cmd *cmd, const json_t *groups, cx_publish_error *err)
+{
+    if (!groups)
+        return refuse(err, "missing_target", "groups: required (a list of group names)");
+    if (!json_is_array(groups) || json_array_size(groups) == 0 || json_array_size(groups) > CX_PROTO_MAX_GROUPS)
+        return refuse(err, "invalid_field", "groups: must be a list of 1 to %d group names", CX_PROTO_MAX_GROUPS);
+    size_t i;
+    json_t *g;
+    json_array_foreach(groups, i, g) {
+        if (!json_is_string(g) || !cx_publish_group_name_ok(json_string_value(g)))
+            return refuse(err, "invalid_group",
+                          "groups[%zu]: a group name is ASCII letters, digits, hyphens, underscores or periods, "
+                          "1 to %d characters (Django Channels' rule)", i, CX_PUBLISH_MAX_GROUP_NAME);
+        cmd->env.groups[i] = cx_slice_of(own(cmd, strdup(json_string_value(g))));
+    }
+    cmd->env.ngroups = (uint32_t) json_array_size(groups);
+    return 0;
+}
+
+/* user_id (a positive integer) or connection (a decimal string: ids are 64-bit, beyond what JSON
+ * numbers carry safely in JavaScript), exactly one. */
+static int parse_target(cx_publish_cmd *cmd, const json_t *params, cx_publish_error *err)
+{
+    const json_t *user = json_object_get(params, "user_id"), *conn = json_object_get(params, "connection");
+    if (!user && !conn)
+        return refuse(err, "missing_target", "a target is required: user_id or connection");
+    if (user && conn)
+        return refuse(err, "invalid_field", "user_id and connection: give one target, not both");
+    if (user) {
+        if (!json_is_integer(user) || json_integer_value(user) <= 0)
+            return refuse(err, "invalid_field", "user_id: must be a positive integer");
+        cmd->env.target = CX_TARGET_USER;
+        cmd->env.user_id = json_integer_value(user);
+        return 0;
+    }
+    const char *text = json_string_value(conn);
+    char *end = NULL;
+    errno = 0;
+    unsigned long long id = text && *text >= '0' && *text <= '9' ? strtoull(text, &end, 10) : 0;
+    if (!text || !end || *end || errno || id == 0)
+        return refuse(err, "invalid_field", "connection: must be a connection id as a decimal string, e.g. \"4294967297\"");
+    cmd->env.target = CX_TARGET_CONNECTION;
+    cmd->env.conn = id;
+    return 0;
+}
+
+int cx_publish_cmd_parse(cx_publish_cmd *cmd, const char *method, const json_t *params, cx_publish_error *err)
+{
+    static const char *const BROADCAST[] = { "groups", "event", NULL };
+    static const char *const SEND[] = { "user_id", "connection", "event", NULL };
+    static const char *const DISCONNECT[] = { "user_id", "connection", "code", NULL };
+    memset(cmd, 0, sizeof *cmd);
+    if (!json_is_object(params))
+        return refuse(err, "invalid_field", "params: must be a JSON object");
+    int rc;
+    if (strcmp(method, "broadcast") == 0) {
+        cmd->env = (cx_env) { .type = CX_ENV_EVENT, .target = CX_TARGET_GROUPS };
+        rc = only_keys(params, "", BROADCAST, err) || parse_groups(cmd, json_object_get(params, "groups"), err)
+             || parse_event(cmd, json_object_get(params, "event"), err);
+    } else if (strcmp(method, "send") == 0) {
+        cmd->env = (cx_env) { .type = CX_ENV_EVENT };
+        rc = only_keys(params, "", SEND, err) || parse_target(cmd, params, err)
+             || parse_event(cmd, json_object_get(params, "event"), err);
+    } else if (strcmp(method, "disconnect") == 0) {
+        cmd->env = (cx_env) { .type = CX_ENV_CLOSE_TARGET, .code = 1000 };
+        rc = only_keys(params, "", DISCONNECT, err) || parse_target(cmd, params, err);
+        const json_t *code = json_object_get(params, "code");
+        if (!rc && code) {
+            json_int_t c = json_integer_value(code);
+            if (!json_is_integer(code) || !(c == 1000 || (c >= 3000 && c <= 4999)))
+                rc = refuse(err, "invalid_field", "code: must be 1000 or an application close code, 3000 to 4999");
+            cmd->env.code = (uint32_t) c;
+        }
+    } else {
+        return refuse(err, "unknown_method", "unknown method '%s': broadcast, send or disconnect", method);
+    }
+    if (rc)
+        cx_publish_cmd_free(cmd);
+    return rc ? -1 : 0;
+}
+
+/* ------------------------------------------------------------- publisher */
+
+struct cx_publisher {
+    cx_link *link;
+    uint64_t next_request;
+};
+
+cx_publisher *cx_publisher_new(const char *endpoint, const char *node)
+{
+    cx_publisher *self = calloc(1, sizeof *self);
+    if (!self || !(self->link = cx_link_new(endpoint, CX_ROLE_API, node))) {
+        free(self);
+        return NULL;
+    }
+    cx_link_hello(self->link);
+    return self;
+}
+
+void cx_publisher_destroy(cx_publisher **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    cx_link_destroy(&(*self_p)->link);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+void *cx_publisher_socket(const cx_publisher *self)
+{
+    return cx_link_socket(self->link);
+}
+
+int cx_publisher_alive(const cx_publisher *self)
+{
+    return cx_link_alive(self->link);
+}
+
+int cx_publisher_next_tick_ms(const cx_publisher *self)
+{
+    return cx_link_next_tick_ms(self->link);
+}
+
+/* Reads what the broker sent; returns how many of the pending requests got their RESULT. */
+static size_t collect(cx_publisher *self, cx_publish_cmd *cmds, size_t n, uint64_t first, cx_publish_result *results,
+                      char *answered, int *reintroduce)
+{
+    size_t got = 0;
+    cx_env env;
+    for (cx_link_event ev; (ev = cx_link_recv(self->link, &env)) != CX_LINK_NONE;) {
+        if (ev == CX_LINK_REINTRODUCE) {
+            *reintroduce = 1;
+            continue;
+        }
+        if (env.type != CX_ENV_RESULT || env.request < first || env.request >= first + n || !cmds)
+            continue;
+        size_t i = (size_t) (env.request - first);
+        if (!answered[i]) {
+            answered[i] = 1;
+            results[i] = (cx_publish_result) { env.gateways, env.connections };
+            got++;
+        }
+    }
+    return got;
+}
+
+void cx_publisher_pump(cx_publisher *self)
+{
+    int reintroduce = 0;
+    collect(self, NULL, 0, 0, NULL, NULL, &reintroduce);
+    if (reintroduce)
+        cx_link_hello(self->link);
+    cx_link_tick(self->link);
+}
+
+static void send_pending(cx_publisher *self, cx_publish_cmd *cmds, size_t n, uint64_t first, const char *answered)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (answered[i])
+            continue;
+        cmds[i].env.request = first + i;
+        if (cx_link_send(self->link, &cmds[i].env) != 0)
+            cx_warn("cannot queue a %s for the broker", cx_env_type_name(cmds[i].env.type));
+    }
+}
+
+int cx_publisher_run(cx_publisher *self, cx_publish_cmd *cmds, size_t n, cx_publish_result *results, int timeout_ms)
+{
+    char *answered = calloc(n + 1, 1);
+    if (!answered)
+        return -1;
+    uint64_t first = self->next_request + 1;
+    self->next_request += n;
+    send_pending(self, cmds, n, first, answered);
+    size_t done = 0;
+    int64_t deadline = cx_now_ms() + timeout_ms;
+    zmq_pollitem_t item = { .socket = cx_link_socket(self->link), .events = ZMQ_POLLIN };
+    while (done < n) {
+        int64_t left = deadline - cx_now_ms();
+        if (left <= 0)
+            break;
+        int wait = cx_link_next_tick_ms(self->link) + 1;
+        zmq_poll(&item, 1, wait < left ? wait : left);
+        int reintroduce = 0;
+        done += collect(self, cmds, n, first, results, answered, &reintroduce);
+        if (reintroduce) {   /* a restarted broker dropped what it got before our HELLO */
+            cx_link_hello(self->link);
+            send_pending(self, cmds, n, first, answered);
+        }
+        cx_link_tick(self->link);
+    }
+    free(answered);
+    return done == n ? 0 : -1;
+}

@@ -1,0 +1,76 @@
+/*
+ * publish.h — events and disconnects from the application, as commands.
+ *
+ * The publish API (api/, chanx-api over HTTP) and chanx-admin publish/disconnect
+ * accept the same commands, so their checking lives here once:
+ *
+ *   broadcast   {"groups": ["chat_room_lobby"], "event": {"action": "...", "payload": ...}}
+ *   send        {"user_id": 7, "event": {...}}  or  {"connection": "<id, decimal string>", "event": {...}}
+ *   disconnect  {"user_id": 7, "code": 4001}    or  {"connection": "...", "code": ...}
+ *
+ * A command is checked whole before anything is sent (unknown fields, types,
+ * group names as Django Channels allows them, close codes), so bad input is
+ * refused with a reason and nothing is half-sent. A checked command is an
+ * envelope ready for the broker (EVENT or CLOSE_TARGET).
+ *
+ * cx_publisher is the broker side: a link with role CX_ROLE_API that sends
+ * commands in order and waits for the broker's RESULT for each (how many
+ * gateways and connections it reached). Blocking by design: the callers are
+ * a request handler that answers only after the broker has, and a CLI.
+ * Threading: one publisher per thread.
+ */
+#ifndef CX_COMMON_PUBLISH_H
+#define CX_COMMON_PUBLISH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "proto/envelope.h"
+
+#define CX_PUBLISH_MAX_GROUP_NAME 99      /* Django Channels: names are under 100 characters */
+#define CX_PUBLISH_MAX_ACTION 255
+#define CX_PUBLISH_MAX_BATCH 1000         /* commands in one batch */
+
+/* Why a command was refused: code is a stable identifier for scripts ("missing_field",
+ * "unknown_field", "invalid_field", "invalid_group", "missing_target", "unknown_method"),
+ * message says which field and what is wrong. */
+typedef struct {
+    char code[32];
+    char message[256];
+} cx_publish_error;
+
+/* One checked command; owns the strings its envelope points to. */
+typedef struct {
+    cx_env env;
+    char *strings[CX_PROTO_MAX_GROUPS + 2];
+    size_t nstrings;
+} cx_publish_cmd;
+
+/* Checks method ("broadcast", "send", "disconnect") with params (borrowed). 0 with *cmd filled
+ * (free it with cx_publish_cmd_free), or -1 with *err. */
+int cx_publish_cmd_parse(cx_publish_cmd *cmd, const char *method, const json_t *params, cx_publish_error *err);
+void cx_publish_cmd_free(cx_publish_cmd *cmd);
+/* Whether name is a group name Django Channels accepts (ASCII letters, digits, -, _, ., under 100). */
+int cx_publish_group_name_ok(const char *name);
+
+typedef struct {
+    uint32_t gateways;      /* gateways the command went to */
+    uint32_t connections;   /* connections it was addressed to (members, a user's connections, 0 or 1) */
+} cx_publish_result;
+
+typedef struct cx_publisher cx_publisher;
+
+/* Connects to the broker as an API peer named node. NULL on failure. */
+cx_publisher *cx_publisher_new(const char *endpoint, const char *node);
+void cx_publisher_destroy(cx_publisher **self_p);
+/* Sends n commands in order and waits up to timeout_ms for all their results (written to results).
+ * 0, or -1 when the broker did not answer them all in time (results of the answered ones are set). */
+int cx_publisher_run(cx_publisher *self, cx_publish_cmd *cmds, size_t n, cx_publish_result *results, int timeout_ms);
+/* Heartbeats and broker messages while idle; call at least every heartbeat interval. */
+void cx_publisher_pump(cx_publisher *self);
+/* The broker link's socket (for zmq_poll), and whether the broker is heard from. */
+void *cx_publisher_socket(const cx_publisher *self);
+int cx_publisher_alive(const cx_publisher *self);
+int cx_publisher_next_tick_ms(const cx_publisher *self);
+
+#endif

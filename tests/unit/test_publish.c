@@ -1,0 +1,166 @@
+/* Events from the application: the EVENT / CLOSE_TARGET / RESULT envelopes and the publish
+ * commands' checks (common/publish.c), which chanx-api and chanx-admin share. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+#include "common/publish.h"
+#include "proto/envelope.h"
+
+static cx_env round_trip(const cx_env *in, char **copy)
+{
+    cx_encoder *enc = cx_encoder_new();
+    cx_decoder *dec = cx_decoder_new();
+    const char *data;
+    size_t len;
+    cr_assert_eq(cx_encoder_encode(enc, in, &data, &len), 0);
+    *copy = malloc(len);
+    memcpy(*copy, data, len);
+    cx_env out;
+    cr_assert_eq(cx_decoder_decode(dec, *copy, len, &out), 0, "%s", cx_decoder_error(dec));
+    cx_encoder_destroy(&enc);
+    cx_decoder_destroy(&dec);
+    return out;
+}
+
+Test(publish_envelope, event_close_target_and_result_round_trip)
+{
+    cx_env in = { .type = CX_ENV_EVENT, .request = 77, .target = CX_TARGET_GROUPS, .ngroups = 1,
+                  .action = cx_slice_of("notify"), .text = cx_slice_of("{\"action\":\"notify\",\"payload\":1}") };
+    in.groups[0] = cx_slice_of("room_lobby");
+    char *copy;
+    cx_env out = round_trip(&in, &copy);
+    cr_assert_eq(out.request, 77);
+    cr_assert_eq(out.target, CX_TARGET_GROUPS);
+    cr_assert(cx_slice_eq(out.groups[0], "room_lobby"));
+    cr_assert(cx_slice_eq(out.action, "notify"));
+    free(copy);
+    cx_env close = { .type = CX_ENV_CLOSE_TARGET, .request = 1, .target = CX_TARGET_USER, .user_id = 7, .code = 4001 };
+    out = round_trip(&close, &copy);
+    cr_assert_eq(out.user_id, 7);
+    cr_assert_eq(out.code, 4001);
+    free(copy);
+    cx_env result = { .type = CX_ENV_RESULT, .request = 9, .gateways = 2, .connections = 1000 };
+    out = round_trip(&result, &copy);
+    cr_assert_eq(out.gateways, 2);
+    cr_assert_eq(out.connections, 1000);
+    free(copy);
+}
+
+Test(publish_envelope, a_target_out_of_range_is_refused)
+{
+    cx_encoder *enc = cx_encoder_new();
+    cx_decoder *dec = cx_decoder_new();
+    for (uint8_t target = 0; target <= 4; target += 4) {   /* 0 and 4: neither is a target */
+        cx_env in = { .type = CX_ENV_CLOSE_TARGET, .target = target };
+        const char *data;
+        size_t len;
+        cr_assert_eq(cx_encoder_encode(enc, &in, &data, &len), 0);
+        cx_env out;
+        cr_assert_eq(cx_decoder_decode(dec, data, len, &out), -1, "target %u accepted", target);
+    }
+    cx_encoder_destroy(&enc);
+    cx_decoder_destroy(&dec);
+}
+
+static int parse(const char *method, const char *params, cx_publish_cmd *cmd, cx_publish_error *err)
+{
+    json_t *p = json_loads(params, 0, NULL);
+    cr_assert_not_null(p, "bad test JSON %s", params);
+    int rc = cx_publish_cmd_parse(cmd, method, p, err);
+    json_decref(p);
+    return rc;
+}
+
+static void refused(const char *method, const char *params, const char *code)
+{
+    cx_publish_cmd cmd;
+    cx_publish_error err;
+    cr_assert_eq(parse(method, params, &cmd, &err), -1, "%s %s was accepted", method, params);
+    cr_assert_str_eq(err.code, code, "%s %s: %s", method, params, err.message);
+}
+
+Test(publish_commands, valid_commands_become_envelopes)
+{
+    cx_publish_cmd cmd;
+    cx_publish_error err;
+    cr_assert_eq(parse("broadcast", "{\"groups\": [\"a\", \"b.c-d_e\"], \"event\": {\"action\": \"x\", \"payload\": [1]}}",
+                       &cmd, &err), 0, "%s", err.message);
+    cr_assert_eq(cmd.env.type, CX_ENV_EVENT);
+    cr_assert_eq(cmd.env.ngroups, 2);
+    cr_assert(cx_slice_eq(cmd.env.text, "{\"action\":\"x\",\"payload\":[1]}"));
+    cx_publish_cmd_free(&cmd);
+    cr_assert_eq(parse("send", "{\"connection\": \"18446744073709551615\", \"event\": {\"action\": \"x\"}}", &cmd, &err), 0);
+    cr_assert_eq(cmd.env.conn, UINT64_MAX);
+    cr_assert(cx_slice_eq(cmd.env.text, "{\"action\":\"x\",\"payload\":null}"));
+    cx_publish_cmd_free(&cmd);
+    cr_assert_eq(parse("disconnect", "{\"user_id\": 7}", &cmd, &err), 0);
+    cr_assert_eq(cmd.env.type, CX_ENV_CLOSE_TARGET);
+    cr_assert_eq(cmd.env.code, 1000);
+    cx_publish_cmd_free(&cmd);
+}
+
+Test(publish_commands, bad_commands_are_refused_with_a_code)
+{
+    refused("broadcast", "{\"groups\": [], \"event\": {\"action\": \"x\"}}", "invalid_field");
+    refused("broadcast", "{\"groups\": [\"\"], \"event\": {\"action\": \"x\"}}", "invalid_group");
+    refused("broadcast", "{\"groups\": [\"caf\\u00e9\"], \"event\": {\"action\": \"x\"}}", "invalid_group");
+    refused("broadcast", "{\"groups\": [1], \"event\": {\"action\": \"x\"}}", "invalid_group");
+    refused("broadcast", "{\"event\": {\"action\": \"x\"}}", "missing_target");
+    refused("broadcast", "{\"groups\": [\"a\"], \"event\": {\"payload\": 1}}", "missing_field");
+    refused("broadcast", "{\"groups\": [\"a\"], \"event\": {\"action\": \"\"}}", "invalid_field");
+    refused("broadcast", "{\"groups\": [\"a\"], \"event\": \"x\"}", "invalid_field");
+    refused("send", "{\"user_id\": 0, \"event\": {\"action\": \"x\"}}", "invalid_field");
+    refused("send", "{\"user_id\": 1, \"connection\": \"2\", \"event\": {\"action\": \"x\"}}", "invalid_field");
+    refused("send", "{\"connection\": \"12x\", \"event\": {\"action\": \"x\"}}", "invalid_field");
+    refused("send", "{\"connection\": \"-1\", \"event\": {\"action\": \"x\"}}", "invalid_field");
+    refused("send", "{\"connection\": \"99999999999999999999\", \"event\": {\"action\": \"x\"}}", "invalid_field");
+    refused("disconnect", "{\"user_id\": 1, \"code\": 2000}", "invalid_field");
+    refused("disconnect", "{\"user_id\": 1, \"code\": \"4001\"}", "invalid_field");
+    refused("disconnect", "{\"user_id\": 1, \"event\": {}}", "unknown_field");
+    refused("publish", "{}", "unknown_method");
+    char name[200];
+    memset(name, 'a', 100);
+    name[100] = '\0';
+    cr_assert(!cx_publish_group_name_ok(name), "100 characters is Channels' limit");
+    name[99] = '\0';
+    cr_assert(cx_publish_group_name_ok(name));
+}
+
+#include "broker/users.h"
+#include "broker/groups.h"
+
+Test(broker_users, a_users_connections_come_and_go_and_anonymous_is_never_indexed)
+{
+    cx_users *users = cx_users_new();
+    int a = 1, b = 2, c = 3;
+    cr_assert_eq(cx_users_add(users, 7, 100, &a), 0);
+    cr_assert_eq(cx_users_add(users, 7, 101, &b), 0);
+    cr_assert_eq(cx_users_add(users, 0, 102, &c), 0);   /* anonymous: accepted, not indexed */
+    cr_assert_eq(cx_users_count(users, 7), 2);
+    cr_assert_eq(cx_users_count(users, 0), 0);
+    void *out[4];
+    cr_assert_eq(cx_users_connections(users, 7, out, 4), 2);
+    cx_users_remove(users, 7, 100);
+    cr_assert_eq(cx_users_connections(users, 7, out, 4), 1);
+    cr_assert_eq(out[0], &b);
+    cx_users_remove(users, 7, 101);
+    cr_assert_eq(cx_users_count(users, 7), 0);
+    cx_users_remove(users, 8, 1);   /* unknown: a no-op */
+    cx_users_destroy(&users);
+    cr_assert_null(users);
+}
+
+Test(broker_groups, reach_counts_a_connection_in_two_groups_once)
+{
+    cx_groups *g = cx_groups_new();
+    int gw;
+    cx_groups_add(g, "a", 1, &gw);
+    cx_groups_add(g, "a", 2, &gw);
+    cx_groups_add(g, "b", 2, &gw);
+    cx_groups_add(g, "b", 3, &gw);
+    const char *both[] = { "a", "b" }, *one[] = { "b" }, *none[] = { "zzz" };
+    cr_assert_eq(cx_groups_reach(g, both, 2), 3);
+    cr_assert_eq(cx_groups_reach(g, one, 1), 2);
+    cr_assert_eq(cx_groups_reach(g, none, 1), 0);
+    cx_groups_destroy(&g);
+}
