@@ -50,6 +50,7 @@ typedef struct {
     int sending;
     uint64_t joined;
     uint64_t deliveries, published, complete, stalls, failed;
+    uint64_t counted_from;   /* events published before the last reset_counts are not counted */
     int api_fd;
     FILE *publisher;
     char host[256], port[8];
@@ -148,13 +149,19 @@ static void on_message(loop_t *loop, conn_t *c, const char *text, size_t len, vo
             loop_stop(loop);
         return;
     }
-    r->deliveries++;
+    /* An event in flight at the end of the warm-up completes inside the window with only some of
+     * its deliveries there: count an event's deliveries and completion only when it was published
+     * inside the window, so that deliveries = members x complete plus the events still in flight. */
+    int counted = seq >= r->counted_from;
+    r->deliveries += counted;
     pub_slot *s = &r->ring[seq % RING];
     if (s->seq != seq || ++s->got != r->members)
         return;
     uint64_t now = now_ns();
-    hist_record(&r->all, now - s->sent);
-    r->complete++;
+    if (counted) {
+        hist_record(&r->all, now - s->sent);
+        r->complete++;
+    }
     r->last_progress = now;
     if (r->sending)
         publish(r, ++r->next_seq);
@@ -177,6 +184,7 @@ static void reset_counts(pub_run *r)
 {
     hist_init(&r->all);
     r->deliveries = r->published = r->complete = r->stalls = r->failed = 0;
+    r->counted_from = r->next_seq + 1;
 }
 
 static void report(pub_run *r, const loop_stats *st, double secs, const double *cpu)
