@@ -282,11 +282,23 @@ static ssize_t filter(wire *w, int fd, unsigned char *buf, size_t n)
             return -1;
         }
     }
-    if (w->phase == PHASE_HEAD) {
-        ssize_t k = scan_head(w, fd, buf, n);
+    while (w->phase == PHASE_HEAD) {
+        ssize_t k = scan_head(w, fd, buf + head, n - head);
         if (k < 0)
             return 0;
-        head = (size_t) k;
+        head += (size_t) k;
+        if (w->phase == PHASE_HEAD && head < n) {
+            /* A request without Upgrade ended inside this segment and the client's next one
+             * follows (pipelining): its head is checked as well, or a head past the limits,
+             * and the frames after an upgrade in it, would reach lws unchecked. Empty lines
+             * before it are taken out, as at a segment's start. */
+            size_t skip = 0;
+            while (head + skip < n && (buf[head + skip] == '\r' || buf[head + skip] == '\n'))
+                skip++;
+            memmove(buf + head, buf + head + skip, n - head - skip);
+            n -= skip;
+            continue;
+        }
         if (w->phase == PHASE_HEAD || head == n)
             return (ssize_t) n;
     }
