@@ -70,9 +70,7 @@ static const char *token_prefix(size_t *len)
     return prefix;
 }
 
-/* Walks the offers as lws does (same tokenizer, same flags), so both see the same names.
- * Calls visit(name, len, arg) for each; returns -1 when the list is malformed. */
-static int each_offer(const char *list, size_t len, void (*visit)(const char *, size_t, void *), void *arg)
+int cx_handshake_each_offer(const char *list, size_t len, void (*visit)(const char *, size_t, void *), void *arg)
 {
     struct lws_tokenize ts;
     lws_tokenize_init(&ts, list, LWS_TOKENIZE_F_COMMA_SEP_LIST | LWS_TOKENIZE_F_MINUS_NONTERM
@@ -134,7 +132,7 @@ static int read_offers(struct lws *wsi, offers *o, const char *const *supported,
     size_t flen = 0;
     if (forwarded)
         o->forwarded = open_memstream(forwarded, &flen);
-    int rc = n < 0 ? -1 : each_offer(list, (size_t) n, visit, o);
+    int rc = n < 0 ? -1 : cx_handshake_each_offer(list, (size_t) n, visit, o);
     if (o->forwarded)
         fclose(o->forwarded);
     explicit_bzero(list, sizeof list);

@@ -22,6 +22,11 @@ int cx_handshake_check(struct lws *wsi);
  * (NULL-terminated, may be NULL); names the slot after the chosen subprotocol, or "" for
  * no Sec-WebSocket-Protocol in the answer. 0, or -1 on a malformed list (lws then hangs up). */
 int cx_handshake_choose(struct lws *wsi, const char *const *supported);
+/* Walks a Sec-WebSocket-Protocol value (list[len], not NUL-terminated) as lws does (same tokenizer,
+ * same flags), so both see the same names: calls visit(name, name_len, arg) for each offer, in order.
+ * Returns 0, or -1 when the list is malformed (an offer that is not an RFC 7230 token of at most 63
+ * bytes, or not a comma-separated list); offers before the fault were visited. */
+int cx_handshake_each_offer(const char *list, size_t len, void (*visit)(const char *, size_t, void *), void *arg);
 /* LWS_CALLBACK_ESTABLISHED: wipes the slot (it may have held a credential's name). */
 void cx_handshake_done(void);
 /* The offers minus credentials as "a, b" (malloc'd, NULL when none), for the worker; *token gets
