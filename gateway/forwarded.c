@@ -64,15 +64,21 @@ void cx_forwarded_read(const cx_proxies *proxies, struct lws *wsi, char *client,
     free(xff);
     free(real_ip);
     char *fwd_host = custom_header(wsi, "x-forwarded-host:"), *fwd_proto = custom_header(wsi, "x-forwarded-proto:");
-    const char *h = first_value(fwd_host) ? first_value(fwd_host) : host;
-    const char *scheme = first_value(fwd_proto) ? http_scheme(first_value(fwd_proto)) : NULL;
-    if (h && (scheme || h != host)) {
-        char *combined = NULL;
-        if (asprintf(&combined, "%s%s%s", scheme ? scheme : "", scheme ? "://" : "", h) >= 0) {
-            free(host);
-            *origin_host = combined;
-        }
+    char *combined = cx_forwarded_origin_host(host, fwd_host, fwd_proto);
+    if (combined) {
+        free(host);
+        *origin_host = combined;
     }
     free(fwd_host);
     free(fwd_proto);
+}
+
+char *cx_forwarded_origin_host(const char *host, char *fwd_host, char *fwd_proto)
+{
+    const char *h = first_value(fwd_host) ? first_value(fwd_host) : host;
+    const char *scheme = first_value(fwd_proto) ? http_scheme(first_value(fwd_proto)) : NULL;
+    char *combined = NULL;
+    if (!h || asprintf(&combined, "%s%s%s", scheme ? scheme : "", scheme ? "://" : "", h) < 0)
+        return NULL;
+    return combined;
 }

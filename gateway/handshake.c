@@ -139,7 +139,7 @@ static int read_offers(struct lws *wsi, offers *o, const char *const *supported,
     return rc;
 }
 
-static int has_token(const char *list, const char *token)
+int cx_handshake_has_token(const char *list, const char *token)
 {
     size_t n = strlen(token);
     for (const char *p = list; p && *p;) {
@@ -152,8 +152,7 @@ static int has_token(const char *list, const char *token)
     return 0;
 }
 
-/* RFC 6455 §4.1: a 16-byte nonce, base64-encoded (24 characters). */
-static int valid_key(const char *key)
+int cx_handshake_key_valid(const char *key)
 {
     char raw[32];
     return key && strlen(key) == 24 && lws_b64_decode_string(key, raw, sizeof raw) == 16;
@@ -180,14 +179,14 @@ int cx_handshake_check(struct lws *wsi)
         rc = bad_request(wsi, "The request path contains a NUL byte.");
     else if (!host || !*host)
         rc = bad_request(wsi, "Missing Host header.");
-    else if (!connection || lws_hdr_total_length(wsi, WSI_TOKEN_CONNECTION) > 126 || !has_token(connection, "upgrade"))
+    else if (!connection || lws_hdr_total_length(wsi, WSI_TOKEN_CONNECTION) > 126 || !cx_handshake_has_token(connection, "upgrade"))
         rc = bad_request(wsi, "The Connection header must contain \\\"upgrade\\\".");
     else if (!version || strcmp(version, "13") != 0) {
         if (cx_log_enabled(CX_LOG_INFO))
             cx_log_fields(CX_LOG_INFO, "upgrade refused", json_pack("{s:i, s:s}", "status", 426, "why", "version"));
         rc = cx_handshake_refuse(wsi, 426, "sec-websocket-version: 13\r\n",
                                  "Unsupported WebSocket version: this server speaks version 13 (RFC 6455).");
-    } else if (!valid_key(key))
+    } else if (!cx_handshake_key_valid(key))
         rc = bad_request(wsi, "Sec-WebSocket-Key must be 16 bytes, base64-encoded.");
     else if (read_offers(wsi, &o, NULL, NULL) != 0)
         rc = bad_request(wsi, "Malformed Sec-WebSocket-Protocol: a comma-separated list of tokens, "

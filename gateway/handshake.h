@@ -27,6 +27,12 @@ int cx_handshake_choose(struct lws *wsi, const char *const *supported);
  * Returns 0, or -1 when the list is malformed (an offer that is not an RFC 7230 token of at most 63
  * bytes, or not a comma-separated list); offers before the fault were visited. */
 int cx_handshake_each_offer(const char *list, size_t len, void (*visit)(const char *, size_t, void *), void *arg);
+/* Whether a header's comma- (or space-) separated list has token, compared case-insensitively
+ * (Connection: keep-alive, Upgrade). */
+int cx_handshake_has_token(const char *list, const char *token);
+/* Whether key (NULL when absent) is a Sec-WebSocket-Key: a 16-byte nonce, base64-encoded, so 24
+ * characters (RFC 6455 §4.1). */
+int cx_handshake_key_valid(const char *key);
 /* LWS_CALLBACK_ESTABLISHED: wipes the slot (it may have held a credential's name). */
 void cx_handshake_done(void);
 /* The offers minus credentials as "a, b" (malloc'd, NULL when none), for the worker; *token gets
