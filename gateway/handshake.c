@@ -154,8 +154,12 @@ int cx_handshake_has_token(const char *list, const char *token)
 
 int cx_handshake_key_valid(const char *key)
 {
+    /* lws's decoder skips what is not base64 and still counts 16 bytes: the alphabet is checked
+     * first (22 characters and the padding, as 16 bytes encode). */
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     char raw[32];
-    return key && strlen(key) == 24 && lws_b64_decode_string(key, raw, sizeof raw) == 16;
+    return key && strlen(key) == 24 && strspn(key, alphabet) == 22 && strcmp(key + 22, "==") == 0
+           && lws_b64_decode_string(key, raw, sizeof raw) == 16;
 }
 
 static int bad_request(struct lws *wsi, const char *detail)
