@@ -165,6 +165,13 @@ def broker_table(results):
                  "group_sends_per_s")
         elif sc in ("broker_connect", "broker_join", "broker_disconnect"):
             line(sc[7:] + "s", r, "items_per_s")
+    for r in rows:
+        if r["scenario"] == "broker_gateway_lost":
+            print(f"\n{r.get('server')} ({r.get('links')}): a gateway lost with {r.get('connections_lost'):,} "
+                  f"connections ({r.get('memberships_lost'):,} memberships) cost the broker "
+                  f"{fmt(r.get('broker_cpu_ms'))} ms of CPU in one go")
+            out.append({"figure": "gateway lost", "server": r.get("server"), "links": r.get("links"),
+                        "connections_lost": r.get("connections_lost"), "broker_cpu_ms": r.get("broker_cpu_ms")})
     mem = [r for r in rows if r["scenario"] in ("broker_connect", "broker_join")]
     for r in mem:
         key = "bytes_per_connection" if r["scenario"] == "broker_connect" else "bytes_per_membership"

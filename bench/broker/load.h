@@ -70,6 +70,9 @@ typedef struct {
     uint64_t sends_seen;                       /* SEND at gateways */
     uint64_t gsends_sent, gsend_envelopes, deliveries, gsends_complete;
     uint64_t disconnects_sent, disconnects_seen;   /* DISCONNECT: by gateways, at workers */
+    uint64_t gone_seen, gone_first_ns, gone_last_ns;   /* DISCONNECT 1006 at workers: a gateway lost */
+    uint64_t memberships_gone; /* the lost gateway's connections' */
+    int dead_gateway;          /* -1, or the gateway whose link was cut (bl_lose_gateway) */
     uint64_t closes, unexpected;               /* CLOSE from the broker; anything no phase asked for */
     uint32_t fan_members[BL_MAX_FANOUT][BL_MAX_PEERS];   /* fan-S members per gateway */
 
@@ -102,7 +105,10 @@ int bl_join_fanout(bl_load *b, double *seconds);
 /* Closed loop for duration seconds: round trips (RECEIVE then SEND) or group sends to fan_sizes[fan]. */
 int bl_route(bl_load *b, double duration, double *seconds);
 int bl_fanout(bl_load *b, int fan, double duration, double *seconds);
-/* Every connection ends (DISCONNECT from its gateway), so a broker that keeps running forgets them. */
+/* The last gateway's link is cut without a word: the broker must notice (heartbeat timeout) and tell the
+ * workers of each of its connections (DISCONNECT 1006), all in one go. Returns when they all arrived. */
+int bl_lose_gateway(bl_load *b, double *seconds);
+/* Every other connection ends (DISCONNECT from its gateway), so a broker that keeps running forgets them. */
 int bl_disconnect(bl_load *b, double *seconds);
 /* A room's name: "room-<layer>-<n>" (the connection's j-th room). */
 void bl_room_name(const bl_load *b, uint64_t i, int layer, char *out, size_t size);

@@ -21,7 +21,8 @@
  * each, a short round-trip run shows whether what the broker holds slows
  * what it routes (broker_held). Then the full runs: broker_route (client
  * message to its worker and the reply back), broker_fanout per group size,
- * broker_connect, broker_join and broker_disconnect.
+ * broker_connect, broker_join, broker_gateway_lost (one gateway's link cut: the broker's pause
+ * while it ends that gateway's connections in one go) and broker_disconnect.
  */
 #include "bench/broker/load.h"
 #include "common/env.h"
@@ -119,8 +120,8 @@ static void begin(const char *scenario, const bl_load *b)
     used = 0;
     put("{\"scenario\":\"%s\",\"server\":\"%s\",\"links\":\"%s\",\"gateways\":%d,\"workers\":%d,"
         "\"connections\":%llu,\"memberships\":%llu", scenario, label, links, b->ngateways, b->nworkers,
-        (unsigned long long) (b->connects_seen - b->disconnects_seen),
-        (unsigned long long) (b->disconnects_seen ? 0 : b->joins_seen));
+        (unsigned long long) (b->connects_seen - b->disconnects_seen - b->gone_seen),
+        (unsigned long long) (b->disconnects_seen ? 0 : b->joins_seen - b->memberships_gone));
 }
 static void num(const char *key, double v) { put(",\"%s\":%.3f", key, v); }
 static void integer(const char *key, long long v) { put(",\"%s\":%lld", key, v); }
@@ -282,6 +283,42 @@ static int fanout(bl_load *b, int f, double duration)
     return 0;
 }
 
+/* A gateway dies holding a quarter of the connections (K = 4): what its removal costs the broker, in
+ * one go on its one thread, is how long everything else waits. */
+static int lose_gateway(bl_load *b)
+{
+    int g = b->ngateways - 1;
+    uint64_t gone = 0;
+    for (uint64_t i = (uint64_t) g; i < b->announced; i += (uint64_t) b->ngateways)
+        gone++;
+    uint64_t memberships = gone * (uint64_t) b->groups_per_conn;
+    for (int f = 0; f < b->nfan; f++)
+        memberships += b->fan_members[f][g];
+    double secs;
+    snap s0 = take(b);
+    if (bl_lose_gateway(b, &secs) != 0)
+        return -1;
+    snap s1 = take(b);
+    b->memberships_gone = memberships;
+    double cpu_ms = (double) (s1.broker_cpu_ns - s0.broker_cpu_ns) / 1e6;
+    double stall_ms = (double) (b->gone_last_ns - b->gone_first_ns) / 1e6;
+    begin("broker_gateway_lost", b);
+    integer("connections_lost", (long long) gone);
+    integer("memberships_lost", (long long) memberships);
+    num("detected_after_ms", (double) (b->gone_first_ns - s0.wall_ns) / 1e6);
+    num("burst_ms", stall_ms);
+    if (b->broker_pid) {
+        num("broker_cpu_ms", cpu_ms);
+        num("broker_cpu_us_per_connection", gone ? cpu_ms * 1e3 / (double) gone : 0);
+    }
+    end("gateway lost with %llu connections (%llu memberships): noticed after %.0f ms (heartbeat timeout), its "
+        "connections' DISCONNECT 1006 reached the workers in one burst (%.1f ms); broker CPU %.1f ms in all (%.2f us "
+        "per connection), spent in one go: the pause everything else waits through", (unsigned long long) gone,
+        (unsigned long long) memberships, (double) (b->gone_first_ns - s0.wall_ns) / 1e6, stall_ms, cpu_ms,
+        gone ? cpu_ms * 1e3 / (double) gone : 0);
+    return 0;
+}
+
 static int run(bl_load *b)
 {
     total conn = { 0 }, join = { 0 };
@@ -316,6 +353,8 @@ static int run(bl_load *b)
     for (int f = 0; f < b->nfan; f++)
         if (b->fan_sizes[f] <= b->announced && fanout(b, f, b->duration) != 0)
             return -1;
+    if (lose_gateway(b) != 0)
+        return -1;
     total gone = { 0 };
     snap s0 = take(b);
     if (bl_disconnect(b, &secs) != 0)
@@ -349,7 +388,7 @@ static void usage(FILE *out)
           "  --label NAME             server name in the output (default chanx)\n"
           "CURVE: with CHANX_CURVE_DIR set, the peers use its gateway and worker keys (chanx-admin keygen).\n"
           "Results: broker_held (per step), broker_connect, broker_join, broker_route, broker_fanout (per\n"
-          "size), broker_disconnect; one JSON line each and a '# ' line for people.\n", out);
+          "size), broker_gateway_lost, broker_disconnect; one JSON line each and a '# ' line for people.\n", out);
 }
 
 static int parse_fanout(bl_load *b, const char *list)
@@ -373,7 +412,7 @@ int main(int argc, char **argv)
     static bl_load b;
     static char endpoint[512];
     b = (bl_load) { .ngateways = 4, .nworkers = 2, .connections = 10000, .groups_per_conn = 10, .room_size = 10,
-                    .window = 256, .duration = 3, .steps = 4 };
+                    .window = 256, .duration = 3, .steps = 4, .dead_gateway = -1 };
     parse_fanout(&b, "1,10,100,1000,10000");
     label = "chanx";
     const char *env = cx_env_str("CHANX_BROKER", CX_DEFAULT_BROKER);

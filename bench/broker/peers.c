@@ -140,7 +140,14 @@ static void on_worker(bl_load *b, int w, const cx_env *env)
         break;
     }
     case CX_ENV_DISCONNECT:
-        b->disconnects_seen++;
+        if (env->code == 1006) {   /* from the broker: the connection's gateway is gone */
+            uint64_t now = bl_now_ns();
+            if (!b->gone_seen++)
+                b->gone_first_ns = now;
+            b->gone_last_ns = now;
+        } else {
+            b->disconnects_seen++;
+        }
         break;
     default:
         b->unexpected++;
@@ -170,8 +177,10 @@ void bl_pump(bl_load *b, int timeout_ms)
     static uint64_t last_tick;
     zmq_pollitem_t items[2 * BL_MAX_PEERS];
     int n = 0;
-    for (int g = 0; g < b->ngateways; g++)
-        items[n++] = (zmq_pollitem_t) { .socket = cx_link_socket(b->gateways[g].link), .events = ZMQ_POLLIN };
+    for (int g = 0; g < b->ngateways; g++)   /* a lost gateway's item polls nothing (NULL socket, fd -1) */
+        items[n++] = b->gateways[g].link ? (zmq_pollitem_t) { .socket = cx_link_socket(b->gateways[g].link),
+                                                              .events = ZMQ_POLLIN }
+                                         : (zmq_pollitem_t) { .fd = -1 };
     for (int w = 0; w < b->nworkers; w++)
         items[n++] = (zmq_pollitem_t) { .socket = cx_link_socket(b->workers[w].link), .events = ZMQ_POLLIN };
     if (zmq_poll(items, n, timeout_ms) > 0)
@@ -184,7 +193,8 @@ void bl_pump(bl_load *b, int timeout_ms)
     if (now - last_tick > 200000000u) {   /* heartbeats when a link is idle; a silent broker is noticed */
         last_tick = now;
         for (int g = 0; g < b->ngateways; g++)
-            b->lost |= cx_link_tick(b->gateways[g].link);
+            if (b->gateways[g].link)
+                b->lost |= cx_link_tick(b->gateways[g].link);
         for (int w = 0; w < b->nworkers; w++)
             b->lost |= cx_link_tick(b->workers[w].link);
     }

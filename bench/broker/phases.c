@@ -254,6 +254,8 @@ int bl_fanout(bl_load *b, int fan, double duration, double *seconds)
 static int disconnect_one(cursor *c)
 {
     bl_load *b = c->b;
+    while (c->next < c->end && (int) (c->next % (uint64_t) b->ngateways) == b->dead_gateway)
+        c->next++;   /* the lost gateway's: the broker ended them already */
     if (c->next >= c->end)
         return 0;
     uint64_t i = c->next++;
@@ -268,4 +270,25 @@ int bl_disconnect(bl_load *b, double *seconds)
     cursor c = { .b = b, .end = b->announced };
     return closed_loop(b, &c, disconnect_one, &b->disconnects_sent, &b->disconnects_seen, (uint64_t) b->window, 0,
                        "disconnect", seconds);
+}
+
+/* ------------------------------------------------------- a gateway lost */
+
+int bl_lose_gateway(bl_load *b, double *seconds)
+{
+    int g = b->ngateways - 1;
+    uint64_t k = (uint64_t) b->ngateways, held = b->announced / k + (b->announced % k > (uint64_t) g);
+    uint64_t t0 = bl_now_ns(), limit = t0 + 60000000000ull + held * 100000ull;   /* 60 s + 100 us each */
+    cx_link_destroy(&b->gateways[g].link);
+    b->dead_gateway = g;
+    while (b->gone_seen < held) {
+        bl_pump(b, 20);
+        if (bl_now_ns() > limit) {
+            fprintf(stderr, "chanx-bench-broker: gateway lost: %llu of its %llu connections reported to their "
+                    "workers\n", (unsigned long long) b->gone_seen, (unsigned long long) held);
+            return -1;
+        }
+    }
+    *seconds = (double) (bl_now_ns() - t0) / 1e9;
+    return 0;
 }

@@ -257,8 +257,8 @@ Test(bench_smoke_broker, counts_of_every_phase_add_up_over_curve_links)
     size_t n = bench_broker(env, "-n 40 --groups-per-connection 3 --room-size 5 --gateways 2 --workers 2 "
                             "--duration 0.5 --steps 2 --fanout 1,10", r, 16, &status);
     cr_assert_eq(status, 0, "chanx-bench broker exited with %d: %s", status, last_diagnostic);
-    /* held after step 1, connect, join, route, fan-out 1 and 10, disconnect */
-    cr_assert_eq(n, 7, "%zu results", n);
+    /* held after step 1, connect, join, route, fan-out 1 and 10, gateway lost, disconnect */
+    cr_assert_eq(n, 8, "%zu results", n);
     for (size_t i = 0; i < n; i++) {
         cr_assert_str_eq(json_string_value(json_object_get(r[i], "server")), "smoke");
         cr_assert_str_eq(json_string_value(json_object_get(r[i], "links")), "curve");
@@ -288,8 +288,13 @@ Test(bench_smoke_broker, counts_of_every_phase_add_up_over_curve_links)
     cr_assert_eq(num(f10, "gateway_envelopes"), 2 * num(f10, "group_sends"), "one envelope per gateway, not per member");
     cr_assert_eq(num(f10, "deliveries"), 10 * num(f10, "group_sends"));
     cr_assert_eq(num(f10, "complete"), num(f10, "group_sends"));
+    /* the second gateway's link cut: the broker tells the workers of each of its 20 connections */
+    json_t *lost = result_of(r, n, "broker_gateway_lost", -1);
+    cr_assert_eq(num(lost, "connections_lost"), 20);
+    cr_assert_eq(num(lost, "connections"), 20, "the other gateway's connections are still held");
+    cr_assert_gt(num(lost, "broker_cpu_ms"), 0);
     json_t *d = result_of(r, n, "broker_disconnect", -1);
-    cr_assert_eq(num(d, "envelopes_in"), 40);
+    cr_assert_eq(num(d, "envelopes_in"), 20, "the remaining connections end, each with one DISCONNECT");
     cr_assert_eq(num(d, "connections"), 0);
     for (size_t i = 0; i < n; i++)
         json_decref(r[i]);
