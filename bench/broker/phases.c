@@ -42,6 +42,14 @@ static uint64_t xorshift(uint64_t *s)
     return *s;
 }
 
+/* The k-th of n connections from `from`, in a scattered order: users join and leave at random, not in
+ * the order they came (the broker's tables and the heap are visited as they would be). A bijection of
+ * [0, n): the multiplier is a prime larger than any n here. */
+static uint64_t scattered(uint64_t k, uint64_t from, uint64_t n)
+{
+    return from + (k * 2654435761ull) % n;
+}
+
 /* The loop: more() sends one item (0 when there is none left); sent/seen count items and answers. */
 static int closed_loop(bl_load *b, cursor *c, int (*more)(cursor *), const uint64_t *sent, const uint64_t *seen,
                        uint64_t window, double duration, const char *what, double *seconds)
@@ -135,9 +143,10 @@ static int join_one(cursor *c)
             return 0;
         c->next = c->from;
     }
+    uint64_t i = scattered(c->next++ - c->from, c->from, c->end - c->from);
     char group[64];
-    bl_room_name(b, c->next, c->layer, group, sizeof group);
-    return add_member(b, c->next++, group) == 0;
+    bl_room_name(b, i, c->layer, group, sizeof group);
+    return add_member(b, i, group) == 0;
 }
 
 int bl_join(bl_load *b, uint64_t from, uint64_t upto, double *seconds)
@@ -254,11 +263,12 @@ int bl_fanout(bl_load *b, int fan, double duration, double *seconds)
 static int disconnect_one(cursor *c)
 {
     bl_load *b = c->b;
-    while (c->next < c->end && (int) (c->next % (uint64_t) b->ngateways) == b->dead_gateway)
-        c->next++;   /* the lost gateway's: the broker ended them already */
-    if (c->next >= c->end)
-        return 0;
-    uint64_t i = c->next++;
+    uint64_t i = 0;
+    do {   /* skipping the lost gateway's: the broker ended them already */
+        if (c->next >= c->end)
+            return 0;
+        i = scattered(c->next++, 0, c->end);
+    } while ((int) (i % (uint64_t) b->ngateways) == b->dead_gateway);
     cx_env gone = { .type = CX_ENV_DISCONNECT, .conn = bl_conn_id(b, i), .code = 1001 };
     cx_link_send(b->gateways[i % (uint64_t) b->ngateways].link, &gone);
     b->disconnects_sent++;
