@@ -72,7 +72,7 @@ E2E_SRCS  := $(wildcard tests/e2e/*.c) $(wildcard tests/kit/*selftest.c)
 # The testing kit as a library: what a plugin author's tests link (see README).
 KIT_LIB := $(BUILD)/lib/libchanx-testing.a
 
-.PHONY: all deps run test test-plain test-san test-tsan unit e2e bench clean new-consumer fuzz fuzz-build fuzz-smoke check-private-folder
+.PHONY: all deps run test test-plain test-san test-tsan unit e2e bench clean new-consumer fuzz fuzz-build fuzz-smoke check-private-folder check-run
 .DEFAULT_GOAL := all
 
 all: $(PROGRAMS) $(PLUGINS) $(TEST_PLUGINS) $(ABI_PLUGINS) $(KIT_LIB) $(BUILD)/tests/unit $(BUILD)/tests/e2e $(BUILD)/bench/bare_echo $(BUILD)/bench/chanx-bench $(BENCH_PLUGINS)
@@ -181,6 +181,7 @@ run: deps
 test: deps
 	@$(MAKE) --no-print-directory check-deploy
 	@tests/private_folder.sh
+	@tests/make_run.sh
 	@$(MAKE) --no-print-directory test-plain
 	@$(MAKE) --no-print-directory test-san
 	@$(MAKE) --no-print-directory test-tsan
@@ -216,6 +217,10 @@ check-deploy:
 # The private PostgreSQL cluster from a checkout in a 0700 folder, as root (scripts/pg-cluster).
 check-private-folder:
 	@tests/private_folder.sh
+
+# `make run` itself (scripts/run): 2 gateways and 2 workers on free ports, SIGTERM, a failed start.
+check-run: all
+	@tests/make_run.sh
 
 test-plain: all
 	@scripts/run-tests $(BUILD)
