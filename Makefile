@@ -181,8 +181,8 @@ run: deps
 test: deps
 	@$(MAKE) --no-print-directory check-deploy
 	@tests/private_folder.sh
-	@tests/make_run.sh
 	@$(MAKE) --no-print-directory test-plain
+	@tests/make_run.sh
 	@$(MAKE) --no-print-directory test-san
 	@$(MAKE) --no-print-directory test-tsan
 	@$(MAKE) --no-print-directory fuzz-smoke
