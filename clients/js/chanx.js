@@ -28,7 +28,9 @@
  *     await chat.connect();
  *     chat.send("chat", { message: "hi" });
  *
- * In node, pass a WebSocket implementation: new ChanxClient(url, { WebSocket: require("ws") }).
+ * In node before 22, pass a WebSocket implementation: new ChanxClient(url, { WebSocket }), WebSocket
+ * being npm's ws (import WebSocket from "ws") or Debian's node-ws, which an ES module loads with
+ * createRequire(import.meta.url)("ws") under NODE_PATH=/usr/share/nodejs.
  * Threading: none; everything runs on the caller's event loop.
  */
 
