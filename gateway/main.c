@@ -94,6 +94,12 @@ int main(int argc, char **argv)
         return check(host, config.port);
     config.listen_host = host;
     volatile int *stop = cx_process_start("gateway");
+    /* The one setting a Django deployment must not forget, and whose absence nothing else shows:
+     * sessions still authenticate (trusted as stored), so say what is off. */
+    if (!cx_env_str("CHANX_DJANGO_SECRET_KEY", NULL))
+        cx_warn("CHANX_DJANGO_SECRET_KEY is not set: session cookies are not signature-checked (django_session "
+                "rows are trusted as stored, a changed password does not log sessions out)%s",
+                cx_env_str("CHANX_JWT_SECRET", NULL) ? "" : " and JWTs are refused");
     cx_metrics_http *metrics = NULL;
     cx_gw_metrics_init();
     if (cx_metrics_http_from_env(&metrics) != 0)
