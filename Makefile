@@ -172,8 +172,9 @@ $(BUILD)/bench/chanx-bench: $(call objs,$(filter-out bench/bare_echo.c,$(wildcar
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_SAN) -o $@ $^ -lm
 
+# Only what it starts: a first `make run` need not compile the test suites and the benchmark.
 run: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory programs plugins
 	@scripts/run
 
 # The test suite runs twice: an optimised build, then the same suite under
