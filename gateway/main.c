@@ -11,6 +11,7 @@
 #include "common/metrics_http.h"
 #include "gateway/metrics.h"
 #include "gateway/gateway.h"
+#include "gateway/user_model.h"
 
 #include <arpa/inet.h>
 #include <czmq.h>
@@ -92,6 +93,8 @@ int main(int argc, char **argv)
     }
     if (probe)
         return check(host, config.port);
+    if (cx_user_model_check() != 0)
+        return 2;
     config.listen_host = host;
     volatile int *stop = cx_process_start("gateway");
     /* The one setting a Django deployment must not forget, and whose absence nothing else shows:
