@@ -183,7 +183,8 @@ int cx_handshake_check(struct lws *wsi)
         rc = bad_request(wsi, "The request path contains a NUL byte.");
     else if (!host || !*host)
         rc = bad_request(wsi, "Missing Host header.");
-    else if (!connection || lws_hdr_total_length(wsi, WSI_TOKEN_CONNECTION) > 126 || !cx_handshake_has_token(connection, "upgrade"))
+    else if (!connection || lws_hdr_total_length(wsi, WSI_TOKEN_CONNECTION) > 126
+             || !cx_handshake_has_token(connection, "upgrade"))
         rc = bad_request(wsi, "The Connection header must contain \\\"upgrade\\\".");
     else if (!version || strcmp(version, "13") != 0) {
         if (cx_log_enabled(CX_LOG_INFO))
