@@ -46,7 +46,7 @@ typedef enum {
 } cx_env_type;
 
 /* Peer roles. CX_ROLE_API (chanx-api, chanx-admin publish) may send only EVENT and CLOSE_TARGET
- * (besides HELLO and HEARTBEAT); the broker's list is CX_API_MAY_SEND in broker/broker.c. */
+ * (besides HELLO and HEARTBEAT); the broker's list is the api row of broker/roles.c. */
 typedef enum { CX_ROLE_GATEWAY = 1, CX_ROLE_WORKER = 2, CX_ROLE_API = 3 } cx_role;
 
 /* EVENT / CLOSE_TARGET targets. USER never leaves the broker: it becomes one CONNECTION per
