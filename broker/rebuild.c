@@ -7,7 +7,8 @@
  * pinned to it and its routes. So when a broker starts (after a crash, or a
  * standby taking over), every peer that reconnects introduces itself again
  * (HELLO, a worker's REGISTER) and re-announces what it holds, one RESUME
- * per connection (a gateway's with the connection's groups), then RESUME 0.
+ * per connection (a gateway's with the connection's groups and user), then
+ * RESUME 0.
  * A connection is whole again when both its gateway and its worker have
  * announced it; clients never notice.
  *
@@ -272,6 +273,10 @@ void cx_rebuild_on_resume(cx_broker *self, peer *p, const cx_env *env)
         int64_t later = cx_now_ms() + rebuild_ms() / 2, cap = r->opened + 3 * (int64_t) rebuild_ms();
         if (later > r->until)   /* peers are still coming back: wait for the rest */
             r->until = later < cap ? later : cap;
+    }
+    if (p->role == CX_ROLE_GATEWAY && env->user_id > 0 && c->user_id == 0) {
+        c->user_id = env->user_id;   /* the gateway authenticated it: events to a user reach it again */
+        cx_users_add(self->users, c->user_id, c->id, c);
     }
     for (uint32_t i = 0; p->role == CX_ROLE_GATEWAY && i < env->ngroups; i++)
         cx_broker_conn_join(self, c, env->groups[i]);

@@ -225,7 +225,7 @@ void cx_gw_upstream_drain(cx_gateway *gw)
 
 /* A broker that does not know us (restarted, a standby that took over, or one that declared us dead
  * after a silence): the link has sent HELLO; we re-announce every connection we hold with its groups
- * (RESUME, then RESUME 0), and the broker pins them again to the workers that re-announce them
+ * and its user, for events to a user (RESUME, then RESUME 0), and the broker pins them again to the workers that re-announce them
  * (broker/rebuild.c). Clients keep their connections; upgrades answer 503 until the broker sends the
  * route table again. */
 void cx_gw_reintroduce(cx_gateway *gw)
@@ -239,7 +239,7 @@ void cx_gw_reintroduce(cx_gateway *gw)
             continue;
         size_t g = 0;
         do {   /* a RESUME carries at most CX_PROTO_MAX_GROUPS groups: more go in more RESUMEs */
-            cx_env env = { .type = CX_ENV_RESUME, .conn = s->id };
+            cx_env env = { .type = CX_ENV_RESUME, .conn = s->id, .user_id = s->user_id };
             for (; g < s->ngroups && env.ngroups < CX_PROTO_MAX_GROUPS; g++)
                 env.groups[env.ngroups++] = cx_slice_of(s->groups[g]);
             cx_link_send(gw->link, &env);

@@ -93,7 +93,7 @@ typedef struct {
     uint64_t conn;             /* connection id: gateway node << 32 | counter */
     uint32_t code;             /* CLOSE / DISCONNECT close code */
     uint32_t flags;            /* CONNECT user flags, GROUP_SEND flags */
-    int64_t user_id;           /* CONNECT user, GROUP_SEND sender's user (0: anonymous) */
+    int64_t user_id;           /* CONNECT user, GROUP_SEND sender's user, RESUME user (0: anonymous) */
     uint8_t role;              /* HELLO */
     uint64_t pid;              /* HELLO */
     cx_slice node;             /* HELLO: peer name for logs */
