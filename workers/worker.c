@@ -219,7 +219,7 @@ static void on_receive(cx_worker *self, const cx_env *env)
 
 /* A server-side event: one EVENT mail per candidate actor (workers/events.h), which decides on its
  * own thread whether its connection is a recipient; passthrough actions were the gateway's. */
-static void post_event(cx_actor *actor, cx_event_share *event)
+static void post_event(cx_worker *self, cx_actor *actor, cx_event_share *event)
 {
     if (cx_ctx_event_route(cx_actor_ctx(actor), cx_event_share_action(event)) == CX_EVENT_PASSTHROUGH)
         return;   /* the consumer is fixed for the actor's life: safe to read here */
@@ -227,7 +227,8 @@ static void post_event(cx_actor *actor, cx_event_share *event)
     if (!mail)
         return;
     mail->arg = cx_event_share_hold(event);
-    cx_actor_post(actor, mail);   /* a full mailbox drops the event (best-effort, as in Channels) */
+    if (cx_actor_post(actor, mail) != 0)   /* a full mailbox drops the event (best-effort, as in Channels) */
+        cx_event_mailbox_full(cx_actor_ctx(actor), event, self->mailbox_max);
 }
 
 static void on_event(cx_worker *self, const cx_env *env)
@@ -240,13 +241,13 @@ static void on_event(cx_worker *self, const cx_env *env)
     if (env->target == CX_TARGET_CONNECTION) {
         cx_actor *actor = cx_idmap_get(self->actors, env->conn);
         if (actor)
-            post_event(actor, event);
+            post_event(self, actor, event);
     } else if (env->target == CX_TARGET_GROUPS) {
         size_t n = cx_idmap_size(self->actors);
         cx_actor **all = malloc((n + 1) * sizeof *all);
         n = all ? cx_idmap_values(self->actors, (void **) all, n) : 0;
         for (size_t i = 0; i < n; i++)
-            post_event(all[i], event);
+            post_event(self, all[i], event);
         free(all);
     }
     cx_event_share_release(&event);
