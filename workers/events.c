@@ -2,8 +2,10 @@
  * events.c — receive_event: recipients, validation, the handler, completion.
  *
  * Group events arrive once per worker, so the recipients are found here: the
- * connections that joined any of the event's groups (each chanx_ctx keeps
- * its groups, and each connection actor checks its own on its thread). Passthrough recipients are skipped, the gateway served them;
+ * connections that joined any of the event's groups (the link thread posts
+ * to the members it knows of, workers/memberships.h; each chanx_ctx keeps
+ * its groups, and each actor checks its own on its thread, where a leave it
+ * just made wins). Passthrough recipients are skipped, the gateway served them;
  * recipients whose consumer knows nothing of the action make one log record
  * per event, not one per connection, so a misaddressed broadcast to a big
  * group cannot flood the log. An event a connection's full mailbox refused

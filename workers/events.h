@@ -12,11 +12,12 @@
  * RECEIVE messages.
  *
  * With connection actors (workers/actor.c), the link thread turns an EVENT
- * envelope into one EVENT mail per candidate actor (workers/worker.c: every
- * actor whose consumer does not pass the action through; for a connection
- * target, that connection's), each holding a cx_event_share; the actor, on
- * its own thread, checks group membership and runs cx_ctx_event, in order
- * with the connection's other mail.
+ * envelope into one EVENT mail per candidate actor (workers/worker.c: the
+ * groups' members as the link thread's index has them, workers/memberships.h,
+ * or the one connection of a connection target; never an actor whose
+ * consumer passes the action through), each holding a cx_event_share; the
+ * actor, on its own thread, checks group membership again and runs
+ * cx_ctx_event, in order with the connection's other mail.
  *
  * Threading: cx_ctx_* on the connection's actor thread; the share's
  * reference counting on any thread.

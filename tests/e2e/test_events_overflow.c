@@ -4,7 +4,9 @@
  * CHANX_MAILBOX_MAX (2 here) mails loses the events past that: each is
  * counted in chanx_worker_events_dropped_total{reason="mailbox_full"} and
  * logged (at most one record a second), the connection stays open and takes
- * events again once it has caught up.
+ * events again once it has caught up. A group event is posted only to the
+ * group's members (workers/memberships.h), so a busy connection outside the
+ * group loses nothing and counts nothing.
  */
 #include "test_events.h"
 
@@ -79,5 +81,28 @@ Test(events_overflow, events_past_a_full_mailbox_are_counted_and_logged_and_the_
     cr_assert_eq(events_int(json_object_get(m, "payload"), "n"), 6);
     json_decref(m);
     json_decref(cx_request(c, "count", NULL, "count", 5000));
+    free(id);
+}
+
+Test(events_overflow, a_group_event_leaves_a_busy_connection_outside_the_group_alone)
+{
+    int64_t alice = cx_db_create_user(stack, "alice", 0), bob = cx_db_create_user(stack, "bob", 0);
+    cx_communicator *busy = events_client(stack, 0, "/ws/evt_probe/feed/kitchen/", alice);
+    cx_communicator *member = events_client(stack, 0, "/ws/evt_probe/feed/lobby/", bob);
+    char *id = events_connection_id(busy);
+    nap(busy, id, 2000);
+    for (int n = 1; n <= 5; n++)
+        json_decref(cx_api_publish(stack, "/api/broadcast",
+                                   "{\"groups\": [\"room_lobby\"], \"event\": {\"action\": \"announce\", \"payload\": {\"n\": %d}}}",
+                                   n));
+    for (int n = 1; n <= 5; n++) {
+        json_t *m = cx_receive_until_action(member, "announced", 5000);
+        cr_assert_not_null(m, "the member missed event %d", n);
+        cr_assert_eq(events_int(json_object_get(m, "payload"), "n"), n);
+        json_decref(m);
+    }
+    cr_assert_eq(dropped("mailbox_full"), 0, "events for another group filled the busy connection's mailbox");
+    cx_receive_nothing(busy, 2500);   /* it naps, wakes, and was never a recipient */
+    cr_assert_eq(cx_stack_log_count(stack, "worker0", "Dropped event: mailbox full"), 0);
     free(id);
 }
