@@ -206,6 +206,8 @@ check-deploy:
 	@for p in $(notdir $(PROGRAMS)); do grep -q "/out/$$p" docker/Dockerfile \
 	  || { echo "check-deploy: docker/Dockerfile does not ship $$p" >&2; exit 1; }; done
 	@grep -q '^FROM build AS sdk$$' docker/Dockerfile || { echo "check-deploy: docker/Dockerfile has no sdk stage" >&2; exit 1; }
+	@grep -q '^COPY db/\*\.sql /usr/share/chanx/$$' docker/Dockerfile && grep -q '"migrate", "--examples"' docker/docker-compose.yml \
+	  || { echo "check-deploy: the image must ship db/*.sql and compose's migrate apply them (--examples)" >&2; exit 1; }
 	@rm -rf $(DEPLOY_ROOT)
 	@$(MAKE) --no-print-directory DESTDIR=$(abspath $(DEPLOY_ROOT)) $(DOCKER_GOALS) >/dev/null
 	@PKG_CONFIG_PATH=$(abspath $(DEPLOY_ROOT))/usr/local/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$(abspath $(DEPLOY_ROOT)) \
