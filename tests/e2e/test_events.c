@@ -264,6 +264,22 @@ Test(events, events_interleaved_with_messages_see_a_consistent_connection)
     free(id);
 }
 
+/* Publishes body at path once chanx-api has redialled the restarted broker; its reply (owned). */
+static json_t *publish_after_restart(const char *path, const char *body)
+{
+    json_t *reply = NULL;
+    int status = 0;
+    for (int i = 0; i < 150 && status != 200; i++) {
+        json_decref(reply);
+        reply = NULL;
+        status = cx_api_post(stack, path, CX_TEST_API_KEY, body, &reply);
+        if (status != 200)
+            usleep(100000);
+    }
+    cr_assert_eq(status, 200, "the API did not publish through the restarted broker");
+    return reply;
+}
+
 /* After a broker restart the broker rebuilds group membership from the peers' RESUMEs, gateway and
  * worker in either order: a group event for receive_event must still reach the member's worker. */
 Test(events, receive_event_reaches_a_group_member_after_a_broker_restart)
@@ -273,18 +289,8 @@ Test(events, receive_event_reaches_a_group_member_after_a_broker_restart)
     cx_stack_kill_broker(stack, SIGKILL);
     cx_stack_start_broker(stack);
     free(cx_stack_log(stack, "broker", "state rebuilt", 20000));
-    const char *body = "{\"groups\": [\"room_lobby\"], \"event\": {\"action\": \"announce\", \"payload\": {\"n\": 9}}}";
-    json_t *reply = NULL;
-    int status = 0;
-    for (int i = 0; i < 150 && status != 200; i++) {   /* chanx-api redials the restarted broker */
-        json_decref(reply);
-        reply = NULL;
-        status = cx_api_post(stack, "/api/broadcast", CX_TEST_API_KEY, body, &reply);
-        if (status != 200)
-            usleep(100000);
-    }
-    cr_assert_eq(status, 200, "the API did not publish through the restarted broker");
-    json_decref(reply);
+    json_decref(publish_after_restart("/api/broadcast", "{\"groups\": [\"room_lobby\"], \"event\": "
+                                                        "{\"action\": \"announce\", \"payload\": {\"n\": 9}}}"));
     json_t *m = cx_receive_until_action(c, "announced", 10000);
     cr_assert_not_null(m, "the member's worker never ran receive_event after the broker restart");
     cr_assert_eq(events_int(json_object_get(m, "payload"), "n"), 9);
@@ -305,16 +311,7 @@ Test(events, an_event_to_a_user_reaches_connections_that_survived_a_broker_resta
     char body[200];
     snprintf(body, sizeof body, "{\"user_id\": %lld, \"event\": {\"action\": \"notify\", \"payload\": \"back\"}}",
              (long long) alice);
-    json_t *reply = NULL;
-    int status = 0;
-    for (int i = 0; i < 150 && status != 200; i++) {   /* chanx-api redials the restarted broker */
-        json_decref(reply);
-        reply = NULL;
-        status = cx_api_post(stack, "/api/send", CX_TEST_API_KEY, body, &reply);
-        if (status != 200)
-            usleep(100000);
-    }
-    cr_assert_eq(status, 200, "the API did not publish through the restarted broker");
+    json_t *reply = publish_after_restart("/api/send", body);
     cx_assert_json_eq(reply, "{\"gateways\": 2, \"connections\": 2}");
     json_decref(reply);
     cx_communicator *mine[] = { a0, a1 };
