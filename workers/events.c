@@ -159,11 +159,12 @@ void cx_event_share_release(cx_event_share **self_p)
     if (atomic_fetch_sub(&self->refs, 1) != 1)
         return;
     size_t dropped = atomic_load(&self->dropped);
-    cx_worker_count_events_dropped(CX_EVENT_DROP_UNHANDLED, dropped);
-    if (dropped)
+    if (dropped) {
+        cx_worker_count_events_dropped(CX_EVENT_DROP_UNHANDLED, dropped);
         cx_log_fields(CX_LOG_WARNING, "Dropped event no consumer handles",
                       json_pack("{s:s%, s:s, s:I}", "action", self->action, self->action_len, "consumer",
                                 atomic_load(&self->consumer), "recipients", (json_int_t) dropped));
+    }
     share_free(self);
 }
 

@@ -4,7 +4,8 @@
  * CHANX_MAILBOX_MAX (2 here) mails loses the events past that: each is
  * counted in chanx_worker_events_dropped_total{reason="mailbox_full"} and
  * logged (at most one record a second), the connection stays open and takes
- * events again once it has caught up. A group event is posted only to the
+ * events again once it has caught up. Unknown and invalid events count
+ * under their own reasons. A group event is posted only to the
  * group's members (workers/memberships.h), so a busy connection outside the
  * group loses nothing and counts nothing.
  */
@@ -81,6 +82,16 @@ Test(events_overflow, events_past_a_full_mailbox_are_counted_and_logged_and_the_
     cr_assert_eq(events_int(json_object_get(m, "payload"), "n"), 6);
     json_decref(m);
     json_decref(cx_request(c, "count", NULL, "count", 5000));
+    /* the other reasons: an action the consumer does not know, an event its .events schema refuses */
+    json_decref(cx_api_publish(stack, "/api/send",
+                               "{\"connection\": \"%s\", \"event\": {\"action\": \"mystery\", \"payload\": 1}}", id));
+    json_decref(cx_api_publish(stack, "/api/send",
+                               "{\"connection\": \"%s\", \"event\": {\"action\": \"announce\", \"payload\": {\"n\": \"x\"}}}",
+                               id));
+    json_decref(cx_request(c, "count", NULL, "count", 15000));   /* both were handled before this */
+    cr_assert_eq(dropped("unhandled"), 1);
+    cr_assert_eq(dropped("invalid"), 1);
+    cr_assert_eq(dropped("mailbox_full"), 3);
     free(id);
 }
 
