@@ -30,7 +30,8 @@ static const admin_command COMMANDS[] = {
       "chanx-admin migrate [--schema FILE] [--examples]\n"
       "  Creates auth_user, authtoken_token and django_session as Django 3.2 does, in one\n"
       "  transaction. Existing tables are left alone (IF NOT EXISTS). FILE defaults to\n"
-      "  $CHANX_SCHEMA_FILE, <exe dir>/../db/schema.sql, then /usr/share/chanx/schema.sql.\n"
+      "  $CHANX_SCHEMA_FILE, <exe dir>/../db/schema.sql, <exe dir>/../lib/chanx/db/schema.sql (make\n"
+      "  install), then /usr/share/chanx/schema.sql.\n"
       "  --examples also creates the example plugins' tables (every other *.sql beside FILE,\n"
       "  e.g. chat_history.sql for examples/chat_history), for a demo database, not a site's.\n", 0 },
     { "createuser", admin_cmd_createuser, 1, "password= email= staff superuser inactive",
