@@ -99,6 +99,7 @@ class Ledger:
         self.sent = self.delivered = 0
         self.excused = collections.Counter()    # why an expected delivery did not happen
         self.closes = collections.Counter()     # close code -> count (server-initiated)
+        self.unusual = []                       # (time, code, who) of closes a fault does not explain
         self.max_latency = 0.0
         self.latencies = []                     # a sample for percentiles
         self.breach = None
@@ -128,6 +129,8 @@ class Ledger:
         if not by_server:
             return
         self.closes[code] += 1
+        if code not in (1006, 1011, 4500):
+            self.unusual.append((c.ended, code, reason, c.name()))
         if code == 1006:
             kill = self.faults.gateway_killed_near(c.gateway, c.ended)
             if kill is None:

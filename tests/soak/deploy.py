@@ -16,6 +16,7 @@ It never decides what is a failure: it reports facts with the evidence.
 """
 import asyncio
 import ctypes
+import json
 import os
 import signal
 import subprocess
@@ -176,6 +177,22 @@ class Deployment:
             return b" 200 " in line
         except (OSError, asyncio.TimeoutError):
             return False
+        finally:
+            w.close()
+
+    async def sessions(self, port, timeout=2.0):
+        """The gateway's own count of its sessions (GET /healthz "connections"), None if it does not answer."""
+        try:
+            r, w = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
+        except (OSError, asyncio.TimeoutError):
+            return None
+        try:
+            w.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            data = await asyncio.wait_for(r.read(), timeout)
+            body = data.split(b"\r\n\r\n", 1)[1]
+            return json.loads(body)["connections"]
+        except (OSError, asyncio.TimeoutError, IndexError, KeyError, ValueError):
+            return None
         finally:
             w.close()
 

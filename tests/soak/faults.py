@@ -183,14 +183,14 @@ def gave_up(log_path, offset):
         return False
 
 
-async def garbage_client(port, token, max_message):
+async def garbage_client(port, token, max_message, room="garbage"):
     """Every kind of bad input, each on its own connection; returns how many were answered right."""
     def breach(what, evidence):
         return Breach("garbage: bad input gets the documented answer and costs nothing else",
                       "garbage client (%s)" % what, evidence)
 
     ok = 0
-    room = "garbage"
+
     # Bad messages on a healthy connection: an error message each, and the connection stays usable.
     ws = await authenticated(port, room, token)
     for raw, want in ((b"{not json", "json_invalid"), (b'{"action": "nope"}', "union_tag_invalid"),
