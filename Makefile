@@ -73,10 +73,10 @@ E2E_SRCS  := $(wildcard tests/e2e/*.c) $(wildcard tests/kit/*selftest.c)
 # The testing kit as a library: what a plugin author's tests link (see README).
 KIT_LIB := $(BUILD)/lib/libchanx-testing.a
 
-.PHONY: soak all deps run test test-plain test-san test-tsan unit e2e bench clean new-consumer fuzz fuzz-build fuzz-smoke check-private-folder
+.PHONY: soak all deps run test test-plain test-san test-tsan unit e2e bench clean new-consumer fuzz fuzz-build fuzz-smoke check-private-folder check-run
 .DEFAULT_GOAL := all
 
-all: $(PROGRAMS) $(PLUGINS) $(TEST_PLUGINS) $(ABI_PLUGINS) $(KIT_LIB) $(BUILD)/tests/unit $(BUILD)/tests/e2e $(BUILD)/bench/bare_echo $(BUILD)/bench/chanx-bench $(BENCH_PLUGINS)
+all: $(PROGRAMS) $(PLUGINS) $(TEST_PLUGINS) $(ABI_PLUGINS) $(KIT_LIB) $(BUILD)/tests/unit $(BUILD)/tests/e2e $(BUILD)/bench/bare_echo $(BUILD)/bench/chanx-bench $(BUILD)/bench/chanx-bench-broker $(BENCH_PLUGINS)
 
 deps:
 	@scripts/install-deps
@@ -173,8 +173,15 @@ $(BUILD)/bench/chanx-bench: $(call objs,$(filter-out bench/bare_echo.c,$(wildcar
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_SAN) -o $@ $^ -lm
 
+# The broker's own load (`chanx-bench broker` runs it): fake gateways and workers on real links, so
+# it links proto/ and common/ and ZeroMQ, which chanx-bench itself does without.
+$(BUILD)/bench/chanx-bench-broker: $(call objs,$(wildcard bench/broker/*.c) bench/hist.c) $(COMMON_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS_ALL)
+
+# Only what it starts: a first `make run` need not compile the test suites and the benchmark.
 run: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory programs plugins
 	@scripts/run
 
 # The test suite runs twice: an optimised build, then the same suite under
@@ -183,6 +190,7 @@ test: deps
 	@$(MAKE) --no-print-directory check-deploy
 	@tests/private_folder.sh
 	@$(MAKE) --no-print-directory test-plain
+	@tests/make_run.sh
 	@$(MAKE) --no-print-directory test-san
 	@$(MAKE) --no-print-directory test-tsan
 	@$(MAKE) --no-print-directory fuzz-smoke
@@ -202,6 +210,10 @@ worker-and-plugins: $(BUILD)/chanx-worker $(PLUGINS) $(TEST_PLUGINS)
 
 check-deploy:
 	@docker-compose -f docker/docker-compose.yml config -q
+	@for v in CHANX_DJANGO_SECRET_KEY CHANX_ALLOWED_ORIGINS CHANX_JWT_SECRET CHANX_SESSION_COOKIE_NAME; do \
+	  CHANX_DJANGO_SECRET_KEY=x CHANX_ALLOWED_ORIGINS=x CHANX_JWT_SECRET=x CHANX_SESSION_COOKIE_NAME=x \
+	    docker-compose -f docker/docker-compose.yml config | grep -q "$$v: x" \
+	  || { echo "check-deploy: docker-compose.yml does not pass $$v from .env to the gateways" >&2; exit 1; }; done
 	@promtool check config docker/prometheus.yml >/dev/null
 	@test -n "$(DOCKER_GOALS)" || { echo "check-deploy: no 'RUN make ... BUILD=DIR goals' in docker/Dockerfile" >&2; exit 1; }
 	@for p in $(notdir $(PROGRAMS)); do grep -q "/out/$$p" docker/Dockerfile \
@@ -217,6 +229,10 @@ check-deploy:
 # The private PostgreSQL cluster from a checkout in a 0700 folder, as root (scripts/pg-cluster).
 check-private-folder:
 	@tests/private_folder.sh
+
+# `make run` itself (scripts/run): 2 gateways and 2 workers on free ports, SIGTERM, a failed start.
+check-run: all
+	@tests/make_run.sh
 
 test-plain: all
 	@scripts/run-tests $(BUILD)

@@ -48,7 +48,8 @@ PGresult *admin_db_exec(PGconn *conn, const char *what, const char *sql, int n, 
 /* 0 found, 1 no such user (printed), -1 error (printed). */
 int admin_find_user(PGconn *conn, const char *username, admin_user *user);
 void admin_user_clear(admin_user *user);
-/* --schema, $CHANX_SCHEMA_FILE, <exe dir>/../db/schema.sql, /usr/share/chanx/schema.sql. */
+/* --schema, $CHANX_SCHEMA_FILE, <exe dir>/../db/schema.sql, <exe dir>/../lib/chanx/db/schema.sql
+ * (installed), /usr/share/chanx/schema.sql. */
 int admin_schema_path(const char *explicit_path, char *out, size_t outlen);
 
 /* commands.c: each returns an exit code. */

@@ -94,13 +94,16 @@ int admin_schema_path(const char *explicit_path, char *out, size_t outlen)
         return snprintf(out, outlen, "%s", explicit_path) < (int) outlen ? 0 : -1;
     if (env && *env)
         return snprintf(out, outlen, "%s", env) < (int) outlen ? 0 : -1;
-    /* Next to the binary: build/chanx-admin finds the tree's db/schema.sql. */
+    /* Next to the binary: build/chanx-admin finds the tree's db/schema.sql, an installed
+     * PREFIX/bin/chanx-admin the PREFIX/lib/chanx/db/schema.sql that make install puts there. */
     n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n > 0) {
         exe[n] = '\0';
         if ((slash = strrchr(exe, '/')))
             *slash = '\0';
         if (snprintf(out, outlen, "%s/../db/schema.sql", exe) < (int) outlen && readable(out))
+            return 0;
+        if (snprintf(out, outlen, "%s/../lib/chanx/db/schema.sql", exe) < (int) outlen && readable(out))
             return 0;
     }
     return snprintf(out, outlen, "/usr/share/chanx/schema.sql") < (int) outlen ? 0 : -1;

@@ -30,7 +30,7 @@ static const admin_command COMMANDS[] = {
       "chanx-admin migrate [--schema FILE]\n"
       "  Creates auth_user, authtoken_token and django_session as Django 3.2 does, in one\n"
       "  transaction. Existing tables are left alone (IF NOT EXISTS). FILE defaults to\n"
-      "  $CHANX_SCHEMA_FILE, <exe dir>/../db/schema.sql, then /usr/share/chanx/schema.sql.\n", 0 },
+      "  $CHANX_SCHEMA_FILE, <exe dir>/../db/schema.sql, <exe dir>/../lib/chanx/db/schema.sql (make\n  install), then /usr/share/chanx/schema.sql.\n", 0 },
     { "createuser", admin_cmd_createuser, 1, "password= email= staff superuser inactive",
       "chanx-admin createuser USERNAME [--password P|-] [--email E] [--staff] [--superuser] [--inactive]\n"
       "  Inserts a Django user (pbkdf2_sha256 password; '-' reads it from stdin; none gives an\n"

@@ -102,7 +102,11 @@ int admin_publish_main(int argc, char **argv)
     cx_publisher_destroy(&pub);
     cx_publish_cmd_free(&cmd);
     if (rc != 0) {
-        fprintf(stderr, "chanx-admin: the broker at %s did not answer within 3 s\n", broker);
+        /* A CURVE broker drops a handshake without keys silently: the timeout is all a peer sees. */
+        int keys = cx_env_str("CHANX_CURVE_DIR", NULL) || cx_env_str("CHANX_CURVE_SECRET_KEY_FILE", NULL);
+        fprintf(stderr, "chanx-admin: the broker at %s did not answer within 3 s%s\n", broker,
+                keys ? "" : " (is it up? A broker with CURVE keys ignores a peer without them: set CHANX_CURVE_DIR "
+                            "to its key folder; make run's is var/keys)");
         return ADMIN_ERROR;
     }
     printf("{\"gateways\": %u, \"connections\": %u}\n", result.gateways, result.connections);

@@ -306,7 +306,7 @@ cx_api_server *cx_api_server_new(const cx_api_config *config)
     snprintf(node, sizeof node, "api-%s-%d", host, (int) getpid());
     self->publisher = cx_publisher_new(config->broker, node);
     self->daemon = self->publisher
-                       ? MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, self,
+                       ? MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, ntohs(addr.sin_port), NULL, NULL, on_request, self,
                                           MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
                                           MHD_OPTION_NOTIFY_COMPLETED, on_completed, self,
                                           MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) 30,

@@ -18,6 +18,7 @@
 #include "common/env.h"
 #include "gateway/auth_internal.h"
 #include "common/log.h"
+#include "common/pg_options.h"
 #include "common/metrics.h"
 #include "gateway/metrics.h"
 #include "proto/envelope.h"
@@ -84,10 +85,11 @@ static void job_free(job *j)
 
 static PGconn *connect_db(const cx_auth *self)
 {
-    char connect_s[16], options[64];
+    char connect_s[16], ours[64], options[1024];
     /* libpq counts connect_timeout in whole seconds and treats 1 as 2 */
     snprintf(connect_s, sizeof connect_s, "%d", self->timeout_ms < 2000 ? 2 : (self->timeout_ms + 999) / 1000);
-    snprintf(options, sizeof options, "-c statement_timeout=%d", self->timeout_ms);
+    snprintf(ours, sizeof ours, "-c statement_timeout=%d", self->timeout_ms);
+    cx_pg_options(self->conninfo, ours, options, sizeof options);   /* keeps the URL's own options */
     const char *keys[] = { "dbname", "connect_timeout", "options", "application_name", NULL };
     const char *values[] = { self->conninfo, connect_s, options, "chanx-gateway", NULL };
     PGconn *db = PQconnectdbParams(keys, values, 1);

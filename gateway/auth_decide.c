@@ -12,6 +12,7 @@
  */
 #include "gateway/auth_internal.h"
 #include "common/env.h"
+#include "common/log.h"
 #include "common/django_signing.h"
 #include "common/django_auth.h"
 #include "common/pg_json.h"
@@ -20,6 +21,7 @@
 #include "gateway/metrics.h"
 #include "gateway/jwt.h"
 #include "gateway/origin.h"
+#include "gateway/user_model.h"
 #include "proto/envelope.h"
 
 #include <ctype.h>
@@ -34,7 +36,9 @@
 
 typedef enum { CLASS_NONE, CLASS_USER, CLASS_FAIL } class_outcome;
 
-static const char USER_COLUMNS[] = "u.id, u.username, u.is_active, u.is_staff, u.is_superuser";
+/* The user's columns and table: Django's auth_user, or the site's AUTH_USER_MODEL (user_model.h). */
+#define USER_COLUMNS cx_user_model_columns()
+#define USER_TABLE cx_user_model_table()
 
 static char *dup_or_null(const char *s)
 {
@@ -75,6 +79,12 @@ static PGresult *query_row(PGconn *db, const char *sql, int n, const char *const
     PGresult *res = PQexecParams(db, sql, n, NULL, params, NULL, NULL, 0);
     cx_gw_observe_query(cx_metrics_now() - started);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        /* The client only gets 500: the operator needs PostgreSQL's reason (a missing table or
+         * column of the user model, a timeout), never the parameters (credentials). */
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        cx_warn("authentication query failed: SQLSTATE %s: %s", state ? state : "none",
+                PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+                                                                : PQerrorMessage(db));
         *db_error = 1;
         PQclear(res);
         return NULL;
@@ -102,8 +112,8 @@ static int take_user(PGresult *res, cx_auth_result *r)
 
 static PGresult *user_by_id(PGconn *db, const char *id, int *db_error)
 {
-    char sql[160];
-    snprintf(sql, sizeof sql, "SELECT %s FROM auth_user u WHERE u.id = $1::integer", USER_COLUMNS);
+    char sql[512];
+    snprintf(sql, sizeof sql, "SELECT %s FROM %s u WHERE u.id = $1::integer", USER_COLUMNS, USER_TABLE);
     for (const char *p = id; *p; p++)
         if (!isdigit((unsigned char) *p))
             return NULL;
@@ -126,9 +136,9 @@ static class_outcome token_class(PGconn *db, const cx_auth_request *req, cx_auth
         key = req->token_param;
     if (!key)
         return CLASS_NONE;
-    char sql[200];
-    snprintf(sql, sizeof sql, "SELECT %s FROM authtoken_token t JOIN auth_user u ON u.id = t.user_id "
-                              "WHERE t.key = $1", USER_COLUMNS);
+    char sql[512];
+    snprintf(sql, sizeof sql, "SELECT %s FROM authtoken_token t JOIN %s u ON u.id = t.user_id "
+                              "WHERE t.key = $1", USER_COLUMNS, USER_TABLE);
     PGresult *res = query_row(db, sql, 1, &key, db_error);
     if (!res)
         return *db_error ? CLASS_FAIL : (cx_auth_fail(r, 401, "Invalid token."), CLASS_FAIL);
@@ -175,7 +185,7 @@ static int session_hash_ok(const char *session_data, const char *signed_with, co
  * signed with SECRET_KEY or one of SECRET_KEY_FALLBACKS decodes, as signing.loads does. */
 static class_outcome session_class(PGconn *db, const cx_auth_request *req, cx_auth_result *r, int *db_error)
 {
-    char sid[128], user_id[32], why[96], sql[200], keybuf[2048];
+    char sid[128], user_id[32], why[96], sql[512], keybuf[2048];
     const char *keys[MAX_SECRET_KEYS], *signed_with = NULL, *id = user_id;
     int nkeys = secret_keys(keys, keybuf, sizeof keybuf);
     const char *key = cx_cookie_value(req->cookie, cx_env_str("CHANX_SESSION_COOKIE_NAME", "sessionid"), sid, sizeof sid);
@@ -194,7 +204,7 @@ static class_outcome session_class(PGconn *db, const cx_auth_request *req, cx_au
     }
     for (const char *p = user_id; decoded && *p; p++)
         decoded = isdigit((unsigned char) *p);
-    snprintf(sql, sizeof sql, "SELECT %s, u.password FROM auth_user u WHERE u.id = $1::integer", USER_COLUMNS);
+    snprintf(sql, sizeof sql, "SELECT %s, u.password FROM %s u WHERE u.id = $1::integer", USER_COLUMNS, USER_TABLE);
     res = decoded && *user_id ? query_row(db, sql, 1, &id, db_error) : NULL;
     int ok = res && session_hash_ok(data, signed_with, keys, nkeys, res);
     free(data);

@@ -11,6 +11,7 @@
 #include "common/metrics_http.h"
 #include "gateway/metrics.h"
 #include "gateway/gateway.h"
+#include "gateway/user_model.h"
 
 #include <arpa/inet.h>
 #include <czmq.h>
@@ -92,8 +93,16 @@ int main(int argc, char **argv)
     }
     if (probe)
         return check(host, config.port);
+    if (cx_user_model_check() != 0)
+        return 2;
     config.listen_host = host;
     volatile int *stop = cx_process_start("gateway");
+    /* The one setting a Django deployment must not forget, and whose absence nothing else shows:
+     * sessions still authenticate (trusted as stored), so say what is off. */
+    if (!cx_env_str("CHANX_DJANGO_SECRET_KEY", NULL))
+        cx_warn("CHANX_DJANGO_SECRET_KEY is not set: session cookies are not signature-checked (django_session "
+                "rows are trusted as stored, a changed password does not log sessions out)%s",
+                cx_env_str("CHANX_JWT_SECRET", NULL) ? "" : " and JWTs are refused");
     cx_metrics_http *metrics = NULL;
     cx_gw_metrics_init();
     if (cx_metrics_http_from_env(&metrics) != 0)

@@ -11,6 +11,7 @@
 #include "workers/db_pool.h"
 #include "common/env.h"
 #include "common/log.h"
+#include "common/pg_options.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -70,9 +71,10 @@ void cx_db_pool_destroy(cx_db_pool **self_p)
 
 static PGconn *connect_db(cx_db_pool *self, char *err, size_t errlen)
 {
-    char connect_s[16], options[128];
+    char connect_s[16], ours[128], options[1024];
     snprintf(connect_s, sizeof connect_s, "%d", self->timeout_ms < 2000 ? 2 : (self->timeout_ms + 999) / 1000);
-    snprintf(options, sizeof options, "-c statement_timeout=%d -c DateStyle=ISO -c TimeZone=UTC", self->timeout_ms);
+    snprintf(ours, sizeof ours, "-c statement_timeout=%d -c DateStyle=ISO -c TimeZone=UTC", self->timeout_ms);
+    cx_pg_options(self->conninfo, ours, options, sizeof options);   /* keeps the URL's own options */
     const char *keys[] = { "dbname", "connect_timeout", "options", "application_name", NULL };
     const char *values[] = { self->conninfo, connect_s, options, "chanx-worker", NULL };
     PGconn *pg = PQconnectdbParams(keys, values, 1);

@@ -28,7 +28,9 @@
  *     await chat.connect();
  *     chat.send("chat", { message: "hi" });
  *
- * In node, pass a WebSocket implementation: new ChanxClient(url, { WebSocket: require("ws") }).
+ * In node before 22, pass a WebSocket implementation: new ChanxClient(url, { WebSocket }), WebSocket
+ * being npm's ws (import WebSocket from "ws") or Debian's node-ws, which an ES module loads with
+ * createRequire(import.meta.url)("ws") under NODE_PATH=/usr/share/nodejs.
  * Threading: none; everything runs on the caller's event loop.
  */
 
@@ -190,11 +192,15 @@ export class ChanxClient {
       }
     };
     ws.onmessage = (event) => this.receive(event.data, authTimer);
+    let failure = "";
     ws.onclose = (event) => {
       clearTimeout(authTimer);
-      if (this.ws === ws) this.closed(event.code, event.reason || "");
+      if (this.ws === ws) this.closed(event.code, event.reason || "", failure);
     };
-    ws.onerror = () => {}; // a close event always follows, with the code
+    // A close event always follows, with the code. Browsers say nothing more; node's ws says why a
+    // handshake failed ("Unexpected server response: 404": no route; 503: no worker yet), which
+    // 1006 alone hides, so the error of connect() carries it.
+    ws.onerror = (event) => { failure = event?.message || event?.error?.message || ""; };
   }
 
   authenticated(payload) {
@@ -243,10 +249,10 @@ export class ChanxClient {
     else head.resolve(head.replies);
   }
 
-  closed(code, reason) {
+  closed(code, reason, failure = "") {
     const wasConnecting = this.state === "connecting";
     this.ws = null;
-    const error = new ChanxError(`connection closed (${code}${reason ? " " + reason : ""})`,
+    const error = new ChanxError(`connection closed (${code}${reason ? " " + reason : ""})${failure ? ": " + failure : ""}`,
                                  { code, reason, payload: this.refusal });
     this.refusal = undefined;
     // Requests in flight fail: whether the server handled them is unknown, and resending is the caller's call.

@@ -68,6 +68,10 @@ typedef struct {
     int standby_broker;
     int metrics;                /* every process serves /metrics on a port of its own (cx_stack_metrics) */
     int api;                    /* also start chanx-api (the publish API) with CHANX_API_KEY=CX_TEST_API_KEY */
+    /* SQL files run before the tables are emptied, NULL-terminated: the consumer's own tables
+     * (CREATE TABLE IF NOT EXISTS ...), so .tables may name them on a fresh database. Paths are
+     * relative to the test's working folder; an error fails the test with PostgreSQL's message. */
+    const char *const *schema_files;
 } cx_stack_options;
 
 /* A criterion suite whose every test gets a fresh stack in `stack`, emptied

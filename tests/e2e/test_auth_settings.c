@@ -93,3 +93,22 @@ Test(auth_settings, default_classes_apply_to_consumers_that_name_none)
     free(staff_jwt);
     free(carol_jwt);
 }
+
+/* An operator who forgot Django's SECRET_KEY sees it in the gateway's first lines: sessions still
+ * authenticate (rows trusted as stored), so nothing else would tell. */
+Test(auth_settings, a_gateway_without_the_secret_key_says_what_is_off)
+{
+    start_stack((const char *const[]) { "CHANX_DJANGO_SECRET_KEY=", NULL });   /* empty is unset */
+    char *log = cx_stack_log(stack, "gateway0", "CHANX_DJANGO_SECRET_KEY is not set", 5000);
+    cr_assert_not_null(log, "no warning about the missing secret key in the gateway's log");
+    cr_assert(strstr(log, "JWTs are refused"), "%s", log);
+    free(log);
+}
+
+Test(auth_settings, a_gateway_with_the_secret_key_does_not_warn)
+{
+    start_stack(NULL);
+    char *log = cx_stack_log(stack, "gateway0", NULL, 0);
+    cr_assert_null(strstr(log, "CHANX_DJANGO_SECRET_KEY is not set"), "%s", log);
+    free(log);
+}

@@ -224,6 +224,28 @@ Test(events, chanx_admin_publishes_and_disconnects)
     cx_assert_closed(c, 4002, 5000);
 }
 
+/* An operator who forgets the keys of a CURVE broker (make run's, a deployment's) is told so, not
+ * only that the broker did not answer. */
+Test(events, chanx_admin_without_keys_says_to_set_them)
+{
+    char cmd[1024];
+    const char *bin = getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build";
+    cr_assert_not_null(cx_stack_keys_dir(stack), "the stack runs with CURVE keys");
+    snprintf(cmd, sizeof cmd, "env -u CHANX_CURVE_DIR -u CHANX_CURVE_SECRET_KEY_FILE CHANX_BROKER='%s' "
+             "%s/chanx-admin publish --group room_lobby --action notify 2>&1", cx_stack_broker(stack), bin);
+    FILE *p = popen(cmd, "r");
+    char *out = NULL;
+    size_t len = 0;
+    if (getdelim(&out, &len, '\0', p) < 0) {
+        free(out);
+        out = strdup("");
+    }
+    int status = pclose(p);
+    cr_assert_neq(WEXITSTATUS(status), 0, "chanx-admin published without keys: %s", out);
+    cr_assert(strstr(out, "set CHANX_CURVE_DIR"), "no hint about the keys: %s", out);
+    free(out);
+}
+
 /* Events and the client's own messages interleave on one connection: each callback runs alone and
  * sees what the previous ones left (the counter), whichever thread or order they arrived in. */
 Test(events, events_interleaved_with_messages_see_a_consistent_connection)

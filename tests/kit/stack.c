@@ -92,6 +92,9 @@ static void spawn(cx_stack *self, proc *p, const char *program, char *const argv
     char path[700], log[400];
     snprintf(path, sizeof path, "%s/%s", self->bin, program);
     snprintf(log, sizeof log, "%s/%s.log", self->logdir, p->name);
+    /* A program missing from the bin folder would only show later as a port that never answers. */
+    cr_assert(access(path, X_OK) == 0, "cannot start %s: %s: %s (the stack's programs come from .bin, "
+              "CHANX_TEST_BIN or build/)", p->name, path, strerror(errno));
     char metrics[64] = "";
     if (self->opt.metrics && !p->metrics_port)
         p->metrics_port = free_port(self);
@@ -118,6 +121,7 @@ static void spawn(cx_stack *self, proc *p, const char *program, char *const argv
         for (const char *const *e = self->opt.env; e && *e; e++)
             putenv(strdup(*e));
         execv(path, argv);
+        fprintf(stderr, "cannot execute %s: %s\n", path, strerror(errno));
         _exit(127);
     }
 }
@@ -327,6 +331,8 @@ cx_stack *cx_stack_start(const cx_stack_options *options)
     if (!self->opt.plain_links && !cx_env_true("CHANX_TEST_PLAIN_LINKS"))
         make_keys(self);
     connect_db(self);
+    for (const char *const *f = options->schema_files; f && *f; f++)
+        cx_db_exec_file(self, *f);
     if (!options->keep_tables)
         empty_tables(self);
     snprintf(self->broker, sizeof self->broker, "tcp://127.0.0.1:%d", free_port(self));

@@ -116,6 +116,12 @@ test("a refused token rejects connect with 4401 and does not reconnect", live, a
   assert.equal(c.state, "closed");
 });
 
+test("a path with no route says so in node: 1006 and the gateway's HTTP 404 in the error", live, async () => {
+  const c = client("/ws/no-such-route/", { reconnect: false });
+  await assert.rejects(c.connect(), (e) => e instanceof ChanxError && e.code === 1006 && /404/.test(e.message));
+  c.close();
+});
+
 test("a permission refusal (4403) stops reconnecting too", live, async () => {
   const c = client("/ws/auth_probe/admin/", { minDelayMs: 10 });
   let reconnects = 0;
