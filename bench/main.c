@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 static volatile sig_atomic_t s_interrupted;
 
@@ -37,6 +38,7 @@ static void on_signal(int sig)
 static void usage(FILE *out)
 {
     fputs("usage: chanx-bench echo|work|broadcast|connect|idle|publish --url ws://HOST:PORT/PATH [options]\n"
+          "       chanx-bench broker [options]   the broker alone (chanx-bench-broker --help)\n"
           "\n"
           "  --token KEY          sent as 'Authorization: Token KEY'\n"
           "  --tokens-file FILE   one token per line; connection i uses line i mod count\n"
@@ -65,6 +67,8 @@ static void usage(FILE *out)
           "  idle       N idle connections; resident memory per connection of --pids\n"
           "  publish    N members of a group, events published from outside, --senders in\n"
           "             flight; deliveries/s, p50/p99 from the publish call to the last member\n"
+          "  broker     fake gateways and workers load the broker with envelopes directly:\n"
+          "             routed envelopes/s, fan-out, memory per connection and membership\n"
           "\n"
           "Each result is one JSON line and one '# ' line for people.\n", out);
 }
@@ -231,8 +235,27 @@ static void free_opts(bench_opts *o)
     free(o->tokens);
 }
 
+/* `chanx-bench broker ...` is chanx-bench-broker, next to this program: the broker's own load speaks
+ * ZeroMQ and proto/, which this libc-only client does not link (bench/broker/main.c). */
+static int exec_broker_load(char **argv)
+{
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 32);
+    if (n <= 0)
+        return fprintf(stderr, "chanx-bench: cannot find my own folder\n"), 2;
+    self[n] = 0;
+    char *slash = strrchr(self, '/');
+    strcpy(slash ? slash + 1 : self, "chanx-bench-broker");
+    argv[0] = self;
+    execv(self, argv);
+    fprintf(stderr, "chanx-bench: cannot run %s: %s\n", self, strerror(errno));
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "broker"))
+        return exec_broker_load(argv + 1);
     bench_opts o = { .connections = 10, .duration = 5, .senders = 1, .concurrency = 200, .settle = 2 };
     if (parse_args(&o, argc, argv)) {
         usage(stderr);

@@ -116,18 +116,69 @@ def work_table(by, rows):
 
 def curve_table(by):
     """chanx with plain broker links beside chanx with CURVE on them: what encryption costs."""
-    if not any(server == "chanx-curve" for server, _ in by):
+    if not any(server == "chanx-curve" and not str(scenario).startswith("broker_") for server, scenario in by):
         return []
     rows = []
     print()
     print("| figure | chanx, plain links | chanx, CURVE links | CURVE/plain |")
     print("|---|---:|---:|---:|")
-    for label, scenario, field, _higher, _t1, _t2 in FIGURES:
+    for label, scenario, field, _higher, _t1, _t2, *_variant in FIGURES:
         plain = by.get(("chanx", scenario), {}).get(field)
         curve = by.get(("chanx-curve", scenario), {}).get(field)
         print(f"| {label} [{scenario}] | {fmt(plain)} | {fmt(curve)} | {fmt(ratio(curve, plain))} |")
         rows.append({"figure": label, "scenario": scenario, "field": field, "plain": plain, "curve": curve})
     return rows
+
+
+def broker_table(results):
+    """chanx-bench broker: the broker alone on one core (docs/scaling.md). "ceiling" is what the
+    broker would do with a whole core at the CPU it used per item, whatever the load generator
+    managed; "util" is the share of a core it did use."""
+    rows = [r for r in results if str(r.get("scenario", "")).startswith("broker_") and "error" not in r]
+    if not rows:
+        return []
+    out = []
+    print()
+    print("| broker alone (chanx-bench broker) | links | measured /s | broker util | broker us each | "
+          "ceiling /s, one core | held: connections, memberships |")
+    print("|---|---|---:|---:|---:|---:|---|")
+
+    def line(label, r, rate_field, per_field="broker_cpu_us_per_item", ceiling_field="ceiling_items_per_s"):
+        vals = (r.get(rate_field), r.get("broker_cpu_util"), r.get(per_field), r.get(ceiling_field))
+        util = f"{vals[1] * 100:.0f}%" if vals[1] is not None else "n/a"
+        print(f"| {label} | {r.get('links')} | {fmt(vals[0])} | {util} | {fmt(vals[2])} | {fmt(vals[3])} | "
+              f"{r.get('connections'):,}, {r.get('memberships'):,} |")
+        out.append({"figure": label, "server": r.get("server"), "links": r.get("links"), "rate": vals[0],
+                    "broker_cpu_util": vals[1], "broker_cpu_us_each": vals[2], "ceiling_per_s": vals[3],
+                    "connections": r.get("connections"), "memberships": r.get("memberships")})
+
+    for r in rows:
+        sc = r["scenario"]
+        if sc == "broker_route":
+            line("routed envelopes (RECEIVE + SEND)", r, "envelopes_in_per_s", "broker_cpu_us_per_envelope",
+                 "ceiling_envelopes_in_per_s")
+        elif sc == "broker_held":
+            line(f"routed envelopes, step {r.get('step')}", r, "envelopes_in_per_s", "broker_cpu_us_per_envelope",
+                 "ceiling_envelopes_in_per_s")
+        elif sc == "broker_fanout":
+            line(f"group sends, group of {r.get('group_size'):,} on {r.get('gateways_holding')} gateways", r,
+                 "group_sends_per_s")
+        elif sc in ("broker_connect", "broker_join", "broker_disconnect"):
+            line(sc[7:] + "s", r, "items_per_s")
+    for r in rows:
+        if r["scenario"] == "broker_gateway_lost":
+            print(f"\n{r.get('server')} ({r.get('links')}): a gateway lost with {r.get('connections_lost'):,} "
+                  f"connections ({r.get('memberships_lost'):,} memberships) cost the broker "
+                  f"{fmt(r.get('broker_cpu_ms'))} ms of CPU in one go")
+            out.append({"figure": "gateway lost", "server": r.get("server"), "links": r.get("links"),
+                        "connections_lost": r.get("connections_lost"), "broker_cpu_ms": r.get("broker_cpu_ms")})
+    mem = [r for r in rows if r["scenario"] in ("broker_connect", "broker_join")]
+    for r in mem:
+        key = "bytes_per_connection" if r["scenario"] == "broker_connect" else "bytes_per_membership"
+        if r.get(key) is not None:
+            print(f"\n{r.get('server')} ({r.get('links')}): broker memory {fmt(r[key])} {key.replace('_', ' ')}")
+            out.append({"figure": key, "server": r.get("server"), "links": r.get("links"), "value": r[key]})
+    return out
 
 
 def main():
@@ -164,12 +215,13 @@ def main():
                      "targets": [{"target": t, "met": ok} for t, ok in checks]})
     work_table(by, rows)
     curve = curve_table(by)
+    broker = broker_table(results)
     errors = [r for r in results if "error" in r]
     for r in errors:
         print(f"\n{r['scenario']} on {r['server']}: {r['error']}")
     with open(out, "w") as f:
         json.dump({"machine": machine(), "quick": os.environ.get("BENCH_QUICK") == "1",
-                   "pinning": os.environ.get("BENCH_PIN_DESC"), "table": rows, "curve": curve,
+                   "pinning": os.environ.get("BENCH_PIN_DESC"), "table": rows, "curve": curve, "broker": broker,
                    "results": results}, f, indent=2)
     print(f"\nraw results: {out}")
     return 1 if errors else 0

@@ -35,7 +35,9 @@ cx_idmap *cx_idmap_new(void)
     cx_idmap *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
-    self->cap = 64;
+    /* Small: most maps stay small (a room's members, a user's tabs, one per group and per user in the
+     * broker), and a 64-slot start cost the broker 1 KiB per group and per user (docs/scaling.md). */
+    self->cap = 8;
     self->slots = calloc(self->cap, sizeof(slot));
     if (!self->slots) {
         free(self);

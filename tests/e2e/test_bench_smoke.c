@@ -198,3 +198,115 @@ Test(bench_smoke_publish, publish_counts_deliveries_for_passthrough_and_receive_
     cr_assert_gt(num(r, "complete"), 0, "no handled event reached every member");
     json_decref(r);
 }
+
+/* ------------------------------------------------ chanx-bench broker */
+/* The broker alone, loaded by fake gateways and workers on real links with the stack's CURVE keys
+ * (bench/broker/): the counts of each result must add up, whatever the speed. */
+
+TestSuite(bench_smoke_broker, .init = setup, .fini = teardown, .timeout = 120);
+
+/* Runs chanx-bench broker against the stack's broker with env_prefix ("env ..."); the results, one
+ * JSON object per line, into out (at most max); returns how many, the exit status in *status. */
+static size_t bench_broker(const char *env_prefix, const char *extra, json_t **out, size_t max, int *status)
+{
+    const char *bin = getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build";
+    char cmd[2048];
+    /* the stack's heartbeat settings (tests/kit/stack.c): a peer the broker hears from less often is dropped */
+    snprintf(cmd, sizeof cmd, "%s CHANX_HEARTBEAT_MS=100 CHANX_HEARTBEAT_TIMEOUT_MS=800 %s/bench/chanx-bench broker --broker %s --pid %d --label smoke %s 2>&1",
+             env_prefix, bin, cx_stack_broker_endpoint(stack), cx_stack_pid(stack, "broker"), extra);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p, "cannot run %s", cmd);
+    char line[8192];
+    size_t n = 0;
+    last_diagnostic[0] = 0;
+    while (fgets(line, sizeof line, p))
+        if (!strncmp(line, "chanx-bench", 11))
+            snprintf(last_diagnostic, sizeof last_diagnostic, "%.500s", line);
+        else if (line[0] == '{' && n < max) {   /* a result, or a log record of the links (stderr) */
+            json_error_t err;
+            json_t *r = json_loads(line, 0, &err);
+            cr_assert_not_null(r, "unparsable line: %s (%s)", line, err.text);
+            if (json_object_get(r, "scenario"))
+                out[n++] = r;
+            else
+                json_decref(r);
+        }
+    int rc = pclose(p);
+    *status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+    return n;
+}
+
+/* The result of scenario (and, for broker_fanout, of that group size). */
+static json_t *result_of(json_t **all, size_t n, const char *scenario, long long group_size)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(json_string_value(json_object_get(all[i], "scenario")), scenario)
+            && (group_size < 0 || json_integer_value(json_object_get(all[i], "group_size")) == group_size))
+            return all[i];
+    cr_assert_fail("no %s result (group size %lld)", scenario, group_size);
+    return NULL;
+}
+
+Test(bench_smoke_broker, counts_of_every_phase_add_up_over_curve_links)
+{
+    cr_assert_not_null(cx_stack_keys_dir(stack), "the stack runs plain links: CURVE is not exercised");
+    char env[700];
+    snprintf(env, sizeof env, "env CHANX_CURVE_DIR=%s", cx_stack_keys_dir(stack));
+    json_t *r[16];
+    int status;
+    size_t n = bench_broker(env, "-n 40 --groups-per-connection 3 --room-size 5 --gateways 2 --workers 2 "
+                            "--duration 0.5 --steps 2 --fanout 1,10", r, 16, &status);
+    cr_assert_eq(status, 0, "chanx-bench broker exited with %d: %s", status, last_diagnostic);
+    /* held after step 1, connect, join, route, fan-out 1 and 10, gateway lost, disconnect */
+    cr_assert_eq(n, 8, "%zu results", n);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_str_eq(json_string_value(json_object_get(r[i], "server")), "smoke");
+        cr_assert_str_eq(json_string_value(json_object_get(r[i], "links")), "curve");
+    }
+    json_t *c = result_of(r, n, "broker_connect", -1);
+    cr_assert_eq(num(c, "envelopes_in"), 40, "every CONNECT reached a worker");
+    cr_assert_gt(num(c, "bytes_per_connection"), -1e9);   /* present: the broker's memory was read */
+    json_t *j = result_of(r, n, "broker_join", -1);
+    cr_assert_eq(num(j, "envelopes_in"), 40 * 3, "every GROUP_ADD reached its gateway");
+    json_t *h = result_of(r, n, "broker_held", -1);
+    cr_assert_eq(num(h, "connections"), 20, "step 1 of 2 holds half the connections");
+    cr_assert_eq(num(h, "memberships"), 20 * 3);
+    json_t *rt = result_of(r, n, "broker_route", -1);
+    cr_assert_eq(num(rt, "connections"), 40);
+    cr_assert_eq(num(rt, "memberships"), 40 * 3 + 1 + 10, "rooms plus the fan-out groups' members");
+    cr_assert_gt(num(rt, "round_trips"), 0);
+    cr_assert_eq(num(rt, "envelopes_in"), 2 * num(rt, "round_trips"), "a round trip is a RECEIVE and a SEND");
+    cr_assert_gt(num(rt, "broker_cpu_us_per_envelope"), 0, "the broker's CPU was not read");
+    cr_assert_geq(num(rt, "latency_p99_ms"), num(rt, "latency_p50_ms"));
+    json_t *f1 = result_of(r, n, "broker_fanout", 1);
+    cr_assert_eq(num(f1, "gateways_holding"), 1);
+    cr_assert_eq(num(f1, "deliveries"), num(f1, "group_sends"));
+    cr_assert_eq(num(f1, "complete"), num(f1, "group_sends"));
+    json_t *f10 = result_of(r, n, "broker_fanout", 10);
+    cr_assert_gt(num(f10, "group_sends"), 0);
+    cr_assert_eq(num(f10, "gateways_holding"), 2, "10 members spread over both gateways");
+    cr_assert_eq(num(f10, "gateway_envelopes"), 2 * num(f10, "group_sends"), "one envelope per gateway, not per member");
+    cr_assert_eq(num(f10, "deliveries"), 10 * num(f10, "group_sends"));
+    cr_assert_eq(num(f10, "complete"), num(f10, "group_sends"));
+    /* the second gateway's link cut: the broker tells the workers of each of its 20 connections */
+    json_t *lost = result_of(r, n, "broker_gateway_lost", -1);
+    cr_assert_eq(num(lost, "connections_lost"), 20);
+    cr_assert_eq(num(lost, "connections"), 20, "the other gateway's connections are still held");
+    cr_assert_gt(num(lost, "broker_cpu_ms"), 0);
+    json_t *d = result_of(r, n, "broker_disconnect", -1);
+    cr_assert_eq(num(d, "envelopes_in"), 20, "the remaining connections end, each with one DISCONNECT");
+    cr_assert_eq(num(d, "connections"), 0);
+    for (size_t i = 0; i < n; i++)
+        json_decref(r[i]);
+}
+
+Test(bench_smoke_broker, a_load_without_the_keys_is_refused_not_measured)
+{
+    json_t *r[4];
+    int status;
+    size_t n = bench_broker("env -u CHANX_CURVE_DIR", "-n 4 --duration 0.2 --steps 1 --fanout 1", r, 4, &status);
+    cr_assert_neq(status, 0, "a load the broker never admitted exited 0");
+    cr_assert_eq(n, 0, "a result was printed for a broker that admitted no peer");
+    cr_assert(strstr(last_diagnostic, "no route from the broker"), "the refusal is not explained: '%s'",
+              last_diagnostic);
+}
