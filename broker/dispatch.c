@@ -25,9 +25,20 @@ static void on_connect(cx_broker *self, peer *gateway, const cx_env *env, zmq_ms
         cx_broker_close_at_gateway(self, gateway, env->conn, 1013, "no worker serves this route");
         return;
     }
-    conn *c = calloc(1, sizeof *c);
-    if (!c || cx_idmap_get(self->conns, env->conn)) {
-        free(c);
+    conn *c = cx_idmap_get(self->conns, env->conn);
+    if (c && c->gateway == gateway && !c->worker) {
+        /* After a restart its gateway re-announced it before this CONNECT (sent while no broker
+         * answered) was replayed: it is that connection, not a duplicate; pin it now. */
+        cx_broker_conn_pin_worker(self, c, worker);
+        cx_idmap_put(worker->conns, c->id, c);
+        if (c->user_id == 0 && env->user_id > 0) {
+            c->user_id = env->user_id;
+            cx_users_add(self->users, c->user_id, c->id, c);
+        }
+        cx_broker_forward(self, worker, msg);
+        return;
+    }
+    if (c || !(c = calloc(1, sizeof *c))) {
         cx_broker_close_at_gateway(self, gateway, env->conn, 1011, "duplicate connection id");
         return;
     }

@@ -20,7 +20,7 @@
  * has redialled and announced by then), which stays open at least half of
  * that after the last RESUME that told the broker something new (peers on a
  * loaded machine come back one by one), up to three times its length; during it every envelope about
- * connections waits in one queue in arrival order, since a group message
+ * connections (a new one's CONNECT included) waits in one queue in arrival order, since a group message
  * must not reach only the gateways that happened to be back first. When the
  * window closes the queue is replayed, then connections announced by only
  * one side are ended: a gateway's whose worker did not come back gets CLOSE
@@ -182,6 +182,9 @@ int cx_rebuild_defer(cx_broker *self, const peer *p, const cx_env *env, zmq_msg_
     if (!r->until)
         return 0;
     switch (env->type) {
+    /* A client connecting now would meet a route table the workers have not re-announced yet and be
+     * refused with 1013 "no worker serves this route": it waits for the window like the rest. */
+    case CX_ENV_CONNECT:
     case CX_ENV_RECEIVE: case CX_ENV_DISCONNECT: case CX_ENV_SEND: case CX_ENV_CLOSE:
     case CX_ENV_GROUP_ADD: case CX_ENV_GROUP_DISCARD: case CX_ENV_GROUP_SEND:
         return list_push(r, &r->deferred, p->id, body) == 0;
