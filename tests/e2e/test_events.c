@@ -196,14 +196,8 @@ static char *admin(const char *args)
     const char *keys = cx_stack_keys_dir(stack);
     snprintf(cmd, sizeof cmd, "CHANX_BROKER='%s' CHANX_CURVE_DIR='%s' %s/chanx-admin %s 2>&1", cx_stack_broker(stack),
              keys ? keys : "", bin, args);
-    FILE *p = popen(cmd, "r");
-    char *out = NULL;
-    size_t len = 0;
-    if (getdelim(&out, &len, '\0', p) < 0) {
-        free(out);
-        out = strdup("");
-    }
-    int status = pclose(p);
+    int status;
+    char *out = cx_shell_output(cmd, &status);
     cr_assert_eq(WEXITSTATUS(status), 0, "chanx-admin %s: %s", args, out);
     return out;
 }
@@ -233,14 +227,8 @@ Test(events, chanx_admin_without_keys_says_to_set_them)
     cr_assert_not_null(cx_stack_keys_dir(stack), "the stack runs with CURVE keys");
     snprintf(cmd, sizeof cmd, "env -u CHANX_CURVE_DIR -u CHANX_CURVE_SECRET_KEY_FILE CHANX_BROKER='%s' "
              "%s/chanx-admin publish --group room_lobby --action notify 2>&1", cx_stack_broker(stack), bin);
-    FILE *p = popen(cmd, "r");
-    char *out = NULL;
-    size_t len = 0;
-    if (getdelim(&out, &len, '\0', p) < 0) {
-        free(out);
-        out = strdup("");
-    }
-    int status = pclose(p);
+    int status;
+    char *out = cx_shell_output(cmd, &status);
     cr_assert_neq(WEXITSTATUS(status), 0, "chanx-admin published without keys: %s", out);
     cr_assert(strstr(out, "set CHANX_CURVE_DIR"), "no hint about the keys: %s", out);
     free(out);
