@@ -39,6 +39,7 @@
 #include "workers/db_pool.h"
 #include "workers/liveness.h"
 #include "workers/link_queue.h"
+#include "workers/memberships.h"
 #include "workers/scheduler.h"
 #include "workers/timers.h"
 
@@ -62,6 +63,7 @@ struct cx_worker {
     cx_timers *timers;
     cx_db_pool *db;
     size_t mailbox_max;
+    cx_memberships *members;    /* groups → connections, for group events (memberships.h) */
 };
 
 /* Each pool thread encodes its own envelopes (the link's encoder belongs to the link thread). */
@@ -77,8 +79,31 @@ static void pool_thread_hook(int starting)
         cx_encoder_destroy(&thread_encoder);
 }
 
+/* GROUP_ADD and GROUP_DISCARD are noted in the link thread's index as they pass, ahead of the
+ * envelope itself, so the index never lags behind what the broker was told. */
+static void note_membership(cx_worker *worker, const cx_env *env)
+{
+    int join = env->type == CX_ENV_GROUP_ADD;
+    if (!on_pool_thread) {
+        if (join)
+            cx_memberships_join(worker->members, env->group.ptr, env->group.len, env->conn);
+        else
+            cx_memberships_leave(worker->members, env->group.ptr, env->group.len, env->conn);
+        return;
+    }
+    cx_lq_item *item = cx_lq_item_new(join ? CX_LQ_GROUP_JOIN : CX_LQ_GROUP_LEAVE, NULL, env->conn, env->group.ptr,
+                                      env->group.len);
+    if (item)
+        cx_link_queue_push(worker->queue, item);
+    else
+        cx_error("out of memory: events to group %.*s may miss connection %llu", (int) env->group.len,
+                 env->group.ptr, (unsigned long long) env->conn);
+}
+
 int cx_worker_send(cx_worker *worker, const cx_env *env)
 {
+    if (env->type == CX_ENV_GROUP_ADD || env->type == CX_ENV_GROUP_DISCARD)
+        note_membership(worker, env);
     if (!on_pool_thread)
         return cx_link_send(worker->link, env);
     const char *data;
@@ -217,9 +242,10 @@ static void on_receive(cx_worker *self, const cx_env *env)
         overflow(self, actor, env->conn);
 }
 
-/* A server-side event: one EVENT mail per candidate actor (workers/events.h), which decides on its
- * own thread whether its connection is a recipient; passthrough actions were the gateway's. */
-static void post_event(cx_actor *actor, cx_event_share *event)
+/* A server-side event: one EVENT mail per candidate actor (workers/events.h): the connection for a
+ * connection target, the groups' members (memberships.h) for a group target; each decides on its
+ * own thread whether it is still a recipient. Passthrough actions were the gateway's. */
+static void post_event(cx_worker *self, cx_actor *actor, cx_event_share *event)
 {
     if (cx_ctx_event_route(cx_actor_ctx(actor), cx_event_share_action(event)) == CX_EVENT_PASSTHROUGH)
         return;   /* the consumer is fixed for the actor's life: safe to read here */
@@ -227,7 +253,21 @@ static void post_event(cx_actor *actor, cx_event_share *event)
     if (!mail)
         return;
     mail->arg = cx_event_share_hold(event);
-    cx_actor_post(actor, mail);   /* a full mailbox drops the event (best-effort, as in Channels) */
+    if (cx_actor_post(actor, mail) != 0)   /* a full mailbox drops the event (best-effort, as in Channels) */
+        cx_event_mailbox_full(cx_actor_ctx(actor), event, self->mailbox_max);
+}
+
+typedef struct {
+    cx_worker *self;
+    cx_event_share *event;
+} event_post;
+
+static void post_to_member(uint64_t conn, void *arg)
+{
+    event_post *post = arg;
+    cx_actor *actor = cx_idmap_get(post->self->actors, conn);
+    if (actor)   /* NULL once DISCONNECT came: its groups go when its actor is done */
+        post_event(post->self, actor, post->event);
 }
 
 static void on_event(cx_worker *self, const cx_env *env)
@@ -240,14 +280,10 @@ static void on_event(cx_worker *self, const cx_env *env)
     if (env->target == CX_TARGET_CONNECTION) {
         cx_actor *actor = cx_idmap_get(self->actors, env->conn);
         if (actor)
-            post_event(actor, event);
+            post_event(self, actor, event);
     } else if (env->target == CX_TARGET_GROUPS) {
-        size_t n = cx_idmap_size(self->actors);
-        cx_actor **all = malloc((n + 1) * sizeof *all);
-        n = all ? cx_idmap_values(self->actors, (void **) all, n) : 0;
-        for (size_t i = 0; i < n; i++)
-            post_event(all[i], event);
-        free(all);
+        event_post post = { self, event };
+        cx_memberships_each(self->members, env->groups, env->ngroups, post_to_member, &post);
     }
     cx_event_share_release(&event);
 }
@@ -275,6 +311,7 @@ static void actor_done(cx_worker *self, cx_actor *actor)
     for (size_t i = 0; i < n; i++)
         cx_timers_cancel(self->timers, ids[i]);
     cx_plugin *plugin = cx_ctx_consumer(ctx)->plugin;
+    cx_memberships_forget(self->members, ctx->conn);   /* after every change it queued before DONE */
     cx_ctx_destroy(&ctx);
     cx_actor_destroy(&actor);
     self->nactors--;
@@ -299,6 +336,13 @@ static void drain_queue(cx_worker *self)
             break;
         case CX_LQ_TIMER_CANCEL:
             cx_timers_cancel(self->timers, item->id);
+            break;
+        case CX_LQ_GROUP_JOIN:
+            if (cx_memberships_join(self->members, item->data, item->len, item->id) != 0)
+                cx_error("out of memory: events to a group may miss connection %llu", (unsigned long long) item->id);
+            break;
+        case CX_LQ_GROUP_LEAVE:
+            cx_memberships_leave(self->members, item->data, item->len, item->id);
             break;
         }
         free(item);
@@ -385,10 +429,11 @@ cx_worker *cx_worker_new(const char *endpoint, cx_plugin_set *plugins)
     self->actors = cx_idmap_new();
     self->queue = cx_link_queue_new();
     self->timers = cx_timers_new();
+    self->members = cx_memberships_new();
     self->link = cx_link_new(endpoint, CX_ROLE_WORKER, node);
     self->db = cx_db_pool_new_from_env(threads);
     cx_settings_load(&self->settings);
-    if (self->actors && self->queue && self->timers)
+    if (self->actors && self->queue && self->timers && self->members)
         self->scheduler = cx_scheduler_new(threads, cx_actor_run, pool_thread_hook);
     if (!self->scheduler || !self->link) {
         cx_worker_destroy(&self);
@@ -442,6 +487,7 @@ void cx_worker_destroy(cx_worker **self_p)
         drain_queue(self);
     cx_idmap_destroy(&self->actors);
     cx_timers_destroy(&self->timers);
+    cx_memberships_destroy(&self->members);
     cx_link_queue_destroy(&self->queue);
     cx_db_pool_destroy(&self->db);
     cx_link_destroy(&self->link);
