@@ -35,6 +35,7 @@
 #include "common/link.h"
 #include "common/log.h"
 #include "workers/actor.h"
+#include "workers/conn_groups.h"
 #include "workers/context_internal.h"
 #include "workers/db_pool.h"
 #include "workers/liveness.h"
@@ -62,6 +63,7 @@ struct cx_worker {
     cx_timers *timers;
     cx_db_pool *db;
     size_t mailbox_max;
+    cx_conn_groups *conn_groups;   /* what RESUME tells a restarted broker about groups; link thread */
 };
 
 /* Each pool thread encodes its own envelopes (the link's encoder belongs to the link thread). */
@@ -79,13 +81,16 @@ static void pool_thread_hook(int starting)
 
 int cx_worker_send(cx_worker *worker, const cx_env *env)
 {
-    if (!on_pool_thread)
+    if (!on_pool_thread) {
+        cx_conn_groups_apply(worker->conn_groups, env);
         return cx_link_send(worker->link, env);
+    }
     const char *data;
     size_t len;
     if (!thread_encoder || cx_encoder_encode(thread_encoder, env, &data, &len) != 0)
         return -1;
-    cx_lq_item *item = cx_lq_item_new(CX_LQ_ENVELOPE, NULL, 0, data, len);
+    /* id: the type, so the link thread decodes only group changes (conn_groups.h) */
+    cx_lq_item *item = cx_lq_item_new(CX_LQ_ENVELOPE, NULL, env->type, data, len);
     if (!item)
         return -1;
     cx_link_queue_push(worker->queue, item);
@@ -153,8 +158,16 @@ static void resume(cx_worker *self)
     cx_actor **all = malloc((n + 1) * sizeof *all);
     n = all ? cx_idmap_values(self->actors, (void **) all, n) : 0;
     for (size_t i = 0; i < n; i++) {
-        cx_env env = { .type = CX_ENV_RESUME, .conn = cx_actor_ctx(all[i])->conn };
-        cx_link_send(self->link, &env);
+        /* with its groups: a GROUP_ADD the old broker died holding never reached the gateway (conn_groups.c) */
+        uint64_t conn = cx_actor_ctx(all[i])->conn;
+        char *const *names;
+        size_t ngroups = cx_conn_groups_of(self->conn_groups, conn, &names), g = 0;
+        do {   /* at most CX_PROTO_MAX_GROUPS a RESUME: more go in more RESUMEs */
+            cx_env env = { .type = CX_ENV_RESUME, .conn = conn };
+            for (; g < ngroups && env.ngroups < CX_PROTO_MAX_GROUPS; g++)
+                env.groups[env.ngroups++] = cx_slice_of(names[g]);
+            cx_link_send(self->link, &env);
+        } while (g < ngroups);
     }
     free(all);
     cx_env done = { .type = CX_ENV_RESUME, .conn = 0 };
@@ -275,6 +288,7 @@ static void actor_done(cx_worker *self, cx_actor *actor)
     for (size_t i = 0; i < n; i++)
         cx_timers_cancel(self->timers, ids[i]);
     cx_plugin *plugin = cx_ctx_consumer(ctx)->plugin;
+    cx_conn_groups_forget(self->conn_groups, ctx->conn);
     cx_ctx_destroy(&ctx);
     cx_actor_destroy(&actor);
     self->nactors--;
@@ -288,6 +302,8 @@ static void drain_queue(cx_worker *self)
         next = item->next;
         switch (item->kind) {
         case CX_LQ_ENVELOPE:
+            if (item->id == CX_ENV_GROUP_ADD || item->id == CX_ENV_GROUP_DISCARD)
+                cx_conn_groups_apply_encoded(self->conn_groups, item->data, item->len);
             if (cx_link_send_raw(self->link, item->data, item->len) != 0)
                 cx_warn("an envelope for the broker was dropped: %s", zmq_strerror(zmq_errno()));
             break;
@@ -384,13 +400,14 @@ cx_worker *cx_worker_new(const char *endpoint, cx_plugin_set *plugins)
     self->mailbox_max = (size_t) cx_env_long("CHANX_MAILBOX_MAX", 1000, 1, 1000000);
     self->actors = cx_idmap_new();
     self->queue = cx_link_queue_new();
+    self->conn_groups = cx_conn_groups_new();
     self->timers = cx_timers_new();
     self->link = cx_link_new(endpoint, CX_ROLE_WORKER, node);
     self->db = cx_db_pool_new_from_env(threads);
     cx_settings_load(&self->settings);
     if (self->actors && self->queue && self->timers)
         self->scheduler = cx_scheduler_new(threads, cx_actor_run, pool_thread_hook);
-    if (!self->scheduler || !self->link) {
+    if (!self->scheduler || !self->link || !self->conn_groups) {
         cx_worker_destroy(&self);
         return NULL;
     }
@@ -443,6 +460,7 @@ void cx_worker_destroy(cx_worker **self_p)
     cx_idmap_destroy(&self->actors);
     cx_timers_destroy(&self->timers);
     cx_link_queue_destroy(&self->queue);
+    cx_conn_groups_destroy(&self->conn_groups);
     cx_db_pool_destroy(&self->db);
     cx_link_destroy(&self->link);
     cx_settings_free(&self->settings);
