@@ -10,6 +10,7 @@
 #   make bench      benchmarks (see docs/benchmarks.md)
 #   make install    programs, plugin SDK and testing kit under PREFIX (DESTDIR); make uninstall
 #   make fuzz       every libFuzzer harness of tests/fuzz/ for FUZZ_SECONDS (60) each
+#   make soak       a deployment under load and faults for SOAK_SECONDS (600), ASan+UBSan (not in make test)
 #
 # BUILD selects the output directory; SAN=1 builds with sanitizers, TSAN=1 with
 # ThreadSanitizer (the worker's thread pool; see test-tsan).
@@ -72,7 +73,7 @@ E2E_SRCS  := $(wildcard tests/e2e/*.c) $(wildcard tests/kit/*selftest.c)
 # The testing kit as a library: what a plugin author's tests link (see README).
 KIT_LIB := $(BUILD)/lib/libchanx-testing.a
 
-.PHONY: all deps run test test-plain test-san test-tsan unit e2e bench clean new-consumer fuzz fuzz-build fuzz-smoke check-private-folder check-run
+.PHONY: soak all deps run test test-plain test-san test-tsan unit e2e bench clean new-consumer fuzz fuzz-build fuzz-smoke check-private-folder check-run
 .DEFAULT_GOAL := all
 
 all: $(PROGRAMS) $(PLUGINS) $(TEST_PLUGINS) $(ABI_PLUGINS) $(KIT_LIB) $(BUILD)/tests/unit $(BUILD)/tests/e2e $(BUILD)/bench/bare_echo $(BUILD)/bench/chanx-bench $(BUILD)/bench/chanx-bench-broker $(BENCH_PLUGINS)
@@ -284,6 +285,12 @@ fuzz: deps fuzz-build
 
 fuzz-smoke: fuzz-build
 	@scripts/fuzz build-fuzz/fuzz $(or $(FUZZ_SMOKE_SECONDS),4) $(FUZZ_HARNESSES)
+
+# The soak (tests/soak/soak.py): a real deployment on the sanitized build, chat
+# load on both gateways and waves of faults for SOAK_SECONDS (600; 60 for one
+# wave), failing at the first broken invariant. Not part of `make test`.
+soak: deps
+	@scripts/soak
 
 clean:
 	rm -rf build build-san build-tsan build-fuzz
