@@ -219,6 +219,8 @@ check-deploy:
 	@for p in $(notdir $(PROGRAMS)); do grep -q "/out/$$p" docker/Dockerfile \
 	  || { echo "check-deploy: docker/Dockerfile does not ship $$p" >&2; exit 1; }; done
 	@grep -q '^FROM build AS sdk$$' docker/Dockerfile || { echo "check-deploy: docker/Dockerfile has no sdk stage" >&2; exit 1; }
+	@grep -q '^COPY db/\*\.sql /usr/share/chanx/$$' docker/Dockerfile && grep -q '"migrate", "--examples"' docker/docker-compose.yml \
+	  || { echo "check-deploy: the image must ship db/*.sql and compose's migrate apply them (--examples)" >&2; exit 1; }
 	@rm -rf $(DEPLOY_ROOT)
 	@$(MAKE) --no-print-directory DESTDIR=$(abspath $(DEPLOY_ROOT)) $(DOCKER_GOALS) >/dev/null
 	@PKG_CONFIG_PATH=$(abspath $(DEPLOY_ROOT))/usr/local/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$(abspath $(DEPLOY_ROOT)) \
@@ -243,15 +245,16 @@ test-san:
 
 # ThreadSanitizer over the worker, the one multi-threaded process of ours
 # whose threads share consumer state: the suites of the actors, timers, the
-# database API and the example that uses them, with chanx-worker and the
-# plugins built with -fsanitize=thread in build-tsan/ (gateway and broker are
-# the plain build's). Only those suites, so that `make test` stays fast. The
+# database API and the example that uses them, and events meeting full
+# mailboxes (mail and group memberships cross from the link thread to the
+# pool), with chanx-worker and the plugins built with -fsanitize=thread in
+# build-tsan/ (gateway, broker and the rest are the plain build's). Only those suites, so that `make test` stays fast. The
 # test driver is the plain one too: criterion's arena and TSan's memory
 # layout do not mix, and the processes under test are what matters.
-TSAN_SUITES := @(actors|timers|db|chat_history)/*
+TSAN_SUITES := @(actors|timers|db|chat_history|events_overflow)/*
 test-tsan: $(BUILD)/tests/e2e $(PROGRAMS)
 	@$(MAKE) --no-print-directory BUILD=build-tsan TSAN=1 worker-and-plugins
-	@for p in chanx-gateway chanx-broker chanx-admin; do ln -sfn ../$(BUILD)/$$p build-tsan/$$p; done
+	@for p in chanx-gateway chanx-broker chanx-admin chanx-api; do ln -sfn ../$(BUILD)/$$p build-tsan/$$p; done
 	@E2E_BIN=$(BUILD)/tests/e2e E2E_FILTER='$(TSAN_SUITES)' scripts/run-tests build-tsan e2e
 
 unit: all

@@ -20,6 +20,7 @@ enum { ADMIN_OK = 0, ADMIN_ERROR = 1, ADMIN_USAGE = 2 };
 typedef struct {
     const char *database;  /* --database, else $CHANX_DATABASE_URL */
     const char *schema;    /* migrate --schema */
+    int examples;          /* migrate --examples: the example plugins' tables too */
     const char *username;  /* the positional argument */
     const char *password;  /* createuser --password ("-": read from stdin) */
     const char *email;     /* createuser --email */

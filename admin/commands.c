@@ -26,56 +26,6 @@
 #define SESSION_KEY_CHARS "abcdefghijklmnopqrstuvwxyz0123456789" /* VALID_KEY_CHARS */
 #define MODEL_BACKEND "django.contrib.auth.backends.ModelBackend"
 
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    size_t len = 0;
-    if (!f)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (len = (size_t) ftell(f)) < (64u << 20) && fseek(f, 0, SEEK_SET) == 0
-        && (buf = malloc(len + 1)) && fread(buf, 1, len, f) == len)
-        buf[len] = '\0';
-    else {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    return buf;
-}
-
-static int exec_simple(PGconn *conn, const char *sql, const char *what)
-{
-    PGresult *res = PQexec(conn, sql);
-    int ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
-    if (!ok) {
-        const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-        fprintf(stderr, "chanx-admin: %s failed: %s\n", what, msg ? msg : PQerrorMessage(conn));
-    }
-    PQclear(res);
-    return ok ? 0 : -1;
-}
-
-int admin_cmd_migrate(PGconn *conn, const admin_args *args)
-{
-    char path[4096];
-    char *sql = admin_schema_path(args->schema, path, sizeof path) == 0 ? read_file(path) : NULL;
-    if (!sql) {
-        fprintf(stderr, "chanx-admin: cannot read schema file '%s' (use --schema or CHANX_SCHEMA_FILE)\n", path);
-        return ADMIN_ERROR;
-    }
-    /* All or nothing: a half-created schema would be worse than none. */
-    /* SET LOCAL: the "already exists, skipping" notices of a re-run are expected, not news. */
-    int rc = exec_simple(conn, "BEGIN; SET LOCAL client_min_messages = warning", "BEGIN")
-             || exec_simple(conn, sql, "schema") || exec_simple(conn, "COMMIT", "COMMIT");
-    if (rc)
-        PQclear(PQexec(conn, "ROLLBACK"));
-    else
-        printf("schema applied from %s\n", path);
-    free(sql);
-    return rc ? ADMIN_ERROR : ADMIN_OK;
-}
-
 /* Django's UnicodeUsernameValidator: ^[\w.@+-]+\Z, at most 150 characters
  * (non-ASCII bytes are let through as \w would take most of them). */
 static int valid_username(const char *u)

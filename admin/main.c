@@ -26,11 +26,14 @@ typedef struct {
 } admin_command;
 
 static const admin_command COMMANDS[] = {
-    { "migrate", admin_cmd_migrate, 0, "schema=",
-      "chanx-admin migrate [--schema FILE]\n"
+    { "migrate", admin_cmd_migrate, 0, "schema= examples",
+      "chanx-admin migrate [--schema FILE] [--examples]\n"
       "  Creates auth_user, authtoken_token and django_session as Django 3.2 does, in one\n"
       "  transaction. Existing tables are left alone (IF NOT EXISTS). FILE defaults to\n"
-      "  $CHANX_SCHEMA_FILE, <exe dir>/../db/schema.sql, <exe dir>/../lib/chanx/db/schema.sql (make\n  install), then /usr/share/chanx/schema.sql.\n", 0 },
+      "  $CHANX_SCHEMA_FILE, <exe dir>/../db/schema.sql, <exe dir>/../lib/chanx/db/schema.sql (make\n"
+      "  install), then /usr/share/chanx/schema.sql.\n"
+      "  --examples also creates the example plugins' tables (every other *.sql beside FILE,\n"
+      "  e.g. chat_history.sql for examples/chat_history), for a demo database, not a site's.\n", 0 },
     { "createuser", admin_cmd_createuser, 1, "password= email= staff superuser inactive",
       "chanx-admin createuser USERNAME [--password P|-] [--email E] [--staff] [--superuser] [--inactive]\n"
       "  Inserts a Django user (pbkdf2_sha256 password; '-' reads it from stdin; none gives an\n"
@@ -136,6 +139,8 @@ static int store_option(admin_args *a, const char *name, const char *value)
         a->output = value;
     else if (!strcmp(name, "inactive"))
         a->inactive = 1;
+    else if (!strcmp(name, "examples"))
+        a->examples = 1;
     else if (!strcmp(name, "role"))
         a->role = value;
     else if (!strcmp(name, "name"))

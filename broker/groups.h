@@ -5,7 +5,7 @@
  * members, not one per member, so each group counts its members per gateway
  * alongside the member set: GROUP_SEND looks only at the counts. The member
  * set itself exists so that a connection's groups can be left when it goes
- * away (each connection also lists its groups, see broker.c).
+ * away (each connection also lists its groups, see conns.c).
  */
 #ifndef CX_BROKER_GROUPS_H
 #define CX_BROKER_GROUPS_H

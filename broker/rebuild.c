@@ -7,7 +7,8 @@
  * pinned to it and its routes. So when a broker starts (after a crash, or a
  * standby taking over), every peer that reconnects introduces itself again
  * (HELLO, a worker's REGISTER) and re-announces what it holds, one RESUME
- * per connection (a gateway's with the connection's groups), then RESUME 0.
+ * per connection (a gateway's with the connection's groups and user), then
+ * RESUME 0.
  * A connection is whole again when both its gateway and its worker have
  * announced it; clients never notice.
  *
@@ -19,7 +20,7 @@
  * has redialled and announced by then), which stays open at least half of
  * that after the last RESUME that told the broker something new (peers on a
  * loaded machine come back one by one), up to three times its length; during it every envelope about
- * connections waits in one queue in arrival order, since a group message
+ * connections (a new one's CONNECT included) waits in one queue in arrival order, since a group message
  * must not reach only the gateways that happened to be back first. When the
  * window closes the queue is replayed, then connections announced by only
  * one side are ended: a gateway's whose worker did not come back gets CLOSE
@@ -29,7 +30,7 @@
  * connection out of its group for good (the gateway never mirrored it, so
  * its RESUME lacks it) while the consumer believes it joined. A worker's
  * RESUME therefore carries the groups it told the broker about
- * (workers/conn_groups.c); when the window closes, before the replay, the
+ * (workers/memberships.h); when the window closes, before the replay, the
  * broker joins each whole connection to those the gateway did not announce
  * and sends the gateway the GROUP_ADD it missed.
  *
@@ -259,6 +260,9 @@ int cx_rebuild_defer(cx_broker *self, const peer *p, const cx_env *env, zmq_msg_
     if (!r->until)
         return 0;
     switch (env->type) {
+    /* A client connecting now would meet a route table the workers have not re-announced yet and be
+     * refused with 1013 "no worker serves this route": it waits for the window like the rest. */
+    case CX_ENV_CONNECT:
     case CX_ENV_RECEIVE: case CX_ENV_DISCONNECT: case CX_ENV_SEND: case CX_ENV_CLOSE:
     case CX_ENV_GROUP_ADD: case CX_ENV_GROUP_DISCARD: case CX_ENV_GROUP_SEND:
         return list_push(r, &r->deferred, p->id, body) == 0;
@@ -350,6 +354,10 @@ void cx_rebuild_on_resume(cx_broker *self, peer *p, const cx_env *env)
         int64_t later = cx_now_ms() + rebuild_ms() / 2, cap = r->opened + 3 * (int64_t) rebuild_ms();
         if (later > r->until)   /* peers are still coming back: wait for the rest */
             r->until = later < cap ? later : cap;
+    }
+    if (p->role == CX_ROLE_GATEWAY && env->user_id > 0 && c->user_id == 0) {
+        c->user_id = env->user_id;   /* the gateway authenticated it: events to a user reach it again */
+        cx_users_add(self->users, c->user_id, c->id, c);
     }
     for (uint32_t i = 0; p->role == CX_ROLE_GATEWAY && i < env->ngroups; i++)
         cx_broker_conn_join(self, c, env->groups[i]);

@@ -337,22 +337,25 @@ typedef struct {
     json_t *doc, *channels, *operations, *messages;
 } builder;
 
-/* Adds one message to components (once per consumer) and to the channel, and an operation. */
-static void add_operation(builder *b, const char *channel_id, json_t *channel, const char *target,
-                          const char *direction, const char *action, json_t *msg, json_t *security)
+/* Adds one message to components (once per consumer) and to the channel, and an operation. side
+ * names the message: "client" (what a client sends), "server" (what it gets), "event" (a server-side
+ * event it gets), so an event and a message of the same action stay apart. */
+static void add_operation_as(builder *b, const char *channel_id, json_t *channel, const char *target,
+                             const char *direction, const char *side, const char *action, json_t *msg,
+                             json_t *security)
 {
     char base[512], mkey[512], opkey[600], chkey[300];
-    snprintf(base, sizeof base, "%s.%s.%s", target, strcmp(direction, "receive") ? "server" : "client", action);
+    snprintf(base, sizeof base, "%s.%s.%s", target, side, action);
     key_of(base, mkey, sizeof mkey);
     if (!json_object_get(b->messages, mkey))
         json_object_set(b->messages, mkey, msg);
     json_decref(msg);
     char ref[600];
-    snprintf(base, sizeof base, "%s.%s", strcmp(direction, "receive") ? "server" : "client", action);
+    snprintf(base, sizeof base, "%s.%s", side, action);
     key_of(base, chkey, sizeof chkey);
     snprintf(ref, sizeof ref, "#/components/messages/%s", mkey);
     json_object_set_new(json_object_get(channel, "messages"), chkey, json_pack("{s:s}", "$ref", ref));
-    snprintf(base, sizeof base, "%s.%s.%s", channel_id, direction, action);
+    snprintf(base, sizeof base, "%s.%s.%s", channel_id, strcmp(side, "event") ? direction : side, action);
     key_of(base, mkey, sizeof mkey);
     unique_key(b->operations, mkey, opkey, sizeof opkey);
     char chref[400], msgref[800];
@@ -365,6 +368,13 @@ static void add_operation(builder *b, const char *channel_id, json_t *channel, c
     json_object_set_new(b->operations, opkey, op);
 }
 
+static void add_operation(builder *b, const char *channel_id, json_t *channel, const char *target,
+                          const char *direction, const char *action, json_t *msg, json_t *security)
+{
+    add_operation_as(b, channel_id, channel, target, direction, strcmp(direction, "receive") ? "server" : "client",
+                     action, msg, security);
+}
+
 static void add_actions(builder *b, const char *channel_id, json_t *channel, const char *target,
                         const char *direction, const json_t *schemas, const char *action_key, json_t *security)
 {
@@ -373,6 +383,36 @@ static void add_actions(builder *b, const char *channel_id, json_t *channel, con
     json_object_foreach((json_t *) schemas, action, schema)
         add_operation(b, channel_id, channel, target, direction, action,
                       message(action_key, action, json_is_object(schema) ? schema : NULL, NULL), security);
+}
+
+/* Server-side events the client gets (send operations): the consumer's .events, which its
+ * receive_event handles first (payload: the event's schema), and its passthrough_events, which
+ * gateways send as they are (payload: anything). Events always use "action", never action_key. */
+static void add_events(builder *b, const char *channel_id, json_t *channel, const char *target, const json_t *spec,
+                       json_t *security)
+{
+    const char *action;
+    const json_t *schema;
+    json_object_foreach(json_object_get(spec, "events"), action, schema) {
+        json_t *m = message("action", action, json_is_object(schema) ? schema : NULL,
+                            "a server-side event from the application (chanx-api, the Python client), in .events: "
+                            "the consumer's receive_event handles it and decides what the client gets");
+        json_object_set_new(m, "x-chanx-event", json_string("receive_event"));
+        add_operation_as(b, channel_id, channel, target, "send", "event", action, m, security);
+    }
+    size_t i;
+    const json_t *name;
+    json_t *any = json_object();
+    json_array_foreach(json_object_get(spec, "passthrough_events"), i, name) {
+        if (!json_is_string(name))
+            continue;
+        json_t *m = message("action", json_string_value(name), any,
+                            "a server-side event from the application, in .passthrough_events: gateways send it "
+                            "to the client as it is (not validated, not camelized)");
+        json_object_set_new(m, "x-chanx-event", json_string("passthrough"));
+        add_operation_as(b, channel_id, channel, target, "send", "event", json_string_value(name), m, security);
+    }
+    json_decref(any);
 }
 
 static json_t *security_of(const json_t *classes, const cx_asyncapi_settings *s)
@@ -472,6 +512,7 @@ static void add_route(builder *b, const cx_asyncapi_route *r, const cx_asyncapi_
                           "types), or {\"detail\": ...} when the consumer failed"), security);
     json_decref(error);
     add_actions(b, id, channel, r->target, "send", json_object_get(spec, "outgoing"), action_key, security);
+    add_events(b, id, channel, r->target, spec, security);
     if (json_is_true(json_object_get(spec, "send_completion"))) {
         add_operation(b, id, channel, r->target, "send", "complete",
                       message(action_key, "complete", NULL, "after each message the client sent was handled"),

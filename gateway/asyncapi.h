@@ -12,7 +12,9 @@
  *     the consumer, its permissions;
  *   - receive operations (the gateway receives: what a client sends), one per
  *     incoming action; send operations (what a client gets), one per outgoing
- *     action plus the framework's authentication, error and completion messages;
+ *     action plus the framework's authentication, error and completion messages,
+ *     and one per server-side event the consumer takes (.events, handled by
+ *     receive_event, and .passthrough_events, sent as they are);
  *   - the authentication classes as security schemes (token, session cookie, JWT).
  *
  * The document is served at /asyncapi.json (gateway/docs.c) with the server

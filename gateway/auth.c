@@ -13,6 +13,14 @@
  * statement_timeout and connect_timeout (CHANX_DB_TIMEOUT_MS, default 3 s)
  * bound every step, so a sick database turns into 500s, never into a stuck
  * gateway.
+ *
+ * The pool looks like the worker's scheduler (workers/scheduler.c: threads
+ * around one FIFO and a condition variable) but is kept apart on purpose:
+ * each thread here owns a database connection, finished jobs come back on a
+ * second queue under the same lock as database_ok and wake the loop, and a
+ * stopping gateway drops what is queued instead of deciding it (the
+ * scheduler runs everything queued). A shared pool would need hooks for all
+ * three; the common part is the dozen lines of start, signal and join.
  */
 #include "gateway/auth.h"
 #include "common/env.h"

@@ -1,6 +1,8 @@
 /*
- * gateway_internal.h — state shared by the gateway's client side
- * (gateway.c) and broker side (upstream.c).
+ * gateway_internal.h — state shared by the gateway's files: the process and
+ * its loop (gateway.c), what lws calls (callbacks.c), a client's life
+ * (clients.c), the broker side (upstream.c), frames out (outbox.c) and
+ * events (events.c). Everything runs on the gateway's one loop thread.
  */
 #ifndef CX_GATEWAY_GATEWAY_INTERNAL_H
 #define CX_GATEWAY_GATEWAY_INTERNAL_H
@@ -65,6 +67,10 @@ void cx_gw_upstream_free(cx_gateway *gw);
 zhashx_t *cx_gw_groups_new(void);
 /* Finds the route for a decoded path; returns the entry and *kwargs, or NULL. */
 cx_route_entry *cx_gw_route(cx_gateway *gw, const char *path, json_t **kwargs, const char **target);
+/* A session leaves the local group mirror and the session map (the caller destroys it). */
+void cx_gw_forget_session(cx_gateway *gw, cx_session *s);
+/* Re-announces every connection to a broker that does not know us (RESUME ..., RESUME 0). */
+void cx_gw_reintroduce(cx_gateway *gw);
 
 /* events.c: a server-side event for local clients whose consumer passes it through */
 void cx_gw_on_event(cx_gateway *gw, const cx_env *env);
@@ -79,9 +85,22 @@ void cx_gw_on_wire_verdict(uint64_t conn, int code, const char *reason, int is_c
 /* LWS_CALLBACK_SERVER_WRITEABLE: more of the queue, then the close frame; -1 closes. */
 int cx_gw_on_writeable(cx_gateway *gw, cx_session *s);
 
-/* gateway.c */
+/* callbacks.c: the lws protocols table the context is created with */
+extern const struct lws_protocols cx_gw_protocols[];
+
+/* clients.c */
+/* Closes once the session's queue is flushed; the first code wins. */
 void cx_gw_close_session(cx_session *s, int code, const char *reason);
-void cx_gw_forget_session(cx_gateway *gw, cx_session *s);
-void cx_gw_reintroduce(cx_gateway *gw);
+/* LWS_CALLBACK_ESTABLISHED: a session in *slot, authentication submitted (or a close queued). */
+void cx_gw_on_established(cx_gateway *gw, struct lws *wsi, cx_session **slot);
+/* The database pool's verdicts: admit (CONNECT, then the held frames) or refuse. */
+void cx_gw_collect_auth_results(cx_gateway *gw);
+/* LWS_CALLBACK_RECEIVE: a fragment of a client message (reassembled here). */
+void cx_gw_on_receive(cx_gateway *gw, struct lws *wsi, cx_session *s, const void *in, size_t len);
+/* LWS_CALLBACK_CLOSED: DISCONNECT if announced; destroys *slot. */
+void cx_gw_on_closed(cx_gateway *gw, cx_session **slot, int code);
+/* A copy of the session list (closing edits the map); free it. *n = 0 when out of memory. */
+cx_session **cx_gw_sessions_snapshot(cx_gateway *gw, size_t *n);
+void cx_gw_close_everyone(cx_gateway *gw, int code);
 
 #endif

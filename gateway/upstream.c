@@ -6,6 +6,8 @@
  * the broker reaches every local member: the broker sends one envelope per
  * gateway, and the per-member work (appending is_mine/is_current, queueing)
  * happens here, spread across gateways. ROUTES replaces the route table.
+ * A broker that does not know us (restarted, or a standby) hears every
+ * connection again from here (cx_gw_reintroduce).
  */
 #include "gateway/gateway_internal.h"
 #include "common/log.h"
@@ -217,6 +219,38 @@ void cx_gw_upstream_drain(cx_gateway *gw)
     }
     gw->in_drain = 0;
     cx_gw_flush_dirty(gw);   /* what this batch of envelopes queued leaves now, one send per client */
+}
+
+/* ------------------------------------------------------------ re-announce */
+
+/* A broker that does not know us (restarted, a standby that took over, or one that declared us dead
+ * after a silence): the link has sent HELLO; we re-announce every connection we hold with its groups
+ * and its user, for events to a user (RESUME, then RESUME 0), and the broker pins them again to the workers that re-announce them
+ * (broker/rebuild.c). Clients keep their connections; upgrades answer 503 until the broker sends the
+ * route table again. */
+void cx_gw_reintroduce(cx_gateway *gw)
+{
+    gw->have_routes = 0;
+    size_t n, resumed = 0;
+    cx_session **all = cx_gw_sessions_snapshot(gw, &n);
+    for (size_t i = 0; i < n; i++) {
+        cx_session *s = all[i];
+        if (!s->announced)
+            continue;
+        size_t g = 0;
+        do {   /* a RESUME carries at most CX_PROTO_MAX_GROUPS groups: more go in more RESUMEs */
+            cx_env env = { .type = CX_ENV_RESUME, .conn = s->id, .user_id = s->user_id };
+            for (; g < s->ngroups && env.ngroups < CX_PROTO_MAX_GROUPS; g++)
+                env.groups[env.ngroups++] = cx_slice_of(s->groups[g]);
+            cx_link_send(gw->link, &env);
+        } while (g < s->ngroups);
+        resumed++;
+    }
+    free(all);
+    cx_env done = { .type = CX_ENV_RESUME, .conn = 0 };
+    cx_link_send(gw->link, &done);
+    if (resumed)
+        cx_warn("re-announced %zu connections to the broker", resumed);
 }
 
 static void free_group(void **item)

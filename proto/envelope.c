@@ -7,6 +7,11 @@
  * table-driven decoder serve every type, so adding a field is one letter in
  * one place and the encoder and decoder cannot disagree.
  *
+ * Fields appended to a type after its first release stand after a '|' in its
+ * layout: the encoder always writes them, the decoder also accepts the type
+ * without them (what a peer built before them sends; they decode as 0 or
+ * empty) and refuses every other count, so it stays strict.
+ *
  * The decoder uses msgpack_unpack() with a zone the decoder owns and clears,
  * so steady-state decoding allocates nothing; strings are not copied (msgpack-c
  * points them into the input buffer).
@@ -41,7 +46,7 @@ static const char *const LAYOUTS[CX_ENV_TYPE_MAX] = {
     [CX_ENV_GROUP_ADD] = "cG",
     [CX_ENV_GROUP_DISCARD] = "cG",
     [CX_ENV_GROUP_SEND] = "LcufT",
-    [CX_ENV_RESUME] = "cL",
+    [CX_ENV_RESUME] = "cL|u",
     [CX_ENV_EVENT] = "itLucaT",
     [CX_ENV_CLOSE_TARGET] = "ituck",
     [CX_ENV_RESULT] = "ign",
@@ -65,6 +70,18 @@ static const char *const TYPE_NAMES[CX_ENV_TYPE_MAX] = {
     [CX_ENV_CLOSE_TARGET] = "CLOSE_TARGET",
     [CX_ENV_RESULT] = "RESULT",
 };
+
+/* The number of fields a layout names, and how many of them an envelope must carry (those before '|'). */
+static size_t layout_fields(const char *layout)
+{
+    return strlen(layout) - (strchr(layout, '|') != NULL);
+}
+
+static size_t layout_required(const char *layout)
+{
+    const char *bar = strchr(layout, '|');
+    return bar ? (size_t) (bar - layout) : strlen(layout);
+}
 
 const char *cx_env_type_name(cx_env_type type)
 {
@@ -188,11 +205,12 @@ int cx_encoder_encode(cx_encoder *self, const cx_env *env, const char **data, si
         return -1;
     const char *layout = LAYOUTS[env->type];
     msgpack_sbuffer_clear(&self->buf);
-    msgpack_pack_array(&self->pk, 2 + (uint32_t) strlen(layout));
+    msgpack_pack_array(&self->pk, 2 + (uint32_t) layout_fields(layout));
     msgpack_pack_uint8(&self->pk, CX_PROTO_VERSION);
     msgpack_pack_uint8(&self->pk, (uint8_t) env->type);
     for (const char *l = layout; *l; l++)
-        pack_field(&self->pk, env, *l);
+        if (*l != '|')
+            pack_field(&self->pk, env, *l);
     if (self->buf.size > CX_PROTO_MAX_ENVELOPE)
         return -1;
     *data = self->buf.data;
@@ -430,10 +448,15 @@ int cx_decoder_decode(cx_decoder *self, const void *buf, size_t len, cx_env *env
         return fail(self, "type: unknown envelope type");
     env->type = (cx_env_type) type;
     const char *layout = LAYOUTS[type];
-    if (root.via.array.size != 2 + strlen(layout))
+    size_t nfields = root.via.array.size - 2;
+    if (nfields != layout_fields(layout) && nfields != layout_required(layout))
         return fail(self, "%s: wrong number of fields", cx_env_type_name(env->type));
-    for (int i = 0; layout[i]; i++)
-        if (decode_field(self, &f[2 + i], env, layout[i], 2 + i))
+    const char *l = layout;
+    for (int i = 0; (size_t) i < nfields; i++, l++) {
+        if (*l == '|')
+            l++;
+        if (decode_field(self, &f[2 + i], env, *l, 2 + i))
             return -1;
+    }
     return 0;
 }

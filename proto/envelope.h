@@ -46,7 +46,7 @@ typedef enum {
 } cx_env_type;
 
 /* Peer roles. CX_ROLE_API (chanx-api, chanx-admin publish) may send only EVENT and CLOSE_TARGET
- * (besides HELLO and HEARTBEAT); the broker's list is CX_API_MAY_SEND in broker/broker.c. */
+ * (besides HELLO and HEARTBEAT); the broker's list is the api row of broker/roles.c. */
 typedef enum { CX_ROLE_GATEWAY = 1, CX_ROLE_WORKER = 2, CX_ROLE_API = 3 } cx_role;
 
 /* EVENT / CLOSE_TARGET targets. USER never leaves the broker: it becomes one CONNECTION per
@@ -93,7 +93,7 @@ typedef struct {
     uint64_t conn;             /* connection id: gateway node << 32 | counter */
     uint32_t code;             /* CLOSE / DISCONNECT close code */
     uint32_t flags;            /* CONNECT user flags, GROUP_SEND flags */
-    int64_t user_id;           /* CONNECT user, GROUP_SEND sender's user (0: anonymous) */
+    int64_t user_id;           /* CONNECT user, GROUP_SEND sender's user, RESUME user (0: anonymous) */
     uint8_t role;              /* HELLO */
     uint64_t pid;              /* HELLO */
     cx_slice node;             /* HELLO: peer name for logs */

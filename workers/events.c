@@ -2,15 +2,21 @@
  * events.c — receive_event: recipients, validation, the handler, completion.
  *
  * Group events arrive once per worker, so the recipients are found here: the
- * connections that joined any of the event's groups (each chanx_ctx keeps
- * its groups, and each connection actor checks its own on its thread). Passthrough recipients are skipped, the gateway served them;
+ * connections that joined any of the event's groups (the link thread posts
+ * to the members it knows of, workers/memberships.h; each chanx_ctx keeps
+ * its groups, and each actor checks its own on its thread, where a leave it
+ * just made wins). Passthrough recipients are skipped, the gateway served them;
  * recipients whose consumer knows nothing of the action make one log record
  * per event, not one per connection, so a misaddressed broadcast to a big
- * group cannot flood the log.
+ * group cannot flood the log. An event a connection's full mailbox refused
+ * (CHANX_MAILBOX_MAX) is logged at most once a second, for the same reason.
+ * Every drop is counted (chanx_worker_events_dropped_total, by reason).
  */
 #include "workers/events.h"
 #include "workers/context_internal.h"
 #include "common/log.h"
+#include "workers/metrics.h"
+#include "workers/timers.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -50,6 +56,7 @@ void cx_ctx_event(chanx_ctx *self, const char *text, size_t len)
         json_array_foreach(errors, i, e)
             json_object_del(e, "input");                  /* payloads are never logged */
         cx_log_fields(CX_LOG_WARNING, "Dropped invalid event", fields);
+        cx_worker_count_events_dropped(CX_EVENT_DROP_INVALID, 1);
         return;
     }
     snprintf(self->message_id, sizeof self->message_id, "e%07x", ++self->received);
@@ -152,10 +159,12 @@ void cx_event_share_release(cx_event_share **self_p)
     if (atomic_fetch_sub(&self->refs, 1) != 1)
         return;
     size_t dropped = atomic_load(&self->dropped);
-    if (dropped)
+    if (dropped) {
+        cx_worker_count_events_dropped(CX_EVENT_DROP_UNHANDLED, dropped);
         cx_log_fields(CX_LOG_WARNING, "Dropped event no consumer handles",
                       json_pack("{s:s%, s:s, s:I}", "action", self->action, self->action_len, "consumer",
                                 atomic_load(&self->consumer), "recipients", (json_int_t) dropped));
+    }
     share_free(self);
 }
 
@@ -181,4 +190,24 @@ void cx_ctx_event_mail(chanx_ctx *ctx, cx_event_share *event)
     case CX_EVENT_PASSTHROUGH:
         break;
     }
+}
+
+#define MAILBOX_FULL_LOG_MS 1000
+
+void cx_event_mailbox_full(const chanx_ctx *ctx, const cx_event_share *event, size_t mailbox_max)
+{
+    static int64_t next_record_ms;   /* link thread only */
+    static size_t unlogged;
+    cx_worker_count_events_dropped(CX_EVENT_DROP_MAILBOX_FULL, 1);
+    unlogged++;
+    int64_t now = cx_timer_now_ms();
+    if (now < next_record_ms)
+        return;
+    next_record_ms = now + MAILBOX_FULL_LOG_MS;
+    json_t *fields = cx_ctx_log_identity(ctx);   /* not ours: no message_id */
+    json_object_set_new(fields, "action", json_stringn(event->action, event->action_len));
+    json_object_set_new(fields, "mailbox_max", json_integer((json_int_t) mailbox_max));
+    json_object_set_new(fields, "dropped", json_integer((json_int_t) unlogged));   /* since the last record */
+    cx_log_fields(CX_LOG_WARNING, "Dropped event: mailbox full", fields);
+    unlogged = 0;
 }

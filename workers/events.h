@@ -12,11 +12,12 @@
  * RECEIVE messages.
  *
  * With connection actors (workers/actor.c), the link thread turns an EVENT
- * envelope into one EVENT mail per candidate actor (workers/worker.c: every
- * actor whose consumer does not pass the action through; for a connection
- * target, that connection's), each holding a cx_event_share; the actor, on
- * its own thread, checks group membership and runs cx_ctx_event, in order
- * with the connection's other mail.
+ * envelope into one EVENT mail per candidate actor (workers/worker.c: the
+ * groups' members as the link thread's index has them, workers/memberships.h,
+ * or the one connection of a connection target; never an actor whose
+ * consumer passes the action through), each holding a cx_event_share; the
+ * actor, on its own thread, checks group membership again and runs
+ * cx_ctx_event, in order with the connection's other mail.
  *
  * Threading: cx_ctx_* on the connection's actor thread; the share's
  * reference counting on any thread.
@@ -59,5 +60,9 @@ cx_slice cx_event_share_action(const cx_event_share *self);
  * group list, changed only on this thread); then receive_event through cx_ctx_event, or counts it
  * as dropped when the consumer neither handles nor passes it through. */
 void cx_ctx_event_mail(chanx_ctx *ctx, cx_event_share *event);
+/* Link thread: the EVENT mail for ctx's connection was refused, its mailbox full (mailbox_max).
+ * Counted (chanx_worker_events_dropped_total{reason="mailbox_full"}) and logged at most once a second,
+ * each record saying how many were dropped since the previous one. */
+void cx_event_mailbox_full(const chanx_ctx *ctx, const cx_event_share *event, size_t mailbox_max);
 
 #endif

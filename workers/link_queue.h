@@ -12,7 +12,7 @@
  * takes the whole list at once.
  *
  * Items are commands: an encoded envelope to send, an actor that finished,
- * a timer to arm or cancel. The link thread owns every item it takes.
+ * a timer to arm or cancel, a group membership to note. The link thread owns every item it takes.
  */
 #ifndef CX_WORKERS_LINK_QUEUE_H
 #define CX_WORKERS_LINK_QUEUE_H
@@ -25,6 +25,8 @@ typedef enum {
     CX_LQ_ACTOR_DONE,    /* ptr: a cx_actor whose DISCONNECT was handled; the link thread frees it */
     CX_LQ_TIMER_ADD,     /* ptr: a cx_timer (workers/timers.h) to arm */
     CX_LQ_TIMER_CANCEL,  /* id: a timer to cancel */
+    CX_LQ_GROUP_JOIN,    /* id: a connection, data/len: a group it joined (workers/memberships.h) */
+    CX_LQ_GROUP_LEAVE,   /* id: a connection, data/len: a group it left */
 } cx_lq_kind;
 
 typedef struct cx_lq_item {

@@ -10,7 +10,14 @@
 static struct {
     cx_metric *instances, *messages, *errors, *invalid, *callbacks;
     cx_series *loads, *refusals;
+    cx_series *events_dropped[CX_EVENT_DROP_REASONS];
 } m;
+
+static const char *const DROP_REASONS[CX_EVENT_DROP_REASONS] = {
+    [CX_EVENT_DROP_MAILBOX_FULL] = "mailbox_full",
+    [CX_EVENT_DROP_UNHANDLED] = "unhandled",
+    [CX_EVENT_DROP_INVALID] = "invalid",
+};
 
 struct cx_consumer_metrics {
     size_t nactions;
@@ -40,6 +47,19 @@ void cx_worker_metrics_init(void)
     m.loads = cx_metric_series(cx_metrics_counter(r, "chanx_worker_plugin_loads_total", "Plugins loaded.", NULL));
     m.refusals = cx_metric_series(cx_metrics_counter(r, "chanx_worker_plugin_refusals_total",
                                                      "Plugins refused (see the worker's log for why).", NULL));
+    cx_metric *dropped = cx_metrics_counter(r, "chanx_worker_events_dropped_total",
+                                            "Server-side events that did not reach a recipient's receive_event, by "
+                                            "reason: mailbox_full (CHANX_MAILBOX_MAX), unhandled (its consumer "
+                                            "neither handles nor passes the action through), invalid (the event "
+                                            "broke the consumer's .events schema).", "reason");
+    for (int i = 0; i < CX_EVENT_DROP_REASONS; i++)   /* every reason shows, at 0, from the start */
+        m.events_dropped[i] = cx_metric_series(dropped, DROP_REASONS[i]);
+}
+
+void cx_worker_count_events_dropped(cx_event_drop reason, uint64_t n)
+{
+    if (reason < CX_EVENT_DROP_REASONS)
+        cx_series_add(m.events_dropped[reason], n);
 }
 
 void cx_worker_count_plugin(int loaded)

@@ -15,6 +15,7 @@
 #ifndef CX_WORKERS_METRICS_H
 #define CX_WORKERS_METRICS_H
 
+#include <stdint.h>
 #include "workers/schema.h"
 
 typedef struct cx_consumer_metrics cx_consumer_metrics;
@@ -22,6 +23,18 @@ typedef struct cx_consumer_metrics cx_consumer_metrics;
 void cx_worker_metrics_init(void);
 /* One plugin loaded, or refused (whatever the reason: a bad schema, a missing symbol...). */
 void cx_worker_count_plugin(int loaded);
+
+/* Why a server-side event did not reach a recipient's receive_event (chanx_worker_events_dropped_total's
+ * reason label). */
+typedef enum {
+    CX_EVENT_DROP_MAILBOX_FULL,   /* the connection's mailbox was at CHANX_MAILBOX_MAX */
+    CX_EVENT_DROP_UNHANDLED,      /* its consumer neither handles nor passes the action through */
+    CX_EVENT_DROP_INVALID,        /* the event broke the consumer's .events schema */
+    CX_EVENT_DROP_REASONS
+} cx_event_drop;
+
+/* n events dropped for reason (any thread). */
+void cx_worker_count_events_dropped(cx_event_drop reason, uint64_t n);
 
 /* The series of consumer "plugin.consumer" with the actions of schema (may be NULL). NULL-safe users. */
 cx_consumer_metrics *cx_consumer_metrics_new(const char *consumer, const cx_schema *schema);

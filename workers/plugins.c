@@ -212,6 +212,8 @@ static json_t *edge_spec(const chanx_consumer *d, char *err, size_t errlen)
         json_object_set_new(spec, "incoming", json_loads(d->incoming, 0, NULL));
     if (d->outgoing)
         json_object_set_new(spec, "outgoing", json_loads(d->outgoing, 0, NULL));
+    if (d->events && d->receive_event)
+        json_object_set_new(spec, "events", json_loads(d->events, 0, NULL));
     json_object_set_new(spec, "action_key", json_string(d->action_key ? d->action_key : "action"));
     json_object_set_new(spec, "send_completion", json_boolean(flag_value(d->send_completion, "CHANX_SEND_COMPLETION", 0)));
     json_object_set_new(spec, "send_authentication_message",

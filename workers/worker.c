@@ -35,11 +35,11 @@
 #include "common/link.h"
 #include "common/log.h"
 #include "workers/actor.h"
-#include "workers/conn_groups.h"
 #include "workers/context_internal.h"
 #include "workers/db_pool.h"
 #include "workers/liveness.h"
 #include "workers/link_queue.h"
+#include "workers/memberships.h"
 #include "workers/scheduler.h"
 #include "workers/timers.h"
 
@@ -63,7 +63,7 @@ struct cx_worker {
     cx_timers *timers;
     cx_db_pool *db;
     size_t mailbox_max;
-    cx_conn_groups *conn_groups;   /* what RESUME tells a restarted broker about groups; link thread */
+    cx_memberships *members;    /* groups → connections, for group events (memberships.h) */
 };
 
 /* Each pool thread encodes its own envelopes (the link's encoder belongs to the link thread). */
@@ -79,18 +79,38 @@ static void pool_thread_hook(int starting)
         cx_encoder_destroy(&thread_encoder);
 }
 
+/* GROUP_ADD and GROUP_DISCARD are noted in the link thread's index as they pass, ahead of the
+ * envelope itself, so the index never lags behind what the broker was told. */
+static void note_membership(cx_worker *worker, const cx_env *env)
+{
+    int join = env->type == CX_ENV_GROUP_ADD;
+    if (!on_pool_thread) {
+        if (join)
+            cx_memberships_join(worker->members, env->group.ptr, env->group.len, env->conn);
+        else
+            cx_memberships_leave(worker->members, env->group.ptr, env->group.len, env->conn);
+        return;
+    }
+    cx_lq_item *item = cx_lq_item_new(join ? CX_LQ_GROUP_JOIN : CX_LQ_GROUP_LEAVE, NULL, env->conn, env->group.ptr,
+                                      env->group.len);
+    if (item)
+        cx_link_queue_push(worker->queue, item);
+    else
+        cx_error("out of memory: events to group %.*s may miss connection %llu", (int) env->group.len,
+                 env->group.ptr, (unsigned long long) env->conn);
+}
+
 int cx_worker_send(cx_worker *worker, const cx_env *env)
 {
-    if (!on_pool_thread) {
-        cx_conn_groups_apply(worker->conn_groups, env);
+    if (env->type == CX_ENV_GROUP_ADD || env->type == CX_ENV_GROUP_DISCARD)
+        note_membership(worker, env);
+    if (!on_pool_thread)
         return cx_link_send(worker->link, env);
-    }
     const char *data;
     size_t len;
     if (!thread_encoder || cx_encoder_encode(thread_encoder, env, &data, &len) != 0)
         return -1;
-    /* id: the type, so the link thread decodes only group changes (conn_groups.h) */
-    cx_lq_item *item = cx_lq_item_new(CX_LQ_ENVELOPE, NULL, env->type, data, len);
+    cx_lq_item *item = cx_lq_item_new(CX_LQ_ENVELOPE, NULL, 0, data, len);
     if (!item)
         return -1;
     cx_link_queue_push(worker->queue, item);
@@ -158,10 +178,12 @@ static void resume(cx_worker *self)
     cx_actor **all = malloc((n + 1) * sizeof *all);
     n = all ? cx_idmap_values(self->actors, (void **) all, n) : 0;
     for (size_t i = 0; i < n; i++) {
-        /* with its groups: a GROUP_ADD the old broker died holding never reached the gateway (conn_groups.c) */
+        /* With its groups, as the broker was told them (memberships.h): a GROUP_ADD the old broker died
+         * holding never reached the gateway, whose RESUME lacks it; the new broker re-adds it
+         * (broker/rebuild.c). */
         uint64_t conn = cx_actor_ctx(all[i])->conn;
         char *const *names;
-        size_t ngroups = cx_conn_groups_of(self->conn_groups, conn, &names), g = 0;
+        size_t ngroups = cx_memberships_names_of(self->members, conn, &names), g = 0;
         do {   /* at most CX_PROTO_MAX_GROUPS a RESUME: more go in more RESUMEs */
             cx_env env = { .type = CX_ENV_RESUME, .conn = conn };
             for (; g < ngroups && env.ngroups < CX_PROTO_MAX_GROUPS; g++)
@@ -230,9 +252,10 @@ static void on_receive(cx_worker *self, const cx_env *env)
         overflow(self, actor, env->conn);
 }
 
-/* A server-side event: one EVENT mail per candidate actor (workers/events.h), which decides on its
- * own thread whether its connection is a recipient; passthrough actions were the gateway's. */
-static void post_event(cx_actor *actor, cx_event_share *event)
+/* A server-side event: one EVENT mail per candidate actor (workers/events.h): the connection for a
+ * connection target, the groups' members (memberships.h) for a group target; each decides on its
+ * own thread whether it is still a recipient. Passthrough actions were the gateway's. */
+static void post_event(cx_worker *self, cx_actor *actor, cx_event_share *event)
 {
     if (cx_ctx_event_route(cx_actor_ctx(actor), cx_event_share_action(event)) == CX_EVENT_PASSTHROUGH)
         return;   /* the consumer is fixed for the actor's life: safe to read here */
@@ -240,7 +263,21 @@ static void post_event(cx_actor *actor, cx_event_share *event)
     if (!mail)
         return;
     mail->arg = cx_event_share_hold(event);
-    cx_actor_post(actor, mail);   /* a full mailbox drops the event (best-effort, as in Channels) */
+    if (cx_actor_post(actor, mail) != 0)   /* a full mailbox drops the event (best-effort, as in Channels) */
+        cx_event_mailbox_full(cx_actor_ctx(actor), event, self->mailbox_max);
+}
+
+typedef struct {
+    cx_worker *self;
+    cx_event_share *event;
+} event_post;
+
+static void post_to_member(uint64_t conn, void *arg)
+{
+    event_post *post = arg;
+    cx_actor *actor = cx_idmap_get(post->self->actors, conn);
+    if (actor)   /* NULL once DISCONNECT came: its groups go when its actor is done */
+        post_event(post->self, actor, post->event);
 }
 
 static void on_event(cx_worker *self, const cx_env *env)
@@ -253,14 +290,10 @@ static void on_event(cx_worker *self, const cx_env *env)
     if (env->target == CX_TARGET_CONNECTION) {
         cx_actor *actor = cx_idmap_get(self->actors, env->conn);
         if (actor)
-            post_event(actor, event);
+            post_event(self, actor, event);
     } else if (env->target == CX_TARGET_GROUPS) {
-        size_t n = cx_idmap_size(self->actors);
-        cx_actor **all = malloc((n + 1) * sizeof *all);
-        n = all ? cx_idmap_values(self->actors, (void **) all, n) : 0;
-        for (size_t i = 0; i < n; i++)
-            post_event(all[i], event);
-        free(all);
+        event_post post = { self, event };
+        cx_memberships_each(self->members, env->groups, env->ngroups, post_to_member, &post);
     }
     cx_event_share_release(&event);
 }
@@ -288,7 +321,7 @@ static void actor_done(cx_worker *self, cx_actor *actor)
     for (size_t i = 0; i < n; i++)
         cx_timers_cancel(self->timers, ids[i]);
     cx_plugin *plugin = cx_ctx_consumer(ctx)->plugin;
-    cx_conn_groups_forget(self->conn_groups, ctx->conn);
+    cx_memberships_forget(self->members, ctx->conn);   /* after every change it queued before DONE */
     cx_ctx_destroy(&ctx);
     cx_actor_destroy(&actor);
     self->nactors--;
@@ -302,8 +335,6 @@ static void drain_queue(cx_worker *self)
         next = item->next;
         switch (item->kind) {
         case CX_LQ_ENVELOPE:
-            if (item->id == CX_ENV_GROUP_ADD || item->id == CX_ENV_GROUP_DISCARD)
-                cx_conn_groups_apply_encoded(self->conn_groups, item->data, item->len);
             if (cx_link_send_raw(self->link, item->data, item->len) != 0)
                 cx_warn("an envelope for the broker was dropped: %s", zmq_strerror(zmq_errno()));
             break;
@@ -315,6 +346,13 @@ static void drain_queue(cx_worker *self)
             break;
         case CX_LQ_TIMER_CANCEL:
             cx_timers_cancel(self->timers, item->id);
+            break;
+        case CX_LQ_GROUP_JOIN:
+            if (cx_memberships_join(self->members, item->data, item->len, item->id) != 0)
+                cx_error("out of memory: events to a group may miss connection %llu", (unsigned long long) item->id);
+            break;
+        case CX_LQ_GROUP_LEAVE:
+            cx_memberships_leave(self->members, item->data, item->len, item->id);
             break;
         }
         free(item);
@@ -400,14 +438,14 @@ cx_worker *cx_worker_new(const char *endpoint, cx_plugin_set *plugins)
     self->mailbox_max = (size_t) cx_env_long("CHANX_MAILBOX_MAX", 1000, 1, 1000000);
     self->actors = cx_idmap_new();
     self->queue = cx_link_queue_new();
-    self->conn_groups = cx_conn_groups_new();
     self->timers = cx_timers_new();
+    self->members = cx_memberships_new();
     self->link = cx_link_new(endpoint, CX_ROLE_WORKER, node);
     self->db = cx_db_pool_new_from_env(threads);
     cx_settings_load(&self->settings);
-    if (self->actors && self->queue && self->timers)
+    if (self->actors && self->queue && self->timers && self->members)
         self->scheduler = cx_scheduler_new(threads, cx_actor_run, pool_thread_hook);
-    if (!self->scheduler || !self->link || !self->conn_groups) {
+    if (!self->scheduler || !self->link) {
         cx_worker_destroy(&self);
         return NULL;
     }
@@ -459,8 +497,8 @@ void cx_worker_destroy(cx_worker **self_p)
         drain_queue(self);
     cx_idmap_destroy(&self->actors);
     cx_timers_destroy(&self->timers);
+    cx_memberships_destroy(&self->members);
     cx_link_queue_destroy(&self->queue);
-    cx_conn_groups_destroy(&self->conn_groups);
     cx_db_pool_destroy(&self->db);
     cx_link_destroy(&self->link);
     cx_settings_free(&self->settings);

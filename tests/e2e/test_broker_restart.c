@@ -266,6 +266,41 @@ Test(broker_restart, a_worker_declared_dead_that_comes_back_does_not_pause_every
     cr_assert(served(on[1]), "the other worker's client is not served");
 }
 
+/* Found by the soak: a client that connected in the moments around a broker restart (its gateway still
+ * had its route table) was refused with 1013 "no worker serves this route" when its CONNECT reached the
+ * new broker before any worker had re-announced its routes. Now it waits for the rebuild window like
+ * the rest. The worker is held stopped (SIGSTOP) across the restart so that its re-announcement is
+ * surely late; the new client connects right after the kill, before its gateway notices (the kit's
+ * heartbeat timeout), so its CONNECT waits in the gateway's link for the new broker. */
+Test(broker_restart, a_client_connecting_before_the_workers_re_announce_waits_instead_of_1013)
+{
+    static const char *env[] = { "CHANX_LOG_LEVEL=warning", NULL };
+    stack = cx_stack_start(&(cx_stack_options) { .env = env });
+    int64_t alice = cx_db_create_user(stack, "alice", 0);
+    cr_assert(cx_stack_wait_ready(stack, 0, 10000), "the stack never became ready");
+    cx_communicator *old = cx_communicator_new(stack, "/ws/chat/lobby/", cx_db_token_header(stack, alice));
+    cx_assert_authenticated_status_ok(old);   /* the gateway has a connection to re-announce */
+    int worker = cx_stack_pid(stack, "worker0");
+    cr_assert(worker > 0);
+    kill(worker, SIGSTOP);
+    cx_stack_kill_broker(stack, SIGKILL);
+    cx_communicator *fresh = cx_communicator_new(stack, "/ws/chat/lobby/", cx_db_token_header(stack, alice));
+    cr_assert(cx_communicator_connected(fresh), "the gateway refused the upgrade before noticing the broker was gone");
+    cx_stack_start_broker(stack);
+    char *line = cx_stack_log(stack, "gateway0", "re-announced", 10000);
+    cr_assert_not_null(line, "the gateway never re-announced its connections to the new broker");
+    free(line);
+    usleep(300 * 1000);
+    kill(worker, SIGCONT);
+    cx_assert_authenticated_status_ok(fresh);
+    json_t *payload = json_pack("{s:s}", "message", "made it");
+    cx_send_message(fresh, "chat", payload);
+    json_decref(payload);
+    json_t *m = cx_receive_until_action(old, "chat", 10000);
+    cr_assert_not_null(m, "the earlier client never heard the new one");
+    json_decref(m);
+}
+
 /* A GROUP_ADD the broker had read but not forwarded when it died: the gateway never mirrored the
  * membership, so its RESUME lacks it, and only the worker (where the consumer joined) knows. Made
  * deterministic with signals: the worker is stopped while the broker hands it "join", the broker is

@@ -23,13 +23,14 @@ static cx_stack *stack;
 
 static void start(int playground)
 {
-    static char chat[600], echo[600], probe[600];
+    static char chat[600], echo[600], probe[600], notifications[600];
     const char *bin = getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build";
     snprintf(chat, sizeof chat, "%s/plugins/chat.so", bin);
     snprintf(echo, sizeof echo, "%s/plugins/echo.so", bin);
     snprintf(probe, sizeof probe, "%s/test-plugins/auth_probe.so", bin);
-    static const char *files[4];
-    files[0] = chat, files[1] = echo, files[2] = probe, files[3] = NULL;
+    snprintf(notifications, sizeof notifications, "%s/plugins/notifications.so", bin);
+    static const char *files[5];
+    files[0] = chat, files[1] = echo, files[2] = probe, files[3] = notifications, files[4] = NULL;
     static const char *const on[] = { "CHANX_PLAYGROUND=on", "CHANX_SEND_COMPLETION=on", NULL };
     static const char *const off[] = { "CHANX_SEND_COMPLETION=on", NULL };
     stack = cx_stack_start(&(cx_stack_options) { .plugin_files = files, .env = playground ? on : off });
@@ -119,6 +120,27 @@ Test(docs, asyncapi_document_is_valid_and_describes_every_route)
     cr_assert_not_null(session, "auth_probe's session route");
     cr_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(session, "security"), 0), "$ref")),
                      "#/components/securitySchemes/session");
+
+    /* notifications: its server-side events are what its clients get (send operations), the handled
+     * one with its .events schema, the passthrough one with any payload; apart from its messages */
+    json_t *handled = json_object_get(ops, "ws_notifications.event.notification");
+    cr_assert_not_null(handled, "an .events action is a send operation");
+    cr_assert_str_eq(json_string_value(json_object_get(handled, "action")), "send");
+    json_t *event = json_object_get(messages, "notifications.notifications.event.notification");
+    cr_assert_not_null(event, "its message is in components");
+    cr_assert_str_eq(json_string_value(json_object_get(event, "x-chanx-event")), "receive_event");
+    json_t *title = json_object_get(json_object_get(json_object_get(json_object_get(json_object_get(event, "payload"),
+                                                                                    "properties"), "payload"),
+                                                    "properties"), "title");
+    cr_assert_eq(json_integer_value(json_object_get(title, "minLength")), 1, "the .events schema as declared");
+    json_t *passthrough = json_object_get(messages, "notifications.notifications.event.announcement");
+    cr_assert_not_null(passthrough, "a passthrough event is a message too");
+    cr_assert_str_eq(json_string_value(json_object_get(passthrough, "x-chanx-event")), "passthrough");
+    cr_assert_not_null(json_object_get(ops, "ws_notifications.event.announcement"));
+    cr_assert_not_null(json_object_get(json_object_get(json_object_get(json_object_get(doc, "channels"),
+                                                                       "ws_notifications"), "messages"),
+                                       "event.notification"));
+    cr_assert_null(json_object_get(ops, "ws_chat_room_id.event.notification"), "events stay with their consumer");
 
     /* chanx-admin asyncapi writes the same document */
     char out[512];

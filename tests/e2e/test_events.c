@@ -196,14 +196,8 @@ static char *admin(const char *args)
     const char *keys = cx_stack_keys_dir(stack);
     snprintf(cmd, sizeof cmd, "CHANX_BROKER='%s' CHANX_CURVE_DIR='%s' %s/chanx-admin %s 2>&1", cx_stack_broker(stack),
              keys ? keys : "", bin, args);
-    FILE *p = popen(cmd, "r");
-    char *out = NULL;
-    size_t len = 0;
-    if (getdelim(&out, &len, '\0', p) < 0) {
-        free(out);
-        out = strdup("");
-    }
-    int status = pclose(p);
+    int status;
+    char *out = cx_shell_output(cmd, &status);
     cr_assert_eq(WEXITSTATUS(status), 0, "chanx-admin %s: %s", args, out);
     return out;
 }
@@ -233,14 +227,8 @@ Test(events, chanx_admin_without_keys_says_to_set_them)
     cr_assert_not_null(cx_stack_keys_dir(stack), "the stack runs with CURVE keys");
     snprintf(cmd, sizeof cmd, "env -u CHANX_CURVE_DIR -u CHANX_CURVE_SECRET_KEY_FILE CHANX_BROKER='%s' "
              "%s/chanx-admin publish --group room_lobby --action notify 2>&1", cx_stack_broker(stack), bin);
-    FILE *p = popen(cmd, "r");
-    char *out = NULL;
-    size_t len = 0;
-    if (getdelim(&out, &len, '\0', p) < 0) {
-        free(out);
-        out = strdup("");
-    }
-    int status = pclose(p);
+    int status;
+    char *out = cx_shell_output(cmd, &status);
     cr_assert_neq(WEXITSTATUS(status), 0, "chanx-admin published without keys: %s", out);
     cr_assert(strstr(out, "set CHANX_CURVE_DIR"), "no hint about the keys: %s", out);
     free(out);
@@ -286,6 +274,22 @@ Test(events, events_interleaved_with_messages_see_a_consistent_connection)
     free(id);
 }
 
+/* Publishes body at path once chanx-api has redialled the restarted broker; its reply (owned). */
+static json_t *publish_after_restart(const char *path, const char *body)
+{
+    json_t *reply = NULL;
+    int status = 0;
+    for (int i = 0; i < 150 && status != 200; i++) {
+        json_decref(reply);
+        reply = NULL;
+        status = cx_api_post(stack, path, CX_TEST_API_KEY, body, &reply);
+        if (status != 200)
+            usleep(100000);
+    }
+    cr_assert_eq(status, 200, "the API did not publish through the restarted broker");
+    return reply;
+}
+
 /* After a broker restart the broker rebuilds group membership from the peers' RESUMEs, gateway and
  * worker in either order: a group event for receive_event must still reach the member's worker. */
 Test(events, receive_event_reaches_a_group_member_after_a_broker_restart)
@@ -295,20 +299,46 @@ Test(events, receive_event_reaches_a_group_member_after_a_broker_restart)
     cx_stack_kill_broker(stack, SIGKILL);
     cx_stack_start_broker(stack);
     free(cx_stack_log(stack, "broker", "state rebuilt", 20000));
-    const char *body = "{\"groups\": [\"room_lobby\"], \"event\": {\"action\": \"announce\", \"payload\": {\"n\": 9}}}";
-    json_t *reply = NULL;
-    int status = 0;
-    for (int i = 0; i < 150 && status != 200; i++) {   /* chanx-api redials the restarted broker */
-        json_decref(reply);
-        reply = NULL;
-        status = cx_api_post(stack, "/api/broadcast", CX_TEST_API_KEY, body, &reply);
-        if (status != 200)
-            usleep(100000);
-    }
-    cr_assert_eq(status, 200, "the API did not publish through the restarted broker");
-    json_decref(reply);
+    json_decref(publish_after_restart("/api/broadcast", "{\"groups\": [\"room_lobby\"], \"event\": "
+                                                        "{\"action\": \"announce\", \"payload\": {\"n\": 9}}}"));
     json_t *m = cx_receive_until_action(c, "announced", 10000);
     cr_assert_not_null(m, "the member's worker never ran receive_event after the broker restart");
     cr_assert_eq(events_int(json_object_get(m, "payload"), "n"), 9);
     json_decref(m);
+}
+
+/* Gateways re-announce each connection's user (RESUME's user_id): after a broker restart an event to
+ * a user reaches the connections that survived it, on every gateway, without their reconnecting. */
+Test(events, an_event_to_a_user_reaches_connections_that_survived_a_broker_restart)
+{
+    int64_t alice = cx_db_create_user(stack, "alice", 0), bob = cx_db_create_user(stack, "bob", 0);
+    cx_communicator *a0 = events_client(stack, 0, "/ws/evt_probe/feed/one/", alice);
+    cx_communicator *a1 = events_client(stack, 1, "/ws/evt_probe/feed/two/", alice);
+    cx_communicator *b0 = events_client(stack, 0, "/ws/evt_probe/feed/one/", bob);
+    cx_stack_kill_broker(stack, SIGKILL);
+    cx_stack_start_broker(stack);
+    free(cx_stack_log(stack, "broker", "state rebuilt", 20000));
+    char body[200];
+    snprintf(body, sizeof body, "{\"user_id\": %lld, \"event\": {\"action\": \"notify\", \"payload\": \"back\"}}",
+             (long long) alice);
+    json_t *reply = publish_after_restart("/api/send", body);
+    cx_assert_json_eq(reply, "{\"gateways\": 2, \"connections\": 2}");
+    json_decref(reply);
+    cx_communicator *mine[] = { a0, a1 };
+    for (int i = 0; i < 2; i++) {
+        json_t *m = cx_receive_json(mine[i], 5000);
+        cx_assert_json_eq(m, "{\"action\": \"notify\", \"payload\": \"back\"}");
+        json_decref(m);
+    }
+    /* receive_event in the worker too: the event reaches the connection's worker as well */
+    json_decref(cx_api_publish(stack, "/api/send",
+                               "{\"user_id\": %lld, \"event\": {\"action\": \"announce\", \"payload\": {\"n\": 3}}}",
+                               (long long) alice));
+    for (int i = 0; i < 2; i++) {
+        json_t *handled = cx_receive_until_action(mine[i], "announced", 10000);
+        cr_assert_not_null(handled, "the worker did not run receive_event for a surviving connection");
+        cr_assert_eq(events_int(json_object_get(handled, "payload"), "n"), 3);
+        json_decref(handled);
+    }
+    cx_receive_nothing(b0, 300);
 }

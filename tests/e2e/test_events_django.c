@@ -51,15 +51,8 @@ static char *django_shell(const char *code)
     setenv("CHANX_API_KEY", CX_TEST_API_KEY, 1);
     setenv("CX_DJANGO_CODE", code, 1);
     snprintf(cmd, sizeof cmd, "cd '%s' && /usr/bin/python3 manage.py shell -c \"$CX_DJANGO_CODE\" 2>&1", peer);
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p);
-    char *out = NULL;
-    size_t len = 0;
-    if (getdelim(&out, &len, '\0', p) < 0) {
-        free(out);
-        out = strdup("");
-    }
-    int status = pclose(p);
+    int status;
+    char *out = cx_shell_output(cmd, &status);
     cr_assert_eq(status, 0, "manage.py shell failed:\n%s", out);
     return out;
 }

@@ -116,3 +116,17 @@ void cx_python_line(FILE *p, char *line, size_t size, const char *what)
     cr_assert_not_null(fgets(line, (int) size, p), "the python client printed no %s", what);
     line[strcspn(line, "\n")] = '\0';
 }
+
+char *cx_shell_output(const char *cmd, int *status)
+{
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p, "could not run %s", cmd);
+    char *out = NULL;
+    size_t len = 0;
+    if (getdelim(&out, &len, '\0', p) < 0) {
+        free(out);
+        out = strdup("");
+    }
+    *status = pclose(p);
+    return out;
+}

@@ -34,5 +34,8 @@ cx_communicator *cx_communicator_when_live(cx_stack *stack, int gateway, const c
 FILE *cx_python_client(cx_stack *stack, int gateway, const char *path, const char *token, const char *script);
 /* The next line the script printed, without the newline; fails the test naming what was awaited. */
 void cx_python_line(FILE *p, char *line, size_t size, const char *what);
+/* Runs cmd with /bin/sh; returns all it printed (owned, never NULL) and stores pclose's status
+ * (wait status) in *status. */
+char *cx_shell_output(const char *cmd, int *status);
 
 #endif

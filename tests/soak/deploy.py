@@ -165,26 +165,33 @@ class Deployment:
     def gateway_of(self, index):
         return self.procs["gateway%d" % index]
 
-    async def healthy(self, port, timeout=1.0):
-        """GET /healthz on a gateway: 200 with a broker link and routes."""
+    async def _healthz(self, port, timeout):
+        """GET /healthz on a gateway: (status line, body), or None when it does not answer."""
         try:
             r, w = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
         except (OSError, asyncio.TimeoutError):
-            return False
+            return None
         try:
             w.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-            line = await asyncio.wait_for(r.readline(), timeout)
-            return b" 200 " in line
+            data = await asyncio.wait_for(r.read(), timeout)
+            head, _, body = data.partition(b"\r\n\r\n")
+            return head.split(b"\r\n", 1)[0], body
         except (OSError, asyncio.TimeoutError):
-            return False
+            return None
         finally:
             w.close()
 
+    async def healthy(self, port, timeout=1.0):
+        """200 on /healthz: a broker link and routes."""
+        answer = await self._healthz(port, timeout)
+        return answer is not None and b" 200 " in answer[0] + b" "
+
     async def sessions(self, port, timeout=2.0):
         """The gateway's own count of its sessions (GET /healthz "connections"), None if it does not answer."""
+        answer = await self._healthz(port, timeout)
         try:
-            r, w = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
-        except (OSError, asyncio.TimeoutError):
+            return json.loads(answer[1])["connections"] if answer else None
+        except (KeyError, ValueError):
             return None
         try:
             w.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")

@@ -83,3 +83,34 @@ Test(asyncapi, document_names_examples_and_security)
     cr_assert_eq(json_array_size(json_object_get(op, "security")), 3, "session, jwt header, jwt query");
     json_decref(doc);
 }
+
+/* Server-side events: .events (handled by receive_event) and passthrough_events are send operations
+ * of their own ("event"), apart from an outgoing message of the same action. */
+Test(asyncapi, server_side_events_are_messages_the_client_gets)
+{
+    const char *spec = "{\"outgoing\":{\"notification\":null},"
+                       "\"events\":{\"notification\":{\"type\":\"object\",\"required\":[\"title\"],"
+                       "\"properties\":{\"title\":{\"type\":\"string\"}}},\"ping\":null},"
+                       "\"passthrough_events\":[\"announcement\"],\"action_key\":\"type\"}";
+    cx_asyncapi_route routes[] = { { 0, "ws/n/", "n.n", spec, strlen(spec), 1 } };
+    cx_asyncapi_settings s = { .session_cookie = "sessionid" };
+    json_t *doc = cx_asyncapi_build(routes, 1, &s);
+    json_t *ops = json_object_get(doc, "operations");
+    json_t *msgs = json_object_get(json_object_get(doc, "components"), "messages");
+    cr_assert_not_null(json_object_get(ops, "ws_n.send.notification"), "the outgoing message keeps its operation");
+    json_t *op = json_object_get(ops, "ws_n.event.notification");
+    cr_assert_str_eq(json_string_value(json_object_get(op, "action")), "send");
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(op, "messages"), 0), "$ref")),
+                     "#/channels/ws_n/messages/event.notification");
+    json_t *event = json_object_get(msgs, "n.n.event.notification");
+    json_t *example = json_object_get(json_array_get(json_object_get(event, "examples"), 0), "payload");
+    char *text = json_dumps(example, JSON_COMPACT | JSON_SORT_KEYS);
+    cr_assert_str_eq(text, "{\"action\":\"notification\",\"payload\":{\"title\":\"string\"}}",
+                     "events use \"action\", not the consumer's action_key");
+    free(text);
+    cr_assert_not_null(json_object_get(msgs, "n.n.event.ping"));
+    json_t *pass = json_object_get(msgs, "n.n.event.announcement");
+    cr_assert_str_eq(json_string_value(json_object_get(pass, "x-chanx-event")), "passthrough");
+    cr_assert_not_null(json_object_get(msgs, "n.n.server.notification"));
+    json_decref(doc);
+}

@@ -67,7 +67,7 @@ Test(envelope, group_send_and_routes_round_trip)
 
 Test(envelope, resume_carries_a_connection_and_its_groups)
 {
-    cx_env in = { .type = CX_ENV_RESUME, .conn = ((uint64_t) 7 << 32) | 42, .ngroups = 2 };
+    cx_env in = { .type = CX_ENV_RESUME, .conn = ((uint64_t) 7 << 32) | 42, .ngroups = 2, .user_id = 31 };
     in.groups[0] = cx_slice_of("chat_room_1");
     in.groups[1] = cx_slice_of("staff");
     cx_env out;
@@ -77,6 +77,7 @@ Test(envelope, resume_carries_a_connection_and_its_groups)
     cr_assert_eq(out.conn, in.conn);
     cr_assert_eq(out.ngroups, 2);
     cr_assert(cx_slice_eq(out.groups[0], "chat_room_1"));
+    cr_assert_eq(out.user_id, 31, "the connection's user, for events to a user after a broker restart");
     cr_assert_str_eq(cx_env_type_name(CX_ENV_RESUME), "RESUME");
     free(copy);
     cx_env end = { .type = CX_ENV_RESUME };   /* conn 0: the end of an introduction */
@@ -84,6 +85,28 @@ Test(envelope, resume_carries_a_connection_and_its_groups)
     cr_assert_eq(out.conn, 0);
     cr_assert_eq(out.ngroups, 0);
     free(copy);
+}
+
+/* RESUME gained user_id after its first release: a peer built before it (no user field) still
+ * decodes, as user 0; any other count of fields is refused as before. */
+Test(envelope, resume_without_the_appended_user_decodes_and_other_counts_do_not)
+{
+    cx_env out;
+    static const unsigned char old[] = { 0x94, 0x01, 0x0d, 0x07, 0x92, 0xa1, 'a', 0xa1, 'b' };
+    cr_assert_eq(cx_decoder_decode(dec, old, sizeof old, &out), 0, "%s", cx_decoder_error(dec));
+    cr_assert_eq(out.conn, 7);
+    cr_assert_eq(out.ngroups, 2);
+    cr_assert_eq(out.user_id, 0);
+    static const unsigned char now[] = { 0x95, 0x01, 0x0d, 0x07, 0x92, 0xa1, 'a', 0xa1, 'b', 0x2a };
+    cr_assert_eq(cx_decoder_decode(dec, now, sizeof now, &out), 0, "%s", cx_decoder_error(dec));
+    cr_assert_eq(out.user_id, 42);
+    static const unsigned char too_many[] = { 0x96, 0x01, 0x0d, 0x07, 0x92, 0xa1, 'a', 0xa1, 'b', 0x2a, 0x00 };
+    cr_assert_neq(cx_decoder_decode(dec, too_many, sizeof too_many, &out), 0);
+    cr_assert_str_eq(cx_decoder_error(dec), "RESUME: wrong number of fields");
+    static const unsigned char too_few[] = { 0x93, 0x01, 0x0d, 0x07 };
+    cr_assert_neq(cx_decoder_decode(dec, too_few, sizeof too_few, &out), 0);
+    static const unsigned char user_as_str[] = { 0x95, 0x01, 0x0d, 0x07, 0x90, 0xa1, 'x' };
+    cr_assert_neq(cx_decoder_decode(dec, user_as_str, sizeof user_as_str, &out), 0);
 }
 
 Test(envelope, every_truncation_is_an_error_not_a_crash)

@@ -7,9 +7,11 @@
  * "announced" with the payload, a server timestamp and the connection's
  * message count, so tests can see that events and messages share the
  * connection's order and state), "staff_only" (sent only to staff users: a
- * handler filtering by user) and "kick" (closes with the payload's code).
- * Messages: "count" (increments and answers the count), "whoami" (the
- * connection id as a decimal string), "join" {"group"}.
+ * handler filtering by user), "kick" (closes with the payload's code) and
+ * "nap" {"ms"} (answers "napping", then holds its thread that long, so the
+ * connection's mailbox fills: CHANX_MAILBOX_MAX). Messages: "count"
+ * (increments and answers the count), "whoami" (the connection id as a
+ * decimal string), "join" {"group"}.
  *
  * plain, at ws/evt_probe/plain/: knows no events at all.
  */
@@ -64,6 +66,13 @@ static int feed_event(chanx_ctx *ctx, const chanx_msg *event)
         return chanx_close(ctx, (int) json_integer_value(json_object_get(payload, "code")));
     if (chanx_msg_is(event, "fail"))
         return CHANX_ERROR;
+    if (chanx_msg_is(event, "nap")) {
+        json_int_t ms = json_integer_value(json_object_get(payload, "ms"));
+        int rc = chanx_send_message(ctx, "napping", payload);
+        struct timespec nap = { (time_t) (ms / 1000), (long) (ms % 1000) * 1000000L };
+        nanosleep(&nap, NULL);
+        return rc;
+    }
     return CHANX_OK;
 }
 
@@ -81,6 +90,7 @@ CHANX_CONSUMER(feed) {
     .receive_message = feed_receive,
     .events = "{\"announce\": {\"type\": \"object\", \"properties\": {\"n\": {\"type\": \"integer\"}}, \"required\": [\"n\"]},"
               " \"staff_only\": null, \"fail\": null,"
+              " \"nap\": {\"type\": \"object\", \"properties\": {\"ms\": {\"type\": \"integer\"}}, \"required\": [\"ms\"]},"
               " \"kick\": {\"type\": \"object\", \"properties\": {\"code\": {\"type\": \"integer\"}}, \"required\": [\"code\"]}}",
     .passthrough_events = CHANX_ROUTES("notify"),
     .receive_event = feed_event,

@@ -1,0 +1,94 @@
+/*
+ * events.c — events from the application (chanx-api, chanx-admin publish).
+ *
+ * An API peer sends EVENT (to groups, a user or a connection) and
+ * CLOSE_TARGET, and gets one RESULT back saying how many gateways and
+ * connections it reached. Groups: one envelope to each gateway and each
+ * worker holding members; a user or a connection: one EVENT per connection,
+ * to its gateway and its worker, in the order the publisher sent them.
+ */
+#include "broker/broker_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The connections an EVENT or CLOSE_TARGET names by user or connection id (out has room for max). */
+static size_t target_conns(cx_broker *self, const cx_env *env, conn **out, size_t max)
+{
+    if (env->target == CX_TARGET_USER)
+        return cx_users_connections(self->users, env->user_id, (void **) out, max);
+    conn *c = env->target == CX_TARGET_CONNECTION ? cx_idmap_get(self->conns, env->conn) : NULL;
+    if (c)
+        out[0] = c;
+    return c ? 1 : 0;
+}
+
+static uint32_t count_gateways(conn **conns, size_t n)
+{
+    uint32_t distinct = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t j = 0;
+        while (j < i && conns[j]->gateway != conns[i]->gateway)
+            j++;
+        distinct += j == i;
+    }
+    return distinct;
+}
+
+/* Groups: one envelope to each gateway holding members (passthrough happens there) and one to each
+ * worker holding members (receive_event happens there), as GROUP_SEND costs. A user or a connection:
+ * one EVENT per connection, to its gateway and its worker, in the order the publisher sent them. */
+static void on_event(cx_broker *self, const cx_env *env, zmq_msg_t *msg, cx_env *result)
+{
+    if (env->target == CX_TARGET_GROUPS) {
+        char *names[CX_PROTO_MAX_GROUPS];
+        size_t n = 0;
+        for (; n < env->ngroups; n++)
+            if (!(names[n] = cx_slice_dup(env->groups[n])))
+                break;
+        cx_broker_fanout gateways = { self, msg, 0 }, workers = { self, msg, 0 };
+        cx_groups_gateways(self->groups, (const char *const *) names, n, cx_broker_fanout_forward, &gateways);
+        cx_groups_gateways(self->worker_groups, (const char *const *) names, n, cx_broker_fanout_forward, &workers);
+        result->gateways = gateways.peers;
+        result->connections = (uint32_t) cx_groups_reach(self->groups, (const char *const *) names, n);
+        while (n > 0)
+            free(names[--n]);
+        return;
+    }
+    size_t total = cx_users_count(self->users, env->user_id) + 1;
+    conn **conns = malloc(total * sizeof *conns);
+    size_t n = conns ? target_conns(self, env, conns, total) : 0;
+    for (size_t i = 0; i < n; i++) {
+        cx_env one = *env;
+        one.target = CX_TARGET_CONNECTION;
+        one.conn = conns[i]->id;
+        cx_broker_send_env(self, conns[i]->gateway, &one);
+        cx_broker_send_env(self, conns[i]->worker, &one);
+    }
+    result->gateways = count_gateways(conns, n);
+    result->connections = (uint32_t) n;
+    free(conns);
+}
+
+static void on_close_target(cx_broker *self, const cx_env *env, cx_env *result)
+{
+    size_t total = cx_users_count(self->users, env->user_id) + 1;
+    conn **conns = malloc(total * sizeof *conns);
+    size_t n = conns ? target_conns(self, env, conns, total) : 0;
+    for (size_t i = 0; i < n; i++)
+        cx_broker_close_at_gateway(self, conns[i]->gateway, conns[i]->id, env->code, "disconnected by the application");
+    result->gateways = count_gateways(conns, n);
+    result->connections = (uint32_t) n;
+    free(conns);
+}
+
+/* What it may send (EVENT, CLOSE_TARGET) is the api row of roles.c, checked in cx_broker_dispatch. */
+void cx_broker_on_api_envelope(cx_broker *self, peer *api, const cx_env *env, zmq_msg_t *msg)
+{
+    cx_env result = { .type = CX_ENV_RESULT, .request = env->request };
+    if (env->type == CX_ENV_EVENT)
+        on_event(self, env, msg, &result);
+    else
+        on_close_target(self, env, &result);
+    cx_broker_send_env(self, api, &result);
+}

@@ -1,0 +1,142 @@
+/*
+ * peers.c — the broker's peers: who they are, and when they are gone.
+ *
+ * A peer is a gateway, a worker or an API publisher, known by its ZeroMQ
+ * routing id once it has introduced itself (HELLO). The same process saying
+ * HELLO again keeps its state; a new pid under the same id is a restart, so
+ * the old one's connections end first. Heartbeats detect dead peers: a dead
+ * worker's connections are closed with 1011 so their clients reconnect, a
+ * dead gateway's connections are reported to their workers as DISCONNECT.
+ * A peer that keeps sending what its role may not (roles.c) is dropped and
+ * its routing id banned until the broker restarts.
+ */
+#include "broker/broker_internal.h"
+#include "common/link.h"
+#include "common/log.h"
+#include "proto/envelope.h"
+
+#include <czmq.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The current peers, as an array the caller frees: safe to iterate while peers are removed. */
+peer **cx_broker_peers_snapshot(cx_broker *self, size_t *n)
+{
+    peer **all = malloc((zhashx_size(self->peers) + 1) * sizeof *all);
+    *n = 0;
+    for (peer *p = zhashx_first(self->peers); all && p; p = zhashx_next(self->peers))
+        all[(*n)++] = p;
+    return all;
+}
+
+void cx_broker_peer_free(void **item)
+{
+    peer *p = *item;
+    if (!p)
+        return;
+    cx_idmap_destroy(&p->conns);
+    free(p);
+    *item = NULL;
+}
+
+/* Takes a peer out of service: its connections are closed on the other side. */
+void cx_broker_peer_remove(cx_broker *self, peer *p, const char *why)
+{
+    size_t n = cx_idmap_size(p->conns);
+    conn **list = malloc((n + 1) * sizeof *list);
+    n = list ? cx_idmap_values(p->conns, (void **) list, n) : 0;
+    for (size_t i = 0; i < n; i++) {
+        conn *c = list[i];
+        if (p->role == CX_ROLE_WORKER) {
+            if (c->gateway)
+                cx_broker_close_at_gateway(self, c->gateway, c->id, 1011, "worker lost");
+        } else if (c->worker) {
+            cx_env gone = { .type = CX_ENV_DISCONNECT, .conn = c->id, .code = 1006 };
+            cx_broker_send_env(self, c->worker, &gone);
+        }
+        cx_rebuild_ended(self, c->id);
+        cx_broker_conn_forget(self, c);
+    }
+    free(list);
+    cx_log_fields(CX_LOG_WARNING, "peer removed",
+                  json_pack("{s:s, s:s, s:s, s:I}", "peer", p->id,
+                            "role", p->rule->name, "why", why,
+                            "connections", (json_int_t) n));
+    int routes_changed = p->role == CX_ROLE_WORKER && cx_route_table_remove_worker(self->routes, p);
+    zhashx_delete(self->peers, p->id);
+    if (routes_changed)
+        cx_broker_publish_routes(self);
+}
+
+void cx_broker_on_hello(cx_broker *self, const char *id, size_t idlen, peer *known, const cx_env *env,
+                       const cx_role_rule *key_rule)
+{
+    const cx_role_rule *rule = cx_role_rule_of(env->role);
+    if (!rule || !rule->role)
+        return;
+    if (key_rule && key_rule != rule) {   /* CURVE on: the key decides, not the claim */
+        cx_log_fields(CX_LOG_WARNING, "peer refused",
+                      json_pack("{s:s, s:s, s:s, s:s}", "peer", id, "key_role", key_rule->name, "claimed_role",
+                                rule->name, "why", "its key is not a key of the role it claims"));
+        return;
+    }
+    if (known && known->pid == env->pid && known->role == env->role)
+        return;   /* the same process introducing itself again: keep its state */
+    if (known)
+        cx_broker_peer_remove(self, known, "restarted");
+    peer *p = calloc(1, sizeof *p);
+    if (!p || !(p->conns = cx_idmap_new())) {
+        free(p);
+        return;
+    }
+    memcpy(p->id, id, idlen);
+    p->idlen = idlen;
+    p->role = (cx_role) env->role;
+    p->rule = rule;
+    p->pid = env->pid;
+    p->last_heard = cx_now_ms();
+    zhashx_insert(self->peers, p->id, p);
+    cx_log_fields(CX_LOG_INFO, "peer joined",
+                  json_pack("{s:s, s:s, s:I}", "peer", p->id,
+                            "role", p->rule->name, "pid", (json_int_t) p->pid));
+    if (p->role == CX_ROLE_GATEWAY) {
+        cx_env routes;
+        cx_route_table_envelope(self->routes, &routes);
+        cx_broker_send_env(self, p, &routes);
+    }
+}
+
+/* An envelope this peer may not send: dropped and logged with the peer's name; after MAX_OFFENCES the
+ * peer is dropped too (its connections closed as for a dead peer) and its routing id banned until the
+ * broker restarts, so a compromised or broken peer cannot keep trying. */
+void cx_broker_offence(cx_broker *self, peer *p, const cx_env *env, const char *why)
+{
+    p->offences++;
+    cx_log_fields(CX_LOG_WARNING, "envelope refused",
+                  json_pack("{s:s, s:s, s:s, s:I, s:s, s:i}", "peer", p->id, "role", p->rule->name, "type",
+                            cx_env_type_name(env->type), "conn", (json_int_t) env->conn, "why", why, "offences",
+                            p->offences));
+    if (p->offences >= MAX_OFFENCES) {
+        zhashx_insert(self->banned, p->id, (void *) 1);
+        cx_broker_peer_remove(self, p, "repeated offences");
+    }
+}
+
+void cx_broker_heartbeat(cx_broker *self)
+{
+    int64_t now = cx_now_ms();
+    if (now - self->last_beat < cx_heartbeat_interval_ms())
+        return;
+    self->last_beat = now;
+    cx_env beat = { .type = CX_ENV_HEARTBEAT };
+    size_t n;
+    peer **all = cx_broker_peers_snapshot(self, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (now - all[i]->last_heard > cx_heartbeat_timeout_ms())
+            cx_broker_peer_remove(self, all[i], "heartbeat timeout");
+        else
+            cx_broker_send_env(self, all[i], &beat);
+    }
+    free(all);
+}
+

@@ -1,0 +1,237 @@
+/*
+ * clients.c — the life of a client at the gateway.
+ *
+ *   1. HTTP upgrade: callbacks.c matches the path; no route is 404, a route
+ *      without a live worker (or no route table yet) is 503, and the
+ *      upgrade is refused before any WebSocket exists.
+ *   2. ESTABLISHED: a session is created and authentication is queued on the
+ *      database pool (auth.c); frames the client sends meanwhile are held.
+ *   3. The pool's result wakes the loop (EVENT_WAIT_CANCELLED): a refusal
+ *      sends DRF's authentication message and closes with 4000 + status; an
+ *      acceptance sends CONNECT to the broker, then the held frames.
+ *   4. Text frames become RECEIVE envelopes; SEND envelopes become frames
+ *      queued per session and written once per batch (outbox.c).
+ *   5. CLOSED: DISCONNECT to the broker, the session is forgotten.
+ */
+#include "gateway/gateway_internal.h"
+#include "common/http_status.h"
+#include "common/log.h"
+#include "gateway/handshake.h"
+#include "gateway/forwarded.h"
+#include "gateway/metrics.h"
+#include "gateway/request.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_PENDING_FRAMES 256
+
+void cx_gw_close_session(cx_session *s, int code, const char *reason)
+{
+    s->state = SESSION_CLOSING;
+    if (s->close_code)
+        return;
+    s->close_code = code;
+    snprintf(s->close_reason, sizeof s->close_reason, "%s", reason ? reason : "");
+    lws_callback_on_writable(s->wsi);
+}
+
+static void send_receive(cx_gateway *gw, cx_session *s, const void *text, size_t len)
+{
+    cx_env env = { .type = CX_ENV_RECEIVE, .conn = s->id, .text = cx_slice_n(text, len) };
+    if (cx_link_send(gw->link, &env) != 0)
+        cx_gw_close_session(s, 1011, "broker unavailable");
+}
+
+void cx_gw_on_established(cx_gateway *gw, struct lws *wsi, cx_session **slot)
+{
+    char *path = cx_request_header(wsi, WSI_TOKEN_GET_URI), *token = NULL, *jwt = NULL, client[128] = "";
+    char *offered_token = NULL, *offers = cx_handshake_offers(wsi, &offered_token);
+    cx_handshake_done();
+    const char *target = NULL;
+    json_t *kwargs = NULL;
+    cx_route_entry *route = path ? cx_gw_route(gw, path, &kwargs, &target) : NULL;
+    cx_session *s = cx_session_new(((uint64_t) gw->node << 32) | ++gw->next_conn, wsi);
+    cx_gw_count_upgrade(101);
+    if (!s) {
+        free(path);
+        free(offers);
+        free(offered_token);
+        json_decref(kwargs);
+        return;
+    }
+    *slot = s;
+    char *host = NULL;   /* what the Origin check compares with */
+    cx_forwarded_read(gw->proxies, wsi, client, sizeof client, &host);
+    s->path = path;
+    s->kwargs = kwargs;
+    s->client = strdup(client);
+    s->query = cx_request_query(wsi, &token, &jwt);
+    s->headers = cx_request_headers(wsi, offers);
+    free(offers);
+    if (!token)
+        token = offered_token;   /* a DRF token offered as "<CHANX_TOKEN_SUBPROTOCOL>.<key>" */
+    else
+        free(offered_token);
+    cx_idmap_put(gw->sessions, s->id, s);
+    cx_keepalive_add(gw->keepalive, s);
+    if (!route || !route->spec || !route->available) {
+        cx_gw_close_session(s, 1011, "route changed");
+    } else {
+        s->target = strdup(target);
+        s->spec = cx_consumer_spec_ref(route->spec);
+        char *authorization = cx_request_header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION), *cookie = cx_request_header(wsi, WSI_TOKEN_HTTP_COOKIE);
+        char *origin = cx_request_header(wsi, WSI_TOKEN_ORIGIN);
+        cx_credentials cred = { authorization, cookie, origin, host, token, jwt };
+        if (cx_auth_submit(gw->auth, s->id, route->spec, &cred, s->kwargs) != 0)
+            cx_gw_close_session(s, 1011, "out of memory");
+        free(authorization);
+        free(cookie);
+        free(origin);
+    }
+    free(host);
+    free(token);
+    free(jwt);
+}
+
+static void refuse(cx_gateway *gw, cx_session *s, const cx_auth_result *r)
+{
+    json_t *msg = json_pack("{s:s, s:{s:i, s:s, s:{s:s}}}", "action", "authentication", "payload", "status_code",
+                            r->status, "status_text", cx_http_status_text(r->status), "data", "detail", r->detail);
+    char *text = json_dumps(msg, JSON_COMPACT);
+    cx_gw_queue(gw, s, text, strlen(text), NULL, 0);
+    free(text);
+    json_decref(msg);
+    cx_log_fields(CX_LOG_INFO, "connection refused",
+                  json_pack("{s:I, s:s, s:s, s:i}", "conn", (json_int_t) s->id, "path", s->path, "client",
+                            s->client, "status", r->status));
+    cx_gw_close_session(s, 4000 + r->status, "");
+}
+
+static void admit(cx_gateway *gw, cx_session *s, const cx_auth_result *r)
+{
+    s->user_id = r->user_id;
+    char *kwargs = json_dumps(s->kwargs ? s->kwargs : json_object(), JSON_COMPACT);
+    cx_env env = {
+        .type = CX_ENV_CONNECT, .conn = s->id, .consumer = cx_slice_of(s->target), .path = cx_slice_of(s->path),
+        .query = cx_slice_of(s->query), .client = cx_slice_of(s->client), .kwargs = cx_slice_of(kwargs),
+        .headers = cx_slice_of(s->headers), .user_id = r->user_id, .flags = r->user_flags,
+        .username = cx_slice_of(r->username), .obj = cx_slice_of(r->obj),
+    };
+    int rc = cx_link_send(gw->link, &env);
+    free(kwargs);
+    if (rc != 0) {
+        cx_gw_close_session(s, 1011, "broker unavailable");
+        return;
+    }
+    s->state = SESSION_CONNECTED;
+    s->announced = 1;
+    cx_session_forget_request(s);
+    for (cx_frame *f; (f = cx_frame_queue_pop(&s->pending));) {
+        send_receive(gw, s, f->data + LWS_PRE, f->len);
+        free(f);
+    }
+}
+
+void cx_gw_collect_auth_results(cx_gateway *gw)
+{
+    cx_auth_result r;
+    while (cx_auth_poll(gw->auth, &r)) {
+        cx_gw_count_auth(r.decided_by, r.status);
+        cx_session *s = cx_idmap_get(gw->sessions, r.conn);
+        if (s && s->state == SESSION_AUTHENTICATING) {
+            if (r.status == 200)
+                admit(gw, s, &r);
+            else
+                refuse(gw, s, &r);
+        }
+        free(r.obj);
+    }
+    cx_gw_upstream_drain(gw);
+}
+
+/* A complete client message. */
+static void on_message(cx_gateway *gw, cx_session *s, const unsigned char *data, size_t len)
+{
+    cx_gw_count_received(len);
+    if (s->state == SESSION_CONNECTED) {
+        send_receive(gw, s, data, len);
+        gw->drain_pending = 1;   /* once before the loop sleeps, not once per message: see before_poll */
+    } else if (s->state == SESSION_AUTHENTICATING) {
+        if (s->pending.count >= MAX_PENDING_FRAMES || s->pending.bytes + len > gw->config->max_buffered)
+            cx_gw_close_session(s, 1008, "too many messages before authentication");
+        else
+            cx_frame_queue_push(&s->pending, data, len);
+    }
+}
+
+void cx_gw_on_receive(cx_gateway *gw, struct lws *wsi, cx_session *s, const void *in, size_t len)
+{
+    cx_keepalive_seen(gw->keepalive, s);
+    if (s->close_code)
+        return;   /* closing: what the client still sends has nowhere to go */
+    if (lws_frame_is_binary(wsi)) {
+        cx_gw_close_session(s, 1003, "text frames only");
+        return;
+    }
+    int first = lws_is_first_fragment(wsi), last = lws_is_final_fragment(wsi);
+    if (first && last && !s->rx) {
+        on_message(gw, s, in, len);
+        return;
+    }
+    if (s->rxlen + len > gw->config->max_message) {
+        free(s->rx);
+        s->rx = NULL;
+        s->rxlen = 0;
+        cx_gw_close_session(s, 1009, "message too big");
+        return;
+    }
+    unsigned char *grown = realloc(s->rx, s->rxlen + len + 1);
+    if (!grown) {
+        cx_gw_close_session(s, 1011, "out of memory");
+        return;
+    }
+    memcpy(grown + s->rxlen, in, len);
+    s->rx = grown;
+    s->rxlen += len;
+    if (last) {
+        on_message(gw, s, s->rx, s->rxlen);
+        free(s->rx);
+        s->rx = NULL;
+        s->rxlen = 0;
+    }
+}
+
+void cx_gw_on_closed(cx_gateway *gw, cx_session **slot, int code)
+{
+    cx_session *s = *slot;
+    if (!s)
+        return;
+    cx_gw_count_close(s->close_code ? s->close_code : code);   /* ours when we closed, else the client's */
+    if (s->announced) {
+        cx_env env = { .type = CX_ENV_DISCONNECT, .conn = s->id, .code = (uint32_t) code };
+        cx_link_send(gw->link, &env);
+    }
+    cx_keepalive_remove(gw->keepalive, s);
+    cx_gw_forget_session(gw, s);
+    cx_session_destroy(slot);
+}
+
+/* A copy of the session list (closing edits the map); free it. *n = 0 when out of memory. */
+cx_session **cx_gw_sessions_snapshot(cx_gateway *gw, size_t *n)
+{
+    *n = cx_idmap_size(gw->sessions);
+    cx_session **all = malloc((*n + 1) * sizeof *all);
+    *n = all ? cx_idmap_values(gw->sessions, (void **) all, *n) : 0;
+    return all;
+}
+
+void cx_gw_close_everyone(cx_gateway *gw, int code)
+{
+    size_t n;
+    cx_session **all = cx_gw_sessions_snapshot(gw, &n);
+    for (size_t i = 0; i < n; i++)
+        cx_gw_close_session(all[i], code, "server shutting down");
+    free(all);
+}

@@ -1,0 +1,69 @@
+/* The worker's link-thread index of group members (workers/memberships.h). */
+#include <criterion/criterion.h>
+#include "workers/memberships.h"
+
+static cx_memberships *ix;
+static void setup(void) { ix = cx_memberships_new(); }
+static void teardown(void) { cx_memberships_destroy(&ix); }
+TestSuite(memberships, .init = setup, .fini = teardown);
+
+static uint64_t seen[16];
+static size_t nseen;
+static void collect(uint64_t conn, void *arg)
+{
+    (void) arg;
+    cr_assert_lt(nseen, 16);
+    seen[nseen++] = conn;
+}
+
+static size_t members(const char *a, const char *b)
+{
+    cx_slice groups[2] = { cx_slice_of(a), cx_slice_of(b ? b : "") };
+    nseen = 0;
+    cx_memberships_each(ix, groups, b ? 2 : 1, collect, NULL);
+    return nseen;
+}
+
+static int has(uint64_t conn)
+{
+    for (size_t i = 0; i < nseen; i++)
+        if (seen[i] == conn)
+            return 1;
+    return 0;
+}
+
+Test(memberships, an_event_reaches_each_member_once_and_nobody_else)
+{
+    cr_assert_eq(cx_memberships_join(ix, "lobby", 5, 1), 0);
+    cr_assert_eq(cx_memberships_join(ix, "lobby", 5, 2), 0);
+    cr_assert_eq(cx_memberships_join(ix, "staff", 5, 2), 0);
+    cr_assert_eq(cx_memberships_join(ix, "kitchen", 7, 3), 0);
+    cr_assert_eq(cx_memberships_join(ix, "lobby", 5, 1), 0);   /* again: no second membership */
+    cr_assert_eq(cx_memberships_groups_of(ix, 1), 1);
+    cr_assert_eq(members("lobby", "staff"), 2, "conn 2 is in both groups and counts once");
+    cr_assert(has(1) && has(2) && !has(3));
+    cr_assert_eq(members("nobody", NULL), 0);
+    cr_assert_eq(members("kitchen", NULL), 1);
+    cr_assert(has(3));
+}
+
+Test(memberships, leaving_and_ending_take_the_connection_out)
+{
+    cx_memberships_join(ix, "lobby", 5, 1);
+    cx_memberships_join(ix, "staff", 5, 1);
+    cx_memberships_join(ix, "lobby", 5, 2);
+    cx_memberships_leave(ix, "lobby", 5, 1);
+    cx_memberships_leave(ix, "lobby", 5, 9);   /* not a member: nothing */
+    cx_memberships_leave(ix, "lob", 3, 2);     /* a prefix of the name is another group */
+    cr_assert_eq(members("lobby", NULL), 1);
+    cr_assert(has(2));
+    cr_assert_eq(members("staff", NULL), 1);
+    cx_memberships_forget(ix, 1);
+    cr_assert_eq(members("staff", NULL), 0);
+    cr_assert_eq(cx_memberships_groups_of(ix, 1), 0);
+    cx_memberships_forget(ix, 2);
+    cr_assert_eq(members("lobby", "staff"), 0);
+    cx_memberships_forget(ix, 2);              /* twice: nothing */
+    cr_assert_eq(cx_memberships_join(ix, "lobby", 5, 2), 0, "a group emptied and freed can be joined again");
+    cr_assert_eq(members("lobby", NULL), 1);
+}
