@@ -26,7 +26,13 @@
  * one side are ended: a gateway's whose worker did not come back gets CLOSE
  * 1011 (its consumer died), a worker's whose gateway did not gets DISCONNECT
  * 1006. What the old broker had read but not yet forwarded when it died is
- * lost.
+ * lost, with one exception: a GROUP_ADD lost that way would leave the
+ * connection out of its group for good (the gateway never mirrored it, so
+ * its RESUME lacks it) while the consumer believes it joined. A worker's
+ * RESUME therefore carries the groups it told the broker about
+ * (workers/memberships.h); when the window closes, before the replay, the
+ * broker joins each whole connection to those the gateway did not announce
+ * and sends the gateway the GROUP_ADD it missed.
  *
  * Not every unknown RESUME is a restart: a peer this broker declared dead
  * (silent past the heartbeat timeout) and whose connections it already
@@ -62,6 +68,11 @@ typedef struct {
     int64_t first;
 } stranger;
 
+typedef struct {
+    char **names;
+    size_t n;
+} worker_said;
+
 struct cx_rebuild {
     int64_t until;               /* the window's end, 0 when closed */
     int64_t opened;              /* when it opened */
@@ -72,6 +83,7 @@ struct cx_rebuild {
     cx_decoder *dec;             /* replays decode with their own decoder: they run inside a dispatch */
     size_t resumed, replayed;
     cx_idmap *ended;             /* conn id → expiry (ms, as a pointer): ended when their peer died */
+    cx_idmap *worker_groups;     /* conn id → worker_said: the groups its worker's RESUME named */
     int64_t next_purge;
 };
 
@@ -133,12 +145,75 @@ cx_rebuild *cx_rebuild_new(void)
     r->strangers = zhashx_new();
     r->dec = cx_decoder_new();
     r->ended = cx_idmap_new();
-    if (!r->strangers || !r->dec || !r->ended) {
+    r->worker_groups = cx_idmap_new();
+    if (!r->strangers || !r->dec || !r->ended || !r->worker_groups) {
         cx_rebuild_destroy(&r);
         return NULL;
     }
     zhashx_set_destructor(r->strangers, stranger_free);
     return r;
+}
+
+static void worker_said_free(uint64_t id, void *value, void *arg)
+{
+    (void) id;
+    (void) arg;
+    worker_said *w = value;
+    for (size_t i = 0; i < w->n; i++)
+        free(w->names[i]);
+    free(w->names);
+    free(w);
+}
+
+static void worker_groups_clear(cx_rebuild *r)
+{
+    if (!r->worker_groups)
+        return;
+    cx_idmap_foreach(r->worker_groups, worker_said_free, NULL);
+    cx_idmap_destroy(&r->worker_groups);
+    r->worker_groups = cx_idmap_new();
+}
+
+/* Remembers the groups a worker's RESUME names (a union: a worker may re-announce more than once). */
+static void worker_groups_note(cx_rebuild *r, uint64_t conn, const cx_env *env)
+{
+    if (!r->worker_groups)
+        return;
+    worker_said *w = cx_idmap_get(r->worker_groups, conn);
+    if (!w && (!(w = calloc(1, sizeof *w)) || cx_idmap_put(r->worker_groups, conn, w) < 0)) {
+        free(w);
+        return;
+    }
+    for (uint32_t i = 0; i < env->ngroups; i++) {
+        size_t j = 0;
+        while (j < w->n && !cx_slice_eq(env->groups[i], w->names[j]))
+            j++;
+        if (j < w->n)
+            continue;
+        char *name = cx_slice_dup(env->groups[i]);
+        char **grown = name ? realloc(w->names, (w->n + 1) * sizeof *grown) : NULL;
+        if (!grown) {
+            free(name);
+            return;
+        }
+        w->names = grown;
+        w->names[w->n++] = name;
+    }
+}
+
+/* The memberships the worker announced and the gateway did not: a GROUP_ADD the old broker died with. */
+static void rejoin_one(uint64_t id, void *value, void *arg)
+{
+    cx_broker *self = arg;
+    worker_said *w = value;
+    conn *c = cx_idmap_get(self->conns, id);
+    if (!c || !c->gateway || !c->worker)
+        return;   /* ended below as incomplete */
+    for (size_t i = 0; i < w->n; i++) {
+        cx_env add = { .type = CX_ENV_GROUP_ADD, .conn = id, .group = cx_slice_of(w->names[i]) };
+        if (cx_broker_conn_join(self, c, add.group) == 1)
+            cx_broker_send_env(self, c->gateway, &add);
+    }
 }
 
 void cx_rebuild_destroy(cx_rebuild **self_p)
@@ -152,6 +227,9 @@ void cx_rebuild_destroy(cx_rebuild **self_p)
     zhashx_destroy(&r->strangers);
     cx_decoder_destroy(&r->dec);
     cx_idmap_destroy(&r->ended);
+    if (r->worker_groups)
+        cx_idmap_foreach(r->worker_groups, worker_said_free, NULL);
+    cx_idmap_destroy(&r->worker_groups);
     free(r);
     *self_p = NULL;
 }
@@ -283,6 +361,8 @@ void cx_rebuild_on_resume(cx_broker *self, peer *p, const cx_env *env)
     }
     for (uint32_t i = 0; p->role == CX_ROLE_GATEWAY && i < env->ngroups; i++)
         cx_broker_conn_join(self, c, env->groups[i]);
+    if (p->role == CX_ROLE_WORKER && env->ngroups > 0)
+        worker_groups_note(r, c->id, env);
 }
 
 static void end_incomplete(uint64_t id, void *value, void *arg)
@@ -311,6 +391,9 @@ void cx_rebuild_tick(cx_broker *self)
     if (!r->until || now < r->until)
         return;
     r->until = 0;
+    if (r->worker_groups)
+        cx_idmap_foreach(r->worker_groups, rejoin_one, self);   /* before the replay: they were sent before it */
+    worker_groups_clear(r);
     held_list waiting = r->deferred;
     r->deferred = (held_list) { 0 };
     list_drain(self, &waiting, 1);

@@ -194,3 +194,10 @@ size_t cx_memberships_groups_of(const cx_memberships *self, uint64_t conn)
     member *m = cx_idmap_get(self->members, conn);
     return m ? m->ngroups : 0;
 }
+
+size_t cx_memberships_names_of(const cx_memberships *self, uint64_t conn, char *const **names)
+{
+    member *m = cx_idmap_get(self->members, conn);
+    *names = m ? m->groups : NULL;
+    return m ? m->ngroups : 0;
+}

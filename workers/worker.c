@@ -178,8 +178,18 @@ static void resume(cx_worker *self)
     cx_actor **all = malloc((n + 1) * sizeof *all);
     n = all ? cx_idmap_values(self->actors, (void **) all, n) : 0;
     for (size_t i = 0; i < n; i++) {
-        cx_env env = { .type = CX_ENV_RESUME, .conn = cx_actor_ctx(all[i])->conn };
-        cx_link_send(self->link, &env);
+        /* With its groups, as the broker was told them (memberships.h): a GROUP_ADD the old broker died
+         * holding never reached the gateway, whose RESUME lacks it; the new broker re-adds it
+         * (broker/rebuild.c). */
+        uint64_t conn = cx_actor_ctx(all[i])->conn;
+        char *const *names;
+        size_t ngroups = cx_memberships_names_of(self->members, conn, &names), g = 0;
+        do {   /* at most CX_PROTO_MAX_GROUPS a RESUME: more go in more RESUMEs */
+            cx_env env = { .type = CX_ENV_RESUME, .conn = conn };
+            for (; g < ngroups && env.ngroups < CX_PROTO_MAX_GROUPS; g++)
+                env.groups[env.ngroups++] = cx_slice_of(names[g]);
+            cx_link_send(self->link, &env);
+        } while (g < ngroups);
     }
     free(all);
     cx_env done = { .type = CX_ENV_RESUME, .conn = 0 };

@@ -300,3 +300,44 @@ Test(broker_restart, a_client_connecting_before_the_workers_re_announce_waits_in
     cr_assert_not_null(m, "the earlier client never heard the new one");
     json_decref(m);
 }
+
+/* A GROUP_ADD the broker had read but not forwarded when it died: the gateway never mirrored the
+ * membership, so its RESUME lacks it, and only the worker (where the consumer joined) knows. Made
+ * deterministic with signals: the worker is stopped while the broker hands it "join", the broker is
+ * stopped before the worker answers, so the worker's GROUP_ADD lands in the stopped broker's socket
+ * buffer and dies with it. The restarted broker must still learn the membership (the worker's RESUME
+ * carries its groups) and the client must get the group's messages. */
+Test(broker_restart, a_group_join_the_dead_broker_never_forwarded_is_not_lost)
+{
+    static char plugin[600];
+    static const char *files[2];
+    snprintf(plugin, sizeof plugin, "%s/test-plugins/cons_groups.so",
+             getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build");
+    files[0] = plugin;
+    stack = cx_stack_start(&(cx_stack_options) { .plugin_files = files, .workers = 1 });
+    int64_t alice = cx_db_create_user(stack, "alice", 0);
+    cx_communicator *joiner = cx_communicator_new(stack, "/ws/cons_groups/a/", cx_db_token_header(stack, alice));
+    cx_communicator *speaker = cx_communicator_new(stack, "/ws/cons_groups/b/", cx_db_token_header(stack, alice));
+    cx_assert_authenticated_status_ok(joiner);
+    cx_assert_authenticated_status_ok(speaker);
+    pid_t worker = cx_stack_pid(stack, "worker0"), broker = cx_stack_pid(stack, "broker");
+    kill(worker, SIGSTOP);   /* under the heartbeat timeout (800 ms): nobody is declared dead */
+    json_t *join = json_pack("{s:s}", "group", "late");
+    cx_send_message(joiner, "join", join);
+    json_decref(join);
+    usleep(300 * 1000);      /* the broker forwards RECEIVE "join" to the stopped worker */
+    kill(broker, SIGSTOP);
+    kill(worker, SIGCONT);   /* the consumer joins "late": GROUP_ADD goes into the stopped broker's buffer */
+    usleep(300 * 1000);
+    cx_stack_kill_broker(stack, SIGKILL);   /* and is lost with it */
+    cx_stack_start_broker(stack);
+    char *log = cx_stack_log(stack, "broker", "state rebuilt", 20000);
+    cr_assert_not_null(log, "the broker did not rebuild its state");
+    free(log);
+    json_t *hello = json_pack("{s:s, s:s}", "group", "late", "text", "hello late");
+    cx_send_message(speaker, "to", hello);
+    json_decref(hello);
+    json_t *m = cx_receive_until_action(joiner, "to", 10000);
+    cr_assert_not_null(m, "the membership joined while the broker died was lost");
+    json_decref(m);
+}

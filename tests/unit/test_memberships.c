@@ -67,3 +67,20 @@ Test(memberships, leaving_and_ending_take_the_connection_out)
     cr_assert_eq(cx_memberships_join(ix, "lobby", 5, 2), 0, "a group emptied and freed can be joined again");
     cr_assert_eq(members("lobby", NULL), 1);
 }
+
+/* What a worker's RESUME carries to a restarted broker (workers/worker.c resume). */
+Test(memberships, a_connections_group_names_are_listed_for_resume)
+{
+    char *const *names;
+    cr_assert_eq(cx_memberships_names_of(ix, 1, &names), 0);
+    cx_memberships_join(ix, "lobby", 5, 1);
+    cx_memberships_join(ix, "staff", 5, 1);
+    cx_memberships_join(ix, "lobby", 5, 2);
+    cx_memberships_leave(ix, "lobby", 5, 1);
+    cr_assert_eq(cx_memberships_names_of(ix, 1, &names), 1);
+    cr_assert_str_eq(names[0], "staff");
+    cr_assert_eq(cx_memberships_names_of(ix, 2, &names), 1);
+    cr_assert_str_eq(names[0], "lobby");
+    cx_memberships_forget(ix, 2);
+    cr_assert_eq(cx_memberships_names_of(ix, 2, &names), 0);
+}
