@@ -122,9 +122,13 @@ def curve_table(by):
     print()
     print("| figure | chanx, plain links | chanx, CURVE links | CURVE/plain |")
     print("|---|---:|---:|---:|")
-    for label, scenario, field, _higher, _t1, _t2, *_variant in FIGURES:
+    for label, scenario, field, _higher, _t1, _t2, *variant in FIGURES:
+        if variant:   # a variant of chanx's configuration (pings) runs with plain links only
+            continue
         plain = by.get(("chanx", scenario), {}).get(field)
         curve = by.get(("chanx-curve", scenario), {}).get(field)
+        if plain is None and curve is None:   # a scenario only the plain run has (publish)
+            continue
         print(f"| {label} [{scenario}] | {fmt(plain)} | {fmt(curve)} | {fmt(ratio(curve, plain))} |")
         rows.append({"figure": label, "scenario": scenario, "field": field, "plain": plain, "curve": curve})
     return rows
