@@ -44,4 +44,23 @@ static inline void fuzz_free(fuzz_parts *p, int n)
         free(p->part[i]);
 }
 
+/* A growable byte buffer for harnesses that build their own input streams (generated frames,
+ * request heads). Aborts when memory runs out: a harness has nothing better to do. */
+typedef struct {
+    unsigned char *b;
+    size_t len, cap;
+} fuzz_buf;
+
+static inline void fuzz_put(fuzz_buf *o, const void *p, size_t n)
+{
+    if (o->len + n > o->cap) {
+        o->cap = (o->len + n) * 2 + 64;
+        o->b = realloc(o->b, o->cap);
+        if (!o->b)
+            abort();
+    }
+    memcpy(o->b + o->len, p, n);
+    o->len += n;
+}
+
 #endif

@@ -25,6 +25,7 @@
  * bad UTF-8).
  */
 #include "gateway/frame_audit.h"
+#include "tests/fuzz/fuzz.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -104,25 +105,8 @@ static outcome feed(const unsigned char *s, size_t n, int rsv1, uint32_t seed)
 
 /* ---- generated streams ---- */
 
-typedef struct {
-    unsigned char *b;
-    size_t len, cap;
-} buf;
-
-static void put(buf *o, const void *p, size_t n)
-{
-    if (o->len + n > o->cap) {
-        o->cap = (o->len + n) * 2 + 64;
-        o->b = realloc(o->b, o->cap);
-        if (!o->b)
-            abort();
-    }
-    memcpy(o->b + o->len, p, n);
-    o->len += n;
-}
-
 /* Appends one masked frame with a minimal length; returns its offset. */
-static size_t frame(buf *o, src *in, int b0, const unsigned char *payload, size_t n, int masked, int len_at_least)
+static size_t frame(fuzz_buf *o, src *in, int b0, const unsigned char *payload, size_t n, int masked, int len_at_least)
 {
     size_t at = o->len;
     unsigned char h[14];
@@ -147,10 +131,10 @@ static size_t frame(buf *o, src *in, int b0, const unsigned char *payload, size_
         memcpy(h + k, key, 4);
         k += 4;
     }
-    put(o, h, k);
+    fuzz_put(o, h, k);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = payload[i] ^ (masked ? key[i & 3] : 0);
-        put(o, &c, 1);
+        fuzz_put(o, &c, 1);
     }
     return at;
 }
@@ -190,7 +174,7 @@ static void generated(src *in, int rsv1, uint32_t seed)
     unsigned plan = next(in);
     int broken = plan & 1 ? (int) (next(in) % (BREAK_KINDS - 1)) + 1 : BREAK_NONE;
     unsigned break_at = next(in) % 8;   /* the message whose frame breaks the rule */
-    buf o = { 0 };
+    fuzz_buf o = { 0 };
     static unsigned char payload[70000], text[70000];
     size_t bad_at = SIZE_MAX;           /* where the broken frame starts */
     int bad_code = 0;

@@ -28,6 +28,7 @@
  * request line, 431 past 8192 bytes of head, 400 or 501 for the broken rule.
  */
 #include "gateway/wire.h"
+#include "tests/fuzz/fuzz.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,31 +39,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-typedef struct {
-    unsigned char *b;
-    size_t len, cap;
-} buf;
-
-static void put(buf *o, const void *p, size_t n)
+static void puts_(fuzz_buf *o, const char *s)
 {
-    if (o->len + n > o->cap) {
-        o->cap = (o->len + n) * 2 + 64;
-        o->b = realloc(o->b, o->cap);
-        if (!o->b)
-            abort();
-    }
-    memcpy(o->b + o->len, p, n);
-    o->len += n;
-}
-
-static void puts_(buf *o, const char *s)
-{
-    put(o, s, strlen(s));
+    fuzz_put(o, s, strlen(s));
 }
 
 typedef struct {
     int status;        /* of the answer, 0: none */
-    buf to_lws;        /* what recv returned */
+    fuzz_buf to_lws;   /* what recv returned */
     int frame_code, frame_close, verdicts;
 } outcome;
 
@@ -145,7 +129,7 @@ static outcome run(const unsigned char *s, size_t n, uint32_t seed)
         for (;;) {   /* lws reads until the socket is empty */
             ssize_t r = recv(fd, in, sizeof in, 0);
             if (r > 0) {
-                put(&o.to_lws, in, (size_t) r);
+                fuzz_put(&o.to_lws, in, (size_t) r);
                 /* lws parsed the head: the session is established (wire.c forgets it at each head's end) */
                 cx_wire_established(fd, 1, 0);
                 continue;
@@ -210,7 +194,7 @@ static void generated(src *in, uint32_t seed)
     int broken = plan & 1 ? (int) (next(in) % (BREAK_KINDS - 1)) + 1 : BREAK_NONE;
     size_t pad_line = (plan & 2) ? (size_t) next(in) << 5 : 0;   /* up to 8160 more bytes of target */
     size_t pad_head = (plan & 4) ? (size_t) next(in) << 6 : 0;   /* up to 16320 more bytes of headers */
-    buf o = { 0 };
+    fuzz_buf o = { 0 };
     for (unsigned i = next(in) % 3; i; i--)
         puts_(&o, next(in) & 1 ? "\r\n" : "\n");
     size_t start = o.len;
@@ -219,20 +203,20 @@ static void generated(src *in, uint32_t seed)
     size_t target = o.len;
     for (unsigned i = next(in) % 40; i; i--) {
         char c = tchar[next(in) % (sizeof tchar - 1)];
-        put(&o, &c, 1);
+        fuzz_put(&o, &c, 1);
         if (c == '%')
             puts_(&o, "2F");   /* never %0 followed by 0 */
     }
     for (size_t i = 0; i < pad_line; i++)
-        put(&o, "a", 1);
+        fuzz_put(&o, "a", 1);
     size_t pct_at = 0;   /* the line byte (from 1) that completes %00 */
     if (broken == BREAK_PCT00) {
         size_t at = target + next(in) % (o.len - target + 1);
-        buf t = { 0 };
-        put(&t, o.b, at);
+        fuzz_buf t = { 0 };
+        fuzz_put(&t, o.b, at);
         puts_(&t, "%00");
         pct_at = at + 3 - start;
-        put(&t, o.b + at, o.len - at);
+        fuzz_put(&t, o.b + at, o.len - at);
         free(o.b);
         o = t;
     }
@@ -247,7 +231,7 @@ static void generated(src *in, uint32_t seed)
     if (pad_head) {
         puts_(&o, "X-Pad: ");
         for (size_t i = 0; i < pad_head; i++)
-            put(&o, "b", 1);
+            fuzz_put(&o, "b", 1);
         puts_(&o, "\r\n");
     }
     if (broken == BREAK_NUL)
@@ -257,7 +241,7 @@ static void generated(src *in, uint32_t seed)
     /* then a masked text frame and a close 1000 */
     static const unsigned char frames[] = { 0x81, 0x82, 1, 2, 3, 4, 'h' ^ 1, 'i' ^ 2,
                                             0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8 };
-    put(&o, frames, sizeof frames);
+    fuzz_put(&o, frames, sizeof frames);
 
     /* The answer of the first rule broken, in the order the bytes arrive: the method ends at byte
      * 4, a %00 or a wrong version where they are, the line's limit at its byte 4097, the NUL just
