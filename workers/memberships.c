@@ -76,16 +76,6 @@ void cx_memberships_destroy(cx_memberships **self_p)
     *self_p = NULL;
 }
 
-static char *name_of(const char *group, size_t len)
-{
-    char *name = malloc(len + 1);
-    if (name) {
-        memcpy(name, group, len);
-        name[len] = '\0';
-    }
-    return name;
-}
-
 /* Takes conn out of the group's member map, freeing the map when it empties. */
 static void group_remove(cx_memberships *self, const char *name, uint64_t conn)
 {
@@ -96,7 +86,7 @@ static void group_remove(cx_memberships *self, const char *name, uint64_t conn)
 
 int cx_memberships_join(cx_memberships *self, const char *group, size_t len, uint64_t conn)
 {
-    char *name = name_of(group, len);
+    char *name = cx_slice_dup(cx_slice_n(group, len));
     if (!name)
         return -1;
     member *m = cx_idmap_get(self->members, conn);
@@ -137,7 +127,7 @@ void cx_memberships_leave(cx_memberships *self, const char *group, size_t len, u
 {
     member *m = cx_idmap_get(self->members, conn);
     for (size_t i = 0; m && i < m->ngroups; i++) {
-        if (strlen(m->groups[i]) != len || memcmp(m->groups[i], group, len) != 0)
+        if (!cx_slice_eq(cx_slice_n(group, len), m->groups[i]))
             continue;
         group_remove(self, m->groups[i], conn);
         free(m->groups[i]);
@@ -181,18 +171,12 @@ void cx_memberships_each(cx_memberships *self, const cx_slice *groups, size_t ng
 {
     walk w = { ++self->stamp, fn, arg };
     for (size_t i = 0; i < ngroups; i++) {
-        char *name = name_of(groups[i].ptr, groups[i].len);
+        char *name = cx_slice_dup(groups[i]);
         cx_idmap *members = name ? zhashx_lookup(self->groups, name) : NULL;
         if (members)
             cx_idmap_foreach(members, visit, &w);
         free(name);
     }
-}
-
-size_t cx_memberships_groups_of(const cx_memberships *self, uint64_t conn)
-{
-    member *m = cx_idmap_get(self->members, conn);
-    return m ? m->ngroups : 0;
 }
 
 size_t cx_memberships_names_of(const cx_memberships *self, uint64_t conn, char *const **names)

@@ -35,9 +35,7 @@ void cx_memberships_forget(cx_memberships *self, uint64_t conn);
  * change the index. */
 void cx_memberships_each(cx_memberships *self, const cx_slice *groups, size_t ngroups,
                          void (*fn)(uint64_t conn, void *arg), void *arg);
-/* How many groups conn is in (tests). */
-size_t cx_memberships_groups_of(const cx_memberships *self, uint64_t conn);
-/* The groups conn is in (borrowed until the index changes); returns how many. For RESUME. */
+/* The groups conn is in (borrowed until the index changes); returns how many (RESUME lists them). */
 size_t cx_memberships_names_of(const cx_memberships *self, uint64_t conn, char *const **names);
 
 #endif
