@@ -37,6 +37,16 @@ static void teardown(void) { cx_stack_stop(&stack); }
 
 TestSuite(broker_restart, .fini = teardown, .timeout = 120);
 
+/* The stack's plugin list: one test plugin of the build (static: one stack per test process). */
+static const char *const *test_plugin(const char *name)
+{
+    static char path[600];
+    static const char *files[2];
+    snprintf(path, sizeof path, "%s/test-plugins/%s.so", cx_test_bin(), name);
+    files[0] = path;
+    return files;
+}
+
 static void connect_everyone(void)
 {
     char name[32], path[64];
@@ -115,12 +125,7 @@ Test(broker_restart, a_sigkilled_and_restarted_broker_is_invisible_to_100_client
 /* With plain links too (loopback, no keys): the one stack of the suite that runs without CURVE. */
 Test(broker_restart, a_consumers_state_survives_a_broker_restart)
 {
-    static char plugin[600];
-    static const char *files[2];
-    snprintf(plugin, sizeof plugin, "%s/test-plugins/cons_probe.so",
-             getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build");
-    files[0] = plugin;
-    stack = cx_stack_start(&(cx_stack_options) { .plugin_files = files, .plain_links = 1 });
+    stack = cx_stack_start(&(cx_stack_options) { .plugin_files = test_plugin("cons_probe"), .plain_links = 1 });
     cr_assert_null(cx_stack_keys_dir(stack));
     int64_t alice = cx_db_create_user(stack, "alice", 0);
     cx_communicator *c = cx_communicator_new(stack, "/ws/cons_probe/strict/", cx_db_token_header(stack, alice));
@@ -162,12 +167,7 @@ Test(broker_restart, messages_sent_while_the_broker_is_down_arrive_once_it_is_ba
  * each worker (least connections spreads them, but only once both workers have registered). */
 static void start_two_workers(cx_communicator *on[2])
 {
-    static char plugin[600];
-    static const char *files[2];
-    snprintf(plugin, sizeof plugin, "%s/test-plugins/dep_probe.so",
-             getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build");
-    files[0] = plugin;
-    stack = cx_stack_start(&(cx_stack_options) { .plugin_files = files, .workers = 2 });
+    stack = cx_stack_start(&(cx_stack_options) { .plugin_files = test_plugin("dep_probe"), .workers = 2 });
     int64_t alice = cx_db_create_user(stack, "alice", 0);
     on[0] = on[1] = NULL;
     for (int tries = 0; tries < 40 && !(on[0] && on[1]); tries++) {
@@ -309,12 +309,7 @@ Test(broker_restart, a_client_connecting_before_the_workers_re_announce_waits_in
  * carries its groups) and the client must get the group's messages. */
 Test(broker_restart, a_group_join_the_dead_broker_never_forwarded_is_not_lost)
 {
-    static char plugin[600];
-    static const char *files[2];
-    snprintf(plugin, sizeof plugin, "%s/test-plugins/cons_groups.so",
-             getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build");
-    files[0] = plugin;
-    stack = cx_stack_start(&(cx_stack_options) { .plugin_files = files, .workers = 1 });
+    stack = cx_stack_start(&(cx_stack_options) { .plugin_files = test_plugin("cons_groups"), .workers = 1 });
     int64_t alice = cx_db_create_user(stack, "alice", 0);
     cx_communicator *joiner = cx_communicator_new(stack, "/ws/cons_groups/a/", cx_db_token_header(stack, alice));
     cx_communicator *speaker = cx_communicator_new(stack, "/ws/cons_groups/b/", cx_db_token_header(stack, alice));
