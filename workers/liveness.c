@@ -11,7 +11,9 @@
  * two things an orchestrator should know about a worker.
  *
  * One file per worker: containers have their own /tmp; several workers on
- * one host need one CHANX_HEALTH_FILE each.
+ * one host need one CHANX_HEALTH_FILE each. In a shared /tmp another user
+ * may have planted the name first: the file is opened without following a
+ * symlink and touched, or trusted by --check, only when it is ours.
  */
 #include "workers/liveness.h"
 #include "common/env.h"
@@ -35,18 +37,20 @@ void cx_liveness_beat(int link_alive)
     if (!link_alive || now - last < cx_heartbeat_interval_ms())
         return;
     last = now;
-    int fd = open(health_file(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-    if (fd >= 0) {
+    int fd = open(health_file(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && st.st_uid == geteuid())
         futimens(fd, NULL);
+    if (fd >= 0)
         close(fd);
-    }
 }
 
 int cx_liveness_check(void)
 {
     struct stat st;
     struct timespec now;
-    if (stat(health_file(), &st) != 0 || clock_gettime(CLOCK_REALTIME, &now) != 0)
+    if (lstat(health_file(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()
+        || clock_gettime(CLOCK_REALTIME, &now) != 0)
         return 1;
     int64_t age_ms = (int64_t) (now.tv_sec - st.st_mtim.tv_sec) * 1000 + (now.tv_nsec - st.st_mtim.tv_nsec) / 1000000;
     return age_ms <= cx_heartbeat_timeout_ms() + cx_heartbeat_interval_ms() ? 0 : 1;

@@ -17,28 +17,26 @@
  * already-loaded object for a path it has seen, so loading a replaced .so
  * by its original name would silently keep the old code; a copy per load
  * gives every version its own object and lets old and new run side by side
- * while connections on the old one finish.
+ * while connections on the old one finish. The copy is private to the
+ * worker and gone once mapped (plugin_copy.c: a root worker must never load
+ * or write a file another user can reach).
  */
 #include "workers/plugins.h"
 #include "common/env.h"
 #include "common/permission.h"
 #include "common/subprotocol.h"
 #include "workers/drf_defaults.h"
+#include "workers/plugin_copy.h"
 
 #include <dlfcn.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sendfile.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define MAX_CONSUMERS 64
 
 struct cx_plugin {
     char *name;
-    char *copy_path;
     void *handle;
     cx_consumer_entry consumers[MAX_CONSUMERS];
     size_t nconsumers;
@@ -142,32 +140,6 @@ int cx_plugin_name_of(const char *path, char *out, size_t outlen)
               || (out[i] >= 'A' && out[i] <= 'Z') || (out[i] >= '0' && out[i] <= '9')))
             return -1;
     return 0;
-}
-
-static char *private_copy(const char *path, const char *name, char *err, size_t errlen)
-{
-    static unsigned generation;
-    const char *dir = cx_env_str("CHANX_PLUGIN_CACHE", "/tmp");
-    char *copy = NULL;
-    if (asprintf(&copy, "%s/chanx-%d-%s-%u.so", dir, (int) getpid(), name, ++generation) < 0)
-        return NULL;
-    int in = open(path, O_RDONLY | O_CLOEXEC);
-    int out = open(copy, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0700);
-    struct stat st;
-    int ok = in >= 0 && out >= 0 && fstat(in, &st) == 0;
-    for (off_t off = 0; ok && off < st.st_size;)
-        ok = sendfile(out, in, &off, (size_t) (st.st_size - off)) > 0;
-    if (in >= 0)
-        close(in);
-    if (out >= 0 && close(out) != 0)
-        ok = 0;
-    if (!ok) {
-        snprintf(err, errlen, "cannot copy %s to %s: %m", path, copy);
-        unlink(copy);
-        free(copy);
-        return NULL;
-    }
-    return copy;
 }
 
 static json_t *string_list(const char *const *list, const char *fallback)
@@ -298,14 +270,16 @@ cx_plugin *cx_plugin_load(const char *path, char *err, size_t errlen)
         return NULL;
     }
     cx_plugin *self = calloc(1, sizeof *self);
-    if (!self || !(self->name = strdup(name)) || !(self->copy_path = private_copy(path, name, err, errlen))) {
+    cx_plugin_copy *copy = NULL;
+    if (!self || !(self->name = strdup(name)) || !(copy = cx_plugin_copy_new(path, name, err, errlen))) {
         cx_plugin_destroy(&self);
         return NULL;
     }
     loading = self;
     loading_error[0] = '\0';
-    self->handle = dlopen(self->copy_path, RTLD_NOW | RTLD_LOCAL);
+    self->handle = dlopen(cx_plugin_copy_path(copy), RTLD_NOW | RTLD_LOCAL);
     loading = NULL;
+    cx_plugin_copy_destroy(&copy);   /* mapped now: no path to the loaded code is left */
     int failed = 1;
     if (!self->handle)
         explain_dlerror(name, dlerror(), err, errlen);
@@ -335,10 +309,6 @@ void cx_plugin_destroy(cx_plugin **self_p)
     release_consumers(self);
     if (self->handle)
         dlclose(self->handle);
-    if (self->copy_path) {
-        unlink(self->copy_path);
-        free(self->copy_path);
-    }
     free(self->name);
     free(self);
     *self_p = NULL;
