@@ -6,7 +6,9 @@
 #     serve the demo token, and the printed publish command's API answers;
 #  2. a process that cannot start (here the API, on a port already taken) makes scripts/run say
 #     which one and exit non-zero, instead of printing URLs that do not answer;
-#  3. SIGTERM to scripts/run (a supervisor, `timeout`) stops every process it started and it exits.
+#  3. SIGTERM to scripts/run (a supervisor, `timeout`) stops every process it started and it exits;
+#  4. its database is private (docs/security.md): another local user (nobody) reaches it neither
+#     through its socket nor over TCP, and the role the processes use is no superuser.
 # Everything runs on free ports, with a private cluster and keys in a temporary folder.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -78,6 +80,18 @@ reply=$(curl -s --max-time 5 -H 'Authorization: apikey check-run-key' \
         "http://127.0.0.1:$((base + 2))/api/broadcast")
 [[ $reply == *'"gateways"'* ]] || fail "the publish API did not answer the printed command: $reply"
 
+# 4. No local user but us reaches the database, and the application role cannot run programs.
+url=$(scripts/pg-cluster url "$tmp/pg" $((base + 4)))
+if [ "$(id -u)" -eq 0 ]; then   # (only root can act as another user here)
+! runuser -u nobody -- psql "$url" -qAtc 'SELECT count(*) FROM authtoken_token' >/dev/null 2>&1 \
+  || fail "the user nobody read authtoken_token through $url"
+! runuser -u nobody -- psql "host=127.0.0.1 port=$((base + 4)) dbname=chanx user=chanx" -qAtc 'SELECT 1' >/dev/null 2>&1 \
+  || fail "the user nobody logged in over TCP on port $((base + 4))"
+fi
+[ "$(psql "$url" -qAtc "SELECT rolsuper FROM pg_roles WHERE rolname = current_user")" = f ] \
+  || fail "make run's processes connect as a superuser"
+! psql "$url" -qAtc "COPY (SELECT 1) TO PROGRAM 'true'" >/dev/null 2>&1 || fail "COPY ... TO PROGRAM is allowed to chanx"
+
 # 2. The API's port is taken (by the first run's gateway): scripts/run names it and fails.
 base2=$(free_base 2)
 status=0
@@ -95,4 +109,4 @@ for _ in $(seq 1 100); do kill -0 "$run1" 2>/dev/null || break; sleep 0.1; done
 run1=
 left=$(ps -o pid=,args= -p "${children:-0}" 2>/dev/null | grep -E 'chanx-(broker|worker|gateway|api)' || true)
 [ -z "$left" ] || fail "SIGTERM to scripts/run left: $left"
-echo "check-run: make run with 2 gateways and 2 workers serves on its ports, stops on SIGTERM; a failed start is named"
+echo "check-run: make run with 2 gateways and 2 workers serves on its ports, stops on SIGTERM; a failed start is named; its database is private"
