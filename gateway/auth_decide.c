@@ -311,13 +311,20 @@ static PGresult *run_spec_sql(PGconn *db, const cx_spec_sql *sql, const json_t *
     return query_row(db, sql->sql, (int) sql->nparams, params, db_error);
 }
 
+/* DRF's get_object (404) and check_object_permissions (403). A consumer with has_permission runs it
+ * in the worker, and DRF checks permissions before it looks the object up: there the verdict rides
+ * on CONNECT (CX_USER_OBJECT_*) and the worker applies it once has_permission has allowed, so an
+ * outsider gets the consumer's own refusal and never learns which objects exist. */
 static void check_object(PGconn *db, const cx_consumer_spec *spec, const json_t *kwargs, cx_auth_result *r,
                          int *db_error)
 {
     if (spec->queryset.sql) {
         PGresult *res = run_spec_sql(db, &spec->queryset, kwargs, r->user_id, db_error);
         if (!res) {
-            cx_auth_fail(r, 404, "Not found.");
+            if (spec->has_permission && !*db_error)
+                r->user_flags |= CX_USER_OBJECT_NOT_FOUND;
+            else
+                cx_auth_fail(r, 404, "Not found.");
             return;
         }
         r->obj = row_json(res);
@@ -325,7 +332,9 @@ static void check_object(PGconn *db, const cx_consumer_spec *spec, const json_t 
     }
     if (spec->object_permission.sql) {
         PGresult *res = run_spec_sql(db, &spec->object_permission, kwargs, r->user_id, db_error);
-        if (!res)
+        if (!res && spec->has_permission && !*db_error)
+            r->user_flags |= CX_USER_OBJECT_DENIED;
+        else if (!res)
             cx_auth_fail(r, 403, PERMISSION_DENIED);
         PQclear(res);
     }

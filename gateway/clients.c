@@ -95,10 +95,13 @@ void cx_gw_on_established(cx_gateway *gw, struct lws *wsi, cx_session **slot)
     free(jwt);
 }
 
+/* DRF's refusal as Chanx sends it: with CHANX_CAMELIZE, statusCode/statusText as the worker would. */
 static void refuse(cx_gateway *gw, cx_session *s, const cx_auth_result *r)
 {
-    json_t *msg = json_pack("{s:s, s:{s:i, s:s, s:{s:s}}}", "action", "authentication", "payload", "status_code",
-                            r->status, "status_text", cx_http_status_text(r->status), "data", "detail", r->detail);
+    int camel = s->spec && s->spec->camelize;
+    json_t *msg = json_pack("{s:s, s:{s:i, s:s, s:{s:s}}}", "action", "authentication", "payload",
+                            camel ? "statusCode" : "status_code", r->status, camel ? "statusText" : "status_text",
+                            cx_http_status_text(r->status), "data", "detail", r->detail);
     char *text = json_dumps(msg, JSON_COMPACT);
     cx_gw_queue(gw, s, text, strlen(text), NULL, 0);
     free(text);

@@ -176,7 +176,7 @@ static int parse_sql(json_t *spec, const char *key, cx_spec_sql *out, char *err,
 
 cx_consumer_spec *cx_consumer_spec_new(const char *target, const char *text, size_t len, char *err, size_t errlen)
 {
-    json_t *spec = json_loadb(text, len, 0, NULL);
+    json_t *spec = json_loadb(text, len, JSON_ALLOW_NUL, NULL);   /* schemas may hold "\u0000" */
     cx_consumer_spec *self = calloc(1, sizeof *self);
     if (!self || !json_is_object(spec)) {
         snprintf(err, errlen, "consumer spec is not a JSON object");
@@ -189,6 +189,8 @@ cx_consumer_spec *cx_consumer_spec_new(const char *target, const char *text, siz
     const char *method = json_string_value(json_object_get(spec, "auth_method"));
     self->safe_method = !method || !strcasecmp(method, "GET") || !strcasecmp(method, "HEAD")
                         || !strcasecmp(method, "OPTIONS");
+    self->camelize = json_is_true(json_object_get(spec, "camelize"));
+    self->has_permission = json_is_true(json_object_get(spec, "has_permission"));
     int rc = parse_auth(self, json_object_get(spec, "authentication"), err, errlen);
     rc = rc ? rc : parse_perms(self, json_object_get(spec, "permissions"), err, errlen);
     rc = rc ? rc : parse_sql(spec, "queryset", &self->queryset, err, errlen);

@@ -36,6 +36,8 @@ typedef struct cx_consumer_spec {
     cx_permission *perms[CX_SPEC_MAX_PERMS];
     size_t nperms;
     int safe_method;
+    int camelize;                        /* CHANX_CAMELIZE: the gateway's refusals in camelCase too */
+    int has_permission;                  /* the worker runs has_permission: object verdicts wait for it */
     cx_spec_sql queryset, object_permission;   /* sql NULL when absent */
     char **subprotocols;                       /* NULL-terminated, or NULL when the consumer declares none */
     char **passthrough;                  /* actions of server-side events sent to clients as they are */
