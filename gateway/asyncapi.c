@@ -421,7 +421,7 @@ static json_t *security_of(const json_t *classes, const cx_asyncapi_settings *s)
     size_t i;
     const json_t *c;
     json_array_foreach(classes, i, c) {
-        const char *name = json_string_value(c);
+        const char *name = json_string_value(json_is_object(c) ? json_object_get(c, "class") : c);   /* mapped */
         if (!name)
             continue;
         if (!strcmp(name, "token")) {
