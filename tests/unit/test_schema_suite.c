@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "workers/schema.h"
+#include "common/schema.h"
 
 /* A schema with one action "f" whose payload has one field "x" of the given schema. */
 #define FIELD(x) "{\"f\":{\"type\":\"object\",\"properties\":{\"x\":" x "}}}"

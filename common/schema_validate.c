@@ -12,7 +12,7 @@
  * what it parses (JSON_PARSER_MAX_DEPTH) so a 10,000-level frame is a
  * json_invalid error, not a stack overflow.
  */
-#include "workers/schema_internal.h"
+#include "common/schema_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -9,7 +9,7 @@
  * message.maxLength: ..."), so a typo refuses the plugin instead of
  * silently accepting everything.
  */
-#include "workers/schema_internal.h"
+#include "common/schema_internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>
