@@ -7,7 +7,8 @@
  * requests without a word: its header buffer overflows, its URL decoder
  * refuses NUL), and the answer (414, 431, 400) is written here, straight to
  * the socket, as nothing else has been written on it yet; lws then reads the
- * end of the stream and closes. After a head with an Upgrade header, every
+ * end of the stream and closes. The complete head also goes past
+ * http_head.c's rules, answered the same way. After a head with an Upgrade header, every
  * byte goes through the frame auditor. A verdict stops the flow to lws at
  * the offending frame; the socket is then drained and discarded (unread
  * bytes would make the kernel answer our close with a reset, and the client

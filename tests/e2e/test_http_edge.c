@@ -185,23 +185,12 @@ Test(http_edge, dot_segments_are_not_resolved_into_another_route)
 /* servers.gateway of /asyncapi.json fetched with a Host header of the client's choosing (owned). */
 static json_t *served_server(const char *host)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t) cx_stack_gateway_port(stack, 0)) };
-    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    cr_assert_eq(connect(fd, (struct sockaddr *) &a, sizeof a), 0);
     char req[256];
-    int n = snprintf(req, sizeof req, "GET /asyncapi.json HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", host);
-    cr_assert_eq(write(fd, req, (size_t) n), n);
-    size_t cap = 1 << 20, used = 0;
-    char *buf = malloc(cap);
-    ssize_t got;
-    while (used + 1 < cap && (got = read(fd, buf + used, cap - used - 1)) > 0)
-        used += (size_t) got;
-    buf[used] = '\0';
-    close(fd);
-    const char *body = strstr(buf, "\r\n\r\n");
+    snprintf(req, sizeof req, "GET /asyncapi.json HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", host);
+    char *all = exchange(req);
+    const char *body = strstr(all, "\r\n\r\n");
     json_t *doc = body ? json_loads(body + 4, 0, NULL) : NULL;
-    free(buf);
+    free(all);
     cr_assert_not_null(doc, "no document");
     json_t *server = json_incref(json_object_get(json_object_get(doc, "servers"), "gateway"));
     json_decref(doc);
