@@ -26,13 +26,16 @@ void cx_http_head_target_byte(cx_http_head *self, unsigned char c)
 {
     if (self->in_query)
         return;
-    if (self->pct) {   /* "%2e" is a dot; any other escape is an ordinary character of the segment */
+    if (self->pct) {   /* "%2e" is a dot, "%2f" a slash (both decoded before matching, by lws as by
+                        * Django); any other escape is an ordinary character of the segment */
         if (self->pct == 1 && c == '2') {
             self->pct = 2;
             return;
         }
         if (self->pct == 2 && (c == 'e' || c == 'E'))
             self->segment_dots++;
+        else if (self->pct == 2 && (c == 'f' || c == 'F'))
+            segment_end(self);
         else
             self->segment_other = 1;
         self->pct = 0;

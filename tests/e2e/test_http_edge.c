@@ -163,7 +163,8 @@ Test(http_edge, dot_segments_are_not_resolved_into_another_route)
 {
     const char *upgrade = "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
                           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
-    const char *paths[] = { "/ws/chat/%2e%2e/echo/", "/ws/chat/%2E./echo/", "/ws/chat/../echo/", "/ws/./echo/" };
+    const char *paths[] = { "/ws/chat/%2e%2e/echo/", "/ws/chat/%2E./echo/", "/ws/chat/../echo/", "/ws/./echo/",
+                            "/ws/chat/..%2fecho/", "/ws/chat/%2e%2e%2Fecho/" };
     char request[512];
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         int n = snprintf(request, sizeof request, "GET %s HTTP/1.1\r\nHost: x\r\n%s", paths[i], upgrade);
