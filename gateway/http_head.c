@@ -17,6 +17,8 @@
 /* A path segment ends: "." or ".." (each dot possibly "%2e") is a dot segment. */
 static void segment_end(cx_http_head *self)
 {
+    if (self->pct)   /* an escape cut short is no dot */
+        self->segment_other = 1, self->pct = 0;
     if (!self->segment_other && (self->segment_dots == 1 || self->segment_dots == 2))
         self->dot_segment = 1;
     self->segment_dots = self->segment_other = 0;
@@ -32,14 +34,19 @@ void cx_http_head_target_byte(cx_http_head *self, unsigned char c)
             self->pct = 2;
             return;
         }
-        if (self->pct == 2 && (c == 'e' || c == 'E'))
-            self->segment_dots++;
-        else if (self->pct == 2 && (c == 'f' || c == 'F'))
-            segment_end(self);
-        else
-            self->segment_other = 1;
+        int second = self->pct == 2;
         self->pct = 0;
-        return;
+        if (second && (c == 'e' || c == 'E')) {
+            self->segment_dots++;
+            return;
+        }
+        if (second && (c == 'f' || c == 'F')) {
+            segment_end(self);
+            return;
+        }
+        self->segment_other = 1;
+        if (isxdigit(c))
+            return;   /* a digit of the escape; what is not is a character of its own, below */
     }
     if (c == '?' || c == '#' || c == '/') {
         segment_end(self);
