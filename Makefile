@@ -180,9 +180,10 @@ $(BUILD)/bench/chanx-bench-broker: $(call objs,$(wildcard bench/broker/*.c) benc
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS_ALL)
 
-# Only what it starts: a first `make run` need not compile the test suites and the benchmark.
+# Only what it starts, and the testing kit a scaffold's `make test` links (make new-consumer): a first
+# `make run` need not compile the test suites and the benchmark.
 run: deps
-	@$(MAKE) --no-print-directory programs plugins
+	@$(MAKE) --no-print-directory programs plugins kit
 	@scripts/run
 
 # The test suite runs twice: an optimised build, then the same suite under
@@ -205,9 +206,10 @@ test: deps
 DOCKER_GOALS = $(shell sed -n 's/^RUN make .*BUILD=[^ ]* //p' docker/Dockerfile)
 DEPLOY_ROOT = $(BUILD)/check-deploy
 
-.PHONY: programs plugins worker-and-plugins check-deploy
+.PHONY: programs plugins kit worker-and-plugins check-deploy
 programs: $(PROGRAMS)
 plugins: $(PLUGINS)
+kit: $(KIT_LIB)
 worker-and-plugins: $(BUILD)/chanx-worker $(PLUGINS) $(TEST_PLUGINS)
 
 check-deploy:

@@ -74,5 +74,7 @@ int main(int argc, char **argv)
     cx_metrics_http_destroy(&metrics);
     cx_worker_destroy(&worker);
     cx_plugin_set_destroy(&plugins);
+    if (rc == 0)
+        cx_info("worker stopped");    /* as the broker and the API say: a supervisor's log shows the end */
     return rc == 0 ? 0 : 1;
 }
