@@ -218,6 +218,7 @@ check-deploy:
 	  CHANX_DJANGO_SECRET_KEY=x CHANX_ALLOWED_ORIGINS=x CHANX_JWT_SECRET=x CHANX_SESSION_COOKIE_NAME=x \
 	    docker-compose -f docker/docker-compose.yml config | grep -q "$$v: x" \
 	  || { echo "check-deploy: docker-compose.yml does not pass $$v from .env to the gateways" >&2; exit 1; }; done
+	@tests/docs/check_compose_env.sh
 	@promtool check config docker/prometheus.yml >/dev/null
 	@test -n "$(DOCKER_GOALS)" || { echo "check-deploy: no 'RUN make ... BUILD=DIR goals' in docker/Dockerfile" >&2; exit 1; }
 	@for p in $(notdir $(PROGRAMS)); do grep -q "/out/$$p" docker/Dockerfile \

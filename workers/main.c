@@ -5,7 +5,7 @@
  *   chanx-worker --check     liveness probe: this host's worker is looping with a live broker link
  *
  * Environment: CHANX_BROKER, CHANX_PLUGINS, CHANX_ROUTING, CHANX_HEALTH_FILE
- * (see liveness.c), and the CHANX_* consumer defaults listed in the README.
+ * (see liveness.c), and the CHANX_* consumer defaults listed in docs/configuration.md.
  */
 #include "common/env.h"
 #include "common/link.h"

@@ -39,7 +39,7 @@
  *     holds up its own connection and one thread, never the others; when
  *     CHANX_MAILBOX_MAX messages wait for one connection, it is closed with
  *     1013 (try again later).
- * See "Doing work in a consumer" in the README.
+ * See "Doing work in a consumer" in docs/consumers.md.
  *
  * Ownership: everything the framework hands to a callback (ctx, msg, the
  * JSON values returned by accessors, strings) is borrowed and valid only
