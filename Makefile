@@ -74,7 +74,7 @@ E2E_SRCS  := $(wildcard tests/e2e/*.c) $(wildcard tests/kit/*selftest.c)
 # The testing kit as a library: what a plugin author's tests link (see README).
 KIT_LIB := $(BUILD)/lib/libchanx-testing.a
 
-.PHONY: docs check-docs soak all deps run test test-plain test-san test-tsan unit e2e bench clean new-consumer fuzz fuzz-build fuzz-smoke check-private-folder check-run
+.PHONY: docs check-docs check-clients soak all deps run test test-plain test-san test-tsan unit e2e bench clean new-consumer fuzz fuzz-build fuzz-smoke check-private-folder check-run
 .DEFAULT_GOAL := all
 
 all: $(PROGRAMS) $(PLUGINS) $(TEST_PLUGINS) $(ABI_PLUGINS) $(KIT_LIB) $(BUILD)/tests/unit $(BUILD)/tests/e2e $(BUILD)/bench/bare_echo $(BUILD)/bench/chanx-bench $(BUILD)/bench/chanx-bench-broker $(BENCH_PLUGINS)
@@ -190,6 +190,7 @@ run: deps
 # AddressSanitizer + UndefinedBehaviorSanitizer in build-san/.
 test: deps
 	@$(MAKE) --no-print-directory check-docs
+	@tests/clients_install.sh
 	@$(MAKE) --no-print-directory check-deploy
 	@tests/private_folder.sh
 	@$(MAKE) --no-print-directory test-plain
@@ -243,6 +244,10 @@ docs: deps
 check-docs:
 	@scripts/docs --strict
 	@tests/docs/check_docs.py
+
+# pip install ./clients/python and npm install ./clients/js, offline, in a scratch folder.
+check-clients:
+	@tests/clients_install.sh
 
 # The private PostgreSQL cluster from a checkout in a 0700 folder, as root (scripts/pg-cluster).
 check-private-folder:
