@@ -61,7 +61,7 @@ static void publish_state(cx_broker *self)
     cx_broker_state s = { .connections = cx_idmap_size(self->conns), .groups = cx_groups_count(self->groups),
                           .members = cx_groups_memberships(self->groups),
                           .routes = cx_route_table_size(self->routes) };
-    for (peer *p = zhashx_first(self->peers); p; p = zhashx_next(self->peers))
+    for (cx_broker_peer *p = zhashx_first(self->peers); p; p = zhashx_next(self->peers))
         *(p->role == CX_ROLE_WORKER ? &s.workers : &s.gateways) += 1;
     cx_broker_metrics_state(&s);
 }
@@ -134,7 +134,7 @@ static void free_conn(uint64_t id, void *value, void *arg)
 {
     (void) id;
     (void) arg;
-    conn *c = value;
+    cx_broker_conn *c = value;
     for (size_t i = 0; i < c->ngroups; i++)
         free(c->groups[i]);
     free(c->groups);

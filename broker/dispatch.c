@@ -18,14 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void on_connect(cx_broker *self, peer *gateway, const cx_env *env, zmq_msg_t *msg)
+static void on_connect(cx_broker *self, cx_broker_peer *gateway, const cx_env *env, zmq_msg_t *msg)
 {
-    peer *worker = cx_broker_least_loaded_worker(self, env->consumer);
+    cx_broker_peer *worker = cx_broker_least_loaded_worker(self, env->consumer);
     if (!worker) {
         cx_broker_close_at_gateway(self, gateway, env->conn, 1013, "no worker serves this route");
         return;
     }
-    conn *c = cx_idmap_get(self->conns, env->conn);
+    cx_broker_conn *c = cx_idmap_get(self->conns, env->conn);
     if (c && c->gateway == gateway && !c->worker) {
         /* After a restart its gateway re-announced it before this CONNECT (sent while no broker
          * answered) was replayed: it is that connection, not a duplicate; pin it now. */
@@ -42,7 +42,7 @@ static void on_connect(cx_broker *self, peer *gateway, const cx_env *env, zmq_ms
         cx_broker_close_at_gateway(self, gateway, env->conn, 1011, "duplicate connection id");
         return;
     }
-    *c = (conn) { .id = env->conn, .gateway = gateway, .worker = worker, .user_id = env->user_id };
+    *c = (cx_broker_conn) { .id = env->conn, .gateway = gateway, .worker = worker, .user_id = env->user_id };
     cx_idmap_put(self->conns, c->id, c);
     cx_users_add(self->users, c->user_id, c->id, c);
     cx_idmap_put(gateway->conns, c->id, c);
@@ -50,13 +50,13 @@ static void on_connect(cx_broker *self, peer *gateway, const cx_env *env, zmq_ms
     cx_broker_forward(self, worker, msg);
 }
 
-static void on_gateway_envelope(cx_broker *self, peer *gateway, const cx_env *env, zmq_msg_t *msg)
+static void on_gateway_envelope(cx_broker *self, cx_broker_peer *gateway, const cx_env *env, zmq_msg_t *msg)
 {
     if (env->type == CX_ENV_CONNECT) {
         on_connect(self, gateway, env, msg);
         return;
     }
-    conn *c = cx_idmap_get(self->conns, env->conn);
+    cx_broker_conn *c = cx_idmap_get(self->conns, env->conn);
     if (c && c->gateway && c->gateway != gateway) {
         cx_broker_offence(self, gateway, env, "a connection another gateway opened");
         return;
@@ -96,7 +96,7 @@ static void on_group_send(cx_broker *self, const cx_env *env, zmq_msg_t *msg)
         free(names[--n]);
 }
 
-static void on_worker_envelope(cx_broker *self, peer *worker, const cx_env *env, zmq_msg_t *msg)
+static void on_worker_envelope(cx_broker *self, cx_broker_peer *worker, const cx_env *env, zmq_msg_t *msg)
 {
     if (env->type == CX_ENV_REGISTER) {
         /* Logged because a worker only takes connections from here on: the moment to look for when
@@ -107,7 +107,7 @@ static void on_worker_envelope(cx_broker *self, peer *worker, const cx_env *env,
             cx_broker_publish_routes(self);
         return;
     }
-    conn *c = cx_idmap_get(self->conns, env->conn);
+    cx_broker_conn *c = cx_idmap_get(self->conns, env->conn);
     if (c && c->worker && c->worker != worker) {   /* GROUP_SEND's conn is its sender: is_current must not be forged */
         cx_broker_offence(self, worker, env, "a connection pinned to another worker");
         return;
@@ -154,7 +154,7 @@ void cx_broker_dispatch(cx_broker *self, cx_decoder *dec, const char *id, size_t
     const cx_role_rule *key_rule = NULL;
     if (self->zap && !(key_rule = cx_role_rule_named(zmq_msg_gets(body, "User-Id"))))
         return;
-    peer *p = zhashx_lookup(self->peers, id);
+    cx_broker_peer *p = zhashx_lookup(self->peers, id);
     if (env.type == CX_ENV_HELLO) {
         cx_broker_on_hello(self, id, idlen, p, &env, key_rule);
         return;

@@ -206,7 +206,7 @@ static void rejoin_one(uint64_t id, void *value, void *arg)
 {
     cx_broker *self = arg;
     worker_said *w = value;
-    conn *c = cx_idmap_get(self->conns, id);
+    cx_broker_conn *c = cx_idmap_get(self->conns, id);
     if (!c || !c->gateway || !c->worker)
         return;   /* ended below as incomplete */
     for (size_t i = 0; i < w->n; i++) {
@@ -254,7 +254,7 @@ int cx_rebuild_hold_stranger(cx_broker *self, const char *id, zmq_msg_t *body)
     return first;
 }
 
-int cx_rebuild_defer(cx_broker *self, const peer *p, const cx_env *env, zmq_msg_t *body)
+int cx_rebuild_defer(cx_broker *self, const cx_broker_peer *p, const cx_env *env, zmq_msg_t *body)
 {
     cx_rebuild *r = self->rebuild;
     if (!r->until)
@@ -272,7 +272,7 @@ int cx_rebuild_defer(cx_broker *self, const peer *p, const cx_env *env, zmq_msg_
 }
 
 /* The peer's introduction is over: what it sent before it, in order. */
-static void release_stranger(cx_broker *self, const peer *p)
+static void release_stranger(cx_broker *self, const cx_broker_peer *p)
 {
     cx_rebuild *r = self->rebuild;
     stranger *s = zhashx_lookup(r->strangers, p->id);
@@ -307,7 +307,7 @@ static void purge_ended(cx_rebuild *r)
     free(ids);
 }
 
-void cx_rebuild_on_resume(cx_broker *self, peer *p, const cx_env *env)
+void cx_rebuild_on_resume(cx_broker *self, cx_broker_peer *p, const cx_env *env)
 {
     cx_rebuild *r = self->rebuild;
     if (env->conn == 0) {
@@ -332,7 +332,7 @@ void cx_rebuild_on_resume(cx_broker *self, peer *p, const cx_env *env)
         cx_log_fields(CX_LOG_WARNING, "rebuilding state from peers",
                       json_pack("{s:s, s:i}", "first", p->id, "window_ms", rebuild_ms()));
     }
-    conn *c = cx_idmap_get(self->conns, env->conn);
+    cx_broker_conn *c = cx_idmap_get(self->conns, env->conn);
     if (!c) {
         if (!(c = calloc(1, sizeof *c)))
             return;
@@ -340,7 +340,7 @@ void cx_rebuild_on_resume(cx_broker *self, peer *p, const cx_env *env)
         cx_idmap_put(self->conns, c->id, c);
         r->resumed++;
     }
-    peer **side = p->role == CX_ROLE_GATEWAY ? &c->gateway : &c->worker;
+    cx_broker_peer **side = p->role == CX_ROLE_GATEWAY ? &c->gateway : &c->worker;
     if (*side && *side != p) {
         cx_broker_offence(self, p, env, "re-announced a connection another peer holds");
         return;
@@ -368,8 +368,8 @@ void cx_rebuild_on_resume(cx_broker *self, peer *p, const cx_env *env)
 static void end_incomplete(uint64_t id, void *value, void *arg)
 {
     (void) id;
-    conn ***out = arg;
-    conn *c = value;
+    cx_broker_conn ***out = arg;
+    cx_broker_conn *c = value;
     if (!c->gateway || !c->worker)
         *(*out)++ = c;
 }
@@ -398,10 +398,10 @@ void cx_rebuild_tick(cx_broker *self)
     r->deferred = (held_list) { 0 };
     list_drain(self, &waiting, 1);
     size_t n = cx_idmap_size(self->conns), ended = 0;
-    conn **list = malloc((n + 1) * sizeof *list), **end = list;
+    cx_broker_conn **list = malloc((n + 1) * sizeof *list), **end = list;
     if (list)
         cx_idmap_foreach(self->conns, end_incomplete, &end);
-    for (conn **c = list; c && c < end; c++, ended++) {
+    for (cx_broker_conn **c = list; c && c < end; c++, ended++) {
         if ((*c)->gateway) {
             cx_broker_close_at_gateway(self, (*c)->gateway, (*c)->id, 1011, "worker lost");
         } else {
