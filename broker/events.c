@@ -82,13 +82,18 @@ static void on_close_target(cx_broker *self, const cx_env *env, cx_env *result)
     free(conns);
 }
 
-/* What it may send (EVENT, CLOSE_TARGET) is the api row of roles.c, checked in cx_broker_dispatch. */
-void cx_broker_on_api_envelope(cx_broker *self, cx_broker_peer *api, const cx_env *env, zmq_msg_t *msg)
+/* The handlers of dispatch.c's table: one RESULT back to the publisher, whatever was reached. */
+void cx_broker_on_event(cx_broker *self, cx_broker_peer *api, const cx_env *env, zmq_msg_t *msg)
 {
     cx_env result = { .type = CX_ENV_RESULT, .request = env->request };
-    if (env->type == CX_ENV_EVENT)
-        on_event(self, env, msg, &result);
-    else
-        on_close_target(self, env, &result);
+    on_event(self, env, msg, &result);
+    cx_broker_send_env(self, api, &result);
+}
+
+void cx_broker_on_close_target(cx_broker *self, cx_broker_peer *api, const cx_env *env, zmq_msg_t *msg)
+{
+    (void) msg;
+    cx_env result = { .type = CX_ENV_RESULT, .request = env->request };
+    on_close_target(self, env, &result);
     cx_broker_send_env(self, api, &result);
 }

@@ -8,7 +8,9 @@
  * worker's connections are closed with 1011 so their clients reconnect, a
  * dead gateway's connections are reported to their workers as DISCONNECT.
  * A peer that keeps sending what its role may not (roles.c) is dropped and
- * its routing id banned until the broker restarts.
+ * its routing id banned until the broker restarts. The route table is
+ * published from here too, since it goes to every gateway peer and changes
+ * when a worker peer comes or goes.
  */
 #include "broker/broker_internal.h"
 #include "common/link.h"
@@ -20,7 +22,7 @@
 #include <string.h>
 
 /* The current peers, as an array the caller frees: safe to iterate while peers are removed. */
-cx_broker_peer **cx_broker_peers_snapshot(cx_broker *self, size_t *n)
+static cx_broker_peer **peers_snapshot(cx_broker *self, size_t *n)
 {
     cx_broker_peer **all = malloc((zhashx_size(self->peers) + 1) * sizeof *all);
     *n = 0;
@@ -130,7 +132,7 @@ void cx_broker_heartbeat(cx_broker *self)
     self->last_beat = now;
     cx_env beat = { .type = CX_ENV_HEARTBEAT };
     size_t n;
-    cx_broker_peer **all = cx_broker_peers_snapshot(self, &n);
+    cx_broker_peer **all = peers_snapshot(self, &n);
     for (size_t i = 0; i < n; i++) {
         if (now - all[i]->last_heard > cx_heartbeat_timeout_ms())
             cx_broker_peer_remove(self, all[i], "heartbeat timeout");
@@ -140,3 +142,15 @@ void cx_broker_heartbeat(cx_broker *self)
     free(all);
 }
 
+
+void cx_broker_publish_routes(cx_broker *self)
+{
+    cx_env env;
+    size_t n;
+    cx_route_table_envelope(self->routes, &env);
+    cx_broker_peer **all = peers_snapshot(self, &n);
+    for (size_t i = 0; i < n; i++)
+        if (all[i]->role == CX_ROLE_GATEWAY)
+            cx_broker_send_env(self, all[i], &env);
+    free(all);
+}

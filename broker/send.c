@@ -6,7 +6,9 @@
  * error here, not a silent drop). Forwarding reuses the received zmq_msg_t
  * (a refcounted copy), so a frame's bytes are never copied by the broker;
  * only envelopes the broker makes itself (HELLO, CLOSE, DISCONNECT, ROUTES,
- * RESULT, HEARTBEAT, one EVENT per connection) are encoded here.
+ * RESULT, HEARTBEAT, one EVENT per connection) are encoded here. The bottom
+ * of the broker's layers: it knows a peer only by its routing id, and calls
+ * no other file of broker/.
  */
 #include "broker/broker_internal.h"
 #include "common/log.h"
@@ -62,18 +64,6 @@ void cx_broker_close_at_gateway(cx_broker *self, const cx_broker_peer *gateway, 
 {
     cx_env close = { .type = CX_ENV_CLOSE, .conn = id, .code = code, .text = cx_slice_of(reason) };
     cx_broker_send_env(self, gateway, &close);
-}
-
-void cx_broker_publish_routes(cx_broker *self)
-{
-    cx_env env;
-    size_t n;
-    cx_route_table_envelope(self->routes, &env);
-    cx_broker_peer **all = cx_broker_peers_snapshot(self, &n);
-    for (size_t i = 0; i < n; i++)
-        if (all[i]->role == CX_ROLE_GATEWAY)
-            cx_broker_send_env(self, all[i], &env);
-    free(all);
 }
 
 /* cx_groups_gateways callback: forwards the message to one more peer (arg is a cx_broker_fanout). */
