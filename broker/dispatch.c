@@ -205,6 +205,8 @@ static const struct {
 } HANDLERS[CX_ENV_TYPE_MAX] = {
     /* CX_ENV_HELLO, CX_ENV_HEARTBEAT: before the table (cx_broker_dispatch) */
     [CX_ENV_RESUME] = { on_resume, 0 },                          /* gateway, worker */
+    /* CONNECT waits too: during a rebuild it would meet a route table the workers have not
+     * re-announced yet and be refused with 1013 "no worker serves this route". */
     [CX_ENV_CONNECT] = { on_connect, WAITS_FOR_REBUILD },        /* gateway */
     [CX_ENV_RECEIVE] = { on_receive, WAITS_FOR_REBUILD },        /* gateway */
     [CX_ENV_DISCONNECT] = { on_disconnect, WAITS_FOR_REBUILD },  /* gateway */
