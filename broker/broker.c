@@ -19,6 +19,7 @@
 #include "broker/broker_internal.h"
 #include "common/curve.h"
 #include "broker/metrics.h"
+#include "common/env.h"
 #include "common/link.h"
 #include "common/log.h"
 #include "proto/envelope.h"
@@ -79,9 +80,25 @@ static void publish_state(cx_broker *self)
     cx_broker_state s = { .connections = cx_idmap_size(self->conns), .groups = cx_groups_count(self->groups),
                           .members = cx_groups_memberships(self->groups),
                           .routes = cx_route_table_size(self->routes) };
+    cx_history_stats(self->history, &s.history_groups, &s.history_messages, &s.history_bytes);
     for (cx_broker_peer *p = zhashx_first(self->peers); p; p = zhashx_next(self->peers))
         *(p->role == CX_ROLE_WORKER ? &s.workers : &s.gateways) += 1;
     cx_broker_metrics_state(&s);
+}
+
+static int group_has_members(const char *group, void *arg)
+{
+    return cx_groups_members(arg, group) > 0;
+}
+
+/* Held messages past their TTL go, about once a second (a check per group). */
+static void expire_history(cx_broker *self)
+{
+    int64_t now = cx_now_ms();
+    if (now - self->history_expired_ms < 1000)
+        return;
+    self->history_expired_ms = now;
+    cx_history_expire(self->history, now, group_has_members, self->groups);
 }
 
 int cx_broker_run(cx_broker *self, volatile int *stop)
@@ -100,6 +117,7 @@ int cx_broker_run(cx_broker *self, volatile int *stop)
             cx_rebuild_end_incomplete(self);
         }
         cx_broker_heartbeat(self);
+        expire_history(self);
         publish_state(self);
     }
     return 0;
@@ -123,8 +141,12 @@ cx_broker *cx_broker_new(const char *endpoint)
     self->enc = cx_encoder_new();
     self->banned = zhashx_new();
     self->rebuild = cx_rebuild_new();
+    self->history = cx_history_new((uint32_t) cx_env_long("CHANX_HISTORY_SIZE", 100, 1, 1000000),
+                                   (uint32_t) cx_env_long("CHANX_HISTORY_TTL_MS", 300000, 1, 86400000L),
+                                   (size_t) cx_env_long("CHANX_HISTORY_MAX_BYTES", 1L << 20, 1024, 1L << 30));
     if (!self->router || !self->peers || !self->conns || !self->groups || !self->routes || !self->dec
-        || !self->enc || !self->banned || !self->rebuild || !self->worker_groups || !self->users) {
+        || !self->enc || !self->banned || !self->rebuild || !self->worker_groups || !self->users
+        || !self->history) {
         cx_broker_destroy(&self);
         return NULL;
     }
@@ -159,6 +181,7 @@ static void free_conn(uint64_t id, void *value, void *arg)
     for (size_t i = 0; i < c->ngroups; i++)
         free(c->groups[i]);
     free(c->groups);
+    free(c->username);
     free(c);
 }
 
@@ -173,6 +196,7 @@ void cx_broker_destroy(cx_broker **self_p)
     zhashx_destroy(&self->peers);
     cx_groups_destroy(&self->groups);
     cx_groups_destroy(&self->worker_groups);
+    cx_history_destroy(&self->history);
     cx_users_destroy(&self->users);
     cx_route_table_destroy(&self->routes);
     cx_decoder_destroy(&self->dec);

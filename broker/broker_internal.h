@@ -9,6 +9,8 @@
  *   broker.c      the loop: reads, dispatches, replays what the rebuild released
  *   dispatch.c    the table envelope type → handler
  *   events.c      EVENT and CLOSE_TARGET from the application
+ *   presence.c    PRESENCE: who is in a group
+ *   recovery.c    group sends on groups with a history, and a join's replay
  *   peers.c       who the peers are, offences, heartbeats, route publishing
  *   rebuild.c     state learned back after a restart; what waits meanwhile
  *   conns.c       a connection's pins and groups
@@ -25,6 +27,7 @@
 #include <czmq.h>
 #include "broker/broker.h"
 #include "broker/groups.h"
+#include "broker/history.h"
 #include "broker/replay_queue.h"
 #include "broker/roles.h"
 #include "broker/route_table.h"
@@ -54,6 +57,8 @@ typedef struct {
     cx_broker_peer *gateway;
     cx_broker_peer *worker;
     int64_t user_id;             /* authenticated user, 0 anonymous: for events to a user */
+    char *username;              /* for presence: from CONNECT, or a worker's RESUME */
+    int64_t connected_ms;        /* for presence: when the connection began (Unix ms) */
     char **groups;
     size_t ngroups;
 } cx_broker_conn;
@@ -73,6 +78,8 @@ struct cx_broker {
     cx_zap *zap;                 /* NULL with plain links */
     zhashx_t *banned;            /* routing ids dropped for repeated offences, until a restart */
     cx_rebuild *rebuild;         /* state re-announced by peers after a restart (rebuild.c) */
+    cx_history *history;         /* groups' held messages, epochs and seqs (history.c) */
+    int64_t history_expired_ms;  /* the last expiry pass */
 };
 
 /* dispatch.c */
@@ -83,6 +90,17 @@ void cx_broker_dispatch(cx_broker *self, const char *id, size_t idlen, zmq_msg_t
 /* events.c: from an API peer, answered with RESULT (what it may send is the api row of roles.c). */
 void cx_broker_on_event(cx_broker *self, cx_broker_peer *api, const cx_env *env, zmq_msg_t *msg);
 void cx_broker_on_close_target(cx_broker *self, cx_broker_peer *api, const cx_env *env, zmq_msg_t *msg);
+
+/* presence.c: PRESENCE from an API peer, answered with PRESENCE_RESULT. */
+void cx_broker_on_presence(cx_broker *self, cx_broker_peer *api, const cx_env *env, zmq_msg_t *msg);
+
+/* recovery.c (history.h holds the messages) */
+/* A GROUP_SEND naming at least one group with a history: each such group gets its own envelope with
+ * its next seq and epoch; the others get one envelope together, as before. */
+void cx_broker_group_send_held(cx_broker *self, const cx_env *env, zmq_msg_t *msg);
+/* After c joined env->group (GROUP_ADD, the membership already forwarded): when the group keeps a
+ * history, RECOVERY to c's gateway, then the held messages after env->since when they cover it. */
+void cx_broker_recover(cx_broker *self, cx_broker_conn *c, const cx_env *env);
 
 /* peers.c */
 /* zhashx destructor of the peers table. */
@@ -138,6 +156,8 @@ cx_broker_peer *cx_broker_least_loaded_worker(cx_broker *self, cx_slice target);
 /* Forwards the received body; msg stays usable by the caller (refcounted copy). */
 void cx_broker_forward(cx_broker *self, const cx_broker_peer *p, zmq_msg_t *msg);
 void cx_broker_send_env(cx_broker *self, const cx_broker_peer *p, const cx_env *env);
+/* Encodes env into a new message for several peers (cx_broker_forward each, then zmq_msg_close). */
+int cx_broker_encode_msg(cx_broker *self, const cx_env *env, zmq_msg_t *out);
 /* HELLO to a routing id the broker does not know: "who are you?". */
 void cx_broker_send_identity_request(cx_broker *self, const char *id, size_t idlen);
 void cx_broker_close_at_gateway(cx_broker *self, const cx_broker_peer *gateway, uint64_t id, uint32_t code,

@@ -36,6 +36,7 @@ void cx_broker_conn_forget(cx_broker *self, cx_broker_conn *c)
         cx_idmap_remove(c->gateway->conns, c->id);
     if (c->worker)
         cx_idmap_remove(c->worker->conns, c->id);
+    free(c->username);
     free(c);
 }
 

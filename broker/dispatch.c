@@ -61,7 +61,9 @@ static void on_connect(cx_broker *self, cx_broker_peer *gateway, const cx_env *e
         cx_broker_close_at_gateway(self, gateway, env->conn, 1011, "duplicate connection id");
         return;
     }
-    *c = (cx_broker_conn) { .id = env->conn, .gateway = gateway, .worker = worker, .user_id = env->user_id };
+    *c = (cx_broker_conn) { .id = env->conn, .gateway = gateway, .worker = worker, .user_id = env->user_id,
+                            .username = env->username.len ? cx_slice_dup(env->username) : NULL,
+                            .connected_ms = zclock_time() };
     cx_idmap_put(self->conns, c->id, c);
     cx_users_add(self->users, c->user_id, c->id, c);
     cx_idmap_put(gateway->conns, c->id, c);
@@ -154,11 +156,23 @@ static void on_to_gateway(cx_broker *self, cx_broker_peer *worker, const cx_env 
         cx_broker_forward(self, c->gateway, msg);
 }
 
+/* The group's history, when the consumer declares one (history.c), starts before the join so that
+ * the join is told its epoch and seq (recovery.c). */
 static void on_group_add(cx_broker *self, cx_broker_peer *worker, const cx_env *env, zmq_msg_t *msg)
 {
     cx_broker_conn *c = worker_conn(self, worker, env);
-    if (c && cx_broker_conn_join(self, c, env->group) == 1)
+    if (!c)
+        return;
+    if (env->history_size) {
+        char *name = cx_slice_dup(env->group);
+        if (name)
+            cx_history_declare(self->history, name, env->history_size, env->history_ttl_ms, cx_now_ms());
+        free(name);
+    }
+    if (cx_broker_conn_join(self, c, env->group) == 1) {
         cx_broker_forward(self, c->gateway, msg);
+        cx_broker_recover(self, c, env);
+    }
 }
 
 static void on_group_discard(cx_broker *self, cx_broker_peer *worker, const cx_env *env, zmq_msg_t *msg)
@@ -176,9 +190,20 @@ static void on_group_send(cx_broker *self, cx_broker_peer *worker, const cx_env 
         return;
     char *names[CX_PROTO_MAX_GROUPS] = { 0 };   /* = { 0 }: gcc cannot see n bounds the reads */
     size_t n = 0;
-    for (; n < env->ngroups; n++)
+    int held = 0;
+    const char *epoch;
+    uint64_t seq;
+    for (; n < env->ngroups; n++) {
         if (!(names[n] = cx_slice_dup(env->groups[n])))
             break;
+        held |= cx_history_current(self->history, names[n], &epoch, &seq);
+    }
+    if (held) {   /* stamped with each group's seq: re-encoded (recovery.c) */
+        while (n > 0)
+            free(names[--n]);
+        cx_broker_group_send_held(self, env, msg);
+        return;
+    }
     cx_broker_fanout f = { self, msg, 0 };
     cx_groups_gateways(self->groups, (const char *const *) names, n, cx_broker_fanout_forward, &f);
     while (n > 0)
@@ -218,6 +243,7 @@ static const struct {
     [CX_ENV_GROUP_SEND] = { on_group_send, WAITS_FOR_REBUILD },  /* worker */
     [CX_ENV_EVENT] = { cx_broker_on_event, 0 },                  /* api (events.c) */
     [CX_ENV_CLOSE_TARGET] = { cx_broker_on_close_target, 0 },    /* api (events.c) */
+    [CX_ENV_PRESENCE] = { cx_broker_on_presence, 0 },            /* api (presence.c) */
 };
 
 /* A peer the broker does not know: HELLO introduces it; anything else was sent before its HELLO

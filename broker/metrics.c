@@ -9,6 +9,7 @@
 static struct {
     cx_series *types[CX_ENV_TYPE_MAX];
     cx_series *malformed, *gateways, *workers, *connections, *groups, *members, *routes;
+    cx_series *history_groups, *history_messages, *history_bytes;
 } m;
 
 void cx_broker_metrics_init(void)
@@ -34,6 +35,12 @@ void cx_broker_metrics_init(void)
                                                   NULL));
     m.routes = cx_metric_series(cx_metrics_gauge(r, "chanx_broker_routes",
                                                  "Rows of the route table published to gateways.", NULL));
+    m.history_groups = cx_metric_series(cx_metrics_gauge(r, "chanx_broker_history_groups",
+                                                         "Groups keeping a history (epoch and seq).", NULL));
+    m.history_messages = cx_metric_series(cx_metrics_gauge(r, "chanx_broker_history_messages",
+                                                           "Group messages held for recovery.", NULL));
+    m.history_bytes = cx_metric_series(cx_metrics_gauge(r, "chanx_broker_history_bytes",
+                                                        "Bytes of message text held for recovery.", NULL));
 }
 
 void cx_broker_count_envelope(int type)
@@ -55,4 +62,7 @@ void cx_broker_metrics_state(const cx_broker_state *s)
     cx_series_set(m.groups, (int64_t) s->groups);
     cx_series_set(m.members, (int64_t) s->members);
     cx_series_set(m.routes, (int64_t) s->routes);
+    cx_series_set(m.history_groups, (int64_t) s->history_groups);
+    cx_series_set(m.history_messages, (int64_t) s->history_messages);
+    cx_series_set(m.history_bytes, (int64_t) s->history_bytes);
 }

@@ -5,7 +5,7 @@
  * serve connections and address them and their groups; the health probe
  * (`chanx-broker --check`, with the broker's own key) may only ask whether
  * a broker is there; the publish API (chanx-api) sends only events and
- * disconnects. Which *connection* a peer may speak about is checked
+ * disconnects, and asks who is present. Which *connection* a peer may speak about is checked
  * by the broker itself (a worker only about those pinned to it, a gateway
  * only about those it opened); this table says which *kinds* of envelope.
  */
@@ -23,7 +23,7 @@ static const cx_role_rule RULES[] = {
                                     | MAY(CX_ENV_GROUP_ADD) | MAY(CX_ENV_GROUP_DISCARD) | MAY(CX_ENV_GROUP_SEND) },
     /* chanx-api and chanx-admin publish: events and disconnects from the application, nothing about
      * connections of their own (they have none). */
-    { CX_ROLE_API, "api", INTRODUCE | MAY(CX_ENV_EVENT) | MAY(CX_ENV_CLOSE_TARGET) },
+    { CX_ROLE_API, "api", INTRODUCE | MAY(CX_ENV_EVENT) | MAY(CX_ENV_CLOSE_TARGET) | MAY(CX_ENV_PRESENCE) },
     /* last: not a folder of keys */
     { 0, "probe", MAY(CX_ENV_HEARTBEAT) },
 };

@@ -150,6 +150,30 @@ static int parse_target(cx_publish_cmd *cmd, const json_t *params, cx_publish_er
     return 0;
 }
 
+/* {"group": name}: the group whose members the broker lists (presence.c). */
+static int parse_presence(cx_publish_cmd *cmd, const json_t *params, uint8_t target, cx_publish_error *err)
+{
+    static const char *const PRESENCE[] = { "group", NULL };
+    const json_t *group = json_object_get(params, "group");
+    cmd->env = (cx_env) { .type = CX_ENV_PRESENCE, .target = target };
+    if (only_keys(params, "", PRESENCE, err))
+        return -1;
+    if (!group)
+        return refuse(err, "missing_target", "group: required (a group name)");
+    if (!json_is_string(group) || !cx_publish_group_name_ok(json_string_value(group)))
+        return refuse(err, "invalid_group",
+                      "group: a group name is ASCII letters, digits, hyphens, underscores or periods, 1 to %d "
+                      "characters (Django Channels' rule)", CX_PUBLISH_MAX_GROUP_NAME);
+    cmd->env.group = cx_slice_of(own(cmd, strdup(json_string_value(group))));
+    return cmd->env.group.ptr ? 0 : refuse(err, "invalid_field", "group: out of memory");
+}
+
+void cx_publish_result_clear(cx_publish_result *r)
+{
+    json_decref(r->presence);
+    r->presence = NULL;
+}
+
 int cx_publish_cmd_parse(cx_publish_cmd *cmd, const char *method, const json_t *params, cx_publish_error *err)
 {
     static const char *const BROADCAST[] = { "groups", "event", NULL };
@@ -177,8 +201,11 @@ int cx_publish_cmd_parse(cx_publish_cmd *cmd, const char *method, const json_t *
                 rc = refuse(err, "invalid_field", "code: must be 1000 or an application close code, 3000 to 4999");
             cmd->env.code = (uint32_t) c;
         }
+    } else if (strcmp(method, "presence") == 0 || strcmp(method, "presence_stats") == 0) {
+        rc = parse_presence(cmd, params, method[8] ? CX_PRESENCE_STATS : CX_PRESENCE_USERS, err);
     } else {
-        return refuse(err, "unknown_method", "unknown method '%s': broadcast, send or disconnect", method);
+        return refuse(err, "unknown_method",
+                      "unknown method '%s': broadcast, send, disconnect, presence or presence_stats", method);
     }
     if (rc)
         cx_publish_cmd_free(cmd);
@@ -246,12 +273,15 @@ static size_t collect(cx_publisher *self, cx_publish_cmd *cmds, size_t n, uint64
             cx_event_catalog_update(self->catalog, &env);
             continue;
         }
-        if (env.type != CX_ENV_RESULT || env.request < first || env.request >= first + n || !cmds)
+        if ((env.type != CX_ENV_RESULT && env.type != CX_ENV_PRESENCE_RESULT) || env.request < first
+            || env.request >= first + n || !cmds)
             continue;
         size_t i = (size_t) (env.request - first);
         if (!answered[i]) {
             answered[i] = 1;
-            results[i] = (cx_publish_result) { env.gateways, env.connections };
+            results[i] = (cx_publish_result) { env.gateways, env.connections, NULL };
+            if (env.type == CX_ENV_PRESENCE_RESULT)
+                results[i].presence = json_loadb(env.text.ptr, env.text.len, 0, NULL);
             got++;
         }
     }

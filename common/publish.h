@@ -7,6 +7,8 @@
  *   broadcast   {"groups": ["chat_room_lobby"], "event": {"action": "...", "payload": ...}}
  *   send        {"user_id": 7, "event": {...}}  or  {"connection": "<id, decimal string>", "event": {...}}
  *   disconnect  {"user_id": 7, "code": 4001}    or  {"connection": "...", "code": ...}
+ *   presence    {"group": "chat_room_lobby"}: who is in the group (broker/presence.c's answer)
+ *   presence_stats  the same, counts only
  *
  * A command is checked whole before anything is sent (unknown fields, types,
  * group names as Django Channels allows them, close codes), so bad input is
@@ -57,7 +59,10 @@ int cx_publish_group_name_ok(const char *name);
 typedef struct {
     uint32_t gateways;      /* gateways the command went to */
     uint32_t connections;   /* connections it was addressed to (members, a user's connections, 0 or 1) */
+    json_t *presence;       /* presence, presence_stats: the broker's answer (owned: cx_publish_result_clear) */
 } cx_publish_result;
+/* Frees what a result owns (its presence answer). */
+void cx_publish_result_clear(cx_publish_result *r);
 
 typedef struct cx_publisher cx_publisher;
 

@@ -42,6 +42,10 @@ typedef enum {
     CX_ENV_EVENT,           /* api → broker → gateways and workers of the target: a server-side event */
     CX_ENV_CLOSE_TARGET,    /* api → broker: close every connection of a user, or one connection */
     CX_ENV_RESULT,          /* broker → api: what an EVENT or CLOSE_TARGET reached */
+    CX_ENV_HISTORY,         /* broker → gateway: one held group message replayed to one connection */
+    CX_ENV_RECOVERY,        /* broker → gateway: a join to a group with history: its epoch, seq, recovered */
+    CX_ENV_PRESENCE,        /* api|worker → broker: who is in a group (the answer: PRESENCE_RESULT) */
+    CX_ENV_PRESENCE_RESULT, /* broker → api|worker: the users present, a JSON text */
     CX_ENV_TYPE_MAX
 } cx_env_type;
 
@@ -71,6 +75,16 @@ typedef enum { CX_TARGET_GROUPS = 1, CX_TARGET_USER = 2, CX_TARGET_CONNECTION = 
 #define CX_GROUP_CAMELIZE        0x02u  /* recipients get isMine/isCurrent instead of is_mine/is_current */
 #define CX_GROUP_COMPLETE        0x04u  /* follow each delivery with {"action":"group_complete"} */
 #define CX_GROUP_NO_OWNERSHIP    0x08u  /* raw JSON: deliver the body as is, no is_mine/is_current */
+
+/* RECOVERY flags */
+#define CX_RECOVERY_RECOVERED 0x01u  /* every message after the since asked for was replayed before it */
+#define CX_RECOVERY_ASKED     0x02u  /* the join carried a since */
+
+/* GROUP_ADD history: history_size / history_ttl_ms of CX_HISTORY_DEFAULT take the broker's defaults */
+#define CX_HISTORY_DEFAULT UINT32_MAX
+/* PRESENCE targets (the request's `target` field) */
+#define CX_PRESENCE_USERS 1   /* each user with their connections */
+#define CX_PRESENCE_STATS 2   /* counts only */
 
 /* A string field: a view into the decoded buffer, not NUL-terminated. */
 typedef struct {
@@ -114,6 +128,11 @@ typedef struct {
     uint8_t target;                               /* EVENT / CLOSE_TARGET: a cx_target */
     cx_slice action;                              /* EVENT: the event's action (also inside text) */
     uint32_t gateways, connections;               /* RESULT: how many it reached */
+    uint32_t history_size, history_ttl_ms;        /* GROUP_ADD: the group's history (0: none) */
+    cx_slice since;                               /* GROUP_ADD: "epoch:seq[,epoch:seq...]" or empty */
+    uint64_t seq;                                 /* GROUP_SEND (set by the broker), HISTORY, RECOVERY */
+    cx_slice epoch;                               /* GROUP_SEND (set by the broker), HISTORY, RECOVERY */
+    uint64_t connected_ms;                        /* RESUME from a worker: when the connection began (Unix ms) */
 } cx_env;
 
 /* Reusable encoder: one buffer, grown as needed, never freed between messages. */

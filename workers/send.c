@@ -184,6 +184,9 @@ int chanx_group_add(chanx_ctx *ctx, const char *group)
     ctx->groups = grown;
     ctx->groups[ctx->ngroups++] = copy;
     cx_env env = { .type = CX_ENV_GROUP_ADD, .conn = ctx->conn, .group = cx_slice_of(group) };
+    cx_ctx_history(ctx, &env.history_size, &env.history_ttl_ms);
+    if (env.history_size)
+        env.since = cx_slice_of(ctx->since);
     return cx_worker_send(ctx->worker, &env) == 0 ? CHANX_OK : CHANX_ERROR;
 }
 

@@ -181,11 +181,15 @@ static void resume(cx_worker *self)
         /* With its groups, as the broker was told them (memberships.h): a GROUP_ADD the old broker died
          * holding never reached the gateway, whose RESUME lacks it; the new broker re-adds it
          * (broker/rebuild.c). */
-        uint64_t conn = cx_actor_ctx(all[i])->conn;
+        const chanx_ctx *ctx = cx_actor_ctx(all[i]);
+        uint64_t conn = ctx->conn;
         char *const *names;
         size_t ngroups = cx_memberships_names_of(self->members, conn, &names), g = 0;
         do {   /* at most CX_PROTO_MAX_GROUPS a RESUME: more go in more RESUMEs */
-            cx_env env = { .type = CX_ENV_RESUME, .conn = conn };
+            /* with who and since when (presence) and its consumer's history for these groups */
+            cx_env env = { .type = CX_ENV_RESUME, .conn = conn, .username = cx_slice_of(ctx->username),
+                           .connected_ms = (uint64_t) ctx->connected_ms };
+            cx_ctx_history(ctx, &env.history_size, &env.history_ttl_ms);
             for (; g < ngroups && env.ngroups < CX_PROTO_MAX_GROUPS; g++)
                 env.groups[env.ngroups++] = cx_slice_of(names[g]);
             cx_link_send(self->link, &env);

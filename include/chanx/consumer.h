@@ -281,7 +281,22 @@ typedef struct chanx_consumer {
     const char *events;
     const char *const *passthrough_events;    /* e.g. CHANX_ROUTES("notify"), NULL-terminated */
     int (*receive_event)(chanx_ctx *ctx, const chanx_msg *event);
+
+    /* History and recovery (appended with topics, API 3): the broker keeps the last history_size
+     * messages sent to each group this consumer joins, for history_ttl seconds, and stamps each group
+     * message with the group's "seq" (Chanx's envelope field, consecutive per group). 0: no history
+     * (the old behaviour); CHANX_HISTORY_DEFAULT: the deployment's CHANX_HISTORY_SIZE (100) and
+     * CHANX_HISTORY_TTL_MS (5 minutes). The broker also bounds each group's held bytes
+     * (CHANX_HISTORY_MAX_BYTES). Joining such a group sends the client
+     *     {"action":"recovery","payload":{"group","epoch","seq"[,"recovered"]}}
+     * and a client that reconnects with ?since=<epoch>:<seq> (several: comma-separated, one per
+     * group) gets, after that frame with "recovered": true, exactly the group messages it missed,
+     * then the live ones; "recovered": false says history cannot cover the gap (trimmed, expired,
+     * another epoch: the broker restarted), and the client reloads from its source. */
+    int history_size;                         /* messages per group; 0 none, CHANX_HISTORY_DEFAULT */
+    int history_ttl;                          /* seconds; 0 or CHANX_HISTORY_DEFAULT: the deployment's */
 } chanx_consumer;
+#define CHANX_HISTORY_DEFAULT (-1)
 
 /* Registers a consumer when its plugin is loaded. Use as:  CHANX_CONSUMER(name) { .field = ..., };
  * The registration records the API level and the descriptor's size this plugin was compiled with. */

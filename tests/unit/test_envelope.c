@@ -87,8 +87,9 @@ Test(envelope, resume_carries_a_connection_and_its_groups)
     free(copy);
 }
 
-/* RESUME gained user_id after its first release: a peer built before it (no user field) still
- * decodes, as user 0; any other count of fields is refused as before. */
+/* RESUME gained user_id after its first release, then history, username and connected_ms: a peer
+ * built before any of them (no user field) still decodes, as user 0, and so does one built before
+ * the later ones; more fields than the layout has, or fewer than required, are refused as before. */
 Test(envelope, resume_without_the_appended_user_decodes_and_other_counts_do_not)
 {
     cx_env out;
@@ -100,7 +101,11 @@ Test(envelope, resume_without_the_appended_user_decodes_and_other_counts_do_not)
     static const unsigned char now[] = { 0x95, 0x01, 0x0d, 0x07, 0x92, 0xa1, 'a', 0xa1, 'b', 0x2a };
     cr_assert_eq(cx_decoder_decode(dec, now, sizeof now, &out), 0, "%s", cx_decoder_error(dec));
     cr_assert_eq(out.user_id, 42);
-    static const unsigned char too_many[] = { 0x96, 0x01, 0x0d, 0x07, 0x92, 0xa1, 'a', 0xa1, 'b', 0x2a, 0x00 };
+    static const unsigned char partial[] = { 0x96, 0x01, 0x0d, 0x07, 0x92, 0xa1, 'a', 0xa1, 'b', 0x2a, 0x05 };
+    cr_assert_eq(cx_decoder_decode(dec, partial, sizeof partial, &out), 0, "%s", cx_decoder_error(dec));
+    cr_assert_eq(out.history_size, 5);
+    static const unsigned char too_many[] = { 0x9a, 0x01, 0x0d, 0x07, 0x92, 0xa1, 'a', 0xa1, 'b', 0x2a, 0x00,
+                                              0x00, 0xa0, 0x00, 0x00 };
     cr_assert_neq(cx_decoder_decode(dec, too_many, sizeof too_many, &out), 0);
     cr_assert_str_eq(cx_decoder_error(dec), "RESUME: wrong number of fields");
     static const unsigned char too_few[] = { 0x93, 0x01, 0x0d, 0x07 };

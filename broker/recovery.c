@@ -1,0 +1,109 @@
+/*
+ * recovery.c — group sends on groups that keep a history, and what a join
+ * to such a group is told.
+ *
+ * A GROUP_SEND is normally forwarded as received, once per gateway holding
+ * members. On a group with a history (history.c) the broker must stamp the
+ * message with the group's seq and epoch, so it re-encodes it: one envelope
+ * per history group (each has its own seq), plus one for the groups without
+ * a history. A member of two such groups therefore gets one copy per group,
+ * each with that group's seq: a client tracks a seq per group.
+ *
+ * A join (GROUP_ADD) to a history group answers RECOVERY to the joining
+ * connection's gateway (the group's epoch and last seq, and whether the
+ * since it asked for is covered), then HISTORY, one per held message after
+ * that since. The broker handles envelopes one at a time, and all of these
+ * go to the gateway through one pipe before any later send: the client gets
+ * exactly the missed messages, then the live ones, with no gap and no
+ * duplicate across the switch.
+ */
+#include "broker/broker_internal.h"
+#include "common/link.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* One envelope to every gateway holding members of the n groups. */
+static void fan_out(cx_broker *self, cx_env *out, const cx_slice *groups, size_t n)
+{
+    char *names[CX_PROTO_MAX_GROUPS] = { 0 };
+    out->ngroups = 0;
+    for (size_t i = 0; i < n; i++)
+        if ((names[out->ngroups] = cx_slice_dup(groups[i])))
+            out->groups[out->ngroups++] = groups[i];
+    zmq_msg_t msg;
+    if (out->ngroups && cx_broker_encode_msg(self, out, &msg) == 0) {
+        cx_broker_fanout f = { self, &msg, 0 };
+        cx_groups_gateways(self->groups, (const char *const *) names, out->ngroups, cx_broker_fanout_forward, &f);
+        zmq_msg_close(&msg);
+    }
+    for (size_t i = 0; i < out->ngroups; i++)
+        free(names[i]);
+}
+
+void cx_broker_group_send_held(cx_broker *self, const cx_env *env, zmq_msg_t *msg)
+{
+    (void) msg;
+    static cx_env out;   /* large (64 group slices): one, the broker has one thread */
+    cx_slice plain[CX_PROTO_MAX_GROUPS];
+    size_t nplain = 0;
+    int64_t now = cx_now_ms();
+    for (uint32_t i = 0; i < env->ngroups; i++) {
+        char *name = cx_slice_dup(env->groups[i]);
+        const char *epoch = NULL;
+        uint64_t seq = name ? cx_history_append(self->history, name, env->user_id, env->flags, env->text, now, &epoch)
+                            : 0;
+        free(name);
+        if (seq == 0) {
+            plain[nplain++] = env->groups[i];
+            continue;
+        }
+        out = *env;
+        out.seq = seq;
+        out.epoch = cx_slice_of(epoch);
+        fan_out(self, &out, &env->groups[i], 1);
+    }
+    if (nplain) {
+        out = *env;
+        out.seq = 0;
+        out.epoch = cx_slice_of("");
+        fan_out(self, &out, plain, nplain);
+    }
+}
+
+typedef struct {
+    cx_broker *self;
+    cx_broker_conn *c;
+    cx_slice group, epoch;
+} replay;
+
+static void send_held(const cx_history_message *m, void *arg)
+{
+    replay *r = arg;
+    cx_env h = { .type = CX_ENV_HISTORY, .conn = r->c->id, .group = r->group, .seq = m->seq, .epoch = r->epoch,
+                 .user_id = m->user_id, .flags = m->flags, .text = m->text };
+    cx_broker_send_env(r->self, r->c->gateway, &h);
+}
+
+void cx_broker_recover(cx_broker *self, cx_broker_conn *c, const cx_env *env)
+{
+    char *name = cx_slice_dup(env->group);
+    const char *epoch;
+    uint64_t seq, from = 0;
+    if (!name || !cx_history_current(self->history, name, &epoch, &seq)) {
+        free(name);
+        return;
+    }
+    int asked = env->since.len > 0;
+    int recovered = asked && cx_history_covers(self->history, name, env->since, cx_now_ms(), &from);
+    cx_history_current(self->history, name, &epoch, &seq);
+    cx_env rec = { .type = CX_ENV_RECOVERY, .conn = c->id, .group = env->group, .seq = seq,
+                   .epoch = cx_slice_of(epoch),
+                   .flags = (recovered ? CX_RECOVERY_RECOVERED : 0) | (asked ? CX_RECOVERY_ASKED : 0) };
+    cx_broker_send_env(self, c->gateway, &rec);
+    if (recovered) {
+        replay r = { self, c, env->group, cx_slice_of(epoch) };
+        cx_history_each_after(self->history, name, from, send_held, &r);
+    }
+    free(name);
+}

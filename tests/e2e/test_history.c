@@ -1,0 +1,288 @@
+/*
+ * History, recovery and presence (issue 25), through real processes: a
+ * consumer whose groups keep a history (tests/plugins/hist_probe: 100
+ * messages for 10 minutes, or for 1 second on the brief/ route), clients on
+ * the kit's WebSocket communicator, the publish API over HTTP.
+ *
+ * What a client relies on: every group message carries the group's "seq";
+ * joining says the group's epoch and seq ({"action":"recovery"}); after a
+ * reconnect with ?since=<epoch>:<seq> it gets exactly the messages it
+ * missed, in order, then the live ones, or recovered: false when history
+ * cannot cover the gap (trimmed, expired, another epoch after a broker
+ * restart, a since that makes no sense), never a silent gap. And POST
+ * /api/presence says who is in a group, right after a gateway dies and
+ * after a broker restart.
+ */
+#include "tests/kit/deploy_helpers.h"
+
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static cx_stack *stack;
+static int64_t alice, bob;
+
+static const char *const *hist_plugin(void)
+{
+    static char path[600];
+    static const char *files[2];
+    snprintf(path, sizeof path, "%s/test-plugins/hist_probe.so", cx_test_bin());
+    files[0] = path;
+    return files;
+}
+
+static void start(int gateways, int standby)
+{
+    stack = cx_stack_start(&(cx_stack_options) { .plugin_files = hist_plugin(), .gateways = gateways,
+                                                  .standby_broker = standby, .api = 1 });
+    alice = cx_db_create_user(stack, "alice", 0);
+    bob = cx_db_create_user(stack, "bob", 0);
+}
+static void teardown(void) { cx_stack_stop(&stack); }
+
+TestSuite(history, .fini = teardown, .timeout = 120);
+
+/* A client of user on gateway, past the authentication message. */
+static cx_communicator *client(int gateway, const char *path, int64_t user)
+{
+    cx_communicator *c = cx_communicator_on(stack, gateway, path, cx_db_token_header(stack, user));
+    cr_assert(cx_communicator_connected(c), "%s: not connected (HTTP %d)", path, cx_communicator_http_status(c));
+    cx_assert_authenticated_status_ok(c);
+    return c;
+}
+
+/* The recovery frame a join to a history group sends (owned payload). */
+static json_t *recovery(cx_communicator *c)
+{
+    json_t *m = cx_receive_until_action(c, "recovery", 10000);
+    cr_assert_not_null(m, "no recovery frame");
+    json_t *payload = json_incref(json_object_get(m, "payload"));
+    json_decref(m);
+    cr_assert(json_is_string(json_object_get(payload, "epoch")) && json_is_integer(json_object_get(payload, "seq")),
+              "a recovery frame has epoch and seq");
+    return payload;
+}
+
+static void epoch_of(const json_t *rec, char out[64])
+{
+    snprintf(out, 64, "%s", json_string_value(json_object_get(rec, "epoch")));
+}
+
+/* The next frame must be "said" with this seq; returns its payload (owned). */
+static json_t *said(cx_communicator *c, json_int_t seq)
+{
+    json_t *m = cx_receive_json(c, 10000);
+    cr_assert_not_null(m, "nothing arrived where said seq %lld was due", (long long) seq);
+    char *text = json_dumps(m, JSON_COMPACT);
+    cr_assert_str_eq(json_string_value(json_object_get(m, "action")), "said", "expected said seq %lld, got %s",
+                     (long long) seq, text);
+    cr_assert_eq(json_integer_value(json_object_get(m, "seq")), seq, "expected seq %lld, got %s", (long long) seq, text);
+    free(text);
+    json_t *payload = json_incref(json_object_get(m, "payload"));
+    json_decref(m);
+    return payload;
+}
+
+static void expect_recovery(const json_t *rec, const char *group, const char *epoch, json_int_t seq, int recovered)
+{
+    char *text = json_dumps(rec, JSON_COMPACT);
+    cr_assert_str_eq(json_string_value(json_object_get(rec, "group")), group, "%s", text);
+    cr_assert_str_eq(json_string_value(json_object_get(rec, "epoch")), epoch, "%s", text);
+    cr_assert_eq(json_integer_value(json_object_get(rec, "seq")), seq, "%s", text);
+    cr_assert(json_is_boolean(json_object_get(rec, "recovered")), "%s", text);
+    cr_assert_eq(json_is_true(json_object_get(rec, "recovered")), recovered, "%s", text);
+    free(text);
+}
+
+static void say(cx_communicator *c, const char *text)
+{
+    json_t *p = json_pack("{s:s}", "text", text);
+    cx_send_message(c, "say", p);
+    json_decref(p);
+}
+
+static void burst(cx_communicator *c, int count)
+{
+    json_t *p = json_pack("{s:i}", "count", count);
+    cx_send_message(c, "burst", p);
+    json_decref(p);
+}
+
+/* The sender hears its own messages: once it has heard seq last, the broker holds them all. */
+static void hear_up_to(cx_communicator *c, json_int_t first, json_int_t last)
+{
+    for (json_int_t s = first; s <= last; s++)
+        json_decref(said(c, s));
+}
+
+static cx_communicator *rejoin(int gateway, const char *room_path, int64_t user, const char *since)
+{
+    char path[2400];
+    snprintf(path, sizeof path, "%s?since=%s", room_path, since);
+    return client(gateway, path, user);
+}
+
+Test(history, a_client_that_missed_5_pushes_recovers_exactly_them_then_live_ones)
+{
+    start(1, 0);
+    cx_communicator *listener = client(0, "/ws/hist_probe/lobby/", alice);
+    json_t *rec = recovery(listener);
+    char epoch[64];
+    epoch_of(rec, epoch);
+    cr_assert_eq(json_integer_value(json_object_get(rec, "seq")), 0);
+    cr_assert_null(json_object_get(rec, "recovered"), "no since asked: nothing to say about recovery");
+    json_decref(rec);
+    cx_communicator *speaker = client(0, "/ws/hist_probe/lobby/", bob);
+    json_decref(recovery(speaker));
+    for (int i = 1; i <= 3; i++) {
+        char text[16];
+        snprintf(text, sizeof text, "m%d", i);
+        say(speaker, text);
+    }
+    hear_up_to(listener, 1, 3);
+    hear_up_to(speaker, 1, 3);
+    cx_communicator_disconnect(listener);   /* the tunnel */
+
+    for (int i = 4; i <= 8; i++) {
+        char text[16];
+        snprintf(text, sizeof text, "m%d", i);
+        say(speaker, text);
+    }
+    hear_up_to(speaker, 4, 8);
+
+    char since[128];
+    snprintf(since, sizeof since, "%s:3", epoch);
+    listener = rejoin(0, "/ws/hist_probe/lobby/", alice, since);
+    rec = recovery(listener);
+    expect_recovery(rec, "feed_lobby", epoch, 8, 1);
+    json_decref(rec);
+    for (json_int_t s = 4; s <= 8; s++) {   /* exactly the missed ones, in order, as they were sent */
+        json_t *p = said(listener, s);
+        char text[16];
+        snprintf(text, sizeof text, "m%lld", (long long) s);
+        cr_assert_str_eq(json_string_value(json_object_get(p, "text")), text);
+        json_decref(p);
+    }
+    say(speaker, "live");
+    json_t *p = said(listener, 9);   /* then the live one, no gap, no duplicate */
+    cr_assert_str_eq(json_string_value(json_object_get(p, "text")), "live");
+    json_decref(p);
+    cx_receive_nothing(listener, 300);
+}
+
+Test(history, a_gap_of_150_over_a_history_of_100_is_recovered_false_and_a_gap_of_100_is_not)
+{
+    start(1, 0);
+    cx_communicator *listener = client(0, "/ws/hist_probe/lobby/", alice);
+    json_t *rec = recovery(listener);
+    char epoch[64], since[128];
+    epoch_of(rec, epoch);
+    json_decref(rec);
+    cx_communicator_disconnect(listener);
+    cx_communicator *speaker = client(0, "/ws/hist_probe/lobby/", bob);
+    json_decref(recovery(speaker));
+    burst(speaker, 150);
+    hear_up_to(speaker, 1, 150);
+
+    snprintf(since, sizeof since, "%s:0", epoch);
+    listener = rejoin(0, "/ws/hist_probe/lobby/", alice, since);
+    rec = recovery(listener);
+    expect_recovery(rec, "feed_lobby", epoch, 150, 0);   /* 1..50 are gone: reload, do not trust a replay */
+    json_decref(rec);
+    say(speaker, "live");
+    json_decref(said(listener, 151));   /* nothing replayed before the live one */
+    json_decref(said(speaker, 151));
+    cx_communicator_disconnect(listener);
+
+    snprintf(since, sizeof since, "%s:51", epoch);   /* 52..151: the 100 held */
+    listener = rejoin(0, "/ws/hist_probe/lobby/", alice, since);
+    rec = recovery(listener);
+    expect_recovery(rec, "feed_lobby", epoch, 151, 1);
+    json_decref(rec);
+    hear_up_to(listener, 52, 151);
+    cx_receive_nothing(listener, 300);
+}
+
+Test(history, messages_past_the_ttl_are_not_recovered)
+{
+    start(1, 0);
+    cx_communicator *speaker = client(0, "/ws/hist_probe/brief/lobby/", bob);
+    json_t *rec = recovery(speaker);
+    char epoch[64], since[128];
+    epoch_of(rec, epoch);
+    json_decref(rec);
+    say(speaker, "soon gone");
+    hear_up_to(speaker, 1, 1);
+    snprintf(since, sizeof since, "%s:0", epoch);
+    cx_communicator *fresh = rejoin(0, "/ws/hist_probe/brief/lobby/", alice, since);
+    rec = recovery(fresh);
+    expect_recovery(rec, "brief_lobby", epoch, 1, 1);   /* within the second: held */
+    json_decref(rec);
+    json_decref(said(fresh, 1));
+    cx_communicator_disconnect(fresh);
+
+    usleep(1500 * 1000);   /* the TTL is 1 s */
+    fresh = rejoin(0, "/ws/hist_probe/brief/lobby/", alice, since);
+    rec = recovery(fresh);
+    expect_recovery(rec, "brief_lobby", epoch, 1, 0);
+    json_decref(rec);
+    cx_receive_nothing(fresh, 300);
+}
+
+Test(history, a_lone_broker_restart_gives_recovered_false_with_a_new_epoch)
+{
+    start(1, 0);
+    cx_communicator *speaker = client(0, "/ws/hist_probe/lobby/", bob);
+    json_t *rec = recovery(speaker);
+    char epoch[64], since[128];
+    epoch_of(rec, epoch);
+    json_decref(rec);
+    burst(speaker, 2);
+    hear_up_to(speaker, 1, 2);
+
+    cx_stack_kill_broker(stack, SIGKILL);
+    cx_stack_start_broker(stack);
+    char *log = cx_stack_log(stack, "broker", "state rebuilt", 20000);
+    cr_assert_not_null(log, "the broker did not rebuild");
+    free(log);
+
+    snprintf(since, sizeof since, "%s:2", epoch);
+    cx_communicator *back = rejoin(0, "/ws/hist_probe/lobby/", alice, since);
+    rec = recovery(back);
+    cr_assert_str_neq(json_string_value(json_object_get(rec, "epoch")), epoch, "the history was lost: a new epoch");
+    cr_assert(json_is_false(json_object_get(rec, "recovered")), "never a silent gap after a restart");
+    cr_assert_eq(json_integer_value(json_object_get(rec, "seq")), 0);
+    json_decref(rec);
+    say(speaker, "after");   /* the survivor's group still keeps a history: seq 1 of the new epoch */
+    json_decref(said(back, 1));
+    json_decref(said(speaker, 1));
+}
+
+Test(history, a_since_that_makes_no_sense_is_recovered_false_and_replays_nothing)
+{
+    start(1, 0);
+    cx_communicator *speaker = client(0, "/ws/hist_probe/lobby/", bob);
+    json_t *rec = recovery(speaker);
+    char epoch[64], since[2300];
+    epoch_of(rec, epoch);
+    json_decref(rec);
+    burst(speaker, 3);
+    hear_up_to(speaker, 1, 3);
+    char longest[400];   /* an epoch of 400 bytes (a URL over 4096 bytes is the gateway's 414) */
+    memset(longest, 'e', sizeof longest - 1);
+    longest[sizeof longest - 1] = '\0';
+    const char *bad[] = { "0123456789abcdef:1",   /* an epoch of another group (or broker) */
+                          "%s:-1", "%s:99999999999999999999999", "%s:18446744073709551615", "%s:4",
+                          "%s:1.5", "%s:x", "%s", ":2", longest };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        snprintf(since, sizeof since, bad[i], epoch);
+        cx_communicator *c = rejoin(0, "/ws/hist_probe/lobby/", alice, since);
+        rec = recovery(c);
+        expect_recovery(rec, "feed_lobby", epoch, 3, 0);
+        json_decref(rec);
+        cx_receive_nothing(c, 200);   /* no replay of anything */
+        cx_communicator_disconnect(c);
+    }
+}
