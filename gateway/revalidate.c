@@ -249,6 +249,11 @@ void cx_revalidate_tick(cx_revalidate *self, int64_t now_ms)
         round_free(&self->running);
 }
 
+int cx_revalidate_running(const cx_revalidate *self)
+{
+    return self && self->running;
+}
+
 void cx_revalidate_collect(cx_revalidate *self, void (*revoke)(uint64_t conn, void *arg), void *arg)
 {
     if (!self || !self->running || !__atomic_load_n(&self->running->done, __ATOMIC_ACQUIRE))

@@ -51,6 +51,8 @@ int cx_revalidate_track(cx_revalidate *self, uint64_t conn, int64_t user_id, int
 void cx_revalidate_forget(cx_revalidate *self, uint64_t conn);
 /* Starts a round when one is due (now_ms: any monotonic clock) and none is running. */
 void cx_revalidate_tick(cx_revalidate *self, int64_t now_ms);
+/* Whether a round is in flight (its answer not yet collected). */
+int cx_revalidate_running(const cx_revalidate *self);
 /* After a round: revoke(conn, arg) for each revoked connection still tracked. */
 void cx_revalidate_collect(cx_revalidate *self, void (*revoke)(uint64_t conn, void *arg), void *arg);
 
