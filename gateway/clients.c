@@ -149,10 +149,30 @@ static int refreshed(cx_gateway *gw, cx_session *s, const void *data, size_t len
     return 1;
 }
 
-/* A client message for a connected session: to the worker, unless it is the gateway's own. */
+/* Whether the message is within the consumer's rate (throttle.h); answers or closes when not. */
+static int within_rate(cx_gateway *gw, cx_session *s)
+{
+    long wait_s = 0;
+    cx_throttle_verdict verdict = s->spec ? cx_throttle_check(&s->throttle, &s->spec->throttle, lws_now_usecs(), &wait_s)
+                                          : CX_THROTTLE_PASS;
+    if (verdict == CX_THROTTLE_THROTTLED) {
+        char detail[96];
+        cx_throttle_detail(wait_s, detail, sizeof detail);
+        queue_own(gw, s, "error", json_pack("{s:s}", "detail", detail));
+    } else if (verdict == CX_THROTTLE_ABUSE) {
+        cx_log_fields(CX_LOG_WARNING, "connection throttled out",
+                      json_pack("{s:I, s:s?}", "conn", (json_int_t) s->id, "consumer", s->target));
+        cx_gw_close_session(s, 1008, "Request was throttled.");
+    }
+    return verdict == CX_THROTTLE_PASS;
+}
+
+/* A client message for a connected session, the ones held during authentication included (so a
+ * throttled answer follows the authentication message): counted against the rate, then to the
+ * worker unless it is the gateway's own. */
 static void deliver(cx_gateway *gw, cx_session *s, const void *data, size_t len)
 {
-    if (!refreshed(gw, s, data, len))
+    if (!s->close_code && within_rate(gw, s) && !refreshed(gw, s, data, len))
         send_receive(gw, s, data, len);
 }
 
@@ -204,30 +224,10 @@ void cx_gw_collect_auth_results(cx_gateway *gw)
     cx_gw_upstream_drain(gw);
 }
 
-/* Whether the message is within the consumer's rate (throttle.h); answers or closes when not. */
-static int within_rate(cx_gateway *gw, cx_session *s)
-{
-    long wait_s = 0;
-    cx_throttle_verdict verdict = s->spec ? cx_throttle_check(&s->throttle, &s->spec->throttle, lws_now_usecs(), &wait_s)
-                                          : CX_THROTTLE_PASS;
-    if (verdict == CX_THROTTLE_THROTTLED) {
-        char detail[96];
-        cx_throttle_detail(wait_s, detail, sizeof detail);
-        queue_own(gw, s, "error", json_pack("{s:s}", "detail", detail));
-    } else if (verdict == CX_THROTTLE_ABUSE) {
-        cx_log_fields(CX_LOG_WARNING, "connection throttled out",
-                      json_pack("{s:I, s:s?}", "conn", (json_int_t) s->id, "consumer", s->target));
-        cx_gw_close_session(s, 1008, "Request was throttled.");
-    }
-    return verdict == CX_THROTTLE_PASS;
-}
-
 /* A complete client message. */
 static void on_message(cx_gateway *gw, cx_session *s, const unsigned char *data, size_t len)
 {
     cx_gw_count_received(len);
-    if (!within_rate(gw, s))
-        return;
     if (s->state == SESSION_CONNECTED) {
         deliver(gw, s, data, len);
         gw->drain_pending = 1;   /* once before the loop sleeps, not once per message: see before_poll */

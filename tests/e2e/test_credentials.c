@@ -15,6 +15,7 @@
  */
 #include <chanx/testing.h>
 #include <criterion/criterion.h>
+#include "tests/kit/deploy_helpers.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,12 +82,17 @@ static cx_communicator *connect_jwt(int64_t user, long ttl_s)
     return c;
 }
 
-/* The next message is an echo of n: the consumer got the message, and nothing came before it. */
-static void assert_echoes(cx_communicator *c, int n)
+static void send_echo(cx_communicator *c, int n)
 {
     json_t *payload = json_pack("{s:i}", "n", n);
     cx_send_message(c, "echo", payload);
     json_decref(payload);
+}
+
+/* The next message is an echo of n: the consumer got the message, and nothing came before it. */
+static void assert_echoes(cx_communicator *c, int n)
+{
+    send_echo(c, n);
     json_t *msg = cx_receive_json(c, 8000);
     cr_assert_not_null(msg, "no echo of %d", n);
     char expected[64];
@@ -252,13 +258,6 @@ static long assert_throttled(cx_communicator *c)
     return wait;
 }
 
-static void send_echo(cx_communicator *c, int n)
-{
-    json_t *payload = json_pack("{s:i}", "n", n);
-    cx_send_message(c, "echo", payload);
-    json_decref(payload);
-}
-
 Test(credentials, a_consumer_s_rate_throttles_then_closes_an_abusive_client_with_1008)
 {
     start(NULL);
@@ -293,13 +292,12 @@ Test(credentials, the_deployment_rate_applies_unless_a_consumer_opts_out)
 Test(credentials, a_malformed_throttle_rate_stops_the_gateway_at_start)
 {
     const char *bin = getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build";
-    char cmd[800], out[4096] = "";
+    char cmd[800];
     snprintf(cmd, sizeof cmd, "CHANX_THROTTLE_RATE=20/fortnight CHANX_LISTEN=127.0.0.1:1 CHANX_BROKER=tcp://127.0.0.1:1 "
              "timeout 20 %s/chanx-gateway 2>&1", bin);
-    FILE *p = popen(cmd, "r");
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = '\0';
-    int status = pclose(p);
+    int status = 0;
+    char *out = cx_shell_output(cmd, &status);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1, "exit status %d: %s", status, out);
     cr_assert(strstr(out, "CHANX_THROTTLE_RATE: bad throttle rate '20/fortnight'"), "said: %s", out);
+    free(out);
 }
