@@ -8,7 +8,8 @@
  *   - a credential revoked while connected (DRF token deleted, Django
  *     session logged out, user made inactive or deleted) ends the connection
  *     within CHANX_REVALIDATE_INTERVAL_MS (short here) with 4401, and the
- *     other connections stay;
+ *     other connections stay; a round that meets a database error revokes
+ *     nobody;
  *   - DRF-style throttling: over the rate, DRF's Throttled text and nothing
  *     reaches the consumer; twice the rate, 1008.
  * JWTs are issued with short lifetimes so the tests wait seconds, not minutes.
@@ -236,6 +237,23 @@ Test(credentials, a_user_made_inactive_or_deleted_loses_every_connection)
     exec_sql("DELETE FROM auth_user WHERE id = %lld", erin);
     assert_closed_because(deleted, 4401, "Authentication revoked", 15000);
     assert_echoes(other, 2);
+}
+
+Test(credentials, a_database_error_revokes_nobody_and_the_next_round_catches_up)
+{
+    start(QUICK_REVALIDATION);
+    int64_t alice = cx_db_create_user(stack, "alice", 0);
+    cx_communicator *c = connect_with(ANY, cx_db_token_header(stack, alice));
+    /* the token statement fails while the table is away: an outage must not close everyone */
+    cx_db_exec(stack, "ALTER TABLE authtoken_token RENAME TO authtoken_token_away");
+    char *log = cx_stack_log(stack, "gateway0", "failed: none revoked this round", 15000);
+    cr_assert_not_null(log, "the failed round is not logged");
+    free(log);
+    assert_echoes(c, 1);
+    cx_db_exec(stack, "ALTER TABLE authtoken_token_away RENAME TO authtoken_token");
+    assert_echoes(c, 2);
+    exec_sql("DELETE FROM authtoken_token WHERE user_id = %lld", alice);
+    assert_closed_because(c, 4401, "Authentication revoked", 15000);
 }
 
 /* -------------------------------------------------------------- throttling */
