@@ -32,6 +32,7 @@
 #include <time.h>
 
 #define MAX_PENDING_FRAMES 256
+#define CREDENTIAL_COOKIES 32
 
 void cx_gw_close_session(cx_session *s, int code, const char *reason)
 {
@@ -50,8 +51,20 @@ static void send_receive(cx_gateway *gw, cx_session *s, const void *text, size_t
         cx_gw_close_session(s, 1011, "broker unavailable");
 }
 
+/* The cookies any consumer of the route table reads credentials from (mapped classes): they leave
+ * every connection's headers, whichever route it took (request.c's rule for the deployment's). */
+static const char *const *credential_cookies(const cx_gateway *gw, const char *names[CREDENTIAL_COOKIES + 1])
+{
+    size_t n = 0;
+    for (size_t i = 0; i < gw->nentries; i++)
+        cx_consumer_spec_credential_cookies(gw->entries[i].spec, names, &n, CREDENTIAL_COOKIES);
+    names[n] = NULL;
+    return names;
+}
+
 void cx_gw_on_established(cx_gateway *gw, struct lws *wsi, cx_session **slot)
 {
+    const char *cookies[CREDENTIAL_COOKIES + 1];
     char *path = cx_request_header(wsi, WSI_TOKEN_GET_URI), *token = NULL, *jwt = NULL, client[128] = "";
     char *offered_token = NULL, *offers = cx_handshake_offers(wsi, &offered_token);
     cx_handshake_done();
@@ -74,7 +87,7 @@ void cx_gw_on_established(cx_gateway *gw, struct lws *wsi, cx_session **slot)
     s->kwargs = kwargs;
     s->client = strdup(client);
     s->query = cx_request_query(wsi, &token, &jwt);
-    s->headers = cx_request_headers(wsi, offers);
+    s->headers = cx_request_headers(wsi, offers, credential_cookies(gw, cookies));
     free(offers);
     if (!token)
         token = offered_token;   /* a DRF token offered as "<CHANX_TOKEN_SUBPROTOCOL>.<key>" */
@@ -101,11 +114,11 @@ void cx_gw_on_established(cx_gateway *gw, struct lws *wsi, cx_session **slot)
     free(jwt);
 }
 
-/* A frame of the gateway's own: {"<action key>": action, "payload": payload (taken)}. */
+/* A frame of the gateway's own: {"action": action, "payload": payload (taken)}; "action" whatever the
+ * consumer's .action_key, as the worker sends (the key names incoming actions only). */
 static void queue_own(cx_gateway *gw, cx_session *s, const char *action, json_t *payload)
 {
-    json_t *msg = json_pack("{s:s, s:o}", s->spec && s->spec->action_key ? s->spec->action_key : "action", action,
-                            "payload", payload);
+    json_t *msg = json_pack("{s:s, s:o}", "action", action, "payload", payload);
     char *text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
     if (text)
         cx_gw_queue(gw, s, text, strlen(text), NULL, 0);
@@ -113,11 +126,14 @@ static void queue_own(cx_gateway *gw, cx_session *s, const char *action, json_t 
     json_decref(msg);
 }
 
-/* DRF's answer, as the worker sends it after a connect: {"action":"authentication","payload":{...}}. */
+/* DRF's answer, as the worker sends it after a connect: {"action":"authentication","payload":{...}};
+ * with CHANX_CAMELIZE, statusCode/statusText as the worker would. */
 static void queue_authentication(cx_gateway *gw, cx_session *s, int status, const char *detail)
 {
-    queue_own(gw, s, "authentication", json_pack("{s:i, s:s, s:{s:s}}", "status_code", status, "status_text",
-                                                 cx_http_status_text(status), "data", "detail", detail));
+    int camel = s->spec && s->spec->camelize;
+    queue_own(gw, s, "authentication", json_pack("{s:i, s:s, s:{s:s}}", camel ? "statusCode" : "status_code", status,
+                                                 camel ? "statusText" : "status_text", cx_http_status_text(status),
+                                                 "data", "detail", detail));
 }
 
 static void refuse(cx_gateway *gw, cx_session *s, const cx_auth_result *r)
