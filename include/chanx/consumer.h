@@ -281,8 +281,16 @@ typedef struct chanx_consumer {
     const char *events;
     const char *const *passthrough_events;    /* e.g. CHANX_ROUTES("notify"), NULL-terminated */
     int (*receive_event)(chanx_ctx *ctx, const chanx_msg *event);
+    /* How many messages a client may send, as DRF's throttle rates: "<number>/<period>" with the
+     * period's first letter s, m, h or d ("20/s", "600/min"), per connection, counted at the gateway
+     * before a worker is involved. A message over the rate never reaches receive_message: the client
+     * gets {"action":"error","payload":{"detail":"Request was throttled. Expected available in N
+     * seconds."}} (DRF's Throttled text); a client that sends twice its rate is closed with 1008.
+     * "none" turns throttling off for this consumer; NULL takes CHANX_THROTTLE_RATE (default none).
+     * A malformed rate refuses the plugin with a log line naming the consumer. (Appended field.) */
+    const char *throttle_rate;
 
-    /* History and recovery (appended with topics, API 3): the broker keeps the last history_size
+    /* History and recovery (appended): the broker keeps the last history_size
      * messages sent to each group this consumer joins, for history_ttl seconds, and stamps each group
      * message with the group's "seq" (Chanx's envelope field, consecutive per group). 0: no history
      * (the old behaviour); CHANX_HISTORY_DEFAULT: the deployment's CHANX_HISTORY_SIZE (100) and
