@@ -286,3 +286,137 @@ Test(history, a_since_that_makes_no_sense_is_recovered_false_and_replays_nothing
         cx_communicator_disconnect(c);
     }
 }
+
+/* POST /api/presence (or presence_stats) for group; asserts the status, returns the answer (owned). */
+static json_t *presence(const char *method, const char *group, int status)
+{
+    char path[64], body[256];
+    snprintf(path, sizeof path, "/api/%s", method);
+    snprintf(body, sizeof body, "{\"group\": \"%s\"}", group);
+    json_t *reply = NULL;
+    int got = cx_api_post(stack, path, CX_TEST_API_KEY, body, &reply);
+    char *text = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
+    cr_assert_eq(got, status, "%s %s: HTTP %d %s", path, group, got, text ? text : "");
+    free(text);
+    return reply;
+}
+
+/* The entry of username in a presence answer, or NULL. */
+static json_t *user_entry(const json_t *answer, const char *username)
+{
+    size_t i;
+    json_t *u;
+    json_array_foreach(json_object_get(answer, "users"), i, u)
+        if (strcmp(json_string_value(json_object_get(u, "username")), username) == 0)
+            return u;
+    return NULL;
+}
+
+static size_t connections_of(const json_t *answer, const char *username)
+{
+    return json_array_size(json_object_get(user_entry(answer, username), "connections"));
+}
+
+/* Polls presence until username has n connections (the broker learns of a dead gateway or a rebuild
+ * on its own time); returns the answer (owned). */
+static json_t *presence_until(const char *group, const char *username, size_t n, int timeout_ms)
+{
+    for (int waited = 0;; waited += 100) {
+        json_t *answer = NULL;
+        char body[256];
+        snprintf(body, sizeof body, "{\"group\": \"%s\"}", group);
+        int status = cx_api_post(stack, "/api/presence", CX_TEST_API_KEY, body, &answer);
+        if (status == 200 && connections_of(answer, username) == n)
+            return answer;
+        char *text = answer ? json_dumps(answer, JSON_COMPACT) : NULL;
+        cr_assert(waited < timeout_ms, "%s never had %zu connections in %s: HTTP %d %s", username, n, group, status,
+                  text ? text : "");
+        free(text);
+        json_decref(answer);
+        usleep(100 * 1000);
+    }
+}
+
+Test(history, presence_lists_each_user_once_with_their_connections_and_stats_count_them)
+{
+    start(2, 0);
+    cx_communicator *a1 = client(0, "/ws/hist_probe/lobby/", alice);
+    cx_communicator *a2 = client(1, "/ws/hist_probe/lobby/", alice);   /* a second tab, elsewhere */
+    cx_communicator *b = client(1, "/ws/hist_probe/lobby/", bob);
+    cx_communicator *other = client(0, "/ws/hist_probe/hall/", bob);
+    (void) a1, (void) a2, (void) b, (void) other;
+
+    json_t *answer = presence("presence", "feed_lobby", 200);
+    cr_assert_str_eq(json_string_value(json_object_get(answer, "group")), "feed_lobby");
+    cr_assert_eq(json_array_size(json_object_get(answer, "users")), 2, "one entry per user, not per tab");
+    json_t *a = user_entry(answer, "alice");
+    cr_assert_not_null(a);
+    cr_assert_eq(json_integer_value(json_object_get(a, "user_id")), alice);
+    json_t *conns = json_object_get(a, "connections");
+    cr_assert_eq(json_array_size(conns), 2);
+    const char *g0 = json_string_value(json_object_get(json_array_get(conns, 0), "gateway"));
+    const char *g1 = json_string_value(json_object_get(json_array_get(conns, 1), "gateway"));
+    cr_assert(g0 && g1 && strncmp(g0, "gateway-", 8) == 0 && strcmp(g0, g1) != 0, "two gateways: %s %s", g0, g1);
+    const char *since = json_string_value(json_object_get(json_array_get(conns, 0), "connected_since"));
+    cr_assert(since && strlen(since) == 24 && since[10] == 'T' && since[23] == 'Z', "RFC 3339 UTC: %s", since);
+    cr_assert_eq(connections_of(answer, "bob"), 1, "bob's other room is another group");
+    cr_assert(json_is_false(json_object_get(answer, "truncated")));
+    json_decref(answer);
+
+    answer = presence("presence_stats", "feed_lobby", 200);
+    cx_assert_json_eq(answer, "{\"group\": \"feed_lobby\", \"users\": 2, \"connections\": 3, \"anonymous\": 0}");
+    json_decref(answer);
+
+    cx_communicator_disconnect(a2);   /* a tab closed: alice stays, with one connection */
+    json_decref(presence_until("feed_lobby", "alice", 1, 10000));
+}
+
+Test(history, presence_refuses_bad_input_clearly)
+{
+    start(1, 0);
+    json_t *answer = presence("presence", "feed_nobody", 404);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(answer, "error"), "code")), "group_not_found");
+    json_decref(answer);
+    answer = presence("presence_stats", "feed_nobody", 404);
+    json_decref(answer);
+    answer = presence("presence", "no spaces", 400);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(answer, "error"), "code")), "invalid_group");
+    json_decref(answer);
+    json_t *reply = NULL;
+    cr_assert_eq(cx_api_post(stack, "/api/presence", CX_TEST_API_KEY, "{}", &reply), 400);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(reply, "error"), "code")), "missing_target");
+    json_decref(reply);
+    cr_assert_eq(cx_api_post(stack, "/api/presence", CX_TEST_API_KEY, "{\"group\": \"g\", \"x\": 1}", &reply), 400);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(reply, "error"), "code")), "unknown_field");
+    json_decref(reply);
+    cr_assert_eq(cx_api_post(stack, "/api/presence", NULL, "{\"group\": \"g\"}", &reply), 401);
+    json_decref(reply);
+}
+
+Test(history, a_user_whose_gateway_dies_leaves_and_a_broker_restart_brings_presence_back_whole)
+{
+    start(2, 0);
+    cx_communicator *a = client(0, "/ws/hist_probe/lobby/", alice);
+    cx_communicator *b = client(1, "/ws/hist_probe/lobby/", bob);
+    (void) a, (void) b;
+    json_t *before = presence("presence", "feed_lobby", 200);
+    cr_assert_eq(json_array_size(json_object_get(before, "users")), 2);
+
+    cx_stack_kill_broker(stack, SIGKILL);   /* presence lives in the broker's memory only */
+    cx_stack_start_broker(stack);
+    json_t *after = presence_until("feed_lobby", "bob", 1, 20000);
+    json_t *was = json_object_get(user_entry(before, "alice"), "connections");
+    json_t *is = json_object_get(user_entry(after, "alice"), "connections");
+    cr_assert(json_equal(was, is), "alice's connection, gateway and connected_since are back as they were");
+    cr_assert(json_equal(json_object_get(user_entry(before, "bob"), "connections"),
+                         json_object_get(user_entry(after, "bob"), "connections")));
+    cr_assert_str_eq(json_string_value(json_object_get(user_entry(after, "bob"), "username")), "bob");
+    json_decref(before);
+    json_decref(after);
+
+    cx_stack_kill_gateway(stack, 1, SIGKILL);   /* bob's gateway: he leaves within the heartbeat timeout */
+    json_t *left = presence_until("feed_lobby", "bob", 0, 10000);
+    cr_assert_null(user_entry(left, "bob"));
+    cr_assert_eq(connections_of(left, "alice"), 1);
+    json_decref(left);
+}
