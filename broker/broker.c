@@ -103,12 +103,16 @@ static void expire_history(cx_broker *self)
 
 int cx_broker_run(cx_broker *self, volatile int *stop)
 {
-    zmq_pollitem_t items[2] = { { .socket = self->handle, .events = ZMQ_POLLIN },
+    zmq_pollitem_t items[3] = { { .socket = self->handle, .events = ZMQ_POLLIN },
                                 { .socket = self->zap ? cx_zap_socket(self->zap) : NULL, .events = ZMQ_POLLIN } };
     while (!*stop) {
         long timeout = cx_heartbeat_interval_ms() - (cx_now_ms() - self->last_beat);
-        if (zmq_poll(items, self->zap ? 2 : 1, timeout < 0 ? 0 : timeout) < 0 && zmq_errno() != EINTR)
+        int n = self->zap ? 2 : 1;
+        if (self->following)   /* a standby: the primary's histories (standby.c) */
+            items[n++] = (zmq_pollitem_t) { .socket = cx_broker_standby_socket(self->following), .events = ZMQ_POLLIN };
+        if (zmq_poll(items, n, timeout < 0 ? 0 : timeout) < 0 && zmq_errno() != EINTR)
             return -1;
+        cx_broker_standby_pump(self);
         if (self->zap)
             cx_zap_handle(self->zap);
         drain(self);
@@ -185,10 +189,17 @@ static void free_conn(uint64_t id, void *value, void *arg)
     free(c);
 }
 
+int cx_broker_follow(cx_broker *self, const char *primary)
+{
+    self->following = cx_broker_standby_new(primary);
+    return self->following ? 0 : -1;
+}
+
 void cx_broker_destroy(cx_broker **self_p)
 {
     if (!self_p || !*self_p)
         return;
+    cx_broker_standby_destroy(&(*self_p)->following);
     cx_broker *self = *self_p;
     if (self->conns)
         cx_idmap_foreach(self->conns, free_conn, NULL);

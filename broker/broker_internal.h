@@ -10,7 +10,8 @@
  *   dispatch.c    the table envelope type → handler
  *   events.c      EVENT and CLOSE_TARGET from the application
  *   presence.c    PRESENCE: who is in a group
- *   recovery.c    group sends on groups with a history, and a join's replay
+ *   recovery.c    group sends on groups with a history, a join's replay, copies to a standby
+ *   standby.c     a standby's side: the primary's histories, copied
  *   peers.c       who the peers are, offences, heartbeats, route publishing
  *   rebuild.c     state learned back after a restart; what waits meanwhile
  *   conns.c       a connection's pins and groups
@@ -40,6 +41,7 @@
 #define MAX_OFFENCES 10
 
 typedef struct cx_rebuild cx_rebuild;
+typedef struct cx_broker_standby cx_broker_standby;
 
 typedef struct {
     char id[MAX_IDENTITY + 1];   /* ZeroMQ routing id, the peer's node name */
@@ -79,6 +81,8 @@ struct cx_broker {
     zhashx_t *banned;            /* routing ids dropped for repeated offences, until a restart */
     cx_rebuild *rebuild;         /* state re-announced by peers after a restart (rebuild.c) */
     cx_history *history;         /* groups' held messages, epochs and seqs (history.c) */
+    cx_broker_peer *standby;     /* a standby broker following this one: it gets the histories */
+    cx_broker_standby *following;   /* this broker is a standby: its link to the primary (standby.c) */
     int64_t history_expired_ms;  /* the last expiry pass */
 };
 
@@ -101,6 +105,17 @@ void cx_broker_group_send_held(cx_broker *self, const cx_env *env, zmq_msg_t *ms
 /* After c joined env->group (GROUP_ADD, the membership already forwarded): when the group keeps a
  * history, RECOVERY to c's gateway, then the held messages after env->since when they cover it. */
 void cx_broker_recover(cx_broker *self, cx_broker_conn *c, const cx_env *env);
+/* To the standby, if one follows: a group's history started (its epoch and seq), or everything held
+ * (when the standby starts following). */
+void cx_broker_replicate_start(cx_broker *self, const char *group);
+void cx_broker_replicate_all(cx_broker *self);
+
+/* standby.c: a standby broker follows its primary's histories until it serves peers of its own. */
+cx_broker_standby *cx_broker_standby_new(const char *primary);
+void cx_broker_standby_destroy(cx_broker_standby **self_p);
+void *cx_broker_standby_socket(cx_broker_standby *self);
+/* Reads what the primary sent (into self->history) and keeps the link alive. */
+void cx_broker_standby_pump(cx_broker *self);
 
 /* peers.c */
 /* zhashx destructor of the peers table. */

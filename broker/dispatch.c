@@ -165,8 +165,8 @@ static void on_group_add(cx_broker *self, cx_broker_peer *worker, const cx_env *
         return;
     if (env->history_size) {
         char *name = cx_slice_dup(env->group);
-        if (name)
-            cx_history_declare(self->history, name, env->history_size, env->history_ttl_ms, cx_now_ms());
+        if (name && cx_history_declare(self->history, name, env->history_size, env->history_ttl_ms, cx_now_ms()) == 2)
+            cx_broker_replicate_start(self, name);
         free(name);
     }
     if (cx_broker_conn_join(self, c, env->group) == 1) {

@@ -44,6 +44,7 @@ typedef struct {
     uint32_t first, count;  /* the oldest held message's slot, and how many are held */
     size_t bytes;
     int64_t last_ms;        /* the last send or declaration: an idle empty group is forgotten */
+    uint64_t hole_lo, hole_hi;  /* after a standby's takeover: seqs no message has (a since in it fails) */
 } group_log;
 
 struct cx_history {
@@ -71,6 +72,28 @@ static void drop_oldest(cx_history *self, group_log *g)
     h->text = NULL;
     g->first = (g->first + 1) % g->size;
     g->count--;
+}
+
+/* Holds m (its seq the group's next) as the newest, dropping the oldest past the count and the bytes. */
+static int hold(cx_history *self, group_log *g, const cx_history_message *m, int64_t now_ms)
+{
+    char *copy = malloc(m->text.len ? m->text.len : 1);
+    if (!copy)
+        return -1;
+    memcpy(copy, m->text.ptr, m->text.len);
+    if (g->count == g->size)
+        drop_oldest(self, g);
+    while (g->count > 0 && g->bytes + m->text.len > self->max_bytes)
+        drop_oldest(self, g);
+    held *h = &g->ring[(g->first + g->count) % g->size];
+    *h = (held) { m->seq, now_ms, m->user_id, m->flags, copy, m->text.len };
+    g->seq = m->seq;
+    g->count++;
+    g->bytes += m->text.len;
+    g->last_ms = now_ms;
+    self->bytes += m->text.len;
+    self->messages++;
+    return 0;
 }
 
 static void log_free(void **item)
@@ -131,6 +154,7 @@ int cx_history_declare(cx_history *self, const char *group, uint32_t size, uint3
     if (size == 0 || ttl_ms == 0)
         return zhashx_lookup(self->logs, group) != NULL;
     group_log *g = zhashx_lookup(self->logs, group);
+    int created = !g;
     if (!g) {
         if (!(g = calloc(1, sizeof *g)))
             return -1;
@@ -142,7 +166,7 @@ int cx_history_declare(cx_history *self, const char *group, uint32_t size, uint3
     if (ttl_ms > g->ttl_ms)
         g->ttl_ms = ttl_ms;
     g->last_ms = now_ms;
-    return 1;
+    return created ? 2 : 1;
 }
 
 int cx_history_current(cx_history *self, const char *group, const char **epoch, uint64_t *seq)
@@ -155,29 +179,71 @@ int cx_history_current(cx_history *self, const char *group, const char **epoch, 
     return 1;
 }
 
-uint64_t cx_history_append(cx_history *self, const char *group, int64_t user_id, uint32_t flags, cx_slice text,
-                           int64_t now_ms, const char **epoch)
+int cx_history_bounds(cx_history *self, const char *group, uint32_t *size, uint32_t *ttl_ms)
 {
     group_log *g = zhashx_lookup(self->logs, group);
     if (!g)
         return 0;
-    char *copy = malloc(text.len ? text.len : 1);
-    if (!copy)
+    *size = g->size;
+    *ttl_ms = g->ttl_ms;
+    return 1;
+}
+
+uint64_t cx_history_append(cx_history *self, const char *group, int64_t user_id, uint32_t flags, cx_slice text,
+                           int64_t now_ms, const char **epoch)
+{
+    group_log *g = zhashx_lookup(self->logs, group);
+    cx_history_message m = { g ? g->seq + 1 : 0, user_id, flags, text };
+    if (!g || hold(self, g, &m, now_ms) != 0)
         return 0;
-    memcpy(copy, text.ptr, text.len);
-    if (g->count == g->size)
-        drop_oldest(self, g);
-    while (g->count > 0 && g->bytes + text.len > self->max_bytes)
-        drop_oldest(self, g);
-    held *h = &g->ring[(g->first + g->count) % g->size];
-    *h = (held) { ++g->seq, now_ms, user_id, flags, copy, text.len };
-    g->count++;
-    g->bytes += text.len;
-    g->last_ms = now_ms;
-    self->bytes += text.len;
-    self->messages++;
     *epoch = g->epoch;
     return g->seq;
+}
+
+static void drop_all(cx_history *self, group_log *g)
+{
+    while (g->count > 0)
+        drop_oldest(self, g);
+}
+
+int cx_history_mirror(cx_history *self, const char *group, cx_slice epoch, uint64_t seq, uint32_t size,
+                      uint32_t ttl_ms, const cx_history_message *m, int64_t now_ms)
+{
+    if (epoch.len != EPOCH_LEN || cx_history_declare(self, group, size, ttl_ms, now_ms) < 0)
+        return -1;
+    group_log *g = zhashx_lookup(self->logs, group);
+    if (!g)
+        return 0;   /* size or TTL 0: nothing to keep */
+    if (memcmp(g->epoch, epoch.ptr, EPOCH_LEN) != 0) {
+        drop_all(self, g);
+        memcpy(g->epoch, epoch.ptr, EPOCH_LEN);
+    }
+    if (!m) {
+        if (seq != g->seq)
+            drop_all(self, g);
+        g->seq = seq;
+        return 0;
+    }
+    if (seq != g->seq + 1)
+        drop_all(self, g);
+    return hold(self, g, m, now_ms);
+}
+
+void cx_history_each(cx_history *self,
+                     void (*fn)(const char *group, const char *epoch, uint64_t seq, uint32_t size, uint32_t ttl_ms,
+                                const cx_history_message *m, void *arg),
+                     void *arg)
+{
+    for (group_log *g = zhashx_first(self->logs); g; g = zhashx_next(self->logs)) {
+        const char *name = zhashx_cursor(self->logs);
+        uint64_t before = g->count ? g->ring[g->first].seq - 1 : g->seq;
+        fn(name, g->epoch, before, g->size, g->ttl_ms, NULL, arg);
+        for (uint32_t i = 0; i < g->count; i++) {
+            const held *h = &g->ring[(g->first + i) % g->size];
+            cx_history_message m = { h->seq, h->user_id, h->flags, cx_slice_n(h->text, h->len) };
+            fn(name, g->epoch, h->seq, g->size, g->ttl_ms, &m, arg);
+        }
+    }
 }
 
 static void expire_log(cx_history *self, group_log *g, int64_t now_ms)
@@ -226,7 +292,7 @@ int cx_history_covers(cx_history *self, const char *group, cx_slice since, int64
     if (!g)
         return 0;
     expire_log(self, g, now_ms);
-    if (!since_seq(since, g->epoch, from) || *from > g->seq)
+    if (!since_seq(since, g->epoch, from) || *from > g->seq || (*from >= g->hole_lo && *from < g->hole_hi))
         return 0;
     uint64_t oldest = g->count ? g->ring[g->first].seq : g->seq + 1;
     return *from + 1 >= oldest;   /* else messages between from and the oldest held are gone */
@@ -242,6 +308,15 @@ void cx_history_each_after(cx_history *self, const char *group, uint64_t from,
             cx_history_message m = { h->seq, h->user_id, h->flags, cx_slice_n(h->text, h->len) };
             fn(&m, arg);
         }
+    }
+}
+
+void cx_history_takeover(cx_history *self)
+{
+    for (group_log *g = zhashx_first(self->logs); g; g = zhashx_next(self->logs)) {
+        g->hole_lo = g->seq + 1;
+        g->hole_hi = g->seq + CX_HISTORY_TAKEOVER_GAP;
+        g->seq = g->hole_hi;
     }
 }
 

@@ -22,11 +22,14 @@ cx_history *cx_history_new(uint32_t default_size, uint32_t default_ttl_ms, size_
 void cx_history_destroy(cx_history **self_p);
 
 /* Turns a group's history on (or widens it: the largest size and TTL declared win). size 0: nothing.
- * Returns 1 when the group keeps a history, 0 when not, -1 out of memory. */
+ * Returns 2 when this started the group's history (a new epoch), 1 when the group already kept one,
+ * 0 when it keeps none, -1 out of memory. */
 int cx_history_declare(cx_history *self, const char *group, uint32_t size, uint32_t ttl_ms, int64_t now_ms);
 
 /* Whether the group keeps a history; its epoch and last seq when it does. */
 int cx_history_current(cx_history *self, const char *group, const char **epoch, uint64_t *seq);
+/* Its size (messages) and TTL, when it keeps one (1), for a standby's copy; 0 when not. */
+int cx_history_bounds(cx_history *self, const char *group, uint32_t *size, uint32_t *ttl_ms);
 
 /* Holds one message of a group send: returns its seq (consecutive per group) and the group's epoch,
  * or 0 when the group keeps no history (or out of memory: the message is sent without one). */
@@ -49,6 +52,27 @@ int cx_history_covers(cx_history *self, const char *group, cx_slice since, int64
 /* Gives fn each held message of the group after seq from, oldest first. */
 void cx_history_each_after(cx_history *self, const char *group, uint64_t from,
                            void (*fn)(const cx_history_message *m, void *arg), void *arg);
+
+/* A standby's copy of its primary's history (HISTORY with conn 0): the group takes the primary's epoch
+ * (a different one starts the copy over), size and TTL; with text, the message of that seq is held
+ * (a seq that does not follow the last one drops what was held: a copy never has a gap); without,
+ * only the group's position (epoch and last seq) is set. 0, or -1 out of memory. */
+int cx_history_mirror(cx_history *self, const char *group, cx_slice epoch, uint64_t seq, uint32_t size,
+                      uint32_t ttl_ms, const cx_history_message *m, int64_t now_ms);
+
+/* Everything held, for a standby that starts following: per group its position (m NULL, seq the one
+ * before the oldest held message), then its messages oldest first. */
+void cx_history_each(cx_history *self,
+                     void (*fn)(const char *group, const char *epoch, uint64_t seq, uint32_t size, uint32_t ttl_ms,
+                                const cx_history_message *m, void *arg),
+                     void *arg);
+
+/* A standby takes over from its primary: each group's next seq jumps by CX_HISTORY_TAKEOVER_GAP. What
+ * the primary sent in its last moments may never have reached the copy; the jump keeps the new
+ * broker from giving those seqs to other messages, and a since inside the jump (a client that got
+ * such a message) is answered recovered: false. */
+#define CX_HISTORY_TAKEOVER_GAP 1000000u
+void cx_history_takeover(cx_history *self);
 
 /* Drops messages past their TTL, and the history of groups idle past it that in_use says have no
  * member (their epoch goes with it: a later join starts a new one). */

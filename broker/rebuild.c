@@ -301,8 +301,8 @@ static void note_presence_and_history(cx_broker *self, cx_broker_conn *c, const 
         c->connected_ms = (int64_t) env->connected_ms;
     for (uint32_t i = 0; env->history_size && i < env->ngroups; i++) {
         char *name = cx_slice_dup(env->groups[i]);
-        if (name)
-            cx_history_declare(self->history, name, env->history_size, env->history_ttl_ms, cx_now_ms());
+        if (name && cx_history_declare(self->history, name, env->history_size, env->history_ttl_ms, cx_now_ms()) == 2)
+            cx_broker_replicate_start(self, name);
         free(name);
     }
 }

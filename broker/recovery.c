@@ -16,6 +16,14 @@
  * go to the gateway through one pipe before any later send: the client gets
  * exactly the missed messages, then the live ones, with no gap and no
  * duplicate across the switch.
+ *
+ * A standby broker following this one (standby.c) gets every held message
+ * and every new group history as HISTORY with conn 0, and everything held
+ * when it starts following: a failover keeps epochs, seqs and messages, so
+ * recovery across it says recovered: true. The copy is asynchronous: what
+ * the primary held but had not yet sent when it died is missing on the
+ * standby, and a since asking for it is answered recovered: false (never a
+ * silent gap: the standby's seq is behind, so the since is "in the future").
  */
 #include "broker/broker_internal.h"
 #include "common/link.h"
@@ -41,6 +49,52 @@ static void fan_out(cx_broker *self, cx_env *out, const cx_slice *groups, size_t
         free(names[i]);
 }
 
+/* One HISTORY with conn 0 to the standby: a held message, or (m NULL) a group's position. */
+static void replicate(cx_broker *self, cx_slice group, const char *epoch, uint64_t seq, const cx_history_message *m)
+{
+    char *name = cx_slice_dup(group);
+    uint32_t size = 0, ttl_ms = 0;
+    if (name && cx_history_bounds(self->history, name, &size, &ttl_ms)) {
+        cx_env h = { .type = CX_ENV_HISTORY, .group = group, .seq = seq, .epoch = cx_slice_of(epoch),
+                     .history_size = size, .history_ttl_ms = ttl_ms };
+        if (m) {
+            h.user_id = m->user_id;
+            h.flags = m->flags;
+            h.text = m->text;
+        }
+        cx_broker_send_env(self, self->standby, &h);
+    }
+    free(name);
+}
+
+void cx_broker_replicate_start(cx_broker *self, const char *group)
+{
+    const char *epoch;
+    uint64_t seq;
+    if (self->standby && cx_history_current(self->history, group, &epoch, &seq))
+        replicate(self, cx_slice_of(group), epoch, seq, NULL);
+}
+
+static void replicate_one(const char *group, const char *epoch, uint64_t seq, uint32_t size, uint32_t ttl_ms,
+                          const cx_history_message *m, void *arg)
+{
+    cx_broker *self = arg;
+    cx_env h = { .type = CX_ENV_HISTORY, .group = cx_slice_of(group), .seq = seq, .epoch = cx_slice_of(epoch),
+                 .history_size = size, .history_ttl_ms = ttl_ms };
+    if (m) {
+        h.user_id = m->user_id;
+        h.flags = m->flags;
+        h.text = m->text;
+    }
+    cx_broker_send_env(self, self->standby, &h);
+}
+
+void cx_broker_replicate_all(cx_broker *self)
+{
+    if (self->standby)
+        cx_history_each(self->history, replicate_one, self);
+}
+
 void cx_broker_group_send_held(cx_broker *self, const cx_env *env, zmq_msg_t *msg)
 {
     (void) msg;
@@ -62,6 +116,8 @@ void cx_broker_group_send_held(cx_broker *self, const cx_env *env, zmq_msg_t *ms
         out.seq = seq;
         out.epoch = cx_slice_of(epoch);
         fan_out(self, &out, &env->groups[i], 1);
+        if (self->standby)
+            replicate(self, env->groups[i], epoch, seq, &(cx_history_message) { seq, env->user_id, env->flags, env->text });
     }
     if (nplain) {
         out = *env;

@@ -24,8 +24,10 @@ static const cx_role_rule RULES[] = {
     /* chanx-api and chanx-admin publish: events and disconnects from the application, nothing about
      * connections of their own (they have none). */
     { CX_ROLE_API, "api", INTRODUCE | MAY(CX_ENV_EVENT) | MAY(CX_ENV_CLOSE_TARGET) | MAY(CX_ENV_PRESENCE) },
-    /* last: not a folder of keys */
-    { 0, "probe", MAY(CX_ENV_HEARTBEAT) },
+    /* last: not a folder of keys. The broker's own key: its health probe (chanx-broker --check, a
+     * HEARTBEAT) and a standby broker following it (HELLO as CX_ROLE_STANDBY, then only heartbeats;
+     * the primary sends it the group histories). */
+    { CX_ROLE_STANDBY, "broker", INTRODUCE },
 };
 #define N_RULES (sizeof RULES / sizeof *RULES)
 

@@ -8,7 +8,7 @@
  * the allowed folder (<allowed>/gateway/, <allowed>/worker/), and the role
  * folder's name becomes the connection's User-Id, which the broker reads on
  * every envelope (zmq_msg_gets "User-Id"). The broker's own key is admitted
- * as "probe" for its health check. An unknown key makes the handler rescan
+ * as "broker" for its health check and its standby. An unknown key makes the handler rescan
  * the folders when one of them changed (its mtime), so keys added to a
  * running deployment are admitted without a restart. A refused peer is not
  * retried by ZeroMQ: add its key before starting it.

@@ -53,7 +53,7 @@ static const char *const LAYOUTS[CX_ENV_TYPE_MAX] = {
     [CX_ENV_EVENT] = "itLucaT",
     [CX_ENV_CLOSE_TARGET] = "ituck",
     [CX_ENV_RESULT] = "ign",
-    [CX_ENV_HISTORY] = "cGsEufT",
+    [CX_ENV_HISTORY] = "cGsEufThl",
     [CX_ENV_RECOVERY] = "cGsEf",
     [CX_ENV_PRESENCE] = "itcG",
     [CX_ENV_PRESENCE_RESULT] = "icT",
@@ -354,7 +354,7 @@ static int decode_field(cx_decoder *self, const msgpack_object *o, cx_env *env, 
     case 'k': rc = get_uint(o, 65535, &u); env->code = (uint32_t) u; break;
     case 'f': rc = get_uint(o, UINT32_MAX, &u); env->flags = (uint32_t) u; break;
     case 'u': rc = get_int(o, &env->user_id); break;
-    case 'r': rc = get_uint(o, CX_ROLE_API, &u); env->role = (uint8_t) u; break;
+    case 'r': rc = get_uint(o, CX_ROLE_STANDBY, &u); env->role = (uint8_t) u; break;
     case 'p': rc = get_uint(o, UINT64_MAX, &env->pid); break;
     case 'i': rc = get_uint(o, UINT64_MAX, &env->request); break;
     case 't': rc = get_uint(o, CX_TARGET_CONNECTION, &u) || u == 0; env->target = (uint8_t) u; break;

@@ -42,7 +42,7 @@ typedef enum {
     CX_ENV_EVENT,           /* api → broker → gateways and workers of the target: a server-side event */
     CX_ENV_CLOSE_TARGET,    /* api → broker: close every connection of a user, or one connection */
     CX_ENV_RESULT,          /* broker → api: what an EVENT or CLOSE_TARGET reached */
-    CX_ENV_HISTORY,         /* broker → gateway: one held group message replayed to one connection */
+    CX_ENV_HISTORY,         /* broker → gateway: a held message replayed to one connection; conn 0: to a standby */
     CX_ENV_RECOVERY,        /* broker → gateway: a join to a group with history: its epoch, seq, recovered */
     CX_ENV_PRESENCE,        /* api|worker → broker: who is in a group (the answer: PRESENCE_RESULT) */
     CX_ENV_PRESENCE_RESULT, /* broker → api|worker: the users present, a JSON text */
@@ -51,7 +51,9 @@ typedef enum {
 
 /* Peer roles. CX_ROLE_API (chanx-api, chanx-admin publish) may send only EVENT and CLOSE_TARGET
  * (besides HELLO and HEARTBEAT); the broker's list is the api row of broker/roles.c. */
-typedef enum { CX_ROLE_GATEWAY = 1, CX_ROLE_WORKER = 2, CX_ROLE_API = 3 } cx_role;
+/* CX_ROLE_STANDBY is a standby broker following its primary (with the broker's own key): it receives
+ * the primary's group histories (HISTORY with conn 0) so that a failover keeps them. */
+typedef enum { CX_ROLE_GATEWAY = 1, CX_ROLE_WORKER = 2, CX_ROLE_API = 3, CX_ROLE_STANDBY = 4 } cx_role;
 
 /* EVENT / CLOSE_TARGET targets. USER never leaves the broker: it becomes one CONNECTION per
  * connection of the user. */

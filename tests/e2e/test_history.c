@@ -36,7 +36,7 @@ static const char *const *hist_plugin(void)
 static void start(int gateways, int standby)
 {
     stack = cx_stack_start(&(cx_stack_options) { .plugin_files = hist_plugin(), .gateways = gateways,
-                                                  .standby_broker = standby, .api = 1 });
+                                                  .standby_broker = standby, .metrics = standby, .api = 1 });
     alice = cx_db_create_user(stack, "alice", 0);
     bob = cx_db_create_user(stack, "bob", 0);
 }
@@ -258,6 +258,62 @@ Test(history, a_lone_broker_restart_gives_recovered_false_with_a_new_epoch)
     say(speaker, "after");   /* the survivor's group still keeps a history: seq 1 of the new epoch */
     json_decref(said(back, 1));
     json_decref(said(speaker, 1));
+}
+
+/* What a broker's metrics say it holds, once it holds at least n messages (the copy is asynchronous). */
+static void holds_at_least(const char *process, double n)
+{
+    for (int waited = 0;; waited += 100) {
+        char *text = cx_stack_metrics(stack, process);
+        double held = text ? cx_metric_value(text, "chanx_broker_history_messages") : -1;
+        free(text);
+        if (held >= n)
+            return;
+        cr_assert(waited < 10000, "%s holds %g messages, not %g", process, held, n);
+        usleep(100 * 1000);
+    }
+}
+
+Test(history, a_failover_to_the_standby_keeps_history_recovered_true)
+{
+    start(1, 1);
+    cx_communicator *listener = client(0, "/ws/hist_probe/lobby/", alice);
+    json_t *rec = recovery(listener);
+    char epoch[64], since[128];
+    epoch_of(rec, epoch);
+    json_decref(rec);
+    cx_communicator *speaker = client(0, "/ws/hist_probe/lobby/", bob);
+    json_decref(recovery(speaker));
+    burst(speaker, 3);
+    hear_up_to(listener, 1, 3);
+    hear_up_to(speaker, 1, 3);
+    cx_communicator_disconnect(listener);
+    burst(speaker, 2);
+    hear_up_to(speaker, 4, 5);
+    holds_at_least("broker", 5);
+    holds_at_least("standby", 5);   /* the standby's copy */
+
+    cx_stack_kill_broker(stack, SIGKILL);   /* for good: the standby takes over */
+    char *log = cx_stack_log(stack, "standby", "state rebuilt", 20000);
+    cr_assert_not_null(log, "the standby did not take over");
+    free(log);
+
+    snprintf(since, sizeof since, "%s:3", epoch);
+    listener = rejoin(0, "/ws/hist_probe/lobby/", alice, since);
+    rec = recovery(listener);
+    cr_assert_str_eq(json_string_value(json_object_get(rec, "epoch")), epoch, "the epoch survives the failover");
+    cr_assert(json_is_true(json_object_get(rec, "recovered")), "recovered across the failover");
+    json_int_t seq = json_integer_value(json_object_get(rec, "seq"));
+    json_decref(rec);
+    json_decref(said(listener, 4));
+    json_decref(said(listener, 5));
+    say(speaker, "after");   /* live ones follow, with seqs past what the old primary may have given */
+    json_t *m = cx_receive_json(listener, 10000);
+    cr_assert_not_null(m);
+    cr_assert_str_eq(json_string_value(json_object_get(m, "action")), "said");
+    cr_assert_eq(json_integer_value(json_object_get(m, "seq")), seq + 1);
+    cr_assert_gt(seq, 5);
+    json_decref(m);
 }
 
 Test(history, a_since_that_makes_no_sense_is_recovered_false_and_replays_nothing)
