@@ -16,7 +16,9 @@
 #include "tests/kit/deploy_helpers.h"
 
 #include <criterion/criterion.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -475,4 +477,51 @@ Test(history, a_user_whose_gateway_dies_leaves_and_a_broker_restart_brings_prese
     cr_assert_null(user_entry(left, "bob"));
     cr_assert_eq(connections_of(left, "alice"), 1);
     json_decref(left);
+}
+
+/* The same presence from the Python client's publish side and from chanx-admin (straight to the
+ * broker, with the api key of the stack's CURVE links). */
+Test(history, presence_from_the_python_client_and_chanx_admin)
+{
+    start(1, 0);
+    cx_communicator *a = client(0, "/ws/hist_probe/lobby/", alice);
+    cx_communicator *a2 = client(0, "/ws/hist_probe/lobby/", alice);
+    (void) a, (void) a2;
+    char clients[PATH_MAX], cmd[PATH_MAX + 512];
+    cr_assert(realpath("clients/python", clients), "clients/python not found");
+    snprintf(cmd, sizeof cmd,
+             "PYTHONPATH='%s' PYTHONDONTWRITEBYTECODE=1 CHANX_API_URL=http://127.0.0.1:%d CHANX_API_KEY=%s "
+             "/usr/bin/python3 -c 'import json, chanx_client as cx\n"
+             "p = cx.presence_sync(\"feed_lobby\")\n"
+             "print(json.dumps([[u[\"username\"], len(u[\"connections\"])] for u in p[\"users\"]]))\n"
+             "print(json.dumps(cx.presence_stats_sync(\"feed_lobby\"), sort_keys=True))\n"
+             "try:\n"
+             "    cx.presence_sync(\"feed_nobody\")\n"
+             "except cx.ChanxAPIError as e:\n"
+             "    print(e.status, e.code)' 2>&1",
+             clients, cx_stack_api_port(stack), CX_TEST_API_KEY);
+    int status;
+    char *out = cx_shell_output(cmd, &status);
+    cr_assert_eq(status, 0, "%s", out);
+    cr_assert_str_eq(out, "[[\"alice\", 2]]\n"
+                          "{\"anonymous\": 0, \"connections\": 2, \"group\": \"feed_lobby\", \"users\": 1}\n"
+                          "404 group_not_found\n");
+    free(out);
+
+    const char *bin = getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build";
+    const char *keys = cx_stack_keys_dir(stack);
+    snprintf(cmd, sizeof cmd, "CHANX_BROKER='%s' CHANX_CURVE_DIR='%s' %s/chanx-admin presence --group feed_lobby --stats 2>&1",
+             cx_stack_broker(stack), keys ? keys : "", bin);
+    out = cx_shell_output(cmd, &status);
+    cr_assert_eq(WEXITSTATUS(status), 0, "%s", out);
+    json_t *stats = json_loads(out, 0, NULL);
+    cx_assert_json_eq(stats, "{\"group\": \"feed_lobby\", \"users\": 1, \"connections\": 2, \"anonymous\": 0}");
+    json_decref(stats);
+    free(out);
+    snprintf(cmd, sizeof cmd, "CHANX_BROKER='%s' CHANX_CURVE_DIR='%s' %s/chanx-admin presence --group feed_nobody 2>&1",
+             cx_stack_broker(stack), keys ? keys : "", bin);
+    out = cx_shell_output(cmd, &status);
+    cr_assert_eq(WEXITSTATUS(status), 1, "a group without members is an error: %s", out);
+    cr_assert(strstr(out, "group_not_found"), "%s", out);
+    free(out);
 }

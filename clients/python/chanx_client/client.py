@@ -1,7 +1,7 @@
 """HTTP client of chanx-api (standard library only).
 
 Contract (docs/events.md): ``POST /api/broadcast``, ``/api/send``,
-``/api/disconnect`` and ``/api/batch`` with a JSON body and ``Authorization: apikey <key>``; 200 with
+``/api/disconnect``, ``/api/batch``, ``/api/presence`` and ``/api/presence_stats`` with a JSON body and ``Authorization: apikey <key>``; 200 with
 ``{"gateways": n, "connections": m}`` (what the event reached), or an error status with
 ``{"error": {"code": ..., "message": ...}}``, raised here as :class:`ChanxAPIError`.
 
@@ -99,6 +99,17 @@ class ChanxClient:
         """Closes every connection of user_id (or one connection) with code (1000 or 3000-4999)."""
         return self._post("disconnect", {**_target(user_id, connection), "code": int(code)})
 
+    def presence_sync(self, group):
+        """Who is in group now: ``{"group", "users": [{"user_id", "username", "connections":
+        [{"connection", "gateway", "connected_since"}]}], "anonymous": n, "truncated": bool}``; one entry
+        per user however many tabs (at most 1,000 users: ``truncated`` says there were more). A group
+        without members raises :class:`ChanxAPIError` 404 ``group_not_found``."""
+        return self._post("presence", {"group": group})
+
+    def presence_stats_sync(self, group):
+        """Counts only: ``{"group", "users", "connections", "anonymous"}``; 404 as :meth:`presence_sync`."""
+        return self._post("presence_stats", {"group": group})
+
     def batch_sync(self, commands):
         """Applies [{"method": "broadcast"|"send"|"disconnect", "params": {...}}, ...] in order, all or
         none checked first; returns the list of results."""
@@ -120,6 +131,12 @@ class ChanxClient:
 
     async def batch(self, commands):
         return await asyncio.get_running_loop().run_in_executor(None, self.batch_sync, commands)
+
+    async def presence(self, group):
+        return await asyncio.get_running_loop().run_in_executor(None, self.presence_sync, group)
+
+    async def presence_stats(self, group):
+        return await asyncio.get_running_loop().run_in_executor(None, self.presence_stats_sync, group)
 
 
 _default = None
@@ -163,3 +180,19 @@ async def disconnect_user(user_id=None, code=1000, connection=None):
 
 async def batch(commands):
     return await default_client().batch(commands)
+
+
+def presence_sync(group):
+    return default_client().presence_sync(group)
+
+
+def presence_stats_sync(group):
+    return default_client().presence_stats_sync(group)
+
+
+async def presence(group):
+    return await default_client().presence(group)
+
+
+async def presence_stats(group):
+    return await default_client().presence_stats(group)
