@@ -38,7 +38,8 @@ typedef struct {
 typedef struct {
     char epoch[EPOCH_LEN + 1];
     uint64_t seq;           /* the last seq given */
-    uint32_t size;          /* slots */
+    uint32_t size;          /* messages kept at most (the largest declared) */
+    uint32_t cap;           /* slots allocated: grows by doubling up to size, so an idle group costs little */
     uint32_t ttl_ms;
     held *ring;
     uint32_t first, count;  /* the oldest held message's slot, and how many are held */
@@ -70,8 +71,23 @@ static void drop_oldest(cx_history *self, group_log *g)
     self->messages--;
     free(h->text);
     h->text = NULL;
-    g->first = (g->first + 1) % g->size;
+    g->first = (g->first + 1) % g->cap;
     g->count--;
+}
+
+/* A ring of cap slots: the held messages move to its start, in order. */
+static int grow(group_log *g, uint32_t cap)
+{
+    held *ring = calloc(cap, sizeof *ring);
+    if (!ring)
+        return -1;
+    for (uint32_t i = 0; i < g->count; i++)
+        ring[i] = g->ring[(g->first + i) % g->cap];
+    free(g->ring);
+    g->ring = ring;
+    g->first = 0;
+    g->cap = cap;
+    return 0;
 }
 
 /* Holds m (its seq the group's next) as the newest, dropping the oldest past the count and the bytes. */
@@ -83,9 +99,14 @@ static int hold(cx_history *self, group_log *g, const cx_history_message *m, int
     memcpy(copy, m->text.ptr, m->text.len);
     if (g->count == g->size)
         drop_oldest(self, g);
+    else if (g->count == g->cap && grow(g, g->cap ? (g->cap > g->size / 2 ? g->size : 2 * g->cap)
+                                                   : (g->size < 8 ? g->size : 8)) != 0) {
+        free(copy);
+        return -1;
+    }
     while (g->count > 0 && g->bytes + m->text.len > self->max_bytes)
         drop_oldest(self, g);
-    held *h = &g->ring[(g->first + g->count) % g->size];
+    held *h = &g->ring[(g->first + g->count) % g->cap];
     *h = (held) { m->seq, now_ms, m->user_id, m->flags, copy, m->text.len };
     g->seq = m->seq;
     g->count++;
@@ -102,7 +123,7 @@ static void log_free(void **item)
     if (!g)
         return;
     for (uint32_t i = 0; i < g->count; i++)
-        free(g->ring[(g->first + i) % g->size].text);
+        free(g->ring[(g->first + i) % g->cap].text);
     free(g->ring);
     free(g);
     *item = NULL;
@@ -130,20 +151,6 @@ void cx_history_destroy(cx_history **self_p)
     *self_p = NULL;
 }
 
-/* A larger ring: the held messages move to its start, in order. */
-static int grow(group_log *g, uint32_t size)
-{
-    held *ring = calloc(size, sizeof *ring);
-    if (!ring)
-        return -1;
-    for (uint32_t i = 0; i < g->count; i++)
-        ring[i] = g->ring[(g->first + i) % g->size];
-    free(g->ring);
-    g->ring = ring;
-    g->first = 0;
-    g->size = size;
-    return 0;
-}
 
 int cx_history_declare(cx_history *self, const char *group, uint32_t size, uint32_t ttl_ms, int64_t now_ms)
 {
@@ -161,8 +168,8 @@ int cx_history_declare(cx_history *self, const char *group, uint32_t size, uint3
         new_epoch(g->epoch);
         zhashx_insert(self->logs, group, g);
     }
-    if (size > g->size && grow(g, size) != 0)
-        return -1;
+    if (size > g->size)
+        g->size = size;   /* the ring grows as messages come (hold) */
     if (ttl_ms > g->ttl_ms)
         g->ttl_ms = ttl_ms;
     g->last_ms = now_ms;
@@ -239,7 +246,7 @@ void cx_history_each(cx_history *self,
         uint64_t before = g->count ? g->ring[g->first].seq - 1 : g->seq;
         fn(name, g->epoch, before, g->size, g->ttl_ms, NULL, arg);
         for (uint32_t i = 0; i < g->count; i++) {
-            const held *h = &g->ring[(g->first + i) % g->size];
+            const held *h = &g->ring[(g->first + i) % g->cap];
             cx_history_message m = { h->seq, h->user_id, h->flags, cx_slice_n(h->text, h->len) };
             fn(name, g->epoch, h->seq, g->size, g->ttl_ms, &m, arg);
         }
@@ -303,7 +310,7 @@ void cx_history_each_after(cx_history *self, const char *group, uint64_t from,
 {
     group_log *g = zhashx_lookup(self->logs, group);
     for (uint32_t i = 0; g && i < g->count; i++) {
-        const held *h = &g->ring[(g->first + i) % g->size];
+        const held *h = &g->ring[(g->first + i) % g->cap];
         if (h->seq > from) {
             cx_history_message m = { h->seq, h->user_id, h->flags, cx_slice_n(h->text, h->len) };
             fn(&m, arg);
