@@ -49,7 +49,7 @@ typedef enum {
     CX_ENV_TYPE_MAX
 } cx_env_type;
 
-/* Peer roles. CX_ROLE_API (chanx-api, chanx-admin publish) may send only EVENT and CLOSE_TARGET
+/* Peer roles. CX_ROLE_API (chanx-api, chanx-admin publish) may send only EVENT, CLOSE_TARGET and PRESENCE
  * (besides HELLO and HEARTBEAT); the broker's list is the api row of broker/roles.c. */
 /* CX_ROLE_STANDBY is a standby broker following its primary (with the broker's own key): it receives
  * the primary's group histories (HISTORY with conn 0) so that a failover keeps them. */
