@@ -33,6 +33,7 @@ struct cx_actor {
     cx_scheduler *scheduler;
     cx_link_queue *done_queue;
     int overflowed;            /* link thread only */
+    size_t dropped_events;     /* link thread only */
 };
 
 cx_actor *cx_actor_new(chanx_ctx *ctx, cx_scheduler *scheduler, cx_link_queue *done_queue, size_t mailbox_max)
@@ -124,6 +125,21 @@ int cx_actor_mark_overflow(cx_actor *self)
         return 0;
     self->overflowed = 1;
     return 1;
+}
+
+int cx_actor_overflowed(const cx_actor *self)
+{
+    return self->overflowed;
+}
+
+void cx_actor_count_dropped_event(cx_actor *self)
+{
+    self->dropped_events++;
+}
+
+size_t cx_actor_dropped_events(const cx_actor *self)
+{
+    return self->dropped_events;
 }
 
 /* Runs one mail on this thread. Returns 1 when it was the last (DISCONNECT). New kinds: here. */
