@@ -204,7 +204,7 @@ Test(events_overflow, a_group_event_leaves_a_busy_connection_outside_the_group_a
     json_t *none = raw_next(busy, 1000);   /* it naps, and was never a recipient */
     cr_assert_null(none, "the busy connection got %s", none ? json_string_value(json_object_get(none, "action")) : "");
     cx_raw_destroy(&busy);
-    cr_assert_eq(cx_stack_log_count(stack, "worker0", "Dropped event: mailbox full"), 0);
+    cr_assert_eq(cx_stack_log_count(stack, "worker0", "Dropped events: mailbox full"), 0);
     free(id);
 }
 
