@@ -47,6 +47,9 @@ int cx_actor_overflowed(const cx_actor *self);
  * mark), and how many so far: the connection's own count, for its log record. */
 void cx_actor_count_dropped_event(cx_actor *self);
 size_t cx_actor_dropped_events(const cx_actor *self);
+/* Link thread, CHANX_EVENT_OVERFLOW=notify: the connection stays and its client is told. Adds one to
+ * the drops not yet told, and returns 1 when no DROPPED mail is waiting to tell them: post one. */
+int cx_actor_note_unreported(cx_actor *self);
 
 /* The scheduler's run function (see cx_scheduler_new). */
 void cx_actor_run(cx_sched_node *node);

@@ -9,9 +9,10 @@
  * recipients whose consumer knows nothing of the action make one log record
  * per event, not one per connection, so a misaddressed broadcast to a big
  * group cannot flood the log. An event a connection's full mailbox refused
- * (CHANX_MAILBOX_MAX) closes that connection with 1013 (worker.c), and the
- * connection's events lost that way make one record when it ends, naming it
- * with its own count. Every drop is counted (chanx_worker_events_dropped_total,
+ * (CHANX_MAILBOX_MAX) closes that connection with 1013 (worker.c), or with
+ * CHANX_EVENT_OVERFLOW=notify tells its client how many in an error message,
+ * in order with its other messages; either way the connection's events lost
+ * that way make one record when it ends, naming it with its own count. Every drop is counted (chanx_worker_events_dropped_total,
  * by reason).
  */
 #include "workers/events.h"
@@ -191,6 +192,18 @@ void cx_ctx_event_mail(chanx_ctx *ctx, cx_event_share *event)
     case CX_EVENT_PASSTHROUGH:
         break;
     }
+}
+
+void cx_ctx_tell_dropped(chanx_ctx *ctx, size_t n)
+{
+    if (n == 0 || ctx->closed)
+        return;
+    char detail[128];
+    snprintf(detail, sizeof detail, "%zu event%s dropped: the connection's mailbox was full", n,
+             n == 1 ? " was" : "s were");
+    json_t *payload = json_pack("{s:s, s:I}", "detail", detail, "dropped", (json_int_t) n);
+    chanx_send_message(ctx, "error", payload);
+    json_decref(payload);
 }
 
 void cx_event_log_dropped(const chanx_ctx *ctx, size_t dropped, size_t mailbox_max)

@@ -66,6 +66,7 @@ struct cx_worker {
     cx_timers *timers;
     cx_db_pool *db;
     size_t mailbox_max;
+    int notify_dropped;         /* CHANX_EVENT_OVERFLOW=notify: a refused event is told, not closed for */
     cx_memberships *members;    /* groups → connections, for group events (memberships.h) */
 };
 
@@ -275,7 +276,13 @@ static void post_event(cx_worker *self, cx_actor *actor, cx_event_share *event)
      * client is closed with 1013, as for a message, so it knows to resync; what it got is a prefix. */
     cx_actor_count_dropped_event(actor);
     cx_worker_count_events_dropped(CX_EVENT_DROP_MAILBOX_FULL, 1);
-    overflow(self, actor, cx_actor_ctx(actor)->conn, "event");
+    if (!self->notify_dropped || cx_actor_overflowed(actor)) {
+        overflow(self, actor, cx_actor_ctx(actor)->conn, "event");
+        return;
+    }
+    cx_mail *tell = cx_actor_note_unreported(actor) ? cx_mail_new(CX_MAIL_DROPPED, NULL, 0) : NULL;
+    if (tell)   /* does not count against the bound: a full mailbox takes it */
+        cx_actor_post(actor, tell);
 }
 
 typedef struct {
@@ -449,6 +456,13 @@ cx_worker *cx_worker_new(const char *endpoint, cx_plugin_set *plugins)
     int threads = cx_scheduler_default_threads();
     self->plugins = plugins;
     self->mailbox_max = (size_t) cx_env_long("CHANX_MAILBOX_MAX", 1000, 1, 1000000);
+    const char *overflow_mode = cx_env_str("CHANX_EVENT_OVERFLOW", "close");
+    self->notify_dropped = strcmp(overflow_mode, "notify") == 0;
+    if (!self->notify_dropped && strcmp(overflow_mode, "close") != 0) {
+        cx_error("CHANX_EVENT_OVERFLOW is '%s': it must be close (the default) or notify", overflow_mode);
+        free(self);
+        return NULL;
+    }
     self->actors = cx_idmap_new();
     self->queue = cx_link_queue_new();
     self->timers = cx_timers_new();

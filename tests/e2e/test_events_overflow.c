@@ -10,10 +10,14 @@
  * event is posted only to the group's members (workers/memberships.h), so a
  * busy connection outside the group loses nothing and counts nothing. A burst
  * of 2,000 events to a slow handler (default mailbox): every event arrives in
- * order, or the client is closed with 1013 after a gap-free prefix.
+ * order, or the client is closed with 1013 after a gap-free prefix. With
+ * CHANX_EVENT_OVERFLOW=notify the connection stays and its client is told, in
+ * order, how many events were dropped.
  */
 #include "test_events.h"
 #include "tests/kit/raw_ws.h"
+
+#include <sys/wait.h>
 
 static const char *const settings[] = { "CHANX_MAILBOX_MAX=2", NULL };
 static cx_stack *stack;
@@ -206,6 +210,69 @@ Test(events_overflow, a_group_event_leaves_a_busy_connection_outside_the_group_a
     cx_raw_destroy(&busy);
     cr_assert_eq(cx_stack_log_count(stack, "worker0", "Dropped events: mailbox full"), 0);
     free(id);
+}
+
+/* ------------------------------------------------------------ CHANX_EVENT_OVERFLOW=notify */
+
+static const char *const notify_settings[] = { "CHANX_MAILBOX_MAX=2", "CHANX_EVENT_OVERFLOW=notify", NULL };
+static void notify_setup(void)
+{
+    const char *bin = getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build";
+    static char path[600];
+    snprintf(path, sizeof path, "%s/test-plugins/evt_probe.so", bin);
+    stack = cx_stack_start(&(cx_stack_options) {
+        .plugin_files = (const char *[]) { path, NULL }, .env = notify_settings, .api = 1, .metrics = 1 });
+}
+TestSuite(events_overflow_notify, .init = notify_setup, .fini = teardown, .timeout = 90);
+
+Test(events_overflow_notify, the_connection_stays_and_its_client_is_told_how_many_events_were_dropped_in_order)
+{
+    int64_t alice = cx_db_create_user(stack, "alice", 0);
+    cx_raw *c = raw_client(stack, "/ws/evt_probe/feed/lobby/", alice);
+    char *id = raw_connection_id(c);
+    nap(c, id, 6000);
+    for (int n = 1; n <= 5; n++)   /* two fit, three are refused */
+        json_decref(cx_api_publish(stack, "/api/send",
+                                   "{\"connection\": \"%s\", \"event\": {\"action\": \"announce\", \"payload\": {\"n\": %d}}}",
+                                   id, n));
+    /* after the nap: the two it took, in order, then the error naming the three it lost */
+    for (int n = 1; n <= 2; n++) {
+        json_t *m = raw_next(c, 20000);
+        cr_assert_not_null(m, "event %d of those the mailbox took never came", n);
+        cr_assert_str_eq(json_string_value(json_object_get(m, "action")), "announced");
+        cr_assert_eq(events_int(json_object_get(m, "payload"), "n"), n);
+        json_decref(m);
+    }
+    json_t *told = raw_next(c, 5000);
+    cr_assert_not_null(told, "the client was not told");
+    cr_assert_str_eq(json_string_value(json_object_get(told, "action")), "error");
+    cr_assert_eq(events_int(json_object_get(told, "payload"), "dropped"), 3);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(told, "payload"), "detail")),
+                     "3 events were dropped: the connection's mailbox was full");
+    json_decref(told);
+    cr_assert_eq(dropped("mailbox_full"), 3);
+    /* the connection stays and takes events again */
+    json_decref(cx_api_publish(stack, "/api/send",
+                               "{\"connection\": \"%s\", \"event\": {\"action\": \"announce\", \"payload\": {\"n\": 6}}}", id));
+    json_t *m = raw_next(c, 15000);
+    cr_assert_not_null(m);
+    cr_assert_eq(events_int(json_object_get(m, "payload"), "n"), 6);
+    json_decref(m);
+    cx_raw_destroy(&c);
+    free(id);
+}
+
+Test(events_overflow_notify, an_unknown_overflow_mode_stops_the_worker_with_the_value_named)
+{
+    char cmd[800], out[4096] = "";
+    snprintf(cmd, sizeof cmd, "CHANX_EVENT_OVERFLOW=silent CHANX_BROKER=tcp://127.0.0.1:1 timeout 20 %s/chanx-worker "
+             "--plugins %s/test-plugins 2>&1", cx_test_bin(), cx_test_bin());
+    FILE *p = popen(cmd, "r");
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    int status = pclose(p);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1, "exit status %d: %s", status, out);
+    cr_assert(strstr(out, "CHANX_EVENT_OVERFLOW is 'silent': it must be close (the default) or notify"), "said: %s", out);
 }
 
 /* ------------------------------------------------------------ a burst, default mailbox */
