@@ -144,10 +144,6 @@ static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *
         return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return *slot ? cx_gw_on_writeable(gw, *slot) : 0;
-    case LWS_CALLBACK_TIMER:
-        if (*slot)
-            cx_gw_on_close_watch(*slot);
-        return 0;
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
         if (*slot && len >= 2)
             (*slot)->peer_close_code = ((const unsigned char *) in)[0] << 8 | ((const unsigned char *) in)[1];

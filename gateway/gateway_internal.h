@@ -84,8 +84,6 @@ void cx_gw_flush_dirty(cx_gateway *gw);
 void cx_gw_on_wire_verdict(uint64_t conn, int code, const char *reason, int is_close, void *arg);
 /* LWS_CALLBACK_SERVER_WRITEABLE: more of the queue, then the close frame; -1 closes. */
 int cx_gw_on_writeable(cx_gateway *gw, cx_session *s);
-/* LWS_CALLBACK_TIMER: a client reading its way to our close frame keeps its time while it reads. */
-void cx_gw_on_close_watch(cx_session *s);
 
 /* callbacks.c: the lws protocols table the context is created with */
 extern const struct lws_protocols cx_gw_protocols[];

@@ -18,9 +18,10 @@
  * A client that does not read meets CHANX_MAX_BUFFERED_BYTES, counted over
  * our queue AND what the kernel holds for it (over_bound: Linux lets a send
  * buffer grow to 4 MiB, where our queue alone never sees a slow reader), and
- * is closed with 1013: what it got is a gap-free prefix, nothing follows the
- * decision but the close frame, and it gets as long as it keeps reading to
- * reach that frame (watch_close).
+ * is closed with 1013: what it got is a gap-free prefix and nothing follows
+ * the decision but the close frame. That frame is written when the socket
+ * has room, so it lands in the kernel's queue, which keeps delivering it
+ * after CLOSE_ACK_SECS end the connection: a slow reader still reads its code.
  *
  * Close frames are written here too, raw: Debian's lws 4.1 is a debug build
  * whose libuv close path ("uv repeat test") shuts the socket before
@@ -183,32 +184,6 @@ void cx_gw_flush_dirty(cx_gateway *gw)
     gw->ndirty = 0;
 }
 
-/* A slow reader closed with 1013 has a backlog ahead of our close frame (at most max_buffered, in
- * the kernel): its CLOSE_ACK_SECS run from the last time it made progress reading, not from when the
- * frame was written, so it reads its close code instead of a reset. Checked every CLOSE_WATCH_US
- * (LWS_CALLBACK_TIMER, cx_gw_on_close_watch) while bytes wait for it; progress is the client's
- * acknowledgements (tcp_peer.h), which lws refilling the kernel's queue cannot hide. */
-#define CLOSE_WATCH_US (500 * 1000)
-
-static void watch_close(cx_session *s)
-{
-    cx_tcp_progress p;
-    int fd = lws_get_socket_fd(s->wsi);
-    if (cx_tcp_progress_read(fd, &p) != 0)
-        return;
-    if (p.acked > s->close_acked && s->close_acked)
-        lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_ACK, CLOSE_ACK_SECS);
-    s->close_acked = p.acked;
-    if (cx_tcp_unacked(fd) > 0 || lws_partial_buffered(s->wsi))
-        lws_set_timer_usecs(s->wsi, CLOSE_WATCH_US);
-}
-
-void cx_gw_on_close_watch(cx_session *s)
-{
-    if (s->close_sent)
-        watch_close(s);
-}
-
 /* The close frame, then the client's answer is awaited (RFC 6455 7.1.1: the server closes the TCP
  * connection after the client's close frame): closing at once would reset a connection the client
  * is still writing to, and it would see 1006 instead of our code. lws answers the client's close
@@ -225,7 +200,6 @@ static void send_close(cx_session *s)
     lws_write(s->wsi, p, h + 2 + len, LWS_WRITE_RAW);
     s->close_sent = 1;
     lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_ACK, CLOSE_ACK_SECS);
-    watch_close(s);
 }
 
 int cx_gw_on_writeable(cx_gateway *gw, cx_session *s)

@@ -45,7 +45,6 @@ typedef struct cx_session {
     size_t unacked;           /* at most this much of what we wrote the kernel (and lws) still hold for
                                * the client: refreshed from SIOCOUTQ only when the bound is near (outbox.c) */
     size_t last_write;        /* bytes of the last write: what lws may still hold of it (partial) */
-    uint64_t close_acked;     /* the client's acknowledged bytes at the last look while it reads to our close */
     uint64_t peer_acked, peer_received;   /* the client's TCP progress at the last quiet look (keepalive.c) */
     int peer_baseline;        /* peer_acked and peer_received were read */
     cx_frame_queue pending;   /* from the client, before CONNECT */

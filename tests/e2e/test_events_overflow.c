@@ -264,15 +264,14 @@ Test(events_overflow_notify, the_connection_stays_and_its_client_is_told_how_man
 
 Test(events_overflow_notify, an_unknown_overflow_mode_stops_the_worker_with_the_value_named)
 {
-    char cmd[800], out[4096] = "";
+    char cmd[800];
     snprintf(cmd, sizeof cmd, "CHANX_EVENT_OVERFLOW=silent CHANX_BROKER=tcp://127.0.0.1:1 timeout 20 %s/chanx-worker "
              "--plugins %s/test-plugins 2>&1", cx_test_bin(), cx_test_bin());
-    FILE *p = popen(cmd, "r");
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = '\0';
-    int status = pclose(p);
+    int status = 0;
+    char *out = cx_shell_output(cmd, &status);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1, "exit status %d: %s", status, out);
     cr_assert(strstr(out, "CHANX_EVENT_OVERFLOW is 'silent': it must be close (the default) or notify"), "said: %s", out);
+    free(out);
 }
 
 /* ------------------------------------------------------------ a burst, default mailbox */

@@ -8,7 +8,9 @@
  *     buffer that stops reading is closed with 1013 at a 256 KiB bound, and
  *     what it then reads is a gap-free prefix of what was published, the
  *     close frame, and nothing after. (Before, Linux grew the send buffer to
- *     4 MiB and the client was never closed.)
+ *     4 MiB and the client was never closed.) One that goes on reading at
+ *     1 KB per 20 ms still reads its 1013, although its backlog takes longer
+ *     than the 3 s a client has to answer a close frame.
  *   - The bound, not the ping, decides a slow reader's fate: a client
  *     reading a backlog slowly and sending nothing stays past the ping
  *     timeout, and gets every event in order. (Before, it was dropped
@@ -198,6 +200,32 @@ static int notify_number(const char *text)
 
 #define BOUND (256 * 1024)
 
+/* Reads frames at most at_most bytes per pace_ms until the close frame: the events must come 1, 2,
+ * 3... with no hole. Returns the close code (0: the stream ended without one); *events, *bytes. */
+static int read_to_close(raw *r, size_t at_most, long pace_ms, int *events, size_t *bytes)
+{
+    int next = 1, opcode = 0;
+    size_t len = 0;
+    char *payload = NULL;
+    *bytes = 0;
+    while (next_frame(r, 5000, at_most, &opcode, &payload, &len) && opcode != 8) {
+        if (opcode == 1) {
+            cr_assert_eq(notify_number(payload), next, "event %d where %d was due: a hole", notify_number(payload), next);
+            next++;
+            *bytes += len;
+        }
+        free(payload);
+        payload = NULL;
+        struct timespec pace = { 0, pace_ms * 1000000L };
+        if (pace_ms && r->len < at_most)
+            nanosleep(&pace, NULL);
+    }
+    *events = next - 1;
+    int code = opcode == 8 && len >= 2 ? (unsigned char) payload[0] << 8 | (unsigned char) payload[1] : 0;
+    free(payload);
+    return code;
+}
+
 Test(slow_readers, a_reader_that_stops_is_closed_with_1013_at_the_bound_after_a_gap_free_prefix)
 {
     start((const char *[]) { "CHANX_MAX_BUFFERED_BYTES=262144", "CHANX_LOG_LEVEL=info", NULL });
@@ -208,28 +236,39 @@ Test(slow_readers, a_reader_that_stops_is_closed_with_1013_at_the_bound_after_a_
     cr_assert_not_null(log, "the gateway never closed the client that stopped reading");
     free(log);
     /* now read it all: 1, 2, 3... with no hole, then the close frame with 1013, then the end */
-    int next = 1, opcode = 0;
-    size_t bytes = 0, len = 0;
-    char *payload = NULL;
-    while (next_frame(slow, 5000, 65536, &opcode, &payload, &len) && opcode != 8) {
-        if (opcode == 1) {
-            cr_assert_eq(notify_number(payload), next, "event %d where %d was due: a hole", notify_number(payload), next);
-            next++;
-            bytes += len;
-        }
-        free(payload);
-        payload = NULL;
-    }
-    cr_assert_eq(opcode, 8, "no close frame after %d events", next - 1);
-    int code = len >= 2 ? (unsigned char) payload[0] << 8 | (unsigned char) payload[1] : 0;
-    free(payload);
-    cr_assert_eq(code, 1013, "closed with %d", code);
-    cr_assert_lt(next - 1, 1000, "every event was taken: the bound was not enforced");
+    int events;
+    size_t bytes;
+    int code = read_to_close(slow, 65536, 0, &events, &bytes);
+    cr_assert_eq(code, 1013, "closed with %d after %d events", code, events);
+    cr_assert_lt(events, 1000, "every event was taken: the bound was not enforced");
     /* the bound held: what reached the client is the bound plus what its own buffer took */
     cr_assert_leq(bytes, BOUND + 128 * 1024, "%zu bytes were sent past a %d-byte bound", bytes, BOUND);
     char rest;
     cr_assert_leq(recv(slow->fd, &rest, 1, 0), 0, "bytes came after the close frame");
-    cr_log_info("%d events (%zu bytes) before the 1013", next - 1, bytes);
+    cr_log_info("%d events (%zu bytes) before the 1013", events, bytes);
+    raw_free(&slow);
+}
+
+Test(slow_readers, a_slow_reader_closed_at_the_bound_reads_its_1013_however_long_its_backlog_takes)
+{
+    start((const char *[]) { "CHANX_MAX_BUFFERED_BYTES=262144", "CHANX_LOG_LEVEL=info", NULL });
+    int64_t alice = cx_db_create_user(stack, "alice", 0);
+    raw *slow = raw_connect("/ws/evt_probe/feed/slow/", alice, 16 * 1024);
+    publish_notifies("slow", 1, 1000);
+    char *log = cx_stack_log(stack, "gateway0", "client is not reading", 15000);
+    cr_assert_not_null(log, "the gateway never closed the client that stopped reading");
+    free(log);
+    /* 1 KB every 20 ms: the backlog ahead of the close frame takes longer than the 3 s a client has
+     * to answer a close frame; it keeps reading, so it must still read its code */
+    int64_t started = now_ms();
+    int events;
+    size_t bytes;
+    int code = read_to_close(slow, 1024, 20, &events, &bytes);
+    int64_t took = now_ms() - started;
+    cr_assert_eq(code, 1013, "after %d events and %lld ms: %s", events, (long long) took,
+                 code ? "another code" : "the connection ended without a close frame");
+    cr_assert_gt(took, 3500, "read in %lld ms: not slower than the close timeout, the test proves nothing",
+                 (long long) took);
     raw_free(&slow);
 }
 
