@@ -70,7 +70,9 @@
  * reaches it. (The joins travel ahead of the message on the worker's one
  * ordered link, and the broker applies them before it forwards the message.)
  * A message build_groups itself sends arrives before the authentication
- * message; one sent from post_authentication after it.
+ * message; one sent from post_authentication after it. (With
+ * send_authentication_message off there is no such message: a reply to the
+ * client's first message is then a ready point, by the same ordering.)
  *
  * Incoming schema (.incoming): a JSON object mapping each action to its
  * payload's schema, or to null for "no payload" ({"action":"ping"} or
