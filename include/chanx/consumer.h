@@ -311,7 +311,8 @@ typedef struct chanx_consumer {
      * and a client that reconnects with ?since=<epoch>:<seq> (several: comma-separated, one per
      * group) gets, after that frame with "recovered": true, exactly the group messages it missed,
      * then the live ones; "recovered": false says history cannot cover the gap (trimmed, expired,
-     * another epoch: the broker restarted), and the client reloads from its source. */
+     * another epoch: the broker restarted), and the client reloads from its source. For the groups
+     * of build_groups, all of it comes before the authentication message. */
     int history_size;                         /* messages per group; 0 none, CHANX_HISTORY_DEFAULT */
     int history_ttl;                          /* seconds; 0 or CHANX_HISTORY_DEFAULT: the deployment's */
 } chanx_consumer;
