@@ -54,12 +54,12 @@ static json_t *kwargs_as_text(const json_t *kwargs)
     return text;
 }
 
-chanx_ctx *cx_ctx_new(cx_worker *worker, cx_consumer_entry *consumer, const cx_env *c)
+chanx_ctx *cx_ctx_new(const cx_services *services, cx_consumer_entry *consumer, const cx_env *c)
 {
     chanx_ctx *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
-    self->worker = worker;
+    self->services = services;
     self->consumer = consumer;
     self->conn = c->conn;
     self->state = calloc(1, consumer->desc->state_size ? consumer->desc->state_size : 1);
@@ -80,7 +80,7 @@ chanx_ctx *cx_ctx_new(cx_worker *worker, cx_consumer_entry *consumer, const cx_e
     self->auth_class = (c->flags & CX_USER_AUTH_TOKEN) ? CHANX_TOKEN_AUTH
                        : (c->flags & CX_USER_AUTH_SESSION) ? CHANX_SESSION_AUTH
                        : (c->flags & CX_USER_AUTH_JWT) ? CHANX_JWT_AUTH : NULL;
-    const cx_settings *s = cx_worker_settings(worker);
+    const cx_settings *s = services->settings;
     const chanx_consumer *d = consumer->desc;
     self->send_completion = flag_on(d->send_completion, s->send_completion);
     self->log_received = flag_on(d->log_received_message, s->log_received_message);
@@ -136,7 +136,7 @@ int cx_ctx_closed(const chanx_ctx *self)
 
 static int send_authentication(chanx_ctx *self, int status, const char *status_text, const char *detail)
 {
-    const cx_settings *s = cx_worker_settings(self->worker);
+    const cx_settings *s = self->services->settings;
     if (!flag_on(self->consumer->desc->send_authentication_message, s->send_authentication_message))
         return 0;
     json_t *payload = json_pack("{s:i, s:s, s:{s:s}}", "status_code", status, "status_text", status_text,
