@@ -12,6 +12,7 @@
  */
 #include "workers/context_internal.h"
 #include "common/http_status.h"
+#include "common/invariant.h"
 #include "common/log.h"
 #include "common/subprotocol.h"
 #include "common/metrics.h"
@@ -171,6 +172,7 @@ static int start(chanx_ctx *self)
 
 int cx_ctx_start(chanx_ctx *self)
 {
+    CX_ASSERT(!self->ending, "connection %llu started after its disconnect", (unsigned long long) self->conn);
     double started = cx_metrics_now();
     int rc = start(self);
     cx_consumer_observe_connect(self->consumer->metrics, cx_metrics_now() - started);
@@ -210,6 +212,9 @@ static json_t *validated(chanx_ctx *self, const char *text, size_t len)
 
 void cx_ctx_receive(chanx_ctx *self, const char *text, size_t len)
 {
+    /* After disconnect the consumer may have freed what its state points to: its receive would crash. */
+    CX_ASSERT(!self->ending, "a frame for connection %llu handled after its disconnect",
+              (unsigned long long) self->conn);
     snprintf(self->message_id, sizeof self->message_id, "%08x", ++self->received);
     json_t *message = validated(self, text, len);
     if (!message) {
@@ -246,6 +251,7 @@ void cx_ctx_receive(chanx_ctx *self, const char *text, size_t len)
 
 void cx_ctx_stop(chanx_ctx *self, int close_code)
 {
+    CX_ASSERT(!self->ending, "connection %llu disconnected twice", (unsigned long long) self->conn);
     self->ending = 1;
     double started = cx_metrics_now();
     if (self->consumer->desc->disconnect)

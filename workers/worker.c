@@ -39,6 +39,7 @@
 #include "workers/worker.h"
 #include "common/env.h"
 #include "common/idmap.h"
+#include "common/invariant.h"
 #include "common/link.h"
 #include "common/log.h"
 #include "workers/actor.h"
@@ -243,6 +244,10 @@ static void end_connection(cx_worker *self, uint64_t conn, int code)
 static void actor_done(cx_worker *self, cx_actor *actor)
 {
     chanx_ctx *ctx = cx_actor_ctx(actor);
+    /* Freed while still mapped, the next RECEIVE for it would run the plugin on freed memory. */
+    CX_ASSERT(cx_idmap_get(self->actors, ctx->conn) != actor && self->nactors > 0,
+              "connection actor of %llu came back done while %s", (unsigned long long) ctx->conn,
+              self->nactors ? "still mapped" : "none was alive");
     size_t n;
     const uint64_t *ids = cx_ctx_timer_ids(ctx, &n);
     for (size_t i = 0; i < n; i++)
