@@ -92,7 +92,7 @@ CHANX_CONSUMER(feed) {
               " \"staff_only\": null, \"fail\": null,"
               " \"nap\": {\"type\": \"object\", \"properties\": {\"ms\": {\"type\": \"integer\"}}, \"required\": [\"ms\"]},"
               " \"kick\": {\"type\": \"object\", \"properties\": {\"code\": {\"type\": \"integer\"}}, \"required\": [\"code\"]}}",
-    .passthrough_events = CHANX_ROUTES("notify"),
+    .passthrough_events = CHANX_ACTIONS("notify"),
     .receive_event = feed_event,
 };
 
