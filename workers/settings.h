@@ -8,7 +8,7 @@
  * owns one cx_settings and hands it to every connection through its services
  * (workers/services.h); it never changes after load, so any thread may read it.
  * To add a setting: a field here, its variable in cx_settings_load, its row in
- * the README's environment table, and its use in context.c or send.c.
+ * docs/configuration.md's environment table, and its use in context.c or send.c.
  */
 #ifndef CX_WORKERS_SETTINGS_H
 #define CX_WORKERS_SETTINGS_H
