@@ -23,6 +23,7 @@
  */
 #include "workers/plugins.h"
 #include "common/env.h"
+#include "common/rate.h"
 #include "common/permission.h"
 #include "common/subprotocol.h"
 #include "workers/api_names.h"
@@ -187,21 +188,25 @@ static json_t *edge_spec(const chanx_consumer *d, char *err, size_t errlen)
     if (d->object_permission)
         json_object_set_new(spec, "object_permission", json_string(d->object_permission));
     json_object_set_new(spec, "auth_method", json_string(d->auth_method ? d->auth_method : "GET"));
+    if (d->has_permission)   /* the gateway then leaves its object verdict to the worker (DRF's order) */
+        json_object_set_new(spec, "has_permission", json_true());
     if (d->subprotocols)
         json_object_set_new(spec, "subprotocols", string_list(d->subprotocols, NULL));
     /* For the AsyncAPI document only (the gateway enforces none of these): the message schemas and
      * the flags that decide which framework messages a client sees. */
     if (d->incoming)
-        json_object_set_new(spec, "incoming", json_loads(d->incoming, 0, NULL));
+        json_object_set_new(spec, "incoming", json_loads(d->incoming, JSON_ALLOW_NUL, NULL));
     if (d->outgoing)
-        json_object_set_new(spec, "outgoing", json_loads(d->outgoing, 0, NULL));
+        json_object_set_new(spec, "outgoing", json_loads(d->outgoing, JSON_ALLOW_NUL, NULL));
     if (d->events && d->receive_event)
-        json_object_set_new(spec, "events", json_loads(d->events, 0, NULL));
+        json_object_set_new(spec, "events", json_loads(d->events, JSON_ALLOW_NUL, NULL));
     json_object_set_new(spec, "action_key", json_string(d->action_key ? d->action_key : "action"));
     json_object_set_new(spec, "send_completion", json_boolean(flag_value(d->send_completion, "CHANX_SEND_COMPLETION", 0)));
     json_object_set_new(spec, "send_authentication_message",
                         json_boolean(flag_value(d->send_authentication_message, "CHANX_SEND_AUTHENTICATION_MESSAGE", 1)));
     json_object_set_new(spec, "camelize", json_boolean(flag_value(d->camelize, "CHANX_CAMELIZE", 0)));
+    if (d->throttle_rate)   /* absent: the gateway applies CHANX_THROTTLE_RATE */
+        json_object_set_new(spec, "throttle_rate", json_string(d->throttle_rate));
     if (d->passthrough_events) {
         json_t *passthrough = json_array();
         for (const char *const *a = d->passthrough_events; *a; a++)
@@ -232,6 +237,10 @@ static int check_consumer(cx_consumer_entry *e, char *err, size_t errlen)
         if (!cx_subprotocol_is_token(*p, strlen(*p)) || strlen(*p) > 63)
             return snprintf(err, errlen, "consumer '%s': subprotocol \"%s\" is not an RFC 7230 token of at most 63 bytes",
                             e->short_name, *p), -1;
+    cx_rate rate;
+    char why_rate[160];
+    if (cx_rate_parse(d->throttle_rate, &rate, why_rate, sizeof why_rate) != 0)
+        return snprintf(err, errlen, "consumer '%s': %s", e->short_name, why_rate), -1;
     if (d->incoming) {
         char why[256];
         e->schema = cx_schema_new(d->incoming, d->action_key ? d->action_key : "action", why, sizeof why);
