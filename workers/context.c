@@ -12,6 +12,7 @@
  */
 #include "workers/context_internal.h"
 #include "common/http_status.h"
+#include "common/invariant.h"
 #include "common/log.h"
 #include "common/subprotocol.h"
 #include "common/metrics.h"
@@ -86,21 +87,24 @@ static int64_t wall_ms(void)
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void cx_ctx_history(const chanx_ctx *self, uint32_t *size, uint32_t *ttl_ms)
+/* The consumer's declared history as GROUP_ADD and RESUME carry it (broker/history.c). */
+static void declared_history(chanx_ctx *self)
 {
     const chanx_consumer *d = self->consumer->desc;
-    *size = d->history_size == CHANX_HISTORY_DEFAULT ? CX_HISTORY_DEFAULT
-            : d->history_size > 0 ? (uint32_t) d->history_size : 0;
-    *ttl_ms = !*size ? 0
-              : d->history_ttl > 0 && d->history_ttl <= 86400 ? (uint32_t) d->history_ttl * 1000u : CX_HISTORY_DEFAULT;
+    uint32_t size = d->history_size == CHANX_HISTORY_DEFAULT ? CX_HISTORY_DEFAULT
+                    : d->history_size > 0 ? (uint32_t) d->history_size : 0;
+    self->history_size = size;
+    self->history_ttl_ms = !size ? 0
+                           : d->history_ttl > 0 && d->history_ttl <= 86400 ? (uint32_t) d->history_ttl * 1000u
+                                                                          : CX_HISTORY_DEFAULT;
 }
 
-chanx_ctx *cx_ctx_new(cx_worker *worker, cx_consumer_entry *consumer, const cx_env *c)
+chanx_ctx *cx_ctx_new(const cx_services *services, cx_consumer_entry *consumer, const cx_env *c)
 {
     chanx_ctx *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
-    self->worker = worker;
+    self->services = services;
     self->consumer = consumer;
     self->conn = c->conn;
     self->state = calloc(1, consumer->desc->state_size ? consumer->desc->state_size : 1);
@@ -115,6 +119,7 @@ chanx_ctx *cx_ctx_new(cx_worker *worker, cx_consumer_entry *consumer, const cx_e
     self->obj = c->obj.len ? json_loadb(c->obj.ptr, c->obj.len, 0, NULL) : NULL;
     self->since = since_of(self->query);
     self->connected_ms = wall_ms();
+    declared_history(self);
     self->user = (chanx_user) {
         .id = c->user_id, .username = self->username,
         .is_authenticated = (c->flags & CX_USER_AUTHENTICATED) != 0,
@@ -124,7 +129,7 @@ chanx_ctx *cx_ctx_new(cx_worker *worker, cx_consumer_entry *consumer, const cx_e
     self->auth_class = (c->flags & CX_USER_AUTH_TOKEN) ? CHANX_TOKEN_AUTH
                        : (c->flags & CX_USER_AUTH_SESSION) ? CHANX_SESSION_AUTH
                        : (c->flags & CX_USER_AUTH_JWT) ? CHANX_JWT_AUTH : NULL;
-    const cx_settings *s = cx_worker_settings(worker);
+    const cx_settings *s = services->settings;
     const chanx_consumer *d = consumer->desc;
     self->send_completion = flag_on(d->send_completion, s->send_completion);
     self->log_received = flag_on(d->log_received_message, s->log_received_message);
@@ -181,7 +186,7 @@ int cx_ctx_closed(const chanx_ctx *self)
 
 static int send_authentication(chanx_ctx *self, int status, const char *status_text, const char *detail)
 {
-    const cx_settings *s = cx_worker_settings(self->worker);
+    const cx_settings *s = self->services->settings;
     if (!flag_on(self->consumer->desc->send_authentication_message, s->send_authentication_message))
         return 0;
     json_t *payload = json_pack("{s:i, s:s, s:{s:s}}", "status_code", status, "status_text", status_text,
@@ -228,6 +233,7 @@ static int start(chanx_ctx *self)
 
 int cx_ctx_start(chanx_ctx *self)
 {
+    CX_ASSERT(!self->ending, "connection %llu started after its disconnect", (unsigned long long) self->conn);
     double started = cx_metrics_now();
     int rc = start(self);
     cx_consumer_observe_connect(self->consumer->metrics, cx_metrics_now() - started);
@@ -267,6 +273,9 @@ static json_t *validated(chanx_ctx *self, const char *text, size_t len)
 
 void cx_ctx_receive(chanx_ctx *self, const char *text, size_t len)
 {
+    /* After disconnect the consumer may have freed what its state points to: its receive would crash. */
+    CX_ASSERT(!self->ending, "a frame for connection %llu handled after its disconnect",
+              (unsigned long long) self->conn);
     snprintf(self->message_id, sizeof self->message_id, "%08x", ++self->received);
     json_t *message = validated(self, text, len);
     if (!message) {
@@ -303,6 +312,7 @@ void cx_ctx_receive(chanx_ctx *self, const char *text, size_t len)
 
 void cx_ctx_stop(chanx_ctx *self, int close_code)
 {
+    CX_ASSERT(!self->ending, "connection %llu disconnected twice", (unsigned long long) self->conn);
     self->ending = 1;
     double started = cx_metrics_now();
     if (self->consumer->desc->disconnect)

@@ -9,7 +9,7 @@
 #include "workers/context.h"
 
 struct chanx_ctx {
-    cx_worker *worker;
+    const cx_services *services;   /* the worker's, handed down at creation */
     cx_consumer_entry *consumer;
     uint64_t conn;
     void *state;
@@ -30,6 +30,8 @@ struct chanx_ctx {
     struct cx_db_conn *tx;  /* the connection of a running chanx_db_transaction, else NULL (db_api.c) */
     char *since;            /* the URL's ?since= values, comma-joined ("" none): joins to history groups */
     int64_t connected_ms;   /* when CONNECT arrived (Unix ms): presence after a broker restart */
+    uint32_t history_size, history_ttl_ms;   /* the consumer's history for GROUP_ADD and RESUME (0: none;
+                                              * CX_HISTORY_DEFAULT: the broker's defaults) */
 };
 
 struct chanx_msg {
@@ -41,10 +43,6 @@ struct chanx_msg {
 struct chanx_groups {
     chanx_ctx *ctx;
 };
-
-/* The consumer's declared history for GROUP_ADD and RESUME (0, 0: none; CX_HISTORY_DEFAULT: the
- * broker's defaults). */
-void cx_ctx_history(const chanx_ctx *self, uint32_t *size, uint32_t *ttl_ms);
 
 /* Fields every log record of a connection carries. New object. Only on the connection's own thread:
  * message_id changes as it handles messages. */
