@@ -63,7 +63,7 @@ static void on_connect(cx_broker *self, cx_broker_peer *gateway, const cx_env *e
     }
     *c = (cx_broker_conn) { .id = env->conn, .gateway = gateway, .worker = worker, .user_id = env->user_id,
                             .username = env->username.len ? cx_slice_dup(env->username) : NULL,
-                            .connected_ms = zclock_time() };
+                            .connected_ms = env->connected_ms ? (int64_t) env->connected_ms : zclock_time() };
     cx_idmap_put(self->conns, c->id, c);
     cx_users_add(self->users, c->user_id, c->id, c);
     cx_idmap_put(gateway->conns, c->id, c);

@@ -6,7 +6,9 @@
  * gateway and start. So presence is a read of its own tables, never a
  * second store to keep right: a connection whose gateway dies leaves its
  * groups when the heartbeat timeout declares the gateway dead, and a
- * restarted broker has it back once gateways and workers re-announce.
+ * restarted broker has it back once gateways and workers re-announce (a
+ * connection only one of them has re-announced yet is left out: its user
+ * and start come with its worker's RESUME).
  *
  * The answer is JSON text for the publish API to pass on:
  *   users: {"group", "users": [{"user_id", "username", "connections": [{"connection", "gateway",
@@ -35,8 +37,8 @@ static void collect(uint64_t conn, void *arg)
 {
     members *m = arg;
     cx_broker_conn *c = cx_idmap_get(m->self->conns, conn);
-    if (!c)
-        return;
+    if (!c || !c->gateway || !c->worker)
+        return;   /* half re-announced after a restart: its user and start come with its worker's RESUME */
     if (m->n == m->cap) {
         size_t cap = m->cap ? 2 * m->cap : 64;
         cx_broker_conn **grown = realloc(m->conns, cap * sizeof *grown);

@@ -134,7 +134,7 @@ typedef struct {
     cx_slice since;                               /* GROUP_ADD: "epoch:seq[,epoch:seq...]" or empty */
     uint64_t seq;                                 /* GROUP_SEND (set by the broker), HISTORY, RECOVERY */
     cx_slice epoch;                               /* GROUP_SEND (set by the broker), HISTORY, RECOVERY */
-    uint64_t connected_ms;                        /* RESUME from a worker: when the connection began (Unix ms) */
+    uint64_t connected_ms;                        /* CONNECT (the gateway's clock), a worker's RESUME: when the connection began (Unix ms) */
 } cx_env;
 
 /* Reusable encoder: one buffer, grown as needed, never freed between messages. */

@@ -118,7 +118,7 @@ chanx_ctx *cx_ctx_new(const cx_services *services, cx_consumer_entry *consumer, 
     self->query = cx_query_parse(c->query.ptr, c->query.len);
     self->obj = c->obj.len ? json_loadb(c->obj.ptr, c->obj.len, 0, NULL) : NULL;
     self->since = since_of(self->query);
-    self->connected_ms = wall_ms();
+    self->connected_ms = c->connected_ms ? (int64_t) c->connected_ms : wall_ms();   /* the gateway's, as the broker has it */
     declared_history(self);
     self->user = (chanx_user) {
         .id = c->user_id, .username = self->username,

@@ -511,13 +511,18 @@ Test(history, a_user_whose_gateway_dies_leaves_and_a_broker_restart_brings_prese
 
     cx_stack_kill_broker(stack, SIGKILL);   /* presence lives in the broker's memory only */
     cx_stack_start_broker(stack);
-    json_t *after = presence_until("feed_lobby", "bob", 1, 20000);
+    json_decref(presence_until("feed_lobby", "bob", 1, 20000));
+    json_t *after = presence_until("feed_lobby", "alice", 1, 20000);
     json_t *was = json_object_get(user_entry(before, "alice"), "connections");
     json_t *is = json_object_get(user_entry(after, "alice"), "connections");
-    cr_assert(json_equal(was, is), "alice's connection, gateway and connected_since are back as they were");
+    char *before_text = json_dumps(before, JSON_COMPACT), *after_text = json_dumps(after, JSON_COMPACT);
+    cr_assert(json_equal(was, is), "alice's connection, gateway and connected_since are back as they were: %s then %s",
+              before_text, after_text);
     cr_assert(json_equal(json_object_get(user_entry(before, "bob"), "connections"),
                          json_object_get(user_entry(after, "bob"), "connections")));
     cr_assert_str_eq(json_string_value(json_object_get(user_entry(after, "bob"), "username")), "bob");
+    free(before_text);
+    free(after_text);
     json_decref(before);
     json_decref(after);
 
