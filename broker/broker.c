@@ -145,12 +145,15 @@ cx_broker *cx_broker_new(const char *endpoint)
     self->enc = cx_encoder_new();
     self->banned = zhashx_new();
     self->rebuild = cx_rebuild_new();
+    self->presence_pushed = zhashx_new();
+    if (self->presence_pushed)
+        zhashx_set_destructor(self->presence_pushed, cx_broker_presence_free);
     self->history = cx_history_new((uint32_t) cx_env_long("CHANX_HISTORY_SIZE", 100, 1, 1000000),
                                    (uint32_t) cx_env_long("CHANX_HISTORY_TTL_MS", 300000, 1, 86400000L),
                                    (size_t) cx_env_long("CHANX_HISTORY_MAX_BYTES", 1L << 20, 1024, 1L << 30));
     if (!self->router || !self->peers || !self->conns || !self->groups || !self->routes || !self->dec
         || !self->enc || !self->banned || !self->rebuild || !self->worker_groups || !self->users
-        || !self->history) {
+        || !self->history || !self->presence_pushed) {
         cx_broker_destroy(&self);
         return NULL;
     }
@@ -208,6 +211,7 @@ void cx_broker_destroy(cx_broker **self_p)
     cx_groups_destroy(&self->groups);
     cx_groups_destroy(&self->worker_groups);
     cx_history_destroy(&self->history);
+    zhashx_destroy(&self->presence_pushed);
     cx_users_destroy(&self->users);
     cx_route_table_destroy(&self->routes);
     cx_decoder_destroy(&self->dec);

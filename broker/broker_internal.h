@@ -84,6 +84,8 @@ struct cx_broker {
     cx_broker_peer *standby;     /* a standby broker following this one: it gets the histories */
     cx_broker_standby *following;   /* this broker is a standby: its link to the primary (standby.c) */
     int64_t history_expired_ms;  /* the last expiry pass */
+    zhashx_t *presence_pushed;   /* group → its users' connection counts, for groups with presence pushes */
+    int rebuilding;              /* a rebuild window is open (rebuild.c): memberships return, no pushes */
 };
 
 /* dispatch.c */
@@ -95,8 +97,16 @@ void cx_broker_dispatch(cx_broker *self, const char *id, size_t idlen, zmq_msg_t
 void cx_broker_on_event(cx_broker *self, cx_broker_peer *api, const cx_env *env, zmq_msg_t *msg);
 void cx_broker_on_close_target(cx_broker *self, cx_broker_peer *api, const cx_env *env, zmq_msg_t *msg);
 
-/* presence.c: PRESENCE from an API peer, answered with PRESENCE_RESULT. */
-void cx_broker_on_presence(cx_broker *self, cx_broker_peer *api, const cx_env *env, zmq_msg_t *msg);
+/* presence.c: PRESENCE from an API peer or a worker, answered with PRESENCE_RESULT. */
+void cx_broker_on_presence(cx_broker *self, cx_broker_peer *asker, const cx_env *env, zmq_msg_t *msg);
+/* Presence pushes: a group whose consumer asked for them (GROUP_ADD's CX_GROUP_ADD_PRESENCE) tells its
+ * members presence_joined when a user's first connection joins it and presence_left when the last
+ * one leaves. track starts that for a group (its current members counted, silently); conns.c tells
+ * every join and leave. zhashx destructor of the table: cx_broker_presence_free. */
+void cx_broker_presence_track(cx_broker *self, const char *group);
+void cx_broker_presence_joined(cx_broker *self, const cx_broker_conn *c, const char *group);
+void cx_broker_presence_left(cx_broker *self, const cx_broker_conn *c, const char *group);
+void cx_broker_presence_free(void **item);
 
 /* recovery.c (history.h holds the messages) */
 /* A GROUP_SEND naming at least one group with a history: each such group gets its own envelope with

@@ -169,6 +169,12 @@ static void on_group_add(cx_broker *self, cx_broker_peer *worker, const cx_env *
             cx_broker_replicate_start(self, name);
         free(name);
     }
+    if (env->flags & CX_GROUP_ADD_PRESENCE) {   /* counted from before this join: its push follows */
+        char *name = cx_slice_dup(env->group);
+        if (name)
+            cx_broker_presence_track(self, name);
+        free(name);
+    }
     if (cx_broker_conn_join(self, c, env->group) == 1) {
         cx_broker_forward(self, c->gateway, msg);
         cx_broker_recover(self, c, env);
@@ -243,7 +249,7 @@ static const struct {
     [CX_ENV_GROUP_SEND] = { on_group_send, WAITS_FOR_REBUILD },  /* worker */
     [CX_ENV_EVENT] = { cx_broker_on_event, 0 },                  /* api (events.c) */
     [CX_ENV_CLOSE_TARGET] = { cx_broker_on_close_target, 0 },    /* api (events.c) */
-    [CX_ENV_PRESENCE] = { cx_broker_on_presence, 0 },            /* api (presence.c) */
+    [CX_ENV_PRESENCE] = { cx_broker_on_presence, 0 },            /* api, worker (presence.c) */
 };
 
 /* A peer the broker does not know: HELLO introduces it; anything else was sent before its HELLO

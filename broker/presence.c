@@ -17,6 +17,13 @@
  *   a group without members: {"error": "group_not_found", "group"}
  * One user in two tabs is one entry with two connections. Users past
  * PRESENCE_MAX_USERS are left out (truncated: true; stats still count them).
+ *
+ * Pushes: a consumer that asks for them (its GROUP_ADDs carry
+ * CX_GROUP_ADD_PRESENCE) makes its groups tell their members
+ * {"action":"presence_joined"|"presence_left","payload":{"group","user_id",
+ * "username"}}, once per user, not per tab: the broker counts each user's
+ * connections in such a group and pushes when the count leaves or reaches 0.
+ * Memberships coming back in a rebuild window are counted without a push.
  */
 #include "broker/broker_internal.h"
 
@@ -111,7 +118,7 @@ static json_t *describe(const members *m, int stats, const char *group)
                      "truncated", users > PRESENCE_MAX_USERS);
 }
 
-void cx_broker_on_presence(cx_broker *self, cx_broker_peer *api, const cx_env *env, zmq_msg_t *msg)
+void cx_broker_on_presence(cx_broker *self, cx_broker_peer *asker, const cx_env *env, zmq_msg_t *msg)
 {
     (void) msg;
     char *group = cx_slice_dup(env->group);
@@ -130,9 +137,88 @@ void cx_broker_on_presence(cx_broker *self, cx_broker_peer *api, const cx_env *e
     char *text = answer ? json_dumps(answer, JSON_COMPACT) : NULL;
     cx_env result = { .type = CX_ENV_PRESENCE_RESULT, .request = env->request,
                       .text = cx_slice_of(text ? text : "{\"error\":\"out_of_memory\"}") };
-    cx_broker_send_env(self, api, &result);
+    cx_broker_send_env(self, asker, &result);
     free(text);
     json_decref(answer);
     free(m.conns);
     free(group);
+}
+
+/* ------------------------------------------------------------- pushes */
+
+/* A tracked group's users: user id → how many of their connections are in it (as a pointer). */
+void cx_broker_presence_free(void **item)
+{
+    cx_idmap_destroy((cx_idmap **) item);
+}
+
+static void count_member(uint64_t conn, void *arg)
+{
+    cx_broker *self = ((void **) arg)[0];
+    cx_idmap *users = ((void **) arg)[1];
+    cx_broker_conn *c = cx_idmap_get(self->conns, conn);
+    if (c && c->user_id > 0)
+        cx_idmap_put(users, (uint64_t) c->user_id,
+                     (void *) ((uintptr_t) cx_idmap_get(users, (uint64_t) c->user_id) + 1));
+}
+
+void cx_broker_presence_track(cx_broker *self, const char *group)
+{
+    if (zhashx_lookup(self->presence_pushed, group))
+        return;
+    cx_idmap *users = cx_idmap_new();
+    if (!users)
+        return;
+    void *arg[2] = { self, users };
+    cx_groups_each_member(self->groups, group, count_member, arg);
+    zhashx_insert(self->presence_pushed, group, users);
+}
+
+/* {"action": action, "payload": {"group", "user_id", "username"}} to every member of the group, as raw
+ * JSON (no is_mine/is_current, no seq: a push about the group, not a message of it). */
+static void push(cx_broker *self, const char *group, const char *action, const cx_broker_conn *c)
+{
+    json_t *m = json_pack("{s:s, s:{s:s, s:I, s:s}}", "action", action, "payload", "group", group, "user_id",
+                          (json_int_t) c->user_id, "username", c->username ? c->username : "");
+    char *text = m ? json_dumps(m, JSON_COMPACT) : NULL;
+    json_decref(m);
+    cx_env env = { .type = CX_ENV_GROUP_SEND, .ngroups = 1, .flags = CX_GROUP_NO_OWNERSHIP,
+                   .text = cx_slice_of(text ? text : "") };
+    env.groups[0] = cx_slice_of(group);
+    zmq_msg_t msg;
+    if (text && cx_broker_encode_msg(self, &env, &msg) == 0) {
+        cx_broker_fanout f = { self, &msg, 0 };
+        const char *names[1] = { group };
+        cx_groups_gateways(self->groups, names, 1, cx_broker_fanout_forward, &f);
+        zmq_msg_close(&msg);
+    }
+    free(text);
+}
+
+void cx_broker_presence_joined(cx_broker *self, const cx_broker_conn *c, const char *group)
+{
+    cx_idmap *users = c->user_id > 0 ? zhashx_lookup(self->presence_pushed, group) : NULL;
+    if (!users)
+        return;
+    uintptr_t n = (uintptr_t) cx_idmap_get(users, (uint64_t) c->user_id);
+    cx_idmap_put(users, (uint64_t) c->user_id, (void *) (n + 1));
+    if (n == 0 && !self->rebuilding)   /* the user's first tab: news; a restart's re-announcement: not */
+        push(self, group, "presence_joined", c);
+}
+
+void cx_broker_presence_left(cx_broker *self, const cx_broker_conn *c, const char *group)
+{
+    cx_idmap *users = c->user_id > 0 ? zhashx_lookup(self->presence_pushed, group) : NULL;
+    if (!users)
+        return;
+    uintptr_t n = (uintptr_t) cx_idmap_get(users, (uint64_t) c->user_id);
+    if (n > 1) {
+        cx_idmap_put(users, (uint64_t) c->user_id, (void *) (n - 1));
+        return;
+    }
+    cx_idmap_remove(users, (uint64_t) c->user_id);
+    if (n == 1)
+        push(self, group, "presence_left", c);
+    if (cx_idmap_size(users) == 0)
+        zhashx_delete(self->presence_pushed, group);
 }

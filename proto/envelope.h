@@ -82,6 +82,8 @@ typedef enum { CX_TARGET_GROUPS = 1, CX_TARGET_USER = 2, CX_TARGET_CONNECTION = 
 #define CX_RECOVERY_RECOVERED 0x01u  /* every message after the since asked for was replayed before it */
 #define CX_RECOVERY_ASKED     0x02u  /* the join carried a since */
 
+/* GROUP_ADD flags (appended): its members get presence_joined / presence_left (broker/presence.c) */
+#define CX_GROUP_ADD_PRESENCE 0x01u
 /* GROUP_ADD history: history_size / history_ttl_ms of CX_HISTORY_DEFAULT take the broker's defaults */
 #define CX_HISTORY_DEFAULT UINT32_MAX
 /* PRESENCE targets (the request's `target` field) */

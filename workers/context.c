@@ -87,13 +87,15 @@ static int64_t wall_ms(void)
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The consumer's declared history as GROUP_ADD and RESUME carry it (broker/history.c). */
+/* The consumer's declared history and presence pushes, as GROUP_ADD and RESUME carry them
+ * (broker/history.c, broker/presence.c). */
 static void declared_history(chanx_ctx *self)
 {
     const chanx_consumer *d = self->consumer->desc;
     uint32_t size = d->history_size == CHANX_HISTORY_DEFAULT ? CX_HISTORY_DEFAULT
                     : d->history_size > 0 ? (uint32_t) d->history_size : 0;
     self->history_size = size;
+    self->group_add_flags = d->presence_pushes ? CX_GROUP_ADD_PRESENCE : 0;
     self->history_ttl_ms = !size ? 0
                            : d->history_ttl > 0 && d->history_ttl <= 86400 ? (uint32_t) d->history_ttl * 1000u
                                                                           : CX_HISTORY_DEFAULT;

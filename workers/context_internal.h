@@ -32,6 +32,7 @@ struct chanx_ctx {
     int64_t connected_ms;   /* when CONNECT arrived (Unix ms): presence after a broker restart */
     uint32_t history_size, history_ttl_ms;   /* the consumer's history for GROUP_ADD and RESUME (0: none;
                                               * CX_HISTORY_DEFAULT: the broker's defaults) */
+    uint32_t group_add_flags;                /* CX_GROUP_ADD_PRESENCE when the consumer asks for presence pushes */
 };
 
 struct chanx_msg {

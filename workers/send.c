@@ -187,6 +187,7 @@ int chanx_group_add(chanx_ctx *ctx, const char *group)
     cx_env env = { .type = CX_ENV_GROUP_ADD, .conn = ctx->conn, .group = cx_slice_of(group) };
     env.history_size = ctx->history_size;
     env.history_ttl_ms = ctx->history_ttl_ms;
+    env.flags = ctx->group_add_flags;
     if (env.history_size)
         env.since = cx_slice_of(ctx->since);
     return cx_outbox_send(ctx->services->outbox, &env) == 0 ? CHANX_OK : CHANX_ERROR;

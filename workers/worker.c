@@ -82,6 +82,7 @@ struct cx_worker {
     int notify_dropped;         /* CHANX_EVENT_OVERFLOW=notify: a refused event is told, not closed for */
     cx_memberships *members;    /* groups → connections, for group events (memberships.h) */
     cx_services services;       /* outbox, settings, db: handed to every connection (services.h) */
+    cx_answers *answers;        /* the broker's answers to what pool threads wait for (answers.h) */
 };
 
 /* ----------------------------------------------------------- registration */
@@ -121,7 +122,7 @@ static void resume(cx_worker *self)
             /* with who and since when (presence) and its consumer's history for these groups */
             cx_env env = { .type = CX_ENV_RESUME, .conn = conn, .username = cx_slice_of(ctx->username),
                            .connected_ms = (uint64_t) ctx->connected_ms, .history_size = ctx->history_size,
-                           .history_ttl_ms = ctx->history_ttl_ms };
+                           .history_ttl_ms = ctx->history_ttl_ms, .flags = ctx->group_add_flags };
             for (; g < ngroups && env.ngroups < CX_PROTO_MAX_GROUPS; g++)
                 env.groups[env.ngroups++] = cx_slice_of(names[g]);
             cx_link_send(self->link, &env);
@@ -353,6 +354,9 @@ static void dispatch(cx_worker *self, const cx_env *env)
     case CX_ENV_EVENT:
         on_event(self, env);
         break;
+    case CX_ENV_PRESENCE_RESULT:   /* for a pool thread waiting in chanx_group_presence */
+        cx_answers_put(self->answers, env->request, env->text.ptr, env->text.len);
+        break;
     default:
         cx_debug("worker ignores %s", cx_env_type_name(env->type));
         break;
@@ -408,8 +412,10 @@ cx_worker *cx_worker_new(const char *endpoint, cx_plugin_set *plugins)
     cx_settings_load(&self->settings);
     self->outbox = self->link && self->queue && self->members
                    ? cx_outbox_new(self->link, self->queue, self->members) : NULL;
-    self->services = (cx_services) { .outbox = self->outbox, .settings = &self->settings, .db = self->db };
-    if (self->actors && self->outbox && self->timers)
+    self->answers = cx_answers_new();
+    self->services = (cx_services) { .outbox = self->outbox, .settings = &self->settings, .db = self->db,
+                                     .answers = self->answers };
+    if (self->actors && self->outbox && self->timers && self->answers)
         self->scheduler = cx_scheduler_new(threads, cx_actor_run, cx_outbox_thread_hook);
     if (!self->scheduler || !self->link) {
         cx_worker_destroy(&self);
@@ -467,6 +473,7 @@ void cx_worker_destroy(cx_worker **self_p)
     cx_memberships_destroy(&self->members);
     cx_link_queue_destroy(&self->queue);
     cx_db_pool_destroy(&self->db);
+    cx_answers_destroy(&self->answers);
     cx_link_destroy(&self->link);
     cx_settings_free(&self->settings);
     free(self);

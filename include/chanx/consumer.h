@@ -321,6 +321,14 @@ typedef struct chanx_consumer {
      * of build_groups, all of it comes before the authentication message. */
     int history_size;                         /* messages per group; 0 none, CHANX_HISTORY_DEFAULT */
     int history_ttl;                          /* seconds; 0 or CHANX_HISTORY_DEFAULT: the deployment's */
+
+    /* Presence pushes (appended): nonzero, and the members of each group this consumer's connections
+     * join get {"action":"presence_joined","payload":{"group","user_id","username"}} when a user's
+     * first connection joins it, and "presence_left" when their last one leaves (a closed tab, a
+     * disconnect, their gateway declared dead): one per user, not per tab, anonymous connections
+     * never. The joining connection itself is not told. Sent by the broker as raw JSON, as they are
+     * (no is_mine, no seq, not camelized). Who is there now: chanx_group_presence(). */
+    int presence_pushes;
 } chanx_consumer;
 #define CHANX_HISTORY_DEFAULT (-1)
 
@@ -402,6 +410,15 @@ int chanx_group_add(chanx_ctx *ctx, const char *group);
 int chanx_group_discard(chanx_ctx *ctx, const char *group);
 /* Closes the connection with a WebSocket close code (1000, 4000-4999...). */
 int chanx_close(chanx_ctx *ctx, int code);
+
+/* Who is in group now, as POST /api/presence answers it (docs/events.md): {"group", "users":
+ * [{"user_id", "username", "connections": [{"connection", "gateway", "connected_since"}]}],
+ * "anonymous", "truncated"}, or with stats nonzero only {"group", "users", "connections",
+ * "anonymous"}; {"error": "group_not_found", "group"} when nobody is in it. A new reference (the
+ * caller decrefs), or NULL when the broker does not answer within 2 s or the call is made outside a
+ * consumer callback. Asks the broker and waits for it, like a database query: it holds up this
+ * connection's thread for a round trip. Any group, not only the connection's. */
+json_t *chanx_group_presence(chanx_ctx *ctx, const char *group, int stats);
 
 /* ------------------------------------------------------------------ groups */
 

@@ -579,3 +579,92 @@ Test(history, presence_from_the_python_client_and_chanx_admin)
     cr_assert(strstr(out, "group_not_found"), "%s", out);
     free(out);
 }
+
+/* The next frame whose action is not a group message of the room ("said"); asserts it is action. */
+static json_t *expect_action(cx_communicator *c, const char *action)
+{
+    json_t *m = next(c, 10000);
+    char *text = m ? json_dumps(m, JSON_COMPACT) : NULL;
+    cr_assert(m && strcmp(json_string_value(json_object_get(m, "action")), action) == 0, "expected %s, got %s",
+              action, text ? text : "nothing");
+    free(text);
+    return m;
+}
+
+static void expect_presence_push(cx_communicator *c, const char *action, const char *username, int64_t user)
+{
+    json_t *m = expect_action(c, action);
+    json_t *p = json_object_get(m, "payload");
+    cr_assert_str_eq(json_string_value(json_object_get(p, "group")), "feed_lobby");
+    cr_assert_str_eq(json_string_value(json_object_get(p, "username")), username);
+    cr_assert_eq(json_integer_value(json_object_get(p, "user_id")), user);
+    cr_assert_null(json_object_get(m, "seq"), "a presence push is not a message of the group");
+    json_decref(m);
+}
+
+/* "who": the consumer's own read of presence; also a sync point (nothing else came before it). */
+static json_t *who(cx_communicator *c)
+{
+    cx_send_message(c, "who", NULL);
+    json_t *m = expect_action(c, "present");
+    json_t *p = json_incref(json_object_get(m, "payload"));
+    json_decref(m);
+    return p;
+}
+
+Test(history, presence_pushes_come_once_per_user_and_a_consumer_reads_presence)
+{
+    start(2, 0);
+    cx_communicator *bob_tab = client(0, "/ws/hist_probe/lobby/", bob);
+    json_decref(recovery(bob_tab));
+    cx_communicator *alice1 = client(1, "/ws/hist_probe/lobby/", alice);
+    expect_presence_push(bob_tab, "presence_joined", "alice", alice);
+    cx_communicator *alice2 = client(0, "/ws/hist_probe/lobby/", alice);   /* a second tab: no news */
+    json_t *p = who(bob_tab);   /* also: no presence_joined came before the answer */
+    cr_assert_eq(json_array_size(json_object_get(p, "users")), 2);
+    json_t *a = NULL;
+    size_t i;
+    json_t *u;
+    json_array_foreach(json_object_get(p, "users"), i, u)
+        if (json_integer_value(json_object_get(u, "user_id")) == alice)
+            a = u;
+    cr_assert_not_null(a);
+    cr_assert_eq(json_array_size(json_object_get(a, "connections")), 2, "the consumer sees both of alice's tabs");
+    json_decref(p);
+    p = who(bob_tab);
+    json_decref(p);
+    json_t *stats = NULL;
+    cx_send_message(bob_tab, "who", (stats = json_pack("{s:b}", "stats", 1)));
+    json_decref(stats);
+    json_t *m = expect_action(bob_tab, "present");
+    cx_assert_json_eq(json_object_get(m, "payload"),
+                      "{\"group\": \"feed_lobby\", \"users\": 2, \"connections\": 3, \"anonymous\": 0}");
+    json_decref(m);
+
+    cx_communicator_disconnect(alice2);   /* one tab closed: alice is still here */
+    json_decref(who(bob_tab));
+    json_decref(who(bob_tab));
+    cx_stack_kill_gateway(stack, 1, SIGKILL);   /* alice's last tab's gateway dies: she leaves */
+    expect_presence_push(bob_tab, "presence_left", "alice", alice);
+    (void) alice1;
+}
+
+Test(history, a_broker_restart_sends_no_presence_pushes_for_who_was_already_there)
+{
+    start(1, 0);
+    cx_communicator *bob_tab = client(0, "/ws/hist_probe/lobby/", bob);
+    json_decref(recovery(bob_tab));
+    cx_communicator *alice1 = client(0, "/ws/hist_probe/lobby/", alice);
+    (void) alice1;
+    expect_presence_push(bob_tab, "presence_joined", "alice", alice);
+    cx_stack_kill_broker(stack, SIGKILL);
+    cx_stack_start_broker(stack);
+    char *log = cx_stack_log(stack, "broker", "state rebuilt", 20000);
+    cr_assert_not_null(log, "the broker did not rebuild");
+    free(log);
+    json_t *p = who(bob_tab);   /* nothing but the answer: nobody joined or left */
+    cr_assert_eq(json_array_size(json_object_get(p, "users")), 2, "presence is back whole");
+    json_decref(p);
+    cx_communicator_disconnect(alice1);   /* and the pushes still work after the restart */
+    expect_presence_push(bob_tab, "presence_left", "alice", alice);
+}

@@ -6,9 +6,12 @@
  * messages for 10 minutes; ws/hist_probe/brief/<room>/ joins "brief_<room>",
  * kept 100 messages for 1 second (the TTL test). "say" sends the payload to
  * the room as "said", the sender included; "burst" {"count": n} sends n
- * "said" {"i": 1..n}.
+ * "said" {"i": 1..n}. ws/hist_probe/lobby/... also asks for presence pushes,
+ * and "who" {"stats": bool} answers "present" with chanx_group_presence of
+ * the room (or {"error": "no answer"} when it returns NULL).
  */
 #include <chanx/consumer.h>
+#include <stdio.h>
 
 static int say_or_burst(chanx_ctx *ctx, const chanx_msg *msg)
 {
@@ -27,6 +30,23 @@ static int say_or_burst(chanx_ctx *ctx, const chanx_msg *msg)
     return CHANX_OK;
 }
 
+static int who(chanx_ctx *ctx, const chanx_msg *msg)
+{
+    char group[300];
+    snprintf(group, sizeof group, "feed_%s", chanx_url_kwarg(ctx, "room"));
+    json_t *answer = chanx_group_presence(ctx, group, json_is_true(json_object_get(chanx_msg_payload(msg), "stats")));
+    if (!answer)
+        answer = json_pack("{s:s}", "error", "no answer");
+    int rc = chanx_send_message(ctx, "present", answer);
+    json_decref(answer);
+    return rc;
+}
+
+static int feed_message(chanx_ctx *ctx, const chanx_msg *msg)
+{
+    return chanx_msg_is(msg, "who") ? who(ctx, msg) : say_or_burst(ctx, msg);
+}
+
 static int feed_groups(chanx_ctx *ctx, chanx_groups *groups)
 {
     return chanx_groups_addf(groups, "feed_%s", chanx_url_kwarg(ctx, "room"));
@@ -40,9 +60,10 @@ static int brief_groups(chanx_ctx *ctx, chanx_groups *groups)
 CHANX_CONSUMER(feed) {
     .routes = CHANX_ROUTES("<str:room>/"),
     .build_groups = feed_groups,
-    .receive_message = say_or_burst,
+    .receive_message = feed_message,
     .history_size = 100,
     .history_ttl = 600,
+    .presence_pushes = 1,
 };
 
 CHANX_CONSUMER(brief) {
