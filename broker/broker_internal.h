@@ -95,7 +95,7 @@ void cx_broker_on_hello(cx_broker *self, const char *id, size_t idlen, cx_broker
 void cx_broker_offence(cx_broker *self, cx_broker_peer *p, const cx_env *env, const char *why);
 /* Sends heartbeats when due and removes peers silent past the timeout. */
 void cx_broker_heartbeat(cx_broker *self);
-/* ROUTES to every gateway. */
+/* ROUTES to every gateway and API peer (the API checks events against it). */
 void cx_broker_publish_routes(cx_broker *self);
 
 /* rebuild.c: after a broker restart (or a standby's takeover) gateways and workers re-announce the

@@ -9,8 +9,8 @@
  * dead gateway's connections are reported to their workers as DISCONNECT.
  * A peer that keeps sending what its role may not (roles.c) is dropped and
  * its routing id banned until the broker restarts. The route table is
- * published from here too, since it goes to every gateway peer and changes
- * when a worker peer comes or goes.
+ * published from here too, since it goes to every gateway and API peer and
+ * changes when a worker peer comes or goes.
  */
 #include "broker/broker_internal.h"
 #include "common/link.h"
@@ -101,7 +101,7 @@ void cx_broker_on_hello(cx_broker *self, const char *id, size_t idlen, cx_broker
     cx_log_fields(CX_LOG_INFO, "peer joined",
                   json_pack("{s:s, s:s, s:I}", "peer", p->id,
                             "role", p->rule->name, "pid", (json_int_t) p->pid));
-    if (p->role == CX_ROLE_GATEWAY) {
+    if (p->role == CX_ROLE_GATEWAY || p->role == CX_ROLE_API) {   /* the API checks events against it */
         cx_env routes;
         cx_route_table_envelope(self->routes, &routes);
         cx_broker_send_env(self, p, &routes);
@@ -150,7 +150,7 @@ void cx_broker_publish_routes(cx_broker *self)
     cx_route_table_envelope(self->routes, &env);
     cx_broker_peer **all = peers_snapshot(self, &n);
     for (size_t i = 0; i < n; i++)
-        if (all[i]->role == CX_ROLE_GATEWAY)
+        if (all[i]->role == CX_ROLE_GATEWAY || all[i]->role == CX_ROLE_API)   /* the API checks events against it */
             cx_broker_send_env(self, all[i], &env);
     free(all);
 }

@@ -1,6 +1,6 @@
 """HTTP client of chanx-api (standard library only).
 
-Contract (README, "Sending from outside a consumer"): ``POST /api/broadcast``, ``/api/send``,
+Contract (docs/events.md): ``POST /api/broadcast``, ``/api/send``,
 ``/api/disconnect`` and ``/api/batch`` with a JSON body and ``Authorization: apikey <key>``; 200 with
 ``{"gateways": n, "connections": m}`` (what the event reached), or an error status with
 ``{"error": {"code": ..., "message": ...}}``, raised here as :class:`ChanxAPIError`.
@@ -24,8 +24,8 @@ DEFAULT_URL = "http://127.0.0.1:8001"
 
 class ChanxAPIError(Exception):
     """The API refused a call. ``status`` is the HTTP status (0: unreachable), ``code`` the error code
-    ("unauthorized", "invalid_json", "invalid_group", "missing_target", "body_too_large",
-    "broker_unavailable", ...), ``message`` what was wrong."""
+    ("unauthorized", "invalid_json", "invalid_group", "missing_target", "undeliverable_event",
+    "body_too_large", "broker_unavailable", ...), ``message`` what was wrong."""
 
     def __init__(self, status, code, message):
         super().__init__(f"{status} {code}: {message}")
