@@ -81,7 +81,8 @@ void cx_gw_on_established(cx_gateway *gw, struct lws *wsi, cx_session **slot)
     } else {
         s->target = strdup(target);
         s->spec = cx_consumer_spec_ref(route->spec);
-        char *authorization = cx_request_header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION), *cookie = cx_request_header(wsi, WSI_TOKEN_HTTP_COOKIE);
+        char *authorization = cx_request_header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+        char *cookie = cx_request_cookies(wsi);   /* every Cookie header, not lws's glued copy */
         char *origin = cx_request_header(wsi, WSI_TOKEN_ORIGIN);
         cx_credentials cred = { authorization, cookie, origin, host, token, jwt };
         if (cx_auth_submit(gw->auth, s->id, route->spec, &cred, s->kwargs) != 0)
