@@ -26,7 +26,7 @@ typedef struct {
     int available;
 } cx_route_entry;
 
-typedef struct {
+typedef struct cx_gateway {
     const cx_gateway_config *config;
     struct lws_context *lws;
     struct lws_vhost *vhost;
@@ -57,6 +57,9 @@ typedef struct {
     size_t ndirty, dirty_cap;
     cx_keepalive *keepalive;  /* server pings; NULL when CHANX_PING_INTERVAL_MS=0 */
     cx_proxies *proxies;      /* CHANX_TRUSTED_PROXIES */
+    size_t buffered;          /* bytes in every session's frame queues (shed.h) */
+    size_t buffered_peak;     /* the most buffered has been, for /metrics */
+    struct cx_conn_limits *conn_limits;   /* connections per user / anonymous address (conn_limits.h) */
 } cx_gateway;
 
 extern cx_gateway *cx_gw;   /* the one gateway of this process, for lws callbacks */

@@ -14,7 +14,8 @@
  * lws for one costs two epoll_ctl calls (POLLOUT on, then off) and a loop
  * turn. When a send is cut short, lws keeps the rest and asks for writable
  * itself; the queue waits behind it (lws_partial_buffered), so order holds
- * and a client that does not read meets CHANX_MAX_BUFFERED_BYTES (1013).
+ * and a client that does not read meets CHANX_MAX_BUFFERED_BYTES (1013). All
+ * clients' queues together meet CHANX_GATEWAY_MAX_BUFFERED_TOTAL (shed.h).
  *
  * Close frames are written here too, raw: Debian's lws 4.1 is a debug build
  * whose libuv close path ("uv repeat test") shuts the socket before
@@ -28,6 +29,7 @@
 #include "common/log.h"
 #include "gateway/deflate.h"
 #include "gateway/metrics.h"
+#include "gateway/shed.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +77,7 @@ void cx_gw_queue(cx_gateway *gw, cx_session *s, const char *a, size_t alen, cons
         cx_gw_close_session(s, 1011, "out of memory");
     else
         cx_gw_count_sent(alen + blen);
+    cx_gw_shed_if_over(gw);
 }
 
 static int reserve(cx_gateway *gw, size_t need)

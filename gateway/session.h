@@ -30,6 +30,7 @@ typedef struct {
     cx_frame *head, *tail;
     size_t bytes;
     size_t count;
+    size_t *total;   /* when set, bytes are counted there too: the gateway's sum (shed.h) */
 } cx_frame_queue;
 
 typedef struct cx_session {
