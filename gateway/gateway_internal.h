@@ -42,6 +42,7 @@ typedef struct cx_gateway {
     uint32_t node;            /* high half of connection ids */
     uint32_t next_conn;
     uint64_t fanout_stamp;
+    uint64_t split_stamp, split_sender;   /* the split group send in progress and its sender (upstream.c) */
     int draining;
     int in_drain;
     lws_sorted_usec_list_t tick;
