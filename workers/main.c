@@ -5,7 +5,7 @@
  *   chanx-worker --check     liveness probe: this host's worker is looping with a live broker link
  *
  * Environment: CHANX_BROKER, CHANX_PLUGINS, CHANX_ROUTING, CHANX_HEALTH_FILE
- * (see liveness.c), and the CHANX_* consumer defaults listed in the README.
+ * (see liveness.c), and the CHANX_* consumer defaults listed in docs/configuration.md.
  */
 #include "common/env.h"
 #include "common/link.h"
@@ -74,5 +74,7 @@ int main(int argc, char **argv)
     cx_metrics_http_destroy(&metrics);
     cx_worker_destroy(&worker);
     cx_plugin_set_destroy(&plugins);
+    if (rc == 0)
+        cx_info("worker stopped");    /* as the broker and the API say: a supervisor's log shows the end */
     return rc == 0 ? 0 : 1;
 }
