@@ -113,6 +113,18 @@ static void add_custom_headers(struct lws *wsi, json_t *headers)
     }
 }
 
+/* Closes a memstream and returns its text, NULL when it is empty (or could not be made). */
+static char *closed_text(FILE *f, char **out)
+{
+    if (f)
+        fclose(f);
+    if (*out && !**out) {
+        free(*out);
+        *out = NULL;
+    }
+    return *out;
+}
+
 /* Every Cookie header joined with "; ", as one: a client may send several (RFC 6265 5.4 says one,
  * HTTP/2 splits it), and lws 4.1 glues their fragments with spaces into what reads as one cookie
  * ("a=1 sessionid=..." would hide the session from authentication and from the stripping below). */
@@ -131,13 +143,7 @@ char *cx_request_cookies(struct lws *wsi)
         fprintf(f, "%s%s", ftell(f) > 0 ? "; " : "", frag);
         free(frag);
     }
-    if (f)
-        fclose(f);
-    if (out && !*out) {
-        free(out);
-        out = NULL;
-    }
-    return out;
+    return closed_text(f, &out);
 }
 
 /* The Cookie header without the credential cookies (Django's session cookie, the JWT cookie); NULL
@@ -163,13 +169,7 @@ static char *strip_credential_cookies(const char *header)
             fprintf(f, "%s%.*s", ftell(f) > 0 ? "; " : "", (int) n, p);
         p += strcspn(p, ";");
     }
-    if (f)
-        fclose(f);
-    if (out && !*out) {
-        free(out);
-        out = NULL;
-    }
-    return out;
+    return closed_text(f, &out);
 }
 
 char *cx_request_headers(struct lws *wsi, const char *subprotocols)

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "tests/kit/raw_ws.h"
+#include "test_limits.h"
 
 #define PER_CLIENT (4 << 20)   /* CHANX_MAX_BUFFERED_BYTES */
 #define TOTAL (8 << 20)        /* CHANX_GATEWAY_MAX_BUFFERED_TOTAL */
@@ -23,18 +24,9 @@
 
 static cx_stack *stack;
 
-static void setup(void)
-{
-    static char plugin[600];
-    const char *bin = getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build";
-    snprintf(plugin, sizeof plugin, "%s/test-plugins/lim_echo.so", bin);
-    stack = cx_stack_start(&(cx_stack_options) {
-        .plugin_files = (const char *[]) { plugin, NULL },
-        .metrics = 1,
-        .env = (const char *[]) { "CHANX_MAX_BUFFERED_BYTES=4194304", "CHANX_GATEWAY_MAX_BUFFERED_TOTAL=8388608",
-                                  "CHANX_MAX_CONNECTIONS_PER_USER=3", "CHANX_MAX_CONNECTIONS_PER_ADDRESS=2", NULL },
-    });
-}
+static const char *const settings[] = { "CHANX_MAX_BUFFERED_BYTES=4194304", "CHANX_GATEWAY_MAX_BUFFERED_TOTAL=8388608",
+                                        "CHANX_MAX_CONNECTIONS_PER_USER=3", "CHANX_MAX_CONNECTIONS_PER_ADDRESS=2", NULL };
+static void setup(void) { stack = lim_stack_start(settings, 1); }
 static void teardown(void) { cx_stack_stop(&stack); }
 
 TestSuite(overload, .init = setup, .fini = teardown, .timeout = 180);
