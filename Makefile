@@ -77,7 +77,7 @@ KIT_LIB := $(BUILD)/lib/libchanx-testing.a
 .PHONY: docs check-docs check-clients soak all deps run test test-plain test-san test-tsan unit e2e bench clean new-consumer fuzz fuzz-build fuzz-smoke check-private-folder check-run
 .DEFAULT_GOAL := all
 
-all: $(PROGRAMS) $(PLUGINS) $(TEST_PLUGINS) $(ABI_PLUGINS) $(KIT_LIB) $(BUILD)/tests/unit $(BUILD)/tests/e2e $(BUILD)/bench/bare_echo $(BUILD)/bench/chanx-bench $(BUILD)/bench/chanx-bench-broker $(BENCH_PLUGINS)
+all: $(PROGRAMS) $(PLUGINS) $(TEST_PLUGINS) $(ABI_PLUGINS) $(KIT_LIB) $(BUILD)/tests/unit $(BUILD)/tests/e2e $(BUILD)/bench/bare_echo $(BUILD)/bench/chanx-bench $(BUILD)/bench/chanx-bench-broker $(BUILD)/bench/chanx-bench-revalidate $(BENCH_PLUGINS)
 
 deps:
 	@scripts/install-deps
@@ -180,6 +180,11 @@ $(BUILD)/bench/chanx-bench-broker: $(call objs,$(wildcard bench/broker/*.c) benc
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS_ALL)
 
+# What revocation checks cost PostgreSQL (docs/benchmarks.md): the gateway's revalidate.c on its pool.
+$(BUILD)/bench/chanx-bench-revalidate: $(call objs,bench/revalidate/main.c) $(GATEWAY_OBJS) $(COMMON_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS_ALL)
+
 # Only what it starts, and the testing kit a scaffold's `make test` links (make new-consumer): a first
 # `make run` need not compile the test suites and the benchmark.
 run: deps
@@ -272,7 +277,7 @@ test-san:
 # build-tsan/ (gateway, broker and the rest are the plain build's). Only those suites, so that `make test` stays fast. The
 # test driver is the plain one too: criterion's arena and TSan's memory
 # layout do not mix, and the processes under test are what matters.
-TSAN_SUITES := @(actors|timers|db|chat_history|events_overflow)/*
+TSAN_SUITES := @(actors|timers|db|chat_history|events_overflow|events_overflow_notify|events_burst|ready_point)/*
 test-tsan: $(BUILD)/tests/e2e $(PROGRAMS)
 	@$(MAKE) --no-print-directory BUILD=build-tsan TSAN=1 worker-and-plugins
 	@for p in chanx-gateway chanx-broker chanx-admin chanx-api; do ln -sfn ../$(BUILD)/$$p build-tsan/$$p; done

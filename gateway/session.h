@@ -15,7 +15,9 @@
 #include <stdint.h>
 #include <jansson.h>
 #include <libwebsockets.h>
+#include "gateway/expiry.h"
 #include "gateway/idle_wheel.h"
+#include "gateway/throttle.h"
 
 typedef enum { SESSION_AUTHENTICATING, SESSION_CONNECTED, SESSION_CLOSING } cx_session_state;
 
@@ -43,6 +45,11 @@ typedef struct cx_session {
     char *path, *query, *client, *headers;   /* for CONNECT, freed once it is sent */
     int64_t user_id;
     cx_frame_queue out;       /* to the client */
+    size_t unacked;           /* at most this much of what we wrote the kernel (and lws) still hold for
+                               * the client: refreshed from SIOCOUTQ only when the bound is near (outbox.c) */
+    size_t last_write;        /* bytes of the last write: what lws may still hold of it (partial) */
+    uint64_t peer_acked, peer_received;   /* the client's TCP progress at the last quiet look (keepalive.c) */
+    int peer_baseline;        /* peer_acked and peer_received were read */
     cx_frame_queue pending;   /* from the client, before CONNECT */
     unsigned char *rx;        /* a fragmented message being reassembled */
     size_t rxlen;
@@ -59,6 +66,8 @@ typedef struct cx_session {
     int deflate;              /* permessage-deflate was negotiated: messages go compressed */
     char close_reason[64];
     cx_idle_entry idle;       /* when the client last sent something (keepalive.h) */
+    cx_expiry_entry expiry;   /* when its JWT expires (expiry.h); not filed: never */
+    cx_throttle throttle;     /* its message rate so far (throttle.h) */
 } cx_session;
 
 cx_session *cx_session_new(uint64_t id, struct lws *wsi);

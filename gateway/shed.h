@@ -5,7 +5,9 @@
  * their sum, many clients that do not read (200 of one token in a flooded
  * room took a gateway from 52 MB to 1.5 GB) run the gateway out of memory.
  * Every byte queued at this gateway for or from a client (the sessions'
- * frame queues, see session.h) is counted in one total; once the total
+ * frame queues, see session.h; not what the kernel holds in the sockets'
+ * send queues, which CHANX_MAX_BUFFERED_BYTES counts per client and the
+ * kernel bounds per socket) is counted in one total; once the total
  * passes CHANX_GATEWAY_MAX_BUFFERED_TOTAL, the connections holding the most
  * are closed with 1013 (try again later), biggest first, and what they held
  * is dropped, until the total is back under three quarters of the bound:

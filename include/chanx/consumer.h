@@ -56,12 +56,23 @@
  *
  * Lifecycle of one connection: the gateway authenticates the client
  * (.authentication, .permissions, .queryset); the worker then runs
- * has_permission, sends {"action":"authentication","payload":{"status_code":
- * 200,"status_text":"OK","data":{"detail":"OK"}}}, runs build_groups and
+ * has_permission, build_groups, sends {"action":"authentication","payload":
+ * {"status_code":200,"status_text":"OK","data":{"detail":"OK"}}} and runs
  * post_authentication; then receive_message once per valid message, in
  * arrival order; at the end disconnect(ctx, close_code) with the client's
  * close code (1000, 1001, 1006 when the link dropped...), after which the
  * state is freed and every group is left.
+ *
+ * The authentication message is the client's ready point: when it reaches
+ * the client, the groups build_groups joined are in effect at the broker
+ * and the gateway, so any group message or event published after the client
+ * read it (by the client itself, or by a backend that heard from it)
+ * reaches it. (The joins travel ahead of the message on the worker's one
+ * ordered link, and the broker applies them before it forwards the message.)
+ * A message build_groups itself sends arrives before the authentication
+ * message; one sent from post_authentication after it. (With
+ * send_authentication_message off there is no such message: a reply to the
+ * client's first message is then a ready point, by the same ordering.)
  *
  * Incoming schema (.incoming): a JSON object mapping each action to its
  * payload's schema, or to null for "no payload" ({"action":"ping"} or
@@ -281,6 +292,14 @@ typedef struct chanx_consumer {
     const char *events;
     const char *const *passthrough_events;    /* e.g. CHANX_ROUTES("notify"), NULL-terminated */
     int (*receive_event)(chanx_ctx *ctx, const chanx_msg *event);
+    /* How many messages a client may send, as DRF's throttle rates: "<number>/<period>" with the
+     * period's first letter s, m, h or d ("20/s", "600/min"), per connection, counted at the gateway
+     * before a worker is involved. A message over the rate never reaches receive_message: the client
+     * gets {"action":"error","payload":{"detail":"Request was throttled. Expected available in N
+     * seconds."}} (DRF's Throttled text); a client that sends twice its rate is closed with 1008.
+     * "none" turns throttling off for this consumer; NULL takes CHANX_THROTTLE_RATE (default none).
+     * A malformed rate refuses the plugin with a log line naming the consumer. (Appended field.) */
+    const char *throttle_rate;
 } chanx_consumer;
 
 /* Registers a consumer when its plugin is loaded. Use as:  CHANX_CONSUMER(name) { .field = ..., };
@@ -359,7 +378,9 @@ int chanx_send_group_json(chanx_ctx *ctx, const json_t *message, const char *con
  * twice is a no-op; leaving a group not joined too. Every group is left when the connection ends.
  * A group name follows Django Channels' rule: ASCII letters, digits, hyphens, underscores and periods,
  * 1 to 99 characters; one connection is in at most CHANX_MAX_GROUPS_PER_CONNECTION groups (1000).
- * Joining past either is CHANX_ERROR, with a warning record "group refused" naming the connection. */
+ * Joining past either is CHANX_ERROR, with a warning record "group refused" naming the connection.
+ * A join is in effect at the broker before anything the connection sends after it reaches the
+ * client (so a "joined" reply is a ready point too, as the authentication message is). */
 int chanx_group_add(chanx_ctx *ctx, const char *group);
 int chanx_group_discard(chanx_ctx *ctx, const char *group);
 /* Closes the connection with a WebSocket close code (1000, 4000-4999...). */
