@@ -17,6 +17,7 @@
  * is read, so its order holds.
  */
 #include "broker/broker_internal.h"
+#include "broker/bans.h"
 #include "common/curve.h"
 #include "broker/metrics.h"
 #include "common/env.h"
@@ -79,7 +80,8 @@ static void publish_state(cx_broker *self)
 {
     cx_broker_state s = { .connections = cx_idmap_size(self->conns), .groups = cx_groups_count(self->groups),
                           .members = cx_groups_memberships(self->groups),
-                          .routes = cx_route_table_size(self->routes) };
+                          .routes = cx_route_table_size(self->routes),
+                          .stranger_bytes = cx_rebuild_stranger_bytes(self->rebuild) };
     cx_history_stats(self->history, &s.history_groups, &s.history_messages, &s.history_bytes);
     for (cx_broker_peer *p = zhashx_first(self->peers); p; p = zhashx_next(self->peers))
         *(p->role == CX_ROLE_WORKER ? &s.workers : &s.gateways) += 1;
@@ -143,7 +145,7 @@ cx_broker *cx_broker_new(const char *endpoint)
     self->routes = cx_route_table_new();
     self->dec = cx_decoder_new();
     self->enc = cx_encoder_new();
-    self->banned = zhashx_new();
+    self->bans = cx_bans_new();
     self->rebuild = cx_rebuild_new();
     self->presence_pushed = zhashx_new();
     if (self->presence_pushed)
@@ -152,7 +154,7 @@ cx_broker *cx_broker_new(const char *endpoint)
                                    (uint32_t) cx_env_long("CHANX_HISTORY_TTL_MS", 300000, 1, 86400000L),
                                    (size_t) cx_env_long("CHANX_HISTORY_MAX_BYTES", 1L << 20, 1024, 1L << 30));
     if (!self->router || !self->peers || !self->conns || !self->groups || !self->routes || !self->dec
-        || !self->enc || !self->banned || !self->rebuild || !self->worker_groups || !self->users
+        || !self->enc || !self->bans || !self->rebuild || !self->worker_groups || !self->users
         || !self->history || !self->presence_pushed) {
         cx_broker_destroy(&self);
         return NULL;
@@ -163,6 +165,7 @@ cx_broker *cx_broker_new(const char *endpoint)
     zsock_set_sndhwm(self->router, 0);
     zsock_set_rcvhwm(self->router, 0);
     zsock_set_linger(self->router, 0);
+    cx_link_limit_messages(self->handle);
     char *allowed = NULL, public_key[41];
     int curve = cx_curve_server(self->router, &allowed, public_key);
     if (curve == 1)
@@ -219,7 +222,7 @@ void cx_broker_destroy(cx_broker **self_p)
     zsock_destroy(&self->router);
     cx_zap_destroy(&self->zap);
     cx_rebuild_destroy(&self->rebuild);
-    zhashx_destroy(&self->banned);
+    cx_bans_destroy(&self->bans);
     free(self);
     *self_p = NULL;
 }

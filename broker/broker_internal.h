@@ -48,7 +48,7 @@ typedef struct {
     size_t idlen;
     cx_role role;
     const cx_role_rule *rule;    /* what it may send (roles.c) */
-    int offences;                /* envelopes refused; at MAX_OFFENCES the peer is dropped */
+    char key[41];                /* its CURVE public key (Z85), "" on plain links: offences count here (bans.h) */
     uint64_t pid;
     int64_t last_heard;
     cx_idmap *conns;             /* conn id → conn */
@@ -78,7 +78,7 @@ struct cx_broker {
     cx_encoder *enc;
     int64_t last_beat;
     cx_zap *zap;                 /* NULL with plain links */
-    zhashx_t *banned;            /* routing ids dropped for repeated offences, until a restart */
+    struct cx_bans *bans;        /* keys (or routing ids) dropped for repeated offences, until a restart */
     cx_rebuild *rebuild;         /* state re-announced by peers after a restart (rebuild.c) */
     cx_history *history;         /* groups' held messages, epochs and seqs (history.c) */
     cx_broker_peer *standby;     /* a standby broker following this one: it gets the histories */
@@ -132,13 +132,14 @@ void cx_broker_standby_pump(cx_broker *self);
 void cx_broker_peer_free(void **item);
 /* Takes a peer out of service: its connections are closed on the other side. */
 void cx_broker_peer_remove(cx_broker *self, cx_broker_peer *p, const char *why);
-/* HELLO from id; known is the peer already under that id (or NULL), key_rule its CURVE key's role. */
+/* HELLO from id; known is the peer already under that id (or NULL), key_rule its CURVE key's role and
+ * key the key itself (Z85; NULL on plain links). */
 void cx_broker_on_hello(cx_broker *self, const char *id, size_t idlen, cx_broker_peer *known, const cx_env *env,
-                        const cx_role_rule *key_rule);
+                        const cx_role_rule *key_rule, const char *key);
 void cx_broker_offence(cx_broker *self, cx_broker_peer *p, const cx_env *env, const char *why);
 /* Sends heartbeats when due and removes peers silent past the timeout. */
 void cx_broker_heartbeat(cx_broker *self);
-/* ROUTES to every gateway. */
+/* ROUTES to every gateway and API peer (the API checks events against it). */
 void cx_broker_publish_routes(cx_broker *self);
 
 /* rebuild.c: after a broker restart (or a standby's takeover) gateways and workers re-announce the
@@ -153,6 +154,8 @@ int cx_rebuild_defer(cx_rebuild *r, const char *id, zmq_msg_t *body);
 /* An envelope from a peer the broker does not know yet (it sent before its HELLO reached us): kept
  * until its introduction ends (RESUME 0). Returns 1 for the first one held (ask who it is). */
 int cx_rebuild_hold_stranger(cx_rebuild *r, const char *id, zmq_msg_t *body);
+/* Bytes held for peers that have not said HELLO yet (bounded: CHANX_BROKER_STRANGER_MAX_BYTES). */
+size_t cx_rebuild_stranger_bytes(const cx_rebuild *r);
 /* What waited and may be handled now (a stranger's introduction ended, the window closed), in
  * arrival order, or NULL; the caller replays it through the dispatch and destroys it. */
 cx_replay_queue *cx_rebuild_take_released(cx_rebuild *r);

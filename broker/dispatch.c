@@ -19,6 +19,7 @@
  * replays it through here when the window closes.
  */
 #include "broker/broker_internal.h"
+#include "broker/bans.h"
 #include "broker/metrics.h"
 #include "common/link.h"
 #include "common/log.h"
@@ -256,10 +257,10 @@ static const struct {
  * reached us (queued while we were down) and is kept until it has introduced itself, so a restart
  * loses none of it; a heartbeat just asks who it is. */
 static void from_stranger(cx_broker *self, const char *id, size_t idlen, const cx_env *env, zmq_msg_t *body,
-                          const cx_role_rule *key_rule)
+                          const cx_role_rule *key_rule, const char *key)
 {
     if (env->type == CX_ENV_HELLO)
-        cx_broker_on_hello(self, id, idlen, NULL, env, key_rule);
+        cx_broker_on_hello(self, id, idlen, NULL, env, key_rule, key);
     else if (env->type == CX_ENV_HEARTBEAT || cx_rebuild_hold_stranger(self->rebuild, id, body))
         cx_broker_send_identity_request(self, id, idlen);
 }
@@ -273,20 +274,22 @@ void cx_broker_dispatch(cx_broker *self, const char *id, size_t idlen, zmq_msg_t
         return;
     }
     cx_broker_count_envelope(env.type);
-    if (zhashx_size(self->banned) > 0 && zhashx_lookup(self->banned, id))   /* no hashing when nobody is */
-        return;
     /* With CURVE, the role is the key's (ZAP User-Id), read on every envelope: a routing id freed by one
-     * peer and taken by another key's holder must not inherit the first one's role. */
+     * peer and taken by another key's holder must not inherit the first one's role. Bans are by key
+     * (ZAP's X-Key, zap.h), so a banned peer gains nothing by taking a new routing id. */
     const cx_role_rule *key_rule = NULL;
     if (self->zap && !(key_rule = cx_role_rule_named(zmq_msg_gets(body, "User-Id"))))
         return;
+    const char *key = self->zap ? zmq_msg_gets(body, CX_ZAP_KEY_PROPERTY) : NULL;
+    if (cx_bans_banned(self->bans, key && *key ? key : id))
+        return;
     cx_broker_peer *p = zhashx_lookup(self->peers, id);
     if (!p) {
-        from_stranger(self, id, idlen, &env, body, key_rule);
+        from_stranger(self, id, idlen, &env, body, key_rule, key);
         return;
     }
     if (env.type == CX_ENV_HELLO) {
-        cx_broker_on_hello(self, id, idlen, p, &env, key_rule);
+        cx_broker_on_hello(self, id, idlen, p, &env, key_rule, key);
         return;
     }
     if (key_rule && key_rule != p->rule) {

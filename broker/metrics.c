@@ -8,7 +8,7 @@
 
 static struct {
     cx_series *types[CX_ENV_TYPE_MAX];
-    cx_series *malformed, *gateways, *workers, *connections, *groups, *members, *routes;
+    cx_series *malformed, *gateways, *workers, *connections, *groups, *members, *routes, *stranger_bytes;
     cx_series *history_groups, *history_messages, *history_bytes;
 } m;
 
@@ -33,6 +33,9 @@ void cx_broker_metrics_init(void)
     m.members = cx_metric_series(cx_metrics_gauge(r, "chanx_broker_group_members",
                                                   "Group memberships (a connection in two groups counts twice).",
                                                   NULL));
+    m.stranger_bytes = cx_metric_series(
+        cx_metrics_gauge(r, "chanx_broker_stranger_held_bytes",
+                         "Bytes of envelopes held for peers that have not said HELLO yet.", NULL));
     m.routes = cx_metric_series(cx_metrics_gauge(r, "chanx_broker_routes",
                                                  "Rows of the route table published to gateways.", NULL));
     m.history_groups = cx_metric_series(cx_metrics_gauge(r, "chanx_broker_history_groups",
@@ -65,4 +68,5 @@ void cx_broker_metrics_state(const cx_broker_state *s)
     cx_series_set(m.history_groups, (int64_t) s->history_groups);
     cx_series_set(m.history_messages, (int64_t) s->history_messages);
     cx_series_set(m.history_bytes, (int64_t) s->history_bytes);
+    cx_series_set(m.stranger_bytes, (int64_t) s->stranger_bytes);
 }

@@ -63,6 +63,7 @@
 typedef struct {
     cx_replay_queue *queue;
     int64_t first;
+    int warned;                  /* its drops were logged */
 } stranger;
 
 typedef struct {
@@ -76,6 +77,8 @@ struct cx_rebuild {
     cx_replay_queue *deferred;   /* traffic about connections while the window is open */
     zhashx_t *strangers;         /* routing id → stranger */
     cx_replay_queue *released;   /* ready to replay (cx_rebuild_take_released), NULL when nothing is */
+    size_t stranger_bytes;       /* held for all strangers */
+    size_t stranger_max, strangers_max;   /* CHANX_BROKER_STRANGER_MAX_BYTES, _STRANGERS_MAX_BYTES */
     size_t nheld;                /* in deferred, strangers and released */
     int warned;
     size_t resumed, replayed;
@@ -148,6 +151,8 @@ cx_rebuild *cx_rebuild_new(void)
         return NULL;
     }
     zhashx_set_destructor(r->strangers, stranger_free);
+    r->stranger_max = (size_t) cx_env_long("CHANX_BROKER_STRANGER_MAX_BYTES", 16L << 20, 0, 1L << 40);
+    r->strangers_max = (size_t) cx_env_long("CHANX_BROKER_STRANGERS_MAX_BYTES", 64L << 20, 0, 1L << 40);
     return r;
 }
 
@@ -234,6 +239,9 @@ static int rebuild_ms(void)
     return (int) cx_env_long("CHANX_REBUILD_MS", cx_heartbeat_timeout_ms() + 1000, 0, 600000);
 }
 
+/* Held bytes are bounded per stranger and for all of them: before HELLO, a peer is only a key (an api
+ * key's holder among them), and 30 envelopes of 8 MB took a broker from 12 to 241 MB. What passes a
+ * bound is dropped, logged once per stranger. */
 int cx_rebuild_hold_stranger(cx_rebuild *r, const char *id, zmq_msg_t *body)
 {
     stranger *s = zhashx_lookup(r->strangers, id);
@@ -246,8 +254,23 @@ int cx_rebuild_hold_stranger(cx_rebuild *r, const char *id, zmq_msg_t *body)
         s->first = cx_now_ms();
         zhashx_insert(r->strangers, id, s);
     }
-    hold(r, s->queue, id, body);
+    size_t size = zmq_msg_size(body), held = cx_replay_queue_bytes(s->queue);
+    if (held + size > r->stranger_max || r->stranger_bytes + size > r->strangers_max) {
+        if (!s->warned++)
+            cx_log_fields(CX_LOG_WARNING, "envelopes of a peer that has not said HELLO dropped: over the bound",
+                          json_pack("{s:s, s:I, s:I, s:I, s:I}", "peer", id, "held", (json_int_t) held,
+                                    "bound", (json_int_t) r->stranger_max, "all_strangers",
+                                    (json_int_t) r->stranger_bytes, "all_bound", (json_int_t) r->strangers_max));
+        return first;
+    }
+    if (hold(r, s->queue, id, body) == 0)
+        r->stranger_bytes += size;
     return first;
+}
+
+size_t cx_rebuild_stranger_bytes(const cx_rebuild *r)
+{
+    return r->stranger_bytes;
 }
 
 int cx_rebuild_defer(cx_rebuild *r, const char *id, zmq_msg_t *body)
@@ -263,6 +286,7 @@ static void release_stranger(cx_rebuild *r, const cx_broker_peer *p)
     stranger *s = zhashx_lookup(r->strangers, p->id);
     if (!s)
         return;
+    r->stranger_bytes -= cx_replay_queue_bytes(s->queue);
     release(r, &s->queue);
     zhashx_delete(r->strangers, p->id);
 }
@@ -393,6 +417,7 @@ int cx_rebuild_tick(cx_broker *self)
     for (stranger *s = zhashx_first(r->strangers); s; s = zhashx_next(r->strangers))
         if (now - s->first > STRANGER_TTL_MS) {   /* never introduced itself: drop (one per tick) */
             r->nheld -= cx_replay_queue_size(s->queue);
+            r->stranger_bytes -= cx_replay_queue_bytes(s->queue);
             zhashx_delete(r->strangers, zhashx_cursor(r->strangers));
             break;
         }

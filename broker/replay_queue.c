@@ -20,6 +20,7 @@ typedef struct {
 struct cx_replay_queue {
     item *items;
     size_t n, cap;
+    size_t bytes;   /* of the messages */
 };
 
 cx_replay_queue *cx_replay_queue_new(void)
@@ -62,6 +63,7 @@ int cx_replay_queue_push(cx_replay_queue *self, const char *id, zmq_msg_t *body)
     snprintf(it->id, sizeof it->id, "%s", id);
     zmq_msg_init(&it->msg);
     zmq_msg_copy(&it->msg, body);
+    self->bytes += zmq_msg_size(body);
     return 0;
 }
 
@@ -77,13 +79,20 @@ int cx_replay_queue_append(cx_replay_queue *self, cx_replay_queue *src)
         zmq_msg_close(&src->items[i].msg);
     }
     self->n += src->n;
+    self->bytes += src->bytes;
     src->n = 0;
+    src->bytes = 0;
     return 0;
 }
 
 size_t cx_replay_queue_size(const cx_replay_queue *self)
 {
     return self->n;
+}
+
+size_t cx_replay_queue_bytes(const cx_replay_queue *self)
+{
+    return self->bytes;
 }
 
 const char *cx_replay_queue_id(const cx_replay_queue *self, size_t i)

@@ -28,6 +28,8 @@ int cx_replay_queue_push(cx_replay_queue *self, const char *id, zmq_msg_t *body)
  * memory (both unchanged). */
 int cx_replay_queue_append(cx_replay_queue *self, cx_replay_queue *src);
 size_t cx_replay_queue_size(const cx_replay_queue *self);
+/* The bytes of its messages (what holding them costs, for its owner's bounds). */
+size_t cx_replay_queue_bytes(const cx_replay_queue *self);
 /* The i-th item (i < size): its sender's routing id and its body, owned by the queue. */
 const char *cx_replay_queue_id(const cx_replay_queue *self, size_t i);
 zmq_msg_t *cx_replay_queue_msg(cx_replay_queue *self, size_t i);
