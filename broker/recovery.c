@@ -115,6 +115,7 @@ void cx_broker_group_send_held(cx_broker *self, const cx_env *env, zmq_msg_t *ms
         out = *env;
         out.seq = seq;
         out.epoch = cx_slice_of(epoch);
+        out.flags &= ~(CX_GROUP_SPLIT | CX_GROUP_CONTINUES);   /* its own send: one copy per history group */
         fan_out(self, &out, &env->groups[i], 1);
         if (self->standby)
             replicate(self, env->groups[i], epoch, seq, &(cx_history_message) { seq, env->user_id, env->flags, env->text });
