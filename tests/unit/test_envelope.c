@@ -104,8 +104,8 @@ Test(envelope, resume_without_the_appended_user_decodes_and_other_counts_do_not)
     static const unsigned char partial[] = { 0x96, 0x01, 0x0d, 0x07, 0x92, 0xa1, 'a', 0xa1, 'b', 0x2a, 0x05 };
     cr_assert_eq(cx_decoder_decode(dec, partial, sizeof partial, &out), 0, "%s", cx_decoder_error(dec));
     cr_assert_eq(out.history_size, 5);
-    static const unsigned char too_many[] = { 0x9a, 0x01, 0x0d, 0x07, 0x92, 0xa1, 'a', 0xa1, 'b', 0x2a, 0x00,
-                                              0x00, 0xa0, 0x00, 0x00 };
+    static const unsigned char too_many[] = { 0x9b, 0x01, 0x0d, 0x07, 0x92, 0xa1, 'a', 0xa1, 'b', 0x2a, 0x00,
+                                              0x00, 0xa0, 0x00, 0x00, 0x00 };
     cr_assert_neq(cx_decoder_decode(dec, too_many, sizeof too_many, &out), 0);
     cr_assert_str_eq(cx_decoder_error(dec), "RESUME: wrong number of fields");
     static const unsigned char too_few[] = { 0x93, 0x01, 0x0d, 0x07 };
