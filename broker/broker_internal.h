@@ -111,7 +111,7 @@ void cx_broker_presence_free(void **item);
 /* recovery.c (history.h holds the messages) */
 /* A GROUP_SEND naming at least one group with a history: each such group gets its own envelope with
  * its next seq and epoch; the others get one envelope together, as before. */
-void cx_broker_group_send_held(cx_broker *self, const cx_env *env, zmq_msg_t *msg);
+void cx_broker_group_send_held(cx_broker *self, const cx_env *env);
 /* After c joined env->group (GROUP_ADD, the membership already forwarded): when the group keeps a
  * history, RECOVERY to c's gateway, then the held messages after env->since when they cover it. */
 void cx_broker_recover(cx_broker *self, cx_broker_conn *c, const cx_env *env);

@@ -208,7 +208,7 @@ static void on_group_send(cx_broker *self, cx_broker_peer *worker, const cx_env 
     if (held) {   /* stamped with each group's seq: re-encoded (recovery.c) */
         while (n > 0)
             free(names[--n]);
-        cx_broker_group_send_held(self, env, msg);
+        cx_broker_group_send_held(self, env);
         return;
     }
     cx_broker_fanout f = { self, msg, 0 };

@@ -95,9 +95,8 @@ void cx_broker_replicate_all(cx_broker *self)
         cx_history_each(self->history, replicate_one, self);
 }
 
-void cx_broker_group_send_held(cx_broker *self, const cx_env *env, zmq_msg_t *msg)
+void cx_broker_group_send_held(cx_broker *self, const cx_env *env)
 {
-    (void) msg;
     static cx_env out;   /* large (64 group slices): one, the broker has one thread */
     cx_slice plain[CX_PROTO_MAX_GROUPS];
     size_t nplain = 0;
