@@ -49,36 +49,10 @@ static void fan_out(cx_broker *self, cx_env *out, const cx_slice *groups, size_t
         free(names[i]);
 }
 
-/* One HISTORY with conn 0 to the standby: a held message, or (m NULL) a group's position. */
-static void replicate(cx_broker *self, cx_slice group, const char *epoch, uint64_t seq, const cx_history_message *m)
+/* One HISTORY with conn 0 to the standby: a held message, or (m NULL) only the group's position. */
+static void send_copy(cx_broker *self, const char *group, const char *epoch, uint64_t seq, uint32_t size,
+                      uint32_t ttl_ms, const cx_history_message *m)
 {
-    char *name = cx_slice_dup(group);
-    uint32_t size = 0, ttl_ms = 0;
-    if (name && cx_history_bounds(self->history, name, &size, &ttl_ms)) {
-        cx_env h = { .type = CX_ENV_HISTORY, .group = group, .seq = seq, .epoch = cx_slice_of(epoch),
-                     .history_size = size, .history_ttl_ms = ttl_ms };
-        if (m) {
-            h.user_id = m->user_id;
-            h.flags = m->flags;
-            h.text = m->text;
-        }
-        cx_broker_send_env(self, self->standby, &h);
-    }
-    free(name);
-}
-
-void cx_broker_replicate_start(cx_broker *self, const char *group)
-{
-    const char *epoch;
-    uint64_t seq;
-    if (self->standby && cx_history_current(self->history, group, &epoch, &seq))
-        replicate(self, cx_slice_of(group), epoch, seq, NULL);
-}
-
-static void replicate_one(const char *group, const char *epoch, uint64_t seq, uint32_t size, uint32_t ttl_ms,
-                          const cx_history_message *m, void *arg)
-{
-    cx_broker *self = arg;
     cx_env h = { .type = CX_ENV_HISTORY, .group = cx_slice_of(group), .seq = seq, .epoch = cx_slice_of(epoch),
                  .history_size = size, .history_ttl_ms = ttl_ms };
     if (m) {
@@ -87,6 +61,29 @@ static void replicate_one(const char *group, const char *epoch, uint64_t seq, ui
         h.text = m->text;
     }
     cx_broker_send_env(self, self->standby, &h);
+}
+
+/* The same for a group of this broker's history, by name (its size and TTL looked up). */
+static void replicate(cx_broker *self, const char *group, const char *epoch, uint64_t seq, const cx_history_message *m)
+{
+    uint32_t size = 0, ttl_ms = 0;
+    if (cx_history_bounds(self->history, group, &size, &ttl_ms))
+        send_copy(self, group, epoch, seq, size, ttl_ms, m);
+}
+
+void cx_broker_replicate_start(cx_broker *self, const char *group)
+{
+    const char *epoch;
+    uint64_t seq;
+    if (self->standby && cx_history_current(self->history, group, &epoch, &seq))
+        replicate(self, group, epoch, seq, NULL);
+}
+
+/* cx_history_each's callback: everything held, to a standby that starts following. */
+static void replicate_one(const char *group, const char *epoch, uint64_t seq, uint32_t size, uint32_t ttl_ms,
+                          const cx_history_message *m, void *arg)
+{
+    send_copy(arg, group, epoch, seq, size, ttl_ms, m);
 }
 
 void cx_broker_replicate_all(cx_broker *self)
@@ -106,6 +103,8 @@ void cx_broker_group_send_held(cx_broker *self, const cx_env *env)
         const char *epoch = NULL;
         uint64_t seq = name ? cx_history_append(self->history, name, env->user_id, env->flags, env->text, now, &epoch)
                             : 0;
+        if (seq && self->standby)
+            replicate(self, name, epoch, seq, &(cx_history_message) { seq, env->user_id, env->flags, env->text });
         free(name);
         if (seq == 0) {
             plain[nplain++] = env->groups[i];
@@ -116,8 +115,6 @@ void cx_broker_group_send_held(cx_broker *self, const cx_env *env)
         out.epoch = cx_slice_of(epoch);
         out.flags &= ~(CX_GROUP_SPLIT | CX_GROUP_CONTINUES);   /* its own send: one copy per history group */
         fan_out(self, &out, &env->groups[i], 1);
-        if (self->standby)
-            replicate(self, env->groups[i], epoch, seq, &(cx_history_message) { seq, env->user_id, env->flags, env->text });
     }
     if (nplain) {
         out = *env;

@@ -68,11 +68,9 @@ Test(history, a_client_that_missed_5_pushes_recovers_exactly_them_then_live_ones
 Test(history, a_gap_of_150_over_a_history_of_100_is_recovered_false_and_a_gap_of_100_is_not)
 {
     start(1, 0);
-    cx_communicator *listener = client(0, "/ws/hist_probe/lobby/", alice);
-    json_t *rec = recovery(listener);
     char epoch[64], since[128];
-    epoch_of(rec, epoch);
-    json_decref(rec);
+    cx_communicator *listener = tracking(0, "/ws/hist_probe/lobby/", alice, epoch);
+    json_t *rec;
     cx_communicator_disconnect(listener);
     cx_communicator *speaker = client(0, "/ws/hist_probe/lobby/", bob);
     json_decref(recovery(speaker));
@@ -101,11 +99,9 @@ Test(history, a_gap_of_150_over_a_history_of_100_is_recovered_false_and_a_gap_of
 Test(history, messages_past_the_ttl_are_not_recovered)
 {
     start(1, 0);
-    cx_communicator *speaker = client(0, "/ws/hist_probe/brief/lobby/", bob);
-    json_t *rec = recovery(speaker);
     char epoch[64], since[128];
-    epoch_of(rec, epoch);
-    json_decref(rec);
+    cx_communicator *speaker = tracking(0, "/ws/hist_probe/brief/lobby/", bob, epoch);
+    json_t *rec;
     say(speaker, "soon gone");
     hear_up_to(speaker, 1, 1);
     snprintf(since, sizeof since, "%s:0", epoch);
@@ -127,11 +123,9 @@ Test(history, messages_past_the_ttl_are_not_recovered)
 Test(history, a_lone_broker_restart_gives_recovered_false_with_a_new_epoch)
 {
     start(1, 0);
-    cx_communicator *speaker = client(0, "/ws/hist_probe/lobby/", bob);
-    json_t *rec = recovery(speaker);
     char epoch[64], since[128];
-    epoch_of(rec, epoch);
-    json_decref(rec);
+    cx_communicator *speaker = tracking(0, "/ws/hist_probe/lobby/", bob, epoch);
+    json_t *rec;
     burst(speaker, 2);
     hear_up_to(speaker, 1, 2);
 
@@ -170,11 +164,9 @@ static void holds_at_least(const char *process, double n)
 Test(history, a_failover_to_the_standby_keeps_history_recovered_true)
 {
     start(1, 1);
-    cx_communicator *listener = client(0, "/ws/hist_probe/lobby/", alice);
-    json_t *rec = recovery(listener);
     char epoch[64], since[128];
-    epoch_of(rec, epoch);
-    json_decref(rec);
+    cx_communicator *listener = tracking(0, "/ws/hist_probe/lobby/", alice, epoch);
+    json_t *rec;
     cx_communicator *speaker = client(0, "/ws/hist_probe/lobby/", bob);
     json_decref(recovery(speaker));
     burst(speaker, 3);
@@ -212,11 +204,9 @@ Test(history, a_failover_to_the_standby_keeps_history_recovered_true)
 Test(history, a_since_that_makes_no_sense_is_recovered_false_and_replays_nothing)
 {
     start(1, 0);
-    cx_communicator *speaker = client(0, "/ws/hist_probe/lobby/", bob);
-    json_t *rec = recovery(speaker);
     char epoch[64], since[2300];
-    epoch_of(rec, epoch);
-    json_decref(rec);
+    cx_communicator *speaker = tracking(0, "/ws/hist_probe/lobby/", bob, epoch);
+    json_t *rec;
     burst(speaker, 3);
     hear_up_to(speaker, 1, 3);
     char longest[400];   /* an epoch of 400 bytes (a URL over 4096 bytes is the gateway's 414) */

@@ -170,6 +170,16 @@ static inline void hear_up_to(cx_communicator *c, json_int_t first, json_int_t l
         json_decref(said(c, s));
 }
 
+/* A client of the room whose recovery frame was read: the group's epoch in epoch. */
+static inline cx_communicator *tracking(int gateway, const char *path, int64_t user, char epoch[64])
+{
+    cx_communicator *c = client(gateway, path, user);
+    json_t *rec = recovery(c);
+    epoch_of(rec, epoch);
+    json_decref(rec);
+    return c;
+}
+
 static inline cx_communicator *rejoin(int gateway, const char *room_path, int64_t user, const char *since)
 {
     char path[2400];
