@@ -30,7 +30,7 @@ Test(history, a_client_that_missed_5_pushes_recovers_exactly_them_then_live_ones
     cx_communicator *speaker = client(0, "/ws/hist_probe/lobby/", bob);
     json_decref(recovery(speaker));
     for (int i = 1; i <= 3; i++) {
-        char text[16];
+        char text[32];
         snprintf(text, sizeof text, "m%d", i);
         say(speaker, text);
     }
@@ -39,7 +39,7 @@ Test(history, a_client_that_missed_5_pushes_recovers_exactly_them_then_live_ones
     cx_communicator_disconnect(listener);   /* the tunnel */
 
     for (int i = 4; i <= 8; i++) {
-        char text[16];
+        char text[32];
         snprintf(text, sizeof text, "m%d", i);
         say(speaker, text);
     }
@@ -53,7 +53,7 @@ Test(history, a_client_that_missed_5_pushes_recovers_exactly_them_then_live_ones
     json_decref(rec);
     for (json_int_t s = 4; s <= 8; s++) {   /* exactly the missed ones, in order, as they were sent */
         json_t *p = said(listener, s);
-        char text[16];
+        char text[32];
         snprintf(text, sizeof text, "m%lld", (long long) s);
         cr_assert_str_eq(json_string_value(json_object_get(p, "text")), text);
         json_decref(p);
