@@ -4,13 +4,15 @@
  * Flow of one connection: CONNECT → cx_ctx_new (copies the request into
  * JSON values the accessors read) → cx_ctx_start (has_permission, the
  * authentication message, build_groups, post_authentication) → for each
- * RECEIVE, cx_ctx_receive (validate, receive_message, completion) →
+ * RECEIVE, cx_ctx_receive (validate, receive_message, completion; a frame
+ * that may carry Chanx's topic envelope goes through topics.c first) →
  * DISCONNECT → cx_ctx_stop and cx_ctx_destroy. The send side of the API is
  * in send.c. cx_ctx_new and cx_ctx_destroy run on the link thread; start,
  * receive and stop on the connection's pool thread, as mail of its actor
  * (workers/actor.c), which is what makes the ctx safe to use without locks.
  */
 #include "workers/context_internal.h"
+#include "workers/topics.h"
 #include "common/http_status.h"
 #include "common/log.h"
 #include "common/subprotocol.h"
@@ -86,6 +88,10 @@ chanx_ctx *cx_ctx_new(cx_worker *worker, cx_consumer_entry *consumer, const cx_e
     self->log_received = flag_on(d->log_received_message, s->log_received_message);
     self->log_sent = flag_on(d->log_sent_message, s->log_sent_message);
     self->camelize = flag_on(d->camelize, s->camelize);
+    const char *mark = memchr(c->consumer.ptr, CX_TOPIC_ROUTE_MARK, c->consumer.len);
+    if (mark)   /* "<plugin>.<consumer>#<topic>": a topic's own route */
+        self->own_topic = cx_topic_decls_named(consumer->topics, mark + 1,
+                                               c->consumer.len - (size_t) (mark + 1 - c->consumer.ptr));
     if (!self->state || !self->username || !self->path || !self->client) {
         cx_ctx_destroy(&self);
         return NULL;
@@ -104,6 +110,7 @@ void cx_ctx_destroy(chanx_ctx **self_p)
         cx_consumer_count_instance(self->consumer->metrics, -1);
         cx_plugin_unref(self->consumer->plugin);
     }
+    cx_topics_release(self);
     for (size_t i = 0; i < self->ngroups; i++)
         free(self->groups[i]);
     free(self->groups);
@@ -173,6 +180,8 @@ int cx_ctx_start(chanx_ctx *self)
 {
     double started = cx_metrics_now();
     int rc = start(self);
+    if (rc == 0)
+        cx_topics_start(self);
     cx_consumer_observe_connect(self->consumer->metrics, cx_metrics_now() - started);
     return rc;
 }
@@ -208,14 +217,47 @@ static json_t *validated(chanx_ctx *self, const char *text, size_t len)
     return NULL;
 }
 
+/* A frame that may carry Chanx's envelope (topics.h): parsed, then either handled as a topic frame
+ * (*handled, NULL) or stripped of its envelope and checked as the consumer's own, as validated()
+ * does; its ref stays set for the replies until cx_topics_done. */
+static json_t *enveloped(chanx_ctx *self, const char *text, size_t len, int *handled)
+{
+    json_t *message = NULL, *errors = NULL;
+    *handled = 0;
+    if (cx_schema_parse(text, len, &message, &errors) == 0) {
+        if (self->camelize) {
+            json_t *wire = message;
+            message = cx_json_snakeize(wire);
+            json_decref(wire);
+        }
+        if (message && cx_topics_route(self, message) == CX_TOPICS_HANDLED) {
+            json_decref(message);
+            *handled = 1;
+            return NULL;
+        }
+        cx_schema *schema = self->consumer->schema;
+        if (message && (!schema || cx_schema_validate_object(schema, message, &errors) == 0))
+            return message;
+        json_decref(message);
+    }
+    chanx_send_message(self, "error", errors);
+    json_decref(errors);
+    return NULL;
+}
+
 void cx_ctx_receive(chanx_ctx *self, const char *text, size_t len)
 {
     snprintf(self->message_id, sizeof self->message_id, "%08x", ++self->received);
-    json_t *message = validated(self, text, len);
+    int handled = 0;
+    json_t *message = cx_topics_candidate(self, text, len) ? enveloped(self, text, len, &handled)
+                                                           : validated(self, text, len);
     if (!message) {
-        cx_consumer_count_invalid(self->consumer->metrics);
-        if (self->log_received)
-            cx_ctx_log_message(self, "Received invalid websocket json", NULL, NULL);
+        if (!handled) {
+            cx_consumer_count_invalid(self->consumer->metrics);
+            if (self->log_received)
+                cx_ctx_log_message(self, "Received invalid websocket json", NULL, NULL);
+        }
+        cx_topics_done(self);
         send_completion(self);
         self->message_id[0] = '\0';
         return;
@@ -240,6 +282,7 @@ void cx_ctx_receive(chanx_ctx *self, const char *text, size_t len)
         json_decref(detail);
     }
     json_decref(message);
+    cx_topics_done(self);
     send_completion(self);
     self->message_id[0] = '\0';
 }
@@ -247,6 +290,7 @@ void cx_ctx_receive(chanx_ctx *self, const char *text, size_t len)
 void cx_ctx_stop(chanx_ctx *self, int close_code)
 {
     self->ending = 1;
+    cx_topics_stop(self);   /* every topic is left first, as Chanx's websocket_disconnect */
     double started = cx_metrics_now();
     if (self->consumer->desc->disconnect)
         self->consumer->desc->disconnect(self, close_code);

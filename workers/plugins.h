@@ -16,6 +16,7 @@
 #include "chanx/consumer.h"
 #include "workers/metrics.h"
 #include "workers/schema.h"
+#include "workers/topic_decls.h"
 
 typedef struct cx_plugin cx_plugin;
 
@@ -27,6 +28,7 @@ typedef struct {
     int api_version;                   /* the plugin API level the plugin was built for */
     cx_schema *schema;                 /* NULL when the consumer declares no incoming schema */
     cx_schema *event_schema;           /* .events compiled; NULL when it declares none */
+    cx_topic_decls *topics;            /* .topics compiled; NULL when it declares none */
     json_t *spec;                      /* what the gateway needs: authentication, permissions, SQL */
     cx_plugin *plugin;
     cx_consumer_metrics *metrics;      /* its Prometheus series (workers/metrics.h) */
