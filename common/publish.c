@@ -15,6 +15,7 @@
 #include "common/publish.h"
 #include "common/link.h"
 #include "common/log.h"
+#include "common/topic_name.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -75,7 +76,22 @@ static int only_keys(const json_t *object, const char *where, const char *const 
     return 0;
 }
 
-static int parse_event(cx_publish_cmd *cmd, const json_t *event, cx_publish_error *err)
+/* topic (a string of 1..CX_PUBLISH_MAX_TOPIC characters) and seq (an integer), both optional. */
+static int parse_topic(cx_publish_cmd *cmd, const json_t *params, cx_publish_error *err)
+{
+    const json_t *topic = json_object_get(params, "topic"), *seq = json_object_get(params, "seq");
+    if (topic && (!json_is_string(topic) || json_string_length(topic) == 0
+                  || json_string_length(topic) > CX_PUBLISH_MAX_TOPIC))
+        return refuse(err, "invalid_field", "topic: must be a topic name, a string of 1 to %d characters",
+                      CX_PUBLISH_MAX_TOPIC);
+    if (seq && (!topic || !json_is_integer(seq)))
+        return refuse(err, "invalid_field", "seq: an integer, with a topic");
+    if (topic)
+        cmd->topic = own(cmd, strdup(json_string_value(topic)));
+    return 0;
+}
+
+static int parse_event(cx_publish_cmd *cmd, const json_t *event, const json_t *params, cx_publish_error *err)
 {
     static const char *const KEYS[] = { "action", "payload", NULL };
     if (!event)
@@ -93,6 +109,12 @@ static int parse_event(cx_publish_cmd *cmd, const json_t *event, cx_publish_erro
                       CX_PUBLISH_MAX_ACTION);
     const json_t *payload = json_object_get(event, "payload");
     json_t *wire = json_pack("{s:O, s:O}", "action", action, "payload", payload ? payload : json_null());
+    if (wire && cmd->topic) {   /* Chanx's send_topic_json: the envelope beside the message */
+        json_object_set_new(wire, "version", json_integer(1));
+        json_object_set_new(wire, "topic", json_string(cmd->topic));
+        if (json_object_get(params, "seq"))
+            json_object_set(wire, "seq", json_object_get(params, "seq"));
+    }
     char *text = wire ? json_dumps(wire, JSON_COMPACT) : NULL;
     json_decref(wire);
     if (!text)
@@ -105,7 +127,7 @@ static int parse_event(cx_publish_cmd *cmd, const json_t *event, cx_publish_erro
 static int parse_groups(cx_publish_cmd *cmd, const json_t *groups, cx_publish_error *err)
 {
     if (!groups)
-        return refuse(err, "missing_target", "groups: required (a list of group names)");
+        return refuse(err, "missing_target", "groups (a list of group names) or topic: required");
     if (!json_is_array(groups) || json_array_size(groups) == 0 || json_array_size(groups) > CX_PROTO_MAX_GROUPS)
         return refuse(err, "invalid_field", "groups: must be a list of 1 to %d group names", CX_PROTO_MAX_GROUPS);
     size_t i;
@@ -150,8 +172,8 @@ static int parse_target(cx_publish_cmd *cmd, const json_t *params, cx_publish_er
 
 int cx_publish_cmd_parse(cx_publish_cmd *cmd, const char *method, const json_t *params, cx_publish_error *err)
 {
-    static const char *const BROADCAST[] = { "groups", "event", NULL };
-    static const char *const SEND[] = { "user_id", "connection", "event", NULL };
+    static const char *const BROADCAST[] = { "groups", "topic", "seq", "event", NULL };
+    static const char *const SEND[] = { "user_id", "connection", "topic", "seq", "event", NULL };
     static const char *const DISCONNECT[] = { "user_id", "connection", "code", NULL };
     memset(cmd, 0, sizeof *cmd);
     if (!json_is_object(params))
@@ -159,12 +181,18 @@ int cx_publish_cmd_parse(cx_publish_cmd *cmd, const char *method, const json_t *
     int rc;
     if (strcmp(method, "broadcast") == 0) {
         cmd->env = (cx_env) { .type = CX_ENV_EVENT, .target = CX_TARGET_GROUPS };
-        rc = only_keys(params, "", BROADCAST, err) || parse_groups(cmd, json_object_get(params, "groups"), err)
-             || parse_event(cmd, json_object_get(params, "event"), err);
+        const json_t *groups = json_object_get(params, "groups");
+        rc = only_keys(params, "", BROADCAST, err) || parse_topic(cmd, params, err);
+        if (!rc && groups && cmd->topic)
+            rc = refuse(err, "invalid_field", "groups and topic: give one target, not both");
+        else if (!rc && !cmd->topic)
+            rc = parse_groups(cmd, groups, err);
+        rc = rc || parse_event(cmd, json_object_get(params, "event"), params, err);
     } else if (strcmp(method, "send") == 0) {
         cmd->env = (cx_env) { .type = CX_ENV_EVENT };
-        rc = only_keys(params, "", SEND, err) || parse_target(cmd, params, err)
-             || parse_event(cmd, json_object_get(params, "event"), err);
+        rc = only_keys(params, "", SEND, err) || parse_target(cmd, params, err) || parse_topic(cmd, params, err)
+             || parse_event(cmd, json_object_get(params, "event"), params, err);
+        cmd->topic = NULL;   /* stamped only: a user or a connection is the target */
     } else if (strcmp(method, "disconnect") == 0) {
         cmd->env = (cx_env) { .type = CX_ENV_CLOSE_TARGET, .code = 1000 };
         rc = only_keys(params, "", DISCONNECT, err) || parse_target(cmd, params, err);
@@ -185,10 +213,84 @@ int cx_publish_cmd_parse(cx_publish_cmd *cmd, const char *method, const json_t *
 
 /* ------------------------------------------------------------- publisher */
 
+/* A topic some consumer of the deployment declares, learnt from the route table's specs. */
+typedef struct {
+    char *name;
+    cx_topic_pattern *pattern;
+} known_topic;
+
 struct cx_publisher {
     cx_link *link;
     uint64_t next_request;
+    int have_routes;        /* the broker sent its route table at least once */
+    known_topic *topics;
+    size_t ntopics;
 };
+
+static void forget_topics(cx_publisher *self)
+{
+    for (size_t i = 0; i < self->ntopics; i++) {
+        free(self->topics[i].name);
+        cx_topic_pattern_destroy(&self->topics[i].pattern);
+    }
+    free(self->topics);
+    self->topics = NULL;
+    self->ntopics = 0;
+}
+
+static int topic_known(const cx_publisher *self, const char *name, const char *pattern)
+{
+    for (size_t i = 0; i < self->ntopics; i++)
+        if (!strcmp(self->topics[i].name, name) && !strcmp(cx_topic_pattern_text(self->topics[i].pattern), pattern))
+            return 1;
+    return 0;
+}
+
+/* The "topics" of every route's spec (workers/topic_decls.h), each (name, pattern) once. */
+static void learn_topics(cx_publisher *self, const cx_env *routes)
+{
+    forget_topics(self);
+    self->have_routes = 1;
+    for (uint32_t r = 0; r < routes->nroutes; r++) {
+        json_t *spec = json_loadb(routes->routes[r].spec.ptr, routes->routes[r].spec.len, 0, NULL);
+        size_t i;
+        json_t *t;
+        json_array_foreach(json_object_get(spec, "topics"), i, t) {
+            const char *name = json_string_value(json_object_get(t, "name"));
+            const char *pattern = json_string_value(json_object_get(t, "pattern"));
+            char err[160];
+            known_topic k = { NULL, NULL };
+            if (!name || !pattern || topic_known(self, name, pattern))
+                continue;
+            known_topic *grown = realloc(self->topics, (self->ntopics + 1) * sizeof *grown);
+            if (!grown || !(k.name = strdup(name)) || !(k.pattern = cx_topic_pattern_new(pattern, err, sizeof err))) {
+                free(k.name);
+                if (grown)
+                    self->topics = grown;
+                continue;
+            }
+            self->topics = grown;
+            self->topics[self->ntopics++] = k;
+        }
+        json_decref(spec);
+    }
+}
+
+/* A topic command's groups: the group of every known topic whose pattern matches. */
+static void resolve_topic(const cx_publisher *self, cx_publish_cmd *cmd)
+{
+    cmd->env.ngroups = 0;
+    for (size_t i = 0; i < self->ntopics && cmd->env.ngroups < CX_PROTO_MAX_GROUPS; i++) {
+        char group[CX_TOPIC_MAX_GROUP + 1];
+        size_t len = strlen(cmd->topic);
+        if (!cx_topic_pattern_match(self->topics[i].pattern, cmd->topic, len, NULL)
+            || cx_topic_group_name(cmd->topic, len, self->topics[i].name, group) != 0)
+            continue;
+        const char *g = own(cmd, strdup(group));
+        if (g)
+            cmd->env.groups[cmd->env.ngroups++] = cx_slice_of(g);
+    }
+}
 
 cx_publisher *cx_publisher_new(const char *endpoint, const char *node)
 {
@@ -206,6 +308,7 @@ void cx_publisher_destroy(cx_publisher **self_p)
     if (!self_p || !*self_p)
         return;
     cx_link_destroy(&(*self_p)->link);
+    forget_topics(*self_p);
     free(*self_p);
     *self_p = NULL;
 }
@@ -236,6 +339,8 @@ static size_t collect(cx_publisher *self, cx_publish_cmd *cmds, size_t n, uint64
             *reintroduce = 1;
             continue;
         }
+        if (env.type == CX_ENV_ROUTES)
+            learn_topics(self, &env);
         if (env.type != CX_ENV_RESULT || env.request < first || env.request >= first + n || !cmds)
             continue;
         size_t i = (size_t) (env.request - first);
@@ -268,6 +373,38 @@ static void send_pending(cx_publisher *self, cx_publish_cmd *cmds, size_t n, uin
     }
 }
 
+/* Waits until the broker's route table has arrived (it comes right after HELLO), or the deadline. */
+static void await_routes(cx_publisher *self, zmq_pollitem_t *item, int64_t deadline)
+{
+    int reintroduce = 0;
+    while (!self->have_routes && cx_now_ms() < deadline) {
+        zmq_poll(item, 1, 50);
+        collect(self, NULL, 0, 0, NULL, NULL, &reintroduce);
+        if (reintroduce)
+            cx_link_hello(self->link), reintroduce = 0;
+        cx_link_tick(self->link);
+    }
+}
+
+/* Topic commands get their groups; one whose topic no consumer declares is answered here, 0 and 0. */
+static size_t resolve_topics(cx_publisher *self, cx_publish_cmd *cmds, size_t n, cx_publish_result *results,
+                             char *answered, zmq_pollitem_t *item, int64_t deadline)
+{
+    size_t done = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!cmds[i].topic)
+            continue;
+        await_routes(self, item, deadline);
+        resolve_topic(self, &cmds[i]);
+        if (cmds[i].env.ngroups == 0) {
+            answered[i] = 1;
+            results[i] = (cx_publish_result) { 0, 0 };
+            done++;
+        }
+    }
+    return done;
+}
+
 int cx_publisher_run(cx_publisher *self, cx_publish_cmd *cmds, size_t n, cx_publish_result *results, int timeout_ms)
 {
     char *answered = calloc(n + 1, 1);
@@ -275,10 +412,10 @@ int cx_publisher_run(cx_publisher *self, cx_publish_cmd *cmds, size_t n, cx_publ
         return -1;
     uint64_t first = self->next_request + 1;
     self->next_request += n;
-    send_pending(self, cmds, n, first, answered);
-    size_t done = 0;
     int64_t deadline = cx_now_ms() + timeout_ms;
     zmq_pollitem_t item = { .socket = cx_link_socket(self->link), .events = ZMQ_POLLIN };
+    size_t done = resolve_topics(self, cmds, n, results, answered, &item, deadline);
+    send_pending(self, cmds, n, first, answered);
     while (done < n) {
         int64_t left = deadline - cx_now_ms();
         if (left <= 0)

@@ -5,6 +5,8 @@
  * accept the same commands, so their checking lives here once:
  *
  *   broadcast   {"groups": ["chat_room_lobby"], "event": {"action": "...", "payload": ...}}
+ *               {"topic": "room:lobby", "seq": 142, "event": {...}}   (seq optional)
+ *   send        {"user_id": 7, "topic": "room:lobby", "event": {...}}  (topic optional)
  *   send        {"user_id": 7, "event": {...}}  or  {"connection": "<id, decimal string>", "event": {...}}
  *   disconnect  {"user_id": 7, "code": 4001}    or  {"connection": "...", "code": ...}
  *
@@ -12,6 +14,14 @@
  * group names as Django Channels allows them, close codes), so bad input is
  * refused with a reason and nothing is half-sent. A checked command is an
  * envelope ready for the broker (EVENT or CLOSE_TARGET).
+ *
+ * A topic (Chanx 2.10's Topic.broadcast) is stamped on the event ({"action", "payload",
+ * "version": 1, "topic", "seq"}), the way subscribers receive it. broadcast to a topic goes to the
+ * topic's channel group, safe_group_name(topic, namespace=<the topic's declared name>)
+ * (common/topic_name.h): the publisher learns the deployment's topics (name, pattern) from the
+ * route table the broker sends it, and sends the event to the group of every declared topic whose
+ * pattern matches (none: nothing is sent and the result counts 0). send with a topic only stamps
+ * it: the user's or connection's passthrough delivery does not look at subscriptions.
  *
  * cx_publisher is the broker side: a link with role CX_ROLE_API that sends
  * commands in order and waits for the broker's RESULT for each (how many
@@ -39,10 +49,13 @@ typedef struct {
     char message[256];
 } cx_publish_error;
 
+#define CX_PUBLISH_MAX_TOPIC 256               /* characters, as a client's envelope (workers/topics.h) */
+
 /* One checked command; owns the strings its envelope points to. */
 typedef struct {
     cx_env env;
-    char *strings[CX_PROTO_MAX_GROUPS + 2];
+    const char *topic;                     /* broadcast to a topic: its groups are resolved when sent */
+    char *strings[CX_PROTO_MAX_GROUPS + 4];
     size_t nstrings;
 } cx_publish_cmd;
 

@@ -1,0 +1,90 @@
+/*
+ * Publishing to a topic (issue 24): POST /api/broadcast {"topic": "room:lobby", "event": ...} goes
+ * to the topic's group, Chanx's safe_group_name(topic, namespace=RoomTopic), so it reaches the
+ * multiplexed subscribers and the clients of the topic's own route, stamped with the topic, and
+ * nobody else; chanx-admin publish does the same; a topic no consumer declares reaches nobody and
+ * says so; a command naming both groups and a topic is refused.
+ */
+#include <chanx/testing.h>
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+CX_STACK_SUITE(topics_publish, .api = 1);
+
+#define WAIT 5000
+
+static cx_communicator *hub_client(cx_stack *s, const char *name, const char *path)
+{
+    int64_t id = cx_db_create_user(s, name, 0);
+    cx_communicator *c = cx_communicator_new(s, path, cx_db_token_header(s, id));
+    cx_assert_authenticated_status_ok(c);
+    return c;
+}
+
+static void subscribed(cx_communicator *c, const char *topic)
+{
+    json_t *r = cx_topic_subscribe(c, topic, NULL, WAIT);
+    cr_assert_str_eq(json_string_value(json_object_get(r, "action")), "subscribed");
+    json_decref(r);
+    json_decref(cx_receive_topic(c, topic, "welcome", WAIT));
+}
+
+static const char ANNOUNCED[] = "{\"version\": 1, \"topic\": \"room:lobby\", \"action\": \"announce\","
+                                " \"payload\": {\"text\": \"doors close at six\"}}";
+
+Test(topics_publish, an_api_publish_reaches_the_subscribers_of_both_forms_and_no_one_else)
+{
+    cx_communicator *mux = hub_client(stack, "alice", "/ws/hub/");
+    subscribed(mux, "room:lobby");
+    cx_communicator *own = hub_client(stack, "bob", "/ws/hub/room/lobby/");
+    json_decref(cx_receive_topic(own, "room:lobby", "welcome", WAIT));
+    cx_communicator *elsewhere = hub_client(stack, "carol", "/ws/hub/");
+    subscribed(elsewhere, "room:kitchen");
+    cx_communicator *idle = hub_client(stack, "dave", "/ws/hub/");
+    cx_communicator *other_route = hub_client(stack, "erin", "/ws/hub/room/kitchen/");
+    json_decref(cx_receive_topic(other_route, "room:kitchen", "welcome", WAIT));
+
+    json_t *r = cx_api_publish(stack, "/api/broadcast", "{\"topic\": \"room:lobby\", \"event\":"
+                               " {\"action\": \"announce\", \"payload\": {\"text\": \"doors close at six\"}}}");
+    cr_assert_eq(json_integer_value(json_object_get(r, "connections")), 2, "%s", json_dumps(r, 0));
+    json_decref(r);
+    json_t *m = cx_receive_json(mux, WAIT);
+    cx_assert_json_eq(m, ANNOUNCED);
+    json_decref(m);
+    m = cx_receive_json(own, WAIT);
+    cx_assert_json_eq(m, ANNOUNCED);
+    json_decref(m);
+    cx_receive_nothing(elsewhere, 300);
+    cx_receive_nothing(idle, 300);
+    cx_receive_nothing(other_route, 300);
+
+    /* after an unsubscribe the publish no longer reaches that connection */
+    json_decref(cx_topic_unsubscribe(mux, "room:lobby", "u", WAIT));
+    r = cx_api_publish(stack, "/api/broadcast", "{\"topic\": \"room:lobby\", \"seq\": 7, \"event\":"
+                       " {\"action\": \"announce\", \"payload\": {\"text\": \"again\"}}}");
+    json_decref(r);
+    m = cx_receive_json(own, WAIT);
+    cr_assert_eq(json_integer_value(json_object_get(m, "seq")), 7, "seq travels with a topic event");
+    json_decref(m);
+    cx_receive_nothing(mux, 300);
+}
+
+Test(topics_publish, a_topic_nobody_declares_reaches_nobody)
+{
+    json_t *r = cx_api_publish(stack, "/api/broadcast", "{\"topic\": \"nope:1\", \"event\": {\"action\": \"announce\"}}");
+    cx_assert_json_eq(r, "{\"gateways\": 0, \"connections\": 0}");
+    json_decref(r);
+}
+
+Test(topics_publish, groups_and_topic_together_are_refused)
+{
+    json_t *reply = NULL;
+    int status = cx_api_post(stack, "/api/broadcast", CX_TEST_API_KEY,
+                             "{\"groups\": [\"a\"], \"topic\": \"room:lobby\", \"event\": {\"action\": \"announce\"}}",
+                             &reply);
+    cr_assert_eq(status, 400);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(reply, "error"), "code")), "invalid_field");
+    json_decref(reply);
+}
