@@ -6,10 +6,12 @@
  * says so; a command naming both groups and a topic is refused.
  */
 #include <chanx/testing.h>
+#include "tests/kit/deploy_helpers.h"
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 CX_STACK_SUITE(topics_publish, .api = 1);
 
@@ -87,4 +89,28 @@ Test(topics_publish, groups_and_topic_together_are_refused)
     cr_assert_eq(status, 400);
     cr_assert_str_eq(json_string_value(json_object_get(json_object_get(reply, "error"), "code")), "invalid_field");
     json_decref(reply);
+}
+
+/* chanx-admin publish --topic: the operator's way, straight to the broker, the same delivery. */
+Test(topics_publish, chanx_admin_publishes_to_a_topic)
+{
+    cx_communicator *mux = hub_client(stack, "alice", "/ws/hub/");
+    subscribed(mux, "room:lobby");
+    cx_communicator *elsewhere = hub_client(stack, "carol", "/ws/hub/");
+    subscribed(elsewhere, "room:kitchen");
+    char cmd[1024];
+    const char *bin = getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build";
+    const char *keys = cx_stack_keys_dir(stack);
+    snprintf(cmd, sizeof cmd, "CHANX_BROKER='%s' CHANX_CURVE_DIR='%s' %s/chanx-admin publish --topic room:lobby "
+             "--action announce --payload '{\"text\": \"doors close at six\"}' 2>&1", cx_stack_broker(stack),
+             keys ? keys : "", bin);
+    int status;
+    char *out = cx_shell_output(cmd, &status);
+    cr_assert_eq(WEXITSTATUS(status), 0, "%s", out);
+    cr_assert(strstr(out, "\"connections\": 1"), "%s", out);
+    free(out);
+    json_t *m = cx_receive_json(mux, WAIT);
+    cx_assert_json_eq(m, ANNOUNCED);
+    json_decref(m);
+    cx_receive_nothing(elsewhere, 300);
 }
