@@ -183,11 +183,11 @@ int cx_publish_cmd_parse(cx_publish_cmd *cmd, const char *method, const json_t *
         cmd->env = (cx_env) { .type = CX_ENV_EVENT, .target = CX_TARGET_GROUPS };
         const json_t *groups = json_object_get(params, "groups");
         rc = only_keys(params, "", BROADCAST, err) || parse_topic(cmd, params, err);
-        if (!rc && groups && cmd->topic)
-            rc = refuse(err, "invalid_field", "groups and topic: give one target, not both");
-        else if (!rc && !cmd->topic)
+        if (!rc && (groups || !cmd->topic))
             rc = parse_groups(cmd, groups, err);
         rc = rc || parse_event(cmd, json_object_get(params, "event"), params, err);
+        if (groups)
+            cmd->topic = NULL;   /* groups given (Chanx's own group names): the topic is only stamped */
     } else if (strcmp(method, "send") == 0) {
         cmd->env = (cx_env) { .type = CX_ENV_EVENT };
         rc = only_keys(params, "", SEND, err) || parse_target(cmd, params, err) || parse_topic(cmd, params, err)

@@ -20,8 +20,10 @@
  * topic's channel group, safe_group_name(topic, namespace=<the topic's declared name>)
  * (common/topic_name.h): the publisher learns the deployment's topics (name, pattern) from the
  * route table the broker sends it, and sends the event to the group of every declared topic whose
- * pattern matches (none: nothing is sent and the result counts 0). send with a topic only stamps
- * it: the user's or connection's passthrough delivery does not look at subscriptions.
+ * pattern matches (none: nothing is sent and the result counts 0). With groups too, the groups are
+ * the target and the topic is only stamped: what a Django process's RoomTopic.broadcast() sends
+ * through the Channels layer (it names the group itself). send with a topic only stamps it too:
+ * the user's or connection's passthrough delivery does not look at subscriptions.
  *
  * cx_publisher is the broker side: a link with role CX_ROLE_API that sends
  * commands in order and waits for the broker's RESULT for each (how many

@@ -3,7 +3,7 @@
  * to the topic's group, Chanx's safe_group_name(topic, namespace=RoomTopic), so it reaches the
  * multiplexed subscribers and the clients of the topic's own route, stamped with the topic, and
  * nobody else; chanx-admin publish does the same; a topic no consumer declares reaches nobody and
- * says so; a command naming both groups and a topic is refused.
+ * says so; groups with a topic stamp it (the Channels layer's form), and bad topics are refused.
  */
 #include <chanx/testing.h>
 #include "tests/kit/deploy_helpers.h"
@@ -80,15 +80,30 @@ Test(topics_publish, a_topic_nobody_declares_reaches_nobody)
     json_decref(r);
 }
 
-Test(topics_publish, groups_and_topic_together_are_refused)
+/* groups with a topic: the groups are the target, the topic is stamped (the Channels layer's form
+ * of Chanx's Topic.broadcast, which names the group itself); a bad topic is refused whole. */
+Test(topics_publish, groups_with_a_topic_stamp_it_and_bad_topics_are_refused)
 {
-    json_t *reply = NULL;
-    int status = cx_api_post(stack, "/api/broadcast", CX_TEST_API_KEY,
-                             "{\"groups\": [\"a\"], \"topic\": \"room:lobby\", \"event\": {\"action\": \"announce\"}}",
-                             &reply);
-    cr_assert_eq(status, 400);
-    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(reply, "error"), "code")), "invalid_field");
-    json_decref(reply);
+    cx_communicator *mux = hub_client(stack, "alice", "/ws/hub/");
+    subscribed(mux, "room:lobby");
+    json_decref(cx_api_publish(stack, "/api/broadcast", "{\"groups\": [\"RoomTopic.room-lobby\"], \"topic\":"
+                               " \"room:lobby\", \"event\": {\"action\": \"announce\", \"payload\":"
+                               " {\"text\": \"doors close at six\"}}}"));
+    json_t *m = cx_receive_json(mux, WAIT);
+    cx_assert_json_eq(m, ANNOUNCED);
+    json_decref(m);
+
+    const char *bad[] = { "{\"topic\": 5, \"event\": {\"action\": \"announce\"}}",
+                          "{\"topic\": \"\", \"event\": {\"action\": \"announce\"}}",
+                          "{\"groups\": [\"a\"], \"seq\": 1, \"event\": {\"action\": \"announce\"}}" };
+    for (size_t i = 0; i < 3; i++) {
+        json_t *reply = NULL;
+        int status = cx_api_post(stack, "/api/broadcast", CX_TEST_API_KEY, bad[i], &reply);
+        cr_assert_eq(status, 400, "%s", bad[i]);
+        cr_assert_str_eq(json_string_value(json_object_get(json_object_get(reply, "error"), "code")), "invalid_field");
+        json_decref(reply);
+    }
+    cx_receive_nothing(mux, 300);
 }
 
 /* chanx-admin publish --topic: the operator's way, straight to the broker, the same delivery. */
@@ -113,4 +128,35 @@ Test(topics_publish, chanx_admin_publishes_to_a_topic)
     cx_assert_json_eq(m, ANNOUNCED);
     json_decref(m);
     cx_receive_nothing(elsewhere, 300);
+}
+
+/* clients/python: broadcast_topic_sync (Topic.broadcast by topic name), and Chanx's own
+ * Topic.broadcast as it reaches a Channels layer, group_send(group, {"type": "handle_topic_event",
+ * "topic", "seq", "event_data"}), through ChanxChannelLayer. Both reach the subscriber stamped. */
+Test(topics_publish, the_python_client_and_the_channels_layer_publish_to_a_topic)
+{
+    cx_communicator *mux = hub_client(stack, "alice", "/ws/hub/");
+    subscribed(mux, "room:lobby");
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "cd clients/python && CHANX_API_URL=http://127.0.0.1:%d CHANX_API_KEY='%s' /usr/bin/python3 -c '\n"
+             "import asyncio, chanx_client\n"
+             "from chanx_client.layers import ChanxChannelLayer\n"
+             "print(chanx_client.broadcast_topic_sync(\"room:lobby\", {\"action\": \"announce\", \"payload\": {\"n\": 1}}, seq=1))\n"
+             "layer = ChanxChannelLayer()\n"
+             "print(asyncio.run(layer.group_send(\"RoomTopic.room-lobby\", {\"type\": \"handle_topic_event\",\n"
+             "    \"topic\": \"room:lobby\", \"seq\": 2, \"event_data\": {\"action\": \"announce\", \"payload\": {\"n\": 2}}})))\n"
+             "' 2>&1", cx_stack_api_port(stack), CX_TEST_API_KEY);
+    int status;
+    char *out = cx_shell_output(cmd, &status);
+    cr_assert_eq(WEXITSTATUS(status), 0, "%s", out);
+    free(out);
+    for (int n = 1; n <= 2; n++) {
+        json_t *m = cx_receive_json(mux, WAIT);
+        char want[200];
+        snprintf(want, sizeof want, "{\"version\": 1, \"topic\": \"room:lobby\", \"seq\": %d, \"action\": \"announce\","
+                 " \"payload\": {\"n\": %d}}", n, n);
+        cx_assert_json_eq(m, want);
+        json_decref(m);
+    }
 }
