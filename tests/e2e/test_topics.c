@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const settings[] = { "CHANX_TOPIC_SUBSCRIPTIONS_MAX=60", NULL };
 
@@ -280,4 +281,49 @@ Test(topics, a_topic_on_its_own_route_shares_the_group)
     json_t *m = cx_receive_topic(own, "room:lobby", "said", WAIT);
     cr_assert_str_eq(json_string_value(json_object_get(json_object_get(m, "payload"), "text")), "from the hub");
     json_decref(m);
+}
+
+/* /asyncapi.json: the topic is its own channel at the hub's address and at its own route's, each
+ * with x-topic {name, pattern, parameters} (Chanx's extension), subscribe among what a client
+ * sends; the document stays valid AsyncAPI 3.0. */
+Test(topics, asyncapi_has_x_topic_channels)
+{
+    int status = 0;
+    char *body = NULL;
+    for (int tries = 0; tries < 50; tries++) {   /* the route table reaches the gateway soon after start */
+        free(body);
+        body = cx_http_get(cx_stack_gateway_port(stack, 0), "/asyncapi.json", &status);
+        if (status == 200 && body && strstr(body, "x-topic"))
+            break;
+        usleep(100 * 1000);
+    }
+    cr_assert_eq(status, 200);
+    char file[512], cmd[700];
+    snprintf(file, sizeof file, "%s/asyncapi.json", cx_stack_log_dir(stack));
+    FILE *f = fopen(file, "w");
+    fputs(body, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 tests/docs/validate_asyncapi.py %s", file);
+    cr_assert_eq(system(cmd), 0, "the document is valid AsyncAPI 3.0");
+
+    json_t *doc = json_loads(body, 0, NULL);
+    free(body);
+    const char *key;
+    json_t *channel;
+    int hosted = 0, own = 0;
+    json_object_foreach(json_object_get(doc, "channels"), key, channel) {
+        json_t *x = json_object_get(channel, "x-topic");
+        if (!x)
+            continue;
+        cx_assert_json_eq(x, "{\"name\": \"RoomTopic\", \"pattern\": \"room:{name}\", \"parameters\": [\"name\"]}");
+        const char *address = json_string_value(json_object_get(channel, "address"));
+        hosted += strcmp(address, "/ws/hub/") == 0;
+        own += strcmp(address, "/ws/hub/room/{name}/") == 0;
+        cr_assert(json_object_get(json_object_get(channel, "messages"), "client.subscribe"), "channel %s", key);
+        cr_assert(json_object_get(json_object_get(channel, "messages"), "client.say"), "channel %s", key);
+        cr_assert(json_object_get(json_object_get(channel, "messages"), "event.announce"), "channel %s", key);
+    }
+    cr_assert_eq(hosted, 1, "one RoomTopic channel at the hub's address");
+    cr_assert_eq(own, 1, "one RoomTopic channel at its own route");
+    json_decref(doc);
 }
