@@ -10,12 +10,14 @@
  * the one DEALER socket, so commands reach the broker, and each target, in
  * the order they were sent. If the broker restarted and asks who we are, the
  * unanswered commands are sent again after HELLO: the broker dropped them
- * unread.
+ * unread. The broker also sends the route table (ROUTES), from which the
+ * publisher knows which events some consumer can take (event_catalog.h).
  */
 #include "common/publish.h"
+#include "common/event_catalog.h"
 #include "common/link.h"
 #include "common/log.h"
-#include "common/topic_name.h"
+#include "common/topic_table.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -213,89 +215,20 @@ int cx_publish_cmd_parse(cx_publish_cmd *cmd, const char *method, const json_t *
 
 /* ------------------------------------------------------------- publisher */
 
-/* A topic some consumer of the deployment declares, learnt from the route table's specs. */
-typedef struct {
-    char *name;
-    cx_topic_pattern *pattern;
-} known_topic;
-
 struct cx_publisher {
     cx_link *link;
     uint64_t next_request;
-    int have_routes;        /* the broker sent its route table at least once */
-    known_topic *topics;
-    size_t ntopics;
+    cx_topic_table *topics;      /* the deployment's topics, from the same ROUTES */
+    cx_event_catalog *catalog;   /* from the broker's ROUTES */
 };
-
-static void forget_topics(cx_publisher *self)
-{
-    for (size_t i = 0; i < self->ntopics; i++) {
-        free(self->topics[i].name);
-        cx_topic_pattern_destroy(&self->topics[i].pattern);
-    }
-    free(self->topics);
-    self->topics = NULL;
-    self->ntopics = 0;
-}
-
-static int topic_known(const cx_publisher *self, const char *name, const char *pattern)
-{
-    for (size_t i = 0; i < self->ntopics; i++)
-        if (!strcmp(self->topics[i].name, name) && !strcmp(cx_topic_pattern_text(self->topics[i].pattern), pattern))
-            return 1;
-    return 0;
-}
-
-/* The "topics" of every route's spec (workers/topic_decls.h), each (name, pattern) once. */
-static void learn_topics(cx_publisher *self, const cx_env *routes)
-{
-    forget_topics(self);
-    self->have_routes = 1;
-    for (uint32_t r = 0; r < routes->nroutes; r++) {
-        json_t *spec = json_loadb(routes->routes[r].spec.ptr, routes->routes[r].spec.len, 0, NULL);
-        size_t i;
-        json_t *t;
-        json_array_foreach(json_object_get(spec, "topics"), i, t) {
-            const char *name = json_string_value(json_object_get(t, "name"));
-            const char *pattern = json_string_value(json_object_get(t, "pattern"));
-            char err[160];
-            known_topic k = { NULL, NULL };
-            if (!name || !pattern || topic_known(self, name, pattern))
-                continue;
-            known_topic *grown = realloc(self->topics, (self->ntopics + 1) * sizeof *grown);
-            if (!grown || !(k.name = strdup(name)) || !(k.pattern = cx_topic_pattern_new(pattern, err, sizeof err))) {
-                free(k.name);
-                if (grown)
-                    self->topics = grown;
-                continue;
-            }
-            self->topics = grown;
-            self->topics[self->ntopics++] = k;
-        }
-        json_decref(spec);
-    }
-}
-
-/* A topic command's groups: the group of every known topic whose pattern matches. */
-static void resolve_topic(const cx_publisher *self, cx_publish_cmd *cmd)
-{
-    cmd->env.ngroups = 0;
-    for (size_t i = 0; i < self->ntopics && cmd->env.ngroups < CX_PROTO_MAX_GROUPS; i++) {
-        char group[CX_TOPIC_MAX_GROUP + 1];
-        size_t len = strlen(cmd->topic);
-        if (!cx_topic_pattern_match(self->topics[i].pattern, cmd->topic, len, NULL)
-            || cx_topic_group_name(cmd->topic, len, self->topics[i].name, group) != 0)
-            continue;
-        const char *g = own(cmd, strdup(group));
-        if (g)
-            cmd->env.groups[cmd->env.ngroups++] = cx_slice_of(g);
-    }
-}
 
 cx_publisher *cx_publisher_new(const char *endpoint, const char *node)
 {
     cx_publisher *self = calloc(1, sizeof *self);
-    if (!self || !(self->link = cx_link_new(endpoint, CX_ROLE_API, node))) {
+    if (!self || !(self->catalog = cx_event_catalog_new()) || !(self->topics = cx_topic_table_new())
+        || !(self->link = cx_link_new(endpoint, CX_ROLE_API, node))) {
+        if (self)
+            cx_event_catalog_destroy(&self->catalog), cx_topic_table_destroy(&self->topics);
         free(self);
         return NULL;
     }
@@ -308,7 +241,8 @@ void cx_publisher_destroy(cx_publisher **self_p)
     if (!self_p || !*self_p)
         return;
     cx_link_destroy(&(*self_p)->link);
-    forget_topics(*self_p);
+    cx_topic_table_destroy(&(*self_p)->topics);
+    cx_event_catalog_destroy(&(*self_p)->catalog);
     free(*self_p);
     *self_p = NULL;
 }
@@ -339,8 +273,11 @@ static size_t collect(cx_publisher *self, cx_publish_cmd *cmds, size_t n, uint64
             *reintroduce = 1;
             continue;
         }
-        if (env.type == CX_ENV_ROUTES)
-            learn_topics(self, &env);
+        if (env.type == CX_ENV_ROUTES) {
+            cx_event_catalog_update(self->catalog, &env);
+            cx_topic_table_update(self->topics, &env);
+            continue;
+        }
         if (env.type != CX_ENV_RESULT || env.request < first || env.request >= first + n || !cmds)
             continue;
         size_t i = (size_t) (env.request - first);
@@ -351,6 +288,17 @@ static size_t collect(cx_publisher *self, cx_publish_cmd *cmds, size_t n, uint64
         }
     }
     return got;
+}
+
+int cx_publisher_check_event(const cx_publisher *self, const json_t *params, cx_publish_error *err, json_t **errors)
+{
+    const json_t *event = json_object_get(params, "event");
+    const char *action = json_string_value(json_object_get(event, "action"));
+    if (!action || cx_event_catalog_check(self->catalog, action, json_object_get(event, "payload"), err->message,
+                                          sizeof err->message, errors) == 0)
+        return 0;
+    snprintf(err->code, sizeof err->code, "undeliverable_event");
+    return -1;
 }
 
 void cx_publisher_pump(cx_publisher *self)
@@ -377,7 +325,7 @@ static void send_pending(cx_publisher *self, cx_publish_cmd *cmds, size_t n, uin
 static void await_routes(cx_publisher *self, zmq_pollitem_t *item, int64_t deadline)
 {
     int reintroduce = 0;
-    while (!self->have_routes && cx_now_ms() < deadline) {
+    while (!cx_topic_table_known(self->topics) && cx_now_ms() < deadline) {
         zmq_poll(item, 1, 50);
         collect(self, NULL, 0, 0, NULL, NULL, &reintroduce);
         if (reintroduce)
@@ -395,7 +343,14 @@ static size_t resolve_topics(cx_publisher *self, cx_publish_cmd *cmds, size_t n,
         if (!cmds[i].topic)
             continue;
         await_routes(self, item, deadline);
-        resolve_topic(self, &cmds[i]);
+        const char *groups[CX_PROTO_MAX_GROUPS];
+        size_t ng = cx_topic_table_groups(self->topics, cmds[i].topic, groups, CX_PROTO_MAX_GROUPS);
+        cmds[i].env.ngroups = 0;
+        for (size_t g = 0; g < ng; g++) {
+            const char *copy = own(&cmds[i], (char *) groups[g]);
+            if (copy)
+                cmds[i].env.groups[cmds[i].env.ngroups++] = cx_slice_of(copy);
+        }
         if (cmds[i].env.ngroups == 0) {
             answered[i] = 1;
             results[i] = (cx_publish_result) { 0, 0 };

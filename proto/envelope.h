@@ -61,6 +61,10 @@ typedef enum { CX_TARGET_GROUPS = 1, CX_TARGET_USER = 2, CX_TARGET_CONNECTION = 
 #define CX_USER_AUTH_TOKEN    0x08u
 #define CX_USER_AUTH_SESSION  0x10u
 #define CX_USER_AUTH_JWT      0x20u
+/* CONNECT to a consumer with has_permission: the gateway's object verdict, for the worker to apply
+ * after has_permission, DRF's order (check_permissions before get_object). */
+#define CX_USER_OBJECT_NOT_FOUND 0x40u  /* the queryset found no row: 404 */
+#define CX_USER_OBJECT_DENIED    0x80u  /* object_permission found no row: 403 */
 
 /* GROUP_SEND flags */
 #define CX_GROUP_EXCLUDE_CURRENT 0x01u  /* the sending connection does not get it */

@@ -15,7 +15,7 @@
 #include "chanx/consumer.h"
 #include "common/topic_name.h"
 #include "proto/envelope.h"
-#include "workers/schema.h"
+#include "common/schema.h"
 
 /* A dedicated topic route's target is "<plugin>.<consumer>#<topic name>" (Topic.as_consumer()). */
 #define CX_TOPIC_ROUTE_MARK '#'
