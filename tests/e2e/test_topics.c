@@ -8,6 +8,7 @@
  * the multiplexed form, and bad input refused while other topics go on.
  */
 #include <chanx/testing.h>
+#include "tests/kit/deploy_helpers.h"
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -326,4 +327,50 @@ Test(topics, asyncapi_has_x_topic_channels)
     cr_assert_eq(hosted, 1, "one RoomTopic channel at the hub's address");
     cr_assert_eq(own, 1, "one RoomTopic channel at its own route");
     json_decref(doc);
+}
+
+/* The issue's wire examples, spoken by a client nobody here wrote (python3-websockets): each frame
+ * it gets is printed as sorted JSON and compared to the example. */
+static const char PY_WIRE[] =
+    "import asyncio, json, sys, websockets\n"
+    "async def main():\n"
+    "    async with websockets.connect(sys.argv[1]) as ws:\n"
+    "        async def get():\n"
+    "            print(json.dumps(json.loads(await asyncio.wait_for(ws.recv(), 10)), sort_keys=True), flush=True)\n"
+    "        await get()\n"   /* authentication */
+    "        for frame, replies in [\n"
+    "            ({'version': 1, 'topic': 'room:lobby', 'ref': '1', 'action': 'subscribe'}, 2),\n"
+    "            ({'version': 1, 'topic': 'room:lobby', 'ref': '2', 'action': 'say', 'payload': {'text': 'hi'}}, 1),\n"
+    "            ({'version': 1, 'topic': 'room:lobby', 'ref': '7', 'action': 'echo', 'payload': {'text': 'hi'}}, 1),\n"
+    "            ({'version': 1, 'ref': '9', 'action': 'ping'}, 1),\n"
+    "            ({'version': 1, 'topic': 'nope:1', 'ref': '3', 'action': 'subscribe'}, 1)]:\n"
+    "            await ws.send(json.dumps(frame))\n"
+    "            for _ in range(replies):\n"
+    "                await get()\n"
+    "asyncio.run(main())\n";
+
+Test(topics, the_wire_examples_with_python_websockets)
+{
+    int64_t alice = cx_db_create_user(stack, "alice", 0);
+    FILE *py = cx_python_client(stack, 0, "/ws/hub/", cx_db_token(stack, alice), PY_WIRE);
+    const char *want[] = {
+        "{\"action\": \"authentication\", \"payload\": {\"data\": {\"detail\": \"OK\"}, \"status_code\": 200, "
+        "\"status_text\": \"OK\"}}",
+        "{\"action\": \"subscribed\", \"payload\": null, \"ref\": \"1\", \"topic\": \"room:lobby\", \"version\": 1}",
+        "{\"action\": \"welcome\", \"payload\": {\"topic\": \"room:lobby\", \"user\": \"alice\"}, \"topic\": "
+        "\"room:lobby\", \"version\": 1}",
+        "{\"action\": \"said\", \"payload\": {\"text\": \"hi\", \"user\": \"alice\"}, \"topic\": \"room:lobby\", "
+        "\"version\": 1}",
+        "{\"action\": \"echoed\", \"payload\": {\"text\": \"hi\"}, \"ref\": \"7\", \"topic\": \"room:lobby\", "
+        "\"version\": 1}",
+        "{\"action\": \"pong\", \"payload\": null, \"ref\": \"9\"}",
+        "{\"action\": \"error\", \"payload\": {\"detail\": \"Unknown topic 'nope:1'\", \"reason\": \"unknown_topic\"}, "
+        "\"ref\": \"3\", \"topic\": \"nope:1\", \"version\": 1}",
+    };
+    char line[1024];
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        cx_python_line(py, line, sizeof line, want[i]);
+        cr_assert_str_eq(line, want[i]);
+    }
+    cr_assert_eq(pclose(py), 0, "the python client failed");
 }
