@@ -67,6 +67,11 @@ size_t cx_plugin_api1_descriptor_size(void)
     return API1_DESCRIPTOR_SIZE;
 }
 
+size_t cx_plugin_api2_descriptor_size(void)
+{
+    return API2_DESCRIPTOR_SIZE;
+}
+
 /* Both registrations end here. The worker keeps its own zeroed descriptor and copies only the
  * bytes the plugin declared: fields appended after the plugin's API level take their defaults
  * (zero), and nothing past the plugin's object is ever read. */

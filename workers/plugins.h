@@ -48,6 +48,8 @@ int cx_plugin_refs(const cx_plugin *self);
 
 /* sizeof(chanx_consumer) at plugin API 1, what an API 1 plugin's descriptor holds. */
 size_t cx_plugin_api1_descriptor_size(void);
+/* sizeof(chanx_consumer) at plugin API 2 (before .topics): the most an API 2 plugin may declare. */
+size_t cx_plugin_api2_descriptor_size(void);
 
 /* The plugin name for a file: "path/to/chat.so" → "chat" (also strips a "lib" prefix). */
 int cx_plugin_name_of(const char *path, char *out, size_t outlen);
