@@ -23,6 +23,7 @@
  */
 #include "workers/plugins.h"
 #include "common/env.h"
+#include "common/rate.h"
 #include "common/permission.h"
 #include "common/subprotocol.h"
 #include "workers/api_names.h"
@@ -52,7 +53,7 @@ static char loading_error[256];
  * without a size (chanx_register_consumer), so this is what they have; frozen forever. */
 #define API1_DESCRIPTOR_SIZE (offsetof(chanx_consumer, log_ignored_actions) + sizeof(const char *const *))
 
-/* sizeof(chanx_consumer) at API 2: every field up to receive_event (API 3 appended .topics). */
+/* sizeof(chanx_consumer) at API 2: every field up to throttle_rate (API 3 appended .topics). */
 #define API2_DESCRIPTOR_SIZE offsetof(chanx_consumer, topics)
 
 /* The largest descriptor a plugin of this level can have: a bigger one was built against a header
@@ -219,6 +220,8 @@ static json_t *edge_spec(const chanx_consumer *d, char *err, size_t errlen)
     json_object_set_new(spec, "send_authentication_message",
                         json_boolean(flag_value(d->send_authentication_message, "CHANX_SEND_AUTHENTICATION_MESSAGE", 1)));
     json_object_set_new(spec, "camelize", json_boolean(flag_value(d->camelize, "CHANX_CAMELIZE", 0)));
+    if (d->throttle_rate)   /* absent: the gateway applies CHANX_THROTTLE_RATE */
+        json_object_set_new(spec, "throttle_rate", json_string(d->throttle_rate));
     if (d->passthrough_events) {
         json_t *passthrough = json_array();
         for (const char *const *a = d->passthrough_events; *a; a++)
@@ -249,6 +252,10 @@ static int check_consumer(cx_consumer_entry *e, char *err, size_t errlen)
         if (!cx_subprotocol_is_token(*p, strlen(*p)) || strlen(*p) > 63)
             return snprintf(err, errlen, "consumer '%s': subprotocol \"%s\" is not an RFC 7230 token of at most 63 bytes",
                             e->short_name, *p), -1;
+    cx_rate rate;
+    char why_rate[160];
+    if (cx_rate_parse(d->throttle_rate, &rate, why_rate, sizeof why_rate) != 0)
+        return snprintf(err, errlen, "consumer '%s': %s", e->short_name, why_rate), -1;
     if (d->incoming) {
         char why[256];
         e->schema = cx_schema_new(d->incoming, d->action_key ? d->action_key : "action", why, sizeof why);

@@ -207,6 +207,9 @@ json_t *cx_receive_topic(cx_communicator *self, const char *topic, const char *a
 void cx_receive_nothing(cx_communicator *self, int timeout_ms);
 /* Asserts the server closes with code within timeout_ms. */
 void cx_assert_closed(cx_communicator *self, int code, int timeout_ms);
+/* After the server closed: the reason text of its close frame ("Token expired"), "" when it gave
+ * none. Borrowed, valid while the communicator is. */
+const char *cx_communicator_close_reason(const cx_communicator *self);
 void cx_communicator_disconnect(cx_communicator *self);
 /* Asserts actual equals the JSON text expected (key order ignored), showing both when not:
  * cx_assert_json_eq(replies, "[{\"action\": \"pong\", \"payload\": null}]"). */

@@ -267,6 +267,11 @@ void cx_receive_nothing(cx_communicator *self, int timeout_ms)
     cr_assert_fail("%s: expected nothing within %d ms, received %s", self->path, timeout_ms, text);
 }
 
+const char *cx_communicator_close_reason(const cx_communicator *self)
+{
+    return self && self->ws ? cx_ws_close_reason(self->ws) : "";
+}
+
 void cx_assert_closed(cx_communicator *self, int code, int timeout_ms)
 {
     int got = 0;

@@ -20,7 +20,8 @@
 
 /* API 2 appended these (tests/abi/v2). */
 #define CX_ABI_V2_FIELDS(X)                                                                  \
-    CX_ABI_V1_FIELDS(X) X(subprotocols) X(outgoing) X(events) X(passthrough_events) X(receive_event)
+    CX_ABI_V1_FIELDS(X) X(subprotocols) X(outgoing) X(events) X(passthrough_events) X(receive_event)   \
+    X(throttle_rate)
 
 #define CX_ABI_COUNT(field) +1
 enum { CX_ABI_V1_NFIELDS = 0 CX_ABI_V1_FIELDS(CX_ABI_COUNT) };

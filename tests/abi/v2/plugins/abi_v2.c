@@ -1,7 +1,7 @@
 /*
  * abi_v2 — a consumer built against plugin API 2's header (tests/abi/v2),
  * the release before topics: it registers its descriptor with API 2's size
- * and sets every field API 2 has, down to the last (receive_event), so a
+ * and sets every field API 2 has, down to the last (throttle_rate), so a
  * worker that read an API 2 descriptor at the wrong size or offsets, or
  * took garbage for the .topics it cannot have, would behave differently
  * (tests/e2e/test_abi.c).
@@ -11,6 +11,7 @@
  *   incoming      ping (answered with pong and the chosen subprotocol)
  *   events        "tick" {"n": integer}, handled by receive_event: "tock" {"n"}
  *   passthrough   "notice", delivered by the gateway as it is
+ *   throttle      "1000/s": set, and high enough never to refuse the test's frames
  */
 #include <chanx/consumer.h>   /* tests/abi/v2/chanx/consumer.h: built with -I tests/abi/v2 */
 
@@ -52,4 +53,5 @@ CHANX_CONSUMER(v2) {
               " \"required\": [\"n\"]}}",
     .passthrough_events = CHANX_ROUTES("notice"),
     .receive_event = receive_event,
+    .throttle_rate = "1000/s",
 };
