@@ -139,6 +139,7 @@ double proc_cpu_seconds(pid_t pid);
 /* Scenarios: 0 when a result was printed, 1 on failure. */
 int run_echo(const bench_opts *opts);
 int run_broadcast(const bench_opts *opts);
+int run_topics(const bench_opts *opts);
 int run_connect(const bench_opts *opts);
 int run_idle(const bench_opts *opts);
 int run_publish(const bench_opts *opts);
