@@ -208,12 +208,17 @@ static void send_completion(chanx_ctx *self)
 
 /* Parses, converts camelCase keys when asked, and validates. Returns the message or NULL after replying.
  * Key conversion must come between parsing and validating, so camelized consumers (and consumers
- * without a schema) parse with cx_schema_parse: the same json_invalid / model_type errors either way. */
-static json_t *validated(chanx_ctx *self, const char *text, size_t len)
+ * without a schema) parse with cx_schema_parse: the same json_invalid / model_type errors either way.
+ * A frame that may carry Chanx's envelope (topics.h) is parsed too, then either handled as a topic
+ * frame (*handled, NULL) or stripped of its envelope and checked as the consumer's own; its ref
+ * stays set for the replies until cx_topics_done. */
+static json_t *validated(chanx_ctx *self, const char *text, size_t len, int *handled)
 {
     cx_schema *schema = self->consumer->schema;
     json_t *errors = NULL, *message = NULL;
-    if (!self->camelize && schema) {
+    int envelope = cx_topics_candidate(self, text, len);
+    *handled = 0;
+    if (!envelope && !self->camelize && schema) {
         if (cx_schema_validate(schema, text, len, &message, &errors) == 0)
             return message;
     } else if (cx_schema_parse(text, len, &message, &errors) == 0) {
@@ -222,34 +227,11 @@ static json_t *validated(chanx_ctx *self, const char *text, size_t len)
             message = cx_json_snakeize(wire);
             json_decref(wire);
         }
-        if (message && (!schema || cx_schema_validate_object(schema, message, &errors) == 0))
-            return message;
-        json_decref(message);
-    }
-    chanx_send_message(self, "error", errors);
-    json_decref(errors);
-    return NULL;
-}
-
-/* A frame that may carry Chanx's envelope (topics.h): parsed, then either handled as a topic frame
- * (*handled, NULL) or stripped of its envelope and checked as the consumer's own, as validated()
- * does; its ref stays set for the replies until cx_topics_done. */
-static json_t *enveloped(chanx_ctx *self, const char *text, size_t len, int *handled)
-{
-    json_t *message = NULL, *errors = NULL;
-    *handled = 0;
-    if (cx_schema_parse(text, len, &message, &errors) == 0) {
-        if (self->camelize) {
-            json_t *wire = message;
-            message = cx_json_snakeize(wire);
-            json_decref(wire);
-        }
-        if (message && cx_topics_route(self, message) == CX_TOPICS_HANDLED) {
+        if (envelope && message && cx_topics_route(self, message) == CX_TOPICS_HANDLED) {
             json_decref(message);
             *handled = 1;
             return NULL;
         }
-        cx_schema *schema = self->consumer->schema;
         if (message && (!schema || cx_schema_validate_object(schema, message, &errors) == 0))
             return message;
         json_decref(message);
@@ -263,8 +245,7 @@ void cx_ctx_receive(chanx_ctx *self, const char *text, size_t len)
 {
     snprintf(self->message_id, sizeof self->message_id, "%08x", ++self->received);
     int handled = 0;
-    json_t *message = cx_topics_candidate(self, text, len) ? enveloped(self, text, len, &handled)
-                                                           : validated(self, text, len);
+    json_t *message = validated(self, text, len, &handled);
     if (!message) {
         if (!handled) {
             cx_consumer_count_invalid(self->consumer->metrics);

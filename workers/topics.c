@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "workers/context_internal.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,10 +42,12 @@ static const char *const ENVELOPE_FIELDS[] = { "version", "topic", "ref", "seq",
 
 size_t cx_topics_max_subscriptions(void)
 {
-    static long max;   /* read once; a data race here would only read the same value twice */
-    if (!max)
-        max = cx_env_long("CHANX_TOPIC_SUBSCRIPTIONS_MAX", 100, 1, 100000);
-    return (size_t) max;
+    static atomic_long max;   /* read from the environment once, by whichever pool thread asks first */
+    long m = atomic_load_explicit(&max, memory_order_relaxed);
+    if (!m)
+        atomic_store_explicit(&max, m = cx_env_long("CHANX_TOPIC_SUBSCRIPTIONS_MAX", 100, 1, 100000),
+                              memory_order_relaxed);
+    return (size_t) m;
 }
 
 static struct cx_topic_subs *subs_of(chanx_ctx *ctx)
