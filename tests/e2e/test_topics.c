@@ -376,3 +376,17 @@ Test(topics, the_wire_examples_with_python_websockets)
     }
     cr_assert_eq(pclose(py), 0, "the python client failed");
 }
+
+/* Chanx 2.11.2's ref on plain frames holds for a consumer without topics too (examples/echo), and
+ * a topic there is unknown; the same frame without the envelope is answered as it always was. */
+Test(topics, a_consumer_without_topics_answers_with_the_ref)
+{
+    cx_communicator *c = hub_client(stack, "alice", 0, "/ws/echo/");
+    cx_send_text(c, "{\"ref\": \"r1\", \"action\": \"ping\"}");
+    expect(cx_receive_json(c, WAIT), "{\"ref\": \"r1\", \"action\": \"pong\", \"payload\": null}");
+    cx_send_text(c, "{\"action\": \"ping\"}");
+    expect(cx_receive_json(c, WAIT), "{\"action\": \"pong\", \"payload\": null}");
+    expect(cx_topic_subscribe(c, "room:lobby", "2", WAIT),
+           "{\"version\": 1, \"topic\": \"room:lobby\", \"ref\": \"2\", \"action\": \"error\","
+           " \"payload\": {\"reason\": \"unknown_topic\", \"detail\": \"Unknown topic 'room:lobby'\"}}");
+}
