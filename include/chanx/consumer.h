@@ -141,8 +141,8 @@
  *     plugins built before it must be rebuilt.
  *   - A plugin built for a newer level than the worker speaks, or an older
  *     one than its CHANX_API_OLDEST, is refused whole, and the worker serves
- *     its other plugins: "refused plugin chat: built for plugin API 3, this
- *     worker speaks 1..2". So is a descriptor larger than the worker's for
+ *     its other plugins: "refused plugin chat: built for plugin API 4, this
+ *     worker speaks 1..3". So is a descriptor larger than the worker's for
  *     its level (a header with fields this worker lacks). A plugin calling
  *     a function the worker does not have is refused at load the same way
  *     ("refused plugin chat: undefined symbol chanx_foo: not in the plugin
