@@ -142,6 +142,12 @@ static void run_on_subscribe(chanx_ctx *ctx, cx_sub *sub)
     ctx->ref = ref;
 }
 
+static void free_sub(cx_sub *sub)
+{
+    free(sub->topic);
+    json_decref(sub->params);
+}
+
 /* Adds the subscription; NULL when out of memory. */
 static cx_sub *add_sub(chanx_ctx *ctx, const char *topic, const cx_topic_decl *decl, json_t *params)
 {
@@ -186,9 +192,14 @@ static void subscribe(chanx_ctx *ctx, const char *topic)
         ctx->topic_params = params;
         int allowed = !decl->desc->authorize || decl->desc->authorize(ctx) == CHANX_OK;
         cx_sub *sub = allowed ? add_sub(ctx, topic, decl, params) : NULL;
+        if (sub && chanx_group_add(ctx, sub->group) != CHANX_OK) {   /* out of memory, or closing */
+            free_sub(sub);
+            ctx->subs->n--;
+            sub = NULL;
+        }
         if (!allowed)
             topic_error(ctx, "unauthorized", "Not allowed to subscribe to '%s'", topic);
-        else if (!sub || chanx_group_add(ctx, sub->group) != CHANX_OK)
+        else if (!sub)
             topic_error(ctx, "unauthorized", "Could not subscribe to '%s' (out of memory)", topic);
         else {
             chanx_send_message(ctx, "subscribed", NULL);
@@ -196,12 +207,6 @@ static void subscribe(chanx_ctx *ctx, const char *topic)
         }
     }
     json_decref(params);
-}
-
-static void free_sub(cx_sub *sub)
-{
-    free(sub->topic);
-    json_decref(sub->params);
 }
 
 static void unsubscribe(chanx_ctx *ctx, const char *topic)
