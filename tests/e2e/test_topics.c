@@ -326,6 +326,10 @@ Test(topics, asyncapi_has_x_topic_channels)
         cr_assert(json_object_get(json_object_get(channel, "messages"), "client.say"), "channel %s", key);
         cr_assert(json_object_get(json_object_get(channel, "messages"), "event.announce"), "channel %s", key);
     }
+    json_t *hub = json_object_get(json_object_get(doc, "channels"), "ws_hub");
+    cr_assert_not_null(hub, "the hub's own channel");
+    cr_assert_null(json_object_get(json_object_get(hub, "messages"), "event.announce"), "announce is the topic's");
+    cr_assert(json_object_get(json_object_get(hub, "messages"), "client.ping"));
     cr_assert_eq(hosted, 1, "one RoomTopic channel at the hub's address");
     cr_assert_eq(own, 1, "one RoomTopic channel at its own route");
     json_decref(doc);
