@@ -2,7 +2,7 @@
  * publish.c — chanx-admin publish / disconnect: events and disconnects for
  * operators and scripts, without the HTTP API.
  *
- *   chanx-admin publish (--group G ... | --user ID | --connection ID) --action A [--payload JSON]
+ *   chanx-admin publish (--group G ... | --topic T [--seq N] | --user ID | --connection ID) --action A [--payload JSON]
  *   chanx-admin disconnect (--user ID | --connection ID) [--code N]
  *   chanx-admin presence --group G [--stats]
  *
@@ -47,6 +47,12 @@ static int build_params(int argc, char **argv, int publish, json_t *params)
             char *end;
             long long id = strtoll(value, &end, 10);
             json_object_set_new(params, "user_id", *end ? json_string(value) : json_integer(id));
+        } else if (publish && !strcmp(opt, "--topic")) {
+            json_object_set_new(params, "topic", json_string(value));
+        } else if (publish && !strcmp(opt, "--seq")) {
+            char *end;
+            long long seq = strtoll(value, &end, 10);
+            json_object_set_new(params, "seq", *end ? json_string(value) : json_integer(seq));
         } else if (!strcmp(opt, "--connection")) {
             json_object_set_new(params, "connection", json_string(value));
         } else if (publish && !strcmp(opt, "--action")) {
@@ -76,15 +82,21 @@ static int build_params(int argc, char **argv, int publish, json_t *params)
     return rc;
 }
 
-/* Sends one checked command and waits for the broker's answer: ADMIN_OK, or ADMIN_ERROR after
- * saying why. */
+/* Sends one checked command (a topic resolved to its group first, from the broker's route table) and
+ * waits for the broker's answer: ADMIN_OK, or ADMIN_USAGE / ADMIN_ERROR after saying why. */
 static int run_command(cx_publish_cmd *cmd, cx_publish_result *result)
 {
     const char *broker = cx_env_str("CHANX_BROKER", CX_DEFAULT_BROKER);
     char node[64];
     snprintf(node, sizeof node, "admin-%d", (int) getpid());
     cx_publisher *pub = cx_publisher_new(broker, node);
-    int rc = pub ? cx_publisher_run(pub, cmd, 1, result, 3000) : -1;
+    cx_publish_error err;
+    if (pub && cmd->topic && cx_publisher_await_routes(pub, 3000) == 0 && cx_publisher_resolve_topic(pub, cmd, &err) < 0) {
+        fprintf(stderr, "chanx-admin: %s (%s)\n", err.message, err.code);   /* no consumer declares the topic */
+        cx_publisher_destroy(&pub);
+        return ADMIN_USAGE;
+    }
+    int rc = pub && (!cmd->topic || cmd->env.ngroups) ? cx_publisher_run(pub, cmd, 1, result, 3000) : -1;
     cx_publisher_destroy(&pub);
     if (rc != 0) {
         /* A CURVE broker drops a handshake without keys silently: the timeout is all a peer sees. */
@@ -146,7 +158,10 @@ int admin_publish_main(int argc, char **argv)
         json_decref(params);
         return rc;
     }
-    const char *method = !publish ? "disconnect" : json_object_get(params, "groups") ? "broadcast" : "send";
+    int targets_user = json_object_get(params, "user_id") || json_object_get(params, "connection");
+    const char *method = !publish ? "disconnect"
+                         : json_object_get(params, "groups") || (json_object_get(params, "topic") && !targets_user)
+                             ? "broadcast" : "send";
     cx_publish_cmd cmd;
     cx_publish_error err;
     if (cx_publish_cmd_parse(&cmd, method, params, &err) != 0) {

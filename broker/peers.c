@@ -115,7 +115,7 @@ void cx_broker_on_hello(cx_broker *self, const char *id, size_t idlen, cx_broker
         cx_history_takeover(self->history);
         cx_log_fields(CX_LOG_WARNING, "standby takes over", json_pack("{s:s}", "first", p->id));
     }
-    if (p->role == CX_ROLE_GATEWAY || p->role == CX_ROLE_API) {   /* the API checks events against it */
+    if (p->role == CX_ROLE_GATEWAY || p->role == CX_ROLE_API) {   /* the API checks events and resolves topics with it */
         cx_env routes;
         cx_route_table_envelope(self->routes, &routes);
         cx_broker_send_env(self, p, &routes);
