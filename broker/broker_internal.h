@@ -113,8 +113,9 @@ void cx_broker_presence_free(void **item);
  * its next seq and epoch; the others get one envelope together, as before. */
 void cx_broker_group_send_held(cx_broker *self, const cx_env *env);
 /* After c joined env->group (GROUP_ADD, the membership already forwarded): when the group keeps a
- * history, RECOVERY to c's gateway, then the held messages after env->since when they cover it. */
-void cx_broker_recover(cx_broker *self, cx_broker_conn *c, const cx_env *env);
+ * history, RECOVERY to c's gateway (with env's topic and ref: a topic's "subscribed"), then, with
+ * replay, the held messages after env->since when they cover it. */
+void cx_broker_recover(cx_broker *self, cx_broker_conn *c, const cx_env *env, int replay);
 /* To the standby, if one follows: a group's history started (its epoch and seq), or everything held
  * (when the standby starts following). */
 void cx_broker_replicate_start(cx_broker *self, const char *group);

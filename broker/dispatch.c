@@ -176,9 +176,12 @@ static void on_group_add(cx_broker *self, cx_broker_peer *worker, const cx_env *
             cx_broker_presence_track(self, name);
         free(name);
     }
-    if (cx_broker_conn_join(self, c, env->group) == 1) {
+    int joined = cx_broker_conn_join(self, c, env->group);
+    if (joined == 1) {
         cx_broker_forward(self, c->gateway, msg);
-        cx_broker_recover(self, c, env);
+        cx_broker_recover(self, c, env, 1);
+    } else if (joined == 0 && env->topic.len) {   /* a topic subscribed again: "subscribed", nothing replayed */
+        cx_broker_recover(self, c, env, 0);
     }
 }
 

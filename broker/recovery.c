@@ -128,17 +128,17 @@ typedef struct {
     cx_broker *self;
     cx_broker_conn *c;
     cx_slice group, epoch;
-} replay;
+} replay_to;
 
 static void send_held(const cx_history_message *m, void *arg)
 {
-    replay *r = arg;
+    replay_to *r = arg;
     cx_env h = { .type = CX_ENV_HISTORY, .conn = r->c->id, .group = r->group, .seq = m->seq, .epoch = r->epoch,
                  .user_id = m->user_id, .flags = m->flags, .text = m->text };
     cx_broker_send_env(r->self, r->c->gateway, &h);
 }
 
-void cx_broker_recover(cx_broker *self, cx_broker_conn *c, const cx_env *env)
+void cx_broker_recover(cx_broker *self, cx_broker_conn *c, const cx_env *env, int replay)
 {
     char *name = cx_slice_dup(env->group);
     const char *epoch;
@@ -147,15 +147,16 @@ void cx_broker_recover(cx_broker *self, cx_broker_conn *c, const cx_env *env)
         free(name);
         return;
     }
-    int asked = env->since.len > 0;
+    int asked = replay && env->since.len > 0;
     int recovered = asked && cx_history_covers(self->history, name, env->since, cx_now_ms(), &from);
     cx_history_current(self->history, name, &epoch, &seq);
     cx_env rec = { .type = CX_ENV_RECOVERY, .conn = c->id, .group = env->group, .seq = seq,
                    .epoch = cx_slice_of(epoch),
-                   .flags = (recovered ? CX_RECOVERY_RECOVERED : 0) | (asked ? CX_RECOVERY_ASKED : 0) };
+                   .flags = (recovered ? CX_RECOVERY_RECOVERED : 0) | (asked ? CX_RECOVERY_ASKED : 0),
+                   .topic = env->topic, .ref = env->ref };
     cx_broker_send_env(self, c->gateway, &rec);
     if (recovered) {
-        replay r = { self, c, env->group, cx_slice_of(epoch) };
+        replay_to r = { self, c, env->group, cx_slice_of(epoch) };
         cx_history_each_after(self->history, name, from, send_held, &r);
     }
     free(name);

@@ -179,14 +179,25 @@ static void on_history(cx_gateway *gw, cx_session *s, const cx_env *env)
 }
 
 /* A join to a group with a history: the client learns the group's epoch and seq, and whether what it
- * missed since the epoch:seq it gave follows (recovered) or cannot (reload from the source). */
+ * missed since the epoch:seq it gave follows (recovered) or cannot (reload from the source). For a
+ * topic's subscribe, that is its "subscribed" reply, on the topic with the request's ref (Chanx 2.10's
+ * envelope); for a consumer's group, a frame of its own. */
 static void on_recovery(cx_gateway *gw, cx_session *s, const cx_env *env)
 {
-    json_t *payload = json_pack("{s:s%, s:s%, s:I}", "group", env->group.ptr, (size_t) env->group.len, "epoch",
-                                env->epoch.ptr, (size_t) env->epoch.len, "seq", (json_int_t) env->seq);
+    json_t *payload = json_pack("{s:s%, s:I}", "epoch", env->epoch.ptr, (size_t) env->epoch.len, "seq",
+                                (json_int_t) env->seq);
+    if (payload && !env->topic.len)
+        json_object_set_new(payload, "group", json_stringn(env->group.ptr, env->group.len));
     if (payload && (env->flags & CX_RECOVERY_ASKED))
         json_object_set_new(payload, "recovered", json_boolean(env->flags & CX_RECOVERY_RECOVERED));
-    json_t *frame = payload ? json_pack("{s:s, s:o}", "action", "recovery", "payload", payload) : NULL;
+    json_t *frame = payload ? json_pack("{s:s, s:o}", "action", env->topic.len ? "subscribed" : "recovery",
+                                        "payload", payload) : NULL;
+    if (frame && env->topic.len) {
+        json_object_set_new(frame, "version", json_integer(1));
+        json_object_set_new(frame, "topic", json_stringn(env->topic.ptr, env->topic.len));
+        if (env->ref.len)
+            json_object_set_new(frame, "ref", json_stringn(env->ref.ptr, env->ref.len));
+    }
     char *text = frame ? json_dumps(frame, JSON_COMPACT) : NULL;
     if (text)
         cx_gw_queue(gw, s, text, strlen(text), NULL, 0);

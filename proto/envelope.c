@@ -34,7 +34,7 @@
  *   i request (uint) t target (uint)  a action         g gateways (uint)
  *   n connections (uint)
  *   h history_size (uint) l history_ttl_ms (uint)     S since   s seq (uint)   E epoch
- *   d connected_ms (uint, Unix ms)
+ *   d connected_ms (uint, Unix ms)   o topic (str)   e ref (str)
  */
 static const char *const LAYOUTS[CX_ENV_TYPE_MAX] = {
     [CX_ENV_HELLO] = "rpN",
@@ -46,7 +46,7 @@ static const char *const LAYOUTS[CX_ENV_TYPE_MAX] = {
     [CX_ENV_SEND] = "cT",
     [CX_ENV_CLOSE] = "ckT",
     [CX_ENV_DISCONNECT] = "ck",
-    [CX_ENV_GROUP_ADD] = "cG|hlSf",
+    [CX_ENV_GROUP_ADD] = "cG|hlSfoe",
     [CX_ENV_GROUP_DISCARD] = "cG",
     [CX_ENV_GROUP_SEND] = "LcufT|sE",
     [CX_ENV_RESUME] = "cL|uhlUdf",
@@ -54,7 +54,7 @@ static const char *const LAYOUTS[CX_ENV_TYPE_MAX] = {
     [CX_ENV_CLOSE_TARGET] = "ituck",
     [CX_ENV_RESULT] = "ign",
     [CX_ENV_HISTORY] = "cGsEufThl",
-    [CX_ENV_RECOVERY] = "cGsEf",
+    [CX_ENV_RECOVERY] = "cGsEfoe",
     [CX_ENV_PRESENCE] = "itcG",
     [CX_ENV_PRESENCE_RESULT] = "icT",
 };
@@ -136,6 +136,8 @@ static cx_slice *string_field(cx_env *env, char letter)
     case 'a': return &env->action;
     case 'S': return &env->since;
     case 'E': return &env->epoch;
+    case 'o': return &env->topic;
+    case 'e': return &env->ref;
     default: return NULL;
     }
 }

@@ -141,6 +141,7 @@ typedef struct {
     uint64_t seq;                                 /* GROUP_SEND (set by the broker), HISTORY, RECOVERY */
     cx_slice epoch;                               /* GROUP_SEND (set by the broker), HISTORY, RECOVERY */
     uint64_t connected_ms;                        /* CONNECT (the gateway's clock), a worker's RESUME: when the connection began (Unix ms) */
+    cx_slice topic, ref;                          /* GROUP_ADD, RECOVERY: a topic's subscribe, answered "subscribed" */
 } cx_env;
 
 /* Reusable encoder: one buffer, grown as needed, never freed between messages. */

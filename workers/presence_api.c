@@ -1,6 +1,7 @@
 /*
- * presence_api.c — chanx_group_presence: who is in a group, asked from a
- * consumer's callback (include/chanx/consumer.h).
+ * presence_api.c — chanx_group_presence and chanx_topic_presence: who is in
+ * a group (or the running topic's group), asked from a consumer's callback
+ * (include/chanx/consumer.h).
  *
  * The broker keeps presence (broker/presence.c), so the call sends PRESENCE
  * through the outbox and waits, on the connection's pool thread, for the
@@ -11,6 +12,7 @@
  */
 #include "workers/answers.h"
 #include "workers/context_internal.h"
+#include "workers/topics.h"
 #include "common/log.h"
 
 #include <string.h>
@@ -33,4 +35,10 @@ json_t *chanx_group_presence(chanx_ctx *ctx, const char *group, int stats)
     if (!answer)
         cx_warn("presence of %s: the broker did not answer within %d ms", group, PRESENCE_TIMEOUT_MS);
     return answer;
+}
+
+json_t *chanx_topic_presence(chanx_ctx *ctx, int stats)
+{
+    const char *group = ctx ? cx_topics_group_of(ctx, ctx->topic) : NULL;
+    return group ? chanx_group_presence(ctx, group, stats) : NULL;
 }

@@ -416,6 +416,17 @@ struct chanx_topic {
      * "topic", without a worker hop: the gateways fan them out as they do .passthrough_events.
      * An event published to a topic and listed here for no topic is dropped. */
     const char *const *passthrough_events;
+    /* History and recovery for the topic's group (as the consumer's .history_size / .history_ttl, see
+     * there): its pushes carry "seq", and "subscribe" may carry "payload": {"since": {"epoch": E,
+     * "seq": N}} (on the topic's own route: ?since=E:N). The "subscribed" reply then carries
+     * {"epoch", "seq"} and, with a since, "recovered": true followed by exactly the pushes after N,
+     * before on_subscribe's and the live ones, or "recovered": false (trimmed, expired, another
+     * epoch: reload). A since that makes no sense (a negative or non-integer seq, an epoch that is not
+     * a string of 1..64 characters) is "recovered": false. 0: no history. */
+    int history_size;
+    int history_ttl;
+    /* Presence pushes to the topic's subscribers (as the consumer's .presence_pushes). */
+    int presence_pushes;
 };
 
 /* Registers a consumer when its plugin is loaded. Use as:  CHANX_CONSUMER(name) { .field = ..., };
@@ -510,6 +521,8 @@ int chanx_close(chanx_ctx *ctx, int code);
  * consumer callback. Asks the broker and waits for it, like a database query: it holds up this
  * connection's thread for a round trip. Any group, not only the connection's. */
 json_t *chanx_group_presence(chanx_ctx *ctx, const char *group, int stats);
+/* The same for the topic whose callback is running (its group); NULL outside a topic's callback. */
+json_t *chanx_topic_presence(chanx_ctx *ctx, int stats);
 
 /* ------------------------------------------------------------------ topics (API 3) */
 
