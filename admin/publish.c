@@ -4,7 +4,7 @@
  *
  *   chanx-admin publish (--group G ... | --topic T [--seq N] | --user ID | --connection ID) --action A [--payload JSON]
  *   chanx-admin disconnect (--user ID | --connection ID) [--code N]
- *   chanx-admin presence --group G [--stats]
+ *   chanx-admin presence (--group G | --topic T) [--stats]
  *
  * The command speaks to the broker directly as an API peer (CX_ROLE_API),
  * so it works where chanx-api is not deployed or its key is not at hand;
@@ -96,7 +96,7 @@ static int run_command(cx_publish_cmd *cmd, cx_publish_result *result)
         cx_publisher_destroy(&pub);
         return ADMIN_USAGE;
     }
-    int rc = pub && (!cmd->topic || cmd->env.ngroups) ? cx_publisher_run(pub, cmd, 1, result, 3000) : -1;
+    int rc = pub && (!cmd->topic || cmd->env.ngroups || cmd->env.group.len) ? cx_publisher_run(pub, cmd, 1, result, 3000) : -1;
     cx_publisher_destroy(&pub);
     if (rc != 0) {
         /* A CURVE broker drops a handshake without keys silently: the timeout is all a peer sees. */
@@ -109,7 +109,7 @@ static int run_command(cx_publish_cmd *cmd, cx_publish_result *result)
     return ADMIN_OK;
 }
 
-/* chanx-admin presence --group G [--stats]: the broker's answer as /api/presence gives it; a group
+/* chanx-admin presence (--group G | --topic T) [--stats]: the broker's answer as /api/presence gives it; a group
  * without members is an error (exit 1). */
 static int presence_main(int argc, char **argv)
 {
@@ -118,8 +118,9 @@ static int presence_main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--stats")) {
             stats = 1;
-        } else if (!strcmp(argv[i], "--group") && i + 1 < argc) {
-            json_object_set_new(params, "group", json_string(argv[++i]));
+        } else if ((!strcmp(argv[i], "--group") || !strcmp(argv[i], "--topic")) && i + 1 < argc) {
+            json_object_set_new(params, argv[i] + 2, json_string(argv[i + 1]));
+            i++;
         } else {
             json_decref(params);
             return fail_usage("unexpected argument '%s'", argv[i]);

@@ -172,16 +172,22 @@ static int parse_target(cx_publish_cmd *cmd, const json_t *params, cx_publish_er
     return 0;
 }
 
-/* {"group": name}: the group whose members the broker lists (presence.c). */
+/* {"group": name} or {"topic": name}: the group whose members the broker lists (presence.c); a topic's
+ * group is resolved like a broadcast's (cx_publisher_resolve_topic). */
 static int parse_presence(cx_publish_cmd *cmd, const json_t *params, uint8_t target, cx_publish_error *err)
 {
-    static const char *const PRESENCE[] = { "group", NULL };
-    const json_t *group = json_object_get(params, "group");
+    static const char *const PRESENCE[] = { "group", "topic", NULL };
+    const json_t *group = json_object_get(params, "group"), *topic = json_object_get(params, "topic");
     cmd->env = (cx_env) { .type = CX_ENV_PRESENCE, .target = target };
     if (only_keys(params, "", PRESENCE, err))
         return -1;
+    if (group && topic)
+        return refuse(err, "invalid_field", "group and topic: give one, not both");
+    if (topic)
+        return json_object_get(params, "seq") ? refuse(err, "unknown_field", "seq: unknown field")
+                                              : parse_topic(cmd, params, err);
     if (!group)
-        return refuse(err, "missing_target", "group: required (a group name)");
+        return refuse(err, "missing_target", "group or topic: required (a group name or a topic)");
     if (!json_is_string(group) || !cx_publish_group_name_ok(json_string_value(group)))
         return refuse(err, "invalid_group",
                       "group: a group name is ASCII letters, digits, hyphens, underscores or periods, 1 to %d "
@@ -338,7 +344,11 @@ int cx_publisher_resolve_topic(const cx_publisher *self, cx_publish_cmd *cmd, cx
         if (copy)
             cmd->env.groups[cmd->env.ngroups++] = cx_slice_of(copy);
     }
-    if (cmd->env.ngroups)
+    if (cmd->env.ngroups && cmd->env.type == CX_ENV_PRESENCE) {   /* one group: the first topic's */
+        cmd->env.group = cmd->env.groups[0];
+        cmd->env.ngroups = 0;
+    }
+    if (cmd->env.ngroups || cmd->env.group.len)
         return 0;
     return refuse(err, "unknown_topic", "topic: no consumer of the route table declares a topic matching '%.200s'",
                   cmd->topic);

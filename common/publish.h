@@ -9,7 +9,8 @@
  *   send        {"user_id": 7, "topic": "room:lobby", "event": {...}}  (topic optional)
  *   send        {"user_id": 7, "event": {...}}  or  {"connection": "<id, decimal string>", "event": {...}}
  *   disconnect  {"user_id": 7, "code": 4001}    or  {"connection": "...", "code": ...}
- *   presence    {"group": "chat_room_lobby"}: who is in the group (broker/presence.c's answer)
+ *   presence    {"group": "chat_room_lobby"} or {"topic": "room:lobby"}: who is in the group
+ *               (broker/presence.c's answer; a topic's group resolved as for a broadcast)
  *   presence_stats  the same, counts only
  *
  * A command is checked whole before anything is sent (unknown fields, types,

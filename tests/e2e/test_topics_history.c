@@ -10,12 +10,13 @@
  * test_presence.c.
  */
 #include <chanx/testing.h>
+#include "tests/kit/deploy_helpers.h"
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-CX_STACK_SUITE(topics_history);
+CX_STACK_SUITE(topics_history, .api = 1);
 
 #define WAIT 5000
 
@@ -207,4 +208,30 @@ Test(topics_history, who_answers_the_rooms_users_with_the_ref)
     json_t *users = json_object_get(json_object_get(m, "payload"), "users");
     cr_assert_eq(json_array_size(users), 2, "alice on the hub, bob on the room's own route");
     json_decref(m);
+
+    json_t *reply = NULL;   /* the same from the publish API, by topic */
+    cr_assert_eq(cx_api_post(stack, "/api/presence_stats", CX_TEST_API_KEY, "{\"topic\": \"room:lobby\"}", &reply), 200);
+    cx_assert_json_eq(reply, "{\"group\": \"RoomTopic.room-lobby\", \"users\": 2, \"connections\": 2, \"anonymous\": 0}");
+    json_decref(reply);
+    cr_assert_eq(cx_api_post(stack, "/api/presence", CX_TEST_API_KEY, "{\"topic\": \"room:nobody\"}", &reply), 404);
+    json_decref(reply);
+    cr_assert_eq(cx_api_post(stack, "/api/presence", CX_TEST_API_KEY, "{\"topic\": \"nope:1\"}", &reply), 400);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(reply, "error"), "code")), "unknown_topic");
+    json_decref(reply);
+    cr_assert_eq(cx_api_post(stack, "/api/presence", CX_TEST_API_KEY,
+                             "{\"topic\": \"room:lobby\", \"group\": \"g\"}", &reply), 400);
+    json_decref(reply);
+
+    char cmd[1024];   /* and from chanx-admin, straight to the broker */
+    const char *bin = getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build";
+    const char *keys = cx_stack_keys_dir(stack);
+    snprintf(cmd, sizeof cmd, "CHANX_BROKER='%s' CHANX_CURVE_DIR='%s' %s/chanx-admin presence --topic room:lobby 2>&1",
+             cx_stack_broker(stack), keys ? keys : "", bin);
+    int status;
+    char *out = cx_shell_output(cmd, &status);
+    cr_assert_eq(WEXITSTATUS(status), 0, "%s", out);
+    json_t *answer = json_loads(out, 0, NULL);
+    cr_assert_eq(json_array_size(json_object_get(answer, "users")), 2, "%s", out);
+    json_decref(answer);
+    free(out);
 }

@@ -57,6 +57,12 @@ def _target(user_id=None, connection=None):
     return {"user_id": int(user_id)} if user_id is not None else {"connection": str(connection)}
 
 
+def _presence_target(group=None, topic=None):
+    if (group is None) == (topic is None):
+        raise ValueError("give exactly one of group and topic")
+    return {"group": group} if group is not None else {"topic": topic}
+
+
 class ChanxClient:
     """A client of one chanx-api. ``url`` like ``http://127.0.0.1:8001``; ``api_key`` the deployment's
     ``CHANX_API_KEY``; ``timeout`` seconds per call."""
@@ -114,16 +120,17 @@ class ChanxClient:
         """Closes every connection of user_id (or one connection) with code (1000 or 3000-4999)."""
         return self._post("disconnect", {**_target(user_id, connection), "code": int(code)})
 
-    def presence_sync(self, group):
-        """Who is in group now: ``{"group", "users": [{"user_id", "username", "connections":
-        [{"connection", "gateway", "connected_since"}]}], "anonymous": n, "truncated": bool}``; one entry
-        per user however many tabs (at most 1,000 users: ``truncated`` says there were more). A group
-        without members raises :class:`ChanxAPIError` 404 ``group_not_found``."""
-        return self._post("presence", {"group": group})
+    def presence_sync(self, group=None, topic=None):
+        """Who is in a group (or a topic's group, ``topic="room:lobby"``) now: ``{"group", "users":
+        [{"user_id", "username", "connections": [{"connection", "gateway", "connected_since"}]}],
+        "anonymous": n, "truncated": bool}``; one entry per user however many tabs (at most 1,000 users:
+        ``truncated`` says there were more). A group without members raises :class:`ChanxAPIError` 404
+        ``group_not_found``; a topic no consumer declares, 400 ``unknown_topic``."""
+        return self._post("presence", _presence_target(group, topic))
 
-    def presence_stats_sync(self, group):
-        """Counts only: ``{"group", "users", "connections", "anonymous"}``; 404 as :meth:`presence_sync`."""
-        return self._post("presence_stats", {"group": group})
+    def presence_stats_sync(self, group=None, topic=None):
+        """Counts only: ``{"group", "users", "connections", "anonymous"}``; errors as :meth:`presence_sync`."""
+        return self._post("presence_stats", _presence_target(group, topic))
 
     def batch_sync(self, commands):
         """Applies [{"method": "broadcast"|"send"|"disconnect", "params": {...}}, ...] in order, all or
@@ -152,11 +159,11 @@ class ChanxClient:
     async def batch(self, commands):
         return await asyncio.get_running_loop().run_in_executor(None, self.batch_sync, commands)
 
-    async def presence(self, group):
-        return await asyncio.get_running_loop().run_in_executor(None, self.presence_sync, group)
+    async def presence(self, group=None, topic=None):
+        return await asyncio.get_running_loop().run_in_executor(None, lambda: self.presence_sync(group, topic))
 
-    async def presence_stats(self, group):
-        return await asyncio.get_running_loop().run_in_executor(None, self.presence_stats_sync, group)
+    async def presence_stats(self, group=None, topic=None):
+        return await asyncio.get_running_loop().run_in_executor(None, lambda: self.presence_stats_sync(group, topic))
 
 
 _default = None
@@ -210,17 +217,17 @@ async def batch(commands):
     return await default_client().batch(commands)
 
 
-def presence_sync(group):
-    return default_client().presence_sync(group)
+def presence_sync(group=None, topic=None):
+    return default_client().presence_sync(group, topic)
 
 
-def presence_stats_sync(group):
-    return default_client().presence_stats_sync(group)
+def presence_stats_sync(group=None, topic=None):
+    return default_client().presence_stats_sync(group, topic)
 
 
-async def presence(group):
-    return await default_client().presence(group)
+async def presence(group=None, topic=None):
+    return await default_client().presence(group, topic)
 
 
-async def presence_stats(group):
-    return await default_client().presence_stats(group)
+async def presence_stats(group=None, topic=None):
+    return await default_client().presence_stats(group, topic)
