@@ -23,17 +23,18 @@ static cx_stack *stack;
 
 static void start(int playground)
 {
-    static char chat[600], echo[600], probe[600], notifications[600];
+    static char chat[600], echo[600], probe[600], notifications[600], hub[600];
     const char *bin = getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build";
     snprintf(chat, sizeof chat, "%s/plugins/chat.so", bin);
     snprintf(echo, sizeof echo, "%s/plugins/echo.so", bin);
     snprintf(probe, sizeof probe, "%s/test-plugins/auth_probe.so", bin);
     snprintf(notifications, sizeof notifications, "%s/plugins/notifications.so", bin);
-    static const char *files[5];
-    files[0] = chat, files[1] = echo, files[2] = probe, files[3] = notifications, files[4] = NULL;
+    snprintf(hub, sizeof hub, "%s/plugins/hub.so", bin);
+    static const char *files[6];
+    files[0] = chat, files[1] = echo, files[2] = probe, files[3] = notifications, files[4] = hub, files[5] = NULL;
     static const char *const on[] = { "CHANX_PLAYGROUND=on", "CHANX_SEND_COMPLETION=on", NULL };
     static const char *const off[] = { "CHANX_SEND_COMPLETION=on", NULL };
-    stack = cx_stack_start(&(cx_stack_options) { .plugin_files = files, .env = playground ? on : off });
+    stack = cx_stack_start(&(cx_stack_options) { .plugin_files = files, .env = playground ? on : off, .api = 1 });
 }
 
 static void stop(void) { cx_stack_stop(&stack); }
@@ -172,6 +173,15 @@ static void export_stack(void)
     setenv("CHANX_TEST_WS", value, 1);
     setenv("CHANX_TEST_TOKEN", cx_db_token(stack, cx_db_create_user(stack, "alice", 0)), 1);
     setenv("CHANX_TEST_TOKEN2", cx_db_token(stack, cx_db_create_user(stack, "bob", 0)), 1);
+    /* carol's connections are the ones the tests close from the server side (/api/disconnect) */
+    int64_t carol = cx_db_create_user(stack, "carol", 0);
+    setenv("CHANX_TEST_TOKEN3", cx_db_token(stack, carol), 1);
+    snprintf(value, sizeof value, "%lld", (long long) carol);
+    setenv("CHANX_TEST_USER3", value, 1);
+    setenv("CHANX_TEST_STAFF_TOKEN", cx_db_token(stack, cx_db_create_user(stack, "root", CX_USER_STAFF_FLAG)), 1);
+    snprintf(value, sizeof value, "http://127.0.0.1:%d", cx_stack_api_port(stack));
+    setenv("CHANX_API_URL", value, 1);
+    setenv("CHANX_API_KEY", CX_TEST_API_KEY, 1);
     setenv("NODE_PATH", "/usr/share/nodejs", 1);   /* Debian's node-ws */
 }
 
