@@ -62,7 +62,9 @@ test("a handle subscribes, is welcomed, says to every subscriber and gets its ec
   }
 
   // say answers nothing of its own (said is a push): the request resolves null on the completion.
+  const bobHeard = next(bob.topic("room:js-lobby"), "said");
   assert.equal(await lobby.request("say", { text: "no reply" }), null);
+  await bobHeard;
 
   const bobSaw = [];
   bob.topic("room:js-lobby").on("*", (p, m) => bobSaw.push(m.action));
