@@ -573,8 +573,11 @@ static void add_route(builder *b, const cx_asyncapi_route *r, const cx_asyncapi_
     const json_t *own = mark ? cx_asyncapi_topic_named(spec, mark + 1, strlen(mark + 1)) : NULL;
     size_t i;
     const json_t *topic;
-    if (!mark)
-        add_channel(b, r, spec, NULL, s);
+    if (!mark) {
+        json_t *own_spec = cx_asyncapi_consumer_spec(spec);
+        add_channel(b, r, own_spec, NULL, s);
+        json_decref(own_spec);
+    }
     json_array_foreach(json_object_get(spec, "topics"), i, topic) {
         if (mark && topic != own)
             continue;

@@ -48,6 +48,29 @@ json_t *cx_asyncapi_topic_spec(const json_t *spec, const json_t *topic)
     return out;
 }
 
+static int listed_by_a_topic(const json_t *spec, const char *action)
+{
+    size_t i, j;
+    const json_t *t, *a;
+    json_array_foreach(json_object_get(spec, "topics"), i, t)
+        json_array_foreach(json_object_get(t, "passthrough_events"), j, a)
+            if (json_is_string(a) && strcmp(json_string_value(a), action) == 0)
+                return 1;
+    return 0;
+}
+
+json_t *cx_asyncapi_consumer_spec(const json_t *spec)
+{
+    json_t *out = json_copy((json_t *) spec), *own = json_array();
+    size_t i;
+    const json_t *a;
+    json_array_foreach(json_object_get(spec, "passthrough_events"), i, a)
+        if (json_is_string(a) && !listed_by_a_topic(spec, json_string_value(a)))
+            json_array_append(own, (json_t *) a);
+    json_object_set_new(out, "passthrough_events", own);
+    return out;
+}
+
 json_t *cx_asyncapi_topic_extension(const json_t *topic)
 {
     json_t *params = json_object_get(topic, "parameters");

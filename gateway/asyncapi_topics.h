@@ -21,6 +21,10 @@
 const json_t *cx_asyncapi_topic_named(const json_t *spec, const char *name, size_t len);
 /* A channel spec for topic, hosted by the consumer of spec (new object). */
 json_t *cx_asyncapi_topic_spec(const json_t *spec, const json_t *topic);
+/* The consumer's own channel spec (new object): spec without the passthrough events its topics
+ * added to "passthrough_events" (workers/topic_decls.c merges them there for the gateways' fan-out;
+ * they belong to the topics' channels). */
+json_t *cx_asyncapi_consumer_spec(const json_t *spec);
 /* The x-topic extension: {"name", "pattern", "parameters"} (new object). */
 json_t *cx_asyncapi_topic_extension(const json_t *topic);
 

@@ -2,8 +2,8 @@
  * context.c — the consumer lifecycle and the read side of the plugin API.
  *
  * Flow of one connection: CONNECT → cx_ctx_new (copies the request into
- * JSON values the accessors read) → cx_ctx_start (has_permission, the
- * authentication message, build_groups, post_authentication) → for each
+ * JSON values the accessors read) → cx_ctx_start (has_permission,
+ * build_groups, the authentication message, post_authentication) → for each
  * RECEIVE, cx_ctx_receive (validate, receive_message, completion; a frame
  * that may carry Chanx's topic envelope goes through topics.c first) →
  * DISCONNECT → cx_ctx_stop and cx_ctx_destroy. The send side of the API is
@@ -175,12 +175,16 @@ static int start(chanx_ctx *self)
         return refuse(self, 404, "Not found.", "the queryset");
     if (self->object_verdict & CX_USER_OBJECT_DENIED)
         return refuse(self, 403, PERMISSION_DENIED, "object_permission");
-    send_authentication(self, 200, OK_TEXT, OK_TEXT);
+    /* The joins go first: the authentication message is the client's ready point (consumer.h). Its
+     * SEND leaves on the same FIFO and broker socket as the GROUP_ADDs before it, and the broker
+     * applies each GROUP_ADD (and forwards it to the gateway) before it forwards the SEND, so when
+     * the client reads the message its groups are in effect everywhere an event can be routed. */
     if (d->build_groups) {
         chanx_groups groups = { self };
         if (d->build_groups(self, &groups) != CHANX_OK)
             chanx_log(self, CHANX_LOG_ERROR, "build_groups failed");
     }
+    send_authentication(self, 200, OK_TEXT, OK_TEXT);
     if (d->post_authentication && d->post_authentication(self) != CHANX_OK)
         chanx_log(self, CHANX_LOG_ERROR, "post_authentication failed");
     return 0;
@@ -204,12 +208,17 @@ static void send_completion(chanx_ctx *self)
 
 /* Parses, converts camelCase keys when asked, and validates. Returns the message or NULL after replying.
  * Key conversion must come between parsing and validating, so camelized consumers (and consumers
- * without a schema) parse with cx_schema_parse: the same json_invalid / model_type errors either way. */
-static json_t *validated(chanx_ctx *self, const char *text, size_t len)
+ * without a schema) parse with cx_schema_parse: the same json_invalid / model_type errors either way.
+ * A frame that may carry Chanx's envelope (topics.h) is parsed too, then either handled as a topic
+ * frame (*handled, NULL) or stripped of its envelope and checked as the consumer's own; its ref
+ * stays set for the replies until cx_topics_done. */
+static json_t *validated(chanx_ctx *self, const char *text, size_t len, int *handled)
 {
     cx_schema *schema = self->consumer->schema;
     json_t *errors = NULL, *message = NULL;
-    if (!self->camelize && schema) {
+    int envelope = cx_topics_candidate(self, text, len);
+    *handled = 0;
+    if (!envelope && !self->camelize && schema) {
         if (cx_schema_validate(schema, text, len, &message, &errors) == 0)
             return message;
     } else if (cx_schema_parse(text, len, &message, &errors) == 0) {
@@ -218,34 +227,11 @@ static json_t *validated(chanx_ctx *self, const char *text, size_t len)
             message = cx_json_snakeize(wire);
             json_decref(wire);
         }
-        if (message && (!schema || cx_schema_validate_object(schema, message, &errors) == 0))
-            return message;
-        json_decref(message);
-    }
-    chanx_send_message(self, "error", errors);
-    json_decref(errors);
-    return NULL;
-}
-
-/* A frame that may carry Chanx's envelope (topics.h): parsed, then either handled as a topic frame
- * (*handled, NULL) or stripped of its envelope and checked as the consumer's own, as validated()
- * does; its ref stays set for the replies until cx_topics_done. */
-static json_t *enveloped(chanx_ctx *self, const char *text, size_t len, int *handled)
-{
-    json_t *message = NULL, *errors = NULL;
-    *handled = 0;
-    if (cx_schema_parse(text, len, &message, &errors) == 0) {
-        if (self->camelize) {
-            json_t *wire = message;
-            message = cx_json_snakeize(wire);
-            json_decref(wire);
-        }
-        if (message && cx_topics_route(self, message) == CX_TOPICS_HANDLED) {
+        if (envelope && message && cx_topics_route(self, message) == CX_TOPICS_HANDLED) {
             json_decref(message);
             *handled = 1;
             return NULL;
         }
-        cx_schema *schema = self->consumer->schema;
         if (message && (!schema || cx_schema_validate_object(schema, message, &errors) == 0))
             return message;
         json_decref(message);
@@ -259,8 +245,7 @@ void cx_ctx_receive(chanx_ctx *self, const char *text, size_t len)
 {
     snprintf(self->message_id, sizeof self->message_id, "%08x", ++self->received);
     int handled = 0;
-    json_t *message = cx_topics_candidate(self, text, len) ? enveloped(self, text, len, &handled)
-                                                           : validated(self, text, len);
+    json_t *message = validated(self, text, len, &handled);
     if (!message) {
         if (!handled) {
             cx_consumer_count_invalid(self->consumer->metrics);

@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "workers/context_internal.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,10 +42,12 @@ static const char *const ENVELOPE_FIELDS[] = { "version", "topic", "ref", "seq",
 
 size_t cx_topics_max_subscriptions(void)
 {
-    static long max;   /* read once; a data race here would only read the same value twice */
-    if (!max)
-        max = cx_env_long("CHANX_TOPIC_SUBSCRIPTIONS_MAX", 100, 1, 100000);
-    return (size_t) max;
+    static atomic_long max;   /* read from the environment once, by whichever pool thread asks first */
+    long m = atomic_load_explicit(&max, memory_order_relaxed);
+    if (!m)
+        atomic_store_explicit(&max, m = cx_env_long("CHANX_TOPIC_SUBSCRIPTIONS_MAX", 100, 1, 100000),
+                              memory_order_relaxed);
+    return (size_t) m;
 }
 
 static struct cx_topic_subs *subs_of(chanx_ctx *ctx)
@@ -139,6 +142,12 @@ static void run_on_subscribe(chanx_ctx *ctx, cx_sub *sub)
     ctx->ref = ref;
 }
 
+static void free_sub(cx_sub *sub)
+{
+    free(sub->topic);
+    json_decref(sub->params);
+}
+
 /* Adds the subscription; NULL when out of memory. */
 static cx_sub *add_sub(chanx_ctx *ctx, const char *topic, const cx_topic_decl *decl, json_t *params)
 {
@@ -183,9 +192,14 @@ static void subscribe(chanx_ctx *ctx, const char *topic)
         ctx->topic_params = params;
         int allowed = !decl->desc->authorize || decl->desc->authorize(ctx) == CHANX_OK;
         cx_sub *sub = allowed ? add_sub(ctx, topic, decl, params) : NULL;
+        if (sub && chanx_group_add(ctx, sub->group) != CHANX_OK) {   /* out of memory, or closing */
+            free_sub(sub);
+            ctx->subs->n--;
+            sub = NULL;
+        }
         if (!allowed)
             topic_error(ctx, "unauthorized", "Not allowed to subscribe to '%s'", topic);
-        else if (!sub || chanx_group_add(ctx, sub->group) != CHANX_OK)
+        else if (!sub)
             topic_error(ctx, "unauthorized", "Could not subscribe to '%s' (out of memory)", topic);
         else {
             chanx_send_message(ctx, "subscribed", NULL);
@@ -193,12 +207,6 @@ static void subscribe(chanx_ctx *ctx, const char *topic)
         }
     }
     json_decref(params);
-}
-
-static void free_sub(cx_sub *sub)
-{
-    free(sub->topic);
-    json_decref(sub->params);
 }
 
 static void unsubscribe(chanx_ctx *ctx, const char *topic)

@@ -73,6 +73,26 @@ Test(topics_publish, an_api_publish_reaches_the_subscribers_of_both_forms_and_no
     cx_receive_nothing(mux, 300);
 }
 
+/* /api/batch takes topic commands beside the others, in order. */
+Test(topics_publish, a_batch_publishes_to_topics_in_order)
+{
+    cx_communicator *mux = hub_client(stack, "alice", "/ws/hub/");
+    subscribed(mux, "room:lobby");
+    json_t *r = cx_api_publish(stack, "/api/batch", "{\"commands\": ["
+                               "{\"method\": \"broadcast\", \"params\": {\"topic\": \"room:lobby\", \"seq\": 1,"
+                               " \"event\": {\"action\": \"announce\", \"payload\": 1}}},"
+                               "{\"method\": \"broadcast\", \"params\": {\"topic\": \"room:lobby\", \"seq\": 2,"
+                               " \"event\": {\"action\": \"announce\", \"payload\": 2}}}]}");
+    cx_assert_json_eq(json_object_get(r, "results"),
+                      "[{\"gateways\": 1, \"connections\": 1}, {\"gateways\": 1, \"connections\": 1}]");
+    json_decref(r);
+    for (int n = 1; n <= 2; n++) {
+        json_t *m = cx_receive_topic(mux, "room:lobby", "announce", WAIT);
+        cr_assert_eq(json_integer_value(json_object_get(m, "seq")), n);
+        json_decref(m);
+    }
+}
+
 Test(topics_publish, a_topic_nobody_declares_reaches_nobody)
 {
     json_t *r = cx_api_publish(stack, "/api/broadcast", "{\"topic\": \"nope:1\", \"event\": {\"action\": \"announce\"}}");
