@@ -2,11 +2,13 @@
  * The deployment's documentation and the tools built on it, end to end: the
  * AsyncAPI 3.0 document a gateway serves (validated against the official JSON
  * Schema, tests/docs/validate_asyncapi.py), `chanx-admin asyncapi`, the
- * playground in headless Chromium (tests/browser/) and the JavaScript client
- * (clients/js/test/), each against a live stack started here by the kit.
+ * playground in headless Chromium (tests/browser/), the JavaScript client
+ * (clients/js/test/) and clients/python's WebSocket client (clients/python/tests/),
+ * each against a live stack started here by the kit (with examples/hub, whose
+ * topics the clients' handles speak to, and chanx-api).
  *
  * The browser and client tests are node programs (node's test runner, Debian's
- * node-ws and chromium); this file starts the stack, creates the users, and
+ * node-ws and chromium) and a python3 unittest file; this file starts the stack, creates the users, and
  * passes the gateway's address and tokens in the environment.
  */
 #include <chanx/testing.h>
@@ -199,4 +201,12 @@ Test(docs, javascript_client_against_a_live_stack)
     export_stack();
     cr_assert_eq(run("timeout 100 node --test --test-timeout=30000 --test-reporter=spec clients/js/test/"), 0,
                  "the JavaScript client's tests pass (their output above)");
+}
+
+Test(docs, python_websocket_client_against_a_live_stack)
+{
+    start(0);
+    export_stack();
+    cr_assert_eq(run("timeout 100 /usr/bin/python3 -m unittest -v clients/python/tests/test_websocket.py"), 0,
+                 "clients/python's WebSocket client tests pass (their output above)");
 }
