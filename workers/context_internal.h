@@ -9,7 +9,7 @@
 #include "workers/context.h"
 
 struct chanx_ctx {
-    cx_worker *worker;
+    const cx_services *services;   /* the worker's, handed down at creation */
     cx_consumer_entry *consumer;
     uint64_t conn;
     void *state;

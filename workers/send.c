@@ -2,8 +2,9 @@
  * send.c — the send side of the plugin API: messages, groups, close, logs.
  *
  * Every send becomes one envelope right away: encoded on the connection's
- * pool thread and queued to the link thread (cx_worker_send, worker.c),
- * which owns the broker socket. Ordering per connection follows from that
+ * pool thread and queued to the link thread through the outbox the worker
+ * handed the connection (workers/outbox.h, services.h); the link thread owns
+ * the broker socket. Ordering per connection follows from that
  * one FIFO queue (whatever thread the connection's callbacks ran on), the
  * single broker socket (ZeroMQ keeps order per pipe) and the gateway's
  * per-client queue. Group messages are serialized once here; the gateway
@@ -53,7 +54,7 @@ static int action_ignored(const chanx_ctx *self, const char *action)
             return 1;
     size_t i;
     json_t *name;
-    json_array_foreach(cx_worker_settings(self->worker)->log_ignored_actions, i, name)
+    json_array_foreach(self->services->settings->log_ignored_actions, i, name)
         if (strcmp(json_string_value(name), action) == 0)
             return 1;
     return 0;
@@ -120,7 +121,7 @@ int chanx_send_json(chanx_ctx *ctx, const json_t *message)
     if (!text)
         return CHANX_ERROR;
     cx_env env = { .type = CX_ENV_SEND, .conn = ctx->conn, .text = cx_slice_of(text) };
-    int rc = cx_worker_send(ctx->worker, &env);
+    int rc = cx_outbox_send(ctx->services->outbox, &env);
     free(text);
     if (rc == 0)
         log_sent(ctx, message, NULL);
@@ -166,7 +167,7 @@ static int send_group(chanx_ctx *ctx, const json_t *message, const char *const *
     if (!text)
         return CHANX_ERROR;
     env.text = cx_slice_of(text);
-    int rc = cx_worker_send(ctx->worker, &env);
+    int rc = cx_outbox_send(ctx->services->outbox, &env);
     free(text);
     if (rc == 0)
         log_sent(ctx, message, &env);
@@ -207,7 +208,7 @@ int chanx_group_add(chanx_ctx *ctx, const char *group)
     ctx->groups = grown;
     ctx->groups[ctx->ngroups++] = copy;
     cx_env env = { .type = CX_ENV_GROUP_ADD, .conn = ctx->conn, .group = cx_slice_of(group) };
-    return cx_worker_send(ctx->worker, &env) == 0 ? CHANX_OK : CHANX_ERROR;
+    return cx_outbox_send(ctx->services->outbox, &env) == 0 ? CHANX_OK : CHANX_ERROR;
 }
 
 int chanx_group_discard(chanx_ctx *ctx, const char *group)
@@ -218,7 +219,7 @@ int chanx_group_discard(chanx_ctx *ctx, const char *group)
         free(ctx->groups[i]);
         ctx->groups[i] = ctx->groups[--ctx->ngroups];
         cx_env env = { .type = CX_ENV_GROUP_DISCARD, .conn = ctx->conn, .group = cx_slice_of(group) };
-        return cx_worker_send(ctx->worker, &env) == 0 ? CHANX_OK : CHANX_ERROR;
+        return cx_outbox_send(ctx->services->outbox, &env) == 0 ? CHANX_OK : CHANX_ERROR;
     }
     return CHANX_OK;
 }
@@ -229,7 +230,7 @@ int chanx_close(chanx_ctx *ctx, int code)
         return CHANX_ERROR;
     cx_env env = { .type = CX_ENV_CLOSE, .conn = ctx->conn, .code = (uint32_t) code };
     ctx->closed = 1;
-    return cx_worker_send(ctx->worker, &env) == 0 ? CHANX_OK : CHANX_ERROR;
+    return cx_outbox_send(ctx->services->outbox, &env) == 0 ? CHANX_OK : CHANX_ERROR;
 }
 
 int chanx_groups_add(chanx_groups *groups, const char *name)

@@ -230,7 +230,13 @@ typedef enum { CHANX_DEFAULT = 0, CHANX_ON = 1, CHANX_OFF = 2 } chanx_flag;
 #define CHANX_IS_ADMIN_USER "IsAdminUser"
 #define CHANX_IS_SUPERUSER "IsSuperUser"
 
+/* NULL-terminated lists of strings for the descriptor's list fields, as compound literals with
+ * static storage (at file scope): CHANX_ROUTES("<str:room_id>/", "lobby/") for .routes, and so on.
+ * CHANX_ACTIONS names actions (.log_ignored_actions, .passthrough_events): CHANX_ACTIONS("ping", "pong").
+ * All expand to the same `const char *const[]`, so lists written before CHANX_ACTIONS existed, with
+ * CHANX_ROUTES("ping", "pong"), compile and load unchanged. */
 #define CHANX_ROUTES(...) ((const char *const[]) { __VA_ARGS__, NULL })
+#define CHANX_ACTIONS(...) ((const char *const[]) { __VA_ARGS__, NULL })
 #define CHANX_AUTHENTICATION(...) ((const char *const[]) { __VA_ARGS__, NULL })
 #define CHANX_PERMISSIONS(...) ((const char *const[]) { __VA_ARGS__, NULL })
 #define CHANX_SUBPROTOCOLS(...) ((const char *const[]) { __VA_ARGS__, NULL })
@@ -298,7 +304,7 @@ typedef struct chanx_consumer {
     chanx_flag log_received_message;         /* log "Received websocket json"; default on */
     chanx_flag log_sent_message;             /* log "Sent websocket json"; default on */
     chanx_flag camelize;                     /* snake_case inside, camelCase on the wire; default off */
-    const char *const *log_ignored_actions;  /* actions never logged, e.g. CHANX_ROUTES("ping", "pong") */
+    const char *const *log_ignored_actions;  /* actions never logged, e.g. CHANX_ACTIONS("ping", "pong") */
 
     /* WebSocket subprotocols this consumer speaks, NULL-terminated: CHANX_SUBPROTOCOLS("chanx.v1").
      * The gateway answers Sec-WebSocket-Protocol with the first of the client's offers found here
@@ -329,7 +335,7 @@ typedef struct chanx_consumer {
      * reaches receive_event. Events a consumer neither passes through nor handles are dropped with
      * one log record per event and worker. */
     const char *events;
-    const char *const *passthrough_events;    /* e.g. CHANX_ROUTES("notify"), NULL-terminated */
+    const char *const *passthrough_events;    /* e.g. CHANX_ACTIONS("notify"), NULL-terminated */
     int (*receive_event)(chanx_ctx *ctx, const chanx_msg *event);
     /* How many messages a client may send, as DRF's throttle rates: "<number>/<period>" with the
      * period's first letter s, m, h or d ("20/s", "600/min"), per connection, counted at the gateway
