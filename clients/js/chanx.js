@@ -81,6 +81,18 @@ export class ChanxError extends Error {
   }
 }
 
+/** Calls every handler; one that throws is reported (reportError in browsers, else console.error) and
+ * the others still run, so a handler's bug on an odd frame cannot stop the client reading. */
+function callEach(handlers, payload, message) {
+  for (const h of handlers) {
+    try {
+      h(payload, message);
+    } catch (e) {
+      (globalThis.reportError || console.error)(e);
+    }
+  }
+}
+
 /** The ChanxError for an error frame {"action": "error", "topic"?, "ref"?, "payload": ...}. */
 function frameError(message) {
   const p = message.payload;
@@ -287,8 +299,8 @@ export class ChanxClient {
     else if (plain && this.pending.length && this.pending[0].request && action !== "group_complete" &&
              action !== "authentication") this.pending[0].replies.push(message);
     if (topic !== undefined) this.topics.get(topic)?.dispatch(action, payload, message);
-    else for (const h of this.handlers.get(action) || []) h(payload, message);
-    for (const h of this.handlers.get("*") || []) h(payload, message);
+    else callEach(this.handlers.get(action) || [], payload, message);
+    callEach(this.handlers.get("*") || [], payload, message);
   }
 
   /**
@@ -514,8 +526,7 @@ export class ChanxTopic {
   }
 
   dispatch(action, payload, message) {
-    for (const h of this.handlers.get(action) || []) h(payload, message);
-    for (const h of this.handlers.get("*") || []) h(payload, message);
+    callEach([...(this.handlers.get(action) || []), ...(this.handlers.get("*") || [])], payload, message);
   }
 
   subscribe({ timeoutMs = this.client.options.requestTimeoutMs } = {}) {

@@ -208,7 +208,12 @@ test("frames no server should send do not break the client: an error rejects onl
   });
   const c = new ChanxClient(`ws://127.0.0.1:${server.address().port}/`, { WebSocket, reconnect: false });
   await c.connect();
+  const reported = [];
+  const consoleError = console.error;
+  console.error = (e) => reported.push(e.message);
+  c.on("x", () => { throw new Error("a handler's bug"); });
   const a = await c.topic("room:a").subscribe().catch((e) => e);
+  assert.ok(reported.includes("a handler's bug"), "a handler that throws is reported, and the client reads on");
   assert.ok(a instanceof ChanxError, String(a));
   assert.equal(a.reason, undefined, "an error without a payload still rejects, with no reason to give");
   assert.equal((await c.topic("room:b").subscribe()).action, "subscribed");
@@ -216,6 +221,7 @@ test("frames no server should send do not break the client: an error rejects onl
   assert.equal(c.state, "authenticated");
   assert.throws(() => c.topic(""), ChanxError);
   assert.throws(() => c.topic({}), ChanxError);
+  console.error = consoleError;
   c.close();
   server.close();
 });
