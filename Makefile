@@ -285,8 +285,8 @@ test-san:
 # whose threads share consumer state: the suites of the actors, timers, the
 # database API and the example that uses them, events meeting full
 # mailboxes (mail and group memberships cross from the link thread to the
-# pool), and topics (subscriptions join and leave groups from pool threads;
-# the cap is read once by whichever thread asks first), with chanx-worker and the plugins built with -fsanitize=thread in
+# pool), and topics (subscriptions join and leave groups from pool threads),
+# with chanx-worker and the plugins built with -fsanitize=thread in
 # build-tsan/ (gateway, broker and the rest are the plain build's). Only those suites, so that `make test` stays fast. The
 # test driver is the plain one too: criterion's arena and TSan's memory
 # layout do not mix, and the processes under test are what matters.

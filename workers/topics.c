@@ -16,11 +16,9 @@
  * group name; lookups are linear over at most the cap.
  */
 #include "workers/topics.h"
-#include "common/env.h"
 #include "common/log.h"
 #include "workers/context_internal.h"
 
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,14 +38,10 @@ struct cx_topic_subs {
 
 static const char *const ENVELOPE_FIELDS[] = { "version", "topic", "ref", "seq", NULL };
 
-size_t cx_topics_max_subscriptions(void)
+/* CHANX_TOPIC_SUBSCRIPTIONS_MAX, read when the worker started (workers/settings.h). */
+static size_t max_subscriptions(const chanx_ctx *ctx)
 {
-    static atomic_long max;   /* read from the environment once, by whichever pool thread asks first */
-    long m = atomic_load_explicit(&max, memory_order_relaxed);
-    if (!m)
-        atomic_store_explicit(&max, m = cx_env_long("CHANX_TOPIC_SUBSCRIPTIONS_MAX", 100, 1, 100000),
-                              memory_order_relaxed);
-    return (size_t) m;
+    return (size_t) ctx->services->settings->topic_subscriptions_max;
 }
 
 static struct cx_topic_subs *subs_of(chanx_ctx *ctx)
@@ -183,10 +177,10 @@ static void subscribe(chanx_ctx *ctx, const char *topic)
     char probe[CX_TOPIC_MAX_GROUP + 1];
     if (!decl || cx_topic_group_name(topic, strlen(topic), decl->desc->name, probe) != 0) {
         topic_error(ctx, "unknown_topic", "Unknown topic '%s'", topic);
-    } else if (ctx->subs && ctx->subs->n >= cx_topics_max_subscriptions()) {
+    } else if (ctx->subs && ctx->subs->n >= max_subscriptions(ctx)) {
         char fmt[160];
         snprintf(fmt, sizeof fmt, "Not subscribed to '%%s': a connection may hold %zu subscriptions "
-                 "(CHANX_TOPIC_SUBSCRIPTIONS_MAX); unsubscribe from one first", cx_topics_max_subscriptions());
+                 "(CHANX_TOPIC_SUBSCRIPTIONS_MAX); unsubscribe from one first", max_subscriptions(ctx));
         topic_error(ctx, "too_many_subscriptions", fmt, topic);
     } else {
         ctx->topic_params = params;

@@ -25,9 +25,6 @@
 #define CX_TOPIC_MAX_LENGTH 256
 #define CX_TOPIC_MAX_REF 256
 
-/* Subscriptions per connection: CHANX_TOPIC_SUBSCRIPTIONS_MAX, default 100. */
-size_t cx_topics_max_subscriptions(void);
-
 /* Whether a frame may carry envelope fields and must be routed here before validation: the
  * connection is on a topic's own route, or the text names one of the fields. Cheap; a false
  * positive only costs a parse. */

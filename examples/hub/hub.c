@@ -78,7 +78,7 @@ static const chanx_topic room = {
     .authorize = authorize_room,
     .on_subscribe = welcome,
     .receive_message = receive_room,
-    .passthrough_events = CHANX_ROUTES("announce"),
+    .passthrough_events = CHANX_ACTIONS("announce"),
 };
 
 CHANX_CONSUMER(hub) {

@@ -46,12 +46,12 @@ CHANX_CONSUMER(v2) {
     .incoming = "{\"ping\": null}",
     .build_groups = build_groups,
     .receive_message = receive_message,
-    .log_ignored_actions = CHANX_ROUTES("ping", "pong"),
+    .log_ignored_actions = CHANX_ACTIONS("ping", "pong"),
     .subprotocols = CHANX_SUBPROTOCOLS("v2.chanx"),
     .outgoing = "{\"pong\": {\"type\": \"object\"}, \"tock\": {\"type\": \"object\"}}",
     .events = "{\"tick\": {\"type\": \"object\", \"properties\": {\"n\": {\"type\": \"integer\"}},"
               " \"required\": [\"n\"]}}",
-    .passthrough_events = CHANX_ROUTES("notice"),
+    .passthrough_events = CHANX_ACTIONS("notice"),
     .receive_event = receive_event,
     .throttle_rate = "1000/s",
 };
