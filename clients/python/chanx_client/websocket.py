@@ -476,8 +476,7 @@ class WebSocketClient:
         if self._ws is not None:
             await self._ws.close(code, reason)
         if self._runner is not None:
-            try:
-                await self._runner
-            except asyncio.CancelledError:
+            await asyncio.wait([self._runner])  # a caller's cancellation stays the caller's
+            if self._runner.cancelled():
                 self._emit("stopped", {"code": code, "reason": reason})
         self.state = "closed"

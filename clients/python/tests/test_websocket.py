@@ -150,7 +150,9 @@ class Topics(unittest.IsolatedAsyncioTestCase):
             await c.send("ping")  # not connected: nothing is queued
 
 
-class BadFrames(unittest.IsolatedAsyncioTestCase):
+class LocalServer(unittest.IsolatedAsyncioTestCase):
+    """A websockets server in this process: frames no gateway would send, drops on demand."""
+
     async def test_frames_no_server_should_send_do_not_break_the_client(self):
         junk = ["not json", "null", "[1, 2]", "42", '{"topic": 5, "ref": {"a": 1}, "action": "x"}',
                 '{"topic": "room:a", "ref": "999", "action": "error"}', '{"ref": ["1"], "action": "error"}']
@@ -186,6 +188,35 @@ class BadFrames(unittest.IsolatedAsyncioTestCase):
                 self.assertTrue(any(m.get("topic") == 5 for m in seen), "a bad envelope is handed on as a plain frame")
                 with self.assertRaises(ChanxSocketError):
                     c.topic("")
+
+
+    async def test_a_drop_reconnects_with_backoff_and_close_ends_the_wait(self):
+        connections = []
+
+        async def serve(ws, path=None):
+            connections.append(ws)
+            await ws.send(json.dumps({"action": "authentication", "payload": {"status_code": 200}}))
+            await ws.close(1011)  # the server went away: the client should come back
+
+        async with websockets.serve(serve, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            c = WebSocketClient(f"ws://127.0.0.1:{port}/", min_delay=0.02, max_delay=0.02)
+            events = []
+            c.add_listener("closed", lambda d: events.append(("closed", d["code"], d["will_reconnect"])))
+            c.add_listener("reconnecting", lambda d: events.append(("reconnecting", d["attempt"])))
+            await c.connect()
+            while len(connections) < 3:
+                await asyncio.sleep(0.01)
+            self.assertEqual(events[:2], [("closed", 1011, True), ("reconnecting", 1)])
+            c.min_delay = c.max_delay = 60.0  # the next wait is long: close() must not sit it out
+            n = len(connections)
+            while not (c.state == "reconnecting" and len(connections) > n):
+                await asyncio.sleep(0.01)
+            await asyncio.wait_for(c.close(), 5)
+            self.assertEqual(c.state, "closed")
+            n = len(connections)
+            await asyncio.sleep(0.1)
+            self.assertEqual(len(connections), n, "no attempt after close()")
 
 
 if __name__ == "__main__":
