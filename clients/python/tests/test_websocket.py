@@ -209,9 +209,10 @@ class LocalServer(unittest.IsolatedAsyncioTestCase):
                 await asyncio.sleep(0.01)
             self.assertEqual(events[:2], [("closed", 1011, True), ("reconnecting", 1)])
             c.min_delay = c.max_delay = 60.0  # the next wait is long: close() must not sit it out
-            n = len(connections)
-            while not (c.state == "reconnecting" and len(connections) > n):
-                await asyncio.sleep(0.01)
+            long_wait = asyncio.get_running_loop().create_future()
+            c.add_listener("reconnecting", lambda d: d["delay"] >= 30 and not long_wait.done() and long_wait.set_result(d))
+            await asyncio.wait_for(long_wait, 5)
+            self.assertEqual(c.state, "reconnecting")
             await asyncio.wait_for(c.close(), 5)
             self.assertEqual(c.state, "closed")
             n = len(connections)
