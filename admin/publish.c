@@ -107,7 +107,13 @@ int admin_publish_main(int argc, char **argv)
     snprintf(node, sizeof node, "admin-%d", (int) getpid());
     cx_publisher *pub = cx_publisher_new(broker, node);
     cx_publish_result result = { 0, 0 };
-    rc = pub ? cx_publisher_run(pub, &cmd, 1, &result, 3000) : -1;
+    if (pub && cmd.topic && cx_publisher_await_routes(pub, 3000) == 0 && cx_publisher_resolve_topic(pub, &cmd, &err) < 0) {
+        fprintf(stderr, "chanx-admin: %s (%s)\n", err.message, err.code);   /* no consumer declares the topic */
+        cx_publisher_destroy(&pub);
+        cx_publish_cmd_free(&cmd);
+        return ADMIN_USAGE;
+    }
+    rc = pub && (!cmd.topic || cmd.env.ngroups) ? cx_publisher_run(pub, &cmd, 1, &result, 3000) : -1;
     cx_publisher_destroy(&pub);
     cx_publish_cmd_free(&cmd);
     if (rc != 0) {

@@ -218,8 +218,8 @@ int cx_publish_cmd_parse(cx_publish_cmd *cmd, const char *method, const json_t *
 struct cx_publisher {
     cx_link *link;
     uint64_t next_request;
-    cx_topic_table *topics;      /* the deployment's topics, from the same ROUTES */
     cx_event_catalog *catalog;   /* from the broker's ROUTES */
+    cx_topic_table *topics;      /* the deployment's topics, from the same ROUTES */
 };
 
 cx_publisher *cx_publisher_new(const char *endpoint, const char *node)
@@ -241,8 +241,8 @@ void cx_publisher_destroy(cx_publisher **self_p)
     if (!self_p || !*self_p)
         return;
     cx_link_destroy(&(*self_p)->link);
-    cx_topic_table_destroy(&(*self_p)->topics);
     cx_event_catalog_destroy(&(*self_p)->catalog);
+    cx_topic_table_destroy(&(*self_p)->topics);
     free(*self_p);
     *self_p = NULL;
 }
@@ -262,32 +262,23 @@ int cx_publisher_next_tick_ms(const cx_publisher *self)
     return cx_link_next_tick_ms(self->link);
 }
 
-/* Reads what the broker sent; returns how many of the pending requests got their RESULT. */
-static size_t collect(cx_publisher *self, cx_publish_cmd *cmds, size_t n, uint64_t first, cx_publish_result *results,
-                      char *answered, int *reintroduce)
+int cx_publisher_receive(cx_publisher *self, cx_publish_on_result on_result, void *arg)
 {
-    size_t got = 0;
+    int reintroduced = 0;
     cx_env env;
     for (cx_link_event ev; (ev = cx_link_recv(self->link, &env)) != CX_LINK_NONE;) {
-        if (ev == CX_LINK_REINTRODUCE) {
-            *reintroduce = 1;
-            continue;
-        }
-        if (env.type == CX_ENV_ROUTES) {
+        if (ev == CX_LINK_REINTRODUCE)
+            reintroduced = 1;
+        else if (env.type == CX_ENV_ROUTES) {
             cx_event_catalog_update(self->catalog, &env);
             cx_topic_table_update(self->topics, &env);
-            continue;
         }
-        if (env.type != CX_ENV_RESULT || env.request < first || env.request >= first + n || !cmds)
-            continue;
-        size_t i = (size_t) (env.request - first);
-        if (!answered[i]) {
-            answered[i] = 1;
-            results[i] = (cx_publish_result) { env.gateways, env.connections };
-            got++;
-        }
+        else if (env.type == CX_ENV_RESULT && on_result)
+            on_result(env.request, &(cx_publish_result) { env.gateways, env.connections }, arg);
     }
-    return got;
+    if (reintroduced)   /* a restarted broker dropped what it got before our HELLO: the caller re-sends */
+        cx_link_hello(self->link);
+    return reintroduced;
 }
 
 int cx_publisher_check_event(const cx_publisher *self, const json_t *params, cx_publish_error *err, json_t **errors)
@@ -301,90 +292,103 @@ int cx_publisher_check_event(const cx_publisher *self, const json_t *params, cx_
     return -1;
 }
 
+int cx_publisher_resolve_topic(const cx_publisher *self, cx_publish_cmd *cmd, cx_publish_error *err)
+{
+    if (!cmd->topic)
+        return 0;
+    if (!cx_topic_table_known(self->topics))
+        return 1;
+    const char *groups[CX_PROTO_MAX_GROUPS];
+    size_t n = cx_topic_table_groups(self->topics, cmd->topic, groups, CX_PROTO_MAX_GROUPS);
+    cmd->env.ngroups = 0;
+    for (size_t g = 0; g < n; g++) {
+        const char *copy = own(cmd, (char *) groups[g]);
+        if (copy)
+            cmd->env.groups[cmd->env.ngroups++] = cx_slice_of(copy);
+    }
+    if (cmd->env.ngroups)
+        return 0;
+    return refuse(err, "unknown_topic", "topic: no consumer of the route table declares a topic matching '%.200s'",
+                  cmd->topic);
+}
+
+int cx_publisher_await_routes(cx_publisher *self, int timeout_ms)
+{
+    int64_t deadline = cx_now_ms() + timeout_ms;
+    zmq_pollitem_t item = { .socket = cx_link_socket(self->link), .events = ZMQ_POLLIN };
+    while (!cx_topic_table_known(self->topics) && cx_now_ms() < deadline) {
+        zmq_poll(&item, 1, 50);
+        cx_publisher_receive(self, NULL, NULL);
+        cx_link_tick(self->link);
+    }
+    return cx_topic_table_known(self->topics) ? 0 : -1;
+}
+
 void cx_publisher_pump(cx_publisher *self)
 {
-    int reintroduce = 0;
-    collect(self, NULL, 0, 0, NULL, NULL, &reintroduce);
-    if (reintroduce)
-        cx_link_hello(self->link);
+    cx_publisher_receive(self, NULL, NULL);
     cx_link_tick(self->link);
 }
 
-static void send_pending(cx_publisher *self, cx_publish_cmd *cmds, size_t n, uint64_t first, const char *answered)
+void cx_publisher_tick(cx_publisher *self)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (answered[i])
-            continue;
+    cx_link_tick(self->link);
+}
+
+void cx_publisher_resend(cx_publisher *self, const cx_publish_cmd *cmds, size_t n, const char *answered)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!answered || !answered[i])
+            if (cx_link_send(self->link, &cmds[i].env) != 0)
+                cx_warn("cannot queue a %s for the broker", cx_env_type_name(cmds[i].env.type));
+}
+
+uint64_t cx_publisher_send(cx_publisher *self, cx_publish_cmd *cmds, size_t n)
+{
+    uint64_t first = self->next_request + 1;
+    self->next_request += n;
+    for (size_t i = 0; i < n; i++)
         cmds[i].env.request = first + i;
-        if (cx_link_send(self->link, &cmds[i].env) != 0)
-            cx_warn("cannot queue a %s for the broker", cx_env_type_name(cmds[i].env.type));
-    }
+    cx_publisher_resend(self, cmds, n, NULL);
+    return first;
 }
 
-/* Waits until the broker's route table has arrived (it comes right after HELLO), or the deadline. */
-static void await_routes(cx_publisher *self, zmq_pollitem_t *item, int64_t deadline)
-{
-    int reintroduce = 0;
-    while (!cx_topic_table_known(self->topics) && cx_now_ms() < deadline) {
-        zmq_poll(item, 1, 50);
-        collect(self, NULL, 0, 0, NULL, NULL, &reintroduce);
-        if (reintroduce)
-            cx_link_hello(self->link), reintroduce = 0;
-        cx_link_tick(self->link);
-    }
-}
+/* What cx_publisher_run waits for: the results of requests first .. first + n - 1. */
+typedef struct {
+    uint64_t first;
+    size_t n, done;
+    char *answered;
+    cx_publish_result *results;
+} waiting;
 
-/* Topic commands get their groups; one whose topic no consumer declares is answered here, 0 and 0. */
-static size_t resolve_topics(cx_publisher *self, cx_publish_cmd *cmds, size_t n, cx_publish_result *results,
-                             char *answered, zmq_pollitem_t *item, int64_t deadline)
+static void on_run_result(uint64_t request, const cx_publish_result *result, void *arg)
 {
-    size_t done = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!cmds[i].topic)
-            continue;
-        await_routes(self, item, deadline);
-        const char *groups[CX_PROTO_MAX_GROUPS];
-        size_t ng = cx_topic_table_groups(self->topics, cmds[i].topic, groups, CX_PROTO_MAX_GROUPS);
-        cmds[i].env.ngroups = 0;
-        for (size_t g = 0; g < ng; g++) {
-            const char *copy = own(&cmds[i], (char *) groups[g]);
-            if (copy)
-                cmds[i].env.groups[cmds[i].env.ngroups++] = cx_slice_of(copy);
-        }
-        if (cmds[i].env.ngroups == 0) {
-            answered[i] = 1;
-            results[i] = (cx_publish_result) { 0, 0 };
-            done++;
-        }
-    }
-    return done;
+    waiting *w = arg;
+    if (request < w->first || request >= w->first + w->n || w->answered[request - w->first])
+        return;
+    w->answered[request - w->first] = 1;
+    w->results[request - w->first] = *result;
+    w->done++;
 }
 
 int cx_publisher_run(cx_publisher *self, cx_publish_cmd *cmds, size_t n, cx_publish_result *results, int timeout_ms)
 {
-    char *answered = calloc(n + 1, 1);
-    if (!answered)
+    waiting w = { .n = n, .answered = calloc(n + 1, 1), .results = results };
+    if (!w.answered)
         return -1;
-    uint64_t first = self->next_request + 1;
-    self->next_request += n;
+    w.first = cx_publisher_send(self, cmds, n);
     int64_t deadline = cx_now_ms() + timeout_ms;
     zmq_pollitem_t item = { .socket = cx_link_socket(self->link), .events = ZMQ_POLLIN };
-    size_t done = resolve_topics(self, cmds, n, results, answered, &item, deadline);
-    send_pending(self, cmds, n, first, answered);
-    while (done < n) {
+    while (w.done < n) {
         int64_t left = deadline - cx_now_ms();
         if (left <= 0)
             break;
         int wait = cx_link_next_tick_ms(self->link) + 1;
         zmq_poll(&item, 1, wait < left ? wait : left);
-        int reintroduce = 0;
-        done += collect(self, cmds, n, first, results, answered, &reintroduce);
-        if (reintroduce) {   /* a restarted broker dropped what it got before our HELLO */
-            cx_link_hello(self->link);
-            send_pending(self, cmds, n, first, answered);
-        }
+        if (cx_publisher_receive(self, on_run_result, &w))
+            cx_publisher_resend(self, cmds, n, w.answered);
         cx_link_tick(self->link);
     }
-    free(answered);
-    return done == n ? 0 : -1;
+    free(w.answered);
+    return w.done == n ? 0 : -1;
 }

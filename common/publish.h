@@ -20,7 +20,7 @@
  * topic's channel group, safe_group_name(topic, namespace=<the topic's declared name>)
  * (common/topic_name.h): the publisher learns the deployment's topics (name, pattern) from the
  * route table the broker sends it, and sends the event to the group of every declared topic whose
- * pattern matches (none: nothing is sent and the result counts 0). With groups too, the groups are
+ * pattern matches (cx_publisher_resolve_topic; none: refused, "unknown_topic"). With groups too, the groups are
  * the target and the topic is only stamped: what a Django process's RoomTopic.broadcast() sends
  * through the Channels layer (it names the group itself). send with a topic only stamps it too:
  * the user's or connection's passthrough delivery does not look at subscriptions.
@@ -87,8 +87,29 @@ int cx_publisher_run(cx_publisher *self, cx_publish_cmd *cmds, size_t n, cx_publ
  * and *errors (pydantic's list for a payload no declaring consumer's .events accepts, new reference;
  * NULL for an action none declares). 0 until the broker's first route table has arrived. */
 int cx_publisher_check_event(const cx_publisher *self, const json_t *params, cx_publish_error *err, json_t **errors);
+/* Gives a broadcast to a topic (cmd->topic set by cx_publish_cmd_parse) its groups: the group of
+ * every topic of the route table whose pattern matches. 0 (also for a command without a topic);
+ * -1 with err ("unknown_topic", naming the topic) when no consumer declares a matching topic; 1 when
+ * no route table has arrived yet (nothing to judge by: cx_publisher_await_routes, or say the broker
+ * is not ready). */
+int cx_publisher_resolve_topic(const cx_publisher *self, cx_publish_cmd *cmd, cx_publish_error *err);
+/* Waits up to timeout_ms for the broker's route table (it follows HELLO): 0 once it has arrived. */
+int cx_publisher_await_routes(cx_publisher *self, int timeout_ms);
 /* Heartbeats and broker messages while idle; call at least every heartbeat interval. */
 void cx_publisher_pump(cx_publisher *self);
+
+/* The same without waiting, for a server that must keep answering while the broker is slow or gone
+ * (api/): cx_publisher_send gives the n commands consecutive request ids (the first is returned),
+ * sends them, and returns at once; cx_publisher_receive reads what the broker sent and calls
+ * on_result for each RESULT (request id, what it reached). It returns 1 when a restarted broker asked
+ * us to introduce ourselves again: HELLO is sent, and whatever was not answered yet must be sent
+ * again with cx_publisher_resend (answered: a flag per command, or NULL for all). */
+typedef void (*cx_publish_on_result)(uint64_t request, const cx_publish_result *result, void *arg);
+uint64_t cx_publisher_send(cx_publisher *self, cx_publish_cmd *cmds, size_t n);
+int cx_publisher_receive(cx_publisher *self, cx_publish_on_result on_result, void *arg);
+void cx_publisher_resend(cx_publisher *self, const cx_publish_cmd *cmds, size_t n, const char *answered);
+/* Sends a HEARTBEAT when one is due (see cx_link_tick). */
+void cx_publisher_tick(cx_publisher *self);
 /* The broker link's socket (for zmq_poll), and whether the broker is heard from. */
 void *cx_publisher_socket(const cx_publisher *self);
 int cx_publisher_alive(const cx_publisher *self);

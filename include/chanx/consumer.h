@@ -456,7 +456,9 @@ int chanx_send_message(chanx_ctx *ctx, const char *action, const json_t *payload
 /* Any JSON object to this connection, as is (Chanx's kind="json"). */
 int chanx_send_json(chanx_ctx *ctx, const json_t *message);
 /* {"action", "payload", "is_mine", "is_current"} to every member of groups (NULL: the groups this
- * connection joined; explicit groups need not include any of them). is_mine: the recipient is the
+ * connection joined, however many; explicit groups need not include any of them, and a name that breaks
+ * Channels' rule (see chanx_group_add) makes the call CHANX_ERROR with nothing sent). A connection in
+ * several of the groups gets the message once. is_mine: the recipient is the
  * sender's authenticated user; is_current: the recipient is this very connection. options:
  * CHANX_EXCLUDE_CURRENT (Chanx's default) or CHANX_INCLUDE_CURRENT. A connection receives what is sent
  * to it, direct or group, in send order. Usable from disconnect too (e.g. to tell an explicit group). */
@@ -466,6 +468,9 @@ int chanx_send_group_message(chanx_ctx *ctx, const char *action, const json_t *p
 int chanx_send_group_json(chanx_ctx *ctx, const json_t *message, const char *const *groups, int options);
 /* Joins or leaves a group at any time (build_groups only calls chanx_groups_add for you). Joining
  * twice is a no-op; leaving a group not joined too. Every group is left when the connection ends.
+ * A group name follows Django Channels' rule: ASCII letters, digits, hyphens, underscores and periods,
+ * 1 to 99 characters; one connection is in at most CHANX_MAX_GROUPS_PER_CONNECTION groups (1000).
+ * Joining past either is CHANX_ERROR, with a warning record "group refused" naming the connection.
  * A join is in effect at the broker before anything the connection sends after it reaches the
  * client (so a "joined" reply is a ready point too, as the authentication message is). */
 int chanx_group_add(chanx_ctx *ctx, const char *group);
