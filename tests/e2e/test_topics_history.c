@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 CX_STACK_SUITE(topics_history, .api = 1);
 
@@ -234,4 +235,29 @@ Test(topics_history, who_answers_the_rooms_users_with_the_ref)
     cr_assert_eq(json_array_size(json_object_get(answer, "users")), 2, "%s", out);
     json_decref(answer);
     free(out);
+}
+
+/* /asyncapi.json says it: the room's subscribe takes a since, its subscribed carries epoch, seq and
+ * recovered; the document stays valid AsyncAPI 3.0. */
+Test(topics_history, asyncapi_describes_since_and_recovered)
+{
+    int status = 0;
+    char *body = NULL;
+    for (int tries = 0; tries < 50; tries++) {   /* the route table reaches the gateway soon after start */
+        free(body);
+        body = cx_http_get(cx_stack_gateway_port(stack, 0), "/asyncapi.json", &status);
+        if (status == 200 && body && strstr(body, "recovered"))
+            break;
+        usleep(100 * 1000);
+    }
+    cr_assert_eq(status, 200);
+    cr_assert(body && strstr(body, "\"recovered\"") && strstr(body, "\"since\""), "since and recovered described");
+    char file[512], cmd[700];
+    snprintf(file, sizeof file, "%s/asyncapi.json", cx_stack_log_dir(stack));
+    FILE *f = fopen(file, "w");
+    fputs(body, f);
+    fclose(f);
+    free(body);
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 tests/docs/validate_asyncapi.py %s", file);
+    cr_assert_eq(system(cmd), 0, "the document is valid AsyncAPI 3.0");
 }
