@@ -62,7 +62,8 @@ static void publish_state(cx_broker *self)
                           .members = cx_groups_memberships(self->groups),
                           .routes = cx_route_table_size(self->routes) };
     for (peer *p = zhashx_first(self->peers); p; p = zhashx_next(self->peers))
-        *(p->role == CX_ROLE_WORKER ? &s.workers : &s.gateways) += 1;
+        if (!p->supervisor)   /* a worker supervisor serves nothing itself: its children are the workers */
+            *(p->role == CX_ROLE_WORKER ? &s.workers : &s.gateways) += 1;
     cx_broker_metrics_state(&s);
 }
 

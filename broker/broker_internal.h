@@ -30,6 +30,7 @@ typedef struct {
     const cx_role_rule *rule;    /* what it may send (roles.c) */
     int offences;                /* envelopes refused; at MAX_OFFENCES the peer is dropped */
     uint64_t pid;
+    int supervisor;              /* a worker supervisor (HELLO flag): serves nothing, reports WORKER_EXIT */
     int64_t last_heard;
     cx_idmap *conns;             /* conn id → conn */
 } peer;
@@ -106,6 +107,9 @@ int cx_broker_conn_part(cx_broker *self, conn *c, cx_slice group);
 void cx_broker_conn_pin_worker(cx_broker *self, conn *c, peer *worker);
 /* The worker serving target with the fewest connections, or NULL. */
 peer *cx_broker_least_loaded_worker(cx_broker *self, cx_slice target);
+
+/* worker_exit.c: WORKER_EXIT from a worker supervisor: its child's connections are closed at once. */
+void cx_broker_on_worker_exit(cx_broker *self, peer *supervisor, const cx_env *env);
 
 /* events.c: EVENT or CLOSE_TARGET from an API peer, answered with RESULT. */
 void cx_broker_on_api_envelope(cx_broker *self, peer *api, const cx_env *env, zmq_msg_t *msg);

@@ -98,6 +98,10 @@ static void on_group_send(cx_broker *self, const cx_env *env, zmq_msg_t *msg)
 
 static void on_worker_envelope(cx_broker *self, peer *worker, const cx_env *env, zmq_msg_t *msg)
 {
+    if (env->type == CX_ENV_WORKER_EXIT) {
+        cx_broker_on_worker_exit(self, worker, env);
+        return;
+    }
     if (env->type == CX_ENV_REGISTER) {
         /* Logged because a worker only takes connections from here on: the moment to look for when
          * a freshly started worker seems idle. */

@@ -34,7 +34,7 @@
  *   n connections (uint)
  */
 static const char *const LAYOUTS[CX_ENV_TYPE_MAX] = {
-    [CX_ENV_HELLO] = "rpN",
+    [CX_ENV_HELLO] = "rpN|f",
     [CX_ENV_HEARTBEAT] = "",
     [CX_ENV_REGISTER] = "R",
     [CX_ENV_ROUTES] = "R",
@@ -50,6 +50,7 @@ static const char *const LAYOUTS[CX_ENV_TYPE_MAX] = {
     [CX_ENV_EVENT] = "itLucaT",
     [CX_ENV_CLOSE_TARGET] = "ituck",
     [CX_ENV_RESULT] = "ign",
+    [CX_ENV_WORKER_EXIT] = "NpkcCT",
 };
 
 static const char *const TYPE_NAMES[CX_ENV_TYPE_MAX] = {
@@ -69,6 +70,7 @@ static const char *const TYPE_NAMES[CX_ENV_TYPE_MAX] = {
     [CX_ENV_EVENT] = "EVENT",
     [CX_ENV_CLOSE_TARGET] = "CLOSE_TARGET",
     [CX_ENV_RESULT] = "RESULT",
+    [CX_ENV_WORKER_EXIT] = "WORKER_EXIT",
 };
 
 /* The number of fields a layout names, and how many of them an envelope must carry (those before '|'). */

@@ -42,6 +42,7 @@ typedef enum {
     CX_ENV_EVENT,           /* api → broker → gateways and workers of the target: a server-side event */
     CX_ENV_CLOSE_TARGET,    /* api → broker: close every connection of a user, or one connection */
     CX_ENV_RESULT,          /* broker → api: what an EVENT or CLOSE_TARGET reached */
+    CX_ENV_WORKER_EXIT,     /* worker supervisor → broker: one of its worker processes ended (a crash) */
     CX_ENV_TYPE_MAX
 } cx_env_type;
 
@@ -61,6 +62,9 @@ typedef enum { CX_TARGET_GROUPS = 1, CX_TARGET_USER = 2, CX_TARGET_CONNECTION = 
 #define CX_USER_AUTH_TOKEN    0x08u
 #define CX_USER_AUTH_SESSION  0x10u
 #define CX_USER_AUTH_JWT      0x20u
+
+/* HELLO flags (appended field) */
+#define CX_HELLO_SUPERVISOR      0x01u  /* a worker supervisor: serves no connection, reports its children's exits */
 
 /* GROUP_SEND flags */
 #define CX_GROUP_EXCLUDE_CURRENT 0x01u  /* the sending connection does not get it */
@@ -92,13 +96,13 @@ typedef struct {
     cx_env_type type;
     uint64_t conn;             /* connection id: gateway node << 32 | counter */
     uint32_t code;             /* CLOSE / DISCONNECT close code */
-    uint32_t flags;            /* CONNECT user flags, GROUP_SEND flags */
+    uint32_t flags;            /* CONNECT user flags, GROUP_SEND flags, HELLO flags */
     int64_t user_id;           /* CONNECT user, GROUP_SEND sender's user, RESUME user (0: anonymous) */
     uint8_t role;              /* HELLO */
-    uint64_t pid;              /* HELLO */
-    cx_slice node;             /* HELLO: peer name for logs */
-    cx_slice consumer;         /* CONNECT: target consumer */
-    cx_slice text;             /* RECEIVE/SEND frame, GROUP_SEND body, CLOSE reason */
+    uint64_t pid;              /* HELLO, WORKER_EXIT (the child's) */
+    cx_slice node;             /* HELLO: peer name for logs; WORKER_EXIT: the child's routing id */
+    cx_slice consumer;         /* CONNECT: target consumer; WORKER_EXIT: the one whose callback crashed */
+    cx_slice text;             /* RECEIVE/SEND frame, GROUP_SEND body, CLOSE reason, WORKER_EXIT callback */
     cx_slice path, query, client, username;       /* CONNECT */
     cx_slice kwargs, headers, obj;                /* CONNECT: JSON texts (obj may be empty) */
     cx_slice group;                               /* GROUP_ADD / GROUP_DISCARD */
