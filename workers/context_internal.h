@@ -7,6 +7,7 @@
 #define CX_WORKERS_CONTEXT_INTERNAL_H
 
 #include "workers/context.h"
+#include "workers/crash_report.h"
 
 struct chanx_ctx {
     cx_worker *worker;
@@ -49,5 +50,14 @@ json_t *cx_ctx_log_identity(const chanx_ctx *self);
  * is one the consumer or the deployment ignores (log_ignored_actions). action may be NULL; extra
  * (stolen, may be NULL) adds fields. */
 void cx_ctx_log_message(const chanx_ctx *self, const char *event, const char *action, json_t *extra);
+
+/* Says which callback of this connection the calling thread enters, for a crash report (crash_report.h);
+ * cx_crash_leave() when it returns. A few stores: called around every plugin callback. */
+static inline void cx_ctx_crash_enter(const chanx_ctx *self, const char *callback, const char *action)
+{
+    cx_crash_scope scope = { cx_plugin_file(self->consumer->plugin), self->consumer->name, callback, action,
+                             self->message_id, self->conn, self->user.id };
+    cx_crash_enter(&scope);
+}
 
 #endif

@@ -28,6 +28,8 @@
 #include "workers/drf_defaults.h"
 #include "workers/plugin_copy.h"
 
+#include "workers/crash_report.h"
+
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +39,7 @@
 
 struct cx_plugin {
     char *name;
+    char *file;                        /* the deployed path, for crash reports */
     void *handle;
     cx_consumer_entry consumers[MAX_CONSUMERS];
     size_t nconsumers;
@@ -271,13 +274,20 @@ cx_plugin *cx_plugin_load(const char *path, char *err, size_t errlen)
     }
     cx_plugin *self = calloc(1, sizeof *self);
     cx_plugin_copy *copy = NULL;
-    if (!self || !(self->name = strdup(name)) || !(copy = cx_plugin_copy_new(path, name, err, errlen))) {
+    if (!self || !(self->name = strdup(name)) || !(self->file = realpath(path, NULL))
+        || !(copy = cx_plugin_copy_new(path, name, err, errlen))) {
+        if (self && !self->file)
+            snprintf(err, errlen, "%s: cannot resolve the path", path);
         cx_plugin_destroy(&self);
         return NULL;
     }
     loading = self;
     loading_error[0] = '\0';
+    /* Its constructors run inside dlopen: a crash there is reported as the plugin's "load". */
+    cx_crash_report_name_object(cx_plugin_copy_path(copy), self->file);
+    cx_crash_enter(&(cx_crash_scope) { .plugin_file = self->file, .consumer = name, .callback = "load" });
     self->handle = dlopen(cx_plugin_copy_path(copy), RTLD_NOW | RTLD_LOCAL);
+    cx_crash_leave();
     loading = NULL;
     cx_plugin_copy_destroy(&copy);   /* mapped now: no path to the loaded code is left */
     int failed = 1;
@@ -310,6 +320,7 @@ void cx_plugin_destroy(cx_plugin **self_p)
     if (self->handle)
         dlclose(self->handle);
     free(self->name);
+    free(self->file);
     free(self);
     *self_p = NULL;
 }
@@ -317,6 +328,11 @@ void cx_plugin_destroy(cx_plugin **self_p)
 const char *cx_plugin_name(const cx_plugin *self)
 {
     return self->name;
+}
+
+const char *cx_plugin_file(const cx_plugin *self)
+{
+    return self->file;
 }
 
 size_t cx_plugin_consumer_count(const cx_plugin *self)

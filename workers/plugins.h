@@ -37,6 +37,8 @@ cx_plugin *cx_plugin_load(const char *path, char *err, size_t errlen);
 /* Unloads when no connection uses it any more (see cx_plugin_ref). */
 void cx_plugin_destroy(cx_plugin **self_p);
 const char *cx_plugin_name(const cx_plugin *self);
+/* The file it was loaded from, as deployed (not its private copy): what crash reports name. */
+const char *cx_plugin_file(const cx_plugin *self);
 size_t cx_plugin_consumer_count(const cx_plugin *self);
 cx_consumer_entry *cx_plugin_consumer(cx_plugin *self, size_t index);
 /* Connections hold a reference so a replaced plugin stays loaded until its last connection ends. */

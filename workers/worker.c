@@ -35,6 +35,7 @@
 #include "common/link.h"
 #include "common/log.h"
 #include "workers/actor.h"
+#include "workers/crash_report.h"
 #include "workers/context_internal.h"
 #include "workers/db_pool.h"
 #include "workers/liveness.h"
@@ -73,10 +74,13 @@ static __thread int on_pool_thread;
 static void pool_thread_hook(int starting)
 {
     on_pool_thread = starting;
-    if (starting)
+    if (starting) {
         thread_encoder = cx_encoder_new();
-    else
+        cx_crash_report_thread_start();   /* consumers run here: a stack overflow must be reported too */
+    } else {
         cx_encoder_destroy(&thread_encoder);
+        cx_crash_report_thread_stop();
+    }
 }
 
 /* GROUP_ADD and GROUP_DISCARD are noted in the link thread's index as they pass, ahead of the
@@ -425,14 +429,17 @@ static int drain(cx_worker *self)
 
 /* ------------------------------------------------------------- lifecycle */
 
-cx_worker *cx_worker_new(const char *endpoint, cx_plugin_set *plugins)
+cx_worker *cx_worker_new(const char *endpoint, const char *name, cx_plugin_set *plugins)
 {
     cx_worker *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
-    char host[64] = "host", node[160];
+    char host[64] = "host", node[200];
     gethostname(host, sizeof host - 1);
-    snprintf(node, sizeof node, "worker-%s-%d", host, (int) getpid());
+    if (name)
+        snprintf(node, sizeof node, "%s", name);
+    else
+        snprintf(node, sizeof node, "worker-%s-%d", host, (int) getpid());
     int threads = cx_scheduler_default_threads();
     self->plugins = plugins;
     self->mailbox_max = (size_t) cx_env_long("CHANX_MAILBOX_MAX", 1000, 1, 1000000);

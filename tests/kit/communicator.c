@@ -23,6 +23,8 @@
 struct cx_communicator {
     cx_ws *ws;
     char path[512];
+    cx_stack *stack;
+    int crash_shown;          /* the crash report that closed it was printed */
 };
 
 void cx_stack_adopt_communicator(cx_stack *self, cx_communicator *c);
@@ -39,6 +41,7 @@ cx_communicator *cx_communicator_on(cx_stack *stack, int gateway, const char *pa
     if (strlen(path) >= sizeof self->path)
         snprintf(self->path + sizeof self->path - 32, 32, "...(%zu bytes)", strlen(path));
     self->ws = cx_ws_connect(url, headers, 5000);
+    self->stack = stack;
     free(url);
     cx_stack_adopt_communicator(stack, self);
     return self;
@@ -105,8 +108,29 @@ static json_t *receive_by(cx_communicator *self, long long deadline)
     return cx_receive_json(self, left > 0 ? (int) left : 0);
 }
 
+/* A connection closed with 1011 "consumer crashed": the worker's crash report (a JSON record in a worker's
+ * log, written as the process died), printed once, so the test's output says where the plugin crashed. */
+static void show_crash_report(cx_communicator *self)
+{
+    if (self->crash_shown || !self->ws || strcmp(cx_ws_close_reason(self->ws), "consumer crashed") != 0)
+        return;
+    self->crash_shown = 1;
+    for (int i = 0; i < 8; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "worker%d", i);
+        char *log = cx_stack_log(self->stack, name, "\"event\":\"consumer crashed\"", i == 0 ? 1000 : 0);
+        for (char *line = log ? strstr(log, "{\"ts\"") : NULL; line; line = strstr(line + 1, "\n{\"ts\"")) {
+            char *end = strchr(line + 1, '\n');
+            if (strstr(line, "\"event\":\"consumer crashed\"") && (!end || strstr(line, "\"event\":\"consumer crashed\"") < end))
+                fprintf(stderr, "%s: closed by a crash; %s's report:\n%.*s\n", self->path, name,
+                        end ? (int) (end - line) : (int) strlen(line), *line == '\n' ? line + 1 : line);
+        }
+        free(log);
+    }
+}
+
 /* "open", "closed by the server with 4401", "refused with HTTP 404 (...)". */
-static void describe_state(const cx_communicator *self, char *out, size_t len)
+static void describe_state(cx_communicator *self, char *out, size_t len)
 {
     if (!self->ws)
         snprintf(out, len, "no connection (out of memory or bad URL)");
@@ -114,6 +138,8 @@ static void describe_state(const cx_communicator *self, char *out, size_t len)
         snprintf(out, len, "still open");
     else if (cx_ws_http_status(self->ws) && cx_ws_http_status(self->ws) != 101)
         snprintf(out, len, "upgrade refused with HTTP %d", cx_ws_http_status(self->ws));
+    else if (cx_ws_is_closed(self->ws) && cx_ws_http_status(self->ws) == 101 && *cx_ws_close_reason(self->ws))
+        snprintf(out, len, "closed with code %d (%s)", cx_ws_close_code(self->ws), cx_ws_close_reason(self->ws));
     else if (cx_ws_is_closed(self->ws) && cx_ws_http_status(self->ws) == 101)
         snprintf(out, len, "closed with code %d", cx_ws_close_code(self->ws));
     else
@@ -138,6 +164,8 @@ static void fail_waiting(cx_communicator *self, const char *awaited, int timeout
     describe(received, got, sizeof got);
     json_decref(received);
     describe_state(self, state, sizeof state);
+    if (self->ws && cx_ws_is_closed(self->ws))
+        show_crash_report(self);
     cr_assert_fail("%s: waited %d ms for %s; received instead: %s; connection: %s", self->path, timeout_ms, awaited,
                    got, state);
 }
@@ -271,6 +299,8 @@ void cx_assert_closed(cx_communicator *self, int code, int timeout_ms)
 {
     int got = 0;
     int closed = self->ws && cx_ws_wait_closed(self->ws, timeout_ms, &got);
+    if (closed)
+        show_crash_report(self);
     if (closed && got == code)
         return;
     json_t *received = json_array();
@@ -278,6 +308,11 @@ void cx_assert_closed(cx_communicator *self, int code, int timeout_ms)
     char awaited[100];
     snprintf(awaited, sizeof awaited, "the server to close with code %d", code);
     fail_waiting(self, awaited, timeout_ms, received);
+}
+
+const char *cx_communicator_close_reason(const cx_communicator *self)
+{
+    return self->ws ? cx_ws_close_reason(self->ws) : "";
 }
 
 void cx_communicator_disconnect(cx_communicator *self)
