@@ -88,15 +88,28 @@ static int healthz(cx_gateway *gw, struct lws *wsi, const char *uri)
     if (strcmp(uri, "/healthz") != 0)
         return http_reply(wsi, 404, "{\"detail\":\"Not found.\"}");
     int ok = cx_link_alive(gw->link) && gw->have_routes && !gw->draining;
-    size_t available = 0;
-    for (size_t i = 0; i < gw->nentries; i++)
-        available += gw->entries[i].available != 0;
-    char body[200];
-    snprintf(body, sizeof body,
-             "{\"status\":\"%s\",\"broker\":%s,\"routes\":%zu,\"available\":%zu,\"connections\":%zu}",
-             ok ? "ok" : "unavailable", cx_link_alive(gw->link) ? "true" : "false", gw->nentries, available,
-             cx_idmap_size(gw->sessions));
-    return http_reply(wsi, ok ? 200 : 503, body);
+    /* Routes no live worker serves (a worker process crashed and is restarting, or none registered them):
+     * "degraded", naming their consumers. Still 200: this gateway serves its other routes, and a failing
+     * health check would have an orchestrator restart a gateway that a restart cannot help. */
+    json_t *unserved = json_array();
+    size_t available = 0, named = 0;
+    for (size_t i = 0; i < gw->nentries; i++) {
+        const char *target = cx_router_target(gw->router, i);
+        if (gw->entries[i].available)
+            available++;
+        else if (target && (named += strlen(target) + 3) < 600)   /* the reply is one buffer of 1 KiB */
+            json_array_append_new(unserved, json_string(target));
+    }
+    json_t *reply = json_pack("{s:s, s:b, s:I, s:I, s:I, s:o}", "status",
+                              !ok ? "unavailable" : available < gw->nentries ? "degraded" : "ok", "broker",
+                              cx_link_alive(gw->link), "routes", (json_int_t) gw->nentries, "available",
+                              (json_int_t) available,
+                              "connections", (json_int_t) cx_idmap_size(gw->sessions), "unavailable", unserved);
+    char *body = reply ? json_dumps(reply, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(reply);
+    int rc = http_reply(wsi, ok ? 200 : 503, body ? body : "{\"status\":\"unavailable\"}");
+    free(body);
+    return rc;
 }
 
 static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)

@@ -7,7 +7,8 @@
  *
  * The supervisor loads no plugin code: it starts CHANX_WORKER_PROCESSES
  * worker processes (this program again, with --worker-process NODE --slot N
- * --crash-fd FD, not for people to type) and restarts one that dies. With
+ * --crash-fd FD [--quarantine DEVICE:INODE]..., not for people to type) and
+ * restarts one that dies. With
  * CHANX_WORKER_PROCESSES=0 the program is itself the only worker process,
  * unsupervised (for gdb or valgrind on a plugin).
  *
@@ -112,6 +113,14 @@ static int run_supervisor(const options *o, int processes)
     return rc;
 }
 
+/* --quarantine DEVICE:INODE: a plugin file the supervisor quarantined (it crashed too often). */
+static void quarantine(const char *id)
+{
+    unsigned long long device, inode;
+    if (sscanf(id, "%llu:%llu", &device, &inode) == 2)
+        cx_plugin_quarantine(device, inode);
+}
+
 int main(int argc, char **argv)
 {
     options o = { .endpoint = cx_env_str("CHANX_BROKER", CX_DEFAULT_BROKER), .dir = cx_env_str("CHANX_PLUGINS", "plugins"),
@@ -129,6 +138,8 @@ int main(int argc, char **argv)
             o.slot = atoi(argv[++i]);
         else if (strcmp(argv[i], "--crash-fd") == 0 && i + 1 < argc)
             o.crash_fd = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--quarantine") == 0 && i + 1 < argc)
+            quarantine(argv[++i]);
         else if (strcmp(argv[i], "--check") == 0)
             return cx_liveness_check();
         else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)

@@ -31,6 +31,7 @@
 #include "workers/crash_report.h"
 
 #include <dlfcn.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,29 @@ struct cx_plugin {
     size_t nconsumers;
     int refs;
 };
+
+/* Files not to load (cx_plugin_quarantine). */
+#define MAX_QUARANTINED 16
+typedef struct {
+    unsigned long long device, inode;
+} file_id;
+static file_id quarantined[MAX_QUARANTINED];
+static size_t nquarantined;
+
+void cx_plugin_quarantine(unsigned long long device, unsigned long long inode)
+{
+    if (nquarantined < MAX_QUARANTINED)
+        quarantined[nquarantined++] = (file_id) { device, inode };
+}
+
+static int is_quarantined(const char *path)
+{
+    struct stat st;
+    for (size_t i = 0; i < nquarantined && stat(path, &st) == 0; i++)
+        if (quarantined[i].device == (unsigned long long) st.st_dev && quarantined[i].inode == (unsigned long long) st.st_ino)
+            return 1;
+    return 0;
+}
 
 /* The plugin being loaded, and what went wrong during its constructors. */
 static cx_plugin *loading;
@@ -270,6 +294,11 @@ cx_plugin *cx_plugin_load(const char *path, char *err, size_t errlen)
     char name[128];
     if (cx_plugin_name_of(path, name, sizeof name) != 0) {
         snprintf(err, errlen, "%s: a plugin file is named <name>.so, name in [A-Za-z0-9_-]", path);
+        return NULL;
+    }
+    if (is_quarantined(path)) {
+        snprintf(err, errlen, "plugin %s: quarantined: it crashed its worker processes CHANX_CRASH_QUARANTINE "
+                              "times within a minute; deploy a new version of %s to lift it", name, path);
         return NULL;
     }
     cx_plugin *self = calloc(1, sizeof *self);

@@ -46,6 +46,11 @@ void cx_plugin_ref(cx_plugin *self);
 void cx_plugin_unref(cx_plugin *self);
 int cx_plugin_refs(const cx_plugin *self);
 
+/* Refuses to load the file with this device and inode: it crashed its worker processes too often
+ * (workers/supervisor.c). A new version deployed under the same name (a new file renamed into place)
+ * is another inode, so it loads: that lifts the quarantine. At most 16. */
+void cx_plugin_quarantine(unsigned long long device, unsigned long long inode);
+
 /* sizeof(chanx_consumer) at plugin API 1, what an API 1 plugin's descriptor holds. */
 size_t cx_plugin_api1_descriptor_size(void);
 
