@@ -328,3 +328,31 @@ Test(crash_bad_input, a_file_that_is_not_a_shared_object_is_refused_and_the_rest
     cr_assert_eq(cx_stack_log_count(stack, "worker0", "crashed"), 0);
     cx_plugin_folder_remove(&folder);
 }
+
+/* ------------------------------------------------- several worker processes */
+
+static void setup_two(void)
+{
+    static const char *env[] = { "CHANX_WORKER_PROCESSES=2", "CHANX_LOG_LEVEL=info", NULL };
+    stack = cx_stack_start(&(cx_stack_options) { .plugin_files = plugins(NULL), .env = env });
+}
+TestSuite(crash_two_processes, .init = setup_two, .fini = teardown, .timeout = 90);
+
+/* With CHANX_WORKER_PROCESSES=2, a crash costs only the connections of the process that crashed: the
+ * client served by the other process is never closed and keeps being answered. */
+Test(crash_two_processes, a_crash_leaves_the_other_worker_processs_connections_alone)
+{
+    int64_t alice = cx_db_create_user(stack, "alice", 0);
+    for (int waited = 0; cx_stack_log_count(stack, "broker", "\"worker registered\"") < 2; waited += 50) {
+        cr_assert_lt(waited, 10000, "the second worker process never registered");
+        usleep(50 * 1000);
+    }
+    /* Least loaded first: two clients land on the two processes. */
+    cx_communicator *one = client("/ws/crash_probe/boom/", alice), *two = client("/ws/crash_probe/boom/", alice);
+    cx_send_message(one, "segv", NULL);
+    cx_assert_closed(one, 1011, CRASH_CLOSE_MS);
+    cr_assert_str_eq(cx_communicator_close_reason(one), "consumer crashed");
+    for (int i = 0; i < 5; i++)
+        json_decref(cx_request(two, "ping", NULL, "pong", 5000));
+    cr_assert_eq(cx_stack_log_count(stack, "broker", "worker process died"), 1);
+}
