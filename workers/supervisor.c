@@ -29,12 +29,13 @@
  * as a worker always has (closes its connections with 1012), and the
  * supervisor exits once all have. A child that exits with
  * CX_WORKER_EXIT_CONFIG (a wrong routing file) stops everything: a restart
- * would fail the same way.
+ * would fail the same way. A plugin that keeps crashing is quarantined
+ * (workers/quarantine.h): the processes started next do not load it.
  */
 
 #include "workers/supervisor.h"
 #include "workers/crash_report.h"
-#include "common/env.h"
+#include "workers/quarantine.h"
 #include "common/link.h"
 #include "common/log.h"
 
@@ -47,7 +48,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -55,18 +55,6 @@
 #define STABLE_MS 10000        /* a child that lived this long was healthy: restarted at once */
 #define FIRST_DELAY_MS 100
 #define MAX_DELAY_MS 30000
-#define MAX_QUARANTINED 16     /* plugin files tracked for quarantine */
-#define QUARANTINE_WINDOW_MS 60000
-#define MAX_THRESHOLD 32
-
-/* A plugin file whose callbacks crashed worker processes: when, and whether it is quarantined. */
-typedef struct {
-    char file[256];
-    int64_t crashes[MAX_THRESHOLD];   /* a ring of the last crash times */
-    int next;
-    int quarantined;
-    unsigned long long device, inode; /* the file quarantined: a new file under its name lifts it */
-} crash_record;
 
 typedef struct {
     pid_t pid;                 /* 0: not running */
@@ -85,8 +73,7 @@ struct cx_supervisor {
     int processes;
     child children[MAX_PROCESSES];
     int config_error;
-    int quarantine_after;      /* CHANX_CRASH_QUARANTINE crashes within a minute; 0: never */
-    crash_record records[MAX_QUARANTINED];
+    cx_quarantine *quarantine; /* plugin files that crashed too often (quarantine.h) */
 };
 
 static int sigchld_pipe[2] = { -1, -1 };
@@ -118,14 +105,14 @@ cx_supervisor *cx_supervisor_new(const cx_supervisor_options *options)
     self->processes = options->processes < 1 ? 1 : options->processes > MAX_PROCESSES ? MAX_PROCESSES
                                                                                        : options->processes;
     self->notes[0] = self->notes[1] = -1;
-    self->quarantine_after = (int) cx_env_long("CHANX_CRASH_QUARANTINE", 3, 0, MAX_THRESHOLD);
+    self->quarantine = cx_quarantine_new();
     char host[64] = "host";
     gethostname(host, sizeof host - 1);
     snprintf(self->node, sizeof self->node, "worker-%s-%d", host, (int) getpid());
     ssize_t n = readlink("/proc/self/exe", self->exe, sizeof self->exe - 1);
     snprintf(self->exe + (n > 0 ? n : 0), sizeof self->exe - (size_t) (n > 0 ? n : 0), "%s", n > 0 ? "" : "chanx-worker");
     /* The children inherit the notes' write end across exec (it is their crash pipe); nothing else. */
-    if (make_pipe(self->notes, 0) != 0 || (sigchld_pipe[0] < 0 && make_pipe(sigchld_pipe, 1) != 0)) {
+    if (!self->quarantine || make_pipe(self->notes, 0) != 0 || (sigchld_pipe[0] < 0 && make_pipe(sigchld_pipe, 1) != 0)) {
         cx_error("cannot make the supervisor's pipes: %s", strerror(errno));
         cx_supervisor_destroy(&self);
         return NULL;
@@ -148,6 +135,7 @@ void cx_supervisor_destroy(cx_supervisor **self_p)
         return;
     cx_supervisor *self = *self_p;
     cx_link_destroy(&self->link);
+    cx_quarantine_destroy(&self->quarantine);
     for (int i = 0; i < 2; i++)
         if (self->notes[i] >= 0)
             close(self->notes[i]);
@@ -157,68 +145,6 @@ void cx_supervisor_destroy(cx_supervisor **self_p)
 
 /* ------------------------------------------------------------ children */
 
-/* ------------------------------------------------------------ quarantine */
-
-static crash_record *record_of(cx_supervisor *self, const char *file)
-{
-    crash_record *free_slot = NULL;
-    for (int i = 0; i < MAX_QUARANTINED; i++) {
-        if (strcmp(self->records[i].file, file) == 0)
-            return &self->records[i];
-        if (!free_slot && !self->records[i].file[0])
-            free_slot = &self->records[i];
-    }
-    if (free_slot)
-        snprintf(free_slot->file, sizeof free_slot->file, "%s", file);
-    return free_slot;
-}
-
-/* A crash in a callback of file's plugin: CHANX_CRASH_QUARANTINE of them within a minute, and worker
- * processes started from now on do not load that file (plugins.c refuses it by device and inode). */
-static void count_crash(cx_supervisor *self, const char *file)
-{
-    crash_record *r = file[0] && self->quarantine_after > 0 ? record_of(self, file) : NULL;
-    if (!r || r->quarantined)
-        return;
-    int64_t now = cx_now_ms();
-    r->crashes[r->next++ % MAX_THRESHOLD] = now;
-    int recent = 0;
-    for (int i = 0; i < MAX_THRESHOLD; i++)
-        recent += r->crashes[i] && now - r->crashes[i] <= QUARANTINE_WINDOW_MS;
-    struct stat st;
-    if (recent < self->quarantine_after || stat(file, &st) != 0)
-        return;
-    r->quarantined = 1;
-    r->device = (unsigned long long) st.st_dev;
-    r->inode = (unsigned long long) st.st_ino;
-    cx_log_fields(CX_LOG_ERROR, "plugin quarantined: worker processes will not load it",
-                  json_pack("{s:s, s:i, s:i, s:s}", "plugin_file", file, "crashes", recent, "within_s",
-                            QUARANTINE_WINDOW_MS / 1000, "lift", "deploy a new version of the file"));
-}
-
-/* The quarantined files as --quarantine DEVICE:INODE arguments; a file replaced since is lifted. */
-static int quarantine_args(cx_supervisor *self, char **argv, char texts[][48])
-{
-    int n = 0;
-    for (int i = 0; i < MAX_QUARANTINED; i++) {
-        crash_record *r = &self->records[i];
-        struct stat st;
-        if (!r->quarantined)
-            continue;
-        if (stat(r->file, &st) != 0 || (unsigned long long) st.st_ino != r->inode
-            || (unsigned long long) st.st_dev != r->device) {
-            cx_log_fields(CX_LOG_WARNING, "plugin quarantine lifted: a new version was deployed",
-                          json_pack("{s:s}", "plugin_file", r->file));
-            memset(r, 0, sizeof *r);
-            continue;
-        }
-        snprintf(texts[i], sizeof texts[i], "%llu:%llu", r->device, r->inode);
-        argv[n++] = "--quarantine";
-        argv[n++] = texts[i];
-    }
-    return n;
-}
-
 /* fork, then exec this program as a worker process. Between the two only async-signal-safe calls: the
  * supervisor's ZeroMQ threads are not in the child. */
 static void start_child(cx_supervisor *self, int slot)
@@ -227,8 +153,7 @@ static void start_child(cx_supervisor *self, int slot)
     char fd[16], index[16];
     snprintf(fd, sizeof fd, "%d", self->notes[1]);
     snprintf(index, sizeof index, "%d", slot);
-    char quarantined[MAX_QUARANTINED][48];
-    char *argv[16 + 2 * MAX_QUARANTINED] = { self->exe, "--broker", (char *) self->opt.endpoint, "--plugins",
+    char *argv[16 + 2 * CX_QUARANTINE_MAX] = { self->exe, "--broker", (char *) self->opt.endpoint, "--plugins",
                        (char *) self->opt.plugins, "--worker-process", self->node, "--slot", index,
                        "--crash-fd", fd };
     int n = 11;
@@ -236,7 +161,7 @@ static void start_child(cx_supervisor *self, int slot)
         argv[n++] = "--routing";
         argv[n++] = (char *) self->opt.routing;
     }
-    n += quarantine_args(self, argv + n, quarantined);
+    n += cx_quarantine_args(self->quarantine, argv + n);
     argv[n] = NULL;
     pid_t parent = getpid();
     pid_t pid = fork();
@@ -271,7 +196,7 @@ static void read_notes(cx_supervisor *self)
         for (int i = 0; i < self->processes; i++)
             if (self->children[i].pid == note.pid)
                 self->children[i].note = note;
-        count_crash(self, note.plugin_file);
+        cx_quarantine_count_crash(self->quarantine, note.plugin_file);
     }
 }
 
