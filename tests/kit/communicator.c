@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 struct cx_communicator {
@@ -108,6 +109,25 @@ static json_t *receive_by(cx_communicator *self, long long deadline)
     return cx_receive_json(self, left > 0 ? (int) left : 0);
 }
 
+/* The last whole crash report line in a worker's log (owned), or NULL. */
+static char *last_crash_record(const char *log)
+{
+    static const char event[] = "\"event\":\"consumer crashed\"";
+    char *found = NULL;
+    for (const char *line = log; line && *line;) {
+        const char *end = strchr(line, '\n');
+        if (!end)
+            break;   /* a line still being written */
+        const char *at = strstr(line, event);
+        if (at && at < end) {
+            free(found);
+            found = strndup(line, (size_t) (end - line));
+        }
+        line = end + 1;
+    }
+    return found;
+}
+
 /* A connection closed with 1011 "consumer crashed": the worker's crash report (a JSON record in a worker's
  * log, written as the process died), printed once, so the test's output says where the plugin crashed. */
 static void show_crash_report(cx_communicator *self)
@@ -115,17 +135,20 @@ static void show_crash_report(cx_communicator *self)
     if (self->crash_shown || !self->ws || strcmp(cx_ws_close_reason(self->ws), "consumer crashed") != 0)
         return;
     self->crash_shown = 1;
-    for (int i = 0; i < 8; i++) {
-        char name[32];
-        snprintf(name, sizeof name, "worker%d", i);
-        char *log = cx_stack_log(self->stack, name, "\"event\":\"consumer crashed\"", i == 0 ? 1000 : 0);
-        for (char *line = log ? strstr(log, "{\"ts\"") : NULL; line; line = strstr(line + 1, "\n{\"ts\"")) {
-            char *end = strchr(line + 1, '\n');
-            if (strstr(line, "\"event\":\"consumer crashed\"") && (!end || strstr(line, "\"event\":\"consumer crashed\"") < end))
-                fprintf(stderr, "%s: closed by a crash; %s's report:\n%.*s\n", self->path, name,
-                        end ? (int) (end - line) : (int) strlen(line), *line == '\n' ? line + 1 : line);
+    /* The close can reach the client before the dying process has finished writing: wait a little. */
+    for (int waited = 0; waited <= 2000; waited += 50) {
+        for (int i = 0; i < 8; i++) {
+            char name[32];
+            snprintf(name, sizeof name, "worker%d", i);
+            char *log = cx_stack_log(self->stack, name, NULL, 0), *record = log ? last_crash_record(log) : NULL;
+            free(log);
+            if (record) {
+                fprintf(stderr, "%s: closed by a crash; %s's report:\n%s\n", self->path, name, record);
+                free(record);
+                return;
+            }
         }
-        free(log);
+        usleep(50 * 1000);
     }
 }
 
