@@ -8,6 +8,7 @@
 #   make run        install deps, build, start PostgreSQL + broker + worker + gateway
 #   make test       unit and end-to-end tests, plain and under ASan/UBSan
 #   make bench      benchmarks (see docs/benchmarks.md)
+#   make docs       the documentation site (README.md, docs/) into build/site/ with mkdocs
 #   make install    programs, plugin SDK and testing kit under PREFIX (DESTDIR); make uninstall
 #   make fuzz       every libFuzzer harness of tests/fuzz/ for FUZZ_SECONDS (60) each
 #   make soak       a deployment under load and faults for SOAK_SECONDS (600), ASan+UBSan (not in make test)
@@ -73,7 +74,7 @@ E2E_SRCS  := $(wildcard tests/e2e/*.c) $(wildcard tests/kit/*selftest.c)
 # The testing kit as a library: what a plugin author's tests link (see README).
 KIT_LIB := $(BUILD)/lib/libchanx-testing.a
 
-.PHONY: soak all deps run test test-plain test-san test-tsan unit e2e bench clean new-consumer fuzz fuzz-build fuzz-smoke check-private-folder check-run
+.PHONY: docs check-docs check-clients soak all deps run test test-plain test-san test-tsan unit e2e bench clean new-consumer fuzz fuzz-build fuzz-smoke check-private-folder check-run
 .DEFAULT_GOAL := all
 
 all: $(PROGRAMS) $(PLUGINS) $(TEST_PLUGINS) $(ABI_PLUGINS) $(KIT_LIB) $(BUILD)/tests/unit $(BUILD)/tests/e2e $(BUILD)/bench/bare_echo $(BUILD)/bench/chanx-bench $(BUILD)/bench/chanx-bench-broker $(BENCH_PLUGINS)
@@ -179,14 +180,17 @@ $(BUILD)/bench/chanx-bench-broker: $(call objs,$(wildcard bench/broker/*.c) benc
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS_ALL)
 
-# Only what it starts: a first `make run` need not compile the test suites and the benchmark.
+# Only what it starts, and the testing kit a scaffold's `make test` links (make new-consumer): a first
+# `make run` need not compile the test suites and the benchmark.
 run: deps
-	@$(MAKE) --no-print-directory programs plugins
+	@$(MAKE) --no-print-directory programs plugins kit
 	@scripts/run
 
 # The test suite runs twice: an optimised build, then the same suite under
 # AddressSanitizer + UndefinedBehaviorSanitizer in build-san/.
 test: deps
+	@$(MAKE) --no-print-directory check-docs
+	@tests/clients_install.sh
 	@$(MAKE) --no-print-directory check-deploy
 	@tests/private_folder.sh
 	@$(MAKE) --no-print-directory test-plain
@@ -203,9 +207,10 @@ test: deps
 DOCKER_GOALS = $(shell sed -n 's/^RUN make .*BUILD=[^ ]* //p' docker/Dockerfile)
 DEPLOY_ROOT = $(BUILD)/check-deploy
 
-.PHONY: programs plugins worker-and-plugins check-deploy
+.PHONY: programs plugins kit worker-and-plugins check-deploy
 programs: $(PROGRAMS)
 plugins: $(PLUGINS)
+kit: $(KIT_LIB)
 worker-and-plugins: $(BUILD)/chanx-worker $(PLUGINS) $(TEST_PLUGINS)
 
 check-deploy:
@@ -214,6 +219,7 @@ check-deploy:
 	  CHANX_DJANGO_SECRET_KEY=x CHANX_ALLOWED_ORIGINS=x CHANX_JWT_SECRET=x CHANX_SESSION_COOKIE_NAME=x \
 	    docker-compose -f docker/docker-compose.yml config | grep -q "$$v: x" \
 	  || { echo "check-deploy: docker-compose.yml does not pass $$v from .env to the gateways" >&2; exit 1; }; done
+	@tests/docs/check_compose_env.sh
 	@promtool check config docker/prometheus.yml >/dev/null
 	@test -n "$(DOCKER_GOALS)" || { echo "check-deploy: no 'RUN make ... BUILD=DIR goals' in docker/Dockerfile" >&2; exit 1; }
 	@for p in $(notdir $(PROGRAMS)); do grep -q "/out/$$p" docker/Dockerfile \
@@ -227,6 +233,21 @@ check-deploy:
 	  sh -c 'cc -shared -fPIC $$(pkg-config --cflags chanx) -o $(DEPLOY_ROOT)/chat.so examples/chat/chat.c' \
 	  || { echo "check-deploy: the sdk stage's SDK does not build examples/chat with pkg-config" >&2; exit 1; }
 	@echo "check-deploy: compose file valid, prometheus.yml valid, image goals '$(DOCKER_GOALS)' build, the sdk stage builds plugins"
+
+# The documentation (docs/index: README.md and docs/*.md): `make docs` builds the site with mkdocs
+# (scripts/docs); check-docs builds it in strict mode, so a link to a missing page fails, and checks
+# what a site build cannot see (tests/docs/check_docs.py: the README's length, its complete chat
+# consumer against examples/chat/chat.c, -Wall -Werror on build lines, anchors).
+docs: deps
+	@scripts/docs
+
+check-docs:
+	@scripts/docs --strict
+	@tests/docs/check_docs.py
+
+# pip install ./clients/python and npm install ./clients/js, offline, in a scratch folder.
+check-clients:
+	@tests/clients_install.sh
 
 # The private PostgreSQL cluster from a checkout in a 0700 folder, as root (scripts/pg-cluster).
 check-private-folder:

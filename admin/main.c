@@ -55,7 +55,7 @@ static const admin_command COMMANDS[] = {
       "  Writes CURVE key pairs (czmq certificates) for the broker links: without --role the\n"
       "  broker's, a gateway's and a worker's pairs and DIR/allowed/<role>/ (an existing set is\n"
       "  kept); with --role one more key of that role, DIR/NAME.key_secret (NAME defaults to the\n"
-      "  role). Then set CHANX_CURVE_DIR=DIR (README, \"Securing the broker links\"). No database.\n",
+      "  role). Then set CHANX_CURVE_DIR=DIR (docs/deploying.md, \"Securing the broker links\"). No database.\n",
       1 },
     { "asyncapi", admin_cmd_asyncapi, 0, "gateway= output=",
       "chanx-admin asyncapi [--gateway HOST:PORT] [--output FILE]\n"

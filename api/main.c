@@ -6,7 +6,7 @@
  * A separate process, not a part of the gateway or the broker: HTTP parsing
  * and JSON checking stay out of the broker's single thread, the API scales
  * and restarts on its own, and it listens where no public load balancer
- * points (see README, "Sending from outside a consumer").
+ * points (see docs/events.md).
  */
 #include "api/server.h"
 #include "common/env.h"

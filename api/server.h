@@ -3,8 +3,8 @@
  *
  * POST /api/broadcast, /api/send, /api/disconnect, /api/batch with a JSON
  * body, guarded by "Authorization: apikey <key>"; GET /healthz. See
- * common/publish.h for the commands and the README ("Sending from outside a
- * consumer") for the contract. The server runs in the caller's thread: it is
+ * common/publish.h for the commands and docs/events.md ("The HTTP API") for
+ * the contract. The server runs in the caller's thread: it is
  * driven by cx_api_server_run's loop together with the broker link, so a
  * request is answered only after the broker said what it reached.
  */

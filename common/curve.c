@@ -135,7 +135,7 @@ int cx_curve_plain_allowed(const char *endpoint)
     }
     cx_error("refusing to bind %s without keys: any machine that reaches it could act as a worker or gateway. "
              "Make keys with `chanx-admin keygen DIR` and set CHANX_CURVE_DIR=DIR for every process "
-             "(README, \"Securing the broker links\"), or bind a loopback or ipc:// endpoint, or set "
+             "(docs/deploying.md, \"Securing the broker links\"), or bind a loopback or ipc:// endpoint, or set "
              "CHANX_INSECURE_LINKS=1 on a network you trust", endpoint);
     return 0;
 }

@@ -9,7 +9,7 @@
  * "<name>_secret" file holding both halves), as `chanx-admin keygen` writes
  * them.
  *
- * Configuration, from the environment (README, "Securing the broker links"):
+ * Configuration, from the environment (docs/deploying.md, "Securing the broker links"):
  *   CHANX_CURVE_DIR              a folder made by `chanx-admin keygen DIR`; gives the defaults below
  *   CHANX_CURVE_SECRET_KEY_FILE  this process's certificate with its secret key
  *                                (default DIR/<broker|gateway|worker>.key_secret)

@@ -1,6 +1,6 @@
 /*
  * env.h — configuration from the environment, the one way every process
- * is configured (see the README's table of CHANX_* variables).
+ * is configured (see the table of CHANX_* variables in docs/configuration.md).
  *
  * An empty variable counts as unset. A malformed number is a deployment
  * mistake, so it stops the process at start with a message naming the

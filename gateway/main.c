@@ -109,5 +109,7 @@ int main(int argc, char **argv)
         return 1;
     int rc = cx_gateway_run(&config, stop);
     cx_metrics_http_destroy(&metrics);
+    if (rc == 0)
+        cx_info("gateway stopped");   /* as the broker and the API say: a supervisor's log shows the end */
     return rc == 0 ? 0 : 1;
 }

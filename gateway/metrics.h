@@ -1,5 +1,5 @@
 /*
- * metrics.h — the gateway's Prometheus metrics (names in the README's
+ * metrics.h — the gateway's Prometheus metrics (names in docs/observing.md's
  * "Observing" table), counted with one call where each thing happens.
  *
  * cx_gw_metrics_init registers them in the process registry

@@ -13,8 +13,8 @@
  * unsupervised (for gdb or valgrind on a plugin).
  *
  * Environment: CHANX_BROKER, CHANX_PLUGINS, CHANX_ROUTING, CHANX_HEALTH_FILE
- * (see liveness.c), CHANX_WORKER_PROCESSES, and the CHANX_* consumer
- * defaults listed in the README.
+ * (see liveness.c), CHANX_WORKER_PROCESSES, CHANX_CRASH_QUARANTINE and the
+ * CHANX_* consumer defaults listed in docs/configuration.md.
  */
 #include "common/env.h"
 #include "common/link.h"
@@ -98,6 +98,8 @@ static int run_worker(const options *o)
     cx_metrics_http_destroy(&metrics);
     cx_worker_destroy(&worker);
     cx_plugin_set_destroy(&plugins);
+    if (rc == 0)
+        cx_info("worker stopped");    /* as the broker and the API say: a supervisor's log shows the end */
     return rc == 0 ? 0 : 1;
 }
 

@@ -1,5 +1,5 @@
 /*
- * metrics.h — the worker's Prometheus metrics (names in the README's
+ * metrics.h — the worker's Prometheus metrics (names in docs/observing.md's
  * "Observing" table), counted with one call where each thing happens.
  *
  * Per-consumer series hang off the consumer entry (cx_consumer_metrics, made

@@ -25,6 +25,7 @@
 #include "common/env.h"
 #include "common/permission.h"
 #include "common/subprotocol.h"
+#include "workers/api_names.h"
 #include "workers/drf_defaults.h"
 #include "workers/plugin_copy.h"
 
@@ -133,6 +134,10 @@ void chanx_register_consumer(int api_version, const char *name, const chanx_cons
 }
 
 /* dlopen's "undefined symbol: chanx_foo", said in the plugin author's terms. */
+/* dlopen's reason, said plainly: an undefined chanx_* name is not in the plugin API this worker
+ * speaks. One or two edits from a real name it is a typo, and the real name is given; otherwise it is
+ * a typo or a function of a newer level, which no name here can tell apart (the plugin's own level is
+ * only known once its constructors run, which dlopen refused to do). */
 static void explain_dlerror(const char *name, const char *why, char *err, size_t errlen)
 {
     const char *sym = strstr(why, "undefined symbol: ");
@@ -142,13 +147,19 @@ static void explain_dlerror(const char *name, const char *why, char *err, size_t
     }
     sym += strlen("undefined symbol: ");
     int len = (int) strcspn(sym, " ,(");
-    if (strncmp(sym, "chanx_", 6) == 0)
-        snprintf(err, errlen, "plugin %s: it calls %.*s, which this worker lacks (plugin API %d..%d): "
-                 "built for a newer worker? (undefined symbol: %s)", name, len, sym,
-                 CHANX_API_OLDEST, CHANX_API_VERSION, sym);
-    else
+    if (strncmp(sym, "chanx_", 6) != 0) {
         snprintf(err, errlen, "plugin %s: it calls %.*s, which is neither in the plugin API (chanx_*) nor "
                  "in a library it links (undefined symbol: %s)", name, len, sym, sym);
+        return;
+    }
+    const char *meant = cx_api_name_nearest(sym, (size_t) len);
+    if (meant)
+        snprintf(err, errlen, "plugin %s: undefined symbol %.*s: not in the plugin API (a typo?) Did you mean %s? "
+                 "(build with -Wall -Werror to catch it at compile time)", name, len, sym, meant);
+    else
+        snprintf(err, errlen, "plugin %s: undefined symbol %.*s: not in the plugin API (a typo?); this worker "
+                 "speaks plugin API %d..%d, and a newer level's function is missing the same way",
+                 name, len, sym, CHANX_API_OLDEST, CHANX_API_VERSION);
 }
 
 int cx_plugin_name_of(const char *path, char *out, size_t outlen)

@@ -1,8 +1,8 @@
 /*
- * chat — the seed's chat consumer: authenticated users join the room named
- * in the path (ws/chat/<room_id>/), "ping" is answered with "pong", and a
- * "chat" message goes to the whole room, the sender included, each copy
- * marked with is_mine (same user) and is_current (same connection).
+ * chat — the chat room of Chanx's example project: authenticated users join
+ * the room named in the path (ws/chat/<room_id>/), "ping" is answered with
+ * "pong", and a "chat" message goes to the whole room, the sender included,
+ * each copy marked with is_mine (same user) and is_current (same connection).
  *
  * It is also what the benchmark's broadcast scenario drives, and what the
  * Django Channels peer (shared/peers/django-channels) answers the same way.

@@ -13,7 +13,7 @@
  *   ping                 → pong
  *
  * Its table is db/chat_history.sql. Each database call blocks this
- * connection's thread only (see "Doing work in a consumer" in the README);
+ * connection's thread only (see "Doing work in a consumer" in docs/consumers.md);
  * a failed one is logged by the worker and answered with Chanx's generic
  * error, never with the database's message.
  */

@@ -39,7 +39,7 @@
  *     holds up its own connection and one thread, never the others; when
  *     CHANX_MAILBOX_MAX messages wait for one connection, it is closed with
  *     1013 (try again later).
- * See "Doing work in a consumer" in the README.
+ * See "Doing work in a consumer" in docs/consumers.md.
  *
  * Ownership: everything the framework hands to a callback (ctx, msg, the
  * JSON values returned by accessors, strings) is borrowed and valid only
@@ -134,8 +134,9 @@
  *     worker speaks 1..2". So is a descriptor larger than the worker's for
  *     its level (a header with fields this worker lacks). A plugin calling
  *     a function the worker does not have is refused at load the same way
- *     ("refused plugin chat: it calls chanx_foo, which this worker lacks
- *     (plugin API 1..2): ...") instead of crashing at the call.
+ *     ("refused plugin chat: undefined symbol chanx_foo: not in the plugin
+ *     API (a typo?)...", with the name meant when it is a near miss)
+ *     instead of crashing at the call.
  *   - The worker exports only the chanx_* functions declared here (version
  *     node CHANX_<level> of the level that added them); nothing else of the
  *     worker is visible to plugins.

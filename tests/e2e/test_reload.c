@@ -118,7 +118,8 @@ Test(reload, broken_plugins_are_refused_with_a_clear_log_line_and_the_worker_kee
     snprintf(past, sizeof past, "built for plugin API %d, this worker speaks %d..%d", CHANX_API_OLDEST - 1,
              CHANX_API_OLDEST, CHANX_API_VERSION);
     const char *const cases[][2] = {
-        { "dep_broken_undefined", "it calls chanx_send_telepathy, which this worker lacks" },
+        { "dep_broken_undefined", "undefined symbol chanx_send_telepathy: not in the plugin API (a typo?); this worker speaks plugin API" },
+        { "dep_broken_typo", "undefined symbol chanx_send_mesage: not in the plugin API (a typo?) Did you mean chanx_send_message?" },
         { "dep_broken_empty", "no CHANX_CONSUMER" },
         { "dep_broken_api", future },
         { "dep_broken_api_old", past },

@@ -1,6 +1,6 @@
 """HTTP client of chanx-api (standard library only).
 
-Contract (README, "Sending from outside a consumer"): ``POST /api/broadcast``, ``/api/send``,
+Contract (docs/events.md): ``POST /api/broadcast``, ``/api/send``,
 ``/api/disconnect`` and ``/api/batch`` with a JSON body and ``Authorization: apikey <key>``; 200 with
 ``{"gateways": n, "connections": m}`` (what the event reached), or an error status with
 ``{"error": {"code": ..., "message": ...}}``, raised here as :class:`ChanxAPIError`.
