@@ -112,6 +112,8 @@ static int run_supervisor(const options *o, int processes)
         return 1;
     int rc = cx_supervisor_run(supervisor, stop);
     cx_supervisor_destroy(&supervisor);
+    if (rc == 0)
+        cx_info("worker supervisor stopped");
     return rc;
 }
 
