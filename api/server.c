@@ -9,10 +9,14 @@
  * key's bytes nor its length leak through timing), the path and method, the
  * declared Content-Length; then the body is collected up to the limit
  * (beyond it, discarded and answered 413), parsed, and every command checked
- * before the first is sent: bad input never half-sends a batch.
+ * before the first is sent: bad input never half-sends a batch. An event no
+ * consumer of the route table could take (its action undeclared, or its
+ * payload refused by every declaring consumer's .events) is bad input too
+ * (common/event_catalog.h), so it is not dropped and logged by each recipient.
  *
  * Errors are {"error": {"code": "...", "message": "..."}} with 400, 401,
- * 404, 405, 413 or 503; success is 200 with what the broker reached.
+ * 404, 405, 413 or 503 (an undeliverable payload adds "errors", pydantic's
+ * list); success is 200 with what the broker reached.
  */
 #include "api/server.h"
 #include "common/log.h"
@@ -97,15 +101,28 @@ static const char *method_of(const char *url)
     return NULL;
 }
 
-/* Every command of the request, checked; -1 with err (and its index in *at, -1 for a single command). */
-static int parse_commands(const char *method, json_t *body, cx_publish_cmd **out, size_t *n, long *at,
-                          cx_publish_error *err)
+/* One command, checked: its fields, then whether a consumer can take its event. */
+static int parse_command(const cx_publisher *pub, cx_publish_cmd *cmd, const char *method, const json_t *params,
+                         cx_publish_error *err, json_t **errors)
+{
+    if (cx_publish_cmd_parse(cmd, method, params, err) != 0)
+        return -1;
+    if (cmd->env.type != CX_ENV_EVENT || cx_publisher_check_event(pub, params, err, errors) == 0)
+        return 0;
+    cx_publish_cmd_free(cmd);
+    return -1;
+}
+
+/* Every command of the request, checked; -1 with err (and its index in *at, -1 for a single command)
+ * and, for an undeliverable payload, *errors. */
+static int parse_commands(const cx_publisher *pub, const char *method, json_t *body, cx_publish_cmd **out, size_t *n,
+                          long *at, cx_publish_error *err, json_t **errors)
 {
     *at = -1;
     if (strcmp(method, "batch") != 0) {
         *out = calloc(1, sizeof **out);
         *n = 1;
-        return *out ? cx_publish_cmd_parse(*out, method, body, err) : -1;
+        return *out ? parse_command(pub, *out, method, body, err, errors) : -1;
     }
     json_t *commands = json_object_get(body, "commands");
     if (json_object_size(body) != (commands ? 1u : 0u) || !commands)
@@ -128,7 +145,7 @@ static int parse_commands(const char *method, json_t *body, cx_publish_cmd **out
             snprintf(err->code, sizeof err->code, "invalid_field");
             snprintf(err->message, sizeof err->message, "a command is {\"method\": \"broadcast\"|\"send\"|\"disconnect\", "
                                                         "\"params\": {...}}, nothing else");
-        } else if (cx_publish_cmd_parse(&(*out)[i], m, params, err) == 0) {
+        } else if (parse_command(pub, &(*out)[i], m, params, err, errors) == 0) {
             continue;
         }
         for (size_t j = 0; j < i; j++)
@@ -160,8 +177,9 @@ static enum MHD_Result execute(cx_api_server *self, struct MHD_Connection *conn,
     size_t n = 0;
     long at;
     cx_publish_error err = { "invalid_field", "out of memory" };
-    int rc = parse_commands(method, body, &cmds, &n, &at, &err);
-    json_decref(body);
+    json_t *errors = NULL;
+    cx_publisher_pump(self->publisher);   /* a route table the broker sent is read before events are checked */
+    int rc = parse_commands(self->publisher, method, body, &cmds, &n, &at, &err, &errors);
     if (rc != 0) {
         free(cmds);
         char message[300];
@@ -169,8 +187,14 @@ static enum MHD_Result execute(cx_api_server *self, struct MHD_Connection *conn,
             snprintf(message, sizeof message, "commands[%ld]: %s", at, err.message);
         else
             snprintf(message, sizeof message, "%s", err.message);
-        return respond_error(conn, MHD_HTTP_BAD_REQUEST, err.code, message);
+        json_t *answer = json_pack("{s:{s:s, s:s}}", "error", "code", err.code, "message", message);
+        if (errors)
+            json_object_set(json_object_get(answer, "error"), "errors", errors);
+        json_decref(errors);
+        json_decref(body);   /* the errors hold references to the values they name */
+        return respond_json(conn, MHD_HTTP_BAD_REQUEST, answer);
     }
+    json_decref(body);
     cx_publish_result *results = calloc(n, sizeof *results);
     if (!cx_publisher_alive(self->publisher) || !results
         || cx_publisher_run(self->publisher, cmds, n, results, self->config.timeout_ms) != 0) {

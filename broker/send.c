@@ -71,7 +71,7 @@ void cx_broker_publish_routes(cx_broker *self)
     cx_route_table_envelope(self->routes, &env);
     peer **all = cx_broker_peers_snapshot(self, &n);
     for (size_t i = 0; i < n; i++)
-        if (all[i]->role == CX_ROLE_GATEWAY)
+        if (all[i]->role == CX_ROLE_GATEWAY || all[i]->role == CX_ROLE_API)
             cx_broker_send_env(self, all[i], &env);
     free(all);
 }

@@ -10,9 +10,11 @@
  * the one DEALER socket, so commands reach the broker, and each target, in
  * the order they were sent. If the broker restarted and asks who we are, the
  * unanswered commands are sent again after HELLO: the broker dropped them
- * unread.
+ * unread. The broker also sends the route table (ROUTES), from which the
+ * publisher knows which events some consumer can take (event_catalog.h).
  */
 #include "common/publish.h"
+#include "common/event_catalog.h"
 #include "common/link.h"
 #include "common/log.h"
 
@@ -188,12 +190,15 @@ int cx_publish_cmd_parse(cx_publish_cmd *cmd, const char *method, const json_t *
 struct cx_publisher {
     cx_link *link;
     uint64_t next_request;
+    cx_event_catalog *catalog;   /* from the broker's ROUTES */
 };
 
 cx_publisher *cx_publisher_new(const char *endpoint, const char *node)
 {
     cx_publisher *self = calloc(1, sizeof *self);
-    if (!self || !(self->link = cx_link_new(endpoint, CX_ROLE_API, node))) {
+    if (!self || !(self->catalog = cx_event_catalog_new()) || !(self->link = cx_link_new(endpoint, CX_ROLE_API, node))) {
+        if (self)
+            cx_event_catalog_destroy(&self->catalog);
         free(self);
         return NULL;
     }
@@ -206,6 +211,7 @@ void cx_publisher_destroy(cx_publisher **self_p)
     if (!self_p || !*self_p)
         return;
     cx_link_destroy(&(*self_p)->link);
+    cx_event_catalog_destroy(&(*self_p)->catalog);
     free(*self_p);
     *self_p = NULL;
 }
@@ -236,6 +242,10 @@ static size_t collect(cx_publisher *self, cx_publish_cmd *cmds, size_t n, uint64
             *reintroduce = 1;
             continue;
         }
+        if (env.type == CX_ENV_ROUTES) {
+            cx_event_catalog_update(self->catalog, &env);
+            continue;
+        }
         if (env.type != CX_ENV_RESULT || env.request < first || env.request >= first + n || !cmds)
             continue;
         size_t i = (size_t) (env.request - first);
@@ -246,6 +256,17 @@ static size_t collect(cx_publisher *self, cx_publish_cmd *cmds, size_t n, uint64
         }
     }
     return got;
+}
+
+int cx_publisher_check_event(const cx_publisher *self, const json_t *params, cx_publish_error *err, json_t **errors)
+{
+    const json_t *event = json_object_get(params, "event");
+    const char *action = json_string_value(json_object_get(event, "action"));
+    if (!action || cx_event_catalog_check(self->catalog, action, json_object_get(event, "payload"), err->message,
+                                          sizeof err->message, errors) == 0)
+        return 0;
+    snprintf(err->code, sizeof err->code, "undeliverable_event");
+    return -1;
 }
 
 void cx_publisher_pump(cx_publisher *self)

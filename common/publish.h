@@ -32,7 +32,8 @@
 #define CX_PUBLISH_MAX_BATCH 1000         /* commands in one batch */
 
 /* Why a command was refused: code is a stable identifier for scripts ("missing_field",
- * "unknown_field", "invalid_field", "invalid_group", "missing_target", "unknown_method"),
+ * "unknown_field", "invalid_field", "invalid_group", "missing_target", "unknown_method",
+ * "undeliverable_event"),
  * message says which field and what is wrong. */
 typedef struct {
     char code[32];
@@ -66,6 +67,11 @@ void cx_publisher_destroy(cx_publisher **self_p);
 /* Sends n commands in order and waits up to timeout_ms for all their results (written to results).
  * 0, or -1 when the broker did not answer them all in time (results of the answered ones are set). */
 int cx_publisher_run(cx_publisher *self, cx_publish_cmd *cmds, size_t n, cx_publish_result *results, int timeout_ms);
+/* Whether some consumer of the route table can take the event of a checked broadcast or send (params
+ * as given to cx_publish_cmd_parse, borrowed): 0, or -1 with err ("undeliverable_event", the reason)
+ * and *errors (pydantic's list for a payload no declaring consumer's .events accepts, new reference;
+ * NULL for an action none declares). 0 until the broker's first route table has arrived. */
+int cx_publisher_check_event(const cx_publisher *self, const json_t *params, cx_publish_error *err, json_t **errors);
 /* Heartbeats and broker messages while idle; call at least every heartbeat interval. */
 void cx_publisher_pump(cx_publisher *self);
 /* The broker link's socket (for zmq_poll), and whether the broker is heard from. */

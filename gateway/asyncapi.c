@@ -421,7 +421,7 @@ static json_t *security_of(const json_t *classes, const cx_asyncapi_settings *s)
     size_t i;
     const json_t *c;
     json_array_foreach(classes, i, c) {
-        const char *name = json_string_value(c);
+        const char *name = json_string_value(json_is_object(c) ? json_object_get(c, "class") : c);   /* mapped */
         if (!name)
             continue;
         if (!strcmp(name, "token")) {
@@ -465,7 +465,7 @@ static json_t *security_schemes(const cx_asyncapi_settings *s)
 
 static void add_route(builder *b, const cx_asyncapi_route *r, const cx_asyncapi_settings *s)
 {
-    json_t *spec = json_loadb(r->spec, r->spec_len, 0, NULL);
+    json_t *spec = json_loadb(r->spec, r->spec_len, JSON_ALLOW_NUL, NULL);
     if (!json_is_object(spec)) {
         json_decref(spec);
         spec = json_object();
@@ -546,11 +546,11 @@ json_t *cx_asyncapi_build(const cx_asyncapi_route *routes, size_t n, const cx_as
     return b.doc;
 }
 
-json_t *cx_asyncapi_with_server(const json_t *doc, const char *host)
+json_t *cx_asyncapi_with_server(const json_t *doc, const char *host, const char *protocol)
 {
     json_t *out = json_copy((json_t *) doc);
     if (out)
         json_object_set_new(out, "servers", json_pack("{s:{s:s, s:s, s:s}}", "gateway", "host", host ? host : "",
-                                                      "protocol", "ws", "description", "this gateway"));
+                                                      "protocol", protocol, "description", "this gateway"));
     return out;
 }

@@ -44,8 +44,8 @@ typedef struct {
 
 /* A new document (caller owns it) without "servers" (see cx_asyncapi_with_server). */
 json_t *cx_asyncapi_build(const cx_asyncapi_route *routes, size_t n, const cx_asyncapi_settings *settings);
-/* A shallow copy of doc with servers.gateway = {host, protocol "ws"}; caller owns it. */
-json_t *cx_asyncapi_with_server(const json_t *doc, const char *host);
+/* A shallow copy of doc with servers.gateway = {host, protocol ("ws" or "wss")}; caller owns it. */
+json_t *cx_asyncapi_with_server(const json_t *doc, const char *host, const char *protocol);
 /* Converts a route pattern to an AsyncAPI address ("/ws/chat/{room_id}/") and fills params (an
  * object, name → Parameter Object). NULL when a regex has parts no address can express. */
 char *cx_asyncapi_address(int kind, const char *pattern, json_t *params);

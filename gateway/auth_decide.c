@@ -122,11 +122,13 @@ static PGresult *user_by_id(PGconn *db, const char *id, int *db_error)
 
 /* ------------------------------------------------------------- classes */
 
-static class_outcome token_class(PGconn *db, const cx_auth_request *req, cx_auth_result *r, int *db_error)
+static class_outcome token_class(PGconn *db, const cx_auth_request *req, const cx_auth_options *o, cx_auth_result *r,
+                                 int *db_error)
 {
     char buf[128];
     int malformed = 0;
-    const char *key = cx_header_credential(req->authorization, "Token", buf, sizeof buf, &malformed);
+    const char *key = cx_header_credential(req->authorization, o->keyword ? o->keyword : "Token", buf, sizeof buf,
+                                           &malformed);
     if (malformed == 1)
         return cx_auth_fail(r, 401, "Invalid token header. No credentials provided."), CLASS_FAIL;
     if (malformed)   /* spaces; or too long to be any key */
@@ -222,11 +224,11 @@ static class_outcome session_class(PGconn *db, const cx_auth_request *req, cx_au
     return CLASS_USER;
 }
 
-/* simplejwt's AUTH_HEADER_TYPES (CHANX_JWT_AUTH_HEADER_TYPES, comma-separated; default Bearer): the
- * type the Authorization header uses, copied into buf, or NULL when it uses none of them. */
-static const char *jwt_header_type(const char *header, char *buf, size_t len)
+/* simplejwt's AUTH_HEADER_TYPES (a mapped class's, else CHANX_JWT_AUTH_HEADER_TYPES, comma-separated;
+ * default Bearer): the type the Authorization header uses, copied into buf, or NULL when it uses none. */
+static const char *jwt_header_type(const char *header, const cx_auth_options *o, char *buf, size_t len)
 {
-    const char *list = cx_env_str("CHANX_JWT_AUTH_HEADER_TYPES", "Bearer");
+    const char *list = o->header_types ? o->header_types : cx_env_str("CHANX_JWT_AUTH_HEADER_TYPES", "Bearer");
     size_t word = header ? strcspn(header, " \t") : 0;
     for (const char *p = list; header && *p;) {
         p += strspn(p, " ,");
@@ -241,12 +243,13 @@ static const char *jwt_header_type(const char *header, char *buf, size_t len)
     return NULL;
 }
 
-static class_outcome jwt_class(PGconn *db, const cx_auth_request *req, cx_auth_result *r, int *db_error)
+static class_outcome jwt_class(PGconn *db, const cx_auth_request *req, const cx_auth_options *o, cx_auth_result *r,
+                               int *db_error)
 {
     char buf[4096], cookie[4096], user_id[32], why[96];
     int malformed = 0;
     char type[64];
-    const char *scheme = jwt_header_type(req->authorization, type, sizeof type);
+    const char *scheme = jwt_header_type(req->authorization, o, type, sizeof type);
     const char *token = scheme ? cx_header_credential(req->authorization, scheme, buf, sizeof buf, &malformed) : NULL;
     if (malformed)
         return cx_auth_fail(r, 401, malformed == 3 ? "Given token not valid for any token type"
@@ -255,7 +258,7 @@ static class_outcome jwt_class(PGconn *db, const cx_auth_request *req, cx_auth_r
     if (!token)
         token = req->jwt_param;
     int from_cookie = 0;
-    const char *jwt_cookie = cx_env_str("CHANX_JWT_COOKIE", NULL);
+    const char *jwt_cookie = o->cookie ? o->cookie : cx_env_str("CHANX_JWT_COOKIE", NULL);
     if (!token && jwt_cookie)
         from_cookie = (token = cx_cookie_value(req->cookie, jwt_cookie, cookie, sizeof cookie)) != NULL;
     if (!token)
@@ -311,13 +314,20 @@ static PGresult *run_spec_sql(PGconn *db, const cx_spec_sql *sql, const json_t *
     return query_row(db, sql->sql, (int) sql->nparams, params, db_error);
 }
 
+/* DRF's get_object (404) and check_object_permissions (403). A consumer with has_permission runs it
+ * in the worker, and DRF checks permissions before it looks the object up: there the verdict rides
+ * on CONNECT (CX_USER_OBJECT_*) and the worker applies it once has_permission has allowed, so an
+ * outsider gets the consumer's own refusal and never learns which objects exist. */
 static void check_object(PGconn *db, const cx_consumer_spec *spec, const json_t *kwargs, cx_auth_result *r,
                          int *db_error)
 {
     if (spec->queryset.sql) {
         PGresult *res = run_spec_sql(db, &spec->queryset, kwargs, r->user_id, db_error);
         if (!res) {
-            cx_auth_fail(r, 404, "Not found.");
+            if (spec->has_permission && !*db_error)
+                r->user_flags |= CX_USER_OBJECT_NOT_FOUND;
+            else
+                cx_auth_fail(r, 404, "Not found.");
             return;
         }
         r->obj = row_json(res);
@@ -325,7 +335,9 @@ static void check_object(PGconn *db, const cx_consumer_spec *spec, const json_t 
     }
     if (spec->object_permission.sql) {
         PGresult *res = run_spec_sql(db, &spec->object_permission, kwargs, r->user_id, db_error);
-        if (!res)
+        if (!res && spec->has_permission && !*db_error)
+            r->user_flags |= CX_USER_OBJECT_DENIED;
+        else if (!res)
             cx_auth_fail(r, 403, PERMISSION_DENIED);
         PQclear(res);
     }
@@ -340,11 +352,11 @@ void cx_auth_decide(PGconn *db, const cx_consumer_spec *spec, const cx_auth_requ
     for (size_t i = 0; i < spec->nauth && outcome == CLASS_NONE && !db_error; i++) {
         uint32_t class_flag;
         if (spec->auth[i] == CX_AUTH_TOKEN)
-            outcome = token_class(db, req, r, &db_error), class_flag = CX_USER_AUTH_TOKEN;
+            outcome = token_class(db, req, &spec->auth_options[i], r, &db_error), class_flag = CX_USER_AUTH_TOKEN;
         else if (spec->auth[i] == CX_AUTH_SESSION)
             outcome = session_class(db, req, r, &db_error), class_flag = CX_USER_AUTH_SESSION;
         else
-            outcome = jwt_class(db, req, r, &db_error), class_flag = CX_USER_AUTH_JWT;
+            outcome = jwt_class(db, req, &spec->auth_options[i], r, &db_error), class_flag = CX_USER_AUTH_JWT;
         if (outcome != CLASS_NONE)
             r->decided_by = 1 + (int) spec->auth[i];
         if (outcome == CLASS_USER)

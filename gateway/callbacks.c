@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "gateway/deflate.h"
 #include "gateway/handshake.h"
+#include "gateway/http_reply.h"
 #include "gateway/metrics.h"
 #include "gateway/request.h"
 #include "gateway/wire.h"
@@ -24,15 +25,7 @@
 
 static int http_reply(struct lws *wsi, unsigned status, const char *body)
 {
-    unsigned char buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf - 1;
-    size_t len = strlen(body);
-    if (lws_add_http_common_headers(wsi, status, "application/json", len, &p, end)
-        || lws_finalize_write_http_header(wsi, start, &p, end))
-        return -1;
-    memcpy(start, body, len);
-    if (lws_write(wsi, start, len, LWS_WRITE_HTTP_FINAL) != (int) len)
-        return -1;
-    return lws_http_transaction_completed(wsi) ? -1 : 0;
+    return cx_http_reply(wsi, status, "application/json", NULL, body, strlen(body));
 }
 
 /* ------------------------------------------------------------ callbacks */

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #define MAX_PENDING_FRAMES 256
+#define CREDENTIAL_COOKIES 32
 
 void cx_gw_close_session(cx_session *s, int code, const char *reason)
 {
@@ -44,8 +45,20 @@ static void send_receive(cx_gateway *gw, cx_session *s, const void *text, size_t
         cx_gw_close_session(s, 1011, "broker unavailable");
 }
 
+/* The cookies any consumer of the route table reads credentials from (mapped classes): they leave
+ * every connection's headers, whichever route it took (request.c's rule for the deployment's). */
+static const char *const *credential_cookies(const cx_gateway *gw, const char *names[CREDENTIAL_COOKIES + 1])
+{
+    size_t n = 0;
+    for (size_t i = 0; i < gw->nentries; i++)
+        cx_consumer_spec_credential_cookies(gw->entries[i].spec, names, &n, CREDENTIAL_COOKIES);
+    names[n] = NULL;
+    return names;
+}
+
 void cx_gw_on_established(cx_gateway *gw, struct lws *wsi, cx_session **slot)
 {
+    const char *cookies[CREDENTIAL_COOKIES + 1];
     char *path = cx_request_header(wsi, WSI_TOKEN_GET_URI), *token = NULL, *jwt = NULL, client[128] = "";
     char *offered_token = NULL, *offers = cx_handshake_offers(wsi, &offered_token);
     cx_handshake_done();
@@ -68,7 +81,7 @@ void cx_gw_on_established(cx_gateway *gw, struct lws *wsi, cx_session **slot)
     s->kwargs = kwargs;
     s->client = strdup(client);
     s->query = cx_request_query(wsi, &token, &jwt);
-    s->headers = cx_request_headers(wsi, offers);
+    s->headers = cx_request_headers(wsi, offers, credential_cookies(gw, cookies));
     free(offers);
     if (!token)
         token = offered_token;   /* a DRF token offered as "<CHANX_TOKEN_SUBPROTOCOL>.<key>" */
@@ -95,10 +108,13 @@ void cx_gw_on_established(cx_gateway *gw, struct lws *wsi, cx_session **slot)
     free(jwt);
 }
 
+/* DRF's refusal as Chanx sends it: with CHANX_CAMELIZE, statusCode/statusText as the worker would. */
 static void refuse(cx_gateway *gw, cx_session *s, const cx_auth_result *r)
 {
-    json_t *msg = json_pack("{s:s, s:{s:i, s:s, s:{s:s}}}", "action", "authentication", "payload", "status_code",
-                            r->status, "status_text", cx_http_status_text(r->status), "data", "detail", r->detail);
+    int camel = s->spec && s->spec->camelize;
+    json_t *msg = json_pack("{s:s, s:{s:i, s:s, s:{s:s}}}", "action", "authentication", "payload",
+                            camel ? "statusCode" : "status_code", r->status, camel ? "statusText" : "status_text",
+                            cx_http_status_text(r->status), "data", "detail", r->detail);
     char *text = json_dumps(msg, JSON_COMPACT);
     cx_gw_queue(gw, s, text, strlen(text), NULL, 0);
     free(text);

@@ -87,8 +87,20 @@ static void spec_free(cx_consumer_spec *self)
     for (size_t i = 0; i < self->npassthrough; i++)
         free(self->passthrough[i]);
     free(self->passthrough);
+    for (size_t i = 0; i < self->nauth; i++) {
+        free(self->auth_options[i].cookie);
+        free(self->auth_options[i].header_types);
+        free(self->auth_options[i].keyword);
+    }
     free(self->target);
     free(self);
+}
+
+/* A copy of a mapped class's option, NULL when absent. */
+static char *option(const json_t *item, const char *name)
+{
+    const char *value = json_string_value(json_object_get(item, name));
+    return value && *value ? strdup(value) : NULL;
 }
 
 static int parse_auth(cx_consumer_spec *self, json_t *list, char *err, size_t errlen)
@@ -96,17 +108,20 @@ static int parse_auth(cx_consumer_spec *self, json_t *list, char *err, size_t er
     size_t i;
     json_t *item;
     json_array_foreach(list, i, item) {
-        const char *name = json_string_value(item);
+        /* "jwt", or a mapped class {"class": "jwt", "cookie": ...} (workers/drf_defaults.c) */
+        const char *name = json_string_value(json_is_object(item) ? json_object_get(item, "class") : item);
         if (self->nauth == CX_SPEC_MAX_AUTH || !name)
             return snprintf(err, errlen, "bad authentication list"), -1;
         if (strcmp(name, "token") == 0)
-            self->auth[self->nauth++] = CX_AUTH_TOKEN;
+            self->auth[self->nauth] = CX_AUTH_TOKEN;
         else if (strcmp(name, "session") == 0)
-            self->auth[self->nauth++] = CX_AUTH_SESSION;
+            self->auth[self->nauth] = CX_AUTH_SESSION;
         else if (strcmp(name, "jwt") == 0)
-            self->auth[self->nauth++] = CX_AUTH_JWT;
+            self->auth[self->nauth] = CX_AUTH_JWT;
         else
             return snprintf(err, errlen, "unknown authentication class '%s'", name), -1;
+        self->auth_options[self->nauth++] = (cx_auth_options) { option(item, "cookie"), option(item, "header_types"),
+                                                                option(item, "keyword") };
     }
     return 0;
 }
@@ -160,6 +175,13 @@ static int parse_subprotocols(cx_consumer_spec *self, json_t *list, char *err, s
     return 0;
 }
 
+void cx_consumer_spec_credential_cookies(const cx_consumer_spec *self, const char **names, size_t *n, size_t cap)
+{
+    for (size_t i = 0; self && i < self->nauth && *n < cap; i++)
+        if (self->auth_options[i].cookie)
+            names[(*n)++] = self->auth_options[i].cookie;
+}
+
 int cx_consumer_spec_passes(const cx_consumer_spec *self, const char *action, size_t len)
 {
     for (size_t i = 0; self && i < self->npassthrough; i++)
@@ -176,7 +198,7 @@ static int parse_sql(json_t *spec, const char *key, cx_spec_sql *out, char *err,
 
 cx_consumer_spec *cx_consumer_spec_new(const char *target, const char *text, size_t len, char *err, size_t errlen)
 {
-    json_t *spec = json_loadb(text, len, 0, NULL);
+    json_t *spec = json_loadb(text, len, JSON_ALLOW_NUL, NULL);   /* schemas may hold "\u0000" */
     cx_consumer_spec *self = calloc(1, sizeof *self);
     if (!self || !json_is_object(spec)) {
         snprintf(err, errlen, "consumer spec is not a JSON object");
@@ -189,6 +211,8 @@ cx_consumer_spec *cx_consumer_spec_new(const char *target, const char *text, siz
     const char *method = json_string_value(json_object_get(spec, "auth_method"));
     self->safe_method = !method || !strcasecmp(method, "GET") || !strcasecmp(method, "HEAD")
                         || !strcasecmp(method, "OPTIONS");
+    self->camelize = json_is_true(json_object_get(spec, "camelize"));
+    self->has_permission = json_is_true(json_object_get(spec, "has_permission"));
     int rc = parse_auth(self, json_object_get(spec, "authentication"), err, errlen);
     rc = rc ? rc : parse_perms(self, json_object_get(spec, "permissions"), err, errlen);
     rc = rc ? rc : parse_sql(spec, "queryset", &self->queryset, err, errlen);

@@ -38,20 +38,24 @@ const char *cx_header_credential(const char *header, const char *keyword, char *
     return buf;
 }
 
+/* The last cookie of that name wins, as in Django (SimpleCookie keeps the last): a page that can
+ * plant a second sessionid before the real one changes nothing Django would not. */
 const char *cx_cookie_value(const char *cookies, const char *name, char *buf, size_t len)
 {
-    size_t n = strlen(name);
+    size_t n = strlen(name), found_len = 0;
+    const char *found = NULL;
     for (const char *p = cookies; p && *p;) {
         while (*p == ' ' || *p == ';')
             p++;
         const char *end = strchr(p, ';');
         size_t part = end ? (size_t) (end - p) : strlen(p);
-        if (part > n && strncmp(p, name, n) == 0 && p[n] == '=' && part - n - 1 < len) {
-            memcpy(buf, p + n + 1, part - n - 1);
-            buf[part - n - 1] = '\0';
-            return buf;
-        }
+        if (part > n && strncmp(p, name, n) == 0 && p[n] == '=')
+            found = p + n + 1, found_len = part - n - 1;
         p += part;
     }
-    return NULL;
+    if (!found || found_len >= len)
+        return NULL;
+    memcpy(buf, found, found_len);
+    buf[found_len] = '\0';
+    return buf;
 }

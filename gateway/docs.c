@@ -3,16 +3,21 @@
  *
  * The document is built once per route table (cx_docs_update), not per
  * request: a request only copies its top level to add the servers entry.
+ * That entry is the deployment's configured address (CHANX_PUBLIC_URL, else
+ * the listen address), never the request's Host header: a document a cache
+ * or a crawler stores must not name whatever host a client made up.
  * The playground's two files are linked into the binary by playground.c.
  */
 #include "gateway/docs.h"
 #include "gateway/asyncapi.h"
-#include "gateway/request.h"
+#include "gateway/http_reply.h"
 #include "common/env.h"
 #include "common/http_status.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 extern const char cx_playground_html[], cx_playground_html_end[];
 extern const char cx_playground_client[], cx_playground_client_end[];
@@ -20,14 +25,36 @@ extern const char cx_playground_client[], cx_playground_client_end[];
 struct cx_docs {
     json_t *doc;
     int playground;
+    char host[256];            /* servers.gateway */
+    const char *protocol;      /* "ws" or "wss" */
 };
 
-cx_docs *cx_docs_new(int playground)
+/* CHANX_PUBLIC_URL ("wss://chat.example.com", http(s) meaning ws(s)), else the listen address. */
+static void server_address(cx_docs *self, const char *listen_host, int port)
+{
+    const char *url = cx_env_str("CHANX_PUBLIC_URL", NULL);
+    static const struct { const char *prefix, *protocol; } schemes[] = {
+        { "ws://", "ws" }, { "wss://", "wss" }, { "http://", "ws" }, { "https://", "wss" },
+    };
+    for (size_t i = 0; url && i < sizeof schemes / sizeof schemes[0]; i++) {
+        size_t n = strlen(schemes[i].prefix);
+        if (strncasecmp(url, schemes[i].prefix, n) == 0) {
+            snprintf(self->host, sizeof self->host, "%.*s", (int) strcspn(url + n, "/?#"), url + n);
+            self->protocol = schemes[i].protocol;
+            return;
+        }
+    }
+    snprintf(self->host, sizeof self->host, "%s:%d", listen_host ? listen_host : "127.0.0.1", port);
+    self->protocol = "ws";
+}
+
+cx_docs *cx_docs_new(int playground, const char *listen_host, int port)
 {
     cx_docs *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
     self->playground = playground;
+    server_address(self, listen_host, port);
     cx_asyncapi_settings settings = { .session_cookie = "sessionid" };
     self->doc = cx_asyncapi_build(NULL, 0, &settings);
     return self;
@@ -81,28 +108,12 @@ void cx_docs_update(cx_docs *self, const cx_env *env)
 
 static int reply(struct lws *wsi, unsigned status, const char *type, const char *body, size_t len)
 {
-    unsigned char head[LWS_PRE + 512], *start = head + LWS_PRE, *p = start, *end = head + sizeof head - 1;
-    if (lws_add_http_common_headers(wsi, status, type, len, &p, end)
-        || lws_add_http_header_by_name(wsi, (const unsigned char *) "cache-control:",
-                                       (const unsigned char *) "no-store", 8, &p, end)
-        || lws_finalize_write_http_header(wsi, start, &p, end))
-        return -1;
-    unsigned char *buf = malloc(LWS_PRE + len + 1);
-    if (!buf)
-        return -1;
-    memcpy(buf + LWS_PRE, body, len);
-    int n = lws_write(wsi, buf + LWS_PRE, len, LWS_WRITE_HTTP_FINAL);
-    free(buf);
-    if (n != (int) len)
-        return -1;
-    return lws_http_transaction_completed(wsi) ? -1 : 0;
+    return cx_http_reply(wsi, status, type, "no-store", body, len);
 }
 
 static int serve_document(cx_docs *self, struct lws *wsi)
 {
-    char *host = cx_request_header(wsi, WSI_TOKEN_HOST);
-    json_t *doc = cx_asyncapi_with_server(self->doc, host);
-    free(host);
+    json_t *doc = cx_asyncapi_with_server(self->doc, self->host, self->protocol);
     char *text = doc ? json_dumps(doc, JSON_INDENT(1)) : NULL;
     json_decref(doc);
     if (!text)

@@ -3,7 +3,7 @@
  * /healthz: the deployment's AsyncAPI document and the playground page.
  *
  *   GET /asyncapi.json        the AsyncAPI 3.0 document of the current route
- *                             table (gateway/asyncapi.h), servers set from Host
+ *                             table (gateway/asyncapi.h), servers from CHANX_PUBLIC_URL
  *   GET /playground/          one self-contained HTML page (gateway/playground/)
  *   GET /playground/chanx.js  the JavaScript client it uses (clients/js/chanx.js)
  *
@@ -20,7 +20,8 @@
 
 typedef struct cx_docs cx_docs;
 
-cx_docs *cx_docs_new(int playground);
+/* listen_host:port names the gateway in the document unless CHANX_PUBLIC_URL is set. */
+cx_docs *cx_docs_new(int playground, const char *listen_host, int port);
 void cx_docs_destroy(cx_docs **self_p);
 /* Rebuilds the document from a ROUTES envelope (the whole table). */
 void cx_docs_update(cx_docs *self, const cx_env *routes);

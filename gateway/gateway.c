@@ -100,7 +100,7 @@ static int setup(cx_gateway *gw, const cx_gateway_config *config)
     gw->node &= 0x7fffffff;   /* connection ids (node << 32 | n) stay positive as JSON integers in logs */
     gw->config = config;
     gw->sessions = cx_idmap_new();
-    gw->docs = cx_docs_new(config->playground);
+    gw->docs = cx_docs_new(config->playground, config->listen_host, config->port);
     gw->groups = cx_gw_groups_new();
     gw->link = cx_link_new(config->broker, CX_ROLE_GATEWAY, node);
     if (!gw->sessions || !gw->groups || !gw->link)

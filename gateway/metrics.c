@@ -7,6 +7,7 @@
  * scan of the codes seen so far.
  */
 #include "gateway/metrics.h"
+#include "gateway/http_reply.h"
 #include "common/metrics.h"
 
 #include <libwebsockets.h>
@@ -136,16 +137,7 @@ int cx_gw_metrics_reply(struct lws *wsi)
 {
     size_t len = 0;
     char *text = cx_metrics_render(cx_metrics_process(), &len);
-    unsigned char head[LWS_PRE + 512], *start = head + LWS_PRE, *p = start, *end = head + sizeof head - 1;
-    unsigned char *body = text ? malloc(LWS_PRE + len) : NULL;
-    int rc = -1;
-    if (body && lws_add_http_common_headers(wsi, 200, CX_METRICS_CONTENT_TYPE, len, &p, end) == 0
-        && lws_finalize_write_http_header(wsi, start, &p, end) == 0) {
-        memcpy(body + LWS_PRE, text, len);
-        if (lws_write(wsi, body + LWS_PRE, len, LWS_WRITE_HTTP_FINAL) == (int) len)
-            rc = lws_http_transaction_completed(wsi) ? -1 : 0;
-    }
-    free(body);
+    int rc = text ? cx_http_reply(wsi, 200, CX_METRICS_CONTENT_TYPE, NULL, text, len) : -1;
     free(text);
     return rc;
 }

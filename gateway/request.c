@@ -113,9 +113,15 @@ static void add_custom_headers(struct lws *wsi, json_t *headers)
     }
 }
 
-/* The Cookie header without the credential cookies (Django's session cookie, the JWT cookie); NULL
- * when nothing else is left. Cookie pairs are "name=value" separated by ";" (RFC 6265 5.4). */
-static char *strip_credential_cookies(const char *header)
+static int named(const char *p, size_t len, const char *name)
+{
+    return name && strlen(name) == len && strncmp(p, name, len) == 0;
+}
+
+/* The Cookie header without the credential cookies (Django's session cookie, the JWT cookie, those
+ * of mapped classes); NULL when nothing else is left. Cookie pairs are "name=value" separated by ";"
+ * (RFC 6265 5.4). */
+static char *strip_credential_cookies(const char *header, const char *const *others)
 {
     const char *session = cx_env_str("CHANX_SESSION_COOKIE_NAME", "sessionid");
     const char *jwt = cx_env_str("CHANX_JWT_COOKIE", NULL);
@@ -128,8 +134,9 @@ static char *strip_credential_cookies(const char *header)
         size_t name_len = strcspn(p, "=;");
         while (name_len > 0 && (p[name_len - 1] == ' ' || p[name_len - 1] == '\t'))
             name_len--;
-        int secret = (strlen(session) == name_len && strncmp(p, session, name_len) == 0)
-                     || (jwt && strlen(jwt) == name_len && strncmp(p, jwt, name_len) == 0);
+        int secret = named(p, name_len, session) || named(p, name_len, jwt);
+        for (const char *const *o = others; o && *o && !secret; o++)
+            secret = named(p, name_len, *o);
         while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
             n--;
         if (n > 0 && !secret)
@@ -145,7 +152,7 @@ static char *strip_credential_cookies(const char *header)
     return out;
 }
 
-char *cx_request_headers(struct lws *wsi, const char *subprotocols)
+char *cx_request_headers(struct lws *wsi, const char *subprotocols, const char *const *cookies)
 {
     json_t *headers = json_object();
     if (subprotocols)
@@ -156,7 +163,7 @@ char *cx_request_headers(struct lws *wsi, const char *subprotocols)
             continue;
         char *value = cx_request_header(wsi, (enum lws_token_indexes) token);
         if (value && token == WSI_TOKEN_HTTP_COOKIE) {
-            char *kept = strip_credential_cookies(value);
+            char *kept = strip_credential_cookies(value, cookies);
             free(value);
             value = kept;
         }

@@ -15,7 +15,8 @@ char *cx_request_query(struct lws *wsi, char **token, char **jwt);
 /* The request headers as a compact JSON object of lowercase name → value:
  * every standard header but Authorization (credentials stay at the edge),
  * plus the custom ones named in CHANX_FORWARD_HEADERS; Sec-WebSocket-Protocol
- * is subprotocols (the offers without credentials, see handshake.h) or absent. */
-char *cx_request_headers(struct lws *wsi, const char *subprotocols);
+ * is subprotocols (the offers without credentials, see handshake.h) or absent. Cookie loses the
+ * credential cookies: the deployment's and those named in cookies (NULL-terminated, or NULL). */
+char *cx_request_headers(struct lws *wsi, const char *subprotocols, const char *const *cookies);
 
 #endif

@@ -7,7 +7,8 @@
  * requests without a word: its header buffer overflows, its URL decoder
  * refuses NUL), and the answer (414, 431, 400) is written here, straight to
  * the socket, as nothing else has been written on it yet; lws then reads the
- * end of the stream and closes. After a head with an Upgrade header, every
+ * end of the stream and closes. The complete head also goes past
+ * http_head.c's rules, answered the same way. After a head with an Upgrade header, every
  * byte goes through the frame auditor. A verdict stops the flow to lws at
  * the offending frame; the socket is then drained and discarded (unread
  * bytes would make the kernel answer our close with a reset, and the client
@@ -22,6 +23,7 @@
  */
 #include "gateway/wire.h"
 #include "gateway/frame_audit.h"
+#include "gateway/http_head.h"
 
 #include <ctype.h>
 #include <stddef.h>
@@ -48,6 +50,7 @@ typedef struct {
     size_t rl_count;          /* bytes of the current part */
     char method[8];
     int http10;               /* the request is HTTP/1.0 */
+    cx_http_head http;        /* the message rules (http_head.h) */
     cx_frame_audit audit;
     uint64_t conn;            /* the session, once established */
     int pending;              /* a verdict for cx_wire_collect */
@@ -157,19 +160,28 @@ static int drain(int fd)
     }
 }
 
-/* Answers a refused head and ends the stream for lws (returns 0, "peer closed"). */
-static ssize_t refuse_head(wire *w, int fd, int status, const char *text, const char *detail)
+/* Answers a head (a refusal; extra header lines, no body without a detail) and ends the stream for
+ * lws (returns 0, "peer closed"). What the client sent after it, a body too, is drained unread. */
+static ssize_t answer_head(wire *w, int fd, int status, const char *text, const char *detail, const char *headers)
 {
     char answer[512];
-    int n = snprintf(answer, sizeof answer,
-                     "HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %zu\r\n"
-                     "connection: close\r\n\r\n{\"detail\":\"%s\"}", status, text, strlen(detail) + 13, detail);
+    int n = detail ? snprintf(answer, sizeof answer,
+                              "HTTP/1.1 %d %s\r\n%scontent-type: application/json\r\ncontent-length: %zu\r\n"
+                              "connection: close\r\n\r\n{\"detail\":\"%s\"}", status, text, headers,
+                              strlen(detail) + 13, detail)
+                   : snprintf(answer, sizeof answer, "HTTP/1.1 %d %s\r\n%scontent-length: 0\r\nconnection: close\r\n\r\n",
+                              status, text, headers);
     w->phase = PHASE_DONE;
     drain(fd);
     if (n > 0 && send(fd, answer, (size_t) n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
         (void) 0;   /* the client is gone: nothing to tell it */
     shutdown(fd, SHUT_WR);
     return 0;
+}
+
+static ssize_t refuse_head(wire *w, int fd, int status, const char *text, const char *detail)
+{
+    return answer_head(w, fd, status, text, detail, "");
 }
 
 /* One byte of the request line, RFC 7230 §3.1.1: method SP request-target SP HTTP-version. Returns 0,
@@ -201,6 +213,7 @@ static int request_line_byte(wire *w, unsigned char c, const char **detail)
         if (c <= ' ' || c == 0x7f)
             return 400;
         w->rl_count++;
+        cx_http_head_target_byte(&w->http, c);
         return 0;
     case 2:
         if (w->rl_count < sizeof version - 1) {
@@ -231,6 +244,9 @@ static ssize_t scan_head(wire *w, int fd, const unsigned char *p, size_t n)
             if (w->line_bytes == 0 && w->line_no > 0) {   /* the blank line: the head is complete */
                 if (w->upgrade && w->http10)
                     return refuse_head(w, fd, 400, "Bad Request", "A WebSocket upgrade needs HTTP/1.1."), -1;
+                cx_http_answer a;
+                if (cx_http_head_verdict(&w->http, w->method, &a))
+                    return answer_head(w, fd, a.status, a.text, a.detail, a.headers), -1;
                 int upgrade = w->upgrade;
                 memset(&w->head_bytes, 0, sizeof *w - offsetof(wire, head_bytes));
                 w->phase = upgrade ? PHASE_FRAMES : PHASE_HEAD;
@@ -240,6 +256,8 @@ static ssize_t scan_head(wire *w, int fd, const unsigned char *p, size_t n)
                 continue;   /* an empty line before the request line is ignored (RFC 7230 §3.5) */
             if (w->line_no == 0 && w->rl_state != 3)
                 return refuse_head(w, fd, 400, "Bad Request", "Malformed request line."), -1;
+            if (w->line_no > 0)
+                cx_http_head_line_end(&w->http);
             w->line_no++;
             w->line_bytes = w->line_start_len = 0;
             continue;
@@ -257,10 +275,13 @@ static ssize_t scan_head(wire *w, int fd, const unsigned char *p, size_t n)
             int status = request_line_byte(w, c, &detail);
             if (status)
                 return refuse_head(w, fd, status, status == 501 ? "Not Implemented" : "Bad Request", detail), -1;
-        } else if (w->line_start_len < 8) {
-            w->line_start[w->line_start_len++] = (char) tolower(c);
-            if (w->line_start_len == 8 && memcmp(w->line_start, "upgrade:", 8) == 0)
-                w->upgrade = 1;
+        } else {
+            cx_http_head_field_byte(&w->http, c, w->line_bytes == 1);
+            if (w->line_start_len < 8) {
+                w->line_start[w->line_start_len++] = (char) tolower(c);
+                if (w->line_start_len == 8 && memcmp(w->line_start, "upgrade:", 8) == 0)
+                    w->upgrade = 1;
+            }
         }
     }
     return (ssize_t) n;

@@ -1,7 +1,8 @@
 /*
  * wire.h — what the gateway checks on a client's bytes before libwebsockets
- * sees them: the request head's limits (414, 431, a %00 is 400) and, once
- * upgraded, the framing rules (frame_audit.h).
+ * sees them: the request head's limits (414, 431, a %00 is 400), its HTTP/1.1
+ * message rules (http_head.h: bodies, Host, obs-fold, CONNECT, OPTIONS, dot
+ * segments) and, once upgraded, the framing rules (frame_audit.h).
  *
  * lws reads client sockets with recv() and offers no hook in between, so
  * the gateway defines recv() itself (the dynamic linker resolves lws's calls

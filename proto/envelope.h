@@ -62,6 +62,10 @@ typedef enum { CX_TARGET_GROUPS = 1, CX_TARGET_USER = 2, CX_TARGET_CONNECTION = 
 #define CX_USER_AUTH_TOKEN    0x08u
 #define CX_USER_AUTH_SESSION  0x10u
 #define CX_USER_AUTH_JWT      0x20u
+/* CONNECT to a consumer with has_permission: the gateway's object verdict, for the worker to apply
+ * after has_permission, DRF's order (check_permissions before get_object). */
+#define CX_USER_OBJECT_NOT_FOUND 0x40u  /* the queryset found no row: 404 */
+#define CX_USER_OBJECT_DENIED    0x80u  /* object_permission found no row: 403 */
 
 /* HELLO flags (appended field) */
 #define CX_HELLO_SUPERVISOR      0x01u  /* a worker supervisor: serves no connection, reports its children's exits */

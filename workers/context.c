@@ -23,6 +23,7 @@
 #include <string.h>
 
 static const char *OK_TEXT = "OK";
+static const char *PERMISSION_DENIED = "You do not have permission to perform this action.";
 
 static int flag_on(chanx_flag flag, int deployment_default)
 {
@@ -77,6 +78,7 @@ chanx_ctx *cx_ctx_new(cx_worker *worker, cx_consumer_entry *consumer, const cx_e
         .is_authenticated = (c->flags & CX_USER_AUTHENTICATED) != 0,
         .is_staff = (c->flags & CX_USER_STAFF) != 0, .is_superuser = (c->flags & CX_USER_SUPERUSER) != 0,
     };
+    self->object_verdict = c->flags & (CX_USER_OBJECT_NOT_FOUND | CX_USER_OBJECT_DENIED);
     self->auth_class = (c->flags & CX_USER_AUTH_TOKEN) ? CHANX_TOKEN_AUTH
                        : (c->flags & CX_USER_AUTH_SESSION) ? CHANX_SESSION_AUTH
                        : (c->flags & CX_USER_AUTH_JWT) ? CHANX_JWT_AUTH : NULL;
@@ -146,6 +148,15 @@ static int send_authentication(chanx_ctx *self, int status, const char *status_t
     return rc;
 }
 
+static int refuse(chanx_ctx *self, int status, const char *detail, const char *why)
+{
+    send_authentication(self, status, cx_http_status_text(status), detail);
+    chanx_close(self, 4000 + status);
+    chanx_log(self, CHANX_LOG_INFO, "refused by %s (%d)", why, status);
+    return -1;
+}
+
+/* DRF's order: has_permission, then the object the gateway looked up (its verdict came with CONNECT). */
 static int start(chanx_ctx *self)
 {
     const chanx_consumer *d = self->consumer->desc;
@@ -153,14 +164,13 @@ static int start(chanx_ctx *self)
     cx_ctx_crash_enter(self, "has_permission", NULL);
     int permitted = !d->has_permission || d->has_permission(self, &denial) == CHANX_OK;
     cx_crash_leave();
-    if (!permitted) {
-        int status = denial.status ? denial.status : 403;
-        const char *detail = denial.detail ? denial.detail : "You do not have permission to perform this action.";
-        send_authentication(self, status, cx_http_status_text(status), detail);
-        chanx_close(self, 4000 + status);
-        chanx_log(self, CHANX_LOG_INFO, "refused by has_permission (%d)", status);
-        return -1;
-    }
+    if (!permitted)
+        return refuse(self, denial.status ? denial.status : 403, denial.detail ? denial.detail : PERMISSION_DENIED,
+                      "has_permission");
+    if (self->object_verdict & CX_USER_OBJECT_NOT_FOUND)
+        return refuse(self, 404, "Not found.", "the queryset");
+    if (self->object_verdict & CX_USER_OBJECT_DENIED)
+        return refuse(self, 403, PERMISSION_DENIED, "object_permission");
     send_authentication(self, 200, OK_TEXT, OK_TEXT);
     if (d->build_groups) {
         chanx_groups groups = { self };

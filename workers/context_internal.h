@@ -24,6 +24,7 @@ struct chanx_ctx {
     unsigned received;
     char message_id[16];    /* short id of the message being handled, for logs */
     int closed;
+    uint32_t object_verdict; /* CX_USER_OBJECT_* from CONNECT: applied after has_permission */
     int ending;             /* disconnect has begun: no new timers */
     uint64_t *timers;       /* ids of this connection's live timers (timer_api.c) */
     size_t ntimers, timers_cap;

@@ -16,7 +16,7 @@
 #define CX_WORKERS_METRICS_H
 
 #include <stdint.h>
-#include "workers/schema.h"
+#include "common/schema.h"
 
 typedef struct cx_consumer_metrics cx_consumer_metrics;
 

@@ -214,16 +214,18 @@ static json_t *edge_spec(const chanx_consumer *d, char *err, size_t errlen)
     if (d->object_permission)
         json_object_set_new(spec, "object_permission", json_string(d->object_permission));
     json_object_set_new(spec, "auth_method", json_string(d->auth_method ? d->auth_method : "GET"));
+    if (d->has_permission)   /* the gateway then leaves its object verdict to the worker (DRF's order) */
+        json_object_set_new(spec, "has_permission", json_true());
     if (d->subprotocols)
         json_object_set_new(spec, "subprotocols", string_list(d->subprotocols, NULL));
     /* For the AsyncAPI document only (the gateway enforces none of these): the message schemas and
      * the flags that decide which framework messages a client sees. */
     if (d->incoming)
-        json_object_set_new(spec, "incoming", json_loads(d->incoming, 0, NULL));
+        json_object_set_new(spec, "incoming", json_loads(d->incoming, JSON_ALLOW_NUL, NULL));
     if (d->outgoing)
-        json_object_set_new(spec, "outgoing", json_loads(d->outgoing, 0, NULL));
+        json_object_set_new(spec, "outgoing", json_loads(d->outgoing, JSON_ALLOW_NUL, NULL));
     if (d->events && d->receive_event)
-        json_object_set_new(spec, "events", json_loads(d->events, 0, NULL));
+        json_object_set_new(spec, "events", json_loads(d->events, JSON_ALLOW_NUL, NULL));
     json_object_set_new(spec, "action_key", json_string(d->action_key ? d->action_key : "action"));
     json_object_set_new(spec, "send_completion", json_boolean(flag_value(d->send_completion, "CHANX_SEND_COMPLETION", 0)));
     json_object_set_new(spec, "send_authentication_message",

@@ -15,7 +15,7 @@
 #include <jansson.h>
 #include "chanx/consumer.h"
 #include "workers/metrics.h"
-#include "workers/schema.h"
+#include "common/schema.h"
 
 typedef struct cx_plugin cx_plugin;
 

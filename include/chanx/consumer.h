@@ -218,7 +218,9 @@ typedef struct chanx_consumer {
     /* Object-level permission (DRF's get_object + has_object_permission), as parameterized SQL:
      * $name is the URL kwarg "name", $user_id the authenticated user's id. The queryset's first row
      * becomes chanx_obj() (column names as keys); no row answers 404. object_permission must return
-     * a row for the connection to be allowed; no row answers 403. */
+     * a row for the connection to be allowed; no row answers 403. With has_permission, DRF's order
+     * holds: has_permission runs first (chanx_obj() is NULL there when no row was found) and its
+     * refusal wins; the 404 / 403 follow only if it allows. */
     const char *queryset;
     const char *object_permission;
     const char *auth_method;             /* the HTTP method permissions see; default "GET" */

@@ -139,12 +139,19 @@ Test(abi, previous_release_descriptor_is_read_field_by_field_to_the_last)
     cr_assert_null(strstr(log, "\"action\":\"ping\""), "ping was logged though the consumer ignores it");
     free(log);
 
-    /* object_permission (the gateway answers, before the consumer and its camelize are involved) */
+    /* object_permission (applied after has_permission, DRF's order), camelized as Chanx does */
     cx_communicator *closed = cx_communicator_new(stack, "/ws/abi_v1/7/", cx_db_token_header(stack, alice));
     json_t *auth = cx_wait_for_auth(closed, 5000);
-    cx_assert_json_eq(auth, "{\"status_code\": 403, \"status_text\": \"Forbidden\","
+    cx_assert_json_eq(auth, "{\"statusCode\": 403, \"statusText\": \"Forbidden\","
                             " \"data\": {\"detail\": \"You do not have permission to perform this action.\"}}");
     json_decref(auth);
+    /* no credentials: the gateway's 401, camelized */
+    cx_communicator *nobody = cx_communicator_new(stack, "/ws/abi_v1/5/", NULL);
+    auth = cx_wait_for_auth(nobody, 5000);
+    cx_assert_json_eq(auth, "{\"statusCode\": 401, \"statusText\": \"Unauthorized\","
+                            " \"data\": {\"detail\": \"Authentication credentials were not provided.\"}}");
+    json_decref(auth);
+    cx_assert_closed(nobody, 4401, 5000);
     /* has_permission, with its status and detail */
     cx_communicator *denied = cx_communicator_new(stack, "/ws/abi_v1/13/", cx_db_token_header(stack, alice));
     auth = cx_wait_for_auth(denied, 5000);

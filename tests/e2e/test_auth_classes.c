@@ -177,6 +177,21 @@ Test(auth_classes, session_cookie_name_is_configurable)
     free(key);
 }
 
+Test(auth_classes, of_two_session_cookies_the_last_wins_as_in_django)
+{
+    start_stack(NULL);
+    int64_t bob = cx_db_create_user(stack, "bob", 0), carol = cx_db_create_user(stack, "carol", 0);
+    char *bobs = cx_db_session_cookie(stack, bob, SECRET, 3600), *carols = cx_db_session_cookie(stack, carol, SECRET, 3600);
+    char cookies[256];
+    /* Django's request.COOKIES (SimpleCookie) keeps the last of a repeated name */
+    snprintf(cookies, sizeof cookies, "sessionid=%s; theme=dark; sessionid=%s", bobs, carols);
+    assert_connected_as("/ws/auth_probe/session/", cookie_header(cookies), "carol");
+    snprintf(cookies, sizeof cookies, "sessionid=%s; sessionid=nosuchsession", bobs);
+    assert_refused("/ws/auth_probe/session/", cookie_header(cookies), 403, NOT_PROVIDED);
+    free(bobs);
+    free(carols);
+}
+
 /* ------------------------------------------------------------------------ JWT */
 
 static char *signed_claims(const char *header, const char *claims_fmt, long long a, long long b)

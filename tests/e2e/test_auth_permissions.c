@@ -96,6 +96,25 @@ Test(auth_permissions, a_member_gets_the_room_row_as_the_consumers_obj)
     json_decref(who);
 }
 
+Test(auth_permissions, has_permission_comes_before_the_object_lookup_as_in_drf)
+{
+    /* room 99 does not exist and the user is no member: the consumer's own 403, not a 404 that
+     * would tell an outsider which rooms exist */
+    assert_refused("/ws/auth_probe/member/99/", cx_db_token_header(stack, plain), 403,
+                   "You are not a member of this room.");
+    assert_refused("/ws/auth_probe/member/1/", cx_db_token_header(stack, plain), 403,
+                   "You are not a member of this room.");
+    /* has_permission allows: then the lookup decides, 404, and the object permission, 403 */
+    assert_refused("/ws/auth_probe/member/98/", cx_db_token_header(stack, plain), 404, "Not found.");
+    assert_refused("/ws/auth_probe/member/2/", cx_db_token_header(stack, plain), 403, DENIED);
+    cx_db_exec(stack, "INSERT INTO authtest_room VALUES (4, 'four', 'open')");
+    cx_communicator *c = cx_communicator_new(stack, "/ws/auth_probe/member/4/", cx_db_token_header(stack, plain));
+    assert_auth(c, 200, "OK");
+    json_t *who = whoami(c);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(who, "obj"), "name")), "four");
+    json_decref(who);
+}
+
 Test(auth_permissions, missing_object_is_404_and_non_member_is_403)
 {
     assert_refused("/ws/auth_probe/room/99/", cx_db_token_header(stack, plain), 404, "Not found.");

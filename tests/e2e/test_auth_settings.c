@@ -94,6 +94,38 @@ Test(auth_settings, default_classes_apply_to_consumers_that_name_none)
     free(carol_jwt);
 }
 
+/* A site's own class (auth_kit's JWTCookieAuthentication: simplejwt reading its cookie), pasted into
+ * the default list and mapped to ours with the cookie and header type it uses. */
+Test(auth_settings, a_sites_own_class_path_is_mapped_with_its_cookie_and_header_type)
+{
+    const char *env[] = {
+        "CHANX_DEFAULT_AUTHENTICATION_CLASSES=auth_kit.authentication.JWTCookieAuthentication, "
+        "rest_framework.authentication.TokenAuthentication",
+        "CHANX_AUTHENTICATION_CLASS_MAP=auth_kit.authentication.JWTCookieAuthentication=jwt cookie=auth-jwt header_types=JWT",
+        NULL,
+    };
+    start_stack(env);
+    int64_t carol = cx_db_create_user(stack, "carol", 0), dave = cx_db_create_user(stack, "dave", 0);
+    char *jwt = cx_jwt_for(carol, SECRET, 300);
+    static char cookie[4200];
+    snprintf(cookie, sizeof cookie, "Cookie: theme=dark; auth-jwt=%s", jwt);
+    const char *with_cookie[] = { cookie, NULL };
+    /* the "token" consumer names no classes: the mapped cookie identifies carol ... */
+    cx_communicator *c = cx_communicator_new(stack, "/ws/auth_probe/token/", with_cookie);
+    assert_auth(c, 200, "OK");
+    json_t *who = whoami(c);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(who, "user"), "username")), "carol");
+    cr_assert_str_eq(json_string_value(json_object_get(who, "cookie_header")), "theme=dark",
+                     "the mapped credential cookie never reaches the worker");
+    json_decref(who);
+    /* ... its header type is the mapped one, not the deployment's Bearer ... */
+    assert_connected_as("/ws/auth_probe/token/", authorization("JWT", jwt), "carol");
+    assert_refused("/ws/auth_probe/token/", authorization("Bearer", jwt), 401, NOT_PROVIDED);
+    /* ... and DRF's token class, named by its path, follows it */
+    assert_connected_as("/ws/auth_probe/token/", cx_db_token_header(stack, dave), "dave");
+    free(jwt);
+}
+
 /* An operator who forgot Django's SECRET_KEY sees it in the gateway's first lines: sessions still
  * authenticate (rows trusted as stored), so nothing else would tell. */
 Test(auth_settings, a_gateway_without_the_secret_key_says_what_is_off)

@@ -3,7 +3,8 @@
  * the key (missing, wrong), malformed and oversized bodies, unknown fields
  * and methods, bad group names, a missing target, each answered with the
  * documented status and {"error": {"code", "message"}}; a batch with one bad
- * command sends nothing; no key configured turns the API off.
+ * command sends nothing; an event no consumer could take is 400 with the
+ * reason (pydantic's errors for a payload); no key configured turns the API off.
  */
 #include "test_events.h"
 
@@ -97,6 +98,64 @@ Test(events_api, a_batch_is_applied_in_order_and_answers_each_command)
     cx_assert_json_eq(m, "{\"action\": \"notify\", \"payload\": 2}");
     json_decref(m);
     cx_assert_closed(c, 4001, 5000);
+}
+
+/* POSTs a body that must be refused as undeliverable; returns the error object (owned). */
+static json_t *undeliverable(const char *path, const char *body)
+{
+    json_t *reply = NULL;
+    int got = cx_api_post(stack, path, CX_TEST_API_KEY, body, &reply);
+    char *text = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
+    cr_assert_eq(got, 400, "POST %s %s: %d %s", path, body, got, text ? text : "");
+    free(text);
+    json_t *error = json_incref(json_object_get(reply, "error"));
+    json_decref(reply);
+    cr_assert_str_eq(json_string_value(json_object_get(error, "code")), "undeliverable_event");
+    return error;
+}
+
+Test(events_api, an_event_no_consumer_can_take_is_400_with_the_reason)
+{
+    int64_t alice = cx_db_create_user(stack, "alice", 0);
+    cx_communicator *c = events_client(stack, 0, "/ws/evt_probe/feed/lobby/", alice);
+    /* an action no consumer declares, in .events or .passthrough_events */
+    json_t *error = undeliverable("/api/broadcast", "{\"groups\": [\"room_lobby\"], \"event\": {\"action\": \"mystery\"}}");
+    const char *message = json_string_value(json_object_get(error, "message"));
+    cr_assert(strstr(message, "'mystery'") && strstr(message, "'announce'"), "names it and what is taken: %s", message);
+    cr_assert_null(json_object_get(error, "errors"));
+    json_decref(error);
+    /* a payload every declaring consumer's .events refuses (feed: an object with an integer n; loose: an
+     * object): pydantic's errors */
+    error = undeliverable("/api/send", "{\"user_id\": 1, \"event\": {\"action\": \"announce\", \"payload\": \"x\"}}");
+    json_t *first = json_array_get(json_object_get(error, "errors"), 0);
+    cx_assert_json_eq(first, "{\"type\": \"dict_type\", \"loc\": [\"payload\"], \"msg\": \"Input should be a valid dictionary\","
+                             " \"input\": \"x\"}");
+    json_decref(error);
+    error = undeliverable("/api/broadcast", "{\"groups\": [\"room_lobby\"], \"event\": {\"action\": \"tally\", \"payload\": 3}}");
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(error, "errors"), 0), "type")),
+                     "none_required", "tally takes no payload");
+    json_decref(error);
+    /* in a batch: named by its index, and nothing of the batch is sent */
+    error = undeliverable("/api/batch",
+        "{\"commands\": [{\"method\": \"broadcast\", \"params\": {\"groups\": [\"room_lobby\"], \"event\": {\"action\": \"notify\"}}},"
+        " {\"method\": \"broadcast\", \"params\": {\"groups\": [\"room_lobby\"], \"event\": {\"action\": \"mystery\"}}}]}");
+    cr_assert(strstr(json_string_value(json_object_get(error, "message")), "commands[1]"));
+    json_decref(error);
+    cx_receive_nothing(c, 500);
+    /* what some consumer can take passes: a passthrough action with any payload, a valid payload, one that
+     * only loose accepts ({"n": "x"} is an object), which feed then drops */
+    json_decref(cx_api_publish(stack, "/api/broadcast",
+                               "{\"groups\": [\"room_lobby\"], \"event\": {\"action\": \"notify\", \"payload\": [1]}}"));
+    json_decref(cx_api_publish(stack, "/api/broadcast",
+                               "{\"groups\": [\"room_lobby\"], \"event\": {\"action\": \"announce\", \"payload\": {\"n\": \"x\"}}}"));
+    json_decref(cx_api_publish(stack, "/api/broadcast",
+                               "{\"groups\": [\"room_lobby\"], \"event\": {\"action\": \"announce\", \"payload\": {\"n\": 4}}}"));
+    json_t *m = cx_receive_json(c, 5000);
+    cx_assert_json_eq(m, "{\"action\": \"notify\", \"payload\": [1]}");
+    json_decref(m);
+    m = cx_receive_until_action(c, "announced", 5000);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(m, "payload"), "n")), 4);
+    json_decref(m);
 }
 
 /* No CHANX_API_KEY: the API says so at start and answers 503 to everything. */

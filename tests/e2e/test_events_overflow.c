@@ -82,9 +82,10 @@ Test(events_overflow, events_past_a_full_mailbox_are_counted_and_logged_and_the_
     cr_assert_eq(events_int(json_object_get(m, "payload"), "n"), 6);
     json_decref(m);
     json_decref(cx_request(c, "count", NULL, "count", 5000));
-    /* the other reasons: an action the consumer does not know, an event its .events schema refuses */
+    /* the other reasons: an action the consumer does not know, an event its .events schema refuses
+     * (both taken by evt_probe's loose consumer, so the publish API lets them through) */
     json_decref(cx_api_publish(stack, "/api/send",
-                               "{\"connection\": \"%s\", \"event\": {\"action\": \"mystery\", \"payload\": 1}}", id));
+                               "{\"connection\": \"%s\", \"event\": {\"action\": \"tally\"}}", id));
     json_decref(cx_api_publish(stack, "/api/send",
                                "{\"connection\": \"%s\", \"event\": {\"action\": \"announce\", \"payload\": {\"n\": \"x\"}}}",
                                id));

@@ -1,11 +1,11 @@
 /*
  * fuzz_schema_compile — compiling a consumer's message schema
- * (workers/schema.h) from JSON text, as a plugin declares it. A plugin is
+ * (common/schema.h) from JSON text, as a plugin declares it. A plugin is
  * trusted code, but its schema is data a developer types by hand: any text
  * must give a schema or an error, never a crash. Whatever compiles is then
  * used once, on a message built from its own first action.
  */
-#include "workers/schema.h"
+#include "common/schema.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -1,11 +1,11 @@
 /*
  * fuzz_schema_validate — validating a client's text frame against a
- * compiled schema (workers/schema.h): every byte a client sends passes
+ * compiled schema (common/schema.h): every byte a client sends passes
  * here before a consumer sees it. The schema uses every keyword the
  * validator knows; the input is the frame. Valid means a message and no
  * errors, invalid means errors and no message: never both, never neither.
  */
-#include "workers/schema.h"
+#include "common/schema.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,7 +1,10 @@
 /*
  * fuzz_wire — the gateway's recv() (gateway/wire.h): the request head's
  * checks (414, 431, %00 and NUL are 400, unknown methods 501, an HTTP/1.0
- * upgrade 400) and, after an upgrade, the frame audit, on a real socket.
+ * upgrade 400), its message rules (gateway/http_head.h: 405 for a method no
+ * resource takes, 200 with Allow for OPTIONS, 404 for a dot segment, 400 or
+ * 501 for a body, a second Host, a folded line) and, after an upgrade, the
+ * frame audit, on a real socket.
  *
  * Each input is written into one end of a socketpair and read back through
  * wire.c's recv() from the other, registered as a client socket, as
@@ -17,15 +20,17 @@
  * 4096/8192-byte limits are in reach of a mutating fuzzer. Any split gives
  * the same answer and the same frame verdict; unless the head is refused,
  * the same bytes reach lws. An answer is a complete HTTP response with a
- * status of the set above and a JSON body of its Content-Length, and the
- * stream ends for lws there.
+ * status of the set above and a JSON body of its Content-Length (OPTIONS'
+ * 200: none), and the stream ends for lws there.
  *
  * Generated mode: a head built to be valid (empty lines first, a known
  * method, a target, HTTP/1.1, header lines, Upgrade) padded to any size,
  * then a masked text frame and a close, with at most one rule broken on
  * request. The harness knows the answer each must get: none (and every byte
  * reaches lws, the close is collected with its code), 414 past 4096 bytes of
- * request line, 431 past 8192 bytes of head, 400 or 501 for the broken rule.
+ * request line, 431 past 8192 bytes of head, 400 or 501 for the broken rule,
+ * then 200 for OPTIONS, 405 for another method than GET or HEAD, 404 for a
+ * target with a dot segment (worked out here on the target as written).
  */
 #include "gateway/wire.h"
 #include "tests/fuzz/fuzz.h"
@@ -83,12 +88,24 @@ static int answer(int peer)
         return 0;
     int status = 0, off = 0;
     size_t clen = 0;
-    if (sscanf(a, "HTTP/1.1 %d %*[^\r]\r\ncontent-type: application/json\r\ncontent-length: %zu\r\n"
-                  "connection: close\r\n\r\n%n", &status, &clen, &off) < 2 || off == 0)
+    if (sscanf(a, "HTTP/1.1 %d %*[^\r]\r\n%n", &status, &off) < 1 || off == 0)
         abort();   /* not a response a client can read */
-    if (status != 400 && status != 414 && status != 431 && status != 501)
+    const char *p = a + off;
+    static const char allow[] = "allow: GET, HEAD, OPTIONS\r\n", json[] = "content-type: application/json\r\n";
+    int allows = strncmp(p, allow, sizeof allow - 1) == 0;
+    p += allows ? sizeof allow - 1 : 0;
+    int is_json = strncmp(p, json, sizeof json - 1) == 0;
+    p += is_json ? sizeof json - 1 : 0;
+    off = 0;
+    if (sscanf(p, "content-length: %zu\r\nconnection: close\r\n\r\n%n", &clen, &off) < 1 || off == 0)
         abort();
-    if (n - (size_t) off != clen || strncmp(a + off, "{\"detail\":\"", 11) != 0 || a[n - 1] != '}')
+    p += off;
+    if (status != 200 && status != 400 && status != 404 && status != 405 && status != 414 && status != 431
+        && status != 501)
+        abort();
+    if (allows != (status == 200 || status == 405) || is_json == (status == 200))
+        abort();   /* 405 and OPTIONS name the methods; only OPTIONS' answer has no body */
+    if (n - (size_t) (p - a) != clen || (is_json && (strncmp(p, "{\"detail\":\"", 11) != 0 || a[n - 1] != '}')))
         abort();   /* the body is not the JSON its Content-Length announces */
     return status;
 }
@@ -184,6 +201,32 @@ static unsigned next(src *s)
     return *s->p++;
 }
 
+/* Whether the path of target (up to '?' or '#'; "%2e" a dot, "%2f" a slash) has a "." or ".." segment. */
+static int has_dot_segment(const char *t, size_t n)
+{
+    size_t dots = 0;
+    int other = 0;
+    for (size_t i = 0; i <= n; i++) {
+        int stop = i == n || t[i] == '?' || t[i] == '#';
+        int escape = i + 2 < n && t[i] == '%' && t[i + 1] == '2';
+        int slash = escape && (t[i + 2] == 'f' || t[i + 2] == 'F');
+        if (stop || slash || t[i] == '/') {
+            if (!other && (dots == 1 || dots == 2))
+                return 1;
+            if (stop)
+                return 0;
+            dots = 0, other = 0;
+            i += slash ? 2 : 0;
+        } else if (t[i] == '.' || (escape && (t[i + 2] == 'e' || t[i + 2] == 'E'))) {
+            dots++;
+            i += t[i] == '.' ? 0 : 2;
+        } else {
+            other = 1;
+        }
+    }
+    return 0;
+}
+
 enum { BREAK_NONE, BREAK_METHOD, BREAK_PCT00, BREAK_NUL, BREAK_HTTP10, BREAK_VERSION, BREAK_KINDS };
 
 static void generated(src *in, uint32_t seed)
@@ -198,7 +241,8 @@ static void generated(src *in, uint32_t seed)
     for (unsigned i = next(in) % 3; i; i--)
         puts_(&o, next(in) & 1 ? "\r\n" : "\n");
     size_t start = o.len;
-    puts_(&o, broken == BREAK_METHOD ? "FOO" : methods[next(in) % 8]);
+    const char *method = broken == BREAK_METHOD ? "FOO" : methods[next(in) % 8];
+    puts_(&o, method);
     puts_(&o, " /");
     size_t target = o.len;
     for (unsigned i = next(in) % 40; i; i--) {
@@ -209,6 +253,7 @@ static void generated(src *in, uint32_t seed)
     }
     for (size_t i = 0; i < pad_line; i++)
         fuzz_put(&o, "a", 1);
+    int dot_segment = has_dot_segment((const char *) o.b + target - 1, o.len - target + 1);
     size_t pct_at = 0;   /* the line byte (from 1) that completes %00 */
     if (broken == BREAK_PCT00) {
         size_t at = target + next(in) % (o.len - target + 1);
@@ -262,6 +307,12 @@ static void generated(src *in, uint32_t seed)
         want = 431;
     else if (broken == BREAK_HTTP10)
         want = 400;
+    else if (strcmp(method, "OPTIONS") == 0)
+        want = 200;
+    else if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        want = 405;
+    else if (dot_segment)
+        want = 404;
     outcome r = run(o.b, o.len, seed);
     if (r.status != want)
         abort();   /* the head got another answer than its limits and rules call for */

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "workers/schema.h"
+#include "common/schema.h"
 
 static const char *CHAT_SCHEMA =
     "{\"ping\": null,"

@@ -24,8 +24,8 @@ DEFAULT_URL = "http://127.0.0.1:8001"
 
 class ChanxAPIError(Exception):
     """The API refused a call. ``status`` is the HTTP status (0: unreachable), ``code`` the error code
-    ("unauthorized", "invalid_json", "invalid_group", "missing_target", "body_too_large",
-    "broker_unavailable", ...), ``message`` what was wrong."""
+    ("unauthorized", "invalid_json", "invalid_group", "missing_target", "undeliverable_event",
+    "body_too_large", "broker_unavailable", ...), ``message`` what was wrong."""
 
     def __init__(self, status, code, message):
         super().__init__(f"{status} {code}: {message}")

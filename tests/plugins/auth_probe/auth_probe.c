@@ -136,3 +136,22 @@ static int hook_permission(chanx_ctx *ctx, chanx_denial *denial)
 }
 
 CHANX_CONSUMER(hook) { .routes = CHANX_ROUTES("hook/<str:verdict>/"), .has_permission = hook_permission, PROBE };
+
+/* A member-only room as Chanx writes it: has_permission (here: the even room ids are "joined")
+ * refuses outsiders with its own detail, whether or not the room exists, because DRF checks
+ * permissions before it looks the object up. Then the queryset (404) and object_permission (403). */
+static int member_permission(chanx_ctx *ctx, chanx_denial *denial)
+{
+    const json_t *room = json_object_get(chanx_url_kwargs(ctx), "room_id");
+    if (json_integer_value(room) % 2 == 0)
+        return CHANX_OK;
+    denial->detail = "You are not a member of this room.";
+    return CHANX_ERROR;
+}
+
+CHANX_CONSUMER(member) {
+    .routes = CHANX_ROUTES("member/<int:room_id>/"),
+    .queryset = "SELECT id, name, topic FROM authtest_room WHERE id = $room_id",
+    .object_permission = "SELECT 1 FROM authtest_room WHERE id = $room_id AND topic IS NOT NULL",
+    .has_permission = member_permission, PROBE
+};

@@ -14,6 +14,10 @@
  * decimal string), "join" {"group"}.
  *
  * plain, at ws/evt_probe/plain/: knows no events at all.
+ *
+ * loose, at ws/evt_probe/loose/: takes "tally" and "announce" with any object
+ * (answers "loose" with the payload), so the publish API, which refuses only
+ * events no consumer could take, lets through events feed still drops.
  */
 #include <chanx/consumer.h>
 #include <inttypes.h>
@@ -108,4 +112,18 @@ static int plain_receive(chanx_ctx *ctx, const chanx_msg *msg)
 CHANX_CONSUMER(plain) {
     .routes = CHANX_ROUTES("plain/"),
     .receive_message = plain_receive,
+};
+
+/* Takes "tally", which feed does not know, and "announce" with any object: events the publish API lets
+ * through (some consumer can take them) that a feed connection still drops, unhandled or invalid. */
+static int loose_event(chanx_ctx *ctx, const chanx_msg *event)
+{
+    return chanx_send_message(ctx, "loose", chanx_msg_payload(event));
+}
+
+CHANX_CONSUMER(loose) {
+    .routes = CHANX_ROUTES("loose/"),
+    .receive_message = plain_receive,
+    .events = "{\"tally\": null, \"announce\": {\"type\": \"object\"}}",
+    .receive_event = loose_event,
 };

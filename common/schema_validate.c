@@ -12,7 +12,7 @@
  * what it parses (JSON_PARSER_MAX_DEPTH) so a 10,000-level frame is a
  * json_invalid error, not a stack overflow.
  */
-#include "workers/schema_internal.h"
+#include "common/schema_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,14 +110,45 @@ static void type_error(checker *v, const node *n, json_t *value, const loc *l)
         report(v, l, cx_schema_kinds[k].error, cx_schema_kinds[k].msg, value, NULL);
 }
 
+/* JSON Schema's equality (enum, const): numbers by value at any depth ([0] is [0.0], {"a": 1} is
+ * {"a": 1.0}), everything else as jansson compares it; true is never 1. Recursion follows the
+ * literal, which the schema's author wrote. */
+static int same_value(const json_t *lit, const json_t *value)
+{
+    if (json_is_number(lit) && json_is_number(value))
+        return compare_numbers(lit, value) == 0;
+    if (json_typeof(lit) != json_typeof(value))
+        return 0;
+    if (json_is_array(lit)) {
+        size_t n = json_array_size(lit);
+        if (json_array_size(value) != n)
+            return 0;
+        for (size_t i = 0; i < n; i++)
+            if (!same_value(json_array_get(lit, i), json_array_get(value, i)))
+                return 0;
+        return 1;
+    }
+    if (json_is_object(lit)) {
+        if (json_object_size(value) != json_object_size(lit))
+            return 0;
+        const char *key;
+        json_t *member;
+        json_object_foreach((json_t *) lit, key, member) {
+            const json_t *other = json_object_get(value, key);
+            if (!other || !same_value(member, other))
+                return 0;
+        }
+        return 1;
+    }
+    return json_equal(lit, value);
+}
+
 static int literal_matches(const node *n, const json_t *value)
 {
     size_t count = json_array_size(n->literals);
-    for (size_t i = 0; i < count; i++) {
-        const json_t *lit = json_array_get(n->literals, i);
-        if (json_is_number(lit) && json_is_number(value) ? compare_numbers(lit, value) == 0 : json_equal(lit, value))
+    for (size_t i = 0; i < count; i++)
+        if (same_value(json_array_get(n->literals, i), value))
             return 1;
-    }
     return 0;
 }
 
@@ -333,7 +364,8 @@ int cx_schema_parse(const char *text, size_t len, json_t **message, json_t **err
     checker v = { NULL, 0 };
     *message = NULL;
     *errors = NULL;
-    json_t *parsed = json_loadb(text ? text : "", text ? len : 0, JSON_DECODE_ANY, &jerr);
+    /* JSON_ALLOW_NUL: "\u0000" in a string is valid JSON, and pydantic takes it */
+    json_t *parsed = json_loadb(text ? text : "", text ? len : 0, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
     if (json_is_object(parsed)) {
         *message = parsed;
         return 0;

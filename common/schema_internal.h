@@ -9,10 +9,10 @@
  * meaning "none"). Actions are found by a hash of the tag, properties by
  * jansson's own hash of the incoming object.
  */
-#ifndef CX_WORKERS_SCHEMA_INTERNAL_H
-#define CX_WORKERS_SCHEMA_INTERNAL_H
+#ifndef CX_COMMON_SCHEMA_INTERNAL_H
+#define CX_COMMON_SCHEMA_INTERNAL_H
 
-#include "workers/schema.h"
+#include "common/schema.h"
 
 enum { T_NULL = 1, T_BOOL = 2, T_INT = 4, T_NUM = 8, T_STR = 16, T_ARR = 32, T_OBJ = 64 };
 

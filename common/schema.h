@@ -15,6 +15,9 @@
  *
  * The code is in two halves: schema_compile.c (text to a tree, once per
  * plugin load) and schema_validate.c (tree and frame to errors, per message).
+ * It lives in common/ because two processes validate: workers (client frames,
+ * and events against .events) and the publish API (an event nobody could
+ * take is refused with these errors, common/event_catalog.h).
  *
  * Supported keywords: type (a name or an array of names: null, boolean,
  * integer, number, string, array, object), properties, required,
@@ -38,8 +41,8 @@
  *   greater_than_equal, less_than_equal, literal_error, extra_forbidden:
  *   pydantic v2's messages, with pydantic's "ctx" where it has one.
  */
-#ifndef CX_WORKERS_SCHEMA_H
-#define CX_WORKERS_SCHEMA_H
+#ifndef CX_COMMON_SCHEMA_H
+#define CX_COMMON_SCHEMA_H
 
 #include <stddef.h>
 #include <jansson.h>

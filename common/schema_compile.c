@@ -9,7 +9,7 @@
  * message.maxLength: ..."), so a typo refuses the plugin instead of
  * silently accepting everything.
  */
-#include "workers/schema_internal.h"
+#include "common/schema_internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -194,9 +194,12 @@ static int kw_store(compiler *c, node *n, const json_t *v, int how, size_t offse
         *(const json_t **) ((char *) n + offset) = v;
         return 0;
     }
-    if (!json_is_integer(v) || json_integer_value(v) < 0)
+    /* JSON Schema (draft 6 on) takes an integral real for an integer: maxLength 2.0 is 2 */
+    double d = json_number_value(v);
+    int integral = json_is_integer(v) || (json_is_real(v) && d >= 0 && d < 9007199254740992.0 && d == (double) (long long) d);
+    if (!integral || d < 0)
         return fail(c, "expected a non-negative integer");
-    *(long long *) ((char *) n + offset) = json_integer_value(v);
+    *(long long *) ((char *) n + offset) = json_is_integer(v) ? json_integer_value(v) : (long long) d;
     return 0;
 }
 
@@ -397,7 +400,7 @@ cx_schema *cx_schema_new(const char *schema_json, const char *action_key, char *
         return NULL;
     }
     json_error_t jerr;
-    json_t *doc = json_loads(schema_json, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *doc = json_loads(schema_json, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);   /* "\u0000" is a string */
     if (!doc) {
         if (err && errlen)
             snprintf(err, errlen, "not valid JSON: line %d column %d: %s", jerr.line, jerr.column, jerr.text);
