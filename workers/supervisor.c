@@ -235,8 +235,10 @@ static void child_died(cx_supervisor *self, int slot, int status, int stopping)
             json_object_update_new(fields, json_pack("{s:s, s:s, s:s, s:I}", "plugin_file", c->note.plugin_file,
                                                      "consumer", c->note.consumer, "callback", c->note.callback,
                                                      "conn", (json_int_t) c->note.conn));
-        cx_log_fields(stopping ? CX_LOG_INFO : CX_LOG_ERROR, noted ? "worker process crashed in a consumer callback"
-                                                                   : "worker process died", fields);
+        const char *what = !noted ? "worker process died"
+                           : c->note.callback[0] ? "worker process crashed in a consumer callback"
+                                                 : "worker process crashed";
+        cx_log_fields(stopping ? CX_LOG_INFO : CX_LOG_ERROR, what, fields);
     }
     if (!stopping)
         tell_broker(self, c, signo);
