@@ -77,7 +77,7 @@ KIT_LIB := $(BUILD)/lib/libchanx-testing.a
 .PHONY: docs check-docs check-clients soak all deps run test test-plain test-san test-tsan unit e2e bench clean new-consumer fuzz fuzz-build fuzz-smoke check-private-folder check-run
 .DEFAULT_GOAL := all
 
-all: $(PROGRAMS) $(PLUGINS) $(TEST_PLUGINS) $(ABI_PLUGINS) $(KIT_LIB) $(BUILD)/tests/unit $(BUILD)/tests/e2e $(BUILD)/bench/bare_echo $(BUILD)/bench/chanx-bench $(BUILD)/bench/chanx-bench-broker $(BENCH_PLUGINS)
+all: $(PROGRAMS) $(PLUGINS) $(TEST_PLUGINS) $(ABI_PLUGINS) $(KIT_LIB) $(BUILD)/tests/unit $(BUILD)/tests/e2e $(BUILD)/bench/bare_echo $(BUILD)/bench/chanx-bench $(BUILD)/bench/chanx-bench-broker $(BUILD)/bench/chanx-bench-revalidate $(BENCH_PLUGINS)
 
 deps:
 	@scripts/install-deps
@@ -177,6 +177,11 @@ $(BUILD)/bench/chanx-bench: $(call objs,$(filter-out bench/bare_echo.c,$(wildcar
 # The broker's own load (`chanx-bench broker` runs it): fake gateways and workers on real links, so
 # it links proto/ and common/ and ZeroMQ, which chanx-bench itself does without.
 $(BUILD)/bench/chanx-bench-broker: $(call objs,$(wildcard bench/broker/*.c) bench/hist.c) $(COMMON_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS_ALL)
+
+# What revocation checks cost PostgreSQL (docs/benchmarks.md): the gateway's revalidate.c on its pool.
+$(BUILD)/bench/chanx-bench-revalidate: $(call objs,bench/revalidate/main.c) $(GATEWAY_OBJS) $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS_ALL)
 

@@ -333,9 +333,24 @@ static const char FRAMEWORK_ERROR[] =
     "\"msg\":\"Field required\"}]],\"items\":{\"type\":\"object\",\"properties\":{\"type\":{\"type\":\"string\"},"
     "\"loc\":{\"type\":\"array\"},\"msg\":{\"type\":\"string\"}}},\"properties\":{\"detail\":{\"type\":\"string\"}}}";
 
+static const char FRAMEWORK_AUTHENTICATE[] =
+    "{\"type\":\"object\",\"required\":[\"token\"],\"properties\":{\"token\":{\"type\":\"string\","
+    "\"description\":\"a fresh simplejwt access token of the connection's user\"}}}";
+
 typedef struct {
     json_t *doc, *channels, *operations, *messages;
 } builder;
+
+/* Whether a JSON array of strings holds name. */
+static int lists(const json_t *array, const char *name)
+{
+    size_t i;
+    json_t *item;
+    json_array_foreach(array, i, item)
+        if (json_is_string(item) && strcmp(json_string_value(item), name) == 0)
+            return 1;
+    return 0;
+}
 
 /* Adds one message to components (once per consumer) and to the channel, and an operation. side
  * names the message: "client" (what a client sends), "server" (what it gets), "event" (a server-side
@@ -509,8 +524,18 @@ static void add_route(builder *b, const cx_asyncapi_route *r, const cx_asyncapi_
     json_t *error = json_loads(FRAMEWORK_ERROR, 0, NULL);
     add_operation(b, id, channel, r->target, "send", "error",
                   message(action_key, "error", error, "an invalid message: one entry per problem (pydantic v2 "
-                          "types), or {\"detail\": ...} when the consumer failed"), security);
+                          "types), or {\"detail\": ...} when the consumer failed or the message was over the "
+                          "throttle rate (DRF's Throttled text; twice the rate closes with 1008)"), security);
     json_decref(error);
+    if (lists(json_object_get(spec, "authentication"), "jwt")) {   /* gateway/refresh.h */
+        json_t *token = json_loads(FRAMEWORK_AUTHENTICATE, 0, NULL);
+        add_operation(b, id, channel, r->target, "receive", "authenticate",
+                      message(action_key, "authenticate", token, "a fresh JWT before the connection's token expires: "
+                              "answered with the authentication message, the connection then lasts until the new "
+                              "token's exp (else it closes at exp with 4401 'Token expired'); a token of another "
+                              "user closes with 4403; never reaches the consumer"), security);
+        json_decref(token);
+    }
     add_actions(b, id, channel, r->target, "send", json_object_get(spec, "outgoing"), action_key, security);
     add_events(b, id, channel, r->target, spec, security);
     if (json_is_true(json_object_get(spec, "send_completion"))) {

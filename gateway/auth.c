@@ -21,6 +21,10 @@
  * stopping gateway drops what is queued instead of deciding it (the
  * scheduler runs everything queued). A shared pool would need hooks for all
  * three; the common part is the dozen lines of start, signal and join.
+ *
+ * The same threads run the gateway's other database work as tasks
+ * (cx_auth_submit_task: revalidate.c's batched revocation checks), so the
+ * gateway holds CHANX_DB_POOL connections in all, never more.
  */
 #include "gateway/auth.h"
 #include "common/env.h"
@@ -45,6 +49,8 @@ typedef struct job {
     json_t *kwargs;
     cx_auth_result result;
     double queued;   /* cx_metrics_now() at submit: the pool wait */
+    cx_auth_task task;   /* non-NULL: a task (cx_auth_submit_task), not a decision */
+    void *task_arg;
 } job;
 
 struct cx_auth {
@@ -132,6 +138,21 @@ static void decide(cx_auth *self, PGconn **db, job *j)
     cx_auth_fail(&j->result, 500, "Internal server error");
 }
 
+/* A task gets this thread's connection, (re)connected, or NULL when the database is unreachable;
+ * the task owns its result, so the job ends here and only the loop is woken. */
+static void run_task(cx_auth *self, PGconn **db, job *j)
+{
+    if (*db && PQstatus(*db) != CONNECTION_OK) {
+        PQfinish(*db);
+        *db = NULL;
+    }
+    if (!*db)
+        *db = connect_db(self);
+    j->task(*db, j->task_arg);
+    job_free(j);
+    self->wake(self->wake_arg);
+}
+
 static void *pool_thread(void *arg)
 {
     cx_auth *self = arg;
@@ -144,6 +165,11 @@ static void *pool_thread(void *arg)
             continue;
         }
         pthread_mutex_unlock(&self->lock);
+        if (j->task) {
+            run_task(self, &db, j);
+            pthread_mutex_lock(&self->lock);
+            continue;
+        }
         cx_gw_observe_pool_wait(cx_metrics_now() - j->queued);
         decide(self, &db, j);
         int ok = db && PQstatus(db) == CONNECTION_OK && j->result.status != 500;
@@ -223,6 +249,20 @@ int cx_auth_submit(cx_auth *self, uint64_t conn, cx_consumer_spec *spec, const c
         return -1;
     }
     j->queued = cx_metrics_now();
+    pthread_mutex_lock(&self->lock);
+    push(&self->todo, &self->todo_tail, j);
+    pthread_cond_signal(&self->ready);
+    pthread_mutex_unlock(&self->lock);
+    return 0;
+}
+
+int cx_auth_submit_task(cx_auth *self, cx_auth_task task, void *arg)
+{
+    job *j = calloc(1, sizeof *j);
+    if (!j)
+        return -1;
+    j->task = task;
+    j->task_arg = arg;
     pthread_mutex_lock(&self->lock);
     push(&self->todo, &self->todo_tail, j);
     pthread_cond_signal(&self->ready);

@@ -17,6 +17,7 @@
 
 #include <stdint.h>
 #include <jansson.h>
+#include <libpq-fe.h>
 #include "gateway/consumer_spec.h"
 
 /* What the client presented. Strings are copied by cx_auth_submit. */
@@ -38,6 +39,9 @@ typedef struct {
     uint32_t user_flags;         /* CX_USER_* */
     char *obj;                   /* the queryset row as JSON text, or NULL; owned by the result */
     int decided_by;              /* 1 + the cx_auth_class that identified or refused the user; 0: none */
+    int64_t expires_ms;          /* a JWT's exp (+ leeway), ms since the epoch: the connection ends then; 0: never */
+    char credential[128];        /* the DRF token key or session key that identified the user, for
+                                  * revalidation (gateway/revalidate.h); never leaves the gateway */
 } cx_auth_result;
 
 typedef struct cx_auth cx_auth;
@@ -48,6 +52,12 @@ void cx_auth_destroy(cx_auth **self_p);
 /* Queues a decision for connection conn. spec is shared (refcounted). kwargs is copied. */
 int cx_auth_submit(cx_auth *self, uint64_t conn, cx_consumer_spec *spec, const cx_credentials *cred,
                    const json_t *kwargs);
+/* Database work other than a decision, run on a pool thread: task(db, arg) with the thread's
+ * connection, or db NULL when the database is unreachable; then the loop is woken. arg stays the
+ * caller's, who learns of completion through it. A task still queued when the pool is destroyed
+ * is dropped unrun. Returns -1 when out of memory. */
+typedef void (*cx_auth_task)(PGconn *db, void *arg);
+int cx_auth_submit_task(cx_auth *self, cx_auth_task task, void *arg);
 /* Takes one finished result; returns 1 and fills out, 0 when none is ready. Free out->obj. */
 int cx_auth_poll(cx_auth *self, cx_auth_result *out);
 /* Whether the last database attempt succeeded (for /healthz details). */

@@ -146,6 +146,7 @@ static class_outcome token_class(PGconn *db, const cx_auth_request *req, const c
         return *db_error ? CLASS_FAIL : (cx_auth_fail(r, 401, "Invalid token."), CLASS_FAIL);
     if (!take_user(res, r))
         return cx_auth_fail(r, 401, "User inactive or deleted."), CLASS_FAIL;
+    snprintf(r->credential, sizeof r->credential, "%s", key);   /* revalidated while connected */
     return CLASS_USER;
 }
 
@@ -217,6 +218,7 @@ static class_outcome session_class(PGconn *db, const cx_auth_request *req, cx_au
     }
     if (!take_user(res, r))
         return CLASS_NONE;
+    snprintf(r->credential, sizeof r->credential, "%s", key);   /* revalidated while connected */
     if (!cx_origin_allowed(req->origin, req->host, cx_env_str("CHANX_ALLOWED_ORIGINS", NULL))) {
         r->user_id = 0, r->user_flags = 0;
         return cx_auth_fail(r, 403, "Origin not allowed."), CLASS_FAIL;
@@ -266,14 +268,14 @@ static class_outcome jwt_class(PGconn *db, const cx_auth_request *req, const cx_
     /* A browser sends cookies to any page's WebSocket: the same hijacking guard as sessions. */
     if (from_cookie && !cx_origin_allowed(req->origin, req->host, cx_env_str("CHANX_ALLOWED_ORIGINS", NULL)))
         return cx_auth_fail(r, 403, "Origin not allowed."), CLASS_FAIL;
-    cx_jwt_config cfg = {
-        .secret = cx_env_str("CHANX_JWT_SECRET", cx_env_str("CHANX_DJANGO_SECRET_KEY", "")),
-        .user_id_claim = cx_env_str("CHANX_JWT_USER_ID_CLAIM", "user_id"),
-        .leeway_s = cx_env_long("CHANX_JWT_LEEWAY", 0, 0, 86400),
-        .require_access_type = 1,
-    };
-    if (!cfg.secret[0] || cx_jwt_verify(&cfg, token, time(NULL), user_id, sizeof user_id, why, sizeof why) != 0)
+    cx_jwt_config cfg;
+    cx_jwt_settings(&cfg);
+    long long exp = 0;
+    if (!cfg.secret[0] || cx_jwt_verify_exp(&cfg, token, time(NULL), user_id, sizeof user_id, &exp, why, sizeof why) != 0)
         return cx_auth_fail(r, 401, "Given token not valid for any token type"), CLASS_FAIL;
+    if (exp > CX_JWT_FAR_FUTURE_S)
+        exp = CX_JWT_FAR_FUTURE_S;   /* a saturated exp (1e103) must not overflow milliseconds */
+    r->expires_ms = (exp + cfg.leeway_s) * 1000;   /* PyJWT accepts it until exp + leeway */
     PGresult *res = user_by_id(db, user_id, db_error);
     if (!res)
         return *db_error ? CLASS_FAIL : (cx_auth_fail(r, 401, "User not found"), CLASS_FAIL);

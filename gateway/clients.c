@@ -10,7 +10,11 @@
  *      sends DRF's authentication message and closes with 4000 + status; an
  *      acceptance sends CONNECT to the broker, then the held frames.
  *   4. Text frames become RECEIVE envelopes; SEND envelopes become frames
- *      queued per session and written once per batch (outbox.c).
+ *      queued per session and written once per batch (outbox.c). Before
+ *      that, the consumer's throttle rate is applied (throttle.h) and the
+ *      authenticate action is taken out and answered here (refresh.h).
+ *      While connected, a JWT's exp (expiry.h) or a revoked credential
+ *      (revalidate.h) ends the connection with 4401.
  *   5. CLOSED: DISCONNECT to the broker, the session is forgotten.
  */
 #include "gateway/gateway_internal.h"
@@ -19,11 +23,13 @@
 #include "gateway/handshake.h"
 #include "gateway/forwarded.h"
 #include "gateway/metrics.h"
+#include "gateway/refresh.h"
 #include "gateway/request.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MAX_PENDING_FRAMES 256
 #define CREDENTIAL_COOKIES 32
@@ -108,21 +114,83 @@ void cx_gw_on_established(cx_gateway *gw, struct lws *wsi, cx_session **slot)
     free(jwt);
 }
 
-/* DRF's refusal as Chanx sends it: with CHANX_CAMELIZE, statusCode/statusText as the worker would. */
-static void refuse(cx_gateway *gw, cx_session *s, const cx_auth_result *r)
+/* A frame of the gateway's own: {"action": action, "payload": payload (taken)}; "action" whatever the
+ * consumer's .action_key, as the worker sends (the key names incoming actions only). */
+static void queue_own(cx_gateway *gw, cx_session *s, const char *action, json_t *payload)
 {
-    int camel = s->spec && s->spec->camelize;
-    json_t *msg = json_pack("{s:s, s:{s:i, s:s, s:{s:s}}}", "action", "authentication", "payload",
-                            camel ? "statusCode" : "status_code", r->status, camel ? "statusText" : "status_text",
-                            cx_http_status_text(r->status), "data", "detail", r->detail);
-    char *text = json_dumps(msg, JSON_COMPACT);
-    cx_gw_queue(gw, s, text, strlen(text), NULL, 0);
+    json_t *msg = json_pack("{s:s, s:o}", "action", action, "payload", payload);
+    char *text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+    if (text)
+        cx_gw_queue(gw, s, text, strlen(text), NULL, 0);
     free(text);
     json_decref(msg);
+}
+
+/* DRF's answer, as the worker sends it after a connect: {"action":"authentication","payload":{...}};
+ * with CHANX_CAMELIZE, statusCode/statusText as the worker would. */
+static void queue_authentication(cx_gateway *gw, cx_session *s, int status, const char *detail)
+{
+    int camel = s->spec && s->spec->camelize;
+    queue_own(gw, s, "authentication", json_pack("{s:i, s:s, s:{s:s}}", camel ? "statusCode" : "status_code", status,
+                                                 camel ? "statusText" : "status_text", cx_http_status_text(status),
+                                                 "data", "detail", detail));
+}
+
+static void refuse(cx_gateway *gw, cx_session *s, const cx_auth_result *r)
+{
+    queue_authentication(gw, s, r->status, r->detail);
     cx_log_fields(CX_LOG_INFO, "connection refused",
                   json_pack("{s:I, s:s, s:s, s:i}", "conn", (json_int_t) s->id, "path", s->path, "client",
                             s->client, "status", r->status));
     cx_gw_close_session(s, 4000 + r->status, "");
+}
+
+/* The authenticate action (refresh.h): answered here, never passed on. */
+static int refreshed(cx_gateway *gw, cx_session *s, const void *data, size_t len)
+{
+    int64_t expires_ms = 0;
+    cx_refresh_verdict verdict = cx_refresh_check(s->spec, s->user_id, data, len, &expires_ms);
+    if (verdict == CX_REFRESH_NOT_MINE)
+        return 0;
+    if (verdict == CX_REFRESH_OK && cx_expiry_set(gw->expiry, &s->expiry, expires_ms) != 0)
+        verdict = CX_REFRESH_INVALID;   /* out of memory: the old expiry stands */
+    if (verdict == CX_REFRESH_OK) {
+        queue_authentication(gw, s, 200, "OK");
+    } else if (verdict == CX_REFRESH_INVALID) {
+        queue_authentication(gw, s, 401, "Given token not valid for any token type");
+    } else {
+        queue_authentication(gw, s, 403, "You do not have permission to perform this action.");
+        cx_gw_close_session(s, 4403, "Token of another user");
+    }
+    return 1;
+}
+
+/* Whether the message is within the consumer's rate (throttle.h); answers or closes when not. */
+static int within_rate(cx_gateway *gw, cx_session *s)
+{
+    if (!s->spec || !s->spec->throttle.num)
+        return 1;   /* not throttled: not even a clock read */
+    long wait_s = 0;
+    cx_throttle_verdict verdict = cx_throttle_check(&s->throttle, &s->spec->throttle, lws_now_usecs(), &wait_s);
+    if (verdict == CX_THROTTLE_THROTTLED) {
+        char detail[96];
+        cx_throttle_detail(wait_s, detail, sizeof detail);
+        queue_own(gw, s, "error", json_pack("{s:s}", "detail", detail));
+    } else if (verdict == CX_THROTTLE_ABUSE) {
+        cx_log_fields(CX_LOG_WARNING, "connection throttled out",
+                      json_pack("{s:I, s:s?}", "conn", (json_int_t) s->id, "consumer", s->target));
+        cx_gw_close_session(s, 1008, "Request was throttled.");
+    }
+    return verdict == CX_THROTTLE_PASS;
+}
+
+/* A client message for a connected session, the ones held during authentication included (so a
+ * throttled answer follows the authentication message): counted against the rate, then to the
+ * worker unless it is the gateway's own. */
+static void deliver(cx_gateway *gw, cx_session *s, const void *data, size_t len)
+{
+    if (!s->close_code && within_rate(gw, s) && !refreshed(gw, s, data, len))
+        send_receive(gw, s, data, len);
 }
 
 static void admit(cx_gateway *gw, cx_session *s, const cx_auth_result *r)
@@ -144,8 +212,13 @@ static void admit(cx_gateway *gw, cx_session *s, const cx_auth_result *r)
     s->state = SESSION_CONNECTED;
     s->announced = 1;
     cx_session_forget_request(s);
+    if ((r->expires_ms && cx_expiry_set(gw->expiry, &s->expiry, r->expires_ms) != 0)
+        || cx_revalidate_track(gw->revalidate, s->id, r->user_id, r->decided_by, r->credential) != 0) {
+        cx_gw_close_session(s, 1011, "out of memory");   /* a credential we cannot watch is not kept open */
+        return;
+    }
     for (cx_frame *f; (f = cx_frame_queue_pop(&s->pending));) {
-        send_receive(gw, s, f->data + LWS_PRE, f->len);
+        deliver(gw, s, f->data + LWS_PRE, f->len);
         free(f);
     }
 }
@@ -164,6 +237,7 @@ void cx_gw_collect_auth_results(cx_gateway *gw)
         }
         free(r.obj);
     }
+    cx_gw_check_credentials(gw);   /* a revalidation round may have finished: it wakes the loop too */
     cx_gw_upstream_drain(gw);
 }
 
@@ -172,7 +246,7 @@ static void on_message(cx_gateway *gw, cx_session *s, const unsigned char *data,
 {
     cx_gw_count_received(len);
     if (s->state == SESSION_CONNECTED) {
-        send_receive(gw, s, data, len);
+        deliver(gw, s, data, len);
         gw->drain_pending = 1;   /* once before the loop sleeps, not once per message: see before_poll */
     } else if (s->state == SESSION_AUTHENTICATING) {
         if (s->pending.count >= MAX_PENDING_FRAMES || s->pending.bytes + len > gw->config->max_buffered)
@@ -230,6 +304,8 @@ void cx_gw_on_closed(cx_gateway *gw, cx_session **slot, int code)
         cx_link_send(gw->link, &env);
     }
     cx_keepalive_remove(gw->keepalive, s);
+    cx_expiry_remove(gw->expiry, &s->expiry);
+    cx_revalidate_forget(gw->revalidate, s->id);
     cx_gw_forget_session(gw, s);
     cx_session_destroy(slot);
 }
@@ -250,4 +326,28 @@ void cx_gw_close_everyone(cx_gateway *gw, int code)
     for (size_t i = 0; i < n; i++)
         cx_gw_close_session(all[i], code, "server shutting down");
     free(all);
+}
+
+static void end_revoked(uint64_t conn, void *arg)
+{
+    cx_gateway *gw = arg;
+    cx_session *s = cx_idmap_get(gw->sessions, conn);
+    if (!s || s->close_code)
+        return;
+    cx_log_fields(CX_LOG_INFO, "connection revoked",
+                  json_pack("{s:I, s:I}", "conn", (json_int_t) s->id, "user_id", (json_int_t) s->user_id));
+    cx_gw_close_session(s, 4401, "Authentication revoked");
+}
+
+void cx_gw_check_credentials(cx_gateway *gw)
+{
+    struct timespec wall;   /* exp is wall-clock time */
+    clock_gettime(CLOCK_REALTIME, &wall);
+    int64_t wall_ms = (int64_t) wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
+    for (cx_expiry_entry *e; (e = cx_expiry_pop_due(gw->expiry, wall_ms));) {
+        cx_session *s = lws_container_of(e, cx_session, expiry);
+        cx_gw_close_session(s, 4401, "Token expired");
+    }
+    cx_revalidate_collect(gw->revalidate, end_revoked, gw);
+    cx_revalidate_tick(gw->revalidate, lws_now_usecs() / 1000);
 }

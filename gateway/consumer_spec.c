@@ -7,6 +7,7 @@
  * identifiers: a URL kwarg, or user_id for the authenticated user's id.
  */
 #include "gateway/consumer_spec.h"
+#include "common/env.h"
 #include "common/subprotocol.h"
 
 #include <ctype.h>
@@ -87,6 +88,7 @@ static void spec_free(cx_consumer_spec *self)
     for (size_t i = 0; i < self->npassthrough; i++)
         free(self->passthrough[i]);
     free(self->passthrough);
+    free(self->action_key);
     for (size_t i = 0; i < self->nauth; i++) {
         free(self->auth_options[i].cookie);
         free(self->auth_options[i].header_types);
@@ -190,6 +192,22 @@ int cx_consumer_spec_passes(const cx_consumer_spec *self, const char *action, si
     return 0;
 }
 
+/* The throttle rate (the consumer's, else CHANX_THROTTLE_RATE) and the action key the gateway's own
+ * frames use (throttled errors, the authenticate action and its answer). */
+static int parse_edge_settings(cx_consumer_spec *self, json_t *spec, char *err, size_t errlen)
+{
+    json_t *rate = json_object_get(spec, "throttle_rate");
+    const char *action_key = json_string_value(json_object_get(spec, "action_key"));
+    if (cx_rate_parse(rate ? json_string_value(rate) : cx_env_str("CHANX_THROTTLE_RATE", NULL), &self->throttle, err,
+                      errlen) != 0)
+        return -1;
+    if (!(self->action_key = strdup(action_key ? action_key : "action")))
+        return snprintf(err, errlen, "out of memory"), -1;
+    for (size_t i = 0; i < self->nauth; i++)
+        self->accepts_jwt |= self->auth[i] == CX_AUTH_JWT;
+    return 0;
+}
+
 static int parse_sql(json_t *spec, const char *key, cx_spec_sql *out, char *err, size_t errlen)
 {
     const char *sql = json_string_value(json_object_get(spec, key));
@@ -219,6 +237,7 @@ cx_consumer_spec *cx_consumer_spec_new(const char *target, const char *text, siz
     rc = rc ? rc : parse_sql(spec, "object_permission", &self->object_permission, err, errlen);
     rc = rc ? rc : parse_subprotocols(self, json_object_get(spec, "subprotocols"), err, errlen);
     rc = rc ? rc : parse_passthrough(self, json_object_get(spec, "passthrough_events"), err, errlen);
+    rc = rc ? rc : parse_edge_settings(self, spec, err, errlen);
     json_decref(spec);
     if (rc || !self->target) {
         spec_free(self);

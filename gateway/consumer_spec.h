@@ -3,7 +3,7 @@
  *
  * Workers publish each consumer's edge spec as JSON in the route table
  * (authentication classes, permission expressions, queryset and object
- * permission SQL, auth_method). The gateway compiles it once per table
+ * permission SQL, auth_method, the throttle rate). The gateway compiles it once per table
  * update: permissions parsed, and the SQL's named parameters ($room_id,
  * $user_id) rewritten to libpq's positional $1, $2 with the list of names,
  * so that values only ever travel as parameters, never inside the SQL text.
@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include "common/permission.h"
+#include "common/rate.h"
 
 #define CX_SPEC_MAX_AUTH 4
 #define CX_SPEC_MAX_PERMS 8
@@ -52,6 +53,9 @@ typedef struct cx_consumer_spec {
     char **subprotocols;                       /* NULL-terminated, or NULL when the consumer declares none */
     char **passthrough;                  /* actions of server-side events sent to clients as they are */
     size_t npassthrough;
+    cx_rate throttle;                    /* .throttle_rate, else CHANX_THROTTLE_RATE (throttle.h) */
+    char *action_key;                    /* .action_key: where the authenticate action is named (refresh.h) */
+    int accepts_jwt;                     /* JWT among the classes: the authenticate action refreshes */
 } cx_consumer_spec;
 
 /* NULL with err on a spec the gateway cannot enforce (then the route is refused with 500). */

@@ -11,6 +11,7 @@
 #include "gateway/gateway_internal.h"
 #include "common/env.h"
 #include "common/log.h"
+#include "common/rate.h"
 #include "gateway/deflate.h"
 #include "gateway/metrics.h"
 #include "gateway/wire.h"
@@ -35,6 +36,7 @@ static void on_tick(lws_sorted_usec_list_t *sul)
     if (cx_link_tick(gw->link))
         cx_gw_reintroduce(gw);
     cx_gw_metrics_state(cx_idmap_size(gw->sessions), cx_link_alive(gw->link));
+    cx_gw_check_credentials(gw);
     cx_gw_upstream_drain(gw);
     lws_sul_schedule(gw->lws, 0, &gw->tick, on_tick, 50 * LWS_US_PER_MS);
 }
@@ -88,9 +90,21 @@ static int can_listen(const cx_gateway_config *config)
     return ok;
 }
 
+/* CHANX_THROTTLE_RATE, checked once at start: a typo must stop the gateway, not turn into a 500
+ * for every route when the route table arrives. */
+static int throttle_rate_ok(void)
+{
+    cx_rate rate;
+    char why[160];
+    if (cx_rate_parse(cx_env_str("CHANX_THROTTLE_RATE", NULL), &rate, why, sizeof why) == 0)
+        return 1;
+    cx_error("CHANX_THROTTLE_RATE: %s", why);
+    return 0;
+}
+
 static int setup(cx_gateway *gw, const cx_gateway_config *config)
 {
-    if (!can_listen(config) || cx_wire_init() != 0)
+    if (!throttle_rate_ok() || !can_listen(config) || cx_wire_init() != 0)
         return -1;
     char host[64] = "host", node[160];
     gethostname(host, sizeof host - 1);
@@ -158,7 +172,10 @@ static int setup(cx_gateway *gw, const cx_gateway_config *config)
         return -1;
     }
     gw->auth = cx_auth_new(config->database, config->db_threads, wake_loop, gw);
-    if (!gw->auth || adopt_broker_fd(gw) != 0)
+    gw->expiry = cx_expiry_new();
+    gw->revalidate = gw->auth ? cx_revalidate_new(gw->auth, cx_env_long("CHANX_REVALIDATE_INTERVAL_MS", 60000, 0,
+                                                                         86400000)) : NULL;
+    if (!gw->auth || !gw->expiry || !gw->revalidate || adopt_broker_fd(gw) != 0)
         return -1;
     cx_link_hello(gw->link);
     lws_sul_schedule(gw->lws, 0, &gw->tick, on_tick, 50 * LWS_US_PER_MS);
@@ -183,6 +200,8 @@ static void close_loop(cx_gateway *gw)
 static void teardown(cx_gateway *gw)
 {
     cx_auth_destroy(&gw->auth);   /* first: its threads call back into the lws context */
+    cx_revalidate_destroy(&gw->revalidate);   /* after the pool: a round may have been its task */
+    cx_expiry_destroy(&gw->expiry);
     if (gw->lws) {
         lws_sul_cancel(&gw->tick);
         lws_context_destroy(gw->lws);

@@ -16,9 +16,11 @@
 #include "gateway/auth.h"
 #include "gateway/consumer_spec.h"
 #include "gateway/docs.h"
+#include "gateway/expiry.h"
 #include "gateway/gateway.h"
 #include "gateway/keepalive.h"
 #include "gateway/proxies.h"
+#include "gateway/revalidate.h"
 #include "gateway/session.h"
 
 typedef struct {
@@ -57,6 +59,8 @@ typedef struct {
     size_t ndirty, dirty_cap;
     cx_keepalive *keepalive;  /* server pings; NULL when CHANX_PING_INTERVAL_MS=0 */
     cx_proxies *proxies;      /* CHANX_TRUSTED_PROXIES */
+    cx_expiry *expiry;        /* sessions whose JWT expires (expiry.h) */
+    cx_revalidate *revalidate;   /* revocation checks (revalidate.h) */
 } cx_gateway;
 
 extern cx_gateway *cx_gw;   /* the one gateway of this process, for lws callbacks */
@@ -102,5 +106,8 @@ void cx_gw_on_closed(cx_gateway *gw, cx_session **slot, int code);
 /* A copy of the session list (closing edits the map); free it. *n = 0 when out of memory. */
 cx_session **cx_gw_sessions_snapshot(cx_gateway *gw, size_t *n);
 void cx_gw_close_everyone(cx_gateway *gw, int code);
+/* Each tick and wake: ends connections whose JWT expired (4401 "Token expired"), starts a
+ * revalidation round when due, and ends the connections a finished round found revoked (4401). */
+void cx_gw_check_credentials(cx_gateway *gw);
 
 #endif

@@ -15,6 +15,7 @@
 
 #include "common/django_signing.h"
 #include "common/django_auth.h"
+#include "common/env.h"
 
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -138,6 +139,12 @@ static const char *copy_user(json_t *claims, const char *claim, char *user_id, s
 int cx_jwt_verify(const cx_jwt_config *cfg, const char *token, time_t now, char *user_id, size_t user_id_len,
                   char *err, size_t errlen)
 {
+    return cx_jwt_verify_exp(cfg, token, now, user_id, user_id_len, NULL, err, errlen);
+}
+
+int cx_jwt_verify_exp(const cx_jwt_config *cfg, const char *token, time_t now, char *user_id, size_t user_id_len,
+                      long long *exp, char *err, size_t errlen)
+{
     const char *reason = INVALID;
     json_t *claims = NULL;
     if (user_id && user_id_len)
@@ -151,6 +158,9 @@ int cx_jwt_verify(const cx_jwt_config *cfg, const char *token, time_t now, char 
             reason = check_access(claims);
         if (!reason)
             reason = copy_user(claims, user_claim(cfg), user_id, user_id_len);
+        int has_exp;
+        if (!reason && exp)
+            time_claim(claims, "exp", exp, &has_exp);   /* present and numeric: check_times passed */
         json_decref(claims);
     }
     if (reason) {
@@ -161,6 +171,16 @@ int cx_jwt_verify(const cx_jwt_config *cfg, const char *token, time_t now, char 
         return -1;
     }
     return 0;
+}
+
+void cx_jwt_settings(cx_jwt_config *cfg)
+{
+    *cfg = (cx_jwt_config) {
+        .secret = cx_env_str("CHANX_JWT_SECRET", cx_env_str("CHANX_DJANGO_SECRET_KEY", "")),
+        .user_id_claim = cx_env_str("CHANX_JWT_USER_ID_CLAIM", "user_id"),
+        .leeway_s = cx_env_long("CHANX_JWT_LEEWAY", 0, 0, 86400),
+        .require_access_type = 1,
+    };
 }
 
 char *cx_jwt_issue(const cx_jwt_config *cfg, const char *user_id, time_t now, long ttl_s)

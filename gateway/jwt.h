@@ -14,6 +14,9 @@
 #include <stddef.h>
 #include <time.h>
 
+/* Where an exp claim is clamped before it becomes a deadline: the year 33658, past any real token. */
+#define CX_JWT_FAR_FUTURE_S 1000000000000LL
+
 typedef struct {
     const char *secret;        /* SIMPLE_JWT["SIGNING_KEY"], by default Django's SECRET_KEY */
     const char *user_id_claim; /* NULL: "user_id", simplejwt's USER_ID_CLAIM */
@@ -30,6 +33,15 @@ typedef struct {
  * type", "Token contained no recognizable user identification". */
 int cx_jwt_verify(const cx_jwt_config *cfg, const char *token, time_t now, char *user_id, size_t user_id_len,
                   char *err, size_t errlen);
+
+/* cx_jwt_verify that also gives the token's exp claim (seconds since the epoch) in *exp (may be
+ * NULL): the connection it authenticates ends then (gateway/expiry.h). */
+int cx_jwt_verify_exp(const cx_jwt_config *cfg, const char *token, time_t now, char *user_id, size_t user_id_len,
+                      long long *exp, char *err, size_t errlen);
+
+/* The deployment's simplejwt settings: CHANX_JWT_SECRET (else CHANX_DJANGO_SECRET_KEY, else ""),
+ * CHANX_JWT_USER_ID_CLAIM, CHANX_JWT_LEEWAY; access tokens only. Strings are the environment's. */
+void cx_jwt_settings(cx_jwt_config *cfg);
 
 /* Issues an access token as simplejwt's AccessToken.for_user: claims
  * {"token_type":"access","exp":now+ttl,"iat":now,"jti":<32 hex>,"<claim>":id};

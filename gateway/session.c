@@ -18,6 +18,7 @@ cx_session *cx_session_new(uint64_t id, struct lws *wsi)
     self->id = id;
     self->wsi = wsi;
     self->idle.slot = -1;   /* not in a keepalive wheel */
+    cx_expiry_entry_init(&self->expiry);
     return self;
 }
 

@@ -15,7 +15,9 @@
 #include <stdint.h>
 #include <jansson.h>
 #include <libwebsockets.h>
+#include "gateway/expiry.h"
 #include "gateway/idle_wheel.h"
+#include "gateway/throttle.h"
 
 typedef enum { SESSION_AUTHENTICATING, SESSION_CONNECTED, SESSION_CLOSING } cx_session_state;
 
@@ -57,6 +59,8 @@ typedef struct cx_session {
     int deflate;              /* permessage-deflate was negotiated: messages go compressed */
     char close_reason[64];
     cx_idle_entry idle;       /* when the client last sent something (keepalive.h) */
+    cx_expiry_entry expiry;   /* when its JWT expires (expiry.h); not filed: never */
+    cx_throttle throttle;     /* its message rate so far (throttle.h) */
 } cx_session;
 
 cx_session *cx_session_new(uint64_t id, struct lws *wsi);

@@ -23,6 +23,7 @@
  */
 #include "workers/plugins.h"
 #include "common/env.h"
+#include "common/rate.h"
 #include "common/permission.h"
 #include "common/subprotocol.h"
 #include "workers/api_names.h"
@@ -231,6 +232,8 @@ static json_t *edge_spec(const chanx_consumer *d, char *err, size_t errlen)
     json_object_set_new(spec, "send_authentication_message",
                         json_boolean(flag_value(d->send_authentication_message, "CHANX_SEND_AUTHENTICATION_MESSAGE", 1)));
     json_object_set_new(spec, "camelize", json_boolean(flag_value(d->camelize, "CHANX_CAMELIZE", 0)));
+    if (d->throttle_rate)   /* absent: the gateway applies CHANX_THROTTLE_RATE */
+        json_object_set_new(spec, "throttle_rate", json_string(d->throttle_rate));
     if (d->passthrough_events) {
         json_t *passthrough = json_array();
         for (const char *const *a = d->passthrough_events; *a; a++)
@@ -261,6 +264,10 @@ static int check_consumer(cx_consumer_entry *e, char *err, size_t errlen)
         if (!cx_subprotocol_is_token(*p, strlen(*p)) || strlen(*p) > 63)
             return snprintf(err, errlen, "consumer '%s': subprotocol \"%s\" is not an RFC 7230 token of at most 63 bytes",
                             e->short_name, *p), -1;
+    cx_rate rate;
+    char why_rate[160];
+    if (cx_rate_parse(d->throttle_rate, &rate, why_rate, sizeof why_rate) != 0)
+        return snprintf(err, errlen, "consumer '%s': %s", e->short_name, why_rate), -1;
     if (d->incoming) {
         char why[256];
         e->schema = cx_schema_new(d->incoming, d->action_key ? d->action_key : "action", why, sizeof why);

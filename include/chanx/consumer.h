@@ -281,6 +281,14 @@ typedef struct chanx_consumer {
     const char *events;
     const char *const *passthrough_events;    /* e.g. CHANX_ROUTES("notify"), NULL-terminated */
     int (*receive_event)(chanx_ctx *ctx, const chanx_msg *event);
+    /* How many messages a client may send, as DRF's throttle rates: "<number>/<period>" with the
+     * period's first letter s, m, h or d ("20/s", "600/min"), per connection, counted at the gateway
+     * before a worker is involved. A message over the rate never reaches receive_message: the client
+     * gets {"action":"error","payload":{"detail":"Request was throttled. Expected available in N
+     * seconds."}} (DRF's Throttled text); a client that sends twice its rate is closed with 1008.
+     * "none" turns throttling off for this consumer; NULL takes CHANX_THROTTLE_RATE (default none).
+     * A malformed rate refuses the plugin with a log line naming the consumer. (Appended field.) */
+    const char *throttle_rate;
 } chanx_consumer;
 
 /* Registers a consumer when its plugin is loaded. Use as:  CHANX_CONSUMER(name) { .field = ..., };

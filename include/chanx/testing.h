@@ -194,7 +194,8 @@ void cx_receive_nothing(cx_communicator *self, int timeout_ms);
 /* Asserts the server closes with code within timeout_ms. A close with 1011 "consumer crashed" prints the
  * worker's crash report (plugin, callback, backtrace) to stderr. */
 void cx_assert_closed(cx_communicator *self, int code, int timeout_ms);
-/* The reason of the server's close frame ("consumer crashed", "worker lost"...), "" for none. Borrowed. */
+/* After the server closed: the reason text of its close frame ("Token expired"), "" when it gave
+ * none. Borrowed, valid while the communicator is. */
 const char *cx_communicator_close_reason(const cx_communicator *self);
 void cx_communicator_disconnect(cx_communicator *self);
 /* Asserts actual equals the JSON text expected (key order ignored), showing both when not:

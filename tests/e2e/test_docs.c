@@ -120,6 +120,10 @@ Test(docs, asyncapi_document_is_valid_and_describes_every_route)
     cr_assert_not_null(session, "auth_probe's session route");
     cr_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(session, "security"), 0), "$ref")),
                      "#/components/securitySchemes/session");
+    /* a JWT route documents the authenticate action the gateway answers (gateway/refresh.h); others do not */
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(ops, "ws_auth_probe_jwt.receive.authenticate"),
+                                                       "action")), "receive");
+    cr_assert_null(json_object_get(ops, "ws_auth_probe_token.receive.authenticate"));
 
     /* notifications: its server-side events are what its clients get (send operations), the handled
      * one with its .events schema, the passthrough one with any payload; apart from its messages */

@@ -125,6 +125,7 @@ Test(reload, broken_plugins_are_refused_with_a_clear_log_line_and_the_worker_kee
         { "dep_broken_api_old", past },
         { "dep_broken_size", "declares a descriptor of " },
         { "dep_broken_schema", "incoming schema" },
+        { "dep_broken_rate", "consumer 'fast': bad throttle rate '20/fortnight'" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char source[128], name[128], needle[256];

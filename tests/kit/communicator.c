@@ -318,6 +318,11 @@ void cx_receive_nothing(cx_communicator *self, int timeout_ms)
     cr_assert_fail("%s: expected nothing within %d ms, received %s", self->path, timeout_ms, text);
 }
 
+const char *cx_communicator_close_reason(const cx_communicator *self)
+{
+    return self && self->ws ? cx_ws_close_reason(self->ws) : "";
+}
+
 void cx_assert_closed(cx_communicator *self, int code, int timeout_ms)
 {
     int got = 0;
@@ -331,11 +336,6 @@ void cx_assert_closed(cx_communicator *self, int code, int timeout_ms)
     char awaited[100];
     snprintf(awaited, sizeof awaited, "the server to close with code %d", code);
     fail_waiting(self, awaited, timeout_ms, received);
-}
-
-const char *cx_communicator_close_reason(const cx_communicator *self)
-{
-    return self->ws ? cx_ws_close_reason(self->ws) : "";
 }
 
 void cx_communicator_disconnect(cx_communicator *self)

@@ -70,7 +70,7 @@ struct cx_ws {
     cx_state_t state;
     int http_status;
     int close_code;
-    char close_reason[124];   /* the server's close frame's reason, "" for none */
+    char close_reason[124];   /* the server's close frame's reason (RFC 6455: at most 123 bytes) */
     int local_close;          /* code we asked to close with, 0 if none */
     const char *const *headers;   /* only valid during cx_ws_connect */
     char *offers;             /* a Sec-WebSocket-Protocol header's value: lws sends and checks it */
@@ -334,8 +334,8 @@ static int callback_client(struct lws *wsi, enum lws_callback_reasons reason,
         /* payload: 2-byte code in network order, then the reason text */
         self->close_code = len >= 2 ? ((const unsigned char *) in)[0] << 8 |
                                       ((const unsigned char *) in)[1] : 1005;
-        snprintf(self->close_reason, sizeof self->close_reason, "%.*s", len > 2 ? (int) (len - 2) : 0,
-                 len > 2 ? (const char *) in + 2 : "");
+        if (len > 2)
+            snprintf(self->close_reason, sizeof self->close_reason, "%.*s", (int) (len - 2), (const char *) in + 2);
         return 0;
     case LWS_CALLBACK_CLIENT_CLOSED:
         on_closed(self);
@@ -556,7 +556,7 @@ int cx_ws_close_code(const cx_ws *self)
 
 const char *cx_ws_close_reason(const cx_ws *self)
 {
-    return self->close_reason;
+    return self ? self->close_reason : "";
 }
 
 void cx_ws_close(cx_ws *self, int code)
