@@ -67,6 +67,7 @@ int cx_ws_wait_closed(cx_ws *self, int timeout_ms, int *close_code);
 int cx_ws_is_closed(const cx_ws *self);
 /* Close code as known now (0 while open). */
 int cx_ws_close_code(const cx_ws *self);
+
 /* The reason text of the server's close frame ("" when none); borrowed, valid until destroyed. */
 const char *cx_ws_close_reason(const cx_ws *self);
 /* Sends a close frame with code and waits briefly (1 s) for the server's. */
