@@ -224,12 +224,19 @@ Test(crash, a_crash_in_receive_event)
 Test(crash, a_consumer_that_crashes_on_every_connect_backs_off)
 {
     int64_t alice = cx_db_create_user(stack, "alice", 0);
-    for (int i = 0; i < 3; i++) {
+    for (int crashes = 0, tries = 0; crashes < 3; tries++) {
+        cr_assert_lt(tries, 50, "only %d crashes on connect", crashes);
         cx_communicator *c = cx_communicator_when_live(stack, 0, "/ws/crash_probe/connect/",
                                                        cx_db_token_header(stack, alice), 10000);
-        cr_assert_not_null(c, "connect %d: the route never came back", i);
-        cx_assert_closed(c, 1011, CRASH_CLOSE_MS);
-        cr_assert_str_eq(cx_communicator_close_reason(c), "consumer crashed");
+        cr_assert_not_null(c, "the route never came back after %d crashes", crashes);
+        for (json_t *m; (m = cx_receive_json(c, CRASH_CLOSE_MS));)
+            json_decref(m);   /* the authentication message, sent before build_groups */
+        const char *reason = cx_communicator_close_reason(c);
+        /* Connecting while the process restarts, before the gateway learnt it: refused, try again. */
+        if (strcmp(reason, "no worker serves this route") == 0)
+            continue;
+        cr_assert_str_eq(reason, "consumer crashed");
+        crashes++;
     }
     char *log = cx_stack_log(stack, "worker0", "restart delayed", 5000);
     cr_assert_not_null(log, "a worker process that keeps crashing was restarted without delay");
