@@ -18,7 +18,9 @@
  * The connection whose callback crashed is closed with 1011 "consumer
  * crashed"; the child's other connections with 1011 "worker lost", as for
  * any dead worker (cx_broker_peer_remove), so their clients reconnect to
- * the restarted child at once.
+ * the restarted child at once. When the crash made the supervisor
+ * quarantine the plugin (workers/quarantine.h), its routes are published as
+ * quarantined, so gateways answer 503 saying so rather than a bare 503.
  */
 #include "broker/broker_internal.h"
 #include "broker/metrics.h"
@@ -46,15 +48,21 @@ static void close_crashed(cx_broker *self, peer *child, uint64_t id)
     cx_broker_conn_forget(self, c);
 }
 
-static void count_crash(cx_slice consumer)
+/* Counts the crash; with the quarantine flag, marks the plugin's routes. Returns 1 when rows were marked. */
+static int count_crash(cx_broker *self, cx_slice consumer, uint32_t flags)
 {
     char name[256];
     snprintf(name, sizeof name, "%.*s", (int) consumer.len, consumer.ptr);
     char *dot = strchr(name, '.');
     if (!dot)
-        return;
+        return 0;
     *dot = '\0';
     cx_broker_count_worker_crash(name, dot + 1);
+    if (!(flags & CX_WORKER_EXIT_QUARANTINED) || cx_route_table_quarantine(self->routes, name) == 0)
+        return 0;
+    cx_log_fields(CX_LOG_ERROR, "plugin quarantined: its routes answer 503 until a new version is deployed",
+                  json_pack("{s:s}", "plugin", name));
+    return 1;
 }
 
 void cx_broker_on_worker_exit(cx_broker *self, peer *supervisor, const cx_env *env)
@@ -72,10 +80,11 @@ void cx_broker_on_worker_exit(cx_broker *self, peer *supervisor, const cx_env *e
                             "signal", (int) env->code, "conn", (json_int_t) env->conn, "consumer",
                             env->consumer.ptr ? env->consumer.ptr : "", (size_t) env->consumer.len, "callback",
                             env->text.ptr ? env->text.ptr : "", (size_t) env->text.len, "known", known));
-    if (env->consumer.len)
-        count_crash(env->consumer);
-    if (!known)
-        return;
-    close_crashed(self, child, env->conn);
-    cx_broker_peer_remove(self, child, env->code ? "worker process killed by a signal" : "worker process exited");
+    int quarantined = env->consumer.len && count_crash(self, env->consumer, env->flags);
+    if (known) {
+        close_crashed(self, child, env->conn);
+        cx_broker_peer_remove(self, child, env->code ? "worker process killed by a signal" : "worker process exited");
+    }
+    if (quarantined)
+        cx_broker_publish_routes(self);
 }

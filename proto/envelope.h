@@ -67,6 +67,13 @@ typedef enum { CX_TARGET_GROUPS = 1, CX_TARGET_USER = 2, CX_TARGET_CONNECTION = 
 #define CX_USER_OBJECT_NOT_FOUND 0x40u  /* the queryset found no row: 404 */
 #define CX_USER_OBJECT_DENIED    0x80u  /* object_permission found no row: 403 */
 
+/* WORKER_EXIT flags */
+#define CX_WORKER_EXIT_QUARANTINED 0x01u  /* the crashed consumer's plugin is quarantined from now on */
+
+/* A route row's available: 1 a live worker serves it, 0 none does, CX_ROUTE_QUARANTINED none will: its
+ * plugin crashed its worker processes too often (ROUTES only) */
+#define CX_ROUTE_QUARANTINED 2
+
 /* HELLO flags (appended field) */
 #define CX_HELLO_SUPERVISOR      0x01u  /* a worker supervisor: serves no connection, reports its children's exits */
 
@@ -88,7 +95,7 @@ typedef struct {
     cx_slice pattern;    /* full pattern, mount prefix included */
     cx_slice target;     /* "plugin.consumer" */
     cx_slice spec;       /* consumer's edge spec (authentication, permissions, queryset), JSON text */
-    uint8_t available;   /* ROUTES only: 1 when a live worker serves the consumer */
+    uint8_t available;   /* ROUTES only: 1 when a live worker serves the consumer, 0 not, 2 quarantined */
 } cx_env_route;
 
 /*
@@ -100,7 +107,7 @@ typedef struct {
     cx_env_type type;
     uint64_t conn;             /* connection id: gateway node << 32 | counter */
     uint32_t code;             /* CLOSE / DISCONNECT close code */
-    uint32_t flags;            /* CONNECT user flags, GROUP_SEND flags, HELLO flags */
+    uint32_t flags;            /* CONNECT user flags, GROUP_SEND flags, HELLO flags, WORKER_EXIT flags */
     int64_t user_id;           /* CONNECT user, GROUP_SEND sender's user, RESUME user (0: anonymous) */
     uint8_t role;              /* HELLO */
     uint64_t pid;              /* HELLO, WORKER_EXIT (the child's) */

@@ -81,17 +81,17 @@ static int recent_crashes(const record *r, int64_t now)
     return n;
 }
 
-void cx_quarantine_count_crash(cx_quarantine *self, const char *file)
+int cx_quarantine_count_crash(cx_quarantine *self, const char *file)
 {
     record *r = file[0] && self->threshold > 0 ? record_of(self, file) : NULL;
     if (!r || r->quarantined)
-        return;
+        return r != NULL;
     int64_t now = cx_now_ms();
     r->crashes[r->next++ % MAX_THRESHOLD] = now;
     int recent = recent_crashes(r, now);
     struct stat st;
     if (recent < self->threshold || stat(file, &st) != 0)
-        return;
+        return 0;
     r->quarantined = 1;
     r->device = (unsigned long long) st.st_dev;
     r->inode = (unsigned long long) st.st_ino;
@@ -99,6 +99,7 @@ void cx_quarantine_count_crash(cx_quarantine *self, const char *file)
     cx_log_fields(CX_LOG_ERROR, "plugin quarantined: worker processes will not load it",
                   json_pack("{s:s, s:i, s:i, s:s}", "plugin_file", file, "crashes", recent, "within_s",
                             QUARANTINE_WINDOW_MS / 1000, "lift", "deploy a new version of the file"));
+    return 1;
 }
 
 /* Whether the quarantined file is still the one that crashed. */

@@ -13,8 +13,9 @@ typedef struct cx_quarantine cx_quarantine;
 cx_quarantine *cx_quarantine_new(void);
 void cx_quarantine_destroy(cx_quarantine **self_p);
 /* A worker process crashed in a callback of the plugin loaded from file (the deployed path; "" when
- * no plugin's callback was running: not counted). Logs when the plugin becomes quarantined. */
-void cx_quarantine_count_crash(cx_quarantine *self, const char *file);
+ * no plugin's callback was running: not counted). Logs when the plugin becomes quarantined. Returns 1
+ * when the file is quarantined (now or before), 0 otherwise. */
+int cx_quarantine_count_crash(cx_quarantine *self, const char *file);
 /* Writes "--quarantine" "DEVICE:INODE" pairs for the files quarantined now into argv (room for
  * 2 * CX_QUARANTINE_MAX) and returns how many strings it wrote; they stay valid until the next call.
  * A file replaced since it was quarantined (a new version deployed) is forgotten: that lifts it. */

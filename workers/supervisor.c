@@ -62,6 +62,7 @@ typedef struct {
     int64_t restart_at;        /* when not running: when to start it */
     int delay_ms;              /* the last restart's delay, doubled while it keeps dying */
     cx_crash_note note;        /* its crash note, if it wrote one (note.pid == pid) */
+    int quarantined;           /* its crash quarantined the plugin (told to the broker) */
 } child;
 
 struct cx_supervisor {
@@ -193,10 +194,12 @@ static void read_notes(cx_supervisor *self)
             continue;
         note.consumer[sizeof note.consumer - 1] = note.callback[sizeof note.callback - 1] = '\0';
         note.plugin_file[sizeof note.plugin_file - 1] = '\0';
+        int quarantined = cx_quarantine_count_crash(self->quarantine, note.plugin_file);
         for (int i = 0; i < self->processes; i++)
-            if (self->children[i].pid == note.pid)
+            if (self->children[i].pid == note.pid) {
                 self->children[i].note = note;
-        cx_quarantine_count_crash(self->quarantine, note.plugin_file);
+                self->children[i].quarantined = quarantined;
+            }
     }
 }
 
@@ -208,7 +211,8 @@ static void tell_broker(cx_supervisor *self, const child *c, int signo)
     cx_env env = { .type = CX_ENV_WORKER_EXIT, .node = cx_slice_of(node), .pid = (uint64_t) c->pid,
                    .code = (uint32_t) signo, .conn = noted ? c->note.conn : 0,
                    .consumer = cx_slice_of(noted ? c->note.consumer : ""),
-                   .text = cx_slice_of(noted ? c->note.callback : "") };
+                   .text = cx_slice_of(noted ? c->note.callback : ""),
+                   .flags = noted && c->quarantined ? CX_WORKER_EXIT_QUARANTINED : 0 };
     if (cx_link_send(self->link, &env) != 0)
         cx_warn("cannot tell the broker that worker process %d died", (int) c->pid);
 }

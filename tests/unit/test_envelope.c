@@ -146,6 +146,23 @@ Test(envelope, worker_exit_round_trip_keeps_every_field)
     free(copy);
 }
 
+/* A route row's available says quarantined (2) too; anything past it is refused. */
+Test(envelope, a_route_row_can_be_quarantined_and_nothing_past_it)
+{
+    cx_env_route row = { .pattern = cx_slice_of("ws/x/"), .target = cx_slice_of("x.x"), .spec = cx_slice_of("{}"),
+                         .available = CX_ROUTE_QUARANTINED };
+    cx_env in = { .type = CX_ENV_ROUTES, .nroutes = 1, .routes = &row }, out;
+    char *copy;
+    roundtrip(&in, &out, &copy);
+    cr_assert_eq(out.routes[0].available, CX_ROUTE_QUARANTINED);
+    free(copy);
+    row.available = 3;
+    const char *data;
+    size_t len;
+    cr_assert_eq(cx_encoder_encode(enc, &in, &data, &len), 0);
+    cr_assert_neq(cx_decoder_decode(dec, data, len, &out), 0);
+}
+
 Test(envelope, every_truncation_is_an_error_not_a_crash)
 {
     cx_env in = { .type = CX_ENV_SEND, .conn = 77, .text = cx_slice_of("{\"action\":\"pong\",\"payload\":null}") };
