@@ -277,7 +277,7 @@ test-san:
 # build-tsan/ (gateway, broker and the rest are the plain build's). Only those suites, so that `make test` stays fast. The
 # test driver is the plain one too: criterion's arena and TSan's memory
 # layout do not mix, and the processes under test are what matters.
-TSAN_SUITES := @(actors|timers|db|chat_history|events_overflow)/*
+TSAN_SUITES := @(actors|timers|db|chat_history|events_overflow|events_overflow_notify|events_burst|ready_point)/*
 test-tsan: $(BUILD)/tests/e2e $(PROGRAMS)
 	@$(MAKE) --no-print-directory BUILD=build-tsan TSAN=1 worker-and-plugins
 	@for p in chanx-gateway chanx-broker chanx-admin chanx-api; do ln -sfn ../$(BUILD)/$$p build-tsan/$$p; done

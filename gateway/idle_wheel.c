@@ -20,6 +20,7 @@ struct cx_idle_wheel {
     int64_t granularity;    /* G, ms per slot */
     int64_t next_tick;      /* the first tick not swept yet */
     size_t size;
+    cx_idle_probe_fn *probe;
     cx_idle_entry *slots[NSLOTS];
 };
 
@@ -94,25 +95,35 @@ void cx_idle_wheel_remove(cx_idle_wheel *self, cx_idle_entry *e)
     self->size--;
 }
 
+void cx_idle_wheel_set_probe(cx_idle_wheel *self, cx_idle_probe_fn *probe)
+{
+    self->probe = probe;
+}
+
+/* When e is due next: a ping seen answered (a pong, or anything else) starts a new interval. */
+static int64_t deadline(const cx_idle_wheel *self, cx_idle_entry *e)
+{
+    if (e->ping_ms && e->seen_ms >= e->ping_ms)
+        e->ping_ms = 0;
+    return e->ping_ms ? e->ping_ms + self->timeout_ms : e->seen_ms + self->interval_ms;
+}
+
 /* One entry whose slot came round at tick t. */
 static void visit(cx_idle_wheel *self, cx_idle_entry *e, int64_t t, int64_t now, cx_idle_fn *fn, void *arg)
 {
-    if (e->ping_ms && e->seen_ms >= e->ping_ms)
-        e->ping_ms = 0;   /* answered (a pong, or anything else) */
-    int64_t due;
-    if (!e->ping_ms) {
-        due = e->seen_ms + self->interval_ms;
-        if (due <= now) {
-            e->ping_ms = now;
-            fn(e, CX_IDLE_PING, arg);
-            due = now + self->timeout_ms;
-        }
-    } else {
-        due = e->ping_ms + self->timeout_ms;
-        if (due <= now) {
+    int64_t due = deadline(self, e);
+    if (due <= now && self->probe && self->probe(e, arg)) {
+        e->seen_ms = now;
+        due = deadline(self, e);
+    }
+    if (due <= now) {
+        if (e->ping_ms) {
             fn(e, CX_IDLE_DEAD, arg);
             return;   /* stays out of the wheel */
         }
+        e->ping_ms = now;
+        fn(e, CX_IDLE_PING, arg);
+        due = now + self->timeout_ms;
     }
     file(self, e, due, t + 1);
 }

@@ -15,7 +15,8 @@
  * States of an entry: quiet for interval_ms → CX_IDLE_PING (the caller
  * pings); still nothing from the peer for timeout_ms after that ping →
  * CX_IDLE_DEAD (the caller drops the connection). Anything seen after the
- * ping starts a new interval.
+ * ping starts a new interval. Before either, an optional probe may report
+ * activity the owner could not note as it happened (cx_idle_wheel_set_probe).
  *
  * Times are milliseconds of one monotonic clock chosen by the caller.
  * Not thread-safe: one wheel belongs to one event loop.
@@ -58,6 +59,11 @@ static inline void cx_idle_seen(cx_idle_entry *entry, int64_t now_ms)
 {
     entry->seen_ms = now_ms;
 }
+/* Optional: asked about an entry whose deadline came with nothing seen, before it is pinged or
+ * declared dead; returns 1 when its owner knows the peer was active meanwhile by other means (the
+ * kernel's TCP counters, gateway/tcp_peer.h), which counts as seen now. Same arg as the sweep's. */
+typedef int (cx_idle_probe_fn)(cx_idle_entry *entry, void *arg);
+void cx_idle_wheel_set_probe(cx_idle_wheel *self, cx_idle_probe_fn *probe);
 /* Visits the slots whose time has come; returns how many entries it visited. */
 size_t cx_idle_wheel_sweep(cx_idle_wheel *self, int64_t now_ms, cx_idle_fn *fn, void *arg);
 size_t cx_idle_wheel_size(const cx_idle_wheel *self);

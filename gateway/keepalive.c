@@ -9,6 +9,11 @@
  * the same, so a client whose link vanished under a full socket buffer is
  * dropped too. No ping follows our close frame (RFC 6455 5.5.1).
  *
+ * A client counts as active when it sends anything, pings and empty pongs
+ * included, or reads a backlog we hold for it: the wheel's probe asks the
+ * kernel (tcp_peer.h) before pinging or dropping a client that looks quiet,
+ * one getsockopt per quiet interval, never per frame.
+ *
  * A dead client is killed asynchronously (LWS_TO_KILL_ASYNC): lws then runs
  * LWS_CALLBACK_CLOSED, where the gateway tells the broker DISCONNECT with
  * 1006 (no close frame was received) exactly as for a dropped link.
@@ -17,6 +22,7 @@
 #include "common/env.h"
 #include "common/log.h"
 #include "gateway/session.h"
+#include "gateway/tcp_peer.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -45,14 +51,38 @@ static void on_idle(cx_idle_entry *e, cx_idle_event event, void *arg)
         frame[LWS_PRE] = 0x89;   /* FIN + ping */
         frame[LWS_PRE + 1] = sizeof PING_PAYLOAD - 1;
         memcpy(frame + LWS_PRE + 2, PING_PAYLOAD, sizeof PING_PAYLOAD - 1);
-        if (!s->close_sent && !lws_partial_buffered(s->wsi))
+        if (!s->close_code && !lws_partial_buffered(s->wsi)) {   /* nothing after a close decision */
             lws_write(s->wsi, frame + LWS_PRE, sizeof frame - LWS_PRE, LWS_WRITE_RAW);
+            s->unacked += sizeof frame - LWS_PRE;   /* the outbox's estimate stays an upper bound */
+        }
         return;
     }
     cx_info("dropping connection %llu: no answer to a ping for %lld ms after %lld ms of silence",
             (unsigned long long) s->id, (long long) self->timeout_ms, (long long) self->interval_ms);
     s->state = SESSION_CLOSING;
     lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+/* Activity lws never reports, read from the kernel when a client looks quiet: its pings and empty
+ * pongs (lws answers or swallows them without a callback), and, for a slow reader working through a
+ * backlog (bytes wait for its window), our bytes it acknowledges, although it sends nothing while it
+ * reads: the backlog bound (outbox.c), not the ping, decides such a client's fate. A client that
+ * only acknowledges our ping is not counted: its kernel does that even when its application hangs.
+ * The first look at a connection only takes the baseline. */
+static int probe(cx_idle_entry *e, void *arg)
+{
+    (void) arg;
+    cx_session *s = session_of(e);
+    cx_tcp_progress now;
+    if (cx_tcp_progress_read(lws_get_socket_fd(s->wsi), &now) != 0)
+        return 0;
+    int known = s->peer_baseline;
+    int sent = now.received > s->peer_received;
+    int reading = now.acked > s->peer_acked && (now.notsent > 0 || s->out.head || lws_partial_buffered(s->wsi));
+    s->peer_acked = now.acked;
+    s->peer_received = now.received;
+    s->peer_baseline = 1;
+    return known && (sent || reading);
 }
 
 static void on_timer(uv_timer_t *timer)
@@ -78,6 +108,7 @@ cx_keepalive *cx_keepalive_new(uv_loop_t *loop, int *disabled)
         free(self);
         return NULL;
     }
+    cx_idle_wheel_set_probe(self->wheel, probe);
     uv_timer_init(loop, &self->timer);
     self->timer.data = self;
     uint64_t every = (uint64_t) cx_idle_wheel_granularity(self->wheel);

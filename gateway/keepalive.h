@@ -4,8 +4,9 @@
  *
  * After CHANX_PING_INTERVAL_MS (default 20000; 0 turns pings off) without a
  * frame from a client, the gateway sends it a ping; a client that then sends
- * nothing, pong or frame, for CHANX_PING_TIMEOUT_MS (default 30000) more is
- * dropped without a close handshake (there is nobody to answer it): its
+ * nothing, pong or frame (its own pings and empty pongs count too), and reads
+ * none of a backlog waiting for it, for CHANX_PING_TIMEOUT_MS (default
+ * 30000) more is dropped without a close handshake (there is nobody to answer it): its
  * consumer's disconnect runs with 1006 and its groups are left, as for a
  * link that dropped. These are Daphne's defaults (ping every 20 s, give up
  * after 30 s). TCP keepalive on every client socket (gateway.c, lws ka_*)

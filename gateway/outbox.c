@@ -13,8 +13,15 @@
  * Nothing waits for a writable callback unless the socket is full: asking
  * lws for one costs two epoll_ctl calls (POLLOUT on, then off) and a loop
  * turn. When a send is cut short, lws keeps the rest and asks for writable
- * itself; the queue waits behind it (lws_partial_buffered), so order holds
- * and a client that does not read meets CHANX_MAX_BUFFERED_BYTES (1013).
+ * itself; the queue waits behind it (lws_partial_buffered), so order holds.
+ *
+ * A client that does not read meets CHANX_MAX_BUFFERED_BYTES, counted over
+ * our queue AND what the kernel holds for it (over_bound: Linux lets a send
+ * buffer grow to 4 MiB, where our queue alone never sees a slow reader), and
+ * is closed with 1013: what it got is a gap-free prefix and nothing follows
+ * the decision but the close frame. That frame is written when the socket
+ * has room, so it lands in the kernel's queue, which keeps delivering it
+ * after CLOSE_ACK_SECS end the connection: a slow reader still reads its code.
  *
  * Close frames are written here too, raw: Debian's lws 4.1 is a debug build
  * whose libuv close path ("uv repeat test") shuts the socket before
@@ -28,6 +35,7 @@
 #include "common/log.h"
 #include "gateway/deflate.h"
 #include "gateway/metrics.h"
+#include "gateway/tcp_peer.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -52,14 +60,31 @@ static int mark_dirty(cx_gateway *gw, cx_session *s)
     return 0;
 }
 
+/* Would more bytes put the client's backlog past CHANX_MAX_BUFFERED_BYTES? The backlog is our queue
+ * plus what the kernel (and lws, for a partial write) still hold for the client. The kernel's share
+ * is kept as an upper bound without a system call (every write adds to it) and read again from the
+ * kernel (SIOCOUTQ, tcp_peer.h) only when that bound says the limit is near: a client that keeps up
+ * costs one ioctl per max_buffered bytes written, a slow one is judged on the kernel's own count. */
+static int over_bound(cx_gateway *gw, cx_session *s, size_t more)
+{
+    size_t max = gw->config->max_buffered, ours = s->out.bytes + more;
+    if (ours + s->unacked <= max)
+        return 0;
+    s->unacked = cx_tcp_unacked(lws_get_socket_fd(s->wsi)) + (lws_partial_buffered(s->wsi) ? s->last_write : 0);
+    return ours + s->unacked > max;
+}
+
 void cx_gw_queue(cx_gateway *gw, cx_session *s, const char *a, size_t alen, const char *b, size_t blen)
 {
     if (s->state == SESSION_CLOSING && s->close_code)
-        return;
-    if (s->out.bytes + alen + blen > gw->config->max_buffered) {
-        cx_warn("closing connection %llu: client is not reading (%zu bytes queued)",
-                (unsigned long long) s->id, s->out.bytes);
+        return;   /* nothing after a close decision */
+    if (over_bound(gw, s, alen + blen)) {
+        cx_warn("closing connection %llu: client is not reading (%zu bytes queued, %zu in the kernel)",
+                (unsigned long long) s->id, s->out.bytes, s->unacked);
         cx_gw_count_slow_client();
+        /* What it has is a prefix of what was sent, whole frames; what we still hold is dropped with
+         * this message, so the close frame follows the kernel's share and reaches a slow reader sooner. */
+        cx_frame_queue_clear(&s->out);
         cx_gw_close_session(s, 1013, "client too slow");
         return;
     }
@@ -131,9 +156,19 @@ static int flush(cx_gateway *gw, cx_session *s)
     }
     if (lws_write(s->wsi, gw->scratch + LWS_PRE, used, LWS_WRITE_RAW) < 0)
         return -1;
+    s->unacked += used;
+    s->last_write = used;
     if (s->out.head)
         lws_callback_on_writable(s->wsi);
     return 0;
+}
+
+/* A write failed: the client reset its connection or vanished, and no close frame can reach it. It
+ * ends as a link that dropped (1006, at the consumer and in the close-code metric), not as our 1011. */
+static void drop(cx_session *s)
+{
+    s->state = SESSION_CLOSING;
+    lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
 void cx_gw_flush_dirty(cx_gateway *gw)
@@ -144,7 +179,7 @@ void cx_gw_flush_dirty(cx_gateway *gw)
             continue;
         s->dirty = 0;
         if (flush(gw, s) != 0)
-            cx_gw_close_session(s, 1011, "write failed");
+            drop(s);
     }
     gw->ndirty = 0;
 }

@@ -44,6 +44,11 @@ typedef struct cx_session {
     char *path, *query, *client, *headers;   /* for CONNECT, freed once it is sent */
     int64_t user_id;
     cx_frame_queue out;       /* to the client */
+    size_t unacked;           /* at most this much of what we wrote the kernel (and lws) still hold for
+                               * the client: refreshed from SIOCOUTQ only when the bound is near (outbox.c) */
+    size_t last_write;        /* bytes of the last write: what lws may still hold of it (partial) */
+    uint64_t peer_acked, peer_received;   /* the client's TCP progress at the last quiet look (keepalive.c) */
+    int peer_baseline;        /* peer_acked and peer_received were read */
     cx_frame_queue pending;   /* from the client, before CONNECT */
     unsigned char *rx;        /* a fragmented message being reassembled */
     size_t rxlen;

@@ -15,6 +15,7 @@
 #include "common/log.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,8 @@ struct cx_actor {
     cx_scheduler *scheduler;
     cx_link_queue *done_queue;
     int overflowed;            /* link thread only */
+    size_t dropped_events;     /* link thread only */
+    atomic_size_t unreported;  /* refused events the client was not told of yet (DROPPED mail) */
 };
 
 cx_actor *cx_actor_new(chanx_ctx *ctx, cx_scheduler *scheduler, cx_link_queue *done_queue, size_t mailbox_max)
@@ -41,6 +44,7 @@ cx_actor *cx_actor_new(chanx_ctx *ctx, cx_scheduler *scheduler, cx_link_queue *d
     if (!self)
         return NULL;
     pthread_mutex_init(&self->lock, NULL);
+    atomic_init(&self->unreported, 0);
     self->ctx = ctx;
     self->scheduler = scheduler;
     self->done_queue = done_queue;
@@ -126,6 +130,26 @@ int cx_actor_mark_overflow(cx_actor *self)
     return 1;
 }
 
+int cx_actor_overflowed(const cx_actor *self)
+{
+    return self->overflowed;
+}
+
+void cx_actor_count_dropped_event(cx_actor *self)
+{
+    self->dropped_events++;
+}
+
+size_t cx_actor_dropped_events(const cx_actor *self)
+{
+    return self->dropped_events;
+}
+
+int cx_actor_note_unreported(cx_actor *self)
+{
+    return atomic_fetch_add(&self->unreported, 1) == 0;
+}
+
 /* Runs one mail on this thread. Returns 1 when it was the last (DISCONNECT). New kinds: here. */
 static int deliver(cx_actor *self, cx_mail *m)
 {
@@ -142,6 +166,9 @@ static int deliver(cx_actor *self, cx_mail *m)
         return 0;
     case CX_MAIL_EVENT:   /* membership and closed are checked here, on the connection's thread */
         cx_ctx_event_mail(self->ctx, m->arg);
+        return 0;
+    case CX_MAIL_DROPPED:   /* every drop until now, also those after this mail was posted */
+        cx_ctx_tell_dropped(self->ctx, atomic_exchange(&self->unreported, 0));
         return 0;
     case CX_MAIL_DISCONNECT:
         cx_ctx_stop(self->ctx, m->code);

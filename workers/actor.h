@@ -39,8 +39,17 @@ cx_mail *cx_mail_new(cx_mail_kind kind, const char *text, size_t len);
 /* Takes mail. Returns 0, or -1 when it was dropped: the mailbox is full (for mail that counts) or
  * the actor has handled DISCONNECT. */
 int cx_actor_post(cx_actor *self, cx_mail *mail);
-/* Link thread: marks the actor as closed for overflow; returns 1 the first time. */
+/* Link thread: marks the actor as closed for overflow; returns 1 the first time. From then on the
+ * link thread posts it nothing but DISCONNECT, so what its consumer handled stays a gap-free prefix. */
 int cx_actor_mark_overflow(cx_actor *self);
+int cx_actor_overflowed(const cx_actor *self);
+/* Link thread: one more event refused for this connection (a full mailbox, or after the overflow
+ * mark), and how many so far: the connection's own count, for its log record. */
+void cx_actor_count_dropped_event(cx_actor *self);
+size_t cx_actor_dropped_events(const cx_actor *self);
+/* Link thread, CHANX_EVENT_OVERFLOW=notify: the connection stays and its client is told. Adds one to
+ * the drops not yet told, and returns 1 when no DROPPED mail is waiting to tell them: post one. */
+int cx_actor_note_unreported(cx_actor *self);
 
 /* The scheduler's run function (see cx_scheduler_new). */
 void cx_actor_run(cx_sched_node *node);

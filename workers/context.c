@@ -2,8 +2,8 @@
  * context.c — the consumer lifecycle and the read side of the plugin API.
  *
  * Flow of one connection: CONNECT → cx_ctx_new (copies the request into
- * JSON values the accessors read) → cx_ctx_start (has_permission, the
- * authentication message, build_groups, post_authentication) → for each
+ * JSON values the accessors read) → cx_ctx_start (has_permission,
+ * build_groups, the authentication message, post_authentication) → for each
  * RECEIVE, cx_ctx_receive (validate, receive_message, completion) →
  * DISCONNECT → cx_ctx_stop and cx_ctx_destroy. The send side of the API is
  * in send.c. cx_ctx_new and cx_ctx_destroy run on the link thread; start,
@@ -171,7 +171,10 @@ static int start(chanx_ctx *self)
         return refuse(self, 404, "Not found.", "the queryset");
     if (self->object_verdict & CX_USER_OBJECT_DENIED)
         return refuse(self, 403, PERMISSION_DENIED, "object_permission");
-    send_authentication(self, 200, OK_TEXT, OK_TEXT);
+    /* The joins go first: the authentication message is the client's ready point (consumer.h). Its
+     * SEND leaves on the same FIFO and broker socket as the GROUP_ADDs before it, and the broker
+     * applies each GROUP_ADD (and forwards it to the gateway) before it forwards the SEND, so when
+     * the client reads the message its groups are in effect everywhere an event can be routed. */
     if (d->build_groups) {
         chanx_groups groups = { self };
         cx_ctx_crash_enter(self, "build_groups", NULL);
@@ -180,6 +183,7 @@ static int start(chanx_ctx *self)
         if (rc != CHANX_OK)
             chanx_log(self, CHANX_LOG_ERROR, "build_groups failed");
     }
+    send_authentication(self, 200, OK_TEXT, OK_TEXT);
     if (d->post_authentication) {
         cx_ctx_crash_enter(self, "post_authentication", NULL);
         int rc = d->post_authentication(self);

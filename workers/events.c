@@ -9,14 +9,16 @@
  * recipients whose consumer knows nothing of the action make one log record
  * per event, not one per connection, so a misaddressed broadcast to a big
  * group cannot flood the log. An event a connection's full mailbox refused
- * (CHANX_MAILBOX_MAX) is logged at most once a second, for the same reason.
- * Every drop is counted (chanx_worker_events_dropped_total, by reason).
+ * (CHANX_MAILBOX_MAX) closes that connection with 1013 (worker.c), or with
+ * CHANX_EVENT_OVERFLOW=notify tells its client how many in an error message,
+ * in order with its other messages; either way the connection's events lost
+ * that way make one record when it ends, naming it with its own count. Every drop is counted (chanx_worker_events_dropped_total,
+ * by reason).
  */
 #include "workers/events.h"
 #include "workers/context_internal.h"
 #include "common/log.h"
 #include "workers/metrics.h"
-#include "workers/timers.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -198,22 +200,22 @@ void cx_ctx_event_mail(chanx_ctx *ctx, cx_event_share *event)
     }
 }
 
-#define MAILBOX_FULL_LOG_MS 1000
-
-void cx_event_mailbox_full(const chanx_ctx *ctx, const cx_event_share *event, size_t mailbox_max)
+void cx_ctx_tell_dropped(chanx_ctx *ctx, size_t n)
 {
-    static int64_t next_record_ms;   /* link thread only */
-    static size_t unlogged;
-    cx_worker_count_events_dropped(CX_EVENT_DROP_MAILBOX_FULL, 1);
-    unlogged++;
-    int64_t now = cx_timer_now_ms();
-    if (now < next_record_ms)
+    if (n == 0 || ctx->closed)
         return;
-    next_record_ms = now + MAILBOX_FULL_LOG_MS;
+    char detail[128];
+    snprintf(detail, sizeof detail, "%zu event%s dropped: the connection's mailbox was full", n,
+             n == 1 ? " was" : "s were");
+    json_t *payload = json_pack("{s:s, s:I}", "detail", detail, "dropped", (json_int_t) n);
+    chanx_send_message(ctx, "error", payload);
+    json_decref(payload);
+}
+
+void cx_event_log_dropped(const chanx_ctx *ctx, size_t dropped, size_t mailbox_max)
+{
     json_t *fields = cx_ctx_log_identity(ctx);   /* not ours: no message_id */
-    json_object_set_new(fields, "action", json_stringn(event->action, event->action_len));
     json_object_set_new(fields, "mailbox_max", json_integer((json_int_t) mailbox_max));
-    json_object_set_new(fields, "dropped", json_integer((json_int_t) unlogged));   /* since the last record */
-    cx_log_fields(CX_LOG_WARNING, "Dropped event: mailbox full", fields);
-    unlogged = 0;
+    json_object_set_new(fields, "dropped", json_integer((json_int_t) dropped));
+    cx_log_fields(CX_LOG_WARNING, "Dropped events: mailbox full", fields);
 }

@@ -60,9 +60,11 @@ cx_slice cx_event_share_action(const cx_event_share *self);
  * group list, changed only on this thread); then receive_event through cx_ctx_event, or counts it
  * as dropped when the consumer neither handles nor passes it through. */
 void cx_ctx_event_mail(chanx_ctx *ctx, cx_event_share *event);
-/* Link thread: the EVENT mail for ctx's connection was refused, its mailbox full (mailbox_max).
- * Counted (chanx_worker_events_dropped_total{reason="mailbox_full"}) and logged at most once a second,
- * each record saying how many were dropped since the previous one. */
-void cx_event_mailbox_full(const chanx_ctx *ctx, const cx_event_share *event, size_t mailbox_max);
+/* The connection's thread (CHANX_EVENT_OVERFLOW=notify): tells the client that its full mailbox refused
+ * n events, with an error message it can resync on: {"action":"error","payload":{"detail":...,
+ * "dropped":n}}. */
+void cx_ctx_tell_dropped(chanx_ctx *ctx, size_t n);
+/* Link thread, when the connection is done: one record naming it and how many events it lost. */
+void cx_event_log_dropped(const chanx_ctx *ctx, size_t dropped, size_t mailbox_max);
 
 #endif

@@ -20,6 +20,7 @@ typedef enum {
     CX_MAIL_TIMER,        /* timer_id, fn, arg: a timer came due (workers/timers.c) */
     CX_MAIL_DISCONNECT,   /* code: the client is gone; the last mail an actor handles */
     CX_MAIL_EVENT,        /* arg: a cx_event_share (workers/events.h), released when the mail is freed */
+    CX_MAIL_DROPPED,      /* tell the client how many events its full mailbox refused (CHANX_EVENT_OVERFLOW=notify) */
 } cx_mail_kind;
 
 typedef struct cx_mail {
@@ -34,8 +35,8 @@ typedef struct cx_mail {
 } cx_mail;
 
 /* Whether mail of this kind counts against the bound: what a client, a timer or the application's
- * events can pile up does;
- * the lifecycle (CONNECT, DISCONNECT) never does, so an actor always learns it has ended. */
+ * events can pile up does; the lifecycle (CONNECT, DISCONNECT) never does, so an actor always learns
+ * it has ended, nor does DROPPED, which a full mailbox must take (at most one waits at a time). */
 static inline int cx_mail_counts(cx_mail_kind kind)
 {
     return kind == CX_MAIL_RECEIVE || kind == CX_MAIL_TIMER || kind == CX_MAIL_EVENT;

@@ -16,7 +16,9 @@
  * encoded envelopes to send, timers to arm or cancel, actors that finished.
  * A finished actor is destroyed here, and only then is its plugin released,
  * so hot reload (plugin_set.c) never unloads code a thread may still run.
- * A mailbox that reaches CHANX_MAILBOX_MAX closes its connection with 1013.
+ * A mailbox that reaches CHANX_MAILBOX_MAX closes its connection with 1013,
+ * whether a client message or an event found it full (nothing is dropped in
+ * silence); from then on the actor is posted nothing but its DISCONNECT.
  *
  * On start, and whenever the broker asks who we are, the worker sends HELLO,
  * REGISTER with the routes of every loaded consumer, and RESUME for every
@@ -41,6 +43,7 @@
 #include "workers/liveness.h"
 #include "workers/link_queue.h"
 #include "workers/memberships.h"
+#include "workers/metrics.h"
 #include "workers/scheduler.h"
 #include "workers/timers.h"
 
@@ -64,6 +67,7 @@ struct cx_worker {
     cx_timers *timers;
     cx_db_pool *db;
     size_t mailbox_max;
+    int notify_dropped;         /* CHANX_EVENT_OVERFLOW=notify: a refused event is told, not closed for */
     cx_memberships *members;    /* groups → connections, for group events (memberships.h) */
 };
 
@@ -233,13 +237,15 @@ static void on_connect(cx_worker *self, const cx_env *env)
     cx_actor_post(actor, start);
 }
 
-/* The consumer cannot keep up: close the connection rather than queue without bound. */
-static void overflow(cx_worker *self, cx_actor *actor, uint64_t conn)
+/* The consumer cannot keep up: close the connection rather than queue without bound, or drop in
+ * silence. what: "message" or "event", the mail that found the mailbox full. */
+static void overflow(cx_worker *self, cx_actor *actor, uint64_t conn, const char *what)
 {
     if (!cx_actor_mark_overflow(actor))
-        return;   /* already closing; later frames are dropped */
+        return;   /* already closing; later frames and events are dropped */
     json_t *fields = cx_ctx_log_identity(cx_actor_ctx(actor));   /* not ours: no message_id */
     json_object_set_new(fields, "mailbox_max", json_integer((json_int_t) self->mailbox_max));
+    json_object_set_new(fields, "refused", json_string(what));
     cx_log_fields(CX_LOG_WARNING, "Mailbox full: closing the connection (1013)", fields);
     send_close(self, conn, 1013);
 }
@@ -251,9 +257,11 @@ static void on_receive(cx_worker *self, const cx_env *env)
         send_close(self, env->conn, 1011);
         return;
     }
+    if (cx_actor_overflowed(actor))
+        return;   /* closing with 1013: what the consumer handled stays a prefix of what was sent */
     cx_mail *mail = cx_mail_new(CX_MAIL_RECEIVE, env->text.ptr, env->text.len);
     if (!mail || cx_actor_post(actor, mail) != 0)
-        overflow(self, actor, env->conn);
+        overflow(self, actor, env->conn, "message");
 }
 
 /* A server-side event: one EVENT mail per candidate actor (workers/events.h): the connection for a
@@ -263,12 +271,22 @@ static void post_event(cx_worker *self, cx_actor *actor, cx_event_share *event)
 {
     if (cx_ctx_event_route(cx_actor_ctx(actor), cx_event_share_action(event)) == CX_EVENT_PASSTHROUGH)
         return;   /* the consumer is fixed for the actor's life: safe to read here */
-    cx_mail *mail = cx_mail_new(CX_MAIL_EVENT, NULL, 0);
-    if (!mail)
+    cx_mail *mail = cx_actor_overflowed(actor) ? NULL : cx_mail_new(CX_MAIL_EVENT, NULL, 0);
+    if (mail)
+        mail->arg = cx_event_share_hold(event);
+    if (mail && cx_actor_post(actor, mail) == 0)
         return;
-    mail->arg = cx_event_share_hold(event);
-    if (cx_actor_post(actor, mail) != 0)   /* a full mailbox drops the event (best-effort, as in Channels) */
-        cx_event_mailbox_full(cx_actor_ctx(actor), event, self->mailbox_max);
+    /* Refused (a full mailbox, or the connection is already closing for it): never a silent hole. The
+     * client is closed with 1013, as for a message, so it knows to resync; what it got is a prefix. */
+    cx_actor_count_dropped_event(actor);
+    cx_worker_count_events_dropped(CX_EVENT_DROP_MAILBOX_FULL, 1);
+    if (!self->notify_dropped || cx_actor_overflowed(actor)) {
+        overflow(self, actor, cx_actor_ctx(actor)->conn, "event");
+        return;
+    }
+    cx_mail *tell = cx_actor_note_unreported(actor) ? cx_mail_new(CX_MAIL_DROPPED, NULL, 0) : NULL;
+    if (tell)   /* does not count against the bound: a full mailbox takes it */
+        cx_actor_post(actor, tell);
 }
 
 typedef struct {
@@ -325,6 +343,8 @@ static void actor_done(cx_worker *self, cx_actor *actor)
     for (size_t i = 0; i < n; i++)
         cx_timers_cancel(self->timers, ids[i]);
     cx_plugin *plugin = cx_ctx_consumer(ctx)->plugin;
+    if (cx_actor_dropped_events(actor))   /* one record per connection, with its own count */
+        cx_event_log_dropped(ctx, cx_actor_dropped_events(actor), self->mailbox_max);
     cx_memberships_forget(self->members, ctx->conn);   /* after every change it queued before DONE */
     cx_ctx_destroy(&ctx);
     cx_actor_destroy(&actor);
@@ -443,6 +463,13 @@ cx_worker *cx_worker_new(const char *endpoint, const char *name, cx_plugin_set *
     int threads = cx_scheduler_default_threads();
     self->plugins = plugins;
     self->mailbox_max = (size_t) cx_env_long("CHANX_MAILBOX_MAX", 1000, 1, 1000000);
+    const char *overflow_mode = cx_env_str("CHANX_EVENT_OVERFLOW", "close");
+    self->notify_dropped = strcmp(overflow_mode, "notify") == 0;
+    if (!self->notify_dropped && strcmp(overflow_mode, "close") != 0) {
+        cx_error("CHANX_EVENT_OVERFLOW is '%s': it must be close (the default) or notify", overflow_mode);
+        free(self);
+        return NULL;
+    }
     self->actors = cx_idmap_new();
     self->queue = cx_link_queue_new();
     self->timers = cx_timers_new();

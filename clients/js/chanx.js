@@ -9,8 +9,10 @@
  *
  *   1. connect with a DRF token (?token=<key>) or, in a browser, the Django
  *      session cookie the browser sends by itself;
- *   2. wait for {"action":"authentication","payload":{"status_code":200,...}};
- *      a refusal closes with 4000 + status (4401, 4403, 4404);
+ *   2. wait for {"action":"authentication","payload":{"status_code":200,...}}:
+ *      the ready point, the consumer's groups are joined by then, so whatever
+ *      is published to them afterwards reaches this client; a refusal closes
+ *      with 4000 + status (4401, 4403, 4404);
  *   3. send(action, payload); handlers per action receive what arrives;
  *      request() resolves when the consumer answers {"action":"complete"}
  *      (the deployment's CHANX_SEND_COMPLETION or the consumer's send_completion).
@@ -152,7 +154,8 @@ export class ChanxClient {
 
   /**
    * Opens the connection. Resolves with the authentication payload ({status_code: 200, ...})
-   * once the server accepted the client, or with null when waitForAuthentication is false.
+   * once the server accepted the client and its groups are joined (a publish after this reaches
+   * it), or with null when waitForAuthentication is false.
    * Rejects with a ChanxError (code 4401/4403/4404 and the refusal's payload) when refused, or
    * when the connection closes or authTimeoutMs passes first; reconnection then still follows
    * the rules above (a refusal stops it).

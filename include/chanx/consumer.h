@@ -56,12 +56,23 @@
  *
  * Lifecycle of one connection: the gateway authenticates the client
  * (.authentication, .permissions, .queryset); the worker then runs
- * has_permission, sends {"action":"authentication","payload":{"status_code":
- * 200,"status_text":"OK","data":{"detail":"OK"}}}, runs build_groups and
+ * has_permission, build_groups, sends {"action":"authentication","payload":
+ * {"status_code":200,"status_text":"OK","data":{"detail":"OK"}}} and runs
  * post_authentication; then receive_message once per valid message, in
  * arrival order; at the end disconnect(ctx, close_code) with the client's
  * close code (1000, 1001, 1006 when the link dropped...), after which the
  * state is freed and every group is left.
+ *
+ * The authentication message is the client's ready point: when it reaches
+ * the client, the groups build_groups joined are in effect at the broker
+ * and the gateway, so any group message or event published after the client
+ * read it (by the client itself, or by a backend that heard from it)
+ * reaches it. (The joins travel ahead of the message on the worker's one
+ * ordered link, and the broker applies them before it forwards the message.)
+ * A message build_groups itself sends arrives before the authentication
+ * message; one sent from post_authentication after it. (With
+ * send_authentication_message off there is no such message: a reply to the
+ * client's first message is then a ready point, by the same ordering.)
  *
  * Incoming schema (.incoming): a JSON object mapping each action to its
  * payload's schema, or to null for "no payload" ({"action":"ping"} or
@@ -362,7 +373,9 @@ int chanx_send_group_message(chanx_ctx *ctx, const char *action, const json_t *p
 /* A JSON object to every member of groups, as is: no is_mine/is_current. */
 int chanx_send_group_json(chanx_ctx *ctx, const json_t *message, const char *const *groups, int options);
 /* Joins or leaves a group at any time (build_groups only calls chanx_groups_add for you). Joining
- * twice is a no-op; leaving a group not joined too. Every group is left when the connection ends. */
+ * twice is a no-op; leaving a group not joined too. Every group is left when the connection ends.
+ * A join is in effect at the broker before anything the connection sends after it reaches the
+ * client (so a "joined" reply is a ready point too, as the authentication message is). */
 int chanx_group_add(chanx_ctx *ctx, const char *group);
 int chanx_group_discard(chanx_ctx *ctx, const char *group);
 /* Closes the connection with a WebSocket close code (1000, 4000-4999...). */

@@ -273,7 +273,7 @@ Test(crash, a_consumer_that_crashes_on_every_connect_backs_off_and_is_quarantine
                                                        cx_db_token_header(stack, alice), 10000);
         cr_assert_not_null(c, "the route never came back after %d crashes", crashes);
         for (json_t *m; (m = cx_receive_json(c, CRASH_CLOSE_MS));)
-            json_decref(m);   /* the authentication message, sent before build_groups */
+            json_decref(m);   /* whatever came before the crash */
         const char *reason = cx_communicator_close_reason(c);
         /* Connecting while the process restarts, before the gateway learnt it: refused, try again. */
         if (strcmp(reason, "no worker serves this route") == 0)

@@ -5,7 +5,8 @@
  * Pings: with a short CHANX_PING_INTERVAL_MS a raw-socket client receives
  * pings; one that never answers is dropped within interval + timeout, its
  * consumer's disconnect sees 1006, and its room goes on without it; one that
- * answers every ping stays, and so does the kit's client (lws answers pings).
+ * answers every ping stays, and so does the kit's client (lws answers pings);
+ * one that sends only its own pings, or only empty pongs, stays too.
  *
  * Proxies: behind a trusted peer the consumer, the logs and the Origin check
  * see what the proxy forwarded; from an untrusted peer forged headers change
@@ -303,6 +304,43 @@ Test(keepalive, a_client_that_answers_every_ping_stays_and_so_does_the_kits_clie
     json_t *all = cx_receive_all_json(kit, 5000, 0);
     cr_assert_eq(json_array_size(all), 1);
     json_decref(all);
+}
+
+/* A client whose only frames are its own pings (opcode 9), or empty pongs (opcode 10, unsolicited,
+ * as RFC 6455 5.5.3 allows for a heartbeat), never answers ours: lws answers the pings and swallows
+ * the empty pongs without a callback, yet both are activity (README: "pong or frame"). */
+static void stays_with_only(int opcode, const char *payload)
+{
+    start((const char *[]) { "cons_groups", NULL }, PING_ENV);
+    int64_t id = cx_db_create_user(stack, opcode == 9 ? "pinger" : "ponger", 0);
+    raw_client *c = raw_connect("/ws/cons_groups/lobby/", id);
+    char text[512];
+    cr_assert_eq(raw_next(c, 5000, text, sizeof text), 1);
+    int64_t until = now_ms() + 3 * (INTERVAL_MS + TIMEOUT_MS);
+    while (now_ms() < until) {
+        raw_send(c, opcode, payload);
+        int op;
+        while ((op = raw_next(c, 100, text, sizeof text)) > 0)   /* our pings and its pongs, unanswered */
+            cr_assert(op == 9 || op == 10, "opcode %d", op);
+        cr_assert_neq(op, -1, "dropped although it sent a frame every 100 ms");
+    }
+    raw_send(c, 1, "{\"action\":\"direct\",\"payload\":{\"n\":1}}");
+    int op;
+    while ((op = raw_next(c, 5000, text, sizeof text)) == 9 || op == 10)
+        ;
+    cr_assert_eq(op, 1, "no reply (opcode %d)", op);
+    cr_assert(strstr(text, "\"direct\""), "got %s", text);
+    raw_close(&c);
+}
+
+Test(keepalive, a_client_sending_only_its_own_pings_stays)
+{
+    stays_with_only(9, "hb");
+}
+
+Test(keepalive, a_client_sending_only_empty_pongs_stays)
+{
+    stays_with_only(10, "");
 }
 
 Test(keepalive, pings_off_leaves_a_silent_client_alone)

@@ -161,3 +161,39 @@ Test(idle_wheel, nonsense_settings_make_no_wheel)
     cr_assert_null(cx_idle_wheel_new(0, 1000, 0));
     cr_assert_null(cx_idle_wheel_new(1000, 0, 0));
 }
+
+/* The probe: entry 0's owner knows of activity the wheel was not told (the kernel saw it read or
+ * send), entry 1's knows of none. Asked only when an entry looks due, never for a busy one. */
+static size_t probes;
+static int probe_activity(cx_idle_entry *e, void *arg)
+{
+    record *r = arg;
+    probes++;
+    return e == r->base;
+}
+
+Test(idle_wheel, activity_a_probe_reports_counts_as_seen_and_a_silent_probe_changes_nothing)
+{
+    record r = { .now = 0 };
+    cx_idle_entry e[3];
+    memset(e, 0, sizeof e);
+    e[0].slot = e[1].slot = e[2].slot = -1;
+    r.base = e;
+    cx_idle_wheel *w = cx_idle_wheel_new(1000, 1000, 0);
+    cx_idle_wheel_set_probe(w, probe_activity);
+    for (int i = 0; i < 3; i++)
+        cx_idle_wheel_add(w, &e[i], 0);
+    probes = 0;
+    for (; r.now < 10000; r.now += 10) {
+        if (r.now % 300 == 0)
+            cx_idle_seen(&e[2], r.now);   /* busy: never due, never probed */
+        cx_idle_wheel_sweep(w, r.now, on_event, &r);
+    }
+    cr_assert_eq(r.pings[0] + r.deaths[0], 0, "an entry its probe vouches for was pinged or dropped");
+    cr_assert_eq(r.pings[1], 1);
+    cr_assert_eq(r.deaths[1], 1, "a probe that saw nothing must not keep an entry alive");
+    cr_assert_eq(r.pings[2] + r.deaths[2], 0);
+    cr_assert(probes >= 10 && probes <= 14, "%zu probes: about one per interval for entry 0, two for entry 1",
+              probes);
+    cx_idle_wheel_destroy(&w);
+}

@@ -9,7 +9,8 @@
  * connection's order and state), "staff_only" (sent only to staff users: a
  * handler filtering by user), "kick" (closes with the payload's code) and
  * "nap" {"ms"} (answers "napping", then holds its thread that long, so the
- * connection's mailbox fills: CHANX_MAILBOX_MAX). Messages: "count"
+ * connection's mailbox fills: CHANX_MAILBOX_MAX), "tick" {"n", "ms"} (holds its
+ * thread ms, as a slow handler does, then answers "ticked" {"n"}). Messages: "count"
  * (increments and answers the count), "whoami" (the connection id as a
  * decimal string), "join" {"group"}.
  *
@@ -70,6 +71,15 @@ static int feed_event(chanx_ctx *ctx, const chanx_msg *event)
         return chanx_close(ctx, (int) json_integer_value(json_object_get(payload, "code")));
     if (chanx_msg_is(event, "fail"))
         return CHANX_ERROR;
+    if (chanx_msg_is(event, "tick")) {
+        json_int_t ms = json_integer_value(json_object_get(payload, "ms"));
+        struct timespec work = { (time_t) (ms / 1000), (long) (ms % 1000) * 1000000L };
+        nanosleep(&work, NULL);
+        json_t *p = json_pack("{s:O}", "n", json_object_get(payload, "n"));
+        int rc = chanx_send_message(ctx, "ticked", p);
+        json_decref(p);
+        return rc;
+    }
     if (chanx_msg_is(event, "nap")) {
         json_int_t ms = json_integer_value(json_object_get(payload, "ms"));
         int rc = chanx_send_message(ctx, "napping", payload);
@@ -94,6 +104,8 @@ CHANX_CONSUMER(feed) {
     .receive_message = feed_receive,
     .events = "{\"announce\": {\"type\": \"object\", \"properties\": {\"n\": {\"type\": \"integer\"}}, \"required\": [\"n\"]},"
               " \"staff_only\": null, \"fail\": null,"
+              " \"tick\": {\"type\": \"object\", \"properties\": {\"n\": {\"type\": \"integer\"}, \"ms\": {\"type\": \"integer\"}},"
+              "            \"required\": [\"n\", \"ms\"]},"
               " \"nap\": {\"type\": \"object\", \"properties\": {\"ms\": {\"type\": \"integer\"}}, \"required\": [\"ms\"]},"
               " \"kick\": {\"type\": \"object\", \"properties\": {\"code\": {\"type\": \"integer\"}}, \"required\": [\"code\"]}}",
     .passthrough_events = CHANX_ROUTES("notify"),
