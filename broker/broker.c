@@ -10,6 +10,7 @@
  * gauges. One thread owns everything: no locks.
  */
 #include "broker/broker_internal.h"
+#include "broker/bans.h"
 #include "common/curve.h"
 #include "broker/metrics.h"
 #include "common/link.h"
@@ -60,7 +61,8 @@ static void publish_state(cx_broker *self)
 {
     cx_broker_state s = { .connections = cx_idmap_size(self->conns), .groups = cx_groups_count(self->groups),
                           .members = cx_groups_memberships(self->groups),
-                          .routes = cx_route_table_size(self->routes) };
+                          .routes = cx_route_table_size(self->routes),
+                          .stranger_bytes = cx_rebuild_stranger_bytes(self) };
     for (peer *p = zhashx_first(self->peers); p; p = zhashx_next(self->peers))
         if (!p->supervisor)   /* a worker supervisor serves nothing itself: its children are the workers */
             *(p->role == CX_ROLE_WORKER ? &s.workers : &s.gateways) += 1;
@@ -101,10 +103,10 @@ cx_broker *cx_broker_new(const char *endpoint)
     self->routes = cx_route_table_new();
     self->dec = cx_decoder_new();
     self->enc = cx_encoder_new();
-    self->banned = zhashx_new();
+    self->bans = cx_bans_new();
     self->rebuild = cx_rebuild_new();
     if (!self->router || !self->peers || !self->conns || !self->groups || !self->routes || !self->dec
-        || !self->enc || !self->banned || !self->rebuild || !self->worker_groups || !self->users) {
+        || !self->enc || !self->bans || !self->rebuild || !self->worker_groups || !self->users) {
         cx_broker_destroy(&self);
         return NULL;
     }
@@ -114,6 +116,7 @@ cx_broker *cx_broker_new(const char *endpoint)
     zsock_set_sndhwm(self->router, 0);
     zsock_set_rcvhwm(self->router, 0);
     zsock_set_linger(self->router, 0);
+    cx_link_limit_messages(self->handle);
     char *allowed = NULL, public_key[41];
     int curve = cx_curve_server(self->router, &allowed, public_key);
     if (curve == 1)
@@ -160,7 +163,7 @@ void cx_broker_destroy(cx_broker **self_p)
     zsock_destroy(&self->router);
     cx_zap_destroy(&self->zap);
     cx_rebuild_destroy(&self->rebuild);
-    zhashx_destroy(&self->banned);
+    cx_bans_destroy(&self->bans);
     free(self);
     *self_p = NULL;
 }

@@ -28,7 +28,7 @@ typedef struct {
     size_t idlen;
     cx_role role;
     const cx_role_rule *rule;    /* what it may send (roles.c) */
-    int offences;                /* envelopes refused; at MAX_OFFENCES the peer is dropped */
+    char key[41];                /* its CURVE public key (Z85), "" on plain links: offences count here (bans.h) */
     uint64_t pid;
     int supervisor;              /* a worker supervisor (HELLO flag): serves nothing, reports WORKER_EXIT */
     int64_t last_heard;
@@ -57,7 +57,7 @@ struct cx_broker {
     cx_encoder *enc;
     int64_t last_beat;
     cx_zap *zap;                 /* NULL with plain links */
-    zhashx_t *banned;            /* routing ids dropped for repeated offences, until a restart */
+    struct cx_bans *bans;        /* keys (or routing ids) dropped for repeated offences, until a restart */
     cx_rebuild *rebuild;         /* state re-announced by peers after a restart (rebuild.c) */
 };
 
@@ -89,9 +89,10 @@ peer **cx_broker_peers_snapshot(cx_broker *self, size_t *n);
 void cx_broker_peer_free(void **item);
 /* Takes a peer out of service: its connections are closed on the other side. */
 void cx_broker_peer_remove(cx_broker *self, peer *p, const char *why);
-/* HELLO from id; known is the peer already under that id (or NULL), key_rule its CURVE key's role. */
+/* HELLO from id; known is the peer already under that id (or NULL), key_rule its CURVE key's role and
+ * key the key itself (Z85; NULL on plain links). */
 void cx_broker_on_hello(cx_broker *self, const char *id, size_t idlen, peer *known, const cx_env *env,
-                        const cx_role_rule *key_rule);
+                        const cx_role_rule *key_rule, const char *key);
 void cx_broker_offence(cx_broker *self, peer *p, const cx_env *env, const char *why);
 /* Sends heartbeats when due and removes peers silent past the timeout. */
 void cx_broker_heartbeat(cx_broker *self);
@@ -126,6 +127,8 @@ int cx_rebuild_defer(cx_broker *self, const peer *p, const cx_env *env, zmq_msg_
 /* An envelope from a peer the broker does not know yet (it sent before its HELLO reached us): kept
  * until its introduction ends (RESUME 0). Returns 1 for the first one held (ask who it is). */
 int cx_rebuild_hold_stranger(cx_broker *self, const char *id, zmq_msg_t *body);
+/* Bytes held for peers that have not said HELLO yet (bounded: CHANX_BROKER_STRANGER_MAX_BYTES). */
+size_t cx_rebuild_stranger_bytes(const cx_broker *self);
 /* A connection ended because its gateway or worker was declared dead: if that peer comes back and
  * re-announces it, it is told at once instead of opening a rebuild window. */
 void cx_rebuild_ended(cx_broker *self, uint64_t conn);

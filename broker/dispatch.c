@@ -9,6 +9,7 @@
  * connections wait and replay through here.
  */
 #include "broker/broker_internal.h"
+#include "broker/bans.h"
 #include "broker/metrics.h"
 #include "common/link.h"
 #include "common/log.h"
@@ -151,16 +152,18 @@ void cx_broker_dispatch(cx_broker *self, cx_decoder *dec, const char *id, size_t
         return;
     }
     cx_broker_count_envelope(env.type);
-    if (zhashx_size(self->banned) > 0 && zhashx_lookup(self->banned, id))   /* no hashing when nobody is */
-        return;
     /* With CURVE, the role is the key's (ZAP User-Id), read on every envelope: a routing id freed by one
-     * peer and taken by another key's holder must not inherit the first one's role. */
+     * peer and taken by another key's holder must not inherit the first one's role. Bans are by key
+     * (ZAP's X-Key, zap.h), so a banned peer gains nothing by taking a new routing id. */
     const cx_role_rule *key_rule = NULL;
     if (self->zap && !(key_rule = cx_role_rule_named(zmq_msg_gets(body, "User-Id"))))
         return;
+    const char *key = self->zap ? zmq_msg_gets(body, CX_ZAP_KEY_PROPERTY) : NULL;
+    if (cx_bans_banned(self->bans, key && *key ? key : id))
+        return;
     peer *p = zhashx_lookup(self->peers, id);
     if (env.type == CX_ENV_HELLO) {
-        cx_broker_on_hello(self, id, idlen, p, &env, key_rule);
+        cx_broker_on_hello(self, id, idlen, p, &env, key_rule, key);
         return;
     }
     if (!p) {

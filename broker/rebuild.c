@@ -66,6 +66,8 @@ typedef struct {
 typedef struct {
     held_list list;
     int64_t first;
+    size_t bytes;                /* of the envelopes in list */
+    int warned;                  /* its drops were logged */
 } stranger;
 
 typedef struct {
@@ -78,6 +80,8 @@ struct cx_rebuild {
     int64_t opened;              /* when it opened */
     held_list deferred;
     zhashx_t *strangers;         /* routing id → stranger */
+    size_t stranger_bytes;       /* held for all strangers */
+    size_t stranger_max, strangers_max;   /* CHANX_BROKER_STRANGER_MAX_BYTES, _STRANGERS_MAX_BYTES */
     size_t nheld;                /* in deferred and strangers */
     int warned;
     cx_decoder *dec;             /* replays decode with their own decoder: they run inside a dispatch */
@@ -151,6 +155,8 @@ cx_rebuild *cx_rebuild_new(void)
         return NULL;
     }
     zhashx_set_destructor(r->strangers, stranger_free);
+    r->stranger_max = (size_t) cx_env_long("CHANX_BROKER_STRANGER_MAX_BYTES", 16L << 20, 0, 1L << 40);
+    r->strangers_max = (size_t) cx_env_long("CHANX_BROKER_STRANGERS_MAX_BYTES", 64L << 20, 0, 1L << 40);
     return r;
 }
 
@@ -239,6 +245,9 @@ static int rebuild_ms(void)
     return (int) cx_env_long("CHANX_REBUILD_MS", cx_heartbeat_timeout_ms() + 1000, 0, 600000);
 }
 
+/* Held bytes are bounded per stranger and for all of them: before HELLO, a peer is only a key (an api
+ * key's holder among them), and 30 envelopes of 8 MB took a broker from 12 to 241 MB. What passes a
+ * bound is dropped, logged once per stranger. */
 int cx_rebuild_hold_stranger(cx_broker *self, const char *id, zmq_msg_t *body)
 {
     cx_rebuild *r = self->rebuild;
@@ -250,8 +259,25 @@ int cx_rebuild_hold_stranger(cx_broker *self, const char *id, zmq_msg_t *body)
         s->first = cx_now_ms();
         zhashx_insert(r->strangers, id, s);
     }
-    list_push(r, &s->list, id, body);
+    size_t size = zmq_msg_size(body);
+    if (s->bytes + size > r->stranger_max || r->stranger_bytes + size > r->strangers_max) {
+        if (!s->warned++)
+            cx_log_fields(CX_LOG_WARNING, "envelopes of a peer that has not said HELLO dropped: over the bound",
+                          json_pack("{s:s, s:I, s:I, s:I, s:I}", "peer", id, "held", (json_int_t) s->bytes,
+                                    "bound", (json_int_t) r->stranger_max, "all_strangers",
+                                    (json_int_t) r->stranger_bytes, "all_bound", (json_int_t) r->strangers_max));
+        return first;
+    }
+    if (list_push(r, &s->list, id, body) == 0) {
+        s->bytes += size;
+        r->stranger_bytes += size;
+    }
     return first;
+}
+
+size_t cx_rebuild_stranger_bytes(const cx_broker *self)
+{
+    return self->rebuild->stranger_bytes;
 }
 
 int cx_rebuild_defer(cx_broker *self, const peer *p, const cx_env *env, zmq_msg_t *body)
@@ -280,6 +306,7 @@ static void release_stranger(cx_broker *self, const peer *p)
         return;
     held_list list = s->list;
     s->list = (held_list) { 0 };
+    r->stranger_bytes -= s->bytes;
     zhashx_delete(r->strangers, p->id);
     list_drain(self, &list, 1);
 }
@@ -385,6 +412,7 @@ void cx_rebuild_tick(cx_broker *self)
     for (stranger *s = zhashx_first(r->strangers); s; s = zhashx_next(r->strangers))
         if (now - s->first > STRANGER_TTL_MS) {   /* never introduced itself: drop (one per tick) */
             r->nheld -= s->list.n;
+            r->stranger_bytes -= s->bytes;
             zhashx_delete(r->strangers, zhashx_cursor(r->strangers));
             break;
         }

@@ -231,31 +231,21 @@ int cx_publisher_next_tick_ms(const cx_publisher *self)
     return cx_link_next_tick_ms(self->link);
 }
 
-/* Reads what the broker sent; returns how many of the pending requests got their RESULT. */
-static size_t collect(cx_publisher *self, cx_publish_cmd *cmds, size_t n, uint64_t first, cx_publish_result *results,
-                      char *answered, int *reintroduce)
+int cx_publisher_receive(cx_publisher *self, cx_publish_on_result on_result, void *arg)
 {
-    size_t got = 0;
+    int reintroduced = 0;
     cx_env env;
     for (cx_link_event ev; (ev = cx_link_recv(self->link, &env)) != CX_LINK_NONE;) {
-        if (ev == CX_LINK_REINTRODUCE) {
-            *reintroduce = 1;
-            continue;
-        }
-        if (env.type == CX_ENV_ROUTES) {
+        if (ev == CX_LINK_REINTRODUCE)
+            reintroduced = 1;
+        else if (env.type == CX_ENV_ROUTES)
             cx_event_catalog_update(self->catalog, &env);
-            continue;
-        }
-        if (env.type != CX_ENV_RESULT || env.request < first || env.request >= first + n || !cmds)
-            continue;
-        size_t i = (size_t) (env.request - first);
-        if (!answered[i]) {
-            answered[i] = 1;
-            results[i] = (cx_publish_result) { env.gateways, env.connections };
-            got++;
-        }
+        else if (env.type == CX_ENV_RESULT && on_result)
+            on_result(env.request, &(cx_publish_result) { env.gateways, env.connections }, arg);
     }
-    return got;
+    if (reintroduced)   /* a restarted broker dropped what it got before our HELLO: the caller re-sends */
+        cx_link_hello(self->link);
+    return reintroduced;
 }
 
 int cx_publisher_check_event(const cx_publisher *self, const json_t *params, cx_publish_error *err, json_t **errors)
@@ -271,49 +261,69 @@ int cx_publisher_check_event(const cx_publisher *self, const json_t *params, cx_
 
 void cx_publisher_pump(cx_publisher *self)
 {
-    int reintroduce = 0;
-    collect(self, NULL, 0, 0, NULL, NULL, &reintroduce);
-    if (reintroduce)
-        cx_link_hello(self->link);
+    cx_publisher_receive(self, NULL, NULL);
     cx_link_tick(self->link);
 }
 
-static void send_pending(cx_publisher *self, cx_publish_cmd *cmds, size_t n, uint64_t first, const char *answered)
+void cx_publisher_tick(cx_publisher *self)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (answered[i])
-            continue;
+    cx_link_tick(self->link);
+}
+
+void cx_publisher_resend(cx_publisher *self, const cx_publish_cmd *cmds, size_t n, const char *answered)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!answered || !answered[i])
+            if (cx_link_send(self->link, &cmds[i].env) != 0)
+                cx_warn("cannot queue a %s for the broker", cx_env_type_name(cmds[i].env.type));
+}
+
+uint64_t cx_publisher_send(cx_publisher *self, cx_publish_cmd *cmds, size_t n)
+{
+    uint64_t first = self->next_request + 1;
+    self->next_request += n;
+    for (size_t i = 0; i < n; i++)
         cmds[i].env.request = first + i;
-        if (cx_link_send(self->link, &cmds[i].env) != 0)
-            cx_warn("cannot queue a %s for the broker", cx_env_type_name(cmds[i].env.type));
-    }
+    cx_publisher_resend(self, cmds, n, NULL);
+    return first;
+}
+
+/* What cx_publisher_run waits for: the results of requests first .. first + n - 1. */
+typedef struct {
+    uint64_t first;
+    size_t n, done;
+    char *answered;
+    cx_publish_result *results;
+} waiting;
+
+static void on_run_result(uint64_t request, const cx_publish_result *result, void *arg)
+{
+    waiting *w = arg;
+    if (request < w->first || request >= w->first + w->n || w->answered[request - w->first])
+        return;
+    w->answered[request - w->first] = 1;
+    w->results[request - w->first] = *result;
+    w->done++;
 }
 
 int cx_publisher_run(cx_publisher *self, cx_publish_cmd *cmds, size_t n, cx_publish_result *results, int timeout_ms)
 {
-    char *answered = calloc(n + 1, 1);
-    if (!answered)
+    waiting w = { .n = n, .answered = calloc(n + 1, 1), .results = results };
+    if (!w.answered)
         return -1;
-    uint64_t first = self->next_request + 1;
-    self->next_request += n;
-    send_pending(self, cmds, n, first, answered);
-    size_t done = 0;
+    w.first = cx_publisher_send(self, cmds, n);
     int64_t deadline = cx_now_ms() + timeout_ms;
     zmq_pollitem_t item = { .socket = cx_link_socket(self->link), .events = ZMQ_POLLIN };
-    while (done < n) {
+    while (w.done < n) {
         int64_t left = deadline - cx_now_ms();
         if (left <= 0)
             break;
         int wait = cx_link_next_tick_ms(self->link) + 1;
         zmq_poll(&item, 1, wait < left ? wait : left);
-        int reintroduce = 0;
-        done += collect(self, cmds, n, first, results, answered, &reintroduce);
-        if (reintroduce) {   /* a restarted broker dropped what it got before our HELLO */
-            cx_link_hello(self->link);
-            send_pending(self, cmds, n, first, answered);
-        }
+        if (cx_publisher_receive(self, on_run_result, &w))
+            cx_publisher_resend(self, cmds, n, w.answered);
         cx_link_tick(self->link);
     }
-    free(answered);
-    return done == n ? 0 : -1;
+    free(w.answered);
+    return w.done == n ? 0 : -1;
 }

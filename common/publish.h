@@ -74,6 +74,19 @@ int cx_publisher_run(cx_publisher *self, cx_publish_cmd *cmds, size_t n, cx_publ
 int cx_publisher_check_event(const cx_publisher *self, const json_t *params, cx_publish_error *err, json_t **errors);
 /* Heartbeats and broker messages while idle; call at least every heartbeat interval. */
 void cx_publisher_pump(cx_publisher *self);
+
+/* The same without waiting, for a server that must keep answering while the broker is slow or gone
+ * (api/): cx_publisher_send gives the n commands consecutive request ids (the first is returned),
+ * sends them, and returns at once; cx_publisher_receive reads what the broker sent and calls
+ * on_result for each RESULT (request id, what it reached). It returns 1 when a restarted broker asked
+ * us to introduce ourselves again: HELLO is sent, and whatever was not answered yet must be sent
+ * again with cx_publisher_resend (answered: a flag per command, or NULL for all). */
+typedef void (*cx_publish_on_result)(uint64_t request, const cx_publish_result *result, void *arg);
+uint64_t cx_publisher_send(cx_publisher *self, cx_publish_cmd *cmds, size_t n);
+int cx_publisher_receive(cx_publisher *self, cx_publish_on_result on_result, void *arg);
+void cx_publisher_resend(cx_publisher *self, const cx_publish_cmd *cmds, size_t n, const char *answered);
+/* Sends a HEARTBEAT when one is due (see cx_link_tick). */
+void cx_publisher_tick(cx_publisher *self);
 /* The broker link's socket (for zmq_poll), and whether the broker is heard from. */
 void *cx_publisher_socket(const cx_publisher *self);
 int cx_publisher_alive(const cx_publisher *self);

@@ -12,6 +12,7 @@
  */
 #include "workers/actor.h"
 #include "workers/events.h"
+#include "common/invariant.h"
 #include "common/log.h"
 
 #include <pthread.h>
@@ -75,6 +76,10 @@ void cx_actor_destroy(cx_actor **self_p)
     if (!self_p || !*self_p)
         return;
     cx_actor *self = *self_p;
+    pthread_mutex_lock(&self->lock);
+    int may_run = self->scheduled && !self->finished;
+    pthread_mutex_unlock(&self->lock);
+    CX_ASSERT(!may_run, "connection actor %p destroyed while a pool thread may run it", (void *) self);
     free_mail(self->head);
     pthread_mutex_destroy(&self->lock);
     free(self);
@@ -182,6 +187,9 @@ void cx_actor_run(cx_sched_node *node)
     cx_actor *self = (cx_actor *) ((char *) node - offsetof(cx_actor, node));
     for (int i = 0; i < BATCH; i++) {
         pthread_mutex_lock(&self->lock);
+        /* A run nobody scheduled (a stale run-queue entry) could run its consumer beside another thread. */
+        CX_ASSERT(self->scheduled && !self->finished, "connection actor of %llu run while %s",
+                  (unsigned long long) chanx_connection_id(self->ctx), self->finished ? "finished" : "not scheduled");
         cx_mail *m = self->head;
         if (!m) {
             self->scheduled = 0;

@@ -12,6 +12,7 @@
  */
 #include "workers/context_internal.h"
 #include "common/http_status.h"
+#include "common/invariant.h"
 #include "common/log.h"
 #include "common/subprotocol.h"
 #include "common/metrics.h"
@@ -55,12 +56,12 @@ static json_t *kwargs_as_text(const json_t *kwargs)
     return text;
 }
 
-chanx_ctx *cx_ctx_new(cx_worker *worker, cx_consumer_entry *consumer, const cx_env *c)
+chanx_ctx *cx_ctx_new(const cx_services *services, cx_consumer_entry *consumer, const cx_env *c)
 {
     chanx_ctx *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
-    self->worker = worker;
+    self->services = services;
     self->consumer = consumer;
     self->conn = c->conn;
     self->state = calloc(1, consumer->desc->state_size ? consumer->desc->state_size : 1);
@@ -82,7 +83,7 @@ chanx_ctx *cx_ctx_new(cx_worker *worker, cx_consumer_entry *consumer, const cx_e
     self->auth_class = (c->flags & CX_USER_AUTH_TOKEN) ? CHANX_TOKEN_AUTH
                        : (c->flags & CX_USER_AUTH_SESSION) ? CHANX_SESSION_AUTH
                        : (c->flags & CX_USER_AUTH_JWT) ? CHANX_JWT_AUTH : NULL;
-    const cx_settings *s = cx_worker_settings(worker);
+    const cx_settings *s = services->settings;
     const chanx_consumer *d = consumer->desc;
     self->send_completion = flag_on(d->send_completion, s->send_completion);
     self->log_received = flag_on(d->log_received_message, s->log_received_message);
@@ -138,7 +139,7 @@ int cx_ctx_closed(const chanx_ctx *self)
 
 static int send_authentication(chanx_ctx *self, int status, const char *status_text, const char *detail)
 {
-    const cx_settings *s = cx_worker_settings(self->worker);
+    const cx_settings *s = self->services->settings;
     if (!flag_on(self->consumer->desc->send_authentication_message, s->send_authentication_message))
         return 0;
     json_t *payload = json_pack("{s:i, s:s, s:{s:s}}", "status_code", status, "status_text", status_text,
@@ -196,6 +197,7 @@ static int start(chanx_ctx *self)
 
 int cx_ctx_start(chanx_ctx *self)
 {
+    CX_ASSERT(!self->ending, "connection %llu started after its disconnect", (unsigned long long) self->conn);
     double started = cx_metrics_now();
     int rc = start(self);
     cx_consumer_observe_connect(self->consumer->metrics, cx_metrics_now() - started);
@@ -235,6 +237,9 @@ static json_t *validated(chanx_ctx *self, const char *text, size_t len)
 
 void cx_ctx_receive(chanx_ctx *self, const char *text, size_t len)
 {
+    /* After disconnect the consumer may have freed what its state points to: its receive would crash. */
+    CX_ASSERT(!self->ending, "a frame for connection %llu handled after its disconnect",
+              (unsigned long long) self->conn);
     snprintf(self->message_id, sizeof self->message_id, "%08x", ++self->received);
     json_t *message = validated(self, text, len);
     if (!message) {
@@ -273,6 +278,7 @@ void cx_ctx_receive(chanx_ctx *self, const char *text, size_t len)
 
 void cx_ctx_stop(chanx_ctx *self, int close_code)
 {
+    CX_ASSERT(!self->ending, "connection %llu disconnected twice", (unsigned long long) self->conn);
     self->ending = 1;
     double started = cx_metrics_now();
     if (self->consumer->desc->disconnect) {

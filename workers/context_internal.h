@@ -6,11 +6,12 @@
 #ifndef CX_WORKERS_CONTEXT_INTERNAL_H
 #define CX_WORKERS_CONTEXT_INTERNAL_H
 
+#include "workers/ctx_log.h"
 #include "workers/context.h"
 #include "workers/crash_report.h"
 
 struct chanx_ctx {
-    cx_worker *worker;
+    const cx_services *services;   /* the worker's, handed down at creation */
     cx_consumer_entry *consumer;
     uint64_t conn;
     void *state;
@@ -41,12 +42,6 @@ struct chanx_groups {
     chanx_ctx *ctx;
 };
 
-/* Fields every log record of a connection carries. New object. Only on the connection's own thread:
- * message_id changes as it handles messages. */
-json_t *cx_ctx_log_fields(const chanx_ctx *self);
-/* The fields that never change after CONNECT (no message_id): safe from the link thread while the
- * connection's callbacks run elsewhere. New object. */
-json_t *cx_ctx_log_identity(const chanx_ctx *self);
 /* An info record of a message received or sent ("Received websocket json"...), unless its action
  * is one the consumer or the deployment ignores (log_ignored_actions). action may be NULL; extra
  * (stolen, may be NULL) adds fields. */

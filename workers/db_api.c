@@ -119,7 +119,7 @@ static PGresult *run(chanx_ctx *ctx, const char *sql, const json_t *params)
         log_db_error(ctx, sql, NULL, why);
         return NULL;
     }
-    cx_db_pool *pool = cx_worker_db(ctx->worker);
+    cx_db_pool *pool = ctx->services->db;
     cx_db_conn *conn = ctx->tx ? ctx->tx : cx_db_pool_acquire(pool, why, sizeof why);
     if (!conn) {
         log_db_error(ctx, sql, NULL, why);
@@ -183,7 +183,7 @@ int chanx_db_transaction(chanx_ctx *ctx, chanx_db_transaction_fn *fn, void *arg)
         return CHANX_ERROR;
     }
     char why[512];
-    cx_db_pool *pool = cx_worker_db(ctx->worker);
+    cx_db_pool *pool = ctx->services->db;
     cx_db_conn *conn = cx_db_pool_acquire(pool, why, sizeof why);
     if (!conn) {
         log_db_error(ctx, "BEGIN", NULL, why);

@@ -62,7 +62,7 @@ static uint64_t start_timer(chanx_ctx *ctx, int64_t ms, int repeating, chanx_tim
     }
     *t = (cx_timer) { .id = id, .conn = ctx->conn, .due_ms = cx_timer_now_ms() + ms,
                       .period_ms = repeating ? ms : 0, .fn = fn, .arg = arg };
-    cx_worker_post(ctx->worker, item);
+    cx_outbox_post(ctx->services->outbox, item);
     return id;
 }
 
@@ -82,7 +82,7 @@ int chanx_timer_cancel(chanx_ctx *ctx, uint64_t id)
         return CHANX_ERROR;
     cx_lq_item *item = cx_lq_item_new(CX_LQ_TIMER_CANCEL, NULL, id, NULL, 0);
     if (item)   /* without it the link thread's tick finds the id dead and is dropped here anyway */
-        cx_worker_post(ctx->worker, item);
+        cx_outbox_post(ctx->services->outbox, item);
     return CHANX_OK;
 }
 

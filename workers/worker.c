@@ -9,11 +9,21 @@
  * (workers/scheduler.c) runs the actors (workers/actor.c): each connection's
  * mail in arrival order, on one thread at a time, so the guarantees of
  * include/chanx/consumer.h hold while a blocking consumer holds up only its
- * own thread. Layering: scheduler -> actor -> context -> send, and only this
- * file knows them all.
+ * own thread.
  *
- * Pool threads reach the link thread through one queue (workers/link_queue.h):
- * encoded envelopes to send, timers to arm or cancel, actors that finished.
+ * Layering: scheduler -> actor -> context -> send -> outbox, in the order work
+ * flows, and only this file knows them all. Nothing calls back up: the
+ * scheduler runs actors through the function this file hands it
+ * (cx_actor_run), and the context (context.c, events.c, timer_api.c,
+ * db_api.c, send.c) reaches the broker, the settings and the database through
+ * the services this file hands each connection at CONNECT (workers/services.h:
+ * the outbox, the settings, the database pool), never through the worker.
+ * scripts/check-layers (make test) fails on a call circle; workers/README.md
+ * maps the files.
+ *
+ * Pool threads reach the link thread through one queue (workers/link_queue.h,
+ * written through workers/outbox.h): encoded envelopes to send, timers to arm
+ * or cancel, group memberships, actors that finished.
  * A finished actor is destroyed here, and only then is its plugin released,
  * so hot reload (plugin_set.c) never unloads code a thread may still run.
  * A mailbox that reaches CHANX_MAILBOX_MAX closes its connection with 1013,
@@ -30,21 +40,23 @@
  */
 #include "workers/worker.h"
 #include "common/env.h"
-#include "workers/context_internal.h"
-#include "workers/events.h"
-#include "workers/liveness.h"
 #include "common/idmap.h"
+#include "common/invariant.h"
 #include "common/link.h"
 #include "common/log.h"
 #include "workers/actor.h"
 #include "workers/crash_report.h"
 #include "workers/context_internal.h"
 #include "workers/db_pool.h"
-#include "workers/liveness.h"
+#include "workers/events.h"
 #include "workers/link_queue.h"
+#include "workers/liveness.h"
 #include "workers/memberships.h"
 #include "workers/metrics.h"
+#include "workers/outbox.h"
 #include "workers/scheduler.h"
+#include "workers/services.h"
+#include "workers/settings.h"
 #include "workers/timers.h"
 
 #include <czmq.h>
@@ -64,100 +76,24 @@ struct cx_worker {
     cx_settings settings;
     cx_scheduler *scheduler;
     cx_link_queue *queue;       /* pool threads → link thread */
+    cx_outbox *outbox;          /* the connections' way out, over link and queue (outbox.h) */
     cx_timers *timers;
     cx_db_pool *db;
     size_t mailbox_max;
     int notify_dropped;         /* CHANX_EVENT_OVERFLOW=notify: a refused event is told, not closed for */
     cx_memberships *members;    /* groups → connections, for group events (memberships.h) */
+    cx_services services;       /* outbox, settings, db: handed to every connection (services.h) */
 };
 
-/* Each pool thread encodes its own envelopes (the link's encoder belongs to the link thread). */
-static __thread cx_encoder *thread_encoder;
-static __thread int on_pool_thread;
-
+/* Each pool thread: its encoder (outbox.h), and an alternate signal stack, since consumers run here and
+ * a stack overflow must be reported too (crash_report.h). */
 static void pool_thread_hook(int starting)
 {
-    on_pool_thread = starting;
-    if (starting) {
-        thread_encoder = cx_encoder_new();
-        cx_crash_report_thread_start();   /* consumers run here: a stack overflow must be reported too */
-    } else {
-        cx_encoder_destroy(&thread_encoder);
-        cx_crash_report_thread_stop();
-    }
-}
-
-/* GROUP_ADD and GROUP_DISCARD are noted in the link thread's index as they pass, ahead of the
- * envelope itself, so the index never lags behind what the broker was told. */
-static void note_membership(cx_worker *worker, const cx_env *env)
-{
-    int join = env->type == CX_ENV_GROUP_ADD;
-    if (!on_pool_thread) {
-        if (join)
-            cx_memberships_join(worker->members, env->group.ptr, env->group.len, env->conn);
-        else
-            cx_memberships_leave(worker->members, env->group.ptr, env->group.len, env->conn);
-        return;
-    }
-    cx_lq_item *item = cx_lq_item_new(join ? CX_LQ_GROUP_JOIN : CX_LQ_GROUP_LEAVE, NULL, env->conn, env->group.ptr,
-                                      env->group.len);
-    if (item)
-        cx_link_queue_push(worker->queue, item);
+    cx_outbox_thread_hook(starting);
+    if (starting)
+        cx_crash_report_thread_start();
     else
-        cx_error("out of memory: events to group %.*s may miss connection %llu", (int) env->group.len,
-                 env->group.ptr, (unsigned long long) env->conn);
-}
-
-int cx_worker_send(cx_worker *worker, const cx_env *env)
-{
-    if (env->type == CX_ENV_GROUP_ADD || env->type == CX_ENV_GROUP_DISCARD)
-        note_membership(worker, env);
-    if (!on_pool_thread)
-        return cx_link_send(worker->link, env);
-    const char *data;
-    size_t len;
-    if (!thread_encoder || cx_encoder_encode(thread_encoder, env, &data, &len) != 0)
-        return -1;
-    cx_lq_item *item = cx_lq_item_new(CX_LQ_ENVELOPE, NULL, 0, data, len);
-    if (!item)
-        return -1;
-    cx_link_queue_push(worker->queue, item);
-    return 0;
-}
-
-void cx_worker_post(cx_worker *worker, cx_lq_item *item)
-{
-    cx_link_queue_push(worker->queue, item);
-}
-
-cx_db_pool *cx_worker_db(cx_worker *worker)
-{
-    return worker->db;
-}
-
-const cx_settings *cx_worker_settings(const cx_worker *worker)
-{
-    return &worker->settings;
-}
-void cx_settings_load(cx_settings *s)
-{
-    s->send_completion = cx_env_flag("CHANX_SEND_COMPLETION", 0);
-    s->send_authentication_message = cx_env_flag("CHANX_SEND_AUTHENTICATION_MESSAGE", 1);
-    s->log_received_message = cx_env_flag("CHANX_LOG_RECEIVED_MESSAGE", 1);
-    s->log_sent_message = cx_env_flag("CHANX_LOG_SENT_MESSAGE", 1);
-    s->camelize = cx_env_flag("CHANX_CAMELIZE", 0);
-    s->log_ignored_actions = json_array();
-    const char *ignored = cx_env_str("CHANX_LOG_IGNORED_ACTIONS", NULL);
-    char *copy = ignored ? strdup(ignored) : NULL, *save = NULL;
-    for (char *a = copy ? strtok_r(copy, ", ", &save) : NULL; a; a = strtok_r(NULL, ", ", &save))
-        json_array_append_new(s->log_ignored_actions, json_string(a));
-    free(copy);
-}
-
-void cx_settings_free(cx_settings *s)
-{
-    json_decref(s->log_ignored_actions);
-    s->log_ignored_actions = NULL;
+        cx_crash_report_thread_stop();
 }
 
 /* ----------------------------------------------------------- registration */
@@ -221,7 +157,7 @@ static void send_close(cx_worker *self, uint64_t conn, int code)
 static void on_connect(cx_worker *self, const cx_env *env)
 {
     cx_consumer_entry *consumer = cx_plugin_set_find(self->plugins, env->consumer);
-    chanx_ctx *ctx = consumer ? cx_ctx_new(self, consumer, env) : NULL;
+    chanx_ctx *ctx = consumer ? cx_ctx_new(&self->services, consumer, env) : NULL;
     cx_actor *actor = ctx ? cx_actor_new(ctx, self->scheduler, self->queue, self->mailbox_max) : NULL;
     cx_mail *start = actor ? cx_mail_new(CX_MAIL_CONNECT, NULL, 0) : NULL;
     if (!start || cx_idmap_put(self->actors, env->conn, actor) != 0) {
@@ -338,6 +274,10 @@ static void end_connection(cx_worker *self, uint64_t conn, int code)
 static void actor_done(cx_worker *self, cx_actor *actor)
 {
     chanx_ctx *ctx = cx_actor_ctx(actor);
+    /* Freed while still mapped, the next RECEIVE for it would run the plugin on freed memory. */
+    CX_ASSERT(cx_idmap_get(self->actors, ctx->conn) != actor && self->nactors > 0,
+              "connection actor of %llu came back done while %s", (unsigned long long) ctx->conn,
+              self->nactors ? "still mapped" : "none was alive");
     size_t n;
     const uint64_t *ids = cx_ctx_timer_ids(ctx, &n);
     for (size_t i = 0; i < n; i++)
@@ -477,7 +417,10 @@ cx_worker *cx_worker_new(const char *endpoint, const char *name, cx_plugin_set *
     self->link = cx_link_new(endpoint, CX_ROLE_WORKER, node);
     self->db = cx_db_pool_new_from_env(threads);
     cx_settings_load(&self->settings);
-    if (self->actors && self->queue && self->timers && self->members)
+    self->outbox = self->link && self->queue && self->members
+                   ? cx_outbox_new(self->link, self->queue, self->members) : NULL;
+    self->services = (cx_services) { .outbox = self->outbox, .settings = &self->settings, .db = self->db };
+    if (self->actors && self->outbox && self->timers)
         self->scheduler = cx_scheduler_new(threads, cx_actor_run, pool_thread_hook);
     if (!self->scheduler || !self->link) {
         cx_worker_destroy(&self);
@@ -531,6 +474,7 @@ void cx_worker_destroy(cx_worker **self_p)
         drain_queue(self);
     cx_idmap_destroy(&self->actors);
     cx_timers_destroy(&self->timers);
+    cx_outbox_destroy(&self->outbox);
     cx_memberships_destroy(&self->members);
     cx_link_queue_destroy(&self->queue);
     cx_db_pool_destroy(&self->db);

@@ -32,11 +32,11 @@ CHANX_CONSUMER(chat) {
                 "             \"required\": [\"message\"]} }",
     .outgoing = "{ \"pong\": null,"
                 "  \"chat\": {\"type\": \"object\", \"properties\": {\"message\": {\"type\": \"string\"}}} }",
-    .log_ignored_actions = CHANX_ROUTES("ping", "pong"),
+    .log_ignored_actions = CHANX_ACTIONS("ping", "pong"),
     .build_groups = build_groups,
     .receive_message = receive_message,
     /* Django's group_send("chat_room_<id>", {"type": "notify", "payload": ...}) through the channel
      * layer of clients/python reaches every member as {"action":"notify","payload":...}, as in the
      * Django Channels chat it replaces. */
-    .passthrough_events = CHANX_ROUTES("notify"),
+    .passthrough_events = CHANX_ACTIONS("notify"),
 };

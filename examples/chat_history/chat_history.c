@@ -90,7 +90,7 @@ CHANX_CONSUMER(chat) {
                 "  \"history\": {\"type\": \"object\","
                 "                \"properties\": {\"before\": {\"type\": \"integer\", \"minimum\": 1}},"
                 "                \"required\": [\"before\"]} }",
-    .log_ignored_actions = CHANX_ROUTES("ping", "pong"),
+    .log_ignored_actions = CHANX_ACTIONS("ping", "pong"),
     .build_groups = build_groups,
     .post_authentication = post_authentication,
     .receive_message = receive_message,

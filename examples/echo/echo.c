@@ -14,6 +14,6 @@ static int receive_message(chanx_ctx *ctx, const chanx_msg *msg)
 CHANX_CONSUMER(echo) {
     .incoming = "{\"ping\": null}",
     .outgoing = "{\"pong\": null}",
-    .log_ignored_actions = CHANX_ROUTES("ping", "pong"),
+    .log_ignored_actions = CHANX_ACTIONS("ping", "pong"),
     .receive_message = receive_message,
 };

@@ -71,6 +71,6 @@ CHANX_CONSUMER(notifications) {
               "                   \"properties\": {\"title\": {\"type\": \"string\", \"minLength\": 1},"
               "                                    \"body\": {\"type\": \"string\"}, \"url\": {\"type\": \"string\"}},"
               "                   \"required\": [\"title\"]}}",
-    .passthrough_events = CHANX_ROUTES("announcement"),
+    .passthrough_events = CHANX_ACTIONS("announcement"),
     .receive_event = receive_event,
 };

@@ -193,7 +193,13 @@ typedef enum { CHANX_DEFAULT = 0, CHANX_ON = 1, CHANX_OFF = 2 } chanx_flag;
 #define CHANX_IS_ADMIN_USER "IsAdminUser"
 #define CHANX_IS_SUPERUSER "IsSuperUser"
 
+/* NULL-terminated lists of strings for the descriptor's list fields, as compound literals with
+ * static storage (at file scope): CHANX_ROUTES("<str:room_id>/", "lobby/") for .routes, and so on.
+ * CHANX_ACTIONS names actions (.log_ignored_actions, .passthrough_events): CHANX_ACTIONS("ping", "pong").
+ * All expand to the same `const char *const[]`, so lists written before CHANX_ACTIONS existed, with
+ * CHANX_ROUTES("ping", "pong"), compile and load unchanged. */
 #define CHANX_ROUTES(...) ((const char *const[]) { __VA_ARGS__, NULL })
+#define CHANX_ACTIONS(...) ((const char *const[]) { __VA_ARGS__, NULL })
 #define CHANX_AUTHENTICATION(...) ((const char *const[]) { __VA_ARGS__, NULL })
 #define CHANX_PERMISSIONS(...) ((const char *const[]) { __VA_ARGS__, NULL })
 #define CHANX_SUBPROTOCOLS(...) ((const char *const[]) { __VA_ARGS__, NULL })
@@ -259,7 +265,7 @@ typedef struct chanx_consumer {
     chanx_flag log_received_message;         /* log "Received websocket json"; default on */
     chanx_flag log_sent_message;             /* log "Sent websocket json"; default on */
     chanx_flag camelize;                     /* snake_case inside, camelCase on the wire; default off */
-    const char *const *log_ignored_actions;  /* actions never logged, e.g. CHANX_ROUTES("ping", "pong") */
+    const char *const *log_ignored_actions;  /* actions never logged, e.g. CHANX_ACTIONS("ping", "pong") */
 
     /* WebSocket subprotocols this consumer speaks, NULL-terminated: CHANX_SUBPROTOCOLS("chanx.v1").
      * The gateway answers Sec-WebSocket-Protocol with the first of the client's offers found here
@@ -290,7 +296,7 @@ typedef struct chanx_consumer {
      * reaches receive_event. Events a consumer neither passes through nor handles are dropped with
      * one log record per event and worker. */
     const char *events;
-    const char *const *passthrough_events;    /* e.g. CHANX_ROUTES("notify"), NULL-terminated */
+    const char *const *passthrough_events;    /* e.g. CHANX_ACTIONS("notify"), NULL-terminated */
     int (*receive_event)(chanx_ctx *ctx, const chanx_msg *event);
     /* How many messages a client may send, as DRF's throttle rates: "<number>/<period>" with the
      * period's first letter s, m, h or d ("20/s", "600/min"), per connection, counted at the gateway
@@ -364,7 +370,9 @@ int chanx_send_message(chanx_ctx *ctx, const char *action, const json_t *payload
 /* Any JSON object to this connection, as is (Chanx's kind="json"). */
 int chanx_send_json(chanx_ctx *ctx, const json_t *message);
 /* {"action", "payload", "is_mine", "is_current"} to every member of groups (NULL: the groups this
- * connection joined; explicit groups need not include any of them). is_mine: the recipient is the
+ * connection joined, however many; explicit groups need not include any of them, and a name that breaks
+ * Channels' rule (see chanx_group_add) makes the call CHANX_ERROR with nothing sent). A connection in
+ * several of the groups gets the message once. is_mine: the recipient is the
  * sender's authenticated user; is_current: the recipient is this very connection. options:
  * CHANX_EXCLUDE_CURRENT (Chanx's default) or CHANX_INCLUDE_CURRENT. A connection receives what is sent
  * to it, direct or group, in send order. Usable from disconnect too (e.g. to tell an explicit group). */
@@ -374,6 +382,9 @@ int chanx_send_group_message(chanx_ctx *ctx, const char *action, const json_t *p
 int chanx_send_group_json(chanx_ctx *ctx, const json_t *message, const char *const *groups, int options);
 /* Joins or leaves a group at any time (build_groups only calls chanx_groups_add for you). Joining
  * twice is a no-op; leaving a group not joined too. Every group is left when the connection ends.
+ * A group name follows Django Channels' rule: ASCII letters, digits, hyphens, underscores and periods,
+ * 1 to 99 characters; one connection is in at most CHANX_MAX_GROUPS_PER_CONNECTION groups (1000).
+ * Joining past either is CHANX_ERROR, with a warning record "group refused" naming the connection.
  * A join is in effect at the broker before anything the connection sends after it reaches the
  * client (so a "joined" reply is a ready point too, as the authentication message is). */
 int chanx_group_add(chanx_ctx *ctx, const char *group);

@@ -108,7 +108,7 @@ CHANX_CONSUMER(feed) {
               "            \"required\": [\"n\", \"ms\"]},"
               " \"nap\": {\"type\": \"object\", \"properties\": {\"ms\": {\"type\": \"integer\"}}, \"required\": [\"ms\"]},"
               " \"kick\": {\"type\": \"object\", \"properties\": {\"code\": {\"type\": \"integer\"}}, \"required\": [\"code\"]}}",
-    .passthrough_events = CHANX_ROUTES("notify"),
+    .passthrough_events = CHANX_ACTIONS("notify"),
     .receive_event = feed_event,
 };
 
