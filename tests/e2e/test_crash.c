@@ -12,12 +12,10 @@
  */
 #include <chanx/testing.h>
 #include "tests/kit/deploy_helpers.h"
+#include "tests/kit/raw_ws.h"
 
 #include <criterion/criterion.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,27 +237,6 @@ Test(crash, a_crash_in_receive_event)
     json_decref(r);
 }
 
-/* The gateway's answer to a WebSocket upgrade of path, status line, headers and body (owned). */
-static char *raw_upgrade(const char *path)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t) cx_stack_gateway_port(stack, 0)),
-                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    cr_assert(fd >= 0 && connect(fd, (struct sockaddr *) &addr, sizeof addr) == 0);
-    struct timeval wait = { 1, 0 };   /* an accepted upgrade stays open: read what came within a second */
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
-    char req[600], *buf = calloc(1, 8192);
-    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
-                     "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                     "Sec-WebSocket-Version: 13\r\n\r\n", path);
-    cr_assert_eq(write(fd, req, (size_t) n), n);
-    size_t len = 0;
-    for (ssize_t got; len < 8191 && (got = read(fd, buf + len, 8191 - len)) > 0;)
-        len += (size_t) got;
-    close(fd);
-    return buf;
-}
-
 /* A plugin that crashes every connection's build_groups: each connecting client gets 1011, the worker
  * process is restarted each time, later restarts wait longer (no hot loop), and at the third crash the
  * plugin is quarantined: its routes answer 503 naming the quarantine, /healthz lists them, and chat
@@ -286,16 +263,18 @@ Test(crash, a_consumer_that_crashes_on_every_connect_backs_off_and_is_quarantine
     cr_assert(strstr(log, "restart delayed"), "a worker process that keeps crashing was restarted without delay");
     cr_assert(strstr(log, "\"callback\":\"build_groups\""), "no crash report for build_groups:\n%s", log);
     free(log);
-    char *answer = NULL;
-    for (int tries = 0; tries < 20; tries++) {
-        free(answer);
-        answer = raw_upgrade("/ws/crash_probe/boom/");
-        if (strstr(answer, "quarantined"))
+    cx_raw *upgrade = NULL;
+    for (int tries = 0; tries < 50; tries++) {   /* the gateway hears of the quarantine a moment later */
+        cx_raw_destroy(&upgrade);
+        upgrade = cx_raw_upgrade(cx_stack_gateway_port(stack, 0), "/ws/crash_probe/boom/", NULL);
+        if (upgrade && cx_raw_status(upgrade) == 503 && strstr(cx_raw_body(upgrade), "quarantined"))
             break;
         usleep(100 * 1000);
     }
-    cr_assert(strstr(answer, " 503 ") && strstr(answer, "Consumer crash_probe.boom is quarantined"), "%s", answer);
-    free(answer);
+    cr_assert(upgrade && cx_raw_status(upgrade) == 503, "the quarantined route answered %d",
+              upgrade ? cx_raw_status(upgrade) : 0);
+    cr_assert(strstr(cx_raw_body(upgrade), "Consumer crash_probe.boom is quarantined"), "%s", cx_raw_body(upgrade));
+    cx_raw_destroy(&upgrade);
     int status = 0;
     char *health = cx_http_get(cx_stack_gateway_port(stack, 0), "/healthz", &status);
     cr_assert(status == 200 && health && strstr(health, "\"status\":\"degraded\"")
