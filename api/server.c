@@ -117,7 +117,12 @@ static int parse_command(const cx_publisher *pub, cx_publish_cmd *cmd, const cha
 {
     if (cx_publish_cmd_parse(cmd, method, params, err) != 0)
         return -1;
-    if (cmd->env.type != CX_ENV_EVENT || cx_publisher_check_event(pub, params, err, errors) == 0)
+    int topic = cx_publisher_resolve_topic(pub, cmd, err);   /* a topic's groups (common/topic_table.h) */
+    if (topic == 1)
+        snprintf(err->code, sizeof err->code, "broker_unavailable"),
+            snprintf(err->message, sizeof err->message, "the broker's route table, which names the topics, has not "
+                                                        "arrived yet; try again");
+    if (topic == 0 && (cmd->env.type != CX_ENV_EVENT || cx_publisher_check_event(pub, params, err, errors) == 0))
         return 0;
     cx_publish_cmd_free(cmd);
     return -1;
@@ -196,6 +201,11 @@ static enum MHD_Result execute(cx_api_server *self, struct MHD_Connection *conn,
     json_t *errors = NULL;
     cx_pending_pump(self->pending);   /* a route table the broker sent is read before events are checked */
     int rc = parse_commands(self->publisher, method, body, &cmds, &n, &at, &err, &errors);
+    if (rc != 0 && strcmp(err.code, "broker_unavailable") == 0) {
+        free(cmds);
+        json_decref(body);
+        return respond_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, err.code, err.message);
+    }
     if (rc != 0) {
         free(cmds);
         char message[300];

@@ -105,7 +105,7 @@ void cx_broker_on_hello(cx_broker *self, const char *id, size_t idlen, peer *kno
     cx_log_fields(CX_LOG_INFO, "peer joined",
                   json_pack("{s:s, s:s, s:I, s:b}", "peer", p->id,
                             "role", p->rule->name, "pid", (json_int_t) p->pid, "supervisor", p->supervisor));
-    if (p->role == CX_ROLE_GATEWAY || p->role == CX_ROLE_API) {   /* the API checks events against it */
+    if (p->role == CX_ROLE_GATEWAY || p->role == CX_ROLE_API) {   /* the API checks events and resolves topics with it */
         cx_env routes;
         cx_route_table_envelope(self->routes, &routes);
         cx_broker_send_env(self, p, &routes);

@@ -30,6 +30,13 @@ struct chanx_ctx {
     uint64_t *timers;       /* ids of this connection's live timers (timer_api.c) */
     size_t ntimers, timers_cap;
     struct cx_db_conn *tx;  /* the connection of a running chanx_db_transaction, else NULL (db_api.c) */
+    /* Topics (topics.c). While a frame or a topic callback is handled, what chanx_send_json stamps
+     * on direct sends (send.c): "topic" (with "version": 1) and the frame's "ref". Borrowed. */
+    const char *topic;
+    const char *ref;
+    const json_t *topic_params;     /* the running topic's pattern values */
+    struct cx_topic_subs *subs;     /* this connection's subscriptions, NULL before the first */
+    const cx_topic_decl *own_topic; /* on a topic's own route (Topic.as_consumer()): that topic */
 };
 
 struct chanx_msg {

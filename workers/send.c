@@ -75,10 +75,33 @@ static void log_sent(const chanx_ctx *self, const json_t *message, const char *c
     cx_ctx_log_message(self, "Sent websocket json", json_string_value(json_object_get(message, "action")), extra);
 }
 
+/* Inside a topic's callback or a frame with a ref, direct sends carry Chanx's envelope fields
+ * (send_topic_json): the topic with "version": 1, and the ref being answered. New reference. */
+static json_t *stamped(const chanx_ctx *ctx, const json_t *message)
+{
+    json_t *out = json_copy((json_t *) message);
+    if (ctx->topic) {
+        json_object_set_new(out, "version", json_integer(1));
+        json_object_set_new(out, "topic", json_string(ctx->topic));
+    }
+    if (ctx->ref)
+        json_object_set_new(out, "ref", json_string(ctx->ref));
+    return out;
+}
+
 int chanx_send_json(chanx_ctx *ctx, const json_t *message)
 {
     if (!json_is_object(message) || ctx->closed)
         return CHANX_ERROR;
+    if (ctx->topic || ctx->ref) {
+        json_t *m = stamped(ctx, message);
+        const char *topic = ctx->topic, *ref = ctx->ref;
+        ctx->topic = ctx->ref = NULL;
+        int rc = chanx_send_json(ctx, m);
+        ctx->topic = topic, ctx->ref = ref;
+        json_decref(m);
+        return rc;
+    }
     char *text = serialize(ctx, message);
     if (!text)
         return CHANX_ERROR;
