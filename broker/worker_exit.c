@@ -30,16 +30,16 @@
 #include <string.h>
 
 /* Whether node names a child of the supervisor: "<supervisor id>-<child pid>". */
-static int is_child_of(const peer *supervisor, cx_slice node)
+static int is_child_of(const cx_broker_peer *supervisor, cx_slice node)
 {
     return node.len > supervisor->idlen + 1 && memcmp(node.ptr, supervisor->id, supervisor->idlen) == 0
            && node.ptr[supervisor->idlen] == '-' && node.len <= MAX_IDENTITY;
 }
 
 /* The crashed connection first, with its own reason: its client's close says what happened. */
-static void close_crashed(cx_broker *self, peer *child, uint64_t id)
+static void close_crashed(cx_broker *self, cx_broker_peer *child, uint64_t id)
 {
-    conn *c = id ? cx_idmap_get(child->conns, id) : NULL;
+    cx_broker_conn *c = id ? cx_idmap_get(child->conns, id) : NULL;
     if (!c)
         return;
     if (c->gateway)
@@ -65,15 +65,16 @@ static int count_crash(cx_broker *self, cx_slice consumer, uint32_t flags)
     return 1;
 }
 
-void cx_broker_on_worker_exit(cx_broker *self, peer *supervisor, const cx_env *env)
+void cx_broker_on_worker_exit(cx_broker *self, cx_broker_peer *supervisor, const cx_env *env, zmq_msg_t *msg)
 {
+    (void) msg;
     if (!supervisor->supervisor || !is_child_of(supervisor, env->node)) {
         cx_broker_offence(self, supervisor, env, "a worker that is not its child");
         return;
     }
     char id[MAX_IDENTITY + 1];
     snprintf(id, sizeof id, "%.*s", (int) env->node.len, env->node.ptr);
-    peer *child = zhashx_lookup(self->peers, id);
+    cx_broker_peer *child = zhashx_lookup(self->peers, id);
     int known = child && child->role == CX_ROLE_WORKER && child->pid == env->pid;
     cx_log_fields(CX_LOG_WARNING, "worker process died",
                   json_pack("{s:s, s:I, s:i, s:I, s:s%, s:s%, s:b}", "peer", id, "pid", (json_int_t) env->pid,
