@@ -12,6 +12,7 @@
  *   presence.c    PRESENCE: who is in a group
  *   recovery.c    group sends on groups with a history, a join's replay, copies to a standby
  *   standby.c     a standby's side: the primary's histories, copied
+ *   worker_exit.c WORKER_EXIT from a worker supervisor: a worker process died
  *   peers.c       who the peers are, offences, heartbeats, route publishing
  *   rebuild.c     state learned back after a restart; what waits meanwhile
  *   conns.c       a connection's pins and groups
@@ -50,6 +51,7 @@ typedef struct {
     const cx_role_rule *rule;    /* what it may send (roles.c) */
     char key[41];                /* its CURVE public key (Z85), "" on plain links: offences count here (bans.h) */
     uint64_t pid;
+    int supervisor;              /* a worker supervisor (HELLO flag): serves nothing, reports WORKER_EXIT */
     int64_t last_heard;
     cx_idmap *conns;             /* conn id → conn */
 } cx_broker_peer;
@@ -127,6 +129,9 @@ void cx_broker_standby_destroy(cx_broker_standby **self_p);
 void *cx_broker_standby_socket(cx_broker_standby *self);
 /* Reads what the primary sent (into self->history) and keeps the link alive. */
 void cx_broker_standby_pump(cx_broker *self);
+/* worker_exit.c: WORKER_EXIT from a worker supervisor: its child's connections are closed at once
+ * (1011 "consumer crashed" for the one whose callback crashed). */
+void cx_broker_on_worker_exit(cx_broker *self, cx_broker_peer *supervisor, const cx_env *env, zmq_msg_t *msg);
 
 /* peers.c */
 /* zhashx destructor of the peers table. */

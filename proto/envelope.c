@@ -37,7 +37,7 @@
  *   d connected_ms (uint, Unix ms)   o topic (str)   e ref (str)
  */
 static const char *const LAYOUTS[CX_ENV_TYPE_MAX] = {
-    [CX_ENV_HELLO] = "rpN",
+    [CX_ENV_HELLO] = "rpN|f",
     [CX_ENV_HEARTBEAT] = "",
     [CX_ENV_REGISTER] = "R",
     [CX_ENV_ROUTES] = "R",
@@ -53,6 +53,7 @@ static const char *const LAYOUTS[CX_ENV_TYPE_MAX] = {
     [CX_ENV_EVENT] = "itLucaT",
     [CX_ENV_CLOSE_TARGET] = "ituck",
     [CX_ENV_RESULT] = "ign",
+    [CX_ENV_WORKER_EXIT] = "NpkcCTf",
     [CX_ENV_HISTORY] = "cGsEufThl",
     [CX_ENV_RECOVERY] = "cGsEfoe",
     [CX_ENV_PRESENCE] = "itcG",
@@ -76,6 +77,7 @@ static const char *const TYPE_NAMES[CX_ENV_TYPE_MAX] = {
     [CX_ENV_EVENT] = "EVENT",
     [CX_ENV_CLOSE_TARGET] = "CLOSE_TARGET",
     [CX_ENV_RESULT] = "RESULT",
+    [CX_ENV_WORKER_EXIT] = "WORKER_EXIT",
     [CX_ENV_HISTORY] = "HISTORY",
     [CX_ENV_RECOVERY] = "RECOVERY",
     [CX_ENV_PRESENCE] = "PRESENCE",
@@ -328,7 +330,7 @@ static int decode_routes(cx_decoder *self, const msgpack_object *o, cx_env *env)
             return fail(self, "routes: route %u is not a 5-element array", i);
         const msgpack_object *f = row->via.array.ptr;
         if (get_uint(&f[0], 1, &kind) || get_str(&f[1], &r->pattern) || get_str(&f[2], &r->target)
-            || get_str(&f[3], &r->spec) || get_uint(&f[4], 1, &available))
+            || get_str(&f[3], &r->spec) || get_uint(&f[4], CX_ROUTE_QUARANTINED, &available))
             return fail(self, "routes: route %u has a field of the wrong type", i);
         r->kind = (uint8_t) kind;
         r->available = (uint8_t) available;

@@ -492,6 +492,26 @@ int cx_stack_metrics_port(const cx_stack *self, const char *name)
     return 0;
 }
 
+/* A worker's first worker process (chanx-worker supervises the processes that run the plugins), waiting
+ * up to 5 s for one to be running; the supervisor itself when it runs none (CHANX_WORKER_PROCESSES=0). */
+static int worker_process(pid_t supervisor)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int) supervisor, (int) supervisor);
+    for (int waited = 0; supervisor > 0 && waited < 5000; waited += 20) {
+        FILE *f = fopen(path, "r");
+        int child = 0;
+        if (f && fscanf(f, "%d", &child) != 1)
+            child = 0;
+        if (f)
+            fclose(f);
+        if (child > 0 || !f)
+            return child > 0 ? child : supervisor;
+        usleep(20 * 1000);
+    }
+    return supervisor;
+}
+
 int cx_stack_pid(const cx_stack *self, const char *name)
 {
     if (strcmp(name, "broker") == 0)
@@ -500,7 +520,7 @@ int cx_stack_pid(const cx_stack *self, const char *name)
         return self->api_proc.pid;
     for (int i = 0; i < MAX_PROCS; i++) {
         if (strcmp(self->workers[i].name, name) == 0)
-            return self->workers[i].pid;
+            return worker_process(self->workers[i].pid);
         if (strcmp(self->gateways[i].name, name) == 0)
             return self->gateways[i].pid;
     }
