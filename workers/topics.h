@@ -43,5 +43,8 @@ void cx_topics_start(chanx_ctx *ctx);
 void cx_topics_stop(chanx_ctx *ctx);
 /* Frees the subscriptions without running anything (cx_ctx_destroy). */
 void cx_topics_release(chanx_ctx *ctx);
+/* The group of a topic this connection subscribed to, or NULL. Borrowed. */
+const char *cx_topics_group_of(const chanx_ctx *ctx, const char *topic);
+
 
 #endif

@@ -136,6 +136,35 @@ class Topics(unittest.IsolatedAsyncioTestCase):
         await c.close()
         self.assertEqual(c.state, "closed")
 
+    async def test_a_handle_back_from_a_reconnect_gets_exactly_the_pushes_it_missed(self):
+        c = hub(ENV["CHANX_TEST_TOKEN3"], min_delay=1.5, max_delay=2.0)
+        bob = hub(ENV["CHANX_TEST_TOKEN2"])
+        await asyncio.gather(c.connect(), bob.connect())
+        room, bob_room = c.topic("room:py-history"), bob.topic("room:py-history")
+        await asyncio.gather(room.subscribe(), bob_room.subscribe())
+        self.assertIsInstance(room.epoch, str, "the hub's rooms keep a history")
+        first = room.next("said", WAIT)
+        await bob_room.send("say", {"text": "h1"})
+        self.assertEqual((await first)["payload"]["text"], "h1")
+        seen = room.seq
+        closed = asyncio.get_running_loop().create_future()
+        c.add_listener("closed", lambda d: closed.done() or closed.set_result(d))
+        missed = []
+        room.on("said", lambda payload, message: missed.append((message["seq"], payload["text"])))
+        back = asyncio.gather(room.next("subscribed", 3 * WAIT), room.next("welcome", 3 * WAIT))
+        await disconnect_user(int(ENV["CHANX_TEST_USER3"]), code=4001)
+        await asyncio.wait_for(closed, WAIT)
+        for text in ("h2", "h3"):   # while it is away; each held before the next
+            heard = bob_room.next("said", WAIT)
+            await bob_room.send("say", {"text": text})
+            await heard
+        subscribed, _ = await back   # welcome comes after the replay
+        self.assertIs(subscribed["payload"]["recovered"], True)
+        self.assertIs(room.recovered, True)
+        self.assertEqual(missed, [(seen + 1, "h2"), (seen + 2, "h3")], "exactly the missed pushes, in order")
+        self.assertEqual(room.seq, seen + 2)
+        await asyncio.gather(c.close(), bob.close())
+
     async def test_refusals_raise_with_their_close_code_and_nothing_retries(self):
         with self.assertRaises(ChanxSocketError) as e:
             await hub("not-a-token", min_delay=0.01).connect()
