@@ -81,6 +81,24 @@ static int build_params(int argc, char **argv, int publish, json_t *params)
     return rc;
 }
 
+/* The API's own checks against the route table (api/server.c): a topic no consumer declares, an
+ * action none takes or a payload none accepts. -1 after saying why (and pydantic's list). */
+static int refuse_undeliverable(const cx_publisher *pub, cx_publish_cmd *cmd, const json_t *params)
+{
+    cx_publish_error err;
+    json_t *errors = NULL;
+    if (cx_publisher_resolve_topic(pub, cmd, &err) == 0 && cx_publisher_check_event(pub, params, &err, &errors) == 0)
+        return 0;
+    fprintf(stderr, "chanx-admin: %s (%s)\n", err.message, err.code);
+    if (errors) {
+        char *list = json_dumps(errors, JSON_COMPACT);
+        fprintf(stderr, "chanx-admin: errors: %s\n", list ? list : "");
+        free(list);
+        json_decref(errors);
+    }
+    return -1;
+}
+
 int admin_publish_main(int argc, char **argv)
 {
     int publish = !strcmp(argv[0], "publish");
@@ -101,19 +119,21 @@ int admin_publish_main(int argc, char **argv)
         json_decref(params);
         return ADMIN_USAGE;
     }
-    json_decref(params);
     const char *broker = cx_env_str("CHANX_BROKER", CX_DEFAULT_BROKER);
     char node[64];
     snprintf(node, sizeof node, "admin-%d", (int) getpid());
     cx_publisher *pub = cx_publisher_new(broker, node);
     cx_publish_result result = { 0, 0 };
-    if (pub && cmd.topic && cx_publisher_await_routes(pub, 3000) == 0 && cx_publisher_resolve_topic(pub, &cmd, &err) < 0) {
-        fprintf(stderr, "chanx-admin: %s (%s)\n", err.message, err.code);   /* no consumer declares the topic */
+    /* An event waits for the route table (it follows HELLO): it names the topics and the actions. */
+    int routed = pub && publish && cx_publisher_await_routes(pub, 3000) == 0;
+    if (routed && refuse_undeliverable(pub, &cmd, params) != 0) {
+        json_decref(params);
         cx_publisher_destroy(&pub);
         cx_publish_cmd_free(&cmd);
         return ADMIN_USAGE;
     }
-    rc = pub && (!cmd.topic || cmd.env.ngroups) ? cx_publisher_run(pub, &cmd, 1, &result, 3000) : -1;
+    json_decref(params);
+    rc = pub && (!publish || routed) ? cx_publisher_run(pub, &cmd, 1, &result, 3000) : -1;
     cx_publisher_destroy(&pub);
     cx_publish_cmd_free(&cmd);
     if (rc != 0) {
