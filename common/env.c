@@ -35,6 +35,14 @@ int cx_env_flag(const char *name, int fallback)
     const char *v = cx_env_str(name, NULL);
     if (!v)
         return fallback;
-    return strcmp(v, "0") != 0 && strcasecmp(v, "false") != 0 && strcasecmp(v, "off") != 0
-           && strcasecmp(v, "no") != 0;
+    static const char *const on[] = { "1", "true", "on", "yes" }, *const off[] = { "0", "false", "off", "no" };
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(v, on[i]) == 0)
+            return 1;
+        if (strcasecmp(v, off[i]) == 0)
+            return 0;
+    }
+    /* A typo is a deployment mistake: CHANX_INSECURE_LINKS=flase must not mean on. */
+    fprintf(stderr, "chanx: %s=%s is neither on (1, true, on, yes) nor off (0, false, off, no)\n", name, v);
+    exit(2);
 }
