@@ -10,7 +10,7 @@
 #define CX_COMMON_ENV_H
 
 const char *cx_env_str(const char *name, const char *fallback);
-/* An integer in [min, max]; exits with status 2 and a message otherwise. */
+/* An integer in [min, max]; exits with status 2 and a message otherwise (_exit: no atexit handlers). */
 long cx_env_long(const char *name, long fallback, long min, long max);
 /* on/off: "1", "true", "on", "yes" are on, "0", "false", "off", "no" off (any case); anything
  * else exits with status 2 and a message. */

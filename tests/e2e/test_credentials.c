@@ -331,3 +331,17 @@ Test(credentials, a_malformed_throttle_rate_stops_the_gateway_at_start)
     cr_assert(strstr(out, "CHANX_THROTTLE_RATE: bad throttle rate '20/fortnight'"), "said: %s", out);
     free(out);
 }
+
+/* A malformed number stops the gateway with one line naming it, and nothing that reads like a second
+ * fault: czmq reported the broker link's socket as "dangling" when the process exited around it. */
+Test(credentials, a_malformed_revalidate_interval_stops_the_gateway_with_one_line)
+{
+    const char *bin = getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build";
+    char cmd[800];
+    snprintf(cmd, sizeof cmd, "CHANX_REVALIDATE_INTERVAL_MS=1m CHANX_LISTEN=127.0.0.1:1 CHANX_BROKER=tcp://127.0.0.1:1 "
+             "timeout 20 %s/chanx-gateway 2>&1 | grep -v '^{'", bin);
+    int status = 0;
+    char *out = cx_shell_output(cmd, &status);
+    cr_assert_str_eq(out, "chanx: CHANX_REVALIDATE_INTERVAL_MS=1m is not a whole number from 0 to 86400000\n");
+    free(out);
+}
