@@ -1,5 +1,5 @@
 /*
- * broker.c — the broker's lifecycle and its loop.
+ * broker.c — the broker's lifecycle and its loop: the top of its layers.
  *
  * Data flow: a ZeroMQ message arrives as [peer identity][envelope]; drain()
  * reads everything waiting and hands each envelope to the dispatch
@@ -8,6 +8,13 @@
  * (rebuild.c). Events from the application are events.c. After each batch
  * the loop ticks the rebuild window, sends heartbeats and publishes the
  * gauges. One thread owns everything: no locks.
+ *
+ * Envelopes the rebuild held back (a peer that spoke before introducing
+ * itself, traffic during a rebuild window) come back here as a replay queue
+ * and go through the dispatch again, in arrival order: the rebuild never
+ * calls the dispatch, which calls it. A stranger's envelopes are replayed
+ * right after the RESUME 0 that ends its introduction, before anything else
+ * is read, so its order holds.
  */
 #include "broker/broker_internal.h"
 #include "broker/bans.h"
@@ -21,6 +28,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* What the rebuild released, through the dispatch in arrival order (which may release more). */
+static void replay_released(cx_broker *self)
+{
+    for (cx_replay_queue *q; (q = cx_rebuild_take_released(self->rebuild)); cx_replay_queue_destroy(&q))
+        for (size_t i = 0; i < cx_replay_queue_size(q); i++) {
+            const char *id = cx_replay_queue_id(q, i);
+            cx_broker_dispatch(self, id, strlen(id), cx_replay_queue_msg(q, i));
+        }
+}
+
 static void dispatch(cx_broker *self, zmq_msg_t *idmsg, zmq_msg_t *body)
 {
     size_t idlen = zmq_msg_size(idmsg);
@@ -29,7 +46,8 @@ static void dispatch(cx_broker *self, zmq_msg_t *idmsg, zmq_msg_t *body)
         return;
     memcpy(id, zmq_msg_data(idmsg), idlen);
     id[idlen] = '\0';
-    cx_broker_dispatch(self, self->dec, id, idlen, body);
+    cx_broker_dispatch(self, id, idlen, body);
+    replay_released(self);
 }
 
 /* Reads everything waiting; returns the number of messages handled. */
@@ -62,9 +80,10 @@ static void publish_state(cx_broker *self)
     cx_broker_state s = { .connections = cx_idmap_size(self->conns), .groups = cx_groups_count(self->groups),
                           .members = cx_groups_memberships(self->groups),
                           .routes = cx_route_table_size(self->routes),
-                          .stranger_bytes = cx_rebuild_stranger_bytes(self) };
-    for (peer *p = zhashx_first(self->peers); p; p = zhashx_next(self->peers))
-        *(p->role == CX_ROLE_WORKER ? &s.workers : &s.gateways) += 1;
+                          .stranger_bytes = cx_rebuild_stranger_bytes(self->rebuild) };
+    for (cx_broker_peer *p = zhashx_first(self->peers); p; p = zhashx_next(self->peers))
+        if (!p->supervisor)   /* a worker supervisor serves nothing itself: its children are the workers */
+            *(p->role == CX_ROLE_WORKER ? &s.workers : &s.gateways) += 1;
     cx_broker_metrics_state(&s);
 }
 
@@ -79,7 +98,10 @@ int cx_broker_run(cx_broker *self, volatile int *stop)
         if (self->zap)
             cx_zap_handle(self->zap);
         drain(self);
-        cx_rebuild_tick(self);
+        if (cx_rebuild_tick(self)) {   /* the window closed: what waited, then what stayed half-known */
+            replay_released(self);
+            cx_rebuild_end_incomplete(self);
+        }
         cx_broker_heartbeat(self);
         publish_state(self);
     }
@@ -137,7 +159,7 @@ static void free_conn(uint64_t id, void *value, void *arg)
 {
     (void) id;
     (void) arg;
-    conn *c = value;
+    cx_broker_conn *c = value;
     for (size_t i = 0; i < c->ngroups; i++)
         free(c->groups[i]);
     free(c->groups);

@@ -6,7 +6,9 @@
  * error here, not a silent drop). Forwarding reuses the received zmq_msg_t
  * (a refcounted copy), so a frame's bytes are never copied by the broker;
  * only envelopes the broker makes itself (HELLO, CLOSE, DISCONNECT, ROUTES,
- * RESULT, HEARTBEAT, one EVENT per connection) are encoded here.
+ * RESULT, HEARTBEAT, one EVENT per connection) are encoded here. The bottom
+ * of the broker's layers: it knows a peer only by its routing id, and calls
+ * no other file of broker/.
  */
 #include "broker/broker_internal.h"
 #include "common/log.h"
@@ -16,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int send_to(cx_broker *self, const peer *p, zmq_msg_t *body)
+static int send_to(cx_broker *self, const cx_broker_peer *p, zmq_msg_t *body)
 {
     if (zmq_send(self->handle, p->id, p->idlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
         || zmq_msg_send(body, self->handle, ZMQ_DONTWAIT) < 0) {
@@ -27,7 +29,7 @@ static int send_to(cx_broker *self, const peer *p, zmq_msg_t *body)
 }
 
 /* Forwards the received body; msg stays usable by the caller (refcounted copy). */
-void cx_broker_forward(cx_broker *self, const peer *p, zmq_msg_t *msg)
+void cx_broker_forward(cx_broker *self, const cx_broker_peer *p, zmq_msg_t *msg)
 {
     zmq_msg_t copy;
     zmq_msg_init(&copy);
@@ -36,7 +38,7 @@ void cx_broker_forward(cx_broker *self, const peer *p, zmq_msg_t *msg)
         zmq_msg_close(&copy);
 }
 
-void cx_broker_send_env(cx_broker *self, const peer *p, const cx_env *env)
+void cx_broker_send_env(cx_broker *self, const cx_broker_peer *p, const cx_env *env)
 {
     const char *data;
     size_t len;
@@ -51,29 +53,17 @@ void cx_broker_send_env(cx_broker *self, const peer *p, const cx_env *env)
 
 void cx_broker_send_identity_request(cx_broker *self, const char *id, size_t idlen)
 {
-    peer stranger = { .idlen = idlen };
+    cx_broker_peer stranger = { .idlen = idlen };
     memcpy(stranger.id, id, idlen);
     cx_env hello = { .type = CX_ENV_HELLO, .role = 0, .node = cx_slice_of("broker") };
     cx_broker_send_env(self, &stranger, &hello);
 }
 
-void cx_broker_close_at_gateway(cx_broker *self, const peer *gateway, uint64_t id, uint32_t code,
+void cx_broker_close_at_gateway(cx_broker *self, const cx_broker_peer *gateway, uint64_t id, uint32_t code,
                                 const char *reason)
 {
     cx_env close = { .type = CX_ENV_CLOSE, .conn = id, .code = code, .text = cx_slice_of(reason) };
     cx_broker_send_env(self, gateway, &close);
-}
-
-void cx_broker_publish_routes(cx_broker *self)
-{
-    cx_env env;
-    size_t n;
-    cx_route_table_envelope(self->routes, &env);
-    peer **all = cx_broker_peers_snapshot(self, &n);
-    for (size_t i = 0; i < n; i++)
-        if (all[i]->role == CX_ROLE_GATEWAY || all[i]->role == CX_ROLE_API)
-            cx_broker_send_env(self, all[i], &env);
-    free(all);
 }
 
 /* cx_groups_gateways callback: forwards the message to one more peer (arg is a cx_broker_fanout). */

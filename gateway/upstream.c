@@ -42,7 +42,8 @@ static void on_routes(cx_gateway *gw, const cx_env *env)
             cx_error("route '%s' refused: %s", pattern, err);
         } else {
             cx_route_entry *e = &gw->entries[gw->nentries++];
-            e->available = r->available;
+            e->available = r->available == 1;
+            e->quarantined = r->available == CX_ROUTE_QUARANTINED;
             e->spec = cx_consumer_spec_new(target, r->spec.ptr, r->spec.len, err, sizeof err);
             if (!e->spec)
                 cx_error("consumer %s: spec refused: %s", target, err);
@@ -199,7 +200,7 @@ static void dispatch(cx_gateway *gw, const cx_env *env)
     case CX_ENV_CLOSE: {
         char reason[64];
         snprintf(reason, sizeof reason, "%.*s", (int) env->text.len, env->text.ptr);
-        cx_gw_close_session(s, (int) env->code, reason);
+        cx_session_close(s, (int) env->code, reason);
         break;
     }
     case CX_ENV_GROUP_ADD:
@@ -242,7 +243,7 @@ void cx_gw_reintroduce(cx_gateway *gw)
 {
     gw->have_routes = 0;
     size_t n, resumed = 0;
-    cx_session **all = cx_gw_sessions_snapshot(gw, &n);
+    cx_session **all = cx_session_snapshot(gw->sessions, &n);
     for (size_t i = 0; i < n; i++) {
         cx_session *s = all[i];
         if (!s->announced)
