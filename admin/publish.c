@@ -82,21 +82,48 @@ static int build_params(int argc, char **argv, int publish, json_t *params)
     return rc;
 }
 
-/* Sends one checked command (a topic resolved to its group first, from the broker's route table) and
- * waits for the broker's answer: ADMIN_OK, or ADMIN_USAGE / ADMIN_ERROR after saying why. */
-static int run_command(cx_publish_cmd *cmd, cx_publish_result *result)
+/* The API's own checks against the route table (api/server.c): a topic no consumer declares, an
+ * action none takes or a payload none accepts. -1 after saying why (and pydantic's list). */
+static int refuse_undeliverable(const cx_publisher *pub, cx_publish_cmd *cmd, const json_t *params)
+{
+    cx_publish_error err;
+    json_t *errors = NULL;
+    if (cx_publisher_resolve_topic(pub, cmd, &err) == 0 && cx_publisher_check_event(pub, params, &err, &errors) == 0)
+        return 0;
+    fprintf(stderr, "chanx-admin: %s (%s)\n", err.message, err.code);
+    if (errors) {
+        char *list = json_dumps(errors, JSON_COMPACT);
+        fprintf(stderr, "chanx-admin: errors: %s\n", list ? list : "");
+        free(list);
+        json_decref(errors);
+    }
+    return -1;
+}
+
+/* Sends one checked command and waits for the broker's answer: ADMIN_OK, or ADMIN_USAGE / ADMIN_ERROR after
+ * saying why. The broker's route table (it follows HELLO) resolves a topic to its group, and an event
+ * (event_params: what the API would have been posted) is first checked against it as the API checks it. */
+static int run_command(cx_publish_cmd *cmd, const json_t *event_params, cx_publish_result *result)
 {
     const char *broker = cx_env_str("CHANX_BROKER", CX_DEFAULT_BROKER);
     char node[64];
     snprintf(node, sizeof node, "admin-%d", (int) getpid());
     cx_publisher *pub = cx_publisher_new(broker, node);
     cx_publish_error err;
-    if (pub && cmd->topic && cx_publisher_await_routes(pub, 3000) == 0 && cx_publisher_resolve_topic(pub, cmd, &err) < 0) {
-        fprintf(stderr, "chanx-admin: %s (%s)\n", err.message, err.code);   /* no consumer declares the topic */
+    int needs_routes = event_params || cmd->topic;
+    int routed = pub && needs_routes && cx_publisher_await_routes(pub, 3000) == 0;
+    int refused = 0;
+    if (routed && event_params)
+        refused = refuse_undeliverable(pub, cmd, event_params) != 0;
+    else if (routed && cx_publisher_resolve_topic(pub, cmd, &err) < 0) {   /* no consumer declares the topic */
+        fprintf(stderr, "chanx-admin: %s (%s)\n", err.message, err.code);
+        refused = 1;
+    }
+    if (refused) {
         cx_publisher_destroy(&pub);
         return ADMIN_USAGE;
     }
-    int rc = pub && (!cmd->topic || cmd->env.ngroups || cmd->env.group.len) ? cx_publisher_run(pub, cmd, 1, result, 3000) : -1;
+    int rc = pub && (!needs_routes || routed) ? cx_publisher_run(pub, cmd, 1, result, 3000) : -1;
     cx_publisher_destroy(&pub);
     if (rc != 0) {
         /* A CURVE broker drops a handshake without keys silently: the timeout is all a peer sees. */
@@ -135,7 +162,7 @@ static int presence_main(int argc, char **argv)
         return ADMIN_USAGE;
     }
     cx_publish_result result = { 0, 0, NULL };
-    rc = run_command(&cmd, &result);
+    rc = run_command(&cmd, NULL, &result);
     cx_publish_cmd_free(&cmd);
     if (rc != 0)
         return rc;
@@ -170,9 +197,9 @@ int admin_publish_main(int argc, char **argv)
         json_decref(params);
         return ADMIN_USAGE;
     }
-    json_decref(params);
     cx_publish_result result = { 0, 0, NULL };
-    rc = run_command(&cmd, &result);
+    rc = run_command(&cmd, publish ? params : NULL, &result);
+    json_decref(params);
     cx_publish_cmd_free(&cmd);
     if (rc != 0)
         return rc;

@@ -17,6 +17,7 @@
 #include "common/event_catalog.h"
 #include "common/link.h"
 #include "common/log.h"
+#include "common/schema.h"
 #include "common/topic_table.h"
 
 #include <czmq.h>
@@ -83,7 +84,7 @@ static int parse_topic(cx_publish_cmd *cmd, const json_t *params, cx_publish_err
 {
     const json_t *topic = json_object_get(params, "topic"), *seq = json_object_get(params, "seq");
     if (topic && (!json_is_string(topic) || json_string_length(topic) == 0
-                  || json_string_length(topic) > CX_PUBLISH_MAX_TOPIC))
+                  || cx_schema_string_length(topic) > CX_PUBLISH_MAX_TOPIC))
         return refuse(err, "invalid_field", "topic: must be a topic name, a string of 1 to %d characters",
                       CX_PUBLISH_MAX_TOPIC);
     if (seq && (!topic || !json_is_integer(seq)))

@@ -17,6 +17,7 @@
  */
 #include "workers/topics.h"
 #include "common/log.h"
+#include "common/schema.h"
 #include "workers/context_internal.h"
 
 #include <stdio.h>
@@ -79,7 +80,7 @@ int cx_topics_candidate(const chanx_ctx *ctx, const char *text, size_t len)
 /* Chanx's send_topic_error: {"action": "error", "payload": {"reason", "detail"}} on the topic. */
 static void topic_error(chanx_ctx *ctx, const char *reason, const char *fmt, const char *topic)
 {
-    char detail[CX_TOPIC_MAX_LENGTH + 128];
+    char detail[4 * CX_TOPIC_MAX_LENGTH + 128];   /* a character is up to 4 bytes */
     snprintf(detail, sizeof detail, fmt, topic);
     json_t *fields = cx_ctx_log_fields(ctx);
     json_object_set_new(fields, "topic", json_string(topic));
@@ -110,7 +111,7 @@ static json_t *check_envelope(const json_t *m)
         const json_t *s = json_object_get(m, strings[i]);
         if (s && !json_is_null(s) && !json_is_string(s))
             json_array_append_new(errors, envelope_error("string_type", strings[i], "Input should be a valid string"));
-        else if (json_is_string(s) && json_string_length(s) > CX_TOPIC_MAX_LENGTH)
+        else if (cx_schema_string_length(s) > CX_TOPIC_MAX_LENGTH)
             json_array_append_new(errors, envelope_error("string_too_long", strings[i],
                                                          "String should have at most 256 characters"));
     }

@@ -21,7 +21,8 @@
 #include <jansson.h>
 #include "chanx/consumer.h"
 
-/* Longest topic and ref accepted in an envelope (characters); longer is a validation error. */
+/* Longest topic and ref accepted in an envelope, in characters as pydantic counts them (up to 4
+ * UTF-8 bytes each); longer is a validation error. */
 #define CX_TOPIC_MAX_LENGTH 256
 #define CX_TOPIC_MAX_REF 256
 

@@ -172,8 +172,8 @@
  * too_many_subscriptions (CHANX_TOPIC_SUBSCRIPTIONS_MAX, default 100, subscriptions per
  * connection). A frame naming no topic goes to the consumer's own receive_message, as before;
  * when it carries a ref, what receive_message sends carries it too (Chanx 2.11.2). The envelope
- * is checked first: version must be 1, topic a string of 1..CHANX_TOPIC_MAX_LENGTH (256)
- * characters, ref a string of at most 256; a bad one is answered with a plain
+ * is checked first: version must be 1, topic and ref strings of at most 256 characters (code
+ * points, as pydantic counts them, not bytes); a bad one is answered with a plain
  * {"action":"error","payload":[{"type","loc":["topic"],"msg"}]} (pydantic's shape, no input) and
  * nothing else happens. A frame on a topic that fails the topic's schema is answered on that
  * topic, with its ref, with the usual error list.

@@ -233,6 +233,37 @@ Test(topics, bad_envelopes_are_refused_and_other_topics_go_on)
     json_decref(cx_receive_topic(c, "room:lobby", "said", WAIT));
 }
 
+/* "at most 256 characters" counts characters, as pydantic's max_length does: a topic and a ref of
+ * 256 non-ASCII characters (two bytes each in UTF-8) are accepted, 257 are refused. */
+static char *repeat(const char *prefix, const char *unit, int times)
+{
+    char *s = malloc(strlen(prefix) + strlen(unit) * (size_t) times + 1);
+    strcpy(s, prefix);
+    for (int i = 0; i < times; i++)
+        strcat(s, unit);
+    return s;
+}
+
+Test(topics, the_256_character_limits_count_characters_not_bytes)
+{
+    cx_communicator *c = hub_client(stack, "alice", 0, "/ws/hub/");
+    char *topic = repeat("room:", "\u00e9", 251), *ref = repeat("", "\u00e9", 256);
+    json_t *r = cx_topic_subscribe(c, topic, ref, WAIT);
+    cr_assert_str_eq(json_string_value(json_object_get(r, "action")), "subscribed", "%s", json_dumps(r, 0));
+    cr_assert_str_eq(json_string_value(json_object_get(r, "ref")), ref);
+    json_decref(r);
+    json_decref(cx_receive_topic(c, topic, "welcome", WAIT));
+    char *longer = repeat("room:", "\u00e9", 252);
+    json_t *frame = json_pack("{s:i, s:s, s:s}", "version", 1, "topic", longer, "action", "subscribe");
+    cx_send_json(c, frame);
+    json_decref(frame);
+    json_t *e = cx_receive_json(c, WAIT);
+    json_t *first = json_array_get(json_object_get(e, "payload"), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(first, "type")), "string_too_long", "%s", json_dumps(e, 0));
+    json_decref(e);
+    free(topic), free(ref), free(longer);
+}
+
 /* CHANX_TOPIC_SUBSCRIPTIONS_MAX is 60 in this suite: 10,000 subscribes on one connection, sent in
  * storms of 500 at once (one storm stays under CHANX_MAILBOX_MAX), get 60 subscribed and 9,940
  * too_many_subscriptions naming the setting, and the connection and its topics go on. */

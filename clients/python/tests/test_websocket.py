@@ -11,6 +11,8 @@ CHANX_API_URL / CHANX_API_KEY for chanx_client's publish functions.
 """
 
 import asyncio
+import contextlib
+import io
 import json
 import os
 import sys
@@ -37,6 +39,20 @@ class Backoff(unittest.TestCase):
         self.assertEqual(backoff_delay(0, 0.1, 1.0, 2, rand=lambda: 0), 0.05)
         self.assertAlmostEqual(backoff_delay(3, 0.1, 1.0, 2, rand=lambda: 0.999999), 0.8, places=4)
         self.assertEqual(backoff_delay(10, 0.1, 1.0, 2, rand=lambda: 0), 0.5)
+
+
+@LIVE
+class DocsExample(unittest.IsolatedAsyncioTestCase):
+    async def test_the_example_of_docs_python_md_runs_as_written(self):
+        """docs/python.md's example, its address and token the stack's: what a reader pastes must run."""
+        with open(os.path.join(os.path.dirname(__file__), "..", "..", "..", "docs", "python.md")) as page:
+            code = page.read().split("```python\n", 1)[1].split("```", 1)[0]
+        code = code.replace("ws://127.0.0.1:8000", ENV["CHANX_TEST_WS"]).replace("asyncio.run(main())", "")
+        scope = {"key": ENV["CHANX_TEST_TOKEN"]}
+        exec(compile(code, "docs/python.md", "exec"), scope)
+        with contextlib.redirect_stdout(io.StringIO()) as printed:
+            await asyncio.wait_for(scope["main"](), 2 * WAIT)
+        self.assertIn("unauthorized", printed.getvalue())
 
 
 @LIVE
