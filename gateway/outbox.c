@@ -166,10 +166,16 @@ static int flush(cx_gateway *gw, cx_session *s)
     return 0;
 }
 
-/* A write failed: the client reset its connection or vanished, and no close frame can reach it. It
- * ends as a link that dropped (1006, at the consumer and in the close-code metric), not as our 1011. */
-static void drop(cx_session *s)
+/* A write failed. When the client reset its connection or vanished, no close frame can reach it: it
+ * ends as a link that dropped (1006, at the consumer and in the close-code metric), not as our 1011.
+ * A write that failed on a connection the kernel still holds open is ours to explain: 1011, logged. */
+static void write_failed(cx_session *s)
 {
+    if (!cx_tcp_gone(lws_get_socket_fd(s->wsi))) {
+        cx_warn("closing connection %llu: a write failed on a live connection", (unsigned long long) s->id);
+        cx_session_close(s, 1011, "write failed");
+        return;
+    }
     s->state = SESSION_CLOSING;
     lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
@@ -182,7 +188,7 @@ void cx_gw_flush_dirty(cx_gateway *gw)
             continue;
         s->dirty = 0;
         if (flush(gw, s) != 0)
-            drop(s);
+            write_failed(s);
     }
     gw->ndirty = 0;
 }

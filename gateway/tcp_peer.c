@@ -35,3 +35,14 @@ int cx_tcp_progress_read(int fd, cx_tcp_progress *out)
     out->notsent = info.tcpi_notsent_bytes;
     return 0;
 }
+
+int cx_tcp_gone(int fd)
+{
+    struct tcp_info info;
+    socklen_t len = sizeof info;
+    memset(&info, 0, sizeof info);
+    if (fd < 0 || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0)
+        return 1;
+    enum { STATE_CLOSE = 7 };   /* TCP_CLOSE of the kernel's tcp_states.h (netinet/tcp.h clashes with linux/tcp.h) */
+    return info.tcpi_state == STATE_CLOSE;
+}

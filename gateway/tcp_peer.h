@@ -41,4 +41,9 @@ typedef struct {
 /* Reads fd's counters (TCP_INFO); -1 when the kernel cannot tell (not TCP, closed). */
 int cx_tcp_progress_read(int fd, cx_tcp_progress *out);
 
+/* Whether fd's connection is over in the kernel (reset, or closed both ways: TCP_INFO's state is
+ * TCP_CLOSE), so that nothing, a close frame included, can reach the peer any more; 1 when the kernel
+ * cannot tell. A peer that only sent its FIN (CLOSE_WAIT) still reads what we write. */
+int cx_tcp_gone(int fd);
+
 #endif
