@@ -48,7 +48,8 @@ static int drain(cx_broker *self)
         }
         if (!extra_frames)
             dispatch(self, &idmsg, &body);
-        handled++;
+        if (++handled % 256 == 0)
+            cx_broker_flush(self);   /* a flood that never lets drain end must not hold batches back */
     }
     zmq_msg_close(&idmsg);
     zmq_msg_close(&body);
@@ -71,6 +72,7 @@ int cx_broker_run(cx_broker *self, volatile int *stop)
     zmq_pollitem_t items[2] = { { .socket = self->handle, .events = ZMQ_POLLIN },
                                 { .socket = self->zap ? cx_zap_socket(self->zap) : NULL, .events = ZMQ_POLLIN } };
     while (!*stop) {
+        cx_broker_flush(self);   /* what the last turn sent each peer, one message per peer */
         long timeout = cx_heartbeat_interval_ms() - (cx_now_ms() - self->last_beat);
         if (zmq_poll(items, self->zap ? 2 : 1, timeout < 0 ? 0 : timeout) < 0 && zmq_errno() != EINTR)
             return -1;
@@ -81,6 +83,7 @@ int cx_broker_run(cx_broker *self, volatile int *stop)
         cx_broker_heartbeat(self);
         publish_state(self);
     }
+    cx_broker_flush(self);
     return 0;
 }
 

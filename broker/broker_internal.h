@@ -16,6 +16,7 @@
 #include "broker/users.h"
 #include "broker/zap.h"
 #include "common/idmap.h"
+#include "proto/batch.h"
 #include "proto/envelope.h"
 
 #define MAX_IDENTITY 255
@@ -32,6 +33,7 @@ typedef struct {
     uint64_t pid;
     int64_t last_heard;
     cx_idmap *conns;             /* conn id → conn */
+    cx_batch *out;               /* what this loop turn sends it, when its HELLO said it reads batches (send.c) */
 } peer;
 
 typedef struct {
@@ -67,6 +69,9 @@ void cx_broker_dispatch(cx_broker *self, cx_decoder *dec, const char *id, size_t
 /* send.c: nothing blocks; a peer that cannot take a message loses it (logged at debug). */
 /* Forwards the received body; msg stays usable by the caller (refcounted copy). */
 void cx_broker_forward(cx_broker *self, const peer *p, zmq_msg_t *msg);
+/* Sends what the loop turn batched for each peer (send.c): before the loop waits, and before a peer goes. */
+void cx_broker_flush(cx_broker *self);
+void cx_broker_flush_peer(cx_broker *self, const peer *p);
 void cx_broker_send_env(cx_broker *self, const peer *p, const cx_env *env);
 /* HELLO to a routing id the broker does not know: "who are you?". */
 void cx_broker_send_identity_request(cx_broker *self, const char *id, size_t idlen);

@@ -35,6 +35,7 @@ void cx_broker_peer_free(void **item)
     if (!p)
         return;
     cx_idmap_destroy(&p->conns);
+    cx_batch_destroy(&p->out);
     free(p);
     *item = NULL;
 }
@@ -63,6 +64,7 @@ void cx_broker_peer_remove(cx_broker *self, peer *p, const char *why)
                             "role", p->rule->name, "why", why,
                             "connections", (json_int_t) n));
     int routes_changed = p->role == CX_ROLE_WORKER && cx_route_table_remove_worker(self->routes, p);
+    cx_broker_flush_peer(self, p);   /* what it was sent before it went, as unbatched sends would have */
     zhashx_delete(self->peers, p->id);
     if (routes_changed)
         cx_broker_publish_routes(self);
@@ -95,6 +97,10 @@ void cx_broker_on_hello(cx_broker *self, const char *id, size_t idlen, peer *kno
     p->rule = rule;
     p->pid = env->pid;
     p->last_heard = cx_now_ms();
+    if ((env->flags & CX_HELLO_READS_BATCH) && !(p->out = cx_batch_new())) {
+        cx_broker_peer_free((void **) &p);
+        return;
+    }
     zhashx_insert(self->peers, p->id, p);
     cx_log_fields(CX_LOG_INFO, "peer joined",
                   json_pack("{s:s, s:s, s:I}", "peer", p->id,

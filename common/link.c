@@ -20,11 +20,18 @@
  * what arrives before the sender's HELLO: broker/rebuild.c). Past
  * CX_LINK_MAX_BACKLOG bytes cx_link_send fails, and the owner tells the
  * client (a gateway closes it with 1011).
+ *
+ * Batches (proto/batch.h): the HELLO says the link reads them, and the broker
+ * then sends what it has for this peer in one loop turn as one message.
+ * cx_link_recv takes a batch apart in order, one envelope per call, each
+ * decoded on its own, so a malformed one is dropped alone, as if it had come
+ * in a message of its own.
  */
 #include "common/link.h"
 #include "common/curve.h"
 #include "common/env.h"
 #include "common/log.h"
+#include "proto/batch.h"
 
 #include <sched.h>
 
@@ -46,6 +53,8 @@ struct cx_link {
     cx_decoder *dec;
     zmq_msg_t msg;         /* the message the last decoded envelope points into */
     int have_msg;
+    cx_batch_reader batch; /* the rest of msg when it is a batch */
+    int in_batch;
     int64_t last_heard;
     int64_t last_sent;
     int lost;
@@ -254,22 +263,45 @@ int cx_link_hello(cx_link *self)
         .role = (uint8_t) self->role,
         .pid = (uint64_t) getpid(),
         .node = cx_slice_of(self->node),
+        .flags = CX_HELLO_READS_BATCH,
     };
     return cx_link_send(self, &hello);
 }
 
-cx_link_event cx_link_recv(cx_link *self, cx_env *env)
+/* The next envelope's bytes: the rest of a batch first, then a new message (a batch, or one envelope). */
+static int next_envelope(cx_link *self, const void **data, size_t *len)
 {
     for (;;) {
+        if (self->in_batch) {
+            int r = cx_batch_next(&self->batch, data, len);
+            if (r == 1)
+                return 1;
+            self->in_batch = 0;
+            if (r < 0)
+                cx_warn("dropped the rest of a batch from the broker: broken framing");
+        }
         if (self->have_msg)
             zmq_msg_close(&self->msg);
         zmq_msg_init(&self->msg);
         self->have_msg = 1;
         if (zmq_msg_recv(&self->msg, self->handle, ZMQ_DONTWAIT) < 0)
-            return CX_LINK_NONE;
+            return 0;
         self->last_heard = cx_now_ms();
         self->lost = 0;
-        if (cx_decoder_decode(self->dec, zmq_msg_data(&self->msg), zmq_msg_size(&self->msg), env) != 0) {
+        *data = zmq_msg_data(&self->msg);
+        *len = zmq_msg_size(&self->msg);
+        if (!cx_batch_open(&self->batch, *data, *len))
+            return 1;
+        self->in_batch = 1;
+    }
+}
+
+cx_link_event cx_link_recv(cx_link *self, cx_env *env)
+{
+    const void *data;
+    size_t len;
+    while (next_envelope(self, &data, &len)) {
+        if (cx_decoder_decode(self->dec, data, len, env) != 0) {
             cx_warn("dropped a malformed envelope from the broker: %s", cx_decoder_error(self->dec));
             continue;
         }
@@ -279,6 +311,7 @@ cx_link_event cx_link_recv(cx_link *self, cx_env *env)
             return CX_LINK_REINTRODUCE;
         return CX_LINK_ENVELOPE;
     }
+    return CX_LINK_NONE;
 }
 
 int cx_link_tick(cx_link *self)

@@ -34,7 +34,7 @@
  *   n connections (uint)
  */
 static const char *const LAYOUTS[CX_ENV_TYPE_MAX] = {
-    [CX_ENV_HELLO] = "rpN",
+    [CX_ENV_HELLO] = "rpN|f",
     [CX_ENV_HEARTBEAT] = "",
     [CX_ENV_REGISTER] = "R",
     [CX_ENV_ROUTES] = "R",

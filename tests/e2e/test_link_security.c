@@ -277,6 +277,64 @@ Test(link_security, a_worker_cannot_act_on_another_workers_connection_and_is_dro
     rogue_destroy(&r);
 }
 
+/* What the broker sends a gateway in one loop turn leaves as one batch (proto/batch.h): the envelopes it
+ * refuses from a peer in that turn (another worker's connection, garbage) must not take the good ones of
+ * the same turn with them, and the good ones arrive in the order they were sent. */
+static void rogue_send_raw(rogue *r, const void *data, size_t len)
+{
+    zmq_send(zsock_resolve(r->sock), data, len, ZMQ_DONTWAIT);
+}
+
+static void assert_action(cx_communicator *c, const char *action)
+{
+    json_t *m = cx_receive_json(c, 3000);
+    cr_assert_not_null(m, "no %s", action);
+    cr_assert_str_eq(json_string_value(json_object_get(m, "action")), action);
+    json_decref(m);
+}
+
+Test(link_security, refused_envelopes_never_drop_the_good_ones_sent_in_the_same_burst)
+{
+    int64_t alice = cx_db_create_user(stack, "alice", 0), bob = cx_db_create_user(stack, "bob", 0);
+    cx_communicator *victim = cx_communicator_new(stack, "/ws/cons_probe/strict/", cx_db_token_header(stack, alice));
+    cx_assert_authenticated_status_ok(victim);
+    uint64_t other = conn_of(victim);
+    json_decref(cx_receive_until_action(victim, "complete", 3000));
+
+    rogue *r = rogue_new("worker-burst", WORKER_KEY);
+    rogue_hello(r, CX_ROLE_WORKER, "worker-burst");
+    rogue_register_evil_route(r);
+    rogue_pump(r, 300);
+    cx_communicator *own = cx_communicator_when_live(stack, 0, "/ws/evil/", cx_db_token_header(stack, bob), 5000);
+    cr_assert_not_null(own);
+    rogue_pump(r, 500);
+    cr_assert_eq(r->seen[CX_ENV_CONNECT], 1);
+    uint64_t mine = r->connect_conn;
+
+    static const char *const actions[] = { "one", "two", "three", "four" };
+    char text[4][64];
+    cx_env good[4];
+    for (int i = 0; i < 4; i++) {
+        snprintf(text[i], sizeof text[i], "{\"action\":\"%s\"}", actions[i]);
+        good[i] = (cx_env) { .type = CX_ENV_SEND, .conn = mine, .text = cx_slice_of(text[i]) };
+    }
+    cx_env forged = { .type = CX_ENV_SEND, .conn = other, .text = cx_slice_of("{\"action\":\"forged\"}") };
+    rogue_send(r, &good[0]);
+    rogue_send(r, &forged);
+    rogue_send(r, &good[1]);
+    rogue_send_raw(r, "\x93\x01\x07\xc1", 4);   /* not msgpack */
+    rogue_send(r, &good[2]);
+    rogue_send_raw(r, "\xdd\x00\x00\x00\x03\x01\x40\xc4\x09", 9);   /* a batch the broker does not take */
+    rogue_send(r, &good[3]);
+    for (int i = 0; i < 4; i++)
+        assert_action(own, actions[i]);
+    cx_receive_nothing(victim, 500);
+    char *log = cx_stack_log(stack, "broker", "dropped a malformed envelope from worker-burst", 5000);
+    cr_assert_not_null(log, "the garbage was not logged");
+    free(log);
+    rogue_destroy(&r);
+}
+
 /* Runs the broker on an address other machines reach, without keys, for at most a second; returns its
  * exit status and its stderr in out. */
 static int plain_broker_on_the_network(const char *extra_env, char *out, size_t size)
