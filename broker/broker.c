@@ -20,6 +20,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A batch from a peer (proto/batch.h): each envelope dispatched on its own, in order, with the key of
+ * the message that carried them, so one refused or malformed envelope drops alone. */
+static void dispatch_batch(cx_broker *self, cx_batch_reader *batch, const char *id, size_t idlen, const char *key)
+{
+    const void *data;
+    size_t len;
+    int rc;
+    while ((rc = cx_batch_next(batch, &data, &len)) == 1) {
+        zmq_msg_t one;
+        if (zmq_msg_init_size(&one, len) != 0)
+            return;
+        memcpy(zmq_msg_data(&one), data, len);
+        cx_broker_dispatch(self, self->dec, id, idlen, &one, key);
+        zmq_msg_close(&one);
+    }
+    if (rc < 0) {
+        cx_warn("dropped the rest of a batch from %s: broken framing", id);
+        cx_broker_count_malformed();
+    }
+}
+
 static void dispatch(cx_broker *self, zmq_msg_t *idmsg, zmq_msg_t *body)
 {
     size_t idlen = zmq_msg_size(idmsg);
@@ -28,7 +49,12 @@ static void dispatch(cx_broker *self, zmq_msg_t *idmsg, zmq_msg_t *body)
         return;
     memcpy(id, zmq_msg_data(idmsg), idlen);
     id[idlen] = '\0';
-    cx_broker_dispatch(self, self->dec, id, idlen, body);
+    const char *key = self->zap ? zmq_msg_gets(body, "User-Id") : NULL;
+    cx_batch_reader batch;
+    if (cx_batch_open(&batch, zmq_msg_data(body), zmq_msg_size(body)))
+        dispatch_batch(self, &batch, id, idlen, key);
+    else
+        cx_broker_dispatch(self, self->dec, id, idlen, body, key);
 }
 
 /* Reads everything waiting; returns the number of messages handled. */

@@ -63,8 +63,11 @@ struct cx_broker {
 };
 
 /* dispatch.c */
-/* Decodes and handles one envelope from the peer whose routing id is id (the broker's whole dispatch). */
-void cx_broker_dispatch(cx_broker *self, cx_decoder *dec, const char *id, size_t idlen, zmq_msg_t *body);
+/* Decodes and handles one envelope from the peer whose routing id is id (the broker's whole dispatch).
+ * key: the ZAP User-Id of the ZeroMQ message it came in (the name of its key's role), NULL without
+ * CURVE; passed apart from body because an envelope taken out of a batch has no metadata of its own. */
+void cx_broker_dispatch(cx_broker *self, cx_decoder *dec, const char *id, size_t idlen, zmq_msg_t *body,
+                        const char *key);
 
 /* send.c: nothing blocks; a peer that cannot take a message loses it (logged at debug). */
 /* Forwards the received body; msg stays usable by the caller (refcounted copy). */
@@ -123,10 +126,10 @@ void cx_rebuild_destroy(cx_rebuild **self_p);
 void cx_rebuild_on_resume(cx_broker *self, peer *p, const cx_env *env);
 /* While the rebuild window is open, traffic about connections waits, in arrival order: 1 when body
  * was taken (copied) to be dispatched when the window closes. */
-int cx_rebuild_defer(cx_broker *self, const peer *p, const cx_env *env, zmq_msg_t *body);
+int cx_rebuild_defer(cx_broker *self, const peer *p, const cx_env *env, zmq_msg_t *body, const char *key);
 /* An envelope from a peer the broker does not know yet (it sent before its HELLO reached us): kept
  * until its introduction ends (RESUME 0). Returns 1 for the first one held (ask who it is). */
-int cx_rebuild_hold_stranger(cx_broker *self, const char *id, zmq_msg_t *body);
+int cx_rebuild_hold_stranger(cx_broker *self, const char *id, zmq_msg_t *body, const char *key);
 /* A connection ended because its gateway or worker was declared dead: if that peer comes back and
  * re-announces it, it is told at once instead of opening a rebuild window. */
 void cx_rebuild_ended(cx_broker *self, uint64_t conn);

@@ -138,7 +138,8 @@ static void on_worker_envelope(cx_broker *self, peer *worker, const cx_env *env,
     }
 }
 
-void cx_broker_dispatch(cx_broker *self, cx_decoder *dec, const char *id, size_t idlen, zmq_msg_t *body)
+void cx_broker_dispatch(cx_broker *self, cx_decoder *dec, const char *id, size_t idlen, zmq_msg_t *body,
+                        const char *key)
 {
     cx_env env;
     if (cx_decoder_decode(dec, zmq_msg_data(body), zmq_msg_size(body), &env) != 0) {
@@ -152,7 +153,7 @@ void cx_broker_dispatch(cx_broker *self, cx_decoder *dec, const char *id, size_t
     /* With CURVE, the role is the key's (ZAP User-Id), read on every envelope: a routing id freed by one
      * peer and taken by another key's holder must not inherit the first one's role. */
     const cx_role_rule *key_rule = NULL;
-    if (self->zap && !(key_rule = cx_role_rule_named(zmq_msg_gets(body, "User-Id"))))
+    if (self->zap && !(key_rule = cx_role_rule_named(key)))
         return;
     peer *p = zhashx_lookup(self->peers, id);
     if (env.type == CX_ENV_HELLO) {
@@ -162,7 +163,7 @@ void cx_broker_dispatch(cx_broker *self, cx_decoder *dec, const char *id, size_t
     if (!p) {
         /* Sent before its HELLO reached us (queued while we were down): kept until it has introduced
          * itself, so a restart loses none of it; a heartbeat just asks who it is. */
-        if (env.type == CX_ENV_HEARTBEAT || cx_rebuild_hold_stranger(self, id, body))
+        if (env.type == CX_ENV_HEARTBEAT || cx_rebuild_hold_stranger(self, id, body, key))
             cx_broker_send_identity_request(self, id, idlen);
         return;
     }
@@ -181,7 +182,7 @@ void cx_broker_dispatch(cx_broker *self, cx_decoder *dec, const char *id, size_t
         cx_rebuild_on_resume(self, p, &env);
         return;
     }
-    if (cx_rebuild_defer(self, p, &env, body))
+    if (cx_rebuild_defer(self, p, &env, body, key))
         return;
     if (p->role == CX_ROLE_GATEWAY)
         on_gateway_envelope(self, p, &env, body);

@@ -55,6 +55,7 @@
 
 typedef struct {
     char id[MAX_IDENTITY + 1];
+    char key[64];                /* the ZAP User-Id it came with ("" without CURVE) */
     zmq_msg_t msg;
 } held;
 
@@ -87,7 +88,7 @@ struct cx_rebuild {
     int64_t next_purge;
 };
 
-static int list_push(cx_rebuild *r, held_list *l, const char *id, zmq_msg_t *body)
+static int list_push(cx_rebuild *r, held_list *l, const char *id, zmq_msg_t *body, const char *key)
 {
     if (r->nheld >= MAX_HELD) {
         if (!r->warned++)
@@ -104,6 +105,7 @@ static int list_push(cx_rebuild *r, held_list *l, const char *id, zmq_msg_t *bod
     }
     held *h = &l->items[l->n++];
     snprintf(h->id, sizeof h->id, "%s", id);
+    snprintf(h->key, sizeof h->key, "%s", key ? key : "");
     zmq_msg_init(&h->msg);
     zmq_msg_copy(&h->msg, body);
     r->nheld++;
@@ -116,7 +118,8 @@ static void list_drain(cx_broker *self, held_list *l, int replay)
     cx_rebuild *r = self->rebuild;
     for (size_t i = 0; i < l->n; i++) {
         if (replay)
-            cx_broker_dispatch(self, r->dec, l->items[i].id, strlen(l->items[i].id), &l->items[i].msg);
+            cx_broker_dispatch(self, r->dec, l->items[i].id, strlen(l->items[i].id), &l->items[i].msg,
+                               self->zap ? l->items[i].key : NULL);
         zmq_msg_close(&l->items[i].msg);
         r->nheld--;
     }
@@ -239,7 +242,7 @@ static int rebuild_ms(void)
     return (int) cx_env_long("CHANX_REBUILD_MS", cx_heartbeat_timeout_ms() + 1000, 0, 600000);
 }
 
-int cx_rebuild_hold_stranger(cx_broker *self, const char *id, zmq_msg_t *body)
+int cx_rebuild_hold_stranger(cx_broker *self, const char *id, zmq_msg_t *body, const char *key)
 {
     cx_rebuild *r = self->rebuild;
     stranger *s = zhashx_lookup(r->strangers, id);
@@ -250,11 +253,11 @@ int cx_rebuild_hold_stranger(cx_broker *self, const char *id, zmq_msg_t *body)
         s->first = cx_now_ms();
         zhashx_insert(r->strangers, id, s);
     }
-    list_push(r, &s->list, id, body);
+    list_push(r, &s->list, id, body, key);
     return first;
 }
 
-int cx_rebuild_defer(cx_broker *self, const peer *p, const cx_env *env, zmq_msg_t *body)
+int cx_rebuild_defer(cx_broker *self, const peer *p, const cx_env *env, zmq_msg_t *body, const char *key)
 {
     cx_rebuild *r = self->rebuild;
     if (!r->until)
@@ -265,7 +268,7 @@ int cx_rebuild_defer(cx_broker *self, const peer *p, const cx_env *env, zmq_msg_
     case CX_ENV_CONNECT:
     case CX_ENV_RECEIVE: case CX_ENV_DISCONNECT: case CX_ENV_SEND: case CX_ENV_CLOSE:
     case CX_ENV_GROUP_ADD: case CX_ENV_GROUP_DISCARD: case CX_ENV_GROUP_SEND:
-        return list_push(r, &r->deferred, p->id, body) == 0;
+        return list_push(r, &r->deferred, p->id, body, key) == 0;
     default:
         return 0;
     }

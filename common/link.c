@@ -25,7 +25,10 @@
  * then sends what it has for this peer in one loop turn as one message.
  * cx_link_recv takes a batch apart in order, one envelope per call, each
  * decoded on its own, so a malformed one is dropped alone, as if it had come
- * in a message of its own.
+ * in a message of its own. The other way, an owner that calls cx_link_batch
+ * has what it sends gathered until cx_link_flush (or the next tick, or
+ * CX_BATCH_MAX_BYTES), which it calls once per loop turn before it waits:
+ * one message, one CURVE box, one hand-off to the I/O thread for the turn.
  */
 #include "common/link.h"
 #include "common/curve.h"
@@ -55,6 +58,7 @@ struct cx_link {
     int have_msg;
     cx_batch_reader batch; /* the rest of msg when it is a batch */
     int in_batch;
+    cx_batch *out;         /* what this loop turn sends, with cx_link_batch on */
     int64_t last_heard;
     int64_t last_sent;
     int lost;
@@ -206,6 +210,8 @@ void cx_link_destroy(cx_link **self_p)
     cx_link *self = *self_p;
     if (self->have_msg)
         zmq_msg_close(&self->msg);
+    cx_link_flush(self);   /* the last turn's envelopes (a worker's withdrawal) leave within the linger */
+    cx_batch_destroy(&self->out);
     for (size_t i = 0; i < self->nbacklog; i++)
         zmq_msg_close(&self->backlog[(self->head + i) % self->cap]);
     free(self->backlog);
@@ -229,7 +235,8 @@ void *cx_link_socket(const cx_link *self)
     return self->handle;
 }
 
-int cx_link_send_raw(cx_link *self, const void *data, size_t len)
+/* Sends one ZeroMQ message now, or keeps it behind what waits. */
+static int link_write(cx_link *self, const void *data, size_t len)
 {
     if (self->nbacklog > 0)
         backlog_flush(self);
@@ -245,6 +252,37 @@ int cx_link_send_raw(cx_link *self, const void *data, size_t len)
         return -1;
     self->last_sent = cx_now_ms();   /* a heartbeat waits there too: no need for another each tick */
     return 0;
+}
+
+int cx_link_batch(cx_link *self)
+{
+    if (!self->out && !(self->out = cx_batch_new()))
+        return -1;
+    return 0;
+}
+
+int cx_link_flush(cx_link *self)
+{
+    if (!self->out || cx_batch_count(self->out) == 0)
+        return 0;
+    const void *data;
+    size_t len;
+    cx_batch_message(self->out, &data, &len);
+    int rc = link_write(self, data, len);
+    cx_batch_clear(self->out);
+    return rc;
+}
+
+int cx_link_send_raw(cx_link *self, const void *data, size_t len)
+{
+    if (!self->out)
+        return link_write(self, data, len);
+    if (self->backlog_bytes + cx_batch_bytes(self->out) + len > CX_LINK_MAX_BACKLOG)
+        return -1;
+    if (cx_batch_count(self->out) > 0 && cx_batch_bytes(self->out) + len > CX_BATCH_MAX_BYTES
+        && cx_link_flush(self) != 0)
+        return -1;
+    return cx_batch_add(self->out, data, len);
 }
 
 int cx_link_send(cx_link *self, const cx_env *env)
@@ -316,6 +354,7 @@ cx_link_event cx_link_recv(cx_link *self, cx_env *env)
 
 int cx_link_tick(cx_link *self)
 {
+    cx_link_flush(self);
     if (self->nbacklog > 0)
         backlog_flush(self);
     int64_t now = cx_now_ms();
@@ -350,6 +389,8 @@ int cx_link_alive(const cx_link *self)
 
 int cx_link_next_tick_ms(const cx_link *self)
 {
+    if (self->out && cx_batch_count(self->out) > 0)
+        return 0;    /* a batch is waiting for the flush */
     if (self->nbacklog > 0)
         return 20;   /* a broker may take the backlog any moment: retry soon */
     int64_t due = self->last_sent + cx_heartbeat_interval_ms() - cx_now_ms();

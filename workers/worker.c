@@ -400,6 +400,8 @@ cx_worker *cx_worker_new(const char *endpoint, cx_plugin_set *plugins)
     self->timers = cx_timers_new();
     self->members = cx_memberships_new();
     self->link = cx_link_new(endpoint, CX_ROLE_WORKER, node);
+    if (self->link)
+        cx_link_batch(self->link);   /* one message per loop turn: cx_link_tick flushes it, each turn */
     self->db = cx_db_pool_new_from_env(threads);
     cx_settings_load(&self->settings);
     self->outbox = self->link && self->queue && self->members

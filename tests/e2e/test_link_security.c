@@ -11,6 +11,7 @@
  * peer, not that the route was malformed.
  */
 #include "tests/kit/deploy_helpers.h"
+#include "proto/batch.h"
 #include "proto/envelope.h"
 
 #include <criterion/criterion.h>
@@ -277,12 +278,32 @@ Test(link_security, a_worker_cannot_act_on_another_workers_connection_and_is_dro
     rogue_destroy(&r);
 }
 
-/* What the broker sends a gateway in one loop turn leaves as one batch (proto/batch.h): the envelopes it
- * refuses from a peer in that turn (another worker's connection, garbage) must not take the good ones of
- * the same turn with them, and the good ones arrive in the order they were sent. */
+/* Batches (proto/batch.h), both ways: a peer's batch is dispatched envelope by envelope, and what the
+ * broker sends a gateway in one loop turn leaves as one batch. The envelopes the broker refuses in a
+ * batch or a burst (another worker's connection, garbage, broken framing) must not take the good ones
+ * with them, and the good ones arrive in the order they were sent. */
 static void rogue_send_raw(rogue *r, const void *data, size_t len)
 {
     zmq_send(zsock_resolve(r->sock), data, len, ZMQ_DONTWAIT);
+}
+
+/* Sends envs as one batch, the last cut bytes short when cut > 0 (broken framing). */
+static void rogue_send_batch(rogue *r, const cx_env *envs, int n, const char *garbage_after_first, size_t cut)
+{
+    cx_batch *b = cx_batch_new();
+    for (int i = 0; i < n; i++) {
+        const char *data;
+        size_t len;
+        cr_assert_eq(cx_encoder_encode(r->enc, &envs[i], &data, &len), 0);
+        cr_assert_eq(cx_batch_add(b, data, len), 0);
+        if (i == 0 && garbage_after_first)
+            cr_assert_eq(cx_batch_add(b, garbage_after_first, strlen(garbage_after_first)), 0);
+    }
+    const void *msg;
+    size_t len;
+    cx_batch_message(b, &msg, &len);
+    rogue_send_raw(r, msg, len - cut);
+    cx_batch_destroy(&b);
 }
 
 static void assert_action(cx_communicator *c, const char *action)
@@ -293,7 +314,7 @@ static void assert_action(cx_communicator *c, const char *action)
     json_decref(m);
 }
 
-Test(link_security, refused_envelopes_never_drop_the_good_ones_sent_in_the_same_burst)
+Test(link_security, refused_envelopes_in_a_batch_never_drop_the_good_ones_beside_them)
 {
     int64_t alice = cx_db_create_user(stack, "alice", 0), bob = cx_db_create_user(stack, "bob", 0);
     cx_communicator *victim = cx_communicator_new(stack, "/ws/cons_probe/strict/", cx_db_token_header(stack, alice));
@@ -311,26 +332,29 @@ Test(link_security, refused_envelopes_never_drop_the_good_ones_sent_in_the_same_
     cr_assert_eq(r->seen[CX_ENV_CONNECT], 1);
     uint64_t mine = r->connect_conn;
 
-    static const char *const actions[] = { "one", "two", "three", "four" };
-    char text[4][64];
-    cx_env good[4];
-    for (int i = 0; i < 4; i++) {
+    static const char *const actions[] = { "one", "two", "three", "four", "five", "lost" };
+    char text[6][64];
+    cx_env good[6];
+    for (int i = 0; i < 6; i++) {
         snprintf(text[i], sizeof text[i], "{\"action\":\"%s\"}", actions[i]);
         good[i] = (cx_env) { .type = CX_ENV_SEND, .conn = mine, .text = cx_slice_of(text[i]) };
     }
     cx_env forged = { .type = CX_ENV_SEND, .conn = other, .text = cx_slice_of("{\"action\":\"forged\"}") };
-    rogue_send(r, &good[0]);
-    rogue_send(r, &forged);
-    rogue_send(r, &good[1]);
-    rogue_send_raw(r, "\x93\x01\x07\xc1", 4);   /* not msgpack */
-    rogue_send(r, &good[2]);
-    rogue_send_raw(r, "\xdd\x00\x00\x00\x03\x01\x40\xc4\x09", 9);   /* a batch the broker does not take */
-    rogue_send(r, &good[3]);
-    for (int i = 0; i < 4; i++)
+    /* one batch: one, garbage, forged (another worker's connection), two */
+    cx_env first[3] = { good[0], forged, good[1] };
+    rogue_send_batch(r, first, 3, "\x93\x01\x07\xc1", 0);
+    rogue_send(r, &good[2]);   /* alone, between batches */
+    rogue_send_raw(r, "\x93\x01\x07\xc1", 4);   /* garbage alone */
+    cx_env second[3] = { good[3], good[4], good[5] };
+    rogue_send_batch(r, second, 3, NULL, 3);   /* "lost" cut short: the batch's framing is broken there */
+    for (int i = 0; i < 5; i++)
         assert_action(own, actions[i]);
-    cx_receive_nothing(victim, 500);
-    char *log = cx_stack_log(stack, "broker", "dropped a malformed envelope from worker-burst", 5000);
-    cr_assert_not_null(log, "the garbage was not logged");
+    cx_receive_nothing(own, 300);
+    cx_receive_nothing(victim, 300);
+    char *log = cx_stack_log(stack, "broker", "dropped the rest of a batch from worker-burst", 5000);
+    cr_assert_not_null(log, "the broken batch was not logged");
+    cr_assert(strstr(log, "dropped a malformed envelope from worker-burst"), "the garbage was not logged");
+    cr_assert(strstr(log, "a connection pinned to another worker"), "the forged SEND was not refused");
     free(log);
     rogue_destroy(&r);
 }
