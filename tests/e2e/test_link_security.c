@@ -234,22 +234,33 @@ static uint64_t conn_of(cx_communicator *c)
     return conn;
 }
 
-Test(link_security, a_worker_cannot_act_on_another_workers_connection_and_is_dropped_when_it_insists)
+/* Alice on the real worker (the victim, *victim_conn her connection) and a rogue holding the worker key
+ * that registered /ws/evil/ and serves Bob's connection there (*own). */
+static rogue *rogue_serving_bob(const char *name, cx_communicator **victim, uint64_t *victim_conn,
+                                cx_communicator **own)
 {
     int64_t alice = cx_db_create_user(stack, "alice", 0), bob = cx_db_create_user(stack, "bob", 0);
-    cx_communicator *victim = cx_communicator_new(stack, "/ws/cons_probe/strict/", cx_db_token_header(stack, alice));
-    cx_assert_authenticated_status_ok(victim);
-    uint64_t conn = conn_of(victim);
-    json_decref(cx_receive_until_action(victim, "complete", 3000));   /* the context reply's completion */
+    *victim = cx_communicator_new(stack, "/ws/cons_probe/strict/", cx_db_token_header(stack, alice));
+    cx_assert_authenticated_status_ok(*victim);
+    *victim_conn = conn_of(*victim);
+    json_decref(cx_receive_until_action(*victim, "complete", 3000));   /* the context reply's completion */
 
-    rogue *r = rogue_new("worker-rogue", WORKER_KEY);
-    rogue_hello(r, CX_ROLE_WORKER, "worker-rogue");
+    rogue *r = rogue_new(name, WORKER_KEY);
+    rogue_hello(r, CX_ROLE_WORKER, name);
     rogue_register_evil_route(r);
     rogue_pump(r, 300);
-    cx_communicator *own = cx_communicator_when_live(stack, 0, "/ws/evil/", cx_db_token_header(stack, bob), 5000);
-    cr_assert_not_null(own);
+    *own = cx_communicator_when_live(stack, 0, "/ws/evil/", cx_db_token_header(stack, bob), 5000);
+    cr_assert_not_null(*own);
     rogue_pump(r, 500);
     cr_assert_eq(r->seen[CX_ENV_CONNECT], 1);
+    return r;
+}
+
+Test(link_security, a_worker_cannot_act_on_another_workers_connection_and_is_dropped_when_it_insists)
+{
+    cx_communicator *victim, *own;
+    uint64_t conn;
+    rogue *r = rogue_serving_bob("worker-rogue", &victim, &conn, &own);
 
     cx_env forged = { .type = CX_ENV_SEND, .conn = conn, .text = cx_slice_of("{\"action\":\"forged\"}") };
     cx_env join = { .type = CX_ENV_GROUP_ADD, .conn = conn, .group = cx_slice_of("evil") };
@@ -316,20 +327,9 @@ static void assert_action(cx_communicator *c, const char *action)
 
 Test(link_security, refused_envelopes_in_a_batch_never_drop_the_good_ones_beside_them)
 {
-    int64_t alice = cx_db_create_user(stack, "alice", 0), bob = cx_db_create_user(stack, "bob", 0);
-    cx_communicator *victim = cx_communicator_new(stack, "/ws/cons_probe/strict/", cx_db_token_header(stack, alice));
-    cx_assert_authenticated_status_ok(victim);
-    uint64_t other = conn_of(victim);
-    json_decref(cx_receive_until_action(victim, "complete", 3000));
-
-    rogue *r = rogue_new("worker-burst", WORKER_KEY);
-    rogue_hello(r, CX_ROLE_WORKER, "worker-burst");
-    rogue_register_evil_route(r);
-    rogue_pump(r, 300);
-    cx_communicator *own = cx_communicator_when_live(stack, 0, "/ws/evil/", cx_db_token_header(stack, bob), 5000);
-    cr_assert_not_null(own);
-    rogue_pump(r, 500);
-    cr_assert_eq(r->seen[CX_ENV_CONNECT], 1);
+    cx_communicator *victim, *own;
+    uint64_t other;
+    rogue *r = rogue_serving_bob("worker-burst", &victim, &other, &own);
     uint64_t mine = r->connect_conn;
 
     static const char *const actions[] = { "one", "two", "three", "four", "five", "lost" };
