@@ -22,7 +22,7 @@ SAN ?= 0
 TSAN ?= 0
 
 CC ?= cc
-PKGS := libwebsockets libuv libczmq libzmq jansson msgpack libpq libpcre2-8 openssl zlib libmicrohttpd
+PKGS := libwebsockets libuv libczmq libzmq jansson msgpack libpq libpcre2-8 openssl zlib libmicrohttpd libb2
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -283,13 +283,14 @@ test-san:
 
 # ThreadSanitizer over the worker, the one multi-threaded process of ours
 # whose threads share consumer state: the suites of the actors, timers, the
-# database API and the example that uses them, and events meeting full
+# database API and the example that uses them, events meeting full
 # mailboxes (mail and group memberships cross from the link thread to the
-# pool), with chanx-worker and the plugins built with -fsanitize=thread in
+# pool), and topics (subscriptions join and leave groups from pool threads),
+# with chanx-worker and the plugins built with -fsanitize=thread in
 # build-tsan/ (gateway, broker and the rest are the plain build's). Only those suites, so that `make test` stays fast. The
 # test driver is the plain one too: criterion's arena and TSan's memory
 # layout do not mix, and the processes under test are what matters.
-TSAN_SUITES := @(actors|timers|db|chat_history|events_overflow|events_overflow_notify|events_burst|ready_point)/*
+TSAN_SUITES := @(actors|timers|db|chat_history|events_overflow|events_overflow_notify|events_burst|ready_point|topics|topics_lifecycle)/*
 test-tsan: $(BUILD)/tests/e2e $(PROGRAMS)
 	@$(MAKE) --no-print-directory BUILD=build-tsan TSAN=1 worker-and-plugins
 	@for p in chanx-gateway chanx-broker chanx-admin chanx-api; do ln -sfn ../$(BUILD)/$$p build-tsan/$$p; done

@@ -68,7 +68,8 @@ static const admin_command COMMANDS[] = {
 
 /* Events and disconnects go to the broker ($CHANX_BROKER), not the database: see publish.c. */
 static const char PUBLISH_HELP[] =
-    "chanx-admin publish (--group G [--group G2 ...] | --user ID | --connection ID) --action A [--payload JSON]\n"
+    "chanx-admin publish (--group G [--group G2 ...] | --topic T [--seq N] | --user ID | --connection ID) --action A\n"
+    "            [--payload JSON]   (--topic: Chanx's Topic.broadcast, to its subscribers, stamped with the topic)\n"
     "  Sends the event {\"action\": A, \"payload\": JSON} to the groups' members, every connection of a\n"
     "  user, or one connection, through the broker ($CHANX_BROKER); prints what it reached.\n"
     "chanx-admin disconnect (--user ID | --connection ID) [--code N]\n"

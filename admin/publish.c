@@ -2,7 +2,7 @@
  * publish.c — chanx-admin publish / disconnect: events and disconnects for
  * operators and scripts, without the HTTP API.
  *
- *   chanx-admin publish (--group G ... | --user ID | --connection ID) --action A [--payload JSON]
+ *   chanx-admin publish (--group G ... | --topic T [--seq N] | --user ID | --connection ID) --action A [--payload JSON]
  *   chanx-admin disconnect (--user ID | --connection ID) [--code N]
  *
  * The command speaks to the broker directly as an API peer (CX_ROLE_API),
@@ -46,6 +46,12 @@ static int build_params(int argc, char **argv, int publish, json_t *params)
             char *end;
             long long id = strtoll(value, &end, 10);
             json_object_set_new(params, "user_id", *end ? json_string(value) : json_integer(id));
+        } else if (publish && !strcmp(opt, "--topic")) {
+            json_object_set_new(params, "topic", json_string(value));
+        } else if (publish && !strcmp(opt, "--seq")) {
+            char *end;
+            long long seq = strtoll(value, &end, 10);
+            json_object_set_new(params, "seq", *end ? json_string(value) : json_integer(seq));
         } else if (!strcmp(opt, "--connection")) {
             json_object_set_new(params, "connection", json_string(value));
         } else if (publish && !strcmp(opt, "--action")) {
@@ -84,7 +90,10 @@ int admin_publish_main(int argc, char **argv)
         json_decref(params);
         return rc;
     }
-    const char *method = !publish ? "disconnect" : json_object_get(params, "groups") ? "broadcast" : "send";
+    int targets_user = json_object_get(params, "user_id") || json_object_get(params, "connection");
+    const char *method = !publish ? "disconnect"
+                         : json_object_get(params, "groups") || (json_object_get(params, "topic") && !targets_user)
+                             ? "broadcast" : "send";
     cx_publish_cmd cmd;
     cx_publish_error err;
     if (cx_publish_cmd_parse(&cmd, method, params, &err) != 0) {
@@ -98,7 +107,13 @@ int admin_publish_main(int argc, char **argv)
     snprintf(node, sizeof node, "admin-%d", (int) getpid());
     cx_publisher *pub = cx_publisher_new(broker, node);
     cx_publish_result result = { 0, 0 };
-    rc = pub ? cx_publisher_run(pub, &cmd, 1, &result, 3000) : -1;
+    if (pub && cmd.topic && cx_publisher_await_routes(pub, 3000) == 0 && cx_publisher_resolve_topic(pub, &cmd, &err) < 0) {
+        fprintf(stderr, "chanx-admin: %s (%s)\n", err.message, err.code);   /* no consumer declares the topic */
+        cx_publisher_destroy(&pub);
+        cx_publish_cmd_free(&cmd);
+        return ADMIN_USAGE;
+    }
+    rc = pub && (!cmd.topic || cmd.env.ngroups) ? cx_publisher_run(pub, &cmd, 1, &result, 3000) : -1;
     cx_publisher_destroy(&pub);
     cx_publish_cmd_free(&cmd);
     if (rc != 0) {

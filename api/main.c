@@ -33,6 +33,8 @@ int main(int argc, char **argv)
         .max_body = (size_t) cx_env_long("CHANX_API_MAX_BODY_BYTES", 1L << 20, 64, 64L << 20),
         .timeout_ms = (int) cx_env_long("CHANX_API_TIMEOUT_MS", 2000, 10, 600000),
         .broker = cx_env_str("CHANX_BROKER", CX_DEFAULT_BROKER),
+        .max_per_address = (int) cx_env_long("CHANX_API_MAX_CONNECTIONS_PER_ADDRESS", 64, 0, 1000),
+        .head_timeout_secs = (int) cx_env_long("CHANX_API_HEAD_TIMEOUT_SECS", 10, 1, 3600),
     };
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {

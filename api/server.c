@@ -3,7 +3,11 @@
  *
  * libmicrohttpd runs in "external select" mode on its epoll fd, polled with
  * the broker link's socket in one zmq_poll loop, so requests and broker
- * traffic share one thread and the link needs no locking. A request is
+ * traffic share one thread and the link needs no locking. Nothing in that
+ * thread waits: a request sent to the broker is suspended until its RESULTs
+ * come or its deadline passes (pending.h), and a client cannot hold a slot
+ * by sending its request head slowly (heads.h) or many connections from one
+ * address (CHANX_API_MAX_CONNECTIONS_PER_ADDRESS). A request is
  * decided in stages, each able to answer at once without reading further:
  * the API key (constant-time comparison of SHA-256 digests, so neither the
  * key's bytes nor its length leak through timing), the path and method, the
@@ -19,6 +23,8 @@
  * list); success is 200 with what the broker reached.
  */
 #include "api/server.h"
+#include "api/heads.h"
+#include "api/pending.h"
 #include "common/log.h"
 #include "common/publish.h"
 
@@ -28,6 +34,7 @@
 #include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,12 +46,15 @@ struct cx_api_server {
     int enabled;
     struct MHD_Daemon *daemon;
     cx_publisher *publisher;
+    cx_pending *pending;      /* requests waiting for the broker (pending.h) */
+    cx_heads *heads;          /* request head deadlines (heads.h) */
 };
 
 typedef struct {
     char *body;
     size_t len;
     int too_large;
+    cx_pending_job *job;      /* sent to the broker, the connection suspended until it is finished */
 } request;
 
 /* ------------------------------------------------------------ responses */
@@ -107,7 +117,12 @@ static int parse_command(const cx_publisher *pub, cx_publish_cmd *cmd, const cha
 {
     if (cx_publish_cmd_parse(cmd, method, params, err) != 0)
         return -1;
-    if (cmd->env.type != CX_ENV_EVENT || cx_publisher_check_event(pub, params, err, errors) == 0)
+    int topic = cx_publisher_resolve_topic(pub, cmd, err);   /* a topic's groups (common/topic_table.h) */
+    if (topic == 1)
+        snprintf(err->code, sizeof err->code, "broker_unavailable"),
+            snprintf(err->message, sizeof err->message, "the broker's route table, which names the topics, has not "
+                                                        "arrived yet; try again");
+    if (topic == 0 && (cmd->env.type != CX_ENV_EVENT || cx_publisher_check_event(pub, params, err, errors) == 0))
         return 0;
     cx_publish_cmd_free(cmd);
     return -1;
@@ -160,6 +175,12 @@ static json_t *result_json(const cx_publish_result *r)
     return json_pack("{s:I, s:I}", "gateways", (json_int_t) r->gateways, "connections", (json_int_t) r->connections);
 }
 
+static enum MHD_Result broker_unavailable(struct MHD_Connection *conn)
+{
+    return respond_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "broker_unavailable",
+                         "the broker did not answer in time; nothing or part of it may have been delivered");
+}
+
 static enum MHD_Result execute(cx_api_server *self, struct MHD_Connection *conn, const char *method, request *req)
 {
     json_error_t jerr;
@@ -178,8 +199,13 @@ static enum MHD_Result execute(cx_api_server *self, struct MHD_Connection *conn,
     long at;
     cx_publish_error err = { "invalid_field", "out of memory" };
     json_t *errors = NULL;
-    cx_publisher_pump(self->publisher);   /* a route table the broker sent is read before events are checked */
+    cx_pending_pump(self->pending);   /* a route table the broker sent is read before events are checked */
     int rc = parse_commands(self->publisher, method, body, &cmds, &n, &at, &err, &errors);
+    if (rc != 0 && strcmp(err.code, "broker_unavailable") == 0) {
+        free(cmds);
+        json_decref(body);
+        return respond_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, err.code, err.message);
+    }
     if (rc != 0) {
         free(cmds);
         char message[300];
@@ -195,29 +221,37 @@ static enum MHD_Result execute(cx_api_server *self, struct MHD_Connection *conn,
         return respond_json(conn, MHD_HTTP_BAD_REQUEST, answer);
     }
     json_decref(body);
-    cx_publish_result *results = calloc(n, sizeof *results);
-    if (!cx_publisher_alive(self->publisher) || !results
-        || cx_publisher_run(self->publisher, cmds, n, results, self->config.timeout_ms) != 0) {
+    cx_pending_job *job = cx_publisher_alive(self->publisher)
+                              ? cx_pending_start(self->pending, conn, cmds, n, self->config.timeout_ms) : NULL;
+    if (!job) {
         for (size_t i = 0; i < n; i++)
             cx_publish_cmd_free(&cmds[i]);
         free(cmds);
-        free(results);
-        return respond_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "broker_unavailable",
-                             "the broker did not answer in time; nothing or part of it may have been delivered");
+        return broker_unavailable(conn);
+    }
+    req->job = job;   /* answered by answer_job once the broker has (or the deadline passed) */
+    MHD_suspend_connection(conn);
+    return MHD_YES;
+}
+
+static enum MHD_Result answer_job(struct MHD_Connection *conn, const char *method, request *req)
+{
+    cx_pending_job *job = req->job;
+    req->job = NULL;
+    if (job->done < job->n) {
+        cx_pending_job_free(&job);
+        return broker_unavailable(conn);
     }
     json_t *answer;
     if (strcmp(method, "batch") == 0) {
         json_t *list = json_array();
-        for (size_t i = 0; i < n; i++)
-            json_array_append_new(list, result_json(&results[i]));
+        for (size_t i = 0; i < job->n; i++)
+            json_array_append_new(list, result_json(&job->results[i]));
         answer = json_pack("{s:o}", "results", list);
     } else {
-        answer = result_json(&results[0]);
+        answer = result_json(&job->results[0]);
     }
-    for (size_t i = 0; i < n; i++)
-        cx_publish_cmd_free(&cmds[i]);
-    free(cmds);
-    free(results);
+    cx_pending_job_free(&job);
     return respond_json(conn, MHD_HTTP_OK, answer);
 }
 
@@ -230,6 +264,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     (void) version;
     request *req = *con_cls;
     if (!req) {   /* headers only: decide whatever can be decided before the body */
+        cx_heads_arrived(conn);
         if (strcmp(url, "/healthz") == 0 && strcmp(http_method, "GET") == 0) {
             int alive = cx_publisher_alive(self->publisher);
             return respond_json(conn, alive ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
@@ -270,6 +305,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req->len += piece;
         return MHD_YES;
     }
+    if (req->job)   /* resumed: the broker answered, or the deadline passed */
+        return answer_job(conn, method_of(url), req);
     if (req->too_large)
         return respond_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, "body_too_large", "the body is over CHANX_API_MAX_BODY_BYTES");
     return execute(self, conn, method_of(url), req);
@@ -278,14 +315,31 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode why)
 {
     (void) cls;
-    (void) conn;
     (void) why;
+    cx_heads_restart(conn);   /* a kept-alive connection's next head gets the whole deadline */
     request *req = *con_cls;
     if (req) {
+        if (req->job && req->job->finished)   /* resumed, then gone before its answer */
+            cx_pending_job_free(&req->job);
+        else if (req->job)   /* still waiting in pending.c: freed there once finished, nobody to answer */
+            req->job->conn = NULL;
         free(req->body);
         free(req);
         *con_cls = NULL;
     }
+}
+
+/* libmicrohttpd's own messages (a client that hung up mid-request, ...) as our JSON records: it wrote
+ * them to stderr as raw lines, in the middle of the process's JSON log. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void) cls;
+    char text[512];
+    vsnprintf(text, sizeof text, fmt, ap);
+    size_t n = strlen(text);
+    while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
+        text[--n] = '\0';
+    cx_log_fields(CX_LOG_INFO, "http", json_pack("{s:s}", "detail", text));
 }
 
 /* ------------------------------------------------------------ lifecycle */
@@ -329,12 +383,19 @@ cx_api_server *cx_api_server_new(const cx_api_config *config)
     gethostname(host, sizeof host - 1);
     snprintf(node, sizeof node, "api-%s-%d", host, (int) getpid());
     self->publisher = cx_publisher_new(config->broker, node);
-    self->daemon = self->publisher
-                       ? MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, ntohs(addr.sin_port), NULL, NULL, on_request, self,
+    self->pending = self->publisher ? cx_pending_new(self->publisher) : NULL;
+    self->heads = cx_heads_new(config->head_timeout_secs);
+    self->daemon = self->pending && self->heads
+                       ? MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME,
+                                          ntohs(addr.sin_port), NULL, NULL, on_request, self,
                                           MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
                                           MHD_OPTION_NOTIFY_COMPLETED, on_completed, self,
+                                          MHD_OPTION_NOTIFY_CONNECTION, cx_heads_notify, self->heads,
+                                          MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                                           MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) 30,
-                                          MHD_OPTION_CONNECTION_LIMIT, (unsigned int) 1000, MHD_OPTION_END)
+                                          MHD_OPTION_CONNECTION_LIMIT, (unsigned int) 1000,
+                                          MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int) config->max_per_address,
+                                          MHD_OPTION_END)
                        : NULL;
     if (!self->daemon) {
         cx_error("cannot serve the publish API on %s (address in use?)", config->listen);
@@ -345,12 +406,37 @@ cx_api_server *cx_api_server_new(const cx_api_config *config)
     return self;
 }
 
+/* Finished jobs: their connections are resumed, to be answered by the access handler (answer_job). */
+static void resume_finished(cx_api_server *self)
+{
+    for (cx_pending_job *job; (job = cx_pending_take_finished(self->pending));) {
+        if (job->conn)
+            MHD_resume_connection(job->conn);
+        else
+            cx_pending_job_free(&job);   /* its client left: nobody to answer */
+    }
+}
+
+/* The smaller of a and b, where -1 is "none". */
+static long sooner(long a, long b)
+{
+    return a < 0 ? b : b < 0 || a < b ? a : b;
+}
+
 void cx_api_server_destroy(cx_api_server **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    if ((*self_p)->daemon)
-        MHD_stop_daemon((*self_p)->daemon);
+    cx_api_server *self = *self_p;
+    if (self->daemon && self->pending) {   /* suspended connections are resumed (503) before MHD stops */
+        cx_pending_finish_all(self->pending);
+        resume_finished(self);
+        MHD_run(self->daemon);
+    }
+    if (self->daemon)
+        MHD_stop_daemon(self->daemon);
+    cx_pending_destroy(&self->pending);
+    cx_heads_destroy(&self->heads);
     cx_publisher_destroy(&(*self_p)->publisher);
     free(*self_p);
     *self_p = NULL;
@@ -368,10 +454,15 @@ int cx_api_server_run(cx_api_server *self, volatile int *stop)
         MHD_UNSIGNED_LONG_LONG mhd_timeout;
         if (MHD_get_timeout(self->daemon, &mhd_timeout) == MHD_YES && (long) mhd_timeout < timeout)
             timeout = (long) mhd_timeout;
+        timeout = sooner(timeout, cx_pending_next_ms(self->pending));
+        timeout = sooner(timeout, cx_heads_next_ms(self->heads));
         if (zmq_poll(items, 2, timeout) < 0 && zmq_errno() != EINTR)
             return -1;
         MHD_run(self->daemon);
-        cx_publisher_pump(self->publisher);
+        cx_heads_enforce(self->heads);
+        cx_pending_pump(self->pending);
+        resume_finished(self);
+        MHD_run(self->daemon);   /* resumed connections answer now, not at the next wake-up */
     }
     return 0;
 }

@@ -19,6 +19,8 @@ typedef struct {
     size_t max_body;           /* bytes; larger bodies answer 413 */
     int timeout_ms;            /* how long to wait for the broker's answer */
     const char *broker;        /* ZeroMQ endpoint */
+    int max_per_address;       /* connections one client address may hold open (0: no limit) */
+    int head_timeout_secs;     /* a request head must be complete this long after it began (heads.h) */
 } cx_api_config;
 
 typedef struct cx_api_server cx_api_server;

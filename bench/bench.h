@@ -105,6 +105,11 @@ int loop_settled(const loop_t *self);
  * requested connection has settled when until_settled is set. */
 void loop_run(loop_t *self, uint64_t deadline, int until_settled);
 void loop_stop(loop_t *self);
+/* Closed-loop senders 0..senders-1 until deadline, in 200 ms slices: after each, resend(loop, c, now,
+ * arg) for every open sender whose last send (t_sent) is older than stall_ns (its own copy was lost),
+ * counted in *stalls. */
+void loop_run_senders(loop_t *self, uint64_t deadline, uint32_t senders, uint64_t stall_ns, uint64_t *stalls,
+                      void (*resend)(loop_t *loop, conn_t *c, uint64_t now, void *arg), void *arg);
 int conn_send_text(loop_t *self, conn_t *c, const char *text, size_t len);
 
 /* ws.c: the WebSocket protocol on a connection, no I/O. */
@@ -140,6 +145,7 @@ double proc_cpu_seconds(pid_t pid);
 /* Scenarios: 0 when a result was printed, 1 on failure. */
 int run_echo(const bench_opts *opts);
 int run_broadcast(const bench_opts *opts);
+int run_topics(const bench_opts *opts);
 int run_connect(const bench_opts *opts);
 int run_idle(const bench_opts *opts);
 int run_publish(const bench_opts *opts);

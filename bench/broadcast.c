@@ -102,26 +102,15 @@ static void on_message(loop_t *loop, conn_t *c, const char *text, size_t len, vo
         send_chat(loop, r, c, now);
 }
 
-static void resend_stalled(loop_t *loop, bc_run *r)
+static void resend(loop_t *loop, conn_t *c, uint64_t now, void *arg)
 {
-    uint64_t now = now_ns();
-    for (uint32_t i = 0; i < r->senders; i++) {
-        conn_t *c = loop_conn(loop, (int) i);
-        if (c->state == CONN_OPEN && now - c->t_sent > STALL_NS) {
-            r->stalls++;
-            send_chat(loop, r, c, now);
-        }
-    }
+    send_chat(loop, arg, c, now);
 }
 
 /* Runs until deadline in short slices so stalled senders are restarted. */
 static void run_sending(loop_t *loop, bc_run *r, uint64_t deadline)
 {
-    for (uint64_t now = now_ns(); now < deadline; now = now_ns()) {
-        uint64_t slice = now + 200000000ull;
-        loop_run(loop, slice < deadline ? slice : deadline, 0);
-        resend_stalled(loop, r);
-    }
+    loop_run_senders(loop, deadline, r->senders, STALL_NS, &r->stalls, resend, r);
 }
 
 static void reset_counts(bc_run *r)

@@ -449,3 +449,20 @@ void loop_run(loop_t *self, uint64_t deadline, int until_settled)
             dispatch(self, events[i].data.ptr, events[i].events);
     }
 }
+
+void loop_run_senders(loop_t *self, uint64_t deadline, uint32_t senders, uint64_t stall_ns, uint64_t *stalls,
+                      void (*resend)(loop_t *loop, conn_t *c, uint64_t now, void *arg), void *arg)
+{
+    for (uint64_t now = now_ns(); now < deadline; now = now_ns()) {
+        uint64_t slice = now + 200000000ull;
+        loop_run(self, slice < deadline ? slice : deadline, 0);
+        now = now_ns();
+        for (uint32_t i = 0; i < senders; i++) {
+            conn_t *c = loop_conn(self, (int) i);
+            if (c->state == CONN_OPEN && now - c->t_sent > stall_ns) {
+                (*stalls)++;
+                resend(self, c, now, arg);
+            }
+        }
+    }
+}

@@ -37,7 +37,7 @@ static void on_signal(int sig)
 
 static void usage(FILE *out)
 {
-    fputs("usage: chanx-bench echo|work|broadcast|connect|idle|publish --url ws://HOST:PORT/PATH [options]\n"
+    fputs("usage: chanx-bench echo|work|broadcast|topics|connect|idle|publish --url ws://HOST:PORT/PATH [options]\n"
           "       chanx-bench broker [options]   the broker alone (chanx-bench-broker --help)\n"
           "\n"
           "  --token KEY          sent as 'Authorization: Token KEY'\n"
@@ -65,6 +65,9 @@ static void usage(FILE *out)
           "             blocked 5 ms per message (path /ws/work/)\n"
           "  broadcast  N members of one chat room, K senders closed-loop; deliveries/s,\n"
           "             p50/p99 until every member has a message\n"
+          "  topics     N connections to ws/hub/, each subscribed to 10 topics of 100, K senders\n"
+          "             closed-loop on their topics; deliveries/s, latency, memory of 10\n"
+          "             subscriptions per connection in --pids\n"
           "  connect    authenticated connections opened per second until N are open\n"
           "  idle       N idle connections; resident memory per connection of --pids\n"
           "  publish    N members of a group, events published from outside, --senders in\n"
@@ -277,6 +280,8 @@ int main(int argc, char **argv)
         rc = run_echo(&o);
     else if (!strcmp(o.scenario, "broadcast"))
         rc = run_broadcast(&o);
+    else if (!strcmp(o.scenario, "topics"))
+        rc = run_topics(&o);
     else if (!strcmp(o.scenario, "connect"))
         rc = run_connect(&o);
     else if (!strcmp(o.scenario, "idle"))

@@ -36,6 +36,11 @@ FIGURES = [
     ("publish p99 API call to every member (ms)", "publish", "all_members_p99_ms", False, None, None),
     ("publish deliveries/s, receive_event", "publish_receive_event", "deliveries_per_s", True, None, None),
     ("publish receive_event p99 every member (ms)", "publish_receive_event", "all_members_p99_ms", False, None, None),
+    ("topics deliveries/s (10 topics of 100 per connection)", "topics", "deliveries_per_s", True,
+     ("broadcast_ratio", 0.8), None),
+    ("topics delivery p99 (ms)", "topics", "delivery_p99_ms", False, None, None),
+    ("topics: bytes per connection for 10 subscriptions", "topics", "subscriptions_bytes_per_connection", False,
+     None, None),
     ("connect: opened/s", "connect", "connections_per_s", True, ("min", 2000), None),
     ("idle: KiB per connection", "idle", "kib_per_connection", False, ("max", 16.0), None),
 ]

@@ -10,6 +10,7 @@
  * gauges. One thread owns everything: no locks.
  */
 #include "broker/broker_internal.h"
+#include "broker/bans.h"
 #include "common/curve.h"
 #include "broker/metrics.h"
 #include "common/link.h"
@@ -22,7 +23,8 @@
 
 /* A batch from a peer (proto/batch.h): each envelope dispatched on its own, in order, with the key of
  * the message that carried them, so one refused or malformed envelope drops alone. */
-static void dispatch_batch(cx_broker *self, cx_batch_reader *batch, const char *id, size_t idlen, const char *key)
+static void dispatch_batch(cx_broker *self, cx_batch_reader *batch, const char *id, size_t idlen,
+                           const cx_sender *from)
 {
     const void *data;
     size_t len;
@@ -32,7 +34,7 @@ static void dispatch_batch(cx_broker *self, cx_batch_reader *batch, const char *
         if (zmq_msg_init_size(&one, len) != 0)
             return;
         memcpy(zmq_msg_data(&one), data, len);
-        cx_broker_dispatch(self, self->dec, id, idlen, &one, key);
+        cx_broker_dispatch(self, self->dec, id, idlen, &one, from);
         zmq_msg_close(&one);
     }
     if (rc < 0) {
@@ -49,12 +51,16 @@ static void dispatch(cx_broker *self, zmq_msg_t *idmsg, zmq_msg_t *body)
         return;
     memcpy(id, zmq_msg_data(idmsg), idlen);
     id[idlen] = '\0';
-    const char *key = self->zap ? zmq_msg_gets(body, "User-Id") : NULL;
+    cx_sender from = { NULL, NULL };
+    if (self->zap) {
+        from.role = zmq_msg_gets(body, "User-Id");
+        from.key = zmq_msg_gets(body, CX_ZAP_KEY_PROPERTY);
+    }
     cx_batch_reader batch;
     if (cx_batch_open(&batch, zmq_msg_data(body), zmq_msg_size(body)))
-        dispatch_batch(self, &batch, id, idlen, key);
+        dispatch_batch(self, &batch, id, idlen, &from);
     else
-        cx_broker_dispatch(self, self->dec, id, idlen, body, key);
+        cx_broker_dispatch(self, self->dec, id, idlen, body, &from);
 }
 
 /* Reads everything waiting; returns the number of messages handled. */
@@ -87,7 +93,8 @@ static void publish_state(cx_broker *self)
 {
     cx_broker_state s = { .connections = cx_idmap_size(self->conns), .groups = cx_groups_count(self->groups),
                           .members = cx_groups_memberships(self->groups),
-                          .routes = cx_route_table_size(self->routes) };
+                          .routes = cx_route_table_size(self->routes),
+                          .stranger_bytes = cx_rebuild_stranger_bytes(self) };
     for (peer *p = zhashx_first(self->peers); p; p = zhashx_next(self->peers))
         *(p->role == CX_ROLE_WORKER ? &s.workers : &s.gateways) += 1;
     cx_broker_metrics_state(&s);
@@ -129,10 +136,10 @@ cx_broker *cx_broker_new(const char *endpoint)
     self->routes = cx_route_table_new();
     self->dec = cx_decoder_new();
     self->enc = cx_encoder_new();
-    self->banned = zhashx_new();
+    self->bans = cx_bans_new();
     self->rebuild = cx_rebuild_new();
     if (!self->router || !self->peers || !self->conns || !self->groups || !self->routes || !self->dec
-        || !self->enc || !self->banned || !self->rebuild || !self->worker_groups || !self->users) {
+        || !self->enc || !self->bans || !self->rebuild || !self->worker_groups || !self->users) {
         cx_broker_destroy(&self);
         return NULL;
     }
@@ -142,6 +149,7 @@ cx_broker *cx_broker_new(const char *endpoint)
     zsock_set_sndhwm(self->router, 0);
     zsock_set_rcvhwm(self->router, 0);
     zsock_set_linger(self->router, 0);
+    cx_link_limit_messages(self->handle);
     char *allowed = NULL, public_key[41];
     int curve = cx_curve_server(self->router, &allowed, public_key);
     if (curve == 1)
@@ -188,7 +196,7 @@ void cx_broker_destroy(cx_broker **self_p)
     zsock_destroy(&self->router);
     cx_zap_destroy(&self->zap);
     cx_rebuild_destroy(&self->rebuild);
-    zhashx_destroy(&self->banned);
+    cx_bans_destroy(&self->bans);
     free(self);
     *self_p = NULL;
 }

@@ -29,7 +29,7 @@ typedef struct {
     size_t idlen;
     cx_role role;
     const cx_role_rule *rule;    /* what it may send (roles.c) */
-    int offences;                /* envelopes refused; at MAX_OFFENCES the peer is dropped */
+    char key[41];                /* its CURVE public key (Z85), "" on plain links: offences count here (bans.h) */
     uint64_t pid;
     int64_t last_heard;
     cx_idmap *conns;             /* conn id → conn */
@@ -58,16 +58,21 @@ struct cx_broker {
     cx_encoder *enc;
     int64_t last_beat;
     cx_zap *zap;                 /* NULL with plain links */
-    zhashx_t *banned;            /* routing ids dropped for repeated offences, until a restart */
+    struct cx_bans *bans;        /* keys (or routing ids) dropped for repeated offences, until a restart */
     cx_rebuild *rebuild;         /* state re-announced by peers after a restart (rebuild.c) */
 };
 
 /* dispatch.c */
-/* Decodes and handles one envelope from the peer whose routing id is id (the broker's whole dispatch).
- * key: the ZAP User-Id of the ZeroMQ message it came in (the name of its key's role), NULL without
- * CURVE; passed apart from body because an envelope taken out of a batch has no metadata of its own. */
+/* What ZAP said of the ZeroMQ message an envelope came in (both NULL without CURVE): the name of its
+ * key's role (User-Id) and the key itself (CX_ZAP_KEY_PROPERTY, what bans go by). Passed apart from
+ * the body because an envelope taken out of a batch has no metadata of its own. */
+typedef struct {
+    const char *role;
+    const char *key;
+} cx_sender;
+/* Decodes and handles one envelope from the peer whose routing id is id (the broker's whole dispatch). */
 void cx_broker_dispatch(cx_broker *self, cx_decoder *dec, const char *id, size_t idlen, zmq_msg_t *body,
-                        const char *key);
+                        const cx_sender *from);
 
 /* send.c: nothing blocks; a peer that cannot take a message loses it (logged at debug). */
 /* Forwards the received body; msg stays usable by the caller (refcounted copy). */
@@ -96,9 +101,10 @@ peer **cx_broker_peers_snapshot(cx_broker *self, size_t *n);
 void cx_broker_peer_free(void **item);
 /* Takes a peer out of service: its connections are closed on the other side. */
 void cx_broker_peer_remove(cx_broker *self, peer *p, const char *why);
-/* HELLO from id; known is the peer already under that id (or NULL), key_rule its CURVE key's role. */
+/* HELLO from id; known is the peer already under that id (or NULL), key_rule its CURVE key's role and
+ * key the key itself (Z85; NULL on plain links). */
 void cx_broker_on_hello(cx_broker *self, const char *id, size_t idlen, peer *known, const cx_env *env,
-                        const cx_role_rule *key_rule);
+                        const cx_role_rule *key_rule, const char *key);
 void cx_broker_offence(cx_broker *self, peer *p, const cx_env *env, const char *why);
 /* Sends heartbeats when due and removes peers silent past the timeout. */
 void cx_broker_heartbeat(cx_broker *self);
@@ -126,10 +132,12 @@ void cx_rebuild_destroy(cx_rebuild **self_p);
 void cx_rebuild_on_resume(cx_broker *self, peer *p, const cx_env *env);
 /* While the rebuild window is open, traffic about connections waits, in arrival order: 1 when body
  * was taken (copied) to be dispatched when the window closes. */
-int cx_rebuild_defer(cx_broker *self, const peer *p, const cx_env *env, zmq_msg_t *body, const char *key);
+int cx_rebuild_defer(cx_broker *self, const peer *p, const cx_env *env, zmq_msg_t *body, const cx_sender *from);
 /* An envelope from a peer the broker does not know yet (it sent before its HELLO reached us): kept
  * until its introduction ends (RESUME 0). Returns 1 for the first one held (ask who it is). */
-int cx_rebuild_hold_stranger(cx_broker *self, const char *id, zmq_msg_t *body, const char *key);
+int cx_rebuild_hold_stranger(cx_broker *self, const char *id, zmq_msg_t *body, const cx_sender *from);
+/* Bytes held for peers that have not said HELLO yet (bounded: CHANX_BROKER_STRANGER_MAX_BYTES). */
+size_t cx_rebuild_stranger_bytes(const cx_broker *self);
 /* A connection ended because its gateway or worker was declared dead: if that peer comes back and
  * re-announces it, it is told at once instead of opening a rebuild window. */
 void cx_rebuild_ended(cx_broker *self, uint64_t conn);

@@ -9,6 +9,7 @@
  * connections wait and replay through here.
  */
 #include "broker/broker_internal.h"
+#include "broker/bans.h"
 #include "broker/metrics.h"
 #include "common/link.h"
 #include "common/log.h"
@@ -139,7 +140,7 @@ static void on_worker_envelope(cx_broker *self, peer *worker, const cx_env *env,
 }
 
 void cx_broker_dispatch(cx_broker *self, cx_decoder *dec, const char *id, size_t idlen, zmq_msg_t *body,
-                        const char *key)
+                        const cx_sender *from)
 {
     cx_env env;
     if (cx_decoder_decode(dec, zmq_msg_data(body), zmq_msg_size(body), &env) != 0) {
@@ -148,22 +149,24 @@ void cx_broker_dispatch(cx_broker *self, cx_decoder *dec, const char *id, size_t
         return;
     }
     cx_broker_count_envelope(env.type);
-    if (zhashx_size(self->banned) > 0 && zhashx_lookup(self->banned, id))   /* no hashing when nobody is */
-        return;
     /* With CURVE, the role is the key's (ZAP User-Id), read on every envelope: a routing id freed by one
-     * peer and taken by another key's holder must not inherit the first one's role. */
+     * peer and taken by another key's holder must not inherit the first one's role. Bans are by key
+     * (ZAP's X-Key, zap.h), so a banned peer gains nothing by taking a new routing id. */
     const cx_role_rule *key_rule = NULL;
-    if (self->zap && !(key_rule = cx_role_rule_named(key)))
+    if (self->zap && !(key_rule = cx_role_rule_named(from->role)))
+        return;
+    const char *key = self->zap ? from->key : NULL;
+    if (cx_bans_banned(self->bans, key && *key ? key : id))
         return;
     peer *p = zhashx_lookup(self->peers, id);
     if (env.type == CX_ENV_HELLO) {
-        cx_broker_on_hello(self, id, idlen, p, &env, key_rule);
+        cx_broker_on_hello(self, id, idlen, p, &env, key_rule, key);
         return;
     }
     if (!p) {
         /* Sent before its HELLO reached us (queued while we were down): kept until it has introduced
          * itself, so a restart loses none of it; a heartbeat just asks who it is. */
-        if (env.type == CX_ENV_HEARTBEAT || cx_rebuild_hold_stranger(self, id, body, key))
+        if (env.type == CX_ENV_HEARTBEAT || cx_rebuild_hold_stranger(self, id, body, from))
             cx_broker_send_identity_request(self, id, idlen);
         return;
     }
@@ -182,7 +185,7 @@ void cx_broker_dispatch(cx_broker *self, cx_decoder *dec, const char *id, size_t
         cx_rebuild_on_resume(self, p, &env);
         return;
     }
-    if (cx_rebuild_defer(self, p, &env, body, key))
+    if (cx_rebuild_defer(self, p, &env, body, from))
         return;
     if (p->role == CX_ROLE_GATEWAY)
         on_gateway_envelope(self, p, &env, body);

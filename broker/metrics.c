@@ -8,7 +8,7 @@
 
 static struct {
     cx_series *types[CX_ENV_TYPE_MAX];
-    cx_series *malformed, *gateways, *workers, *connections, *groups, *members, *routes;
+    cx_series *malformed, *gateways, *workers, *connections, *groups, *members, *routes, *stranger_bytes;
 } m;
 
 void cx_broker_metrics_init(void)
@@ -32,6 +32,9 @@ void cx_broker_metrics_init(void)
     m.members = cx_metric_series(cx_metrics_gauge(r, "chanx_broker_group_members",
                                                   "Group memberships (a connection in two groups counts twice).",
                                                   NULL));
+    m.stranger_bytes = cx_metric_series(
+        cx_metrics_gauge(r, "chanx_broker_stranger_held_bytes",
+                         "Bytes of envelopes held for peers that have not said HELLO yet.", NULL));
     m.routes = cx_metric_series(cx_metrics_gauge(r, "chanx_broker_routes",
                                                  "Rows of the route table published to gateways.", NULL));
 }
@@ -55,4 +58,5 @@ void cx_broker_metrics_state(const cx_broker_state *s)
     cx_series_set(m.groups, (int64_t) s->groups);
     cx_series_set(m.members, (int64_t) s->members);
     cx_series_set(m.routes, (int64_t) s->routes);
+    cx_series_set(m.stranger_bytes, (int64_t) s->stranger_bytes);
 }

@@ -8,9 +8,11 @@
  * worker's connections are closed with 1011 so their clients reconnect, a
  * dead gateway's connections are reported to their workers as DISCONNECT.
  * A peer that keeps sending what its role may not (roles.c) is dropped and
- * its routing id banned until the broker restarts.
+ * its CURVE key (its routing id on plain links) banned until the broker
+ * restarts (bans.h).
  */
 #include "broker/broker_internal.h"
+#include "broker/bans.h"
 #include "common/link.h"
 #include "common/log.h"
 #include "proto/envelope.h"
@@ -71,7 +73,7 @@ void cx_broker_peer_remove(cx_broker *self, peer *p, const char *why)
 }
 
 void cx_broker_on_hello(cx_broker *self, const char *id, size_t idlen, peer *known, const cx_env *env,
-                       const cx_role_rule *key_rule)
+                       const cx_role_rule *key_rule, const char *key)
 {
     const cx_role_rule *rule = cx_role_rule_of(env->role);
     if (!rule || !rule->role)
@@ -95,6 +97,7 @@ void cx_broker_on_hello(cx_broker *self, const char *id, size_t idlen, peer *kno
     p->idlen = idlen;
     p->role = (cx_role) env->role;
     p->rule = rule;
+    snprintf(p->key, sizeof p->key, "%s", key ? key : "");
     p->pid = env->pid;
     p->last_heard = cx_now_ms();
     if ((env->flags & CX_HELLO_READS_BATCH) && !(p->out = cx_batch_new())) {
@@ -105,27 +108,35 @@ void cx_broker_on_hello(cx_broker *self, const char *id, size_t idlen, peer *kno
     cx_log_fields(CX_LOG_INFO, "peer joined",
                   json_pack("{s:s, s:s, s:I}", "peer", p->id,
                             "role", p->rule->name, "pid", (json_int_t) p->pid));
-    if (p->role == CX_ROLE_GATEWAY || p->role == CX_ROLE_API) {   /* the API checks events against it */
+    if (p->role == CX_ROLE_GATEWAY || p->role == CX_ROLE_API) {   /* the API checks events and resolves topics with it */
         cx_env routes;
         cx_route_table_envelope(self->routes, &routes);
         cx_broker_send_env(self, p, &routes);
     }
 }
 
-/* An envelope this peer may not send: dropped and logged with the peer's name; after MAX_OFFENCES the
- * peer is dropped too (its connections closed as for a dead peer) and its routing id banned until the
- * broker restarts, so a compromised or broken peer cannot keep trying. */
+/* An envelope this peer may not send: dropped and logged with the peer's name; after MAX_OFFENCES under
+ * its key (bans.h) every peer with that key is dropped (their connections closed as for a dead peer)
+ * and the key banned until the broker restarts, so a compromised or broken peer cannot keep trying,
+ * not even under a new routing id. */
 void cx_broker_offence(cx_broker *self, peer *p, const cx_env *env, const char *why)
 {
-    p->offences++;
+    const char *name = p->key[0] ? p->key : p->id;
+    int offences = cx_bans_offence(self->bans, name);
     cx_log_fields(CX_LOG_WARNING, "envelope refused",
-                  json_pack("{s:s, s:s, s:s, s:I, s:s, s:i}", "peer", p->id, "role", p->rule->name, "type",
-                            cx_env_type_name(env->type), "conn", (json_int_t) env->conn, "why", why, "offences",
-                            p->offences));
-    if (p->offences >= MAX_OFFENCES) {
-        zhashx_insert(self->banned, p->id, (void *) 1);
-        cx_broker_peer_remove(self, p, "repeated offences");
-    }
+                  json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:i}", "peer", p->id, "key", p->key, "role",
+                            p->rule->name, "type", cx_env_type_name(env->type), "conn", (json_int_t) env->conn,
+                            "why", why, "offences", offences));
+    if (offences != MAX_OFFENCES)
+        return;
+    char banned[MAX_IDENTITY + 1];
+    snprintf(banned, sizeof banned, "%s", name);
+    size_t n;
+    peer **all = cx_broker_peers_snapshot(self, &n);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(all[i]->key[0] ? all[i]->key : all[i]->id, banned) == 0)
+            cx_broker_peer_remove(self, all[i], "repeated offences");
+    free(all);
 }
 
 void cx_broker_heartbeat(cx_broker *self)

@@ -140,6 +140,26 @@ static const char *role_of(cx_zap *self, const byte *key)
     return role;
 }
 
+/* ZAP's metadata frame (RFC 27, ZMTP 3.0's property encoding: a 1-byte name length, the name, a 4-byte
+ * big-endian value length, the value): the admitted key as CX_ZAP_KEY_PROPERTY; empty when refused. */
+static void add_key_property(zmsg_t *reply, zframe_t *key)
+{
+    if (!key) {
+        zmsg_addmem(reply, "", 0);
+        return;
+    }
+    const size_t name_len = sizeof CX_ZAP_KEY_PROPERTY - 1;
+    unsigned char meta[1 + sizeof CX_ZAP_KEY_PROPERTY + 4 + 41], *p = meta;
+    char text[41];
+    zmq_z85_encode(text, zframe_data(key), 32);
+    *p++ = (unsigned char) name_len;
+    memcpy(p, CX_ZAP_KEY_PROPERTY, name_len);
+    p += name_len;
+    *p++ = 0, *p++ = 0, *p++ = 0, *p++ = 40;
+    memcpy(p, text, 40);
+    zmsg_addmem(reply, meta, (size_t) (p + 40 - meta));
+}
+
 static void answer(cx_zap *self, zmsg_t *request)
 {
     char *version = zmsg_popstr(request), *sequence = zmsg_popstr(request), *domain = zmsg_popstr(request);
@@ -164,7 +184,7 @@ static void answer(cx_zap *self, zmsg_t *request)
     zmsg_addstr(reply, role ? "200" : "400");
     zmsg_addstr(reply, why);
     zmsg_addstr(reply, role ? role : "");
-    zmsg_addmem(reply, "", 0);
+    add_key_property(reply, role ? key : NULL);
     zmsg_send(&reply, self->sock);
     zframe_destroy(&key);
     free(version), free(sequence), free(domain), free(address), free(identity), free(mechanism);

@@ -7,7 +7,9 @@
  * admitted when its public certificate is in one of the role folders under
  * the allowed folder (<allowed>/gateway/, <allowed>/worker/), and the role
  * folder's name becomes the connection's User-Id, which the broker reads on
- * every envelope (zmq_msg_gets "User-Id"). The broker's own key is admitted
+ * every envelope (zmq_msg_gets "User-Id"); the key itself, in Z85, is the
+ * connection's property CX_ZAP_KEY_PROPERTY, by which offences are counted
+ * and peers banned (bans.h). The broker's own key is admitted
  * as "probe" for its health check. An unknown key makes the handler rescan
  * the folders when one of them changed (its mtime), so keys added to a
  * running deployment are admitted without a restart. A refused peer is not
@@ -17,6 +19,8 @@
 #define CX_BROKER_ZAP_H
 
 #include <stddef.h>
+
+#define CX_ZAP_KEY_PROPERTY "X-Key"
 
 typedef struct cx_zap cx_zap;
 

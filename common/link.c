@@ -181,6 +181,7 @@ cx_link *cx_link_new(const char *endpoint, cx_role role, const char *node)
     zsock_set_sndhwm(self->sock, 0);   /* never drop: backpressure is handled per client at the edge */
     zsock_set_rcvhwm(self->sock, 0);
     zsock_set_linger(self->sock, 200);
+    cx_link_limit_messages(self->handle);
     zsock_set_reconnect_ivl(self->sock, 100);
     zsock_set_reconnect_ivl_max(self->sock, 1000);
     if (self->nendpoints > 1)
@@ -395,4 +396,10 @@ int cx_link_next_tick_ms(const cx_link *self)
         return 20;   /* a broker may take the backlog any moment: retry soon */
     int64_t due = self->last_sent + cx_heartbeat_interval_ms() - cx_now_ms();
     return due < 0 ? 0 : (int) due;
+}
+
+void cx_link_limit_messages(void *zmq_socket)
+{
+    int64_t max = cx_env_long("CHANX_LINK_MAX_MESSAGE_BYTES", CX_PROTO_MAX_ENVELOPE, 4096, 1L << 31);
+    zmq_setsockopt(zmq_socket, ZMQ_MAXMSGSIZE, &max, sizeof max);
 }

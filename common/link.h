@@ -67,6 +67,10 @@ int cx_link_next_tick_ms(const cx_link *self);
 /* Process-wide ZeroMQ settings every process (broker included) applies
  * before its first socket: see link.c for why the I/O threads run as batch. */
 void cx_zmq_init(void);
+/* ZMQ_MAXMSGSIZE for a link socket (both ends): CHANX_LINK_MAX_MESSAGE_BYTES, default the largest
+ * envelope (CX_PROTO_MAX_ENVELOPE). libzmq drops a connection that sends a bigger message before
+ * any of it is buffered, so no peer, admitted or not, makes the other end hold more. */
+void cx_link_limit_messages(void *zmq_socket);
 
 int cx_heartbeat_interval_ms(void);
 int cx_heartbeat_timeout_ms(void);

@@ -17,6 +17,7 @@
 #include "common/event_catalog.h"
 #include "common/link.h"
 #include "common/log.h"
+#include "common/topic_table.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -77,7 +78,22 @@ static int only_keys(const json_t *object, const char *where, const char *const 
     return 0;
 }
 
-static int parse_event(cx_publish_cmd *cmd, const json_t *event, cx_publish_error *err)
+/* topic (a string of 1..CX_PUBLISH_MAX_TOPIC characters) and seq (an integer), both optional. */
+static int parse_topic(cx_publish_cmd *cmd, const json_t *params, cx_publish_error *err)
+{
+    const json_t *topic = json_object_get(params, "topic"), *seq = json_object_get(params, "seq");
+    if (topic && (!json_is_string(topic) || json_string_length(topic) == 0
+                  || json_string_length(topic) > CX_PUBLISH_MAX_TOPIC))
+        return refuse(err, "invalid_field", "topic: must be a topic name, a string of 1 to %d characters",
+                      CX_PUBLISH_MAX_TOPIC);
+    if (seq && (!topic || !json_is_integer(seq)))
+        return refuse(err, "invalid_field", "seq: an integer, with a topic");
+    if (topic)
+        cmd->topic = own(cmd, strdup(json_string_value(topic)));
+    return 0;
+}
+
+static int parse_event(cx_publish_cmd *cmd, const json_t *event, const json_t *params, cx_publish_error *err)
 {
     static const char *const KEYS[] = { "action", "payload", NULL };
     if (!event)
@@ -95,6 +111,12 @@ static int parse_event(cx_publish_cmd *cmd, const json_t *event, cx_publish_erro
                       CX_PUBLISH_MAX_ACTION);
     const json_t *payload = json_object_get(event, "payload");
     json_t *wire = json_pack("{s:O, s:O}", "action", action, "payload", payload ? payload : json_null());
+    if (wire && cmd->topic) {   /* Chanx's send_topic_json: the envelope beside the message */
+        json_object_set_new(wire, "version", json_integer(1));
+        json_object_set_new(wire, "topic", json_string(cmd->topic));
+        if (json_object_get(params, "seq"))
+            json_object_set(wire, "seq", json_object_get(params, "seq"));
+    }
     char *text = wire ? json_dumps(wire, JSON_COMPACT) : NULL;
     json_decref(wire);
     if (!text)
@@ -107,7 +129,7 @@ static int parse_event(cx_publish_cmd *cmd, const json_t *event, cx_publish_erro
 static int parse_groups(cx_publish_cmd *cmd, const json_t *groups, cx_publish_error *err)
 {
     if (!groups)
-        return refuse(err, "missing_target", "groups: required (a list of group names)");
+        return refuse(err, "missing_target", "groups (a list of group names) or topic: required");
     if (!json_is_array(groups) || json_array_size(groups) == 0 || json_array_size(groups) > CX_PROTO_MAX_GROUPS)
         return refuse(err, "invalid_field", "groups: must be a list of 1 to %d group names", CX_PROTO_MAX_GROUPS);
     size_t i;
@@ -152,8 +174,8 @@ static int parse_target(cx_publish_cmd *cmd, const json_t *params, cx_publish_er
 
 int cx_publish_cmd_parse(cx_publish_cmd *cmd, const char *method, const json_t *params, cx_publish_error *err)
 {
-    static const char *const BROADCAST[] = { "groups", "event", NULL };
-    static const char *const SEND[] = { "user_id", "connection", "event", NULL };
+    static const char *const BROADCAST[] = { "groups", "topic", "seq", "event", NULL };
+    static const char *const SEND[] = { "user_id", "connection", "topic", "seq", "event", NULL };
     static const char *const DISCONNECT[] = { "user_id", "connection", "code", NULL };
     memset(cmd, 0, sizeof *cmd);
     if (!json_is_object(params))
@@ -161,12 +183,18 @@ int cx_publish_cmd_parse(cx_publish_cmd *cmd, const char *method, const json_t *
     int rc;
     if (strcmp(method, "broadcast") == 0) {
         cmd->env = (cx_env) { .type = CX_ENV_EVENT, .target = CX_TARGET_GROUPS };
-        rc = only_keys(params, "", BROADCAST, err) || parse_groups(cmd, json_object_get(params, "groups"), err)
-             || parse_event(cmd, json_object_get(params, "event"), err);
+        const json_t *groups = json_object_get(params, "groups");
+        rc = only_keys(params, "", BROADCAST, err) || parse_topic(cmd, params, err);
+        if (!rc && (groups || !cmd->topic))
+            rc = parse_groups(cmd, groups, err);
+        rc = rc || parse_event(cmd, json_object_get(params, "event"), params, err);
+        if (groups)
+            cmd->topic = NULL;   /* groups given (Chanx's own group names): the topic is only stamped */
     } else if (strcmp(method, "send") == 0) {
         cmd->env = (cx_env) { .type = CX_ENV_EVENT };
-        rc = only_keys(params, "", SEND, err) || parse_target(cmd, params, err)
-             || parse_event(cmd, json_object_get(params, "event"), err);
+        rc = only_keys(params, "", SEND, err) || parse_target(cmd, params, err) || parse_topic(cmd, params, err)
+             || parse_event(cmd, json_object_get(params, "event"), params, err);
+        cmd->topic = NULL;   /* stamped only: a user or a connection is the target */
     } else if (strcmp(method, "disconnect") == 0) {
         cmd->env = (cx_env) { .type = CX_ENV_CLOSE_TARGET, .code = 1000 };
         rc = only_keys(params, "", DISCONNECT, err) || parse_target(cmd, params, err);
@@ -191,14 +219,16 @@ struct cx_publisher {
     cx_link *link;
     uint64_t next_request;
     cx_event_catalog *catalog;   /* from the broker's ROUTES */
+    cx_topic_table *topics;      /* the deployment's topics, from the same ROUTES */
 };
 
 cx_publisher *cx_publisher_new(const char *endpoint, const char *node)
 {
     cx_publisher *self = calloc(1, sizeof *self);
-    if (!self || !(self->catalog = cx_event_catalog_new()) || !(self->link = cx_link_new(endpoint, CX_ROLE_API, node))) {
+    if (!self || !(self->catalog = cx_event_catalog_new()) || !(self->topics = cx_topic_table_new())
+        || !(self->link = cx_link_new(endpoint, CX_ROLE_API, node))) {
         if (self)
-            cx_event_catalog_destroy(&self->catalog);
+            cx_event_catalog_destroy(&self->catalog), cx_topic_table_destroy(&self->topics);
         free(self);
         return NULL;
     }
@@ -212,6 +242,7 @@ void cx_publisher_destroy(cx_publisher **self_p)
         return;
     cx_link_destroy(&(*self_p)->link);
     cx_event_catalog_destroy(&(*self_p)->catalog);
+    cx_topic_table_destroy(&(*self_p)->topics);
     free(*self_p);
     *self_p = NULL;
 }
@@ -231,31 +262,23 @@ int cx_publisher_next_tick_ms(const cx_publisher *self)
     return cx_link_next_tick_ms(self->link);
 }
 
-/* Reads what the broker sent; returns how many of the pending requests got their RESULT. */
-static size_t collect(cx_publisher *self, cx_publish_cmd *cmds, size_t n, uint64_t first, cx_publish_result *results,
-                      char *answered, int *reintroduce)
+int cx_publisher_receive(cx_publisher *self, cx_publish_on_result on_result, void *arg)
 {
-    size_t got = 0;
+    int reintroduced = 0;
     cx_env env;
     for (cx_link_event ev; (ev = cx_link_recv(self->link, &env)) != CX_LINK_NONE;) {
-        if (ev == CX_LINK_REINTRODUCE) {
-            *reintroduce = 1;
-            continue;
-        }
-        if (env.type == CX_ENV_ROUTES) {
+        if (ev == CX_LINK_REINTRODUCE)
+            reintroduced = 1;
+        else if (env.type == CX_ENV_ROUTES) {
             cx_event_catalog_update(self->catalog, &env);
-            continue;
+            cx_topic_table_update(self->topics, &env);
         }
-        if (env.type != CX_ENV_RESULT || env.request < first || env.request >= first + n || !cmds)
-            continue;
-        size_t i = (size_t) (env.request - first);
-        if (!answered[i]) {
-            answered[i] = 1;
-            results[i] = (cx_publish_result) { env.gateways, env.connections };
-            got++;
-        }
+        else if (env.type == CX_ENV_RESULT && on_result)
+            on_result(env.request, &(cx_publish_result) { env.gateways, env.connections }, arg);
     }
-    return got;
+    if (reintroduced)   /* a restarted broker dropped what it got before our HELLO: the caller re-sends */
+        cx_link_hello(self->link);
+    return reintroduced;
 }
 
 int cx_publisher_check_event(const cx_publisher *self, const json_t *params, cx_publish_error *err, json_t **errors)
@@ -269,51 +292,103 @@ int cx_publisher_check_event(const cx_publisher *self, const json_t *params, cx_
     return -1;
 }
 
+int cx_publisher_resolve_topic(const cx_publisher *self, cx_publish_cmd *cmd, cx_publish_error *err)
+{
+    if (!cmd->topic)
+        return 0;
+    if (!cx_topic_table_known(self->topics))
+        return 1;
+    const char *groups[CX_PROTO_MAX_GROUPS];
+    size_t n = cx_topic_table_groups(self->topics, cmd->topic, groups, CX_PROTO_MAX_GROUPS);
+    cmd->env.ngroups = 0;
+    for (size_t g = 0; g < n; g++) {
+        const char *copy = own(cmd, (char *) groups[g]);
+        if (copy)
+            cmd->env.groups[cmd->env.ngroups++] = cx_slice_of(copy);
+    }
+    if (cmd->env.ngroups)
+        return 0;
+    return refuse(err, "unknown_topic", "topic: no consumer of the route table declares a topic matching '%.200s'",
+                  cmd->topic);
+}
+
+int cx_publisher_await_routes(cx_publisher *self, int timeout_ms)
+{
+    int64_t deadline = cx_now_ms() + timeout_ms;
+    zmq_pollitem_t item = { .socket = cx_link_socket(self->link), .events = ZMQ_POLLIN };
+    while (!cx_topic_table_known(self->topics) && cx_now_ms() < deadline) {
+        zmq_poll(&item, 1, 50);
+        cx_publisher_receive(self, NULL, NULL);
+        cx_link_tick(self->link);
+    }
+    return cx_topic_table_known(self->topics) ? 0 : -1;
+}
+
 void cx_publisher_pump(cx_publisher *self)
 {
-    int reintroduce = 0;
-    collect(self, NULL, 0, 0, NULL, NULL, &reintroduce);
-    if (reintroduce)
-        cx_link_hello(self->link);
+    cx_publisher_receive(self, NULL, NULL);
     cx_link_tick(self->link);
 }
 
-static void send_pending(cx_publisher *self, cx_publish_cmd *cmds, size_t n, uint64_t first, const char *answered)
+void cx_publisher_tick(cx_publisher *self)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (answered[i])
-            continue;
+    cx_link_tick(self->link);
+}
+
+void cx_publisher_resend(cx_publisher *self, const cx_publish_cmd *cmds, size_t n, const char *answered)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!answered || !answered[i])
+            if (cx_link_send(self->link, &cmds[i].env) != 0)
+                cx_warn("cannot queue a %s for the broker", cx_env_type_name(cmds[i].env.type));
+}
+
+uint64_t cx_publisher_send(cx_publisher *self, cx_publish_cmd *cmds, size_t n)
+{
+    uint64_t first = self->next_request + 1;
+    self->next_request += n;
+    for (size_t i = 0; i < n; i++)
         cmds[i].env.request = first + i;
-        if (cx_link_send(self->link, &cmds[i].env) != 0)
-            cx_warn("cannot queue a %s for the broker", cx_env_type_name(cmds[i].env.type));
-    }
+    cx_publisher_resend(self, cmds, n, NULL);
+    return first;
+}
+
+/* What cx_publisher_run waits for: the results of requests first .. first + n - 1. */
+typedef struct {
+    uint64_t first;
+    size_t n, done;
+    char *answered;
+    cx_publish_result *results;
+} waiting;
+
+static void on_run_result(uint64_t request, const cx_publish_result *result, void *arg)
+{
+    waiting *w = arg;
+    if (request < w->first || request >= w->first + w->n || w->answered[request - w->first])
+        return;
+    w->answered[request - w->first] = 1;
+    w->results[request - w->first] = *result;
+    w->done++;
 }
 
 int cx_publisher_run(cx_publisher *self, cx_publish_cmd *cmds, size_t n, cx_publish_result *results, int timeout_ms)
 {
-    char *answered = calloc(n + 1, 1);
-    if (!answered)
+    waiting w = { .n = n, .answered = calloc(n + 1, 1), .results = results };
+    if (!w.answered)
         return -1;
-    uint64_t first = self->next_request + 1;
-    self->next_request += n;
-    send_pending(self, cmds, n, first, answered);
-    size_t done = 0;
+    w.first = cx_publisher_send(self, cmds, n);
     int64_t deadline = cx_now_ms() + timeout_ms;
     zmq_pollitem_t item = { .socket = cx_link_socket(self->link), .events = ZMQ_POLLIN };
-    while (done < n) {
+    while (w.done < n) {
         int64_t left = deadline - cx_now_ms();
         if (left <= 0)
             break;
         int wait = cx_link_next_tick_ms(self->link) + 1;
         zmq_poll(&item, 1, wait < left ? wait : left);
-        int reintroduce = 0;
-        done += collect(self, cmds, n, first, results, answered, &reintroduce);
-        if (reintroduce) {   /* a restarted broker dropped what it got before our HELLO */
-            cx_link_hello(self->link);
-            send_pending(self, cmds, n, first, answered);
-        }
+        if (cx_publisher_receive(self, on_run_result, &w))
+            cx_publisher_resend(self, cmds, n, w.answered);
         cx_link_tick(self->link);
     }
-    free(answered);
-    return done == n ? 0 : -1;
+    free(w.answered);
+    return w.done == n ? 0 : -1;
 }

@@ -14,6 +14,7 @@
  * so that a reader (and the playground) has something valid to start from.
  */
 #include "gateway/asyncapi.h"
+#include "gateway/asyncapi_topics.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -478,35 +479,46 @@ static json_t *security_schemes(const cx_asyncapi_settings *s)
     return out;
 }
 
-static void add_route(builder *b, const cx_asyncapi_route *r, const cx_asyncapi_settings *s)
+/* One channel: the consumer's own (topic NULL), or one of its topics (Chanx: its own channel at
+ * the route's address, named <address>.<topic>, with x-topic). */
+static void add_channel(builder *b, const cx_asyncapi_route *r, const json_t *spec, const json_t *topic,
+                        const cx_asyncapi_settings *s)
 {
-    json_t *spec = json_loadb(r->spec, r->spec_len, JSON_ALLOW_NUL, NULL);
-    if (!json_is_object(spec)) {
-        json_decref(spec);
-        spec = json_object();
-    }
     json_t *params = json_object();
     char *address = cx_asyncapi_address(r->kind, r->pattern, params);
-    char base[300], id[320];
+    char base[300], id[400];
     key_of(address ? address : r->pattern, base, sizeof base);
+    if (topic) {
+        size_t n = strlen(base);
+        snprintf(base + n, sizeof base - n, ".%s", json_string_value(json_object_get(topic, "name")));
+    }
     unique_key(b->channels, base, id, sizeof id);
     const char *action_key = json_string_value(json_object_get(spec, "action_key"));
     action_key = action_key ? action_key : "action";
     json_t *perms = json_object_get(spec, "permissions");
     char *perm_text = json_dumps(perms ? perms : json_null(), JSON_COMPACT);
-    char *description = fmt("Consumer %s (%s route '%s'); permissions %s.%s%s", r->target,
+    const char *pattern = json_string_value(json_object_get(topic, "pattern"));
+    char *who = topic ? fmt("Topic '%s' of consumer %s (frames carry Chanx's envelope beside the action: "
+                            "\"version\": 1, \"topic\" matching the pattern, and a \"ref\" the replies repeat)",
+                            pattern ? pattern : "", r->target)
+                      : fmt("Consumer %s", r->target);
+    char *description = fmt("%s (%s route '%s'); permissions %s.%s%s", who ? who : "",
                             r->kind ? "re_path()" : "path()", r->pattern, perm_text ? perm_text : "[]",
                             r->available ? "" : " No live worker serves it now (upgrades get 503).",
                             json_is_true(json_object_get(spec, "camelize"))
                                 ? " Keys are camelCase on the wire (snake_case in these schemas)." : "");
     free(perm_text);
-    json_t *channel = json_pack("{s:s?, s:s, s:s, s:{}, s:s, s:s, s:O}", "address", address, "title", r->pattern,
+    free(who);
+    const char *title = topic ? json_string_value(json_object_get(topic, "name")) : r->pattern;
+    json_t *channel = json_pack("{s:s?, s:s, s:s, s:{}, s:s, s:s, s:O}", "address", address, "title", title,
                                 "description", description, "messages", "x-chanx-consumer", r->target,
                                 "x-chanx-pattern", r->pattern, "x-chanx-permissions", perms ? perms : json_null());
     if (!address)
         json_object_set_new(channel, "address", json_null());
     if (json_object_size(params))
         json_object_set(channel, "parameters", params);
+    if (topic)
+        json_object_set_new(channel, "x-topic", cx_asyncapi_topic_extension(topic));
     free(description);
     free(address);
     json_decref(params);
@@ -546,6 +558,33 @@ static void add_route(builder *b, const cx_asyncapi_route *r, const cx_asyncapi_
                       message(action_key, "group_complete", NULL, "after each group message delivered"), security);
     }
     json_decref(security);
+}
+
+/* A route's channels: its consumer's and one per topic; a topic's own route (target
+ * "<plugin>.<consumer>#<topic>") is that topic's channel alone. */
+static void add_route(builder *b, const cx_asyncapi_route *r, const cx_asyncapi_settings *s)
+{
+    json_t *spec = json_loadb(r->spec, r->spec_len, JSON_ALLOW_NUL, NULL);
+    if (!json_is_object(spec)) {
+        json_decref(spec);
+        spec = json_object();
+    }
+    const char *mark = strchr(r->target, '#');
+    const json_t *own = mark ? cx_asyncapi_topic_named(spec, mark + 1, strlen(mark + 1)) : NULL;
+    size_t i;
+    const json_t *topic;
+    if (!mark) {
+        json_t *own_spec = cx_asyncapi_consumer_spec(spec);
+        add_channel(b, r, own_spec, NULL, s);
+        json_decref(own_spec);
+    }
+    json_array_foreach(json_object_get(spec, "topics"), i, topic) {
+        if (mark && topic != own)
+            continue;
+        json_t *topic_spec = cx_asyncapi_topic_spec(spec, topic);
+        add_channel(b, r, topic_spec, topic, s);
+        json_decref(topic_spec);
+    }
     json_decref(spec);
 }
 

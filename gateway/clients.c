@@ -20,11 +20,13 @@
 #include "gateway/gateway_internal.h"
 #include "common/http_status.h"
 #include "common/log.h"
+#include "gateway/conn_limits.h"
 #include "gateway/handshake.h"
 #include "gateway/forwarded.h"
 #include "gateway/metrics.h"
 #include "gateway/refresh.h"
 #include "gateway/request.h"
+#include "gateway/shed.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +83,7 @@ void cx_gw_on_established(cx_gateway *gw, struct lws *wsi, cx_session **slot)
         return;
     }
     *slot = s;
+    s->out.total = s->pending.total = &gw->buffered;   /* the gateway-wide bound (shed.h) */
     char *host = NULL;   /* what the Origin check compares with */
     cx_forwarded_read(gw->proxies, wsi, client, sizeof client, &host);
     s->path = path;
@@ -100,7 +103,8 @@ void cx_gw_on_established(cx_gateway *gw, struct lws *wsi, cx_session **slot)
     } else {
         s->target = strdup(target);
         s->spec = cx_consumer_spec_ref(route->spec);
-        char *authorization = cx_request_header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION), *cookie = cx_request_header(wsi, WSI_TOKEN_HTTP_COOKIE);
+        char *authorization = cx_request_header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+        char *cookie = cx_request_cookies(wsi);   /* every Cookie header, not lws's glued copy */
         char *origin = cx_request_header(wsi, WSI_TOKEN_ORIGIN);
         cx_credentials cred = { authorization, cookie, origin, host, token, jwt };
         if (cx_auth_submit(gw->auth, s->id, route->spec, &cred, s->kwargs) != 0)
@@ -143,6 +147,21 @@ static void refuse(cx_gateway *gw, cx_session *s, const cx_auth_result *r)
                   json_pack("{s:I, s:s, s:s, s:i}", "conn", (json_int_t) s->id, "path", s->path, "client",
                             s->client, "status", r->status));
     cx_gw_close_session(s, 4000 + r->status, "");
+}
+
+/* One more connection of this user (or anonymous address) would pass CHANX_MAX_CONNECTIONS_PER_USER
+ * (_PER_ADDRESS): refused as DRF refuses, 429 and the detail (conn_limits.h). */
+static int over_connection_limit(cx_gateway *gw, cx_session *s, const cx_auth_result *r)
+{
+    char detail[160];
+    size_t limit = cx_conn_limits_admit(gw->conn_limits, s->id, r->user_id, s->client, detail, sizeof detail);
+    if (!limit)
+        return 0;
+    cx_auth_result refused = *r;
+    refused.status = 429;
+    snprintf(refused.detail, sizeof refused.detail, "%s", detail);
+    refuse(gw, s, &refused);
+    return 1;
 }
 
 /* The authenticate action (refresh.h): answered here, never passed on. */
@@ -195,6 +214,8 @@ static void deliver(cx_gateway *gw, cx_session *s, const void *data, size_t len)
 
 static void admit(cx_gateway *gw, cx_session *s, const cx_auth_result *r)
 {
+    if (over_connection_limit(gw, s, r))
+        return;
     s->user_id = r->user_id;
     char *kwargs = json_dumps(s->kwargs ? s->kwargs : json_object(), JSON_COMPACT);
     cx_env env = {
@@ -251,8 +272,8 @@ static void on_message(cx_gateway *gw, cx_session *s, const unsigned char *data,
     } else if (s->state == SESSION_AUTHENTICATING) {
         if (s->pending.count >= MAX_PENDING_FRAMES || s->pending.bytes + len > gw->config->max_buffered)
             cx_gw_close_session(s, 1008, "too many messages before authentication");
-        else
-            cx_frame_queue_push(&s->pending, data, len);
+        else if (cx_frame_queue_push(&s->pending, data, len) == 0)
+            cx_gw_shed_if_over(gw);
     }
 }
 
@@ -304,6 +325,7 @@ void cx_gw_on_closed(cx_gateway *gw, cx_session **slot, int code)
         cx_link_send(gw->link, &env);
     }
     cx_keepalive_remove(gw->keepalive, s);
+    cx_conn_limits_release(gw->conn_limits, s->id);
     cx_expiry_remove(gw->expiry, &s->expiry);
     cx_revalidate_forget(gw->revalidate, s->id);
     cx_gw_forget_session(gw, s);

@@ -38,24 +38,40 @@ const char *cx_header_credential(const char *header, const char *keyword, char *
     return buf;
 }
 
-/* The last cookie of that name wins, as in Django (SimpleCookie keeps the last): a page that can
- * plant a second sessionid before the real one changes nothing Django would not. */
+/* [p, p+n) without the blanks around it (Python's str.strip, as Django's parse_cookie applies it). */
+static const char *trim(const char *p, size_t *n)
+{
+    while (*n > 0 && isspace((unsigned char) *p)) {
+        p++;
+        (*n)--;
+    }
+    while (*n > 0 && isspace((unsigned char) p[*n - 1]))
+        (*n)--;
+    return p;
+}
+
+/* Django's parse_cookie: "; "-separated chunks, key and value stripped, and a later chunk of the same
+ * name replaces an earlier one (the last wins), so "sessionid=a; sessionid=b" is b here as there. */
 const char *cx_cookie_value(const char *cookies, const char *name, char *buf, size_t len)
 {
-    size_t n = strlen(name), found_len = 0;
+    size_t want = strlen(name);
     const char *found = NULL;
     for (const char *p = cookies; p && *p;) {
-        while (*p == ' ' || *p == ';')
-            p++;
-        const char *end = strchr(p, ';');
-        size_t part = end ? (size_t) (end - p) : strlen(p);
-        if (part > n && strncmp(p, name, n) == 0 && p[n] == '=')
-            found = p + n + 1, found_len = part - n - 1;
+        size_t part = strcspn(p, ";"), eq = strcspn(p, "=;");
+        if (eq < part) {
+            size_t kn = eq, vn = part - eq - 1;
+            const char *key = trim(p, &kn), *value = trim(p + eq + 1, &vn);
+            if (kn == want && memcmp(key, name, want) == 0) {
+                found = NULL;
+                if (vn < len) {
+                    memcpy(buf, value, vn);
+                    buf[vn] = '\0';
+                    found = buf;
+                }
+            }
+        }
         p += part;
+        p += *p == ';';
     }
-    if (!found || found_len >= len)
-        return NULL;
-    memcpy(buf, found, found_len);
-    buf[found_len] = '\0';
-    return buf;
+    return found;
 }

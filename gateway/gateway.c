@@ -12,6 +12,7 @@
 #include "common/env.h"
 #include "common/log.h"
 #include "common/rate.h"
+#include "gateway/conn_limits.h"
 #include "gateway/deflate.h"
 #include "gateway/metrics.h"
 #include "gateway/wire.h"
@@ -36,6 +37,7 @@ static void on_tick(lws_sorted_usec_list_t *sul)
     if (cx_link_tick(gw->link))
         cx_gw_reintroduce(gw);
     cx_gw_metrics_state(cx_idmap_size(gw->sessions), cx_link_alive(gw->link));
+    cx_gw_metrics_buffered(gw->buffered, gw->buffered_peak);
     cx_gw_check_credentials(gw);
     cx_gw_upstream_drain(gw);
     lws_sul_schedule(gw->lws, 0, &gw->tick, on_tick, 50 * LWS_US_PER_MS);
@@ -118,7 +120,9 @@ static int setup(cx_gateway *gw, const cx_gateway_config *config)
     gw->docs = cx_docs_new(config->playground, config->listen_host, config->port);
     gw->groups = cx_gw_groups_new();
     gw->link = cx_link_new(config->broker, CX_ROLE_GATEWAY, node);
-    if (!gw->sessions || !gw->groups || !gw->link || cx_link_batch(gw->link) != 0)   /* flushed in before_poll */
+    gw->conn_limits = cx_conn_limits_new(config->max_conns_per_user, config->max_conns_per_address);
+    if (!gw->sessions || !gw->groups || !gw->link || !gw->conn_limits
+        || cx_link_batch(gw->link) != 0)   /* flushed in before_poll */
         return -1;
     if (uv_loop_init(&gw->loop) != 0)
         return -1;
@@ -216,6 +220,7 @@ static void teardown(cx_gateway *gw)
     free(gw->dirty);
     zhashx_destroy(&gw->groups);
     cx_idmap_destroy(&gw->sessions);
+    cx_conn_limits_destroy(&gw->conn_limits);
     cx_docs_destroy(&gw->docs);
     cx_link_destroy(&gw->link);
 }

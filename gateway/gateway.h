@@ -20,6 +20,9 @@ typedef struct {
     int db_threads;
     size_t max_message;        /* largest client message accepted, bytes */
     size_t max_buffered;       /* largest backlog for one client, bytes */
+    size_t max_buffered_total; /* largest backlog of all clients together, bytes (shed.h) */
+    size_t max_conns_per_user; /* open connections of one user (0: no limit, conn_limits.h) */
+    size_t max_conns_per_address;   /* open anonymous connections of one address (0: no limit) */
     int drain_ms;              /* how long SIGTERM waits for clients to take their close */
     int playground;            /* serve /playground/ (CHANX_PLAYGROUND) */
 } cx_gateway_config;

@@ -28,7 +28,7 @@ typedef struct {
     int available;
 } cx_route_entry;
 
-typedef struct {
+typedef struct cx_gateway {
     const cx_gateway_config *config;
     struct lws_context *lws;
     struct lws_vhost *vhost;
@@ -44,6 +44,7 @@ typedef struct {
     uint32_t node;            /* high half of connection ids */
     uint32_t next_conn;
     uint64_t fanout_stamp;
+    uint64_t split_stamp, split_sender;   /* the split group send in progress and its sender (upstream.c) */
     int draining;
     int in_drain;
     lws_sorted_usec_list_t tick;
@@ -59,6 +60,9 @@ typedef struct {
     size_t ndirty, dirty_cap;
     cx_keepalive *keepalive;  /* server pings; NULL when CHANX_PING_INTERVAL_MS=0 */
     cx_proxies *proxies;      /* CHANX_TRUSTED_PROXIES */
+    size_t buffered;          /* bytes in every session's frame queues (shed.h) */
+    size_t buffered_peak;     /* the most buffered has been, for /metrics */
+    struct cx_conn_limits *conn_limits;   /* connections per user / anonymous address (conn_limits.h) */
     cx_expiry *expiry;        /* sessions whose JWT expires (expiry.h) */
     cx_revalidate *revalidate;   /* revocation checks (revalidate.h) */
 } cx_gateway;

@@ -11,6 +11,7 @@
 #include "common/metrics_http.h"
 #include "gateway/metrics.h"
 #include "gateway/gateway.h"
+#include "gateway/shed.h"
 #include "gateway/user_model.h"
 
 #include <arpa/inet.h>
@@ -68,6 +69,10 @@ int main(int argc, char **argv)
         .db_threads = (int) cx_env_long("CHANX_DB_POOL", 4, 1, 256),
         .max_message = (size_t) cx_env_long("CHANX_MAX_MESSAGE_BYTES", 1048576, 64, 1L << 30),
         .max_buffered = (size_t) cx_env_long("CHANX_MAX_BUFFERED_BYTES", 8388608, 1024, 1L << 34),
+        .max_buffered_total = (size_t) cx_env_long("CHANX_GATEWAY_MAX_BUFFERED_TOTAL", (long) cx_shed_default_total(),
+                                                    1L << 16, 1L << 40),
+        .max_conns_per_user = (size_t) cx_env_long("CHANX_MAX_CONNECTIONS_PER_USER", 1000, 0, 1L << 24),
+        .max_conns_per_address = (size_t) cx_env_long("CHANX_MAX_CONNECTIONS_PER_ADDRESS", 1000, 0, 1L << 24),
         .drain_ms = (int) cx_env_long("CHANX_DRAIN_MS", 5000, 0, 3600000),
         .playground = cx_env_flag("CHANX_PLAYGROUND", 0),
     };

@@ -18,7 +18,7 @@
 static struct {
     cx_metric *upgrades, *auths, *closes;
     cx_series *connections, *broker_up, *received, *received_bytes, *sent, *sent_bytes, *group_deliveries,
-        *slow_clients, *pool_wait, *query;
+        *slow_clients, *pool_wait, *query, *buffered, *buffered_peak, *shed;
 } m;
 
 /* Index 1 + cx_auth_class (gateway/consumer_spec.h: token, session, jwt), 0 for none. */
@@ -55,6 +55,15 @@ void cx_gw_metrics_init(void)
     m.slow_clients = cx_metric_series(
         cx_metrics_counter(r, "chanx_gateway_slow_client_closes_total",
                            "Connections closed with 1013 because the client did not read its messages.", NULL));
+    m.buffered = cx_metric_series(cx_metrics_gauge(r, "chanx_gateway_buffered_bytes",
+                                                   "Bytes queued at this gateway for and from its clients.", NULL));
+    m.buffered_peak = cx_metric_series(
+        cx_metrics_gauge(r, "chanx_gateway_buffered_bytes_peak",
+                         "The most bytes queued at this gateway at once since it started.", NULL));
+    m.shed = cx_metric_series(
+        cx_metrics_counter(r, "chanx_gateway_overload_closes_total",
+                           "Connections closed with 1013 because the gateway's queued bytes passed "
+                           "CHANX_GATEWAY_MAX_BUFFERED_TOTAL.", NULL));
     m.pool_wait = cx_metric_series(cx_metrics_histogram(
         r, "chanx_gateway_db_pool_wait_seconds",
         "Time an authentication request waited for a database pool thread.", NULL, cx_metrics_latency_buckets,
@@ -115,6 +124,17 @@ void cx_gw_count_close(int code)
 void cx_gw_count_slow_client(void)
 {
     cx_series_inc(m.slow_clients);
+}
+
+void cx_gw_count_shed(size_t closed)
+{
+    cx_series_add(m.shed, closed);
+}
+
+void cx_gw_metrics_buffered(size_t bytes, size_t peak)
+{
+    cx_series_set(m.buffered, (int64_t) bytes);
+    cx_series_set(m.buffered_peak, (int64_t) peak);
 }
 
 void cx_gw_observe_pool_wait(double seconds)

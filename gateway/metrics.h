@@ -30,11 +30,15 @@ void cx_gw_count_group_delivery(void);
 /* A connection ended with this close code; a client closed for not reading (1013). */
 void cx_gw_count_close(int code);
 void cx_gw_count_slow_client(void);
+/* Connections closed with 1013 because the gateway's buffered bytes passed their bound (shed.h). */
+void cx_gw_count_shed(size_t closed);
 /* Database pool: seconds a request waited for a thread; seconds one query took. */
 void cx_gw_observe_pool_wait(double seconds);
 void cx_gw_observe_query(double seconds);
 /* Gauges, set from the loop's tick and before each scrape. */
 void cx_gw_metrics_state(size_t connections, int broker_up);
+/* Bytes queued for and from clients now, and the most at once since the start (shed.h). */
+void cx_gw_metrics_buffered(size_t bytes, size_t peak);
 
 /* Answers GET /metrics on the gateway's own port (an lws HTTP callback); returns what the callback returns. */
 int cx_gw_metrics_reply(struct lws *wsi);

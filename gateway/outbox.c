@@ -22,6 +22,7 @@
  * the decision but the close frame. That frame is written when the socket
  * has room, so it lands in the kernel's queue, which keeps delivering it
  * after CLOSE_ACK_SECS end the connection: a slow reader still reads its code.
+ * All clients' queues together meet CHANX_GATEWAY_MAX_BUFFERED_TOTAL (shed.h).
  *
  * Close frames are written here too, raw: Debian's lws 4.1 is a debug build
  * whose libuv close path ("uv repeat test") shuts the socket before
@@ -35,6 +36,7 @@
 #include "common/log.h"
 #include "gateway/deflate.h"
 #include "gateway/metrics.h"
+#include "gateway/shed.h"
 #include "gateway/tcp_peer.h"
 
 #include <stdlib.h>
@@ -100,6 +102,7 @@ void cx_gw_queue(cx_gateway *gw, cx_session *s, const char *a, size_t alen, cons
         cx_gw_close_session(s, 1011, "out of memory");
     else
         cx_gw_count_sent(alen + blen);
+    cx_gw_shed_if_over(gw);
 }
 
 static int reserve(cx_gateway *gw, size_t need)

@@ -113,6 +113,39 @@ static void add_custom_headers(struct lws *wsi, json_t *headers)
     }
 }
 
+/* Closes a memstream and returns its text, NULL when it is empty (or could not be made). */
+static char *closed_text(FILE *f, char **out)
+{
+    if (f)
+        fclose(f);
+    if (*out && !**out) {
+        free(*out);
+        *out = NULL;
+    }
+    return *out;
+}
+
+/* Every Cookie header joined with "; ", as one: a client may send several (RFC 6265 5.4 says one,
+ * HTTP/2 splits it), and lws 4.1 glues their fragments with spaces into what reads as one cookie
+ * ("a=1 sessionid=..." would hide the session from authentication and from the stripping below). */
+char *cx_request_cookies(struct lws *wsi)
+{
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    for (int i = 0; f; i++) {
+        int n = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_COOKIE, i);
+        char *frag = n > 0 ? malloc((size_t) n + 1) : NULL;
+        if (n <= 0 || !frag || lws_hdr_copy_fragment(wsi, frag, n + 1, WSI_TOKEN_HTTP_COOKIE, i) < 0) {
+            free(frag);
+            break;
+        }
+        fprintf(f, "%s%s", ftell(f) > 0 ? "; " : "", frag);
+        free(frag);
+    }
+    return closed_text(f, &out);
+}
+
 static int named(const char *p, size_t len, const char *name)
 {
     return name && strlen(name) == len && strncmp(p, name, len) == 0;
@@ -143,13 +176,7 @@ static char *strip_credential_cookies(const char *header, const char *const *oth
             fprintf(f, "%s%.*s", ftell(f) > 0 ? "; " : "", (int) n, p);
         p += strcspn(p, ";");
     }
-    if (f)
-        fclose(f);
-    if (out && !*out) {
-        free(out);
-        out = NULL;
-    }
-    return out;
+    return closed_text(f, &out);
 }
 
 char *cx_request_headers(struct lws *wsi, const char *subprotocols, const char *const *cookies)
@@ -161,7 +188,8 @@ char *cx_request_headers(struct lws *wsi, const char *subprotocols, const char *
     for (int token = 0; token < WSI_TOKEN_COUNT; token++) {
         if (!header_name((enum lws_token_indexes) token, name, sizeof name))
             continue;
-        char *value = cx_request_header(wsi, (enum lws_token_indexes) token);
+        char *value = token == WSI_TOKEN_HTTP_COOKIE ? cx_request_cookies(wsi)
+                                                     : cx_request_header(wsi, (enum lws_token_indexes) token);
         if (value && token == WSI_TOKEN_HTTP_COOKIE) {
             char *kept = strip_credential_cookies(value, cookies);
             free(value);

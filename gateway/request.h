@@ -9,6 +9,10 @@
 
 /* One header's value (malloc'd), or NULL when absent. */
 char *cx_request_header(struct lws *wsi, enum lws_token_indexes token);
+/* Every Cookie header of the request joined with "; " (malloc'd), or NULL when there is none:
+ * authentication and the stripping of credential cookies read all of them, as Django's
+ * parse_cookie reads the one header a WSGI server joins them into. */
+char *cx_request_cookies(struct lws *wsi);
 /* The query string re-encoded (the worker decodes it once); sets *token and
  * *jwt (malloc'd) when the token / CHANX_JWT_QUERY_PARAM parameters are present. */
 char *cx_request_query(struct lws *wsi, char **token, char **jwt);

@@ -69,6 +69,8 @@ int cx_frame_queue_push2(cx_frame_queue *q, const void *a, size_t alen, const vo
     q->tail = f;
     q->bytes += f->len;
     q->count++;
+    if (q->total)
+        *q->total += f->len;
     return 0;
 }
 
@@ -86,6 +88,8 @@ cx_frame *cx_frame_queue_pop(cx_frame_queue *q)
         q->tail = NULL;
     q->bytes -= f->len;
     q->count--;
+    if (q->total)
+        *q->total -= f->len;
     return f;
 }
 

@@ -32,6 +32,7 @@ typedef struct {
     cx_frame *head, *tail;
     size_t bytes;
     size_t count;
+    size_t *total;   /* when set, bytes are counted there too: the gateway's sum (shed.h) */
 } cx_frame_queue;
 
 typedef struct cx_session {
@@ -55,6 +56,7 @@ typedef struct cx_session {
     char **groups;
     size_t ngroups;
     uint64_t fanout_stamp;    /* last group send delivered, to deliver once per send */
+    uint64_t split_stamp;     /* the same for sends split over several GROUP_SENDs (CX_GROUP_SPLIT) */
     int announced;            /* CONNECT was sent: the broker must hear DISCONNECT */
     int dirty;                /* in the gateway's list of sessions to flush this turn */
     int peer_close_code;      /* the code the client closed with */

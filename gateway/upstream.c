@@ -116,6 +116,8 @@ typedef struct {
     cx_gateway *gw;
     const cx_env *env;
     const char *mine, *current;   /* the suffix keys, camelized or not */
+    uint64_t stamp;               /* this send's: a member already stamped with it has it */
+    int split;                    /* a part of a split send: stamped in split_stamp */
 } fanout;
 
 static const char GROUP_COMPLETE[] = "{\"action\":\"group_complete\",\"payload\":null}";
@@ -126,9 +128,10 @@ static void deliver(uint64_t id, void *value, void *arg)
     cx_session *s = value;
     const cx_env *env = f->env;
     (void) id;
-    if (s->fanout_stamp == f->gw->fanout_stamp || s->state != SESSION_CONNECTED)
+    uint64_t *stamp = f->split ? &s->split_stamp : &s->fanout_stamp;
+    if (*stamp == f->stamp || s->state != SESSION_CONNECTED)
         return;
-    s->fanout_stamp = f->gw->fanout_stamp;
+    *stamp = f->stamp;
     int current = s->id == env->conn;
     if (current && (env->flags & CX_GROUP_EXCLUDE_CURRENT))
         return;
@@ -152,8 +155,15 @@ static void on_group_send(cx_gateway *gw, const cx_env *env)
     if (env->text.len < 2 || env->text.ptr[env->text.len - 1] != '}')
         return;
     int camel = (env->flags & CX_GROUP_CAMELIZE) != 0;
-    fanout f = { gw, env, camel ? "isMine" : "is_mine", camel ? "isCurrent" : "is_current" };
-    gw->fanout_stamp++;
+    fanout f = { gw, env, camel ? "isMine" : "is_mine", camel ? "isCurrent" : "is_current", ++gw->fanout_stamp,
+                 (env->flags & CX_GROUP_SPLIT) != 0 };
+    /* The parts of a split send (more than CX_PROTO_MAX_GROUPS groups) share the first part's stamp, so a
+     * member of groups in two parts gets it once. Parts of one sender arrive in order; another send
+     * between them does not matter (split sends stamp split_stamp), another split send does. */
+    if (f.split && (env->flags & CX_GROUP_CONTINUES) && gw->split_sender == env->conn)
+        f.stamp = gw->split_stamp;
+    else if (f.split)
+        gw->split_stamp = f.stamp, gw->split_sender = env->conn;
     for (uint32_t i = 0; i < env->ngroups; i++) {
         char *key = cx_slice_dup(env->groups[i]);
         cx_idmap *members = key ? zhashx_lookup(gw->groups, key) : NULL;

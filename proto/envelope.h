@@ -71,6 +71,10 @@ typedef enum { CX_TARGET_GROUPS = 1, CX_TARGET_USER = 2, CX_TARGET_CONNECTION = 
 #define CX_GROUP_CAMELIZE        0x02u  /* recipients get isMine/isCurrent instead of is_mine/is_current */
 #define CX_GROUP_COMPLETE        0x04u  /* follow each delivery with {"action":"group_complete"} */
 #define CX_GROUP_NO_OWNERSHIP    0x08u  /* raw JSON: deliver the body as is, no is_mine/is_current */
+/* A send to more than CX_PROTO_MAX_GROUPS groups goes in consecutive GROUP_SENDs, all flagged SPLIT,
+ * all but the first CONTINUES: a gateway reaches each member once across them (gateway/upstream.c). */
+#define CX_GROUP_SPLIT           0x10u
+#define CX_GROUP_CONTINUES       0x20u
 
 /* A string field: a view into the decoded buffer, not NUL-terminated. */
 typedef struct {

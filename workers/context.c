@@ -4,13 +4,15 @@
  * Flow of one connection: CONNECT → cx_ctx_new (copies the request into
  * JSON values the accessors read) → cx_ctx_start (has_permission,
  * build_groups, the authentication message, post_authentication) → for each
- * RECEIVE, cx_ctx_receive (validate, receive_message, completion) →
+ * RECEIVE, cx_ctx_receive (validate, receive_message, completion; a frame
+ * that may carry Chanx's topic envelope goes through topics.c first) →
  * DISCONNECT → cx_ctx_stop and cx_ctx_destroy. The send side of the API is
  * in send.c. cx_ctx_new and cx_ctx_destroy run on the link thread; start,
  * receive and stop on the connection's pool thread, as mail of its actor
  * (workers/actor.c), which is what makes the ctx safe to use without locks.
  */
 #include "workers/context_internal.h"
+#include "workers/topics.h"
 #include "common/http_status.h"
 #include "common/invariant.h"
 #include "common/log.h"
@@ -89,6 +91,10 @@ chanx_ctx *cx_ctx_new(const cx_services *services, cx_consumer_entry *consumer, 
     self->log_received = flag_on(d->log_received_message, s->log_received_message);
     self->log_sent = flag_on(d->log_sent_message, s->log_sent_message);
     self->camelize = flag_on(d->camelize, s->camelize);
+    const char *mark = memchr(c->consumer.ptr, CX_TOPIC_ROUTE_MARK, c->consumer.len);
+    if (mark)   /* "<plugin>.<consumer>#<topic>": a topic's own route */
+        self->own_topic = cx_topic_decls_named(consumer->topics, mark + 1,
+                                               c->consumer.len - (size_t) (mark + 1 - c->consumer.ptr));
     if (!self->state || !self->username || !self->path || !self->client) {
         cx_ctx_destroy(&self);
         return NULL;
@@ -107,6 +113,7 @@ void cx_ctx_destroy(chanx_ctx **self_p)
         cx_consumer_count_instance(self->consumer->metrics, -1);
         cx_plugin_unref(self->consumer->plugin);
     }
+    cx_topics_release(self);
     for (size_t i = 0; i < self->ngroups; i++)
         free(self->groups[i]);
     free(self->groups);
@@ -189,6 +196,8 @@ int cx_ctx_start(chanx_ctx *self)
     CX_ASSERT(!self->ending, "connection %llu started after its disconnect", (unsigned long long) self->conn);
     double started = cx_metrics_now();
     int rc = start(self);
+    if (rc == 0)
+        cx_topics_start(self);
     cx_consumer_observe_connect(self->consumer->metrics, cx_metrics_now() - started);
     return rc;
 }
@@ -201,12 +210,17 @@ static void send_completion(chanx_ctx *self)
 
 /* Parses, converts camelCase keys when asked, and validates. Returns the message or NULL after replying.
  * Key conversion must come between parsing and validating, so camelized consumers (and consumers
- * without a schema) parse with cx_schema_parse: the same json_invalid / model_type errors either way. */
-static json_t *validated(chanx_ctx *self, const char *text, size_t len)
+ * without a schema) parse with cx_schema_parse: the same json_invalid / model_type errors either way.
+ * A frame that may carry Chanx's envelope (topics.h) is parsed too, then either handled as a topic
+ * frame (*handled, NULL) or stripped of its envelope and checked as the consumer's own; its ref
+ * stays set for the replies until cx_topics_done. */
+static json_t *validated(chanx_ctx *self, const char *text, size_t len, int *handled)
 {
     cx_schema *schema = self->consumer->schema;
     json_t *errors = NULL, *message = NULL;
-    if (!self->camelize && schema) {
+    int envelope = cx_topics_candidate(self, text, len);
+    *handled = 0;
+    if (!envelope && !self->camelize && schema) {
         if (cx_schema_validate(schema, text, len, &message, &errors) == 0)
             return message;
     } else if (cx_schema_parse(text, len, &message, &errors) == 0) {
@@ -214,6 +228,11 @@ static json_t *validated(chanx_ctx *self, const char *text, size_t len)
             json_t *wire = message;
             message = cx_json_snakeize(wire);
             json_decref(wire);
+        }
+        if (envelope && message && cx_topics_route(self, message) == CX_TOPICS_HANDLED) {
+            json_decref(message);
+            *handled = 1;
+            return NULL;
         }
         if (message && (!schema || cx_schema_validate_object(schema, message, &errors) == 0))
             return message;
@@ -230,11 +249,15 @@ void cx_ctx_receive(chanx_ctx *self, const char *text, size_t len)
     CX_ASSERT(!self->ending, "a frame for connection %llu handled after its disconnect",
               (unsigned long long) self->conn);
     snprintf(self->message_id, sizeof self->message_id, "%08x", ++self->received);
-    json_t *message = validated(self, text, len);
+    int handled = 0;
+    json_t *message = validated(self, text, len, &handled);
     if (!message) {
-        cx_consumer_count_invalid(self->consumer->metrics);
-        if (self->log_received)
-            cx_ctx_log_message(self, "Received invalid websocket json", NULL, NULL);
+        if (!handled) {
+            cx_consumer_count_invalid(self->consumer->metrics);
+            if (self->log_received)
+                cx_ctx_log_message(self, "Received invalid websocket json", NULL, NULL);
+        }
+        cx_topics_done(self);
         send_completion(self);
         self->message_id[0] = '\0';
         return;
@@ -259,6 +282,7 @@ void cx_ctx_receive(chanx_ctx *self, const char *text, size_t len)
         json_decref(detail);
     }
     json_decref(message);
+    cx_topics_done(self);
     send_completion(self);
     self->message_id[0] = '\0';
 }
@@ -267,6 +291,7 @@ void cx_ctx_stop(chanx_ctx *self, int close_code)
 {
     CX_ASSERT(!self->ending, "connection %llu disconnected twice", (unsigned long long) self->conn);
     self->ending = 1;
+    cx_topics_stop(self);   /* every topic is left first, as Chanx's websocket_disconnect */
     double started = cx_metrics_now();
     if (self->consumer->desc->disconnect)
         self->consumer->desc->disconnect(self, close_code);

@@ -6,6 +6,7 @@
 #ifndef CX_WORKERS_CONTEXT_INTERNAL_H
 #define CX_WORKERS_CONTEXT_INTERNAL_H
 
+#include "workers/ctx_log.h"
 #include "workers/context.h"
 
 struct chanx_ctx {
@@ -28,6 +29,13 @@ struct chanx_ctx {
     uint64_t *timers;       /* ids of this connection's live timers (timer_api.c) */
     size_t ntimers, timers_cap;
     struct cx_db_conn *tx;  /* the connection of a running chanx_db_transaction, else NULL (db_api.c) */
+    /* Topics (topics.c). While a frame or a topic callback is handled, what chanx_send_json stamps
+     * on direct sends (send.c): "topic" (with "version": 1) and the frame's "ref". Borrowed. */
+    const char *topic;
+    const char *ref;
+    const json_t *topic_params;     /* the running topic's pattern values */
+    struct cx_topic_subs *subs;     /* this connection's subscriptions, NULL before the first */
+    const cx_topic_decl *own_topic; /* on a topic's own route (Topic.as_consumer()): that topic */
 };
 
 struct chanx_msg {
@@ -40,12 +48,6 @@ struct chanx_groups {
     chanx_ctx *ctx;
 };
 
-/* Fields every log record of a connection carries. New object. Only on the connection's own thread:
- * message_id changes as it handles messages. */
-json_t *cx_ctx_log_fields(const chanx_ctx *self);
-/* The fields that never change after CONNECT (no message_id): safe from the link thread while the
- * connection's callbacks run elsewhere. New object. */
-json_t *cx_ctx_log_identity(const chanx_ctx *self);
 /* An info record of a message received or sent ("Received websocket json"...), unless its action
  * is one the consumer or the deployment ignores (log_ignored_actions). action may be NULL; extra
  * (stolen, may be NULL) adds fields. */

@@ -36,7 +36,7 @@ static int slice_in(const char *const *list, cx_slice s)
 cx_event_route cx_ctx_event_route(const chanx_ctx *ctx, cx_slice action)
 {
     const chanx_consumer *d = ctx->consumer->desc;
-    if (slice_in(d->passthrough_events, action))
+    if (slice_in(d->passthrough_events, action) || cx_topic_decls_passes(ctx->consumer->topics, action))
         return CX_EVENT_PASSTHROUGH;
     cx_schema *schema = ctx->consumer->event_schema;
     if (!d->receive_event || !schema)

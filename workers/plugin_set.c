@@ -106,7 +106,7 @@ static cx_plugin_routes *describe_plugins(cx_plugin_set *self)
         size_t n = 0;
         for (size_t j = 0; j < cx_plugin_consumer_count(p); j++) {
             const char *const *r = cx_plugin_consumer(p, j)->desc->routes;
-            n += r && *r ? 0 : 1;
+            n += (r && *r ? 0 : 1) + cx_topic_decls_count(cx_plugin_consumer(p, j)->topics);
             for (; r && *r; r++)
                 n++;
         }
@@ -121,6 +121,15 @@ static cx_plugin_routes *describe_plugins(cx_plugin_set *self)
                 int regex = strncmp(*r, "re:", 3) == 0;
                 routes[out[i].nroutes++] = (cx_plugin_route) { e->short_name, regex ? CX_ROUTE_REGEX : CX_ROUTE_PATH,
                                                                 regex ? *r + 3 : *r };
+            }
+            /* A topic's own route (Topic.as_consumer()) is the consumer "<consumer>#<topic>". */
+            for (size_t k = 0; k < cx_topic_decls_count(e->topics); k++) {
+                const cx_topic_decl *t = cx_topic_decls_get(e->topics, k);
+                if (!t->route_consumer)
+                    continue;
+                int regex = strncmp(t->desc->route, "re:", 3) == 0;
+                routes[out[i].nroutes++] = (cx_plugin_route) { t->route_consumer, regex ? CX_ROUTE_REGEX : CX_ROUTE_PATH,
+                                                                t->desc->route + (regex ? 3 : 0) };
             }
         }
     }
@@ -192,6 +201,9 @@ size_t cx_plugin_set_count(const cx_plugin_set *self)
 
 cx_consumer_entry *cx_plugin_set_find(cx_plugin_set *self, cx_slice name)
 {
+    const char *mark = memchr(name.ptr, CX_TOPIC_ROUTE_MARK, name.len);   /* a topic's own route */
+    if (mark)
+        name.len = (uint32_t) (mark - name.ptr);
     for (size_t i = 0; i < self->ncurrent; i++)
         for (size_t j = 0; j < cx_plugin_consumer_count(self->current[i]); j++) {
             cx_consumer_entry *e = cx_plugin_consumer(self->current[i], j);

@@ -53,9 +53,24 @@ static char loading_error[256];
  * without a size (chanx_register_consumer), so this is what they have; frozen forever. */
 #define API1_DESCRIPTOR_SIZE (offsetof(chanx_consumer, log_ignored_actions) + sizeof(const char *const *))
 
+/* sizeof(chanx_consumer) at API 2: every field up to throttle_rate (API 3 appended .topics). */
+#define API2_DESCRIPTOR_SIZE offsetof(chanx_consumer, topics)
+
+/* The largest descriptor a plugin of this level can have: a bigger one was built against a header
+ * with fields this level never had. */
+static size_t level_max_size(int api_version)
+{
+    return api_version == 1 ? API1_DESCRIPTOR_SIZE : api_version == 2 ? API2_DESCRIPTOR_SIZE : sizeof(chanx_consumer);
+}
+
 size_t cx_plugin_api1_descriptor_size(void)
 {
     return API1_DESCRIPTOR_SIZE;
+}
+
+size_t cx_plugin_api2_descriptor_size(void)
+{
+    return API2_DESCRIPTOR_SIZE;
 }
 
 /* Both registrations end here. The worker keeps its own zeroed descriptor and copies only the
@@ -70,11 +85,11 @@ static void register_consumer(int api_version, size_t size, const char *name, co
                  api_version, CHANX_API_OLDEST, CHANX_API_VERSION);
         return;
     }
-    if (size < API1_DESCRIPTOR_SIZE || size > sizeof(chanx_consumer)) {
+    if (size < API1_DESCRIPTOR_SIZE || size > level_max_size(api_version)) {
         snprintf(loading_error, sizeof loading_error,
                  "consumer '%s' declares a descriptor of %zu bytes for plugin API %d, this worker reads "
                  "%zu..%zu: rebuild it against this worker's <chanx/consumer.h>",
-                 name, size, api_version, (size_t) API1_DESCRIPTOR_SIZE, sizeof(chanx_consumer));
+                 name, size, api_version, (size_t) API1_DESCRIPTOR_SIZE, level_max_size(api_version));
         return;
     }
     if (loading->nconsumers == MAX_CONSUMERS) {
@@ -263,8 +278,11 @@ static int check_consumer(cx_consumer_entry *e, char *err, size_t errlen)
         cx_schema_destroy(&outgoing);
     }
     char why[300];
+    if (cx_topic_decls_new(&e->topics, d->topics, e->short_name, why, sizeof why) != 0)
+        return snprintf(err, errlen, "%s", why), -1;
     if (!(e->spec = edge_spec(d, why, sizeof why)))
         return snprintf(err, errlen, "consumer '%s': %s", e->short_name, why), -1;
+    cx_topic_decls_describe(e->topics, e->spec);
     e->metrics = cx_consumer_metrics_new(e->name, e->schema);
     return 0;
 }
@@ -276,6 +294,7 @@ static void release_consumers(cx_plugin *self)
         free((void *) self->consumers[i].desc);
         cx_schema_destroy(&self->consumers[i].schema);
         cx_schema_destroy(&self->consumers[i].event_schema);
+        cx_topic_decls_destroy(&self->consumers[i].topics);
         json_decref(self->consumers[i].spec);
         cx_consumer_metrics_destroy(&self->consumers[i].metrics);
     }

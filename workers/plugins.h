@@ -16,6 +16,7 @@
 #include "chanx/consumer.h"
 #include "workers/metrics.h"
 #include "common/schema.h"
+#include "workers/topic_decls.h"
 
 typedef struct cx_plugin cx_plugin;
 
@@ -27,6 +28,7 @@ typedef struct {
     int api_version;                   /* the plugin API level the plugin was built for */
     cx_schema *schema;                 /* NULL when the consumer declares no incoming schema */
     cx_schema *event_schema;           /* .events compiled; NULL when it declares none */
+    cx_topic_decls *topics;            /* .topics compiled; NULL when it declares none */
     json_t *spec;                      /* what the gateway needs: authentication, permissions, SQL */
     cx_plugin *plugin;
     cx_consumer_metrics *metrics;      /* its Prometheus series (workers/metrics.h) */
@@ -46,6 +48,8 @@ int cx_plugin_refs(const cx_plugin *self);
 
 /* sizeof(chanx_consumer) at plugin API 1, what an API 1 plugin's descriptor holds. */
 size_t cx_plugin_api1_descriptor_size(void);
+/* sizeof(chanx_consumer) at plugin API 2 (before .topics): the most an API 2 plugin may declare. */
+size_t cx_plugin_api2_descriptor_size(void);
 
 /* The plugin name for a file: "path/to/chat.so" → "chat" (also strips a "lib" prefix). */
 int cx_plugin_name_of(const char *path, char *out, size_t outlen);

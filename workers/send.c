@@ -15,27 +15,12 @@
 #include "common/http_status.h"
 #include "common/log.h"
 #include "workers/camel.h"
+#include "workers/ctx_log.h"
+#include "workers/group_limits.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-json_t *cx_ctx_log_identity(const chanx_ctx *self)
-{
-    json_t *f = json_pack("{s:I, s:s, s:s, s:s}", "conn", (json_int_t) self->conn, "consumer",
-                          self->consumer->name, "path", self->path, "client", self->client);
-    if (self->user.is_authenticated)
-        json_object_set_new(f, "user_id", json_integer(self->user.id));
-    return f;
-}
-
-json_t *cx_ctx_log_fields(const chanx_ctx *self)
-{
-    json_t *f = cx_ctx_log_identity(self);
-    if (self->message_id[0])
-        json_object_set_new(f, "message_id", json_string(self->message_id));
-    return f;
-}
 
 static char *serialize(const chanx_ctx *self, const json_t *message)
 {
@@ -76,24 +61,47 @@ void cx_ctx_log_message(const chanx_ctx *self, const char *event, const char *ac
 
 /* A group message is logged once, by its sender, with the groups it went to: the recipients'
  * copies are made by the gateways, which do not log each one. */
-static void log_sent(const chanx_ctx *self, const json_t *message, const cx_env *group_send)
+static void log_sent(const chanx_ctx *self, const json_t *message, const char *const *groups, size_t ngroups)
 {
     if (!self->log_sent)
         return;
     json_t *extra = NULL;
-    if (group_send) {
-        json_t *groups = json_array();
-        for (uint32_t i = 0; i < group_send->ngroups; i++)
-            json_array_append_new(groups, json_stringn(group_send->groups[i].ptr, group_send->groups[i].len));
-        extra = json_pack("{s:o}", "groups", groups);
+    if (groups) {
+        json_t *list = json_array();
+        for (size_t i = 0; i < ngroups; i++)
+            json_array_append_new(list, json_string(groups[i]));
+        extra = json_pack("{s:o}", "groups", list);
     }
     cx_ctx_log_message(self, "Sent websocket json", json_string_value(json_object_get(message, "action")), extra);
+}
+
+/* Inside a topic's callback or a frame with a ref, direct sends carry Chanx's envelope fields
+ * (send_topic_json): the topic with "version": 1, and the ref being answered. New reference. */
+static json_t *stamped(const chanx_ctx *ctx, const json_t *message)
+{
+    json_t *out = json_copy((json_t *) message);
+    if (ctx->topic) {
+        json_object_set_new(out, "version", json_integer(1));
+        json_object_set_new(out, "topic", json_string(ctx->topic));
+    }
+    if (ctx->ref)
+        json_object_set_new(out, "ref", json_string(ctx->ref));
+    return out;
 }
 
 int chanx_send_json(chanx_ctx *ctx, const json_t *message)
 {
     if (!json_is_object(message) || ctx->closed)
         return CHANX_ERROR;
+    if (ctx->topic || ctx->ref) {
+        json_t *m = stamped(ctx, message);
+        const char *topic = ctx->topic, *ref = ctx->ref;
+        ctx->topic = ctx->ref = NULL;
+        int rc = chanx_send_json(ctx, m);
+        ctx->topic = topic, ctx->ref = ref;
+        json_decref(m);
+        return rc;
+    }
     char *text = serialize(ctx, message);
     if (!text)
         return CHANX_ERROR;
@@ -101,7 +109,7 @@ int chanx_send_json(chanx_ctx *ctx, const json_t *message)
     int rc = cx_outbox_send(ctx->services->outbox, &env);
     free(text);
     if (rc == 0)
-        log_sent(ctx, message, NULL);
+        log_sent(ctx, message, NULL, 0);
     return rc == 0 ? CHANX_OK : CHANX_ERROR;
 }
 
@@ -123,31 +131,39 @@ int chanx_send_message(chanx_ctx *ctx, const char *action, const json_t *payload
     return rc;
 }
 
+/* One GROUP_SEND carries at most CX_PROTO_MAX_GROUPS groups: a longer list (explicit, or the groups the
+ * connection joined) goes in consecutive envelopes, flagged CX_GROUP_SPLIT (CX_GROUP_CONTINUES after the
+ * first), so that a gateway still delivers the message once to a member of several of them. */
 static int send_group(chanx_ctx *ctx, const json_t *message, const char *const *groups, int options,
                       uint32_t flags)
 {
-    if (!json_is_object(message))
+    if (!json_is_object(message) || (groups && !cx_group_names_ok(ctx, groups)))
         return CHANX_ERROR;
-    cx_env env = { .type = CX_ENV_GROUP_SEND, .conn = ctx->conn, .user_id = ctx->user.id };
-    if (groups) {
-        for (; *groups && env.ngroups < CX_PROTO_MAX_GROUPS; groups++)
-            env.groups[env.ngroups++] = cx_slice_of(*groups);
-    } else {
-        for (size_t i = 0; i < ctx->ngroups && env.ngroups < CX_PROTO_MAX_GROUPS; i++)
-            env.groups[env.ngroups++] = cx_slice_of(ctx->groups[i]);
-    }
-    if (env.ngroups == 0)
+    const char *const *list = groups ? groups : (const char *const *) ctx->groups;
+    size_t n = 0;
+    if (groups)
+        while (groups[n])
+            n++;
+    else
+        n = ctx->ngroups;
+    if (n == 0)
         return CHANX_OK;
-    env.flags = flags | (options & CHANX_INCLUDE_CURRENT ? 0 : CX_GROUP_EXCLUDE_CURRENT)
-                | (ctx->camelize ? CX_GROUP_CAMELIZE : 0) | (ctx->send_completion ? CX_GROUP_COMPLETE : 0);
+    flags |= (options & CHANX_INCLUDE_CURRENT ? 0 : CX_GROUP_EXCLUDE_CURRENT) | (ctx->camelize ? CX_GROUP_CAMELIZE : 0)
+             | (ctx->send_completion ? CX_GROUP_COMPLETE : 0) | (n > CX_PROTO_MAX_GROUPS ? CX_GROUP_SPLIT : 0);
     char *text = serialize(ctx, message);
     if (!text)
         return CHANX_ERROR;
-    env.text = cx_slice_of(text);
-    int rc = cx_outbox_send(ctx->services->outbox, &env);
+    int rc = 0;
+    for (size_t at = 0; rc == 0 && at < n; at += CX_PROTO_MAX_GROUPS) {
+        cx_env env = { .type = CX_ENV_GROUP_SEND, .conn = ctx->conn, .user_id = ctx->user.id,
+                       .flags = flags | (at > 0 ? CX_GROUP_CONTINUES : 0), .text = cx_slice_of(text) };
+        for (size_t i = at; i < n && env.ngroups < CX_PROTO_MAX_GROUPS; i++)
+            env.groups[env.ngroups++] = cx_slice_of(list[i]);
+        rc = cx_outbox_send(ctx->services->outbox, &env);
+    }
     free(text);
     if (rc == 0)
-        log_sent(ctx, message, &env);
+        log_sent(ctx, message, list, n);
     return rc == 0 ? CHANX_OK : CHANX_ERROR;
 }
 
@@ -174,6 +190,8 @@ int chanx_group_add(chanx_ctx *ctx, const char *group)
     for (size_t i = 0; i < ctx->ngroups; i++)
         if (strcmp(ctx->groups[i], group) == 0)
             return CHANX_OK;
+    if (!cx_group_join_allowed(ctx, group))
+        return CHANX_ERROR;
     char **grown = realloc(ctx->groups, (ctx->ngroups + 1) * sizeof *grown);
     char *copy = strdup(group);
     if (!grown || !copy) {

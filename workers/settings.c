@@ -16,6 +16,8 @@ void cx_settings_load(cx_settings *s)
     s->log_received_message = cx_env_flag("CHANX_LOG_RECEIVED_MESSAGE", 1);
     s->log_sent_message = cx_env_flag("CHANX_LOG_SENT_MESSAGE", 1);
     s->camelize = cx_env_flag("CHANX_CAMELIZE", 0);
+    s->max_groups_per_connection = (size_t) cx_env_long("CHANX_MAX_GROUPS_PER_CONNECTION", 1000, 1, 1L << 20);
+    s->topic_subscriptions_max = cx_env_long("CHANX_TOPIC_SUBSCRIPTIONS_MAX", 100, 1, 100000);
     s->log_ignored_actions = json_array();
     const char *ignored = cx_env_str("CHANX_LOG_IGNORED_ACTIONS", NULL);
     char *copy = ignored ? strdup(ignored) : NULL, *save = NULL;

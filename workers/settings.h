@@ -22,6 +22,8 @@ typedef struct {
     int log_sent_message;             /* CHANX_LOG_SENT_MESSAGE, 1 */
     int camelize;                     /* CHANX_CAMELIZE, 0 */
     json_t *log_ignored_actions;      /* CHANX_LOG_IGNORED_ACTIONS: array of strings */
+    size_t max_groups_per_connection; /* CHANX_MAX_GROUPS_PER_CONNECTION, 1000 */
+    long topic_subscriptions_max;     /* CHANX_TOPIC_SUBSCRIPTIONS_MAX, 100: topics per connection (topics.c) */
 } cx_settings;
 
 /* Reads the environment into settings. */

@@ -141,8 +141,8 @@
  *     plugins built before it must be rebuilt.
  *   - A plugin built for a newer level than the worker speaks, or an older
  *     one than its CHANX_API_OLDEST, is refused whole, and the worker serves
- *     its other plugins: "refused plugin chat: built for plugin API 3, this
- *     worker speaks 1..2". So is a descriptor larger than the worker's for
+ *     its other plugins: "refused plugin chat: built for plugin API 4, this
+ *     worker speaks 1..3". So is a descriptor larger than the worker's for
  *     its level (a header with fields this worker lacks). A plugin calling
  *     a function the worker does not have is refused at load the same way
  *     ("refused plugin chat: undefined symbol chanx_foo: not in the plugin
@@ -152,7 +152,44 @@
  *     node CHANX_<level> of the level that added them); nothing else of the
  *     worker is visible to plugins.
  * Level history: 1, the first release (chanx_register_consumer, no size);
- * 2, descriptors registered with their size (chanx_register_consumer_sized).
+ * 2, descriptors registered with their size (chanx_register_consumer_sized);
+ * 3, topics (.topics, chanx_topic, chanx_topic_*, chanx_ref).
+ *
+ * Topics (Chanx 2.10's Topic, docs/user-guide/topics.rst and chanx/core/topic.py in
+ * huynguyengl99/chanx): one connection serves many subscribable streams, each with its own
+ * pattern, authorization, schema, handlers and channel group. The wire protocol is Chanx's: routing
+ * fields travel flat beside the action (version, topic, ref; seq on published events):
+ *     -> {"version": 1, "topic": "room:lobby", "ref": "1", "action": "subscribe"}
+ *     <- {"version": 1, "topic": "room:lobby", "ref": "1", "action": "subscribed"}
+ *     -> {"version": 1, "topic": "room:lobby", "ref": "2", "action": "say", "payload": {...}}
+ *     <- {"version": 1, "topic": "room:lobby", "action": "said", "payload": {...}}      (a push)
+ *     -> {"version": 1, "topic": "room:lobby", "ref": "3", "action": "unsubscribe"}
+ *     <- {"version": 1, "topic": "room:lobby", "ref": "3", "action": "unsubscribed"}
+ *     <- {"version": 1, "topic": "nope:1", "ref": "4", "action": "error",
+ *         "payload": {"reason": "unknown_topic", "detail": "Unknown topic 'nope:1'"}}
+ * Reasons: unknown_topic (no pattern of this consumer matches), unauthorized (authorize refused),
+ * not_subscribed (a frame for a topic this connection has not subscribed to), and, beyond Chanx,
+ * too_many_subscriptions (CHANX_TOPIC_SUBSCRIPTIONS_MAX, default 100, subscriptions per
+ * connection). A frame naming no topic goes to the consumer's own receive_message, as before;
+ * when it carries a ref, what receive_message sends carries it too (Chanx 2.11.2). The envelope
+ * is checked first: version must be 1, topic a string of 1..CHANX_TOPIC_MAX_LENGTH (256)
+ * characters, ref a string of at most 256; a bad one is answered with a plain
+ * {"action":"error","payload":[{"type","loc":["topic"],"msg"}]} (pydantic's shape, no input) and
+ * nothing else happens. A frame on a topic that fails the topic's schema is answered on that
+ * topic, with its ref, with the usual error list.
+ *
+ * Inside a topic's callbacks, chanx_send_message and chanx_send_json go out on that topic
+ * (stamped "version": 1, "topic", and the ref of the frame being handled, if any): replies need
+ * no bookkeeping. on_subscribe runs after the join with no ref (what it sends is state, not a
+ * reply); on_unsubscribe runs before the leave, on unsubscribe and on disconnect, with no ref on
+ * disconnect. A duplicate subscribe is answered subscribed again and runs nothing.
+ *
+ * Groups: a topic is joined as the channel group safe_group_name(topic, namespace=<.name>), Chanx's
+ * rule with the topic's declared .name standing for Chanx's class name: "room:lobby" of the topic
+ * named "RoomTopic" is the group "RoomTopic.room-lobby" (unsafe characters become '-', names over
+ * 99 characters are cut to 86 plus '.' and a 12-hex BLAKE2s digest). So a Django process calling
+ * RoomTopic.broadcast("room:lobby", event) reaches the subscribers of a C consumer whose topic is
+ * named "RoomTopic". Give two different topics different names.
  */
 #ifndef CHANX_CONSUMER_H
 #define CHANX_CONSUMER_H
@@ -169,7 +206,7 @@ extern "C" {
 /* The plugin API level this header describes, and the oldest level it is compatible with (see
  * "Compatibility" above). A worker built from this header loads plugins built for any level in
  * CHANX_API_OLDEST..CHANX_API_VERSION. */
-#define CHANX_API_VERSION 2
+#define CHANX_API_VERSION 3
 #define CHANX_API_OLDEST 1
 
 enum { CHANX_OK = 0, CHANX_ERROR = -1 };
@@ -222,6 +259,8 @@ typedef struct {
     int status;           /* 403 when left 0 */
     const char *detail;   /* "You do not have permission to perform this action." when NULL */
 } chanx_denial;
+
+typedef struct chanx_topic chanx_topic;
 
 typedef struct chanx_consumer {
     /* Routes relative to where the deployment mounts the plugin ("ws/<plugin>/" by default).
@@ -306,7 +345,54 @@ typedef struct chanx_consumer {
      * "none" turns throttling off for this consumer; NULL takes CHANX_THROTTLE_RATE (default none).
      * A malformed rate refuses the plugin with a log line naming the consumer. (Appended field.) */
     const char *throttle_rate;
+
+    /* Topics this consumer serves (API 3), NULL-terminated: CHANX_TOPICS(&room_topic). A frame's
+     * topic is matched against their patterns in order, the first match wins (Chanx's _match). */
+    const chanx_topic *const *topics;
 } chanx_consumer;
+
+#define CHANX_TOPICS(...) ((const chanx_topic *const[]) { __VA_ARGS__, NULL })
+
+/* One topic (Chanx's Topic subclass). Static, like the descriptor; the worker reads it when the
+ * plugin loads and refuses the plugin, naming the place, for a missing name or pattern, a bad
+ * pattern, a bad schema or route, or two topics of one consumer with one name. Fields appended by a
+ * later API level are read only from plugins built for that level. */
+struct chanx_topic {
+    /* Chanx's class name: the group namespace (see "Groups" above) and the AsyncAPI channel's
+     * x-topic name. Required; [A-Za-z0-9_-] keeps it as written in group names. */
+    const char *name;
+    /* "room:{name}": literal text and {parameters} ([A-Za-z0-9_] names); a parameter matches one or
+     * more characters other than ':', and the whole topic must match. Required. */
+    const char *pattern;
+    /* The topic's own incoming schema (the language of .incoming). Frames on the topic are checked
+     * against it, not the consumer's; "subscribe" and "unsubscribe" are the protocol's and never
+     * reach receive_message. NULL: every action reaches receive_message unchecked. */
+    const char *incoming;
+    /* What the topic sends, for the AsyncAPI document (as .outgoing). */
+    const char *outgoing;
+    /* Chanx's Topic.as_consumer(): a route of its own, relative to the consumer's mount like
+     * .routes ("room/<str:name>/"). Connecting there is the subscription (the URL kwargs fill the
+     * pattern; the topic must have no parameter the route lacks), and frames without a topic
+     * belong to it, so clients need no envelope. Same group as the multiplexed form. NULL: none. */
+    const char *route;
+    /* CHANX_OK lets this connection subscribe; anything else answers unauthorized. NULL allows.
+     * chanx_topic_param() reads the pattern's values. Runs before the join. */
+    int (*authorize)(chanx_ctx *ctx);
+    /* After the join and the subscribed reply; sends carry the topic but no ref. Optional. */
+    int (*on_subscribe)(chanx_ctx *ctx);
+    /* Before the leave, on unsubscribe (sends carry its ref) and on disconnect (nothing can be
+     * sent any more to the client, but groups and other connections can be told). Optional. */
+    void (*on_unsubscribe)(chanx_ctx *ctx);
+    /* Each valid frame on the topic from a subscribed connection; replies go out on the topic with
+     * the frame's ref. CHANX_ERROR answers {"detail": "Failed to process message"} on the topic.
+     * Required. */
+    int (*receive_message)(chanx_ctx *ctx, const chanx_msg *msg);
+    /* Events published to the topic (chanx-api {"topic": "room:lobby", "event": ...}, Django's
+     * RoomTopic.broadcast) that reach its subscribers as they are, stamped with "version" and
+     * "topic", without a worker hop: the gateways fan them out as they do .passthrough_events.
+     * An event published to a topic and listed here for no topic is dropped. */
+    const char *const *passthrough_events;
+};
 
 /* Registers a consumer when its plugin is loaded. Use as:  CHANX_CONSUMER(name) { .field = ..., };
  * The registration records the API level and the descriptor's size this plugin was compiled with. */
@@ -370,7 +456,9 @@ int chanx_send_message(chanx_ctx *ctx, const char *action, const json_t *payload
 /* Any JSON object to this connection, as is (Chanx's kind="json"). */
 int chanx_send_json(chanx_ctx *ctx, const json_t *message);
 /* {"action", "payload", "is_mine", "is_current"} to every member of groups (NULL: the groups this
- * connection joined; explicit groups need not include any of them). is_mine: the recipient is the
+ * connection joined, however many; explicit groups need not include any of them, and a name that breaks
+ * Channels' rule (see chanx_group_add) makes the call CHANX_ERROR with nothing sent). A connection in
+ * several of the groups gets the message once. is_mine: the recipient is the
  * sender's authenticated user; is_current: the recipient is this very connection. options:
  * CHANX_EXCLUDE_CURRENT (Chanx's default) or CHANX_INCLUDE_CURRENT. A connection receives what is sent
  * to it, direct or group, in send order. Usable from disconnect too (e.g. to tell an explicit group). */
@@ -380,12 +468,29 @@ int chanx_send_group_message(chanx_ctx *ctx, const char *action, const json_t *p
 int chanx_send_group_json(chanx_ctx *ctx, const json_t *message, const char *const *groups, int options);
 /* Joins or leaves a group at any time (build_groups only calls chanx_groups_add for you). Joining
  * twice is a no-op; leaving a group not joined too. Every group is left when the connection ends.
+ * A group name follows Django Channels' rule: ASCII letters, digits, hyphens, underscores and periods,
+ * 1 to 99 characters; one connection is in at most CHANX_MAX_GROUPS_PER_CONNECTION groups (1000).
+ * Joining past either is CHANX_ERROR, with a warning record "group refused" naming the connection.
  * A join is in effect at the broker before anything the connection sends after it reaches the
  * client (so a "joined" reply is a ready point too, as the authentication message is). */
 int chanx_group_add(chanx_ctx *ctx, const char *group);
 int chanx_group_discard(chanx_ctx *ctx, const char *group);
 /* Closes the connection with a WebSocket close code (1000, 4000-4999...). */
 int chanx_close(chanx_ctx *ctx, int code);
+
+/* ------------------------------------------------------------------ topics (API 3) */
+
+/* The topic whose callback is running ("room:lobby"), NULL in the consumer's own callbacks.
+ * Borrowed, valid during the callback. */
+const char *chanx_topic_name(const chanx_ctx *ctx);
+/* A parameter of that topic's pattern ("name" of "room:{name}" → "lobby"), NULL if none. */
+const char *chanx_topic_param(const chanx_ctx *ctx, const char *name);
+/* The ref of the frame being handled, NULL when it had none (pushes, on_subscribe, timers). */
+const char *chanx_ref(const chanx_ctx *ctx);
+/* {"action", "payload", "version": 1, "topic": topic} to every subscriber of topic, this connection
+ * included when it is one: Chanx's Topic.broadcast from inside a consumer. topic must match one of
+ * this consumer's topics (its name gives the group); CHANX_ERROR otherwise. A push: no ref. */
+int chanx_topic_publish(chanx_ctx *ctx, const char *topic, const char *action, const json_t *payload);
 
 /* ------------------------------------------------------------------ groups */
 

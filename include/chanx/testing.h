@@ -187,6 +187,22 @@ json_t *cx_receive_until_action(cx_communicator *self, const char *action, int t
  * timeout, listing what arrived. cx_request(c, "ping", NULL, "pong", 3000) is a liveness check. */
 json_t *cx_request(cx_communicator *self, const char *action, const json_t *payload, const char *reply,
                    int timeout_ms);
+/* Topics (Chanx's comm.subscribe, send_message(..., topic=, ref=), receive_topic_message and
+ * unsubscribe; the wire protocol is in chanx/consumer.h, "Topics"). Frames are owned by the caller.
+ * cx_topic_subscribe sends {"version": 1, "topic", "ref", "action": "subscribe"} and returns the
+ * reply on that topic carrying that ref: "subscribed", or the "error" with its reason (what
+ * on_subscribe pushes after it stays queued). ref may be NULL (then "s" + a counter is used).
+ * Fails the test on timeout, listing what arrived. */
+json_t *cx_topic_subscribe(cx_communicator *self, const char *topic, const char *ref, int timeout_ms);
+/* The same with "unsubscribe"; the reply is "unsubscribed". */
+json_t *cx_topic_unsubscribe(cx_communicator *self, const char *topic, const char *ref, int timeout_ms);
+/* Sends {"version": 1, "topic", "ref" (omitted when NULL), "action", "payload"} (payload NULL: null). */
+void cx_topic_send(cx_communicator *self, const char *topic, const char *ref, const char *action,
+                   const json_t *payload);
+/* The next frame on topic whose action is action (any when NULL), dropping the others; fails the
+ * test on timeout, listing what arrived. */
+json_t *cx_receive_topic(cx_communicator *self, const char *topic, const char *action, int timeout_ms);
+
 /* Asserts nothing arrives within timeout_ms. */
 void cx_receive_nothing(cx_communicator *self, int timeout_ms);
 /* Asserts the server closes with code within timeout_ms. */

@@ -2,6 +2,10 @@
  * The plugin ABI (include/chanx/consumer.h, "Compatibility"), through real
  * clients against the current worker:
  *
+ *   - abi_v2, built against API 2's header (tests/abi/v2, before topics),
+ *     serves with every API 2 field read right (subprotocol, receive_event,
+ *     passthrough), and its frames with a topic find none (its descriptor
+ *     has no .topics, which the worker reads as NULL);
  *   - plugins of the previous release, built against its header
  *     (tests/abi/v1: examples/chat as it shipped, and abi_v1, which sets
  *     every API 1 descriptor field), load and behave as they did: routes,
@@ -26,7 +30,7 @@ static cx_stack *stack;
 
 static void setup(void)
 {
-    static char files[6][600];
+    static char files[7][600];
     const char *bin = cx_test_bin();
     snprintf(files[0], sizeof files[0], "%s/abi-plugins/v1/plugins/chat.so", bin);
     snprintf(files[1], sizeof files[1], "%s/abi-plugins/v1/plugins/abi_v1.so", bin);
@@ -34,9 +38,10 @@ static void setup(void)
     snprintf(files[3], sizeof files[3], "%s/test-plugins/abi_internal.so", bin);
     snprintf(files[4], sizeof files[4], "%s/test-plugins/abi_symbols.so", bin);
     snprintf(files[5], sizeof files[5], "%s/plugins/echo.so", bin);
-    const char *plugin_files[] = { files[0], files[1], files[2], files[3], files[4], files[5], NULL };
+    snprintf(files[6], sizeof files[6], "%s/abi-plugins/v2/plugins/abi_v2.so", bin);
+    const char *plugin_files[] = { files[0], files[1], files[2], files[3], files[4], files[5], files[6], NULL };
     stack = cx_stack_start(&(cx_stack_options) {
-        .plugin_files = plugin_files,
+        .plugin_files = plugin_files, .api = 1,
         .env = (const char *const[]) { "CHANX_LOG_LEVEL=info", "CHANX_SEND_COMPLETION=on", NULL } });
 }
 
@@ -204,4 +209,34 @@ Test(abi, only_the_plugin_api_is_resolvable_from_a_plugin)
                              " \"chanx_register_consumer_sized\": true, \"cx_env_str\": false,"
                              " \"cx_plugin_load\": false, \"cx_log\": false, \"cx_worker_new\": false}");
     json_decref(found);
+}
+
+Test(abi, api2_plugin_serves_every_field_and_has_no_topics)
+{
+    int64_t alice = cx_db_create_user(stack, "alice", 0);
+    const char *headers[] = { cx_db_token_header(stack, alice)[0], "Sec-WebSocket-Protocol: other, v2.chanx", NULL };
+    cx_communicator *c = cx_communicator_new(stack, "/ws/abi_v2/feed/lobby/", headers);
+    cx_assert_authenticated_status_ok(c);
+    cr_assert_str_eq(cx_communicator_subprotocol(c), "v2.chanx");
+    json_t *pong = cx_request(c, "ping", NULL, "pong", 5000);
+    cx_assert_json_eq(pong, "{\"subprotocol\": \"v2.chanx\"}");
+    json_decref(pong);
+    json_decref(cx_receive_all_json(c, 5000, 0));   /* the completion of the ping */
+
+    json_decref(cx_api_publish(stack, "/api/broadcast", "{\"groups\": [\"v2_lobby\"], \"event\": "
+                               "{\"action\": \"tick\", \"payload\": {\"n\": 3}}}"));
+    json_t *m = cx_receive_until_action(c, "tock", 5000);
+    cx_assert_json_eq(m, "{\"action\": \"tock\", \"payload\": {\"n\": 3}}");
+    json_decref(m);
+    json_decref(cx_api_publish(stack, "/api/broadcast", "{\"groups\": [\"v2_lobby\"], \"event\": "
+                               "{\"action\": \"notice\", \"payload\": \"hi\"}}"));
+    m = cx_receive_until_action(c, "notice", 5000);
+    cx_assert_json_eq(m, "{\"action\": \"notice\", \"payload\": \"hi\"}");
+    json_decref(m);
+
+    cx_send_text(c, "{\"version\": 1, \"topic\": \"room:lobby\", \"ref\": \"1\", \"action\": \"subscribe\"}");
+    m = cx_receive_until_action(c, "error", 5000);
+    cx_assert_json_eq(m, "{\"version\": 1, \"topic\": \"room:lobby\", \"ref\": \"1\", \"action\": \"error\","
+                         " \"payload\": {\"reason\": \"unknown_topic\", \"detail\": \"Unknown topic 'room:lobby'\"}}");
+    json_decref(m);
 }

@@ -65,6 +65,25 @@ Test(auth_credentials, the_session_cookie_never_reaches_the_worker_other_cookies
     free(key);
 }
 
+/* Issue 28 (5): lws glued two Cookie headers into "a=1  sessionid=<key>", so neither authentication
+ * nor the stripping saw the session cookie, and the consumer read it. Every Cookie header is read
+ * now, as Django reads the one its server joins them into: the last sessionid wins. */
+Test(auth_credentials, credentials_in_a_second_cookie_header_are_used_and_stripped_as_well)
+{
+    const char *env[] = { "CHANX_JWT_COOKIE=jwt", "CHANX_ALLOWED_ORIGINS=*", NULL };
+    start_stack(env);
+    int64_t bob = cx_db_create_user(stack, "bob", 0);
+    char *key = cx_db_session_cookie(stack, bob, SECRET, 3600), second[300];
+    snprintf(second, sizeof second, "Cookie: sessionid=%s; jwt=stale", key);
+    const char *headers[] = { "Cookie: theme=dark; sessionid=overridden", second, "Cookie: lang=fr", NULL };
+    json_t *who = whoami_at("/ws/auth_probe/session/", headers);
+    cr_assert_str_eq(str(who, "auth_class"), "session", "the session cookie of the second header authenticates");
+    cr_assert_str_eq(str(who, "cookie_header"), "theme=dark; lang=fr");
+    cr_assert(!strstr(str(who, "cookie_header"), key));
+    json_decref(who);
+    free(key);
+}
+
 Test(auth_credentials, jwt_parameter_cookie_and_header_never_reach_the_worker)
 {
     const char *env[] = { "CHANX_JWT_QUERY_PARAM=access", "CHANX_JWT_COOKIE=jwt", "CHANX_ALLOWED_ORIGINS=*", NULL };

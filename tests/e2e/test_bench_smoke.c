@@ -98,6 +98,18 @@ Test(bench_smoke, echo_with_idle_connections_holds_them_and_reports_echo_busy)
     json_decref(r);
 }
 
+Test(bench_smoke, topics_subscribes_ten_each_and_counts_deliveries)
+{
+    json_t *r = bench_ok("topics", "/ws/hub/", "-n 3 --senders 1 --duration 1 --settle 0");
+    cr_assert_eq(num(r, "opened"), 3);
+    cr_assert_eq(num(r, "subscribed"), 30, "every connection subscribed to its 10 topics");
+    cr_assert_eq(num(r, "refused"), 0);
+    cr_assert_gt(num(r, "messages"), 0);
+    cr_assert_geq(num(r, "deliveries"), num(r, "messages") - 1, "each say reaches at least its sender");
+    cr_assert_eq(num(r, "unexpected_messages"), 0);
+    json_decref(r);
+}
+
 Test(bench_smoke, broadcast_reaches_every_member)
 {
     json_t *r = bench_ok("broadcast", "/ws/chat/smoke/", "-n 3 --senders 1 --duration 1");

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "tests/kit/ws_client.h"
+#include "test_limits.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -21,16 +22,8 @@
 
 static cx_stack *stack;
 
-static void setup(void)
-{
-    static char plugin[600];
-    const char *bin = getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build";
-    snprintf(plugin, sizeof plugin, "%s/test-plugins/lim_echo.so", bin);
-    stack = cx_stack_start(&(cx_stack_options) {
-        .plugin_files = (const char *[]) { plugin, NULL },
-        .env = (const char *[]) { "CHANX_MAX_MESSAGE_BYTES=262144", "CHANX_MAX_BUFFERED_BYTES=1048576", NULL },
-    });
-}
+static const char *const settings[] = { "CHANX_MAX_MESSAGE_BYTES=262144", "CHANX_MAX_BUFFERED_BYTES=1048576", NULL };
+static void setup(void) { stack = lim_stack_start(settings, 0); }
 static void teardown(void) { cx_stack_stop(&stack); }
 
 TestSuite(limits, .init = setup, .fini = teardown, .timeout = 60);

@@ -29,7 +29,12 @@ static void setup(void)
     snprintf(plugin, sizeof plugin, "%s/test-plugins/cons_probe.so",
              getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build");
     files[0] = plugin;
-    stack = cx_stack_start(&(cx_stack_options) { .plugin_files = files });
+    stack = cx_stack_start(&(cx_stack_options) {
+        .plugin_files = files,
+        .metrics = 1,
+        .env = (const char *[]) { "CHANX_LINK_MAX_MESSAGE_BYTES=1048576", "CHANX_BROKER_STRANGER_MAX_BYTES=2097152",
+                                  NULL },
+    });
     cr_assert_not_null(cx_stack_keys_dir(stack), "the kit's stacks run with keys");
 }
 static void teardown(void) { cx_stack_stop(&stack); }
@@ -44,7 +49,9 @@ typedef struct {
     uint64_t connect_conn;       /* the last CONNECT's connection */
 } rogue;
 
-typedef enum { NO_KEY, UNKNOWN_KEY, WORKER_KEY, GATEWAY_KEY, EXTRA_WORKER_KEY } key_kind;
+typedef enum { NO_KEY, UNKNOWN_KEY, WORKER_KEY, GATEWAY_KEY, EXTRA_WORKER_KEY, API_KEY } key_kind;
+
+static int run_keygen(const char *args);
 
 static rogue *rogue_new(const char *name, key_kind kind)
 {
@@ -58,7 +65,7 @@ static rogue *rogue_new(const char *name, key_kind kind)
     if (kind != NO_KEY) {
         snprintf(path, sizeof path, "%s/%s", cx_stack_keys_dir(stack),
                  kind == WORKER_KEY ? "worker.key_secret" : kind == EXTRA_WORKER_KEY ? "extra.key_secret"
-                                                                           : "gateway.key_secret");
+                 : kind == API_KEY ? "api.key_secret" : "gateway.key_secret");
         zcert_t *cert = kind == UNKNOWN_KEY ? zcert_new() : zcert_load(path);
         cr_assert_not_null(cert, "cannot load %s", path);
         snprintf(path, sizeof path, "%s/broker.key", cx_stack_keys_dir(stack));
@@ -234,8 +241,8 @@ static uint64_t conn_of(cx_communicator *c)
     return conn;
 }
 
-/* Alice on the real worker (the victim, *victim_conn her connection) and a rogue holding the worker key
- * that registered /ws/evil/ and serves Bob's connection there (*own). */
+/* Alice on the real worker (the victim, *victim_conn her connection) and a rogue holding a worker key
+ * (an extra one: a ban takes the key, and the real worker's must stay in) that registered /ws/evil/ and serves Bob's connection there (*own). */
 static rogue *rogue_serving_bob(const char *name, cx_communicator **victim, uint64_t *victim_conn,
                                 cx_communicator **own)
 {
@@ -245,7 +252,8 @@ static rogue *rogue_serving_bob(const char *name, cx_communicator **victim, uint
     *victim_conn = conn_of(*victim);
     json_decref(cx_receive_until_action(*victim, "complete", 3000));   /* the context reply's completion */
 
-    rogue *r = rogue_new(name, WORKER_KEY);
+    cr_assert_eq(run_keygen("--role worker --name extra"), 0);   /* a ban takes the key: not the real worker's */
+    rogue *r = rogue_new(name, EXTRA_WORKER_KEY);
     rogue_hello(r, CX_ROLE_WORKER, name);
     rogue_register_evil_route(r);
     rogue_pump(r, 300);
@@ -439,5 +447,83 @@ Test(link_security, keygen_keeps_a_key_set_and_a_key_added_later_is_admitted_by_
         cx_communicator_disconnect(c);
     }
     cr_assert(served, "a key added to allowed/worker/ was not admitted");
+    rogue_destroy(&r);
+}
+
+/* Issue 28 (7): a banned peer that took a new routing id started a fresh count and was served again. */
+Test(link_security, a_banned_key_stays_banned_under_a_new_routing_id_and_other_keys_are_served)
+{
+    int64_t alice = cx_db_create_user(stack, "alice", 0), bob = cx_db_create_user(stack, "bob", 0);
+    cx_communicator *victim = cx_communicator_new(stack, "/ws/cons_probe/strict/", cx_db_token_header(stack, alice));
+    cx_assert_authenticated_status_ok(victim);
+    uint64_t conn = conn_of(victim);
+    json_decref(cx_receive_until_action(victim, "complete", 3000));
+    cr_assert_eq(run_keygen("--role worker --name extra"), 0);
+    rogue *r = rogue_new("worker-rogue", EXTRA_WORKER_KEY);
+    rogue_hello(r, CX_ROLE_WORKER, "worker-rogue");
+    cx_env forged = { .type = CX_ENV_SEND, .conn = conn, .text = cx_slice_of("{\"action\":\"forged\"}") };
+    for (int i = 0; i < 10; i++)
+        rogue_send(r, &forged);
+    rogue_pump(r, 500);
+    char *log = cx_stack_log(stack, "broker", "repeated offences", 5000);
+    cr_assert_not_null(log, "the insisting peer was not dropped");
+    free(log);
+    rogue_destroy(&r);
+
+    rogue *again = rogue_new("worker-rogue-2", EXTRA_WORKER_KEY);   /* the same key, a new routing id */
+    rogue_hello(again, CX_ROLE_WORKER, "worker-rogue-2");
+    rogue_register_evil_route(again);
+    rogue_pump(again, 1500);
+    assert_no_route("/ws/evil/");
+    cr_assert_eq(again->seen[CX_ENV_ROUTES] + again->seen[CX_ENV_HELLO], 0, "the banned key was answered");
+    rogue_destroy(&again);
+    /* the deployment's own worker key is not touched: its connections and new ones are served */
+    json_decref(cx_request(victim, "ping", NULL, "pong", 3000));
+    cx_communicator *other = cx_communicator_new(stack, "/ws/cons_probe/strict/", cx_db_token_header(stack, bob));
+    cx_assert_authenticated_status_ok(other);
+}
+
+static double broker_metric(const char *series)
+{
+    char *text = cx_stack_metrics(stack, "broker");
+    cr_assert_not_null(text);
+    double v = cx_metric_value(text, series);
+    free(text);
+    return v;
+}
+
+/* An EVENT envelope of about size bytes. */
+static void rogue_send_event(rogue *r, size_t size)
+{
+    char *text = malloc(size + 1);
+    memset(text, 'x', size);
+    text[size] = '\0';
+    cx_env event = { .type = CX_ENV_EVENT, .request = 1, .target = CX_TARGET_GROUPS, .ngroups = 1,
+                     .groups = { cx_slice_of("room") }, .action = cx_slice_of("big"), .text = cx_slice_of(text) };
+    rogue_send(r, &event);
+    free(text);
+}
+
+/* Issue 28 (7): an api key (the least-privileged role) made the broker hold 30 envelopes of 8 MB
+ * before HELLO: 12 to 241 MB. Now a message over CHANX_LINK_MAX_MESSAGE_BYTES (1 MiB here) never
+ * reaches the broker, and what it holds for a peer that has not said HELLO stops at
+ * CHANX_BROKER_STRANGER_MAX_BYTES (2 MiB here). */
+Test(link_security, a_peer_that_has_not_said_hello_cannot_make_the_broker_hold_more_than_its_bound)
+{
+    const char *events = "chanx_broker_envelopes_received_total{type=\"EVENT\"}";
+    double before = broker_metric(events);
+    rogue *r = rogue_new("api-stranger", API_KEY);
+    for (int i = 0; i < 5; i++)
+        rogue_send_event(r, 2 << 20);   /* over the link's bound: libzmq drops them, and the connection */
+    rogue_pump(r, 1500);
+    for (int i = 0; i < 30; i++)
+        rogue_send_event(r, 512 << 10);
+    char *log = cx_stack_log(stack, "broker", "envelopes of a peer that has not said HELLO dropped", 10000);
+    cr_assert_not_null(log, "the broker held all a stranger sent");
+    free(log);
+    double held = broker_metric("chanx_broker_stranger_held_bytes");
+    cr_assert(held > 0 && held <= 2 << 20, "held %.0f bytes for a stranger, the bound is 2 MiB", held);
+    double received = broker_metric(events) - before;
+    cr_assert_leq(received, 30, "%.0f EVENTs decoded: the ones over CHANX_LINK_MAX_MESSAGE_BYTES were read", received);
     rogue_destroy(&r);
 }

@@ -40,7 +40,8 @@ static long long now_ms(void)
     return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-cx_raw *cx_raw_open(int port)
+/* rcvbuf: the socket's receive buffer, set before connecting (the window it announces follows), or 0. */
+static cx_raw *open_with(int port, int rcvbuf)
 {
     cx_raw *self = calloc(1, sizeof *self);
     struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port),
@@ -49,12 +50,19 @@ cx_raw *cx_raw_open(int port)
     if (!self)
         return NULL;
     self->fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (rcvbuf && self->fd >= 0)
+        setsockopt(self->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     if (self->fd < 0 || connect(self->fd, (struct sockaddr *) &addr, sizeof addr) != 0) {
         cx_raw_destroy(&self);
         return NULL;
     }
     setsockopt(self->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     return self;
+}
+
+cx_raw *cx_raw_open(int port)
+{
+    return open_with(port, 0);
 }
 
 void cx_raw_destroy(cx_raw **self_p)
@@ -164,9 +172,9 @@ const char *cx_raw_header(cx_raw *self, const char *name)
     return NULL;
 }
 
-cx_raw *cx_raw_upgrade(int port, const char *path, const char *extra_headers)
+static cx_raw *upgrade_with(int port, int rcvbuf, const char *path, const char *extra_headers)
 {
-    cx_raw *self = cx_raw_open(port);
+    cx_raw *self = open_with(port, rcvbuf);
     if (!self)
         return NULL;
     char req[16384];
@@ -180,6 +188,16 @@ cx_raw *cx_raw_upgrade(int port, const char *path, const char *extra_headers)
     }
     cx_raw_read_head(self, 10000);
     return self;
+}
+
+cx_raw *cx_raw_upgrade(int port, const char *path, const char *extra_headers)
+{
+    return upgrade_with(port, 0, path, extra_headers);
+}
+
+cx_raw *cx_raw_upgrade_small_buffer(int port, const char *path, const char *extra_headers)
+{
+    return upgrade_with(port, 8 * 1024, path, extra_headers);
 }
 
 int cx_raw_frame(cx_raw *self, int fin, int rsv, int opcode, int masked, const void *payload, size_t len)

@@ -22,6 +22,9 @@ cx_raw *cx_raw_open(int port);
 /* Sends a valid version-13 upgrade for path with extra header lines ("Name: value\r\n"..., or NULL)
  * and reads the answer's head: returns the connection with cx_raw_status() 101 when upgraded. */
 cx_raw *cx_raw_upgrade(int port, const char *path, const char *extra_headers);
+/* The same with a receive buffer of a few KiB, set before connecting: a client that then stops
+ * reading makes what the server sends it pile up at the server, not in this machine's kernel. */
+cx_raw *cx_raw_upgrade_small_buffer(int port, const char *path, const char *extra_headers);
 void cx_raw_destroy(cx_raw **self_p);
 
 /* Writes bytes as they are; 0, or -1 when the socket refused them. */

@@ -164,3 +164,43 @@ Test(broker_groups, reach_counts_a_connection_in_two_groups_once)
     cr_assert_eq(cx_groups_reach(g, none, 1), 0);
     cx_groups_destroy(&g);
 }
+
+/* Publishing to a topic: the event is stamped with Chanx's envelope; with groups the groups are
+ * the target, alone the topic's groups are left to the publisher; bad topics and a seq without a
+ * topic are refused whole. */
+Test(publish_commands, topics_are_stamped_and_checked)
+{
+    cx_publish_cmd cmd;
+    cx_publish_error err;
+    json_t *p = json_loads("{\"topic\": \"room:lobby\", \"seq\": 4, \"event\": {\"action\": \"announce\", \"payload\": 1}}",
+                           0, NULL);
+    cr_assert_eq(cx_publish_cmd_parse(&cmd, "broadcast", p, &err), 0, "%s", err.message);
+    cr_assert_str_eq(cmd.topic, "room:lobby");
+    cr_assert_eq(cmd.env.ngroups, 0, "the publisher resolves the topic's groups");
+    json_t *text = json_loadb(cmd.env.text.ptr, cmd.env.text.len, 0, NULL);
+    json_t *want = json_loads("{\"action\": \"announce\", \"payload\": 1, \"version\": 1, \"topic\": \"room:lobby\","
+                              " \"seq\": 4}", 0, NULL);
+    cr_assert(json_equal(text, want));
+    json_decref(text);
+    json_decref(want);
+    cx_publish_cmd_free(&cmd);
+    json_decref(p);
+
+    p = json_loads("{\"groups\": [\"RoomTopic.room-lobby\"], \"topic\": \"room:lobby\", \"event\": {\"action\": \"a\"}}",
+                   0, NULL);
+    cr_assert_eq(cx_publish_cmd_parse(&cmd, "broadcast", p, &err), 0, "%s", err.message);
+    cr_assert_null(cmd.topic, "groups given: the topic is only stamped");
+    cr_assert_eq(cmd.env.ngroups, 1);
+    cr_assert(memmem(cmd.env.text.ptr, cmd.env.text.len, "\"topic\":\"room:lobby\"", 20));
+    cx_publish_cmd_free(&cmd);
+    json_decref(p);
+
+    const char *bad[] = { "{\"topic\": 1, \"event\": {\"action\": \"a\"}}", "{\"topic\": \"\", \"event\": {\"action\": \"a\"}}",
+                          "{\"groups\": [\"g\"], \"seq\": 1, \"event\": {\"action\": \"a\"}}" };
+    for (int i = 0; i < 3; i++) {
+        p = json_loads(bad[i], 0, NULL);
+        cr_assert_eq(cx_publish_cmd_parse(&cmd, "broadcast", p, &err), -1, "%s", bad[i]);
+        cr_assert_str_eq(err.code, "invalid_field");
+        json_decref(p);
+    }
+}

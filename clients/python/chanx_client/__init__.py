@@ -8,6 +8,7 @@ for Chanx's consumer class methods reads the same:
     broadcast_event_sync({"action": "new_comment", "payload": {"id": 3}}, groups="post_12")
     send_event_sync({"action": "order_shipped", "payload": {"order": 99}}, user_id=7)
     disconnect_user_sync(7, code=4001)
+    broadcast_topic_sync("room:lobby", {"action": "announce", "payload": {"text": "hi"}})   # Topic.broadcast
 
 They talk to ``chanx-api`` over HTTP with the standard library only; the address and key come from
 ``CHANX_API_URL`` (default ``http://127.0.0.1:8001``) and ``CHANX_API_KEY``, or from an explicit
@@ -22,6 +23,8 @@ from .client import (
     batch_sync,
     broadcast_event,
     broadcast_event_sync,
+    broadcast_topic,
+    broadcast_topic_sync,
     default_client,
     disconnect_user,
     disconnect_user_sync,
@@ -36,6 +39,8 @@ __all__ = [
     "batch_sync",
     "broadcast_event",
     "broadcast_event_sync",
+    "broadcast_topic",
+    "broadcast_topic_sync",
     "default_client",
     "disconnect_user",
     "disconnect_user_sync",

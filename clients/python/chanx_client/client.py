@@ -91,9 +91,24 @@ class ChanxClient:
         """Sends event to every member of groups (a name or a list). Returns {"gateways", "connections"}."""
         return self._post("broadcast", {"groups": _groups(groups), "event": _event(event)})
 
-    def send_event_sync(self, event, user_id=None, connection=None):
-        """Sends event to every connection of user_id (on every gateway), or to one connection id."""
-        return self._post("send", {**_target(user_id, connection), "event": _event(event)})
+    def broadcast_topic_sync(self, topic, event, seq=None):
+        """Chanx 2.10's Topic.broadcast: sends event to every subscriber of topic ("room:lobby"), on the
+        multiplexed route and on the topic's own, as {"action", "payload", "version": 1, "topic", "seq"}.
+        seq (an int) is optional, caller-assigned, for gap detection. The group is the topic's
+        (safe_group_name(topic, namespace=<the topic's declared name>)), found by the server from the
+        consumers' declarations. Returns {"gateways", "connections"}."""
+        body = {"topic": topic, "event": _event(event)}
+        if seq is not None:
+            body["seq"] = int(seq)
+        return self._post("broadcast", body)
+
+    def send_event_sync(self, event, user_id=None, connection=None, topic=None):
+        """Sends event to every connection of user_id (on every gateway), or to one connection id.
+        topic (optional) is stamped on the event, as the topic's subscribers receive it."""
+        body = {**_target(user_id, connection), "event": _event(event)}
+        if topic is not None:
+            body["topic"] = topic
+        return self._post("send", body)
 
     def disconnect_user_sync(self, user_id=None, code=1000, connection=None):
         """Closes every connection of user_id (or one connection) with code (1000 or 3000-4999)."""
@@ -108,9 +123,14 @@ class ChanxClient:
     async def broadcast_event(self, event, groups):
         return await asyncio.get_running_loop().run_in_executor(None, self.broadcast_event_sync, event, groups)
 
-    async def send_event(self, event, user_id=None, connection=None):
+    async def broadcast_topic(self, topic, event, seq=None):
         return await asyncio.get_running_loop().run_in_executor(
-            None, lambda: self.send_event_sync(event, user_id=user_id, connection=connection)
+            None, lambda: self.broadcast_topic_sync(topic, event, seq=seq)
+        )
+
+    async def send_event(self, event, user_id=None, connection=None, topic=None):
+        return await asyncio.get_running_loop().run_in_executor(
+            None, lambda: self.send_event_sync(event, user_id=user_id, connection=connection, topic=topic)
         )
 
     async def disconnect_user(self, user_id=None, code=1000, connection=None):
@@ -137,8 +157,12 @@ def broadcast_event_sync(event, groups):
     return default_client().broadcast_event_sync(event, groups)
 
 
-def send_event_sync(event, user_id=None, connection=None):
-    return default_client().send_event_sync(event, user_id=user_id, connection=connection)
+def broadcast_topic_sync(topic, event, seq=None):
+    return default_client().broadcast_topic_sync(topic, event, seq=seq)
+
+
+def send_event_sync(event, user_id=None, connection=None, topic=None):
+    return default_client().send_event_sync(event, user_id=user_id, connection=connection, topic=topic)
 
 
 def disconnect_user_sync(user_id=None, code=1000, connection=None):
@@ -153,8 +177,12 @@ async def broadcast_event(event, groups):
     return await default_client().broadcast_event(event, groups)
 
 
-async def send_event(event, user_id=None, connection=None):
-    return await default_client().send_event(event, user_id=user_id, connection=connection)
+async def broadcast_topic(topic, event, seq=None):
+    return await default_client().broadcast_topic(topic, event, seq=seq)
+
+
+async def send_event(event, user_id=None, connection=None, topic=None):
+    return await default_client().send_event(event, user_id=user_id, connection=connection, topic=topic)
 
 
 async def disconnect_user(user_id=None, code=1000, connection=None):

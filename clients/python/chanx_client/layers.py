@@ -17,14 +17,24 @@ otherwise every key but ``type`` (``{"type": "chat.message", "text": "hi"}`` giv
 ``{"action": "chat.message", "payload": {"text": "hi"}}``). The type is the action as is: no
 ``.`` to ``_`` conversion, because the consumer's ``passthrough_events`` / ``.events`` name it.
 
+Chanx 2.10's ``Topic.broadcast(topic, event, seq=...)`` sends ``{"type": "handle_topic_event", "topic":
+T, "seq": S, "event_data": E}`` to the topic's group (``safe_group_name(T, namespace=ClassName)``); it
+becomes a broadcast of E to that group, stamped with the topic (and seq), which is how the
+subscribers of a C consumer's topic declared with the same name receive it.
+
 Only publishing is supported: consumers run in Chanx in C, not in this Python process, so ``send``
 (to a channel name), ``receive``, ``new_channel``, ``group_add``, ``group_discard`` and ``flush``
 raise :class:`NotImplementedError` saying so. Group names are checked as Channels checks them.
 """
 
+import asyncio
+
 from channels.layers import BaseChannelLayer
 
 from .client import ChanxClient
+
+# chanx/core/envelope.py's TOPIC_EVENT_TYPE: what Topic.broadcast group_sends.
+TOPIC_EVENT_TYPE = "handle_topic_event"
 
 UNSUPPORTED = (
     "ChanxChannelLayer only publishes to groups (group_send): consumers run in Chanx in C, so {} "
@@ -50,6 +60,11 @@ class ChanxChannelLayer(BaseChannelLayer):
 
     async def group_send(self, group, message):
         assert self.valid_group_name(group), "Group name not valid"
+        if isinstance(message, dict) and message.get("type") == TOPIC_EVENT_TYPE:
+            body = {"groups": [group], "topic": message["topic"], "event": message["event_data"]}
+            if message.get("seq") is not None:
+                body["seq"] = message["seq"]
+            return await asyncio.get_running_loop().run_in_executor(None, self.client._post, "broadcast", body)
         return await self.client.broadcast_event(self.event_of(message), [group])
 
     async def send(self, channel, message):

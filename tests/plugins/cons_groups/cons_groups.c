@@ -6,9 +6,12 @@
  *
  * Mounted at ws/cons_groups/<room>/; each connection joins "room_<room>".
  * Connections that send "observe" join "observers", where every other
- * connection reports its disconnect and close code.
+ * connection reports its disconnect and close code. "join_many" and
+ * "to_many" join, or send to, <prefix>0 .. <prefix><count - 1>.
  */
 #include <chanx/consumer.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 static int group_of_payload(chanx_ctx *ctx, const chanx_msg *msg, const char *reply)
 {
@@ -32,9 +35,47 @@ static int mixed(chanx_ctx *ctx, const chanx_msg *msg)
     return CHANX_OK;
 }
 
+/* Joins <prefix>0 .. <prefix><count - 1>, and says how many it could ("joined_many"). */
+static int join_many(chanx_ctx *ctx, const json_t *payload)
+{
+    const char *prefix = json_string_value(json_object_get(payload, "prefix"));
+    json_int_t count = json_integer_value(json_object_get(payload, "count")), joined = 0;
+    char name[200];
+    for (; joined < count; joined++) {
+        snprintf(name, sizeof name, "%s%lld", prefix, (long long) joined);
+        if (chanx_group_add(ctx, name) != CHANX_OK)
+            break;
+    }
+    json_t *reply = json_pack("{s:I}", "joined", joined);
+    int rc = chanx_send_message(ctx, "joined_many", reply);
+    json_decref(reply);
+    return rc;
+}
+
+/* One group message to the explicit groups <prefix>0 .. <prefix><count - 1>. */
+static int to_many(chanx_ctx *ctx, const json_t *payload)
+{
+    const char *prefix = json_string_value(json_object_get(payload, "prefix"));
+    json_int_t count = json_integer_value(json_object_get(payload, "count"));
+    char **names = calloc((size_t) count + 1, sizeof *names);
+    for (json_int_t i = 0; names && i < count; i++)
+        if (asprintf(&names[i], "%s%lld", prefix, (long long) i) < 0)
+            names[i] = NULL;
+    int rc = names ? chanx_send_group_message(ctx, "to_many", payload, (const char *const *) names,
+                                              CHANX_EXCLUDE_CURRENT) : CHANX_ERROR;
+    for (json_int_t i = 0; names && i < count; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
 static int receive_message(chanx_ctx *ctx, const chanx_msg *msg)
 {
     const json_t *payload = chanx_msg_payload(msg);
+    if (chanx_msg_is(msg, "join_many"))
+        return join_many(ctx, payload);
+    if (chanx_msg_is(msg, "to_many"))
+        return to_many(ctx, payload);
     if (chanx_msg_is(msg, "say")) {
         int include = json_is_true(json_object_get(payload, "include"));
         return chanx_send_group_message(ctx, "say", payload, NULL, include ? CHANX_INCLUDE_CURRENT
@@ -90,6 +131,8 @@ CHANX_CONSUMER(room) {
                 " \"leave\": {\"type\": \"object\", \"required\": [\"group\"],"
                 "             \"properties\": {\"group\": {\"type\": \"string\", \"minLength\": 1}}},"
                 " \"direct\": {\"type\": \"object\"},"
+                " \"join_many\": {\"type\": \"object\", \"required\": [\"prefix\", \"count\"]},"
+                " \"to_many\": {\"type\": \"object\", \"required\": [\"prefix\", \"count\"]},"
                 " \"mixed\": {\"type\": \"object\", \"required\": [\"count\"],"
                 "             \"properties\": {\"count\": {\"type\": \"integer\", \"minimum\": 0, \"maximum\": 5000}}}}",
     .send_completion = CHANX_ON,

@@ -1,0 +1,382 @@
+/*
+ * topics.c — Chanx 2.10's topic dispatch for one connection (see topics.h).
+ *
+ * The order of events follows chanx/core/websocket.py: _subscribe matches,
+ * authorizes, joins the group (chanx_group_add: the topic's group also joins
+ * the connection's groups, as Chanx appends it to self.groups), confirms
+ * with the request's ref, then runs on_subscribe with the ref cleared;
+ * _unsubscribe runs on_unsubscribe, leaves and confirms (unsubscribed even
+ * when not subscribed, as Chanx); a disconnect runs every on_unsubscribe.
+ * Beyond Chanx: a cap on subscriptions per connection (a storm of subscribes
+ * must not grow one connection's groups without bound in three processes)
+ * and a strict envelope (version 1, bounded topic and ref), each refused
+ * with a clear error frame while the connection's other topics go on.
+ *
+ * A subscription is a few hundred bytes: the topic, its parameters and its
+ * group name; lookups are linear over at most the cap.
+ */
+#include "workers/topics.h"
+#include "common/log.h"
+#include "workers/context_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    char *topic;
+    const cx_topic_decl *decl;
+    json_t *params;
+    char group[CX_TOPIC_MAX_GROUP + 1];
+} cx_sub;
+
+struct cx_topic_subs {
+    cx_sub *items;
+    size_t n, cap;
+    char *own;   /* on a topic's own route: the topic the URL filled in */
+};
+
+static const char *const ENVELOPE_FIELDS[] = { "version", "topic", "ref", "seq", NULL };
+
+/* CHANX_TOPIC_SUBSCRIPTIONS_MAX, read when the worker started (workers/settings.h). */
+static size_t max_subscriptions(const chanx_ctx *ctx)
+{
+    return (size_t) ctx->services->settings->topic_subscriptions_max;
+}
+
+static struct cx_topic_subs *subs_of(chanx_ctx *ctx)
+{
+    if (!ctx->subs)
+        ctx->subs = calloc(1, sizeof *ctx->subs);
+    return ctx->subs;
+}
+
+static cx_sub *find(chanx_ctx *ctx, const char *topic)
+{
+    for (size_t i = 0; ctx->subs && i < ctx->subs->n; i++)
+        if (strcmp(ctx->subs->items[i].topic, topic) == 0)
+            return &ctx->subs->items[i];
+    return NULL;
+}
+
+int cx_topics_candidate(const chanx_ctx *ctx, const char *text, size_t len)
+{
+    if (ctx->own_topic)
+        return 1;
+    if (!ctx->consumer->topics && !memmem(text, len, "\"ref\"", 5))
+        return 0;   /* a consumer without topics only needs the ref (and so the envelope's check) */
+    for (const char *const *f = ENVELOPE_FIELDS; *f; f++) {
+        char quoted[16];
+        int n = snprintf(quoted, sizeof quoted, "\"%s\"", *f);
+        if (memmem(text, len, quoted, (size_t) n))
+            return 1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ replies */
+
+/* Chanx's send_topic_error: {"action": "error", "payload": {"reason", "detail"}} on the topic. */
+static void topic_error(chanx_ctx *ctx, const char *reason, const char *fmt, const char *topic)
+{
+    char detail[CX_TOPIC_MAX_LENGTH + 128];
+    snprintf(detail, sizeof detail, fmt, topic);
+    json_t *fields = cx_ctx_log_fields(ctx);
+    json_object_set_new(fields, "topic", json_string(topic));
+    json_object_set_new(fields, "reason", json_string(reason));
+    cx_log_fields(CX_LOG_WARNING, "Topic error", fields);
+    json_t *payload = json_pack("{s:s, s:s}", "reason", reason, "detail", detail);
+    chanx_send_message(ctx, "error", payload);
+    json_decref(payload);
+}
+
+static json_t *envelope_error(const char *type, const char *field, const char *msg)
+{
+    return json_pack("{s:s, s:[s], s:s}", "type", type, "loc", field, "msg", msg);
+}
+
+/* Checks the envelope (Chanx's Envelope model, with version pinned to 1 and bounded strings).
+ * Errors in pydantic's shape without input (Chanx's handle_validation_error), or NULL. */
+static json_t *check_envelope(const json_t *m)
+{
+    json_t *errors = json_array();
+    const json_t *v = json_object_get(m, "version");
+    if (v && !json_is_null(v) && !json_is_integer(v))
+        json_array_append_new(errors, envelope_error("int_type", "version", "Input should be a valid integer"));
+    else if (json_is_integer(v) && json_integer_value(v) != 1)
+        json_array_append_new(errors, envelope_error("literal_error", "version", "Input should be 1"));
+    const char *strings[] = { "topic", "ref" };
+    for (int i = 0; i < 2; i++) {
+        const json_t *s = json_object_get(m, strings[i]);
+        if (s && !json_is_null(s) && !json_is_string(s))
+            json_array_append_new(errors, envelope_error("string_type", strings[i], "Input should be a valid string"));
+        else if (json_is_string(s) && json_string_length(s) > CX_TOPIC_MAX_LENGTH)
+            json_array_append_new(errors, envelope_error("string_too_long", strings[i],
+                                                         "String should have at most 256 characters"));
+    }
+    const json_t *seq = json_object_get(m, "seq");
+    if (seq && !json_is_null(seq) && !json_is_integer(seq))
+        json_array_append_new(errors, envelope_error("int_type", "seq", "Input should be a valid integer"));
+    if (json_array_size(errors))
+        return errors;
+    json_decref(errors);
+    return NULL;
+}
+
+/* ------------------------------------------------------------ subscribe / unsubscribe */
+
+static void run_on_subscribe(chanx_ctx *ctx, cx_sub *sub)
+{
+    if (!sub->decl->desc->on_subscribe)
+        return;
+    const char *ref = ctx->ref;
+    ctx->ref = NULL;   /* what it pushes is state, not a reply to the subscribe */
+    if (sub->decl->desc->on_subscribe(ctx) != CHANX_OK)
+        chanx_log(ctx, CHANX_LOG_ERROR, "on_subscribe failed for topic %s", sub->topic);
+    ctx->ref = ref;
+}
+
+static void free_sub(cx_sub *sub)
+{
+    free(sub->topic);
+    json_decref(sub->params);
+}
+
+/* Adds the subscription; NULL when out of memory. */
+static cx_sub *add_sub(chanx_ctx *ctx, const char *topic, const cx_topic_decl *decl, json_t *params)
+{
+    struct cx_topic_subs *s = subs_of(ctx);
+    if (!s)
+        return NULL;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 4;
+        cx_sub *grown = realloc(s->items, cap * sizeof *grown);
+        if (!grown)
+            return NULL;
+        s->items = grown, s->cap = cap;
+    }
+    cx_sub *sub = &s->items[s->n];
+    *sub = (cx_sub) { .topic = strdup(topic), .decl = decl, .params = params };
+    if (!sub->topic || cx_topic_group_name(topic, strlen(topic), decl->desc->name, sub->group) != 0) {
+        free(sub->topic);
+        return NULL;
+    }
+    json_incref(params);
+    s->n++;
+    return sub;
+}
+
+static void subscribe(chanx_ctx *ctx, const char *topic)
+{
+    if (find(ctx, topic)) {
+        chanx_send_message(ctx, "subscribed", NULL);
+        return;
+    }
+    json_t *params = json_object();
+    const cx_topic_decl *decl = cx_topic_decls_match(ctx->consumer->topics, topic, strlen(topic), params);
+    char probe[CX_TOPIC_MAX_GROUP + 1];
+    if (!decl || cx_topic_group_name(topic, strlen(topic), decl->desc->name, probe) != 0) {
+        topic_error(ctx, "unknown_topic", "Unknown topic '%s'", topic);
+    } else if (ctx->subs && ctx->subs->n >= max_subscriptions(ctx)) {
+        char fmt[160];
+        snprintf(fmt, sizeof fmt, "Not subscribed to '%%s': a connection may hold %zu subscriptions "
+                 "(CHANX_TOPIC_SUBSCRIPTIONS_MAX); unsubscribe from one first", max_subscriptions(ctx));
+        topic_error(ctx, "too_many_subscriptions", fmt, topic);
+    } else {
+        ctx->topic_params = params;
+        int allowed = !decl->desc->authorize || decl->desc->authorize(ctx) == CHANX_OK;
+        cx_sub *sub = allowed ? add_sub(ctx, topic, decl, params) : NULL;
+        if (sub && chanx_group_add(ctx, sub->group) != CHANX_OK) {   /* out of memory, or closing */
+            free_sub(sub);
+            ctx->subs->n--;
+            sub = NULL;
+        }
+        if (!allowed)
+            topic_error(ctx, "unauthorized", "Not allowed to subscribe to '%s'", topic);
+        else if (!sub)
+            topic_error(ctx, "unauthorized", "Could not subscribe to '%s' (out of memory)", topic);
+        else {
+            chanx_send_message(ctx, "subscribed", NULL);
+            run_on_subscribe(ctx, sub);
+        }
+    }
+    json_decref(params);
+}
+
+static void unsubscribe(chanx_ctx *ctx, const char *topic)
+{
+    cx_sub *sub = find(ctx, topic);
+    if (sub) {
+        ctx->topic_params = sub->params;
+        if (sub->decl->desc->on_unsubscribe)
+            sub->decl->desc->on_unsubscribe(ctx);
+        chanx_group_discard(ctx, sub->group);
+        free_sub(sub);
+        *sub = ctx->subs->items[--ctx->subs->n];
+    }
+    chanx_send_message(ctx, "unsubscribed", NULL);
+}
+
+/* ------------------------------------------------------------ topic frames */
+
+static void dispatch(chanx_ctx *ctx, const char *topic, json_t *message)
+{
+    cx_sub *sub = find(ctx, topic);
+    if (!sub) {
+        topic_error(ctx, "not_subscribed", "Not subscribed to '%s'", topic);
+        return;
+    }
+    json_t *errors = NULL;
+    if (sub->decl->schema && cx_schema_validate_object(sub->decl->schema, message, &errors) != 0) {
+        chanx_send_message(ctx, "error", errors);
+        json_decref(errors);
+        return;
+    }
+    chanx_msg msg = { message, json_string_value(json_object_get(message, "action")), json_object_get(message, "payload") };
+    if (!msg.action)
+        msg.action = "";
+    if (json_is_null(msg.payload))
+        msg.payload = NULL;
+    ctx->topic_params = sub->params;
+    if (ctx->log_received)
+        cx_ctx_log_message(ctx, "Received websocket json", msg.action, json_pack("{s:s}", "topic", topic));
+    if (sub->decl->desc->receive_message(ctx, &msg) != CHANX_OK) {
+        json_t *fields = cx_ctx_log_fields(ctx);
+        json_object_set_new(fields, "action", json_string(msg.action));
+        json_object_set_new(fields, "topic", json_string(topic));
+        cx_log_fields(CX_LOG_ERROR, "Failed to process message", fields);
+        json_t *detail = json_pack("{s:s}", "detail", "Failed to process message");
+        chanx_send_message(ctx, "error", detail);
+        json_decref(detail);
+    }
+}
+
+static void route_topic(chanx_ctx *ctx, const char *topic, json_t *message)
+{
+    const char *action = json_string_value(json_object_get(message, "action"));
+    ctx->topic = topic;
+    if (action && strcmp(action, "subscribe") == 0)
+        subscribe(ctx, topic);
+    else if (action && strcmp(action, "unsubscribe") == 0)
+        unsubscribe(ctx, topic);
+    else
+        dispatch(ctx, topic, message);
+    ctx->topic = NULL;
+    ctx->topic_params = NULL;
+}
+
+cx_topics_outcome cx_topics_route(chanx_ctx *ctx, json_t *message)
+{
+    json_t *errors = check_envelope(message);
+    if (errors) {
+        chanx_send_message(ctx, "error", errors);
+        json_decref(errors);
+        return CX_TOPICS_HANDLED;
+    }
+    char *topic = json_is_string(json_object_get(message, "topic"))
+                      ? strdup(json_string_value(json_object_get(message, "topic"))) : NULL;
+    const char *ref = json_string_value(json_object_get(message, "ref"));
+    ctx->ref = ref ? strdup(ref) : NULL;
+    for (const char *const *f = ENVELOPE_FIELDS; *f; f++)
+        json_object_del(message, *f);
+    if (!topic && ctx->subs && ctx->subs->own)   /* a topic's own route: no envelope needed */
+        topic = strdup(ctx->subs->own);
+    if (!topic)
+        return CX_TOPICS_PLAIN;
+    if (ctx->consumer->topics)
+        route_topic(ctx, topic, message);
+    else {   /* a consumer without topics knows none: Chanx's _match finds nothing either */
+        ctx->topic = topic;
+        topic_error(ctx, "unknown_topic", "Unknown topic '%s'", topic);
+        ctx->topic = NULL;
+    }
+    free(topic);
+    cx_topics_done(ctx);
+    return CX_TOPICS_HANDLED;
+}
+
+void cx_topics_done(chanx_ctx *ctx)
+{
+    free((char *) ctx->ref);
+    ctx->ref = NULL;
+}
+
+void cx_topics_start(chanx_ctx *ctx)
+{
+    if (!ctx->own_topic || ctx->closed)
+        return;
+    char err[200];
+    char *topic = cx_topic_pattern_fill(ctx->own_topic->pattern, ctx->kwargs, err, sizeof err);
+    struct cx_topic_subs *s = topic ? subs_of(ctx) : NULL;
+    if (!s) {
+        chanx_log(ctx, CHANX_LOG_ERROR, "topic route: %s", topic ? "out of memory" : err);
+        free(topic);
+        chanx_close(ctx, 1011);
+        return;
+    }
+    s->own = topic;
+    ctx->topic = topic;
+    subscribe(ctx, topic);
+    ctx->topic = NULL;
+    ctx->topic_params = NULL;
+}
+
+void cx_topics_stop(chanx_ctx *ctx)
+{
+    struct cx_topic_subs *s = ctx->subs;
+    for (size_t i = 0; s && i < s->n; i++) {
+        cx_sub *sub = &s->items[i];
+        ctx->topic = sub->topic;
+        ctx->topic_params = sub->params;
+        if (sub->decl->desc->on_unsubscribe)
+            sub->decl->desc->on_unsubscribe(ctx);
+    }
+    ctx->topic = NULL;
+    ctx->topic_params = NULL;
+    cx_topics_release(ctx);
+}
+
+void cx_topics_release(chanx_ctx *ctx)
+{
+    struct cx_topic_subs *s = ctx->subs;
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n; i++)
+        free_sub(&s->items[i]);
+    free(s->items);
+    free(s->own);
+    free(s);
+    ctx->subs = NULL;
+}
+
+/* ------------------------------------------------------------ the plugin API (level 3) */
+
+const char *chanx_topic_name(const chanx_ctx *ctx)
+{
+    return ctx->topic;
+}
+
+const char *chanx_topic_param(const chanx_ctx *ctx, const char *name)
+{
+    return json_string_value(json_object_get(ctx->topic_params, name));
+}
+
+const char *chanx_ref(const chanx_ctx *ctx)
+{
+    return ctx->ref;
+}
+
+int chanx_topic_publish(chanx_ctx *ctx, const char *topic, const char *action, const json_t *payload)
+{
+    const cx_topic_decl *decl = topic && action ? cx_topic_decls_match(ctx->consumer->topics, topic, strlen(topic), NULL)
+                                                : NULL;
+    char group[CX_TOPIC_MAX_GROUP + 1];
+    if (!decl || cx_topic_group_name(topic, strlen(topic), decl->desc->name, group) != 0)
+        return CHANX_ERROR;
+    json_t *m = json_pack("{s:s, s:O?, s:i, s:s}", "action", action, "payload", (json_t *) payload, "version", 1,
+                          "topic", topic);
+    const char *groups[] = { group, NULL };
+    int rc = chanx_send_group_json(ctx, m, groups, CHANX_INCLUDE_CURRENT);
+    json_decref(m);
+    return rc;
+}
