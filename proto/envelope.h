@@ -2,7 +2,8 @@
  * envelope.h — the one contract between gateway, broker and workers.
  *
  * Every message between two processes is one envelope, msgpack-encoded, sent
- * as one ZeroMQ message (the ROUTER's identity frame aside). An envelope is a
+ * as one ZeroMQ message (the ROUTER's identity frame aside), or several
+ * envelopes of one loop turn in one batch (proto/batch.h). An envelope is a
  * msgpack array whose first two elements are the protocol version and the
  * envelope type; the remaining elements depend on the type and are listed in
  * proto/README.md, which is the reference. Unknown versions are refused, so a
