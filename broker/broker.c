@@ -150,6 +150,7 @@ cx_broker *cx_broker_new(const char *endpoint)
     zsock_set_rcvhwm(self->router, 0);
     zsock_set_linger(self->router, 0);
     cx_link_limit_messages(self->handle);
+    self->batch_max = cx_link_batch_max();
     char *allowed = NULL, public_key[41];
     int curve = cx_curve_server(self->router, &allowed, public_key);
     if (curve == 1)

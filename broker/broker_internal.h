@@ -57,6 +57,7 @@ struct cx_broker {
     cx_decoder *dec;
     cx_encoder *enc;
     int64_t last_beat;
+    size_t batch_max;            /* cx_link_batch_max(): no batch the peer's link would refuse */
     cx_zap *zap;                 /* NULL with plain links */
     struct cx_bans *bans;        /* keys (or routing ids) dropped for repeated offences, until a restart */
     cx_rebuild *rebuild;         /* state re-announced by peers after a restart (rebuild.c) */

@@ -62,6 +62,13 @@ void cx_broker_flush(cx_broker *self)
         cx_broker_flush_peer(self, p);
 }
 
+/* Sends p's batch first when len more bytes would make it a message bigger than the links take. */
+static void make_room(cx_broker *self, const peer *p, size_t len)
+{
+    if (cx_batch_count(p->out) > 0 && cx_batch_bytes(p->out) + CX_BATCH_FRAMING + len > self->batch_max)
+        cx_broker_flush_peer(self, p);
+}
+
 /* Sends body to p (taking it), or adds its bytes to p's batch (closing it). 0, or -1 with body still the
  * caller's. */
 static int send_to(cx_broker *self, const peer *p, zmq_msg_t *body)
@@ -69,8 +76,7 @@ static int send_to(cx_broker *self, const peer *p, zmq_msg_t *body)
     if (!p->out)
         return send_now(self, p, body);
     size_t len = zmq_msg_size(body);
-    if (cx_batch_count(p->out) > 0 && cx_batch_bytes(p->out) + len > CX_BATCH_MAX_BYTES)
-        cx_broker_flush_peer(self, p);
+    make_room(self, p, len);
     if (cx_batch_add(p->out, zmq_msg_data(body), len) != 0)
         return -1;
     zmq_msg_close(body);
@@ -94,8 +100,7 @@ void cx_broker_send_env(cx_broker *self, const peer *p, const cx_env *env)
     if (cx_encoder_encode(self->enc, env, &data, &len) != 0)
         return;
     if (p->out) {
-        if (cx_batch_count(p->out) > 0 && cx_batch_bytes(p->out) + len > CX_BATCH_MAX_BYTES)
-            cx_broker_flush_peer(self, p);
+        make_room(self, p, len);
         cx_batch_add(p->out, data, len);
     } else {
         send_bytes(self, p, data, len);

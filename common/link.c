@@ -59,6 +59,7 @@ struct cx_link {
     cx_batch_reader batch; /* the rest of msg when it is a batch */
     int in_batch;
     cx_batch *out;         /* what this loop turn sends, with cx_link_batch on */
+    size_t batch_max;      /* cx_link_batch_max() */
     int64_t last_heard;
     int64_t last_sent;
     int lost;
@@ -259,6 +260,7 @@ int cx_link_batch(cx_link *self)
 {
     if (!self->out && !(self->out = cx_batch_new()))
         return -1;
+    self->batch_max = cx_link_batch_max();
     return 0;
 }
 
@@ -280,7 +282,7 @@ int cx_link_send_raw(cx_link *self, const void *data, size_t len)
         return link_write(self, data, len);
     if (self->backlog_bytes + cx_batch_bytes(self->out) + len > CX_LINK_MAX_BACKLOG)
         return -1;
-    if (cx_batch_count(self->out) > 0 && cx_batch_bytes(self->out) + len > CX_BATCH_MAX_BYTES
+    if (cx_batch_count(self->out) > 0 && cx_batch_bytes(self->out) + CX_BATCH_FRAMING + len > self->batch_max
         && cx_link_flush(self) != 0)
         return -1;
     return cx_batch_add(self->out, data, len);
@@ -398,8 +400,19 @@ int cx_link_next_tick_ms(const cx_link *self)
     return due < 0 ? 0 : (int) due;
 }
 
+static int64_t link_max_message_bytes(void)
+{
+    return cx_env_long("CHANX_LINK_MAX_MESSAGE_BYTES", CX_PROTO_MAX_ENVELOPE, 4096, 1L << 31);
+}
+
+size_t cx_link_batch_max(void)
+{
+    int64_t max = link_max_message_bytes();
+    return max < (int64_t) CX_BATCH_MAX_BYTES ? (size_t) max : CX_BATCH_MAX_BYTES;
+}
+
 void cx_link_limit_messages(void *zmq_socket)
 {
-    int64_t max = cx_env_long("CHANX_LINK_MAX_MESSAGE_BYTES", CX_PROTO_MAX_ENVELOPE, 4096, 1L << 31);
+    int64_t max = link_max_message_bytes();
     zmq_setsockopt(zmq_socket, ZMQ_MAXMSGSIZE, &max, sizeof max);
 }

@@ -71,6 +71,9 @@ void cx_zmq_init(void);
  * envelope (CX_PROTO_MAX_ENVELOPE). libzmq drops a connection that sends a bigger message before
  * any of it is buffered, so no peer, admitted or not, makes the other end hold more. */
 void cx_link_limit_messages(void *zmq_socket);
+/* The most a batch may hold (bytes, framing included): CX_BATCH_MAX_BYTES, or less when
+ * CHANX_LINK_MAX_MESSAGE_BYTES is less, so no batch is a message the other end refuses. */
+size_t cx_link_batch_max(void);
 
 int cx_heartbeat_interval_ms(void);
 int cx_heartbeat_timeout_ms(void);

@@ -51,7 +51,7 @@ int cx_batch_add(cx_batch *self, const void *env, size_t len)
 {
     if (len > CX_PROTO_MAX_ENVELOPE)
         return -1;
-    size_t need = self->len + 5 + len;
+    size_t need = self->len + CX_BATCH_FRAMING + len;
     if (need > self->cap) {
         size_t cap = self->cap ? self->cap : 4096;
         while (cap < need)

@@ -28,8 +28,10 @@
 #define CX_PROTO_BATCH 64
 /* HELLO flags: the peer reads batches. */
 #define CX_HELLO_READS_BATCH 0x01u
-/* A batch is sent once it holds this many bytes (a bigger envelope leaves on its own). */
+/* A batch is sent before it would pass this many bytes (a bigger envelope leaves on its own). */
 #define CX_BATCH_MAX_BYTES (256u * 1024u)
+/* What each envelope adds to a batch besides its own bytes (its bin32 header). */
+#define CX_BATCH_FRAMING 5u
 
 /* ------------------------------------------------------------ building */
 

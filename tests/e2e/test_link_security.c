@@ -367,6 +367,50 @@ Test(link_security, refused_envelopes_in_a_batch_never_drop_the_good_ones_beside
     rogue_destroy(&r);
 }
 
+/* A batch is never a message bigger than the links take (CHANX_LINK_MAX_MESSAGE_BYTES, here 64 KiB, under
+ * the 256 KiB a batch may otherwise reach): ten 20 KB SENDs in one burst reach the gateway as several
+ * batches, all ten, where one batch of 200 KB would make libzmq drop the gateway's link. */
+static void setup_small_links(void)
+{
+    static char plugin[600];
+    static const char *files[2];
+    snprintf(plugin, sizeof plugin, "%s/test-plugins/cons_probe.so",
+             getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build");
+    files[0] = plugin;
+    stack = cx_stack_start(&(cx_stack_options) {
+        .plugin_files = files,
+        .env = (const char *[]) { "CHANX_LINK_MAX_MESSAGE_BYTES=65536", NULL },
+    });
+}
+
+TestSuite(link_batch_limit, .init = setup_small_links, .fini = teardown, .timeout = 60);
+
+Test(link_batch_limit, batches_stay_under_the_links_message_limit)
+{
+    cx_communicator *victim, *own;
+    uint64_t other;
+    rogue *r = rogue_serving_bob("worker-big", &victim, &other, &own);
+    cx_env big[10];
+    char *texts[10];   /* {"action":"big<i>","payload":"xxx..."}, 20 KB each */
+    for (int i = 0; i < 10; i++) {
+        texts[i] = malloc(20100);
+        int n = snprintf(texts[i], 20100, "{\"action\":\"big%d\",\"payload\":\"", i);
+        memset(texts[i] + n, 'x', 20000);
+        strcpy(texts[i] + n + 20000, "\"}");
+        big[i] = (cx_env) { .type = CX_ENV_SEND, .conn = r->connect_conn, .text = cx_slice_of(texts[i]) };
+    }
+    for (int i = 0; i < 10; i++)
+        rogue_send(r, &big[i]);
+    for (int i = 0; i < 10; i++) {
+        char action[16];
+        snprintf(action, sizeof action, "big%d", i);
+        assert_action(own, action);
+    }
+    for (int i = 0; i < 10; i++)
+        free(texts[i]);
+    rogue_destroy(&r);
+}
+
 /* Runs the broker on an address other machines reach, without keys, for at most a second; returns its
  * exit status and its stderr in out. */
 static int plain_broker_on_the_network(const char *extra_env, char *out, size_t size)
