@@ -22,20 +22,23 @@
 
 static cx_stack *stack;
 
-static void setup(void)
+/* A stack with cons_probe and CURVE keys; env: its extra settings (NULL-terminated). */
+static void start_stack(const char **env)
 {
     static char plugin[600];
     static const char *files[2];
     snprintf(plugin, sizeof plugin, "%s/test-plugins/cons_probe.so",
              getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build");
     files[0] = plugin;
-    stack = cx_stack_start(&(cx_stack_options) {
-        .plugin_files = files,
-        .metrics = 1,
-        .env = (const char *[]) { "CHANX_LINK_MAX_MESSAGE_BYTES=1048576", "CHANX_BROKER_STRANGER_MAX_BYTES=2097152",
-                                  NULL },
-    });
+    stack = cx_stack_start(&(cx_stack_options) { .plugin_files = files, .metrics = 1, .env = env });
     cr_assert_not_null(cx_stack_keys_dir(stack), "the kit's stacks run with keys");
+}
+
+static void setup(void)
+{
+    static const char *env[] = { "CHANX_LINK_MAX_MESSAGE_BYTES=1048576", "CHANX_BROKER_STRANGER_MAX_BYTES=2097152",
+                                 NULL };
+    start_stack(env);
 }
 static void teardown(void) { cx_stack_stop(&stack); }
 
@@ -372,15 +375,8 @@ Test(link_security, refused_envelopes_in_a_batch_never_drop_the_good_ones_beside
  * batches, all ten, where one batch of 200 KB would make libzmq drop the gateway's link. */
 static void setup_small_links(void)
 {
-    static char plugin[600];
-    static const char *files[2];
-    snprintf(plugin, sizeof plugin, "%s/test-plugins/cons_probe.so",
-             getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build");
-    files[0] = plugin;
-    stack = cx_stack_start(&(cx_stack_options) {
-        .plugin_files = files,
-        .env = (const char *[]) { "CHANX_LINK_MAX_MESSAGE_BYTES=65536", NULL },
-    });
+    static const char *env[] = { "CHANX_LINK_MAX_MESSAGE_BYTES=65536", NULL };
+    start_stack(env);
 }
 
 TestSuite(link_batch_limit, .init = setup_small_links, .fini = teardown, .timeout = 60);
