@@ -438,7 +438,7 @@ static void wait_actors(cx_worker *self)
 {
     zmq_pollitem_t item = { .fd = cx_link_queue_fd(self->queue), .events = ZMQ_POLLIN };
     int64_t warn_at = cx_timer_now_ms() + 5000;
-    while (drain_queue(self), self->nactors > 0) {
+    while (drain_queue(self), cx_link_flush(self->link), self->nactors > 0) {
         zmq_poll(&item, 1, 100);
         if (cx_timer_now_ms() > warn_at) {
             cx_warn("waiting for %zu consumers to finish their callbacks", self->nactors);
