@@ -1,5 +1,5 @@
 /*
- * broker.c — the broker's lifecycle and its loop.
+ * broker.c — the broker's lifecycle and its loop: the top of its layers.
  *
  * Data flow: a ZeroMQ message arrives as [peer identity][envelope]; drain()
  * reads everything waiting and hands each envelope to the dispatch
@@ -8,6 +8,13 @@
  * (rebuild.c). Events from the application are events.c. After each batch
  * the loop ticks the rebuild window, sends heartbeats and publishes the
  * gauges. One thread owns everything: no locks.
+ *
+ * Envelopes the rebuild held back (a peer that spoke before introducing
+ * itself, traffic during a rebuild window) come back here as a replay queue
+ * and go through the dispatch again, in arrival order: the rebuild never
+ * calls the dispatch, which calls it. A stranger's envelopes are replayed
+ * right after the RESUME 0 that ends its introduction, before anything else
+ * is read, so its order holds.
  */
 #include "broker/broker_internal.h"
 #include "broker/bans.h"
@@ -21,8 +28,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A batch from a peer (proto/batch.h): each envelope dispatched on its own, in order, with the key of
- * the message that carried them, so one refused or malformed envelope drops alone. */
+/* What the rebuild released, through the dispatch in arrival order (which may release more). */
+static void replay_released(cx_broker *self)
+{
+    for (cx_replay_queue *q; (q = cx_rebuild_take_released(self->rebuild)); cx_replay_queue_destroy(&q))
+        for (size_t i = 0; i < cx_replay_queue_size(q); i++) {
+            const char *id = cx_replay_queue_id(q, i);
+            cx_sender from = cx_replay_queue_sender(q, i);
+            cx_broker_dispatch(self, id, strlen(id), cx_replay_queue_msg(q, i), &from);
+        }
+}
+
+/* A batch from a peer (proto/batch.h): each envelope dispatched on its own, in order, with what ZAP said
+ * of the message that carried them, so one refused or malformed envelope drops alone; what the rebuild
+ * releases after one is replayed before the next, as between messages. */
 static void dispatch_batch(cx_broker *self, cx_batch_reader *batch, const char *id, size_t idlen,
                            const cx_sender *from)
 {
@@ -34,8 +53,9 @@ static void dispatch_batch(cx_broker *self, cx_batch_reader *batch, const char *
         if (zmq_msg_init_size(&one, len) != 0)
             return;
         memcpy(zmq_msg_data(&one), data, len);
-        cx_broker_dispatch(self, self->dec, id, idlen, &one, from);
+        cx_broker_dispatch(self, id, idlen, &one, from);
         zmq_msg_close(&one);
+        replay_released(self);
     }
     if (rc < 0) {
         cx_warn("dropped the rest of a batch from %s: broken framing", id);
@@ -57,10 +77,12 @@ static void dispatch(cx_broker *self, zmq_msg_t *idmsg, zmq_msg_t *body)
         from.key = zmq_msg_gets(body, CX_ZAP_KEY_PROPERTY);
     }
     cx_batch_reader batch;
-    if (cx_batch_open(&batch, zmq_msg_data(body), zmq_msg_size(body)))
+    if (cx_batch_open(&batch, zmq_msg_data(body), zmq_msg_size(body))) {
         dispatch_batch(self, &batch, id, idlen, &from);
-    else
-        cx_broker_dispatch(self, self->dec, id, idlen, body, &from);
+        return;
+    }
+    cx_broker_dispatch(self, id, idlen, body, &from);
+    replay_released(self);
 }
 
 /* Reads everything waiting; returns the number of messages handled. */
@@ -94,8 +116,8 @@ static void publish_state(cx_broker *self)
     cx_broker_state s = { .connections = cx_idmap_size(self->conns), .groups = cx_groups_count(self->groups),
                           .members = cx_groups_memberships(self->groups),
                           .routes = cx_route_table_size(self->routes),
-                          .stranger_bytes = cx_rebuild_stranger_bytes(self) };
-    for (peer *p = zhashx_first(self->peers); p; p = zhashx_next(self->peers))
+                          .stranger_bytes = cx_rebuild_stranger_bytes(self->rebuild) };
+    for (cx_broker_peer *p = zhashx_first(self->peers); p; p = zhashx_next(self->peers))
         *(p->role == CX_ROLE_WORKER ? &s.workers : &s.gateways) += 1;
     cx_broker_metrics_state(&s);
 }
@@ -112,7 +134,10 @@ int cx_broker_run(cx_broker *self, volatile int *stop)
         if (self->zap)
             cx_zap_handle(self->zap);
         drain(self);
-        cx_rebuild_tick(self);
+        if (cx_rebuild_tick(self)) {   /* the window closed: what waited, then what stayed half-known */
+            replay_released(self);
+            cx_rebuild_end_incomplete(self);
+        }
         cx_broker_heartbeat(self);
         publish_state(self);
     }
@@ -172,7 +197,7 @@ static void free_conn(uint64_t id, void *value, void *arg)
 {
     (void) id;
     (void) arg;
-    conn *c = value;
+    cx_broker_conn *c = value;
     for (size_t i = 0; i < c->ngroups; i++)
         free(c->groups[i]);
     free(c->groups);

@@ -1,9 +1,23 @@
 /*
- * broker_internal.h — the broker's state and the functions its files share:
- * the loop (broker.c), the dispatch (dispatch.c), sending (send.c), peers
- * (peers.c), connections (conns.c), events from the application (events.c)
- * and the rebuild after a restart (rebuild.c). Not a public header: only
- * broker/ includes it. Everything runs on the broker's one thread.
+ * broker_internal.h — the broker's state and the functions its files share.
+ * Not a public header: only broker/ includes it. Everything runs on the
+ * broker's one thread.
+ *
+ * The files call each other in one direction only (broker/README.md has the
+ * map; a layer check in make test holds it):
+ *
+ *   broker.c      the loop: reads, dispatches, replays what the rebuild released
+ *   dispatch.c    the table envelope type → handler
+ *   events.c      EVENT and CLOSE_TARGET from the application
+ *   peers.c       who the peers are, offences, heartbeats, route publishing
+ *   rebuild.c     state learned back after a restart; what waits meanwhile
+ *   conns.c       a connection's pins and groups
+ *   send.c        what leaves the ROUTER socket
+ *
+ * and below them the tables with their own headers (replay_queue, groups,
+ * users, route_table, roles, zap, metrics). A file calls only files below
+ * it: a lower file that needs something done above returns it (the rebuild
+ * returns an offence and a replay queue) instead of calling up.
  */
 #ifndef CX_BROKER_BROKER_INTERNAL_H
 #define CX_BROKER_BROKER_INTERNAL_H
@@ -11,6 +25,7 @@
 #include <czmq.h>
 #include "broker/broker.h"
 #include "broker/groups.h"
+#include "broker/replay_queue.h"
 #include "broker/roles.h"
 #include "broker/route_table.h"
 #include "broker/users.h"
@@ -34,16 +49,16 @@ typedef struct {
     int64_t last_heard;
     cx_idmap *conns;             /* conn id → conn */
     cx_batch *out;               /* what this loop turn sends it, when its HELLO said it reads batches (send.c) */
-} peer;
+} cx_broker_peer;
 
 typedef struct {
     uint64_t id;
-    peer *gateway;
-    peer *worker;
+    cx_broker_peer *gateway;
+    cx_broker_peer *worker;
     int64_t user_id;             /* authenticated user, 0 anonymous: for events to a user */
     char **groups;
     size_t ngroups;
-} conn;
+} cx_broker_conn;
 
 struct cx_broker {
     zsock_t *router;
@@ -64,29 +79,79 @@ struct cx_broker {
 };
 
 /* dispatch.c */
-/* What ZAP said of the ZeroMQ message an envelope came in (both NULL without CURVE): the name of its
- * key's role (User-Id) and the key itself (CX_ZAP_KEY_PROPERTY, what bans go by). Passed apart from
- * the body because an envelope taken out of a batch has no metadata of its own. */
-typedef struct {
-    const char *role;
-    const char *key;
-} cx_sender;
-/* Decodes and handles one envelope from the peer whose routing id is id (the broker's whole dispatch). */
-void cx_broker_dispatch(cx_broker *self, cx_decoder *dec, const char *id, size_t idlen, zmq_msg_t *body,
-                        const cx_sender *from);
+/* Decodes and handles one envelope from the peer whose routing id is id (the broker's whole dispatch);
+ * from: what ZAP said of the message it came in (replay_queue.h).
+ * Envelopes it holds back wait in the rebuild until broker.c replays them through here again. */
+void cx_broker_dispatch(cx_broker *self, const char *id, size_t idlen, zmq_msg_t *body, const cx_sender *from);
+
+/* events.c: from an API peer, answered with RESULT (what it may send is the api row of roles.c). */
+void cx_broker_on_event(cx_broker *self, cx_broker_peer *api, const cx_env *env, zmq_msg_t *msg);
+void cx_broker_on_close_target(cx_broker *self, cx_broker_peer *api, const cx_env *env, zmq_msg_t *msg);
+
+/* peers.c */
+/* zhashx destructor of the peers table. */
+void cx_broker_peer_free(void **item);
+/* Takes a peer out of service: its connections are closed on the other side. */
+void cx_broker_peer_remove(cx_broker *self, cx_broker_peer *p, const char *why);
+/* HELLO from id; known is the peer already under that id (or NULL), key_rule its CURVE key's role and
+ * key the key itself (Z85; NULL on plain links). */
+void cx_broker_on_hello(cx_broker *self, const char *id, size_t idlen, cx_broker_peer *known, const cx_env *env,
+                        const cx_role_rule *key_rule, const char *key);
+void cx_broker_offence(cx_broker *self, cx_broker_peer *p, const cx_env *env, const char *why);
+/* Sends heartbeats when due and removes peers silent past the timeout. */
+void cx_broker_heartbeat(cx_broker *self);
+/* ROUTES to every gateway and API peer (the API checks events against it). */
+void cx_broker_publish_routes(cx_broker *self);
+
+/* rebuild.c: after a broker restart (or a standby's takeover) gateways and workers re-announce the
+ * connections they hold (RESUME); see rebuild.c. */
+cx_rebuild *cx_rebuild_new(void);
+void cx_rebuild_destroy(cx_rebuild **self_p);
+/* RESUME from a known peer. NULL, or why it is refused: an offence for the caller to count. */
+const char *cx_rebuild_on_resume(cx_broker *self, cx_broker_peer *p, const cx_env *env);
+/* While the rebuild window is open, traffic about connections waits, in arrival order: 1 when body
+ * was taken (copied) to be replayed when the window closes. */
+int cx_rebuild_defer(cx_rebuild *r, const char *id, zmq_msg_t *body, const cx_sender *from);
+/* An envelope from a peer the broker does not know yet (it sent before its HELLO reached us): kept
+ * until its introduction ends (RESUME 0). Returns 1 for the first one held (ask who it is). */
+int cx_rebuild_hold_stranger(cx_rebuild *r, const char *id, zmq_msg_t *body, const cx_sender *from);
+/* Bytes held for peers that have not said HELLO yet (bounded: CHANX_BROKER_STRANGER_MAX_BYTES). */
+size_t cx_rebuild_stranger_bytes(const cx_rebuild *r);
+/* What waited and may be handled now (a stranger's introduction ended, the window closed), in
+ * arrival order, or NULL; the caller replays it through the dispatch and destroys it. */
+cx_replay_queue *cx_rebuild_take_released(cx_rebuild *r);
+/* A connection ended because its gateway or worker was declared dead: if that peer comes back and
+ * re-announces it, it is told at once instead of opening a rebuild window. */
+void cx_rebuild_ended(cx_broker *self, uint64_t conn);
+/* Housekeeping, and closes the window when due: returns 1 when it closed, the deferred traffic then
+ * waiting in cx_rebuild_take_released; the caller replays it, then calls cx_rebuild_end_incomplete. */
+int cx_rebuild_tick(cx_broker *self);
+/* After the replay of a closed window: ends the connections only one side re-announced. */
+void cx_rebuild_end_incomplete(cx_broker *self);
+
+/* conns.c */
+/* A connection's end on the broker's side (membership, pins); the caller tells whom it must. */
+void cx_broker_conn_forget(cx_broker *self, cx_broker_conn *c);
+/* 1 joined, 0 already a member, -1 out of memory. */
+int cx_broker_conn_join(cx_broker *self, cx_broker_conn *c, cx_slice group);
+/* 1 left, 0 not a member. */
+int cx_broker_conn_part(cx_broker *self, cx_broker_conn *c, cx_slice group);
+/* Sets the connection's worker and counts its groups for that worker (events for receive_event). */
+void cx_broker_conn_pin_worker(cx_broker *self, cx_broker_conn *c, cx_broker_peer *worker);
+/* The worker serving target with the fewest connections, or NULL. */
+cx_broker_peer *cx_broker_least_loaded_worker(cx_broker *self, cx_slice target);
 
 /* send.c: nothing blocks; a peer that cannot take a message loses it (logged at debug). */
 /* Forwards the received body; msg stays usable by the caller (refcounted copy). */
-void cx_broker_forward(cx_broker *self, const peer *p, zmq_msg_t *msg);
-/* Sends what the loop turn batched for each peer (send.c): before the loop waits, and before a peer goes. */
+void cx_broker_forward(cx_broker *self, const cx_broker_peer *p, zmq_msg_t *msg);
+/* Sends what the loop turn batched for each peer: before the loop waits, and before a peer goes. */
 void cx_broker_flush(cx_broker *self);
-void cx_broker_flush_peer(cx_broker *self, const peer *p);
-void cx_broker_send_env(cx_broker *self, const peer *p, const cx_env *env);
+void cx_broker_flush_peer(cx_broker *self, const cx_broker_peer *p);
+void cx_broker_send_env(cx_broker *self, const cx_broker_peer *p, const cx_env *env);
 /* HELLO to a routing id the broker does not know: "who are you?". */
 void cx_broker_send_identity_request(cx_broker *self, const char *id, size_t idlen);
-void cx_broker_close_at_gateway(cx_broker *self, const peer *gateway, uint64_t id, uint32_t code, const char *reason);
-/* ROUTES to every gateway. */
-void cx_broker_publish_routes(cx_broker *self);
+void cx_broker_close_at_gateway(cx_broker *self, const cx_broker_peer *gateway, uint64_t id, uint32_t code,
+                                const char *reason);
 /* A group fan-out in progress: cx_broker_fanout_forward sends msg to each peer cx_groups_gateways names. */
 typedef struct {
     cx_broker *self;
@@ -94,55 +159,5 @@ typedef struct {
     uint32_t peers;   /* how many it went to */
 } cx_broker_fanout;
 void cx_broker_fanout_forward(void *peer, void *arg);
-
-/* peers.c */
-/* The current peers, as an array the caller frees: safe to iterate while peers are removed. */
-peer **cx_broker_peers_snapshot(cx_broker *self, size_t *n);
-/* zhashx destructor of the peers table. */
-void cx_broker_peer_free(void **item);
-/* Takes a peer out of service: its connections are closed on the other side. */
-void cx_broker_peer_remove(cx_broker *self, peer *p, const char *why);
-/* HELLO from id; known is the peer already under that id (or NULL), key_rule its CURVE key's role and
- * key the key itself (Z85; NULL on plain links). */
-void cx_broker_on_hello(cx_broker *self, const char *id, size_t idlen, peer *known, const cx_env *env,
-                        const cx_role_rule *key_rule, const char *key);
-void cx_broker_offence(cx_broker *self, peer *p, const cx_env *env, const char *why);
-/* Sends heartbeats when due and removes peers silent past the timeout. */
-void cx_broker_heartbeat(cx_broker *self);
-
-/* conns.c */
-/* A connection's end on the broker's side (membership, pins); the caller tells whom it must. */
-void cx_broker_conn_forget(cx_broker *self, conn *c);
-/* 1 joined, 0 already a member, -1 out of memory. */
-int cx_broker_conn_join(cx_broker *self, conn *c, cx_slice group);
-/* 1 left, 0 not a member. */
-int cx_broker_conn_part(cx_broker *self, conn *c, cx_slice group);
-/* Sets the connection's worker and counts its groups for that worker (events for receive_event). */
-void cx_broker_conn_pin_worker(cx_broker *self, conn *c, peer *worker);
-/* The worker serving target with the fewest connections, or NULL. */
-peer *cx_broker_least_loaded_worker(cx_broker *self, cx_slice target);
-
-/* events.c: EVENT or CLOSE_TARGET from an API peer, answered with RESULT. */
-void cx_broker_on_api_envelope(cx_broker *self, peer *api, const cx_env *env, zmq_msg_t *msg);
-
-/* rebuild.c: after a broker restart (or a standby's takeover) gateways and workers re-announce the
- * connections they hold (RESUME); see rebuild.c. */
-cx_rebuild *cx_rebuild_new(void);
-void cx_rebuild_destroy(cx_rebuild **self_p);
-/* RESUME from a known peer. */
-void cx_rebuild_on_resume(cx_broker *self, peer *p, const cx_env *env);
-/* While the rebuild window is open, traffic about connections waits, in arrival order: 1 when body
- * was taken (copied) to be dispatched when the window closes. */
-int cx_rebuild_defer(cx_broker *self, const peer *p, const cx_env *env, zmq_msg_t *body, const cx_sender *from);
-/* An envelope from a peer the broker does not know yet (it sent before its HELLO reached us): kept
- * until its introduction ends (RESUME 0). Returns 1 for the first one held (ask who it is). */
-int cx_rebuild_hold_stranger(cx_broker *self, const char *id, zmq_msg_t *body, const cx_sender *from);
-/* Bytes held for peers that have not said HELLO yet (bounded: CHANX_BROKER_STRANGER_MAX_BYTES). */
-size_t cx_rebuild_stranger_bytes(const cx_broker *self);
-/* A connection ended because its gateway or worker was declared dead: if that peer comes back and
- * re-announces it, it is told at once instead of opening a rebuild window. */
-void cx_rebuild_ended(cx_broker *self, uint64_t conn);
-/* Closes the window when due: replays what waited, ends connections only one side re-announced. */
-void cx_rebuild_tick(cx_broker *self);
 
 #endif

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void conn_leave_groups(cx_broker *self, conn *c)
+static void conn_leave_groups(cx_broker *self, cx_broker_conn *c)
 {
     for (size_t i = 0; i < c->ngroups; i++) {
         cx_groups_discard(self->groups, c->groups[i], c->id, c->gateway);
@@ -27,7 +27,7 @@ static void conn_leave_groups(cx_broker *self, conn *c)
     c->ngroups = 0;
 }
 
-void cx_broker_conn_forget(cx_broker *self, conn *c)
+void cx_broker_conn_forget(cx_broker *self, cx_broker_conn *c)
 {
     conn_leave_groups(self, c);
     cx_users_remove(self->users, c->user_id, c->id);
@@ -39,7 +39,7 @@ void cx_broker_conn_forget(cx_broker *self, conn *c)
     free(c);
 }
 
-void cx_broker_conn_pin_worker(cx_broker *self, conn *c, peer *worker)
+void cx_broker_conn_pin_worker(cx_broker *self, cx_broker_conn *c, cx_broker_peer *worker)
 {
     c->worker = worker;
     for (size_t i = 0; i < c->ngroups; i++)
@@ -48,7 +48,7 @@ void cx_broker_conn_pin_worker(cx_broker *self, conn *c, peer *worker)
                     (unsigned long long) c->id);
 }
 
-int cx_broker_conn_join(cx_broker *self, conn *c, cx_slice name)
+int cx_broker_conn_join(cx_broker *self, cx_broker_conn *c, cx_slice name)
 {
     char *group = cx_slice_dup(name);
     int added = group ? cx_groups_add(self->groups, group, c->id, c->gateway) : -1;
@@ -73,7 +73,7 @@ int cx_broker_conn_join(cx_broker *self, conn *c, cx_slice name)
     return 1;
 }
 
-int cx_broker_conn_part(cx_broker *self, conn *c, cx_slice name)
+int cx_broker_conn_part(cx_broker *self, cx_broker_conn *c, cx_slice name)
 {
     for (size_t i = 0; i < c->ngroups; i++) {
         if (!cx_slice_eq(name, c->groups[i]))
@@ -88,13 +88,13 @@ int cx_broker_conn_part(cx_broker *self, conn *c, cx_slice name)
     return 0;
 }
 
-peer *cx_broker_least_loaded_worker(cx_broker *self, cx_slice target)
+cx_broker_peer *cx_broker_least_loaded_worker(cx_broker *self, cx_slice target)
 {
     void *workers[256];
     size_t n = cx_route_table_workers(self->routes, target, workers, 256);
-    peer *best = NULL;
+    cx_broker_peer *best = NULL;
     for (size_t i = 0; i < n; i++) {
-        peer *w = workers[i];
+        cx_broker_peer *w = workers[i];
         if (!best || cx_idmap_size(w->conns) < cx_idmap_size(best->conns))
             best = w;
     }

@@ -1,12 +1,22 @@
 /*
- * dispatch.c — what the broker does with each envelope.
+ * dispatch.c — what the broker does with each envelope: one table.
  *
- * An envelope is decoded (only its fixed fields are read), checked against
- * what its sender's role may send (roles.c), and usually forwarded unchanged
- * to one peer: RECEIVE to the worker the connection is pinned to, SEND and
- * CLOSE to the gateway holding it, group traffic to every gateway holding
- * members. While a restarted broker rebuilds (rebuild.c), envelopes about
- * connections wait and replay through here.
+ * An envelope is decoded (only its fixed fields are read), its sender is
+ * looked up and checked against what its role may send (roles.c), and then
+ * the row of HANDLERS for its type handles it, as Redis's command table
+ * does for commands. Most rows forward the envelope unchanged to one peer:
+ * RECEIVE to the worker the connection is pinned to, SEND and CLOSE to the
+ * gateway holding it, group traffic to every gateway holding members.
+ *
+ * Adding an envelope type the broker receives is a row here (its handler
+ * and flags), a bit in roles.c for the role that may send it, and proto/
+ * (proto/README.md, "Adding an envelope type"). Only HELLO and HEARTBEAT
+ * are handled before the table: they are the two a peer may send before
+ * the broker knows it.
+ *
+ * A row flagged WAITS_FOR_REBUILD is about connections: while a restarted
+ * broker rebuilds its state (rebuild.c) it waits there, and broker.c
+ * replays it through here when the window closes.
  */
 #include "broker/broker_internal.h"
 #include "broker/bans.h"
@@ -19,14 +29,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void on_connect(cx_broker *self, peer *gateway, const cx_env *env, zmq_msg_t *msg)
+/* A row's handler: p is a known peer whose role may send env's type; msg is the received body. */
+typedef void cx_broker_handler(cx_broker *self, cx_broker_peer *p, const cx_env *env, zmq_msg_t *msg);
+
+enum {
+    WAITS_FOR_REBUILD = 1,   /* about connections: held while a rebuild window is open (rebuild.c) */
+};
+
+/* --------------------------------------------------------- from gateways */
+
+static void on_connect(cx_broker *self, cx_broker_peer *gateway, const cx_env *env, zmq_msg_t *msg)
 {
-    peer *worker = cx_broker_least_loaded_worker(self, env->consumer);
+    cx_broker_peer *worker = cx_broker_least_loaded_worker(self, env->consumer);
     if (!worker) {
         cx_broker_close_at_gateway(self, gateway, env->conn, 1013, "no worker serves this route");
         return;
     }
-    conn *c = cx_idmap_get(self->conns, env->conn);
+    cx_broker_conn *c = cx_idmap_get(self->conns, env->conn);
     if (c && c->gateway == gateway && !c->worker) {
         /* After a restart its gateway re-announced it before this CONNECT (sent while no broker
          * answered) was replayed: it is that connection, not a duplicate; pin it now. */
@@ -43,7 +62,7 @@ static void on_connect(cx_broker *self, peer *gateway, const cx_env *env, zmq_ms
         cx_broker_close_at_gateway(self, gateway, env->conn, 1011, "duplicate connection id");
         return;
     }
-    *c = (conn) { .id = env->conn, .gateway = gateway, .worker = worker, .user_id = env->user_id };
+    *c = (cx_broker_conn) { .id = env->conn, .gateway = gateway, .worker = worker, .user_id = env->user_id };
     cx_idmap_put(self->conns, c->id, c);
     cx_users_add(self->users, c->user_id, c->id, c);
     cx_idmap_put(gateway->conns, c->id, c);
@@ -51,42 +70,112 @@ static void on_connect(cx_broker *self, peer *gateway, const cx_env *env, zmq_ms
     cx_broker_forward(self, worker, msg);
 }
 
-static void on_gateway_envelope(cx_broker *self, peer *gateway, const cx_env *env, zmq_msg_t *msg)
+/* The whole connection a gateway's envelope is about, or NULL when there is none to serve (the
+ * gateway is told what it must be: a client's message to a connection without a consumer closes it). */
+static cx_broker_conn *gateway_conn(cx_broker *self, cx_broker_peer *gateway, const cx_env *env)
 {
-    if (env->type == CX_ENV_CONNECT) {
-        on_connect(self, gateway, env, msg);
-        return;
-    }
-    conn *c = cx_idmap_get(self->conns, env->conn);
+    cx_broker_conn *c = cx_idmap_get(self->conns, env->conn);
     if (c && c->gateway && c->gateway != gateway) {
         cx_broker_offence(self, gateway, env, "a connection another gateway opened");
-        return;
+        return NULL;
     }
     if (c && !c->gateway)
-        return;   /* re-announced by its worker only, while the broker rebuilds: not this gateway's */
+        return NULL;   /* re-announced by its worker only, while the broker rebuilds: not this gateway's */
     if (!c) {
         /* After a broker restart: the client must reconnect to get a consumer. */
         if (env->type == CX_ENV_RECEIVE)
             cx_broker_close_at_gateway(self, gateway, env->conn, 1011, "unknown connection");
-        return;
+        return NULL;
     }
     if (!c->worker) {   /* re-announced by its gateway only: its worker died while the broker was away */
         if (env->type == CX_ENV_RECEIVE)
             cx_broker_close_at_gateway(self, gateway, c->id, 1011, "worker lost");
         cx_broker_conn_forget(self, c);
-        return;
+        return NULL;
     }
-    if (env->type == CX_ENV_RECEIVE) {
-        cx_broker_forward(self, c->worker, msg);
-    } else if (env->type == CX_ENV_DISCONNECT) {
-        cx_broker_forward(self, c->worker, msg);
-        cx_broker_conn_forget(self, c);
-    }
+    return c;
 }
 
-static void on_group_send(cx_broker *self, const cx_env *env, zmq_msg_t *msg)
+static void on_receive(cx_broker *self, cx_broker_peer *gateway, const cx_env *env, zmq_msg_t *msg)
 {
-    char *names[CX_PROTO_MAX_GROUPS];
+    cx_broker_conn *c = gateway_conn(self, gateway, env);
+    if (c)
+        cx_broker_forward(self, c->worker, msg);
+}
+
+static void on_disconnect(cx_broker *self, cx_broker_peer *gateway, const cx_env *env, zmq_msg_t *msg)
+{
+    cx_broker_conn *c = gateway_conn(self, gateway, env);
+    if (!c)
+        return;
+    cx_broker_forward(self, c->worker, msg);
+    cx_broker_conn_forget(self, c);
+}
+
+/* ---------------------------------------------------------- from workers */
+
+static void on_register(cx_broker *self, cx_broker_peer *worker, const cx_env *env, zmq_msg_t *msg)
+{
+    (void) msg;
+    /* Logged because a worker only takes connections from here on: the moment to look for when
+     * a freshly started worker seems idle. */
+    cx_log_fields(CX_LOG_INFO, "worker registered",
+                  json_pack("{s:s, s:I}", "peer", worker->id, "routes", (json_int_t) env->nroutes));
+    if (cx_route_table_set_worker(self->routes, worker, env->routes, env->nroutes) > 0)
+        cx_broker_publish_routes(self);
+}
+
+/* Whether a worker may speak about env's connection: not when another worker holds it (an offence:
+ * GROUP_SEND's conn is its sender, and is_current must not be forged). *c is the connection, if any. */
+static int worker_may_address(cx_broker *self, cx_broker_peer *worker, const cx_env *env, cx_broker_conn **c)
+{
+    *c = cx_idmap_get(self->conns, env->conn);
+    if (*c && (*c)->worker && (*c)->worker != worker) {
+        cx_broker_offence(self, worker, env, "a connection pinned to another worker");
+        return 0;
+    }
+    return 1;
+}
+
+/* The whole connection pinned to this worker that env is about, or NULL: it ended while the worker
+ * was answering (or is not whole yet), and what the worker said is dropped. */
+static cx_broker_conn *worker_conn(cx_broker *self, cx_broker_peer *worker, const cx_env *env)
+{
+    cx_broker_conn *c;
+    if (!worker_may_address(self, worker, env, &c) || !c || !c->gateway || c->worker != worker)
+        return NULL;
+    return c;
+}
+
+/* SEND and CLOSE: to the gateway holding the connection, as they came. */
+static void on_to_gateway(cx_broker *self, cx_broker_peer *worker, const cx_env *env, zmq_msg_t *msg)
+{
+    cx_broker_conn *c = worker_conn(self, worker, env);
+    if (c)
+        cx_broker_forward(self, c->gateway, msg);
+}
+
+static void on_group_add(cx_broker *self, cx_broker_peer *worker, const cx_env *env, zmq_msg_t *msg)
+{
+    cx_broker_conn *c = worker_conn(self, worker, env);
+    if (c && cx_broker_conn_join(self, c, env->group) == 1)
+        cx_broker_forward(self, c->gateway, msg);
+}
+
+static void on_group_discard(cx_broker *self, cx_broker_peer *worker, const cx_env *env, zmq_msg_t *msg)
+{
+    cx_broker_conn *c = worker_conn(self, worker, env);
+    if (c && cx_broker_conn_part(self, c, env->group) == 1)
+        cx_broker_forward(self, c->gateway, msg);
+}
+
+/* One envelope to each gateway holding members of any of the groups (the sender may have left). */
+static void on_group_send(cx_broker *self, cx_broker_peer *worker, const cx_env *env, zmq_msg_t *msg)
+{
+    cx_broker_conn *c;
+    if (!worker_may_address(self, worker, env, &c))
+        return;
+    char *names[CX_PROTO_MAX_GROUPS] = { 0 };   /* = { 0 }: gcc cannot see n bounds the reads */
     size_t n = 0;
     for (; n < env->ngroups; n++)
         if (!(names[n] = cx_slice_dup(env->groups[n])))
@@ -97,54 +186,58 @@ static void on_group_send(cx_broker *self, const cx_env *env, zmq_msg_t *msg)
         free(names[--n]);
 }
 
-static void on_worker_envelope(cx_broker *self, peer *worker, const cx_env *env, zmq_msg_t *msg)
+/* -------------------------------------------------------- from any peer */
+
+static void on_resume(cx_broker *self, cx_broker_peer *p, const cx_env *env, zmq_msg_t *msg)
 {
-    if (env->type == CX_ENV_REGISTER) {
-        /* Logged because a worker only takes connections from here on: the moment to look for when
-         * a freshly started worker seems idle. */
-        cx_log_fields(CX_LOG_INFO, "worker registered",
-                      json_pack("{s:s, s:I}", "peer", worker->id, "routes", (json_int_t) env->nroutes));
-        if (cx_route_table_set_worker(self->routes, worker, env->routes, env->nroutes) > 0)
-            cx_broker_publish_routes(self);
-        return;
-    }
-    conn *c = cx_idmap_get(self->conns, env->conn);
-    if (c && c->worker && c->worker != worker) {   /* GROUP_SEND's conn is its sender: is_current must not be forged */
-        cx_broker_offence(self, worker, env, "a connection pinned to another worker");
-        return;
-    }
-    if (env->type == CX_ENV_GROUP_SEND) {
-        on_group_send(self, env, msg);
-        return;
-    }
-    if (!c || !c->gateway || c->worker != worker)
-        return;   /* the connection ended while the worker was answering (or is not whole yet) */
-    switch (env->type) {
-    case CX_ENV_SEND:
-        cx_broker_forward(self, c->gateway, msg);
-        break;
-    case CX_ENV_CLOSE:
-        cx_broker_forward(self, c->gateway, msg);
-        break;
-    case CX_ENV_GROUP_ADD:
-        if (cx_broker_conn_join(self, c, env->group) == 1)
-            cx_broker_forward(self, c->gateway, msg);
-        break;
-    case CX_ENV_GROUP_DISCARD:
-        if (cx_broker_conn_part(self, c, env->group) == 1)
-            cx_broker_forward(self, c->gateway, msg);
-        break;
-    default:
-        break;
-    }
+    (void) msg;
+    const char *offence = cx_rebuild_on_resume(self, p, env);
+    if (offence)
+        cx_broker_offence(self, p, env, offence);
 }
 
-void cx_broker_dispatch(cx_broker *self, cx_decoder *dec, const char *id, size_t idlen, zmq_msg_t *body,
-                        const cx_sender *from)
+/* ----------------------------------------------------------------- table */
+
+/* Envelope type → handler. Who may send each type is roles.c's table; a type without a row (ROUTES,
+ * RESULT: the broker sends them, never receives them) is dropped after that check. */
+static const struct {
+    cx_broker_handler *handle;
+    int flags;
+} HANDLERS[CX_ENV_TYPE_MAX] = {
+    /* CX_ENV_HELLO, CX_ENV_HEARTBEAT: before the table (cx_broker_dispatch) */
+    [CX_ENV_RESUME] = { on_resume, 0 },                          /* gateway, worker */
+    /* CONNECT waits too: during a rebuild it would meet a route table the workers have not
+     * re-announced yet and be refused with 1013 "no worker serves this route". */
+    [CX_ENV_CONNECT] = { on_connect, WAITS_FOR_REBUILD },        /* gateway */
+    [CX_ENV_RECEIVE] = { on_receive, WAITS_FOR_REBUILD },        /* gateway */
+    [CX_ENV_DISCONNECT] = { on_disconnect, WAITS_FOR_REBUILD },  /* gateway */
+    [CX_ENV_REGISTER] = { on_register, 0 },                      /* worker */
+    [CX_ENV_SEND] = { on_to_gateway, WAITS_FOR_REBUILD },        /* worker */
+    [CX_ENV_CLOSE] = { on_to_gateway, WAITS_FOR_REBUILD },       /* worker */
+    [CX_ENV_GROUP_ADD] = { on_group_add, WAITS_FOR_REBUILD },    /* worker */
+    [CX_ENV_GROUP_DISCARD] = { on_group_discard, WAITS_FOR_REBUILD },   /* worker */
+    [CX_ENV_GROUP_SEND] = { on_group_send, WAITS_FOR_REBUILD },  /* worker */
+    [CX_ENV_EVENT] = { cx_broker_on_event, 0 },                  /* api (events.c) */
+    [CX_ENV_CLOSE_TARGET] = { cx_broker_on_close_target, 0 },    /* api (events.c) */
+};
+
+/* A peer the broker does not know: HELLO introduces it; anything else was sent before its HELLO
+ * reached us (queued while we were down) and is kept until it has introduced itself, so a restart
+ * loses none of it; a heartbeat just asks who it is. */
+static void from_stranger(cx_broker *self, const char *id, size_t idlen, const cx_env *env, zmq_msg_t *body,
+                          const cx_role_rule *key_rule, const cx_sender *from)
+{
+    if (env->type == CX_ENV_HELLO)
+        cx_broker_on_hello(self, id, idlen, NULL, env, key_rule, self->zap ? from->key : NULL);
+    else if (env->type == CX_ENV_HEARTBEAT || cx_rebuild_hold_stranger(self->rebuild, id, body, from))
+        cx_broker_send_identity_request(self, id, idlen);
+}
+
+void cx_broker_dispatch(cx_broker *self, const char *id, size_t idlen, zmq_msg_t *body, const cx_sender *from)
 {
     cx_env env;
-    if (cx_decoder_decode(dec, zmq_msg_data(body), zmq_msg_size(body), &env) != 0) {
-        cx_warn("dropped a malformed envelope from %s: %s", id, cx_decoder_error(dec));
+    if (cx_decoder_decode(self->dec, zmq_msg_data(body), zmq_msg_size(body), &env) != 0) {
+        cx_warn("dropped a malformed envelope from %s: %s", id, cx_decoder_error(self->dec));
         cx_broker_count_malformed();
         return;
     }
@@ -158,16 +251,13 @@ void cx_broker_dispatch(cx_broker *self, cx_decoder *dec, const char *id, size_t
     const char *key = self->zap ? from->key : NULL;
     if (cx_bans_banned(self->bans, key && *key ? key : id))
         return;
-    peer *p = zhashx_lookup(self->peers, id);
-    if (env.type == CX_ENV_HELLO) {
-        cx_broker_on_hello(self, id, idlen, p, &env, key_rule, key);
+    cx_broker_peer *p = zhashx_lookup(self->peers, id);
+    if (!p) {
+        from_stranger(self, id, idlen, &env, body, key_rule, from);
         return;
     }
-    if (!p) {
-        /* Sent before its HELLO reached us (queued while we were down): kept until it has introduced
-         * itself, so a restart loses none of it; a heartbeat just asks who it is. */
-        if (env.type == CX_ENV_HEARTBEAT || cx_rebuild_hold_stranger(self, id, body, from))
-            cx_broker_send_identity_request(self, id, idlen);
+    if (env.type == CX_ENV_HELLO) {
+        cx_broker_on_hello(self, id, idlen, p, &env, key_rule, key);
         return;
     }
     if (key_rule && key_rule != p->rule) {
@@ -181,17 +271,9 @@ void cx_broker_dispatch(cx_broker *self, cx_decoder *dec, const char *id, size_t
         cx_broker_offence(self, p, &env, "not an envelope its role may send");
         return;
     }
-    if (env.type == CX_ENV_RESUME) {
-        cx_rebuild_on_resume(self, p, &env);
+    if ((unsigned) env.type >= CX_ENV_TYPE_MAX || !HANDLERS[env.type].handle)
         return;
-    }
-    if (cx_rebuild_defer(self, p, &env, body, from))
+    if ((HANDLERS[env.type].flags & WAITS_FOR_REBUILD) && cx_rebuild_defer(self->rebuild, p->id, body, from))
         return;
-    if (p->role == CX_ROLE_GATEWAY)
-        on_gateway_envelope(self, p, &env, body);
-    else if (p->role == CX_ROLE_API)
-        cx_broker_on_api_envelope(self, p, &env, body);
-    else
-        on_worker_envelope(self, p, &env, body);
+    HANDLERS[env.type].handle(self, p, &env, body);
 }
-

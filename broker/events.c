@@ -13,17 +13,17 @@
 #include <string.h>
 
 /* The connections an EVENT or CLOSE_TARGET names by user or connection id (out has room for max). */
-static size_t target_conns(cx_broker *self, const cx_env *env, conn **out, size_t max)
+static size_t target_conns(cx_broker *self, const cx_env *env, cx_broker_conn **out, size_t max)
 {
     if (env->target == CX_TARGET_USER)
         return cx_users_connections(self->users, env->user_id, (void **) out, max);
-    conn *c = env->target == CX_TARGET_CONNECTION ? cx_idmap_get(self->conns, env->conn) : NULL;
+    cx_broker_conn *c = env->target == CX_TARGET_CONNECTION ? cx_idmap_get(self->conns, env->conn) : NULL;
     if (c)
         out[0] = c;
     return c ? 1 : 0;
 }
 
-static uint32_t count_gateways(conn **conns, size_t n)
+static uint32_t count_gateways(cx_broker_conn **conns, size_t n)
 {
     uint32_t distinct = 0;
     for (size_t i = 0; i < n; i++) {
@@ -56,7 +56,7 @@ static void on_event(cx_broker *self, const cx_env *env, zmq_msg_t *msg, cx_env 
         return;
     }
     size_t total = cx_users_count(self->users, env->user_id) + 1;
-    conn **conns = malloc(total * sizeof *conns);
+    cx_broker_conn **conns = malloc(total * sizeof *conns);
     size_t n = conns ? target_conns(self, env, conns, total) : 0;
     for (size_t i = 0; i < n; i++) {
         cx_env one = *env;
@@ -73,7 +73,7 @@ static void on_event(cx_broker *self, const cx_env *env, zmq_msg_t *msg, cx_env 
 static void on_close_target(cx_broker *self, const cx_env *env, cx_env *result)
 {
     size_t total = cx_users_count(self->users, env->user_id) + 1;
-    conn **conns = malloc(total * sizeof *conns);
+    cx_broker_conn **conns = malloc(total * sizeof *conns);
     size_t n = conns ? target_conns(self, env, conns, total) : 0;
     for (size_t i = 0; i < n; i++)
         cx_broker_close_at_gateway(self, conns[i]->gateway, conns[i]->id, env->code, "disconnected by the application");
@@ -82,13 +82,18 @@ static void on_close_target(cx_broker *self, const cx_env *env, cx_env *result)
     free(conns);
 }
 
-/* What it may send (EVENT, CLOSE_TARGET) is the api row of roles.c, checked in cx_broker_dispatch. */
-void cx_broker_on_api_envelope(cx_broker *self, peer *api, const cx_env *env, zmq_msg_t *msg)
+/* The handlers of dispatch.c's table: one RESULT back to the publisher, whatever was reached. */
+void cx_broker_on_event(cx_broker *self, cx_broker_peer *api, const cx_env *env, zmq_msg_t *msg)
 {
     cx_env result = { .type = CX_ENV_RESULT, .request = env->request };
-    if (env->type == CX_ENV_EVENT)
-        on_event(self, env, msg, &result);
-    else
-        on_close_target(self, env, &result);
+    on_event(self, env, msg, &result);
+    cx_broker_send_env(self, api, &result);
+}
+
+void cx_broker_on_close_target(cx_broker *self, cx_broker_peer *api, const cx_env *env, zmq_msg_t *msg)
+{
+    (void) msg;
+    cx_env result = { .type = CX_ENV_RESULT, .request = env->request };
+    on_close_target(self, env, &result);
     cx_broker_send_env(self, api, &result);
 }

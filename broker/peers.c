@@ -9,7 +9,9 @@
  * dead gateway's connections are reported to their workers as DISCONNECT.
  * A peer that keeps sending what its role may not (roles.c) is dropped and
  * its CURVE key (its routing id on plain links) banned until the broker
- * restarts (bans.h).
+ * restarts (bans.h). The route table is published from here too, since it
+ * goes to every gateway and API peer and changes when a worker peer comes or
+ * goes.
  */
 #include "broker/broker_internal.h"
 #include "broker/bans.h"
@@ -22,18 +24,18 @@
 #include <string.h>
 
 /* The current peers, as an array the caller frees: safe to iterate while peers are removed. */
-peer **cx_broker_peers_snapshot(cx_broker *self, size_t *n)
+static cx_broker_peer **peers_snapshot(cx_broker *self, size_t *n)
 {
-    peer **all = malloc((zhashx_size(self->peers) + 1) * sizeof *all);
+    cx_broker_peer **all = malloc((zhashx_size(self->peers) + 1) * sizeof *all);
     *n = 0;
-    for (peer *p = zhashx_first(self->peers); all && p; p = zhashx_next(self->peers))
+    for (cx_broker_peer *p = zhashx_first(self->peers); all && p; p = zhashx_next(self->peers))
         all[(*n)++] = p;
     return all;
 }
 
 void cx_broker_peer_free(void **item)
 {
-    peer *p = *item;
+    cx_broker_peer *p = *item;
     if (!p)
         return;
     cx_idmap_destroy(&p->conns);
@@ -43,13 +45,13 @@ void cx_broker_peer_free(void **item)
 }
 
 /* Takes a peer out of service: its connections are closed on the other side. */
-void cx_broker_peer_remove(cx_broker *self, peer *p, const char *why)
+void cx_broker_peer_remove(cx_broker *self, cx_broker_peer *p, const char *why)
 {
     size_t n = cx_idmap_size(p->conns);
-    conn **list = malloc((n + 1) * sizeof *list);
+    cx_broker_conn **list = malloc((n + 1) * sizeof *list);
     n = list ? cx_idmap_values(p->conns, (void **) list, n) : 0;
     for (size_t i = 0; i < n; i++) {
-        conn *c = list[i];
+        cx_broker_conn *c = list[i];
         if (p->role == CX_ROLE_WORKER) {
             if (c->gateway)
                 cx_broker_close_at_gateway(self, c->gateway, c->id, 1011, "worker lost");
@@ -72,7 +74,7 @@ void cx_broker_peer_remove(cx_broker *self, peer *p, const char *why)
         cx_broker_publish_routes(self);
 }
 
-void cx_broker_on_hello(cx_broker *self, const char *id, size_t idlen, peer *known, const cx_env *env,
+void cx_broker_on_hello(cx_broker *self, const char *id, size_t idlen, cx_broker_peer *known, const cx_env *env,
                        const cx_role_rule *key_rule, const char *key)
 {
     const cx_role_rule *rule = cx_role_rule_of(env->role);
@@ -88,7 +90,7 @@ void cx_broker_on_hello(cx_broker *self, const char *id, size_t idlen, peer *kno
         return;   /* the same process introducing itself again: keep its state */
     if (known)
         cx_broker_peer_remove(self, known, "restarted");
-    peer *p = calloc(1, sizeof *p);
+    cx_broker_peer *p = calloc(1, sizeof *p);
     if (!p || !(p->conns = cx_idmap_new())) {
         free(p);
         return;
@@ -119,7 +121,7 @@ void cx_broker_on_hello(cx_broker *self, const char *id, size_t idlen, peer *kno
  * its key (bans.h) every peer with that key is dropped (their connections closed as for a dead peer)
  * and the key banned until the broker restarts, so a compromised or broken peer cannot keep trying,
  * not even under a new routing id. */
-void cx_broker_offence(cx_broker *self, peer *p, const cx_env *env, const char *why)
+void cx_broker_offence(cx_broker *self, cx_broker_peer *p, const cx_env *env, const char *why)
 {
     const char *name = p->key[0] ? p->key : p->id;
     int offences = cx_bans_offence(self->bans, name);
@@ -132,7 +134,7 @@ void cx_broker_offence(cx_broker *self, peer *p, const cx_env *env, const char *
     char banned[MAX_IDENTITY + 1];
     snprintf(banned, sizeof banned, "%s", name);
     size_t n;
-    peer **all = cx_broker_peers_snapshot(self, &n);
+    cx_broker_peer **all = peers_snapshot(self, &n);
     for (size_t i = 0; i < n; i++)
         if (strcmp(all[i]->key[0] ? all[i]->key : all[i]->id, banned) == 0)
             cx_broker_peer_remove(self, all[i], "repeated offences");
@@ -147,7 +149,7 @@ void cx_broker_heartbeat(cx_broker *self)
     self->last_beat = now;
     cx_env beat = { .type = CX_ENV_HEARTBEAT };
     size_t n;
-    peer **all = cx_broker_peers_snapshot(self, &n);
+    cx_broker_peer **all = peers_snapshot(self, &n);
     for (size_t i = 0; i < n; i++) {
         if (now - all[i]->last_heard > cx_heartbeat_timeout_ms())
             cx_broker_peer_remove(self, all[i], "heartbeat timeout");
@@ -157,3 +159,15 @@ void cx_broker_heartbeat(cx_broker *self)
     free(all);
 }
 
+
+void cx_broker_publish_routes(cx_broker *self)
+{
+    cx_env env;
+    size_t n;
+    cx_route_table_envelope(self->routes, &env);
+    cx_broker_peer **all = peers_snapshot(self, &n);
+    for (size_t i = 0; i < n; i++)
+        if (all[i]->role == CX_ROLE_GATEWAY || all[i]->role == CX_ROLE_API)   /* the API checks events against it */
+            cx_broker_send_env(self, all[i], &env);
+    free(all);
+}

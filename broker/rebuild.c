@@ -40,6 +40,13 @@
  * (cx_rebuild_ended) and answered at once (DISCONNECT 1006 to a worker,
  * CLOSE 1011 to a gateway), so one stalled peer does not pause everyone's
  * traffic for a rebuild window.
+ *
+ * Layering. This file decides what waits and what is ended; it never
+ * handles an envelope itself nor judges a peer. What waited is handed back
+ * as a replay queue (cx_rebuild_take_released) that broker.c replays
+ * through the dispatch, and a RESUME that breaks the rules comes back to
+ * the dispatch as an offence (cx_rebuild_on_resume's answer), which peers.c
+ * judges. It calls only down: conns.c, send.c, replay_queue.c.
  */
 #include "broker/broker_internal.h"
 #include "common/env.h"
@@ -54,20 +61,8 @@
 #define ENDED_TTL_MS 60000       /* how long ids of connections ended with a dead peer are remembered */
 
 typedef struct {
-    char id[MAX_IDENTITY + 1];
-    char role[64], key[64];      /* what ZAP said of the message it came in (cx_sender; "" without CURVE) */
-    zmq_msg_t msg;
-} held;
-
-typedef struct {
-    held *items;
-    size_t n, cap;
-} held_list;
-
-typedef struct {
-    held_list list;
+    cx_replay_queue *queue;
     int64_t first;
-    size_t bytes;                /* of the envelopes in list */
     int warned;                  /* its drops were logged */
 } stranger;
 
@@ -79,58 +74,58 @@ typedef struct {
 struct cx_rebuild {
     int64_t until;               /* the window's end, 0 when closed */
     int64_t opened;              /* when it opened */
-    held_list deferred;
+    cx_replay_queue *deferred;   /* traffic about connections while the window is open */
     zhashx_t *strangers;         /* routing id → stranger */
+    cx_replay_queue *released;   /* ready to replay (cx_rebuild_take_released), NULL when nothing is */
     size_t stranger_bytes;       /* held for all strangers */
     size_t stranger_max, strangers_max;   /* CHANX_BROKER_STRANGER_MAX_BYTES, _STRANGERS_MAX_BYTES */
-    size_t nheld;                /* in deferred and strangers */
+    size_t nheld;                /* in deferred, strangers and released */
     int warned;
-    cx_decoder *dec;             /* replays decode with their own decoder: they run inside a dispatch */
     size_t resumed, replayed;
     cx_idmap *ended;             /* conn id → expiry (ms, as a pointer): ended when their peer died */
     cx_idmap *worker_groups;     /* conn id → worker_said: the groups its worker's RESUME named */
     int64_t next_purge;
 };
 
-static int list_push(cx_rebuild *r, held_list *l, const char *id, zmq_msg_t *body, const cx_sender *from)
+static int hold(cx_rebuild *r, cx_replay_queue *q, const char *id, zmq_msg_t *body, const cx_sender *from)
 {
     if (r->nheld >= MAX_HELD) {
         if (!r->warned++)
             cx_warn("more than %d envelopes waiting for the broker's rebuild: dropping the rest", MAX_HELD);
         return -1;
     }
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 64;
-        held *grown = realloc(l->items, cap * sizeof *grown);
-        if (!grown)
-            return -1;
-        l->items = grown;
-        l->cap = cap;
-    }
-    held *h = &l->items[l->n++];
-    snprintf(h->id, sizeof h->id, "%s", id);
-    snprintf(h->role, sizeof h->role, "%s", from->role ? from->role : "");
-    snprintf(h->key, sizeof h->key, "%s", from->key ? from->key : "");
-    zmq_msg_init(&h->msg);
-    zmq_msg_copy(&h->msg, body);
+    if (cx_replay_queue_push(q, id, body, from) != 0)
+        return -1;
     r->nheld++;
     return 0;
 }
 
-/* Dispatches (replay) or drops every item, then empties the list. */
-static void list_drain(cx_broker *self, held_list *l, int replay)
+/* What waited in q becomes ready to replay, after what already is; q is taken. */
+static void release(cx_rebuild *r, cx_replay_queue **q_p)
 {
-    cx_rebuild *r = self->rebuild;
-    for (size_t i = 0; i < l->n; i++) {
-        cx_sender from = { l->items[i].role, l->items[i].key };
-        if (replay)
-            cx_broker_dispatch(self, r->dec, l->items[i].id, strlen(l->items[i].id), &l->items[i].msg, &from);
-        zmq_msg_close(&l->items[i].msg);
-        r->nheld--;
+    if (!*q_p)
+        return;
+    if (!r->released) {
+        r->released = *q_p;
+        *q_p = NULL;
+        return;
     }
-    r->replayed += replay ? l->n : 0;
-    free(l->items);
-    *l = (held_list) { 0 };
+    if (cx_replay_queue_append(r->released, *q_p) != 0) {
+        r->nheld -= cx_replay_queue_size(*q_p);
+        cx_warn("out of memory: %zu envelopes held for the broker's rebuild dropped", cx_replay_queue_size(*q_p));
+    }
+    cx_replay_queue_destroy(q_p);
+}
+
+cx_replay_queue *cx_rebuild_take_released(cx_rebuild *r)
+{
+    cx_replay_queue *q = r->released;
+    r->released = NULL;
+    if (q) {
+        r->nheld -= cx_replay_queue_size(q);
+        r->replayed += cx_replay_queue_size(q);
+    }
+    return q;
 }
 
 static void stranger_free(void **item)
@@ -138,9 +133,7 @@ static void stranger_free(void **item)
     stranger *s = *item;
     if (!s)
         return;
-    for (size_t i = 0; i < s->list.n; i++)
-        zmq_msg_close(&s->list.items[i].msg);
-    free(s->list.items);
+    cx_replay_queue_destroy(&s->queue);
     free(s);
     *item = NULL;
 }
@@ -151,10 +144,9 @@ cx_rebuild *cx_rebuild_new(void)
     if (!r)
         return NULL;
     r->strangers = zhashx_new();
-    r->dec = cx_decoder_new();
     r->ended = cx_idmap_new();
     r->worker_groups = cx_idmap_new();
-    if (!r->strangers || !r->dec || !r->ended || !r->worker_groups) {
+    if (!r->strangers || !r->ended || !r->worker_groups) {
         cx_rebuild_destroy(&r);
         return NULL;
     }
@@ -216,7 +208,7 @@ static void rejoin_one(uint64_t id, void *value, void *arg)
 {
     cx_broker *self = arg;
     worker_said *w = value;
-    conn *c = cx_idmap_get(self->conns, id);
+    cx_broker_conn *c = cx_idmap_get(self->conns, id);
     if (!c || !c->gateway || !c->worker)
         return;   /* ended below as incomplete */
     for (size_t i = 0; i < w->n; i++) {
@@ -231,11 +223,9 @@ void cx_rebuild_destroy(cx_rebuild **self_p)
     if (!self_p || !*self_p)
         return;
     cx_rebuild *r = *self_p;
-    for (size_t i = 0; i < r->deferred.n; i++)
-        zmq_msg_close(&r->deferred.items[i].msg);
-    free(r->deferred.items);
+    cx_replay_queue_destroy(&r->deferred);
+    cx_replay_queue_destroy(&r->released);
     zhashx_destroy(&r->strangers);
-    cx_decoder_destroy(&r->dec);
     cx_idmap_destroy(&r->ended);
     if (r->worker_groups)
         cx_idmap_foreach(r->worker_groups, worker_said_free, NULL);
@@ -252,67 +242,53 @@ static int rebuild_ms(void)
 /* Held bytes are bounded per stranger and for all of them: before HELLO, a peer is only a key (an api
  * key's holder among them), and 30 envelopes of 8 MB took a broker from 12 to 241 MB. What passes a
  * bound is dropped, logged once per stranger. */
-int cx_rebuild_hold_stranger(cx_broker *self, const char *id, zmq_msg_t *body, const cx_sender *from)
+int cx_rebuild_hold_stranger(cx_rebuild *r, const char *id, zmq_msg_t *body, const cx_sender *from)
 {
-    cx_rebuild *r = self->rebuild;
     stranger *s = zhashx_lookup(r->strangers, id);
     int first = !s;
     if (!s) {
-        if (!(s = calloc(1, sizeof *s)))
+        if (!(s = calloc(1, sizeof *s)) || !(s->queue = cx_replay_queue_new())) {
+            free(s);
             return 1;
+        }
         s->first = cx_now_ms();
         zhashx_insert(r->strangers, id, s);
     }
-    size_t size = zmq_msg_size(body);
-    if (s->bytes + size > r->stranger_max || r->stranger_bytes + size > r->strangers_max) {
+    size_t size = zmq_msg_size(body), held = cx_replay_queue_bytes(s->queue);
+    if (held + size > r->stranger_max || r->stranger_bytes + size > r->strangers_max) {
         if (!s->warned++)
             cx_log_fields(CX_LOG_WARNING, "envelopes of a peer that has not said HELLO dropped: over the bound",
-                          json_pack("{s:s, s:I, s:I, s:I, s:I}", "peer", id, "held", (json_int_t) s->bytes,
+                          json_pack("{s:s, s:I, s:I, s:I, s:I}", "peer", id, "held", (json_int_t) held,
                                     "bound", (json_int_t) r->stranger_max, "all_strangers",
                                     (json_int_t) r->stranger_bytes, "all_bound", (json_int_t) r->strangers_max));
         return first;
     }
-    if (list_push(r, &s->list, id, body, from) == 0) {
-        s->bytes += size;
+    if (hold(r, s->queue, id, body, from) == 0)
         r->stranger_bytes += size;
-    }
     return first;
 }
 
-size_t cx_rebuild_stranger_bytes(const cx_broker *self)
+size_t cx_rebuild_stranger_bytes(const cx_rebuild *r)
 {
-    return self->rebuild->stranger_bytes;
+    return r->stranger_bytes;
 }
 
-int cx_rebuild_defer(cx_broker *self, const peer *p, const cx_env *env, zmq_msg_t *body, const cx_sender *from)
+int cx_rebuild_defer(cx_rebuild *r, const char *id, zmq_msg_t *body, const cx_sender *from)
 {
-    cx_rebuild *r = self->rebuild;
-    if (!r->until)
+    if (!r->until || (!r->deferred && !(r->deferred = cx_replay_queue_new())))
         return 0;
-    switch (env->type) {
-    /* A client connecting now would meet a route table the workers have not re-announced yet and be
-     * refused with 1013 "no worker serves this route": it waits for the window like the rest. */
-    case CX_ENV_CONNECT:
-    case CX_ENV_RECEIVE: case CX_ENV_DISCONNECT: case CX_ENV_SEND: case CX_ENV_CLOSE:
-    case CX_ENV_GROUP_ADD: case CX_ENV_GROUP_DISCARD: case CX_ENV_GROUP_SEND:
-        return list_push(r, &r->deferred, p->id, body, from) == 0;
-    default:
-        return 0;
-    }
+    return hold(r, r->deferred, id, body, from) == 0;
 }
 
-/* The peer's introduction is over: what it sent before it, in order. */
-static void release_stranger(cx_broker *self, const peer *p)
+/* The peer's introduction is over: what it sent before it is ready to replay, in order. */
+static void release_stranger(cx_rebuild *r, const cx_broker_peer *p)
 {
-    cx_rebuild *r = self->rebuild;
     stranger *s = zhashx_lookup(r->strangers, p->id);
     if (!s)
         return;
-    held_list list = s->list;
-    s->list = (held_list) { 0 };
-    r->stranger_bytes -= s->bytes;
+    r->stranger_bytes -= cx_replay_queue_bytes(s->queue);
+    release(r, &s->queue);
     zhashx_delete(r->strangers, p->id);
-    list_drain(self, &list, 1);
 }
 
 void cx_rebuild_ended(cx_broker *self, uint64_t conn)
@@ -338,12 +314,12 @@ static void purge_ended(cx_rebuild *r)
     free(ids);
 }
 
-void cx_rebuild_on_resume(cx_broker *self, peer *p, const cx_env *env)
+const char *cx_rebuild_on_resume(cx_broker *self, cx_broker_peer *p, const cx_env *env)
 {
     cx_rebuild *r = self->rebuild;
     if (env->conn == 0) {
-        release_stranger(self, p);
-        return;
+        release_stranger(r, p);
+        return NULL;
     }
     if (!cx_idmap_get(self->conns, env->conn) && cx_idmap_get(r->ended, env->conn)) {   /* kept: a peer may re-announce twice */
         /* this broker ended it when the peer was declared dead: end it on the peer's side too */
@@ -353,7 +329,7 @@ void cx_rebuild_on_resume(cx_broker *self, peer *p, const cx_env *env)
             cx_env gone = { .type = CX_ENV_DISCONNECT, .conn = env->conn, .code = 1006 };
             cx_broker_send_env(self, p, &gone);
         }
-        return;
+        return NULL;
     }
     if (!r->until) {
         r->opened = cx_now_ms();
@@ -363,19 +339,17 @@ void cx_rebuild_on_resume(cx_broker *self, peer *p, const cx_env *env)
         cx_log_fields(CX_LOG_WARNING, "rebuilding state from peers",
                       json_pack("{s:s, s:i}", "first", p->id, "window_ms", rebuild_ms()));
     }
-    conn *c = cx_idmap_get(self->conns, env->conn);
+    cx_broker_conn *c = cx_idmap_get(self->conns, env->conn);
     if (!c) {
         if (!(c = calloc(1, sizeof *c)))
-            return;
+            return NULL;
         c->id = env->conn;
         cx_idmap_put(self->conns, c->id, c);
         r->resumed++;
     }
-    peer **side = p->role == CX_ROLE_GATEWAY ? &c->gateway : &c->worker;
-    if (*side && *side != p) {
-        cx_broker_offence(self, p, env, "re-announced a connection another peer holds");
-        return;
-    }
+    cx_broker_peer **side = p->role == CX_ROLE_GATEWAY ? &c->gateway : &c->worker;
+    if (*side && *side != p)
+        return "re-announced a connection another peer holds";
     if (!*side) {
         if (p->role == CX_ROLE_GATEWAY)
             *side = p;
@@ -394,18 +368,19 @@ void cx_rebuild_on_resume(cx_broker *self, peer *p, const cx_env *env)
         cx_broker_conn_join(self, c, env->groups[i]);
     if (p->role == CX_ROLE_WORKER && env->ngroups > 0)
         worker_groups_note(r, c->id, env);
+    return NULL;
 }
 
 static void end_incomplete(uint64_t id, void *value, void *arg)
 {
     (void) id;
-    conn ***out = arg;
-    conn *c = value;
+    cx_broker_conn ***out = arg;
+    cx_broker_conn *c = value;
     if (!c->gateway || !c->worker)
         *(*out)++ = c;
 }
 
-void cx_rebuild_tick(cx_broker *self)
+int cx_rebuild_tick(cx_broker *self)
 {
     cx_rebuild *r = self->rebuild;
     int64_t now = cx_now_ms();
@@ -415,25 +390,29 @@ void cx_rebuild_tick(cx_broker *self)
     }
     for (stranger *s = zhashx_first(r->strangers); s; s = zhashx_next(r->strangers))
         if (now - s->first > STRANGER_TTL_MS) {   /* never introduced itself: drop (one per tick) */
-            r->nheld -= s->list.n;
-            r->stranger_bytes -= s->bytes;
+            r->nheld -= cx_replay_queue_size(s->queue);
+            r->stranger_bytes -= cx_replay_queue_bytes(s->queue);
             zhashx_delete(r->strangers, zhashx_cursor(r->strangers));
             break;
         }
     if (!r->until || now < r->until)
-        return;
+        return 0;
     r->until = 0;
     if (r->worker_groups)
         cx_idmap_foreach(r->worker_groups, rejoin_one, self);   /* before the replay: they were sent before it */
     worker_groups_clear(r);
-    held_list waiting = r->deferred;
-    r->deferred = (held_list) { 0 };
-    list_drain(self, &waiting, 1);
+    release(r, &r->deferred);
+    return 1;
+}
+
+void cx_rebuild_end_incomplete(cx_broker *self)
+{
+    cx_rebuild *r = self->rebuild;
     size_t n = cx_idmap_size(self->conns), ended = 0;
-    conn **list = malloc((n + 1) * sizeof *list), **end = list;
+    cx_broker_conn **list = malloc((n + 1) * sizeof *list), **end = list;
     if (list)
         cx_idmap_foreach(self->conns, end_incomplete, &end);
-    for (conn **c = list; c && c < end; c++, ended++) {
+    for (cx_broker_conn **c = list; c && c < end; c++, ended++) {
         if ((*c)->gateway) {
             cx_broker_close_at_gateway(self, (*c)->gateway, (*c)->id, 1011, "worker lost");
         } else {

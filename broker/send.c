@@ -6,7 +6,9 @@
  * error here, not a silent drop). Forwarding reuses the received zmq_msg_t
  * (a refcounted copy), so a frame's bytes are never copied by the broker;
  * only envelopes the broker makes itself (HELLO, CLOSE, DISCONNECT, ROUTES,
- * RESULT, HEARTBEAT, one EVENT per connection) are encoded here.
+ * RESULT, HEARTBEAT, one EVENT per connection) are encoded here. The bottom
+ * of the broker's layers: it knows a peer only by its routing id, and calls
+ * no other file of broker/.
  *
  * Batches (proto/batch.h): to a peer whose HELLO said it reads them, what
  * one loop turn sends it is gathered (copied: a small envelope costs a
@@ -22,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int send_now(cx_broker *self, const peer *p, zmq_msg_t *body)
+static int send_now(cx_broker *self, const cx_broker_peer *p, zmq_msg_t *body)
 {
     if (zmq_send(self->handle, p->id, p->idlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
         || zmq_msg_send(body, self->handle, ZMQ_DONTWAIT) < 0) {
@@ -32,7 +34,7 @@ static int send_now(cx_broker *self, const peer *p, zmq_msg_t *body)
     return 0;
 }
 
-static int send_bytes(cx_broker *self, const peer *p, const void *data, size_t len)
+static int send_bytes(cx_broker *self, const cx_broker_peer *p, const void *data, size_t len)
 {
     zmq_msg_t msg;
     if (zmq_msg_init_size(&msg, len) != 0)
@@ -45,7 +47,7 @@ static int send_bytes(cx_broker *self, const peer *p, const void *data, size_t l
     return 0;
 }
 
-void cx_broker_flush_peer(cx_broker *self, const peer *p)
+void cx_broker_flush_peer(cx_broker *self, const cx_broker_peer *p)
 {
     if (!p->out || cx_batch_count(p->out) == 0)
         return;
@@ -58,12 +60,12 @@ void cx_broker_flush_peer(cx_broker *self, const peer *p)
 
 void cx_broker_flush(cx_broker *self)
 {
-    for (peer *p = zhashx_first(self->peers); p; p = zhashx_next(self->peers))
+    for (cx_broker_peer *p = zhashx_first(self->peers); p; p = zhashx_next(self->peers))
         cx_broker_flush_peer(self, p);
 }
 
 /* Sends p's batch first when len more bytes would make it a message bigger than the links take. */
-static void make_room(cx_broker *self, const peer *p, size_t len)
+static void make_room(cx_broker *self, const cx_broker_peer *p, size_t len)
 {
     if (cx_batch_count(p->out) > 0 && cx_batch_bytes(p->out) + CX_BATCH_FRAMING + len > self->batch_max)
         cx_broker_flush_peer(self, p);
@@ -71,7 +73,7 @@ static void make_room(cx_broker *self, const peer *p, size_t len)
 
 /* Sends body to p (taking it), or adds its bytes to p's batch (closing it). 0, or -1 with body still the
  * caller's. */
-static int send_to(cx_broker *self, const peer *p, zmq_msg_t *body)
+static int send_to(cx_broker *self, const cx_broker_peer *p, zmq_msg_t *body)
 {
     if (!p->out)
         return send_now(self, p, body);
@@ -84,7 +86,7 @@ static int send_to(cx_broker *self, const peer *p, zmq_msg_t *body)
 }
 
 /* Forwards the received body; msg stays usable by the caller (refcounted copy). */
-void cx_broker_forward(cx_broker *self, const peer *p, zmq_msg_t *msg)
+void cx_broker_forward(cx_broker *self, const cx_broker_peer *p, zmq_msg_t *msg)
 {
     zmq_msg_t copy;
     zmq_msg_init(&copy);
@@ -93,7 +95,7 @@ void cx_broker_forward(cx_broker *self, const peer *p, zmq_msg_t *msg)
         zmq_msg_close(&copy);
 }
 
-void cx_broker_send_env(cx_broker *self, const peer *p, const cx_env *env)
+void cx_broker_send_env(cx_broker *self, const cx_broker_peer *p, const cx_env *env)
 {
     const char *data;
     size_t len;
@@ -109,29 +111,17 @@ void cx_broker_send_env(cx_broker *self, const peer *p, const cx_env *env)
 
 void cx_broker_send_identity_request(cx_broker *self, const char *id, size_t idlen)
 {
-    peer stranger = { .idlen = idlen };
+    cx_broker_peer stranger = { .idlen = idlen };
     memcpy(stranger.id, id, idlen);
     cx_env hello = { .type = CX_ENV_HELLO, .role = 0, .node = cx_slice_of("broker") };
     cx_broker_send_env(self, &stranger, &hello);
 }
 
-void cx_broker_close_at_gateway(cx_broker *self, const peer *gateway, uint64_t id, uint32_t code,
+void cx_broker_close_at_gateway(cx_broker *self, const cx_broker_peer *gateway, uint64_t id, uint32_t code,
                                 const char *reason)
 {
     cx_env close = { .type = CX_ENV_CLOSE, .conn = id, .code = code, .text = cx_slice_of(reason) };
     cx_broker_send_env(self, gateway, &close);
-}
-
-void cx_broker_publish_routes(cx_broker *self)
-{
-    cx_env env;
-    size_t n;
-    cx_route_table_envelope(self->routes, &env);
-    peer **all = cx_broker_peers_snapshot(self, &n);
-    for (size_t i = 0; i < n; i++)
-        if (all[i]->role == CX_ROLE_GATEWAY || all[i]->role == CX_ROLE_API)
-            cx_broker_send_env(self, all[i], &env);
-    free(all);
 }
 
 /* cx_groups_gateways callback: forwards the message to one more peer (arg is a cx_broker_fanout). */

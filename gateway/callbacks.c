@@ -6,6 +6,9 @@
  * wakes the gateway when the broker link's ZeroMQ notification fd (adopted
  * into the loop as a raw file) is readable. Callbacks only translate lws's
  * reasons into the gateway's steps (clients.c, outbox.c, upstream.c).
+ * Which gateway a callback is for comes from the lws context's user pointer
+ * (set by gateway.c), not from a global: this file sits below gateway.c and
+ * never calls back up into it.
  */
 #include "gateway/gateway_internal.h"
 #include "common/http_status.h"
@@ -92,9 +95,16 @@ static int healthz(cx_gateway *gw, struct lws *wsi, const char *uri)
     return http_reply(wsi, ok ? 200 : 503, body);
 }
 
+/* The gateway a callback is for: the context's user pointer (gateway.c sets it), so this file needs
+ * no global and never calls up into gateway.c. */
+static cx_gateway *gateway_of(struct lws *wsi)
+{
+    return lws_context_user(lws_get_context(wsi));
+}
+
 static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
-    cx_gateway *gw = cx_gw;
+    cx_gateway *gw = gateway_of(wsi);
     cx_session **slot = user;
     switch (reason) {
     case LWS_CALLBACK_HTTP: {
@@ -158,7 +168,7 @@ static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *
 static int callback_broker_fd(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
     if (reason == LWS_CALLBACK_RAW_RX_FILE) {
-        cx_gw_upstream_drain(cx_gw);
+        cx_gw_upstream_drain(gateway_of(wsi));
         return 0;
     }
     return lws_callback_http_dummy(wsi, reason, user, in, len);

@@ -36,21 +36,11 @@
 #define MAX_PENDING_FRAMES 256
 #define CREDENTIAL_COOKIES 32
 
-void cx_gw_close_session(cx_session *s, int code, const char *reason)
-{
-    s->state = SESSION_CLOSING;
-    if (s->close_code)
-        return;
-    s->close_code = code;
-    snprintf(s->close_reason, sizeof s->close_reason, "%s", reason ? reason : "");
-    lws_callback_on_writable(s->wsi);
-}
-
 static void send_receive(cx_gateway *gw, cx_session *s, const void *text, size_t len)
 {
     cx_env env = { .type = CX_ENV_RECEIVE, .conn = s->id, .text = cx_slice_n(text, len) };
     if (cx_link_send(gw->link, &env) != 0)
-        cx_gw_close_session(s, 1011, "broker unavailable");
+        cx_session_close(s, 1011, "broker unavailable");
 }
 
 /* The cookies any consumer of the route table reads credentials from (mapped classes): they leave
@@ -99,7 +89,7 @@ void cx_gw_on_established(cx_gateway *gw, struct lws *wsi, cx_session **slot)
     cx_idmap_put(gw->sessions, s->id, s);
     cx_keepalive_add(gw->keepalive, s);
     if (!route || !route->spec || !route->available) {
-        cx_gw_close_session(s, 1011, "route changed");
+        cx_session_close(s, 1011, "route changed");
     } else {
         s->target = strdup(target);
         s->spec = cx_consumer_spec_ref(route->spec);
@@ -108,7 +98,7 @@ void cx_gw_on_established(cx_gateway *gw, struct lws *wsi, cx_session **slot)
         char *origin = cx_request_header(wsi, WSI_TOKEN_ORIGIN);
         cx_credentials cred = { authorization, cookie, origin, host, token, jwt };
         if (cx_auth_submit(gw->auth, s->id, route->spec, &cred, s->kwargs) != 0)
-            cx_gw_close_session(s, 1011, "out of memory");
+            cx_session_close(s, 1011, "out of memory");
         free(authorization);
         free(cookie);
         free(origin);
@@ -146,7 +136,7 @@ static void refuse(cx_gateway *gw, cx_session *s, const cx_auth_result *r)
     cx_log_fields(CX_LOG_INFO, "connection refused",
                   json_pack("{s:I, s:s, s:s, s:i}", "conn", (json_int_t) s->id, "path", s->path, "client",
                             s->client, "status", r->status));
-    cx_gw_close_session(s, 4000 + r->status, "");
+    cx_session_close(s, 4000 + r->status, "");
 }
 
 /* One more connection of this user (or anonymous address) would pass CHANX_MAX_CONNECTIONS_PER_USER
@@ -179,7 +169,7 @@ static int refreshed(cx_gateway *gw, cx_session *s, const void *data, size_t len
         queue_authentication(gw, s, 401, "Given token not valid for any token type");
     } else {
         queue_authentication(gw, s, 403, "You do not have permission to perform this action.");
-        cx_gw_close_session(s, 4403, "Token of another user");
+        cx_session_close(s, 4403, "Token of another user");
     }
     return 1;
 }
@@ -198,7 +188,7 @@ static int within_rate(cx_gateway *gw, cx_session *s)
     } else if (verdict == CX_THROTTLE_ABUSE) {
         cx_log_fields(CX_LOG_WARNING, "connection throttled out",
                       json_pack("{s:I, s:s?}", "conn", (json_int_t) s->id, "consumer", s->target));
-        cx_gw_close_session(s, 1008, "Request was throttled.");
+        cx_session_close(s, 1008, "Request was throttled.");
     }
     return verdict == CX_THROTTLE_PASS;
 }
@@ -227,7 +217,7 @@ static void admit(cx_gateway *gw, cx_session *s, const cx_auth_result *r)
     int rc = cx_link_send(gw->link, &env);
     free(kwargs);
     if (rc != 0) {
-        cx_gw_close_session(s, 1011, "broker unavailable");
+        cx_session_close(s, 1011, "broker unavailable");
         return;
     }
     s->state = SESSION_CONNECTED;
@@ -235,7 +225,7 @@ static void admit(cx_gateway *gw, cx_session *s, const cx_auth_result *r)
     cx_session_forget_request(s);
     if ((r->expires_ms && cx_expiry_set(gw->expiry, &s->expiry, r->expires_ms) != 0)
         || cx_revalidate_track(gw->revalidate, s->id, r->user_id, r->decided_by, r->credential) != 0) {
-        cx_gw_close_session(s, 1011, "out of memory");   /* a credential we cannot watch is not kept open */
+        cx_session_close(s, 1011, "out of memory");   /* a credential we cannot watch is not kept open */
         return;
     }
     for (cx_frame *f; (f = cx_frame_queue_pop(&s->pending));) {
@@ -271,7 +261,7 @@ static void on_message(cx_gateway *gw, cx_session *s, const unsigned char *data,
         gw->drain_pending = 1;   /* once before the loop sleeps, not once per message: see before_poll */
     } else if (s->state == SESSION_AUTHENTICATING) {
         if (s->pending.count >= MAX_PENDING_FRAMES || s->pending.bytes + len > gw->config->max_buffered)
-            cx_gw_close_session(s, 1008, "too many messages before authentication");
+            cx_session_close(s, 1008, "too many messages before authentication");
         else if (cx_frame_queue_push(&s->pending, data, len) == 0)
             cx_gw_shed_if_over(gw);
     }
@@ -283,7 +273,7 @@ void cx_gw_on_receive(cx_gateway *gw, struct lws *wsi, cx_session *s, const void
     if (s->close_code)
         return;   /* closing: what the client still sends has nowhere to go */
     if (lws_frame_is_binary(wsi)) {
-        cx_gw_close_session(s, 1003, "text frames only");
+        cx_session_close(s, 1003, "text frames only");
         return;
     }
     int first = lws_is_first_fragment(wsi), last = lws_is_final_fragment(wsi);
@@ -295,12 +285,12 @@ void cx_gw_on_receive(cx_gateway *gw, struct lws *wsi, cx_session *s, const void
         free(s->rx);
         s->rx = NULL;
         s->rxlen = 0;
-        cx_gw_close_session(s, 1009, "message too big");
+        cx_session_close(s, 1009, "message too big");
         return;
     }
     unsigned char *grown = realloc(s->rx, s->rxlen + len + 1);
     if (!grown) {
-        cx_gw_close_session(s, 1011, "out of memory");
+        cx_session_close(s, 1011, "out of memory");
         return;
     }
     memcpy(grown + s->rxlen, in, len);
@@ -332,21 +322,12 @@ void cx_gw_on_closed(cx_gateway *gw, cx_session **slot, int code)
     cx_session_destroy(slot);
 }
 
-/* A copy of the session list (closing edits the map); free it. *n = 0 when out of memory. */
-cx_session **cx_gw_sessions_snapshot(cx_gateway *gw, size_t *n)
-{
-    *n = cx_idmap_size(gw->sessions);
-    cx_session **all = malloc((*n + 1) * sizeof *all);
-    *n = all ? cx_idmap_values(gw->sessions, (void **) all, *n) : 0;
-    return all;
-}
-
 void cx_gw_close_everyone(cx_gateway *gw, int code)
 {
     size_t n;
-    cx_session **all = cx_gw_sessions_snapshot(gw, &n);
+    cx_session **all = cx_session_snapshot(gw->sessions, &n);
     for (size_t i = 0; i < n; i++)
-        cx_gw_close_session(all[i], code, "server shutting down");
+        cx_session_close(all[i], code, "server shutting down");
     free(all);
 }
 
@@ -358,7 +339,7 @@ static void end_revoked(uint64_t conn, void *arg)
         return;
     cx_log_fields(CX_LOG_INFO, "connection revoked",
                   json_pack("{s:I, s:I}", "conn", (json_int_t) s->id, "user_id", (json_int_t) s->user_id));
-    cx_gw_close_session(s, 4401, "Authentication revoked");
+    cx_session_close(s, 4401, "Authentication revoked");
 }
 
 void cx_gw_check_credentials(cx_gateway *gw)
@@ -368,7 +349,7 @@ void cx_gw_check_credentials(cx_gateway *gw)
     int64_t wall_ms = (int64_t) wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
     for (cx_expiry_entry *e; (e = cx_expiry_pop_due(gw->expiry, wall_ms));) {
         cx_session *s = lws_container_of(e, cx_session, expiry);
-        cx_gw_close_session(s, 4401, "Token expired");
+        cx_session_close(s, 4401, "Token expired");
     }
     cx_revalidate_collect(gw->revalidate, end_revoked, gw);
     cx_revalidate_tick(gw->revalidate, lws_now_usecs() / 1000);

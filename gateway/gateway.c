@@ -27,8 +27,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-cx_gateway *cx_gw;
-
 /* ----------------------------------------------------------------- loop */
 
 static void on_tick(lws_sorted_usec_list_t *sul)
@@ -145,6 +143,7 @@ static int setup(cx_gateway *gw, const cx_gateway_config *config)
     info.port = config->port;
     info.iface = config->listen_host;
     info.protocols = cx_gw_protocols;
+    info.user = gw;   /* what callbacks.c finds with lws_context_user(lws_get_context(wsi)): no global */
     int level = cx_deflate_level_setting();   /* permessage-deflate, opt-in (deflate.h) */
     if (level && !(gw->deflate = cx_deflate_new(level)))
         return -1;
@@ -228,7 +227,7 @@ static void teardown(cx_gateway *gw)
 int cx_gateway_run(const cx_gateway_config *config, volatile int *stop)
 {
     static cx_gateway gateway;
-    cx_gateway *gw = cx_gw = &gateway;
+    cx_gateway *gw = &gateway;
     memset(gw, 0, sizeof *gw);
     lws_set_log_level(getenv("CHANX_LWS_DEBUG") ? LLL_ERR | LLL_WARN | LLL_NOTICE | LLL_INFO : LLL_ERR, NULL);
     if (setup(gw, config) != 0) {

@@ -1,8 +1,22 @@
 /*
- * gateway_internal.h — state shared by the gateway's files: the process and
- * its loop (gateway.c), what lws calls (callbacks.c), a client's life
- * (clients.c), the broker side (upstream.c), frames out (outbox.c) and
- * events (events.c). Everything runs on the gateway's one loop thread.
+ * gateway_internal.h — state shared by the gateway's files. Everything runs
+ * on the gateway's one loop thread.
+ *
+ * The files call each other in one direction only (gateway/README.md has
+ * the map; a layer check in make test holds it):
+ *
+ *   gateway.c     the process: setup, the loop, teardown
+ *   callbacks.c   what lws calls; finds the gateway through the context's user pointer
+ *   clients.c     a client's life: upgrade, authentication, messages, close
+ *   upstream.c    envelopes from the broker, the route table, the group mirror
+ *   events.c      server-side events passed through to clients
+ *   outbox.c      frames on their way to clients
+ *   shed.c        the gateway-wide bound on buffered bytes (shed.h)
+ *   session.c     one client's state, its close, the session list
+ *
+ * and beside them the self-contained parts with their own headers (auth,
+ * wire, deflate, keepalive, handshake, docs, ...). A file calls only files
+ * below it: what every layer needs (closing a session) lives at the bottom.
  */
 #ifndef CX_GATEWAY_GATEWAY_INTERNAL_H
 #define CX_GATEWAY_GATEWAY_INTERNAL_H
@@ -67,8 +81,6 @@ typedef struct cx_gateway {
     cx_revalidate *revalidate;   /* revocation checks (revalidate.h) */
 } cx_gateway;
 
-extern cx_gateway *cx_gw;   /* the one gateway of this process, for lws callbacks */
-
 /* upstream.c */
 void cx_gw_upstream_drain(cx_gateway *gw);
 void cx_gw_upstream_free(cx_gateway *gw);
@@ -97,8 +109,6 @@ int cx_gw_on_writeable(cx_gateway *gw, cx_session *s);
 extern const struct lws_protocols cx_gw_protocols[];
 
 /* clients.c */
-/* Closes once the session's queue is flushed; the first code wins. */
-void cx_gw_close_session(cx_session *s, int code, const char *reason);
 /* LWS_CALLBACK_ESTABLISHED: a session in *slot, authentication submitted (or a close queued). */
 void cx_gw_on_established(cx_gateway *gw, struct lws *wsi, cx_session **slot);
 /* The database pool's verdicts: admit (CONNECT, then the held frames) or refuse. */
@@ -107,8 +117,6 @@ void cx_gw_collect_auth_results(cx_gateway *gw);
 void cx_gw_on_receive(cx_gateway *gw, struct lws *wsi, cx_session *s, const void *in, size_t len);
 /* LWS_CALLBACK_CLOSED: DISCONNECT if announced; destroys *slot. */
 void cx_gw_on_closed(cx_gateway *gw, cx_session **slot, int code);
-/* A copy of the session list (closing edits the map); free it. *n = 0 when out of memory. */
-cx_session **cx_gw_sessions_snapshot(cx_gateway *gw, size_t *n);
 void cx_gw_close_everyone(cx_gateway *gw, int code);
 /* Each tick and wake: ends connections whose JWT expired (4401 "Token expired"), starts a
  * revalidation round when due, and ends the connections a finished round found revoked (4401). */

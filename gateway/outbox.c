@@ -87,19 +87,19 @@ void cx_gw_queue(cx_gateway *gw, cx_session *s, const char *a, size_t alen, cons
         /* What it has is a prefix of what was sent, whole frames; what we still hold is dropped with
          * this message, so the close frame follows the kernel's share and reaches a slow reader sooner. */
         cx_frame_queue_clear(&s->out);
-        cx_gw_close_session(s, 1013, "client too slow");
+        cx_session_close(s, 1013, "client too slow");
         return;
     }
     size_t zlen = 0;
     const unsigned char *z = s->deflate && alen + blen >= CX_DEFLATE_MIN_BYTES && gw->deflate
                                  ? cx_deflate_message(gw->deflate, a, alen, b, blen, &zlen) : NULL;
     if (z ? cx_frame_queue_push(&s->out, z, zlen) != 0 : cx_frame_queue_push2(&s->out, a, alen, b, blen) != 0) {
-        cx_gw_close_session(s, 1011, "out of memory");
+        cx_session_close(s, 1011, "out of memory");
         return;
     }
     s->out.tail->rsv1 = z != NULL;
     if (mark_dirty(gw, s) != 0)
-        cx_gw_close_session(s, 1011, "out of memory");
+        cx_session_close(s, 1011, "out of memory");
     else
         cx_gw_count_sent(alen + blen);
     cx_gw_shed_if_over(gw);
@@ -231,6 +231,6 @@ void cx_gw_on_wire_verdict(uint64_t conn, int code, const char *reason, int is_c
         return;
     s->peer_close_code = is_close && !code ? 1005 : code;
     s->close_now = 1;
-    cx_gw_close_session(s, is_close && !code ? 1000 : code, is_close ? "" : reason);
+    cx_session_close(s, is_close && !code ? 1000 : code, is_close ? "" : reason);
     lws_callback_on_writable(s->wsi);
 }

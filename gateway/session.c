@@ -1,12 +1,18 @@
 /*
- * session.c — a client's queues and groups (see session.h).
+ * session.c — a client's queues, groups and close (see session.h).
  *
  * Frames are allocated with LWS_PRE bytes of headroom so lws_write can add
  * the WebSocket header in place without another copy.
+ *
+ * The bottom of the gateway's layers: closing a session and listing the
+ * sessions are here, not in clients.c, because every file that moves frames
+ * (outbox.c, upstream.c, clients.c) must be able to close a client, and a
+ * file below clients.c calling up into it made the gateway's files a circle.
  */
 #include "gateway/session.h"
 #include "gateway/consumer_spec.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +44,24 @@ void cx_session_destroy(cx_session **self_p)
     cx_session_forget_request(self);
     free(self);
     *self_p = NULL;
+}
+
+void cx_session_close(cx_session *self, int code, const char *reason)
+{
+    self->state = SESSION_CLOSING;
+    if (self->close_code)
+        return;
+    self->close_code = code;
+    snprintf(self->close_reason, sizeof self->close_reason, "%s", reason ? reason : "");
+    lws_callback_on_writable(self->wsi);
+}
+
+cx_session **cx_session_snapshot(const cx_idmap *map, size_t *n)
+{
+    *n = cx_idmap_size(map);
+    cx_session **all = malloc((*n + 1) * sizeof *all);
+    *n = all ? cx_idmap_values(map, (void **) all, *n) : 0;
+    return all;
 }
 
 void cx_session_forget_request(cx_session *self)

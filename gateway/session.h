@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <jansson.h>
 #include <libwebsockets.h>
+#include "common/idmap.h"
 #include "gateway/expiry.h"
 #include "gateway/idle_wheel.h"
 #include "gateway/throttle.h"
@@ -72,6 +73,12 @@ typedef struct cx_session {
 
 cx_session *cx_session_new(uint64_t id, struct lws *wsi);
 void cx_session_destroy(cx_session **self_p);
+/* Closes once the session's queue is flushed (outbox.c writes the close frame when lws says the
+ * socket is writable); the first code wins, reason is cut to 63 bytes. */
+void cx_session_close(cx_session *self, int code, const char *reason);
+/* A copy of the sessions in map (conn id → cx_session), to iterate while closing edits the map; the
+ * caller frees it. *n = 0 when out of memory. */
+cx_session **cx_session_snapshot(const cx_idmap *map, size_t *n);
 /* Frees what only CONNECT needed (path, query, headers, kwargs, client): the
  * worker has them now, and an idle connection should cost the gateway as
  * little as possible. */

@@ -57,7 +57,7 @@ static void shed(cx_session *s)
 {
     cx_frame_queue_clear(&s->out);
     cx_frame_queue_clear(&s->pending);
-    cx_gw_close_session(s, 1013, "server overloaded");
+    cx_session_close(s, 1013, "server overloaded");
     lws_callback_on_writable(s->wsi);
     lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, CX_SHED_CLOSE_SECS);
 }
@@ -70,7 +70,7 @@ void cx_gw_shed_if_over(cx_gateway *gw)
     if (gw->buffered <= bound)
         return;
     size_t n, before = gw->buffered, closed = 0;
-    cx_session **all = cx_gw_sessions_snapshot(gw, &n);
+    cx_session **all = cx_session_snapshot(gw->sessions, &n);
     qsort(all, n, sizeof *all, by_held_descending);
     for (size_t i = 0; i < n && gw->buffered > bound / 4 * 3 && held(all[i]) > 0; i++, closed++)
         shed(all[i]);

@@ -199,7 +199,7 @@ static void dispatch(cx_gateway *gw, const cx_env *env)
     case CX_ENV_CLOSE: {
         char reason[64];
         snprintf(reason, sizeof reason, "%.*s", (int) env->text.len, env->text.ptr);
-        cx_gw_close_session(s, (int) env->code, reason);
+        cx_session_close(s, (int) env->code, reason);
         break;
     }
     case CX_ENV_GROUP_ADD:
@@ -242,7 +242,7 @@ void cx_gw_reintroduce(cx_gateway *gw)
 {
     gw->have_routes = 0;
     size_t n, resumed = 0;
-    cx_session **all = cx_gw_sessions_snapshot(gw, &n);
+    cx_session **all = cx_session_snapshot(gw->sessions, &n);
     for (size_t i = 0; i < n; i++) {
         cx_session *s = all[i];
         if (!s->announced)

@@ -14,8 +14,20 @@
  *      is published to them afterwards reaches this client; a refusal closes
  *      with 4000 + status (4401, 4403, 4404);
  *   3. send(action, payload); handlers per action receive what arrives;
- *      request() resolves when the consumer answers {"action":"complete"}
- *      (the deployment's CHANX_SEND_COMPLETION or the consumer's send_completion).
+ *      request() sends the frame with a "ref" and resolves on the reply
+ *      carrying that ref (Chanx 2.11.2), or with {untilComplete: true} on the
+ *      consumer's {"action":"complete"} (CHANX_SEND_COMPLETION or send_completion).
+ *
+ * Topics (Chanx 2.10's wire protocol, chanx/core/topic.py and
+ * chanx/messages/topic.py): client.topic("room:lobby") is a handle on one
+ * stream of the socket. Its frames carry {"version": 1, "topic", "ref"};
+ * subscribe() is answered "subscribed" or an "error" whose payload has a
+ * reason (unknown_topic, unauthorized, not_subscribed, too_many_subscriptions),
+ * pushes carry the topic and no ref, replies the request's ref. Refs are
+ * "1", "2", ... per client, so a reply finds its request whatever topic it is
+ * on, and an error rejects only the request it answers: other handles go on.
+ * After a reconnect every handle that was subscribed (and not unsubscribed)
+ * subscribes again by itself, since a disconnect leaves every topic.
  *
  * Reconnection: when the connection drops the client reconnects by itself,
  * with jittered exponential backoff, and authenticates again. It stops for
@@ -30,6 +42,14 @@
  *     await chat.connect();
  *     chat.send("chat", { message: "hi" });
  *
+ *     const hub = new ChanxClient("ws://127.0.0.1:8000/ws/hub/", { token });
+ *     await hub.connect();
+ *     const lobby = hub.topic("room:lobby");
+ *     lobby.on("said", (payload) => console.log(payload.user, payload.text));
+ *     await lobby.subscribe();                      // rejects with error.reason "unauthorized", ...
+ *     lobby.send("say", { text: "hi" });
+ *     const reply = await lobby.request("echo", { text: "back to me" });   // {action: "echoed", ...}
+ *
  * In node before 22, pass a WebSocket implementation: new ChanxClient(url, { WebSocket }), WebSocket
  * being npm's ws (import WebSocket from "ws") or Debian's node-ws, which an ES module loads with
  * createRequire(import.meta.url)("ws") under NODE_PATH=/usr/share/nodejs.
@@ -42,19 +62,45 @@ export const NO_RETRY_CODES = Object.freeze([4401, 4403, 4404]);
 /**
  * An error of the client. Fields:
  *   code     WebSocket close code (number) when the connection closed, else undefined
- *   reason   close reason (string), possibly empty
+ *   reason   close reason (string), possibly empty; for an error frame (a topic's, or a reply's),
+ *            its payload's reason: "unknown_topic", "unauthorized", "not_subscribed",
+ *            "too_many_subscriptions" (undefined for validation errors, whose payload is a list)
+ *   detail   an error frame's payload.detail (string), else undefined
  *   payload  the server's payload when it answered with an error or a refusal
- *   replies  for request(): the messages received before the error
+ *   replies  for request(): the messages received before the error (the error frame included)
  */
 export class ChanxError extends Error {
-  constructor(message, { code, reason, payload, replies } = {}) {
+  constructor(message, { code, reason, detail, payload, replies } = {}) {
     super(message);
     this.name = "ChanxError";
     this.code = code;
     this.reason = reason;
+    this.detail = detail;
     this.payload = payload;
     this.replies = replies;
   }
+}
+
+/** Calls every handler; one that throws is reported (reportError in browsers, else console.error) and
+ * the others still run, so a handler's bug on an odd frame cannot stop the client reading. */
+function callEach(handlers, payload, message) {
+  for (const h of handlers) {
+    try {
+      h(payload, message);
+    } catch (e) {
+      (globalThis.reportError || console.error)(e);
+    }
+  }
+}
+
+/** The ChanxError for an error frame {"action": "error", "topic"?, "ref"?, "payload": ...}. */
+function frameError(message) {
+  const p = message.payload;
+  const reason = typeof p?.reason === "string" ? p.reason : undefined;
+  const detail = typeof p?.detail === "string" ? p.detail : undefined;
+  const where = typeof message.topic === "string" ? `topic ${message.topic}: ` : "";
+  return new ChanxError(`${where}${reason || "the consumer answered with an error"}${detail ? ` (${detail})` : ""}`,
+                        { reason, detail, payload: p, replies: [message] });
 }
 
 const DEFAULTS = {
@@ -121,15 +167,19 @@ export class ChanxClient {
     this.attempt = 0;
     this.handlers = new Map(); // action → Set of handlers
     this.listeners = new Map(); // event → Set of listeners
-    this.pending = []; // one entry per message sent on this connection, in order (completion FIFO)
+    this.pending = []; // one entry per frame sent on this connection, in order (completion FIFO)
+    this.refs = new Map(); // ref → what waits for its answer: {resolve, reject, timer, expect?, join?, leave?}
+    this.lastRef = 0; // refs are "1", "2", ... for the client's whole life, across reconnects
+    this.topics = new Map(); // topic name → ChanxTopic
     this.ws = null;
     this.timer = null;
     this.lastAuthentication = null;
   }
 
   /**
-   * Calls handler(payload, message) for every message with this action (also "authentication",
-   * "error", "complete"); "*" receives every message. Returns a function that removes it.
+   * Calls handler(payload, message) for every message with this action that is not on a topic
+   * (also "authentication", "error", "complete"); "*" receives every message, topic frames
+   * included. Topic frames go to their handle's on(). Returns a function that removes it.
    */
   on(action, handler) {
     if (!this.handlers.has(action)) this.handlers.set(action, new Set());
@@ -210,6 +260,8 @@ export class ChanxClient {
     this.state = "authenticated";
     this.attempt = 0;
     this.lastAuthentication = payload;
+    // A disconnect left every topic (the server's rule): the handles still wanted join again.
+    for (const t of this.topics.values()) if (t.wanted) t.join();
     this.emit("authenticated", payload);
     this.settle(null, payload);
   }
@@ -229,22 +281,45 @@ export class ChanxClient {
     } catch {
       return; // the server only sends JSON objects; anything else is not ours to interpret
     }
-    const action = message?.[this.options.actionKey];
-    const payload = message?.payload;
+    if (!message || typeof message !== "object" || Array.isArray(message)) return;
+    // Topic frames and the gateway's own use "action" whatever the consumer's action_key.
+    const action = message[this.options.actionKey] ?? message.action;
+    const payload = message.payload;
+    // An envelope field of the wrong type is not an envelope: such a frame is handled as a plain one.
+    const topic = typeof message.topic === "string" ? message.topic : undefined;
+    const ref = typeof message.ref === "string" ? message.ref : undefined;
     if (action === "authentication" && this.state === "connecting") {
       clearTimeout(authTimer);
       if (payload?.status_code === 200) this.authenticated(payload);
       else this.refusal = payload; // the close (4000 + status) follows
     }
-    if (action === "complete") this.complete();
-    else if (this.pending.length && this.pending[0].request && action !== "group_complete" &&
+    if (ref !== undefined && this.refs.has(ref)) this.answer(ref, action, message);
+    const plain = ref === undefined && topic === undefined; // only plain frames feed the completion FIFO
+    if (plain && action === "complete") this.complete();
+    else if (plain && this.pending.length && this.pending[0].request && action !== "group_complete" &&
              action !== "authentication") this.pending[0].replies.push(message);
-    for (const h of this.handlers.get(action) || []) h(payload, message);
-    for (const h of this.handlers.get("*") || []) h(payload, message);
+    if (topic !== undefined) this.topics.get(topic)?.dispatch(action, payload, message);
+    else callEach(this.handlers.get(action) || [], payload, message);
+    callEach(this.handlers.get("*") || [], payload, message);
+  }
+
+  /**
+   * A frame carrying the ref of something that waits: an error rejects it (and only it); an entry
+   * that expects an action ("subscribed", "unsubscribed") waits past others; a request resolves
+   * with the first reply, or null when the consumer's completion comes first (it answered nothing).
+   */
+  answer(ref, action, message) {
+    const entry = this.refs.get(ref);
+    if (action !== "error" && entry.expect && action !== entry.expect) return;
+    this.refs.delete(ref);
+    clearTimeout(entry.timer);
+    if (action === "error") entry.reject(frameError(message));
+    else entry.resolve(action === "complete" && !entry.expect ? null : message);
   }
 
   complete() {
     const head = this.pending.shift();
+    if (head?.ref !== undefined && this.refs.has(head.ref)) this.answer(head.ref, "complete", { action: "complete" });
     if (!head || !head.request) return;
     clearTimeout(head.timer);
     const error = head.replies.find((m) => m[this.options.actionKey] === "error");
@@ -260,6 +335,16 @@ export class ChanxClient {
     this.refusal = undefined;
     // Requests in flight fail: whether the server handled them is unknown, and resending is the caller's call.
     for (const p of this.pending.splice(0)) if (p.request) { clearTimeout(p.timer); p.reject(error); }
+    // A disconnect leaves every topic: an unsubscribe in flight is done, a subscribe is sent again
+    // once authenticated again (its callers keep waiting), anything else rejects.
+    const refs = [...this.refs.values()];
+    this.refs.clear();
+    for (const entry of refs) {
+      clearTimeout(entry.timer);
+      if (entry.leave) entry.resolve(null);
+      else if (!entry.join) entry.reject(error);
+    }
+    for (const t of this.topics.values()) t.dropped();
     if (wasConnecting) this.settle(error);
     const retry = this.options.reconnect && !this.stopped && !NO_RETRY_CODES.includes(code) &&
                   this.attempt < this.options.maxRetries;
@@ -305,13 +390,21 @@ export class ChanxClient {
   }
 
   /**
-   * Sends a message and resolves with the messages received until the server's
-   * {"action":"complete"} for it (an array, possibly empty; group messages that arrive meanwhile
-   * are included). Rejects with a ChanxError carrying the error payload when one of them is
-   * {"action":"error"}, when the connection closes first (the message is not re-sent) or after
-   * timeoutMs (default options.requestTimeoutMs). Needs completion messages on the server.
+   * Sends {"version": 1, "ref": <new ref>, "action": action, "payload": payload} and resolves with
+   * the first message carrying that ref (Chanx 2.11.2's ref on plain frames: the whole message,
+   * e.g. {"version": 1, "ref": "9", "action": "pong", "payload": null}), or with null when the
+   * consumer's completion comes first (it answered nothing of its own). Rejects with a ChanxError
+   * when the reply is {"action": "error"} (payload: the validation errors or {reason, detail}),
+   * when the connection closes first (the message is not re-sent) or after timeoutMs (default
+   * options.requestTimeoutMs).
+   *
+   * With {untilComplete: true} it sends the plain frame (no ref) and resolves with every message
+   * received until the server's {"action":"complete"} for it (an array, possibly empty; group
+   * messages arriving meanwhile included), rejecting when one of them is an error. That form
+   * needs completion messages on the server (CHANX_SEND_COMPLETION or send_completion).
    */
-  request(action, payload, { timeoutMs = this.options.requestTimeoutMs } = {}) {
+  request(action, payload, { timeoutMs = this.options.requestTimeoutMs, untilComplete = false } = {}) {
+    if (!untilComplete) return this.requestRef(undefined, action, payload, timeoutMs);
     return new Promise((resolve, reject) => {
       const entry = { request: true, replies: [], resolve, reject, timer: null };
       const message = { [this.options.actionKey]: action };
@@ -329,11 +422,186 @@ export class ChanxClient {
     });
   }
 
+  /**
+   * Sends {"version": 1, "topic"?: topic, "ref": <new ref>, action, "payload"?} and returns the ref
+   * (a string). entry, when given, waits for the answer (see answer()); entry.timeoutMs rejects it
+   * after that long. Throws a ChanxError when not connected: nothing is queued. Topic frames use
+   * the key "action" (Chanx's topic messages); plain frames the consumer's actionKey.
+   */
+  sendRef(topic, action, payload, entry) {
+    if (!this.ready) throw new ChanxError(`not connected (state ${this.state}): nothing sent`);
+    this.lastRef += 1;
+    const ref = String(this.lastRef);
+    const frame = { version: 1 };
+    if (topic !== undefined) frame.topic = topic;
+    frame.ref = ref;
+    frame[topic === undefined ? this.options.actionKey : "action"] = action;
+    if (payload !== undefined) frame.payload = payload;
+    this.ws.send(JSON.stringify(frame));
+    // The worker completes every frame with a plain {"action":"complete"} (no ref), so ref'd frames
+    // hold their place in the completion FIFO too; a request whose completion comes first resolves null.
+    this.pending.push({ request: false, ref });
+    if (entry) {
+      this.refs.set(ref, entry);
+      if (entry.timeoutMs !== undefined)
+        entry.timer = setTimeout(() => {
+          if (this.refs.get(ref) !== entry) return;
+          this.refs.delete(ref);
+          entry.reject(new ChanxError(`no reply to "${action}"${topic ? ` on ${topic}` : ""} (ref ${ref}) within ${entry.timeoutMs} ms`));
+        }, entry.timeoutMs);
+    }
+    return ref;
+  }
+
+  /** A request by ref (request() and ChanxTopic.request()): a promise of the reply message. */
+  requestRef(topic, action, payload, timeoutMs) {
+    return new Promise((resolve, reject) => {
+      try {
+        this.sendRef(topic, action, payload, { resolve, reject, timeoutMs });
+      } catch (e) {
+        reject(e);
+      }
+    });
+  }
+
+  /**
+   * The handle of one topic ("room:lobby"), created on first use and the same object after:
+   * see ChanxTopic. Throws a ChanxError unless name is a non-empty string.
+   */
+  topic(name) {
+    if (typeof name !== "string" || !name) throw new ChanxError(`a topic name is a non-empty string, not ${JSON.stringify(name)}`);
+    if (!this.topics.has(name)) this.topics.set(name, new ChanxTopic(this, name));
+    return this.topics.get(name);
+  }
+
   /** Closes with code (default 1000) and stops reconnecting. Requests in flight reject. */
   close(code = 1000, reason = "") {
     this.stopped = true;
     clearTimeout(this.timer);
     if (this.ws) this.ws.close(code, reason);
     else if (this.state !== "closed") this.stop(code, reason);
+  }
+}
+
+/**
+ * One topic of a multiplexed socket (Chanx 2.10's Topic, seen from the client): get it with
+ * client.topic(name). Frames it sends carry {"version": 1, "topic": name, "ref"}.
+ *
+ *   subscribe({timeoutMs})   resolves with the "subscribed" message once the server subscribed the
+ *                            connection (waiting for connect() or a reconnect if need be); rejects
+ *                            with a ChanxError whose reason is the error frame's ("unknown_topic",
+ *                            "unauthorized", "too_many_subscriptions") and detail its detail, or
+ *                            after timeoutMs (default options.requestTimeoutMs). From then on the
+ *                            handle is resubscribed after every reconnect until unsubscribe();
+ *                            a refused resubscription ends that (the error reaches on("error")).
+ *   unsubscribe({timeoutMs}) resolves with the "unsubscribed" message (null when not connected:
+ *                            a disconnect already left the topic); pending subscribe() calls reject.
+ *   send(action, payload)    sends on the topic and returns its ref; an error answering it reaches
+ *                            on("error"). Throws a ChanxError when not connected.
+ *   request(action, payload, {timeoutMs})
+ *                            resolves with the reply carrying the frame's ref (the whole message,
+ *                            e.g. {"version": 1, "topic", "ref", "action": "echoed", "payload"}),
+ *                            or null when only the consumer's completion answers; rejects like
+ *                            client.request() (not_subscribed: error.reason "not_subscribed").
+ *   on(action, fn)           fn(payload, message) for every frame on this topic with that action
+ *                            (pushes, replies, "subscribed", "error"); "*" for all of them.
+ *                            Returns a function that removes it.
+ *   subscribed               whether the server has this connection subscribed now (boolean).
+ */
+export class ChanxTopic {
+  constructor(client, name) {
+    this.client = client;
+    this.name = name;
+    this.handlers = new Map(); // action → Set of handlers
+    this.waiters = new Set(); // subscribe() calls not settled yet
+    this.wanted = false; // subscribe() was called and unsubscribe() not since: join on every connection
+    this.joining = false; // a subscribe frame is in flight on this connection
+    this.subscribed = false;
+  }
+
+  on(action, handler) {
+    if (!this.handlers.has(action)) this.handlers.set(action, new Set());
+    this.handlers.get(action).add(handler);
+    return () => this.handlers.get(action)?.delete(handler);
+  }
+
+  dispatch(action, payload, message) {
+    callEach([...(this.handlers.get(action) || []), ...(this.handlers.get("*") || [])], payload, message);
+  }
+
+  subscribe({ timeoutMs = this.client.options.requestTimeoutMs } = {}) {
+    this.wanted = true;
+    if (this.subscribed) return Promise.resolve(this.lastSubscribed);
+    return new Promise((resolve, reject) => {
+      const waiter = { resolve, reject };
+      waiter.timer = setTimeout(() => {
+        this.waiters.delete(waiter);
+        reject(new ChanxError(`no "subscribed" for ${this.name} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiters.add(waiter);
+      if (this.client.ready && !this.joining) this.join();
+    });
+  }
+
+  /** Sends subscribe on this connection (by subscribe(), or the client after a reconnect). */
+  join() {
+    this.joining = true;
+    this.client.sendRef(this.name, "subscribe", undefined, {
+      expect: "subscribed", join: true,
+      resolve: (message) => this.joined(message),
+      reject: (error) => this.refused(error),
+    });
+  }
+
+  joined(message) {
+    this.joining = false;
+    this.subscribed = this.wanted; // an unsubscribe() sent meanwhile follows on the wire
+    this.lastSubscribed = message;
+    this.settle(null, message);
+  }
+
+  refused(error) {
+    this.joining = false;
+    this.wanted = false;
+    this.settle(error);
+  }
+
+  /** The connection dropped: the server left the topic; a wanted handle joins again later. */
+  dropped() {
+    this.joining = false;
+    this.subscribed = false;
+  }
+
+  settle(error, value) {
+    const waiters = [...this.waiters];
+    this.waiters.clear();
+    for (const w of waiters) {
+      clearTimeout(w.timer);
+      if (error) w.reject(error);
+      else w.resolve(value);
+    }
+  }
+
+  unsubscribe({ timeoutMs = this.client.options.requestTimeoutMs } = {}) {
+    this.wanted = false;
+    this.settle(new ChanxError(`unsubscribed from ${this.name} before it was subscribed`));
+    if (!this.client.ready) {
+      this.subscribed = false;
+      return Promise.resolve(null);
+    }
+    return new Promise((resolve, reject) => {
+      this.client.sendRef(this.name, "unsubscribe", undefined, {
+        expect: "unsubscribed", leave: true, timeoutMs, reject,
+        resolve: (message) => { this.subscribed = false; resolve(message); },
+      });
+    });
+  }
+
+  send(action, payload) {
+    return this.client.sendRef(this.name, action, payload);
+  }
+
+  request(action, payload, { timeoutMs = this.client.options.requestTimeoutMs } = {}) {
+    return this.client.requestRef(this.name, action, payload, timeoutMs);
   }
 }

@@ -2,11 +2,13 @@
  * The deployment's documentation and the tools built on it, end to end: the
  * AsyncAPI 3.0 document a gateway serves (validated against the official JSON
  * Schema, tests/docs/validate_asyncapi.py), `chanx-admin asyncapi`, the
- * playground in headless Chromium (tests/browser/) and the JavaScript client
- * (clients/js/test/), each against a live stack started here by the kit.
+ * playground in headless Chromium (tests/browser/), the JavaScript client
+ * (clients/js/test/) and clients/python's WebSocket client (clients/python/tests/),
+ * each against a live stack started here by the kit (with examples/hub, whose
+ * topics the clients' handles speak to, and chanx-api).
  *
  * The browser and client tests are node programs (node's test runner, Debian's
- * node-ws and chromium); this file starts the stack, creates the users, and
+ * node-ws and chromium) and a python3 unittest file; this file starts the stack, creates the users, and
  * passes the gateway's address and tokens in the environment.
  */
 #include <chanx/testing.h>
@@ -23,17 +25,18 @@ static cx_stack *stack;
 
 static void start(int playground)
 {
-    static char chat[600], echo[600], probe[600], notifications[600];
+    static char chat[600], echo[600], probe[600], notifications[600], hub[600];
     const char *bin = getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build";
     snprintf(chat, sizeof chat, "%s/plugins/chat.so", bin);
     snprintf(echo, sizeof echo, "%s/plugins/echo.so", bin);
     snprintf(probe, sizeof probe, "%s/test-plugins/auth_probe.so", bin);
     snprintf(notifications, sizeof notifications, "%s/plugins/notifications.so", bin);
-    static const char *files[5];
-    files[0] = chat, files[1] = echo, files[2] = probe, files[3] = notifications, files[4] = NULL;
+    snprintf(hub, sizeof hub, "%s/plugins/hub.so", bin);
+    static const char *files[6];
+    files[0] = chat, files[1] = echo, files[2] = probe, files[3] = notifications, files[4] = hub, files[5] = NULL;
     static const char *const on[] = { "CHANX_PLAYGROUND=on", "CHANX_SEND_COMPLETION=on", NULL };
     static const char *const off[] = { "CHANX_SEND_COMPLETION=on", NULL };
-    stack = cx_stack_start(&(cx_stack_options) { .plugin_files = files, .env = playground ? on : off });
+    stack = cx_stack_start(&(cx_stack_options) { .plugin_files = files, .env = playground ? on : off, .api = 1 });
 }
 
 static void stop(void) { cx_stack_stop(&stack); }
@@ -172,6 +175,15 @@ static void export_stack(void)
     setenv("CHANX_TEST_WS", value, 1);
     setenv("CHANX_TEST_TOKEN", cx_db_token(stack, cx_db_create_user(stack, "alice", 0)), 1);
     setenv("CHANX_TEST_TOKEN2", cx_db_token(stack, cx_db_create_user(stack, "bob", 0)), 1);
+    /* carol's connections are the ones the tests close from the server side (/api/disconnect) */
+    int64_t carol = cx_db_create_user(stack, "carol", 0);
+    setenv("CHANX_TEST_TOKEN3", cx_db_token(stack, carol), 1);
+    snprintf(value, sizeof value, "%lld", (long long) carol);
+    setenv("CHANX_TEST_USER3", value, 1);
+    setenv("CHANX_TEST_STAFF_TOKEN", cx_db_token(stack, cx_db_create_user(stack, "root", CX_USER_STAFF_FLAG)), 1);
+    snprintf(value, sizeof value, "http://127.0.0.1:%d", cx_stack_api_port(stack));
+    setenv("CHANX_API_URL", value, 1);
+    setenv("CHANX_API_KEY", CX_TEST_API_KEY, 1);
     setenv("NODE_PATH", "/usr/share/nodejs", 1);   /* Debian's node-ws */
 }
 
@@ -189,4 +201,12 @@ Test(docs, javascript_client_against_a_live_stack)
     export_stack();
     cr_assert_eq(run("timeout 100 node --test --test-timeout=30000 --test-reporter=spec clients/js/test/"), 0,
                  "the JavaScript client's tests pass (their output above)");
+}
+
+Test(docs, python_websocket_client_against_a_live_stack)
+{
+    start(0);
+    export_stack();
+    cr_assert_eq(run("timeout 100 /usr/bin/python3 -m unittest -v clients/python/tests/test_websocket.py"), 0,
+                 "clients/python's WebSocket client tests pass (their output above)");
 }

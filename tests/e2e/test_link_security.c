@@ -404,6 +404,31 @@ Test(link_batch_limit, batches_stay_under_the_links_message_limit)
     }
     for (int i = 0; i < 10; i++)
         free(texts[i]);
+/* RESUME is how a gateway gets its connections back after a broker restart: a gateway must not get
+ * another gateway's connection (and its client's traffic) by re-announcing its id. */
+Test(link_security, a_gateway_cannot_take_over_another_gateways_connection_by_re_announcing_it)
+{
+    int64_t alice = cx_db_create_user(stack, "alice", 0);
+    cx_communicator *victim = cx_communicator_new(stack, "/ws/cons_probe/strict/", cx_db_token_header(stack, alice));
+    cx_assert_authenticated_status_ok(victim);
+    uint64_t conn = conn_of(victim);
+    json_decref(cx_receive_until_action(victim, "complete", 3000));
+
+    rogue *r = rogue_new("gateway-rogue", GATEWAY_KEY);
+    rogue_hello(r, CX_ROLE_GATEWAY, "gateway-rogue");
+    rogue_pump(r, 300);
+    cx_env resume = { .type = CX_ENV_RESUME, .conn = conn }, done = { .type = CX_ENV_RESUME, .conn = 0 };
+    rogue_send(r, &resume);
+    rogue_send(r, &done);
+    rogue_pump(r, 300);
+    char *log = cx_stack_log(stack, "broker", "re-announced a connection another peer holds", 5000);
+    cr_assert_not_null(log, "no log record of the refused RESUME");
+    cr_assert(strstr(log, "gateway-rogue") && strstr(log, "\"type\":\"RESUME\""));
+    free(log);
+    json_decref(cx_request(victim, "ping", NULL, "pong", 10000));   /* still served, through its own gateway */
+    json_decref(cx_receive_until_action(victim, "complete", 3000));
+    rogue_pump(r, 300);
+    cr_assert_eq(r->seen[CX_ENV_SEND] + r->seen[CX_ENV_CLOSE], 0, "the rogue got the victim's traffic");
     rogue_destroy(&r);
 }
 

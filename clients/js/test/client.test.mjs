@@ -69,8 +69,8 @@ test("connect waits for the authentication message; send, handlers and request()
   assert.equal(auth.status_code, 200);
   assert.equal(c.state, "authenticated");
   c.send("ping");
-  const replies = await c.request("ping");
-  assert.deepEqual(replies, [{ action: "pong", payload: null }], "request() resolves with the replies up to complete");
+  const replies = await c.request("ping", undefined, { untilComplete: true });
+  assert.deepEqual(replies, [{ action: "pong", payload: null }], "request(untilComplete) resolves with the replies up to complete");
   assert.equal(pongs.length, 2, "the handler saw both pongs, the plain send's and the request's");
   c.close();
   await until(c, "stopped");
@@ -85,7 +85,7 @@ test("request() rejects with the validation errors the consumer answered", live,
   assert.equal(e.payload[0].type, "missing");
   assert.deepEqual(e.payload[0].loc, ["payload", "message"]);
   // the connection is still usable
-  assert.deepEqual(await c.request("ping"), [{ action: "pong", payload: null }]);
+  assert.deepEqual(await c.request("ping"), { action: "pong", payload: null, ref: "2" }, "request() resolves on the reply with its ref");
   c.close();
 });
 
@@ -94,7 +94,7 @@ test("group messages reach per-action handlers with is_mine / is_current", live,
   const bob = client("/ws/chat/js-room/", { token: token2 });
   await Promise.all([alice.connect(), bob.connect()]);
   const got = new Promise((resolve) => bob.on("chat", (payload, message) => resolve(message)));
-  const replies = await alice.request("chat", { message: "hi bob" });
+  const replies = await alice.request("chat", { message: "hi bob" }, { untilComplete: true });
   assert.deepEqual(replies, [{ action: "chat", payload: { message: "hi bob" }, is_mine: true, is_current: true }]);
   assert.deepEqual(await got, { action: "chat", payload: { message: "hi bob" }, is_mine: false, is_current: false });
   alice.close();
@@ -157,7 +157,7 @@ test("a dropped connection reconnects with backoff and authenticates again; noth
 
   await reauthenticated;
   assert.equal(c.state, "authenticated");
-  assert.deepEqual(await c.request("chat", { message: "after reconnect" }),
+  assert.deepEqual(await c.request("chat", { message: "after reconnect" }, { untilComplete: true }),
                    [{ action: "chat", payload: { message: "after reconnect" }, is_mine: true, is_current: true }]);
   await sleep(200);
   assert.deepEqual(seen, ["after reconnect"], "the lost message was never re-sent behind the caller's back");

@@ -13,7 +13,9 @@ for Chanx's consumer class methods reads the same:
 They talk to ``chanx-api`` over HTTP with the standard library only; the address and key come from
 ``CHANX_API_URL`` (default ``http://127.0.0.1:8001``) and ``CHANX_API_KEY``, or from an explicit
 :class:`ChanxClient`. Django Channels code keeps working unchanged through
-:class:`chanx_client.layers.ChanxChannelLayer`.
+:class:`chanx_client.layers.ChanxChannelLayer`. Tests and scripts talk to a consumer as a browser does
+with :class:`chanx_client.websocket.WebSocketClient` (asyncio; needs python3-websockets, so it is
+imported from its module only): topic handles, requests by ref, reconnection.
 """
 
 from .client import (
