@@ -29,6 +29,12 @@
  * has what it sends gathered until cx_link_flush (or the next tick, or
  * CX_BATCH_MAX_BYTES), which it calls once per loop turn before it waits:
  * one message, one CURVE box, one hand-off to the I/O thread for the turn.
+ * A long turn (a worker draining thousands of envelopes under a sanitizer)
+ * must not hold what it sends for long: the broker takes a peer it has not
+ * heard from within the heartbeat timeout for dead. So a batch older than
+ * CX_LINK_BATCH_MAX_AGE_MS leaves at the next send or receive, whichever
+ * comes first: what an unbatched link would have sent at once waits at most
+ * that long, or until the turn ends.
  */
 #include "common/link.h"
 #include "common/curve.h"
@@ -39,6 +45,7 @@
 #include <sched.h>
 
 #define CX_LINK_MAX_BACKLOG (64u * 1024u * 1024u)
+#define CX_LINK_BATCH_MAX_AGE_MS 2
 
 #include <czmq.h>
 #include <errno.h>
@@ -60,6 +67,7 @@ struct cx_link {
     int in_batch;
     cx_batch *out;         /* what this loop turn sends, with cx_link_batch on */
     size_t batch_max;      /* cx_link_batch_max() */
+    int64_t out_since;     /* when out got its first envelope */
     int64_t last_heard;
     int64_t last_sent;
     int lost;
@@ -276,6 +284,14 @@ int cx_link_flush(cx_link *self)
     return rc;
 }
 
+/* See the top: a batch older than CX_LINK_BATCH_MAX_AGE_MS leaves now. */
+static int flush_if_old(cx_link *self)
+{
+    if (!self->out || cx_batch_count(self->out) == 0 || cx_now_ms() - self->out_since < CX_LINK_BATCH_MAX_AGE_MS)
+        return 0;
+    return cx_link_flush(self);
+}
+
 int cx_link_send_raw(cx_link *self, const void *data, size_t len)
 {
     if (!self->out)
@@ -285,7 +301,11 @@ int cx_link_send_raw(cx_link *self, const void *data, size_t len)
     if (cx_batch_count(self->out) > 0 && cx_batch_bytes(self->out) + CX_BATCH_FRAMING + len > self->batch_max
         && cx_link_flush(self) != 0)
         return -1;
-    return cx_batch_add(self->out, data, len);
+    if (cx_batch_count(self->out) == 0)
+        self->out_since = cx_now_ms();
+    if (cx_batch_add(self->out, data, len) != 0)
+        return -1;
+    return flush_if_old(self);
 }
 
 int cx_link_send(cx_link *self, const cx_env *env)
@@ -341,6 +361,7 @@ cx_link_event cx_link_recv(cx_link *self, cx_env *env)
 {
     const void *data;
     size_t len;
+    flush_if_old(self);
     while (next_envelope(self, &data, &len)) {
         if (cx_decoder_decode(self->dec, data, len, env) != 0) {
             cx_warn("dropped a malformed envelope from the broker: %s", cx_decoder_error(self->dec));
