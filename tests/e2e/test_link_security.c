@@ -404,6 +404,9 @@ Test(link_batch_limit, batches_stay_under_the_links_message_limit)
     }
     for (int i = 0; i < 10; i++)
         free(texts[i]);
+    rogue_destroy(&r);
+}
+
 /* RESUME is how a gateway gets its connections back after a broker restart: a gateway must not get
  * another gateway's connection (and its client's traffic) by re-announcing its id. */
 Test(link_security, a_gateway_cannot_take_over_another_gateways_connection_by_re_announcing_it)
