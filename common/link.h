@@ -45,8 +45,8 @@ int cx_link_send(cx_link *self, const cx_env *env);
 /* Sends bytes that are already an encoded envelope. */
 int cx_link_send_raw(cx_link *self, const void *data, size_t len);
 /* From now on what is sent is gathered into one message (proto/batch.h) until cx_link_flush, which the
- * owner calls once per loop turn before it waits (cx_link_tick flushes too, and cx_link_next_tick_ms
- * says 0 while a batch waits). A batch needs a broker of this version or later: upgrade the broker
+ * owner calls once per loop turn before it waits (cx_link_tick flushes too, cx_link_next_tick_ms says 0
+ * while a batch waits, and a batch 2 ms old leaves at the next send or receive). A batch needs a broker of this version or later: upgrade the broker
  * first. 0, or -1 without memory. */
 int cx_link_batch(cx_link *self);
 /* Sends the gathered batch as one message; 0, or -1 as cx_link_send. */
