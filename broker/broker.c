@@ -118,7 +118,8 @@ static void publish_state(cx_broker *self)
                           .routes = cx_route_table_size(self->routes),
                           .stranger_bytes = cx_rebuild_stranger_bytes(self->rebuild) };
     for (cx_broker_peer *p = zhashx_first(self->peers); p; p = zhashx_next(self->peers))
-        *(p->role == CX_ROLE_WORKER ? &s.workers : &s.gateways) += 1;
+        if (!p->supervisor)   /* a worker supervisor serves nothing itself: its children are the workers */
+            *(p->role == CX_ROLE_WORKER ? &s.workers : &s.gateways) += 1;
     cx_broker_metrics_state(&s);
 }
 

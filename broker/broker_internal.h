@@ -9,6 +9,7 @@
  *   broker.c      the loop: reads, dispatches, replays what the rebuild released
  *   dispatch.c    the table envelope type → handler
  *   events.c      EVENT and CLOSE_TARGET from the application
+ *   worker_exit.c WORKER_EXIT from a worker supervisor: a worker process died
  *   peers.c       who the peers are, offences, heartbeats, route publishing
  *   rebuild.c     state learned back after a restart; what waits meanwhile
  *   conns.c       a connection's pins and groups
@@ -46,6 +47,7 @@ typedef struct {
     const cx_role_rule *rule;    /* what it may send (roles.c) */
     char key[41];                /* its CURVE public key (Z85), "" on plain links: offences count here (bans.h) */
     uint64_t pid;
+    int supervisor;              /* a worker supervisor (HELLO flag): serves nothing, reports WORKER_EXIT */
     int64_t last_heard;
     cx_idmap *conns;             /* conn id → conn */
     cx_batch *out;               /* what this loop turn sends it, when its HELLO said it reads batches (send.c) */
@@ -87,6 +89,10 @@ void cx_broker_dispatch(cx_broker *self, const char *id, size_t idlen, zmq_msg_t
 /* events.c: from an API peer, answered with RESULT (what it may send is the api row of roles.c). */
 void cx_broker_on_event(cx_broker *self, cx_broker_peer *api, const cx_env *env, zmq_msg_t *msg);
 void cx_broker_on_close_target(cx_broker *self, cx_broker_peer *api, const cx_env *env, zmq_msg_t *msg);
+
+/* worker_exit.c: WORKER_EXIT from a worker supervisor: its child's connections are closed at once
+ * (1011 "consumer crashed" for the one whose callback crashed). */
+void cx_broker_on_worker_exit(cx_broker *self, cx_broker_peer *supervisor, const cx_env *env, zmq_msg_t *msg);
 
 /* peers.c */
 /* zhashx destructor of the peers table. */

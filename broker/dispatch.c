@@ -219,6 +219,7 @@ static const struct {
     [CX_ENV_GROUP_SEND] = { on_group_send, WAITS_FOR_REBUILD },  /* worker */
     [CX_ENV_EVENT] = { cx_broker_on_event, 0 },                  /* api (events.c) */
     [CX_ENV_CLOSE_TARGET] = { cx_broker_on_close_target, 0 },    /* api (events.c) */
+    [CX_ENV_WORKER_EXIT] = { cx_broker_on_worker_exit, 0 },      /* worker supervisor (worker_exit.c) */
 };
 
 /* A peer the broker does not know: HELLO introduces it; anything else was sent before its HELLO

@@ -8,6 +8,7 @@
 
 static struct {
     cx_series *types[CX_ENV_TYPE_MAX];
+    cx_metric *crashes;
     cx_series *malformed, *gateways, *workers, *connections, *groups, *members, *routes, *stranger_bytes;
 } m;
 
@@ -37,6 +38,16 @@ void cx_broker_metrics_init(void)
                          "Bytes of envelopes held for peers that have not said HELLO yet.", NULL));
     m.routes = cx_metric_series(cx_metrics_gauge(r, "chanx_broker_routes",
                                                  "Rows of the route table published to gateways.", NULL));
+    /* Counted here, not in the worker: the process that crashed is gone, and the broker hears of every
+     * worker's crashes (WORKER_EXIT from their supervisors). */
+    m.crashes = cx_metrics_counter(r, "chanx_worker_crashes_total",
+                                   "Worker processes that died in a consumer's callback, by plugin and consumer.",
+                                   "plugin,consumer");
+}
+
+void cx_broker_count_worker_crash(const char *plugin, const char *consumer)
+{
+    cx_series_inc(cx_metric_series(m.crashes, plugin, consumer));
 }
 
 void cx_broker_count_envelope(int type)

@@ -17,6 +17,8 @@ void cx_broker_metrics_init(void);
 void cx_broker_count_envelope(int type);
 /* One message dropped because it was not a valid envelope. */
 void cx_broker_count_malformed(void);
+/* A worker process died in a callback of consumer ("plugin.consumer") of plugin (WORKER_EXIT). */
+void cx_broker_count_worker_crash(const char *plugin, const char *consumer);
 
 typedef struct {
     size_t gateways, workers;   /* peers by role */

@@ -86,8 +86,10 @@ void cx_broker_on_hello(cx_broker *self, const char *id, size_t idlen, cx_broker
                                 rule->name, "why", "its key is not a key of the role it claims"));
         return;
     }
-    if (known && known->pid == env->pid && known->role == env->role)
+    if (known && known->pid == env->pid && known->role == env->role) {
+        known->supervisor = env->role == CX_ROLE_WORKER && (env->flags & CX_HELLO_SUPERVISOR);
         return;   /* the same process introducing itself again: keep its state */
+    }
     if (known)
         cx_broker_peer_remove(self, known, "restarted");
     cx_broker_peer *p = calloc(1, sizeof *p);
@@ -101,6 +103,7 @@ void cx_broker_on_hello(cx_broker *self, const char *id, size_t idlen, cx_broker
     p->rule = rule;
     snprintf(p->key, sizeof p->key, "%s", key ? key : "");
     p->pid = env->pid;
+    p->supervisor = p->role == CX_ROLE_WORKER && (env->flags & CX_HELLO_SUPERVISOR);
     p->last_heard = cx_now_ms();
     if ((env->flags & CX_HELLO_READS_BATCH) && !(p->out = cx_batch_new())) {
         cx_broker_peer_free((void **) &p);
@@ -108,8 +111,8 @@ void cx_broker_on_hello(cx_broker *self, const char *id, size_t idlen, cx_broker
     }
     zhashx_insert(self->peers, p->id, p);
     cx_log_fields(CX_LOG_INFO, "peer joined",
-                  json_pack("{s:s, s:s, s:I}", "peer", p->id,
-                            "role", p->rule->name, "pid", (json_int_t) p->pid));
+                  json_pack("{s:s, s:s, s:I, s:b}", "peer", p->id,
+                            "role", p->rule->name, "pid", (json_int_t) p->pid, "supervisor", p->supervisor));
     if (p->role == CX_ROLE_GATEWAY || p->role == CX_ROLE_API) {   /* the API checks events and resolves topics with it */
         cx_env routes;
         cx_route_table_envelope(self->routes, &routes);

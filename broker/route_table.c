@@ -15,6 +15,7 @@ typedef struct {
     char *pattern, *target, *spec;
     void **workers;
     size_t nworkers;
+    int quarantined;    /* its plugin crashed its workers too often: published as CX_ROUTE_QUARANTINED */
 } row;
 
 struct cx_route_table {
@@ -123,8 +124,22 @@ int cx_route_table_set_worker(cx_route_table *self, void *worker, const cx_env_r
         r->workers = grown;
         r->workers[r->nworkers++] = worker;
         changed |= r->nworkers == 1;
+        r->quarantined = 0;   /* served again: a new version of the plugin was deployed */
     }
     return changed;
+}
+
+size_t cx_route_table_quarantine(cx_route_table *self, const char *plugin)
+{
+    size_t n = 0, len = strlen(plugin);
+    for (size_t i = 0; i < self->nrows; i++) {
+        row *r = &self->rows[i];
+        if (strncmp(r->target, plugin, len) == 0 && r->target[len] == '.' && !r->quarantined) {
+            r->quarantined = 1;
+            n++;
+        }
+    }
+    return n;
 }
 
 int cx_route_table_remove_worker(cx_route_table *self, void *worker)
@@ -166,7 +181,7 @@ void cx_route_table_envelope(cx_route_table *self, cx_env *env)
         const row *r = &self->rows[i];
         self->published[i] = (cx_env_route) {
             .kind = r->kind, .pattern = cx_slice_of(r->pattern), .target = cx_slice_of(r->target),
-            .spec = cx_slice_of(r->spec), .available = r->nworkers > 0,
+            .spec = cx_slice_of(r->spec), .available = r->nworkers > 0 ? 1 : r->quarantined ? CX_ROUTE_QUARANTINED : 0,
         };
     }
     *env = (cx_env) { .type = CX_ENV_ROUTES, .routes = self->published, .nroutes = (uint32_t) n };

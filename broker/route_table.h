@@ -20,6 +20,10 @@ void cx_route_table_destroy(cx_route_table **self_p);
 int cx_route_table_set_worker(cx_route_table *self, void *worker, const cx_env_route *rows, size_t nrows);
 /* Forgets a worker. Returns 1 if the published table changed. */
 int cx_route_table_remove_worker(cx_route_table *self, void *worker);
+/* Marks the rows of every consumer of plugin ("plugin" of "plugin.consumer") quarantined: published with
+ * available CX_ROUTE_QUARANTINED while no worker serves them; a worker registering a row clears it.
+ * Returns how many rows it marked. */
+size_t cx_route_table_quarantine(cx_route_table *self, const char *plugin);
 /* The workers serving target (consumer name); returns how many were written to out. */
 size_t cx_route_table_workers(const cx_route_table *self, cx_slice target, void **out, size_t max);
 /* Fills a ROUTES envelope; its rows point into the table and stay valid until the table changes. */

@@ -58,6 +58,7 @@ struct cx_link {
     zsock_t *sock;
     void *handle;          /* the libzmq socket behind sock */
     cx_role role;
+    uint32_t hello_flags;  /* HELLO's flags (CX_HELLO_SUPERVISOR) */
     char *node;
     cx_encoder *enc;
     cx_decoder *dec;
@@ -324,9 +325,14 @@ int cx_link_hello(cx_link *self)
         .role = (uint8_t) self->role,
         .pid = (uint64_t) getpid(),
         .node = cx_slice_of(self->node),
-        .flags = CX_HELLO_READS_BATCH,
+        .flags = self->hello_flags | CX_HELLO_READS_BATCH,
     };
     return cx_link_send(self, &hello);
+}
+
+void cx_link_set_hello_flags(cx_link *self, uint32_t flags)
+{
+    self->hello_flags = flags;
 }
 
 /* The next envelope's bytes: the rest of a batch first, then a new message (a batch, or one envelope). */

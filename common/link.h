@@ -55,6 +55,8 @@ int cx_link_flush(cx_link *self);
 cx_link_event cx_link_recv(cx_link *self, cx_env *env);
 /* Sends HELLO now. */
 int cx_link_hello(cx_link *self);
+/* The flags every HELLO of this link carries from now on (CX_HELLO_SUPERVISOR); 0 by default. */
+void cx_link_set_hello_flags(cx_link *self, uint32_t flags);
 /* Sends a HEARTBEAT when due; returns 1 when the broker has been silent past the timeout
  * (the link then re-sends HELLO by itself, and the owner should re-register). */
 int cx_link_tick(cx_link *self);

@@ -48,6 +48,20 @@ static int refuse_status(struct lws *wsi, unsigned status, const char *body)
     return 1;
 }
 
+/* 503 naming the quarantine, so whoever reads it knows that waiting will not help: a new version will. */
+static int refuse_quarantined(struct lws *wsi, const char *target)
+{
+    char detail[300];   /* refuse_status sends one buffer of 512 bytes, headers included */
+    snprintf(detail, sizeof detail, "Consumer %.120s is quarantined: its plugin crashed its worker processes "
+             "repeatedly. Deploying a new version of the plugin lifts the quarantine.", target ? target : "?");
+    json_t *body = json_pack("{s:s}", "detail", detail);
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    int rc = refuse_status(wsi, 503, text ? text : "{\"detail\":\"Quarantined.\"}");
+    free(text);
+    return rc;
+}
+
 static int refuse_upgrade(cx_gateway *gw, struct lws *wsi)
 {
     char *path = cx_request_header(wsi, WSI_TOKEN_GET_URI);
@@ -58,6 +72,8 @@ static int refuse_upgrade(cx_gateway *gw, struct lws *wsi)
         rc = refuse_status(wsi, 503, "{\"detail\":\"Service unavailable.\"}");
     else if (!route)
         rc = refuse_status(wsi, 404, "{\"detail\":\"Not found.\"}");
+    else if (route->quarantined)
+        rc = refuse_quarantined(wsi, target);
     else if (!route->available)
         rc = refuse_status(wsi, 503, "{\"detail\":\"No worker serves this route.\"}");
     if (rc && cx_log_enabled(CX_LOG_INFO))
@@ -84,15 +100,31 @@ static int healthz(cx_gateway *gw, struct lws *wsi, const char *uri)
     if (strcmp(uri, "/healthz") != 0)
         return http_reply(wsi, 404, "{\"detail\":\"Not found.\"}");
     int ok = cx_link_alive(gw->link) && gw->have_routes && !gw->draining;
-    size_t available = 0;
-    for (size_t i = 0; i < gw->nentries; i++)
-        available += gw->entries[i].available != 0;
-    char body[200];
-    snprintf(body, sizeof body,
-             "{\"status\":\"%s\",\"broker\":%s,\"routes\":%zu,\"available\":%zu,\"connections\":%zu}",
-             ok ? "ok" : "unavailable", cx_link_alive(gw->link) ? "true" : "false", gw->nentries, available,
-             cx_idmap_size(gw->sessions));
-    return http_reply(wsi, ok ? 200 : 503, body);
+    /* Routes no live worker serves (a worker process crashed and is restarting, or none registered them):
+     * "degraded", naming their consumers. Still 200: this gateway serves its other routes, and a failing
+     * health check would have an orchestrator restart a gateway that a restart cannot help. */
+    json_t *unserved = json_array(), *quarantined = json_array();
+    size_t available = 0, named = 0;
+    for (size_t i = 0; i < gw->nentries; i++) {
+        const char *target = cx_router_target(gw->router, i);
+        if (gw->entries[i].available)
+            available++;
+        else if (target && (named += strlen(target) + 3) < 600)   /* the reply is one buffer of 1 KiB */
+            json_array_append_new(gw->entries[i].quarantined ? quarantined : unserved, json_string(target));
+    }
+    json_t *reply = json_pack("{s:s, s:b, s:I, s:I, s:I, s:o}", "status",
+                              !ok ? "unavailable" : available < gw->nentries ? "degraded" : "ok", "broker",
+                              cx_link_alive(gw->link), "routes", (json_int_t) gw->nentries, "available",
+                              (json_int_t) available,
+                              "connections", (json_int_t) cx_idmap_size(gw->sessions), "unavailable", unserved);
+    if (reply && json_array_size(quarantined))
+        json_object_set(reply, "quarantined", quarantined);
+    json_decref(quarantined);
+    char *body = reply ? json_dumps(reply, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(reply);
+    int rc = http_reply(wsi, ok ? 200 : 503, body ? body : "{\"status\":\"unavailable\"}");
+    free(body);
+    return rc;
 }
 
 /* The gateway a callback is for: the context's user pointer (gateway.c sets it), so this file needs

@@ -87,7 +87,7 @@ void cx_docs_update(cx_docs *self, const cx_env *env)
         routes[i] = (cx_asyncapi_route) {
             .kind = r->kind, .pattern = strings[2 * i] ? strings[2 * i] : "",
             .target = strings[2 * i + 1] ? strings[2 * i + 1] : "", .spec = r->spec.ptr, .spec_len = r->spec.len,
-            .available = r->available,
+            .available = r->available == 1,
         };
     }
     cx_asyncapi_settings settings = {

@@ -39,7 +39,8 @@
 
 typedef struct {
     cx_consumer_spec *spec;   /* NULL when the spec could not be compiled (answers 500) */
-    int available;
+    int available;            /* a live worker serves it */
+    int quarantined;          /* and none will: its plugin crashed its workers too often (proto/README.md) */
 } cx_route_entry;
 
 typedef struct cx_gateway {

@@ -42,7 +42,8 @@ static void on_routes(cx_gateway *gw, const cx_env *env)
             cx_error("route '%s' refused: %s", pattern, err);
         } else {
             cx_route_entry *e = &gw->entries[gw->nentries++];
-            e->available = r->available;
+            e->available = r->available == 1;
+            e->quarantined = r->available == CX_ROUTE_QUARANTINED;
             e->spec = cx_consumer_spec_new(target, r->spec.ptr, r->spec.len, err, sizeof err);
             if (!e->spec)
                 cx_error("consumer %s: spec refused: %s", target, err);

@@ -16,7 +16,8 @@
  * framing (a length past the end) ends the rest of that batch.
  *
  * A batch goes only to a peer whose HELLO said it reads them
- * (CX_HELLO_READS_BATCH): a peer built before batches never sees one.
+ * (CX_HELLO_READS_BATCH, proto/envelope.h): a peer built before batches never
+ * sees one.
  */
 #ifndef CX_PROTO_BATCH_H
 #define CX_PROTO_BATCH_H
@@ -26,8 +27,6 @@
 
 /* The type number of a batch: outside the envelope types, so the envelope decoder refuses it. */
 #define CX_PROTO_BATCH 64
-/* HELLO flags: the peer reads batches. */
-#define CX_HELLO_READS_BATCH 0x01u
 /* A batch is sent before it would pass this many bytes (a bigger envelope leaves on its own). */
 #define CX_BATCH_MAX_BYTES (256u * 1024u)
 /* What each envelope adds to a batch besides its own bytes (its bin32 header). */

@@ -50,6 +50,7 @@ static const char *const LAYOUTS[CX_ENV_TYPE_MAX] = {
     [CX_ENV_EVENT] = "itLucaT",
     [CX_ENV_CLOSE_TARGET] = "ituck",
     [CX_ENV_RESULT] = "ign",
+    [CX_ENV_WORKER_EXIT] = "NpkcCTf",
 };
 
 static const char *const TYPE_NAMES[CX_ENV_TYPE_MAX] = {
@@ -69,6 +70,7 @@ static const char *const TYPE_NAMES[CX_ENV_TYPE_MAX] = {
     [CX_ENV_EVENT] = "EVENT",
     [CX_ENV_CLOSE_TARGET] = "CLOSE_TARGET",
     [CX_ENV_RESULT] = "RESULT",
+    [CX_ENV_WORKER_EXIT] = "WORKER_EXIT",
 };
 
 /* The number of fields a layout names, and how many of them an envelope must carry (those before '|'). */
@@ -309,7 +311,7 @@ static int decode_routes(cx_decoder *self, const msgpack_object *o, cx_env *env)
             return fail(self, "routes: route %u is not a 5-element array", i);
         const msgpack_object *f = row->via.array.ptr;
         if (get_uint(&f[0], 1, &kind) || get_str(&f[1], &r->pattern) || get_str(&f[2], &r->target)
-            || get_str(&f[3], &r->spec) || get_uint(&f[4], 1, &available))
+            || get_str(&f[3], &r->spec) || get_uint(&f[4], CX_ROUTE_QUARANTINED, &available))
             return fail(self, "routes: route %u has a field of the wrong type", i);
         r->kind = (uint8_t) kind;
         r->available = (uint8_t) available;

@@ -43,6 +43,7 @@ typedef enum {
     CX_ENV_EVENT,           /* api → broker → gateways and workers of the target: a server-side event */
     CX_ENV_CLOSE_TARGET,    /* api → broker: close every connection of a user, or one connection */
     CX_ENV_RESULT,          /* broker → api: what an EVENT or CLOSE_TARGET reached */
+    CX_ENV_WORKER_EXIT,     /* worker supervisor → broker: one of its worker processes ended (a crash) */
     CX_ENV_TYPE_MAX
 } cx_env_type;
 
@@ -67,6 +68,17 @@ typedef enum { CX_TARGET_GROUPS = 1, CX_TARGET_USER = 2, CX_TARGET_CONNECTION = 
 #define CX_USER_OBJECT_NOT_FOUND 0x40u  /* the queryset found no row: 404 */
 #define CX_USER_OBJECT_DENIED    0x80u  /* object_permission found no row: 403 */
 
+/* WORKER_EXIT flags */
+#define CX_WORKER_EXIT_QUARANTINED 0x01u  /* the crashed consumer's plugin is quarantined from now on */
+
+/* A route row's available: 1 a live worker serves it, 0 none does, CX_ROUTE_QUARANTINED none will: its
+ * plugin crashed its worker processes too often (ROUTES only) */
+#define CX_ROUTE_QUARANTINED 2
+
+/* HELLO flags (appended field) */
+#define CX_HELLO_SUPERVISOR      0x01u  /* a worker supervisor: serves no connection, reports its children's exits */
+#define CX_HELLO_READS_BATCH     0x02u  /* the peer reads batches (proto/batch.h) */
+
 /* GROUP_SEND flags */
 #define CX_GROUP_EXCLUDE_CURRENT 0x01u  /* the sending connection does not get it */
 #define CX_GROUP_CAMELIZE        0x02u  /* recipients get isMine/isCurrent instead of is_mine/is_current */
@@ -89,7 +101,7 @@ typedef struct {
     cx_slice pattern;    /* full pattern, mount prefix included */
     cx_slice target;     /* "plugin.consumer" */
     cx_slice spec;       /* consumer's edge spec (authentication, permissions, queryset), JSON text */
-    uint8_t available;   /* ROUTES only: 1 when a live worker serves the consumer */
+    uint8_t available;   /* ROUTES only: 1 when a live worker serves the consumer, 0 not, 2 quarantined */
 } cx_env_route;
 
 /*
@@ -101,13 +113,13 @@ typedef struct {
     cx_env_type type;
     uint64_t conn;             /* connection id: gateway node << 32 | counter */
     uint32_t code;             /* CLOSE / DISCONNECT close code */
-    uint32_t flags;            /* CONNECT user flags, GROUP_SEND flags */
+    uint32_t flags;            /* CONNECT user flags, GROUP_SEND flags, HELLO flags, WORKER_EXIT flags */
     int64_t user_id;           /* CONNECT user, GROUP_SEND sender's user, RESUME user (0: anonymous) */
     uint8_t role;              /* HELLO */
-    uint64_t pid;              /* HELLO */
-    cx_slice node;             /* HELLO: peer name for logs */
-    cx_slice consumer;         /* CONNECT: target consumer */
-    cx_slice text;             /* RECEIVE/SEND frame, GROUP_SEND body, CLOSE reason */
+    uint64_t pid;              /* HELLO, WORKER_EXIT (the child's) */
+    cx_slice node;             /* HELLO: peer name for logs; WORKER_EXIT: the child's routing id */
+    cx_slice consumer;         /* CONNECT: target consumer; WORKER_EXIT: the one whose callback crashed */
+    cx_slice text;             /* RECEIVE/SEND frame, GROUP_SEND body, CLOSE reason, WORKER_EXIT callback */
     cx_slice path, query, client, username;       /* CONNECT */
     cx_slice kwargs, headers, obj;                /* CONNECT: JSON texts (obj may be empty) */
     cx_slice group;                               /* GROUP_ADD / GROUP_DISCARD */

@@ -169,7 +169,10 @@ static int start(chanx_ctx *self)
 {
     const chanx_consumer *d = self->consumer->desc;
     chanx_denial denial = { 0, NULL };
-    if (d->has_permission && d->has_permission(self, &denial) != CHANX_OK)
+    cx_ctx_crash_enter(self, "has_permission", NULL);
+    int permitted = !d->has_permission || d->has_permission(self, &denial) == CHANX_OK;
+    cx_crash_leave();
+    if (!permitted)
         return refuse(self, denial.status ? denial.status : 403, denial.detail ? denial.detail : PERMISSION_DENIED,
                       "has_permission");
     if (self->object_verdict & CX_USER_OBJECT_NOT_FOUND)
@@ -182,12 +185,20 @@ static int start(chanx_ctx *self)
      * the client reads the message its groups are in effect everywhere an event can be routed. */
     if (d->build_groups) {
         chanx_groups groups = { self };
-        if (d->build_groups(self, &groups) != CHANX_OK)
+        cx_ctx_crash_enter(self, "build_groups", NULL);
+        int rc = d->build_groups(self, &groups);
+        cx_crash_leave();
+        if (rc != CHANX_OK)
             chanx_log(self, CHANX_LOG_ERROR, "build_groups failed");
     }
     send_authentication(self, 200, OK_TEXT, OK_TEXT);
-    if (d->post_authentication && d->post_authentication(self) != CHANX_OK)
-        chanx_log(self, CHANX_LOG_ERROR, "post_authentication failed");
+    if (d->post_authentication) {
+        cx_ctx_crash_enter(self, "post_authentication", NULL);
+        int rc = d->post_authentication(self);
+        cx_crash_leave();
+        if (rc != CHANX_OK)
+            chanx_log(self, CHANX_LOG_ERROR, "post_authentication failed");
+    }
     return 0;
 }
 
@@ -271,7 +282,9 @@ void cx_ctx_receive(chanx_ctx *self, const char *text, size_t len)
     if (self->log_received)
         cx_ctx_log_message(self, "Received websocket json", msg.action, NULL);
     double started = cx_metrics_now();
+    cx_ctx_crash_enter(self, "receive_message", msg.action);
     int rc = self->consumer->desc->receive_message(self, &msg);
+    cx_crash_leave();
     cx_consumer_count_message(self->consumer->metrics, msg.action, rc == CHANX_OK, cx_metrics_now() - started);
     if (rc != CHANX_OK) {
         json_t *fields = cx_ctx_log_fields(self);
@@ -293,8 +306,11 @@ void cx_ctx_stop(chanx_ctx *self, int close_code)
     self->ending = 1;
     cx_topics_stop(self);   /* every topic is left first, as Chanx's websocket_disconnect */
     double started = cx_metrics_now();
-    if (self->consumer->desc->disconnect)
+    if (self->consumer->desc->disconnect) {
+        cx_ctx_crash_enter(self, "disconnect", NULL);
         self->consumer->desc->disconnect(self, close_code);
+        cx_crash_leave();
+    }
     cx_consumer_observe_disconnect(self->consumer->metrics, cx_metrics_now() - started);
     /* The broker forgets the connection's groups by itself on DISCONNECT. */
 }

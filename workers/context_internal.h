@@ -8,6 +8,7 @@
 
 #include "workers/ctx_log.h"
 #include "workers/context.h"
+#include "workers/crash_report.h"
 
 struct chanx_ctx {
     const cx_services *services;   /* the worker's, handed down at creation */
@@ -52,5 +53,14 @@ struct chanx_groups {
  * is one the consumer or the deployment ignores (log_ignored_actions). action may be NULL; extra
  * (stolen, may be NULL) adds fields. */
 void cx_ctx_log_message(const chanx_ctx *self, const char *event, const char *action, json_t *extra);
+
+/* Says which callback of this connection the calling thread enters, for a crash report (crash_report.h);
+ * cx_crash_leave() when it returns. A few stores: called around every plugin callback. */
+static inline void cx_ctx_crash_enter(const chanx_ctx *self, const char *callback, const char *action)
+{
+    cx_crash_scope scope = { cx_plugin_file(self->consumer->plugin), self->consumer->name, callback, action,
+                             self->message_id, self->conn, self->user.id };
+    cx_crash_enter(&scope);
+}
 
 #endif

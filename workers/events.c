@@ -67,7 +67,13 @@ void cx_ctx_event(chanx_ctx *self, const char *text, size_t len)
         msg.payload = NULL;
     if (self->log_received)
         cx_ctx_log_message(self, "Received event", msg.action, NULL);
-    if (!self->closed && self->consumer->desc->receive_event(self, &msg) != CHANX_OK) {
+    int rc = CHANX_OK;
+    if (!self->closed) {
+        cx_ctx_crash_enter(self, "receive_event", msg.action);
+        rc = self->consumer->desc->receive_event(self, &msg);
+        cx_crash_leave();
+    }
+    if (rc != CHANX_OK) {
         json_t *fields = cx_ctx_log_fields(self);
         json_object_set_new(fields, "action", json_string(msg.action));
         cx_log_fields(CX_LOG_ERROR, "Failed to process event", fields);

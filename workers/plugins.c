@@ -30,7 +30,10 @@
 #include "workers/drf_defaults.h"
 #include "workers/plugin_copy.h"
 
+#include "workers/crash_report.h"
+
 #include <dlfcn.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,11 +42,35 @@
 
 struct cx_plugin {
     char *name;
+    char *file;                        /* the deployed path, for crash reports */
     void *handle;
     cx_consumer_entry consumers[MAX_CONSUMERS];
     size_t nconsumers;
     int refs;
 };
+
+/* Files not to load (cx_plugin_quarantine). */
+#define MAX_QUARANTINED 16
+typedef struct {
+    unsigned long long device, inode;
+} file_id;
+static file_id quarantined[MAX_QUARANTINED];
+static size_t nquarantined;
+
+void cx_plugin_quarantine(unsigned long long device, unsigned long long inode)
+{
+    if (nquarantined < MAX_QUARANTINED)
+        quarantined[nquarantined++] = (file_id) { device, inode };
+}
+
+static int is_quarantined(const char *path)
+{
+    struct stat st;
+    for (size_t i = 0; i < nquarantined && stat(path, &st) == 0; i++)
+        if (quarantined[i].device == (unsigned long long) st.st_dev && quarantined[i].inode == (unsigned long long) st.st_ino)
+            return 1;
+    return 0;
+}
 
 /* The plugin being loaded, and what went wrong during its constructors. */
 static cx_plugin *loading;
@@ -308,15 +335,27 @@ cx_plugin *cx_plugin_load(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "%s: a plugin file is named <name>.so, name in [A-Za-z0-9_-]", path);
         return NULL;
     }
+    if (is_quarantined(path)) {
+        snprintf(err, errlen, "plugin %s: quarantined: it crashed its worker processes CHANX_CRASH_QUARANTINE "
+                              "times within a minute; deploy a new version of %s to lift it", name, path);
+        return NULL;
+    }
     cx_plugin *self = calloc(1, sizeof *self);
     cx_plugin_copy *copy = NULL;
-    if (!self || !(self->name = strdup(name)) || !(copy = cx_plugin_copy_new(path, name, err, errlen))) {
+    if (!self || !(self->name = strdup(name)) || !(self->file = realpath(path, NULL))
+        || !(copy = cx_plugin_copy_new(path, name, err, errlen))) {
+        if (self && !self->file)
+            snprintf(err, errlen, "%s: cannot resolve the path", path);
         cx_plugin_destroy(&self);
         return NULL;
     }
     loading = self;
     loading_error[0] = '\0';
+    /* Its constructors run inside dlopen: a crash there is reported as the plugin's "load". */
+    cx_crash_report_name_object(cx_plugin_copy_path(copy), self->file);
+    cx_crash_enter(&(cx_crash_scope) { .plugin_file = self->file, .consumer = name, .callback = "load" });
     self->handle = dlopen(cx_plugin_copy_path(copy), RTLD_NOW | RTLD_LOCAL);
+    cx_crash_leave();
     loading = NULL;
     cx_plugin_copy_destroy(&copy);   /* mapped now: no path to the loaded code is left */
     int failed = 1;
@@ -349,6 +388,7 @@ void cx_plugin_destroy(cx_plugin **self_p)
     if (self->handle)
         dlclose(self->handle);
     free(self->name);
+    free(self->file);
     free(self);
     *self_p = NULL;
 }
@@ -356,6 +396,11 @@ void cx_plugin_destroy(cx_plugin **self_p)
 const char *cx_plugin_name(const cx_plugin *self)
 {
     return self->name;
+}
+
+const char *cx_plugin_file(const cx_plugin *self)
+{
+    return self->file;
 }
 
 size_t cx_plugin_consumer_count(const cx_plugin *self)

@@ -39,12 +39,19 @@ cx_plugin *cx_plugin_load(const char *path, char *err, size_t errlen);
 /* Unloads when no connection uses it any more (see cx_plugin_ref). */
 void cx_plugin_destroy(cx_plugin **self_p);
 const char *cx_plugin_name(const cx_plugin *self);
+/* The file it was loaded from, as deployed (not its private copy): what crash reports name. */
+const char *cx_plugin_file(const cx_plugin *self);
 size_t cx_plugin_consumer_count(const cx_plugin *self);
 cx_consumer_entry *cx_plugin_consumer(cx_plugin *self, size_t index);
 /* Connections hold a reference so a replaced plugin stays loaded until its last connection ends. */
 void cx_plugin_ref(cx_plugin *self);
 void cx_plugin_unref(cx_plugin *self);
 int cx_plugin_refs(const cx_plugin *self);
+
+/* Refuses to load the file with this device and inode: it crashed its worker processes too often
+ * (workers/supervisor.c). A new version deployed under the same name (a new file renamed into place)
+ * is another inode, so it loads: that lifts the quarantine. At most 16. */
+void cx_plugin_quarantine(unsigned long long device, unsigned long long inode);
 
 /* sizeof(chanx_consumer) at plugin API 1, what an API 1 plugin's descriptor holds. */
 size_t cx_plugin_api1_descriptor_size(void);

@@ -99,7 +99,10 @@ void cx_ctx_fire_timer(chanx_ctx *self, uint64_t id, chanx_timer_fn *fn, void *a
     } else if (!untrack(self, id)) {
         return;
     }
-    if (fn(self, arg) != CHANX_OK) {
+    cx_ctx_crash_enter(self, "timer", NULL);
+    int rc = fn(self, arg);
+    cx_crash_leave();
+    if (rc != CHANX_OK) {
         json_t *fields = cx_ctx_log_fields(self);
         json_object_set_new(fields, "timer", json_integer((json_int_t) id));
         cx_log_fields(CX_LOG_ERROR, "Timer callback failed", fields);

@@ -45,6 +45,7 @@
 #include "common/link.h"
 #include "common/log.h"
 #include "workers/actor.h"
+#include "workers/crash_report.h"
 #include "workers/context_internal.h"
 #include "workers/db_pool.h"
 #include "workers/events.h"
@@ -83,6 +84,17 @@ struct cx_worker {
     cx_memberships *members;    /* groups → connections, for group events (memberships.h) */
     cx_services services;       /* outbox, settings, db: handed to every connection (services.h) */
 };
+
+/* Each pool thread: its encoder (outbox.h), and an alternate signal stack, since consumers run here and
+ * a stack overflow must be reported too (crash_report.h). */
+static void pool_thread_hook(int starting)
+{
+    cx_outbox_thread_hook(starting);
+    if (starting)
+        cx_crash_report_thread_start();
+    else
+        cx_crash_report_thread_stop();
+}
 
 /* ----------------------------------------------------------- registration */
 
@@ -377,14 +389,17 @@ static int drain(cx_worker *self)
 
 /* ------------------------------------------------------------- lifecycle */
 
-cx_worker *cx_worker_new(const char *endpoint, cx_plugin_set *plugins)
+cx_worker *cx_worker_new(const char *endpoint, const char *name, cx_plugin_set *plugins)
 {
     cx_worker *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
-    char host[64] = "host", node[160];
+    char host[64] = "host", node[200];
     gethostname(host, sizeof host - 1);
-    snprintf(node, sizeof node, "worker-%s-%d", host, (int) getpid());
+    if (name)
+        snprintf(node, sizeof node, "%s", name);
+    else
+        snprintf(node, sizeof node, "worker-%s-%d", host, (int) getpid());
     int threads = cx_scheduler_default_threads();
     self->plugins = plugins;
     self->mailbox_max = (size_t) cx_env_long("CHANX_MAILBOX_MAX", 1000, 1, 1000000);
@@ -408,7 +423,7 @@ cx_worker *cx_worker_new(const char *endpoint, cx_plugin_set *plugins)
                    ? cx_outbox_new(self->link, self->queue, self->members) : NULL;
     self->services = (cx_services) { .outbox = self->outbox, .settings = &self->settings, .db = self->db };
     if (self->actors && self->outbox && self->timers)
-        self->scheduler = cx_scheduler_new(threads, cx_actor_run, cx_outbox_thread_hook);
+        self->scheduler = cx_scheduler_new(threads, cx_actor_run, pool_thread_hook);
     if (!self->scheduler || !self->link) {
         cx_worker_destroy(&self);
         return NULL;

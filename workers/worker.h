@@ -32,7 +32,8 @@ void cx_plugin_set_release(cx_plugin_set *self, cx_plugin *plugin);
 
 typedef struct cx_worker cx_worker;
 
-cx_worker *cx_worker_new(const char *endpoint, cx_plugin_set *plugins);
+/* node: the link's name (proto/README.md), NULL for worker-<host>-<pid>. */
+cx_worker *cx_worker_new(const char *endpoint, const char *node, cx_plugin_set *plugins);
 void cx_worker_destroy(cx_worker **self_p);
 /* Runs until *stop; then closes its connections with 1012 so clients reconnect elsewhere. */
 int cx_worker_run(cx_worker *self, volatile int *stop);

@@ -88,7 +88,8 @@ typedef struct {
     static void cx__stop_##suite(void) { cx_stack_stop(&stack); }                                     \
     TestSuite(suite, .init = cx__start_##suite, .fini = cx__stop_##suite, .timeout = 60)
 
-/* Starts the stack and waits until every gateway serves its routes. Aborts the test on failure. */
+/* Starts the stack and waits until every gateway serves its routes (and, with .api, until chanx-api listens).
+ * Aborts the test on failure. */
 cx_stack *cx_stack_start(const cx_stack_options *options);
 void cx_stack_stop(cx_stack **self_p);
 const char *cx_stack_database(const cx_stack *self);               /* borrowed conninfo */
@@ -99,7 +100,9 @@ const char *cx_stack_log_dir(const cx_stack *self);
 const char *cx_stack_keys_dir(const cx_stack *self);
 /* The broker endpoint its peers dial (tcp://127.0.0.1:PORT). Borrowed. */
 const char *cx_stack_broker_endpoint(const cx_stack *self);
-/* Process id of "broker", "worker<i>" or "gateway<i>", 0 when not running. */
+/* Process id of "broker", "worker<i>" or "gateway<i>", 0 when not running. For "worker<i>", the worker
+ * process running its plugins (chanx-worker supervises it: the first of CHANX_WORKER_PROCESSES);
+ * cx_stack_kill_worker signals the supervisor. */
 int cx_stack_pid(const cx_stack *self, const char *name);
 /* Sends sig to a worker or gateway; wait for it to exit when sig is fatal. */
 void cx_stack_kill_worker(cx_stack *self, int index, int sig);
@@ -205,7 +208,8 @@ json_t *cx_receive_topic(cx_communicator *self, const char *topic, const char *a
 
 /* Asserts nothing arrives within timeout_ms. */
 void cx_receive_nothing(cx_communicator *self, int timeout_ms);
-/* Asserts the server closes with code within timeout_ms. */
+/* Asserts the server closes with code within timeout_ms. A close with 1011 "consumer crashed" prints the
+ * worker's crash report (plugin, callback, backtrace) to stderr. */
 void cx_assert_closed(cx_communicator *self, int code, int timeout_ms);
 /* After the server closed: the reason text of its close frame ("Token expired"), "" when it gave
  * none. Borrowed, valid while the communicator is. */

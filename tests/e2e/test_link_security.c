@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 static cx_stack *stack;
 
@@ -432,6 +433,43 @@ Test(link_security, a_gateway_cannot_take_over_another_gateways_connection_by_re
     json_decref(cx_receive_until_action(victim, "complete", 3000));
     rogue_pump(r, 300);
     cr_assert_eq(r->seen[CX_ENV_SEND] + r->seen[CX_ENV_CLOSE], 0, "the rogue got the victim's traffic");
+    rogue_destroy(&r);
+}
+
+/* WORKER_EXIT closes every connection of the worker process it names: a peer may only say it about its
+ * own children (their names start with its own). One holding the worker key, introducing itself as a
+ * supervisor, cannot close the real worker's clients by naming it. */
+Test(link_security, a_supervisor_cannot_declare_another_supervisors_worker_dead)
+{
+    int64_t alice = cx_db_create_user(stack, "alice", 0);
+    cx_communicator *victim = cx_communicator_new(stack, "/ws/cons_probe/strict/", cx_db_token_header(stack, alice));
+    cx_assert_authenticated_status_ok(victim);
+    uint64_t conn = conn_of(victim);
+    json_decref(cx_receive_until_action(victim, "complete", 3000));
+    int child = cx_stack_pid(stack, "worker0"), supervisor = 0;
+    char path[64], line[256], host[64] = "host", node[200];
+    snprintf(path, sizeof path, "/proc/%d/status", child);
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, sizeof line, f) && sscanf(line, "PPid: %d", &supervisor) != 1) {}
+    if (f)
+        fclose(f);
+    gethostname(host, sizeof host - 1);
+    snprintf(node, sizeof node, "worker-%s-%d-%d", host, supervisor, child);   /* proto/README.md's naming */
+
+    rogue *r = rogue_new("worker-rogue", WORKER_KEY);
+    cx_env hello = { .type = CX_ENV_HELLO, .role = CX_ROLE_WORKER, .pid = 4242, .node = cx_slice_of("worker-rogue"),
+                     .flags = CX_HELLO_SUPERVISOR };
+    rogue_send(r, &hello);
+    rogue_pump(r, 300);
+    cx_env exit = { .type = CX_ENV_WORKER_EXIT, .node = cx_slice_of(node), .pid = (uint64_t) child, .code = 11,
+                    .conn = conn, .consumer = cx_slice_of("cons_probe.strict"), .text = cx_slice_of("receive_message") };
+    rogue_send(r, &exit);
+    rogue_pump(r, 500);
+    json_decref(cx_request(victim, "ping", NULL, "pong", 3000));   /* still open, still served */
+    char *log = cx_stack_log(stack, "broker", "a worker that is not its child", 5000);
+    cr_assert_not_null(log, "no log record of the refused WORKER_EXIT");
+    cr_assert(strstr(log, "worker-rogue"));
+    free(log);
     rogue_destroy(&r);
 }
 

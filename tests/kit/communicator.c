@@ -18,11 +18,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 struct cx_communicator {
     cx_ws *ws;
     char path[512];
+    cx_stack *stack;
+    int crash_shown;          /* the crash report that closed it was printed */
 };
 
 void cx_stack_adopt_communicator(cx_stack *self, cx_communicator *c);
@@ -39,6 +42,7 @@ cx_communicator *cx_communicator_on(cx_stack *stack, int gateway, const char *pa
     if (strlen(path) >= sizeof self->path)
         snprintf(self->path + sizeof self->path - 32, 32, "...(%zu bytes)", strlen(path));
     self->ws = cx_ws_connect(url, headers, 5000);
+    self->stack = stack;
     free(url);
     cx_stack_adopt_communicator(stack, self);
     return self;
@@ -105,8 +109,51 @@ static json_t *receive_by(cx_communicator *self, long long deadline)
     return cx_receive_json(self, left > 0 ? (int) left : 0);
 }
 
+/* The last whole crash report line in a worker's log (owned), or NULL. */
+static char *last_crash_record(const char *log)
+{
+    static const char event[] = "\"event\":\"consumer crashed\"";
+    char *found = NULL;
+    for (const char *line = log; line && *line;) {
+        const char *end = strchr(line, '\n');
+        if (!end)
+            break;   /* a line still being written */
+        const char *at = strstr(line, event);
+        if (at && at < end) {
+            free(found);
+            found = strndup(line, (size_t) (end - line));
+        }
+        line = end + 1;
+    }
+    return found;
+}
+
+/* A connection closed with 1011 "consumer crashed": the worker's crash report (a JSON record in a worker's
+ * log, written as the process died), printed once, so the test's output says where the plugin crashed. */
+static void show_crash_report(cx_communicator *self)
+{
+    if (self->crash_shown || !self->ws || strcmp(cx_ws_close_reason(self->ws), "consumer crashed") != 0)
+        return;
+    self->crash_shown = 1;
+    /* The close can reach the client before the dying process has finished writing: wait a little. */
+    for (int waited = 0; waited <= 2000; waited += 50) {
+        for (int i = 0; i < 8; i++) {
+            char name[32];
+            snprintf(name, sizeof name, "worker%d", i);
+            char *log = cx_stack_log(self->stack, name, NULL, 0), *record = log ? last_crash_record(log) : NULL;
+            free(log);
+            if (record) {
+                fprintf(stderr, "%s: closed by a crash; %s's report:\n%s\n", self->path, name, record);
+                free(record);
+                return;
+            }
+        }
+        usleep(50 * 1000);
+    }
+}
+
 /* "open", "closed by the server with 4401", "refused with HTTP 404 (...)". */
-static void describe_state(const cx_communicator *self, char *out, size_t len)
+static void describe_state(cx_communicator *self, char *out, size_t len)
 {
     if (!self->ws)
         snprintf(out, len, "no connection (out of memory or bad URL)");
@@ -114,6 +161,8 @@ static void describe_state(const cx_communicator *self, char *out, size_t len)
         snprintf(out, len, "still open");
     else if (cx_ws_http_status(self->ws) && cx_ws_http_status(self->ws) != 101)
         snprintf(out, len, "upgrade refused with HTTP %d", cx_ws_http_status(self->ws));
+    else if (cx_ws_is_closed(self->ws) && cx_ws_http_status(self->ws) == 101 && *cx_ws_close_reason(self->ws))
+        snprintf(out, len, "closed with code %d (%s)", cx_ws_close_code(self->ws), cx_ws_close_reason(self->ws));
     else if (cx_ws_is_closed(self->ws) && cx_ws_http_status(self->ws) == 101)
         snprintf(out, len, "closed with code %d", cx_ws_close_code(self->ws));
     else
@@ -138,6 +187,8 @@ static void fail_waiting(cx_communicator *self, const char *awaited, int timeout
     describe(received, got, sizeof got);
     json_decref(received);
     describe_state(self, state, sizeof state);
+    if (self->ws && cx_ws_is_closed(self->ws))
+        show_crash_report(self);
     cr_assert_fail("%s: waited %d ms for %s; received instead: %s; connection: %s", self->path, timeout_ms, awaited,
                    got, state);
 }
@@ -276,6 +327,8 @@ void cx_assert_closed(cx_communicator *self, int code, int timeout_ms)
 {
     int got = 0;
     int closed = self->ws && cx_ws_wait_closed(self->ws, timeout_ms, &got);
+    if (closed)
+        show_crash_report(self);
     if (closed && got == code)
         return;
     json_t *received = json_array();

@@ -189,6 +189,24 @@ static void start_api(cx_stack *self)
     unsetenv("CHANX_API_KEY");
 }
 
+/* Whether something accepts TCP connections on 127.0.0.1:port within ms: the API's --listen binds after
+ * it has read its settings, and a test must not meet a refused connection it would take for an answer. */
+static int accepts_within(int port, int ms)
+{
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    for (int waited = 0; waited <= ms; waited += 20) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int ok = fd >= 0 && connect(fd, (struct sockaddr *) &addr, sizeof addr) == 0;
+        if (fd >= 0)
+            close(fd);
+        if (ok)
+            return 1;
+        usleep(20000);
+    }
+    return 0;
+}
+
 int cx_stack_api_port(const cx_stack *self) { return self->api_proc.port; }
 const char *cx_stack_broker(const cx_stack *self) { return self->broker; }
 
@@ -358,6 +376,10 @@ cx_stack *cx_stack_start(const cx_stack_options *options)
             print_logs(self);
             cr_assert_fail("gateway %d did not become ready (logs in %s)", i, self->logdir);
         }
+    if (self->opt.api && !accepts_within(self->api_proc.port, 10000)) {
+        print_logs(self);
+        cr_assert_fail("chanx-api did not listen on its port (logs in %s)", self->logdir);
+    }
     return self;
 }
 
@@ -468,6 +490,26 @@ int cx_stack_metrics_port(const cx_stack *self, const char *name)
     return 0;
 }
 
+/* A worker's first worker process (chanx-worker supervises the processes that run the plugins), waiting
+ * up to 5 s for one to be running; the supervisor itself when it runs none (CHANX_WORKER_PROCESSES=0). */
+static int worker_process(pid_t supervisor)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int) supervisor, (int) supervisor);
+    for (int waited = 0; supervisor > 0 && waited < 5000; waited += 20) {
+        FILE *f = fopen(path, "r");
+        int child = 0;
+        if (f && fscanf(f, "%d", &child) != 1)
+            child = 0;
+        if (f)
+            fclose(f);
+        if (child > 0 || !f)
+            return child > 0 ? child : supervisor;
+        usleep(20 * 1000);
+    }
+    return supervisor;
+}
+
 int cx_stack_pid(const cx_stack *self, const char *name)
 {
     if (strcmp(name, "broker") == 0)
@@ -476,7 +518,7 @@ int cx_stack_pid(const cx_stack *self, const char *name)
         return self->api_proc.pid;
     for (int i = 0; i < MAX_PROCS; i++) {
         if (strcmp(self->workers[i].name, name) == 0)
-            return self->workers[i].pid;
+            return worker_process(self->workers[i].pid);
         if (strcmp(self->gateways[i].name, name) == 0)
             return self->gateways[i].pid;
     }

@@ -109,6 +109,60 @@ Test(envelope, resume_without_the_appended_user_decodes_and_other_counts_do_not)
     cr_assert_neq(cx_decoder_decode(dec, user_as_str, sizeof user_as_str, &out), 0);
 }
 
+/* HELLO gained flags (the worker supervisor's) after its first release: an older peer's HELLO still
+ * decodes, with flags 0, so it is an ordinary peer. */
+Test(envelope, hello_without_the_appended_flags_decodes_as_an_ordinary_peer)
+{
+    cx_env out;
+    static const unsigned char old[] = { 0x95, 0x01, 0x01, 0x02, 0x07, 0xa1, 'w' };
+    cr_assert_eq(cx_decoder_decode(dec, old, sizeof old, &out), 0, "%s", cx_decoder_error(dec));
+    cr_assert_eq(out.role, 2);
+    cr_assert_eq(out.pid, 7);
+    cr_assert_eq(out.flags, 0);
+    cx_env in = { .type = CX_ENV_HELLO, .role = 2, .pid = 7, .node = cx_slice_of("w"), .flags = CX_HELLO_SUPERVISOR };
+    char *copy;
+    roundtrip(&in, &out, &copy);
+    cr_assert_eq(out.flags, CX_HELLO_SUPERVISOR);
+    free(copy);
+}
+
+/* WORKER_EXIT: which worker process died, of what, and in whose callback. */
+Test(envelope, worker_exit_round_trip_keeps_every_field)
+{
+    cx_env in = { .type = CX_ENV_WORKER_EXIT, .node = cx_slice_of("worker-h-10-11"), .pid = 11, .code = 11,
+                  .conn = ((uint64_t) 3 << 32) | 5, .consumer = cx_slice_of("crash_probe.boom"),
+                  .text = cx_slice_of("receive_message") };
+    cx_env out;
+    char *copy;
+    roundtrip(&in, &out, &copy);
+    cr_assert_eq(out.type, CX_ENV_WORKER_EXIT);
+    cr_assert(cx_slice_eq(out.node, "worker-h-10-11"));
+    cr_assert_eq(out.pid, 11);
+    cr_assert_eq(out.code, 11);
+    cr_assert_eq(out.conn, in.conn);
+    cr_assert(cx_slice_eq(out.consumer, "crash_probe.boom"));
+    cr_assert(cx_slice_eq(out.text, "receive_message"));
+    cr_assert_str_eq(cx_env_type_name(CX_ENV_WORKER_EXIT), "WORKER_EXIT");
+    free(copy);
+}
+
+/* A route row's available says quarantined (2) too; anything past it is refused. */
+Test(envelope, a_route_row_can_be_quarantined_and_nothing_past_it)
+{
+    cx_env_route row = { .pattern = cx_slice_of("ws/x/"), .target = cx_slice_of("x.x"), .spec = cx_slice_of("{}"),
+                         .available = CX_ROUTE_QUARANTINED };
+    cx_env in = { .type = CX_ENV_ROUTES, .nroutes = 1, .routes = &row }, out;
+    char *copy;
+    roundtrip(&in, &out, &copy);
+    cr_assert_eq(out.routes[0].available, CX_ROUTE_QUARANTINED);
+    free(copy);
+    row.available = 3;
+    const char *data;
+    size_t len;
+    cr_assert_eq(cx_encoder_encode(enc, &in, &data, &len), 0);
+    cr_assert_neq(cx_decoder_decode(dec, data, len, &out), 0);
+}
+
 Test(envelope, every_truncation_is_an_error_not_a_crash)
 {
     cx_env in = { .type = CX_ENV_SEND, .conn = 77, .text = cx_slice_of("{\"action\":\"pong\",\"payload\":null}") };

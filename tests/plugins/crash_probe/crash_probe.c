@@ -1,0 +1,103 @@
+/*
+ * crash_probe — consumers that crash on demand, for tests/e2e/test_crash.c.
+ *
+ * boom, at ws/crash_probe/boom/: messages "ping" (→ pong), "segv" (a NULL
+ * dereference in receive_message), "abort" (abort()), "overflow" (unbounded
+ * recursion: a stack overflow), "timer" (→ armed, then a timer callback
+ * dereferences NULL 50 ms later); the event "crash" dereferences NULL in
+ * receive_event. Joins the group "boom".
+ *
+ * connect, at ws/crash_probe/connect/: build_groups dereferences NULL, so
+ * every connection crashes its worker process while connecting.
+ */
+#include <chanx/consumer.h>
+#include <chanx/timer.h>
+#include <stdlib.h>
+
+/* Through a volatile pointer: the compiler may not prove the dereference away. Not instrumented by the
+ * sanitizers (make test's ASan build), so the fault is a real signal there too, as in production. */
+static int *volatile nowhere;
+
+#define UNCHECKED __attribute__((noinline, no_sanitize("address", "undefined")))
+
+UNCHECKED static int crash_null(void)
+{
+    return *nowhere;
+}
+
+/* Bounded only by a limit no stack reaches (the compiler refuses recursion it can see is infinite). */
+static volatile long depth_limit = 1L << 40;
+
+UNCHECKED static int recurse(long depth)
+{
+    volatile char frame[1024];
+    frame[0] = (char) depth;
+    if (depth >= depth_limit)
+        return 0;
+    return recurse(depth + 1) + frame[0];
+}
+
+static int crash_in_timer(chanx_ctx *ctx, void *arg)
+{
+    (void) ctx;
+    (void) arg;
+    return crash_null();
+}
+
+static int boom_receive(chanx_ctx *ctx, const chanx_msg *msg)
+{
+    if (chanx_msg_is(msg, "ping"))
+        return chanx_send_message(ctx, "pong", NULL);
+    if (chanx_msg_is(msg, "segv"))
+        return crash_null();
+    if (chanx_msg_is(msg, "abort"))
+        abort();
+    if (chanx_msg_is(msg, "overflow"))
+        return recurse(0);
+    if (chanx_msg_is(msg, "timer")) {
+        if (!chanx_call_later(ctx, 50, crash_in_timer, NULL))
+            return CHANX_ERROR;
+        return chanx_send_message(ctx, "armed", NULL);
+    }
+    return CHANX_ERROR;
+}
+
+static int boom_event(chanx_ctx *ctx, const chanx_msg *msg)
+{
+    (void) ctx;
+    (void) msg;
+    return crash_null();
+}
+
+static int boom_groups(chanx_ctx *ctx, chanx_groups *groups)
+{
+    (void) ctx;
+    return chanx_groups_add(groups, "boom");
+}
+
+CHANX_CONSUMER(boom) {
+    .routes = CHANX_ROUTES("boom/"),
+    .build_groups = boom_groups,
+    .receive_message = boom_receive,
+    .events = "{\"crash\": null}",
+    .receive_event = boom_event,
+};
+
+static int connect_groups(chanx_ctx *ctx, chanx_groups *groups)
+{
+    (void) ctx;
+    (void) groups;
+    return crash_null();
+}
+
+static int connect_receive(chanx_ctx *ctx, const chanx_msg *msg)
+{
+    (void) msg;
+    return chanx_send_message(ctx, "pong", NULL);
+}
+
+CHANX_CONSUMER(connect) {
+    .routes = CHANX_ROUTES("connect/"),
+    .build_groups = connect_groups,
+    .receive_message = connect_receive,
+};
