@@ -73,7 +73,10 @@ static const char PUBLISH_HELP[] =
     "  Sends the event {\"action\": A, \"payload\": JSON} to the groups' members, every connection of a\n"
     "  user, or one connection, through the broker ($CHANX_BROKER); prints what it reached.\n"
     "chanx-admin disconnect (--user ID | --connection ID) [--code N]\n"
-    "  Closes every connection of a user (or one) with code N (1000, or 3000-4999; default 1000).\n";
+    "  Closes every connection of a user (or one) with code N (1000, or 3000-4999; default 1000).\n"
+    "chanx-admin presence (--group G | --topic T) [--stats]\n"
+    "  Prints who is in the group (a topic: its group): each user with their connections, gateway and connected_since\n"
+    "  (--stats: counts only), as POST /api/presence answers.\n";
 
 static void usage(FILE *out)
 {
@@ -209,7 +212,7 @@ int main(int argc, char **argv)
         usage(i >= argc ? stderr : stdout);
         return i >= argc ? ADMIN_USAGE : ADMIN_OK;
     }
-    if (!strcmp(argv[i], "publish") || !strcmp(argv[i], "disconnect")) {
+    if (!strcmp(argv[i], "publish") || !strcmp(argv[i], "disconnect") || !strcmp(argv[i], "presence")) {
         if (wants_help(argc, argv, i + 1)) {
             fputs(PUBLISH_HELP, stdout);
             return ADMIN_OK;

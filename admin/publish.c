@@ -4,6 +4,7 @@
  *
  *   chanx-admin publish (--group G ... | --topic T [--seq N] | --user ID | --connection ID) --action A [--payload JSON]
  *   chanx-admin disconnect (--user ID | --connection ID) [--code N]
+ *   chanx-admin presence (--group G | --topic T) [--stats]
  *
  * The command speaks to the broker directly as an API peer (CX_ROLE_API),
  * so it works where chanx-api is not deployed or its key is not at hand;
@@ -81,8 +82,103 @@ static int build_params(int argc, char **argv, int publish, json_t *params)
     return rc;
 }
 
+/* The API's own checks against the route table (api/server.c): a topic no consumer declares, an
+ * action none takes or a payload none accepts. -1 after saying why (and pydantic's list). */
+static int refuse_undeliverable(const cx_publisher *pub, cx_publish_cmd *cmd, const json_t *params)
+{
+    cx_publish_error err;
+    json_t *errors = NULL;
+    if (cx_publisher_resolve_topic(pub, cmd, &err) == 0 && cx_publisher_check_event(pub, params, &err, &errors) == 0)
+        return 0;
+    fprintf(stderr, "chanx-admin: %s (%s)\n", err.message, err.code);
+    if (errors) {
+        char *list = json_dumps(errors, JSON_COMPACT);
+        fprintf(stderr, "chanx-admin: errors: %s\n", list ? list : "");
+        free(list);
+        json_decref(errors);
+    }
+    return -1;
+}
+
+/* Sends one checked command and waits for the broker's answer: ADMIN_OK, or ADMIN_USAGE / ADMIN_ERROR after
+ * saying why. The broker's route table (it follows HELLO) resolves a topic to its group, and an event
+ * (event_params: what the API would have been posted) is first checked against it as the API checks it. */
+static int run_command(cx_publish_cmd *cmd, const json_t *event_params, cx_publish_result *result)
+{
+    const char *broker = cx_env_str("CHANX_BROKER", CX_DEFAULT_BROKER);
+    char node[64];
+    snprintf(node, sizeof node, "admin-%d", (int) getpid());
+    cx_publisher *pub = cx_publisher_new(broker, node);
+    cx_publish_error err;
+    int needs_routes = event_params || cmd->topic;
+    int routed = pub && needs_routes && cx_publisher_await_routes(pub, 3000) == 0;
+    int refused = 0;
+    if (routed && event_params)
+        refused = refuse_undeliverable(pub, cmd, event_params) != 0;
+    else if (routed && cx_publisher_resolve_topic(pub, cmd, &err) < 0) {   /* no consumer declares the topic */
+        fprintf(stderr, "chanx-admin: %s (%s)\n", err.message, err.code);
+        refused = 1;
+    }
+    if (refused) {
+        cx_publisher_destroy(&pub);
+        return ADMIN_USAGE;
+    }
+    int rc = pub && (!needs_routes || routed) ? cx_publisher_run(pub, cmd, 1, result, 3000) : -1;
+    cx_publisher_destroy(&pub);
+    if (rc != 0) {
+        /* A CURVE broker drops a handshake without keys silently: the timeout is all a peer sees. */
+        int keys = cx_env_str("CHANX_CURVE_DIR", NULL) || cx_env_str("CHANX_CURVE_SECRET_KEY_FILE", NULL);
+        fprintf(stderr, "chanx-admin: the broker at %s did not answer within 3 s%s\n", broker,
+                keys ? "" : " (is it up? A broker with CURVE keys ignores a peer without them: set CHANX_CURVE_DIR "
+                            "to its key folder; make run's is var/keys)");
+        return ADMIN_ERROR;
+    }
+    return ADMIN_OK;
+}
+
+/* chanx-admin presence (--group G | --topic T) [--stats]: the broker's answer as /api/presence gives it; a group
+ * without members is an error (exit 1). */
+static int presence_main(int argc, char **argv)
+{
+    json_t *params = json_object();
+    int stats = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--stats")) {
+            stats = 1;
+        } else if ((!strcmp(argv[i], "--group") || !strcmp(argv[i], "--topic")) && i + 1 < argc) {
+            json_object_set_new(params, argv[i] + 2, json_string(argv[i + 1]));
+            i++;
+        } else {
+            json_decref(params);
+            return fail_usage("unexpected argument '%s'", argv[i]);
+        }
+    }
+    cx_publish_cmd cmd;
+    cx_publish_error err;
+    int rc = cx_publish_cmd_parse(&cmd, stats ? "presence_stats" : "presence", params, &err);
+    json_decref(params);
+    if (rc != 0) {
+        fprintf(stderr, "chanx-admin: %s (%s)\n", err.message, err.code);
+        return ADMIN_USAGE;
+    }
+    cx_publish_result result = { 0, 0, NULL };
+    rc = run_command(&cmd, NULL, &result);
+    cx_publish_cmd_free(&cmd);
+    if (rc != 0)
+        return rc;
+    char *text = result.presence ? json_dumps(result.presence, JSON_COMPACT) : NULL;
+    int missing = json_object_get(result.presence, "error") != NULL;
+    if (text)
+        (missing ? fprintf(stderr, "chanx-admin: no connection is in that group: %s\n", text) : printf("%s\n", text));
+    free(text);
+    cx_publish_result_clear(&result);
+    return text && !missing ? ADMIN_OK : ADMIN_ERROR;
+}
+
 int admin_publish_main(int argc, char **argv)
 {
+    if (!strcmp(argv[0], "presence"))
+        return presence_main(argc, argv);
     int publish = !strcmp(argv[0], "publish");
     json_t *params = json_object();
     int rc = build_params(argc, argv, publish, params);
@@ -101,29 +197,12 @@ int admin_publish_main(int argc, char **argv)
         json_decref(params);
         return ADMIN_USAGE;
     }
+    cx_publish_result result = { 0, 0, NULL };
+    rc = run_command(&cmd, publish ? params : NULL, &result);
     json_decref(params);
-    const char *broker = cx_env_str("CHANX_BROKER", CX_DEFAULT_BROKER);
-    char node[64];
-    snprintf(node, sizeof node, "admin-%d", (int) getpid());
-    cx_publisher *pub = cx_publisher_new(broker, node);
-    cx_publish_result result = { 0, 0 };
-    if (pub && cmd.topic && cx_publisher_await_routes(pub, 3000) == 0 && cx_publisher_resolve_topic(pub, &cmd, &err) < 0) {
-        fprintf(stderr, "chanx-admin: %s (%s)\n", err.message, err.code);   /* no consumer declares the topic */
-        cx_publisher_destroy(&pub);
-        cx_publish_cmd_free(&cmd);
-        return ADMIN_USAGE;
-    }
-    rc = pub && (!cmd.topic || cmd.env.ngroups) ? cx_publisher_run(pub, &cmd, 1, &result, 3000) : -1;
-    cx_publisher_destroy(&pub);
     cx_publish_cmd_free(&cmd);
-    if (rc != 0) {
-        /* A CURVE broker drops a handshake without keys silently: the timeout is all a peer sees. */
-        int keys = cx_env_str("CHANX_CURVE_DIR", NULL) || cx_env_str("CHANX_CURVE_SECRET_KEY_FILE", NULL);
-        fprintf(stderr, "chanx-admin: the broker at %s did not answer within 3 s%s\n", broker,
-                keys ? "" : " (is it up? A broker with CURVE keys ignores a peer without them: set CHANX_CURVE_DIR "
-                            "to its key folder; make run's is var/keys)");
-        return ADMIN_ERROR;
-    }
+    if (rc != 0)
+        return rc;
     printf("{\"gateways\": %u, \"connections\": %u}\n", result.gateways, result.connections);
     return ADMIN_OK;
 }

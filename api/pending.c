@@ -29,8 +29,11 @@ void cx_pending_job_free(cx_pending_job **job_p)
     if (!job_p || !*job_p)
         return;
     cx_pending_job *job = *job_p;
-    for (size_t i = 0; i < job->n; i++)
+    for (size_t i = 0; i < job->n; i++) {
         cx_publish_cmd_free(&job->cmds[i]);
+        if (job->results)
+            cx_publish_result_clear(&job->results[i]);
+    }
     free(job->cmds);
     free(job->results);
     free(job->answered);
@@ -92,6 +95,7 @@ static void on_result(uint64_t request, const cx_publish_result *result, void *a
         if (!job->answered[i]) {
             job->answered[i] = 1;
             job->results[i] = *result;
+            json_incref(result->presence);   /* lent by the publisher */
             job->done++;
         }
         return;

@@ -102,7 +102,8 @@ static int key_ok(const cx_api_server *self, struct MHD_Connection *conn)
 
 static const char *method_of(const char *url)
 {
-    static const char *const METHODS[] = { "broadcast", "send", "disconnect", "batch", NULL };
+    static const char *const METHODS[] = { "broadcast", "send", "disconnect", "batch", "presence_stats", "presence",
+                                           NULL };
     if (strncmp(url, "/api/", 5) != 0)
         return NULL;
     for (const char *const *m = METHODS; *m; m++)
@@ -172,6 +173,8 @@ static int parse_commands(const cx_publisher *pub, const char *method, json_t *b
 
 static json_t *result_json(const cx_publish_result *r)
 {
+    if (r->presence)   /* presence, presence_stats: the broker's answer as it is */
+        return json_incref(r->presence);
     return json_pack("{s:I, s:I}", "gateways", (json_int_t) r->gateways, "connections", (json_int_t) r->connections);
 }
 
@@ -251,8 +254,19 @@ static enum MHD_Result answer_job(struct MHD_Connection *conn, const char *metho
     } else {
         answer = result_json(&job->results[0]);
     }
+    /* presence of a group without members: 404 with the usual error shape */
+    const char *missing = json_string_value(json_object_get(answer, "error"));
+    int not_found = missing && strcmp(method, "batch") != 0;
+    if (not_found) {
+        char message[200];
+        snprintf(message, sizeof message, "no connection is in group '%s' (a group exists while it has members)",
+                 json_string_value(json_object_get(answer, "group")));
+        json_t *error = json_pack("{s:{s:s, s:s}}", "error", "code", missing, "message", message);
+        json_decref(answer);
+        answer = error;
+    }
     cx_pending_job_free(&job);
-    return respond_json(conn, MHD_HTTP_OK, answer);
+    return respond_json(conn, not_found ? MHD_HTTP_NOT_FOUND : MHD_HTTP_OK, answer);
 }
 
 /* ------------------------------------------------------------- requests */
@@ -279,7 +293,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         const char *method = method_of(url);
         if (!method)
             return respond_error(conn, MHD_HTTP_NOT_FOUND, "not_found",
-                                 "unknown method: POST /api/broadcast, /api/send, /api/disconnect or /api/batch");
+                                 "unknown method: POST /api/broadcast, /api/send, /api/disconnect, /api/batch, /api/presence or "
+                                 "/api/presence_stats");
         if (strcmp(http_method, "POST") != 0)
             return respond_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed", "use POST");
         const char *length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);

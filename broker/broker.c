@@ -20,6 +20,7 @@
 #include "broker/bans.h"
 #include "common/curve.h"
 #include "broker/metrics.h"
+#include "common/env.h"
 #include "common/link.h"
 #include "common/log.h"
 #include "proto/envelope.h"
@@ -117,21 +118,41 @@ static void publish_state(cx_broker *self)
                           .members = cx_groups_memberships(self->groups),
                           .routes = cx_route_table_size(self->routes),
                           .stranger_bytes = cx_rebuild_stranger_bytes(self->rebuild) };
+    cx_history_stats(self->history, &s.history_groups, &s.history_messages, &s.history_bytes);
     for (cx_broker_peer *p = zhashx_first(self->peers); p; p = zhashx_next(self->peers))
         if (!p->supervisor)   /* a worker supervisor serves nothing itself: its children are the workers */
             *(p->role == CX_ROLE_WORKER ? &s.workers : &s.gateways) += 1;
     cx_broker_metrics_state(&s);
 }
 
+static int group_has_members(const char *group, void *arg)
+{
+    return cx_groups_members(arg, group) > 0;
+}
+
+/* Held messages past their TTL go, about once a second (a check per group). */
+static void expire_history(cx_broker *self)
+{
+    int64_t now = cx_now_ms();
+    if (now - self->history_expired_ms < 1000)
+        return;
+    self->history_expired_ms = now;
+    cx_history_expire(self->history, now, group_has_members, self->groups);
+}
+
 int cx_broker_run(cx_broker *self, volatile int *stop)
 {
-    zmq_pollitem_t items[2] = { { .socket = self->handle, .events = ZMQ_POLLIN },
+    zmq_pollitem_t items[3] = { { .socket = self->handle, .events = ZMQ_POLLIN },
                                 { .socket = self->zap ? cx_zap_socket(self->zap) : NULL, .events = ZMQ_POLLIN } };
     while (!*stop) {
         cx_broker_flush(self);   /* what the last turn sent each peer, one message per peer */
         long timeout = cx_heartbeat_interval_ms() - (cx_now_ms() - self->last_beat);
-        if (zmq_poll(items, self->zap ? 2 : 1, timeout < 0 ? 0 : timeout) < 0 && zmq_errno() != EINTR)
+        int n = self->zap ? 2 : 1;
+        if (self->following)   /* a standby: the primary's histories (standby.c) */
+            items[n++] = (zmq_pollitem_t) { .socket = cx_broker_standby_socket(self->following), .events = ZMQ_POLLIN };
+        if (zmq_poll(items, n, timeout < 0 ? 0 : timeout) < 0 && zmq_errno() != EINTR)
             return -1;
+        cx_broker_standby_pump(self);
         if (self->zap)
             cx_zap_handle(self->zap);
         drain(self);
@@ -140,6 +161,7 @@ int cx_broker_run(cx_broker *self, volatile int *stop)
             cx_rebuild_end_incomplete(self);
         }
         cx_broker_heartbeat(self);
+        expire_history(self);
         publish_state(self);
     }
     cx_broker_flush(self);
@@ -164,8 +186,15 @@ cx_broker *cx_broker_new(const char *endpoint)
     self->enc = cx_encoder_new();
     self->bans = cx_bans_new();
     self->rebuild = cx_rebuild_new();
+    self->presence_pushed = zhashx_new();
+    if (self->presence_pushed)
+        zhashx_set_destructor(self->presence_pushed, cx_broker_presence_free);
+    self->history = cx_history_new((uint32_t) cx_env_long("CHANX_HISTORY_SIZE", 100, 1, 1000000),
+                                   (uint32_t) cx_env_long("CHANX_HISTORY_TTL_MS", 300000, 1, 86400000L),
+                                   (size_t) cx_env_long("CHANX_HISTORY_MAX_BYTES", 1L << 20, 1024, 1L << 30));
     if (!self->router || !self->peers || !self->conns || !self->groups || !self->routes || !self->dec
-        || !self->enc || !self->bans || !self->rebuild || !self->worker_groups || !self->users) {
+        || !self->enc || !self->bans || !self->rebuild || !self->worker_groups || !self->users
+        || !self->history || !self->presence_pushed) {
         cx_broker_destroy(&self);
         return NULL;
     }
@@ -202,13 +231,21 @@ static void free_conn(uint64_t id, void *value, void *arg)
     for (size_t i = 0; i < c->ngroups; i++)
         free(c->groups[i]);
     free(c->groups);
+    free(c->username);
     free(c);
+}
+
+int cx_broker_follow(cx_broker *self, const char *primary)
+{
+    self->following = cx_broker_standby_new(primary);
+    return self->following ? 0 : -1;
 }
 
 void cx_broker_destroy(cx_broker **self_p)
 {
     if (!self_p || !*self_p)
         return;
+    cx_broker_standby_destroy(&(*self_p)->following);
     cx_broker *self = *self_p;
     if (self->conns)
         cx_idmap_foreach(self->conns, free_conn, NULL);
@@ -216,6 +253,8 @@ void cx_broker_destroy(cx_broker **self_p)
     zhashx_destroy(&self->peers);
     cx_groups_destroy(&self->groups);
     cx_groups_destroy(&self->worker_groups);
+    cx_history_destroy(&self->history);
+    zhashx_destroy(&self->presence_pushed);
     cx_users_destroy(&self->users);
     cx_route_table_destroy(&self->routes);
     cx_decoder_destroy(&self->dec);

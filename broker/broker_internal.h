@@ -9,6 +9,9 @@
  *   broker.c      the loop: reads, dispatches, replays what the rebuild released
  *   dispatch.c    the table envelope type → handler
  *   events.c      EVENT and CLOSE_TARGET from the application
+ *   presence.c    PRESENCE: who is in a group
+ *   recovery.c    group sends on groups with a history, a join's replay, copies to a standby
+ *   standby.c     a standby's side: the primary's histories, copied
  *   worker_exit.c WORKER_EXIT from a worker supervisor: a worker process died
  *   peers.c       who the peers are, offences, heartbeats, route publishing
  *   rebuild.c     state learned back after a restart; what waits meanwhile
@@ -26,6 +29,7 @@
 #include <czmq.h>
 #include "broker/broker.h"
 #include "broker/groups.h"
+#include "broker/history.h"
 #include "broker/replay_queue.h"
 #include "broker/roles.h"
 #include "broker/route_table.h"
@@ -39,6 +43,7 @@
 #define MAX_OFFENCES 10
 
 typedef struct cx_rebuild cx_rebuild;
+typedef struct cx_broker_standby cx_broker_standby;
 
 typedef struct {
     char id[MAX_IDENTITY + 1];   /* ZeroMQ routing id, the peer's node name */
@@ -58,6 +63,8 @@ typedef struct {
     cx_broker_peer *gateway;
     cx_broker_peer *worker;
     int64_t user_id;             /* authenticated user, 0 anonymous: for events to a user */
+    char *username;              /* for presence: from CONNECT, or a worker's RESUME */
+    int64_t connected_ms;        /* for presence: when the connection began (Unix ms) */
     char **groups;
     size_t ngroups;
 } cx_broker_conn;
@@ -78,6 +85,12 @@ struct cx_broker {
     cx_zap *zap;                 /* NULL with plain links */
     struct cx_bans *bans;        /* keys (or routing ids) dropped for repeated offences, until a restart */
     cx_rebuild *rebuild;         /* state re-announced by peers after a restart (rebuild.c) */
+    cx_history *history;         /* groups' held messages, epochs and seqs (history.c) */
+    cx_broker_peer *standby;     /* a standby broker following this one: it gets the histories */
+    cx_broker_standby *following;   /* this broker is a standby: its link to the primary (standby.c) */
+    int64_t history_expired_ms;  /* the last expiry pass */
+    zhashx_t *presence_pushed;   /* group → its users' connection counts, for groups with presence pushes */
+    int rebuilding;              /* a rebuild window is open (rebuild.c): memberships return, no pushes */
 };
 
 /* dispatch.c */
@@ -90,6 +103,36 @@ void cx_broker_dispatch(cx_broker *self, const char *id, size_t idlen, zmq_msg_t
 void cx_broker_on_event(cx_broker *self, cx_broker_peer *api, const cx_env *env, zmq_msg_t *msg);
 void cx_broker_on_close_target(cx_broker *self, cx_broker_peer *api, const cx_env *env, zmq_msg_t *msg);
 
+/* presence.c: PRESENCE from an API peer or a worker, answered with PRESENCE_RESULT. */
+void cx_broker_on_presence(cx_broker *self, cx_broker_peer *asker, const cx_env *env, zmq_msg_t *msg);
+/* Presence pushes: a group whose consumer asked for them (GROUP_ADD's CX_GROUP_ADD_PRESENCE) tells its
+ * members presence_joined when a user's first connection joins it and presence_left when the last
+ * one leaves. track starts that for a group (its current members counted, silently); conns.c tells
+ * every join and leave. zhashx destructor of the table: cx_broker_presence_free. */
+void cx_broker_presence_track(cx_broker *self, const char *group);
+void cx_broker_presence_joined(cx_broker *self, const cx_broker_conn *c, const char *group);
+void cx_broker_presence_left(cx_broker *self, const cx_broker_conn *c, const char *group);
+void cx_broker_presence_free(void **item);
+
+/* recovery.c (history.h holds the messages) */
+/* A GROUP_SEND naming at least one group with a history: each such group gets its own envelope with
+ * its next seq and epoch; the others get one envelope together, as before. */
+void cx_broker_group_send_held(cx_broker *self, const cx_env *env);
+/* After c joined env->group (GROUP_ADD, the membership already forwarded): when the group keeps a
+ * history, RECOVERY to c's gateway (with env's topic and ref: a topic's "subscribed"), then, with
+ * replay, the held messages after env->since when they cover it. */
+void cx_broker_recover(cx_broker *self, cx_broker_conn *c, const cx_env *env, int replay);
+/* To the standby, if one follows: a group's history started (its epoch and seq), or everything held
+ * (when the standby starts following). */
+void cx_broker_replicate_start(cx_broker *self, const char *group);
+void cx_broker_replicate_all(cx_broker *self);
+
+/* standby.c: a standby broker follows its primary's histories until it serves peers of its own. */
+cx_broker_standby *cx_broker_standby_new(const char *primary);
+void cx_broker_standby_destroy(cx_broker_standby **self_p);
+void *cx_broker_standby_socket(cx_broker_standby *self);
+/* Reads what the primary sent (into self->history) and keeps the link alive. */
+void cx_broker_standby_pump(cx_broker *self);
 /* worker_exit.c: WORKER_EXIT from a worker supervisor: its child's connections are closed at once
  * (1011 "consumer crashed" for the one whose callback crashed). */
 void cx_broker_on_worker_exit(cx_broker *self, cx_broker_peer *supervisor, const cx_env *env, zmq_msg_t *msg);
@@ -154,6 +197,8 @@ void cx_broker_forward(cx_broker *self, const cx_broker_peer *p, zmq_msg_t *msg)
 void cx_broker_flush(cx_broker *self);
 void cx_broker_flush_peer(cx_broker *self, const cx_broker_peer *p);
 void cx_broker_send_env(cx_broker *self, const cx_broker_peer *p, const cx_env *env);
+/* Encodes env into a new message for several peers (cx_broker_forward each, then zmq_msg_close). */
+int cx_broker_encode_msg(cx_broker *self, const cx_env *env, zmq_msg_t *out);
 /* HELLO to a routing id the broker does not know: "who are you?". */
 void cx_broker_send_identity_request(cx_broker *self, const char *id, size_t idlen);
 void cx_broker_close_at_gateway(cx_broker *self, const cx_broker_peer *gateway, uint64_t id, uint32_t code,

@@ -6,7 +6,8 @@
  * its state live in that worker. Its groups are counted twice: per gateway
  * (groups, where GROUP_SEND and passthrough events go) and per worker
  * (worker_groups, where receive_event runs). Every change here keeps the
- * two, the connection's own list and the users index in step.
+ * two, the connection's own list and the users index in step, and tells
+ * presence.c (presence pushes count users per group).
  */
 #include "broker/broker_internal.h"
 #include "common/log.h"
@@ -20,6 +21,7 @@ static void conn_leave_groups(cx_broker *self, cx_broker_conn *c)
         cx_groups_discard(self->groups, c->groups[i], c->id, c->gateway);
         if (c->worker)
             cx_groups_discard(self->worker_groups, c->groups[i], c->id, c->worker);
+        cx_broker_presence_left(self, c, c->groups[i]);
         free(c->groups[i]);
     }
     free(c->groups);
@@ -36,6 +38,7 @@ void cx_broker_conn_forget(cx_broker *self, cx_broker_conn *c)
         cx_idmap_remove(c->gateway->conns, c->id);
     if (c->worker)
         cx_idmap_remove(c->worker->conns, c->id);
+    free(c->username);
     free(c);
 }
 
@@ -70,6 +73,7 @@ int cx_broker_conn_join(cx_broker *self, cx_broker_conn *c, cx_slice name)
     }
     c->groups = grown;
     c->groups[c->ngroups++] = group;
+    cx_broker_presence_joined(self, c, group);
     return 1;
 }
 
@@ -81,6 +85,7 @@ int cx_broker_conn_part(cx_broker *self, cx_broker_conn *c, cx_slice name)
         cx_groups_discard(self->groups, c->groups[i], c->id, c->gateway);
         if (c->worker)
             cx_groups_discard(self->worker_groups, c->groups[i], c->id, c->worker);
+        cx_broker_presence_left(self, c, c->groups[i]);
         free(c->groups[i]);
         c->groups[i] = c->groups[--c->ngroups];
         return 1;

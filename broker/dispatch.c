@@ -62,7 +62,9 @@ static void on_connect(cx_broker *self, cx_broker_peer *gateway, const cx_env *e
         cx_broker_close_at_gateway(self, gateway, env->conn, 1011, "duplicate connection id");
         return;
     }
-    *c = (cx_broker_conn) { .id = env->conn, .gateway = gateway, .worker = worker, .user_id = env->user_id };
+    *c = (cx_broker_conn) { .id = env->conn, .gateway = gateway, .worker = worker, .user_id = env->user_id,
+                            .username = env->username.len ? cx_slice_dup(env->username) : NULL,
+                            .connected_ms = env->connected_ms ? (int64_t) env->connected_ms : zclock_time() };
     cx_idmap_put(self->conns, c->id, c);
     cx_users_add(self->users, c->user_id, c->id, c);
     cx_idmap_put(gateway->conns, c->id, c);
@@ -155,11 +157,32 @@ static void on_to_gateway(cx_broker *self, cx_broker_peer *worker, const cx_env 
         cx_broker_forward(self, c->gateway, msg);
 }
 
+/* The group's history, when the consumer declares one (history.c), starts before the join so that
+ * the join is told its epoch and seq (recovery.c). */
 static void on_group_add(cx_broker *self, cx_broker_peer *worker, const cx_env *env, zmq_msg_t *msg)
 {
     cx_broker_conn *c = worker_conn(self, worker, env);
-    if (c && cx_broker_conn_join(self, c, env->group) == 1)
+    if (!c)
+        return;
+    if (env->history_size) {
+        char *name = cx_slice_dup(env->group);
+        if (name && cx_history_declare(self->history, name, env->history_size, env->history_ttl_ms, cx_now_ms()) == 2)
+            cx_broker_replicate_start(self, name);
+        free(name);
+    }
+    if (env->flags & CX_GROUP_ADD_PRESENCE) {   /* counted from before this join: its push follows */
+        char *name = cx_slice_dup(env->group);
+        if (name)
+            cx_broker_presence_track(self, name);
+        free(name);
+    }
+    int joined = cx_broker_conn_join(self, c, env->group);
+    if (joined == 1) {
         cx_broker_forward(self, c->gateway, msg);
+        cx_broker_recover(self, c, env, 1);
+    } else if (joined == 0 && env->topic.len) {   /* a topic subscribed again: "subscribed", nothing replayed */
+        cx_broker_recover(self, c, env, 0);
+    }
 }
 
 static void on_group_discard(cx_broker *self, cx_broker_peer *worker, const cx_env *env, zmq_msg_t *msg)
@@ -177,9 +200,20 @@ static void on_group_send(cx_broker *self, cx_broker_peer *worker, const cx_env 
         return;
     char *names[CX_PROTO_MAX_GROUPS] = { 0 };   /* = { 0 }: gcc cannot see n bounds the reads */
     size_t n = 0;
-    for (; n < env->ngroups; n++)
+    int held = 0;
+    const char *epoch;
+    uint64_t seq;
+    for (; n < env->ngroups; n++) {
         if (!(names[n] = cx_slice_dup(env->groups[n])))
             break;
+        held |= cx_history_current(self->history, names[n], &epoch, &seq);
+    }
+    if (held) {   /* stamped with each group's seq: re-encoded (recovery.c) */
+        while (n > 0)
+            free(names[--n]);
+        cx_broker_group_send_held(self, env);
+        return;
+    }
     cx_broker_fanout f = { self, msg, 0 };
     cx_groups_gateways(self->groups, (const char *const *) names, n, cx_broker_fanout_forward, &f);
     while (n > 0)
@@ -219,6 +253,7 @@ static const struct {
     [CX_ENV_GROUP_SEND] = { on_group_send, WAITS_FOR_REBUILD },  /* worker */
     [CX_ENV_EVENT] = { cx_broker_on_event, 0 },                  /* api (events.c) */
     [CX_ENV_CLOSE_TARGET] = { cx_broker_on_close_target, 0 },    /* api (events.c) */
+    [CX_ENV_PRESENCE] = { cx_broker_on_presence, 0 },            /* api, worker (presence.c) */
     [CX_ENV_WORKER_EXIT] = { cx_broker_on_worker_exit, 0 },      /* worker supervisor (worker_exit.c) */
 };
 

@@ -177,3 +177,23 @@ size_t cx_groups_reach(cx_groups *self, const char *const *names, size_t nnames)
     cx_idmap_destroy(&seen);
     return n;
 }
+
+typedef struct {
+    void (*fn)(uint64_t conn, void *arg);
+    void *arg;
+} member_visit;
+
+static void visit_member(uint64_t id, void *value, void *arg)
+{
+    (void) value;
+    member_visit *v = arg;
+    v->fn(id, v->arg);
+}
+
+void cx_groups_each_member(cx_groups *self, const char *name, void (*fn)(uint64_t conn, void *arg), void *arg)
+{
+    group *g = zhashx_lookup(self->by_name, name);
+    member_visit v = { fn, arg };
+    if (g)
+        cx_idmap_foreach(g->members, visit_member, &v);
+}

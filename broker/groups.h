@@ -28,6 +28,8 @@ size_t cx_groups_count(const cx_groups *self);
 /* Distinct members of any of the groups (a connection in two of them counts once). */
 size_t cx_groups_reach(cx_groups *self, const char *const *groups, size_t ngroups);
 size_t cx_groups_members(cx_groups *self, const char *group);
+/* Calls fn with each member's connection id (presence); nothing when the group has none. */
+void cx_groups_each_member(cx_groups *self, const char *group, void (*fn)(uint64_t conn, void *arg), void *arg);
 /* Members of all groups together (a connection in two groups counts twice). */
 size_t cx_groups_memberships(const cx_groups *self);
 

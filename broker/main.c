@@ -46,7 +46,7 @@ static int check(const char *endpoint)
 
 int main(int argc, char **argv)
 {
-    const char *endpoint = cx_env_str("CHANX_BROKER", CX_DEFAULT_BROKER);
+    const char *endpoint = cx_env_str("CHANX_BROKER", CX_DEFAULT_BROKER), *listed = endpoint;
     int probe = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--bind") == 0 && i + 1 < argc) {
@@ -72,6 +72,14 @@ int main(int argc, char **argv)
     cx_broker *broker = cx_broker_new(endpoint);
     if (!broker)
         return 1;
+    /* A standby: bound to an endpoint CHANX_BROKER lists after the first, it copies the primary's group
+     * histories so that a failover keeps them (standby.c). */
+    char primary[512];
+    snprintf(primary, sizeof primary, "%.*s", (int) strcspn(listed, ", "), listed);
+    if (strcmp(primary, endpoint) != 0 && strstr(listed, endpoint) && cx_broker_follow(broker, primary) != 0) {
+        cx_broker_destroy(&broker);
+        return 1;
+    }
     cx_metrics_http *metrics = NULL;
     cx_broker_metrics_init();
     if (cx_metrics_http_from_env(&metrics) != 0) {

@@ -10,6 +10,7 @@ static struct {
     cx_series *types[CX_ENV_TYPE_MAX];
     cx_metric *crashes;
     cx_series *malformed, *gateways, *workers, *connections, *groups, *members, *routes, *stranger_bytes;
+    cx_series *history_groups, *history_messages, *history_bytes;
 } m;
 
 void cx_broker_metrics_init(void)
@@ -38,6 +39,12 @@ void cx_broker_metrics_init(void)
                          "Bytes of envelopes held for peers that have not said HELLO yet.", NULL));
     m.routes = cx_metric_series(cx_metrics_gauge(r, "chanx_broker_routes",
                                                  "Rows of the route table published to gateways.", NULL));
+    m.history_groups = cx_metric_series(cx_metrics_gauge(r, "chanx_broker_history_groups",
+                                                         "Groups keeping a history (epoch and seq).", NULL));
+    m.history_messages = cx_metric_series(cx_metrics_gauge(r, "chanx_broker_history_messages",
+                                                           "Group messages held for recovery.", NULL));
+    m.history_bytes = cx_metric_series(cx_metrics_gauge(r, "chanx_broker_history_bytes",
+                                                        "Bytes of message text held for recovery.", NULL));
     /* Counted here, not in the worker: the process that crashed is gone, and the broker hears of every
      * worker's crashes (WORKER_EXIT from their supervisors). */
     m.crashes = cx_metrics_counter(r, "chanx_worker_crashes_total",
@@ -69,5 +76,8 @@ void cx_broker_metrics_state(const cx_broker_state *s)
     cx_series_set(m.groups, (int64_t) s->groups);
     cx_series_set(m.members, (int64_t) s->members);
     cx_series_set(m.routes, (int64_t) s->routes);
+    cx_series_set(m.history_groups, (int64_t) s->history_groups);
+    cx_series_set(m.history_messages, (int64_t) s->history_messages);
+    cx_series_set(m.history_bytes, (int64_t) s->history_bytes);
     cx_series_set(m.stranger_bytes, (int64_t) s->stranger_bytes);
 }

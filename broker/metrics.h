@@ -25,6 +25,7 @@ typedef struct {
     size_t connections;         /* client connections the broker routes */
     size_t groups, members;     /* groups with members; memberships (a connection in two groups counts twice) */
     size_t routes;              /* rows of the route table */
+    size_t history_groups, history_messages, history_bytes;   /* what history.c holds */
     size_t stranger_bytes;      /* held for peers that have not said HELLO */
 } cx_broker_state;
 

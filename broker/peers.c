@@ -69,6 +69,8 @@ void cx_broker_peer_remove(cx_broker *self, cx_broker_peer *p, const char *why)
                             "connections", (json_int_t) n));
     int routes_changed = p->role == CX_ROLE_WORKER && cx_route_table_remove_worker(self->routes, p);
     cx_broker_flush_peer(self, p);   /* what it was sent before it went, as unbatched sends would have */
+    if (self->standby == p)
+        self->standby = NULL;
     zhashx_delete(self->peers, p->id);
     if (routes_changed)
         cx_broker_publish_routes(self);
@@ -113,6 +115,15 @@ void cx_broker_on_hello(cx_broker *self, const char *id, size_t idlen, cx_broker
     cx_log_fields(CX_LOG_INFO, "peer joined",
                   json_pack("{s:s, s:s, s:I, s:b}", "peer", p->id,
                             "role", p->rule->name, "pid", (json_int_t) p->pid, "supervisor", p->supervisor));
+    if (p->role == CX_ROLE_STANDBY) {   /* a standby follows us: it gets the histories (recovery.c) */
+        self->standby = p;
+        cx_broker_replicate_all(self);
+    } else if (self->following && (p->role == CX_ROLE_GATEWAY || p->role == CX_ROLE_WORKER)) {
+        /* we are the standby and peers fail over to us: serve from the copy, follow no more */
+        cx_broker_standby_destroy(&self->following);
+        cx_history_takeover(self->history);
+        cx_log_fields(CX_LOG_WARNING, "standby takes over", json_pack("{s:s}", "first", p->id));
+    }
     if (p->role == CX_ROLE_GATEWAY || p->role == CX_ROLE_API) {   /* the API checks events and resolves topics with it */
         cx_env routes;
         cx_route_table_envelope(self->routes, &routes);

@@ -314,6 +314,29 @@ static void purge_ended(cx_rebuild *r)
     free(ids);
 }
 
+/* A worker's RESUME also says who the connection's user is and since when (presence.c), whether its
+ * groups push presence, and the history its consumer declares for its groups: a restarted broker keeps stamping them (with new
+ * epochs: what the old one held is gone, and recovery says so). */
+static void note_presence_and_history(cx_broker *self, cx_broker_conn *c, const cx_env *env)
+{
+    if (!c->username && env->username.len)
+        c->username = cx_slice_dup(env->username);
+    if (!c->connected_ms)
+        c->connected_ms = (int64_t) env->connected_ms;
+    for (uint32_t i = 0; (env->flags & CX_GROUP_ADD_PRESENCE) && i < env->ngroups; i++) {
+        char *name = cx_slice_dup(env->groups[i]);
+        if (name)
+            cx_broker_presence_track(self, name);   /* its members so far counted; those to come too */
+        free(name);
+    }
+    for (uint32_t i = 0; env->history_size && i < env->ngroups; i++) {
+        char *name = cx_slice_dup(env->groups[i]);
+        if (name && cx_history_declare(self->history, name, env->history_size, env->history_ttl_ms, cx_now_ms()) == 2)
+            cx_broker_replicate_start(self, name);
+        free(name);
+    }
+}
+
 const char *cx_rebuild_on_resume(cx_broker *self, cx_broker_peer *p, const cx_env *env)
 {
     cx_rebuild *r = self->rebuild;
@@ -334,6 +357,7 @@ const char *cx_rebuild_on_resume(cx_broker *self, cx_broker_peer *p, const cx_en
     if (!r->until) {
         r->opened = cx_now_ms();
         r->until = r->opened + rebuild_ms();
+        self->rebuilding = 1;   /* memberships come back: not news for presence pushes (presence.c) */
         r->resumed = r->replayed = 0;
         r->warned = 0;
         cx_log_fields(CX_LOG_WARNING, "rebuilding state from peers",
@@ -366,6 +390,8 @@ const char *cx_rebuild_on_resume(cx_broker *self, cx_broker_peer *p, const cx_en
     }
     for (uint32_t i = 0; p->role == CX_ROLE_GATEWAY && i < env->ngroups; i++)
         cx_broker_conn_join(self, c, env->groups[i]);
+    if (p->role == CX_ROLE_WORKER)
+        note_presence_and_history(self, c, env);
     if (p->role == CX_ROLE_WORKER && env->ngroups > 0)
         worker_groups_note(r, c->id, env);
     return NULL;
@@ -401,6 +427,7 @@ int cx_rebuild_tick(cx_broker *self)
     if (r->worker_groups)
         cx_idmap_foreach(r->worker_groups, rejoin_one, self);   /* before the replay: they were sent before it */
     worker_groups_clear(r);
+    self->rebuilding = 0;
     release(r, &r->deferred);
     return 1;
 }

@@ -5,7 +5,7 @@
  * serve connections and address them and their groups; the health probe
  * (`chanx-broker --check`, with the broker's own key) may only ask whether
  * a broker is there; the publish API (chanx-api) sends only events and
- * disconnects. Which *connection* a peer may speak about is checked
+ * disconnects, and asks who is present. Which *connection* a peer may speak about is checked
  * by the broker itself (a worker only about those pinned to it, a gateway
  * only about those it opened); this table says which *kinds* of envelope.
  */
@@ -21,12 +21,14 @@ static const cx_role_rule RULES[] = {
                                       | MAY(CX_ENV_DISCONNECT) },
     { CX_ROLE_WORKER, "worker", INTRODUCE | MAY(CX_ENV_RESUME) | MAY(CX_ENV_REGISTER) | MAY(CX_ENV_SEND) | MAY(CX_ENV_CLOSE)
                                     | MAY(CX_ENV_GROUP_ADD) | MAY(CX_ENV_GROUP_DISCARD) | MAY(CX_ENV_GROUP_SEND)
-                                    | MAY(CX_ENV_WORKER_EXIT) },
+                                    | MAY(CX_ENV_PRESENCE) | MAY(CX_ENV_WORKER_EXIT) },
     /* chanx-api and chanx-admin publish: events and disconnects from the application, nothing about
      * connections of their own (they have none). */
-    { CX_ROLE_API, "api", INTRODUCE | MAY(CX_ENV_EVENT) | MAY(CX_ENV_CLOSE_TARGET) },
-    /* last: not a folder of keys */
-    { 0, "probe", MAY(CX_ENV_HEARTBEAT) },
+    { CX_ROLE_API, "api", INTRODUCE | MAY(CX_ENV_EVENT) | MAY(CX_ENV_CLOSE_TARGET) | MAY(CX_ENV_PRESENCE) },
+    /* last: not a folder of keys. The broker's own key: its health probe (chanx-broker --check, a
+     * HEARTBEAT) and a standby broker following it (HELLO as CX_ROLE_STANDBY, then only heartbeats;
+     * the primary sends it the group histories). */
+    { CX_ROLE_STANDBY, "broker", INTRODUCE },
 };
 #define N_RULES (sizeof RULES / sizeof *RULES)
 

@@ -95,6 +95,16 @@ void cx_broker_forward(cx_broker *self, const cx_broker_peer *p, zmq_msg_t *msg)
         zmq_msg_close(&copy);
 }
 
+int cx_broker_encode_msg(cx_broker *self, const cx_env *env, zmq_msg_t *out)
+{
+    const char *data;
+    size_t len;
+    if (cx_encoder_encode(self->enc, env, &data, &len) != 0 || zmq_msg_init_size(out, len) != 0)
+        return -1;
+    memcpy(zmq_msg_data(out), data, len);
+    return 0;
+}
+
 void cx_broker_send_env(cx_broker *self, const cx_broker_peer *p, const cx_env *env)
 {
     const char *data;

@@ -78,7 +78,7 @@ static void scan(cx_zap *self)
     for (size_t i = 0; i < n; i++)
         scan_folder(self, rules[i].name);
     if (self->probe_key[0])
-        zhashx_insert(self->keys, self->probe_key, (void *) "probe");
+        zhashx_insert(self->keys, self->probe_key, (void *) "broker");
 }
 
 cx_zap *cx_zap_new(const char *allowed_dir, const char *broker_public)

@@ -10,7 +10,7 @@
  * every envelope (zmq_msg_gets "User-Id"); the key itself, in Z85, is the
  * connection's property CX_ZAP_KEY_PROPERTY, by which offences are counted
  * and peers banned (bans.h). The broker's own key is admitted
- * as "probe" for its health check. An unknown key makes the handler rescan
+ * as "broker" for its health check and its standby. An unknown key makes the handler rescan
  * the folders when one of them changed (its mtime), so keys added to a
  * running deployment are admitted without a restart. A refused peer is not
  * retried by ZeroMQ: add its key before starting it.

@@ -127,21 +127,29 @@ static int declares(const consumer *c, const char *action)
     return 0;
 }
 
-/* "'a', 'b' or 'c'" of every action some consumer takes, for the message. */
+/* Appends 'name' to the list in out unless it is there already (two consumers may take one action). */
+static void list_action(char *out, size_t len, size_t *used, const char *name)
+{
+    char quoted[160];
+    snprintf(quoted, sizeof quoted, "'%s'", name);
+    if (*used >= len || strstr(out, quoted))
+        return;
+    *used += (size_t) snprintf(out + *used, len - *used, "%s%s", *used ? ", " : "", quoted);
+}
+
+/* "'a', 'b', 'c'": every action some consumer takes, each once, for the message. */
 static void known_actions(const cx_event_catalog *self, char *out, size_t len)
 {
     size_t used = 0;
     out[0] = '\0';
     for (size_t i = 0; i < self->n && used < len; i++) {
         const consumer *c = &self->consumers[i];
-        for (size_t k = 0; k < cx_schema_action_count(c->events) && used < len; k++)
-            used += (size_t) snprintf(out + used, len - used, "%s'%s'", used ? ", " : "",
-                                      cx_schema_action_name(c->events, k));
+        for (size_t k = 0; k < cx_schema_action_count(c->events); k++)
+            list_action(out, len, &used, cx_schema_action_name(c->events, k));
         size_t j;
         json_t *a;
         json_array_foreach(c->passthrough, j, a)
-            if (used < len)
-                used += (size_t) snprintf(out + used, len - used, "%s'%s'", used ? ", " : "", json_string_value(a));
+            list_action(out, len, &used, json_string_value(a));
     }
 }
 

@@ -17,6 +17,7 @@
 #include "common/event_catalog.h"
 #include "common/link.h"
 #include "common/log.h"
+#include "common/schema.h"
 #include "common/topic_table.h"
 
 #include <czmq.h>
@@ -83,7 +84,7 @@ static int parse_topic(cx_publish_cmd *cmd, const json_t *params, cx_publish_err
 {
     const json_t *topic = json_object_get(params, "topic"), *seq = json_object_get(params, "seq");
     if (topic && (!json_is_string(topic) || json_string_length(topic) == 0
-                  || json_string_length(topic) > CX_PUBLISH_MAX_TOPIC))
+                  || cx_schema_string_length(topic) > CX_PUBLISH_MAX_TOPIC))
         return refuse(err, "invalid_field", "topic: must be a topic name, a string of 1 to %d characters",
                       CX_PUBLISH_MAX_TOPIC);
     if (seq && (!topic || !json_is_integer(seq)))
@@ -172,6 +173,36 @@ static int parse_target(cx_publish_cmd *cmd, const json_t *params, cx_publish_er
     return 0;
 }
 
+/* {"group": name} or {"topic": name}: the group whose members the broker lists (presence.c); a topic's
+ * group is resolved like a broadcast's (cx_publisher_resolve_topic). */
+static int parse_presence(cx_publish_cmd *cmd, const json_t *params, uint8_t target, cx_publish_error *err)
+{
+    static const char *const PRESENCE[] = { "group", "topic", NULL };
+    const json_t *group = json_object_get(params, "group"), *topic = json_object_get(params, "topic");
+    cmd->env = (cx_env) { .type = CX_ENV_PRESENCE, .target = target };
+    if (only_keys(params, "", PRESENCE, err))
+        return -1;
+    if (group && topic)
+        return refuse(err, "invalid_field", "group and topic: give one, not both");
+    if (topic)
+        return json_object_get(params, "seq") ? refuse(err, "unknown_field", "seq: unknown field")
+                                              : parse_topic(cmd, params, err);
+    if (!group)
+        return refuse(err, "missing_target", "group or topic: required (a group name or a topic)");
+    if (!json_is_string(group) || !cx_publish_group_name_ok(json_string_value(group)))
+        return refuse(err, "invalid_group",
+                      "group: a group name is ASCII letters, digits, hyphens, underscores or periods, 1 to %d "
+                      "characters (Django Channels' rule)", CX_PUBLISH_MAX_GROUP_NAME);
+    cmd->env.group = cx_slice_of(own(cmd, strdup(json_string_value(group))));
+    return cmd->env.group.ptr ? 0 : refuse(err, "invalid_field", "group: out of memory");
+}
+
+void cx_publish_result_clear(cx_publish_result *r)
+{
+    json_decref(r->presence);
+    r->presence = NULL;
+}
+
 int cx_publish_cmd_parse(cx_publish_cmd *cmd, const char *method, const json_t *params, cx_publish_error *err)
 {
     static const char *const BROADCAST[] = { "groups", "topic", "seq", "event", NULL };
@@ -205,8 +236,11 @@ int cx_publish_cmd_parse(cx_publish_cmd *cmd, const char *method, const json_t *
                 rc = refuse(err, "invalid_field", "code: must be 1000 or an application close code, 3000 to 4999");
             cmd->env.code = (uint32_t) c;
         }
+    } else if (strcmp(method, "presence") == 0 || strcmp(method, "presence_stats") == 0) {
+        rc = parse_presence(cmd, params, method[8] ? CX_PRESENCE_STATS : CX_PRESENCE_USERS, err);
     } else {
-        return refuse(err, "unknown_method", "unknown method '%s': broadcast, send or disconnect", method);
+        return refuse(err, "unknown_method",
+                      "unknown method '%s': broadcast, send, disconnect, presence or presence_stats", method);
     }
     if (rc)
         cx_publish_cmd_free(cmd);
@@ -274,7 +308,12 @@ int cx_publisher_receive(cx_publisher *self, cx_publish_on_result on_result, voi
             cx_topic_table_update(self->topics, &env);
         }
         else if (env.type == CX_ENV_RESULT && on_result)
-            on_result(env.request, &(cx_publish_result) { env.gateways, env.connections }, arg);
+            on_result(env.request, &(cx_publish_result) { env.gateways, env.connections, NULL }, arg);
+        else if (env.type == CX_ENV_PRESENCE_RESULT && on_result) {   /* borrowed by on_result */
+            json_t *presence = json_loadb(env.text.ptr, env.text.len, 0, NULL);
+            on_result(env.request, &(cx_publish_result) { 0, 0, presence }, arg);
+            json_decref(presence);
+        }
     }
     if (reintroduced)   /* a restarted broker dropped what it got before our HELLO: the caller re-sends */
         cx_link_hello(self->link);
@@ -306,7 +345,11 @@ int cx_publisher_resolve_topic(const cx_publisher *self, cx_publish_cmd *cmd, cx
         if (copy)
             cmd->env.groups[cmd->env.ngroups++] = cx_slice_of(copy);
     }
-    if (cmd->env.ngroups)
+    if (cmd->env.ngroups && cmd->env.type == CX_ENV_PRESENCE) {   /* one group: the first topic's */
+        cmd->env.group = cmd->env.groups[0];
+        cmd->env.ngroups = 0;
+    }
+    if (cmd->env.ngroups || cmd->env.group.len)
         return 0;
     return refuse(err, "unknown_topic", "topic: no consumer of the route table declares a topic matching '%.200s'",
                   cmd->topic);
@@ -368,6 +411,7 @@ static void on_run_result(uint64_t request, const cx_publish_result *result, voi
         return;
     w->answered[request - w->first] = 1;
     w->results[request - w->first] = *result;
+    json_incref(result->presence);   /* the result was lent */
     w->done++;
 }
 

@@ -9,6 +9,9 @@
  *   send        {"user_id": 7, "topic": "room:lobby", "event": {...}}  (topic optional)
  *   send        {"user_id": 7, "event": {...}}  or  {"connection": "<id, decimal string>", "event": {...}}
  *   disconnect  {"user_id": 7, "code": 4001}    or  {"connection": "...", "code": ...}
+ *   presence    {"group": "chat_room_lobby"} or {"topic": "room:lobby"}: who is in the group
+ *               (broker/presence.c's answer; a topic's group resolved as for a broadcast)
+ *   presence_stats  the same, counts only
  *
  * A command is checked whole before anything is sent (unknown fields, types,
  * group names as Django Channels allows them, close codes), so bad input is
@@ -72,7 +75,10 @@ int cx_publish_group_name_ok(const char *name);
 typedef struct {
     uint32_t gateways;      /* gateways the command went to */
     uint32_t connections;   /* connections it was addressed to (members, a user's connections, 0 or 1) */
+    json_t *presence;       /* presence, presence_stats: the broker's answer (owned: cx_publish_result_clear) */
 } cx_publish_result;
+/* Frees what a result owns (its presence answer). */
+void cx_publish_result_clear(cx_publish_result *r);
 
 typedef struct cx_publisher cx_publisher;
 
@@ -104,6 +110,7 @@ void cx_publisher_pump(cx_publisher *self);
  * on_result for each RESULT (request id, what it reached). It returns 1 when a restarted broker asked
  * us to introduce ourselves again: HELLO is sent, and whatever was not answered yet must be sent
  * again with cx_publisher_resend (answered: a flag per command, or NULL for all). */
+/* result is lent: a callback that keeps its presence takes a reference. */
 typedef void (*cx_publish_on_result)(uint64_t request, const cx_publish_result *result, void *arg);
 uint64_t cx_publisher_send(cx_publisher *self, cx_publish_cmd *cmds, size_t n);
 int cx_publisher_receive(cx_publisher *self, cx_publish_on_result on_result, void *arg);

@@ -28,6 +28,7 @@ int cx_rate_parse(const char *text, cx_rate *out, char *err, size_t errlen)
             return 0;
         }
     }
-    snprintf(err, errlen, "bad throttle rate '%.40s': expected <number>/<s|m|h|d>, as DRF's (20/s, 600/min)", text);
+    snprintf(err, errlen, "bad throttle rate '%.40s': expected <count>/<s|m|h|d>, a count from 1 to 999999999, "
+                          "as DRF's (20/s, 600/min)", text);
     return -1;
 }

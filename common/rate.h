@@ -17,7 +17,8 @@ typedef struct {
 } cx_rate;
 
 /* Parses text into *out. NULL, "" and "none" (DRF's rate None) mean not throttled. Returns 0, or -1
- * with err saying what is wrong ("bad throttle rate 'x': expected <number>/<s|m|h|d>"). */
+ * with err saying what is wrong ("bad throttle rate '0/s': expected <count>/<s|m|h|d>, a count from 1
+ * to 999999999, ..."; err needs 160 bytes). */
 int cx_rate_parse(const char *text, cx_rate *out, char *err, size_t errlen);
 
 #endif

@@ -74,6 +74,10 @@ int cx_schema_parse(const char *text, size_t len, json_t **message, json_t **err
  * integer fields are replaced in object as described above. */
 int cx_schema_validate_object(const cx_schema *self, json_t *object, json_t **errors);
 
+/* A JSON string's length as pydantic's min_length / max_length count it: Unicode code points, not
+ * UTF-8 bytes (jansson's json_string_length). 0 for a value that is not a string. */
+size_t cx_schema_string_length(const json_t *string);
+
 /* The accepted actions in declaration order. */
 size_t cx_schema_action_count(const cx_schema *self);
 const char *cx_schema_action_name(const cx_schema *self, size_t index);

@@ -160,6 +160,11 @@ static size_t code_points(const char *s, size_t bytes)
     return count;
 }
 
+size_t cx_schema_string_length(const json_t *string)
+{
+    return json_is_string(string) ? code_points(json_string_value(string), json_string_length(string)) : 0;
+}
+
 static void check_string(checker *v, const node *n, json_t *value, const loc *l)
 {
     size_t bytes = json_string_length(value);

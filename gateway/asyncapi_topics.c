@@ -4,7 +4,9 @@
  * What the host consumer's spec says about who may connect (authentication,
  * permissions, flags) applies to its topics too; the messages are the
  * topic's own, plus the protocol's: a client sends subscribe and
- * unsubscribe, and gets subscribed, unsubscribed, and error with a reason.
+ * unsubscribe, and gets subscribed, unsubscribed, and error with a reason;
+ * on a topic with a history, subscribe's since and subscribed's epoch, seq
+ * and recovered are described too (docs/consumers.md, "History").
  * Topic frames always use "action" (Chanx's topic messages do).
  */
 #include "gateway/asyncapi_topics.h"
@@ -32,6 +34,21 @@ static json_t *with_protocol(const json_t *schemas, const char *first, const cha
     return out;
 }
 
+/* A topic with a history (issue 25): subscribe may carry {"since": {"epoch", "seq"}}, subscribed says
+ * {"epoch", "seq", "recovered"}, and each push carries "seq" beside the action (Chanx's envelope). */
+static void with_history(json_t *spec)
+{
+    json_object_set_new(json_object_get(spec, "incoming"), "subscribe",
+                        json_pack("{s:s, s:{s:{s:s, s:{s:{s:s, s:i, s:i}, s:{s:s, s:i}}, s:[ss]}}}", "type", "object",
+                                  "properties", "since", "type", "object", "properties", "epoch", "type", "string",
+                                  "minLength", 1, "maxLength", 64, "seq", "type", "integer", "minimum", 0, "required",
+                                  "epoch", "seq"));
+    json_object_set_new(json_object_get(spec, "outgoing"), "subscribed",
+                        json_pack("{s:s, s:{s:{s:s}, s:{s:s, s:i}, s:{s:s}}, s:[ss]}", "type", "object",
+                                  "properties", "epoch", "type", "string", "seq", "type", "integer", "minimum", 0,
+                                  "recovered", "type", "boolean", "required", "epoch", "seq"));
+}
+
 json_t *cx_asyncapi_topic_spec(const json_t *spec, const json_t *topic)
 {
     static const char *const HOST[] = { "authentication", "permissions", "send_authentication_message",
@@ -43,6 +60,8 @@ json_t *cx_asyncapi_topic_spec(const json_t *spec, const json_t *topic)
     json_object_set_new(out, "action_key", json_string("action"));
     json_object_set_new(out, "incoming", with_protocol(json_object_get(topic, "incoming"), "subscribe", "unsubscribe"));
     json_object_set_new(out, "outgoing", with_protocol(json_object_get(topic, "outgoing"), "subscribed", "unsubscribed"));
+    if (json_object_get(topic, "history"))
+        with_history(out);
     if (json_object_get(topic, "passthrough_events"))
         json_object_set(out, "passthrough_events", json_object_get(topic, "passthrough_events"));
     return out;

@@ -213,6 +213,7 @@ static void admit(cx_gateway *gw, cx_session *s, const cx_auth_result *r)
         .query = cx_slice_of(s->query), .client = cx_slice_of(s->client), .kwargs = cx_slice_of(kwargs),
         .headers = cx_slice_of(s->headers), .user_id = r->user_id, .flags = r->user_flags,
         .username = cx_slice_of(r->username), .obj = cx_slice_of(r->obj),
+        .connected_ms = (uint64_t) zclock_time(),   /* presence's connected_since, one clock for all */
     };
     int rc = cx_link_send(gw->link, &env);
     free(kwargs);

@@ -6,6 +6,8 @@
  * the broker reaches every local member: the broker sends one envelope per
  * gateway, and the per-member work (appending is_mine/is_current, queueing)
  * happens here, spread across gateways. ROUTES replaces the route table.
+ * HISTORY and RECOVERY address one session: a join's replay of a group's
+ * held messages (broker/recovery.c).
  * A broker that does not know us (restarted, or a standby) hears every
  * connection again from here (cx_gw_reintroduce).
  */
@@ -123,6 +125,34 @@ typedef struct {
 
 static const char GROUP_COMPLETE[] = "{\"action\":\"group_complete\",\"payload\":null}";
 
+/* One group message to one client: the body with is_mine/is_current (unless raw JSON) and, on a
+ * group with a history, "seq" (Chanx's envelope field; broker/recovery.c) before its closing brace. */
+static void queue_group_message(cx_gateway *gw, cx_session *s, const cx_env *env, const char *mine_key,
+                                const char *current_key, int current)
+{
+    char suffix[128];
+    int n = 0;
+    if (!(env->flags & CX_GROUP_NO_OWNERSHIP)) {
+        int mine = env->user_id != 0 && s->user_id == env->user_id;
+        n = snprintf(suffix, sizeof suffix, ",\"%s\":%s,\"%s\":%s", mine_key, mine ? "true" : "false",
+                     current_key, current ? "true" : "false");
+    }
+    if (env->seq)
+        n += snprintf(suffix + n, sizeof suffix - (size_t) n, ",\"seq\":%llu", (unsigned long long) env->seq);
+    if (n == 0) {
+        cx_gw_queue(gw, s, env->text.ptr, env->text.len, NULL, 0);
+    } else {
+        /* the body is a JSON object: replace its closing brace with the added fields (an empty object
+         * gets no leading comma) */
+        int empty = env->text.len == 2;
+        suffix[n++] = '}';
+        cx_gw_queue(gw, s, env->text.ptr, env->text.len - 1, suffix + empty, (size_t) n - (size_t) empty);
+    }
+    if (env->flags & CX_GROUP_COMPLETE)
+        cx_gw_queue(gw, s, GROUP_COMPLETE, sizeof GROUP_COMPLETE - 1, NULL, 0);
+    cx_gw_count_group_delivery();
+}
+
 static void deliver(uint64_t id, void *value, void *arg)
 {
     fanout *f = arg;
@@ -136,19 +166,44 @@ static void deliver(uint64_t id, void *value, void *arg)
     int current = s->id == env->conn;
     if (current && (env->flags & CX_GROUP_EXCLUDE_CURRENT))
         return;
-    if (env->flags & CX_GROUP_NO_OWNERSHIP) {
-        cx_gw_queue(f->gw, s, env->text.ptr, env->text.len, NULL, 0);
-    } else {
-        int mine = env->user_id != 0 && s->user_id == env->user_id;
-        char suffix[64];
-        int n = snprintf(suffix, sizeof suffix, ",\"%s\":%s,\"%s\":%s}", f->mine, mine ? "true" : "false",
-                         f->current, current ? "true" : "false");
-        /* the body is a JSON object: replace its closing brace with the ownership fields */
-        cx_gw_queue(f->gw, s, env->text.ptr, env->text.len - 1, suffix, (size_t) n);
+    queue_group_message(f->gw, s, env, f->mine, f->current, current);
+}
+
+/* A held message replayed to one connection that joined with a since (broker/recovery.c): as it was
+ * delivered live, never is_current (the connection that sent it is not this new one). */
+static void on_history(cx_gateway *gw, cx_session *s, const cx_env *env)
+{
+    if (env->text.len < 2 || env->text.ptr[env->text.len - 1] != '}' || s->state != SESSION_CONNECTED)
+        return;
+    int camel = (env->flags & CX_GROUP_CAMELIZE) != 0;
+    queue_group_message(gw, s, env, camel ? "isMine" : "is_mine", camel ? "isCurrent" : "is_current", 0);
+}
+
+/* A join to a group with a history: the client learns the group's epoch and seq, and whether what it
+ * missed since the epoch:seq it gave follows (recovered) or cannot (reload from the source). For a
+ * topic's subscribe, that is its "subscribed" reply, on the topic with the request's ref (Chanx 2.10's
+ * envelope); for a consumer's group, a frame of its own. */
+static void on_recovery(cx_gateway *gw, cx_session *s, const cx_env *env)
+{
+    json_t *payload = json_pack("{s:s%, s:I}", "epoch", env->epoch.ptr, (size_t) env->epoch.len, "seq",
+                                (json_int_t) env->seq);
+    if (payload && !env->topic.len)
+        json_object_set_new(payload, "group", json_stringn(env->group.ptr, env->group.len));
+    if (payload && (env->flags & CX_RECOVERY_ASKED))
+        json_object_set_new(payload, "recovered", json_boolean(env->flags & CX_RECOVERY_RECOVERED));
+    json_t *frame = payload ? json_pack("{s:s, s:o}", "action", env->topic.len ? "subscribed" : "recovery",
+                                        "payload", payload) : NULL;
+    if (frame && env->topic.len) {
+        json_object_set_new(frame, "version", json_integer(1));
+        json_object_set_new(frame, "topic", json_stringn(env->topic.ptr, env->topic.len));
+        if (env->ref.len)
+            json_object_set_new(frame, "ref", json_stringn(env->ref.ptr, env->ref.len));
     }
-    if (env->flags & CX_GROUP_COMPLETE)
-        cx_gw_queue(f->gw, s, GROUP_COMPLETE, sizeof GROUP_COMPLETE - 1, NULL, 0);
-    cx_gw_count_group_delivery();
+    char *text = frame ? json_dumps(frame, JSON_COMPACT) : NULL;
+    if (text)
+        cx_gw_queue(gw, s, text, strlen(text), NULL, 0);
+    free(text);
+    json_decref(frame);
 }
 
 static void on_group_send(cx_gateway *gw, const cx_env *env)
@@ -208,6 +263,12 @@ static void dispatch(cx_gateway *gw, const cx_env *env)
         break;
     case CX_ENV_GROUP_DISCARD:
         group_discard(gw, s, env->group);
+        break;
+    case CX_ENV_HISTORY:
+        on_history(gw, s, env);
+        break;
+    case CX_ENV_RECOVERY:
+        on_recovery(gw, s, env);
         break;
     default:
         break;

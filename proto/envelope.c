@@ -9,8 +9,9 @@
  *
  * Fields appended to a type after its first release stand after a '|' in its
  * layout: the encoder always writes them, the decoder also accepts the type
- * without them (what a peer built before them sends; they decode as 0 or
- * empty) and refuses every other count, so it stays strict.
+ * with only some of them, the first ones (what a peer built before the rest
+ * sends; the missing decode as 0 or empty), and refuses every other count,
+ * so it stays strict.
  *
  * The decoder uses msgpack_unpack() with a zone the decoder owns and clears,
  * so steady-state decoding allocates nothing; strings are not copied (msgpack-c
@@ -32,25 +33,31 @@
  *   G group         L groups (array of str)           R routes (array)
  *   i request (uint) t target (uint)  a action         g gateways (uint)
  *   n connections (uint)
+ *   h history_size (uint) l history_ttl_ms (uint)     S since   s seq (uint)   E epoch
+ *   d connected_ms (uint, Unix ms)   o topic (str)   e ref (str)
  */
 static const char *const LAYOUTS[CX_ENV_TYPE_MAX] = {
     [CX_ENV_HELLO] = "rpN|f",
     [CX_ENV_HEARTBEAT] = "",
     [CX_ENV_REGISTER] = "R",
     [CX_ENV_ROUTES] = "R",
-    [CX_ENV_CONNECT] = "cCPQAKHufUO",
+    [CX_ENV_CONNECT] = "cCPQAKHufUO|d",
     [CX_ENV_RECEIVE] = "cT",
     [CX_ENV_SEND] = "cT",
     [CX_ENV_CLOSE] = "ckT",
     [CX_ENV_DISCONNECT] = "ck",
-    [CX_ENV_GROUP_ADD] = "cG",
+    [CX_ENV_GROUP_ADD] = "cG|hlSfoe",
     [CX_ENV_GROUP_DISCARD] = "cG",
-    [CX_ENV_GROUP_SEND] = "LcufT",
-    [CX_ENV_RESUME] = "cL|u",
+    [CX_ENV_GROUP_SEND] = "LcufT|sE",
+    [CX_ENV_RESUME] = "cL|uhlUdf",
     [CX_ENV_EVENT] = "itLucaT",
     [CX_ENV_CLOSE_TARGET] = "ituck",
     [CX_ENV_RESULT] = "ign",
     [CX_ENV_WORKER_EXIT] = "NpkcCTf",
+    [CX_ENV_HISTORY] = "cGsEufThl",
+    [CX_ENV_RECOVERY] = "cGsEfoe",
+    [CX_ENV_PRESENCE] = "itcG",
+    [CX_ENV_PRESENCE_RESULT] = "icT",
 };
 
 static const char *const TYPE_NAMES[CX_ENV_TYPE_MAX] = {
@@ -71,6 +78,10 @@ static const char *const TYPE_NAMES[CX_ENV_TYPE_MAX] = {
     [CX_ENV_CLOSE_TARGET] = "CLOSE_TARGET",
     [CX_ENV_RESULT] = "RESULT",
     [CX_ENV_WORKER_EXIT] = "WORKER_EXIT",
+    [CX_ENV_HISTORY] = "HISTORY",
+    [CX_ENV_RECOVERY] = "RECOVERY",
+    [CX_ENV_PRESENCE] = "PRESENCE",
+    [CX_ENV_PRESENCE_RESULT] = "PRESENCE_RESULT",
 };
 
 /* The number of fields a layout names, and how many of them an envelope must carry (those before '|'). */
@@ -125,6 +136,10 @@ static cx_slice *string_field(cx_env *env, char letter)
     case 'O': return &env->obj;
     case 'G': return &env->group;
     case 'a': return &env->action;
+    case 'S': return &env->since;
+    case 'E': return &env->epoch;
+    case 'o': return &env->topic;
+    case 'e': return &env->ref;
     default: return NULL;
     }
 }
@@ -189,6 +204,10 @@ static void pack_field(msgpack_packer *pk, const cx_env *env, char letter)
     case 't': msgpack_pack_uint8(pk, env->target); return;
     case 'g': msgpack_pack_uint32(pk, env->gateways); return;
     case 'n': msgpack_pack_uint32(pk, env->connections); return;
+    case 'h': msgpack_pack_uint32(pk, env->history_size); return;
+    case 'l': msgpack_pack_uint32(pk, env->history_ttl_ms); return;
+    case 's': msgpack_pack_uint64(pk, env->seq); return;
+    case 'd': msgpack_pack_uint64(pk, env->connected_ms); return;
     case 'L':
         msgpack_pack_array(pk, env->ngroups);
         for (uint32_t i = 0; i < env->ngroups; i++)
@@ -339,12 +358,16 @@ static int decode_field(cx_decoder *self, const msgpack_object *o, cx_env *env, 
     case 'k': rc = get_uint(o, 65535, &u); env->code = (uint32_t) u; break;
     case 'f': rc = get_uint(o, UINT32_MAX, &u); env->flags = (uint32_t) u; break;
     case 'u': rc = get_int(o, &env->user_id); break;
-    case 'r': rc = get_uint(o, CX_ROLE_API, &u); env->role = (uint8_t) u; break;
+    case 'r': rc = get_uint(o, CX_ROLE_STANDBY, &u); env->role = (uint8_t) u; break;
     case 'p': rc = get_uint(o, UINT64_MAX, &env->pid); break;
     case 'i': rc = get_uint(o, UINT64_MAX, &env->request); break;
     case 't': rc = get_uint(o, CX_TARGET_CONNECTION, &u) || u == 0; env->target = (uint8_t) u; break;
     case 'g': rc = get_uint(o, UINT32_MAX, &u); env->gateways = (uint32_t) u; break;
     case 'n': rc = get_uint(o, UINT32_MAX, &u); env->connections = (uint32_t) u; break;
+    case 'h': rc = get_uint(o, UINT32_MAX, &u); env->history_size = (uint32_t) u; break;
+    case 'l': rc = get_uint(o, UINT32_MAX, &u); env->history_ttl_ms = (uint32_t) u; break;
+    case 's': rc = get_uint(o, UINT64_MAX, &env->seq); break;
+    case 'd': rc = get_uint(o, UINT64_MAX, &env->connected_ms); break;
     case 'L': return decode_groups(self, o, env);
     case 'R': return decode_routes(self, o, env);
     default: rc = get_str(o, string_field(env, letter)); break;
@@ -451,7 +474,7 @@ int cx_decoder_decode(cx_decoder *self, const void *buf, size_t len, cx_env *env
     env->type = (cx_env_type) type;
     const char *layout = LAYOUTS[type];
     size_t nfields = root.via.array.size - 2;
-    if (nfields != layout_fields(layout) && nfields != layout_required(layout))
+    if (nfields > layout_fields(layout) || nfields < layout_required(layout))
         return fail(self, "%s: wrong number of fields", cx_env_type_name(env->type));
     const char *l = layout;
     for (int i = 0; (size_t) i < nfields; i++, l++) {

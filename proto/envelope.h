@@ -44,12 +44,18 @@ typedef enum {
     CX_ENV_CLOSE_TARGET,    /* api → broker: close every connection of a user, or one connection */
     CX_ENV_RESULT,          /* broker → api: what an EVENT or CLOSE_TARGET reached */
     CX_ENV_WORKER_EXIT,     /* worker supervisor → broker: one of its worker processes ended (a crash) */
+    CX_ENV_HISTORY,         /* broker → gateway: a held message replayed to one connection; conn 0: to a standby */
+    CX_ENV_RECOVERY,        /* broker → gateway: a join to a group with history: its epoch, seq, recovered */
+    CX_ENV_PRESENCE,        /* api|worker → broker: who is in a group (the answer: PRESENCE_RESULT) */
+    CX_ENV_PRESENCE_RESULT, /* broker → api|worker: the users present, a JSON text */
     CX_ENV_TYPE_MAX
 } cx_env_type;
 
-/* Peer roles. CX_ROLE_API (chanx-api, chanx-admin publish) may send only EVENT and CLOSE_TARGET
+/* Peer roles. CX_ROLE_API (chanx-api, chanx-admin publish) may send only EVENT, CLOSE_TARGET and PRESENCE
  * (besides HELLO and HEARTBEAT); the broker's list is the api row of broker/roles.c. */
-typedef enum { CX_ROLE_GATEWAY = 1, CX_ROLE_WORKER = 2, CX_ROLE_API = 3 } cx_role;
+/* CX_ROLE_STANDBY is a standby broker following its primary (with the broker's own key): it receives
+ * the primary's group histories (HISTORY with conn 0) so that a failover keeps them. */
+typedef enum { CX_ROLE_GATEWAY = 1, CX_ROLE_WORKER = 2, CX_ROLE_API = 3, CX_ROLE_STANDBY = 4 } cx_role;
 
 /* EVENT / CLOSE_TARGET targets. USER never leaves the broker: it becomes one CONNECTION per
  * connection of the user. */
@@ -88,6 +94,18 @@ typedef enum { CX_TARGET_GROUPS = 1, CX_TARGET_USER = 2, CX_TARGET_CONNECTION = 
  * all but the first CONTINUES: a gateway reaches each member once across them (gateway/upstream.c). */
 #define CX_GROUP_SPLIT           0x10u
 #define CX_GROUP_CONTINUES       0x20u
+
+/* RECOVERY flags */
+#define CX_RECOVERY_RECOVERED 0x01u  /* every message after the since asked for was replayed before it */
+#define CX_RECOVERY_ASKED     0x02u  /* the join carried a since */
+
+/* GROUP_ADD flags (appended): its members get presence_joined / presence_left (broker/presence.c) */
+#define CX_GROUP_ADD_PRESENCE 0x01u
+/* GROUP_ADD history: history_size / history_ttl_ms of CX_HISTORY_DEFAULT take the broker's defaults */
+#define CX_HISTORY_DEFAULT UINT32_MAX
+/* PRESENCE targets (the request's `target` field) */
+#define CX_PRESENCE_USERS 1   /* each user with their connections */
+#define CX_PRESENCE_STATS 2   /* counts only */
 
 /* A string field: a view into the decoded buffer, not NUL-terminated. */
 typedef struct {
@@ -131,6 +149,12 @@ typedef struct {
     uint8_t target;                               /* EVENT / CLOSE_TARGET: a cx_target */
     cx_slice action;                              /* EVENT: the event's action (also inside text) */
     uint32_t gateways, connections;               /* RESULT: how many it reached */
+    uint32_t history_size, history_ttl_ms;        /* GROUP_ADD: the group's history (0: none) */
+    cx_slice since;                               /* GROUP_ADD: "epoch:seq[,epoch:seq...]" or empty */
+    uint64_t seq;                                 /* GROUP_SEND (set by the broker), HISTORY, RECOVERY */
+    cx_slice epoch;                               /* GROUP_SEND (set by the broker), HISTORY, RECOVERY */
+    uint64_t connected_ms;                        /* CONNECT (the gateway's clock), a worker's RESUME: when the connection began (Unix ms) */
+    cx_slice topic, ref;                          /* GROUP_ADD, RECOVERY: a topic's subscribe, answered "subscribed" */
 } cx_env;
 
 /* Reusable encoder: one buffer, grown as needed, never freed between messages. */

@@ -17,7 +17,7 @@ static const char *const names[] = {
     "chanx_cookie", "chanx_client_addr", "chanx_path", "chanx_connection_id", "chanx_consumer_name",
     "chanx_subprotocol", "chanx_msg_action", "chanx_msg_payload", "chanx_msg_json", "chanx_msg_is",
     "chanx_send_message", "chanx_send_json", "chanx_send_group_message", "chanx_send_group_json",
-    "chanx_group_add", "chanx_group_discard", "chanx_groups_add", "chanx_groups_addf", "chanx_close",
+    "chanx_group_add", "chanx_group_discard", "chanx_group_presence", "chanx_topic_presence", "chanx_groups_add", "chanx_groups_addf", "chanx_close",
     "chanx_log",
     /* level 1: db.h, timer.h */
     "chanx_db_query", "chanx_db_exec", "chanx_db_transaction",

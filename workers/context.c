@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char *OK_TEXT = "OK";
 static const char *PERMISSION_DENIED = "You do not have permission to perform this action.";
@@ -58,6 +59,50 @@ static json_t *kwargs_as_text(const json_t *kwargs)
     return text;
 }
 
+/* ?since=E:N (repeatable) as one "E:N,E:N" for the broker, which picks the entry of each group's
+ * epoch (broker/history.c). At most 1 KiB, so a huge value cannot bloat every GROUP_ADD: an entry
+ * that does not fit whole is left out (its group is told recovered: false), never cut. */
+static char *since_of(const json_t *query)
+{
+    char out[1024] = "";
+    size_t n = 0, i;
+    int asked = 0;
+    json_t *v;
+    json_array_foreach(json_object_get(query, "since"), i, v) {
+        const char *s = json_string_value(v);
+        size_t len = s ? strlen(s) : 0;
+        asked = 1;
+        if (len == 0 || n + len + 2 > sizeof out)
+            continue;
+        if (n)
+            out[n++] = ',';
+        memcpy(out + n, s, len + 1);
+        n += len;
+    }
+    return strdup(asked && n == 0 ? "-" : out);   /* asked but nothing usable: recovered false, not silence */
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The consumer's declared history and presence pushes, as GROUP_ADD and RESUME carry them
+ * (broker/history.c, broker/presence.c). */
+static void declared_history(chanx_ctx *self)
+{
+    const chanx_consumer *d = self->consumer->desc;
+    uint32_t size = d->history_size == CHANX_HISTORY_DEFAULT ? CX_HISTORY_DEFAULT
+                    : d->history_size > 0 ? (uint32_t) d->history_size : 0;
+    self->history_size = size;
+    self->group_add_flags = d->presence_pushes ? CX_GROUP_ADD_PRESENCE : 0;
+    self->history_ttl_ms = !size ? 0
+                           : d->history_ttl > 0 && d->history_ttl <= 86400 ? (uint32_t) d->history_ttl * 1000u
+                                                                          : CX_HISTORY_DEFAULT;
+}
+
 chanx_ctx *cx_ctx_new(const cx_services *services, cx_consumer_entry *consumer, const cx_env *c)
 {
     chanx_ctx *self = calloc(1, sizeof *self);
@@ -76,6 +121,9 @@ chanx_ctx *cx_ctx_new(const cx_services *services, cx_consumer_entry *consumer, 
     self->cookies = cx_cookies_parse(json_string_value(json_object_get(self->headers, "cookie")));
     self->query = cx_query_parse(c->query.ptr, c->query.len);
     self->obj = c->obj.len ? json_loadb(c->obj.ptr, c->obj.len, 0, NULL) : NULL;
+    self->since = since_of(self->query);
+    self->connected_ms = c->connected_ms ? (int64_t) c->connected_ms : wall_ms();   /* the gateway's, as the broker has it */
+    declared_history(self);
     self->user = (chanx_user) {
         .id = c->user_id, .username = self->username,
         .is_authenticated = (c->flags & CX_USER_AUTHENTICATED) != 0,
@@ -95,7 +143,7 @@ chanx_ctx *cx_ctx_new(const cx_services *services, cx_consumer_entry *consumer, 
     if (mark)   /* "<plugin>.<consumer>#<topic>": a topic's own route */
         self->own_topic = cx_topic_decls_named(consumer->topics, mark + 1,
                                                c->consumer.len - (size_t) (mark + 1 - c->consumer.ptr));
-    if (!self->state || !self->username || !self->path || !self->client) {
+    if (!self->state || !self->username || !self->path || !self->client || !self->since) {
         cx_ctx_destroy(&self);
         return NULL;
     }
@@ -127,6 +175,7 @@ void cx_ctx_destroy(chanx_ctx **self_p)
     json_decref(self->headers);
     json_decref(self->cookies);
     json_decref(self->query);
+    free(self->since);
     json_decref(self->obj);
     free(self);
     *self_p = NULL;

@@ -37,7 +37,24 @@ struct chanx_ctx {
     const json_t *topic_params;     /* the running topic's pattern values */
     struct cx_topic_subs *subs;     /* this connection's subscriptions, NULL before the first */
     const cx_topic_decl *own_topic; /* on a topic's own route (Topic.as_consumer()): that topic */
+    char *since;            /* the URL's ?since= values, comma-joined ("" none): joins to history groups */
+    int64_t connected_ms;   /* when CONNECT arrived (Unix ms): presence after a broker restart */
+    uint32_t history_size, history_ttl_ms;   /* the consumer's history for GROUP_ADD and RESUME (0: none;
+                                              * CX_HISTORY_DEFAULT: the broker's defaults) */
+    uint32_t group_add_flags;                /* CX_GROUP_ADD_PRESENCE when the consumer asks for presence pushes */
 };
+
+/* A join as GROUP_ADD carries it (send.c): the group's history, presence pushes and the client's
+ * since; for a topic's subscribe also the topic and the ref, and the broker then answers the client
+ * "subscribed" (with the epoch and seq of a history topic) itself. */
+typedef struct cx_group_join {
+    uint32_t history_size, history_ttl_ms;   /* 0: none; CX_HISTORY_DEFAULT: the broker's defaults */
+    uint32_t flags;                          /* CX_GROUP_ADD_PRESENCE */
+    const char *since, *topic, *ref;         /* NULL: none */
+} cx_group_join;
+/* chanx_group_add with these: CHANX_OK, or CHANX_ERROR (a group refused, out of memory). A group
+ * already joined is not joined again, but a topic's is asked about again (its "subscribed"). */
+int cx_ctx_group_join(chanx_ctx *ctx, const char *group, const cx_group_join *join);
 
 struct chanx_msg {
     json_t *json;

@@ -74,6 +74,11 @@ static void note_membership(cx_outbox *self, const cx_env *env)
                  env->group.ptr, (unsigned long long) env->conn);
 }
 
+int cx_outbox_on_pool_thread(void)
+{
+    return on_pool_thread;
+}
+
 int cx_outbox_send(cx_outbox *self, const cx_env *env)
 {
     if (env->type == CX_ENV_GROUP_ADD || env->type == CX_ENV_GROUP_DISCARD)

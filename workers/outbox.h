@@ -39,5 +39,7 @@ int cx_outbox_send(cx_outbox *self, const cx_env *env);
 void cx_outbox_post(cx_outbox *self, cx_lq_item *item);
 /* The scheduler's thread hook: starting 1 when a pool thread starts, 0 when it ends. */
 void cx_outbox_thread_hook(int starting);
+/* Whether the calling thread is a pool thread (a call that waits for the link thread must be). */
+int cx_outbox_on_pool_thread(void);
 
 #endif

@@ -185,11 +185,22 @@ int chanx_send_group_json(chanx_ctx *ctx, const json_t *message, const char *con
 
 int chanx_group_add(chanx_ctx *ctx, const char *group)
 {
+    cx_group_join join = { ctx->history_size, ctx->history_ttl_ms, ctx->group_add_flags, ctx->since, NULL, NULL };
+    return cx_ctx_group_join(ctx, group, &join);
+}
+
+int cx_ctx_group_join(chanx_ctx *ctx, const char *group, const cx_group_join *join)
+{
     if (!group || !*group)
         return CHANX_ERROR;
+    cx_env env = { .type = CX_ENV_GROUP_ADD, .conn = ctx->conn, .group = cx_slice_of(group),
+                   .history_size = join->history_size, .history_ttl_ms = join->history_ttl_ms,
+                   .flags = join->flags, .topic = cx_slice_of(join->topic), .ref = cx_slice_of(join->ref) };
+    if (env.history_size && join->since)
+        env.since = cx_slice_of(join->since);
     for (size_t i = 0; i < ctx->ngroups; i++)
-        if (strcmp(ctx->groups[i], group) == 0)
-            return CHANX_OK;
+        if (strcmp(ctx->groups[i], group) == 0)   /* a topic subscribed again is answered by the broker */
+            return !join->topic || cx_outbox_send(ctx->services->outbox, &env) == 0 ? CHANX_OK : CHANX_ERROR;
     if (!cx_group_join_allowed(ctx, group))
         return CHANX_ERROR;
     char **grown = realloc(ctx->groups, (ctx->ngroups + 1) * sizeof *grown);
@@ -202,7 +213,6 @@ int chanx_group_add(chanx_ctx *ctx, const char *group)
     }
     ctx->groups = grown;
     ctx->groups[ctx->ngroups++] = copy;
-    cx_env env = { .type = CX_ENV_GROUP_ADD, .conn = ctx->conn, .group = cx_slice_of(group) };
     return cx_outbox_send(ctx->services->outbox, &env) == 0 ? CHANX_OK : CHANX_ERROR;
 }
 

@@ -1,8 +1,9 @@
 /*
  * services.h — what the worker hands each connection at creation.
  *
- * The plugin API (context.c, send.c, events.c, timer_api.c, db_api.c) needs
- * a way to the broker, the deployment's settings and the database pool. It
+ * The plugin API (context.c, send.c, events.c, timer_api.c, db_api.c,
+ * presence_api.c) needs a way to the broker, the deployment's settings, the
+ * database pool and the broker's answers. It
  * gets them from this struct, filled once by the worker (worker.c) and
  * passed down to cx_ctx_new, as libuv passes its loop to every handle: the
  * API calls down into the services and never names the worker, so the
@@ -16,6 +17,7 @@
 #ifndef CX_WORKERS_SERVICES_H
 #define CX_WORKERS_SERVICES_H
 
+#include "workers/answers.h"
 #include "workers/db_pool.h"
 #include "workers/outbox.h"
 #include "workers/settings.h"
@@ -24,6 +26,7 @@ typedef struct cx_services {
     cx_outbox *outbox;            /* envelopes to the broker, commands to the link thread */
     const cx_settings *settings;  /* the deployment's CHANX_* settings */
     cx_db_pool *db;               /* the database pool (workers/db_pool.h), NULL without CHANX_DATABASE_URL */
+    cx_answers *answers;          /* the broker's answers to what a pool thread waits for (answers.h) */
 } cx_services;
 
 #endif

@@ -186,6 +186,9 @@ static json_t *describe_one(const cx_topic_decl *d)
         json_object_set_new(t, "outgoing", json_loads(d->desc->outgoing, 0, NULL));
     if (d->desc->route)
         json_object_set_new(t, "route", json_string(d->desc->route));
+    if (d->desc->history_size)   /* for /asyncapi.json: subscribe's since, subscribed's epoch and seq */
+        json_object_set_new(t, "history", json_pack("{s:i, s:i}", "size", d->desc->history_size, "ttl",
+                                                    d->desc->history_ttl));
     return t;
 }
 

@@ -17,6 +17,7 @@
  */
 #include "workers/topics.h"
 #include "common/log.h"
+#include "common/schema.h"
 #include "workers/context_internal.h"
 
 #include <stdio.h>
@@ -79,7 +80,7 @@ int cx_topics_candidate(const chanx_ctx *ctx, const char *text, size_t len)
 /* Chanx's send_topic_error: {"action": "error", "payload": {"reason", "detail"}} on the topic. */
 static void topic_error(chanx_ctx *ctx, const char *reason, const char *fmt, const char *topic)
 {
-    char detail[CX_TOPIC_MAX_LENGTH + 128];
+    char detail[4 * CX_TOPIC_MAX_LENGTH + 128];   /* a character is up to 4 bytes */
     snprintf(detail, sizeof detail, fmt, topic);
     json_t *fields = cx_ctx_log_fields(ctx);
     json_object_set_new(fields, "topic", json_string(topic));
@@ -110,7 +111,7 @@ static json_t *check_envelope(const json_t *m)
         const json_t *s = json_object_get(m, strings[i]);
         if (s && !json_is_null(s) && !json_is_string(s))
             json_array_append_new(errors, envelope_error("string_type", strings[i], "Input should be a valid string"));
-        else if (json_is_string(s) && json_string_length(s) > CX_TOPIC_MAX_LENGTH)
+        else if (cx_schema_string_length(s) > CX_TOPIC_MAX_LENGTH)
             json_array_append_new(errors, envelope_error("string_too_long", strings[i],
                                                          "String should have at most 256 characters"));
     }
@@ -166,10 +167,43 @@ static cx_sub *add_sub(chanx_ctx *ctx, const char *topic, const cx_topic_decl *d
     return sub;
 }
 
-static void subscribe(chanx_ctx *ctx, const char *topic)
+/* A topic's history and presence pushes, as its GROUP_ADD carries them (cx_group_join). */
+static cx_group_join join_of(const chanx_topic *t)
 {
-    if (find(ctx, topic)) {
-        chanx_send_message(ctx, "subscribed", NULL);
+    uint32_t size = t->history_size == CHANX_HISTORY_DEFAULT ? CX_HISTORY_DEFAULT
+                    : t->history_size > 0 ? (uint32_t) t->history_size : 0;
+    uint32_t ttl = !size ? 0 : t->history_ttl > 0 && t->history_ttl <= 86400 ? (uint32_t) t->history_ttl * 1000u
+                                                                            : CX_HISTORY_DEFAULT;
+    return (cx_group_join) { size, ttl, t->presence_pushes ? CX_GROUP_ADD_PRESENCE : 0, NULL, NULL, NULL };
+}
+
+/* subscribe's "payload": {"since": {"epoch": E, "seq": N}} as the broker reads it ("E:N"), in out;
+ * NULL when the payload asks for none. A since that makes no sense (an epoch that is not a string of
+ * 1..64 characters without ':' or ',', a seq that is not an integer from 0) becomes "-", which the
+ * broker answers recovered: false. On a topic's own route the URL's ?since= stands for it. */
+static const char *since_of(const chanx_ctx *ctx, const json_t *payload, char out[96])
+{
+    const json_t *since = json_object_get(payload, "since");
+    if (!since)
+        return ctx->subs && ctx->subs->own && ctx->since && *ctx->since ? ctx->since : NULL;
+    const char *epoch = json_string_value(json_object_get(since, "epoch"));
+    const json_t *seq = json_object_get(since, "seq");
+    size_t len = epoch ? strlen(epoch) : 0;
+    if (len == 0 || len > 64 || strpbrk(epoch, ":,") || !json_is_integer(seq) || json_integer_value(seq) < 0)
+        return "-";
+    snprintf(out, 96, "%s:%lld", epoch, (long long) json_integer_value(seq));
+    return out;
+}
+
+static void subscribe(chanx_ctx *ctx, const char *topic, const json_t *payload)
+{
+    cx_sub *again = find(ctx, topic);
+    if (again) {   /* a history topic's "subscribed" comes from the broker, with its epoch and seq */
+        cx_group_join join = join_of(again->decl->desc);
+        join.topic = topic;
+        join.ref = ctx->ref;
+        if (!join.history_size || cx_ctx_group_join(ctx, again->group, &join) != CHANX_OK)
+            chanx_send_message(ctx, "subscribed", NULL);
         return;
     }
     json_t *params = json_object();
@@ -186,7 +220,14 @@ static void subscribe(chanx_ctx *ctx, const char *topic)
         ctx->topic_params = params;
         int allowed = !decl->desc->authorize || decl->desc->authorize(ctx) == CHANX_OK;
         cx_sub *sub = allowed ? add_sub(ctx, topic, decl, params) : NULL;
-        if (sub && chanx_group_add(ctx, sub->group) != CHANX_OK) {   /* out of memory, or closing */
+        cx_group_join join = join_of(decl->desc);
+        char since[96];
+        if (join.history_size) {   /* the broker answers "subscribed" with epoch, seq, recovered */
+            join.since = since_of(ctx, payload, since);
+            join.topic = topic;
+            join.ref = ctx->ref;
+        }
+        if (sub && cx_ctx_group_join(ctx, sub->group, &join) != CHANX_OK) {   /* out of memory, or closing */
             free_sub(sub);
             ctx->subs->n--;
             sub = NULL;
@@ -196,7 +237,8 @@ static void subscribe(chanx_ctx *ctx, const char *topic)
         else if (!sub)
             topic_error(ctx, "unauthorized", "Could not subscribe to '%s' (out of memory)", topic);
         else {
-            chanx_send_message(ctx, "subscribed", NULL);
+            if (!join.history_size)
+                chanx_send_message(ctx, "subscribed", NULL);
             run_on_subscribe(ctx, sub);
         }
     }
@@ -256,7 +298,7 @@ static void route_topic(chanx_ctx *ctx, const char *topic, json_t *message)
     const char *action = json_string_value(json_object_get(message, "action"));
     ctx->topic = topic;
     if (action && strcmp(action, "subscribe") == 0)
-        subscribe(ctx, topic);
+        subscribe(ctx, topic, json_object_get(message, "payload"));
     else if (action && strcmp(action, "unsubscribe") == 0)
         unsubscribe(ctx, topic);
     else
@@ -316,7 +358,7 @@ void cx_topics_start(chanx_ctx *ctx)
     }
     s->own = topic;
     ctx->topic = topic;
-    subscribe(ctx, topic);
+    subscribe(ctx, topic, NULL);
     ctx->topic = NULL;
     ctx->topic_params = NULL;
 }
@@ -334,6 +376,12 @@ void cx_topics_stop(chanx_ctx *ctx)
     ctx->topic = NULL;
     ctx->topic_params = NULL;
     cx_topics_release(ctx);
+}
+
+const char *cx_topics_group_of(const chanx_ctx *ctx, const char *topic)
+{
+    cx_sub *sub = topic ? find((chanx_ctx *) ctx, topic) : NULL;
+    return sub ? sub->group : NULL;
 }
 
 void cx_topics_release(chanx_ctx *ctx)

@@ -21,7 +21,8 @@
 #include <jansson.h>
 #include "chanx/consumer.h"
 
-/* Longest topic and ref accepted in an envelope (characters); longer is a validation error. */
+/* Longest topic and ref accepted in an envelope, in characters as pydantic counts them (up to 4
+ * UTF-8 bytes each); longer is a validation error. */
 #define CX_TOPIC_MAX_LENGTH 256
 #define CX_TOPIC_MAX_REF 256
 
@@ -43,5 +44,8 @@ void cx_topics_start(chanx_ctx *ctx);
 void cx_topics_stop(chanx_ctx *ctx);
 /* Frees the subscriptions without running anything (cx_ctx_destroy). */
 void cx_topics_release(chanx_ctx *ctx);
+/* The group of a topic this connection subscribed to, or NULL. Borrowed. */
+const char *cx_topics_group_of(const chanx_ctx *ctx, const char *topic);
+
 
 #endif

@@ -83,6 +83,7 @@ struct cx_worker {
     int notify_dropped;         /* CHANX_EVENT_OVERFLOW=notify: a refused event is told, not closed for */
     cx_memberships *members;    /* groups → connections, for group events (memberships.h) */
     cx_services services;       /* outbox, settings, db: handed to every connection (services.h) */
+    cx_answers *answers;        /* the broker's answers to what pool threads wait for (answers.h) */
 };
 
 /* Each pool thread: its encoder (outbox.h), and an alternate signal stack, since consumers run here and
@@ -125,11 +126,15 @@ static void resume(cx_worker *self)
         /* With its groups, as the broker was told them (memberships.h): a GROUP_ADD the old broker died
          * holding never reached the gateway, whose RESUME lacks it; the new broker re-adds it
          * (broker/rebuild.c). */
-        uint64_t conn = cx_actor_ctx(all[i])->conn;
+        const chanx_ctx *ctx = cx_actor_ctx(all[i]);
+        uint64_t conn = ctx->conn;
         char *const *names;
         size_t ngroups = cx_memberships_names_of(self->members, conn, &names), g = 0;
         do {   /* at most CX_PROTO_MAX_GROUPS a RESUME: more go in more RESUMEs */
-            cx_env env = { .type = CX_ENV_RESUME, .conn = conn };
+            /* with who and since when (presence) and its consumer's history for these groups */
+            cx_env env = { .type = CX_ENV_RESUME, .conn = conn, .username = cx_slice_of(ctx->username),
+                           .connected_ms = (uint64_t) ctx->connected_ms, .history_size = ctx->history_size,
+                           .history_ttl_ms = ctx->history_ttl_ms, .flags = ctx->group_add_flags };
             for (; g < ngroups && env.ngroups < CX_PROTO_MAX_GROUPS; g++)
                 env.groups[env.ngroups++] = cx_slice_of(names[g]);
             cx_link_send(self->link, &env);
@@ -361,6 +366,9 @@ static void dispatch(cx_worker *self, const cx_env *env)
     case CX_ENV_EVENT:
         on_event(self, env);
         break;
+    case CX_ENV_PRESENCE_RESULT:   /* for a pool thread waiting in chanx_group_presence */
+        cx_answers_put(self->answers, env->request, env->text.ptr, env->text.len);
+        break;
     default:
         cx_debug("worker ignores %s", cx_env_type_name(env->type));
         break;
@@ -421,8 +429,10 @@ cx_worker *cx_worker_new(const char *endpoint, const char *name, cx_plugin_set *
     cx_settings_load(&self->settings);
     self->outbox = self->link && self->queue && self->members
                    ? cx_outbox_new(self->link, self->queue, self->members) : NULL;
-    self->services = (cx_services) { .outbox = self->outbox, .settings = &self->settings, .db = self->db };
-    if (self->actors && self->outbox && self->timers)
+    self->answers = cx_answers_new();
+    self->services = (cx_services) { .outbox = self->outbox, .settings = &self->settings, .db = self->db,
+                                     .answers = self->answers };
+    if (self->actors && self->outbox && self->timers && self->answers)
         self->scheduler = cx_scheduler_new(threads, cx_actor_run, pool_thread_hook);
     if (!self->scheduler || !self->link) {
         cx_worker_destroy(&self);
@@ -480,6 +490,7 @@ void cx_worker_destroy(cx_worker **self_p)
     cx_memberships_destroy(&self->members);
     cx_link_queue_destroy(&self->queue);
     cx_db_pool_destroy(&self->db);
+    cx_answers_destroy(&self->answers);
     cx_link_destroy(&self->link);
     cx_settings_free(&self->settings);
     free(self);

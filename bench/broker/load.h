@@ -57,6 +57,7 @@ typedef struct {
     int steps;
     int nfan;
     uint64_t fan_sizes[BL_MAX_FANOUT];
+    uint32_t history;          /* --history N: every group keeps N messages (broker/history.c); 0 none */
 
     bl_peer gateways[BL_MAX_PEERS], workers[BL_MAX_PEERS];
     uint64_t announced;        /* connections CONNECTed so far */

@@ -6,7 +6,7 @@
  *   chanx-bench-broker [--broker ENDPOINT] [--pid BROKER_PID] [-n CONNECTIONS]
  *                      [--groups-per-connection M] [--room-size R] [--gateways K]
  *                      [--workers W] [--window N] [--duration S] [--steps N]
- *                      [--fanout 1,10,100,...] [--label NAME]
+ *                      [--fanout 1,10,100,...] [--label NAME] [--history N]
  *
  * Design: main.c runs the phases of phases.c in order and turns what the
  * broker's /proc says around each into figures: its CPU per envelope (the
@@ -386,6 +386,7 @@ static void usage(FILE *out)
           "  --steps N                stages of the announcement, a short run after each (default 4)\n"
           "  --fanout LIST            group sizes of the fan-out runs (default 1,10,100,1000,10000)\n"
           "  --label NAME             server name in the output (default chanx)\n"
+          "  --history N              every group keeps a history of N messages (default 0: none)\n"
           "CURVE: with CHANX_CURVE_DIR set, the peers use its gateway and worker keys (chanx-admin keygen).\n"
           "Results: broker_held (per step), broker_connect, broker_join, broker_route, broker_fanout (per\n"
           "size), broker_gateway_lost, broker_disconnect; one JSON line each and a '# ' line for people.\n", out);
@@ -423,7 +424,8 @@ int main(int argc, char **argv)
         { "gateways", required_argument, 0, 'g' }, { "workers", required_argument, 0, 'w' },
         { "window", required_argument, 0, 'W' }, { "duration", required_argument, 0, 'd' },
         { "steps", required_argument, 0, 's' }, { "fanout", required_argument, 0, 'f' },
-        { "label", required_argument, 0, 'l' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
+        { "label", required_argument, 0, 'l' }, { "history", required_argument, 0, 'H' },
+        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
     };
     int ch;
     while ((ch = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
@@ -445,6 +447,7 @@ int main(int argc, char **argv)
             }
             break;
         case 'l': label = optarg; break;
+        case 'H': b.history = (uint32_t) strtoul(optarg, NULL, 10); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }

@@ -108,6 +108,10 @@ static void on_gateway(bl_load *b, int g, const cx_env *env)
         }
         break;
     }
+    case CX_ENV_RECOVERY:   /* --history: each join to a group with a history says its epoch and seq */
+        if (!b->history)
+            b->unexpected++;
+        break;
     case CX_ENV_CLOSE:
         b->closes++;
         if (b->closes <= 3)

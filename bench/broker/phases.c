@@ -129,7 +129,8 @@ static int add_member(bl_load *b, uint64_t i, const char *group)
     uint8_t w = b->conn_worker[i];
     if (w == BL_NO_WORKER)
         return -1;
-    cx_env env = { .type = CX_ENV_GROUP_ADD, .conn = bl_conn_id(b, i), .group = cx_slice_of(group) };
+    cx_env env = { .type = CX_ENV_GROUP_ADD, .conn = bl_conn_id(b, i), .group = cx_slice_of(group),
+                   .history_size = b->history, .history_ttl_ms = b->history ? CX_HISTORY_DEFAULT : 0 };
     cx_link_send(b->workers[w].link, &env);
     b->joins_sent++;
     return 0;

@@ -507,6 +507,14 @@ export class ChanxClient {
  *                            (pushes, replies, "subscribed", "error"); "*" for all of them.
  *                            Returns a function that removes it.
  *   subscribed               whether the server has this connection subscribed now (boolean).
+ *   epoch, seq               on a topic with a history (docs/consumers.md, "History and recovery"):
+ *                            the topic's epoch and the seq of the last push this handle received
+ *                            (null before the first "subscribed" that carried them). A resubscription
+ *                            after a reconnect sends them as {"since": {"epoch", "seq"}}.
+ *   recovered                after such a resubscription: true when the pushes missed meanwhile were
+ *                            replayed (they arrive right after "subscribed", then the live ones),
+ *                            false when history could not cover the gap: refetch what the page shows.
+ *                            null before any resubscription with a since.
  */
 export class ChanxTopic {
   constructor(client, name) {
@@ -517,6 +525,9 @@ export class ChanxTopic {
     this.wanted = false; // subscribe() was called and unsubscribe() not since: join on every connection
     this.joining = false; // a subscribe frame is in flight on this connection
     this.subscribed = false;
+    this.epoch = null; // a history topic's epoch and last seq seen: the since of the next subscribe
+    this.seq = null;
+    this.recovered = null;
   }
 
   on(action, handler) {
@@ -526,6 +537,7 @@ export class ChanxTopic {
   }
 
   dispatch(action, payload, message) {
+    if (this.epoch !== null && Number.isInteger(message?.seq)) this.seq = message.seq; // a push of a history topic
     callEach([...(this.handlers.get(action) || []), ...(this.handlers.get("*") || [])], payload, message);
   }
 
@@ -546,7 +558,8 @@ export class ChanxTopic {
   /** Sends subscribe on this connection (by subscribe(), or the client after a reconnect). */
   join() {
     this.joining = true;
-    this.client.sendRef(this.name, "subscribe", undefined, {
+    const since = this.epoch !== null && this.seq !== null ? { since: { epoch: this.epoch, seq: this.seq } } : undefined;
+    this.client.sendRef(this.name, "subscribe", since, {
       expect: "subscribed", join: true,
       resolve: (message) => this.joined(message),
       reject: (error) => this.refused(error),
@@ -557,6 +570,13 @@ export class ChanxTopic {
     this.joining = false;
     this.subscribed = this.wanted; // an unsubscribe() sent meanwhile follows on the wire
     this.lastSubscribed = message;
+    const p = message?.payload;
+    if (p && typeof p.epoch === "string" && Number.isInteger(p.seq)) {
+      if (typeof p.recovered === "boolean") this.recovered = p.recovered;
+      // recovered: the replayed pushes follow and advance seq; otherwise track from here
+      if (p.recovered !== true || p.epoch !== this.epoch) this.seq = p.seq;
+      this.epoch = p.epoch;
+    }
     this.settle(null, message);
   }
 

@@ -14,11 +14,21 @@
  * ws/hub/room/<name>/, where connecting is the subscription and frames need
  * no envelope (Chanx's Topic.as_consumer()).
  *
+ * A room keeps its last 100 messages for 10 minutes (issue 25): every "said"
+ * carries the room's "seq", "subscribed" carries {"epoch", "seq"}, and a
+ * client back from a tunnel subscribes with "payload": {"since": {"epoch": E,
+ * "seq": N}} (on the room's own route: ?since=E:N) and gets "recovered": true
+ * and exactly what it missed, or "recovered": false and reloads. "who" is
+ * answered "present" with the room's users (chanx_topic_presence), with the
+ * request's ref.
+ *
  *     -> {"version": 1, "topic": "room:lobby", "ref": "1", "action": "subscribe"}
- *     <- {"version": 1, "topic": "room:lobby", "ref": "1", "action": "subscribed", "payload": null}
+ *     <- {"version": 1, "topic": "room:lobby", "ref": "1", "action": "subscribed", "payload": {"epoch": "9f2c61d0a4b3e857", "seq": 41}}
  *     <- {"version": 1, "topic": "room:lobby", "action": "welcome", "payload": {"topic": "room:lobby", "user": "alice"}}
  *     -> {"version": 1, "topic": "room:lobby", "ref": "2", "action": "say", "payload": {"text": "hi"}}
- *     <- {"version": 1, "topic": "room:lobby", "action": "said", "payload": {"text": "hi", "user": "alice"}}
+ *     <- {"version": 1, "topic": "room:lobby", "action": "said", "payload": {"text": "hi", "user": "alice"}, "seq": 42}
+ *     -> {"version": 1, "topic": "room:lobby", "ref": "3", "action": "who"}
+ *     <- {"version": 1, "topic": "room:lobby", "ref": "3", "action": "present", "payload": {"group": ..., "users": [...], ...}}
  */
 #include <chanx/consumer.h>
 #include <string.h>
@@ -56,6 +66,10 @@ static int receive_room(chanx_ctx *ctx, const chanx_msg *msg)
         rc = chanx_topic_publish(ctx, chanx_topic_name(ctx), "said", payload);
     } else if (chanx_msg_is(msg, "echo")) {
         rc = chanx_send_message(ctx, "echoed", payload);
+    } else if (chanx_msg_is(msg, "who")) {
+        json_t *present = chanx_topic_presence(ctx, 0);   /* NULL: the broker did not answer */
+        rc = chanx_send_message(ctx, "present", present);
+        json_decref(present);
     }
     json_decref(payload);
     return rc;
@@ -69,16 +83,20 @@ static const chanx_topic room = {
                 "            \"properties\": {\"text\": {\"type\": \"string\", \"minLength\": 1, \"maxLength\": 1000}},"
                 "            \"required\": [\"text\"]},"
                 "  \"echo\": {\"type\": \"object\", \"properties\": {\"text\": {\"type\": \"string\"}},"
-                "            \"required\": [\"text\"]} }",
+                "            \"required\": [\"text\"]},"
+                "  \"who\": null }",
     .outgoing = "{ \"welcome\": {\"type\": \"object\", \"properties\": {\"topic\": {\"type\": \"string\"},"
                 "                                                  \"user\": {\"type\": \"string\"}}},"
                 "  \"said\": {\"type\": \"object\", \"properties\": {\"text\": {\"type\": \"string\"},"
                 "                                               \"user\": {\"type\": \"string\"}}},"
-                "  \"echoed\": {\"type\": \"object\", \"properties\": {\"text\": {\"type\": \"string\"}}} }",
+                "  \"echoed\": {\"type\": \"object\", \"properties\": {\"text\": {\"type\": \"string\"}}},"
+                "  \"present\": {\"type\": \"object\", \"properties\": {\"users\": {\"type\": \"array\"}}} }",
     .authorize = authorize_room,
     .on_subscribe = welcome,
     .receive_message = receive_room,
     .passthrough_events = CHANX_ACTIONS("announce"),
+    .history_size = 100,   /* messages */
+    .history_ttl = 600,    /* seconds */
 };
 
 CHANX_CONSUMER(hub) {

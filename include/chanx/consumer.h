@@ -172,8 +172,8 @@
  * too_many_subscriptions (CHANX_TOPIC_SUBSCRIPTIONS_MAX, default 100, subscriptions per
  * connection). A frame naming no topic goes to the consumer's own receive_message, as before;
  * when it carries a ref, what receive_message sends carries it too (Chanx 2.11.2). The envelope
- * is checked first: version must be 1, topic a string of 1..CHANX_TOPIC_MAX_LENGTH (256)
- * characters, ref a string of at most 256; a bad one is answered with a plain
+ * is checked first: version must be 1, topic and ref strings of at most 256 characters (code
+ * points, as pydantic counts them, not bytes); a bad one is answered with a plain
  * {"action":"error","payload":[{"type","loc":["topic"],"msg"}]} (pydantic's shape, no input) and
  * nothing else happens. A frame on a topic that fails the topic's schema is answered on that
  * topic, with its ref, with the usual error list.
@@ -349,7 +349,31 @@ typedef struct chanx_consumer {
     /* Topics this consumer serves (API 3), NULL-terminated: CHANX_TOPICS(&room_topic). A frame's
      * topic is matched against their patterns in order, the first match wins (Chanx's _match). */
     const chanx_topic *const *topics;
+
+    /* History and recovery (appended, API 3): the broker keeps the last history_size
+     * messages sent to each group this consumer joins, for history_ttl seconds, and stamps each group
+     * message with the group's "seq" (Chanx's envelope field, consecutive per group). 0: no history
+     * (the old behaviour); CHANX_HISTORY_DEFAULT: the deployment's CHANX_HISTORY_SIZE (100) and
+     * CHANX_HISTORY_TTL_MS (5 minutes). The broker also bounds each group's held bytes
+     * (CHANX_HISTORY_MAX_BYTES). Joining such a group sends the client
+     *     {"action":"recovery","payload":{"group","epoch","seq"[,"recovered"]}}
+     * and a client that reconnects with ?since=<epoch>:<seq> (several: comma-separated, one per
+     * group) gets, after that frame with "recovered": true, exactly the group messages it missed,
+     * then the live ones; "recovered": false says history cannot cover the gap (trimmed, expired,
+     * another epoch: the broker restarted), and the client reloads from its source. For the groups
+     * of build_groups, all of it comes before the authentication message. */
+    int history_size;                         /* messages per group; 0 none, CHANX_HISTORY_DEFAULT */
+    int history_ttl;                          /* seconds; 0 or CHANX_HISTORY_DEFAULT: the deployment's */
+
+    /* Presence pushes (appended): nonzero, and the members of each group this consumer's connections
+     * join get {"action":"presence_joined","payload":{"group","user_id","username"}} when a user's
+     * first connection joins it, and "presence_left" when their last one leaves (a closed tab, a
+     * disconnect, their gateway declared dead): one per user, not per tab, anonymous connections
+     * never. The joining connection itself is not told. Sent by the broker as raw JSON, as they are
+     * (no is_mine, no seq, not camelized). Who is there now: chanx_group_presence(). */
+    int presence_pushes;
 } chanx_consumer;
+#define CHANX_HISTORY_DEFAULT (-1)
 
 #define CHANX_TOPICS(...) ((const chanx_topic *const[]) { __VA_ARGS__, NULL })
 
@@ -392,6 +416,17 @@ struct chanx_topic {
      * "topic", without a worker hop: the gateways fan them out as they do .passthrough_events.
      * An event published to a topic and listed here for no topic is dropped. */
     const char *const *passthrough_events;
+    /* History and recovery for the topic's group (as the consumer's .history_size / .history_ttl, see
+     * there): its pushes carry "seq", and "subscribe" may carry "payload": {"since": {"epoch": E,
+     * "seq": N}} (on the topic's own route: ?since=E:N). The "subscribed" reply then carries
+     * {"epoch", "seq"} and, with a since, "recovered": true followed by exactly the pushes after N,
+     * before on_subscribe's and the live ones, or "recovered": false (trimmed, expired, another
+     * epoch: reload). A since that makes no sense (a negative or non-integer seq, an epoch that is not
+     * a string of 1..64 characters) is "recovered": false. 0: no history. */
+    int history_size;
+    int history_ttl;
+    /* Presence pushes to the topic's subscribers (as the consumer's .presence_pushes). */
+    int presence_pushes;
 };
 
 /* Registers a consumer when its plugin is loaded. Use as:  CHANX_CONSUMER(name) { .field = ..., };
@@ -477,6 +512,17 @@ int chanx_group_add(chanx_ctx *ctx, const char *group);
 int chanx_group_discard(chanx_ctx *ctx, const char *group);
 /* Closes the connection with a WebSocket close code (1000, 4000-4999...). */
 int chanx_close(chanx_ctx *ctx, int code);
+
+/* Who is in group now, as POST /api/presence answers it (docs/events.md): {"group", "users":
+ * [{"user_id", "username", "connections": [{"connection", "gateway", "connected_since"}]}],
+ * "anonymous", "truncated"}, or with stats nonzero only {"group", "users", "connections",
+ * "anonymous"}; {"error": "group_not_found", "group"} when nobody is in it. A new reference (the
+ * caller decrefs), or NULL when the broker does not answer within 2 s or the call is made outside a
+ * consumer callback. Asks the broker and waits for it, like a database query: it holds up this
+ * connection's thread for a round trip. Any group, not only the connection's. */
+json_t *chanx_group_presence(chanx_ctx *ctx, const char *group, int stats);
+/* The same for the topic whose callback is running (its group); NULL outside a topic's callback. */
+json_t *chanx_topic_presence(chanx_ctx *ctx, int stats);
 
 /* ------------------------------------------------------------------ topics (API 3) */
 

@@ -319,15 +319,35 @@ Test(credentials, the_deployment_rate_applies_unless_a_consumer_opts_out)
         assert_echoes(free_one, i);
 }
 
-Test(credentials, a_malformed_throttle_rate_stops_the_gateway_at_start)
+/* A gateway started with one more setting (no broker, no port it could bind): what it said, and
+ * its exit status in *status. */
+static char *gateway_output_with(const char *setting, int *status)
 {
     const char *bin = getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build";
     char cmd[800];
-    snprintf(cmd, sizeof cmd, "CHANX_THROTTLE_RATE=20/fortnight CHANX_LISTEN=127.0.0.1:1 CHANX_BROKER=tcp://127.0.0.1:1 "
-             "timeout 20 %s/chanx-gateway 2>&1", bin);
+    snprintf(cmd, sizeof cmd, "%s CHANX_LISTEN=127.0.0.1:1 CHANX_BROKER=tcp://127.0.0.1:1 timeout 20 %s/chanx-gateway 2>&1",
+             setting, bin);
+    return cx_shell_output(cmd, status);
+}
+
+Test(credentials, a_malformed_throttle_rate_stops_the_gateway_at_start)
+{
     int status = 0;
-    char *out = cx_shell_output(cmd, &status);
+    char *out = gateway_output_with("CHANX_THROTTLE_RATE=20/fortnight", &status);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1, "exit status %d: %s", status, out);
     cr_assert(strstr(out, "CHANX_THROTTLE_RATE: bad throttle rate '20/fortnight'"), "said: %s", out);
+    free(out);
+}
+
+/* A malformed number stops the gateway with the line naming it, and nothing that reads like a second
+ * fault: czmq reported the broker link's socket as "dangling" when the process exited around it. */
+Test(credentials, a_malformed_revalidate_interval_stops_the_gateway_with_one_line)
+{
+    int status = 0;
+    char *out = gateway_output_with("CHANX_REVALIDATE_INTERVAL_MS=1m", &status);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 2, "exit status %d: %s", status, out);
+    cr_assert(strstr(out, "chanx: CHANX_REVALIDATE_INTERVAL_MS=1m is not a whole number from 0 to 86400000\n"),
+              "said: %s", out);
+    cr_assert_null(strstr(out, "dangling"), "a second message: %s", out);
     free(out);
 }

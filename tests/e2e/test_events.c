@@ -218,6 +218,25 @@ Test(events, chanx_admin_publishes_and_disconnects)
     cx_assert_closed(c, 4002, 5000);
 }
 
+/* An operator's typo in the action is refused as chanx-admin's head comment promises ("the checks
+ * are the API's own"): the API's 400 undeliverable_event, not a success that reached no one. */
+Test(events, chanx_admin_refuses_an_event_no_consumer_takes)
+{
+    int64_t alice = cx_db_create_user(stack, "alice", 0);
+    cx_communicator *c = events_client(stack, 1, "/ws/evt_probe/feed/lobby/", alice);
+    char cmd[1024];
+    const char *bin = getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build";
+    const char *keys = cx_stack_keys_dir(stack);
+    snprintf(cmd, sizeof cmd, "CHANX_BROKER='%s' CHANX_CURVE_DIR='%s' %s/chanx-admin publish --group room_lobby "
+             "--action notfy --payload '{}' 2>&1", cx_stack_broker(stack), keys ? keys : "", bin);
+    int status;
+    char *out = cx_shell_output(cmd, &status);
+    cr_assert_eq(WEXITSTATUS(status), 2, "chanx-admin published an event no consumer takes: %s", out);
+    cr_assert(strstr(out, "undeliverable_event") && strstr(out, "notfy"), "no reason given: %s", out);
+    free(out);
+    cx_receive_nothing(c, 300);
+}
+
 /* An operator who forgets the keys of a CURVE broker (make run's, a deployment's) is told so, not
  * only that the broker did not answer. */
 Test(events, chanx_admin_without_keys_says_to_set_them)

@@ -122,6 +122,8 @@ Test(events_api, an_event_no_consumer_can_take_is_400_with_the_reason)
     json_t *error = undeliverable("/api/broadcast", "{\"groups\": [\"room_lobby\"], \"event\": {\"action\": \"mystery\"}}");
     const char *message = json_string_value(json_object_get(error, "message"));
     cr_assert(strstr(message, "'mystery'") && strstr(message, "'announce'"), "names it and what is taken: %s", message);
+    /* feed and loose both take announce: it is named once */
+    cr_assert_null(strstr(strstr(message, "'announce'") + 1, "'announce'"), "an action named twice: %s", message);
     cr_assert_null(json_object_get(error, "errors"));
     json_decref(error);
     /* a payload every declaring consumer's .events refuses (feed: an object with an integer n; loose: an

@@ -139,6 +139,32 @@ Test(topics_publish, groups_with_a_topic_stamp_it_and_bad_topics_are_refused)
     cx_receive_nothing(mux, 300);
 }
 
+/* The API's "a string of 1 to 256 characters" counts characters: a topic of 256 two-byte characters
+ * is published to its subscriber, one of 257 is refused. */
+Test(topics_publish, the_topic_limit_counts_characters_not_bytes)
+{
+    char topic[5 + 2 * 252 + 1] = "room:";
+    for (int i = 0; i < 251; i++)
+        strcat(topic, "\u00e9");
+    cx_communicator *mux = hub_client(stack, "alice", "/ws/hub/");
+    subscribed(mux, topic);
+    json_t *body = json_pack("{s:s, s:{s:s}}", "topic", topic, "event", "action", "announce");
+    char *text = json_dumps(body, 0);
+    json_t *reply = NULL;
+    cr_assert_eq(cx_api_post(stack, "/api/broadcast", CX_TEST_API_KEY, text, &reply), 200, "%s", json_dumps(reply, 0));
+    json_decref(reply), free(text), json_decref(body);
+    json_t *m = cx_receive_json(mux, WAIT);
+    cr_assert_str_eq(json_string_value(json_object_get(m, "topic")), topic);
+    json_decref(m);
+
+    strcat(topic, "\u00e9");
+    body = json_pack("{s:s, s:{s:s}}", "topic", topic, "event", "action", "announce");
+    text = json_dumps(body, 0);
+    cr_assert_eq(cx_api_post(stack, "/api/broadcast", CX_TEST_API_KEY, text, &reply), 400);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(reply, "error"), "code")), "invalid_field");
+    json_decref(reply), free(text), json_decref(body);
+}
+
 /* chanx-admin publish --topic: the operator's way, straight to the broker, the same delivery. */
 Test(topics_publish, chanx_admin_publishes_to_a_topic)
 {

@@ -130,3 +130,26 @@ char *cx_shell_output(const char *cmd, int *status)
     *status = pclose(p);
     return out;
 }
+
+char *cx_asyncapi_valid(cx_stack *stack, const char *needle)
+{
+    int status = 0;
+    char *body = NULL;
+    for (int tries = 0; tries < 50; tries++) {
+        free(body);
+        body = cx_http_get(cx_stack_gateway_port(stack, 0), "/asyncapi.json", &status);
+        if (status == 200 && body && strstr(body, needle))
+            break;
+        usleep(100 * 1000);
+    }
+    cr_assert(status == 200 && body && strstr(body, needle), "/asyncapi.json (HTTP %d) has no %s", status, needle);
+    char file[512], cmd[700];
+    snprintf(file, sizeof file, "%s/asyncapi.json", cx_stack_log_dir(stack));
+    FILE *f = fopen(file, "w");
+    cr_assert_not_null(f, "cannot write %s", file);
+    fputs(body, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 tests/docs/validate_asyncapi.py %s", file);
+    cr_assert_eq(system(cmd), 0, "the document is valid AsyncAPI 3.0");
+    return body;
+}

@@ -37,5 +37,9 @@ void cx_python_line(FILE *p, char *line, size_t size, const char *what);
 /* Runs cmd with /bin/sh; returns all it printed (owned, never NULL) and stores pclose's status
  * (wait status) in *status. */
 char *cx_shell_output(const char *cmd, int *status);
+/* The gateway's /asyncapi.json once it contains needle (the route table reaches the gateway soon
+ * after start; 5 s at most), checked to be valid AsyncAPI 3.0 (tests/docs/validate_asyncapi.py):
+ * the document (owned). Fails the test otherwise. */
+char *cx_asyncapi_valid(cx_stack *stack, const char *needle);
 
 #endif

@@ -481,6 +481,8 @@ int cx_stack_metrics_port(const cx_stack *self, const char *name)
 {
     if (strcmp(name, "broker") == 0)
         return self->broker_proc.metrics_port;
+    if (strcmp(name, "standby") == 0)
+        return self->standby_proc.metrics_port;
     for (int i = 0; i < MAX_PROCS; i++) {
         if (strcmp(self->workers[i].name, name) == 0)
             return self->workers[i].metrics_port;

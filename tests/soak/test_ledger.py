@@ -91,6 +91,21 @@ class LedgerTest(unittest.TestCase):
         self.ledger.sweep(self.later())
         self.assertEqual(self.ledger.excused["in flight at a broker SIGKILL (documented)"], 2)
 
+    def test_a_send_just_after_a_broker_kill_is_in_flight_but_not_one_a_second_later(self):
+        self.faults.record("broker SIGKILL", "broker")   # the kill, then a send stamped a moment later
+        self.ledger.send(self.a)
+        self.ledger.sweep(self.later())
+        self.assertEqual(self.ledger.excused["in flight at a broker SIGKILL (documented)"], 2)
+        ledger = Ledger(self.faults)
+        a, b = ledger.open(0, 0, "r"), ledger.open(1, 1, "r")
+        ledger.established(a)
+        ledger.established(b)
+        at, kind, name = self.faults.events[0]
+        self.faults.events[0] = (at - 1.0, kind, name)    # the broker died a second before this send
+        ledger.send(a)
+        with self.assertRaises(Breach):
+            ledger.sweep(self.later())
+
     def test_close_codes(self):
         self.ledger.ended(self.a, True, 4500)
         with self.assertRaisesRegex(Breach, "1008"):

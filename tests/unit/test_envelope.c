@@ -87,8 +87,9 @@ Test(envelope, resume_carries_a_connection_and_its_groups)
     free(copy);
 }
 
-/* RESUME gained user_id after its first release: a peer built before it (no user field) still
- * decodes, as user 0; any other count of fields is refused as before. */
+/* RESUME gained user_id after its first release, then history, username and connected_ms: a peer
+ * built before any of them (no user field) still decodes, as user 0, and so does one built before
+ * the later ones; more fields than the layout has, or fewer than required, are refused as before. */
 Test(envelope, resume_without_the_appended_user_decodes_and_other_counts_do_not)
 {
     cx_env out;
@@ -100,7 +101,11 @@ Test(envelope, resume_without_the_appended_user_decodes_and_other_counts_do_not)
     static const unsigned char now[] = { 0x95, 0x01, 0x0d, 0x07, 0x92, 0xa1, 'a', 0xa1, 'b', 0x2a };
     cr_assert_eq(cx_decoder_decode(dec, now, sizeof now, &out), 0, "%s", cx_decoder_error(dec));
     cr_assert_eq(out.user_id, 42);
-    static const unsigned char too_many[] = { 0x96, 0x01, 0x0d, 0x07, 0x92, 0xa1, 'a', 0xa1, 'b', 0x2a, 0x00 };
+    static const unsigned char partial[] = { 0x96, 0x01, 0x0d, 0x07, 0x92, 0xa1, 'a', 0xa1, 'b', 0x2a, 0x05 };
+    cr_assert_eq(cx_decoder_decode(dec, partial, sizeof partial, &out), 0, "%s", cx_decoder_error(dec));
+    cr_assert_eq(out.history_size, 5);
+    static const unsigned char too_many[] = { 0x9b, 0x01, 0x0d, 0x07, 0x92, 0xa1, 'a', 0xa1, 'b', 0x2a, 0x00,
+                                              0x00, 0xa0, 0x00, 0x00, 0x00 };
     cr_assert_neq(cx_decoder_decode(dec, too_many, sizeof too_many, &out), 0);
     cr_assert_str_eq(cx_decoder_error(dec), "RESUME: wrong number of fields");
     static const unsigned char too_few[] = { 0x93, 0x01, 0x0d, 0x07 };
@@ -235,4 +240,50 @@ Test(envelope, claimed_sizes_larger_than_the_message_are_refused_without_allocat
     cr_assert_neq(cx_decoder_decode(dec, huge_str, sizeof huge_str, &out), 0);
     const unsigned char huge_map[] = { 0x92, 0x01, 0xdf, 0x10, 0x00, 0x00, 0x00 };
     cr_assert_neq(cx_decoder_decode(dec, huge_map, sizeof huge_map, &out), 0);
+}
+
+/* History and presence (issue 25): the new types keep every field, and a GROUP_ADD or GROUP_SEND from a
+ * peer built before their appended fields still decodes, with no history asked or stamped. */
+Test(envelope, history_and_presence_envelopes_round_trip)
+{
+    cx_env in = { .type = CX_ENV_HISTORY, .conn = 9, .group = cx_slice_of("room_lobby"), .seq = UINT64_MAX - 1,
+                  .epoch = cx_slice_of("9f2c61d0a4b3e857"), .user_id = 3, .flags = CX_GROUP_CAMELIZE,
+                  .text = cx_slice_of("{\"a\":1}"), .history_size = 100, .history_ttl_ms = 600000 };
+    cx_env out;
+    char *copy;
+    roundtrip(&in, &out, &copy);
+    cr_assert_eq(out.seq, UINT64_MAX - 1);
+    cr_assert(cx_slice_eq(out.epoch, "9f2c61d0a4b3e857") && cx_slice_eq(out.group, "room_lobby"));
+    cr_assert(out.user_id == 3 && out.flags == CX_GROUP_CAMELIZE && out.history_size == 100
+              && out.history_ttl_ms == 600000 && out.conn == 9);
+    free(copy);
+    cx_env rec = { .type = CX_ENV_RECOVERY, .conn = 9, .group = cx_slice_of("g"), .seq = 5, .epoch = cx_slice_of("e"),
+                   .flags = CX_RECOVERY_RECOVERED | CX_RECOVERY_ASKED };
+    roundtrip(&rec, &out, &copy);
+    cr_assert(out.seq == 5 && out.flags == 3 && cx_slice_eq(out.epoch, "e"));
+    free(copy);
+    cx_env pres = { .type = CX_ENV_PRESENCE, .request = 77, .target = CX_PRESENCE_STATS, .group = cx_slice_of("g") };
+    roundtrip(&pres, &out, &copy);
+    cr_assert(out.request == 77 && out.target == CX_PRESENCE_STATS && cx_slice_eq(out.group, "g"));
+    free(copy);
+    cx_env add = { .type = CX_ENV_GROUP_ADD, .conn = 1, .group = cx_slice_of("g"), .history_size = CX_HISTORY_DEFAULT,
+                   .history_ttl_ms = 1000, .since = cx_slice_of("e:4,f:5") };
+    roundtrip(&add, &out, &copy);
+    cr_assert(out.history_size == CX_HISTORY_DEFAULT && out.history_ttl_ms == 1000 && cx_slice_eq(out.since, "e:4,f:5"));
+    free(copy);
+
+    static const unsigned char old_add[] = { 0x94, 0x01, 0x0a, 0x07, 0xa1, 'g' };   /* [1, GROUP_ADD, 7, "g"] */
+    cr_assert_eq(cx_decoder_decode(dec, old_add, sizeof old_add, &out), 0, "%s", cx_decoder_error(dec));
+    cr_assert(out.history_size == 0 && out.since.len == 0);
+    static const unsigned char old_send[] = { 0x97, 0x01, 0x0c, 0x91, 0xa1, 'g', 0x07, 0x03, 0x00, 0xa2, '{', '}' };
+    cr_assert_eq(cx_decoder_decode(dec, old_send, sizeof old_send, &out), 0, "%s", cx_decoder_error(dec));
+    cr_assert(out.seq == 0 && out.epoch.len == 0);
+    static const unsigned char seq_as_str[] = { 0x99, 0x01, 0x0c, 0x91, 0xa1, 'g', 0x07, 0x03, 0x00, 0xa2, '{', '}',
+                                                0xa1, 'x', 0xa0 };
+    cr_assert_neq(cx_decoder_decode(dec, seq_as_str, sizeof seq_as_str, &out), 0);
+    static const unsigned char standby_hello[] = { 0x95, 0x01, 0x01, 0x04, 0x01, 0xa1, 's' };
+    cr_assert_eq(cx_decoder_decode(dec, standby_hello, sizeof standby_hello, &out), 0, "%s", cx_decoder_error(dec));
+    cr_assert_eq(out.role, CX_ROLE_STANDBY);
+    static const unsigned char role_5[] = { 0x95, 0x01, 0x01, 0x05, 0x01, 0xa1, 's' };
+    cr_assert_neq(cx_decoder_decode(dec, role_5, sizeof role_5, &out), 0);
 }

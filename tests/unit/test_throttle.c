@@ -32,7 +32,9 @@ Test(throttle, rates_read_as_drf_parse_rate_reads_them)
         cx_rate r;
         char err[160] = "";
         cr_assert_eq(cx_rate_parse(bad[i], &r, err, sizeof err), -1, "%s was accepted", bad[i]);
-        cr_assert(strstr(err, "bad throttle rate") && strstr(err, "<number>/<s|m|h|d>"), "%s: %s", bad[i], err);
+        cr_assert(strstr(err, "bad throttle rate") && strstr(err, "<count>/<s|m|h|d>"), "%s: %s", bad[i], err);
+        /* "0/s" has a number: the message must say which numbers are taken */
+        cr_assert(strstr(err, "a count from 1 to 999999999"), "%s: %s", bad[i], err);
         cr_assert_eq(r.num, 0, "a refused rate must not throttle");
     }
 }

@@ -191,6 +191,41 @@ test("after the server closes the connection, every subscribed handle subscribes
   c.close();
 });
 
+test("a handle back from a reconnect gets exactly the pushes it missed (history), recovered: true", live, async () => {
+  const c = hub(env.CHANX_TEST_TOKEN3, { minDelayMs: 1500, maxDelayMs: 2000 });
+  const bob = hub(env.CHANX_TEST_TOKEN2);
+  await Promise.all([c.connect(), bob.connect()]);
+  const room = c.topic("room:js-history"), bobRoom = bob.topic("room:js-history");
+  await Promise.all([room.subscribe(), bobRoom.subscribe()]);
+  assert.equal(typeof room.epoch, "string", "the hub's rooms keep a history: subscribed names the epoch");
+  const first = next(room, "said");
+  bobRoom.send("say", { text: "h1" });
+  assert.equal((await first).payload.text, "h1");
+  const seenSeq = room.seq;
+  assert.ok(Number.isInteger(seenSeq), "the handle tracks the seq of the pushes it gets");
+
+  const closed = until(c, "closed");
+  await api("disconnect", { user_id: Number(env.CHANX_TEST_USER3), code: 4001 });
+  await closed;
+  const missed = [];
+  room.on("said", (p, m) => missed.push([m.seq, p.text]));
+  const bobHeard = next(bobRoom, "said");
+  bobRoom.send("say", { text: "h2" });
+  await bobHeard;
+  const bobHeard2 = next(bobRoom, "said");
+  bobRoom.send("say", { text: "h3" });
+  await bobHeard2;   // both held by the broker before the handle comes back
+
+  const [back] = await Promise.all([next(room, "subscribed"), next(room, "welcome")]);   // welcome: after the replay
+  assert.equal(back.payload.recovered, true);
+  assert.equal(room.recovered, true);
+  assert.equal(back.payload.epoch, room.epoch);
+  assert.deepEqual(missed, [[seenSeq + 1, "h2"], [seenSeq + 2, "h3"]], "exactly the missed pushes, in order");
+  assert.equal(room.seq, seenSeq + 2);
+  c.close();
+  bob.close();
+});
+
 test("frames no server should send do not break the client: an error rejects only its own handle", async () => {
   const server = new WebSocket.Server({ host: "127.0.0.1", port: 0 });
   await new Promise((r) => server.once("listening", r));

@@ -30,6 +30,10 @@ from .client import (
     default_client,
     disconnect_user,
     disconnect_user_sync,
+    presence,
+    presence_stats,
+    presence_stats_sync,
+    presence_sync,
     send_event,
     send_event_sync,
 )
@@ -46,6 +50,10 @@ __all__ = [
     "default_client",
     "disconnect_user",
     "disconnect_user_sync",
+    "presence",
+    "presence_stats",
+    "presence_stats_sync",
+    "presence_sync",
     "send_event",
     "send_event_sync",
 ]

@@ -1,7 +1,7 @@
 """HTTP client of chanx-api (standard library only).
 
 Contract (docs/events.md): ``POST /api/broadcast``, ``/api/send``,
-``/api/disconnect`` and ``/api/batch`` with a JSON body and ``Authorization: apikey <key>``; 200 with
+``/api/disconnect``, ``/api/batch``, ``/api/presence`` and ``/api/presence_stats`` with a JSON body and ``Authorization: apikey <key>``; 200 with
 ``{"gateways": n, "connections": m}`` (what the event reached), or an error status with
 ``{"error": {"code": ..., "message": ...}}``, raised here as :class:`ChanxAPIError`.
 
@@ -55,6 +55,12 @@ def _target(user_id=None, connection=None):
     if (user_id is None) == (connection is None):
         raise ValueError("give exactly one target: user_id or connection")
     return {"user_id": int(user_id)} if user_id is not None else {"connection": str(connection)}
+
+
+def _presence_target(group=None, topic=None):
+    if (group is None) == (topic is None):
+        raise ValueError("give exactly one of group and topic")
+    return {"group": group} if group is not None else {"topic": topic}
 
 
 class ChanxClient:
@@ -114,6 +120,18 @@ class ChanxClient:
         """Closes every connection of user_id (or one connection) with code (1000 or 3000-4999)."""
         return self._post("disconnect", {**_target(user_id, connection), "code": int(code)})
 
+    def presence_sync(self, group=None, topic=None):
+        """Who is in a group (or a topic's group, ``topic="room:lobby"``) now: ``{"group", "users":
+        [{"user_id", "username", "connections": [{"connection", "gateway", "connected_since"}]}],
+        "anonymous": n, "truncated": bool}``; one entry per user however many tabs (at most 1,000 users:
+        ``truncated`` says there were more). A group without members raises :class:`ChanxAPIError` 404
+        ``group_not_found``; a topic no consumer declares, 400 ``unknown_topic``."""
+        return self._post("presence", _presence_target(group, topic))
+
+    def presence_stats_sync(self, group=None, topic=None):
+        """Counts only: ``{"group", "users", "connections", "anonymous"}``; errors as :meth:`presence_sync`."""
+        return self._post("presence_stats", _presence_target(group, topic))
+
     def batch_sync(self, commands):
         """Applies [{"method": "broadcast"|"send"|"disconnect", "params": {...}}, ...] in order, all or
         none checked first; returns the list of results."""
@@ -140,6 +158,12 @@ class ChanxClient:
 
     async def batch(self, commands):
         return await asyncio.get_running_loop().run_in_executor(None, self.batch_sync, commands)
+
+    async def presence(self, group=None, topic=None):
+        return await asyncio.get_running_loop().run_in_executor(None, lambda: self.presence_sync(group, topic))
+
+    async def presence_stats(self, group=None, topic=None):
+        return await asyncio.get_running_loop().run_in_executor(None, lambda: self.presence_stats_sync(group, topic))
 
 
 _default = None
@@ -191,3 +215,19 @@ async def disconnect_user(user_id=None, code=1000, connection=None):
 
 async def batch(commands):
     return await default_client().batch(commands)
+
+
+def presence_sync(group=None, topic=None):
+    return default_client().presence_sync(group, topic)
+
+
+def presence_stats_sync(group=None, topic=None):
+    return default_client().presence_stats_sync(group, topic)
+
+
+async def presence(group=None, topic=None):
+    return await default_client().presence(group, topic)
+
+
+async def presence_stats(group=None, topic=None):
+    return await default_client().presence_stats(group, topic)

@@ -133,6 +133,12 @@ class TopicHandle:
     - ``on(action, handler)``: ``handler(payload, message)`` for frames on this topic ("*": all);
       returns a function that removes it. ``await next(action="*", timeout=None)``: the next one.
     - ``subscribed``: whether the server has the connection subscribed now.
+    - ``epoch``, ``seq``: on a topic with a history (docs/consumers.md, "History and recovery"), its
+      epoch and the seq of the last push this handle got (None before a ``subscribed`` carried them);
+      a resubscription after a reconnect sends them as ``{"since": {"epoch", "seq"}}``.
+    - ``recovered``: after such a resubscription, True when the pushes missed meanwhile were replayed
+      (right after ``subscribed``, before the live ones), False when history could not cover the gap
+      (refetch); None before.
     """
 
     def __init__(self, client, name):
@@ -143,6 +149,9 @@ class TopicHandle:
         self._handlers = _Handlers()
         self._joined = None  # a future settled by the next subscribed/error on this connection
         self._last = None  # the last "subscribed" message
+        self.epoch = None  # a history topic's epoch and the last seq seen: the next subscribe's since
+        self.seq = None
+        self.recovered = None
 
     def on(self, action, handler):
         return self._handlers.on(action, handler)
@@ -170,12 +179,28 @@ class TopicHandle:
         def settle(message, error):
             self.subscribed = error is None and self.wanted  # an unsubscribe sent meanwhile follows
             self._last = message
+            self._track_subscribed(message)
             if error is not None:
                 self.wanted = False
             if not future.done():
                 _settle(future, message, error)
 
-        await self.client._send_ref(self.name, "subscribe", None, _Wait(settle, expect="subscribed", join=True))
+        since = {"since": {"epoch": self.epoch, "seq": self.seq}} if self.epoch is not None and self.seq is not None else None
+        await self.client._send_ref(self.name, "subscribe", since, _Wait(settle, expect="subscribed", join=True))
+
+    def _track_subscribed(self, message):
+        payload = (message or {}).get("payload")
+        if not isinstance(payload, dict) or not isinstance(payload.get("epoch"), str) or not isinstance(payload.get("seq"), int):
+            return
+        if isinstance(payload.get("recovered"), bool):
+            self.recovered = payload["recovered"]
+        if payload.get("recovered") is not True or payload["epoch"] != self.epoch:
+            self.seq = payload["seq"]  # recovered: the replayed pushes follow and advance seq
+        self.epoch = payload["epoch"]
+
+    def _track_push(self, message):
+        if self.epoch is not None and isinstance(message.get("seq"), int) and not isinstance(message.get("seq"), bool):
+            self.seq = message["seq"]
 
     def _dropped(self):
         self.subscribed = False
@@ -403,6 +428,7 @@ class WebSocketClient:
             if completed is not None:
                 self._answer(completed, "complete", message)
         if topic is not None and topic in self.topics:
+            self.topics[topic]._track_push(message)
             self.topics[topic]._handlers.dispatch(action, payload, message)
         # the client's own handlers: frames without a topic; its "*" handlers: every frame
         self._handlers.dispatch(action, payload, message, star_only=topic is not None)

@@ -11,6 +11,8 @@ CHANX_API_URL / CHANX_API_KEY for chanx_client's publish functions.
 """
 
 import asyncio
+import contextlib
+import io
 import json
 import os
 import sys
@@ -37,6 +39,20 @@ class Backoff(unittest.TestCase):
         self.assertEqual(backoff_delay(0, 0.1, 1.0, 2, rand=lambda: 0), 0.05)
         self.assertAlmostEqual(backoff_delay(3, 0.1, 1.0, 2, rand=lambda: 0.999999), 0.8, places=4)
         self.assertEqual(backoff_delay(10, 0.1, 1.0, 2, rand=lambda: 0), 0.5)
+
+
+@LIVE
+class DocsExample(unittest.IsolatedAsyncioTestCase):
+    async def test_the_example_of_docs_python_md_runs_as_written(self):
+        """docs/python.md's example, its address and token the stack's: what a reader pastes must run."""
+        with open(os.path.join(os.path.dirname(__file__), "..", "..", "..", "docs", "python.md")) as page:
+            code = page.read().split("```python\n", 1)[1].split("```", 1)[0]
+        code = code.replace("ws://127.0.0.1:8000", ENV["CHANX_TEST_WS"]).replace("asyncio.run(main())", "")
+        scope = {"key": ENV["CHANX_TEST_TOKEN"]}
+        exec(compile(code, "docs/python.md", "exec"), scope)
+        with contextlib.redirect_stdout(io.StringIO()) as printed:
+            await asyncio.wait_for(scope["main"](), 2 * WAIT)
+        self.assertIn("unauthorized", printed.getvalue())
 
 
 @LIVE
@@ -135,6 +151,35 @@ class Topics(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(gone_frames, [], "the unsubscribed handle was not subscribed again")
         await c.close()
         self.assertEqual(c.state, "closed")
+
+    async def test_a_handle_back_from_a_reconnect_gets_exactly_the_pushes_it_missed(self):
+        c = hub(ENV["CHANX_TEST_TOKEN3"], min_delay=1.5, max_delay=2.0)
+        bob = hub(ENV["CHANX_TEST_TOKEN2"])
+        await asyncio.gather(c.connect(), bob.connect())
+        room, bob_room = c.topic("room:py-history"), bob.topic("room:py-history")
+        await asyncio.gather(room.subscribe(), bob_room.subscribe())
+        self.assertIsInstance(room.epoch, str, "the hub's rooms keep a history")
+        first = room.next("said", WAIT)
+        await bob_room.send("say", {"text": "h1"})
+        self.assertEqual((await first)["payload"]["text"], "h1")
+        seen = room.seq
+        closed = asyncio.get_running_loop().create_future()
+        c.add_listener("closed", lambda d: closed.done() or closed.set_result(d))
+        missed = []
+        room.on("said", lambda payload, message: missed.append((message["seq"], payload["text"])))
+        back = asyncio.gather(room.next("subscribed", 3 * WAIT), room.next("welcome", 3 * WAIT))
+        await disconnect_user(int(ENV["CHANX_TEST_USER3"]), code=4001)
+        await asyncio.wait_for(closed, WAIT)
+        for text in ("h2", "h3"):   # while it is away; each held before the next
+            heard = bob_room.next("said", WAIT)
+            await bob_room.send("say", {"text": text})
+            await heard
+        subscribed, _ = await back   # welcome comes after the replay
+        self.assertIs(subscribed["payload"]["recovered"], True)
+        self.assertIs(room.recovered, True)
+        self.assertEqual(missed, [(seen + 1, "h2"), (seen + 2, "h3")], "exactly the missed pushes, in order")
+        self.assertEqual(room.seq, seen + 2)
+        await asyncio.gather(c.close(), bob.close())
 
     async def test_refusals_raise_with_their_close_code_and_nothing_retries(self):
         with self.assertRaises(ChanxSocketError) as e:
