@@ -280,9 +280,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!req) {   /* headers only: decide whatever can be decided before the body */
         cx_heads_arrived(conn);
         if (strcmp(url, "/healthz") == 0 && strcmp(http_method, "GET") == 0) {
-            int alive = cx_publisher_alive(self->publisher);
-            return respond_json(conn, alive ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
-                                json_pack("{s:b, s:b}", "broker", alive, "enabled", self->enabled));
+            /* Ready when a publish can be checked and routed: the broker heard and its route table here. */
+            int alive = cx_publisher_alive(self->publisher), routes = cx_publisher_routes_known(self->publisher);
+            return respond_json(conn, alive && routes ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
+                                json_pack("{s:b, s:b, s:b}", "broker", alive, "routes", routes, "enabled", self->enabled));
         }
         if (!self->enabled)
             return respond_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "api_disabled",

@@ -291,6 +291,11 @@ int cx_publisher_alive(const cx_publisher *self)
     return cx_link_alive(self->link);
 }
 
+int cx_publisher_routes_known(const cx_publisher *self)
+{
+    return cx_topic_table_known(self->topics);
+}
+
 int cx_publisher_next_tick_ms(const cx_publisher *self)
 {
     return cx_link_next_tick_ms(self->link);

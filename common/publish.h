@@ -120,6 +120,9 @@ void cx_publisher_tick(cx_publisher *self);
 /* The broker link's socket (for zmq_poll), and whether the broker is heard from. */
 void *cx_publisher_socket(const cx_publisher *self);
 int cx_publisher_alive(const cx_publisher *self);
+/* Whether the broker's route table has arrived (it follows HELLO): until then topics cannot be
+ * resolved and events cannot be checked. */
+int cx_publisher_routes_known(const cx_publisher *self);
 int cx_publisher_next_tick_ms(const cx_publisher *self);
 
 #endif

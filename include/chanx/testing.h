@@ -88,7 +88,7 @@ typedef struct {
     static void cx__stop_##suite(void) { cx_stack_stop(&stack); }                                     \
     TestSuite(suite, .init = cx__start_##suite, .fini = cx__stop_##suite, .timeout = 60)
 
-/* Starts the stack and waits until every gateway serves its routes (and, with .api, until chanx-api listens).
+/* Starts the stack and waits until every gateway serves its routes (and, with .api, until chanx-api is ready: GET /healthz 200).
  * Aborts the test on failure. */
 cx_stack *cx_stack_start(const cx_stack_options *options);
 void cx_stack_stop(cx_stack **self_p);

@@ -189,15 +189,22 @@ static void start_api(cx_stack *self)
     unsetenv("CHANX_API_KEY");
 }
 
-/* Whether something accepts TCP connections on 127.0.0.1:port within ms: the API's --listen binds after
- * it has read its settings, and a test must not meet a refused connection it would take for an answer. */
-static int accepts_within(int port, int ms)
+/* Whether GET /healthz on 127.0.0.1:port answers 200 within ms: chanx-api is ready once it listens, hears
+ * the broker and has its route table. A test must not meet a refused connection or a 503 "try again" it
+ * would take for the behaviour under test. */
+static int healthy_within(int port, int ms)
 {
     struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port),
                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    static const char request[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
     for (int waited = 0; waited <= ms; waited += 20) {
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        int ok = fd >= 0 && connect(fd, (struct sockaddr *) &addr, sizeof addr) == 0;
+        char head[16] = "";
+        struct timeval tv = { 1, 0 };
+        int ok = fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0
+                 && connect(fd, (struct sockaddr *) &addr, sizeof addr) == 0
+                 && send(fd, request, sizeof request - 1, MSG_NOSIGNAL) == (ssize_t) sizeof request - 1
+                 && recv(fd, head, sizeof head - 1, MSG_WAITALL) > 12 && strncmp(head + 9, "200", 3) == 0;
         if (fd >= 0)
             close(fd);
         if (ok)
@@ -376,9 +383,9 @@ cx_stack *cx_stack_start(const cx_stack_options *options)
             print_logs(self);
             cr_assert_fail("gateway %d did not become ready (logs in %s)", i, self->logdir);
         }
-    if (self->opt.api && !accepts_within(self->api_proc.port, 10000)) {
+    if (self->opt.api && !healthy_within(self->api_proc.port, 10000)) {
         print_logs(self);
-        cr_assert_fail("chanx-api did not listen on its port (logs in %s)", self->logdir);
+        cr_assert_fail("chanx-api was not ready (GET /healthz 200) within 10 s (logs in %s)", self->logdir);
     }
     return self;
 }
