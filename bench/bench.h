@@ -48,6 +48,7 @@ typedef struct {
     char pid_names[BENCH_MAX_PIDS][32];   /* "gateway" from --pids gateway=123, else the pid */
     int npids;
     int quiet;
+    const char *window;           /* echo, broadcast: run as 'CMD start' / 'CMD stop' around the measurement */
     /* publish */
     const char *api, *api_key;    /* chanx-api's http://HOST:PORT and key */
     const char *publisher;        /* or a command reading one JSON command per line */
@@ -162,6 +163,8 @@ void report_latency(report_t *r, const char *prefix, const hist_t *h);
 /* CPU of each --pids process since before[] (proc_cpu_snapshot), per op. */
 void proc_cpu_snapshot(const bench_opts *opts, double *before);
 void report_cpu(report_t *r, const bench_opts *opts, const double *before, uint64_t ops);
+/* Runs --window's command with "start" or "stop" (nothing without --window); waits for it. */
+void proc_window(const bench_opts *opts, const char *edge);
 void report_end(report_t *r, const char *human_fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

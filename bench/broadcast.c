@@ -192,11 +192,14 @@ int run_broadcast(const bench_opts *o)
         run_sending(loop, &r, now + (uint64_t) (warm * 1e9));
         reset_counts(&r);
         double cpu[BENCH_MAX_PIDS];
+        proc_window(o, "start");
         proc_cpu_snapshot(o, cpu);
         uint64_t t0 = now_ns();
         run_sending(loop, &r, t0 + (uint64_t) (o->duration * 1e9));
         r.sending = 0;
-        report(o, &r, loop_stats_of(loop), (double) (now_ns() - t0) / 1e9, cpu);
+        double secs = (double) (now_ns() - t0) / 1e9;
+        proc_window(o, "stop");
+        report(o, &r, loop_stats_of(loop), secs, cpu);
         rc = 0;
     }
     loop_destroy(&loop);

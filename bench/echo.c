@@ -101,11 +101,13 @@ int run_echo(const bench_opts *o)
     r.round_trips = 0;
 
     double cpu[BENCH_MAX_PIDS];
+    proc_window(o, "start");
     proc_cpu_snapshot(o, cpu);
     uint64_t t0 = now_ns();
     loop_run(loop, t0 + (uint64_t) (o->duration * 1e9), 0);
     double secs = (double) (now_ns() - t0) / 1e9;
     r.pinging = 0;
+    proc_window(o, "stop");   /* the loop is still: no round trip completes meanwhile */
 
     report_t rep;
     double rate = (double) r.round_trips / secs;

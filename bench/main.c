@@ -50,6 +50,8 @@ static void usage(FILE *out)
           "  --no-auth-message    the server sends no authentication message: open = 101\n"
           "  --pids [NAME=]PID,.. idle: resident memory of these; echo, broadcast: their CPU per op\n"
           "  --settle S           idle: seconds to wait before reading memory (default 2)\n"
+          "  --window CMD         echo, broadcast: runs 'CMD start' as the measured window opens and\n"
+          "                       'CMD stop' as it closes (scripts/perf-ops counts instructions there)\n"
           "  --source-ips K       spread connections over 127.0.0.1..K (beyond ~28k)\n"
           "  --label NAME         server name in the output (default: the URL)\n"
           "  --api URL, --api-key K  publish: chanx-api's http://HOST:PORT and key\n"
@@ -188,6 +190,7 @@ static int parse_args(bench_opts *o, int argc, char **argv)
         { "api", required_argument, 0, 'a' },       { "api-key", required_argument, 0, 'K' },
         { "publisher", required_argument, 0, 'P' }, { "group", required_argument, 0, 'g' },
         { "action", required_argument, 0, 'x' },    { "scenario-name", required_argument, 0, 'N' },
+        { "window", required_argument, 0, 'W' },
         { 0, 0, 0, 0 }
     };
     int ch;
@@ -213,6 +216,7 @@ static int parse_args(bench_opts *o, int argc, char **argv)
         case 'g': o->group = optarg; break;
         case 'x': o->action = optarg; break;
         case 'N': scenario_name = optarg; break;
+        case 'W': o->window = optarg; break;
         case 'h': usage(stdout); exit(0);
         default: return -1;
         }

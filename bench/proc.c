@@ -45,6 +45,18 @@ double proc_cpu_seconds(pid_t pid)
     return (double) (utime + stime) / (double) sysconf(_SC_CLK_TCK);
 }
 
+/* The measured window's edges, for a profiler outside: counting instructions from
+ * the start of the run would bill connection set-up and warm-up to the operations. */
+void proc_window(const bench_opts *o, const char *edge)
+{
+    if (!o->window)
+        return;
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s %s", o->window, edge);
+    if (system(cmd) != 0)
+        fprintf(stderr, "chanx-bench: --window command failed: %s\n", cmd);
+}
+
 void proc_cpu_snapshot(const bench_opts *o, double *out)
 {
     for (int i = 0; i < o->npids; i++)

@@ -35,8 +35,33 @@ static void replay_released(cx_broker *self)
     for (cx_replay_queue *q; (q = cx_rebuild_take_released(self->rebuild)); cx_replay_queue_destroy(&q))
         for (size_t i = 0; i < cx_replay_queue_size(q); i++) {
             const char *id = cx_replay_queue_id(q, i);
-            cx_broker_dispatch(self, id, strlen(id), cx_replay_queue_msg(q, i));
+            cx_sender from = cx_replay_queue_sender(q, i);
+            cx_broker_dispatch(self, id, strlen(id), cx_replay_queue_msg(q, i), &from);
         }
+}
+
+/* A batch from a peer (proto/batch.h): each envelope dispatched on its own, in order, with what ZAP said
+ * of the message that carried them, so one refused or malformed envelope drops alone; what the rebuild
+ * releases after one is replayed before the next, as between messages. */
+static void dispatch_batch(cx_broker *self, cx_batch_reader *batch, const char *id, size_t idlen,
+                           const cx_sender *from)
+{
+    const void *data;
+    size_t len;
+    int rc;
+    while ((rc = cx_batch_next(batch, &data, &len)) == 1) {
+        zmq_msg_t one;
+        if (zmq_msg_init_size(&one, len) != 0)
+            return;
+        memcpy(zmq_msg_data(&one), data, len);
+        cx_broker_dispatch(self, id, idlen, &one, from);
+        zmq_msg_close(&one);
+        replay_released(self);
+    }
+    if (rc < 0) {
+        cx_warn("dropped the rest of a batch from %s: broken framing", id);
+        cx_broker_count_malformed();
+    }
 }
 
 static void dispatch(cx_broker *self, zmq_msg_t *idmsg, zmq_msg_t *body)
@@ -47,7 +72,17 @@ static void dispatch(cx_broker *self, zmq_msg_t *idmsg, zmq_msg_t *body)
         return;
     memcpy(id, zmq_msg_data(idmsg), idlen);
     id[idlen] = '\0';
-    cx_broker_dispatch(self, id, idlen, body);
+    cx_sender from = { NULL, NULL };
+    if (self->zap) {
+        from.role = zmq_msg_gets(body, "User-Id");
+        from.key = zmq_msg_gets(body, CX_ZAP_KEY_PROPERTY);
+    }
+    cx_batch_reader batch;
+    if (cx_batch_open(&batch, zmq_msg_data(body), zmq_msg_size(body))) {
+        dispatch_batch(self, &batch, id, idlen, &from);
+        return;
+    }
+    cx_broker_dispatch(self, id, idlen, body, &from);
     replay_released(self);
 }
 
@@ -68,7 +103,8 @@ static int drain(cx_broker *self)
         }
         if (!extra_frames)
             dispatch(self, &idmsg, &body);
-        handled++;
+        if (++handled % 256 == 0)
+            cx_broker_flush(self);   /* a flood that never lets drain end must not hold batches back */
     }
     zmq_msg_close(&idmsg);
     zmq_msg_close(&body);
@@ -109,6 +145,7 @@ int cx_broker_run(cx_broker *self, volatile int *stop)
     zmq_pollitem_t items[3] = { { .socket = self->handle, .events = ZMQ_POLLIN },
                                 { .socket = self->zap ? cx_zap_socket(self->zap) : NULL, .events = ZMQ_POLLIN } };
     while (!*stop) {
+        cx_broker_flush(self);   /* what the last turn sent each peer, one message per peer */
         long timeout = cx_heartbeat_interval_ms() - (cx_now_ms() - self->last_beat);
         int n = self->zap ? 2 : 1;
         if (self->following)   /* a standby: the primary's histories (standby.c) */
@@ -127,6 +164,7 @@ int cx_broker_run(cx_broker *self, volatile int *stop)
         expire_history(self);
         publish_state(self);
     }
+    cx_broker_flush(self);
     return 0;
 }
 
@@ -167,6 +205,7 @@ cx_broker *cx_broker_new(const char *endpoint)
     zsock_set_rcvhwm(self->router, 0);
     zsock_set_linger(self->router, 0);
     cx_link_limit_messages(self->handle);
+    self->batch_max = cx_link_batch_max();
     char *allowed = NULL, public_key[41];
     int curve = cx_curve_server(self->router, &allowed, public_key);
     if (curve == 1)

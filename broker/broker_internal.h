@@ -36,6 +36,7 @@
 #include "broker/users.h"
 #include "broker/zap.h"
 #include "common/idmap.h"
+#include "proto/batch.h"
 #include "proto/envelope.h"
 
 #define MAX_IDENTITY 255
@@ -54,6 +55,7 @@ typedef struct {
     int supervisor;              /* a worker supervisor (HELLO flag): serves nothing, reports WORKER_EXIT */
     int64_t last_heard;
     cx_idmap *conns;             /* conn id → conn */
+    cx_batch *out;               /* what this loop turn sends it, when its HELLO said it reads batches (send.c) */
 } cx_broker_peer;
 
 typedef struct {
@@ -79,6 +81,7 @@ struct cx_broker {
     cx_decoder *dec;
     cx_encoder *enc;
     int64_t last_beat;
+    size_t batch_max;            /* cx_link_batch_max(): no batch the peer's link would refuse */
     cx_zap *zap;                 /* NULL with plain links */
     struct cx_bans *bans;        /* keys (or routing ids) dropped for repeated offences, until a restart */
     cx_rebuild *rebuild;         /* state re-announced by peers after a restart (rebuild.c) */
@@ -91,9 +94,10 @@ struct cx_broker {
 };
 
 /* dispatch.c */
-/* Decodes and handles one envelope from the peer whose routing id is id (the broker's whole dispatch).
+/* Decodes and handles one envelope from the peer whose routing id is id (the broker's whole dispatch);
+ * from: what ZAP said of the message it came in (replay_queue.h).
  * Envelopes it holds back wait in the rebuild until broker.c replays them through here again. */
-void cx_broker_dispatch(cx_broker *self, const char *id, size_t idlen, zmq_msg_t *body);
+void cx_broker_dispatch(cx_broker *self, const char *id, size_t idlen, zmq_msg_t *body, const cx_sender *from);
 
 /* events.c: from an API peer, answered with RESULT (what it may send is the api row of roles.c). */
 void cx_broker_on_event(cx_broker *self, cx_broker_peer *api, const cx_env *env, zmq_msg_t *msg);
@@ -156,10 +160,10 @@ void cx_rebuild_destroy(cx_rebuild **self_p);
 const char *cx_rebuild_on_resume(cx_broker *self, cx_broker_peer *p, const cx_env *env);
 /* While the rebuild window is open, traffic about connections waits, in arrival order: 1 when body
  * was taken (copied) to be replayed when the window closes. */
-int cx_rebuild_defer(cx_rebuild *r, const char *id, zmq_msg_t *body);
+int cx_rebuild_defer(cx_rebuild *r, const char *id, zmq_msg_t *body, const cx_sender *from);
 /* An envelope from a peer the broker does not know yet (it sent before its HELLO reached us): kept
  * until its introduction ends (RESUME 0). Returns 1 for the first one held (ask who it is). */
-int cx_rebuild_hold_stranger(cx_rebuild *r, const char *id, zmq_msg_t *body);
+int cx_rebuild_hold_stranger(cx_rebuild *r, const char *id, zmq_msg_t *body, const cx_sender *from);
 /* Bytes held for peers that have not said HELLO yet (bounded: CHANX_BROKER_STRANGER_MAX_BYTES). */
 size_t cx_rebuild_stranger_bytes(const cx_rebuild *r);
 /* What waited and may be handled now (a stranger's introduction ended, the window closed), in
@@ -189,6 +193,9 @@ cx_broker_peer *cx_broker_least_loaded_worker(cx_broker *self, cx_slice target);
 /* send.c: nothing blocks; a peer that cannot take a message loses it (logged at debug). */
 /* Forwards the received body; msg stays usable by the caller (refcounted copy). */
 void cx_broker_forward(cx_broker *self, const cx_broker_peer *p, zmq_msg_t *msg);
+/* Sends what the loop turn batched for each peer: before the loop waits, and before a peer goes. */
+void cx_broker_flush(cx_broker *self);
+void cx_broker_flush_peer(cx_broker *self, const cx_broker_peer *p);
 void cx_broker_send_env(cx_broker *self, const cx_broker_peer *p, const cx_env *env);
 /* Encodes env into a new message for several peers (cx_broker_forward each, then zmq_msg_close). */
 int cx_broker_encode_msg(cx_broker *self, const cx_env *env, zmq_msg_t *out);

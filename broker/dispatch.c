@@ -261,15 +261,15 @@ static const struct {
  * reached us (queued while we were down) and is kept until it has introduced itself, so a restart
  * loses none of it; a heartbeat just asks who it is. */
 static void from_stranger(cx_broker *self, const char *id, size_t idlen, const cx_env *env, zmq_msg_t *body,
-                          const cx_role_rule *key_rule, const char *key)
+                          const cx_role_rule *key_rule, const cx_sender *from)
 {
     if (env->type == CX_ENV_HELLO)
-        cx_broker_on_hello(self, id, idlen, NULL, env, key_rule, key);
-    else if (env->type == CX_ENV_HEARTBEAT || cx_rebuild_hold_stranger(self->rebuild, id, body))
+        cx_broker_on_hello(self, id, idlen, NULL, env, key_rule, self->zap ? from->key : NULL);
+    else if (env->type == CX_ENV_HEARTBEAT || cx_rebuild_hold_stranger(self->rebuild, id, body, from))
         cx_broker_send_identity_request(self, id, idlen);
 }
 
-void cx_broker_dispatch(cx_broker *self, const char *id, size_t idlen, zmq_msg_t *body)
+void cx_broker_dispatch(cx_broker *self, const char *id, size_t idlen, zmq_msg_t *body, const cx_sender *from)
 {
     cx_env env;
     if (cx_decoder_decode(self->dec, zmq_msg_data(body), zmq_msg_size(body), &env) != 0) {
@@ -282,14 +282,14 @@ void cx_broker_dispatch(cx_broker *self, const char *id, size_t idlen, zmq_msg_t
      * peer and taken by another key's holder must not inherit the first one's role. Bans are by key
      * (ZAP's X-Key, zap.h), so a banned peer gains nothing by taking a new routing id. */
     const cx_role_rule *key_rule = NULL;
-    if (self->zap && !(key_rule = cx_role_rule_named(zmq_msg_gets(body, "User-Id"))))
+    if (self->zap && !(key_rule = cx_role_rule_named(from->role)))
         return;
-    const char *key = self->zap ? zmq_msg_gets(body, CX_ZAP_KEY_PROPERTY) : NULL;
+    const char *key = self->zap ? from->key : NULL;
     if (cx_bans_banned(self->bans, key && *key ? key : id))
         return;
     cx_broker_peer *p = zhashx_lookup(self->peers, id);
     if (!p) {
-        from_stranger(self, id, idlen, &env, body, key_rule, key);
+        from_stranger(self, id, idlen, &env, body, key_rule, from);
         return;
     }
     if (env.type == CX_ENV_HELLO) {
@@ -309,7 +309,7 @@ void cx_broker_dispatch(cx_broker *self, const char *id, size_t idlen, zmq_msg_t
     }
     if ((unsigned) env.type >= CX_ENV_TYPE_MAX || !HANDLERS[env.type].handle)
         return;
-    if ((HANDLERS[env.type].flags & WAITS_FOR_REBUILD) && cx_rebuild_defer(self->rebuild, p->id, body))
+    if ((HANDLERS[env.type].flags & WAITS_FOR_REBUILD) && cx_rebuild_defer(self->rebuild, p->id, body, from))
         return;
     HANDLERS[env.type].handle(self, p, &env, body);
 }

@@ -39,6 +39,7 @@ void cx_broker_peer_free(void **item)
     if (!p)
         return;
     cx_idmap_destroy(&p->conns);
+    cx_batch_destroy(&p->out);
     free(p);
     *item = NULL;
 }
@@ -67,6 +68,7 @@ void cx_broker_peer_remove(cx_broker *self, cx_broker_peer *p, const char *why)
                             "role", p->rule->name, "why", why,
                             "connections", (json_int_t) n));
     int routes_changed = p->role == CX_ROLE_WORKER && cx_route_table_remove_worker(self->routes, p);
+    cx_broker_flush_peer(self, p);   /* what it was sent before it went, as unbatched sends would have */
     if (self->standby == p)
         self->standby = NULL;
     zhashx_delete(self->peers, p->id);
@@ -105,6 +107,10 @@ void cx_broker_on_hello(cx_broker *self, const char *id, size_t idlen, cx_broker
     p->pid = env->pid;
     p->supervisor = p->role == CX_ROLE_WORKER && (env->flags & CX_HELLO_SUPERVISOR);
     p->last_heard = cx_now_ms();
+    if ((env->flags & CX_HELLO_READS_BATCH) && !(p->out = cx_batch_new())) {
+        cx_broker_peer_free((void **) &p);
+        return;
+    }
     zhashx_insert(self->peers, p->id, p);
     cx_log_fields(CX_LOG_INFO, "peer joined",
                   json_pack("{s:s, s:s, s:I, s:b}", "peer", p->id,

@@ -87,14 +87,14 @@ struct cx_rebuild {
     int64_t next_purge;
 };
 
-static int hold(cx_rebuild *r, cx_replay_queue *q, const char *id, zmq_msg_t *body)
+static int hold(cx_rebuild *r, cx_replay_queue *q, const char *id, zmq_msg_t *body, const cx_sender *from)
 {
     if (r->nheld >= MAX_HELD) {
         if (!r->warned++)
             cx_warn("more than %d envelopes waiting for the broker's rebuild: dropping the rest", MAX_HELD);
         return -1;
     }
-    if (cx_replay_queue_push(q, id, body) != 0)
+    if (cx_replay_queue_push(q, id, body, from) != 0)
         return -1;
     r->nheld++;
     return 0;
@@ -242,7 +242,7 @@ static int rebuild_ms(void)
 /* Held bytes are bounded per stranger and for all of them: before HELLO, a peer is only a key (an api
  * key's holder among them), and 30 envelopes of 8 MB took a broker from 12 to 241 MB. What passes a
  * bound is dropped, logged once per stranger. */
-int cx_rebuild_hold_stranger(cx_rebuild *r, const char *id, zmq_msg_t *body)
+int cx_rebuild_hold_stranger(cx_rebuild *r, const char *id, zmq_msg_t *body, const cx_sender *from)
 {
     stranger *s = zhashx_lookup(r->strangers, id);
     int first = !s;
@@ -263,7 +263,7 @@ int cx_rebuild_hold_stranger(cx_rebuild *r, const char *id, zmq_msg_t *body)
                                     (json_int_t) r->stranger_bytes, "all_bound", (json_int_t) r->strangers_max));
         return first;
     }
-    if (hold(r, s->queue, id, body) == 0)
+    if (hold(r, s->queue, id, body, from) == 0)
         r->stranger_bytes += size;
     return first;
 }
@@ -273,11 +273,11 @@ size_t cx_rebuild_stranger_bytes(const cx_rebuild *r)
     return r->stranger_bytes;
 }
 
-int cx_rebuild_defer(cx_rebuild *r, const char *id, zmq_msg_t *body)
+int cx_rebuild_defer(cx_rebuild *r, const char *id, zmq_msg_t *body, const cx_sender *from)
 {
     if (!r->until || (!r->deferred && !(r->deferred = cx_replay_queue_new())))
         return 0;
-    return hold(r, r->deferred, id, body) == 0;
+    return hold(r, r->deferred, id, body, from) == 0;
 }
 
 /* The peer's introduction is over: what it sent before it is ready to replay, in order. */

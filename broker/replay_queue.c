@@ -14,6 +14,8 @@
 
 typedef struct {
     char id[256];   /* a ZeroMQ routing id is at most 255 bytes */
+    char role[32], key[48];   /* cx_sender: a role's name, a Z85 key (40); "" on plain links */
+    int curve;                /* whether from held anything (NULL pointers otherwise) */
     zmq_msg_t msg;
 } item;
 
@@ -55,12 +57,15 @@ static int reserve(cx_replay_queue *self, size_t need)
     return 0;
 }
 
-int cx_replay_queue_push(cx_replay_queue *self, const char *id, zmq_msg_t *body)
+int cx_replay_queue_push(cx_replay_queue *self, const char *id, zmq_msg_t *body, const cx_sender *from)
 {
     if (reserve(self, self->n + 1) != 0)
         return -1;
     item *it = &self->items[self->n++];
     snprintf(it->id, sizeof it->id, "%s", id);
+    it->curve = from && (from->role || from->key);
+    snprintf(it->role, sizeof it->role, "%s", from && from->role ? from->role : "");
+    snprintf(it->key, sizeof it->key, "%s", from && from->key ? from->key : "");
     zmq_msg_init(&it->msg);
     zmq_msg_copy(&it->msg, body);
     self->bytes += zmq_msg_size(body);
@@ -74,6 +79,9 @@ int cx_replay_queue_append(cx_replay_queue *self, cx_replay_queue *src)
     for (size_t i = 0; i < src->n; i++) {
         item *to = &self->items[self->n + i];
         memcpy(to->id, src->items[i].id, sizeof to->id);
+        memcpy(to->role, src->items[i].role, sizeof to->role);
+        memcpy(to->key, src->items[i].key, sizeof to->key);
+        to->curve = src->items[i].curve;
         zmq_msg_init(&to->msg);
         zmq_msg_move(&to->msg, &src->items[i].msg);
         zmq_msg_close(&src->items[i].msg);
@@ -103,4 +111,11 @@ const char *cx_replay_queue_id(const cx_replay_queue *self, size_t i)
 zmq_msg_t *cx_replay_queue_msg(cx_replay_queue *self, size_t i)
 {
     return &self->items[i].msg;
+}
+
+cx_sender cx_replay_queue_sender(const cx_replay_queue *self, size_t i)
+{
+    const item *it = &self->items[i];
+    cx_sender from = { it->curve ? it->role : NULL, it->curve ? it->key : NULL };
+    return from;
 }

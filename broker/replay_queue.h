@@ -18,12 +18,20 @@
 
 typedef struct cx_replay_queue cx_replay_queue;
 
+/* What ZAP said of the ZeroMQ message an envelope came in (both NULL without CURVE): the name of its
+ * key's role (User-Id) and the key itself (CX_ZAP_KEY_PROPERTY). Kept beside the envelope because one
+ * taken out of a batch (proto/batch.h) has no metadata of its own. */
+typedef struct {
+    const char *role;
+    const char *key;
+} cx_sender;
+
 cx_replay_queue *cx_replay_queue_new(void);
 /* Closes the messages still queued. */
 void cx_replay_queue_destroy(cx_replay_queue **self_p);
 /* Appends body (a refcounted copy: the caller's msg stays its own) from routing id (a C string of at
- * most 255 bytes, copied). 0, or -1 when out of memory. */
-int cx_replay_queue_push(cx_replay_queue *self, const char *id, zmq_msg_t *body);
+ * most 255 bytes, copied) and from (copied). 0, or -1 when out of memory. */
+int cx_replay_queue_push(cx_replay_queue *self, const char *id, zmq_msg_t *body, const cx_sender *from);
 /* Moves every item of src to the end of self, in order; src is left empty. 0, or -1 when out of
  * memory (both unchanged). */
 int cx_replay_queue_append(cx_replay_queue *self, cx_replay_queue *src);
@@ -33,5 +41,7 @@ size_t cx_replay_queue_bytes(const cx_replay_queue *self);
 /* The i-th item (i < size): its sender's routing id and its body, owned by the queue. */
 const char *cx_replay_queue_id(const cx_replay_queue *self, size_t i);
 zmq_msg_t *cx_replay_queue_msg(cx_replay_queue *self, size_t i);
+/* The i-th item's sender, as pushed (pointers into the queue). */
+cx_sender cx_replay_queue_sender(const cx_replay_queue *self, size_t i);
 
 #endif

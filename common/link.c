@@ -20,15 +20,32 @@
  * what arrives before the sender's HELLO: broker/rebuild.c). Past
  * CX_LINK_MAX_BACKLOG bytes cx_link_send fails, and the owner tells the
  * client (a gateway closes it with 1011).
+ *
+ * Batches (proto/batch.h): the HELLO says the link reads them, and the broker
+ * then sends what it has for this peer in one loop turn as one message.
+ * cx_link_recv takes a batch apart in order, one envelope per call, each
+ * decoded on its own, so a malformed one is dropped alone, as if it had come
+ * in a message of its own. The other way, an owner that calls cx_link_batch
+ * has what it sends gathered until cx_link_flush (or the next tick, or
+ * CX_BATCH_MAX_BYTES), which it calls once per loop turn before it waits:
+ * one message, one CURVE box, one hand-off to the I/O thread for the turn.
+ * A long turn (a worker draining thousands of envelopes under a sanitizer)
+ * must not hold what it sends for long: the broker takes a peer it has not
+ * heard from within the heartbeat timeout for dead. So a batch older than
+ * CX_LINK_BATCH_MAX_AGE_MS leaves at the next send or receive, whichever
+ * comes first: what an unbatched link would have sent at once waits at most
+ * that long, or until the turn ends.
  */
 #include "common/link.h"
 #include "common/curve.h"
 #include "common/env.h"
 #include "common/log.h"
+#include "proto/batch.h"
 
 #include <sched.h>
 
 #define CX_LINK_MAX_BACKLOG (64u * 1024u * 1024u)
+#define CX_LINK_BATCH_MAX_AGE_MS 2
 
 #include <czmq.h>
 #include <errno.h>
@@ -47,6 +64,11 @@ struct cx_link {
     cx_decoder *dec;
     zmq_msg_t msg;         /* the message the last decoded envelope points into */
     int have_msg;
+    cx_batch_reader batch; /* the rest of msg when it is a batch */
+    int in_batch;
+    cx_batch *out;         /* what this loop turn sends, with cx_link_batch on */
+    size_t batch_max;      /* cx_link_batch_max() */
+    int64_t out_since;     /* when out got its first envelope */
     int64_t last_heard;
     int64_t last_sent;
     int lost;
@@ -199,6 +221,8 @@ void cx_link_destroy(cx_link **self_p)
     cx_link *self = *self_p;
     if (self->have_msg)
         zmq_msg_close(&self->msg);
+    cx_link_flush(self);   /* the last turn's envelopes (a worker's withdrawal) leave within the linger */
+    cx_batch_destroy(&self->out);
     for (size_t i = 0; i < self->nbacklog; i++)
         zmq_msg_close(&self->backlog[(self->head + i) % self->cap]);
     free(self->backlog);
@@ -222,7 +246,8 @@ void *cx_link_socket(const cx_link *self)
     return self->handle;
 }
 
-int cx_link_send_raw(cx_link *self, const void *data, size_t len)
+/* Sends one ZeroMQ message now, or keeps it behind what waits. */
+static int link_write(cx_link *self, const void *data, size_t len)
 {
     if (self->nbacklog > 0)
         backlog_flush(self);
@@ -238,6 +263,50 @@ int cx_link_send_raw(cx_link *self, const void *data, size_t len)
         return -1;
     self->last_sent = cx_now_ms();   /* a heartbeat waits there too: no need for another each tick */
     return 0;
+}
+
+int cx_link_batch(cx_link *self)
+{
+    if (!self->out && !(self->out = cx_batch_new()))
+        return -1;
+    self->batch_max = cx_link_batch_max();
+    return 0;
+}
+
+int cx_link_flush(cx_link *self)
+{
+    if (!self->out || cx_batch_count(self->out) == 0)
+        return 0;
+    const void *data;
+    size_t len;
+    cx_batch_message(self->out, &data, &len);
+    int rc = link_write(self, data, len);
+    cx_batch_clear(self->out);
+    return rc;
+}
+
+/* See the top: a batch older than CX_LINK_BATCH_MAX_AGE_MS leaves now. */
+static int flush_if_old(cx_link *self)
+{
+    if (!self->out || cx_batch_count(self->out) == 0 || cx_now_ms() - self->out_since < CX_LINK_BATCH_MAX_AGE_MS)
+        return 0;
+    return cx_link_flush(self);
+}
+
+int cx_link_send_raw(cx_link *self, const void *data, size_t len)
+{
+    if (!self->out)
+        return link_write(self, data, len);
+    if (self->backlog_bytes + cx_batch_bytes(self->out) + len > CX_LINK_MAX_BACKLOG)
+        return -1;
+    if (cx_batch_count(self->out) > 0 && cx_batch_bytes(self->out) + CX_BATCH_FRAMING + len > self->batch_max
+        && cx_link_flush(self) != 0)
+        return -1;
+    if (cx_batch_count(self->out) == 0)
+        self->out_since = cx_now_ms();
+    if (cx_batch_add(self->out, data, len) != 0)
+        return -1;
+    return flush_if_old(self);
 }
 
 int cx_link_send(cx_link *self, const cx_env *env)
@@ -256,7 +325,7 @@ int cx_link_hello(cx_link *self)
         .role = (uint8_t) self->role,
         .pid = (uint64_t) getpid(),
         .node = cx_slice_of(self->node),
-        .flags = self->hello_flags,
+        .flags = self->hello_flags | CX_HELLO_READS_BATCH,
     };
     return cx_link_send(self, &hello);
 }
@@ -266,18 +335,41 @@ void cx_link_set_hello_flags(cx_link *self, uint32_t flags)
     self->hello_flags = flags;
 }
 
-cx_link_event cx_link_recv(cx_link *self, cx_env *env)
+/* The next envelope's bytes: the rest of a batch first, then a new message (a batch, or one envelope). */
+static int next_envelope(cx_link *self, const void **data, size_t *len)
 {
     for (;;) {
+        if (self->in_batch) {
+            int r = cx_batch_next(&self->batch, data, len);
+            if (r == 1)
+                return 1;
+            self->in_batch = 0;
+            if (r < 0)
+                cx_warn("dropped the rest of a batch from the broker: broken framing");
+        }
         if (self->have_msg)
             zmq_msg_close(&self->msg);
         zmq_msg_init(&self->msg);
         self->have_msg = 1;
         if (zmq_msg_recv(&self->msg, self->handle, ZMQ_DONTWAIT) < 0)
-            return CX_LINK_NONE;
+            return 0;
         self->last_heard = cx_now_ms();
         self->lost = 0;
-        if (cx_decoder_decode(self->dec, zmq_msg_data(&self->msg), zmq_msg_size(&self->msg), env) != 0) {
+        *data = zmq_msg_data(&self->msg);
+        *len = zmq_msg_size(&self->msg);
+        if (!cx_batch_open(&self->batch, *data, *len))
+            return 1;
+        self->in_batch = 1;
+    }
+}
+
+cx_link_event cx_link_recv(cx_link *self, cx_env *env)
+{
+    const void *data;
+    size_t len;
+    flush_if_old(self);
+    while (next_envelope(self, &data, &len)) {
+        if (cx_decoder_decode(self->dec, data, len, env) != 0) {
             cx_warn("dropped a malformed envelope from the broker: %s", cx_decoder_error(self->dec));
             continue;
         }
@@ -287,10 +379,12 @@ cx_link_event cx_link_recv(cx_link *self, cx_env *env)
             return CX_LINK_REINTRODUCE;
         return CX_LINK_ENVELOPE;
     }
+    return CX_LINK_NONE;
 }
 
 int cx_link_tick(cx_link *self)
 {
+    cx_link_flush(self);
     if (self->nbacklog > 0)
         backlog_flush(self);
     int64_t now = cx_now_ms();
@@ -325,14 +419,27 @@ int cx_link_alive(const cx_link *self)
 
 int cx_link_next_tick_ms(const cx_link *self)
 {
+    if (self->out && cx_batch_count(self->out) > 0)
+        return 0;    /* a batch is waiting for the flush */
     if (self->nbacklog > 0)
         return 20;   /* a broker may take the backlog any moment: retry soon */
     int64_t due = self->last_sent + cx_heartbeat_interval_ms() - cx_now_ms();
     return due < 0 ? 0 : (int) due;
 }
 
+static int64_t link_max_message_bytes(void)
+{
+    return cx_env_long("CHANX_LINK_MAX_MESSAGE_BYTES", CX_PROTO_MAX_ENVELOPE, 4096, 1L << 31);
+}
+
+size_t cx_link_batch_max(void)
+{
+    int64_t max = link_max_message_bytes();
+    return max < (int64_t) CX_BATCH_MAX_BYTES ? (size_t) max : CX_BATCH_MAX_BYTES;
+}
+
 void cx_link_limit_messages(void *zmq_socket)
 {
-    int64_t max = cx_env_long("CHANX_LINK_MAX_MESSAGE_BYTES", CX_PROTO_MAX_ENVELOPE, 4096, 1L << 31);
+    int64_t max = link_max_message_bytes();
     zmq_setsockopt(zmq_socket, ZMQ_MAXMSGSIZE, &max, sizeof max);
 }

@@ -44,6 +44,13 @@ void *cx_link_socket(const cx_link *self);
 int cx_link_send(cx_link *self, const cx_env *env);
 /* Sends bytes that are already an encoded envelope. */
 int cx_link_send_raw(cx_link *self, const void *data, size_t len);
+/* From now on what is sent is gathered into one message (proto/batch.h) until cx_link_flush, which the
+ * owner calls once per loop turn before it waits (cx_link_tick flushes too, cx_link_next_tick_ms says 0
+ * while a batch waits, and a batch 2 ms old leaves at the next send or receive). A batch needs a broker of this version or later: upgrade the broker
+ * first. 0, or -1 without memory. */
+int cx_link_batch(cx_link *self);
+/* Sends the gathered batch as one message; 0, or -1 as cx_link_send. */
+int cx_link_flush(cx_link *self);
 /* Reads one envelope if one is waiting. env is valid until the next call. */
 cx_link_event cx_link_recv(cx_link *self, cx_env *env);
 /* Sends HELLO now. */
@@ -66,6 +73,9 @@ void cx_zmq_init(void);
  * envelope (CX_PROTO_MAX_ENVELOPE). libzmq drops a connection that sends a bigger message before
  * any of it is buffered, so no peer, admitted or not, makes the other end hold more. */
 void cx_link_limit_messages(void *zmq_socket);
+/* The most a batch may hold (bytes, framing included): CX_BATCH_MAX_BYTES, or less when
+ * CHANX_LINK_MAX_MESSAGE_BYTES is less, so no batch is a message the other end refuses. */
+size_t cx_link_batch_max(void);
 
 int cx_heartbeat_interval_ms(void);
 int cx_heartbeat_timeout_ms(void);

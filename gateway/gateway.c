@@ -55,6 +55,7 @@ static void before_poll(uv_prepare_t *prepare)
         cx_gw_upstream_drain(gw);
     }
     cx_gw_flush_dirty(gw);
+    cx_link_flush(gw->link);   /* what this turn sent the broker, as one message (common/link.h) */
 }
 
 static void wake_loop(void *arg)
@@ -118,7 +119,8 @@ static int setup(cx_gateway *gw, const cx_gateway_config *config)
     gw->groups = cx_gw_groups_new();
     gw->link = cx_link_new(config->broker, CX_ROLE_GATEWAY, node);
     gw->conn_limits = cx_conn_limits_new(config->max_conns_per_user, config->max_conns_per_address);
-    if (!gw->sessions || !gw->groups || !gw->link || !gw->conn_limits)
+    if (!gw->sessions || !gw->groups || !gw->link || !gw->conn_limits
+        || cx_link_batch(gw->link) != 0)   /* flushed in before_poll */
         return -1;
     if (uv_loop_init(&gw->loop) != 0)
         return -1;

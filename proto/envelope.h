@@ -2,7 +2,8 @@
  * envelope.h — the one contract between gateway, broker and workers.
  *
  * Every message between two processes is one envelope, msgpack-encoded, sent
- * as one ZeroMQ message (the ROUTER's identity frame aside). An envelope is a
+ * as one ZeroMQ message (the ROUTER's identity frame aside), or several
+ * envelopes of one loop turn in one batch (proto/batch.h). An envelope is a
  * msgpack array whose first two elements are the protocol version and the
  * envelope type; the remaining elements depend on the type and are listed in
  * proto/README.md, which is the reference. Unknown versions are refused, so a
@@ -82,6 +83,7 @@ typedef enum { CX_TARGET_GROUPS = 1, CX_TARGET_USER = 2, CX_TARGET_CONNECTION = 
 
 /* HELLO flags (appended field) */
 #define CX_HELLO_SUPERVISOR      0x01u  /* a worker supervisor: serves no connection, reports its children's exits */
+#define CX_HELLO_READS_BATCH     0x02u  /* the peer reads batches (proto/batch.h) */
 
 /* GROUP_SEND flags */
 #define CX_GROUP_EXCLUDE_CURRENT 0x01u  /* the sending connection does not get it */

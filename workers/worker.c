@@ -423,6 +423,8 @@ cx_worker *cx_worker_new(const char *endpoint, const char *name, cx_plugin_set *
     self->timers = cx_timers_new();
     self->members = cx_memberships_new();
     self->link = cx_link_new(endpoint, CX_ROLE_WORKER, node);
+    if (self->link)
+        cx_link_batch(self->link);   /* one message per loop turn: cx_link_tick flushes it, each turn */
     self->db = cx_db_pool_new_from_env(threads);
     cx_settings_load(&self->settings);
     self->outbox = self->link && self->queue && self->members
@@ -461,7 +463,7 @@ static void wait_actors(cx_worker *self)
 {
     zmq_pollitem_t item = { .fd = cx_link_queue_fd(self->queue), .events = ZMQ_POLLIN };
     int64_t warn_at = cx_timer_now_ms() + 5000;
-    while (drain_queue(self), self->nactors > 0) {
+    while (drain_queue(self), cx_link_flush(self->link), self->nactors > 0) {
         zmq_poll(&item, 1, 100);
         if (cx_timer_now_ms() > warn_at) {
             cx_warn("waiting for %zu consumers to finish their callbacks", self->nactors);

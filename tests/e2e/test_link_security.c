@@ -11,6 +11,7 @@
  * peer, not that the route was malformed.
  */
 #include "tests/kit/deploy_helpers.h"
+#include "proto/batch.h"
 #include "proto/envelope.h"
 
 #include <criterion/criterion.h>
@@ -22,20 +23,23 @@
 
 static cx_stack *stack;
 
-static void setup(void)
+/* A stack with cons_probe and CURVE keys; env: its extra settings (NULL-terminated). */
+static void start_stack(const char **env)
 {
     static char plugin[600];
     static const char *files[2];
     snprintf(plugin, sizeof plugin, "%s/test-plugins/cons_probe.so",
              getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build");
     files[0] = plugin;
-    stack = cx_stack_start(&(cx_stack_options) {
-        .plugin_files = files,
-        .metrics = 1,
-        .env = (const char *[]) { "CHANX_LINK_MAX_MESSAGE_BYTES=1048576", "CHANX_BROKER_STRANGER_MAX_BYTES=2097152",
-                                  NULL },
-    });
+    stack = cx_stack_start(&(cx_stack_options) { .plugin_files = files, .metrics = 1, .env = env });
     cr_assert_not_null(cx_stack_keys_dir(stack), "the kit's stacks run with keys");
+}
+
+static void setup(void)
+{
+    static const char *env[] = { "CHANX_LINK_MAX_MESSAGE_BYTES=1048576", "CHANX_BROKER_STRANGER_MAX_BYTES=2097152",
+                                 NULL };
+    start_stack(env);
 }
 static void teardown(void) { cx_stack_stop(&stack); }
 
@@ -241,23 +245,34 @@ static uint64_t conn_of(cx_communicator *c)
     return conn;
 }
 
-Test(link_security, a_worker_cannot_act_on_another_workers_connection_and_is_dropped_when_it_insists)
+/* Alice on the real worker (the victim, *victim_conn her connection) and a rogue holding a worker key
+ * (an extra one: a ban takes the key, and the real worker's must stay in) that registered /ws/evil/ and serves Bob's connection there (*own). */
+static rogue *rogue_serving_bob(const char *name, cx_communicator **victim, uint64_t *victim_conn,
+                                cx_communicator **own)
 {
     int64_t alice = cx_db_create_user(stack, "alice", 0), bob = cx_db_create_user(stack, "bob", 0);
-    cx_communicator *victim = cx_communicator_new(stack, "/ws/cons_probe/strict/", cx_db_token_header(stack, alice));
-    cx_assert_authenticated_status_ok(victim);
-    uint64_t conn = conn_of(victim);
-    json_decref(cx_receive_until_action(victim, "complete", 3000));   /* the context reply's completion */
+    *victim = cx_communicator_new(stack, "/ws/cons_probe/strict/", cx_db_token_header(stack, alice));
+    cx_assert_authenticated_status_ok(*victim);
+    *victim_conn = conn_of(*victim);
+    json_decref(cx_receive_until_action(*victim, "complete", 3000));   /* the context reply's completion */
 
     cr_assert_eq(run_keygen("--role worker --name extra"), 0);   /* a ban takes the key: not the real worker's */
-    rogue *r = rogue_new("worker-rogue", EXTRA_WORKER_KEY);
-    rogue_hello(r, CX_ROLE_WORKER, "worker-rogue");
+    rogue *r = rogue_new(name, EXTRA_WORKER_KEY);
+    rogue_hello(r, CX_ROLE_WORKER, name);
     rogue_register_evil_route(r);
     rogue_pump(r, 300);
-    cx_communicator *own = cx_communicator_when_live(stack, 0, "/ws/evil/", cx_db_token_header(stack, bob), 5000);
-    cr_assert_not_null(own);
+    *own = cx_communicator_when_live(stack, 0, "/ws/evil/", cx_db_token_header(stack, bob), 5000);
+    cr_assert_not_null(*own);
     rogue_pump(r, 500);
     cr_assert_eq(r->seen[CX_ENV_CONNECT], 1);
+    return r;
+}
+
+Test(link_security, a_worker_cannot_act_on_another_workers_connection_and_is_dropped_when_it_insists)
+{
+    cx_communicator *victim, *own;
+    uint64_t conn;
+    rogue *r = rogue_serving_bob("worker-rogue", &victim, &conn, &own);
 
     cx_env forged = { .type = CX_ENV_SEND, .conn = conn, .text = cx_slice_of("{\"action\":\"forged\"}") };
     cx_env join = { .type = CX_ENV_GROUP_ADD, .conn = conn, .group = cx_slice_of("evil") };
@@ -283,6 +298,113 @@ Test(link_security, a_worker_cannot_act_on_another_workers_connection_and_is_dro
     cx_assert_closed(own, 1011, 5000);   /* its own connections are closed as a dead worker's */
     assert_not_served("/ws/evil/", 503);   /* as a dead worker's route: known, but nobody serves it */
     json_decref(cx_request(victim, "ping", NULL, "pong", 3000));
+    rogue_destroy(&r);
+}
+
+/* Batches (proto/batch.h), both ways: a peer's batch is dispatched envelope by envelope, and what the
+ * broker sends a gateway in one loop turn leaves as one batch. The envelopes the broker refuses in a
+ * batch or a burst (another worker's connection, garbage, broken framing) must not take the good ones
+ * with them, and the good ones arrive in the order they were sent. */
+static void rogue_send_raw(rogue *r, const void *data, size_t len)
+{
+    zmq_send(zsock_resolve(r->sock), data, len, ZMQ_DONTWAIT);
+}
+
+/* Sends envs as one batch, the last cut bytes short when cut > 0 (broken framing). */
+static void rogue_send_batch(rogue *r, const cx_env *envs, int n, const char *garbage_after_first, size_t cut)
+{
+    cx_batch *b = cx_batch_new();
+    for (int i = 0; i < n; i++) {
+        const char *data;
+        size_t len;
+        cr_assert_eq(cx_encoder_encode(r->enc, &envs[i], &data, &len), 0);
+        cr_assert_eq(cx_batch_add(b, data, len), 0);
+        if (i == 0 && garbage_after_first)
+            cr_assert_eq(cx_batch_add(b, garbage_after_first, strlen(garbage_after_first)), 0);
+    }
+    const void *msg;
+    size_t len;
+    cx_batch_message(b, &msg, &len);
+    rogue_send_raw(r, msg, len - cut);
+    cx_batch_destroy(&b);
+}
+
+static void assert_action(cx_communicator *c, const char *action)
+{
+    json_t *m = cx_receive_json(c, 3000);
+    cr_assert_not_null(m, "no %s", action);
+    cr_assert_str_eq(json_string_value(json_object_get(m, "action")), action);
+    json_decref(m);
+}
+
+Test(link_security, refused_envelopes_in_a_batch_never_drop_the_good_ones_beside_them)
+{
+    cx_communicator *victim, *own;
+    uint64_t other;
+    rogue *r = rogue_serving_bob("worker-burst", &victim, &other, &own);
+    uint64_t mine = r->connect_conn;
+
+    static const char *const actions[] = { "one", "two", "three", "four", "five", "lost" };
+    char text[6][64];
+    cx_env good[6];
+    for (int i = 0; i < 6; i++) {
+        snprintf(text[i], sizeof text[i], "{\"action\":\"%s\"}", actions[i]);
+        good[i] = (cx_env) { .type = CX_ENV_SEND, .conn = mine, .text = cx_slice_of(text[i]) };
+    }
+    cx_env forged = { .type = CX_ENV_SEND, .conn = other, .text = cx_slice_of("{\"action\":\"forged\"}") };
+    /* one batch: one, garbage, forged (another worker's connection), two */
+    cx_env first[3] = { good[0], forged, good[1] };
+    rogue_send_batch(r, first, 3, "\x93\x01\x07\xc1", 0);
+    rogue_send(r, &good[2]);   /* alone, between batches */
+    rogue_send_raw(r, "\x93\x01\x07\xc1", 4);   /* garbage alone */
+    cx_env second[3] = { good[3], good[4], good[5] };
+    rogue_send_batch(r, second, 3, NULL, 3);   /* "lost" cut short: the batch's framing is broken there */
+    for (int i = 0; i < 5; i++)
+        assert_action(own, actions[i]);
+    cx_receive_nothing(own, 300);
+    cx_receive_nothing(victim, 300);
+    char *log = cx_stack_log(stack, "broker", "dropped the rest of a batch from worker-burst", 5000);
+    cr_assert_not_null(log, "the broken batch was not logged");
+    cr_assert(strstr(log, "dropped a malformed envelope from worker-burst"), "the garbage was not logged");
+    cr_assert(strstr(log, "a connection pinned to another worker"), "the forged SEND was not refused");
+    free(log);
+    rogue_destroy(&r);
+}
+
+/* A batch is never a message bigger than the links take (CHANX_LINK_MAX_MESSAGE_BYTES, here 64 KiB, under
+ * the 256 KiB a batch may otherwise reach): ten 20 KB SENDs in one burst reach the gateway as several
+ * batches, all ten, where one batch of 200 KB would make libzmq drop the gateway's link. */
+static void setup_small_links(void)
+{
+    static const char *env[] = { "CHANX_LINK_MAX_MESSAGE_BYTES=65536", NULL };
+    start_stack(env);
+}
+
+TestSuite(link_batch_limit, .init = setup_small_links, .fini = teardown, .timeout = 60);
+
+Test(link_batch_limit, batches_stay_under_the_links_message_limit)
+{
+    cx_communicator *victim, *own;
+    uint64_t other;
+    rogue *r = rogue_serving_bob("worker-big", &victim, &other, &own);
+    cx_env big[10];
+    char *texts[10];   /* {"action":"big<i>","payload":"xxx..."}, 20 KB each */
+    for (int i = 0; i < 10; i++) {
+        texts[i] = malloc(20100);
+        int n = snprintf(texts[i], 20100, "{\"action\":\"big%d\",\"payload\":\"", i);
+        memset(texts[i] + n, 'x', 20000);
+        strcpy(texts[i] + n + 20000, "\"}");
+        big[i] = (cx_env) { .type = CX_ENV_SEND, .conn = r->connect_conn, .text = cx_slice_of(texts[i]) };
+    }
+    for (int i = 0; i < 10; i++)
+        rogue_send(r, &big[i]);
+    for (int i = 0; i < 10; i++) {
+        char action[16];
+        snprintf(action, sizeof action, "big%d", i);
+        assert_action(own, action);
+    }
+    for (int i = 0; i < 10; i++)
+        free(texts[i]);
     rogue_destroy(&r);
 }
 

@@ -2,7 +2,10 @@
  * fuzz_envelope — the msgpack envelope decoder (proto/envelope.h), which
  * reads every byte the broker, gateways and workers send each other.
  * Whatever it accepts must encode again and decode to the same envelope.
+ * The same bytes are read as a batch too (proto/batch.h): every slice the
+ * batch reader hands out lies inside the input, and is decoded on its own.
  */
+#include "proto/batch.h"
 #include "proto/envelope.h"
 
 #include <stdint.h>
@@ -42,6 +45,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     } else if (!cx_decoder_error(dec)) {
         abort();   /* a refusal always says why */
+    }
+    cx_batch_reader r;
+    if (cx_batch_open(&r, copy, size)) {
+        const void *part;
+        size_t part_len;
+        while (cx_batch_next(&r, &part, &part_len) == 1) {
+            if ((const uint8_t *) part < copy || (const uint8_t *) part + part_len > copy + size)
+                abort();
+            (void) cx_decoder_decode(dec2, part, part_len, &env);
+        }
     }
     free(copy);
     return 0;
