@@ -161,7 +161,9 @@ static int refreshed(cx_gateway *gw, cx_session *s, const void *data, size_t len
     cx_refresh_verdict verdict = cx_refresh_check(s->spec, s->user_id, data, len, &expires_ms);
     if (verdict == CX_REFRESH_NOT_MINE)
         return 0;
-    if (verdict == CX_REFRESH_OK && cx_expiry_set(gw->expiry, &s->expiry, expires_ms) != 0)
+    /* Only a JWT's deadline moves: a connection a DRF token or a session opened has none, and a JWT of
+     * the same user sent on it confirms the user without giving it one. */
+    if (verdict == CX_REFRESH_OK && s->expiry.slot >= 0 && cx_expiry_set(gw->expiry, &s->expiry, expires_ms) != 0)
         verdict = CX_REFRESH_INVALID;   /* out of memory: the old expiry stands */
     if (verdict == CX_REFRESH_OK) {
         queue_authentication(gw, s, 200, "OK");

@@ -140,6 +140,19 @@ Test(credentials, a_fresh_token_extends_the_connection_and_never_reaches_the_con
     cx_receive_nothing(c, 500);
 }
 
+Test(credentials, authenticate_on_a_drf_token_connection_gives_it_no_expiry)
+{
+    start(NULL);
+    int64_t carol = cx_db_create_user(stack, "carol", 0);
+    cx_communicator *c = connect_with(ANY, cx_db_token_header(stack, carol));
+    char *brief = cx_jwt_for(carol, SECRET, 2);
+    send_authenticate(c, brief);
+    assert_next_auth(c, 200, "OK");
+    free(brief);
+    sleep(4);   /* past that JWT's exp: the DRF token, which has none, still holds the connection */
+    assert_echoes(c, 1);
+}
+
 Test(credentials, a_token_of_another_user_closes_with_4403)
 {
     start(NULL);
