@@ -318,7 +318,8 @@ void cx_ctx_receive(chanx_ctx *self, const char *text, size_t len)
                 cx_ctx_log_message(self, "Received invalid websocket json", NULL, NULL);
         }
         cx_topics_done(self);
-        send_completion(self);
+        if (!handled)   /* a topic frame's completion went out on its topic, if it had one (topics.c) */
+            send_completion(self);
         self->message_id[0] = '\0';
         return;
     }
