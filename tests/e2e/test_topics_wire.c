@@ -107,6 +107,11 @@ Test(topics_wire, subscribe_unsubscribe_topic_errors_and_bad_envelopes_are_not_c
     cx_send_text(c, "{\"version\": 2, \"topic\": \"room:lobby\", \"action\": \"subscribe\"}");
     expect_action(c, "error");
     ping_is_next(c);
+    /* Chanx's Envelope has "version: int = 1": absent is 1, but null is not an integer */
+    cx_send_text(c, "{\"version\": null, \"topic\": \"room:lobby\", \"action\": \"subscribe\"}");
+    expect(c, "{\"action\": \"error\", \"payload\": [{\"type\": \"int_type\", \"loc\": [\"version\"],"
+              " \"msg\": \"Input should be a valid integer\"}]}");
+    ping_is_next(c);
     /* a plain frame with a ref: its reply carries the ref, its completion stays plain */
     cx_send_text(c, "{\"ref\": \"9\", \"action\": \"ping\"}");
     expect(c, "{\"ref\": \"9\", \"action\": \"pong\", \"payload\": null}");
