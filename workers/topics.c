@@ -70,8 +70,8 @@ int cx_topics_candidate(const chanx_ctx *ctx, const char *text, size_t len)
 {
     if (ctx->own_topic)
         return 1;
-    if (!ctx->consumer->topics && !memmem(text, len, "\"ref\"", 5))
-        return 0;   /* a consumer without topics only needs the ref (and so the envelope's check) */
+    if (!ctx->consumer->topics && !memmem(text, len, "\"ref\"", 5) && !memmem(text, len, "\"topic\"", 7))
+        return 0;   /* a consumer without topics needs the envelope for a ref or a topic (Chanx answers that) */
     for (const char *const *f = ENVELOPE_FIELDS; *f; f++) {
         char quoted[16];
         int n = snprintf(quoted, sizeof quoted, "\"%s\"", *f);

@@ -196,5 +196,8 @@ Test(topics_wire, a_consumer_without_topics_answers_as_chanx_does)
     cx_topic_send(c, "room:lobby", "3", "ping", NULL);
     expect(c, "{\"version\": 1, \"topic\": \"room:lobby\", \"ref\": \"3\", \"action\": \"error\", \"payload\":"
               " {\"reason\": \"not_subscribed\", \"detail\": \"Not subscribed to 'room:lobby'\"}}");
+    cx_send_text(c, "{\"topic\": \"room:lobby\", \"action\": \"ping\"}");   /* no ref: a topic frame all the same */
+    expect(c, "{\"version\": 1, \"topic\": \"room:lobby\", \"action\": \"error\", \"payload\":"
+              " {\"reason\": \"not_subscribed\", \"detail\": \"Not subscribed to 'room:lobby'\"}}");
     ping_is_next(c);   /* none of them completed */
 }
