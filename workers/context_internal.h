@@ -18,7 +18,13 @@ struct chanx_ctx {
     chanx_user user;
     const char *auth_class;  /* "token", "session", "jwt" or NULL (static strings) */
     char *username, *path, *client;
-    json_t *kwargs, *kwargs_text, *headers, *cookies, *query, *obj;
+    json_t *kwargs, *kwargs_text, *query, *obj;
+    /* The request's headers as CONNECT carried them (JSON text), parsed into headers and cookies on
+     * the first chanx_header/chanx_cookie/chanx_subprotocol: most consumers never ask, and parsing
+     * them was the largest part of starting a connection (context.c, request_headers). */
+    char *headers_text;
+    size_t headers_len;
+    json_t *headers, *cookies;
     char **groups;          /* the groups this connection joined, for group sends without a list */
     size_t ngroups;
     int send_completion, log_received, log_sent, camelize;
