@@ -27,6 +27,12 @@
 #include <time.h>
 
 static const char *OK_TEXT = "OK";
+/* The authentication message of an accepted connection, as send_authentication would build it
+ * (DRF's status and detail; camelized with CHANX_CAMELIZE): the same text for every connection. */
+static const char AUTHENTICATED[] =
+    "{\"action\":\"authentication\",\"payload\":{\"status_code\":200,\"status_text\":\"OK\",\"data\":{\"detail\":\"OK\"}}}";
+static const char AUTHENTICATED_CAMEL[] =
+    "{\"action\":\"authentication\",\"payload\":{\"statusCode\":200,\"statusText\":\"OK\",\"data\":{\"detail\":\"OK\"}}}";
 static const char *PERMISSION_DENIED = "You do not have permission to perform this action.";
 
 static int flag_on(chanx_flag flag, int deployment_default)
@@ -202,6 +208,8 @@ static int send_authentication(chanx_ctx *self, int status, const char *status_t
     const cx_settings *s = self->services->settings;
     if (!flag_on(self->consumer->desc->send_authentication_message, s->send_authentication_message))
         return 0;
+    if (status == 200 && status_text == OK_TEXT && detail == OK_TEXT && !self->topic && !self->ref) /* prebuilt */
+        return cx_ctx_send_text(self, self->camelize ? AUTHENTICATED_CAMEL : AUTHENTICATED, "authentication");
     json_t *payload = json_pack("{s:i, s:s, s:{s:s}}", "status_code", status, "status_text", status_text,
                                 "data", "detail", detail);
     int rc = chanx_send_message(self, "authentication", payload);

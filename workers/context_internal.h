@@ -72,6 +72,12 @@ struct chanx_groups {
     chanx_ctx *ctx;
 };
 
+/* Sends text, a message the runtime already holds serialized (the authentication message's 200, the
+ * same on every connection), exactly as chanx_send_json would send its JSON, without building and
+ * dumping a json_t each time; action names it in the "Sent websocket json" record. Only outside a
+ * topic's callback or a frame with a ref (those sends are stamped). CHANX_OK or CHANX_ERROR. */
+int cx_ctx_send_text(chanx_ctx *ctx, const char *text, const char *action);
+
 /* An info record of a message received or sent ("Received websocket json"...), unless its action
  * is one the consumer or the deployment ignores (log_ignored_actions). action may be NULL; extra
  * (stolen, may be NULL) adds fields. */
