@@ -303,15 +303,8 @@ static void dispatch(chanx_ctx *ctx, const char *topic, json_t *message)
     ctx->topic_params = sub->params;
     if (ctx->log_received)
         cx_ctx_log_message(ctx, "Received websocket json", msg.action, json_pack("{s:s}", "topic", topic));
-    if (sub->decl->desc->receive_message(ctx, &msg) != CHANX_OK) {
-        json_t *fields = cx_ctx_log_fields(ctx);
-        json_object_set_new(fields, "action", json_string(msg.action));
-        json_object_set_new(fields, "topic", json_string(topic));
-        cx_log_fields(CX_LOG_ERROR, "Failed to process message", fields);
-        json_t *detail = json_pack("{s:s}", "detail", "Failed to process message");
-        chanx_send_message(ctx, "error", detail);
-        json_decref(detail);
-    }
+    if (sub->decl->desc->receive_message(ctx, &msg) != CHANX_OK)
+        cx_ctx_answer_handler_error(ctx, msg.action, topic);
     complete(ctx);
 }
 

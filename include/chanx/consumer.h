@@ -413,7 +413,7 @@ struct chanx_topic {
      * sent any more to the client, but groups and other connections can be told). Optional. */
     void (*on_unsubscribe)(chanx_ctx *ctx);
     /* Each valid frame on the topic from a subscribed connection; replies go out on the topic with
-     * the frame's ref. CHANX_ERROR answers {"detail": "Failed to process message"} on the topic.
+     * the frame's ref. CHANX_ERROR answers {"detail": "Failed to process message for <action>"} on the topic.
      * Required. */
     int (*receive_message)(chanx_ctx *ctx, const chanx_msg *msg);
     /* Events published to the topic (chanx-api {"topic": "room:lobby", "event": ...}, Django's
