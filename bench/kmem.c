@@ -82,6 +82,18 @@ static long cache_kib(const kmem_t *k, const char *name)
     return 0;   /* a cache created meanwhile */
 }
 
+long kmem_socket_kib(const kmem_t *k)
+{
+    static const char *const socket_caches[] = { "TCP", "TCPv6", "sock_inode_cache", "filp", "dentry",
+                                                 "eventpoll_epi", "eventpoll_pwq" };
+    if (!k->ncaches)
+        return k->slab_kib;
+    long kib = 0;
+    for (size_t i = 0; i < sizeof socket_caches / sizeof socket_caches[0]; i++)
+        kib += cache_kib(k, socket_caches[i]);
+    return kib;
+}
+
 static int by_growth(const void *a, const void *b)
 {
     long ga = ((const kmem_cache *) a)->kib, gb = ((const kmem_cache *) b)->kib;

@@ -28,6 +28,10 @@ typedef struct {
 
 /* Fills *k; -1 when /proc/meminfo cannot be read. */
 int kmem_read(kmem_t *k);
+/* The caches an established socket end holds an object in: its TCP sock, its socket inode, its file
+ * and pseudo dentry, its epoll registration. Growth elsewhere (a /proc reader's inodes, a compiler's
+ * dentries) is the rest of the machine. The sum of their KiB, or meminfo's Slab without slabinfo. */
+long kmem_socket_kib(const kmem_t *k);
 /* The at most n caches that grew most from before to after, largest growth first, into out
  * (kib = the growth); returns how many. */
 int kmem_grown(const kmem_t *before, const kmem_t *after, kmem_cache *out, int n);
