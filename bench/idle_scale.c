@@ -30,6 +30,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,8 +103,10 @@ static void load_main(const bench_opts *base, int index, int count, int port, in
                         .pss_kib = proc_pss_kib(getpid()) };
     loop_handlers h = { .on_message = ignore_message };
     loop_t *loop = loop_new(&o, count, &h, NULL);
-    if (!loop)
-        _exit(1);
+    if (!loop) {
+        perror("chanx-bench: idle_scale: load");
+        _exit(1);   /* the measuring process sees it end without a report */
+    }
     loop_open_all(loop);
     loop_run(loop, now_ns() + SCALE_OPEN_TIMEOUT_NS, 1);
     send_report(up, &rep, loop);
@@ -179,18 +182,38 @@ static int start_loads(scale_run *r, const bench_opts *o, int up[2])
     return 0;
 }
 
-/* Reads one report of the given phase from every load; -1 when one died or we were interrupted. */
+/* Whether a load that has not reported yet has ended (reaped here, so it is not waited for again). */
+static int a_load_ended(scale_run *r, const bench_opts *o, const int *reported)
+{
+    for (int j = 0; j < o->load_processes; j++)
+        if (!reported[j] && r->loads[j] > 0 && waitpid(r->loads[j], NULL, WNOHANG) == r->loads[j]) {
+            r->loads[j] = 0;
+            return 1;
+        }
+    return 0;
+}
+
+/* Reads one report of the given phase from every load; -1 when one ended without it (the others hold
+ * the pipe open, so its end shows only in waitpid) or we were interrupted. */
 static int collect(scale_run *r, const bench_opts *o, int up, int phase)
 {
+    int reported[SCALE_MAX_LOADS] = { 0 };
     for (int got = 0; got < o->load_processes;) {
-        load_report rep;
-        ssize_t n = read(up, &rep, sizeof rep);
-        if (n < 0 && errno == EINTR && !bench_interrupted())
+        struct pollfd pfd = { .fd = up, .events = POLLIN };
+        int ready = poll(&pfd, 1, 1000);
+        if (bench_interrupted())
+            return fprintf(stderr, "chanx-bench: idle_scale: interrupted\n"), -1;
+        if (ready <= 0) {
+            if (a_load_ended(r, o, reported))
+                return fprintf(stderr, "chanx-bench: idle_scale: a load process ended early\n"), -1;
             continue;
-        if (n != (ssize_t) sizeof rep || rep.phase != phase || rep.index < 0 || rep.index >= o->load_processes)
-            return fprintf(stderr, "chanx-bench: idle_scale: a load process %s\n",
-                           bench_interrupted() ? "was interrupted" : "ended early"), -1;
+        }
+        load_report rep;
+        if (read(up, &rep, sizeof rep) != (ssize_t) sizeof rep || rep.phase != phase || rep.index < 0
+            || rep.index >= o->load_processes)
+            return fprintf(stderr, "chanx-bench: idle_scale: a load process ended early\n"), -1;
         (phase == 1 ? r->settled : r->stopped)[rep.index] = rep;
+        reported[rep.index] = 1;
         got++;
     }
     return 0;
@@ -344,7 +367,8 @@ int run_idle_scale(const bench_opts *o)
         return 1;
     loop_stats st = total_stats(o, &r);
     if (!st.opened)   /* no figure from connections that never opened */
-        return fprintf(stderr, "chanx-bench: idle_scale: no connection opened (%llu refused, %llu auth failed)\n",
+        return fprintf(stderr, "chanx-bench: idle_scale: no connection opened (%llu failed, %llu refused, "
+                               "%llu auth failed)\n", (unsigned long long) st.failed,
                        (unsigned long long) st.refused, (unsigned long long) st.auth_failed), 1;
     report_scale(o, &r, &st);
     return 0;

@@ -37,7 +37,8 @@ static void on_signal(int sig)
 
 static void usage(FILE *out)
 {
-    fputs("usage: chanx-bench echo|work|broadcast|topics|connect|idle|idle_scale|publish --url ws://HOST:PORT/PATH [options]\n"
+    fputs("usage: chanx-bench echo|work|broadcast|topics|connect|idle|idle_scale|publish\n"
+          "                   --url ws://HOST:PORT/PATH [options]\n"
           "       chanx-bench broker [options]   the broker alone (chanx-bench-broker --help)\n"
           "\n"
           "  --token KEY          sent as 'Authorization: Token KEY'\n"
