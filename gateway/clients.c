@@ -204,6 +204,21 @@ static void deliver(cx_gateway *gw, cx_session *s, const void *data, size_t len)
         send_receive(gw, s, data, len);
 }
 
+/* The CONNECT as the broker will want it again if the worker process serving the connection dies
+ * (REPIN, upstream.c): encoded now, flagged restarted, since the request fields it is made of are
+ * forgotten once it is sent. One allocation the size of the envelope. 0, or -1 out of memory. */
+static int keep_connect(cx_gateway *gw, cx_session *s, cx_env *env)
+{
+    const char *data;
+    size_t len;
+    env->flags |= CX_USER_RESTARTED;
+    if (cx_encoder_encode(gw->enc, env, &data, &len) != 0 || !(s->connect_again = malloc(len)))
+        return -1;
+    memcpy(s->connect_again, data, len);
+    s->connect_again_len = len;
+    return 0;
+}
+
 static void admit(cx_gateway *gw, cx_session *s, const cx_auth_result *r)
 {
     if (over_connection_limit(gw, s, r))
@@ -218,6 +233,8 @@ static void admit(cx_gateway *gw, cx_session *s, const cx_auth_result *r)
         .connected_ms = (uint64_t) zclock_time(),   /* presence's connected_since, one clock for all */
     };
     int rc = cx_link_send(gw->link, &env);
+    if (rc == 0)
+        rc = keep_connect(gw, s, &env);
     free(kwargs);
     if (rc != 0) {
         cx_session_close(s, 1011, "broker unavailable");

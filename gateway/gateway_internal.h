@@ -48,6 +48,7 @@ typedef struct cx_gateway {
     struct lws_context *lws;
     struct lws_vhost *vhost;
     cx_link *link;
+    cx_encoder *enc;          /* each session's CONNECT kept for a REPIN (clients.c) */
     cx_auth *auth;
     cx_idmap *sessions;       /* conn id → session */
     cx_docs *docs;            /* /asyncapi.json and /playground/, rebuilt on ROUTES */

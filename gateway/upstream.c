@@ -229,6 +229,22 @@ static void on_group_send(cx_gateway *gw, const cx_env *env)
     }
 }
 
+/* The worker process serving s died (broker/repin.c): its consumer starts again on another, which
+ * joins its groups again (build_groups); the client notices nothing. The session leaves its groups
+ * now, as the broker did, and the CONNECT kept at admission goes again, flagged restarted. */
+static void on_repin(cx_gateway *gw, cx_session *s)
+{
+    while (s->ngroups > 0) {
+        char *group = strdup(s->groups[s->ngroups - 1]);   /* the session frees its own copy as it leaves */
+        if (!group)
+            break;
+        group_discard(gw, s, cx_slice_of(group));
+        free(group);
+    }
+    if (!s->connect_again || cx_link_send_raw(gw->link, s->connect_again, s->connect_again_len) != 0)
+        cx_session_close(s, 1011, "worker lost");
+}
+
 /* --------------------------------------------------------------- dispatch */
 
 static void dispatch(cx_gateway *gw, const cx_env *env)
@@ -269,6 +285,9 @@ static void dispatch(cx_gateway *gw, const cx_env *env)
         break;
     case CX_ENV_RECOVERY:
         on_recovery(gw, s, env);
+        break;
+    case CX_ENV_REPIN:
+        on_repin(gw, s);
         break;
     default:
         break;
