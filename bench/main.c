@@ -70,6 +70,8 @@ static void usage(FILE *out)
           "             subscriptions per connection in --pids\n"
           "  connect    authenticated connections opened per second until N are open\n"
           "  idle       N idle connections; resident memory per connection of --pids\n"
+          "  repin      N + 1 connections to /ws/work/; the first crashes the worker process, the\n"
+          "             others ping at once: time until each is answered by its restarted consumer\n"
           "  publish    N members of a group, events published from outside, --senders in\n"
           "             flight; deliveries/s, p50/p99 from the publish call to the last member\n"
           "  broker     fake gateways and workers load the broker with envelopes directly:\n"
@@ -286,6 +288,8 @@ int main(int argc, char **argv)
         rc = run_connect(&o);
     else if (!strcmp(o.scenario, "idle"))
         rc = run_idle(&o);
+    else if (!strcmp(o.scenario, "repin"))
+        rc = run_repin(&o);
     else if (!strncmp(o.scenario, "publish", 7))
         rc = run_publish(&o);
     else {
