@@ -8,7 +8,9 @@
  *      database pool (auth.c); frames the client sends meanwhile are held.
  *   3. The pool's result wakes the loop (EVENT_WAIT_CANCELLED): a refusal
  *      sends DRF's authentication message and closes with 4000 + status; an
- *      acceptance sends CONNECT to the broker, then the held frames.
+ *      acceptance sends CONNECT to the broker, then the held frames. That
+ *      CONNECT is kept, encoded (a few hundred bytes), for REPIN: when the
+ *      worker process serving the connection dies, it goes again.
  *   4. Text frames become RECEIVE envelopes; SEND envelopes become frames
  *      queued per session and written once per batch (outbox.c). Before
  *      that, the consumer's throttle rate is applied (throttle.h) and the
