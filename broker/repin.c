@@ -244,8 +244,10 @@ static void expire_one(cx_broker *self, cx_broker_conn *c, repin *r, int64_t now
 
 void cx_broker_repin_expire(cx_broker *self)
 {
+    if (!cx_idmap_size(self->repins->waiting))
+        return;   /* the usual case, every loop turn: not even a clock read */
     int64_t now = cx_now_ms();
-    if (!cx_idmap_size(self->repins->waiting) || now < self->repins->next_expiry)
+    if (now < self->repins->next_expiry)
         return;
     self->repins->next_expiry = now + 100;
     for_each_waiting(self, expire_one, now);
