@@ -281,6 +281,11 @@ Test(crash, a_consumer_that_crashes_on_every_connect_backs_off_and_is_quarantine
               && strstr(health, "\"quarantined\":[") && strstr(health, "\"crash_probe.connect\""), "%d %s", status,
               health);
     free(health);
+    /* The broker's gauge says which plugin is quarantined, and that the other is not. */
+    char *metrics = cx_stack_metrics(stack, "broker");
+    cr_assert_eq(cx_metric_value(metrics, "chanx_plugin_quarantined{plugin=\"crash_probe\"}"), 1, "%s", metrics);
+    cr_assert_eq(cx_metric_value(metrics, "chanx_plugin_quarantined{plugin=\"chat\"}"), 0, "%s", metrics);
+    free(metrics);
     assert_served_again("/ws/chat/lobby/", alice);
 }
 
@@ -365,8 +370,16 @@ Test(crash_bad_input, a_file_that_is_not_a_shared_object_is_refused_and_the_rest
     int64_t alice = cx_db_create_user(stack, "alice", 0);
     cx_communicator *chat = client("/ws/chat/lobby/", alice);
     json_decref(cx_request(chat, "ping", NULL, "pong", 5000));
-    char *log = cx_stack_log(stack, "worker0", "junk", 5000);
+    char *log = cx_stack_log(stack, "worker0", "refused plugin junk: ", 5000);
     cr_assert_not_null(log, "the refused file is not named in the log");
+    const char *begin = strstr(log, "refused plugin junk: ");
+    while (begin > log && begin[-1] != '\n')
+        begin--;
+    json_t *record = json_loadb(begin, strcspn(begin, "\n"), 0, NULL);   /* one JSON record, naming the file */
+    cr_assert(record && json_string_value(json_object_get(record, "plugin_file"))
+                  && strcmp(json_string_value(json_object_get(record, "plugin_file")), junk) == 0,
+              "%.*s", (int) strcspn(begin, "\n"), begin);
+    json_decref(record);
     free(log);
     cr_assert_eq(cx_stack_log_count(stack, "worker0", "\"worker process started\""), 1);
     cr_assert_eq(cx_stack_log_count(stack, "worker0", "crashed"), 0);
