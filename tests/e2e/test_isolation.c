@@ -380,7 +380,7 @@ Test(isolate_bad_input, a_file_that_is_not_a_shared_object_is_refused_in_its_own
     stack = cx_stack_start(&(cx_stack_options) { .plugins = folder, .env = env });
     int64_t alice = cx_db_create_user(stack, "alice", 0);
     assert_answers(client("/ws/chat/lobby/", alice), 1);
-    char *log = cx_stack_log(stack, "worker0", "junk.so", 5000);
+    char *log = cx_stack_log(stack, "worker0", "refused plugin junk: ", 5000);
     cr_assert_not_null(log);
     const char *at = strstr(log, "refused"), *begin = at;
     cr_assert_not_null(at, "no record says the file was refused:\n%s", log);
