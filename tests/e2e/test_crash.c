@@ -53,21 +53,6 @@ static void setup(void) { start(NULL); }
 static void teardown(void) { cx_stack_stop(&stack); }
 TestSuite(crash, .init = setup, .fini = teardown, .timeout = 90);
 
-/* The parent of a worker process: chanx-worker, its supervisor. */
-static int parent_of(int pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", pid);
-    FILE *f = fopen(path, "r");
-    int ppid = 0;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "PPid: %d", &ppid) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return ppid;
-}
-
 static cx_communicator *client(const char *path, int64_t user)
 {
     cx_communicator *c = cx_communicator_new(stack, path, cx_db_token_header(stack, user));
@@ -136,7 +121,7 @@ static void assert_restarted(int old_child, int supervisor)
     for (int waited = 0; waited < 10000 && (now = cx_stack_pid(stack, "worker0")) == old_child; waited += 50)
         usleep(50 * 1000);
     cr_assert(now != old_child && now > 0, "the crashed worker process was not replaced");
-    cr_assert_eq(parent_of(now), supervisor, "the new worker process is not the supervisor's");
+    cr_assert_eq(cx_parent_pid(now), supervisor, "the new worker process is not the supervisor's");
 }
 
 /* Whether the client, connected, answers ping with pong (not failing the test when it was closed). */
@@ -172,7 +157,7 @@ static void crash_with(const char *action, const char *signal, const char *callb
     int64_t alice = cx_db_create_user(stack, "alice", 0);
     cx_communicator *chat = client("/ws/chat/lobby/", alice);
     cx_communicator *boom = client("/ws/crash_probe/boom/", alice);
-    int child = cx_stack_pid(stack, "worker0"), supervisor = parent_of(child);
+    int child = cx_stack_pid(stack, "worker0"), supervisor = cx_parent_pid(child);
     cr_assert_neq(supervisor, child);
     if (strcmp(action, "timer") == 0)
         json_decref(cx_request(boom, "timer", NULL, "armed", 5000));
@@ -224,7 +209,7 @@ Test(crash, a_crash_in_receive_event)
     int64_t alice = cx_db_create_user(stack, "alice", 0);
     cx_communicator *chat = client("/ws/chat/lobby/", alice);
     cx_communicator *boom = client("/ws/crash_probe/boom/", alice);
-    int child = cx_stack_pid(stack, "worker0"), supervisor = parent_of(child);
+    int child = cx_stack_pid(stack, "worker0"), supervisor = cx_parent_pid(child);
     json_decref(cx_api_publish(stack, "/api/broadcast", "{\"groups\": [\"boom\"], \"event\": {\"action\": \"crash\"}}"));
     cx_assert_closed(boom, 1011, CRASH_CLOSE_MS);
     cr_assert_str_eq(cx_communicator_close_reason(boom), "consumer crashed");

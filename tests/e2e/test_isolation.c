@@ -53,25 +53,11 @@ TestSuite(isolate_bad_input, .init = setup_none, .fini = teardown, .timeout = 12
 
 /* ------------------------------------------------------------- helpers */
 
-static int parent_of(int pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", pid);
-    FILE *f = fopen(path, "r");
-    int ppid = 0;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "PPid: %d", &ppid) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return ppid;
-}
-
 /* The supervisor: chanx-worker, the parent of its worker processes. */
 static int supervisor(void)
 {
     int child = cx_stack_pid(stack, "worker0");
-    return parent_of(child);
+    return cx_parent_pid(child);
 }
 
 /* The supervisor's living worker processes; returns how many. */

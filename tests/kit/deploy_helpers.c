@@ -75,6 +75,20 @@ void cx_plugin_folder_remove(char **folder_p)
     *folder_p = NULL;
 }
 
+int cx_parent_pid(int pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    FILE *f = fopen(path, "r");
+    int ppid = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "PPid: %d", &ppid) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return ppid;
+}
+
 int cx_stack_log_count(cx_stack *self, const char *process, const char *needle)
 {
     char *text = cx_stack_log(self, process, NULL, 0);
