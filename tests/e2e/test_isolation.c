@@ -50,6 +50,7 @@ static void teardown(void)
 }
 TestSuite(isolate, .init = setup, .fini = teardown, .timeout = 120);
 TestSuite(isolate_bad_input, .init = setup_none, .fini = teardown, .timeout = 120);
+TestSuite(isolate_routing, .init = setup_none, .fini = teardown, .timeout = 120);
 
 /* ------------------------------------------------------------- helpers */
 
@@ -325,6 +326,26 @@ Test(isolate, quarantine_stops_only_the_crashing_plugins_processes_and_a_new_ver
     assert_quarantine_gauge("crash_probe", 0);
     assert_answers(chat, 1);
     cr_assert(cx_communicator_connected(chat));
+}
+
+/* With a routing file, each process mounts its own plugin where the file says and accepts the other
+ * plugin's mount as the other process's: both are served at their mounts, and a crash in one still
+ * leaves the other's client alone. */
+Test(isolate_routing, a_routing_file_mounts_each_plugin_from_its_own_process)
+{
+    static const char *env[] = { "CHANX_ISOLATE=plugin", "CHANX_LOG_LEVEL=info", NULL };
+    folder = cx_plugin_folder_new((const char *const[]) { "plugins/chat.so", "test-plugins/crash_probe.so", NULL });
+    stack = cx_stack_start(&(cx_stack_options) { .plugins = folder, .env = env,
+                                                 .routing = "tests/fixtures/routing/e2e/isolated.routes" });
+    int64_t alice = cx_db_create_user(stack, "alice", 0);
+    cx_communicator *chat = client("/ws/rooms/lobby/", alice), *boom = client("/ws/probe/boom/", alice);
+    assert_answers(chat, 1);
+    int chat_pid = process_of("chat.so");
+    cx_send_message(boom, "segv", NULL);
+    cx_assert_closed(boom, 1011, CRASH_CLOSE_MS);
+    assert_answers(chat, 2);
+    cr_assert_eq(process_of("chat.so"), chat_pid);
+    assert_served_again("/ws/probe/boom/", alice);
 }
 
 /* ----------------------------------------------------------- bad input */
