@@ -199,6 +199,9 @@ static void crash_on_connect(int64_t user, int crashes)
 /* Each plugin file gets its own worker process, which loads that plugin and no other. */
 Test(isolate, each_plugin_runs_in_a_worker_process_of_its_own)
 {
+    int64_t alice = cx_db_create_user(stack, "alice", 0);   /* served: both processes have loaded */
+    assert_answers(client("/ws/chat/lobby/", alice), 1);
+    assert_answers(client("/ws/crash_probe/boom/", alice), 1);
     assert_children(2);
     int chat = process_of("chat.so"), crash = process_of("crash_probe.so");
     cr_assert(chat > 0 && crash > 0 && chat != crash, "chat %d, crash_probe %d", chat, crash);
@@ -206,9 +209,6 @@ Test(isolate, each_plugin_runs_in_a_worker_process_of_its_own)
               "the chat process maps crash_probe's code");
     cr_assert(maps_contain(crash, "crash_probe") && !maps_contain(crash, "chat"),
               "the crash_probe process maps chat's code");
-    int64_t alice = cx_db_create_user(stack, "alice", 0);
-    assert_answers(client("/ws/chat/lobby/", alice), 1);
-    assert_answers(client("/ws/crash_probe/boom/", alice), 1);
     /* Each registered only its own routes: two registrations, neither with every route. */
     char *log = cx_stack_log(stack, "broker", "\"worker registered\"", 5000);
     cr_assert_not_null(log);
