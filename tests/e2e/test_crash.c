@@ -65,18 +65,7 @@ static json_t *crash_report(const char *callback)
 {
     char needle[80];
     snprintf(needle, sizeof needle, "\"callback\":\"%s\"", callback);
-    char *log = cx_stack_log(stack, "worker0", needle, 10000);
-    cr_assert_not_null(log, "no crash report for %s in the worker's log", callback);
-    const char *at = strstr(log, needle), *begin = at;
-    while (begin > log && begin[-1] != '\n')
-        begin--;
-    const char *end = strchr(at, '\n');
-    json_error_t err;
-    json_t *record = json_loadb(begin, end ? (size_t) (end - begin) : strlen(begin), 0, &err);
-    cr_assert_not_null(record, "the crash report is not one JSON record (%s): %.*s", err.text,
-                       end ? (int) (end - begin) : (int) strlen(begin), begin);
-    free(log);
-    return record;
+    return cx_stack_log_record(stack, "worker0", needle, 10000);
 }
 
 static const char *field(const json_t *record, const char *key)
@@ -345,27 +334,15 @@ Test(crash_bad_input, a_file_that_is_not_a_shared_object_is_refused_and_the_rest
 {
     char *folder = cx_plugin_folder_new((const char *const[]) { "plugins/chat.so", NULL });
     char junk[700];
-    snprintf(junk, sizeof junk, "%s/junk.so", folder);
-    FILE *f = fopen(junk, "w");
-    cr_assert_not_null(f);
-    fputs("this is not an ELF file\n", f);
-    fclose(f);
+    snprintf(junk, sizeof junk, "%s", cx_plugin_folder_write(folder, "junk.so", "this is not an ELF file\n"));
     static const char *env[] = { "CHANX_LOG_LEVEL=info", NULL };
     stack = cx_stack_start(&(cx_stack_options) { .plugins = folder, .env = env });
     int64_t alice = cx_db_create_user(stack, "alice", 0);
     cx_communicator *chat = client("/ws/chat/lobby/", alice);
     json_decref(cx_request(chat, "ping", NULL, "pong", 5000));
-    char *log = cx_stack_log(stack, "worker0", "refused plugin junk: ", 5000);
-    cr_assert_not_null(log, "the refused file is not named in the log");
-    const char *begin = strstr(log, "refused plugin junk: ");
-    while (begin > log && begin[-1] != '\n')
-        begin--;
-    json_t *record = json_loadb(begin, strcspn(begin, "\n"), 0, NULL);   /* one JSON record, naming the file */
-    cr_assert(record && json_string_value(json_object_get(record, "plugin_file"))
-                  && strcmp(json_string_value(json_object_get(record, "plugin_file")), junk) == 0,
-              "%.*s", (int) strcspn(begin, "\n"), begin);
+    json_t *record = cx_stack_log_record(stack, "worker0", "refused plugin junk: ", 5000);   /* naming the file */
+    cr_assert_str_eq(json_string_value(json_object_get(record, "plugin_file")), junk);
     json_decref(record);
-    free(log);
     cr_assert_eq(cx_stack_log_count(stack, "worker0", "\"worker process started\""), 1);
     cr_assert_eq(cx_stack_log_count(stack, "worker0", "crashed"), 0);
     cx_plugin_folder_remove(&folder);
