@@ -330,7 +330,8 @@ void cx_ctx_receive(chanx_ctx *self, const char *text, size_t len)
                 cx_ctx_log_message(self, "Received invalid websocket json", NULL, NULL);
         }
         cx_topics_done(self);
-        send_completion(self);
+        if (!handled)   /* a topic frame's completion went out on its topic, if it had one (topics.c) */
+            send_completion(self);
         self->message_id[0] = '\0';
         return;
     }
@@ -347,14 +348,8 @@ void cx_ctx_receive(chanx_ctx *self, const char *text, size_t len)
     int rc = self->consumer->desc->receive_message(self, &msg);
     cx_crash_leave();
     cx_consumer_count_message(self->consumer->metrics, msg.action, rc == CHANX_OK, cx_metrics_now() - started);
-    if (rc != CHANX_OK) {
-        json_t *fields = cx_ctx_log_fields(self);
-        json_object_set_new(fields, "action", json_string(msg.action));
-        cx_log_fields(CX_LOG_ERROR, "Failed to process message", fields);
-        json_t *detail = json_pack("{s:s}", "detail", "Failed to process message");
-        chanx_send_message(self, "error", detail);
-        json_decref(detail);
-    }
+    if (rc != CHANX_OK)
+        cx_ctx_answer_handler_error(self, msg.action, NULL);
     json_decref(message);
     cx_topics_done(self);
     send_completion(self);

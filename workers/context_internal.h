@@ -78,6 +78,11 @@ struct chanx_groups {
  * topic's callback or a frame with a ref (those sends are stamped). CHANX_OK or CHANX_ERROR. */
 int cx_ctx_send_text(chanx_ctx *ctx, const char *text, const char *action);
 
+/* A handler returned CHANX_ERROR for action (on topic, or NULL): an error record naming it, and
+ * Chanx's answer to the client, {"action":"error","payload":{"detail":"Failed to process message
+ * for <action>"}} (chanx/core/websocket.py, handle_message_handler_error). */
+void cx_ctx_answer_handler_error(chanx_ctx *ctx, const char *action, const char *topic);
+
 /* An info record of a message received or sent ("Received websocket json"...), unless its action
  * is one the consumer or the deployment ignores (log_ignored_actions). action may be NULL; extra
  * (stolen, may be NULL) adds fields. */
