@@ -133,6 +133,8 @@ size_t ws_write_frame(unsigned char *out, int opcode, const void *payload, size_
 /* ------------------------------------------------------------------ misc */
 
 uint64_t now_ns(void);
+/* 1 once SIGINT or SIGTERM arrived (main.c): loops end early. */
+int bench_interrupted(void);
 /* The string value of "key" in a JSON object text (no unescaping: the
  * values scanned here are plain), or NULL; *vlen gets its length. */
 const char *json_str(const char *text, size_t len, const char *key, size_t *vlen);
@@ -154,6 +156,7 @@ int run_connect(const bench_opts *opts);
 int run_idle(const bench_opts *opts);
 int run_idle_scale(const bench_opts *opts);
 int run_publish(const bench_opts *opts);
+int run_recover(const bench_opts *opts);
 
 /* Output: one JSON line (machine) and one "# ..." line (human) per result.
  * report_begin starts the JSON object with the fields common to all. */

@@ -46,6 +46,10 @@ FIGURES = [
     ("repin: p99 per connection (ms)", "repin", "repin_p99_ms", False, None, None),
     ("connect: opened/s", "connect", "connections_per_s", True, ("min", 2000), None),
     ("idle: KiB per connection", "idle", "kib_per_connection", False, ("max", 16.0), None),
+    ("recover: a crash until its route is served again, p50 (ms)", "recover", "served_again_p50_ms", False,
+     None, None),
+    ("recover: a crash until its route is served again, p99 (ms)", "recover", "served_again_p99_ms", False,
+     None, None),
 ]
 SERVERS = ["chanx", "bare", "django"]
 
