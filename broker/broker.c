@@ -189,7 +189,7 @@ cx_broker *cx_broker_new(const char *endpoint)
     self->enc = cx_encoder_new();
     self->bans = cx_bans_new();
     self->rebuild = cx_rebuild_new();
-    self->repins = cx_broker_repins_new();
+    self->repins = cx_broker_repins_new(self);
     self->presence_pushed = zhashx_new();
     if (self->presence_pushed)
         zhashx_set_destructor(self->presence_pushed, cx_broker_presence_free);

@@ -16,7 +16,7 @@
  *   repin.c       that process's other connections moved to a live worker
  *   peers.c       who the peers are, offences, heartbeats, route publishing
  *   rebuild.c     state learned back after a restart; what waits meanwhile
- *   conns.c       a connection's pins and groups
+ *   conns.c       a connection's pins, groups and the RECEIVEs its worker has not handled
  *   send.c        what leaves the ROUTER socket
  *
  * and below them the tables with their own headers (replay_queue, groups,
@@ -31,6 +31,7 @@
 #include "broker/broker.h"
 #include "broker/groups.h"
 #include "broker/history.h"
+#include "broker/inflight.h"
 #include "broker/replay_queue.h"
 #include "broker/roles.h"
 #include "broker/route_table.h"
@@ -56,6 +57,7 @@ typedef struct {
     uint64_t pid;
     int supervisor;              /* a worker supervisor (HELLO flag): serves nothing, reports WORKER_EXIT */
     int repins;                  /* a gateway that answers REPIN (HELLO flag; repin.c) */
+    int acks;                    /* a worker that says which RECEIVEs it handled (HELLO flag; ACK) */
     int64_t last_heard;
     cx_idmap *conns;             /* conn id → conn */
     cx_batch *out;               /* what this loop turn sends it, when its HELLO said it reads batches (send.c) */
@@ -70,6 +72,11 @@ typedef struct {
     int64_t connected_ms;        /* for presence: when the connection began (Unix ms) */
     char **groups;
     size_t ngroups;
+    /* Re-pinned (repin.c): the groups it was in, still members at the gateway, until its new consumer
+     * joins them again (back into groups) or has started without them (they go: conns.c). */
+    char **stale_groups;
+    size_t nstale;
+    cx_inflight *inflight;       /* RECEIVEs forwarded to an acknowledging worker, not handled yet */
 } cx_broker_conn;
 
 struct cx_broker {
@@ -95,6 +102,8 @@ struct cx_broker {
     zhashx_t *presence_pushed;   /* group → its users' connection counts, for groups with presence pushes */
     int rebuilding;              /* a rebuild window is open (rebuild.c): memberships return, no pushes */
     cx_broker_repins *repins;    /* connections whose worker process died, on their way to another (repin.c) */
+    size_t held_max_messages, held_max_bytes;   /* CHANX_REPIN_MAX_MESSAGES / _BYTES: per connection, what
+                                                 * a re-pin holds and what inflight.h keeps */
 };
 
 /* dispatch.c */
@@ -143,15 +152,16 @@ void cx_broker_on_worker_exit(cx_broker *self, cx_broker_peer *supervisor, const
 
 /* repin.c: the innocent connections of a dead worker process move to a live worker; their clients see
  * no close (see repin.c). */
-cx_broker_repins *cx_broker_repins_new(void);
+/* Reads the CHANX_REPIN_* settings (the held bounds into self). */
+cx_broker_repins *cx_broker_repins_new(cx_broker *self);
 void cx_broker_repins_destroy(cx_broker_repins **self_p);
 /* Unpins c and asks its gateway for its CONNECT again (REPIN): 1. 0 when it cannot be re-pinned (a
  * gateway built before REPIN, out of memory): the caller closes it as before. */
 int cx_broker_repin_start(cx_broker *self, cx_broker_conn *c);
 /* Whether conn waits for its re-pin (its worker is NULL meanwhile). */
 int cx_broker_repinning(const cx_broker *self, uint64_t conn);
-/* A RECEIVE for a waiting connection: held in order (msg is copied), or the client closed 1013 past the
- * bound. */
+/* A RECEIVE, or an EVENT, for a waiting connection: held in order (msg is copied), or the client closed
+ * 1013 past the bound. */
 void cx_broker_repin_hold(cx_broker *self, cx_broker_conn *c, zmq_msg_t *msg);
 /* The gateway's CONNECT again for a waiting connection: pinned to the least loaded live worker, the held
  * messages after it; or it waits for one (cx_broker_repin_retry), or closes 1011 "worker lost". */
@@ -162,6 +172,9 @@ void cx_broker_repin_drop(cx_broker *self, uint64_t conn);
 void cx_broker_repin_retry(cx_broker *self);
 /* From the loop: those past CHANX_REPIN_TIMEOUT_MS close 1011 "worker lost". */
 void cx_broker_repin_expire(cx_broker *self);
+/* An EVENT to groups: each waiting connection that was in one of them gets it after its start, as an
+ * EVENT to it alone (its receive_event; the gateway already passed a passthrough action through). */
+void cx_broker_repin_hold_group_event(cx_broker *self, const cx_env *env);
 /* Whether any connection waits (the loop then wakes every 100 ms for the timeout). */
 int cx_broker_repin_waiting(const cx_broker *self);
 
@@ -213,8 +226,16 @@ void cx_broker_conn_forget(cx_broker *self, cx_broker_conn *c);
 int cx_broker_conn_join(cx_broker *self, cx_broker_conn *c, cx_slice group);
 /* 1 left, 0 not a member. */
 int cx_broker_conn_part(cx_broker *self, cx_broker_conn *c, cx_slice group);
-/* Takes the connection off its worker: its memberships go (its next consumer joins again), worker NULL. */
+/* Takes the connection off its worker (worker NULL). It stays a member of its groups at the gateway, so
+ * group messages meanwhile reach it; they are stale until its next consumer joins them again. */
 void cx_broker_conn_unpin(cx_broker *self, cx_broker_conn *c);
+/* Its new consumer has started (its first ACK, or at the pin for a worker without ACK): the stale groups
+ * it did not join again are left, the gateway told (GROUP_DISCARD). */
+void cx_broker_conn_drop_stale(cx_broker *self, cx_broker_conn *c);
+/* A RECEIVE to c's worker; with an acknowledging worker a copy is kept until it is handled. */
+void cx_broker_conn_deliver(cx_broker *self, cx_broker_conn *c, zmq_msg_t *msg);
+/* ACK from worker: conn's consumer handled its first `handled` RECEIVEs since the pin. */
+void cx_broker_conn_handled(cx_broker *self, cx_broker_peer *worker, uint64_t conn, uint64_t handled);
 /* Sets the connection's worker and counts its groups for that worker (events for receive_event). */
 void cx_broker_conn_pin_worker(cx_broker *self, cx_broker_conn *c, cx_broker_peer *worker);
 /* The worker serving target with the fewest connections, or NULL. */

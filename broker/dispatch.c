@@ -115,7 +115,7 @@ static void on_receive(cx_broker *self, cx_broker_peer *gateway, const cx_env *e
 {
     cx_broker_conn *c = gateway_conn(self, gateway, env, msg);
     if (c)
-        cx_broker_forward(self, c->worker, msg);
+        cx_broker_conn_deliver(self, c, msg);   /* kept until handled, for a crash (conns.c) */
 }
 
 static void on_disconnect(cx_broker *self, cx_broker_peer *gateway, const cx_env *env, zmq_msg_t *msg)
@@ -234,6 +234,14 @@ static void on_group_send(cx_broker *self, cx_broker_peer *worker, const cx_env 
         free(names[--n]);
 }
 
+/* The consumers' progress, one envelope per worker loop turn: what a crash would have to replay. */
+static void on_ack(cx_broker *self, cx_broker_peer *worker, const cx_env *env, zmq_msg_t *msg)
+{
+    (void) msg;
+    for (uint32_t i = 0; i < env->nacks; i++)
+        cx_broker_conn_handled(self, worker, env->acks[2 * i], env->acks[2 * i + 1]);
+}
+
 /* -------------------------------------------------------- from any peer */
 
 static void on_resume(cx_broker *self, cx_broker_peer *p, const cx_env *env, zmq_msg_t *msg)
@@ -265,6 +273,7 @@ static const struct {
     [CX_ENV_GROUP_ADD] = { on_group_add, WAITS_FOR_REBUILD },    /* worker */
     [CX_ENV_GROUP_DISCARD] = { on_group_discard, WAITS_FOR_REBUILD },   /* worker */
     [CX_ENV_GROUP_SEND] = { on_group_send, WAITS_FOR_REBUILD },  /* worker */
+    [CX_ENV_ACK] = { on_ack, WAITS_FOR_REBUILD },                /* worker */
     [CX_ENV_EVENT] = { cx_broker_on_event, 0 },                  /* api (events.c) */
     [CX_ENV_CLOSE_TARGET] = { cx_broker_on_close_target, 0 },    /* api (events.c) */
     [CX_ENV_PRESENCE] = { cx_broker_on_presence, 0 },            /* api, worker (presence.c) */

@@ -6,6 +6,9 @@
  * connections it reached. Groups: one envelope to each gateway and each
  * worker holding members; a user or a connection: one EVENT per connection,
  * to its gateway and its worker, in the order the publisher sent them.
+ * A connection being re-pinned (repin.c) has no worker for a moment: what
+ * its consumer's receive_event should get waits with its client's messages
+ * and reaches the new consumer after its start.
  */
 #include "broker/broker_internal.h"
 
@@ -35,6 +38,16 @@ static uint32_t count_gateways(cx_broker_conn **conns, size_t n)
     return distinct;
 }
 
+/* An EVENT for a connection being re-pinned waits with its client's messages, in their order. */
+static void hold_event(cx_broker *self, cx_broker_conn *c, const cx_env *one)
+{
+    zmq_msg_t m;
+    if (cx_broker_encode_msg(self, one, &m) != 0)
+        return;
+    cx_broker_repin_hold(self, c, &m);
+    zmq_msg_close(&m);
+}
+
 /* Groups: one envelope to each gateway holding members (passthrough happens there) and one to each
  * worker holding members (receive_event happens there), as GROUP_SEND costs. A user or a connection:
  * one EVENT per connection, to its gateway and its worker, in the order the publisher sent them. */
@@ -51,6 +64,8 @@ static void on_event(cx_broker *self, const cx_env *env, zmq_msg_t *msg, cx_env 
         cx_groups_gateways(self->worker_groups, (const char *const *) names, n, cx_broker_fanout_forward, &workers);
         result->gateways = gateways.peers;
         result->connections = (uint32_t) cx_groups_reach(self->groups, (const char *const *) names, n);
+        if (cx_broker_repin_waiting(self))   /* members whose consumer restarts get theirs after it (repin.c) */
+            cx_broker_repin_hold_group_event(self, env);
         while (n > 0)
             free(names[--n]);
         return;
@@ -58,16 +73,19 @@ static void on_event(cx_broker *self, const cx_env *env, zmq_msg_t *msg, cx_env 
     size_t total = cx_users_count(self->users, env->user_id) + 1;
     cx_broker_conn **conns = malloc(total * sizeof *conns);
     size_t n = conns ? target_conns(self, env, conns, total) : 0;
+    result->gateways = count_gateways(conns, n);   /* now: holding an event may end a connection */
     for (size_t i = 0; i < n; i++) {
         cx_env one = *env;
         one.target = CX_TARGET_CONNECTION;
         one.conn = conns[i]->id;
         if (conns[i]->gateway)
             cx_broker_send_env(self, conns[i]->gateway, &one);
-        if (conns[i]->worker)   /* none while it is re-pinned (repin.c) or half rebuilt (rebuild.c) */
+        if (conns[i]->worker)
             cx_broker_send_env(self, conns[i]->worker, &one);
+        else if (cx_broker_repinning(self, one.conn))   /* its consumer restarts: after the start (repin.c) */
+            hold_event(self, conns[i], &one);
+        /* else half rebuilt (rebuild.c): no consumer to run receive_event */
     }
-    result->gateways = count_gateways(conns, n);
     result->connections = (uint32_t) n;
     free(conns);
 }

@@ -4,21 +4,31 @@
  *
  * When a supervisor reports a child's death (worker_exit.c), the connection
  * whose callback crashed is closed; every other connection of that child is
- * re-pinned: the broker unpins it (its memberships go: the new consumer's
- * build_groups joins again) and asks its gateway for the connection's
- * CONNECT again (REPIN). The gateway keeps that envelope, encoded and
- * flagged CX_USER_RESTARTED, from the moment it admitted the client, so the
- * broker remembers nothing per connection beyond this table's entries,
- * which exist only while a re-pin is under way (a restart's ~200 ms): the
- * echo and broadcast paths never look here, only the branch for a
- * connection without a worker does (dispatch.c's gateway_conn).
+ * re-pinned: the broker unpins it (it stays a member of its groups at the
+ * gateway, so group messages meanwhile still reach its client: conns.c) and
+ * asks its gateway for the connection's CONNECT again (REPIN). The gateway
+ * keeps that envelope, encoded and flagged CX_USER_RESTARTED, from the
+ * moment it admitted the client, so the broker remembers nothing per
+ * connection beyond this table's entries, which exist only while a re-pin
+ * is under way (a restart's ~200 ms): the echo and broadcast paths never
+ * look here, only the branch for a connection without a worker does
+ * (dispatch.c's gateway_conn).
+ *
+ * What the dead process held of the connection's messages (forwarded, not
+ * yet handled by its consumer: conns.c keeps them until the worker's ACK)
+ * goes first into the held queue, so the new consumer handles each of them
+ * once; the crashed connection's are dropped with it, so the message that
+ * crashed a consumer is never delivered again. A connection that had more
+ * in the dead process than the bound let the broker keep cannot be moved
+ * without a hole: it is closed 1011 "worker lost" (nothing lost in silence).
  *
  * The CONNECT comes back like any other, after every RECEIVE the gateway
  * sent before it (one pipe, one order). Those RECEIVEs, and any that follow
  * it while no worker serves the route yet (the only process is restarting),
- * wait here in arrival order and are forwarded right after the CONNECT: the
- * worker queues a connection's messages behind its start, so the new
- * consumer gets them once, in order, after has_permission, build_groups and
+ * wait here in arrival order with the EVENTs addressed to the connection
+ * meanwhile (events.c), and are forwarded right after the CONNECT: the
+ * worker queues a connection's mail behind its start, so the new consumer
+ * gets them once, in order, after has_permission, build_groups and
  * post_authentication. Past CHANX_REPIN_MAX_MESSAGES or _BYTES held the
  * client is closed with 1013 (try again later), as a full mailbox is. When
  * no worker serves the route within CHANX_REPIN_TIMEOUT_MS, or its plugin
@@ -26,9 +36,7 @@
  * re-pinning existed. A gateway built before REPIN (no CX_HELLO_REPINS)
  * gets that close at once.
  *
- * What this file cannot recover: a RECEIVE the broker had already
- * forwarded to the dead process (docs/consumers.md, "When a consumer
- * crashes"). Layering: below dispatch.c and worker_exit.c; calls conns.c,
+ * Layering: below dispatch.c, events.c and worker_exit.c; calls conns.c,
  * send.c, the route table and replay_queue.c only.
  */
 #include "broker/broker_internal.h"
@@ -54,7 +62,7 @@ struct cx_broker_repins {
     int64_t next_expiry;
 };
 
-cx_broker_repins *cx_broker_repins_new(void)
+cx_broker_repins *cx_broker_repins_new(cx_broker *broker)
 {
     cx_broker_repins *self = calloc(1, sizeof *self);
     if (!self || !(self->waiting = cx_idmap_new())) {
@@ -64,6 +72,8 @@ cx_broker_repins *cx_broker_repins_new(void)
     self->timeout_ms = cx_env_long("CHANX_REPIN_TIMEOUT_MS", 5000, 1, 3600000L);
     self->max_messages = (size_t) cx_env_long("CHANX_REPIN_MAX_MESSAGES", 256, 1, 1000000L);
     self->max_bytes = (size_t) cx_env_long("CHANX_REPIN_MAX_BYTES", 1L << 20, 1024, 1L << 30);
+    broker->held_max_messages = self->max_messages;
+    broker->held_max_bytes = self->max_bytes;
     return self;
 }
 
@@ -96,13 +106,35 @@ void cx_broker_repins_destroy(cx_broker_repins **self_p)
     *self_p = NULL;
 }
 
+/* What the dead process had not handled of c's messages, oldest first: the start of what r holds.
+ * 0, or -1 when they cannot all be replayed (some were past the bound, or out of memory). */
+static int take_unhandled(cx_broker_conn *c, repin *r)
+{
+    if (!c->inflight)
+        return 0;
+    if (cx_inflight_has_hole(c->inflight))
+        return -1;
+    size_t n = cx_inflight_size(c->inflight);
+    if (n && !(r->held = cx_replay_queue_new()))
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (cx_replay_queue_push(r->held, c->gateway->id, cx_inflight_msg(c->inflight, i), NULL) != 0)
+            return -1;
+    cx_inflight_reset(c->inflight);
+    return 0;
+}
+
 int cx_broker_repin_start(cx_broker *self, cx_broker_conn *c)
 {
     if (!c->gateway || !c->gateway->repins || cx_idmap_get(self->repins->waiting, c->id))
         return 0;
     repin *r = calloc(1, sizeof *r);
-    if (!r || cx_idmap_put(self->repins->waiting, c->id, r) != 0) {
-        free(r);
+    if (!r || take_unhandled(c, r) != 0 || cx_idmap_put(self->repins->waiting, c->id, r) != 0) {
+        if (c->inflight && cx_inflight_has_hole(c->inflight))
+            cx_log_fields(CX_LOG_WARNING, "connection not re-pinned",
+                          json_pack("{s:I, s:s}", "conn", (json_int_t) c->id, "why",
+                                    "more messages in the dead process than CHANX_REPIN_MAX_MESSAGES/_BYTES kept"));
+        repin_free(r);
         return 0;
     }
     r->deadline = cx_now_ms() + self->repins->timeout_ms;
@@ -157,9 +189,16 @@ static void pin(cx_broker *self, cx_broker_conn *c, repin *r, cx_broker_peer *wo
 {
     cx_broker_conn_pin_worker(self, c, worker);
     cx_idmap_put(worker->conns, c->id, c);
+    if (!worker->acks)   /* it will not say when its consumer has started: the groups it rejoins come back */
+        cx_broker_conn_drop_stale(self, c);
     cx_broker_forward(self, worker, connect);
-    for (size_t i = 0; r->held && i < cx_replay_queue_size(r->held); i++)
-        cx_broker_forward(self, worker, cx_replay_queue_msg(r->held, i));
+    for (size_t i = 0; r->held && i < cx_replay_queue_size(r->held); i++) {
+        zmq_msg_t *held = cx_replay_queue_msg(r->held, i);
+        if (cx_env_peek_type(zmq_msg_data(held), zmq_msg_size(held)) == CX_ENV_RECEIVE)
+            cx_broker_conn_deliver(self, c, held);   /* kept again until this worker has handled it */
+        else
+            cx_broker_forward(self, worker, held);   /* an EVENT (events.c) */
+    }
     cx_log_fields(CX_LOG_INFO, "connection re-pinned",
                   json_pack("{s:I, s:s, s:I}", "conn", (json_int_t) c->id, "worker", worker->id, "held",
                             (json_int_t) (r->held ? cx_replay_queue_size(r->held) : 0)));
@@ -251,6 +290,40 @@ void cx_broker_repin_expire(cx_broker *self)
         return;
     self->repins->next_expiry = now + 100;
     for_each_waiting(self, expire_one, now);
+}
+
+static int in_stale_group(const cx_broker_conn *c, const cx_env *env)
+{
+    for (size_t i = 0; i < c->nstale; i++)
+        for (uint32_t g = 0; g < env->ngroups; g++)
+            if (cx_slice_eq(env->groups[g], c->stale_groups[i]))
+                return 1;
+    return 0;
+}
+
+void cx_broker_repin_hold_group_event(cx_broker *self, const cx_env *env)
+{
+    size_t n = cx_idmap_size(self->repins->waiting);
+    uint64_t *ids = malloc((n + 1) * sizeof *ids);
+    id_list l = { ids, 0, n };
+    if (!ids)
+        return;
+    cx_idmap_foreach(self->repins->waiting, collect_id, &l);
+    for (size_t i = 0; i < l.n; i++) {
+        cx_broker_conn *c = cx_idmap_get(self->conns, ids[i]);
+        if (!c || !c->gateway || c->worker || !in_stale_group(c, env))
+            continue;
+        cx_env one = *env;   /* to it alone: the new worker's other members had theirs */
+        one.target = CX_TARGET_CONNECTION;
+        one.conn = c->id;
+        one.ngroups = 0;
+        zmq_msg_t m;
+        if (cx_broker_encode_msg(self, &one, &m) != 0)
+            continue;
+        cx_broker_repin_hold(self, c, &m);
+        zmq_msg_close(&m);
+    }
+    free(ids);
 }
 
 int cx_broker_repin_waiting(const cx_broker *self)

@@ -21,7 +21,7 @@ static const cx_role_rule RULES[] = {
                                       | MAY(CX_ENV_DISCONNECT) },
     { CX_ROLE_WORKER, "worker", INTRODUCE | MAY(CX_ENV_RESUME) | MAY(CX_ENV_REGISTER) | MAY(CX_ENV_SEND) | MAY(CX_ENV_CLOSE)
                                     | MAY(CX_ENV_GROUP_ADD) | MAY(CX_ENV_GROUP_DISCARD) | MAY(CX_ENV_GROUP_SEND)
-                                    | MAY(CX_ENV_PRESENCE) | MAY(CX_ENV_WORKER_EXIT) },
+                                    | MAY(CX_ENV_PRESENCE) | MAY(CX_ENV_WORKER_EXIT) | MAY(CX_ENV_ACK) },
     /* chanx-api and chanx-admin publish: events and disconnects from the application, nothing about
      * connections of their own (they have none). */
     { CX_ROLE_API, "api", INTRODUCE | MAY(CX_ENV_EVENT) | MAY(CX_ENV_CLOSE_TARGET) | MAY(CX_ENV_PRESENCE) },

@@ -229,19 +229,13 @@ static void on_group_send(cx_gateway *gw, const cx_env *env)
     }
 }
 
-/* The worker process serving s died (broker/repin.c): its consumer starts again on another, which
- * joins its groups again (build_groups); the client notices nothing. The session leaves its groups
- * now, as the broker did, and the CONNECT kept at admission goes again, flagged restarted. A REPIN
- * is rare (a crash): decoding and encoding here keeps every connect down to one encoding. */
+/* The worker process serving s died (broker/repin.c): its consumer starts again on another; the client
+ * notices nothing. The session keeps its groups through the move, so group messages meanwhile reach it:
+ * the new consumer's build_groups joins them again, and the broker sends GROUP_DISCARD for those it did
+ * not. The CONNECT kept at admission goes again, flagged restarted. A REPIN is rare (a crash): decoding
+ * and encoding here keeps every connect down to one encoding. */
 static void on_repin(cx_gateway *gw, cx_session *s)
 {
-    while (s->ngroups > 0) {
-        char *group = strdup(s->groups[s->ngroups - 1]);   /* the session frees its own copy as it leaves */
-        if (!group)
-            break;
-        group_discard(gw, s, cx_slice_of(group));
-        free(group);
-    }
     cx_env connect;
     const char *data;
     size_t len;

@@ -35,6 +35,7 @@
  *   n connections (uint)
  *   h history_size (uint) l history_ttl_ms (uint)     S since   s seq (uint)   E epoch
  *   d connected_ms (uint, Unix ms)   o topic (str)   e ref (str)
+ *   W acks (array of uint: conn, handled, conn, handled, ...)
  */
 static const char *const LAYOUTS[CX_ENV_TYPE_MAX] = {
     [CX_ENV_HELLO] = "rpN|f",
@@ -59,6 +60,7 @@ static const char *const LAYOUTS[CX_ENV_TYPE_MAX] = {
     [CX_ENV_PRESENCE] = "itcG",
     [CX_ENV_PRESENCE_RESULT] = "icT",
     [CX_ENV_REPIN] = "c",
+    [CX_ENV_ACK] = "W",
 };
 
 static const char *const TYPE_NAMES[CX_ENV_TYPE_MAX] = {
@@ -84,6 +86,7 @@ static const char *const TYPE_NAMES[CX_ENV_TYPE_MAX] = {
     [CX_ENV_PRESENCE] = "PRESENCE",
     [CX_ENV_PRESENCE_RESULT] = "PRESENCE_RESULT",
     [CX_ENV_REPIN] = "REPIN",
+    [CX_ENV_ACK] = "ACK",
 };
 
 /* The number of fields a layout names, and how many of them an envelope must carry (those before '|'). */
@@ -216,6 +219,11 @@ static void pack_field(msgpack_packer *pk, const cx_env *env, char letter)
             pack_str(pk, env->groups[i]);
         return;
     case 'R': pack_routes(pk, env); return;
+    case 'W':
+        msgpack_pack_array(pk, 2 * env->nacks);
+        for (uint32_t i = 0; i < 2 * env->nacks; i++)
+            msgpack_pack_uint64(pk, env->acks[i]);
+        return;
     default: pack_str(pk, *string_field((cx_env *) env, letter)); return;
     }
 }
@@ -224,7 +232,7 @@ int cx_encoder_encode(cx_encoder *self, const cx_env *env, const char **data, si
 {
     if (env->type <= 0 || env->type >= CX_ENV_TYPE_MAX)
         return -1;
-    if (env->ngroups > CX_PROTO_MAX_GROUPS || env->nroutes > CX_PROTO_MAX_ROUTES)
+    if (env->ngroups > CX_PROTO_MAX_GROUPS || env->nroutes > CX_PROTO_MAX_ROUTES || env->nacks > CX_PROTO_MAX_ACKS)
         return -1;
     const char *layout = LAYOUTS[env->type];
     msgpack_sbuffer_clear(&self->buf);
@@ -340,6 +348,21 @@ static int decode_routes(cx_decoder *self, const msgpack_object *o, cx_env *env)
     return 0;
 }
 
+/* ACK: an even number of uints, (conn, handled) pairs, into the zone. */
+static int decode_acks(cx_decoder *self, const msgpack_object *o, cx_env *env)
+{
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > 2 * CX_PROTO_MAX_ACKS || o->via.array.size % 2)
+        return fail(self, "acks: must be an array of at most %d (conn, handled) pairs", CX_PROTO_MAX_ACKS);
+    env->nacks = o->via.array.size / 2;
+    env->acks = msgpack_zone_malloc(&self->zone, sizeof(uint64_t) * (2u * env->nacks + 1u));
+    if (!env->acks)
+        return fail(self, "acks: out of memory");
+    for (uint32_t i = 0; i < 2 * env->nacks; i++)
+        if (get_uint(&o->via.array.ptr[i], UINT64_MAX, &env->acks[i]))
+            return fail(self, "acks: element %u is not an unsigned integer", i);
+    return 0;
+}
+
 static int decode_groups(cx_decoder *self, const msgpack_object *o, cx_env *env)
 {
     if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > CX_PROTO_MAX_GROUPS)
@@ -372,6 +395,7 @@ static int decode_field(cx_decoder *self, const msgpack_object *o, cx_env *env, 
     case 'd': rc = get_uint(o, UINT64_MAX, &env->connected_ms); break;
     case 'L': return decode_groups(self, o, env);
     case 'R': return decode_routes(self, o, env);
+    case 'W': return decode_acks(self, o, env);
     default: rc = get_str(o, string_field(env, letter)); break;
     }
     if (rc)
@@ -486,4 +510,15 @@ int cx_decoder_decode(cx_decoder *self, const void *buf, size_t len, cx_env *env
             return -1;
     }
     return 0;
+}
+
+int cx_env_peek_type(const void *buf, size_t len)
+{
+    const unsigned char *b = buf;
+    /* the encoder's array header for an envelope is a fixarray (at most 15 elements: every layout) or an
+     * array16; version and type are positive fixints */
+    size_t at = len > 0 && (b[0] & 0xf0) == 0x90 ? 1 : len > 2 && b[0] == 0xdc ? 3 : 0;
+    if (!at || len < at + 2 || b[at] != CX_PROTO_VERSION || b[at + 1] == 0 || b[at + 1] >= CX_ENV_TYPE_MAX)
+        return -1;
+    return b[at + 1];
 }

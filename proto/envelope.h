@@ -25,6 +25,7 @@
 #define CX_PROTO_MAX_ENVELOPE (16u * 1024u * 1024u)
 #define CX_PROTO_MAX_GROUPS 64
 #define CX_PROTO_MAX_ROUTES 1024
+#define CX_PROTO_MAX_ACKS 4096     /* (conn, handled) pairs in one ACK */
 
 typedef enum {
     CX_ENV_HELLO = 1,       /* peer → broker, and broker → peer to ask a stranger to introduce itself */
@@ -49,6 +50,7 @@ typedef enum {
     CX_ENV_PRESENCE,        /* api|worker → broker: who is in a group (the answer: PRESENCE_RESULT) */
     CX_ENV_PRESENCE_RESULT, /* broker → api|worker: the users present, a JSON text */
     CX_ENV_REPIN,           /* broker → gateway: the connection's worker process died; send its CONNECT again */
+    CX_ENV_ACK,             /* worker → broker: per connection, how many RECEIVEs its consumer has handled */
     CX_ENV_TYPE_MAX
 } cx_env_type;
 
@@ -89,6 +91,7 @@ typedef enum { CX_TARGET_GROUPS = 1, CX_TARGET_USER = 2, CX_TARGET_CONNECTION = 
 #define CX_HELLO_SUPERVISOR      0x01u  /* a worker supervisor: serves no connection, reports its children's exits */
 #define CX_HELLO_READS_BATCH     0x02u  /* the peer reads batches (proto/batch.h) */
 #define CX_HELLO_REPINS          0x04u  /* a gateway that answers REPIN (an older one's connections close instead) */
+#define CX_HELLO_ACKS            0x08u  /* a worker that says which RECEIVEs it handled (ACK; broker/inflight.c) */
 
 /* GROUP_SEND flags */
 #define CX_GROUP_EXCLUDE_CURRENT 0x01u  /* the sending connection does not get it */
@@ -160,6 +163,8 @@ typedef struct {
     cx_slice epoch;                               /* GROUP_SEND (set by the broker), HISTORY, RECOVERY */
     uint64_t connected_ms;                        /* CONNECT (the gateway's clock), a worker's RESUME: when the connection began (Unix ms) */
     cx_slice topic, ref;                          /* GROUP_ADD, RECOVERY: a topic's subscribe, answered "subscribed" */
+    uint32_t nacks;                               /* ACK: pairs in acks */
+    uint64_t *acks;                               /* ACK: conn, handled, conn, handled...; decode: the decoder's zone */
 } cx_env;
 
 /* Reusable encoder: one buffer, grown as needed, never freed between messages. */
@@ -179,6 +184,9 @@ int cx_decoder_decode(cx_decoder *self, const void *buf, size_t len, cx_env *env
 const char *cx_decoder_error(const cx_decoder *self);
 
 const char *cx_env_type_name(cx_env_type type);
+/* An encoded envelope's type without decoding it (its third byte: [fixarray, version, type]), or -1
+ * when buf does not start like an envelope of this version. For a holder that must tell kinds apart. */
+int cx_env_peek_type(const void *buf, size_t len);
 
 /* Slice helpers. */
 static inline cx_slice cx_slice_of(const char *s)

@@ -9,6 +9,13 @@
  * Mail is handled with the lock released: a slow callback never blocks the
  * link thread's posts, only fills the mailbox, whose bound (CHANX_MAILBOX_MAX)
  * the link thread enforces by closing the connection with 1013.
+ *
+ * After a run that handled client frames (or a restarted consumer's start)
+ * the actor tells the link thread how many RECEIVEs it has handled in all
+ * (CX_LQ_HANDLED, behind the sends those frames caused): the link thread
+ * says so to the broker in one ACK per turn, and the broker stops keeping
+ * those messages for a crash (broker/inflight.h). One item per run, not per
+ * frame.
  */
 #include "workers/actor.h"
 #include "workers/events.h"
@@ -37,6 +44,7 @@ struct cx_actor {
     int overflowed;            /* link thread only */
     size_t dropped_events;     /* link thread only */
     atomic_size_t unreported;  /* refused events the client was not told of yet (DROPPED mail) */
+    uint64_t handled;          /* RECEIVE mails delivered (the broker numbers them the same); running thread */
 };
 
 cx_actor *cx_actor_new(chanx_ctx *ctx, cx_scheduler *scheduler, cx_link_queue *done_queue, size_t mailbox_max)
@@ -182,9 +190,30 @@ static int deliver(cx_actor *self, cx_mail *m)
     return 0;
 }
 
+/* To the link thread, behind what the handled frames sent: the consumer's count of handled RECEIVEs. */
+static void tell_handled(cx_link_queue *queue, uint64_t conn, uint64_t handled)
+{
+    cx_lq_item *item = cx_lq_item_new(CX_LQ_HANDLED, NULL, conn, NULL, 0);
+    if (!item) {
+        cx_error("out of memory: connection %llu's handled messages are not acknowledged", (unsigned long long) conn);
+        return;
+    }
+    item->count = handled;
+    cx_link_queue_push(queue, item);
+}
+
+/* Whether m is progress the broker must hear of: a frame handled, or a restarted consumer's start (the
+ * broker then drops the groups it did not join again, broker/conns.c). */
+static int acknowledged(const cx_actor *self, const cx_mail *m)
+{
+    return m->kind == CX_MAIL_RECEIVE || (m->kind == CX_MAIL_CONNECT && chanx_restarted(self->ctx));
+}
+
 void cx_actor_run(cx_sched_node *node)
 {
     cx_actor *self = (cx_actor *) ((char *) node - offsetof(cx_actor, node));
+    uint64_t conn = chanx_connection_id(self->ctx);
+    int progress = 0;
     for (int i = 0; i < BATCH; i++) {
         pthread_mutex_lock(&self->lock);
         /* A run nobody scheduled (a stale run-queue entry) could run its consumer beside another thread. */
@@ -192,8 +221,11 @@ void cx_actor_run(cx_sched_node *node)
                   (unsigned long long) chanx_connection_id(self->ctx), self->finished ? "finished" : "not scheduled");
         cx_mail *m = self->head;
         if (!m) {
+            uint64_t handled = self->handled;   /* read before another thread may run the actor */
             self->scheduled = 0;
             pthread_mutex_unlock(&self->lock);
+            if (progress)
+                tell_handled(self->done_queue, conn, handled);
             return;
         }
         self->head = m->next;
@@ -202,6 +234,8 @@ void cx_actor_run(cx_sched_node *node)
         self->count -= cx_mail_counts(m->kind);
         pthread_mutex_unlock(&self->lock);
         int last = deliver(self, m);
+        self->handled += m->kind == CX_MAIL_RECEIVE;
+        progress |= acknowledged(self, m);
         mail_free(m);
         if (last) {
             pthread_mutex_lock(&self->lock);
@@ -218,5 +252,7 @@ void cx_actor_run(cx_sched_node *node)
             return;
         }
     }
+    if (progress)
+        tell_handled(self->done_queue, conn, self->handled);
     cx_scheduler_push(self->scheduler, &self->node);   /* more mail: to the back of the queue */
 }

@@ -84,6 +84,8 @@ struct cx_worker {
     cx_memberships *members;    /* groups → connections, for group events (memberships.h) */
     cx_services services;       /* outbox, settings, db: handed to every connection (services.h) */
     cx_answers *answers;        /* the broker's answers to what pool threads wait for (answers.h) */
+    uint64_t *acks;             /* this drain's (conn, handled) pairs, for one ACK (send_acks) */
+    size_t nacks, acks_cap;
 };
 
 /* Each pool thread: its encoder (outbox.h), and an alternate signal stack, since consumers run here and
@@ -297,6 +299,38 @@ static void actor_done(cx_worker *self, cx_actor *actor)
     cx_plugin_set_release(self->plugins, plugin);
 }
 
+/* A consumer's progress, for this drain's ACK. A connection that ran twice in one drain is listed
+ * twice: the broker takes the pairs in order, so the later count wins. */
+static void note_handled(cx_worker *self, uint64_t conn, uint64_t handled)
+{
+    if (self->nacks == self->acks_cap) {
+        size_t cap = self->acks_cap ? 2 * self->acks_cap : 64;
+        uint64_t *grown = realloc(self->acks, 2 * cap * sizeof *grown);
+        if (!grown) {   /* the broker keeps those messages a little longer: the next ACK covers them */
+            cx_error("out of memory: an acknowledgement for connection %llu waits", (unsigned long long) conn);
+            return;
+        }
+        self->acks = grown;
+        self->acks_cap = cap;
+    }
+    self->acks[2 * self->nacks] = conn;
+    self->acks[2 * self->nacks + 1] = handled;
+    self->nacks++;
+}
+
+/* One ACK for everything the drain's consumers handled (more only past CX_PROTO_MAX_ACKS), behind the
+ * sends they caused, in the same batch: a crash after this loses none of them and replays none. */
+static void send_acks(cx_worker *self)
+{
+    for (size_t at = 0; at < self->nacks; at += CX_PROTO_MAX_ACKS) {
+        size_t n = self->nacks - at < CX_PROTO_MAX_ACKS ? self->nacks - at : CX_PROTO_MAX_ACKS;
+        cx_env ack = { .type = CX_ENV_ACK, .nacks = (uint32_t) n, .acks = self->acks + 2 * at };
+        if (cx_link_send(self->link, &ack) != 0)
+            cx_warn("an acknowledgement for the broker was dropped: %s", zmq_strerror(zmq_errno()));
+    }
+    self->nacks = 0;
+}
+
 /* What the pool threads queued, in their order. */
 static void drain_queue(cx_worker *self)
 {
@@ -323,9 +357,14 @@ static void drain_queue(cx_worker *self)
         case CX_LQ_GROUP_LEAVE:
             cx_memberships_leave(self->members, item->data, item->len, item->id);
             break;
+        case CX_LQ_HANDLED:
+            note_handled(self, item->id, item->count);
+            break;
         }
         free(item);
     }
+    if (self->nacks)
+        send_acks(self);
 }
 
 static int fire_timer(const cx_timer *timer, void *arg)
@@ -423,8 +462,10 @@ cx_worker *cx_worker_new(const char *endpoint, const char *name, cx_plugin_set *
     self->timers = cx_timers_new();
     self->members = cx_memberships_new();
     self->link = cx_link_new(endpoint, CX_ROLE_WORKER, node);
-    if (self->link)
+    if (self->link) {
         cx_link_batch(self->link);   /* one message per loop turn: cx_link_tick flushes it, each turn */
+        cx_link_set_hello_flags(self->link, CX_HELLO_ACKS);   /* says which messages were handled (ACK) */
+    }
     self->db = cx_db_pool_new_from_env(threads);
     cx_settings_load(&self->settings);
     self->outbox = self->link && self->queue && self->members
@@ -493,6 +534,7 @@ void cx_worker_destroy(cx_worker **self_p)
     cx_answers_destroy(&self->answers);
     cx_link_destroy(&self->link);
     cx_settings_free(&self->settings);
+    free(self->acks);
     free(self);
     *self_p = NULL;
 }

@@ -8,6 +8,11 @@
  * route (its plugin quarantined, or none back within CHANX_REPIN_TIMEOUT_MS)
  * the connection closes 1011 "worker lost" as before.
  *
+ * What the dead process held (messages queued behind a busy consumer, or the
+ * one it was handling) is handled once, in order, by the new consumer; the
+ * message that crashed boom never runs again. Group messages and events
+ * sent while the consumer restarts reach it once.
+ *
  * tests/plugins/crash_probe: boom crashes on demand, survivor is the
  * innocent bystander (it reports chanx_restarted in a "started" message),
  * beside the chat example. Real processes, real sockets.
@@ -26,7 +31,7 @@
 
 static cx_stack *stack;
 
-static void start(const char *const *env)
+static void start_with(const char *const *env, int api)
 {
     static char chat[600], probe[600];
     snprintf(chat, sizeof chat, "%s/plugins/chat.so", cx_test_bin());
@@ -34,7 +39,12 @@ static void start(const char *const *env)
     static const char *files[3];
     files[0] = chat;
     files[1] = probe;
-    stack = cx_stack_start(&(cx_stack_options) { .plugin_files = files, .env = env });
+    stack = cx_stack_start(&(cx_stack_options) { .plugin_files = files, .env = env, .api = api });
+}
+
+static void start(const char *const *env)
+{
+    start_with(env, 0);
 }
 
 static void setup_one(void)
@@ -62,6 +72,17 @@ static void setup_small_hold(void)
     static const char *env[] = { "CHANX_REPIN_MAX_MESSAGES=3", "CHANX_LOG_LEVEL=info", NULL };
     start(env);
 }
+/* Threads to spare: survivors nap on some while boom crashes on another. */
+static void setup_threads(void)
+{
+    static const char *env[] = { "CHANX_WORKER_THREADS=8", "CHANX_LOG_LEVEL=info", NULL };
+    start(env);
+}
+static void setup_api(void)
+{
+    static const char *env[] = { "CHANX_LOG_LEVEL=info", NULL };
+    start_with(env, 1);
+}
 static void teardown(void) { cx_stack_stop(&stack); }
 
 TestSuite(repin, .init = setup_one, .fini = teardown, .timeout = 90);
@@ -69,6 +90,8 @@ TestSuite(repin_two_processes, .init = setup_two, .fini = teardown, .timeout = 9
 TestSuite(repin_quarantined, .init = setup_quarantine_at_once, .fini = teardown, .timeout = 90);
 TestSuite(repin_timeout, .init = setup_no_wait, .fini = teardown, .timeout = 90);
 TestSuite(repin_bound, .init = setup_small_hold, .fini = teardown, .timeout = 90);
+TestSuite(repin_inflight, .init = setup_threads, .fini = teardown, .timeout = 90);
+TestSuite(repin_window, .init = setup_api, .fini = teardown, .timeout = 90);
 
 static const char *action_of(const json_t *m)
 {
@@ -240,4 +263,88 @@ Test(repin_bound, a_client_that_sends_past_the_bound_while_its_consumer_restarts
     cr_assert_str_eq(cx_communicator_close_reason(flood), "consumer restarting");
     send_numbered(calm, "echo", 1);
     cr_assert(expect_after_crash(calm, 1));
+}
+
+#define NAPPERS 3
+#define QUEUED 5   /* echoes each napper's client sends while its consumer naps: queued in the process */
+
+/* Several survivors' consumers are busy (a nap) with echoes queued behind them in their mailboxes when
+ * boom crashes the process: each new consumer handles the nap and every echo once, in order, after its
+ * start; boom's segv is not delivered again (the new process does not die). */
+Test(repin_inflight, messages_inside_the_dead_process_are_handled_once_in_order_by_the_new_consumer)
+{
+    int64_t alice = cx_db_create_user(stack, "alice", 0);
+    cx_communicator *s[NAPPERS];
+    for (int i = 0; i < NAPPERS; i++) {
+        s[i] = survivor(alice);
+        json_t *nap = json_pack("{s:i, s:i}", "ms", 1500, "n", 100 + i);
+        cx_send_message(s[i], "nap", nap);
+        json_decref(nap);
+        json_decref(expect(s[i], "napping"));   /* its consumer sleeps: what follows queues in the process */
+        for (int n = 1; n <= QUEUED; n++)
+            send_numbered(s[i], "echo", n);
+    }
+    usleep(300 * 1000);   /* the echoes reach the process (the broker forwards at once) */
+    crash(alice);
+    for (int i = 0; i < NAPPERS; i++) {
+        json_t *started = expect(s[i], "started");
+        cr_assert(json_is_true(json_object_get(started, "restarted")));
+        json_decref(started);
+        json_t *p = expect(s[i], "napping");   /* the message the dead consumer was handling: once more */
+        cr_assert_eq(json_integer_value(json_object_get(p, "n")), 100 + i);
+        json_decref(p);
+        json_decref(expect(s[i], "napped"));
+        for (int n = 1; n <= QUEUED; n++)
+            expect_numbered(s[i], "echoed", n);
+    }
+    for (int i = 0; i < NAPPERS; i++) {
+        cx_receive_nothing(s[i], 100);   /* nothing twice */
+        cr_assert(cx_communicator_connected(s[i]), "survivor %d was closed", i);
+    }
+    cr_assert_eq(cx_stack_log_count(stack, "broker", "\"worker process died\""), 1,
+                 "the crashing message was delivered again and crashed the new process");
+}
+
+/* While its consumer restarts, a group message (a passthrough event to its group, which the gateway
+ * delivers), a group event for receive_event, and an /api/send event to its user reach the re-pinned
+ * connection, each once; the events after its start, in the order they were published. */
+Test(repin_window, group_messages_and_events_during_the_restart_reach_the_connection_once)
+{
+    int64_t alice = cx_db_create_user(stack, "alice", 0), bob = cx_db_create_user(stack, "bob", 0);
+    cx_communicator *moving = survivor(bob);
+    crash(alice);
+    json_decref(cx_api_publish(stack, "/api/broadcast",
+                               "{\"groups\": [\"survivors\"], \"event\": {\"action\": \"notice\", \"payload\": {\"n\": 1}}}"));
+    json_decref(cx_api_publish(stack, "/api/broadcast",
+                               "{\"groups\": [\"survivors\"], \"event\": {\"action\": \"poke\", \"payload\": {\"n\": 2}}}"));
+    json_decref(cx_api_publish(stack, "/api/send",
+                               "{\"user_id\": %lld, \"event\": {\"action\": \"poke\", \"payload\": {\"n\": 3}}}",
+                               (long long) bob));
+    /* The three were published inside the window (a new process takes far longer to start and register
+     * than three local HTTP requests): otherwise this test would not show what it claims. */
+    cr_assert_eq(cx_stack_log_count(stack, "broker", "connection re-pinned"), 0, "the re-pin came before the events");
+    /* notice whenever (the gateway delivers it), started, then the two pokes in order: four, once each */
+    int notices = 0, started = 0, pokes = 0;
+    for (int i = 0; i < 4; i++) {
+        json_t *m = cx_receive_json(moving, 10000);
+        cr_assert_not_null(m, "only %d of 4 arrived (closed: %s)", i, cx_communicator_close_reason(moving));
+        const char *action = action_of(m) ? action_of(m) : "";
+        json_int_t n = json_integer_value(json_object_get(json_object_get(m, "payload"), "n"));
+        if (strcmp(action, "notice") == 0) {
+            notices++;
+        } else if (strcmp(action, "started") == 0) {
+            started++;
+        } else {
+            cr_assert_str_eq(action, "poked");
+            cr_assert(started, "an event reached the consumer before its start");
+            cr_assert_eq(n, 2 + pokes, "event %d arrived out of order", (int) n);
+            pokes++;
+        }
+        json_decref(m);
+    }
+    cr_assert_eq(notices, 1, "the group message arrived %d times", notices);
+    cr_assert_eq(started, 1);
+    cr_assert_eq(pokes, 2);
+    cx_receive_nothing(moving, 300);   /* nothing twice */
+    cr_assert(cx_communicator_connected(moving));
 }

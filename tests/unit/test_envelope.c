@@ -178,6 +178,37 @@ Test(envelope, repin_round_trip_and_refusals)
     free(copy);
 }
 
+/* ACK: a worker's (conn, handled) pairs travel in order; an odd count, a non-integer or more than
+ * CX_PROTO_MAX_ACKS pairs are refused, and the type can be told without decoding (cx_env_peek_type). */
+Test(envelope, ack_round_trip_and_refusals)
+{
+    uint64_t pairs[] = { ((uint64_t) 3 << 32) | 5, 7, 11, 0, ((uint64_t) 3 << 32) | 5, 9 };
+    cx_env in = { .type = CX_ENV_ACK, .nacks = 3, .acks = pairs }, out;
+    char *copy;
+    roundtrip(&in, &out, &copy);
+    cr_assert_eq(out.type, CX_ENV_ACK);
+    cr_assert_eq(out.nacks, 3);
+    for (int i = 0; i < 6; i++)
+        cr_assert_eq(out.acks[i], pairs[i]);
+    cr_assert_str_eq(cx_env_type_name(CX_ENV_ACK), "ACK");
+    free(copy);
+    const char *data;
+    size_t len;
+    cr_assert_eq(cx_encoder_encode(enc, &in, &data, &len), 0);
+    cr_assert_eq(cx_env_peek_type(data, len), CX_ENV_ACK);
+    cr_assert_eq(cx_env_peek_type(data, 2), -1);
+    static const unsigned char odd[] = { 0x93, 0x01, 0x17, 0x93, 0x01, 0x02, 0x03 },
+                               text[] = { 0x93, 0x01, 0x17, 0x92, 0x01, 0xa1, 'x' };
+    cr_assert_neq(cx_decoder_decode(dec, odd, sizeof odd, &out), 0);
+    cr_assert_neq(cx_decoder_decode(dec, text, sizeof text, &out), 0);
+    in.nacks = CX_PROTO_MAX_ACKS + 1;
+    cr_assert_neq(cx_encoder_encode(enc, &in, &data, &len), 0);
+    cx_env hello = { .type = CX_ENV_HELLO, .role = 2, .pid = 7, .node = cx_slice_of("w"), .flags = CX_HELLO_ACKS };
+    roundtrip(&hello, &out, &copy);
+    cr_assert_eq(out.flags, CX_HELLO_ACKS);
+    free(copy);
+}
+
 /* A route row's available says quarantined (2) too; anything past it is refused. */
 Test(envelope, a_route_row_can_be_quarantined_and_nothing_past_it)
 {

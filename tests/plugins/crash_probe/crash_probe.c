@@ -14,8 +14,10 @@
  * what a re-pinned connection's consumer sees. post_authentication says
  * {"action":"started","payload":{"restarted":chanx_restarted}}; it joins
  * "survivors"; "echo" answers "echoed" with the payload; "say" sends "said"
- * with the payload to the group, itself included; "nap" sleeps
- * payload.ms milliseconds, then answers "napped" with the payload.
+ * with the payload to the group, itself included; "nap" answers "napping",
+ * sleeps payload.ms milliseconds, then answers "napped" with the payload.
+ * The event "poke" is answered "poked" with its payload (receive_event);
+ * "notice" passes through the gateway to the client as it is.
  */
 #include <chanx/consumer.h>
 #include <chanx/timer.h>
@@ -134,10 +136,17 @@ static int survivor_receive(chanx_ctx *ctx, const chanx_msg *msg)
     if (chanx_msg_is(msg, "nap")) {
         long ms = (long) json_integer_value(json_object_get(payload, "ms"));
         struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
+        if (chanx_send_message(ctx, "napping", payload) != CHANX_OK)   /* the client knows the consumer is busy */
+            return CHANX_ERROR;
         nanosleep(&t, NULL);
         return chanx_send_message(ctx, "napped", payload);
     }
     return CHANX_ERROR;
+}
+
+static int survivor_event(chanx_ctx *ctx, const chanx_msg *msg)
+{
+    return chanx_send_message(ctx, "poked", chanx_msg_payload(msg));
 }
 
 CHANX_CONSUMER(survivor) {
@@ -145,4 +154,7 @@ CHANX_CONSUMER(survivor) {
     .build_groups = survivor_groups,
     .post_authentication = survivor_started,
     .receive_message = survivor_receive,
+    .events = "{\"poke\": {\"type\": \"object\"}, \"notice\": {\"type\": \"object\"}}",
+    .passthrough_events = CHANX_ACTIONS("notice"),
+    .receive_event = survivor_event,
 };
