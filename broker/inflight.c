@@ -29,7 +29,7 @@ cx_inflight *cx_inflight_new(void)
 
 static item *at(cx_inflight *self, size_t i)
 {
-    return &self->ring[(self->head + i) % self->cap];
+    return &self->ring[(self->head + i) & (self->cap - 1)];   /* cap: a power of two */
 }
 
 void cx_inflight_reset(cx_inflight *self)
@@ -96,7 +96,7 @@ void cx_inflight_handled(cx_inflight *self, uint64_t handled)
         item *it = &self->ring[self->head];
         self->bytes -= zmq_msg_size(&it->msg);
         zmq_msg_close(&it->msg);
-        self->head = (self->head + 1) % self->cap;
+        self->head = (self->head + 1) & (self->cap - 1);
         self->size--;
     }
     if (self->hole && self->hole <= handled)

@@ -14,8 +14,10 @@
  * the actor tells the link thread how many RECEIVEs it has handled in all
  * (CX_LQ_HANDLED, behind the sends those frames caused): the link thread
  * says so to the broker in one ACK per turn, and the broker stops keeping
- * those messages for a crash (broker/inflight.h). One item per run, not per
- * frame.
+ * those messages for a crash (broker/inflight.h). That item is the actor's
+ * own, made once and queued again only once the link thread has read it
+ * (progress_queued), so the echo path allocates nothing for it and a busy
+ * connection is told once per drain however many runs it had.
  */
 #include "workers/actor.h"
 #include "workers/events.h"
@@ -45,6 +47,9 @@ struct cx_actor {
     size_t dropped_events;     /* link thread only */
     atomic_size_t unreported;  /* refused events the client was not told of yet (DROPPED mail) */
     uint64_t handled;          /* RECEIVE mails delivered (the broker numbers them the same); running thread */
+    cx_lq_item *progress;      /* its CX_LQ_HANDLED item (ptr: the actor), reused; freed with the actor */
+    atomic_uint_fast64_t told; /* handled, as the link thread is to read it (cx_actor_take_handled) */
+    atomic_int progress_queued;   /* progress is in the link queue, not read yet */
 };
 
 cx_actor *cx_actor_new(chanx_ctx *ctx, cx_scheduler *scheduler, cx_link_queue *done_queue, size_t mailbox_max)
@@ -58,6 +63,13 @@ cx_actor *cx_actor_new(chanx_ctx *ctx, cx_scheduler *scheduler, cx_link_queue *d
     self->scheduler = scheduler;
     self->done_queue = done_queue;
     self->max = mailbox_max;
+    atomic_init(&self->told, 0);
+    atomic_init(&self->progress_queued, 0);
+    if (!(self->progress = cx_lq_item_new(CX_LQ_HANDLED, self, chanx_connection_id(ctx), NULL, 0))) {
+        pthread_mutex_destroy(&self->lock);
+        free(self);
+        return NULL;
+    }
     return self;
 }
 
@@ -90,6 +102,7 @@ void cx_actor_destroy(cx_actor **self_p)
     CX_ASSERT(!may_run, "connection actor %p destroyed while a pool thread may run it", (void *) self);
     free_mail(self->head);
     pthread_mutex_destroy(&self->lock);
+    free(self->progress);   /* read before this actor's DONE: the queue is one FIFO */
     free(self);
     *self_p = NULL;
 }
@@ -190,16 +203,19 @@ static int deliver(cx_actor *self, cx_mail *m)
     return 0;
 }
 
-/* To the link thread, behind what the handled frames sent: the consumer's count of handled RECEIVEs. */
-static void tell_handled(cx_link_queue *queue, uint64_t conn, uint64_t handled)
+/* To the link thread, behind what the handled frames sent: the consumer's count of handled RECEIVEs.
+ * Its item goes into the queue only when it is not there already (the link thread reads the latest). */
+static void tell_handled(cx_actor *self, uint64_t handled)
 {
-    cx_lq_item *item = cx_lq_item_new(CX_LQ_HANDLED, NULL, conn, NULL, 0);
-    if (!item) {
-        cx_error("out of memory: connection %llu's handled messages are not acknowledged", (unsigned long long) conn);
-        return;
-    }
-    item->count = handled;
-    cx_link_queue_push(queue, item);
+    atomic_store(&self->told, handled);
+    if (!atomic_exchange(&self->progress_queued, 1))
+        cx_link_queue_push(self->done_queue, self->progress);
+}
+
+uint64_t cx_actor_take_handled(cx_actor *self)
+{
+    atomic_store(&self->progress_queued, 0);   /* before the read: a later count queues the item again */
+    return atomic_load(&self->told);
 }
 
 /* Whether m is progress the broker must hear of: a frame handled, or a restarted consumer's start (the
@@ -212,7 +228,6 @@ static int acknowledged(const cx_actor *self, const cx_mail *m)
 void cx_actor_run(cx_sched_node *node)
 {
     cx_actor *self = (cx_actor *) ((char *) node - offsetof(cx_actor, node));
-    uint64_t conn = chanx_connection_id(self->ctx);
     int progress = 0;
     for (int i = 0; i < BATCH; i++) {
         pthread_mutex_lock(&self->lock);
@@ -225,7 +240,7 @@ void cx_actor_run(cx_sched_node *node)
             self->scheduled = 0;
             pthread_mutex_unlock(&self->lock);
             if (progress)
-                tell_handled(self->done_queue, conn, handled);
+                tell_handled(self, handled);
             return;
         }
         self->head = m->next;
@@ -253,6 +268,6 @@ void cx_actor_run(cx_sched_node *node)
         }
     }
     if (progress)
-        tell_handled(self->done_queue, conn, self->handled);
+        tell_handled(self, self->handled);
     cx_scheduler_push(self->scheduler, &self->node);   /* more mail: to the back of the queue */
 }

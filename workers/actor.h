@@ -53,5 +53,8 @@ int cx_actor_note_unreported(cx_actor *self);
 
 /* The scheduler's run function (see cx_scheduler_new). */
 void cx_actor_run(cx_sched_node *node);
+/* Link thread, for its CX_LQ_HANDLED item (ptr: the actor): how many RECEIVEs the consumer has handled
+ * (the broker's ACK). The item is the actor's: the link thread does not free it. */
+uint64_t cx_actor_take_handled(cx_actor *self);
 
 #endif

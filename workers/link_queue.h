@@ -27,7 +27,8 @@ typedef enum {
     CX_LQ_TIMER_CANCEL,  /* id: a timer to cancel */
     CX_LQ_GROUP_JOIN,    /* id: a connection, data/len: a group it joined (workers/memberships.h) */
     CX_LQ_GROUP_LEAVE,   /* id: a connection, data/len: a group it left */
-    CX_LQ_HANDLED,       /* id: a connection, count: the RECEIVEs its consumer has handled (the broker's ACK) */
+    CX_LQ_HANDLED,       /* ptr: a cx_actor, id: its connection: its consumer handled RECEIVEs (the broker's
+                          * ACK; cx_actor_take_handled). The actor's own item: not freed by the taker */
 } cx_lq_kind;
 
 typedef struct cx_lq_item {
@@ -35,7 +36,6 @@ typedef struct cx_lq_item {
     cx_lq_kind kind;
     void *ptr;
     uint64_t id;
-    uint64_t count;
     size_t len;
     char data[];
 } cx_lq_item;

@@ -357,9 +357,9 @@ static void drain_queue(cx_worker *self)
         case CX_LQ_GROUP_LEAVE:
             cx_memberships_leave(self->members, item->data, item->len, item->id);
             break;
-        case CX_LQ_HANDLED:
-            note_handled(self, item->id, item->count);
-            break;
+        case CX_LQ_HANDLED:   /* the actor's own item (actor.c): read, not freed */
+            note_handled(self, item->id, cx_actor_take_handled(item->ptr));
+            continue;
         }
         free(item);
     }
