@@ -77,6 +77,8 @@ typedef struct {
     char **stale_groups;
     size_t nstale;
     cx_inflight *inflight;       /* RECEIVEs forwarded to an acknowledging worker, not handled yet */
+    int numbered;                /* its worker got its CONNECT from this broker, so the worker's count of
+                                  * handled RECEIVEs is this broker's too (not after a rebuild's RESUME) */
 } cx_broker_conn;
 
 struct cx_broker {

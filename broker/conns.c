@@ -121,7 +121,7 @@ static int rejoin_stale(cx_broker *self, cx_broker_conn *c, cx_slice name)
 void cx_broker_conn_deliver(cx_broker *self, cx_broker_conn *c, zmq_msg_t *msg)
 {
     cx_broker_forward(self, c->worker, msg);
-    if (!c->worker->acks)
+    if (!c->worker->acks || !c->numbered)
         return;
     if (!c->inflight && !(c->inflight = cx_inflight_new())) {
         cx_warn("out of memory: connection %llu's messages are not kept for a crash", (unsigned long long) c->id);

@@ -55,6 +55,7 @@ static void on_connect(cx_broker *self, cx_broker_peer *gateway, const cx_env *e
          * answered) was replayed: it is that connection, not a duplicate; pin it now. */
         cx_broker_conn_pin_worker(self, c, worker);
         cx_idmap_put(worker->conns, c->id, c);
+        c->numbered = 1;
         if (c->user_id == 0 && env->user_id > 0) {
             c->user_id = env->user_id;
             cx_users_add(self->users, c->user_id, c->id, c);
@@ -68,7 +69,8 @@ static void on_connect(cx_broker *self, cx_broker_peer *gateway, const cx_env *e
     }
     *c = (cx_broker_conn) { .id = env->conn, .gateway = gateway, .worker = worker, .user_id = env->user_id,
                             .username = env->username.len ? cx_slice_dup(env->username) : NULL,
-                            .connected_ms = env->connected_ms ? (int64_t) env->connected_ms : zclock_time() };
+                            .connected_ms = env->connected_ms ? (int64_t) env->connected_ms : zclock_time(),
+                            .numbered = 1 };
     cx_idmap_put(self->conns, c->id, c);
     cx_users_add(self->users, c->user_id, c->id, c);
     cx_idmap_put(gateway->conns, c->id, c);

@@ -8,7 +8,9 @@
  * (HELLO flag CX_HELLO_ACKS) until that worker says the consumer has handled
  * it (ACK). A RECEIVE is numbered by its place since the connection was
  * pinned (1, 2, ...), the count the worker's actor keeps of the RECEIVEs it
- * delivered, so no id travels in the envelope. What is kept is a refcounted
+ * delivered, so no id travels in the envelope. (After a broker restart the
+ * connections its peers re-announce were pinned by another broker: the
+ * counts differ, and conns.c keeps nothing for them.) What is kept is a refcounted
  * copy of the received message (zmq_msg_copy: no byte copy), in a ring.
  *
  * The bound (CHANX_REPIN_MAX_MESSAGES / _BYTES, the owner passes it) caps

@@ -189,6 +189,7 @@ static void pin(cx_broker *self, cx_broker_conn *c, repin *r, cx_broker_peer *wo
 {
     cx_broker_conn_pin_worker(self, c, worker);
     cx_idmap_put(worker->conns, c->id, c);
+    c->numbered = 1;   /* a new consumer there: its count starts with what follows */
     if (!worker->acks)   /* it will not say when its consumer has started: the groups it rejoins come back */
         cx_broker_conn_drop_stale(self, c);
     cx_broker_forward(self, worker, connect);
@@ -261,9 +262,12 @@ static void for_each_waiting(cx_broker *self, void (*fn)(cx_broker *, cx_broker_
 
 static void retry_one(cx_broker *self, cx_broker_conn *c, repin *r, int64_t now)
 {
-    (void) now;
     if (!r->has_connect)
         return;
+    if (now >= r->deadline) {   /* expiry runs every 100 ms: a worker registering late must not win */
+        lost(self, c, "no worker serves its route within CHANX_REPIN_TIMEOUT_MS");
+        return;
+    }
     cx_broker_peer *worker = cx_broker_least_loaded_worker(self, cx_slice_of(r->target));
     if (worker)
         pin(self, c, r, worker, &r->connect);
@@ -272,7 +276,7 @@ static void retry_one(cx_broker *self, cx_broker_conn *c, repin *r, int64_t now)
 void cx_broker_repin_retry(cx_broker *self)
 {
     if (cx_idmap_size(self->repins->waiting))
-        for_each_waiting(self, retry_one, 0);
+        for_each_waiting(self, retry_one, cx_now_ms());
 }
 
 static void expire_one(cx_broker *self, cx_broker_conn *c, repin *r, int64_t now)
