@@ -228,9 +228,7 @@ static void free_conn(uint64_t id, void *value, void *arg)
     (void) id;
     (void) arg;
     cx_broker_conn *c = value;
-    for (size_t i = 0; i < c->ngroups; i++)
-        free(c->groups[i]);
-    free(c->groups);
+    free(c->groups);   /* the groups' names are theirs (groups.h) */
     free(c->username);
     free(c);
 }

@@ -58,6 +58,12 @@ typedef struct {
     cx_batch *out;               /* what this loop turn sends it, when its HELLO said it reads batches (send.c) */
 } cx_broker_peer;
 
+/* One group of a connection: its records in the two counts (groups.h), so a leave looks up no name. */
+typedef struct {
+    cx_group *at_gateway;        /* in groups */
+    cx_group *at_worker;         /* in worker_groups; NULL until the connection has a worker */
+} cx_broker_membership;
+
 typedef struct {
     uint64_t id;
     cx_broker_peer *gateway;
@@ -65,7 +71,7 @@ typedef struct {
     int64_t user_id;             /* authenticated user, 0 anonymous: for events to a user */
     char *username;              /* for presence: from CONNECT, or a worker's RESUME */
     int64_t connected_ms;        /* for presence: when the connection began (Unix ms) */
-    char **groups;
+    cx_broker_membership *groups;
     size_t ngroups;
 } cx_broker_conn;
 

@@ -140,12 +140,14 @@ Test(broker_users, a_users_connections_come_and_go_and_anonymous_is_never_indexe
     cr_assert_eq(cx_users_count(users, 0), 0);
     void *out[4];
     cr_assert_eq(cx_users_connections(users, 7, out, 4), 2);
-    cx_users_remove(users, 7, 100);
+    cx_users_remove(users, 7, 100, &b);   /* another connection than the one under that id: kept */
+    cr_assert_eq(cx_users_count(users, 7), 2);
+    cx_users_remove(users, 7, 100, &a);
     cr_assert_eq(cx_users_connections(users, 7, out, 4), 1);
     cr_assert_eq(out[0], &b);
-    cx_users_remove(users, 7, 101);
+    cx_users_remove(users, 7, 101, &b);
     cr_assert_eq(cx_users_count(users, 7), 0);
-    cx_users_remove(users, 8, 1);   /* unknown: a no-op */
+    cx_users_remove(users, 8, 1, &c);   /* unknown: a no-op */
     cx_users_destroy(&users);
     cr_assert_null(users);
 }
@@ -154,10 +156,11 @@ Test(broker_groups, reach_counts_a_connection_in_two_groups_once)
 {
     cx_groups *g = cx_groups_new();
     int gw;
-    cx_groups_add(g, "a", 1, &gw);
-    cx_groups_add(g, "a", 2, &gw);
-    cx_groups_add(g, "b", 2, &gw);
-    cx_groups_add(g, "b", 3, &gw);
+    cx_group *rec;
+    cx_groups_add(g, "a", 1, &gw, &rec);
+    cx_groups_add(g, "a", 2, &gw, &rec);
+    cx_groups_add(g, "b", 2, &gw, &rec);
+    cx_groups_add(g, "b", 3, &gw, &rec);
     const char *both[] = { "a", "b" }, *one[] = { "b" }, *none[] = { "zzz" };
     cr_assert_eq(cx_groups_reach(g, both, 2), 3);
     cr_assert_eq(cx_groups_reach(g, one, 1), 2);
