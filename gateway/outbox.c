@@ -22,7 +22,8 @@
  * the decision but the close frame. That frame is written when the socket
  * has room, so it lands in the kernel's queue, which keeps delivering it
  * after CLOSE_ACK_SECS end the connection: a slow reader still reads its code.
- * All clients' queues together meet CHANX_GATEWAY_MAX_BUFFERED_TOTAL (shed.h).
+ * All clients' queues together meet CHANX_GATEWAY_MAX_BUFFERED_TOTAL (shed.h),
+ * checked once per flush turn rather than per queued frame.
  *
  * Close frames are written here too, raw: Debian's lws 4.1 is a debug build
  * whose libuv close path ("uv repeat test") shuts the socket before
@@ -102,7 +103,7 @@ void cx_gw_queue(cx_gateway *gw, cx_session *s, const char *a, size_t alen, cons
         cx_session_close(s, 1011, "out of memory");
     else
         cx_gw_count_sent(alen + blen);
-    cx_gw_shed_if_over(gw);
+    /* the gateway-wide bound (shed.h) is checked once per flush turn (cx_gw_flush_dirty), not per frame */
 }
 
 static int reserve(cx_gateway *gw, size_t need)
@@ -182,6 +183,10 @@ static void write_failed(cx_session *s)
 
 void cx_gw_flush_dirty(cx_gateway *gw)
 {
+    /* Once per turn, before anything is written: what this turn queued may have passed the gateway-wide
+     * bound (a turn queues at most what one read of the broker link and of the clients brought in). */
+    if (gw->ndirty)
+        cx_gw_shed_if_over(gw);
     for (size_t i = 0; i < gw->ndirty; i++) {
         cx_session *s = cx_idmap_get(gw->sessions, gw->dirty[i]);
         if (!s)
