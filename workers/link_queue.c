@@ -1,14 +1,10 @@
 /*
  * link_queue.c — a mutex-guarded list plus an eventfd (see link_queue.h).
  *
- * The lock is held for a pointer swap, and the eventfd's write or read when
- * there is one (so the fd is readable exactly when signalled says so). The eventfd is written only
- * for a link thread that said it will sleep (prepare_wait found the list
- * empty and set sleeping, under the lock) and only once per sleep
- * (signalled): a push then finds sleeping set, or prepare_wait finds the
- * push's item, so no wake-up is lost. A burst of sends costs one wake-up,
- * and sends queued while the link thread is awake cost none. take clears
- * sleeping and reads the eventfd only when it was written.
+ * The lock is held for a pointer swap only. The eventfd is written when a
+ * push finds the list empty: the link thread then takes everything, so a
+ * burst of sends costs one wake-up, and the wake-up is never lost (take
+ * reads the eventfd before taking the list).
  */
 #include "workers/link_queue.h"
 
@@ -21,8 +17,6 @@
 struct cx_link_queue {
     pthread_mutex_t lock;
     cx_lq_item *head, *tail;
-    int sleeping;    /* the link thread may be in poll: a push writes fd; under lock */
-    int signalled;   /* fd was written and not read yet; under lock */
     int fd;
 };
 
@@ -76,42 +70,28 @@ void cx_link_queue_push(cx_link_queue *self, cx_lq_item *item)
 {
     item->next = NULL;
     pthread_mutex_lock(&self->lock);
+    int was_empty = self->head == NULL;
     if (self->tail)
         self->tail->next = item;
     else
         self->head = item;
     self->tail = item;
-    if (self->sleeping && !self->signalled) {
-        /* under the lock: a take between the flag and the write would read nothing, and the fd would
-         * stay readable with nothing to say so */
+    pthread_mutex_unlock(&self->lock);
+    if (was_empty) {
         uint64_t one = 1;
         ssize_t n = write(self->fd, &one, sizeof one);
         (void) n;   /* EAGAIN only when the counter is saturated: already readable */
-        self->signalled = 1;
     }
-    pthread_mutex_unlock(&self->lock);
-}
-
-int cx_link_queue_prepare_wait(cx_link_queue *self)
-{
-    pthread_mutex_lock(&self->lock);
-    int empty = self->head == NULL;
-    self->sleeping = empty;
-    pthread_mutex_unlock(&self->lock);
-    return empty;
 }
 
 cx_lq_item *cx_link_queue_take(cx_link_queue *self)
 {
+    uint64_t count;
+    ssize_t n = read(self->fd, &count, sizeof count);
+    (void) n;
     pthread_mutex_lock(&self->lock);
     cx_lq_item *all = self->head;
     self->head = self->tail = NULL;
-    if (self->signalled) {   /* under the lock too, with the write: the fd is readable iff signalled */
-        uint64_t count;
-        ssize_t n = read(self->fd, &count, sizeof count);
-        (void) n;
-    }
-    self->sleeping = self->signalled = 0;
     pthread_mutex_unlock(&self->lock);
     return all;
 }

@@ -7,12 +7,9 @@
  * them, so what one actor queued on thread A (a send) stays ahead of what it
  * queues later on thread B. (A ZeroMQ inproc socket per thread would
  * fair-queue between threads and could swap an actor's messages when it
- * moves from one thread to the next.) The link thread takes the whole list
- * at once, and polls the queue's fd (an eventfd) only after saying it is
- * about to sleep (cx_link_queue_prepare_wait): the fd is written only for a
- * link thread that sleeps, once per sleep, so a reply queued while the link
- * thread is awake (reading a batch of the broker's, sending the last turn's)
- * costs no write, and its take no read.
+ * moves from one thread to the next.) The link thread polls the queue's fd
+ * (an eventfd, written only when the queue goes from empty to non-empty) and
+ * takes the whole list at once.
  *
  * Items are commands: an encoded envelope to send, an actor that finished,
  * a timer to arm or cancel, a group membership to note. The link thread owns every item it takes.
@@ -45,11 +42,8 @@ typedef struct cx_link_queue cx_link_queue;
 
 cx_link_queue *cx_link_queue_new(void);
 void cx_link_queue_destroy(cx_link_queue **self_p);
-/* The fd to poll for input: readable once items were pushed after cx_link_queue_prepare_wait said 1. */
+/* The fd to poll for input (readable when items are waiting). */
 int cx_link_queue_fd(const cx_link_queue *self);
-/* Link thread, right before it polls the fd: 1 when it may sleep (a push will write the fd), 0 when items
- * are waiting (poll without waiting, then take them). */
-int cx_link_queue_prepare_wait(cx_link_queue *self);
 /* Any thread. Allocates an item with room for len bytes of data (copied when data is not NULL). */
 cx_lq_item *cx_lq_item_new(cx_lq_kind kind, void *ptr, uint64_t id, const void *data, size_t len);
 /* Any thread; takes the item. */

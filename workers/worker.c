@@ -464,7 +464,7 @@ static void wait_actors(cx_worker *self)
     zmq_pollitem_t item = { .fd = cx_link_queue_fd(self->queue), .events = ZMQ_POLLIN };
     int64_t warn_at = cx_timer_now_ms() + 5000;
     while (drain_queue(self), cx_link_flush(self->link), self->nactors > 0) {
-        zmq_poll(&item, 1, cx_link_queue_prepare_wait(self->queue) ? 100 : 0);
+        zmq_poll(&item, 1, 100);
         if (cx_timer_now_ms() > warn_at) {
             cx_warn("waiting for %zu consumers to finish their callbacks", self->nactors);
             warn_at += 5000;
@@ -514,8 +514,7 @@ int cx_worker_run(cx_worker *self, volatile int *stop)
     };
     int nitems = items[2].fd >= 0 ? 3 : 2;
     while (!*stop) {
-        int may_sleep = cx_link_queue_prepare_wait(self->queue);   /* else the pool threads queued: no wait */
-        if (zmq_poll(items, nitems, may_sleep ? poll_timeout(self) : 0) < 0 && zmq_errno() != EINTR)
+        if (zmq_poll(items, nitems, poll_timeout(self)) < 0 && zmq_errno() != EINTR)
             return -1;
         drain(self);
         drain_queue(self);

@@ -112,8 +112,7 @@ Test(link_queue, keeps_each_producers_order_across_threads_and_never_loses_a_wak
     size_t got = 0;
     while (got < PRODUCERS * PER_PRODUCER) {
         struct pollfd p = { .fd = cx_link_queue_fd(queue), .events = POLLIN };
-        if (cx_link_queue_prepare_wait(queue))   /* as the link thread: sleeps only on an empty queue */
-            cr_assert_eq(poll(&p, 1, 5000), 1, "items waiting but the fd never became readable (%zu taken)", got);
+        cr_assert_eq(poll(&p, 1, 5000), 1, "items waiting but the fd never became readable (%zu taken)", got);
         for (cx_lq_item *i = cx_link_queue_take(queue), *n; i; i = n) {
             n = i->next;
             uint64_t who = i->id >> 32, seq = i->id & 0xffffffffu;
@@ -161,28 +160,4 @@ Test(scheduler, runs_every_node_including_those_pushed_again_while_running)
     cr_assert_eq(atomic_load(&ran), 300);
     for (int i = 0; i < 100; i++)
         cr_assert_eq(jobs[i].runs, 3);
-}
-
-/* The link thread is woken only when it sleeps: what pool threads queue while it is awake costs no
- * eventfd write, and the fd never stays readable with nothing to take (a busy loop). */
-Test(link_queue, wakes_the_link_thread_only_when_it_sleeps_and_once_per_sleep)
-{
-    cx_link_queue *q = cx_link_queue_new();
-    struct pollfd p = { .fd = cx_link_queue_fd(q), .events = POLLIN };
-    cx_link_queue_push(q, cx_lq_item_new(CX_LQ_ENVELOPE, NULL, 1, NULL, 0));   /* awake: not written */
-    cr_assert_eq(poll(&p, 1, 0), 0, "a push to an awake link thread wrote the eventfd");
-    cr_assert_eq(cx_link_queue_prepare_wait(q), 0, "items are waiting: the link thread must not sleep");
-    cx_lq_item *all = cx_link_queue_take(q);
-    cr_assert(all && !all->next);
-    free(all);
-    cr_assert_eq(cx_link_queue_prepare_wait(q), 1);
-    cx_link_queue_push(q, cx_lq_item_new(CX_LQ_ENVELOPE, NULL, 2, NULL, 0));
-    cx_link_queue_push(q, cx_lq_item_new(CX_LQ_ENVELOPE, NULL, 3, NULL, 0));
-    cr_assert_eq(poll(&p, 1, 0), 1, "a push to a sleeping link thread must wake it");
-    all = cx_link_queue_take(q);
-    cr_assert(all && all->next && all->next->id == 3);
-    free(all->next);
-    free(all);
-    cr_assert_eq(poll(&p, 1, 0), 0, "the fd stayed readable after the take");
-    cx_link_queue_destroy(&q);
 }
