@@ -62,6 +62,7 @@ typedef struct {
     size_t cursor;               /* where the next slice resumes in conns */
     size_t conns_at_loss, slices;
     int64_t ending_since, longest_slice_ns;   /* monotonic ns, for the log line when the last one ended */
+    int64_t longest_slice_cpu_ns;              /* the broker thread's CPU time in its longest slice */
 } cx_broker_peer;
 
 /* One group of a connection: its records in the two counts (groups.h), so a leave looks up no name. */

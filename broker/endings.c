@@ -41,11 +41,16 @@ struct cx_broker_endings {
     size_t n, cap;
 };
 
-static int64_t now_ns(void)
+static int64_t clock_ns(clockid_t clock)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clock, &ts);
     return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t now_ns(void)
+{
+    return clock_ns(CLOCK_MONOTONIC);
 }
 
 void cx_broker_peer_destroy(cx_broker_peer **p_p)
@@ -122,26 +127,30 @@ int cx_broker_endings_pending(const cx_broker *self)
     return self->endings->n > 0;
 }
 
-/* Counts a slice that worked on p, which took since start. */
-static void count_slice(cx_broker_peer *p, int64_t start)
+/* Counts a slice that worked on p, which began at start (monotonic) and start_cpu (this thread's CPU
+ * time: on a loaded machine a slice's wall time includes the time the broker was not scheduled). */
+static void count_slice(cx_broker_peer *p, int64_t start, int64_t start_cpu)
 {
-    int64_t took = now_ns() - start;
+    int64_t took = now_ns() - start, cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID) - start_cpu;
     p->slices++;
     if (took > p->longest_slice_ns)
         p->longest_slice_ns = took;
+    if (cpu > p->longest_slice_cpu_ns)
+        p->longest_slice_cpu_ns = cpu;
 }
 
 /* The first gone peer has no connection left: logged and freed. */
-static void finish_first(cx_broker *self, int64_t start)
+static void finish_first(cx_broker *self, int64_t start, int64_t start_cpu)
 {
     cx_broker_endings *e = self->endings;
     cx_broker_peer *p = e->peers[0];
-    count_slice(p, start);
+    count_slice(p, start, start_cpu);
     cx_log_fields(CX_LOG_INFO, "lost peer's connections ended",
-                  json_pack("{s:s, s:s, s:I, s:I, s:f, s:f}", "peer", p->id, "role", p->rule->name, "connections",
-                            (json_int_t) p->conns_at_loss, "slices", (json_int_t) p->slices, "ms",
+                  json_pack("{s:s, s:s, s:I, s:I, s:f, s:f, s:f}", "peer", p->id, "role", p->rule->name,
+                            "connections", (json_int_t) p->conns_at_loss, "slices", (json_int_t) p->slices, "ms",
                             (double) (now_ns() - p->ending_since) / 1e6, "longest_slice_ms",
-                            (double) p->longest_slice_ns / 1e6));
+                            (double) p->longest_slice_ns / 1e6, "longest_slice_cpu_ms",
+                            (double) p->longest_slice_cpu_ns / 1e6));
     memmove(e->peers, e->peers + 1, (e->n - 1) * sizeof *e->peers);
     e->n--;
     cx_broker_peer_destroy(&p);
@@ -150,14 +159,14 @@ static void finish_first(cx_broker *self, int64_t start)
 void cx_broker_endings_slice(cx_broker *self)
 {
     cx_broker_endings *e = self->endings;
-    int64_t start = now_ns();
+    int64_t start = now_ns(), start_cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID);
     size_t done = 0;
     while (e->n > 0) {
         cx_broker_peer *p = e->peers[0];
         uint64_t id;
         void *c;
         if (cx_idmap_size(p->conns) == 0) {
-            finish_first(self, start);
+            finish_first(self, start, start_cpu);
             continue;
         }
         if (!cx_idmap_next(p->conns, &p->cursor, &id, &c)) {
@@ -166,7 +175,7 @@ void cx_broker_endings_slice(cx_broker *self)
         }
         end_one(self, c);
         if (++done % CHECK_EVERY == 0 && now_ns() - start >= SLICE_NS) {
-            count_slice(p, start);
+            count_slice(p, start, start_cpu);
             break;
         }
     }
