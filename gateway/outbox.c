@@ -22,8 +22,7 @@
  * the decision but the close frame. That frame is written when the socket
  * has room, so it lands in the kernel's queue, which keeps delivering it
  * after CLOSE_ACK_SECS end the connection: a slow reader still reads its code.
- * All clients' queues together meet CHANX_GATEWAY_MAX_BUFFERED_TOTAL (shed.h),
- * checked once per flush turn rather than per queued frame.
+ * All clients' queues together meet CHANX_GATEWAY_MAX_BUFFERED_TOTAL (shed.h).
  *
  * Close frames are written here too, raw: Debian's lws 4.1 is a debug build
  * whose libuv close path ("uv repeat test") shuts the socket before
@@ -103,7 +102,9 @@ void cx_gw_queue(cx_gateway *gw, cx_session *s, const char *a, size_t alen, cons
         cx_session_close(s, 1011, "out of memory");
     else
         cx_gw_count_sent(alen + blen);
-    /* the gateway-wide bound (shed.h) is checked once per flush turn (cx_gw_flush_dirty), not per frame */
+    /* Per frame, not once per flush turn: a turn queues what one read of the broker link brought, and
+     * a slow turn (a busy or sanitized process) would pass the gateway-wide bound by that much. */
+    cx_gw_shed_if_over(gw);
 }
 
 static int reserve(cx_gateway *gw, size_t need)
@@ -183,10 +184,6 @@ static void write_failed(cx_session *s)
 
 void cx_gw_flush_dirty(cx_gateway *gw)
 {
-    /* Once per turn, before anything is written: what this turn queued may have passed the gateway-wide
-     * bound (a turn queues at most what one read of the broker link and of the clients brought in). */
-    if (gw->ndirty)
-        cx_gw_shed_if_over(gw);
     for (size_t i = 0; i < gw->ndirty; i++) {
         cx_session *s = cx_idmap_get(gw->sessions, gw->dirty[i]);
         if (!s)

@@ -27,9 +27,7 @@ struct cx_gateway;
 /* The default bound: a quarter of the memory this process may use (the machine's RAM, or the
  * cgroup's memory.max when that is lower), at least 64 MiB. */
 size_t cx_shed_default_total(void);
-/* Sheds when the gateway's total is over its bound. Called once per flush turn for what clients are sent
- * (outbox.c: a turn's deliveries may pass the bound by what that turn queued, then it is shed before
- * anything is written) and when a client's early message is held (clients.c). */
+/* Called when bytes were queued: sheds when the gateway's total is over its bound. */
 void cx_gw_shed_if_over(struct cx_gateway *gw);
 
 #endif
