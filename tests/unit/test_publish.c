@@ -207,3 +207,29 @@ Test(publish_commands, topics_are_stamped_and_checked)
         json_decref(p);
     }
 }
+
+/* A join hands back the group's record, the same for every member, and a leave by that record keeps
+ * the counts the group send reads: a group with no member left is gone, and joins again afresh. */
+Test(broker_groups, a_leave_by_the_record_a_join_returned_keeps_the_counts)
+{
+    cx_groups *g = cx_groups_new();
+    int gw1, gw2;
+    cx_group *a1, *a2, *again;
+    cr_assert_eq(cx_groups_add(g, "room", 1, &gw1, &a1), 1);
+    cr_assert_eq(cx_groups_add(g, "room", 2, &gw2, &a2), 1);
+    cr_assert_eq(a1, a2, "one record per group");
+    cr_assert_str_eq(cx_group_name(a1), "room");
+    cr_assert_eq(cx_groups_add(g, "room", 1, &gw1, &again), 0, "already a member");
+    cr_assert_eq(again, a1);
+    cx_groups_leave(g, a1, 1, &gw1);
+    cr_assert_eq(cx_groups_members(g, "room"), 1);
+    cr_assert_eq(cx_groups_memberships(g), 1);
+    cx_groups_leave(g, a2, 1, &gw1);   /* not a member any more: nothing */
+    cr_assert_eq(cx_groups_members(g, "room"), 1);
+    cx_groups_leave(g, a2, 2, &gw2);
+    cr_assert_eq(cx_groups_count(g), 0, "an empty group is freed");
+    cr_assert_eq(cx_groups_memberships(g), 0);
+    cr_assert_eq(cx_groups_add(g, "room", 3, &gw1, &again), 1);
+    cr_assert_eq(cx_groups_members(g, "room"), 1);
+    cx_groups_destroy(&g);
+}
