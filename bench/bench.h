@@ -44,6 +44,8 @@ typedef struct {
     int no_auth_message;
     int source_ips;               /* bind to 127.0.0.1 .. 127.0.0.N */
     double settle;                /* idle: seconds to wait before reading memory */
+    int load_processes;           /* idle_scale: client processes sharing the connections */
+    const char *gateway_ports;    /* idle_scale: "P1,P2,...", gateways on the URL's host */
     pid_t pids[BENCH_MAX_PIDS];   /* idle: memory; echo, broadcast: CPU per op */
     char pid_names[BENCH_MAX_PIDS][32];   /* "gateway" from --pids gateway=123, else the pid */
     int npids;
@@ -131,6 +133,8 @@ size_t ws_write_frame(unsigned char *out, int opcode, const void *payload, size_
 /* ------------------------------------------------------------------ misc */
 
 uint64_t now_ns(void);
+/* 1 once SIGINT or SIGTERM arrived (main.c): loops end early. */
+int bench_interrupted(void);
 /* The string value of "key" in a JSON object text (no unescaping: the
  * values scanned here are plain), or NULL; *vlen gets its length. */
 const char *json_str(const char *text, size_t len, const char *key, size_t *vlen);
@@ -138,17 +142,21 @@ const char *json_str(const char *text, size_t len, const char *key, size_t *vlen
 long json_int(const char *text, size_t len, const char *key, long def);
 int json_action_is(const char *text, size_t len, const char *action);
 
-/* proc.c: VmRSS in KiB and CPU seconds (user + system) of a process, -1 if gone. */
+/* proc.c: VmRSS and PSS in KiB and CPU seconds (user + system) of a process, -1 if gone. */
 long proc_rss_kib(pid_t pid);
+long proc_pss_kib(pid_t pid);
 double proc_cpu_seconds(pid_t pid);
 
 /* Scenarios: 0 when a result was printed, 1 on failure. */
 int run_echo(const bench_opts *opts);
 int run_broadcast(const bench_opts *opts);
 int run_topics(const bench_opts *opts);
+int run_repin(const bench_opts *opts);   /* repin.c */
 int run_connect(const bench_opts *opts);
 int run_idle(const bench_opts *opts);
+int run_idle_scale(const bench_opts *opts);
 int run_publish(const bench_opts *opts);
+int run_recover(const bench_opts *opts);
 
 /* Output: one JSON line (machine) and one "# ..." line (human) per result.
  * report_begin starts the JSON object with the fields common to all. */

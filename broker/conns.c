@@ -60,6 +60,14 @@ void cx_broker_conn_forget(cx_broker *self, cx_broker_conn *c)
     free(c);
 }
 
+void cx_broker_conn_unpin(cx_broker *self, cx_broker_conn *c)
+{
+    conn_leave_groups(self, c);
+    if (c->worker)
+        unmap(c->worker->conns, c->id, c);
+    c->worker = NULL;
+}
+
 void cx_broker_conn_pin_worker(cx_broker *self, cx_broker_conn *c, cx_broker_peer *worker)
 {
     for (size_t i = 0; i < c->ngroups; i++) {
