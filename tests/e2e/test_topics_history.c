@@ -146,6 +146,71 @@ Test(topics_history, a_subscribe_with_since_recovers_exactly_what_was_missed_the
     cx_receive_nothing(back, 300);
 }
 
+/* The next frame: "announce" of the room (an event published through chanx-api) with this seq and n, its
+ * only "seq" the broker's (the kit refuses a frame with a duplicate key). */
+static void announced(cx_communicator *c, json_int_t seq, int n)
+{
+    json_t *m = cx_receive_json(c, WAIT);
+    char want[160];
+    snprintf(want, sizeof want, "{\"version\": 1, \"topic\": \"room:lobby\", \"seq\": %lld, \"action\": \"announce\","
+             " \"payload\": {\"n\": %d}}", (long long) seq, n);
+    cx_assert_json_eq(m, want);
+    json_decref(m);
+}
+
+static void announce(const char *fmt, int n)
+{
+    json_t *r = cx_api_publish(stack, "/api/broadcast", fmt, n);
+    json_decref(r);
+}
+
+/* Events published through chanx-api take the room's seq and are held like its members' pushes: a
+ * subscriber who missed them (by topic, by the topic's group with the publisher's own seq, in a
+ * batch) gets them back in order with "since", one seq each, then the live ones. */
+Test(topics_history, events_published_through_the_api_are_held_and_recovered)
+{
+    cx_communicator *a = hub("alice", "/ws/hub/");
+    json_t *r = subscribe(a, "1", NULL);
+    char epoch[64];
+    snprintf(epoch, sizeof epoch, "%s", json_string_value(json_object_get(json_object_get(r, "payload"), "epoch")));
+    json_decref(r);
+    expect_action(a, "welcome");
+    announce("{\"topic\": \"room:lobby\", \"event\": {\"action\": \"announce\", \"payload\": {\"n\": %d}}}", 1);
+    announced(a, 1, 1);
+    cx_communicator *speaker = hub("bob", "/ws/hub/");
+    json_decref(subscribe(speaker, "1", NULL));
+    expect_action(speaker, "welcome");
+    cx_communicator_disconnect(a);   /* the tunnel */
+
+    announce("{\"topic\": \"room:lobby\", \"seq\": 42, \"event\": {\"action\": \"announce\", \"payload\": {\"n\": %d}}}", 2);
+    announce("{\"groups\": [\"RoomTopic.room-lobby\"], \"topic\": \"room:lobby\", \"seq\": -3,"
+             " \"event\": {\"action\": \"announce\", \"payload\": {\"n\": %d}}}", 3);
+    json_t *batch = cx_api_publish(stack, "/api/batch", "{\"commands\": [{\"method\": \"broadcast\", \"params\":"
+                                   " {\"topic\": \"room:lobby\", \"event\": {\"action\": \"announce\", \"payload\": {\"n\": 4}}}}]}");
+    json_decref(batch);
+    say(speaker, "m5");
+    announced(speaker, 2, 2);
+    announced(speaker, 3, 3);
+    announced(speaker, 4, 4);
+    said(speaker, 5, "m5");
+
+    cx_communicator *back = hub("alice", "/ws/hub/");
+    json_t *s = since(epoch, 1);
+    r = subscribe(back, "r2", s);
+    json_decref(s);
+    cr_assert(json_is_true(json_object_get(json_object_get(r, "payload"), "recovered")));
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(r, "payload"), "seq")), 5);
+    json_decref(r);
+    announced(back, 2, 2);   /* exactly the missed ones, events and pushes in their order */
+    announced(back, 3, 3);
+    announced(back, 4, 4);
+    said(back, 5, "m5");
+    expect_action(back, "welcome");
+    announce("{\"topic\": \"room:lobby\", \"event\": {\"action\": \"announce\", \"payload\": {\"n\": %d}}}", 6);
+    announced(back, 6, 6);   /* then the live ones */
+    cx_receive_nothing(back, 300);
+}
+
 Test(topics_history, the_rooms_own_route_takes_since)
 {
     char epoch[64], path[160];
