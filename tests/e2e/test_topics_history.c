@@ -12,6 +12,7 @@
 #include <chanx/testing.h>
 #include "tests/kit/deploy_helpers.h"
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,6 +210,48 @@ Test(topics_history, events_published_through_the_api_are_held_and_recovered)
     announce("{\"topic\": \"room:lobby\", \"event\": {\"action\": \"announce\", \"payload\": {\"n\": %d}}}", 6);
     announced(back, 6, 6);   /* then the live ones */
     cx_receive_nothing(back, 300);
+}
+
+/* A lone broker restart: the room's history is lost (a new epoch, recovered: false for the old one),
+ * and the room keeps recording from the restart on, from its members' re-announcements, not from its
+ * next subscribe: a push right after it is seq 1 of the new epoch and is recovered with since. */
+Test(topics_history, after_a_lone_broker_restart_the_room_records_at_once_in_a_new_epoch)
+{
+    cx_communicator *speaker = hub("bob", "/ws/hub/");
+    json_t *r = subscribe(speaker, "1", NULL);
+    char old[64], epoch[64], path[200];
+    snprintf(old, sizeof old, "%s", json_string_value(json_object_get(json_object_get(r, "payload"), "epoch")));
+    json_decref(r);
+    expect_action(speaker, "welcome");
+    say(speaker, "before");
+    said(speaker, 1, "before");
+
+    cx_stack_kill_broker(stack, SIGKILL);
+    cx_stack_start_broker(stack);
+    char *log = cx_stack_log(stack, "broker", "state rebuilt", 20000);
+    cr_assert_not_null(log, "the broker did not rebuild");
+    free(log);
+    say(speaker, "after");   /* nobody subscribed since the restart */
+    said(speaker, 1, "after");
+
+    cx_communicator *late = hub("alice", "/ws/hub/");
+    json_t *s = since(old, 1);
+    r = subscribe(late, "r", s);
+    json_decref(s);
+    json_t *p = json_object_get(r, "payload");
+    cr_assert_str_neq(json_string_value(json_object_get(p, "epoch")), old, "the history was lost: a new epoch");
+    cr_assert(json_is_false(json_object_get(p, "recovered")), "never a silent gap after a restart");
+    cr_assert_eq(json_integer_value(json_object_get(p, "seq")), 1);
+    snprintf(epoch, sizeof epoch, "%s", json_string_value(json_object_get(p, "epoch")));
+    json_decref(r);
+    expect_action(late, "welcome");
+    snprintf(path, sizeof path, "/ws/hub/room/lobby/?since=%s:0", epoch);
+    cx_communicator *own = hub("alice", path);
+    r = cx_receive_json(own, WAIT);
+    cr_assert(json_is_true(json_object_get(json_object_get(r, "payload"), "recovered")), "the new epoch covers it");
+    json_decref(r);
+    said(own, 1, "after");
+    expect_action(own, "welcome");
 }
 
 Test(topics_history, the_rooms_own_route_takes_since)
