@@ -274,13 +274,23 @@ Test(topics_history, the_rooms_own_route_takes_since)
 
 Test(topics_history, a_since_that_makes_no_sense_is_recovered_false_and_replays_nothing)
 {
-    char epoch[64], longest[300];
+    char epoch[64], longest[300], hall[64];
     cx_communicator *speaker;
     missed_five(&speaker, epoch);
     memset(longest, 'e', sizeof longest - 1);
     longest[sizeof longest - 1] = '\0';
+    cx_topic_send(speaker, "room:hall", "h", "subscribe", NULL);   /* another topic's real epoch */
+    json_t *h = cx_receive_topic(speaker, "room:hall", "subscribed", WAIT);
+    snprintf(hall, sizeof hall, "%s", json_string_value(json_object_get(json_object_get(h, "payload"), "epoch")));
+    json_decref(h);
+    size_t mb = 1000 * 1000;   /* an epoch of 1 MB: the frame stays under CHANX_MAX_MESSAGE_BYTES (1 MiB) */
+    char *huge = malloc(mb + 1);
+    memset(huge, 'e', mb);
+    huge[mb] = '\0';
     json_t *bad[] = {
         since("0123456789abcdef", 3),   /* another epoch */
+        since(hall, 3),                 /* another topic's */
+        since(huge, 3),
         since(epoch, -1),
         since(epoch, 9),                /* the future */
         since(longest, 3),
@@ -301,6 +311,11 @@ Test(topics_history, a_since_that_makes_no_sense_is_recovered_false_and_replays_
         expect_action(c, "welcome");   /* and no replay before it */
         cx_communicator_disconnect(c);
     }
+    free(huge);
+    json_t *alive = json_pack("{s:s}", "text", "alive");   /* and the worker still serves */
+    cx_topic_send(speaker, "room:lobby", "p", "echo", alive);
+    json_decref(alive);
+    json_decref(cx_receive_topic(speaker, "room:lobby", "echoed", WAIT));
 }
 
 Test(topics_history, who_answers_the_rooms_users_with_the_ref)
