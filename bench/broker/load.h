@@ -77,7 +77,7 @@ typedef struct {
     uint64_t memberships_gone; /* the lost gateway's connections' */
     int dead_gateway;          /* -1, or the gateway whose link was cut (bl_lose_gateway) */
     uint64_t closes, unexpected;               /* CLOSE from the broker; anything no phase asked for */
-    uint64_t held_seen;                        /* GROUP_SEND to a "hist-" group at a gateway (held.c) */
+    uint64_t held_sent, held_seen;             /* GROUP_SEND to a "hist-" group: by the worker, at a gateway */
     uint32_t fan_members[BL_MAX_FANOUT][BL_MAX_PEERS];   /* fan-S members per gateway */
 
     /* the running phase */
@@ -114,7 +114,7 @@ int bl_fanout(bl_load *b, int fan, double duration, double *seconds);
 int bl_lose_gateway(bl_load *b, double *seconds);
 /* Every other connection ends (DISCONNECT from its gateway), so a broker that keeps running forgets them. */
 int bl_disconnect(bl_load *b, double *seconds);
-/* held.c: the first worker's connection joins held_groups groups keeping held_messages each and fills
+/* The first worker's connection joins held_groups groups keeping held_messages each and fills
  * them with messages of held_bytes; *sends the group sends it made. 0, or -1 (a stall, no connection). */
 int bl_held(bl_load *b, uint64_t *sends);
 /* A room's name: "room-<layer>-<n>" (the connection's j-th room). */

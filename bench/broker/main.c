@@ -23,7 +23,7 @@
  * message to its worker and the reply back), broker_fanout per group size,
  * broker_connect, broker_join, broker_gateway_lost (one gateway's link cut: the broker's pause
  * while it ends that gateway's connections in one go) and broker_disconnect. With --held, only
- * broker_history_memory (held.c): what holding G groups' histories costs.
+ * broker_history_memory (phases.c, bl_held): what holding G groups' histories costs.
  */
 #include "bench/broker/load.h"
 #include "common/env.h"

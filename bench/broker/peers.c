@@ -94,7 +94,7 @@ static void on_gateway(bl_load *b, int g, const cx_env *env)
     }
     case CX_ENV_GROUP_SEND: {
         if (env->ngroups == 1 && env->groups[0].len > 5 && !memcmp(env->groups[0].ptr, "hist-", 5)) {
-            b->held_seen++;   /* held.c */
+            b->held_seen++;   /* bl_held */
             break;
         }
         b->gsend_envelopes++;

@@ -73,19 +73,6 @@ static void hold_crowd(const char *tokens_file)
     }
 }
 
-/* POST /api/presence with body (JSON text); asserts the status, returns the answer (owned). */
-static json_t *ask(const char *method, const char *body, int status)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/api/%s", method);
-    json_t *reply = NULL;
-    int got = cx_api_post(stack, path, CX_TEST_API_KEY, body, &reply);
-    char *text = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
-    cr_assert_eq(got, status, "%s %s: HTTP %d %.300s", path, body, got, text ? text : "");
-    free(text);
-    return reply;
-}
-
 static void crowd_present(void)
 {
     for (int waited = 0;; waited += 200) {
@@ -114,7 +101,7 @@ static int walk(int limit, int per_page)
         if (*cursor)
             n += snprintf(body + n, sizeof body - (size_t) n, ", \"cursor\": \"%s\"", cursor);
         snprintf(body + n, sizeof body - (size_t) n, "}");
-        json_t *page = ask("presence", body, 200);
+        json_t *page = api_expect("presence", body, 200);
         pages++;
         cr_assert_eq(json_integer_value(json_object_get(page, "count")), CROWD, "count is every user, on every page");
         json_t *users = json_object_get(page, "users"), *next = json_object_get(page, "next");
@@ -156,7 +143,7 @@ Test(presence_pages, more_than_1000_present_users_come_in_pages_each_exactly_onc
 
     cr_assert_eq(walk(0, 1000), 2, "1,000 users a page by default");
     cr_assert_eq(walk(400, 400), 3);
-    json_t *stats = ask("presence_stats", "{\"group\": \"" GROUP "\"}", 200);
+    json_t *stats = api_expect("presence_stats", "{\"group\": \"" GROUP "\"}", 200);
     cx_assert_json_eq(stats, "{\"group\": \"" GROUP "\", \"users\": 1100, \"connections\": 1100, \"anonymous\": 0}");
     json_decref(stats);
 
@@ -203,15 +190,15 @@ Test(presence_pages, a_bad_limit_or_cursor_is_a_clear_400)
                           "{\"group\": \"" GROUP "\", \"cursor\": \"abc\"}", "{\"group\": \"" GROUP "\", \"cursor\": \"-5\"}",
                           "{\"group\": \"" GROUP "\", \"cursor\": 5}", "{\"group\": \"" GROUP "\", \"cursor\": \"99999999999999999999\"}" };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        json_t *reply = ask("presence", bad[i], 400);
+        json_t *reply = api_expect("presence", bad[i], 400);
         const char *code = json_string_value(json_object_get(json_object_get(reply, "error"), "code"));
         cr_assert_str_eq(code, "invalid_field", "%s", bad[i]);
         json_decref(reply);
     }
-    json_t *reply = ask("presence_stats", "{\"group\": \"" GROUP "\", \"limit\": 10}", 400);   /* counts only */
+    json_t *reply = api_expect("presence_stats", "{\"group\": \"" GROUP "\", \"limit\": 10}", 400);   /* counts only */
     cr_assert_str_eq(json_string_value(json_object_get(json_object_get(reply, "error"), "code")), "unknown_field");
     json_decref(reply);
-    reply = ask("presence", "{\"group\": \"" GROUP "\", \"limit\": 1, \"cursor\": null}", 200);   /* the first page */
+    reply = api_expect("presence", "{\"group\": \"" GROUP "\", \"limit\": 1, \"cursor\": null}", 200);   /* the first page */
     cr_assert_eq(json_array_size(json_object_get(reply, "users")), 1);
     cr_assert(json_is_null(json_object_get(reply, "next")), "alice alone: one page");
     json_decref(reply);

@@ -7,6 +7,10 @@
  * broker/recovery.c); the recover scenario reconnects its clients with
  * ?since= to have what they missed replayed. Same protocol as chat:
  * "chat" {"message"} goes to the whole room, the sender included.
+ *
+ * A copy of examples/chat/chat.c on purpose (duplicates lists it): the two
+ * figures compare the same consumer with and without the two history fields,
+ * and chat.c stays the README's first consumer, byte for byte.
  */
 #include <chanx/consumer.h>
 
