@@ -46,8 +46,8 @@ static json_t *subscribe(cx_communicator *c, const char *ref, const json_t *payl
     cx_topic_send(c, "room:lobby", ref, "subscribe", payload);
     json_t *m = cx_receive_json(c, WAIT);
     char *text = m ? json_dumps(m, JSON_COMPACT) : NULL;
-    cr_assert(m && strcmp(json_string_value(json_object_get(m, "action")), "subscribed") == 0, "got %s",
-              text ? text : "nothing");
+    cr_assert(m && strcmp(json_string_value(json_object_get(m, "action")), "subscribed") == 0, "got %s (%s)",
+              text ? text : "nothing", m ? "" : cx_communicator_close_reason(c));
     cr_assert_str_eq(json_string_value(json_object_get(m, "ref")), ref, "%s", text);
     cr_assert_str_eq(json_string_value(json_object_get(m, "topic")), "room:lobby", "%s", text);
     free(text);
