@@ -45,6 +45,8 @@ typedef struct {
     int no_auth_message;
     int source_ips;               /* bind to 127.0.0.1 .. 127.0.0.N */
     double settle;                /* idle: seconds to wait before reading memory */
+    int load_processes;           /* idle_scale: client processes sharing the connections */
+    const char *gateway_ports;    /* idle_scale: "P1,P2,...", gateways on the URL's host */
     pid_t pids[BENCH_MAX_PIDS];   /* idle: memory; echo, broadcast: CPU per op */
     char pid_names[BENCH_MAX_PIDS][32];   /* "gateway" from --pids gateway=123, else the pid */
     int npids;
@@ -141,8 +143,9 @@ const char *json_str(const char *text, size_t len, const char *key, size_t *vlen
 long json_int(const char *text, size_t len, const char *key, long def);
 int json_action_is(const char *text, size_t len, const char *action);
 
-/* proc.c: VmRSS in KiB and CPU seconds (user + system) of a process, -1 if gone. */
+/* proc.c: VmRSS and PSS in KiB and CPU seconds (user + system) of a process, -1 if gone. */
 long proc_rss_kib(pid_t pid);
+long proc_pss_kib(pid_t pid);
 double proc_cpu_seconds(pid_t pid);
 
 /* Scenarios: 0 when a result was printed, 1 on failure. */
@@ -151,6 +154,7 @@ int run_broadcast(const bench_opts *opts);
 int run_topics(const bench_opts *opts);
 int run_connect(const bench_opts *opts);
 int run_idle(const bench_opts *opts);
+int run_idle_scale(const bench_opts *opts);
 int run_publish(const bench_opts *opts);
 int run_recover(const bench_opts *opts);
 

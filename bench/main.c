@@ -37,7 +37,8 @@ static void on_signal(int sig)
 
 static void usage(FILE *out)
 {
-    fputs("usage: chanx-bench echo|work|broadcast|topics|connect|idle|publish|recover --url ws://HOST:PORT/PATH [options]\n"
+    fputs("usage: chanx-bench echo|work|broadcast|topics|connect|idle|idle_scale|publish|recover\n"
+          "                   --url ws://HOST:PORT/PATH [options]\n"
           "       chanx-bench broker [options]   the broker alone (chanx-bench-broker --help)\n"
           "\n"
           "  --token KEY          sent as 'Authorization: Token KEY'\n"
@@ -51,9 +52,11 @@ static void usage(FILE *out)
           "  --no-auth-message    the server sends no authentication message: open = 101\n"
           "  --pids [NAME=]PID,.. idle: resident memory of these; echo, broadcast: their CPU per op\n"
           "  --settle S           idle: seconds to wait before reading memory (default 2)\n"
-          "  --window CMD         echo, broadcast: runs 'CMD start' as the measured window opens and\n"
+          "  --window CMD         echo, broadcast, connect: runs 'CMD start' as the measured window opens and\n"
           "                       'CMD stop' as it closes (scripts/perf-ops counts instructions there)\n"
           "  --source-ips K       spread connections over 127.0.0.1..K (beyond ~28k)\n"
+          "  --load-processes L   idle_scale: client processes sharing the N connections (default 1)\n"
+          "  --gateway-ports P,.. idle_scale: gateways on the URL's host, load process j to the (j mod G)th\n"
           "  --label NAME         server name in the output (default: the URL)\n"
           "  --api URL, --api-key K  publish: chanx-api's http://HOST:PORT and key\n"
           "  --publisher CMD      publish: instead, a command that publishes each JSON line it reads\n"
@@ -72,6 +75,9 @@ static void usage(FILE *out)
           "             subscriptions per connection in --pids\n"
           "  connect    authenticated connections opened per second until N are open\n"
           "  idle       N idle connections; resident memory per connection of --pids\n"
+          "  idle_scale the same over several gateways from several processes (past the descriptor\n"
+          "             limit): VmRSS and PSS per connection of --pids and of the load, and the kernel's\n"
+          "             socket memory (/proc/slabinfo, /proc/meminfo)\n"
           "  publish    N members of a group, events published from outside, --senders in\n"
           "             flight; deliveries/s, p50/p99 from the publish call to the last member\n"
           "  broker     fake gateways and workers load the broker with envelopes directly:\n"
@@ -193,6 +199,7 @@ static int parse_args(bench_opts *o, int argc, char **argv)
         { "publisher", required_argument, 0, 'P' }, { "group", required_argument, 0, 'g' },
         { "action", required_argument, 0, 'x' },    { "scenario-name", required_argument, 0, 'N' },
         { "window", required_argument, 0, 'W' },    { "missed", required_argument, 0, 'M' },
+        { "load-processes", required_argument, 0, 'L' }, { "gateway-ports", required_argument, 0, 'G' },
         { 0, 0, 0, 0 }
     };
     int ch;
@@ -220,6 +227,8 @@ static int parse_args(bench_opts *o, int argc, char **argv)
         case 'N': scenario_name = optarg; break;
         case 'W': o->window = optarg; break;
         case 'M': o->missed = atoi(optarg); break;
+        case 'L': o->load_processes = atoi(optarg); break;
+        case 'G': o->gateway_ports = optarg; break;
         case 'h': usage(stdout); exit(0);
         default: return -1;
         }
@@ -229,8 +238,9 @@ static int parse_args(bench_opts *o, int argc, char **argv)
     o->scenario = argv[optind];
     if (scenario_name && (!strcmp(o->scenario, "publish") || !strcmp(o->scenario, "broadcast")))
         o->scenario = scenario_name;
-    if (o->connections < 1 || o->duration <= 0 || o->senders < 1 || o->concurrency < 1)
-        return fprintf(stderr, "chanx-bench: -n, --duration, --senders, --concurrency must be positive\n"), -1;
+    if (o->connections < 1 || o->duration <= 0 || o->senders < 1 || o->concurrency < 1 || o->load_processes < 1)
+        return fprintf(stderr, "chanx-bench: -n, --duration, --senders, --concurrency, --load-processes must be "
+                               "positive\n"), -1;
     if (o->senders > o->connections)
         o->senders = o->connections;
     if (!o->label)
@@ -266,7 +276,8 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "broker"))
         return exec_broker_load(argv + 1);
-    bench_opts o = { .connections = 10, .duration = 5, .senders = 1, .concurrency = 200, .settle = 2, .missed = 100 };
+    bench_opts o = { .connections = 10, .duration = 5, .senders = 1, .concurrency = 200, .settle = 2,
+                     .load_processes = 1, .missed = 100 };
     if (parse_args(&o, argc, argv)) {
         usage(stderr);
         free_opts(&o);
@@ -276,7 +287,7 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    raise_nofile(o.connections);
+    raise_nofile((o.connections + o.load_processes - 1) / o.load_processes);   /* idle_scale: a share each */
 
     int rc;
     if (!strcmp(o.scenario, "echo") || !strcmp(o.scenario, "work"))
@@ -291,6 +302,8 @@ int main(int argc, char **argv)
         rc = run_connect(&o);
     else if (!strcmp(o.scenario, "idle"))
         rc = run_idle(&o);
+    else if (!strcmp(o.scenario, "idle_scale"))
+        rc = run_idle_scale(&o);
     else if (!strncmp(o.scenario, "publish", 7))
         rc = run_publish(&o);
     else {

@@ -204,6 +204,27 @@ def broker_table(results):
     return out
 
 
+def idle_scale_table(results):
+    """chanx-bench idle_scale: KiB per idle connection of each process (its VmRSS growth over every
+    connection held, so the processes' figures add up), the kernel's share and the load's."""
+    rows = [r for r in results if r.get("scenario") == "idle_scale" and "error" not in r]
+    out = []
+    for r in rows:
+        procs = {k[len("kib_per_connection_"):]: v for k, v in r.items() if k.startswith("kib_per_connection_")}
+        print(f"\nidle_scale: {r.get('opened'):,} connections over {r.get('gateways')} gateways from "
+              f"{r.get('load_processes')} load processes (dropped {r.get('dropped')})")
+        print("| KiB per connection | " + " | ".join(procs) + " | servers | kernel (half of both ends) | total | "
+              "load processes |")
+        print("|---|" + "---:|" * (len(procs) + 4))
+        print(f"| VmRSS growth | " + " | ".join(fmt(v) for v in procs.values()) +
+              f" | {fmt(r.get('kib_per_connection'))} | {fmt(r.get('kernel_kib_per_connection'))} | "
+              f"{fmt(r.get('total_kib_per_connection'))} | {fmt(r.get('load_kib_per_connection'))} |")
+        out.append({"connections": r.get("opened"), "per_process": procs,
+                    **{k: r.get(k) for k in ("kib_per_connection", "pss_kib_per_connection", "kernel_kib_per_connection",
+                                             "total_kib_per_connection", "load_kib_per_connection")}})
+    return out
+
+
 def main():
     raw, out = sys.argv[1], sys.argv[2]
     results = []
@@ -241,12 +262,14 @@ def main():
     work_table(by, rows)
     curve = curve_table(by)
     broker = broker_table(results)
+    idle_scale = idle_scale_table(results)
     errors = [r for r in results if "error" in r]
     for r in errors:
         print(f"\n{r['scenario']} on {r['server']}: {r['error']}")
     with open(out, "w") as f:
         json.dump({"machine": machine(), "quick": os.environ.get("BENCH_QUICK") == "1",
                    "pinning": os.environ.get("BENCH_PIN_DESC"), "table": rows, "curve": curve, "broker": broker,
+                   "idle_scale": idle_scale,
                    "results": results}, f, indent=2)
     print(f"\nraw results: {out}")
     return 1 if errors else 0

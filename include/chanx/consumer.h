@@ -112,7 +112,7 @@
  *   camelize                     CHANX_CAMELIZE                      off
  *   log_ignored_actions          CHANX_LOG_IGNORED_ACTIONS ("ping,pong"): added to the consumer's list
  * With send_completion, the sender gets {"action":"complete","payload":null}
- * after each message it sent was handled, valid or not; every recipient of a
+ * after each message it sent was handled, valid or not (on a topic: see Topics); every recipient of a
  * group message gets {"action":"group_complete","payload":null} right after
  * it. With camelize, the keys of incoming messages are converted to
  * snake_case before validation (schemas and consumers use snake_case) and
@@ -176,7 +176,12 @@
  * points, as pydantic counts them, not bytes); a bad one is answered with a plain
  * {"action":"error","payload":[{"type","loc":["topic"],"msg"}]} (pydantic's shape, no input) and
  * nothing else happens. A frame on a topic that fails the topic's schema is answered on that
- * topic, with its ref, with the usual error list.
+ * topic, with its ref, with the usual error list. With send_completion, a frame a subscribed topic
+ * handled (valid or not) is followed by {"action":"complete","payload":null} on that topic, with
+ * its ref (Chanx's Topic.handle_json); subscribe, unsubscribe, topic errors and bad envelopes get
+ * no completion. On a topic's own route a refused subscription (unauthorized, unknown_topic, or a
+ * filled-in topic past 256 characters: the envelope's error) leaves the connection open, its
+ * frames answered not_subscribed, as Chanx's as_consumer() does.
  *
  * Inside a topic's callbacks, chanx_send_message and chanx_send_json go out on that topic
  * (stamped "version": 1, "topic", and the ref of the frame being handled, if any): replies need
@@ -408,7 +413,7 @@ struct chanx_topic {
      * sent any more to the client, but groups and other connections can be told). Optional. */
     void (*on_unsubscribe)(chanx_ctx *ctx);
     /* Each valid frame on the topic from a subscribed connection; replies go out on the topic with
-     * the frame's ref. CHANX_ERROR answers {"detail": "Failed to process message"} on the topic.
+     * the frame's ref. CHANX_ERROR answers {"detail": "Failed to process message for <action>"} on the topic.
      * Required. */
     int (*receive_message)(chanx_ctx *ctx, const chanx_msg *msg);
     /* Events published to the topic (chanx-api {"topic": "room:lobby", "event": ...}, Django's

@@ -9,9 +9,11 @@
 #include <chanx/testing.h>
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -209,6 +211,67 @@ Test(bench_smoke_publish, publish_counts_deliveries_for_passthrough_and_receive_
     r = bench_ok("publish_receive_event", "/ws/notifications/", extra);
     cr_assert_gt(num(r, "complete"), 0, "no handled event reached every member");
     json_decref(r);
+}
+
+/* ------------------------------------------------ chanx-bench idle_scale */
+/* Idle connections past one process's descriptor limit: several load processes, several gateways. */
+
+static void setup_scale(void) { stack = cx_stack_start(&(cx_stack_options) { .gateways = 2, .metrics = 1 }); }
+TestSuite(bench_smoke_scale, .init = setup_scale, .fini = teardown, .timeout = 90);
+
+static double authenticated(const char *gateway)
+{
+    char *text = cx_stack_metrics(stack, gateway);
+    double v = cx_metric_value(text, "chanx_gateway_authentications_total{class=\"token\",status=\"200\"}");
+    free(text);
+    return isnan(v) ? 0 : v;
+}
+
+Test(bench_smoke_scale, idle_scale_spreads_the_connections_and_reads_every_process_and_the_kernel)
+{
+    char pids[256], extra[600];
+    cr_assert_geq(stack_pids(pids, sizeof pids), 4, "gateways, broker and worker not found");
+    snprintf(extra, sizeof extra, "-n 12 --load-processes 3 --gateway-ports %d,%d --settle 0.2 --pids %s",
+             cx_stack_gateway_port(stack, 0), cx_stack_gateway_port(stack, 1), pids);
+    double g0 = authenticated("gateway0"), g1 = authenticated("gateway1");
+    json_t *r = bench_ok("idle_scale", "/ws/echo/", extra);
+    cr_assert_eq(num(r, "opened"), 12);
+    cr_assert_eq(num(r, "gateways"), 2);
+    cr_assert_eq(num(r, "load_processes"), 3);
+    /* load j to gateway j mod 2, 4 connections each: loads 0 and 2 to gateway0, load 1 to gateway1 */
+    cr_assert_eq(authenticated("gateway0") - g0, 8);
+    cr_assert_eq(authenticated("gateway1") - g1, 4);
+    const char *key;
+    json_t *v;
+    int processes = 0;
+    json_object_foreach(r, key, v)
+        processes += !strncmp(key, "pss_delta_kib_", 14);
+    cr_assert_geq(processes, 4, "not every --pids process was read");
+    num(r, "kib_per_connection");
+    num(r, "load_kib_per_connection");
+    /* the server's half of both loopback ends (printed with 3 decimals) */
+    cr_assert(fabs(num(r, "kernel_kib_per_connection") * 2 - num(r, "kernel_kib_per_connection_both_ends")) < 0.002);
+    num(r, "kernel_socket_caches_delta_kib");
+    num(r, "total_kib_per_connection");
+    json_decref(r);
+}
+
+Test(bench_smoke_scale, a_share_over_the_descriptor_limit_or_a_bad_port_is_refused_before_connecting)
+{
+    struct rlimit rl = { 512, 512 };   /* inherited by chanx-bench: its loads may hold 512 descriptors */
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    const char *token = cx_db_token(stack, cx_db_create_user(stack, "alice", 0));
+    double before = authenticated("gateway0");
+    int status;
+    json_t *r = bench("idle_scale", "/ws/echo/", token, "-n 1000 --load-processes 1", &status);
+    cr_assert_neq(status, 0);
+    cr_assert_null(r, "a result was printed for a run that could not hold its connections");
+    cr_assert(strstr(last_diagnostic, "use more --load-processes"), "not explained: '%s'", last_diagnostic);
+    r = bench("idle_scale", "/ws/echo/", token, "-n 4 --gateway-ports 80x", &status);
+    cr_assert_neq(status, 0);
+    cr_assert_null(r);
+    cr_assert(strstr(last_diagnostic, "bad --gateway-ports 80x"), "not explained: '%s'", last_diagnostic);
+    cr_assert_eq(authenticated("gateway0"), before, "a refused run still connected");
 }
 
 /* ------------------------------------------------ chanx-bench broker */
