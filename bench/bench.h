@@ -152,6 +152,7 @@ double proc_cpu_seconds(pid_t pid);
 int run_echo(const bench_opts *opts);
 int run_broadcast(const bench_opts *opts);
 int run_topics(const bench_opts *opts);
+int run_repin(const bench_opts *opts);   /* repin.c */
 int run_connect(const bench_opts *opts);
 int run_idle(const bench_opts *opts);
 int run_idle_scale(const bench_opts *opts);

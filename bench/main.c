@@ -78,6 +78,8 @@ static void usage(FILE *out)
           "  idle_scale the same over several gateways from several processes (past the descriptor\n"
           "             limit): VmRSS and PSS per connection of --pids and of the load, and the kernel's\n"
           "             socket memory (/proc/slabinfo, /proc/meminfo)\n"
+          "  repin      N + 1 connections to /ws/work/; the first crashes the worker process, the\n"
+          "             others ping at once: time until each is answered by its restarted consumer\n"
           "  publish    N members of a group, events published from outside, --senders in\n"
           "             flight; deliveries/s, p50/p99 from the publish call to the last member\n"
           "  broker     fake gateways and workers load the broker with envelopes directly:\n"
@@ -304,6 +306,8 @@ int main(int argc, char **argv)
         rc = run_idle(&o);
     else if (!strcmp(o.scenario, "idle_scale"))
         rc = run_idle_scale(&o);
+    else if (!strcmp(o.scenario, "repin"))
+        rc = run_repin(&o);
     else if (!strncmp(o.scenario, "publish", 7))
         rc = run_publish(&o);
     else {

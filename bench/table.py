@@ -47,6 +47,9 @@ FIGURES = [
     ("topics delivery p99 (ms)", "topics", "delivery_p99_ms", False, None, None),
     ("topics: bytes per connection for 10 subscriptions", "topics", "subscriptions_bytes_per_connection", False,
      None, None),
+    ("repin: innocent connections answered again after a crash, all (ms)", "repin", "all_repinned_ms",
+     False, None, None),
+    ("repin: p99 per connection (ms)", "repin", "repin_p99_ms", False, None, None),
     ("connect: opened/s", "connect", "connections_per_s", True, ("min", 2000), None),
     ("idle: KiB per connection", "idle", "kib_per_connection", False, ("max", 16.0), None),
 ]

@@ -78,8 +78,10 @@ static void on_event(cx_broker *self, const cx_env *env, zmq_msg_t *msg, cx_env 
         cx_env one = *env;
         one.target = CX_TARGET_CONNECTION;
         one.conn = conns[i]->id;
-        cx_broker_send_env(self, conns[i]->gateway, &one);
-        cx_broker_send_env(self, conns[i]->worker, &one);
+        if (conns[i]->gateway)
+            cx_broker_send_env(self, conns[i]->gateway, &one);
+        if (conns[i]->worker)   /* none while it is re-pinned (repin.c) or half rebuilt (rebuild.c) */
+            cx_broker_send_env(self, conns[i]->worker, &one);
     }
     result->gateways = count_gateways(conns, n);
     result->connections = (uint32_t) n;

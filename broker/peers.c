@@ -90,6 +90,7 @@ void cx_broker_on_hello(cx_broker *self, const char *id, size_t idlen, cx_broker
     }
     if (known && known->pid == env->pid && known->role == env->role) {
         known->supervisor = env->role == CX_ROLE_WORKER && (env->flags & CX_HELLO_SUPERVISOR);
+        known->repins = env->role == CX_ROLE_GATEWAY && (env->flags & CX_HELLO_REPINS);
         return;   /* the same process introducing itself again: keep its state */
     }
     if (known)
@@ -106,6 +107,7 @@ void cx_broker_on_hello(cx_broker *self, const char *id, size_t idlen, cx_broker
     snprintf(p->key, sizeof p->key, "%s", key ? key : "");
     p->pid = env->pid;
     p->supervisor = p->role == CX_ROLE_WORKER && (env->flags & CX_HELLO_SUPERVISOR);
+    p->repins = p->role == CX_ROLE_GATEWAY && (env->flags & CX_HELLO_REPINS);
     p->last_heard = cx_now_ms();
     if ((env->flags & CX_HELLO_READS_BATCH) && !(p->out = cx_batch_new())) {
         cx_broker_peer_free((void **) &p);

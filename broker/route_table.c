@@ -165,6 +165,14 @@ size_t cx_route_table_workers(const cx_route_table *self, cx_slice target, void 
     return n;
 }
 
+int cx_route_table_quarantined(const cx_route_table *self, cx_slice target)
+{
+    for (size_t i = 0; i < self->nrows; i++)
+        if (self->rows[i].quarantined && cx_slice_eq(target, self->rows[i].target))
+            return 1;
+    return 0;
+}
+
 size_t cx_route_table_size(const cx_route_table *self)
 {
     return self->nrows;

@@ -48,6 +48,8 @@ typedef struct cx_gateway {
     struct lws_context *lws;
     struct lws_vhost *vhost;
     cx_link *link;
+    cx_encoder *enc;          /* CONNECT, kept encoded per session for a REPIN (clients.c, upstream.c) */
+    cx_decoder *dec;          /* a kept CONNECT, read again on REPIN (upstream.c) */
     cx_auth *auth;
     cx_idmap *sessions;       /* conn id → session */
     cx_docs *docs;            /* /asyncapi.json and /playground/, rebuilt on ROUTES */

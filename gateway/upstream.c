@@ -233,6 +233,32 @@ static void on_group_send(cx_gateway *gw, const cx_env *env)
     }
 }
 
+/* The worker process serving s died (broker/repin.c): its consumer starts again on another, which
+ * joins its groups again (build_groups); the client notices nothing. The session leaves its groups
+ * now, as the broker did, and the CONNECT kept at admission goes again, flagged restarted. A REPIN
+ * is rare (a crash): decoding and encoding here keeps every connect down to one encoding. */
+static void on_repin(cx_gateway *gw, cx_session *s)
+{
+    while (s->ngroups > 0) {
+        char *group = strdup(s->groups[s->ngroups - 1]);   /* the session frees its own copy as it leaves */
+        if (!group)
+            break;
+        group_discard(gw, s, cx_slice_of(group));
+        free(group);
+    }
+    cx_env connect;
+    const char *data;
+    size_t len;
+    if (!s->connect_again || cx_decoder_decode(gw->dec, s->connect_again, s->connect_again_len, &connect) != 0
+        || connect.type != CX_ENV_CONNECT) {
+        cx_session_close(s, 1011, "worker lost");
+        return;
+    }
+    connect.flags |= CX_USER_RESTARTED;
+    if (cx_encoder_encode(gw->enc, &connect, &data, &len) != 0 || cx_link_send_raw(gw->link, data, len) != 0)
+        cx_session_close(s, 1011, "worker lost");
+}
+
 /* --------------------------------------------------------------- dispatch */
 
 static void dispatch(cx_gateway *gw, const cx_env *env)
@@ -273,6 +299,9 @@ static void dispatch(cx_gateway *gw, const cx_env *env)
         break;
     case CX_ENV_RECOVERY:
         on_recovery(gw, s, env);
+        break;
+    case CX_ENV_REPIN:
+        on_repin(gw, s);
         break;
     default:
         break;

@@ -48,6 +48,7 @@ typedef enum {
     CX_ENV_RECOVERY,        /* broker → gateway: a join to a group with history: its epoch, seq, recovered */
     CX_ENV_PRESENCE,        /* api|worker → broker: who is in a group (the answer: PRESENCE_RESULT) */
     CX_ENV_PRESENCE_RESULT, /* broker → api|worker: the users present, a JSON text */
+    CX_ENV_REPIN,           /* broker → gateway: the connection's worker process died; send its CONNECT again */
     CX_ENV_TYPE_MAX
 } cx_env_type;
 
@@ -73,6 +74,9 @@ typedef enum { CX_TARGET_GROUPS = 1, CX_TARGET_USER = 2, CX_TARGET_CONNECTION = 
  * after has_permission, DRF's order (check_permissions before get_object). */
 #define CX_USER_OBJECT_NOT_FOUND 0x40u  /* the queryset found no row: 404 */
 #define CX_USER_OBJECT_DENIED    0x80u  /* object_permission found no row: 403 */
+/* The gateway's CONNECT again, after REPIN: the consumer starts again on another worker process, without
+ * a second authentication message (chanx_restarted) */
+#define CX_USER_RESTARTED        0x100u
 
 /* WORKER_EXIT flags */
 #define CX_WORKER_EXIT_QUARANTINED 0x01u  /* the crashed consumer's plugin is quarantined from now on */
@@ -84,6 +88,7 @@ typedef enum { CX_TARGET_GROUPS = 1, CX_TARGET_USER = 2, CX_TARGET_CONNECTION = 
 /* HELLO flags (appended field) */
 #define CX_HELLO_SUPERVISOR      0x01u  /* a worker supervisor: serves no connection, reports its children's exits */
 #define CX_HELLO_READS_BATCH     0x02u  /* the peer reads batches (proto/batch.h) */
+#define CX_HELLO_REPINS          0x04u  /* a gateway that answers REPIN (an older one's connections close instead) */
 
 /* GROUP_SEND flags */
 #define CX_GROUP_EXCLUDE_CURRENT 0x01u  /* the sending connection does not get it */

@@ -32,6 +32,7 @@ struct chanx_ctx {
     char message_id[16];    /* short id of the message being handled, for logs */
     int closed;
     uint32_t object_verdict; /* CX_USER_OBJECT_* from CONNECT: applied after has_permission */
+    int restarted;          /* CONNECT again after its worker process died (CX_USER_RESTARTED): chanx_restarted */
     int ending;             /* disconnect has begun: no new timers */
     uint64_t *timers;       /* ids of this connection's live timers (timer_api.c) */
     size_t ntimers, timers_cap;

@@ -153,7 +153,7 @@
  *     worker is visible to plugins.
  * Level history: 1, the first release (chanx_register_consumer, no size);
  * 2, descriptors registered with their size (chanx_register_consumer_sized);
- * 3, topics (.topics, chanx_topic, chanx_topic_*, chanx_ref).
+ * 3, topics (.topics, chanx_topic, chanx_topic_*, chanx_ref), chanx_restarted.
  *
  * Topics (Chanx 2.10's Topic, docs/user-guide/topics.rst and chanx/core/topic.py in
  * huynguyengl99/chanx): one connection serves many subscribable streams, each with its own
@@ -462,6 +462,13 @@ const chanx_user *chanx_user_of(const chanx_ctx *ctx);
  * query parameters, the session and JWT cookies and the Authorization header before CONNECT
  * (docs/security.md). */
 const char *chanx_auth_class(const chanx_ctx *ctx);
+/* 1 when this consumer took over a connection whose consumer died with its worker process (another
+ * plugin's crash, docs/consumers.md "When a consumer crashes"), 0 for a fresh connection. A restarted
+ * consumer runs has_permission, build_groups and post_authentication again, but its client, already
+ * told once, gets no second authentication message; what the old consumer kept in its state is gone, so
+ * post_authentication may use this to send the client what it needs to resync. Any thread of the
+ * connection's callbacks; the context's, like every accessor here. Since API 3. */
+int chanx_restarted(const chanx_ctx *ctx);
 const json_t *chanx_obj(const chanx_ctx *ctx);           /* the queryset's row, or NULL */
 const char *chanx_consumer_name(const chanx_ctx *ctx);   /* "plugin.consumer" */
 uint64_t chanx_connection_id(const chanx_ctx *ctx);     /* unique per gateway process, below 2^63; "conn" in logs */

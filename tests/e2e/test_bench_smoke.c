@@ -125,6 +125,31 @@ Test(bench_smoke, broadcast_reaches_every_member)
     json_decref(r);
 }
 
+/* The repin scenario against the benchmark's own work plugin (its crash action): every innocent
+ * connection is answered again after the crash, none is lost. */
+static void setup_work(void)
+{
+    static char work[600];
+    const char *bin = getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build";
+    snprintf(work, sizeof work, "%s/bench/plugins/work.so", bin);
+    static const char *files[2];
+    files[0] = work;
+    stack = cx_stack_start(&(cx_stack_options) { .plugin_files = files });
+}
+TestSuite(bench_smoke_repin, .init = setup_work, .fini = teardown, .timeout = 90);
+
+Test(bench_smoke_repin, repin_answers_every_innocent_connection_again_after_the_crash)
+{
+    json_t *r = bench_ok("repin", "/ws/work/", "-n 5");
+    cr_assert_eq(num(r, "opened"), 6);
+    cr_assert_eq(num(r, "innocent_connections"), 5);
+    cr_assert_eq(num(r, "answered"), 5);
+    cr_assert_eq(num(r, "lost"), 0);
+    cr_assert_gt(num(r, "all_repinned_ms"), 0);
+    cr_assert_geq(num(r, "all_repinned_ms"), num(r, "repin_p50_ms"));
+    json_decref(r);
+}
+
 Test(bench_smoke, connect_opens_every_connection)
 {
     json_t *r = bench_ok("connect", "/ws/echo/", "-n 20 --duration 20 --concurrency 5");
