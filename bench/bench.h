@@ -6,7 +6,7 @@
  * (loop.c) with its own small WebSocket client (ws.c): no interpreter and no
  * allocation on the hot path, so the load generator costs the machine as
  * little as possible and the figures describe the server. A scenario
- * (echo.c, broadcast.c, storm.c, recover.c) is a set of callbacks the loop calls when a
+ * (echo.c, broadcast.c, storm.c, reconnect_storm.c) is a set of callbacks the loop calls when a
  * connection becomes usable, receives a text message or closes; scenarios
  * keep per-connection state in the fields the connection reserves for them.
  *
@@ -39,7 +39,7 @@ typedef struct {
     int connections;
     double duration;              /* seconds of measurement (connect: the cap) */
     int senders;                  /* broadcast */
-    int missed;                   /* recover: pushes each client misses */
+    int missed;                   /* reconnect_storm: pushes each client misses */
     int idle;                     /* echo: extra connections held open and silent meanwhile */
     int concurrency;              /* handshakes in flight at once */
     int no_auth_message;
@@ -136,6 +136,8 @@ size_t ws_write_frame(unsigned char *out, int opcode, const void *payload, size_
 /* ------------------------------------------------------------------ misc */
 
 uint64_t now_ns(void);
+/* 1 once SIGINT or SIGTERM arrived (main.c): loops end early. */
+int bench_interrupted(void);
 /* The string value of "key" in a JSON object text (no unescaping: the
  * values scanned here are plain), or NULL; *vlen gets its length. */
 const char *json_str(const char *text, size_t len, const char *key, size_t *vlen);
@@ -158,6 +160,7 @@ int run_idle(const bench_opts *opts);
 int run_idle_scale(const bench_opts *opts);
 int run_publish(const bench_opts *opts);
 int run_recover(const bench_opts *opts);
+int run_reconnect_storm(const bench_opts *opts);
 
 /* Output: one JSON line (machine) and one "# ..." line (human) per result.
  * report_begin starts the JSON object with the fields common to all. */

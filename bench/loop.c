@@ -32,7 +32,6 @@
 #define MAX_EVENTS 256
 #define RXBUF (256 * 1024)
 
-int bench_interrupted(void);
 
 struct loop {
     const bench_opts *opts;

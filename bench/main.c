@@ -37,7 +37,7 @@ static void on_signal(int sig)
 
 static void usage(FILE *out)
 {
-    fputs("usage: chanx-bench echo|work|broadcast|topics|connect|idle|idle_scale|publish|recover\n"
+    fputs("usage: chanx-bench echo|work|broadcast|topics|connect|idle|idle_scale|publish|recover|reconnect_storm\n"
           "                   --url ws://HOST:PORT/PATH [options]\n"
           "       chanx-bench broker [options]   the broker alone (chanx-bench-broker --help)\n"
           "\n"
@@ -46,12 +46,13 @@ static void usage(FILE *out)
           "  -n N                 connections (default 10)\n"
           "  --duration S         seconds of measurement; connect: the time cap (default 5)\n"
           "  --senders K          broadcast: connections that send (default 1)\n"
-          "  --missed M           recover: pushes each of the -n clients misses, then recovers (default 100)\n"
+          "  --missed M           reconnect_storm: pushes each of the -n clients misses, then recovers (default 100)\n"
           "  --idle M             echo: also hold M silent connections (reported as echo_busy)\n"
           "  --concurrency C      handshakes in flight at once (default 200)\n"
           "  --no-auth-message    the server sends no authentication message: open = 101\n"
           "  --pids [NAME=]PID,.. idle: resident memory of these; echo, broadcast: their CPU per op\n"
-          "  --settle S           idle: seconds to wait before reading memory (default 2)\n"
+          "  --settle S           idle: seconds to wait before reading memory (default 2);\n"
+          "                       recover: seconds between crashes\n"
           "  --window CMD         echo, broadcast, connect: runs 'CMD start' as the measured window opens and\n"
           "                       'CMD stop' as it closes (scripts/perf-ops counts instructions there)\n"
           "  --source-ips K       spread connections over 127.0.0.1..K (beyond ~28k)\n"
@@ -82,6 +83,12 @@ static void usage(FILE *out)
           "             others ping at once: time until each is answered by its restarted consumer\n"
           "  publish    N members of a group, events published from outside, --senders in\n"
           "             flight; deliveries/s, p50/p99 from the publish call to the last member\n"
+          "  recover    -n crashes of a consumer that crashes on demand (path /ws/crash/, the\n"
+          "             worker with CHANX_CRASH_QUARANTINE=0), --settle S apart (use 11: a process\n"
+          "             dying within 10 s of its start is restarted with backoff); p50/p99 from\n"
+          "             the crash until a new connection is answered again\n"
+          "  reconnect_storm  a sender pushes --missed M to a room keeping a history (/ws/chat_kept/<room>/),\n"
+          "             then N clients come back at once with ?since=: time until each has them all\n"
           "  broker     fake gateways and workers load the broker with envelopes directly:\n"
           "             routed envelopes/s, fan-out, memory per connection and membership\n"
           "\n"
@@ -296,8 +303,8 @@ int main(int argc, char **argv)
         rc = run_echo(&o);
     else if (!strncmp(o.scenario, "broadcast", 9))
         rc = run_broadcast(&o);
-    else if (!strcmp(o.scenario, "recover"))
-        rc = run_recover(&o);
+    else if (!strcmp(o.scenario, "reconnect_storm"))
+        rc = run_reconnect_storm(&o);
     else if (!strcmp(o.scenario, "topics"))
         rc = run_topics(&o);
     else if (!strcmp(o.scenario, "connect"))
@@ -310,6 +317,8 @@ int main(int argc, char **argv)
         rc = run_repin(&o);
     else if (!strncmp(o.scenario, "publish", 7))
         rc = run_publish(&o);
+    else if (!strcmp(o.scenario, "recover"))
+        rc = run_recover(&o);
     else {
         fprintf(stderr, "chanx-bench: unknown scenario '%s'\n", o.scenario);
         rc = 2;

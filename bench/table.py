@@ -34,9 +34,12 @@ FIGURES = [
     ("broadcast deliveries/s, room keeping a history of 100", "broadcast_history", "deliveries_per_s", True,
      ("broadcast_ratio", 0.9), None),
     ("broadcast p99 every member (ms), history kept", "broadcast_history", "all_members_p99_ms", False, None, None),
-    ("recover: ms until every client has its missed pushes", "recover", "all_recovered_ms", False, None, None),
-    ("recover: clients short of a push or wrong (0 expected)", "recover", "lost_clients", False, None, None),
-    ("recover: broker CPU us per replayed push", "recover", "cpu_us_per_op_broker", False, None, None),
+    ("reconnect storm: ms until every client has its missed pushes", "reconnect_storm", "all_recovered_ms", False,
+     None, None),
+    ("reconnect storm: clients short of a push or wrong (0 expected)", "reconnect_storm", "lost_clients", False,
+     None, None),
+    ("reconnect storm: broker CPU us per replayed push", "reconnect_storm", "cpu_us_per_op_broker", False, None,
+     None),
     ("publish deliveries/s, passthrough (django: group_send)", "publish", "deliveries_per_s", True,
      ("broadcast_ratio", 0.8), ("django_ratio", 20)),
     ("publish p99 API call to every member (ms)", "publish", "all_members_p99_ms", False, None, None),
@@ -52,6 +55,10 @@ FIGURES = [
     ("repin: p99 per connection (ms)", "repin", "repin_p99_ms", False, None, None),
     ("connect: opened/s", "connect", "connections_per_s", True, ("min", 2000), None),
     ("idle: KiB per connection", "idle", "kib_per_connection", False, ("max", 16.0), None),
+    ("recover: a crash until its route is served again, p50 (ms)", "recover", "served_again_p50_ms", False,
+     None, None),
+    ("recover: a crash until its route is served again, p99 (ms)", "recover", "served_again_p99_ms", False,
+     None, None),
 ]
 SERVERS = ["chanx", "bare", "django"]
 

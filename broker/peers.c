@@ -15,6 +15,7 @@
  */
 #include "broker/broker_internal.h"
 #include "broker/bans.h"
+#include "broker/metrics.h"
 #include "common/link.h"
 #include "common/log.h"
 #include "proto/envelope.h"
@@ -181,6 +182,7 @@ void cx_broker_publish_routes(cx_broker *self)
     cx_env env;
     size_t n;
     cx_route_table_envelope(self->routes, &env);
+    cx_route_table_each_plugin(self->routes, cx_broker_metrics_quarantine);   /* what a table change says */
     cx_broker_peer **all = peers_snapshot(self, &n);
     for (size_t i = 0; i < n; i++)
         if (all[i]->role == CX_ROLE_GATEWAY || all[i]->role == CX_ROLE_API)   /* the API checks events against it */

@@ -30,6 +30,9 @@ int cx_route_table_quarantined(const cx_route_table *self, cx_slice target);
 size_t cx_route_table_workers(const cx_route_table *self, cx_slice target, void **out, size_t max);
 /* Fills a ROUTES envelope; its rows point into the table and stay valid until the table changes. */
 void cx_route_table_envelope(cx_route_table *self, cx_env *env);
+/* Calls fn once per plugin ("plugin" of "plugin.consumer") with rows in the table: quarantined 1 when
+ * its rows are marked quarantined (cx_route_table_quarantine, until a worker registers them again). */
+void cx_route_table_each_plugin(const cx_route_table *self, void (*fn)(const char *plugin, int quarantined));
 /* Rows of the table (routes, with or without a live worker). */
 size_t cx_route_table_size(const cx_route_table *self);
 

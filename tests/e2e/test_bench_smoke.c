@@ -7,6 +7,7 @@
  * token is reported as such instead of as a figure.
  */
 #include <chanx/testing.h>
+#include "tests/kit/deploy_helpers.h"
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <math.h>
@@ -409,4 +410,32 @@ Test(bench_smoke_broker, a_load_without_the_keys_is_refused_not_measured)
     cr_assert_eq(n, 0, "a result was printed for a broker that admitted no peer");
     cr_assert(strstr(last_diagnostic, "no route from the broker"), "the refusal is not explained: '%s'",
               last_diagnostic);
+}
+
+/* recover: a consumer that crashes on demand (bench's crash.so), beside the examples, with quarantine
+ * off as scripts/bench runs it: each crash closes its client with 1011 and the time until the route is
+ * served again is reported. */
+static void setup_recover(void)
+{
+    static char crash[600];
+    snprintf(crash, sizeof crash, "%s/bench/plugins/crash.so", cx_test_bin());
+    static const char *files[] = { crash, NULL };
+    static const char *env[] = { "CHANX_CRASH_QUARANTINE=0", NULL };
+    stack = cx_stack_start(&(cx_stack_options) { .plugin_files = files, .env = env });
+}
+TestSuite(bench_smoke_recover, .init = setup_recover, .fini = teardown, .timeout = 90);
+
+Test(bench_smoke_recover, recover_times_a_crash_until_the_route_is_served_again)
+{
+    int64_t alice = cx_db_create_user(stack, "alice", 0);
+    int status;
+    json_t *r = bench("recover", "/ws/crash/", cx_db_token(stack, alice), "-n 2 --settle 0", &status);
+    cr_assert_eq(status, 0, "chanx-bench recover failed: %s", last_diagnostic);
+    cr_assert_not_null(r, "no result");
+    cr_assert_str_eq(json_string_value(json_object_get(r, "scenario")), "recover");
+    cr_assert_eq(num(r, "crashes"), 2);
+    cr_assert_gt(num(r, "served_again_p50_ms"), 0);
+    cr_assert_geq(num(r, "served_again_p99_ms"), num(r, "served_again_p50_ms"));
+    cr_assert_gt(num(r, "crash_closed_p50_ms"), 0);
+    json_decref(r);
 }
