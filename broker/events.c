@@ -4,8 +4,12 @@
  * An API peer sends EVENT (to groups, a user or a connection) and
  * CLOSE_TARGET, and gets one RESULT back saying how many gateways and
  * connections it reached. Groups: one envelope to each gateway and each
- * worker holding members; a user or a connection: one EVENT per connection,
- * to its gateway and its worker, in the order the publisher sent them.
+ * worker holding members (on groups that keep a history, the gateways' copy
+ * is stamped with each group's seq and held, exactly as a consumer's group
+ * send: recovery.c); a user or a connection: one EVENT per connection, to
+ * its gateway and its worker, in the order the publisher sent them. Those
+ * are never held: a replay to a group's joiners would hand one user's event
+ * to others.
  * A connection being re-pinned (repin.c) has no worker for a moment: what
  * its consumer's receive_event should get waits with its client's messages
  * and reaches the new consumer after its start.
@@ -18,12 +22,17 @@
 /* The connections an EVENT or CLOSE_TARGET names by user or connection id (out has room for max). */
 static size_t target_conns(cx_broker *self, const cx_env *env, cx_broker_conn **out, size_t max)
 {
-    if (env->target == CX_TARGET_USER)
-        return cx_users_connections(self->users, env->user_id, (void **) out, max);
-    cx_broker_conn *c = env->target == CX_TARGET_CONNECTION ? cx_idmap_get(self->conns, env->conn) : NULL;
-    if (c)
-        out[0] = c;
-    return c ? 1 : 0;
+    size_t n = 0;
+    if (env->target == CX_TARGET_USER) {
+        n = cx_users_connections(self->users, env->user_id, (void **) out, max);
+    } else if (env->target == CX_TARGET_CONNECTION && (out[0] = cx_idmap_get(self->conns, env->conn))) {
+        n = 1;
+    }
+    size_t live = 0;   /* a lost peer's connections, ending (endings.c), are not reached */
+    for (size_t i = 0; i < n; i++)
+        if (!cx_broker_conn_ending(out[i]))
+            out[live++] = out[i];
+    return live;
 }
 
 static uint32_t count_gateways(cx_broker_conn **conns, size_t n)
@@ -48,6 +57,12 @@ static void hold_event(cx_broker *self, cx_broker_conn *c, const cx_env *one)
     zmq_msg_close(&m);
 }
 
+static void count_peer(void *peer, void *arg)
+{
+    (void) peer;
+    (*(uint32_t *) arg)++;
+}
+
 /* Groups: one envelope to each gateway holding members (passthrough happens there) and one to each
  * worker holding members (receive_event happens there), as GROUP_SEND costs. A user or a connection:
  * one EVENT per connection, to its gateway and its worker, in the order the publisher sent them. */
@@ -60,8 +75,14 @@ static void on_event(cx_broker *self, const cx_env *env, zmq_msg_t *msg, cx_env 
             if (!(names[n] = cx_slice_dup(env->groups[n])))
                 break;
         cx_broker_fanout gateways = { self, msg, 0 }, workers = { self, msg, 0 };
-        cx_groups_gateways(self->groups, (const char *const *) names, n, cx_broker_fanout_forward, &gateways);
-        cx_groups_gateways(self->worker_groups, (const char *const *) names, n, cx_broker_fanout_forward, &workers);
+        if (cx_broker_any_held(self, names, n)) {   /* held and stamped as a group send is (recovery.c) */
+            cx_broker_send_held(self, env);
+            cx_groups_gateways(self->groups, (const char *const *) names, n, count_peer, &gateways.peers);
+        } else {
+            cx_groups_gateways(self->groups, (const char *const *) names, n, cx_broker_fanout_forward, &gateways);
+            cx_groups_gateways(self->worker_groups, (const char *const *) names, n, cx_broker_fanout_forward,
+                               &workers);
+        }
         result->gateways = gateways.peers;
         result->connections = (uint32_t) cx_groups_reach(self->groups, (const char *const *) names, n);
         if (cx_broker_repin_waiting(self))   /* members whose consumer restarts get theirs after it (repin.c) */

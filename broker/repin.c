@@ -252,7 +252,7 @@ static void for_each_waiting(cx_broker *self, void (*fn)(cx_broker *, cx_broker_
         cx_broker_conn *c = cx_idmap_get(self->conns, l.ids[i]);
         if (!r)
             continue;
-        if (!c || !c->gateway)   /* its gateway went, or the client left: nothing to re-pin */
+        if (!c || !c->gateway || cx_broker_conn_ending(c))   /* its gateway went, or the client left: nothing to re-pin */
             cx_broker_repin_drop(self, l.ids[i]);
         else
             fn(self, c, r, now);
@@ -300,7 +300,7 @@ static int in_stale_group(const cx_broker_conn *c, const cx_env *env)
 {
     for (size_t i = 0; i < c->nstale; i++)
         for (uint32_t g = 0; g < env->ngroups; g++)
-            if (cx_slice_eq(env->groups[g], c->stale_groups[i]))
+            if (cx_slice_eq(env->groups[g], cx_group_name(c->stale[i].at_gateway)))
                 return 1;
     return 0;
 }

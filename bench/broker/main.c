@@ -6,7 +6,7 @@
  *   chanx-bench-broker [--broker ENDPOINT] [--pid BROKER_PID] [-n CONNECTIONS]
  *                      [--groups-per-connection M] [--room-size R] [--gateways K]
  *                      [--workers W] [--window N] [--duration S] [--steps N]
- *                      [--fanout 1,10,100,...] [--label NAME] [--history N]
+ *                      [--fanout 1,10,100,...] [--label NAME] [--history N] [--held G,M,B]
  *
  * Design: main.c runs the phases of phases.c in order and turns what the
  * broker's /proc says around each into figures: its CPU per envelope (the
@@ -21,8 +21,9 @@
  * each, a short round-trip run shows whether what the broker holds slows
  * what it routes (broker_held). Then the full runs: broker_route (client
  * message to its worker and the reply back), broker_fanout per group size,
- * broker_connect, broker_join, broker_gateway_lost (one gateway's link cut: the broker's pause
- * while it ends that gateway's connections in one go) and broker_disconnect.
+ * broker_connect, broker_join, broker_gateway_lost (one gateway's link cut: the broker's CPU to end
+ * that gateway's connections, in slices between other work) and broker_disconnect. With --held, only
+ * broker_history_memory (phases.c, bl_held): what holding G groups' histories costs.
  */
 #include "bench/broker/load.h"
 #include "common/env.h"
@@ -283,8 +284,8 @@ static int fanout(bl_load *b, int f, double duration)
     return 0;
 }
 
-/* A gateway dies holding a quarter of the connections (K = 4): what its removal costs the broker, in
- * one go on its one thread, is how long everything else waits. */
+/* A gateway dies holding a quarter of the connections (K = 4): what its removal costs the broker. It
+ * ends them in slices between other work (broker/endings.c): the CPU here is their sum, not a pause. */
 static int lose_gateway(bl_load *b)
 {
     int g = b->ngateways - 1;
@@ -312,10 +313,44 @@ static int lose_gateway(bl_load *b)
         num("broker_cpu_us_per_connection", gone ? cpu_ms * 1e3 / (double) gone : 0);
     }
     end("gateway lost with %llu connections (%llu memberships): noticed after %.0f ms (heartbeat timeout), its "
-        "connections' DISCONNECT 1006 reached the workers in one burst (%.1f ms); broker CPU %.1f ms in all (%.2f us "
-        "per connection), spent in one go: the pause everything else waits through", (unsigned long long) gone,
+        "connections' DISCONNECT 1006 reached the workers over %.1f ms; broker CPU %.1f ms in all (%.2f us "
+        "per connection), in slices of about 2 ms between other work (the broker's log line \"lost peer's "
+        "connections ended\" gives the longest)", (unsigned long long) gone,
         (unsigned long long) memberships, (double) (b->gone_first_ns - s0.wall_ns) / 1e6, stall_ms, cpu_ms,
         gone ? cpu_ms * 1e3 / (double) gone : 0);
+    return 0;
+}
+
+/* --held G,M,B alone: the broker's memory per held message, and per G groups of M messages of B bytes
+ * (issue 25: 1,000 topics of 100 messages of 200 bytes), with its CPU per held group send. */
+static int held(bl_load *b)
+{
+    double secs;
+    if (bl_connect(b, b->connections, &secs) != 0)
+        return -1;
+    usleep(200000);
+    uint64_t sends = 0;
+    snap s0 = take(b);
+    if (bl_held(b, &sends) != 0)
+        return -1;
+    usleep(200000);   /* the broker's last allocations are in before its memory is read */
+    snap s1 = take(b);
+    s1.rss_kib = rss_kib(b->broker_pid);
+    double bytes = (double) (s1.rss_kib - s0.rss_kib) * 1024.0, per = sends ? bytes / (double) sends : 0;
+    begin("broker_history_memory", b);
+    integer("groups", (long long) b->held_groups);
+    integer("messages_per_group", b->held_messages);
+    integer("message_bytes", b->held_bytes);
+    integer("held_messages", (long long) sends);
+    cpu(b, &s0, &s1, sends, sends, sends);
+    if (b->broker_pid) {
+        num("broker_bytes_per_held_message", per);
+        num("broker_mb", bytes / 1e6);
+    }
+    end("history: %llu groups x %u messages of %u bytes held: broker resident memory grew %.1f MB, %.0f bytes per "
+        "held message; %.2f us of broker CPU per held group send", (unsigned long long) b->held_groups,
+        b->held_messages, b->held_bytes, bytes / 1e6, per,
+        sends ? (double) (s1.broker_cpu_ns - s0.broker_cpu_ns) / 1e3 / (double) sends : 0);
     return 0;
 }
 
@@ -324,6 +359,8 @@ static int run(bl_load *b)
     total conn = { 0 }, join = { 0 };
     double secs;
     usleep(300000);   /* the introductions settle */
+    if (b->held_groups)
+        return held(b);
     snap start = take(b);
     for (int step = 1; step <= b->steps; step++) {
         uint64_t from = b->announced, upto = b->connections * (uint64_t) step / (uint64_t) b->steps;
@@ -387,6 +424,8 @@ static void usage(FILE *out)
           "  --fanout LIST            group sizes of the fan-out runs (default 1,10,100,1000,10000)\n"
           "  --label NAME             server name in the output (default chanx)\n"
           "  --history N              every group keeps a history of N messages (default 0: none)\n"
+          "  --held G,M,B             only: G groups keeping M messages each, filled with messages of B bytes\n"
+          "                           (40..4096): the broker's memory per held message (broker_history_memory)\n"
           "CURVE: with CHANX_CURVE_DIR set, the peers use its gateway and worker keys (chanx-admin keygen).\n"
           "Results: broker_held (per step), broker_connect, broker_join, broker_route, broker_fanout (per\n"
           "size), broker_gateway_lost, broker_disconnect; one JSON line each and a '# ' line for people.\n", out);
@@ -425,6 +464,7 @@ int main(int argc, char **argv)
         { "window", required_argument, 0, 'W' }, { "duration", required_argument, 0, 'd' },
         { "steps", required_argument, 0, 's' }, { "fanout", required_argument, 0, 'f' },
         { "label", required_argument, 0, 'l' }, { "history", required_argument, 0, 'H' },
+        { "held", required_argument, 0, 'M' },
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
     };
     int ch;
@@ -448,6 +488,17 @@ int main(int argc, char **argv)
             break;
         case 'l': label = optarg; break;
         case 'H': b.history = (uint32_t) strtoul(optarg, NULL, 10); break;
+        case 'M': {
+            unsigned long long g;
+            unsigned m, bytes;
+            if (sscanf(optarg, "%llu,%u,%u", &g, &m, &bytes) != 3 || !g || !m || bytes < 40 || bytes > 4096) {
+                fprintf(stderr, "chanx-bench-broker: --held G,M,B: groups, messages each, bytes (40..4096): %s\n",
+                        optarg);
+                return 2;
+            }
+            b.held_groups = g, b.held_messages = m, b.held_bytes = bytes;
+            break;
+        }
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
