@@ -21,7 +21,8 @@
  * those that cannot be (a gateway built before REPIN) are closed with 1011
  * "worker lost", as for any dead worker (cx_broker_peer_remove). When the crash made the supervisor
  * quarantine the plugin (workers/quarantine.h), its routes are published as
- * quarantined, so gateways answer 503 saying so rather than a bare 503.
+ * quarantined, so gateways answer 503 saying so rather than a bare 503. A
+ * plugin quarantined while loading never had routes: the gauge says it.
  */
 #include "broker/broker_internal.h"
 #include "broker/metrics.h"
