@@ -6,7 +6,7 @@
  * (loop.c) with its own small WebSocket client (ws.c): no interpreter and no
  * allocation on the hot path, so the load generator costs the machine as
  * little as possible and the figures describe the server. A scenario
- * (echo.c, broadcast.c, storm.c) is a set of callbacks the loop calls when a
+ * (echo.c, broadcast.c, storm.c, reconnect_storm.c) is a set of callbacks the loop calls when a
  * connection becomes usable, receives a text message or closes; scenarios
  * keep per-connection state in the fields the connection reserves for them.
  *
@@ -39,6 +39,7 @@ typedef struct {
     int connections;
     double duration;              /* seconds of measurement (connect: the cap) */
     int senders;                  /* broadcast */
+    int missed;                   /* reconnect_storm: pushes each client misses */
     int idle;                     /* echo: extra connections held open and silent meanwhile */
     int concurrency;              /* handshakes in flight at once */
     int no_auth_message;
@@ -88,6 +89,8 @@ typedef struct {
     void (*on_open)(loop_t *loop, conn_t *c, void *arg);
     void (*on_message)(loop_t *loop, conn_t *c, const char *text, size_t len, void *arg);
     void (*on_close)(loop_t *loop, conn_t *c, void *arg);
+    /* A message before the authentication one (a join's recovery frame and replay); NULL: dropped. */
+    void (*on_early_message)(loop_t *loop, conn_t *c, const char *text, size_t len, void *arg);
 } loop_handlers;
 
 typedef struct {
@@ -157,6 +160,7 @@ int run_idle(const bench_opts *opts);
 int run_idle_scale(const bench_opts *opts);
 int run_publish(const bench_opts *opts);
 int run_recover(const bench_opts *opts);
+int run_reconnect_storm(const bench_opts *opts);
 
 /* Output: one JSON line (machine) and one "# ..." line (human) per result.
  * report_begin starts the JSON object with the fields common to all. */

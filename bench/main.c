@@ -37,7 +37,7 @@ static void on_signal(int sig)
 
 static void usage(FILE *out)
 {
-    fputs("usage: chanx-bench echo|work|broadcast|topics|connect|idle|idle_scale|publish|recover\n"
+    fputs("usage: chanx-bench echo|work|broadcast|topics|connect|idle|idle_scale|publish|recover|reconnect_storm\n"
           "                   --url ws://HOST:PORT/PATH [options]\n"
           "       chanx-bench broker [options]   the broker alone (chanx-bench-broker --help)\n"
           "\n"
@@ -46,6 +46,7 @@ static void usage(FILE *out)
           "  -n N                 connections (default 10)\n"
           "  --duration S         seconds of measurement; connect: the time cap (default 5)\n"
           "  --senders K          broadcast: connections that send (default 1)\n"
+          "  --missed M           reconnect_storm: pushes each of the -n clients misses, then recovers (default 100)\n"
           "  --idle M             echo: also hold M silent connections (reported as echo_busy)\n"
           "  --concurrency C      handshakes in flight at once (default 200)\n"
           "  --no-auth-message    the server sends no authentication message: open = 101\n"
@@ -61,7 +62,8 @@ static void usage(FILE *out)
           "  --api URL, --api-key K  publish: chanx-api's http://HOST:PORT and key\n"
           "  --publisher CMD      publish: instead, a command that publishes each JSON line it reads\n"
           "  --group G, --action A   publish: the group the members are in, the event's action\n"
-          "  --scenario-name NAME publish: the name in the output (e.g. publish_receive_event)\n"
+          "  --scenario-name NAME publish, broadcast: the name in the output (e.g. publish_receive_event,\n"
+          "                       broadcast_history)\n"
           "\n"
           "Scenarios:\n"
           "  echo       closed-loop {\"action\":\"ping\"} -> pong; round trips/s, p50/p99/p999\n"
@@ -85,6 +87,8 @@ static void usage(FILE *out)
           "             worker with CHANX_CRASH_QUARANTINE=0), --settle S apart (use 11: a process\n"
           "             dying within 10 s of its start is restarted with backoff); p50/p99 from\n"
           "             the crash until a new connection is answered again\n"
+          "  reconnect_storm  a sender pushes --missed M to a room keeping a history (/ws/chat_kept/<room>/),\n"
+          "             then N clients come back at once with ?since=: time until each has them all\n"
           "  broker     fake gateways and workers load the broker with envelopes directly:\n"
           "             routed envelopes/s, fan-out, memory per connection and membership\n"
           "\n"
@@ -203,7 +207,7 @@ static int parse_args(bench_opts *o, int argc, char **argv)
         { "api", required_argument, 0, 'a' },       { "api-key", required_argument, 0, 'K' },
         { "publisher", required_argument, 0, 'P' }, { "group", required_argument, 0, 'g' },
         { "action", required_argument, 0, 'x' },    { "scenario-name", required_argument, 0, 'N' },
-        { "window", required_argument, 0, 'W' },
+        { "window", required_argument, 0, 'W' },    { "missed", required_argument, 0, 'M' },
         { "load-processes", required_argument, 0, 'L' }, { "gateway-ports", required_argument, 0, 'G' },
         { 0, 0, 0, 0 }
     };
@@ -231,6 +235,7 @@ static int parse_args(bench_opts *o, int argc, char **argv)
         case 'x': o->action = optarg; break;
         case 'N': scenario_name = optarg; break;
         case 'W': o->window = optarg; break;
+        case 'M': o->missed = atoi(optarg); break;
         case 'L': o->load_processes = atoi(optarg); break;
         case 'G': o->gateway_ports = optarg; break;
         case 'h': usage(stdout); exit(0);
@@ -240,7 +245,7 @@ static int parse_args(bench_opts *o, int argc, char **argv)
     if (optind != argc - 1 || !o->url)
         return -1;
     o->scenario = argv[optind];
-    if (scenario_name && !strcmp(o->scenario, "publish"))
+    if (scenario_name && (!strcmp(o->scenario, "publish") || !strcmp(o->scenario, "broadcast")))
         o->scenario = scenario_name;
     if (o->connections < 1 || o->duration <= 0 || o->senders < 1 || o->concurrency < 1 || o->load_processes < 1)
         return fprintf(stderr, "chanx-bench: -n, --duration, --senders, --concurrency, --load-processes must be "
@@ -281,7 +286,7 @@ int main(int argc, char **argv)
     if (argc > 1 && !strcmp(argv[1], "broker"))
         return exec_broker_load(argv + 1);
     bench_opts o = { .connections = 10, .duration = 5, .senders = 1, .concurrency = 200, .settle = 2,
-                     .load_processes = 1 };
+                     .load_processes = 1, .missed = 100 };
     if (parse_args(&o, argc, argv)) {
         usage(stderr);
         free_opts(&o);
@@ -296,8 +301,10 @@ int main(int argc, char **argv)
     int rc;
     if (!strcmp(o.scenario, "echo") || !strcmp(o.scenario, "work"))
         rc = run_echo(&o);
-    else if (!strcmp(o.scenario, "broadcast"))
+    else if (!strncmp(o.scenario, "broadcast", 9))
         rc = run_broadcast(&o);
+    else if (!strcmp(o.scenario, "reconnect_storm"))
+        rc = run_reconnect_storm(&o);
     else if (!strcmp(o.scenario, "topics"))
         rc = run_topics(&o);
     else if (!strcmp(o.scenario, "connect"))

@@ -62,7 +62,7 @@ static void on_close(loop_t *loop, conn_t *c, void *arg)
 /* One connection, run until it answers (probe) or closes; *a says what happened. */
 static void run_attempt(const bench_opts *opts, attempt *a)
 {
-    static const loop_handlers handlers = { on_open, on_message, on_close };
+    static const loop_handlers handlers = { .on_open = on_open, .on_message = on_message, .on_close = on_close };
     loop_t *loop = loop_new(opts, 1, &handlers, a);
     if (!loop)
         return;

@@ -31,6 +31,15 @@ FIGURES = [
     ("broadcast deliveries/s", "broadcast", "deliveries_per_s", True, ("django_ratio", 100), None),
     ("broadcast p99 every member (ms)", "broadcast", "all_members_p99_ms", False, ("max", 50.0), None),
     ("broadcast p50 every member (ms)", "broadcast", "all_members_p50_ms", False, None, None),
+    ("broadcast deliveries/s, room keeping a history of 100", "broadcast_history", "deliveries_per_s", True,
+     ("broadcast_ratio", 0.9), None),
+    ("broadcast p99 every member (ms), history kept", "broadcast_history", "all_members_p99_ms", False, None, None),
+    ("reconnect storm: ms until every client has its missed pushes", "reconnect_storm", "all_recovered_ms", False,
+     None, None),
+    ("reconnect storm: clients short of a push or wrong (0 expected)", "reconnect_storm", "lost_clients", False,
+     None, None),
+    ("reconnect storm: broker CPU us per replayed push", "reconnect_storm", "cpu_us_per_op_broker", False, None,
+     None),
     ("publish deliveries/s, passthrough (django: group_send)", "publish", "deliveries_per_s", True,
      ("broadcast_ratio", 0.8), ("django_ratio", 20)),
     ("publish p99 API call to every member (ms)", "publish", "all_members_p99_ms", False, None, None),
@@ -188,6 +197,14 @@ def broker_table(results):
                   f"{fmt(r.get('broker_cpu_ms'))} ms of CPU in one go")
             out.append({"figure": "gateway lost", "server": r.get("server"), "links": r.get("links"),
                         "connections_lost": r.get("connections_lost"), "broker_cpu_ms": r.get("broker_cpu_ms")})
+    for r in rows:
+        if r["scenario"] == "broker_history_memory":
+            print(f"\n{r.get('server')}: history of {r.get('groups'):,} groups x {r.get('messages_per_group')} "
+                  f"messages of {r.get('message_bytes')} bytes: broker memory {fmt(r.get('broker_mb'))} MB, "
+                  f"{fmt(r.get('broker_bytes_per_held_message'))} bytes per held message")
+            out.append({"figure": "history memory", "server": r.get("server"), "groups": r.get("groups"),
+                        "broker_mb": r.get("broker_mb"),
+                        "bytes_per_held_message": r.get("broker_bytes_per_held_message")})
     mem = [r for r in rows if r["scenario"] in ("broker_connect", "broker_join")]
     for r in mem:
         key = "bytes_per_connection" if r["scenario"] == "broker_connect" else "bytes_per_membership"

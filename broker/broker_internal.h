@@ -119,9 +119,12 @@ void cx_broker_presence_left(cx_broker *self, const cx_broker_conn *c, const cha
 void cx_broker_presence_free(void **item);
 
 /* recovery.c (history.h holds the messages) */
-/* A GROUP_SEND naming at least one group with a history: each such group gets its own envelope with
- * its next seq and epoch; the others get one envelope together, as before. */
-void cx_broker_group_send_held(cx_broker *self, const cx_env *env);
+/* A GROUP_SEND or an EVENT to groups naming at least one group with a history: each such group gets
+ * its own envelope to the gateways, with its next seq and epoch (the message held); the others get one
+ * envelope together, as before. An EVENT also goes once, as received, to the workers holding members. */
+void cx_broker_send_held(cx_broker *self, const cx_env *env);
+/* Whether any of the n groups keeps a history (names NUL-terminated). */
+int cx_broker_any_held(cx_broker *self, char *const *names, size_t n);
 /* After c joined env->group (GROUP_ADD, the membership already forwarded): when the group keeps a
  * history, RECOVERY to c's gateway (with env's topic and ref: a topic's "subscribed"), then, with
  * replay, the held messages after env->since when they cover it. */

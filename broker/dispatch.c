@@ -214,18 +214,13 @@ static void on_group_send(cx_broker *self, cx_broker_peer *worker, const cx_env 
         return;
     char *names[CX_PROTO_MAX_GROUPS] = { 0 };   /* = { 0 }: gcc cannot see n bounds the reads */
     size_t n = 0;
-    int held = 0;
-    const char *epoch;
-    uint64_t seq;
-    for (; n < env->ngroups; n++) {
+    for (; n < env->ngroups; n++)
         if (!(names[n] = cx_slice_dup(env->groups[n])))
             break;
-        held |= cx_history_current(self->history, names[n], &epoch, &seq);
-    }
-    if (held) {   /* stamped with each group's seq: re-encoded (recovery.c) */
+    if (cx_broker_any_held(self, names, n)) {   /* stamped with each group's seq: re-encoded (recovery.c) */
         while (n > 0)
             free(names[--n]);
-        cx_broker_group_send_held(self, env);
+        cx_broker_send_held(self, env);
         return;
     }
     cx_broker_fanout f = { self, msg, 0 };

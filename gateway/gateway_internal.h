@@ -97,6 +97,9 @@ void cx_gw_reintroduce(cx_gateway *gw);
 
 /* events.c: a server-side event for local clients whose consumer passes it through */
 void cx_gw_on_event(cx_gateway *gw, const cx_env *env);
+/* One event (an EVENT, or a HISTORY replaying a held one) to s, when its consumer passes the action
+ * through; with env->seq, stamped "seq" (the publisher's own replaced). */
+void cx_gw_deliver_event(cx_gateway *gw, cx_session *s, const cx_env *env);
 
 /* outbox.c */
 /* Queues a+b as one text frame for the client (b may be NULL); written before the loop next waits. */

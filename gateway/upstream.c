@@ -175,6 +175,10 @@ static void on_history(cx_gateway *gw, cx_session *s, const cx_env *env)
 {
     if (env->text.len < 2 || env->text.ptr[env->text.len - 1] != '}' || s->state != SESSION_CONNECTED)
         return;
+    if (env->action.len) {   /* a held application event (chanx-api): as events.c delivers it live */
+        cx_gw_deliver_event(gw, s, env);
+        return;
+    }
     int camel = (env->flags & CX_GROUP_CAMELIZE) != 0;
     queue_group_message(gw, s, env, camel ? "isMine" : "is_mine", camel ? "isCurrent" : "is_current", 0);
 }

@@ -152,14 +152,17 @@ typedef struct {
     cx_env_route *routes;                         /* decode: owned by the decoder's zone */
     uint64_t request;                             /* EVENT / CLOSE_TARGET / RESULT: the publisher's id */
     uint8_t target;                               /* EVENT / CLOSE_TARGET: a cx_target */
-    cx_slice action;                              /* EVENT: the event's action (also inside text) */
+    cx_slice action;                              /* EVENT: the event's action (also inside text); HISTORY: a held
+                                                   * event's (empty for a group send's message) */
     uint32_t gateways, connections;               /* RESULT: how many it reached */
     uint32_t history_size, history_ttl_ms;        /* GROUP_ADD: the group's history (0: none) */
     cx_slice since;                               /* GROUP_ADD: "epoch:seq[,epoch:seq...]" or empty */
-    uint64_t seq;                                 /* GROUP_SEND (set by the broker), HISTORY, RECOVERY */
-    cx_slice epoch;                               /* GROUP_SEND (set by the broker), HISTORY, RECOVERY */
+    uint64_t seq;                                 /* GROUP_SEND and EVENT (set by the broker), HISTORY, RECOVERY */
+    cx_slice epoch;                               /* GROUP_SEND and EVENT (set by the broker), HISTORY, RECOVERY */
     uint64_t connected_ms;                        /* CONNECT (the gateway's clock), a worker's RESUME: when the connection began (Unix ms) */
     cx_slice topic, ref;                          /* GROUP_ADD, RECOVERY: a topic's subscribe, answered "subscribed" */
+    uint32_t limit;                               /* PRESENCE: users per page (0: the broker's most, 1000);
+                                                   * user_id: list only users above this id (the cursor) */
 } cx_env;
 
 /* Reusable encoder: one buffer, grown as needed, never freed between messages. */

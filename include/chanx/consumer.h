@@ -525,10 +525,11 @@ int chanx_group_discard(chanx_ctx *ctx, const char *group);
 /* Closes the connection with a WebSocket close code (1000, 4000-4999...). */
 int chanx_close(chanx_ctx *ctx, int code);
 
-/* Who is in group now, as POST /api/presence answers it (docs/events.md): {"group", "users":
- * [{"user_id", "username", "connections": [{"connection", "gateway", "connected_since"}]}],
- * "anonymous", "truncated"}, or with stats nonzero only {"group", "users", "connections",
- * "anonymous"}; {"error": "group_not_found", "group"} when nobody is in it. A new reference (the
+/* Who is in group now, as POST /api/presence answers it (docs/events.md): {"group", "count",
+ * "next", "users": [{"user_id", "username", "connections": [{"connection", "gateway",
+ * "connected_since"}]}], "anonymous", "truncated"}, its first page: the 1,000 users of lowest id,
+ * "count" every user, "next" non-null (and "truncated" true) when there were more; or with stats
+ * nonzero only {"group", "users", "connections", "anonymous"}, counting everyone; {"error": "group_not_found", "group"} when nobody is in it. A new reference (the
  * caller decrefs), or NULL when the broker does not answer within 2 s or the call is made outside a
  * consumer callback. Asks the broker and waits for it, like a database query: it holds up this
  * connection's thread for a round trip. Any group, not only the connection's. */
