@@ -10,7 +10,7 @@
  *
  * BLAKE2b from libb2 (already a dependency for topic names): fast, and a
  * 256-bit digest leaves no practical chance that two versions collide.
- * Read in 64 KiB blocks: plugins are megabytes at most, read once a deploy.
+ * Read in 16 KiB blocks: plugins are megabytes at most, read once a deploy.
  */
 #include "common/file_digest.h"
 
@@ -37,7 +37,7 @@ int cx_file_digest(const char *path, char out[CX_FILE_DIGEST_HEX])
         return -1;
     blake2b_state state;
     blake2b_init(&state, DIGEST_BYTES);
-    uint8_t block[65536];
+    uint8_t block[16384];
     ssize_t n;
     while ((n = read(fd, block, sizeof block)) > 0 || (n < 0 && errno == EINTR))
         if (n > 0)
