@@ -258,5 +258,10 @@ class Deployment:
                     break
         return found
 
+    def sanitized(self):
+        """Whether the programs were built with AddressSanitizer (SOAK_BIN=build is the plain build)."""
+        with open(os.path.join(self.bin, "chanx-gateway"), "rb") as f:
+            return b"__asan_init" in f.read()
+
     def rss(self):
         return {name: p.rss_kib() for name, p in self.procs.items() if p.alive()}

@@ -361,8 +361,8 @@ class Soak:
         L = self.ledger
         print("\n==== soak summary (%s, %.0f s in all, %d waves after %.0f s of warm-up)"
               % (time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), elapsed, self.waves, WARMUP))
-        print("deployment: PostgreSQL, 1 broker, %d workers, %d gateways, CURVE links, %s (ASan+UBSan)"
-              % (WORKERS, GATEWAYS, BIN))
+        print("deployment: PostgreSQL, 1 broker, %d workers, %d gateways, CURVE links, %s (%s)"
+              % (WORKERS, GATEWAYS, BIN, "ASan+UBSan" if self.deploy.sanitized() else "no sanitizer"))
         print("clients: %d chat clients in %d rooms, %d connections opened, a message every ~%.0f s each"
               % (CLIENTS, ROOMS, L.next_conn - 1, SEND_INTERVAL))
         print("messages: %d sent, %d deliveries checked" % (L.sent, L.delivered))
