@@ -313,11 +313,17 @@ static long assert_throttled(cx_communicator *c)
     return wait;
 }
 
-Test(credentials, a_consumer_s_rate_throttles_then_closes_an_abusive_client_with_1008)
+/* A stack with the defaults, and alice connected to path with her DRF token. */
+static cx_communicator *alice_on(const char *path)
 {
     start(NULL);
     int64_t alice = cx_db_create_user(stack, "alice", 0);
-    cx_communicator *c = connect_with("/ws/cred_probe/throttled/", cx_db_token_header(stack, alice));   /* 3/min */
+    return connect_with(path, cx_db_token_header(stack, alice));
+}
+
+Test(credentials, a_consumer_s_rate_throttles_then_closes_an_abusive_client_with_1008)
+{
+    cx_communicator *c = alice_on("/ws/cred_probe/throttled/");   /* 3/min */
     for (int i = 1; i <= 3; i++)
         assert_echoes(c, i);
     for (int i = 4; i <= 6; i++) {
@@ -334,9 +340,7 @@ Test(credentials, a_consumer_s_rate_throttles_then_closes_an_abusive_client_with
  * Before the gateway sent its errors through the worker, both errors came first. */
 Test(credentials, throttled_errors_come_after_the_answers_to_earlier_messages)
 {
-    start(NULL);
-    int64_t alice = cx_db_create_user(stack, "alice", 0);
-    cx_communicator *c = connect_with("/ws/cred_probe/slow_throttled/", cx_db_token_header(stack, alice));   /* 3/min */
+    cx_communicator *c = alice_on("/ws/cred_probe/slow_throttled/");   /* 3/min */
     for (int i = 1; i <= 5; i++)
         send_echo(c, i);
     for (int i = 1; i <= 3; i++)
@@ -350,9 +354,7 @@ Test(credentials, throttled_errors_come_after_the_answers_to_earlier_messages)
  * Before, the close went out at once and the echoes still in flight were lost. */
 Test(credentials, a_throttled_out_client_gets_every_answer_before_its_1008)
 {
-    start(NULL);
-    int64_t alice = cx_db_create_user(stack, "alice", 0);
-    cx_communicator *c = connect_with("/ws/cred_probe/slow_throttled/", cx_db_token_header(stack, alice));   /* 3/min */
+    cx_communicator *c = alice_on("/ws/cred_probe/slow_throttled/");   /* 3/min */
     for (int i = 1; i <= 9; i++)   /* 3 accepted, 3 throttled, then abuse: the 7th closes, the rest go nowhere */
         send_echo(c, i);
     for (int i = 1; i <= 3; i++)
