@@ -50,7 +50,7 @@ static void usage(FILE *out)
           "  --no-auth-message    the server sends no authentication message: open = 101\n"
           "  --pids [NAME=]PID,.. idle: resident memory of these; echo, broadcast: their CPU per op\n"
           "  --settle S           idle: seconds to wait before reading memory (default 2)\n"
-          "  --window CMD         echo, broadcast: runs 'CMD start' as the measured window opens and\n"
+          "  --window CMD         echo, broadcast, connect: runs 'CMD start' as the measured window opens and\n"
           "                       'CMD stop' as it closes (scripts/perf-ops counts instructions there)\n"
           "  --source-ips K       spread connections over 127.0.0.1..K (beyond ~28k)\n"
           "  --label NAME         server name in the output (default: the URL)\n"

@@ -56,9 +56,11 @@ int run_connect(const bench_opts *o)
     loop_t *loop = storm_new(o, &r);
     if (!loop)
         return 1;
+    proc_window(o, "start");
     uint64_t t0 = now_ns();
     loop_open_all(loop);
     loop_run(loop, t0 + (uint64_t) (o->duration * 1e9), 1);
+    proc_window(o, "stop");   /* before the connections are reset: closing is not connecting */
     const loop_stats *st = loop_stats_of(loop);
     int all = st->opened == (uint64_t) o->connections;
     int capped = loop_settled(loop) < o->connections;

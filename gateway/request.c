@@ -18,7 +18,6 @@
 
 #include <ctype.h>
 #include <jansson.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,26 +34,37 @@ char *cx_request_header(struct lws *wsi, enum lws_token_indexes token)
     return out;
 }
 
-static void percent_encode(FILE *out, const char *s)
+/* Writes s percent-encoded at out (room for 3 bytes per byte of s); returns the end. */
+static char *percent_encode(char *out, const char *s)
 {
+    static const char hex[] = "0123456789ABCDEF";
     for (; *s; s++) {
         unsigned char c = (unsigned char) *s;
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-._~", c))
-            fputc(c, out);
-        else
-            fprintf(out, "%%%02X", c);
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-._~", c)) {
+            *out++ = (char) c;
+        } else {
+            *out++ = '%';
+            *out++ = hex[c >> 4];
+            *out++ = hex[c & 15];
+        }
     }
+    return out;
 }
 
 /* lws hands out query arguments already decoded, one fragment each; this
- * rebuilds an encoded query string so that it is decoded exactly once. */
+ * rebuilds an encoded query string so that it is decoded exactly once.
+ * The string is written into one allocation sized for the worst case (every
+ * byte encoded, a separator per argument): this runs on every upgrade, and a
+ * growing stream (open_memstream) cost more than the rest of the request. */
 char *cx_request_query(struct lws *wsi, char **token, char **jwt)
 {
-    char *query = NULL, frag[4096];
-    size_t len = 0;
-    FILE *out = open_memstream(&query, &len);
+    int total = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS);
+    char *query = malloc(total > 0 ? (size_t) total * 5 + 3 : 1), frag[4096];
+    if (!query)
+        return NULL;
+    char *end = query;
     const char *jwt_param = cx_env_str("CHANX_JWT_QUERY_PARAM", NULL);
-    for (int i = 0; out && lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i) > 0; i++) {
+    for (int i = 0; total > 0 && lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i) > 0; i++) {
         char *eq = strchr(frag, '=');
         const char *value = eq ? eq + 1 : "";
         if (eq)
@@ -65,14 +75,13 @@ char *cx_request_query(struct lws *wsi, char **token, char **jwt)
             *jwt = strdup(value);
         if (strcmp(frag, "token") == 0 || (jwt_param && strcmp(frag, jwt_param) == 0))
             continue;   /* a credential: the gateway's alone */
-        if (ftell(out) > 0)
-            fputc('&', out);
-        percent_encode(out, frag);
-        fputc('=', out);
-        percent_encode(out, value);
+        if (end > query)
+            *end++ = '&';
+        end = percent_encode(end, frag);
+        *end++ = '=';
+        end = percent_encode(end, value);
     }
-    if (out)
-        fclose(out);
+    *end = '\0';
     return query;
 }
 
@@ -113,37 +122,29 @@ static void add_custom_headers(struct lws *wsi, json_t *headers)
     }
 }
 
-/* Closes a memstream and returns its text, NULL when it is empty (or could not be made). */
-static char *closed_text(FILE *f, char **out)
-{
-    if (f)
-        fclose(f);
-    if (*out && !**out) {
-        free(*out);
-        *out = NULL;
-    }
-    return *out;
-}
-
 /* Every Cookie header joined with "; ", as one: a client may send several (RFC 6265 5.4 says one,
  * HTTP/2 splits it), and lws 4.1 glues their fragments with spaces into what reads as one cookie
- * ("a=1 sessionid=..." would hide the session from authentication and from the stripping below). */
+ * ("a=1 sessionid=..." would hide the session from authentication and from the stripping below).
+ * NULL without a Cookie header. */
 char *cx_request_cookies(struct lws *wsi)
 {
-    char *out = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&out, &len);
-    for (int i = 0; f; i++) {
-        int n = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_COOKIE, i);
-        char *frag = n > 0 ? malloc((size_t) n + 1) : NULL;
-        if (n <= 0 || !frag || lws_hdr_copy_fragment(wsi, frag, n + 1, WSI_TOKEN_HTTP_COOKIE, i) < 0) {
-            free(frag);
-            break;
+    size_t size = 1;
+    int n;
+    for (int i = 0; (n = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_COOKIE, i)) > 0; i++)
+        size += (size_t) n + 2;
+    char *out = size > 1 ? malloc(size) : NULL, *end = out;
+    for (int i = 0; out && (n = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_COOKIE, i)) > 0; i++) {
+        if (end > out) {
+            memcpy(end, "; ", 2);
+            end += 2;
         }
-        fprintf(f, "%s%s", ftell(f) > 0 ? "; " : "", frag);
-        free(frag);
+        if (lws_hdr_copy_fragment(wsi, end, n + 1, WSI_TOKEN_HTTP_COOKIE, i) < 0)
+            break;
+        end += n;
     }
-    return closed_text(f, &out);
+    if (out)
+        *end = '\0';
+    return out;
 }
 
 static int named(const char *p, size_t len, const char *name)
@@ -158,10 +159,8 @@ static char *strip_credential_cookies(const char *header, const char *const *oth
 {
     const char *session = cx_env_str("CHANX_SESSION_COOKIE_NAME", "sessionid");
     const char *jwt = cx_env_str("CHANX_JWT_COOKIE", NULL);
-    char *out = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&out, &len);
-    for (const char *p = header; f && *p;) {
+    char *out = malloc(2 * strlen(header) + 1), *end = out;   /* "a;b" may become "a; b" */
+    for (const char *p = header; out && *p;) {
         p += strspn(p, "; \t");
         size_t n = strcspn(p, ";");
         size_t name_len = strcspn(p, "=;");
@@ -172,11 +171,23 @@ static char *strip_credential_cookies(const char *header, const char *const *oth
             secret = named(p, name_len, *o);
         while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
             n--;
-        if (n > 0 && !secret)
-            fprintf(f, "%s%.*s", ftell(f) > 0 ? "; " : "", (int) n, p);
+        if (n > 0 && !secret) {
+            if (end > out) {
+                memcpy(end, "; ", 2);
+                end += 2;
+            }
+            memcpy(end, p, n);
+            end += n;
+        }
         p += strcspn(p, ";");
     }
-    return closed_text(f, &out);
+    if (out && end == out) {   /* nothing left */
+        free(out);
+        return NULL;
+    }
+    if (out)
+        *end = '\0';
+    return out;
 }
 
 char *cx_request_headers(struct lws *wsi, const char *subprotocols, const char *const *cookies)
@@ -186,7 +197,9 @@ char *cx_request_headers(struct lws *wsi, const char *subprotocols, const char *
         json_object_set_new(headers, "sec-websocket-protocol", json_string(subprotocols));
     char name[64];
     for (int token = 0; token < WSI_TOKEN_COUNT; token++) {
-        if (!header_name((enum lws_token_indexes) token, name, sizeof name))
+        /* most of lws's ~95 known headers are absent: ask that first, it is a table lookup */
+        if (lws_hdr_total_length(wsi, (enum lws_token_indexes) token) <= 0
+            || !header_name((enum lws_token_indexes) token, name, sizeof name))
             continue;
         char *value = token == WSI_TOKEN_HTTP_COOKIE ? cx_request_cookies(wsi)
                                                      : cx_request_header(wsi, (enum lws_token_indexes) token);

@@ -27,6 +27,12 @@
 #include <time.h>
 
 static const char *OK_TEXT = "OK";
+/* The authentication message of an accepted connection, as send_authentication would build it
+ * (DRF's status and detail; camelized with CHANX_CAMELIZE): the same text for every connection. */
+static const char AUTHENTICATED[] =
+    "{\"action\":\"authentication\",\"payload\":{\"status_code\":200,\"status_text\":\"OK\",\"data\":{\"detail\":\"OK\"}}}";
+static const char AUTHENTICATED_CAMEL[] =
+    "{\"action\":\"authentication\",\"payload\":{\"statusCode\":200,\"statusText\":\"OK\",\"data\":{\"detail\":\"OK\"}}}";
 static const char *PERMISSION_DENIED = "You do not have permission to perform this action.";
 
 static int flag_on(chanx_flag flag, int deployment_default)
@@ -117,8 +123,11 @@ chanx_ctx *cx_ctx_new(const cx_services *services, cx_consumer_entry *consumer, 
     self->client = cx_slice_dup(c->client);
     self->kwargs = parse_or_empty(c->kwargs);
     self->kwargs_text = kwargs_as_text(self->kwargs);
-    self->headers = parse_or_empty(c->headers);
-    self->cookies = cx_cookies_parse(json_string_value(json_object_get(self->headers, "cookie")));
+    self->headers_text = c->headers.len ? malloc(c->headers.len) : NULL;
+    if (self->headers_text) {
+        memcpy(self->headers_text, c->headers.ptr, c->headers.len);
+        self->headers_len = c->headers.len;
+    }
     self->query = cx_query_parse(c->query.ptr, c->query.len);
     self->obj = c->obj.len ? json_loadb(c->obj.ptr, c->obj.len, 0, NULL) : NULL;
     self->since = since_of(self->query);
@@ -172,6 +181,7 @@ void cx_ctx_destroy(chanx_ctx **self_p)
     free(self->client);
     json_decref(self->kwargs);
     json_decref(self->kwargs_text);
+    free(self->headers_text);
     json_decref(self->headers);
     json_decref(self->cookies);
     json_decref(self->query);
@@ -198,6 +208,8 @@ static int send_authentication(chanx_ctx *self, int status, const char *status_t
     const cx_settings *s = self->services->settings;
     if (!flag_on(self->consumer->desc->send_authentication_message, s->send_authentication_message))
         return 0;
+    if (status == 200 && status_text == OK_TEXT && detail == OK_TEXT && !self->topic && !self->ref) /* prebuilt */
+        return cx_ctx_send_text(self, self->camelize ? AUTHENTICATED_CAMEL : AUTHENTICATED, "authentication");
     json_t *payload = json_pack("{s:i, s:s, s:{s:s}}", "status_code", status, "status_text", status_text,
                                 "data", "detail", detail);
     int rc = chanx_send_message(self, "authentication", payload);
@@ -377,20 +389,34 @@ const char *chanx_client_addr(const chanx_ctx *ctx) { return ctx->client; }
 const json_t *chanx_url_kwargs(const chanx_ctx *ctx) { return ctx->kwargs; }
 const json_t *chanx_query_params(const chanx_ctx *ctx) { return ctx->query; }
 
+/* The headers, parsed on first use (see context_internal.h). The ctx is const to its callers, but
+ * these two fields are a cache: one connection's callbacks never run at once (consumer.h), so the
+ * first reader fills them without a race. */
+static json_t *request_headers(const chanx_ctx *ctx)
+{
+    chanx_ctx *self = (chanx_ctx *) ctx;
+    if (!self->headers) {
+        self->headers = parse_or_empty((cx_slice) { self->headers_text, self->headers_len });
+        self->cookies = cx_cookies_parse(json_string_value(json_object_get(self->headers, "cookie")));
+    }
+    return self->headers;
+}
+
 const char *chanx_subprotocol(const chanx_ctx *ctx)
 {
     /* The gateway forwards the offers without credentials and chose with the same rule. */
-    return cx_subprotocol_choose(json_string_value(json_object_get(ctx->headers, "sec-websocket-protocol")),
+    return cx_subprotocol_choose(json_string_value(json_object_get(request_headers(ctx), "sec-websocket-protocol")),
                                  ctx->consumer->desc->subprotocols);
 }
 
 const char *chanx_header(const chanx_ctx *ctx, const char *name)
 {
-    return json_string_value(json_object_get(ctx->headers, name));
+    return json_string_value(json_object_get(request_headers(ctx), name));
 }
 
 const char *chanx_cookie(const chanx_ctx *ctx, const char *name)
 {
+    request_headers(ctx);
     return json_string_value(json_object_get(ctx->cookies, name));
 }
 

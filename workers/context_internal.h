@@ -18,7 +18,13 @@ struct chanx_ctx {
     chanx_user user;
     const char *auth_class;  /* "token", "session", "jwt" or NULL (static strings) */
     char *username, *path, *client;
-    json_t *kwargs, *kwargs_text, *headers, *cookies, *query, *obj;
+    json_t *kwargs, *kwargs_text, *query, *obj;
+    /* The request's headers as CONNECT carried them (JSON text), parsed into headers and cookies on
+     * the first chanx_header/chanx_cookie/chanx_subprotocol: most consumers never ask, and parsing
+     * them was the largest part of starting a connection (context.c, request_headers). */
+    char *headers_text;
+    size_t headers_len;
+    json_t *headers, *cookies;
     char **groups;          /* the groups this connection joined, for group sends without a list */
     size_t ngroups;
     int send_completion, log_received, log_sent, camelize;
@@ -65,6 +71,12 @@ struct chanx_msg {
 struct chanx_groups {
     chanx_ctx *ctx;
 };
+
+/* Sends text, a message the runtime already holds serialized (the authentication message's 200, the
+ * same on every connection), exactly as chanx_send_json would send its JSON, without building and
+ * dumping a json_t each time; action names it in the "Sent websocket json" record. Only outside a
+ * topic's callback or a frame with a ref (those sends are stamped). CHANX_OK or CHANX_ERROR. */
+int cx_ctx_send_text(chanx_ctx *ctx, const char *text, const char *action);
 
 /* An info record of a message received or sent ("Received websocket json"...), unless its action
  * is one the consumer or the deployment ignores (log_ignored_actions). action may be NULL; extra

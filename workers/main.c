@@ -40,7 +40,7 @@ static void usage(FILE *out)
                  "  --broker ENDPOINT  broker to connect to (env CHANX_BROKER, default " CX_DEFAULT_BROKER ")\n"
                  "  --plugins DIR      folder of consumer plugins, *.so (env CHANX_PLUGINS, default ./plugins)\n"
                  "  --routing FILE     deployment routing file (env CHANX_ROUTING; default: ws/<plugin>/)\n"
-                 "  --check            exit 0 if the worker using CHANX_HEALTH_FILE (default /tmp/chanx-worker.alive)\n"
+                 "  --check            exit 0 if the worker using CHANX_HEALTH_FILE (default $XDG_RUNTIME_DIR/chanx-worker.alive)\n"
                  "                     is alive with a broker link, 1 otherwise (for healthchecks)\n"
                  "CHANX_WORKER_PROCESSES (default 1) worker processes run the plugins; this process supervises them\n"
                  "and restarts one that crashes. 0: no supervisor, this process runs the plugins itself.\n");

@@ -113,6 +113,18 @@ int chanx_send_json(chanx_ctx *ctx, const json_t *message)
     return rc == 0 ? CHANX_OK : CHANX_ERROR;
 }
 
+int cx_ctx_send_text(chanx_ctx *ctx, const char *text, const char *action)
+{
+    if (ctx->closed || ctx->topic || ctx->ref)
+        return CHANX_ERROR;
+    cx_env env = { .type = CX_ENV_SEND, .conn = ctx->conn, .text = cx_slice_of(text) };
+    if (cx_outbox_send(ctx->services->outbox, &env) != 0)
+        return CHANX_ERROR;
+    if (ctx->log_sent)
+        cx_ctx_log_message(ctx, "Sent websocket json", action, NULL);
+    return CHANX_OK;
+}
+
 static json_t *action_message(const char *action, const json_t *payload)
 {
     json_t *m = json_object();

@@ -49,6 +49,21 @@ Test(auth_credentials, a_token_in_the_query_string_never_reaches_the_worker)
     json_decref(who);
 }
 
+/* Cookies packed without spaces are re-joined with "; " (each kept pair may grow by a byte), and
+ * arguments that need encoding reach the worker decoded exactly once. */
+Test(auth_credentials, packed_cookies_and_encoded_arguments_reach_the_worker_intact)
+{
+    start_stack(NULL);
+    int64_t bob = cx_db_create_user(stack, "bob", 0);
+    char path[300];
+    snprintf(path, sizeof path, "/ws/auth_probe/token/?name=J%%C3%%B6rg%%20%%26co&token=%s&e=&x=%%3D%%25", cx_db_token(stack, bob));
+    const char *headers[] = { "Cookie: a=1;b=2;c=3;d=4;e=5;f=6", NULL };
+    json_t *who = whoami_at(path, headers);
+    assert_query(who, "{\"name\": [\"J\u00f6rg &co\"], \"e\": [\"\"], \"x\": [\"=%\"]}");
+    cr_assert_str_eq(str(who, "cookie_header"), "a=1; b=2; c=3; d=4; e=5; f=6");
+    json_decref(who);
+}
+
 Test(auth_credentials, the_session_cookie_never_reaches_the_worker_other_cookies_do)
 {
     start_stack(NULL);

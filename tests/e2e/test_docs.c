@@ -43,29 +43,13 @@ static void stop(void) { cx_stack_stop(&stack); }
 
 TestSuite(docs, .fini = stop, .timeout = 120);
 
-/* GET path from the stack's gateway: the status, and the body in *body (caller frees). */
+/* GET path from the stack's gateway: the status, and the body in *body (caller frees; "" when none). */
 static int http_get(const char *path, char **body)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t) cx_stack_gateway_port(stack, 0)) };
-    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    cr_assert_eq(connect(fd, (struct sockaddr *) &a, sizeof a), 0);
-    char req[512];
-    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n", path,
-                     cx_stack_gateway_port(stack, 0));
-    cr_assert_eq(write(fd, req, (size_t) n), n);
-    size_t cap = 1 << 20, used = 0;
-    char *buf = malloc(cap);
-    ssize_t got;
-    while (used + 1 < cap && (got = read(fd, buf + used, cap - used - 1)) > 0)
-        used += (size_t) got;
-    buf[used] = '\0';
-    close(fd);
     int status = 0;
-    sscanf(buf, "HTTP/1.%*d %d", &status);
-    const char *start = strstr(buf, "\r\n\r\n");
-    *body = strdup(start ? start + 4 : "");
-    free(buf);
+    *body = cx_http_get(cx_stack_gateway_port(stack, 0), path, &status);
+    if (!*body)
+        *body = strdup("");
     return status;
 }
 

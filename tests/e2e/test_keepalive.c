@@ -16,6 +16,7 @@
  * cons_probe ("context" shows chanx_client_addr), auth_probe (session auth).
  */
 #include "test_consumer.h"
+#include "tests/kit/clock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -39,13 +40,6 @@ TestSuite(keepalive, .fini = teardown, .timeout = 90);
 
 static const char *const PING_ENV[] = { "CHANX_PING_INTERVAL_MS=400", "CHANX_PING_TIMEOUT_MS=600",
                                         "CHANX_LOG_LEVEL=info", NULL };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ------------------------------------------------------------ raw client */
 
@@ -85,7 +79,7 @@ static raw_client *raw_connect(const char *path, int64_t user)
  * timeout, -1 when the connection ended. */
 static int raw_next(raw_client *c, int timeout_ms, char *text, size_t size)
 {
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = cx_kit_now_ms() + timeout_ms;
     for (;;) {
         if (c->len >= 2) {
             size_t plen = c->buf[1] & 0x7f, hl = 2;
@@ -103,7 +97,7 @@ static int raw_next(raw_client *c, int timeout_ms, char *text, size_t size)
                 }
             }
         }
-        int left = (int) (deadline - now_ms());
+        int left = (int) (deadline - cx_kit_now_ms());
         if (left <= 0)
             return 0;
         struct pollfd p = { .fd = c->fd, .events = POLLIN };
@@ -166,12 +160,12 @@ static void service(cx_communicator *c, json_t *stash)
 static int raw_next_serviced(raw_client *raw, int timeout_ms, char *text, size_t size, cx_communicator **kit,
                              json_t **stash, int nkit)
 {
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = cx_kit_now_ms() + timeout_ms;
     for (;;) {
         int op = raw_next(raw, 50, text, size);
         for (int i = 0; i < nkit; i++)
             service(kit[i], stash[i]);
-        if (op != 0 || now_ms() >= deadline)
+        if (op != 0 || cx_kit_now_ms() >= deadline)
             return op;
     }
 }
@@ -222,11 +216,11 @@ Test(keepalive, a_client_that_never_answers_pings_is_dropped_and_its_consumer_di
     /* pings come, and are never answered */
     cx_communicator *kit[2] = { watcher, alice };
     json_t *stash[2] = { json_array(), json_array() };
-    int64_t silent_since = now_ms();
+    int64_t silent_since = cx_kit_now_ms();
     int op, pings = 0;
     while ((op = raw_next_serviced(mute, 15000, NULL, 0, kit, stash, 2)) == 9)
         pings++;
-    int64_t dropped_after = now_ms() - silent_since;
+    int64_t dropped_after = cx_kit_now_ms() - silent_since;
     cr_assert_eq(op, -1, "the connection was neither dropped nor pinged again (opcode %d)", op);
     cr_assert_eq(pings, 1, "%d pings before the drop, expected exactly one", pings);
     cr_assert_geq(dropped_after, INTERVAL_MS + TIMEOUT_MS - 100, "dropped after only %lld ms",
@@ -234,7 +228,7 @@ Test(keepalive, a_client_that_never_answers_pings_is_dropped_and_its_consumer_di
     raw_close(&mute);
 
     /* its consumer's disconnect ran with 1006, as for a dropped link */
-    for (int64_t until = now_ms() + 5000; !find_action(stash[0], "disconnected") && now_ms() < until;)
+    for (int64_t until = cx_kit_now_ms() + 5000; !find_action(stash[0], "disconnected") && cx_kit_now_ms() < until;)
         service(watcher, stash[0]);
     char *dump = cons_dump(stash[0]);
     json_t *gone = find_action(stash[0], "disconnected");
@@ -277,9 +271,9 @@ Test(keepalive, a_client_that_answers_every_ping_stays_and_so_does_the_kits_clie
     char text[512];
     cr_assert_eq(raw_next(c, 5000, text, sizeof text), 1);
     int pings = 0;
-    int64_t until = now_ms() + 3 * (INTERVAL_MS + TIMEOUT_MS);
+    int64_t until = cx_kit_now_ms() + 3 * (INTERVAL_MS + TIMEOUT_MS);
     json_t *stash = json_array();
-    while (now_ms() < until) {
+    while (cx_kit_now_ms() < until) {
         char payload[126];
         int op = raw_next_serviced(c, 200, payload, sizeof payload, &kit, &stash, 1);
         cr_assert_neq(op, -1, "dropped although it answered %d pings", pings);
@@ -316,8 +310,8 @@ static void stays_with_only(int opcode, const char *payload)
     raw_client *c = raw_connect("/ws/cons_groups/lobby/", id);
     char text[512];
     cr_assert_eq(raw_next(c, 5000, text, sizeof text), 1);
-    int64_t until = now_ms() + 3 * (INTERVAL_MS + TIMEOUT_MS);
-    while (now_ms() < until) {
+    int64_t until = cx_kit_now_ms() + 3 * (INTERVAL_MS + TIMEOUT_MS);
+    while (cx_kit_now_ms() < until) {
         raw_send(c, opcode, payload);
         int op;
         while ((op = raw_next(c, 100, text, sizeof text)) > 0)   /* our pings and its pongs, unanswered */

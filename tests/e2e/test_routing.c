@@ -10,6 +10,7 @@
  * A routing file with an error must stop the worker at start with a
  * message naming file and line; those tests run chanx-worker directly.
  */
+#include "tests/kit/clock.h"
 #include <chanx/testing.h>
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -165,13 +166,6 @@ Test(routing, unknown_path_is_refused_with_404)
     cr_assert_eq(status_of("/chat/lobby/"), 404, "mounted under ws/ only");
 }
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* "/ws/v1/probe/s/aaaa.../" with n a's; static buffer. */
 static const char *long_path(size_t n)
 {
@@ -202,9 +196,9 @@ Test(routing, hostile_and_very_long_paths_are_refused_cleanly)
         "/ws/notifications/%F0%9F%98%80/", long_path(5000), long_path(30000),
     };
     for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
-        long long start = now_ms();
+        long long start = cx_kit_now_ms();
         int status = status_of(hostile[i]);
-        long long took = now_ms() - start;
+        long long took = cx_kit_now_ms() - start;
         cr_assert(status == 0 || (status >= 400 && status < 500), "%.60s: HTTP %d, expected a refusal", hostile[i],
                   status);
         cr_assert_lt(took, 4000, "%.60s: took %lld ms to be refused", hostile[i], took);

@@ -23,6 +23,7 @@
  * 1 KB each, which the gateway delivers without a worker in between.
  */
 #include "test_events.h"
+#include "tests/kit/clock.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -42,13 +43,6 @@ static void start(const char *const *env)
     snprintf(path, sizeof path, "%s/test-plugins/evt_probe.so", bin);
     stack = cx_stack_start(&(cx_stack_options) {
         .plugin_files = (const char *[]) { path, NULL }, .env = env, .api = 1, .metrics = 1 });
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ------------------------------------------------------------ raw client */
@@ -260,11 +254,11 @@ Test(slow_readers, a_slow_reader_closed_at_the_bound_reads_its_1013_however_long
     free(log);
     /* 1 KB every 20 ms: the backlog ahead of the close frame takes longer than the 3 s a client has
      * to answer a close frame; it keeps reading, so it must still read its code */
-    int64_t started = now_ms();
+    int64_t started = cx_kit_now_ms();
     int events;
     size_t bytes;
     int code = read_to_close(slow, 1024, 20, &events, &bytes);
-    int64_t took = now_ms() - started;
+    int64_t took = cx_kit_now_ms() - started;
     cr_assert_eq(code, 1013, "after %d events and %lld ms: %s", events, (long long) took,
                  code ? "another code" : "the connection ended without a close frame");
     cr_assert_gt(took, 3500, "read in %lld ms: not slower than the close timeout, the test proves nothing",
@@ -279,12 +273,12 @@ Test(slow_readers, a_client_reading_a_backlog_slowly_stays_past_the_ping_timeout
     raw *slow = raw_connect("/ws/evt_probe/feed/slow/", alice, 8 * 1024);
     publish_notifies("slow", 1, 300);   /* 300 KB, far below the 8 MiB bound */
     /* 2 KB every 20 ms at most: 3 s or more of reading, three times interval + timeout, sending nothing */
-    int64_t started = now_ms();
+    int64_t started = cx_kit_now_ms();
     int next = 1, opcode = 0, pings = 0;
     size_t len;
     char *payload = NULL;
     while (next <= 300 && next_frame(slow, 5000, 2048, &opcode, &payload, &len)) {
-        cr_assert_neq(opcode, 8, "closed after %d events and %lld ms", next - 1, (long long) (now_ms() - started));
+        cr_assert_neq(opcode, 8, "closed after %d events and %lld ms", next - 1, (long long) (cx_kit_now_ms() - started));
         if (opcode == 1)
             cr_assert_eq(notify_number(payload), next++, "a hole before event %d", next);
         pings += opcode == 9;
@@ -294,7 +288,7 @@ Test(slow_readers, a_client_reading_a_backlog_slowly_stays_past_the_ping_timeout
         if (slow->len < 2048)
             nanosleep(&pace, NULL);
     }
-    int64_t took = now_ms() - started;
+    int64_t took = cx_kit_now_ms() - started;
     cr_assert_eq(next, 301, "dropped after %d events and %lld ms of reading", next - 1, (long long) took);
     cr_assert_gt(took, 1000, "read in %lld ms: not slower than the ping timeout, the test proves nothing",
                  (long long) took);
@@ -327,7 +321,7 @@ Test(slow_readers, a_client_that_resets_its_connection_is_counted_as_1006)
     publish_notifies("reset", 201, 50);
     double closes = 0;
     char *text = NULL;
-    for (int64_t until = now_ms() + 10000; now_ms() < until; usleep(100 * 1000)) {
+    for (int64_t until = cx_kit_now_ms() + 10000; cx_kit_now_ms() < until; usleep(100 * 1000)) {
         free(text);
         text = cx_stack_metrics(stack, "gateway0");
         closes = cx_metric_value(text, "chanx_gateway_closes_total{code=\"1006\"}") ;

@@ -9,6 +9,7 @@
  * PR_SET_PDEATHSIG so it dies with a test that crashes.
  */
 #include "tests/kit/browser.h"
+#include "tests/kit/clock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -29,13 +30,6 @@
 
 #define MAX_CONNS 16
 #define MAX_REQUEST (1 << 20)
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 const char *cx_browser_binary(void)
 {
@@ -173,9 +167,9 @@ char *cx_browser_run(const char *html, int timeout_ms, char *err, size_t errlen)
     conn conns[MAX_CONNS];
     size_t nconns = 0;
     char *report = NULL;
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = cx_kit_now_ms() + timeout_ms;
     snprintf(err, errlen, "the page reported nothing within %d ms", timeout_ms);
-    while (!report && pid > 0 && now_ms() < deadline) {
+    while (!report && pid > 0 && cx_kit_now_ms() < deadline) {
         struct pollfd fds[MAX_CONNS + 1] = { { .fd = lfd, .events = POLLIN } };
         for (size_t i = 0; i < nconns; i++)
             fds[i + 1] = (struct pollfd) { .fd = conns[i].fd, .events = POLLIN };

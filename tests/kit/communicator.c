@@ -13,6 +13,7 @@
  */
 #include "chanx/testing.h"
 #include "tests/kit/ws_client.h"
+#include "tests/kit/clock.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -95,17 +96,10 @@ json_t *cx_receive_json(cx_communicator *self, int timeout_ms)
     return value;
 }
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Next message before the deadline, or NULL. */
 static json_t *receive_by(cx_communicator *self, long long deadline)
 {
-    long long left = deadline - now_ms();
+    long long left = deadline - cx_kit_now_ms();
     return cx_receive_json(self, left > 0 ? (int) left : 0);
 }
 
@@ -254,7 +248,7 @@ void cx_send_message(cx_communicator *self, const char *action, const json_t *pa
 json_t *cx_receive_all_json(cx_communicator *self, int timeout_ms, int wait_group)
 {
     const char *end = wait_group ? "{\"action\":\"group_complete\"}" : "{\"action\":\"complete\"}";
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = cx_kit_now_ms() + timeout_ms;
     json_t *all = json_array();
     for (;;) {
         json_t *m = receive_by(self, deadline);
@@ -275,7 +269,7 @@ json_t *cx_receive_all_json(cx_communicator *self, int timeout_ms, int wait_grou
 
 json_t *cx_receive_until_action(cx_communicator *self, const char *action, int timeout_ms)
 {
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = cx_kit_now_ms() + timeout_ms;
     json_t *skipped = json_array();
     for (;;) {
         json_t *m = receive_by(self, deadline);

@@ -6,6 +6,7 @@
  * cx_raw_read_frame. Every read waits with poll() against a deadline.
  */
 #include "tests/kit/raw_ws.h"
+#include "tests/kit/clock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -32,13 +33,6 @@ struct cx_raw {
     int eof;
     int last_rsv;             /* RSV bits of the last frame read */
 };
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* rcvbuf: the socket's receive buffer, set before connecting (the window it announces follows), or 0. */
 static cx_raw *open_with(int port, int rcvbuf)
@@ -98,7 +92,7 @@ static int fill(cx_raw *self, long long deadline)
     if (self->len == sizeof self->buf)
         return -1;
     for (;;) {
-        long long left = deadline - now_ms();
+        long long left = deadline - cx_kit_now_ms();
         if (left <= 0)
             return -1;
         struct pollfd p = { .fd = self->fd, .events = POLLIN };
@@ -127,7 +121,7 @@ static void consume(cx_raw *self, size_t n)
 
 int cx_raw_read_head(cx_raw *self, int timeout_ms)
 {
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = cx_kit_now_ms() + timeout_ms;
     self->status = 0;
     self->head[0] = self->body[0] = '\0';
     char *end;
@@ -252,7 +246,7 @@ int cx_raw_close_frame(cx_raw *self, int code, const void *reason, size_t reason
 
 int cx_raw_read_frame(cx_raw *self, int timeout_ms, int *opcode, int *fin, char **payload, size_t *len)
 {
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = cx_kit_now_ms() + timeout_ms;
     for (;;) {
         if (self->len >= 2) {
             unsigned char *b = self->buf;
@@ -297,12 +291,12 @@ int cx_raw_read_frame(cx_raw *self, int timeout_ms, int *opcode, int *fin, char 
 
 int cx_raw_expect_close(cx_raw *self, int timeout_ms, int *messages)
 {
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = cx_kit_now_ms() + timeout_ms;
     for (;;) {
         int opcode = 0;
         char *payload = NULL;
         size_t len = 0;
-        long long left = deadline - now_ms();
+        long long left = deadline - cx_kit_now_ms();
         int r = left > 0 ? cx_raw_read_frame(self, (int) left, &opcode, NULL, &payload, &len) : -1;
         if (r == 0)
             return 1006;
@@ -321,7 +315,7 @@ int cx_raw_expect_close(cx_raw *self, int timeout_ms, int *messages)
 
 int cx_raw_wait_eof(cx_raw *self, int timeout_ms)
 {
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = cx_kit_now_ms() + timeout_ms;
     for (;;) {
         self->len = 0;   /* whatever still comes is not looked at */
         int r = fill(self, deadline);

@@ -5,18 +5,12 @@
  * ref=, receive_topic_message); these are the same on cx_communicator, built on its public
  * send and receive calls so the frames are exactly what a client writes.
  */
+#include "tests/kit/clock.h"
 #include <chanx/testing.h>
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void cx_topic_send(cx_communicator *self, const char *topic, const char *ref, const char *action,
                    const json_t *payload)
@@ -41,10 +35,10 @@ static int matches(const json_t *m, const char *topic, const char *action, const
 static json_t *receive_matching(cx_communicator *self, const char *topic, const char *action, const char *ref,
                                 int timeout_ms)
 {
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = cx_kit_now_ms() + timeout_ms;
     json_t *skipped = json_array();
     for (;;) {
-        long long left = deadline - now_ms();
+        long long left = deadline - cx_kit_now_ms();
         json_t *m = left > 0 ? cx_receive_json(self, (int) left) : NULL;
         if (!m) {
             char *seen = json_dumps(skipped, JSON_COMPACT);

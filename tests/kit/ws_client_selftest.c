@@ -12,6 +12,7 @@
  * leaves no server behind even when criterion's fini never runs.
  */
 #include "ws_client.h"
+#include "tests/kit/clock.h"
 
 #include <criterion/criterion.h>
 #include <netinet/in.h>
@@ -46,20 +47,13 @@ static int free_port(void)
     return ntohs(sa.sin_port);
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Reads the child's stdout until "listening" shows up or 5 s pass. */
 static int wait_listening(int fd)
 {
     char buf[256];
     size_t used = 0;
-    int64_t deadline = now_ms() + 5000;
-    while (now_ms() < deadline && used < sizeof buf - 1) {
+    int64_t deadline = cx_kit_now_ms() + 5000;
+    while (cx_kit_now_ms() < deadline && used < sizeof buf - 1) {
         struct pollfd p = { .fd = fd, .events = POLLIN };
         if (poll(&p, 1, 100) <= 0)
             continue;
@@ -279,9 +273,9 @@ Test(ws_client, killed_server_gives_1006_and_keeps_queue)
 Test(ws_client, client_close_and_recv_timeout)
 {
     cx_ws *ws = open_client("/");
-    int64_t t0 = now_ms();
+    int64_t t0 = cx_kit_now_ms();
     cr_expect_null(cx_ws_recv_text(ws, 300, NULL));
-    int64_t waited = now_ms() - t0;
+    int64_t waited = cx_kit_now_ms() - t0;
     cr_expect(waited >= 290 && waited < 1500, "recv timeout took %lld ms", (long long) waited);
     cx_ws_close(ws, 4000);
     cr_expect(cx_ws_is_closed(ws));
@@ -296,9 +290,9 @@ Test(ws_client, short_timeouts_never_overshoot)
     cx_ws *ws = open_client("/");
     int64_t worst = 0;
     for (int i = 0; i < 300; i++) {
-        int64_t t0 = now_ms();
+        int64_t t0 = cx_kit_now_ms();
         cr_assert_null(cx_ws_recv_text(ws, 1 + i % 3, NULL));
-        int64_t took = now_ms() - t0;
+        int64_t took = cx_kit_now_ms() - t0;
         worst = took > worst ? took : worst;
     }
     cr_expect(worst < 500, "a <=3 ms wait took %lld ms", (long long) worst);
@@ -309,9 +303,9 @@ Test(ws_client, closed_port_fails_fast_with_status_0)
 {
     char url[64];
     snprintf(url, sizeof url, "ws://127.0.0.1:%d/", free_port());
-    int64_t t0 = now_ms();
+    int64_t t0 = cx_kit_now_ms();
     cx_ws *ws = cx_ws_connect(url, NULL, 2000);
-    int64_t took = now_ms() - t0;
+    int64_t took = cx_kit_now_ms() - t0;
     cr_assert_not_null(ws);
     cr_expect(!cx_ws_is_open(ws));
     cr_expect_eq(cx_ws_http_status(ws), 0);
