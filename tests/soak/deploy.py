@@ -11,7 +11,10 @@ What this module checks, for soak.py to act on:
   - exits: a child that exited without the soak having killed it (poll());
   - sanitizer reports: every log is read incrementally for AddressSanitizer,
     LeakSanitizer and UBSan's "runtime error:" lines;
-  - resident memory: VmRSS from /proc/<pid>/status.
+  - memory: VmRSS from /proc/<pid>/status on the plain build; on a sanitized
+    build the heap in use, which tests/soak/heap_probe.c (preloaded) writes
+    to var/soak/heap/<pid> (why: its head comment). A worker is its
+    supervisor and the worker processes it started, summed.
 It never decides what is a failure: it reports facts with the evidence.
 """
 import asyncio
@@ -31,6 +34,46 @@ PR_SET_PDEATHSIG = 1
 
 def _die_with_parent():
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _rss_kib(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _heap_kib(heapdir, pid):
+    try:
+        with open(os.path.join(heapdir, str(pid))) as f:
+            return int(f.read()) // 1024
+    except (OSError, ValueError):
+        return None
+
+
+def _children(pid):
+    """The pids whose parent is pid (this kernel has no /proc/<pid>/task/<pid>/children)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry) as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
+                out.append(int(entry))
+    return out
+
+
+def sum_known(values):
+    """The sum of the values that are known; None when none is."""
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
 
 
 class Proc:
@@ -75,14 +118,17 @@ class Proc:
             self.popen.wait()
 
     def rss_kib(self):
-        try:
-            with open("/proc/%d/status" % self.popen.pid) as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        return int(line.split()[1])
-        except (OSError, AttributeError):
-            pass
-        return None
+        return sum_known(_rss_kib(pid) for pid in self.pids())
+
+    def heap_kib(self):
+        """The heap in use (kB) as heap_probe.c last wrote it, None until it has."""
+        return sum_known(_heap_kib(self.deploy.heapdir, pid) for pid in self.pids())
+
+    def pids(self):
+        """This process and its children (a worker's supervisor starts the worker processes)."""
+        if self.popen is None:
+            return []
+        return [self.popen.pid] + _children(self.popen.pid)
 
     def log_tail(self, lines=30):
         try:
@@ -106,6 +152,8 @@ class Deployment:
         self.extra_env = extra_env
         self.procs = {}
         self.database_url = None
+        self.heapdir = os.path.join(var, "heap")
+        self.heap_probe = None         # the preloaded probe's path, on a sanitized build (start)
 
     # ---- PostgreSQL -------------------------------------------------------------------
     def _pg(self, verb):
@@ -141,7 +189,24 @@ class Deployment:
         })
         env.update(self.extra_env)
         env.update(extra)
+        if self.heap_probe:
+            # The probe ahead of the programs' own libasan: allowed by verify_asan_link_order=0 (it
+            # only reads the allocator's counter, it intercepts nothing).
+            env["LD_PRELOAD"] = self.heap_probe
+            env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"
+            env["SOAK_HEAP_DIR"] = self.heapdir
         return env
+
+    def _build_heap_probe(self):
+        """Compiles tests/soak/heap_probe.c for a sanitized build (cc is a build dependency)."""
+        os.makedirs(self.heapdir, exist_ok=True)
+        so = os.path.join(self.var, "heap_probe.so")
+        out = subprocess.run(["cc", "-O1", "-fPIC", "-shared", "-o", so,
+                              os.path.join(self.root, "tests/soak/heap_probe.c"), "-lpthread"],
+                             capture_output=True, text=True)
+        if out.returncode != 0:
+            raise RuntimeError("building tests/soak/heap_probe.c failed: %s" % out.stderr.strip())
+        self.heap_probe = so
 
     def _add(self, name, program, argv, extra_env=None):
         self.procs[name] = Proc(self, name, program, argv, self._env(extra_env or {}))
@@ -149,6 +214,8 @@ class Deployment:
 
     def start(self):
         os.makedirs(self.logdir, exist_ok=True)
+        if self.sanitized():
+            self._build_heap_probe()
         self.pg_start()
         self.admin("migrate")
         self.admin("keygen", self.keys)
@@ -265,3 +332,15 @@ class Deployment:
 
     def rss(self):
         return {name: p.rss_kib() for name, p in self.procs.items() if p.alive()}
+
+    def measure(self):
+        """The name of what memory() returns."""
+        return "heap in use" if self.heap_probe else "VmRSS"
+
+    def memory(self):
+        """What the memory invariant judges, per process (kB): the heap in use on a sanitized build
+        (None until the probe has written), else VmRSS."""
+        if self.heap_probe:
+            heaps = {name: p.heap_kib() for name, p in self.procs.items() if p.alive()}
+            return {name: kb for name, kb in heaps.items() if kb is not None}
+        return self.rss()

@@ -25,8 +25,8 @@ SOAK_SECONDS have passed (at least one wave). Every wave, SOAK_SPACING s apart:
 then the wave settles: every gateway healthy, 90% of clients connected,
 SOAK_SETTLE s more.
 
-Memory. VmRSS of every process must come back within SOAK_RSS_TOLERANCE (10%)
-of its baseline after each wave (sampled for up to another settle period). A
+Memory. The memory of every process must come back within SOAK_RSS_TOLERANCE
+(10%) of its baseline after each wave (sampled for up to another settle period). A
 process's baseline is its VmRSS at the end of the first whole wave it lived
 through: for the processes started at the beginning, wave 0 (or the first
 wave they were not killed in); for a restarted process, the first wave after
@@ -37,6 +37,19 @@ few times a code path runs (a PostgreSQL outage, a broker rebuild, a slow
 client) and then levels off; measured, 1,600 refused connections while
 PostgreSQL is down grow an ASan gateway by 8, 1.5, 0.9, 0.5 MB per 400 and a
 plain one by 0.6, 0, 0, 0. A leak keeps growing wave after wave and fails.
+
+What is measured: VmRSS on the plain build (SOAK_BIN=build), where glibc gives
+freed memory back and RSS follows what a process holds. On a sanitized build,
+the heap in use as ASan's allocator counts it (tests/soak/heap_probe.c,
+preloaded), because there RSS does not come back: in a 240 s soak (7 December
+2026) a gateway's heap in use stayed at 2.0-2.3 MB over five waves while its
+VmRSS rose from 25 to 41 MB, and a broker's VmRSS rose 8.7% in two waves with
+its heap flat. ASan's allocator keeps each size class's memory once a peak
+(a slow client's backlog, a broker rebuild) has touched it, beside a 2 MB
+quarantine and its own bookkeeping: retention, not a leak, and it moves with
+the schedule of faults (an earlier run failed at +12.3%). A leak grows the
+heap in use, and LeakSanitizer reports it at exit besides. RSS is still
+logged. A worker counts with the worker processes its supervisor started.
 
 The watchdog runs every half second during the whole soak: unexpected exits
 of children, sanitizer reports in the logs, the ledger's sweep (loss). The
@@ -238,7 +251,7 @@ class Soak:
         await self.sleep(SETTLE)
 
     def check_rss(self, k):
-        now = self.deploy.rss()
+        now = self.deploy.memory()
         row = {}
         for name in sorted(now):
             p = self.deploy.procs[name]
@@ -264,15 +277,20 @@ class Soak:
                 return row
             if time.monotonic() > deadline:
                 name, (b, a) = sorted(over.items())[0]
-                self.fail(Breach("resident memory returns within %d%% of its baseline after each wave"
+                self.fail(Breach("memory returns within %d%% of its baseline after each wave"
                                  % round(TOLERANCE * 100), "%s (pid %s)" % (name, self.deploy.procs[name].pid),
-                                 "VmRSS %d kB after wave %d and %.0f s of settling, baseline %d kB (+%.1f%%); "
-                                 "others: %s" % (a, k, 2 * SETTLE, b, 100.0 * (a - b) / b, self.fmt_rss(row))))
+                                 "%s %d kB after wave %d and %.0f s of settling, baseline %d kB (+%.1f%%); "
+                                 "others: %s; VmRSS %s" % (self.deploy.measure(), a, k, 2 * SETTLE, b,
+                                                           100.0 * (a - b) / b, self.fmt_rss(row), self.fmt_kb(self.deploy.rss()))))
             await self.sleep(2)
-            now = self.deploy.rss()
+            now = self.deploy.memory()
             for n in over:
                 if n in now:
                     row[n] = (row[n][0], now[n])
+
+    @staticmethod
+    def fmt_kb(kbs):
+        return ", ".join("%s %.1f MB" % (n, kb / 1024) for n, kb in sorted(kbs.items()) if kb is not None)
 
     @staticmethod
     def fmt_rss(row):
@@ -312,8 +330,8 @@ class Soak:
         watchdog = asyncio.ensure_future(self.watchdog())
         try:
             await self.sleep(WARMUP)
-            log("warm-up done: %d/%d clients connected, %d messages sent, RSS %s", self.connected(), CLIENTS,
-                self.ledger.sent, ", ".join("%s %.1f MB" % (n, kb / 1024) for n, kb in sorted(self.deploy.rss().items())))
+            log("warm-up done: %d/%d clients connected, %d messages sent, VmRSS %s", self.connected(), CLIENTS,
+                self.ledger.sent, self.fmt_kb(self.deploy.rss()))
             t_waves = time.monotonic()
             k = 0
             while k == 0 or time.monotonic() - t_waves < SECONDS:
@@ -322,10 +340,11 @@ class Soak:
                 sessions = [await self.deploy.sessions(p) for p in self.deploy.gateway_ports]
                 log("gateway sessions %s for %d clients connected", sessions, self.connected())
                 log("wave %d done (t=%.0f s): %d/%d clients connected, %d connections opened, messages %d sent / "
-                    "%d delivered, faults %s, closes %s, max latency %.2f s\n         RSS %s",
+                    "%d delivered, faults %s, closes %s, max latency %.2f s\n         %s %s%s",
                     k, time.monotonic() - t_waves, self.connected(), CLIENTS, self.ledger.next_conn - 1,
                     self.ledger.sent, self.ledger.delivered, dict(self.faults.counts), dict(self.ledger.closes),
-                    self.ledger.max_latency, self.fmt_rss(row))
+                    self.ledger.max_latency, self.deploy.measure(), self.fmt_rss(row),
+                    "" if self.deploy.measure() == "VmRSS" else "\n         VmRSS " + self.fmt_kb(self.deploy.rss()))
                 k += 1
             self.waves = k
             # Let the clients leave (each waits for its own copies), then judge every message left.
@@ -375,11 +394,13 @@ class Soak:
         print("closes by code (server side): %s" % ", ".join("%s: %d" % kv for kv in sorted(L.closes.items())))
         for t, code, reason, who in L.unusual:
             print("  %d %r to %s; faults around: %s" % (code, reason, who, self.faults.around(t)))
-        print("VmRSS per wave (baseline -> after settling; a baseline is taken after a whole wave, see soak.py):")
+        print("%s per wave (baseline -> after settling; a baseline is taken after a whole wave, see soak.py):"
+              % self.deploy.measure())
         for k, row in self.rss_history:
             print("  wave %d: %s" % (k, self.fmt_rss(row)))
-        print("invariants held: no unexpected exit, no sanitizer report, RSS within %d%%, no loss, order kept, "
-              "every close actionable; SIGTERM at the end: every process exited 0" % round(TOLERANCE * 100))
+        print("invariants held: no unexpected exit, no sanitizer report, %s within %d%%, no loss, order kept, "
+              "every close actionable; SIGTERM at the end: every process exited 0"
+              % (self.deploy.measure(), round(TOLERANCE * 100)))
 
 
 def main():
