@@ -21,6 +21,7 @@ import asyncio
 import ctypes
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -148,6 +149,7 @@ class Deployment:
         self.pg_port = pg_port
         self.broker_endpoint = "tcp://127.0.0.1:%d" % (port_base + 10)
         self.gateway_ports = [port_base + 1 + i for i in range(gateways)]
+        self.worker_metrics_ports = [port_base + 20 + i for i in range(workers)]
         self.nworkers = workers
         self.extra_env = extra_env
         self.procs = {}
@@ -199,7 +201,8 @@ class Deployment:
 
     def _build_heap_probe(self):
         """Compiles tests/soak/heap_probe.c for a sanitized build (cc is a build dependency)."""
-        os.makedirs(self.heapdir, exist_ok=True)
+        shutil.rmtree(self.heapdir, ignore_errors=True)   # no number of an earlier soak's pid
+        os.makedirs(self.heapdir)
         so = os.path.join(self.var, "heap_probe.so")
         out = subprocess.run(["cc", "-O1", "-fPIC", "-shared", "-o", so,
                               os.path.join(self.root, "tests/soak/heap_probe.c"), "-lpthread"],
@@ -225,7 +228,8 @@ class Deployment:
             os.makedirs(cache, exist_ok=True)
             self._add("worker%d" % i, "chanx-worker", [],
                       {"CHANX_HEALTH_FILE": os.path.join(self.var, "worker%d.alive" % i),
-                       "CHANX_PLUGIN_CACHE": cache}).start()
+                       "CHANX_PLUGIN_CACHE": cache,
+                       "CHANX_METRICS_LISTEN": "127.0.0.1:%d" % self.worker_metrics_ports[i]}).start()
         for i, port in enumerate(self.gateway_ports):
             self._add("gateway%d" % i, "chanx-gateway", ["--listen", "127.0.0.1:%d" % port]).start()
 
@@ -269,6 +273,25 @@ class Deployment:
             return None
         finally:
             w.close()
+
+    async def worker_load(self, timeout=2.0):
+        """Each live worker's connections (its chanx_worker_consumer_instances), {name: n}."""
+        load = {}
+        for i, port in enumerate(self.worker_metrics_ports):
+            try:
+                r, w = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
+            except (OSError, asyncio.TimeoutError):
+                continue
+            try:
+                w.write(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                text = (await asyncio.wait_for(r.read(), timeout)).decode(errors="replace")
+                load["worker%d" % i] = sum(int(float(line.rsplit(" ", 1)[1])) for line in text.splitlines()
+                                           if line.startswith("chanx_worker_consumer_instances"))
+            except (OSError, asyncio.TimeoutError, ValueError, IndexError):
+                pass
+            finally:
+                w.close()
+        return load
 
     async def wait_healthy(self, timeout=60.0):
         deadline = time.monotonic() + timeout
