@@ -52,10 +52,7 @@ heap in use, and LeakSanitizer reports it at exit besides. RSS is still
 logged. A worker counts with the worker processes its supervisor started, and
 its connections move between waves (a killed worker's clients come back on the
 other), its heap with them: a worker holding more connections than at its
-baseline (chanx_worker_consumer_instances) may hold proportionally more. The
-first run judged that way stopped on a worker's heap going 1.06 -> 1.30 MB
-(+23%) in the wave after the other worker was killed and its clients came back;
-the next run, with the same schedule, saw both workers within 0.5%.
+baseline (chanx_worker_consumer_instances) may hold proportionally more.
 
 The watchdog runs every half second during the whole soak: unexpected exits
 of children, sanitizer reports in the logs, the ledger's sweep (loss). The
