@@ -74,9 +74,10 @@ static const char PUBLISH_HELP[] =
     "  user, or one connection, through the broker ($CHANX_BROKER); prints what it reached.\n"
     "chanx-admin disconnect (--user ID | --connection ID) [--code N]\n"
     "  Closes every connection of a user (or one) with code N (1000, or 3000-4999; default 1000).\n"
-    "chanx-admin presence (--group G | --topic T) [--stats]\n"
+    "chanx-admin presence (--group G | --topic T) [--stats | --limit N --cursor C]\n"
     "  Prints who is in the group (a topic: its group): each user with their connections, gateway and connected_since\n"
-    "  (--stats: counts only), as POST /api/presence answers.\n";
+    "  (--stats: counts only), as POST /api/presence answers: a page of at most N users (1-1000, default 1000);\n"
+    "  its \"next\", given as --cursor, is the following page.\n";
 
 static void usage(FILE *out)
 {

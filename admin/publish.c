@@ -4,7 +4,7 @@
  *
  *   chanx-admin publish (--group G ... | --topic T [--seq N] | --user ID | --connection ID) --action A [--payload JSON]
  *   chanx-admin disconnect (--user ID | --connection ID) [--code N]
- *   chanx-admin presence (--group G | --topic T) [--stats]
+ *   chanx-admin presence (--group G | --topic T) [--stats | --limit N --cursor C]
  *
  * The command speaks to the broker directly as an API peer (CX_ROLE_API),
  * so it works where chanx-api is not deployed or its key is not at hand;
@@ -136,8 +136,9 @@ static int run_command(cx_publish_cmd *cmd, const json_t *event_params, cx_publi
     return ADMIN_OK;
 }
 
-/* chanx-admin presence (--group G | --topic T) [--stats]: the broker's answer as /api/presence gives it; a group
- * without members is an error (exit 1). */
+/* chanx-admin presence (--group G | --topic T) [--stats | --limit N --cursor C]: the broker's answer as
+ * /api/presence gives it, one page (--cursor: the previous page's "next"); a group without members is an
+ * error (exit 1). */
 static int presence_main(int argc, char **argv)
 {
     json_t *params = json_object();
@@ -145,8 +146,14 @@ static int presence_main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--stats")) {
             stats = 1;
-        } else if ((!strcmp(argv[i], "--group") || !strcmp(argv[i], "--topic")) && i + 1 < argc) {
+        } else if ((!strcmp(argv[i], "--group") || !strcmp(argv[i], "--topic") || !strcmp(argv[i], "--cursor"))
+                   && i + 1 < argc) {
             json_object_set_new(params, argv[i] + 2, json_string(argv[i + 1]));
+            i++;
+        } else if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
+            char *end;
+            long n = strtol(argv[i + 1], &end, 10);
+            json_object_set_new(params, "limit", *end || end == argv[i + 1] ? json_string(argv[i + 1]) : json_integer(n));
             i++;
         } else {
             json_decref(params);

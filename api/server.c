@@ -404,10 +404,11 @@ cx_api_server *cx_api_server_new(const cx_api_config *config)
     self->daemon = self->pending && self->heads
                        ? MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME,
                                           ntohs(addr.sin_port), NULL, NULL, on_request, self,
+                                          /* first, or libmicrohttpd logs a warning about it at every start */
+                                          MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                                           MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
                                           MHD_OPTION_NOTIFY_COMPLETED, on_completed, self,
                                           MHD_OPTION_NOTIFY_CONNECTION, cx_heads_notify, self->heads,
-                                          MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                                           MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) 30,
                                           MHD_OPTION_CONNECTION_LIMIT, (unsigned int) 1000,
                                           MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int) config->max_per_address,

@@ -6,7 +6,7 @@
  * (loop.c) with its own small WebSocket client (ws.c): no interpreter and no
  * allocation on the hot path, so the load generator costs the machine as
  * little as possible and the figures describe the server. A scenario
- * (echo.c, broadcast.c, storm.c) is a set of callbacks the loop calls when a
+ * (echo.c, broadcast.c, storm.c, reconnect_storm.c) is a set of callbacks the loop calls when a
  * connection becomes usable, receives a text message or closes; scenarios
  * keep per-connection state in the fields the connection reserves for them.
  *
@@ -39,11 +39,14 @@ typedef struct {
     int connections;
     double duration;              /* seconds of measurement (connect: the cap) */
     int senders;                  /* broadcast */
+    int missed;                   /* reconnect_storm: pushes each client misses */
     int idle;                     /* echo: extra connections held open and silent meanwhile */
     int concurrency;              /* handshakes in flight at once */
     int no_auth_message;
     int source_ips;               /* bind to 127.0.0.1 .. 127.0.0.N */
     double settle;                /* idle: seconds to wait before reading memory */
+    int load_processes;           /* idle_scale: client processes sharing the connections */
+    const char *gateway_ports;    /* idle_scale: "P1,P2,...", gateways on the URL's host */
     pid_t pids[BENCH_MAX_PIDS];   /* idle: memory; echo, broadcast: CPU per op */
     char pid_names[BENCH_MAX_PIDS][32];   /* "gateway" from --pids gateway=123, else the pid */
     int npids;
@@ -86,6 +89,8 @@ typedef struct {
     void (*on_open)(loop_t *loop, conn_t *c, void *arg);
     void (*on_message)(loop_t *loop, conn_t *c, const char *text, size_t len, void *arg);
     void (*on_close)(loop_t *loop, conn_t *c, void *arg);
+    /* A message before the authentication one (a join's recovery frame and replay); NULL: dropped. */
+    void (*on_early_message)(loop_t *loop, conn_t *c, const char *text, size_t len, void *arg);
 } loop_handlers;
 
 typedef struct {
@@ -131,6 +136,8 @@ size_t ws_write_frame(unsigned char *out, int opcode, const void *payload, size_
 /* ------------------------------------------------------------------ misc */
 
 uint64_t now_ns(void);
+/* 1 once SIGINT or SIGTERM arrived (main.c): loops end early. */
+int bench_interrupted(void);
 /* The string value of "key" in a JSON object text (no unescaping: the
  * values scanned here are plain), or NULL; *vlen gets its length. */
 const char *json_str(const char *text, size_t len, const char *key, size_t *vlen);
@@ -138,17 +145,22 @@ const char *json_str(const char *text, size_t len, const char *key, size_t *vlen
 long json_int(const char *text, size_t len, const char *key, long def);
 int json_action_is(const char *text, size_t len, const char *action);
 
-/* proc.c: VmRSS in KiB and CPU seconds (user + system) of a process, -1 if gone. */
+/* proc.c: VmRSS and PSS in KiB and CPU seconds (user + system) of a process, -1 if gone. */
 long proc_rss_kib(pid_t pid);
+long proc_pss_kib(pid_t pid);
 double proc_cpu_seconds(pid_t pid);
 
 /* Scenarios: 0 when a result was printed, 1 on failure. */
 int run_echo(const bench_opts *opts);
 int run_broadcast(const bench_opts *opts);
 int run_topics(const bench_opts *opts);
+int run_repin(const bench_opts *opts);   /* repin.c */
 int run_connect(const bench_opts *opts);
 int run_idle(const bench_opts *opts);
+int run_idle_scale(const bench_opts *opts);
 int run_publish(const bench_opts *opts);
+int run_recover(const bench_opts *opts);
+int run_reconnect_storm(const bench_opts *opts);
 
 /* Output: one JSON line (machine) and one "# ..." line (human) per result.
  * report_begin starts the JSON object with the fields common to all. */

@@ -32,7 +32,6 @@
 #define MAX_EVENTS 256
 #define RXBUF (256 * 1024)
 
-int bench_interrupted(void);
 
 struct loop {
     const bench_opts *opts;
@@ -175,7 +174,10 @@ static void on_text(loop_t *self, conn_t *c, const char *text, size_t len)
 {
     if (c->state == CONN_OPEN) {
         self->h.on_message(self, c, text, len, self->arg);
-    } else if (c->state == CONN_AUTHENTICATING && json_action_is(text, len, "authentication")) {
+    } else if (c->state == CONN_AUTHENTICATING && !json_action_is(text, len, "authentication")) {
+        if (self->h.on_early_message)   /* before the ready point: a join's recovery and replay */
+            self->h.on_early_message(self, c, text, len, self->arg);
+    } else if (c->state == CONN_AUTHENTICATING) {
         if (json_int(text, len, "status_code", 0) == 200) {
             became_open(self, c);
         } else {

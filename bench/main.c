@@ -37,7 +37,8 @@ static void on_signal(int sig)
 
 static void usage(FILE *out)
 {
-    fputs("usage: chanx-bench echo|work|broadcast|topics|connect|idle|publish --url ws://HOST:PORT/PATH [options]\n"
+    fputs("usage: chanx-bench echo|work|broadcast|topics|connect|idle|idle_scale|publish|recover|reconnect_storm\n"
+          "                   --url ws://HOST:PORT/PATH [options]\n"
           "       chanx-bench broker [options]   the broker alone (chanx-bench-broker --help)\n"
           "\n"
           "  --token KEY          sent as 'Authorization: Token KEY'\n"
@@ -45,19 +46,24 @@ static void usage(FILE *out)
           "  -n N                 connections (default 10)\n"
           "  --duration S         seconds of measurement; connect: the time cap (default 5)\n"
           "  --senders K          broadcast: connections that send (default 1)\n"
+          "  --missed M           reconnect_storm: pushes each of the -n clients misses, then recovers (default 100)\n"
           "  --idle M             echo: also hold M silent connections (reported as echo_busy)\n"
           "  --concurrency C      handshakes in flight at once (default 200)\n"
           "  --no-auth-message    the server sends no authentication message: open = 101\n"
           "  --pids [NAME=]PID,.. idle: resident memory of these; echo, broadcast: their CPU per op\n"
-          "  --settle S           idle: seconds to wait before reading memory (default 2)\n"
+          "  --settle S           idle: seconds to wait before reading memory (default 2);\n"
+          "                       recover: seconds between crashes\n"
           "  --window CMD         echo, broadcast, connect: runs 'CMD start' as the measured window opens and\n"
           "                       'CMD stop' as it closes (scripts/perf-ops counts instructions there)\n"
           "  --source-ips K       spread connections over 127.0.0.1..K (beyond ~28k)\n"
+          "  --load-processes L   idle_scale: client processes sharing the N connections (default 1)\n"
+          "  --gateway-ports P,.. idle_scale: gateways on the URL's host, load process j to the (j mod G)th\n"
           "  --label NAME         server name in the output (default: the URL)\n"
           "  --api URL, --api-key K  publish: chanx-api's http://HOST:PORT and key\n"
           "  --publisher CMD      publish: instead, a command that publishes each JSON line it reads\n"
           "  --group G, --action A   publish: the group the members are in, the event's action\n"
-          "  --scenario-name NAME publish: the name in the output (e.g. publish_receive_event)\n"
+          "  --scenario-name NAME publish, broadcast: the name in the output (e.g. publish_receive_event,\n"
+          "                       broadcast_history)\n"
           "\n"
           "Scenarios:\n"
           "  echo       closed-loop {\"action\":\"ping\"} -> pong; round trips/s, p50/p99/p999\n"
@@ -70,8 +76,19 @@ static void usage(FILE *out)
           "             subscriptions per connection in --pids\n"
           "  connect    authenticated connections opened per second until N are open\n"
           "  idle       N idle connections; resident memory per connection of --pids\n"
+          "  idle_scale the same over several gateways from several processes (past the descriptor\n"
+          "             limit): VmRSS and PSS per connection of --pids and of the load, and the kernel's\n"
+          "             socket memory (/proc/slabinfo, /proc/meminfo)\n"
+          "  repin      N + 1 connections to /ws/work/; the first crashes the worker process, the\n"
+          "             others ping at once: time until each is answered by its restarted consumer\n"
           "  publish    N members of a group, events published from outside, --senders in\n"
           "             flight; deliveries/s, p50/p99 from the publish call to the last member\n"
+          "  recover    -n crashes of a consumer that crashes on demand (path /ws/crash/, the\n"
+          "             worker with CHANX_CRASH_QUARANTINE=0), --settle S apart (use 11: a process\n"
+          "             dying within 10 s of its start is restarted with backoff); p50/p99 from\n"
+          "             the crash until a new connection is answered again\n"
+          "  reconnect_storm  a sender pushes --missed M to a room keeping a history (/ws/chat_kept/<room>/),\n"
+          "             then N clients come back at once with ?since=: time until each has them all\n"
           "  broker     fake gateways and workers load the broker with envelopes directly:\n"
           "             routed envelopes/s, fan-out, memory per connection and membership\n"
           "\n"
@@ -190,7 +207,8 @@ static int parse_args(bench_opts *o, int argc, char **argv)
         { "api", required_argument, 0, 'a' },       { "api-key", required_argument, 0, 'K' },
         { "publisher", required_argument, 0, 'P' }, { "group", required_argument, 0, 'g' },
         { "action", required_argument, 0, 'x' },    { "scenario-name", required_argument, 0, 'N' },
-        { "window", required_argument, 0, 'W' },
+        { "window", required_argument, 0, 'W' },    { "missed", required_argument, 0, 'M' },
+        { "load-processes", required_argument, 0, 'L' }, { "gateway-ports", required_argument, 0, 'G' },
         { 0, 0, 0, 0 }
     };
     int ch;
@@ -217,6 +235,9 @@ static int parse_args(bench_opts *o, int argc, char **argv)
         case 'x': o->action = optarg; break;
         case 'N': scenario_name = optarg; break;
         case 'W': o->window = optarg; break;
+        case 'M': o->missed = atoi(optarg); break;
+        case 'L': o->load_processes = atoi(optarg); break;
+        case 'G': o->gateway_ports = optarg; break;
         case 'h': usage(stdout); exit(0);
         default: return -1;
         }
@@ -224,10 +245,11 @@ static int parse_args(bench_opts *o, int argc, char **argv)
     if (optind != argc - 1 || !o->url)
         return -1;
     o->scenario = argv[optind];
-    if (scenario_name && !strcmp(o->scenario, "publish"))
+    if (scenario_name && (!strcmp(o->scenario, "publish") || !strcmp(o->scenario, "broadcast")))
         o->scenario = scenario_name;
-    if (o->connections < 1 || o->duration <= 0 || o->senders < 1 || o->concurrency < 1)
-        return fprintf(stderr, "chanx-bench: -n, --duration, --senders, --concurrency must be positive\n"), -1;
+    if (o->connections < 1 || o->duration <= 0 || o->senders < 1 || o->concurrency < 1 || o->load_processes < 1)
+        return fprintf(stderr, "chanx-bench: -n, --duration, --senders, --concurrency, --load-processes must be "
+                               "positive\n"), -1;
     if (o->senders > o->connections)
         o->senders = o->connections;
     if (!o->label)
@@ -263,7 +285,8 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "broker"))
         return exec_broker_load(argv + 1);
-    bench_opts o = { .connections = 10, .duration = 5, .senders = 1, .concurrency = 200, .settle = 2 };
+    bench_opts o = { .connections = 10, .duration = 5, .senders = 1, .concurrency = 200, .settle = 2,
+                     .load_processes = 1, .missed = 100 };
     if (parse_args(&o, argc, argv)) {
         usage(stderr);
         free_opts(&o);
@@ -273,21 +296,29 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    raise_nofile(o.connections);
+    raise_nofile((o.connections + o.load_processes - 1) / o.load_processes);   /* idle_scale: a share each */
 
     int rc;
     if (!strcmp(o.scenario, "echo") || !strcmp(o.scenario, "work"))
         rc = run_echo(&o);
-    else if (!strcmp(o.scenario, "broadcast"))
+    else if (!strncmp(o.scenario, "broadcast", 9))
         rc = run_broadcast(&o);
+    else if (!strcmp(o.scenario, "reconnect_storm"))
+        rc = run_reconnect_storm(&o);
     else if (!strcmp(o.scenario, "topics"))
         rc = run_topics(&o);
     else if (!strcmp(o.scenario, "connect"))
         rc = run_connect(&o);
     else if (!strcmp(o.scenario, "idle"))
         rc = run_idle(&o);
+    else if (!strcmp(o.scenario, "idle_scale"))
+        rc = run_idle_scale(&o);
+    else if (!strcmp(o.scenario, "repin"))
+        rc = run_repin(&o);
     else if (!strncmp(o.scenario, "publish", 7))
         rc = run_publish(&o);
+    else if (!strcmp(o.scenario, "recover"))
+        rc = run_recover(&o);
     else {
         fprintf(stderr, "chanx-bench: unknown scenario '%s'\n", o.scenario);
         rc = 2;

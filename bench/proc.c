@@ -2,6 +2,8 @@
  * proc.c — what /proc says about the server's processes: resident memory
  * (idle) and CPU time consumed (echo, broadcast: CPU per operation, split
  * by process, tells which of gateway, broker and worker limits a figure).
+ * PSS (idle_scale) splits each shared page among the processes that map it:
+ * unlike VmRSS, the PSS of several processes adds up to what they hold.
  */
 #include "bench.h"
 
@@ -10,22 +12,27 @@
 #include <string.h>
 #include <unistd.h>
 
-long proc_rss_kib(pid_t pid)
+/* The KiB figure of the line starting with key in a /proc file of pid, -1 if gone. */
+static long proc_kib(pid_t pid, const char *file, const char *key)
 {
     char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int) pid);
+    snprintf(path, sizeof path, "/proc/%d/%s", (int) pid, file);
     FILE *f = fopen(path, "r");
     if (!f)
         return -1;
     long kib = -1;
+    size_t klen = strlen(key);
     while (fgets(line, sizeof line, f))
-        if (!strncmp(line, "VmRSS:", 6)) {
-            kib = atol(line + 6);
+        if (!strncmp(line, key, klen)) {
+            kib = atol(line + klen);
             break;
         }
     fclose(f);
     return kib;
 }
+
+long proc_rss_kib(pid_t pid) { return proc_kib(pid, "status", "VmRSS:"); }
+long proc_pss_kib(pid_t pid) { return proc_kib(pid, "smaps_rollup", "Pss:"); }
 
 double proc_cpu_seconds(pid_t pid)
 {

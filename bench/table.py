@@ -31,6 +31,15 @@ FIGURES = [
     ("broadcast deliveries/s", "broadcast", "deliveries_per_s", True, ("django_ratio", 100), None),
     ("broadcast p99 every member (ms)", "broadcast", "all_members_p99_ms", False, ("max", 50.0), None),
     ("broadcast p50 every member (ms)", "broadcast", "all_members_p50_ms", False, None, None),
+    ("broadcast deliveries/s, room keeping a history of 100", "broadcast_history", "deliveries_per_s", True,
+     ("broadcast_ratio", 0.9), None),
+    ("broadcast p99 every member (ms), history kept", "broadcast_history", "all_members_p99_ms", False, None, None),
+    ("reconnect storm: ms until every client has its missed pushes", "reconnect_storm", "all_recovered_ms", False,
+     None, None),
+    ("reconnect storm: clients short of a push or wrong (0 expected)", "reconnect_storm", "lost_clients", False,
+     None, None),
+    ("reconnect storm: broker CPU us per replayed push", "reconnect_storm", "cpu_us_per_op_broker", False, None,
+     None),
     ("publish deliveries/s, passthrough (django: group_send)", "publish", "deliveries_per_s", True,
      ("broadcast_ratio", 0.8), ("django_ratio", 20)),
     ("publish p99 API call to every member (ms)", "publish", "all_members_p99_ms", False, None, None),
@@ -41,8 +50,15 @@ FIGURES = [
     ("topics delivery p99 (ms)", "topics", "delivery_p99_ms", False, None, None),
     ("topics: bytes per connection for 10 subscriptions", "topics", "subscriptions_bytes_per_connection", False,
      None, None),
+    ("repin: innocent connections answered again after a crash, all (ms)", "repin", "all_repinned_ms",
+     False, None, None),
+    ("repin: p99 per connection (ms)", "repin", "repin_p99_ms", False, None, None),
     ("connect: opened/s", "connect", "connections_per_s", True, ("min", 2000), None),
     ("idle: KiB per connection", "idle", "kib_per_connection", False, ("max", 16.0), None),
+    ("recover: a crash until its route is served again, p50 (ms)", "recover", "served_again_p50_ms", False,
+     None, None),
+    ("recover: a crash until its route is served again, p99 (ms)", "recover", "served_again_p99_ms", False,
+     None, None),
 ]
 SERVERS = ["chanx", "bare", "django"]
 
@@ -181,12 +197,41 @@ def broker_table(results):
                   f"{fmt(r.get('broker_cpu_ms'))} ms of CPU in one go")
             out.append({"figure": "gateway lost", "server": r.get("server"), "links": r.get("links"),
                         "connections_lost": r.get("connections_lost"), "broker_cpu_ms": r.get("broker_cpu_ms")})
+    for r in rows:
+        if r["scenario"] == "broker_history_memory":
+            print(f"\n{r.get('server')}: history of {r.get('groups'):,} groups x {r.get('messages_per_group')} "
+                  f"messages of {r.get('message_bytes')} bytes: broker memory {fmt(r.get('broker_mb'))} MB, "
+                  f"{fmt(r.get('broker_bytes_per_held_message'))} bytes per held message")
+            out.append({"figure": "history memory", "server": r.get("server"), "groups": r.get("groups"),
+                        "broker_mb": r.get("broker_mb"),
+                        "bytes_per_held_message": r.get("broker_bytes_per_held_message")})
     mem = [r for r in rows if r["scenario"] in ("broker_connect", "broker_join")]
     for r in mem:
         key = "bytes_per_connection" if r["scenario"] == "broker_connect" else "bytes_per_membership"
         if r.get(key) is not None:
             print(f"\n{r.get('server')} ({r.get('links')}): broker memory {fmt(r[key])} {key.replace('_', ' ')}")
             out.append({"figure": key, "server": r.get("server"), "links": r.get("links"), "value": r[key]})
+    return out
+
+
+def idle_scale_table(results):
+    """chanx-bench idle_scale: KiB per idle connection of each process (its VmRSS growth over every
+    connection held, so the processes' figures add up), the kernel's share and the load's."""
+    rows = [r for r in results if r.get("scenario") == "idle_scale" and "error" not in r]
+    out = []
+    for r in rows:
+        procs = {k[len("kib_per_connection_"):]: v for k, v in r.items() if k.startswith("kib_per_connection_")}
+        print(f"\nidle_scale: {r.get('opened'):,} connections over {r.get('gateways')} gateways from "
+              f"{r.get('load_processes')} load processes (dropped {r.get('dropped')})")
+        print("| KiB per connection | " + " | ".join(procs) + " | servers | kernel (half of both ends) | total | "
+              "load processes |")
+        print("|---|" + "---:|" * (len(procs) + 4))
+        print(f"| VmRSS growth | " + " | ".join(fmt(v) for v in procs.values()) +
+              f" | {fmt(r.get('kib_per_connection'))} | {fmt(r.get('kernel_kib_per_connection'))} | "
+              f"{fmt(r.get('total_kib_per_connection'))} | {fmt(r.get('load_kib_per_connection'))} |")
+        out.append({"connections": r.get("opened"), "per_process": procs,
+                    **{k: r.get(k) for k in ("kib_per_connection", "pss_kib_per_connection", "kernel_kib_per_connection",
+                                             "total_kib_per_connection", "load_kib_per_connection")}})
     return out
 
 
@@ -227,12 +272,14 @@ def main():
     work_table(by, rows)
     curve = curve_table(by)
     broker = broker_table(results)
+    idle_scale = idle_scale_table(results)
     errors = [r for r in results if "error" in r]
     for r in errors:
         print(f"\n{r['scenario']} on {r['server']}: {r['error']}")
     with open(out, "w") as f:
         json.dump({"machine": machine(), "quick": os.environ.get("BENCH_QUICK") == "1",
                    "pinning": os.environ.get("BENCH_PIN_DESC"), "table": rows, "curve": curve, "broker": broker,
+                   "idle_scale": idle_scale,
                    "results": results}, f, indent=2)
     print(f"\nraw results: {out}")
     return 1 if errors else 0

@@ -147,6 +147,8 @@ int cx_broker_run(cx_broker *self, volatile int *stop)
     while (!*stop) {
         cx_broker_flush(self);   /* what the last turn sent each peer, one message per peer */
         long timeout = cx_heartbeat_interval_ms() - (cx_now_ms() - self->last_beat);
+        if (cx_broker_repin_waiting(self) && timeout > 100)
+            timeout = 100;   /* a re-pin's timeout (repin.c) */
         int n = self->zap ? 2 : 1;
         if (self->following)   /* a standby: the primary's histories (standby.c) */
             items[n++] = (zmq_pollitem_t) { .socket = cx_broker_standby_socket(self->following), .events = ZMQ_POLLIN };
@@ -160,6 +162,7 @@ int cx_broker_run(cx_broker *self, volatile int *stop)
             replay_released(self);
             cx_rebuild_end_incomplete(self);
         }
+        cx_broker_repin_expire(self);
         cx_broker_heartbeat(self);
         expire_history(self);
         publish_state(self);
@@ -186,6 +189,7 @@ cx_broker *cx_broker_new(const char *endpoint)
     self->enc = cx_encoder_new();
     self->bans = cx_bans_new();
     self->rebuild = cx_rebuild_new();
+    self->repins = cx_broker_repins_new();
     self->presence_pushed = zhashx_new();
     if (self->presence_pushed)
         zhashx_set_destructor(self->presence_pushed, cx_broker_presence_free);
@@ -194,7 +198,7 @@ cx_broker *cx_broker_new(const char *endpoint)
                                    (size_t) cx_env_long("CHANX_HISTORY_MAX_BYTES", 1L << 20, 1024, 1L << 30));
     if (!self->router || !self->peers || !self->conns || !self->groups || !self->routes || !self->dec
         || !self->enc || !self->bans || !self->rebuild || !self->worker_groups || !self->users
-        || !self->history || !self->presence_pushed) {
+        || !self->history || !self->presence_pushed || !self->repins) {
         cx_broker_destroy(&self);
         return NULL;
     }
@@ -262,6 +266,7 @@ void cx_broker_destroy(cx_broker **self_p)
     zsock_destroy(&self->router);
     cx_zap_destroy(&self->zap);
     cx_rebuild_destroy(&self->rebuild);
+    cx_broker_repins_destroy(&self->repins);
     cx_bans_destroy(&self->bans);
     free(self);
     *self_p = NULL;

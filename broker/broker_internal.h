@@ -13,6 +13,7 @@
  *   recovery.c    group sends on groups with a history, a join's replay, copies to a standby
  *   standby.c     a standby's side: the primary's histories, copied
  *   worker_exit.c WORKER_EXIT from a worker supervisor: a worker process died
+ *   repin.c       that process's other connections moved to a live worker
  *   peers.c       who the peers are, offences, heartbeats, route publishing
  *   rebuild.c     state learned back after a restart; what waits meanwhile
  *   conns.c       a connection's pins and groups
@@ -44,6 +45,7 @@
 
 typedef struct cx_rebuild cx_rebuild;
 typedef struct cx_broker_standby cx_broker_standby;
+typedef struct cx_broker_repins cx_broker_repins;
 
 typedef struct {
     char id[MAX_IDENTITY + 1];   /* ZeroMQ routing id, the peer's node name */
@@ -53,6 +55,7 @@ typedef struct {
     char key[41];                /* its CURVE public key (Z85), "" on plain links: offences count here (bans.h) */
     uint64_t pid;
     int supervisor;              /* a worker supervisor (HELLO flag): serves nothing, reports WORKER_EXIT */
+    int repins;                  /* a gateway that answers REPIN (HELLO flag; repin.c) */
     int64_t last_heard;
     cx_idmap *conns;             /* conn id → conn */
     cx_batch *out;               /* what this loop turn sends it, when its HELLO said it reads batches (send.c) */
@@ -91,6 +94,7 @@ struct cx_broker {
     int64_t history_expired_ms;  /* the last expiry pass */
     zhashx_t *presence_pushed;   /* group → its users' connection counts, for groups with presence pushes */
     int rebuilding;              /* a rebuild window is open (rebuild.c): memberships return, no pushes */
+    cx_broker_repins *repins;    /* connections whose worker process died, on their way to another (repin.c) */
 };
 
 /* dispatch.c */
@@ -115,9 +119,12 @@ void cx_broker_presence_left(cx_broker *self, const cx_broker_conn *c, const cha
 void cx_broker_presence_free(void **item);
 
 /* recovery.c (history.h holds the messages) */
-/* A GROUP_SEND naming at least one group with a history: each such group gets its own envelope with
- * its next seq and epoch; the others get one envelope together, as before. */
-void cx_broker_group_send_held(cx_broker *self, const cx_env *env);
+/* A GROUP_SEND or an EVENT to groups naming at least one group with a history: each such group gets
+ * its own envelope to the gateways, with its next seq and epoch (the message held); the others get one
+ * envelope together, as before. An EVENT also goes once, as received, to the workers holding members. */
+void cx_broker_send_held(cx_broker *self, const cx_env *env);
+/* Whether any of the n groups keeps a history (names NUL-terminated). */
+int cx_broker_any_held(cx_broker *self, char *const *names, size_t n);
 /* After c joined env->group (GROUP_ADD, the membership already forwarded): when the group keeps a
  * history, RECOVERY to c's gateway (with env's topic and ref: a topic's "subscribed"), then, with
  * replay, the held messages after env->since when they cover it. */
@@ -136,6 +143,30 @@ void cx_broker_standby_pump(cx_broker *self);
 /* worker_exit.c: WORKER_EXIT from a worker supervisor: its child's connections are closed at once
  * (1011 "consumer crashed" for the one whose callback crashed). */
 void cx_broker_on_worker_exit(cx_broker *self, cx_broker_peer *supervisor, const cx_env *env, zmq_msg_t *msg);
+
+/* repin.c: the innocent connections of a dead worker process move to a live worker; their clients see
+ * no close (see repin.c). */
+cx_broker_repins *cx_broker_repins_new(void);
+void cx_broker_repins_destroy(cx_broker_repins **self_p);
+/* Unpins c and asks its gateway for its CONNECT again (REPIN): 1. 0 when it cannot be re-pinned (a
+ * gateway built before REPIN, out of memory): the caller closes it as before. */
+int cx_broker_repin_start(cx_broker *self, cx_broker_conn *c);
+/* Whether conn waits for its re-pin (its worker is NULL meanwhile). */
+int cx_broker_repinning(const cx_broker *self, uint64_t conn);
+/* A RECEIVE for a waiting connection: held in order (msg is copied), or the client closed 1013 past the
+ * bound. */
+void cx_broker_repin_hold(cx_broker *self, cx_broker_conn *c, zmq_msg_t *msg);
+/* The gateway's CONNECT again for a waiting connection: pinned to the least loaded live worker, the held
+ * messages after it; or it waits for one (cx_broker_repin_retry), or closes 1011 "worker lost". */
+void cx_broker_repin_connect(cx_broker *self, cx_broker_conn *c, const cx_env *env, zmq_msg_t *msg);
+/* The connection ended while waiting (DISCONNECT): its entry and what it held go. */
+void cx_broker_repin_drop(cx_broker *self, uint64_t conn);
+/* A worker registered routes: the waiting CONNECTs it serves are pinned to it. */
+void cx_broker_repin_retry(cx_broker *self);
+/* From the loop: those past CHANX_REPIN_TIMEOUT_MS close 1011 "worker lost". */
+void cx_broker_repin_expire(cx_broker *self);
+/* Whether any connection waits (the loop then wakes every 100 ms for the timeout). */
+int cx_broker_repin_waiting(const cx_broker *self);
 
 /* peers.c */
 /* zhashx destructor of the peers table. */
@@ -185,6 +216,8 @@ void cx_broker_conn_forget(cx_broker *self, cx_broker_conn *c);
 int cx_broker_conn_join(cx_broker *self, cx_broker_conn *c, cx_slice group);
 /* 1 left, 0 not a member. */
 int cx_broker_conn_part(cx_broker *self, cx_broker_conn *c, cx_slice group);
+/* Takes the connection off its worker: its memberships go (its next consumer joins again), worker NULL. */
+void cx_broker_conn_unpin(cx_broker *self, cx_broker_conn *c);
 /* Sets the connection's worker and counts its groups for that worker (events for receive_event). */
 void cx_broker_conn_pin_worker(cx_broker *self, cx_broker_conn *c, cx_broker_peer *worker);
 /* The worker serving target with the fewest connections, or NULL. */

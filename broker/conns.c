@@ -42,6 +42,14 @@ void cx_broker_conn_forget(cx_broker *self, cx_broker_conn *c)
     free(c);
 }
 
+void cx_broker_conn_unpin(cx_broker *self, cx_broker_conn *c)
+{
+    conn_leave_groups(self, c);
+    if (c->worker)
+        cx_idmap_remove(c->worker->conns, c->id);
+    c->worker = NULL;
+}
+
 void cx_broker_conn_pin_worker(cx_broker *self, cx_broker_conn *c, cx_broker_peer *worker)
 {
     c->worker = worker;

@@ -40,12 +40,16 @@ enum {
 
 static void on_connect(cx_broker *self, cx_broker_peer *gateway, const cx_env *env, zmq_msg_t *msg)
 {
+    cx_broker_conn *c = cx_idmap_get(self->conns, env->conn);
+    if (c && c->gateway == gateway && !c->worker && cx_broker_repinning(self, c->id)) {
+        cx_broker_repin_connect(self, c, env, msg);   /* its worker process died: asked again (repin.c) */
+        return;
+    }
     cx_broker_peer *worker = cx_broker_least_loaded_worker(self, env->consumer);
     if (!worker) {
         cx_broker_close_at_gateway(self, gateway, env->conn, 1013, "no worker serves this route");
         return;
     }
-    cx_broker_conn *c = cx_idmap_get(self->conns, env->conn);
     if (c && c->gateway == gateway && !c->worker) {
         /* After a restart its gateway re-announced it before this CONNECT (sent while no broker
          * answered) was replayed: it is that connection, not a duplicate; pin it now. */
@@ -81,7 +85,7 @@ static int awaits_answer(const cx_env *env)
 
 /* The whole connection a gateway's envelope is about, or NULL when there is none to serve (the
  * gateway is told what it must be: a client's message to a connection without a consumer closes it). */
-static cx_broker_conn *gateway_conn(cx_broker *self, cx_broker_peer *gateway, const cx_env *env)
+static cx_broker_conn *gateway_conn(cx_broker *self, cx_broker_peer *gateway, const cx_env *env, zmq_msg_t *msg)
 {
     cx_broker_conn *c = cx_idmap_get(self->conns, env->conn);
     if (c && c->gateway && c->gateway != gateway) {
@@ -96,6 +100,15 @@ static cx_broker_conn *gateway_conn(cx_broker *self, cx_broker_peer *gateway, co
             cx_broker_close_at_gateway(self, gateway, env->conn, 1011, "unknown connection");
         return NULL;
     }
+    if (!c->worker && cx_broker_repinning(self, c->id)) {   /* its consumer starts again elsewhere (repin.c) */
+        if (env->type == CX_ENV_RECEIVE) {
+            cx_broker_repin_hold(self, c, msg);
+        } else {
+            cx_broker_repin_drop(self, c->id);
+            cx_broker_conn_forget(self, c);
+        }
+        return NULL;
+    }
     if (!c->worker) {   /* re-announced by its gateway only: its worker died while the broker was away */
         if (awaits_answer(env))
             cx_broker_close_at_gateway(self, gateway, c->id, 1011, "worker lost");
@@ -107,14 +120,14 @@ static cx_broker_conn *gateway_conn(cx_broker *self, cx_broker_peer *gateway, co
 
 static void on_receive(cx_broker *self, cx_broker_peer *gateway, const cx_env *env, zmq_msg_t *msg)
 {
-    cx_broker_conn *c = gateway_conn(self, gateway, env);
+    cx_broker_conn *c = gateway_conn(self, gateway, env, msg);
     if (c)
         cx_broker_forward(self, c->worker, msg);
 }
 
 static void on_disconnect(cx_broker *self, cx_broker_peer *gateway, const cx_env *env, zmq_msg_t *msg)
 {
-    cx_broker_conn *c = gateway_conn(self, gateway, env);
+    cx_broker_conn *c = gateway_conn(self, gateway, env, msg);
     if (!c)
         return;
     cx_broker_forward(self, c->worker, msg);
@@ -132,6 +145,7 @@ static void on_register(cx_broker *self, cx_broker_peer *worker, const cx_env *e
                   json_pack("{s:s, s:I}", "peer", worker->id, "routes", (json_int_t) env->nroutes));
     if (cx_route_table_set_worker(self->routes, worker, env->routes, env->nroutes) > 0)
         cx_broker_publish_routes(self);
+    cx_broker_repin_retry(self);   /* connections of a dead worker process waiting for one (repin.c) */
 }
 
 /* Whether a worker may speak about env's connection: not when another worker holds it (an offence:
@@ -207,18 +221,13 @@ static void on_group_send(cx_broker *self, cx_broker_peer *worker, const cx_env 
         return;
     char *names[CX_PROTO_MAX_GROUPS] = { 0 };   /* = { 0 }: gcc cannot see n bounds the reads */
     size_t n = 0;
-    int held = 0;
-    const char *epoch;
-    uint64_t seq;
-    for (; n < env->ngroups; n++) {
+    for (; n < env->ngroups; n++)
         if (!(names[n] = cx_slice_dup(env->groups[n])))
             break;
-        held |= cx_history_current(self->history, names[n], &epoch, &seq);
-    }
-    if (held) {   /* stamped with each group's seq: re-encoded (recovery.c) */
+    if (cx_broker_any_held(self, names, n)) {   /* stamped with each group's seq: re-encoded (recovery.c) */
         while (n > 0)
             free(names[--n]);
-        cx_broker_group_send_held(self, env);
+        cx_broker_send_held(self, env);
         return;
     }
     cx_broker_fanout f = { self, msg, 0 };

@@ -4,8 +4,12 @@
  * An API peer sends EVENT (to groups, a user or a connection) and
  * CLOSE_TARGET, and gets one RESULT back saying how many gateways and
  * connections it reached. Groups: one envelope to each gateway and each
- * worker holding members; a user or a connection: one EVENT per connection,
- * to its gateway and its worker, in the order the publisher sent them.
+ * worker holding members (on groups that keep a history, the gateways' copy
+ * is stamped with each group's seq and held, exactly as a consumer's group
+ * send: recovery.c); a user or a connection: one EVENT per connection, to
+ * its gateway and its worker, in the order the publisher sent them. Those
+ * are never held: a replay to a group's joiners would hand one user's event
+ * to others.
  */
 #include "broker/broker_internal.h"
 
@@ -35,6 +39,12 @@ static uint32_t count_gateways(cx_broker_conn **conns, size_t n)
     return distinct;
 }
 
+static void count_peer(void *peer, void *arg)
+{
+    (void) peer;
+    (*(uint32_t *) arg)++;
+}
+
 /* Groups: one envelope to each gateway holding members (passthrough happens there) and one to each
  * worker holding members (receive_event happens there), as GROUP_SEND costs. A user or a connection:
  * one EVENT per connection, to its gateway and its worker, in the order the publisher sent them. */
@@ -47,8 +57,14 @@ static void on_event(cx_broker *self, const cx_env *env, zmq_msg_t *msg, cx_env 
             if (!(names[n] = cx_slice_dup(env->groups[n])))
                 break;
         cx_broker_fanout gateways = { self, msg, 0 }, workers = { self, msg, 0 };
-        cx_groups_gateways(self->groups, (const char *const *) names, n, cx_broker_fanout_forward, &gateways);
-        cx_groups_gateways(self->worker_groups, (const char *const *) names, n, cx_broker_fanout_forward, &workers);
+        if (cx_broker_any_held(self, names, n)) {   /* held and stamped as a group send is (recovery.c) */
+            cx_broker_send_held(self, env);
+            cx_groups_gateways(self->groups, (const char *const *) names, n, count_peer, &gateways.peers);
+        } else {
+            cx_groups_gateways(self->groups, (const char *const *) names, n, cx_broker_fanout_forward, &gateways);
+            cx_groups_gateways(self->worker_groups, (const char *const *) names, n, cx_broker_fanout_forward,
+                               &workers);
+        }
         result->gateways = gateways.peers;
         result->connections = (uint32_t) cx_groups_reach(self->groups, (const char *const *) names, n);
         while (n > 0)
@@ -62,8 +78,10 @@ static void on_event(cx_broker *self, const cx_env *env, zmq_msg_t *msg, cx_env 
         cx_env one = *env;
         one.target = CX_TARGET_CONNECTION;
         one.conn = conns[i]->id;
-        cx_broker_send_env(self, conns[i]->gateway, &one);
-        cx_broker_send_env(self, conns[i]->worker, &one);
+        if (conns[i]->gateway)
+            cx_broker_send_env(self, conns[i]->gateway, &one);
+        if (conns[i]->worker)   /* none while it is re-pinned (repin.c) or half rebuilt (rebuild.c) */
+            cx_broker_send_env(self, conns[i]->worker, &one);
     }
     result->gateways = count_gateways(conns, n);
     result->connections = (uint32_t) n;

@@ -31,8 +31,8 @@ typedef struct {
     int64_t at_ms;
     int64_t user_id;
     uint32_t flags;
-    char *text;
-    uint32_t len;
+    char *text;        /* the text, then the action (an event's; one allocation for both) */
+    uint32_t len, action_len;
 } held;
 
 typedef struct {
@@ -93,10 +93,12 @@ static int grow(group_log *g, uint32_t cap)
 /* Holds m (its seq the group's next) as the newest, dropping the oldest past the count and the bytes. */
 static int hold(cx_history *self, group_log *g, const cx_history_message *m, int64_t now_ms)
 {
-    char *copy = malloc(m->text.len ? m->text.len : 1);
+    char *copy = malloc(m->text.len + m->action.len + 1);
     if (!copy)
         return -1;
     memcpy(copy, m->text.ptr, m->text.len);
+    if (m->action.len)
+        memcpy(copy + m->text.len, m->action.ptr, m->action.len);
     if (g->count == g->size)
         drop_oldest(self, g);
     else if (g->count == g->cap && grow(g, g->cap ? (g->cap > g->size / 2 ? g->size : 2 * g->cap)
@@ -107,7 +109,7 @@ static int hold(cx_history *self, group_log *g, const cx_history_message *m, int
     while (g->count > 0 && g->bytes + m->text.len > self->max_bytes)
         drop_oldest(self, g);
     held *h = &g->ring[(g->first + g->count) % g->cap];
-    *h = (held) { m->seq, now_ms, m->user_id, m->flags, copy, m->text.len };
+    *h = (held) { m->seq, now_ms, m->user_id, m->flags, copy, m->text.len, m->action.len };
     g->seq = m->seq;
     g->count++;
     g->bytes += m->text.len;
@@ -115,6 +117,12 @@ static int hold(cx_history *self, group_log *g, const cx_history_message *m, int
     self->bytes += m->text.len;
     self->messages++;
     return 0;
+}
+
+static cx_history_message held_message(const held *h)
+{
+    return (cx_history_message) { h->seq, h->user_id, h->flags, cx_slice_n(h->text, h->len),
+                                  cx_slice_n(h->text + h->len, h->action_len) };
 }
 
 static void log_free(void **item)
@@ -196,12 +204,13 @@ int cx_history_bounds(cx_history *self, const char *group, uint32_t *size, uint3
     return 1;
 }
 
-uint64_t cx_history_append(cx_history *self, const char *group, int64_t user_id, uint32_t flags, cx_slice text,
-                           int64_t now_ms, const char **epoch)
+uint64_t cx_history_append(cx_history *self, const char *group, const cx_history_message *m, int64_t now_ms,
+                           const char **epoch)
 {
     group_log *g = zhashx_lookup(self->logs, group);
-    cx_history_message m = { g ? g->seq + 1 : 0, user_id, flags, text };
-    if (!g || hold(self, g, &m, now_ms) != 0)
+    cx_history_message one = *m;
+    one.seq = g ? g->seq + 1 : 0;
+    if (!g || hold(self, g, &one, now_ms) != 0)
         return 0;
     *epoch = g->epoch;
     return g->seq;
@@ -247,7 +256,7 @@ void cx_history_each(cx_history *self,
         fn(name, g->epoch, before, g->size, g->ttl_ms, NULL, arg);
         for (uint32_t i = 0; i < g->count; i++) {
             const held *h = &g->ring[(g->first + i) % g->cap];
-            cx_history_message m = { h->seq, h->user_id, h->flags, cx_slice_n(h->text, h->len) };
+            cx_history_message m = held_message(h);
             fn(name, g->epoch, h->seq, g->size, g->ttl_ms, &m, arg);
         }
     }
@@ -312,7 +321,7 @@ void cx_history_each_after(cx_history *self, const char *group, uint64_t from,
     for (uint32_t i = 0; g && i < g->count; i++) {
         const held *h = &g->ring[(g->first + i) % g->cap];
         if (h->seq > from) {
-            cx_history_message m = { h->seq, h->user_id, h->flags, cx_slice_n(h->text, h->len) };
+            cx_history_message m = held_message(h);
             fn(&m, arg);
         }
     }

@@ -31,18 +31,20 @@ int cx_history_current(cx_history *self, const char *group, const char **epoch, 
 /* Its size (messages) and TTL, when it keeps one (1), for a standby's copy; 0 when not. */
 int cx_history_bounds(cx_history *self, const char *group, uint32_t *size, uint32_t *ttl_ms);
 
-/* Holds one message of a group send: returns its seq (consecutive per group) and the group's epoch,
- * or 0 when the group keeps no history (or out of memory: the message is sent without one). */
-uint64_t cx_history_append(cx_history *self, const char *group, int64_t user_id, uint32_t flags, cx_slice text,
-                           int64_t now_ms, const char **epoch);
-
 /* One held message, for a replay. */
 typedef struct {
     uint64_t seq;
     int64_t user_id;
     uint32_t flags;
     cx_slice text;
+    cx_slice action;   /* an application event's action (chanx-api), empty for a group send's message */
 } cx_history_message;
+
+/* Holds one message of a group send or an application event (m's seq is ignored): returns its seq
+ * (consecutive per group) and the group's epoch, or 0 when the group keeps no history (or out of
+ * memory: the message is sent without one). */
+uint64_t cx_history_append(cx_history *self, const char *group, const cx_history_message *m, int64_t now_ms,
+                           const char **epoch);
 
 /* Whether the held messages cover a join's since ("epoch:seq", several separated by ','): 1 when
  * every message of the group after that seq is still held, with *from that seq; 0 when history

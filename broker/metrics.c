@@ -8,7 +8,7 @@
 
 static struct {
     cx_series *types[CX_ENV_TYPE_MAX];
-    cx_metric *crashes;
+    cx_metric *crashes, *quarantined;
     cx_series *malformed, *gateways, *workers, *connections, *groups, *members, *routes, *stranger_bytes;
     cx_series *history_groups, *history_messages, *history_bytes;
 } m;
@@ -50,11 +50,22 @@ void cx_broker_metrics_init(void)
     m.crashes = cx_metrics_counter(r, "chanx_worker_crashes_total",
                                    "Worker processes that died in a consumer's callback, by plugin and consumer.",
                                    "plugin,consumer");
+    /* A gauge per plugin with routes, 1 while they are quarantined: an alert on it says which plugin needs
+     * a new version, where the crash counter only says something crashed. */
+    m.quarantined = cx_metrics_gauge(r, "chanx_plugin_quarantined",
+                                     "1 while the plugin's routes are quarantined (it crashed its worker processes "
+                                     "CHANX_CRASH_QUARANTINE times; a new version lifts it), 0 otherwise.",
+                                     "plugin");
 }
 
 void cx_broker_count_worker_crash(const char *plugin, const char *consumer)
 {
     cx_series_inc(cx_metric_series(m.crashes, plugin, consumer));
+}
+
+void cx_broker_metrics_quarantine(const char *plugin, int quarantined)
+{
+    cx_series_set(cx_metric_series(m.quarantined, plugin), quarantined);
 }
 
 void cx_broker_count_envelope(int type)

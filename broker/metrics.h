@@ -20,6 +20,9 @@ void cx_broker_count_malformed(void);
 /* A worker process died in a callback of consumer ("plugin.consumer") of plugin (WORKER_EXIT). */
 void cx_broker_count_worker_crash(const char *plugin, const char *consumer);
 
+/* Whether plugin's routes are quarantined now (chanx_plugin_quarantined{plugin}, 0 or 1). */
+void cx_broker_metrics_quarantine(const char *plugin, int quarantined);
+
 typedef struct {
     size_t gateways, workers;   /* peers by role */
     size_t connections;         /* client connections the broker routes */

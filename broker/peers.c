@@ -15,6 +15,7 @@
  */
 #include "broker/broker_internal.h"
 #include "broker/bans.h"
+#include "broker/metrics.h"
 #include "common/link.h"
 #include "common/log.h"
 #include "proto/envelope.h"
@@ -90,6 +91,7 @@ void cx_broker_on_hello(cx_broker *self, const char *id, size_t idlen, cx_broker
     }
     if (known && known->pid == env->pid && known->role == env->role) {
         known->supervisor = env->role == CX_ROLE_WORKER && (env->flags & CX_HELLO_SUPERVISOR);
+        known->repins = env->role == CX_ROLE_GATEWAY && (env->flags & CX_HELLO_REPINS);
         return;   /* the same process introducing itself again: keep its state */
     }
     if (known)
@@ -106,6 +108,7 @@ void cx_broker_on_hello(cx_broker *self, const char *id, size_t idlen, cx_broker
     snprintf(p->key, sizeof p->key, "%s", key ? key : "");
     p->pid = env->pid;
     p->supervisor = p->role == CX_ROLE_WORKER && (env->flags & CX_HELLO_SUPERVISOR);
+    p->repins = p->role == CX_ROLE_GATEWAY && (env->flags & CX_HELLO_REPINS);
     p->last_heard = cx_now_ms();
     if ((env->flags & CX_HELLO_READS_BATCH) && !(p->out = cx_batch_new())) {
         cx_broker_peer_free((void **) &p);
@@ -179,6 +182,7 @@ void cx_broker_publish_routes(cx_broker *self)
     cx_env env;
     size_t n;
     cx_route_table_envelope(self->routes, &env);
+    cx_route_table_each_plugin(self->routes, cx_broker_metrics_quarantine);   /* what a table change says */
     cx_broker_peer **all = peers_snapshot(self, &n);
     for (size_t i = 0; i < n; i++)
         if (all[i]->role == CX_ROLE_GATEWAY || all[i]->role == CX_ROLE_API)   /* the API checks events against it */

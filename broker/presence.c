@@ -11,12 +11,18 @@
  * and start come with its worker's RESUME).
  *
  * The answer is JSON text for the publish API to pass on:
- *   users: {"group", "users": [{"user_id", "username", "connections": [{"connection", "gateway",
- *           "connected_since"}]}], "anonymous": n, "truncated": bool}
+ *   users: {"group", "count": n, "next": cursor|null, "users": [{"user_id", "username",
+ *           "connections": [{"connection", "gateway", "connected_since"}]}], "anonymous": n,
+ *           "truncated": bool}
  *   stats: {"group", "users": n, "connections": n, "anonymous": n}
  *   a group without members: {"error": "group_not_found", "group"}
- * One user in two tabs is one entry with two connections. Users past
- * PRESENCE_MAX_USERS are left out (truncated: true; stats still count them).
+ * One user in two tabs is one entry with two connections. Users come in
+ * pages, DRF's CursorPagination: ordered by user id, at most the request's
+ * limit (PRESENCE_MAX_USERS, 1,000, at most) a page, "next" the cursor of
+ * the following page (the last id listed: the request's user_id field asks
+ * for the users above it) or null on the last. A cursor, not an offset, so
+ * that users joining or leaving between pages never make a page repeat or
+ * skip one who stayed. count and stats count every user.
  *
  * Pushes: a consumer that asks for them (its GROUP_ADDs carry
  * CX_GROUP_ADD_PRESENCE) makes its groups tell their members
@@ -85,12 +91,15 @@ static json_t *connection(const cx_broker_conn *c)
                      "connected_since", timestamp(c->connected_ms));
 }
 
-/* The sorted members as presence: one entry per user, with each of their connections. */
-static json_t *describe(const members *m, int stats, const char *group)
+/* One page of the sorted members as presence: the users above after (a user id; 0: from the first),
+ * at most limit of them, each with their connections; count, anonymous and stats over them all. */
+static json_t *describe(const members *m, int stats, const char *group, int64_t after, size_t limit)
 {
-    size_t users = 0, anonymous = 0;
+    size_t users = 0, anonymous = 0, listed = 0;
+    int more = 0;
     json_t *list = json_array();
     json_t *user = NULL;
+    int64_t last = 0;
     for (size_t i = 0; i < m->n; i++) {
         const cx_broker_conn *c = m->conns[i];
         if (c->user_id == 0) {
@@ -100,7 +109,11 @@ static json_t *describe(const members *m, int stats, const char *group)
         if (i == 0 || m->conns[i - 1]->user_id != c->user_id) {
             users++;
             user = NULL;
-            if (!stats && users <= PRESENCE_MAX_USERS) {
+            if (!stats && c->user_id > after && listed == limit)
+                more = 1;
+            else if (!stats && c->user_id > after) {
+                listed++;
+                last = c->user_id;
                 user = json_pack("{s:I, s:s, s:[]}", "user_id", (json_int_t) c->user_id, "username",
                                  c->username ? c->username : "", "connections");
                 json_array_append_new(list, user);
@@ -114,8 +127,11 @@ static json_t *describe(const members *m, int stats, const char *group)
         return json_pack("{s:s, s:I, s:I, s:I}", "group", group, "users", (json_int_t) users, "connections",
                          (json_int_t) m->n, "anonymous", (json_int_t) anonymous);
     }
-    return json_pack("{s:s, s:o, s:I, s:b}", "group", group, "users", list, "anonymous", (json_int_t) anonymous,
-                     "truncated", users > PRESENCE_MAX_USERS);
+    char next[24];
+    snprintf(next, sizeof next, "%lld", (long long) last);
+    return json_pack("{s:s, s:I, s:o, s:o, s:I, s:b}", "group", group, "count", (json_int_t) users, "next",
+                     more ? json_string(next) : json_null(), "users", list, "anonymous", (json_int_t) anonymous,
+                     "truncated", more);
 }
 
 void cx_broker_on_presence(cx_broker *self, cx_broker_peer *asker, const cx_env *env, zmq_msg_t *msg)
@@ -132,7 +148,8 @@ void cx_broker_on_presence(cx_broker *self, cx_broker_peer *asker, const cx_env 
         answer = json_pack("{s:s, s:s}", "error", "group_not_found", "group", group);
     else {
         qsort(m.conns, m.n, sizeof *m.conns, by_user);
-        answer = describe(&m, env->target == CX_PRESENCE_STATS, group);
+        size_t limit = env->limit && env->limit < PRESENCE_MAX_USERS ? env->limit : PRESENCE_MAX_USERS;
+        answer = describe(&m, env->target == CX_PRESENCE_STATS, group, env->user_id, limit);
     }
     char *text = answer ? json_dumps(answer, JSON_COMPACT) : NULL;
     cx_env result = { .type = CX_ENV_PRESENCE_RESULT, .request = env->request,

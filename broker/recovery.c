@@ -1,13 +1,17 @@
 /*
- * recovery.c — group sends on groups that keep a history, and what a join
- * to such a group is told.
+ * recovery.c — group sends and application events on groups that keep a
+ * history, and what a join to such a group is told.
  *
- * A GROUP_SEND is normally forwarded as received, once per gateway holding
- * members. On a group with a history (history.c) the broker must stamp the
- * message with the group's seq and epoch, so it re-encodes it: one envelope
- * per history group (each has its own seq), plus one for the groups without
- * a history. A member of two such groups therefore gets one copy per group,
- * each with that group's seq: a client tracks a seq per group.
+ * A GROUP_SEND (or an EVENT to groups, from chanx-api) is normally forwarded
+ * as received, once per gateway holding members. On a group with a history
+ * (history.c) the broker must stamp the message with the group's seq and
+ * epoch, so it re-encodes it: one envelope per history group (each has its
+ * own seq), plus one for the groups without a history. A member of two such
+ * groups therefore gets one copy per group, each with that group's seq: a
+ * client tracks a seq per group. An event is held as the gateways deliver
+ * it (its text and action: a replay reaches only the connections whose
+ * consumer passes the action through, as live delivery does); the workers,
+ * where receive_event runs once per recipient, get it once, unstamped.
  *
  * A join (GROUP_ADD) to a history group answers RECOVERY to the joining
  * connection's gateway (the group's epoch and last seq, and whether the
@@ -31,8 +35,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One envelope to every gateway holding members of the n groups. */
-static void fan_out(cx_broker *self, cx_env *out, const cx_slice *groups, size_t n)
+/* One envelope to every peer of table (gateways: groups; workers: worker_groups) holding members of
+ * the n groups. */
+static void fan_out(cx_broker *self, cx_groups *table, cx_env *out, const cx_slice *groups, size_t n)
 {
     char *names[CX_PROTO_MAX_GROUPS] = { 0 };
     out->ngroups = 0;
@@ -42,7 +47,7 @@ static void fan_out(cx_broker *self, cx_env *out, const cx_slice *groups, size_t
     zmq_msg_t msg;
     if (out->ngroups && cx_broker_encode_msg(self, out, &msg) == 0) {
         cx_broker_fanout f = { self, &msg, 0 };
-        cx_groups_gateways(self->groups, (const char *const *) names, out->ngroups, cx_broker_fanout_forward, &f);
+        cx_groups_gateways(table, (const char *const *) names, out->ngroups, cx_broker_fanout_forward, &f);
         zmq_msg_close(&msg);
     }
     for (size_t i = 0; i < out->ngroups; i++)
@@ -59,6 +64,7 @@ static void send_copy(cx_broker *self, const char *group, const char *epoch, uin
         h.user_id = m->user_id;
         h.flags = m->flags;
         h.text = m->text;
+        h.action = m->action;
     }
     cx_broker_send_env(self, self->standby, &h);
 }
@@ -92,19 +98,40 @@ void cx_broker_replicate_all(cx_broker *self)
         cx_history_each(self->history, replicate_one, self);
 }
 
-void cx_broker_group_send_held(cx_broker *self, const cx_env *env)
+int cx_broker_any_held(cx_broker *self, char *const *names, size_t n)
+{
+    const char *epoch;
+    uint64_t seq;
+    for (size_t i = 0; i < n; i++)
+        if (cx_history_current(self->history, names[i], &epoch, &seq))
+            return 1;
+    return 0;
+}
+
+/* What a group send or an event on a history group holds: an event has no sender and no ownership
+ * fields; its action lets a replay reach only the connections whose consumer passes it through. */
+static cx_history_message held_of(const cx_env *env)
+{
+    if (env->type == CX_ENV_EVENT)
+        return (cx_history_message) { 0, 0, CX_GROUP_NO_OWNERSHIP, env->text, env->action };
+    return (cx_history_message) { 0, env->user_id, env->flags, env->text, { NULL, 0 } };
+}
+
+void cx_broker_send_held(cx_broker *self, const cx_env *env)
 {
     static cx_env out;   /* large (64 group slices): one, the broker has one thread */
     cx_slice plain[CX_PROTO_MAX_GROUPS];
     size_t nplain = 0;
     int64_t now = cx_now_ms();
+    cx_history_message m = held_of(env);
     for (uint32_t i = 0; i < env->ngroups; i++) {
         char *name = cx_slice_dup(env->groups[i]);
         const char *epoch = NULL;
-        uint64_t seq = name ? cx_history_append(self->history, name, env->user_id, env->flags, env->text, now, &epoch)
-                            : 0;
-        if (seq && self->standby)
-            replicate(self, name, epoch, seq, &(cx_history_message) { seq, env->user_id, env->flags, env->text });
+        uint64_t seq = name ? cx_history_append(self->history, name, &m, now, &epoch) : 0;
+        if (seq && self->standby) {
+            m.seq = seq;
+            replicate(self, name, epoch, seq, &m);
+        }
         free(name);
         if (seq == 0) {
             plain[nplain++] = env->groups[i];
@@ -114,13 +141,17 @@ void cx_broker_group_send_held(cx_broker *self, const cx_env *env)
         out.seq = seq;
         out.epoch = cx_slice_of(epoch);
         out.flags &= ~(CX_GROUP_SPLIT | CX_GROUP_CONTINUES);   /* its own send: one copy per history group */
-        fan_out(self, &out, &env->groups[i], 1);
+        fan_out(self, self->groups, &out, &env->groups[i], 1);
     }
     if (nplain) {
         out = *env;
         out.seq = 0;
         out.epoch = cx_slice_of("");
-        fan_out(self, &out, plain, nplain);
+        fan_out(self, self->groups, &out, plain, nplain);
+    }
+    if (env->type == CX_ENV_EVENT) {   /* receive_event runs once per recipient: the workers get it once */
+        out = *env;
+        fan_out(self, self->worker_groups, &out, env->groups, env->ngroups);
     }
 }
 
@@ -134,7 +165,7 @@ static void send_held(const cx_history_message *m, void *arg)
 {
     replay_to *r = arg;
     cx_env h = { .type = CX_ENV_HISTORY, .conn = r->c->id, .group = r->group, .seq = m->seq, .epoch = r->epoch,
-                 .user_id = m->user_id, .flags = m->flags, .text = m->text };
+                 .user_id = m->user_id, .flags = m->flags, .text = m->text, .action = m->action };
     cx_broker_send_env(r->self, r->c->gateway, &h);
 }
 

@@ -7,6 +7,7 @@
  */
 #include "broker/route_table.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -142,6 +143,30 @@ size_t cx_route_table_quarantine(cx_route_table *self, const char *plugin)
     return n;
 }
 
+/* Whether rows i and j are of one plugin: the same text before the first '.' of their targets. */
+static int same_plugin(const row *a, const row *b)
+{
+    size_t n = strcspn(a->target, ".");
+    return n == strcspn(b->target, ".") && strncmp(a->target, b->target, n) == 0;
+}
+
+void cx_route_table_each_plugin(const cx_route_table *self, void (*fn)(const char *plugin, int quarantined))
+{
+    for (size_t i = 0; i < self->nrows; i++) {
+        size_t first = 0;
+        while (!same_plugin(&self->rows[first], &self->rows[i]))
+            first++;
+        if (first < i)
+            continue;   /* told at its first row */
+        int quarantined = 0;
+        for (size_t j = i; j < self->nrows; j++)
+            quarantined |= same_plugin(&self->rows[i], &self->rows[j]) && self->rows[j].quarantined;
+        char plugin[256];
+        snprintf(plugin, sizeof plugin, "%.*s", (int) strcspn(self->rows[i].target, "."), self->rows[i].target);
+        fn(plugin, quarantined);
+    }
+}
+
 int cx_route_table_remove_worker(cx_route_table *self, void *worker)
 {
     return drop_worker(self, worker);
@@ -163,6 +188,14 @@ size_t cx_route_table_workers(const cx_route_table *self, cx_slice target, void 
         }
     }
     return n;
+}
+
+int cx_route_table_quarantined(const cx_route_table *self, cx_slice target)
+{
+    for (size_t i = 0; i < self->nrows; i++)
+        if (self->rows[i].quarantined && cx_slice_eq(target, self->rows[i].target))
+            return 1;
+    return 0;
 }
 
 size_t cx_route_table_size(const cx_route_table *self)

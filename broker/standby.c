@@ -56,7 +56,7 @@ void *cx_broker_standby_socket(cx_broker_standby *self)
 static void copy(cx_broker *self, const cx_env *env)
 {
     char *group = cx_slice_dup(env->group);
-    cx_history_message m = { env->seq, env->user_id, env->flags, env->text };
+    cx_history_message m = { env->seq, env->user_id, env->flags, env->text, env->action };
     if (group && cx_history_mirror(self->history, group, env->epoch, env->seq, env->history_size,
                                    env->history_ttl_ms, env->text.len ? &m : NULL, cx_now_ms()) != 0)
         cx_warn("standby: could not copy seq %llu of %s", (unsigned long long) env->seq, group);

@@ -16,9 +16,10 @@
  * dead, or the name now belongs to a successor) changes nothing.
  *
  * The connection whose callback crashed is closed with 1011 "consumer
- * crashed"; the child's other connections with 1011 "worker lost", as for
- * any dead worker (cx_broker_peer_remove), so their clients reconnect to
- * the restarted child at once. When the crash made the supervisor
+ * crashed"; the child's other connections did nothing wrong: they are
+ * re-pinned to a live worker (repin.c) and their clients see no close. Only
+ * those that cannot be (a gateway built before REPIN) are closed with 1011
+ * "worker lost", as for any dead worker (cx_broker_peer_remove). When the crash made the supervisor
  * quarantine the plugin (workers/quarantine.h), its routes are published as
  * quarantined, so gateways answer 503 saying so rather than a bare 503.
  */
@@ -27,6 +28,7 @@
 #include "common/log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Whether node names a child of the supervisor: "<supervisor id>-<child pid>". */
@@ -46,6 +48,23 @@ static void close_crashed(cx_broker *self, cx_broker_peer *child, uint64_t id)
         cx_broker_close_at_gateway(self, c->gateway, c->id, 1011, "consumer crashed");
     cx_rebuild_ended(self, c->id);
     cx_broker_conn_forget(self, c);
+}
+
+/* The child's other connections move to a live worker (repin.c), so cx_broker_peer_remove, which
+ * closes what is left, no longer holds them. */
+static void repin_innocent(cx_broker *self, cx_broker_peer *child)
+{
+    size_t n = cx_idmap_size(child->conns);
+    cx_broker_conn **list = malloc((n + 1) * sizeof *list);
+    n = list ? cx_idmap_values(child->conns, (void **) list, n) : 0;
+    size_t moved = 0;
+    for (size_t i = 0; i < n; i++)
+        moved += (size_t) cx_broker_repin_start(self, list[i]);
+    free(list);
+    if (n)
+        cx_log_fields(CX_LOG_INFO, "re-pinning the dead worker process's connections",
+                      json_pack("{s:s, s:I, s:I}", "peer", child->id, "connections", (json_int_t) n, "re-pinned",
+                                (json_int_t) moved));
 }
 
 /* Counts the crash; with the quarantine flag, marks the plugin's routes. Returns 1 when rows were marked. */
@@ -84,6 +103,7 @@ void cx_broker_on_worker_exit(cx_broker *self, cx_broker_peer *supervisor, const
     int quarantined = env->consumer.len && count_crash(self, env->consumer, env->flags);
     if (known) {
         close_crashed(self, child, env->conn);
+        repin_innocent(self, child);
         cx_broker_peer_remove(self, child, env->code ? "worker process killed by a signal" : "worker process exited");
     }
     if (quarantined)

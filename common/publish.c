@@ -173,14 +173,37 @@ static int parse_target(cx_publish_cmd *cmd, const json_t *params, cx_publish_er
     return 0;
 }
 
+/* presence's page: "limit" (1..CX_PUBLISH_MAX_PRESENCE_PAGE users) and "cursor" (a previous answer's
+ * "next": the last user id it listed, as a decimal string), both optional. */
+static int parse_page(cx_publish_cmd *cmd, const json_t *params, cx_publish_error *err)
+{
+    const json_t *limit = json_object_get(params, "limit"), *cursor = json_object_get(params, "cursor");
+    if (limit && (!json_is_integer(limit) || json_integer_value(limit) < 1
+                  || json_integer_value(limit) > CX_PUBLISH_MAX_PRESENCE_PAGE))
+        return refuse(err, "invalid_field", "limit: users per page, an integer from 1 to %d",
+                      CX_PUBLISH_MAX_PRESENCE_PAGE);
+    cmd->env.limit = limit ? (uint32_t) json_integer_value(limit) : 0;
+    if (!cursor || json_is_null(cursor))
+        return 0;
+    const char *text = json_string_value(cursor);
+    char *end = NULL;
+    errno = 0;
+    long long after = text && *text >= '0' && *text <= '9' ? strtoll(text, &end, 10) : -1;
+    if (!text || !end || *end || errno || after < 0)
+        return refuse(err, "invalid_field", "cursor: must be the \"next\" of a previous presence answer");
+    cmd->env.user_id = after;
+    return 0;
+}
+
 /* {"group": name} or {"topic": name}: the group whose members the broker lists (presence.c); a topic's
- * group is resolved like a broadcast's (cx_publisher_resolve_topic). */
+ * group is resolved like a broadcast's (cx_publisher_resolve_topic). presence also takes a page. */
 static int parse_presence(cx_publish_cmd *cmd, const json_t *params, uint8_t target, cx_publish_error *err)
 {
-    static const char *const PRESENCE[] = { "group", "topic", NULL };
+    static const char *const PRESENCE[] = { "group", "topic", "limit", "cursor", NULL };
+    static const char *const STATS[] = { "group", "topic", NULL };
     const json_t *group = json_object_get(params, "group"), *topic = json_object_get(params, "topic");
     cmd->env = (cx_env) { .type = CX_ENV_PRESENCE, .target = target };
-    if (only_keys(params, "", PRESENCE, err))
+    if (only_keys(params, "", target == CX_PRESENCE_STATS ? STATS : PRESENCE, err) || parse_page(cmd, params, err))
         return -1;
     if (group && topic)
         return refuse(err, "invalid_field", "group and topic: give one, not both");

@@ -10,7 +10,8 @@
  *   send        {"user_id": 7, "event": {...}}  or  {"connection": "<id, decimal string>", "event": {...}}
  *   disconnect  {"user_id": 7, "code": 4001}    or  {"connection": "...", "code": ...}
  *   presence    {"group": "chat_room_lobby"} or {"topic": "room:lobby"}: who is in the group
- *               (broker/presence.c's answer; a topic's group resolved as for a broadcast)
+ *               (broker/presence.c's answer; a topic's group resolved as for a broadcast), in pages:
+ *               "limit" (users, 1..1000, default 1000) and "cursor" (the previous page's "next")
  *   presence_stats  the same, counts only
  *
  * A command is checked whole before anything is sent (unknown fields, types,
@@ -45,6 +46,7 @@
 #define CX_PUBLISH_MAX_GROUP_NAME 99      /* Django Channels: names are under 100 characters */
 #define CX_PUBLISH_MAX_ACTION 255
 #define CX_PUBLISH_MAX_BATCH 1000         /* commands in one batch */
+#define CX_PUBLISH_MAX_PRESENCE_PAGE 1000 /* users in one presence answer (broker/presence.c's most) */
 
 /* Why a command was refused: code is a stable identifier for scripts ("missing_field",
  * "unknown_field", "invalid_field", "invalid_group", "missing_target", "unknown_method",

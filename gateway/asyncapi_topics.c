@@ -90,9 +90,14 @@ json_t *cx_asyncapi_consumer_spec(const json_t *spec)
     return out;
 }
 
+/* Chanx names a topic in x-topic by its class's snake_name ("RoomTopic" is "room_topic": what its
+ * client generator makes the handle's method of); a worker from before that was described sends
+ * only the declared name. */
 json_t *cx_asyncapi_topic_extension(const json_t *topic)
 {
     json_t *params = json_object_get(topic, "parameters");
-    return json_pack("{s:O?, s:O?, s:o}", "name", json_object_get(topic, "name"), "pattern",
-                     json_object_get(topic, "pattern"), "parameters", params ? json_incref(params) : json_array());
+    json_t *name = json_object_get(topic, "snake_name") ? json_object_get(topic, "snake_name")
+                                                        : json_object_get(topic, "name");
+    return json_pack("{s:O?, s:O?, s:o}", "name", name, "pattern", json_object_get(topic, "pattern"), "parameters",
+                     params ? json_incref(params) : json_array());
 }

@@ -25,7 +25,8 @@ json_t *cx_asyncapi_topic_spec(const json_t *spec, const json_t *topic);
  * added to "passthrough_events" (workers/topic_decls.c merges them there for the gateways' fan-out;
  * they belong to the topics' channels). */
 json_t *cx_asyncapi_consumer_spec(const json_t *spec);
-/* The x-topic extension: {"name", "pattern", "parameters"} (new object). */
+/* The x-topic extension: {"name", "pattern", "parameters"} (new object); "name" is Chanx's
+ * snake_name of the topic's declared name ("RoomTopic": "room_topic"). */
 json_t *cx_asyncapi_topic_extension(const json_t *topic);
 
 #endif

@@ -8,7 +8,10 @@
  *      database pool (auth.c); frames the client sends meanwhile are held.
  *   3. The pool's result wakes the loop (EVENT_WAIT_CANCELLED): a refusal
  *      sends DRF's authentication message and closes with 4000 + status; an
- *      acceptance sends CONNECT to the broker, then the held frames.
+ *      acceptance sends CONNECT to the broker, then the held frames. That
+ *      CONNECT is kept, encoded (a few hundred bytes), for REPIN: when the
+ *      worker process serving the connection dies, it goes again, flagged
+ *      restarted.
  *   4. Text frames become RECEIVE envelopes; SEND envelopes become frames
  *      queued per session and written once per batch (outbox.c). Before
  *      that, the consumer's throttle rate is applied (throttle.h) and the
@@ -259,6 +262,21 @@ static void deliver(cx_gateway *gw, cx_session *s, const void *data, size_t len)
         send_receive(gw, s, data, len);
 }
 
+/* Sends CONNECT, keeping its bytes for REPIN (upstream.c): if the worker process serving the connection
+ * dies, the same CONNECT goes again, and the request fields it is made of are forgotten once it is
+ * sent. One allocation the size of the envelope, and a copy: no second encoding per connect. 0, or -1
+ * (out of memory, or the link refused it). */
+static int send_connect(cx_gateway *gw, cx_session *s, const cx_env *env)
+{
+    const char *data;
+    size_t len;
+    if (cx_encoder_encode(gw->enc, env, &data, &len) != 0 || !(s->connect_again = malloc(len)))
+        return -1;
+    memcpy(s->connect_again, data, len);
+    s->connect_again_len = len;
+    return cx_link_send_raw(gw->link, data, len);
+}
+
 static void admit(cx_gateway *gw, cx_session *s, const cx_auth_result *r)
 {
     if (over_connection_limit(gw, s, r))
@@ -272,7 +290,7 @@ static void admit(cx_gateway *gw, cx_session *s, const cx_auth_result *r)
         .username = cx_slice_of(r->username), .obj = cx_slice_of(r->obj),
         .connected_ms = (uint64_t) zclock_time(),   /* presence's connected_since, one clock for all */
     };
-    int rc = cx_link_send(gw->link, &env);
+    int rc = send_connect(gw, s, &env);
     free(kwargs);
     if (rc != 0) {
         cx_session_close(s, 1011, "broker unavailable");

@@ -118,8 +118,12 @@ static int setup(cx_gateway *gw, const cx_gateway_config *config)
     gw->docs = cx_docs_new(config->playground, config->listen_host, config->port);
     gw->groups = cx_gw_groups_new();
     gw->link = cx_link_new(config->broker, CX_ROLE_GATEWAY, node);
+    gw->enc = cx_encoder_new();
+    gw->dec = cx_decoder_new();
+    if (gw->link)   /* it answers REPIN: a dead worker process's connections move without a close */
+        cx_link_set_hello_flags(gw->link, CX_HELLO_REPINS);
     gw->conn_limits = cx_conn_limits_new(config->max_conns_per_user, config->max_conns_per_address);
-    if (!gw->sessions || !gw->groups || !gw->link || !gw->conn_limits
+    if (!gw->sessions || !gw->groups || !gw->link || !gw->enc || !gw->dec || !gw->conn_limits
         || cx_link_batch(gw->link) != 0)   /* flushed in before_poll */
         return -1;
     if (uv_loop_init(&gw->loop) != 0)
@@ -222,6 +226,8 @@ static void teardown(cx_gateway *gw)
     cx_conn_limits_destroy(&gw->conn_limits);
     cx_docs_destroy(&gw->docs);
     cx_link_destroy(&gw->link);
+    cx_encoder_destroy(&gw->enc);
+    cx_decoder_destroy(&gw->dec);
 }
 
 int cx_gateway_run(const cx_gateway_config *config, volatile int *stop)

@@ -48,6 +48,8 @@ typedef struct cx_gateway {
     struct lws_context *lws;
     struct lws_vhost *vhost;
     cx_link *link;
+    cx_encoder *enc;          /* CONNECT, kept encoded per session for a REPIN (clients.c, upstream.c) */
+    cx_decoder *dec;          /* a kept CONNECT, read again on REPIN (upstream.c) */
     cx_auth *auth;
     cx_idmap *sessions;       /* conn id → session */
     cx_docs *docs;            /* /asyncapi.json and /playground/, rebuilt on ROUTES */
@@ -95,6 +97,9 @@ void cx_gw_reintroduce(cx_gateway *gw);
 
 /* events.c: a server-side event for local clients whose consumer passes it through */
 void cx_gw_on_event(cx_gateway *gw, const cx_env *env);
+/* One event (an EVENT, or a HISTORY replaying a held one) to s, when its consumer passes the action
+ * through; with env->seq, stamped "seq" (the publisher's own replaced). */
+void cx_gw_deliver_event(cx_gateway *gw, cx_session *s, const cx_env *env);
 
 /* outbox.c */
 /* Queues a+b as one text frame for the client (b may be NULL); written before the loop next waits. */

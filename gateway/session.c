@@ -42,6 +42,7 @@ void cx_session_destroy(cx_session **self_p)
     free(self->target);
     cx_consumer_spec_unref(&self->spec);
     cx_session_forget_request(self);
+    free(self->connect_again);
     free(self);
     *self_p = NULL;
 }

@@ -59,6 +59,8 @@ typedef struct cx_session {
     uint64_t fanout_stamp;    /* last group send delivered, to deliver once per send */
     uint64_t split_stamp;     /* the same for sends split over several GROUP_SENDs (CX_GROUP_SPLIT) */
     int announced;            /* CONNECT was sent: the broker must hear DISCONNECT */
+    char *connect_again;      /* that CONNECT, encoded: sent again on REPIN, flagged CX_USER_RESTARTED */
+    size_t connect_again_len;
     int dirty;                /* in the gateway's list of sessions to flush this turn */
     int peer_close_code;      /* the code the client closed with */
     int close_code;           /* non-zero: close once the queue is flushed */

@@ -175,6 +175,10 @@ static void on_history(cx_gateway *gw, cx_session *s, const cx_env *env)
 {
     if (env->text.len < 2 || env->text.ptr[env->text.len - 1] != '}' || s->state != SESSION_CONNECTED)
         return;
+    if (env->action.len) {   /* a held application event (chanx-api): as events.c delivers it live */
+        cx_gw_deliver_event(gw, s, env);
+        return;
+    }
     int camel = (env->flags & CX_GROUP_CAMELIZE) != 0;
     queue_group_message(gw, s, env, camel ? "isMine" : "is_mine", camel ? "isCurrent" : "is_current", 0);
 }
@@ -229,6 +233,32 @@ static void on_group_send(cx_gateway *gw, const cx_env *env)
     }
 }
 
+/* The worker process serving s died (broker/repin.c): its consumer starts again on another, which
+ * joins its groups again (build_groups); the client notices nothing. The session leaves its groups
+ * now, as the broker did, and the CONNECT kept at admission goes again, flagged restarted. A REPIN
+ * is rare (a crash): decoding and encoding here keeps every connect down to one encoding. */
+static void on_repin(cx_gateway *gw, cx_session *s)
+{
+    while (s->ngroups > 0) {
+        char *group = strdup(s->groups[s->ngroups - 1]);   /* the session frees its own copy as it leaves */
+        if (!group)
+            break;
+        group_discard(gw, s, cx_slice_of(group));
+        free(group);
+    }
+    cx_env connect;
+    const char *data;
+    size_t len;
+    if (!s->connect_again || cx_decoder_decode(gw->dec, s->connect_again, s->connect_again_len, &connect) != 0
+        || connect.type != CX_ENV_CONNECT) {
+        cx_session_close(s, 1011, "worker lost");
+        return;
+    }
+    connect.flags |= CX_USER_RESTARTED;
+    if (cx_encoder_encode(gw->enc, &connect, &data, &len) != 0 || cx_link_send_raw(gw->link, data, len) != 0)
+        cx_session_close(s, 1011, "worker lost");
+}
+
 /* --------------------------------------------------------------- dispatch */
 
 static void dispatch(cx_gateway *gw, const cx_env *env)
@@ -269,6 +299,9 @@ static void dispatch(cx_gateway *gw, const cx_env *env)
         break;
     case CX_ENV_RECOVERY:
         on_recovery(gw, s, env);
+        break;
+    case CX_ENV_REPIN:
+        on_repin(gw, s);
         break;
     default:
         break;

@@ -34,7 +34,7 @@
  *   i request (uint) t target (uint)  a action         g gateways (uint)
  *   n connections (uint)
  *   h history_size (uint) l history_ttl_ms (uint)     S since   s seq (uint)   E epoch
- *   d connected_ms (uint, Unix ms)   o topic (str)   e ref (str)
+ *   d connected_ms (uint, Unix ms)   o topic (str)   e ref (str)   m limit (uint)
  */
 static const char *const LAYOUTS[CX_ENV_TYPE_MAX] = {
     [CX_ENV_HELLO] = "rpN|f",
@@ -50,14 +50,15 @@ static const char *const LAYOUTS[CX_ENV_TYPE_MAX] = {
     [CX_ENV_GROUP_DISCARD] = "cG",
     [CX_ENV_GROUP_SEND] = "LcufT|sE",
     [CX_ENV_RESUME] = "cL|uhlUdf",
-    [CX_ENV_EVENT] = "itLucaT",
+    [CX_ENV_EVENT] = "itLucaT|sE",
     [CX_ENV_CLOSE_TARGET] = "ituck",
     [CX_ENV_RESULT] = "ign",
     [CX_ENV_WORKER_EXIT] = "NpkcCTf",
-    [CX_ENV_HISTORY] = "cGsEufThl",
+    [CX_ENV_HISTORY] = "cGsEufThl|a",
     [CX_ENV_RECOVERY] = "cGsEfoe",
-    [CX_ENV_PRESENCE] = "itcG",
+    [CX_ENV_PRESENCE] = "itcG|um",
     [CX_ENV_PRESENCE_RESULT] = "icT",
+    [CX_ENV_REPIN] = "c",
     [CX_ENV_ANSWER] = "ckT",
 };
 
@@ -83,6 +84,7 @@ static const char *const TYPE_NAMES[CX_ENV_TYPE_MAX] = {
     [CX_ENV_RECOVERY] = "RECOVERY",
     [CX_ENV_PRESENCE] = "PRESENCE",
     [CX_ENV_PRESENCE_RESULT] = "PRESENCE_RESULT",
+    [CX_ENV_REPIN] = "REPIN",
     [CX_ENV_ANSWER] = "ANSWER",
 };
 
@@ -210,6 +212,7 @@ static void pack_field(msgpack_packer *pk, const cx_env *env, char letter)
     case 'l': msgpack_pack_uint32(pk, env->history_ttl_ms); return;
     case 's': msgpack_pack_uint64(pk, env->seq); return;
     case 'd': msgpack_pack_uint64(pk, env->connected_ms); return;
+    case 'm': msgpack_pack_uint32(pk, env->limit); return;
     case 'L':
         msgpack_pack_array(pk, env->ngroups);
         for (uint32_t i = 0; i < env->ngroups; i++)
@@ -370,6 +373,7 @@ static int decode_field(cx_decoder *self, const msgpack_object *o, cx_env *env, 
     case 'l': rc = get_uint(o, UINT32_MAX, &u); env->history_ttl_ms = (uint32_t) u; break;
     case 's': rc = get_uint(o, UINT64_MAX, &env->seq); break;
     case 'd': rc = get_uint(o, UINT64_MAX, &env->connected_ms); break;
+    case 'm': rc = get_uint(o, UINT32_MAX, &u); env->limit = (uint32_t) u; break;
     case 'L': return decode_groups(self, o, env);
     case 'R': return decode_routes(self, o, env);
     default: rc = get_str(o, string_field(env, letter)); break;

@@ -48,6 +48,7 @@ typedef enum {
     CX_ENV_RECOVERY,        /* broker → gateway: a join to a group with history: its epoch, seq, recovered */
     CX_ENV_PRESENCE,        /* api|worker → broker: who is in a group (the answer: PRESENCE_RESULT) */
     CX_ENV_PRESENCE_RESULT, /* broker → api|worker: the users present, a JSON text */
+    CX_ENV_REPIN,           /* broker → gateway: the connection's worker process died; send its CONNECT again */
     CX_ENV_ANSWER,          /* gateway → broker → worker: the gateway's own answer to a client message, which
                              * the worker sends back (SEND, or CLOSE with a code) behind the consumer's answers */
     CX_ENV_TYPE_MAX
@@ -75,6 +76,9 @@ typedef enum { CX_TARGET_GROUPS = 1, CX_TARGET_USER = 2, CX_TARGET_CONNECTION = 
  * after has_permission, DRF's order (check_permissions before get_object). */
 #define CX_USER_OBJECT_NOT_FOUND 0x40u  /* the queryset found no row: 404 */
 #define CX_USER_OBJECT_DENIED    0x80u  /* object_permission found no row: 403 */
+/* The gateway's CONNECT again, after REPIN: the consumer starts again on another worker process, without
+ * a second authentication message (chanx_restarted) */
+#define CX_USER_RESTARTED        0x100u
 
 /* WORKER_EXIT flags */
 #define CX_WORKER_EXIT_QUARANTINED 0x01u  /* the crashed consumer's plugin is quarantined from now on */
@@ -86,6 +90,7 @@ typedef enum { CX_TARGET_GROUPS = 1, CX_TARGET_USER = 2, CX_TARGET_CONNECTION = 
 /* HELLO flags (appended field) */
 #define CX_HELLO_SUPERVISOR      0x01u  /* a worker supervisor: serves no connection, reports its children's exits */
 #define CX_HELLO_READS_BATCH     0x02u  /* the peer reads batches (proto/batch.h) */
+#define CX_HELLO_REPINS          0x04u  /* a gateway that answers REPIN (an older one's connections close instead) */
 
 /* GROUP_SEND flags */
 #define CX_GROUP_EXCLUDE_CURRENT 0x01u  /* the sending connection does not get it */
@@ -149,14 +154,17 @@ typedef struct {
     cx_env_route *routes;                         /* decode: owned by the decoder's zone */
     uint64_t request;                             /* EVENT / CLOSE_TARGET / RESULT: the publisher's id */
     uint8_t target;                               /* EVENT / CLOSE_TARGET: a cx_target */
-    cx_slice action;                              /* EVENT: the event's action (also inside text) */
+    cx_slice action;                              /* EVENT: the event's action (also inside text); HISTORY: a held
+                                                   * event's (empty for a group send's message) */
     uint32_t gateways, connections;               /* RESULT: how many it reached */
     uint32_t history_size, history_ttl_ms;        /* GROUP_ADD: the group's history (0: none) */
     cx_slice since;                               /* GROUP_ADD: "epoch:seq[,epoch:seq...]" or empty */
-    uint64_t seq;                                 /* GROUP_SEND (set by the broker), HISTORY, RECOVERY */
-    cx_slice epoch;                               /* GROUP_SEND (set by the broker), HISTORY, RECOVERY */
+    uint64_t seq;                                 /* GROUP_SEND and EVENT (set by the broker), HISTORY, RECOVERY */
+    cx_slice epoch;                               /* GROUP_SEND and EVENT (set by the broker), HISTORY, RECOVERY */
     uint64_t connected_ms;                        /* CONNECT (the gateway's clock), a worker's RESUME: when the connection began (Unix ms) */
     cx_slice topic, ref;                          /* GROUP_ADD, RECOVERY: a topic's subscribe, answered "subscribed" */
+    uint32_t limit;                               /* PRESENCE: users per page (0: the broker's most, 1000);
+                                                   * user_id: list only users above this id (the cursor) */
 } cx_env;
 
 /* Reusable encoder: one buffer, grown as needed, never freed between messages. */

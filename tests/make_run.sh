@@ -105,6 +105,11 @@ for port in "$base" "$((base + 1))"; do
   out=$(timeout 20 /usr/bin/python3 -c "$ping_py" "ws://127.0.0.1:$port/ws/echo/?token=$token" 2>&1 || true)
   [[ $out == *'"action":"pong"'* ]] || fail "gateway on $port: no pong for the demo token: $out"
 done
+# The broker's metrics (worker crashes, quarantined plugins) are printed and answer, on a port of their own.
+bm=$(sed -n 's|^  http://\(127.0.0.1:[0-9]*\)/metrics (broker.*|\1|p' "$tmp/run1.log")
+[ -n "$bm" ] || fail "the broker's metrics URL is not printed"
+[ "$(http_status "http://$bm/metrics")" = 200 ] || fail "the broker's metrics at $bm do not answer 200"
+curl -s "http://$bm/metrics" | grep -q '^chanx_broker' || fail "$bm/metrics is not the broker's"
 # 5. The key is printed, kept in a file only we read, and said to be kept.
 key=$(api_key_of "$tmp/run1.log")
 [ -n "$key" ] && [ "$key" = "$(cat "$tmp/var/api-key")" ] || fail "the API key printed ($key) is not the one kept in $tmp/var/api-key"

@@ -24,8 +24,8 @@ static const char *const names[] = {
     "chanx_call_later", "chanx_call_every", "chanx_timer_cancel",
     /* level 2 */
     "chanx_register_consumer_sized",
-    /* level 3: topics */
-    "chanx_topic_name", "chanx_topic_param", "chanx_ref", "chanx_topic_publish",
+    /* level 3: topics; a restarted consumer */
+    "chanx_topic_name", "chanx_topic_param", "chanx_ref", "chanx_topic_publish", "chanx_restarted",
     NULL,
 };
 

@@ -139,6 +139,7 @@ chanx_ctx *cx_ctx_new(const cx_services *services, cx_consumer_entry *consumer, 
         .is_staff = (c->flags & CX_USER_STAFF) != 0, .is_superuser = (c->flags & CX_USER_SUPERUSER) != 0,
     };
     self->object_verdict = c->flags & (CX_USER_OBJECT_NOT_FOUND | CX_USER_OBJECT_DENIED);
+    self->restarted = (c->flags & CX_USER_RESTARTED) != 0;
     self->auth_class = (c->flags & CX_USER_AUTH_TOKEN) ? CHANX_TOKEN_AUTH
                        : (c->flags & CX_USER_AUTH_SESSION) ? CHANX_SESSION_AUTH
                        : (c->flags & CX_USER_AUTH_JWT) ? CHANX_JWT_AUTH : NULL;
@@ -206,7 +207,8 @@ int cx_ctx_closed(const chanx_ctx *self)
 static int send_authentication(chanx_ctx *self, int status, const char *status_text, const char *detail)
 {
     const cx_settings *s = self->services->settings;
-    if (!flag_on(self->consumer->desc->send_authentication_message, s->send_authentication_message))
+    /* A restarted consumer's client was told once, by the consumer before it (chanx_restarted). */
+    if (self->restarted || !flag_on(self->consumer->desc->send_authentication_message, s->send_authentication_message))
         return 0;
     if (status == 200 && status_text == OK_TEXT && detail == OK_TEXT && !self->topic && !self->ref) /* prebuilt */
         return cx_ctx_send_text(self, self->camelize ? AUTHENTICATED_CAMEL : AUTHENTICATED, "authentication");
@@ -330,7 +332,8 @@ void cx_ctx_receive(chanx_ctx *self, const char *text, size_t len)
                 cx_ctx_log_message(self, "Received invalid websocket json", NULL, NULL);
         }
         cx_topics_done(self);
-        send_completion(self);
+        if (!handled)   /* a topic frame's completion went out on its topic, if it had one (topics.c) */
+            send_completion(self);
         self->message_id[0] = '\0';
         return;
     }
@@ -347,14 +350,8 @@ void cx_ctx_receive(chanx_ctx *self, const char *text, size_t len)
     int rc = self->consumer->desc->receive_message(self, &msg);
     cx_crash_leave();
     cx_consumer_count_message(self->consumer->metrics, msg.action, rc == CHANX_OK, cx_metrics_now() - started);
-    if (rc != CHANX_OK) {
-        json_t *fields = cx_ctx_log_fields(self);
-        json_object_set_new(fields, "action", json_string(msg.action));
-        cx_log_fields(CX_LOG_ERROR, "Failed to process message", fields);
-        json_t *detail = json_pack("{s:s}", "detail", "Failed to process message");
-        chanx_send_message(self, "error", detail);
-        json_decref(detail);
-    }
+    if (rc != CHANX_OK)
+        cx_ctx_answer_handler_error(self, msg.action, NULL);
     json_decref(message);
     cx_topics_done(self);
     send_completion(self);
@@ -384,6 +381,7 @@ const json_t *chanx_obj(const chanx_ctx *ctx) { return ctx->obj; }
 const char *chanx_consumer_name(const chanx_ctx *ctx) { return ctx->consumer->name; }
 uint64_t chanx_connection_id(const chanx_ctx *ctx) { return ctx->conn; }
 const char *chanx_auth_class(const chanx_ctx *ctx) { return ctx->auth_class; }
+int chanx_restarted(const chanx_ctx *ctx) { return ctx->restarted; }
 const char *chanx_path(const chanx_ctx *ctx) { return ctx->path; }
 const char *chanx_client_addr(const chanx_ctx *ctx) { return ctx->client; }
 const json_t *chanx_url_kwargs(const chanx_ctx *ctx) { return ctx->kwargs; }

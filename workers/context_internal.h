@@ -32,6 +32,7 @@ struct chanx_ctx {
     char message_id[16];    /* short id of the message being handled, for logs */
     int closed;
     uint32_t object_verdict; /* CX_USER_OBJECT_* from CONNECT: applied after has_permission */
+    int restarted;          /* CONNECT again after its worker process died (CX_USER_RESTARTED): chanx_restarted */
     int ending;             /* disconnect has begun: no new timers */
     uint64_t *timers;       /* ids of this connection's live timers (timer_api.c) */
     size_t ntimers, timers_cap;
@@ -77,6 +78,11 @@ struct chanx_groups {
  * dumping a json_t each time; action names it in the "Sent websocket json" record. Only outside a
  * topic's callback or a frame with a ref (those sends are stamped). CHANX_OK or CHANX_ERROR. */
 int cx_ctx_send_text(chanx_ctx *ctx, const char *text, const char *action);
+
+/* A handler returned CHANX_ERROR for action (on topic, or NULL): an error record naming it, and
+ * Chanx's answer to the client, {"action":"error","payload":{"detail":"Failed to process message
+ * for <action>"}} (chanx/core/websocket.py, handle_message_handler_error). */
+void cx_ctx_answer_handler_error(chanx_ctx *ctx, const char *action, const char *topic);
 
 /* An info record of a message received or sent ("Received websocket json"...), unless its action
  * is one the consumer or the deployment ignores (log_ignored_actions). action may be NULL; extra

@@ -25,7 +25,8 @@ typedef enum {
     CX_LQ_ACTOR_DONE,    /* ptr: a cx_actor whose DISCONNECT was handled; the link thread frees it */
     CX_LQ_TIMER_ADD,     /* ptr: a cx_timer (workers/timers.h) to arm */
     CX_LQ_TIMER_CANCEL,  /* id: a timer to cancel */
-    CX_LQ_GROUP_JOIN,    /* id: a connection, data/len: a group it joined (workers/memberships.h) */
+    CX_LQ_GROUP_JOIN,    /* id: a connection, data/len: a cx_membership_terms, then a group it joined
+                          * (workers/memberships.h) */
     CX_LQ_GROUP_LEAVE,   /* id: a connection, data/len: a group it left */
 } cx_lq_kind;
 

@@ -7,13 +7,15 @@
  *
  * The supervisor loads no plugin code: it starts CHANX_WORKER_PROCESSES
  * worker processes (this program again, with --worker-process NODE --slot N
- * --crash-fd FD [--quarantine DEVICE:INODE]..., not for people to type) and
- * restarts one that dies. With
+ * --crash-fd FD [--only FILE] [--quarantine DEVICE:INODE]..., not for people
+ * to type) and restarts one that dies. With CHANX_ISOLATE=plugin it runs
+ * CHANX_WORKER_PROCESSES of them per plugin file, each loading only that
+ * file (--only; workers/isolation.c). With
  * CHANX_WORKER_PROCESSES=0 the program is itself the only worker process,
  * unsupervised (for gdb or valgrind on a plugin).
  *
  * Environment: CHANX_BROKER, CHANX_PLUGINS, CHANX_ROUTING, CHANX_HEALTH_FILE
- * (see liveness.c), CHANX_WORKER_PROCESSES, CHANX_CRASH_QUARANTINE and the
+ * (see liveness.c), CHANX_WORKER_PROCESSES, CHANX_ISOLATE, CHANX_CRASH_QUARANTINE and the
  * CHANX_* consumer defaults listed in docs/configuration.md.
  */
 #include "common/env.h"
@@ -43,12 +45,15 @@ static void usage(FILE *out)
                  "  --check            exit 0 if the worker using CHANX_HEALTH_FILE (default $XDG_RUNTIME_DIR/chanx-worker.alive)\n"
                  "                     is alive with a broker link, 1 otherwise (for healthchecks)\n"
                  "CHANX_WORKER_PROCESSES (default 1) worker processes run the plugins; this process supervises them\n"
-                 "and restarts one that crashes. 0: no supervisor, this process runs the plugins itself.\n");
+                 "and restarts one that crashes. 0: no supervisor, this process runs the plugins itself.\n"
+                 "CHANX_ISOLATE=plugin: that many worker processes per plugin file, each running only that plugin\n"
+                 "(default off: the worker processes share the plugins).\n");
 }
 
 typedef struct {
     const char *endpoint, *dir, *routing;
     const char *supervisor;   /* --worker-process: the supervisor's node name; NULL in the supervisor */
+    const char *only;         /* --only: the one plugin file this worker process loads (CHANX_ISOLATE=plugin) */
     int slot, crash_fd;
 } options;
 
@@ -77,7 +82,7 @@ static int run_worker(const options *o)
         snprintf(node, sizeof node, "%s-%d", o->supervisor, (int) getpid());
     cx_worker_metrics_init();   /* before the plugins load: their loads and series are counted */
     char err[512];
-    cx_plugin_set *plugins = cx_plugin_set_new(o->dir, o->routing, err, sizeof err);
+    cx_plugin_set *plugins = cx_plugin_set_new(o->dir, o->routing, o->only, err, sizeof err);
     if (!plugins) {
         cx_error("%s", err);
         return CX_WORKER_EXIT_CONFIG;
@@ -103,11 +108,12 @@ static int run_worker(const options *o)
     return rc == 0 ? 0 : 1;
 }
 
-static int run_supervisor(const options *o, int processes)
+static int run_supervisor(const options *o, int processes, int isolate)
 {
     volatile int *stop = cx_process_start("worker-supervisor");
     cx_supervisor *supervisor = cx_supervisor_new(&(cx_supervisor_options) {
-        .endpoint = o->endpoint, .plugins = o->dir, .routing = o->routing, .processes = processes });
+        .endpoint = o->endpoint, .plugins = o->dir, .routing = o->routing, .processes = processes,
+        .isolate = isolate });
     if (!supervisor)
         return 1;
     int rc = cx_supervisor_run(supervisor, stop);
@@ -123,6 +129,18 @@ static void quarantine(const char *id)
     unsigned long long device, inode;
     if (sscanf(id, "%llu:%llu", &device, &inode) == 2)
         cx_plugin_quarantine(device, inode);
+}
+
+/* CHANX_ISOLATE: 0 "off" (the default), 1 "plugin"; -1 (said on stderr) for anything else. */
+static int isolation(void)
+{
+    const char *isolate = cx_env_str("CHANX_ISOLATE", "off");
+    if (strcmp(isolate, "off") == 0 || !*isolate)
+        return 0;
+    if (strcmp(isolate, "plugin") == 0)
+        return 1;
+    fprintf(stderr, "chanx-worker: CHANX_ISOLATE=%s: expected off or plugin\n", isolate);
+    return -1;
 }
 
 int main(int argc, char **argv)
@@ -142,6 +160,8 @@ int main(int argc, char **argv)
             o.slot = atoi(argv[++i]);
         else if (strcmp(argv[i], "--crash-fd") == 0 && i + 1 < argc)
             o.crash_fd = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+            o.only = argv[++i];
         else if (strcmp(argv[i], "--quarantine") == 0 && i + 1 < argc)
             quarantine(argv[++i]);
         else if (strcmp(argv[i], "--check") == 0)
@@ -151,10 +171,15 @@ int main(int argc, char **argv)
         else
             return usage(stderr), 2;
     }
-    int processes = (int) cx_env_long("CHANX_WORKER_PROCESSES", 1, 0, 64);
+    int processes = (int) cx_env_long("CHANX_WORKER_PROCESSES", 1, 0, 64), isolate = isolation();
+    if (isolate < 0)
+        return 2;
+    if (isolate && processes == 0 && !o.supervisor)
+        cx_warn("CHANX_ISOLATE=plugin needs a supervisor: with CHANX_WORKER_PROCESSES=0 this one process runs "
+                "every plugin");
     if (o.supervisor || processes == 0) {
         int rc = run_worker(&o);
         return rc == CX_WORKER_EXIT_CONFIG && !o.supervisor ? 1 : rc;
     }
-    return run_supervisor(&o, processes);
+    return run_supervisor(&o, processes, isolate);
 }

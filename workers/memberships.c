@@ -19,6 +19,7 @@ typedef struct {
     uint64_t conn;
     uint64_t stamp;    /* the last walk that visited it */
     char **groups;
+    cx_membership_terms *terms;   /* each group's, in the same order */
     size_t ngroups;
 } member;
 
@@ -53,6 +54,7 @@ static void member_free(member *m)
     for (size_t i = 0; i < m->ngroups; i++)
         free(m->groups[i]);
     free(m->groups);
+    free(m->terms);
     free(m);
 }
 
@@ -84,14 +86,17 @@ static void group_remove(cx_memberships *self, const char *name, uint64_t conn)
         zhashx_delete(self->groups, name);
 }
 
-int cx_memberships_join(cx_memberships *self, const char *group, size_t len, uint64_t conn)
+int cx_memberships_join(cx_memberships *self, const char *group, size_t len, uint64_t conn,
+                        const cx_membership_terms *terms)
 {
+    static const cx_membership_terms NONE;
     char *name = cx_slice_dup(cx_slice_n(group, len));
     if (!name)
         return -1;
     member *m = cx_idmap_get(self->members, conn);
     for (size_t i = 0; m && i < m->ngroups; i++)
         if (strcmp(m->groups[i], name) == 0) {
+            m->terms[i] = terms ? *terms : NONE;
             free(name);
             return 0;
         }
@@ -109,7 +114,10 @@ int cx_memberships_join(cx_memberships *self, const char *group, size_t len, uin
     char **grown = members ? realloc(m->groups, (m->ngroups + 1) * sizeof *grown) : NULL;
     if (grown)
         m->groups = grown;
-    if (!grown || cx_idmap_put(members, conn, m) != 0) {
+    cx_membership_terms *more = grown ? realloc(m->terms, (m->ngroups + 1) * sizeof *more) : NULL;
+    if (more)
+        m->terms = more;
+    if (!more || cx_idmap_put(members, conn, m) != 0) {
         if (members && cx_idmap_size(members) == 0)
             zhashx_delete(self->groups, name);
         if (m->ngroups == 0) {
@@ -119,6 +127,7 @@ int cx_memberships_join(cx_memberships *self, const char *group, size_t len, uin
         free(name);
         return -1;
     }
+    m->terms[m->ngroups] = terms ? *terms : NONE;
     m->groups[m->ngroups++] = name;
     return 0;
 }
@@ -131,6 +140,7 @@ void cx_memberships_leave(cx_memberships *self, const char *group, size_t len, u
             continue;
         group_remove(self, m->groups[i], conn);
         free(m->groups[i]);
+        m->terms[i] = m->terms[m->ngroups - 1];
         m->groups[i] = m->groups[--m->ngroups];
         if (m->ngroups == 0) {
             cx_idmap_remove(self->members, conn);
@@ -179,9 +189,12 @@ void cx_memberships_each(cx_memberships *self, const cx_slice *groups, size_t ng
     }
 }
 
-size_t cx_memberships_names_of(const cx_memberships *self, uint64_t conn, char *const **names)
+size_t cx_memberships_names_of(const cx_memberships *self, uint64_t conn, char *const **names,
+                               const cx_membership_terms **terms)
 {
     member *m = cx_idmap_get(self->members, conn);
     *names = m ? m->groups : NULL;
+    if (terms)
+        *terms = m ? m->terms : NULL;
     return m ? m->ngroups : 0;
 }

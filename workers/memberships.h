@@ -13,6 +13,11 @@
  * The actor still checks its own list when the mail runs (a leave it made
  * meanwhile wins).
  *
+ * Each membership keeps the terms its GROUP_ADD carried (the group's history
+ * and presence pushes: a topic's own, or the consumer's), so that a RESUME
+ * to a restarted broker re-declares each group's history as it was joined
+ * and a topic keeps recording from the restart, not from its next subscribe.
+ *
  * Threading: link thread only. Group names are copied.
  */
 #ifndef CX_WORKERS_MEMBERSHIPS_H
@@ -24,10 +29,18 @@
 
 typedef struct cx_memberships cx_memberships;
 
+/* What a GROUP_ADD declared for its group: history_size, history_ttl_ms and flags as in proto/envelope.h
+ * (0: no history; CX_HISTORY_DEFAULT: the broker's defaults; CX_GROUP_ADD_PRESENCE). */
+typedef struct {
+    uint32_t history_size, history_ttl_ms, flags;
+} cx_membership_terms;
+
 cx_memberships *cx_memberships_new(void);
 void cx_memberships_destroy(cx_memberships **self_p);
-/* conn joined group (len bytes, not NUL-terminated). -1 when out of memory (the join is not noted). */
-int cx_memberships_join(cx_memberships *self, const char *group, size_t len, uint64_t conn);
+/* conn joined group (len bytes, not NUL-terminated) on terms (copied; NULL: none; joined again: the new
+ * terms). -1 when out of memory (the join is not noted). */
+int cx_memberships_join(cx_memberships *self, const char *group, size_t len, uint64_t conn,
+                        const cx_membership_terms *terms);
 void cx_memberships_leave(cx_memberships *self, const char *group, size_t len, uint64_t conn);
 /* The connection ended: it leaves every group. */
 void cx_memberships_forget(cx_memberships *self, uint64_t conn);
@@ -35,7 +48,9 @@ void cx_memberships_forget(cx_memberships *self, uint64_t conn);
  * change the index. */
 void cx_memberships_each(cx_memberships *self, const cx_slice *groups, size_t ngroups,
                          void (*fn)(uint64_t conn, void *arg), void *arg);
-/* The groups conn is in (borrowed until the index changes); returns how many (RESUME lists them). */
-size_t cx_memberships_names_of(const cx_memberships *self, uint64_t conn, char *const **names);
+/* The groups conn is in and the terms of each (both borrowed until the index changes); returns how many
+ * (RESUME lists them). terms may be NULL. */
+size_t cx_memberships_names_of(const cx_memberships *self, uint64_t conn, char *const **names,
+                               const cx_membership_terms **terms);
 
 #endif

@@ -11,6 +11,7 @@
 #include "common/log.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 struct cx_outbox {
     cx_link *link;              /* the link thread's */
@@ -58,17 +59,23 @@ void cx_outbox_post(cx_outbox *self, cx_lq_item *item)
 static void note_membership(cx_outbox *self, const cx_env *env)
 {
     int join = env->type == CX_ENV_GROUP_ADD;
+    cx_membership_terms terms = { env->history_size, env->history_ttl_ms, env->flags };
     if (!on_pool_thread) {
         if (join)
-            cx_memberships_join(self->members, env->group.ptr, env->group.len, env->conn);
+            cx_memberships_join(self->members, env->group.ptr, env->group.len, env->conn, &terms);
         else
             cx_memberships_leave(self->members, env->group.ptr, env->group.len, env->conn);
         return;
     }
-    cx_lq_item *item = cx_lq_item_new(join ? CX_LQ_GROUP_JOIN : CX_LQ_GROUP_LEAVE, NULL, env->conn, env->group.ptr,
-                                      env->group.len);
-    if (item)
+    /* a join's item: its terms, then the group's name (workers/worker.c reads it back) */
+    size_t prefix = join ? sizeof terms : 0;
+    cx_lq_item *item = cx_lq_item_new(join ? CX_LQ_GROUP_JOIN : CX_LQ_GROUP_LEAVE, NULL, env->conn, NULL,
+                                      prefix + env->group.len);
+    if (item) {
+        memcpy(item->data, &terms, prefix);
+        memcpy(item->data + prefix, env->group.ptr, env->group.len);
         cx_link_queue_push(self->queue, item);
+    }
     else
         cx_error("out of memory: events to group %.*s may miss connection %llu", (int) env->group.len,
                  env->group.ptr, (unsigned long long) env->conn);

@@ -10,6 +10,10 @@
  *
  * Routes: each consumer's relative routes are mounted at "ws/<plugin>/", or
  * where the deployment routing file says (workers/routing_file.h).
+ *
+ * Under CHANX_ISOLATE=plugin a worker process serves one plugin file
+ * (`only`): it loads and reloads that name alone, and the routing file's
+ * mounts of the folder's other plugins are left to their own processes.
  */
 #include "workers/worker.h"
 #include "common/log.h"
@@ -29,6 +33,7 @@
 struct cx_plugin_set {
     char *dir;
     char *routing_file;
+    char *only;            /* the one file name served (CHANX_ISOLATE=plugin), or NULL: every *.so */
     cx_plugin *current[MAX_PLUGINS];
     size_t ncurrent;
     cx_plugin *retired[MAX_PLUGINS];
@@ -41,6 +46,12 @@ static int has_so_suffix(const char *name)
 {
     size_t n = strlen(name);
     return n > 3 && strcmp(name + n - 3, ".so") == 0 && name[0] != '.';
+}
+
+/* Whether this process loads the file called name. */
+static int serves_file(const cx_plugin_set *self, const char *name)
+{
+    return has_so_suffix(name) && (!self->only || strcmp(name, self->only) == 0);
 }
 
 static void retire(cx_plugin_set *self, size_t index)
@@ -59,8 +70,10 @@ static int load_one(cx_plugin_set *self, const char *path)
     char err[512];
     cx_plugin *plugin = cx_plugin_load(path, err, sizeof err);
     cx_worker_count_plugin(plugin != NULL);
-    if (!plugin) {
-        cx_error("refused %s", err);
+    if (!plugin) {   /* the deployed file named beside the reason, which may name only the private copy */
+        char event[600];
+        snprintf(event, sizeof event, "refused %s", err);
+        cx_log_fields(CX_LOG_ERROR, event, json_pack("{s:s}", "plugin_file", path));
         return 0;
     }
     for (size_t i = 0; i < self->ncurrent; i++)
@@ -87,7 +100,7 @@ static int load_dir(cx_plugin_set *self)
         return -1;
     }
     for (struct dirent *e; (e = readdir(d));) {
-        if (!has_so_suffix(e->d_name))
+        if (!serves_file(self, e->d_name))
             continue;
         char path[PATH_MAX];
         snprintf(path, sizeof path, "%s/%s", self->dir, e->d_name);
@@ -136,16 +149,48 @@ static cx_plugin_routes *describe_plugins(cx_plugin_set *self)
     return out;
 }
 
+/* Under CHANX_ISOLATE=plugin, the folder's other plugin files, named for the routing file (their mounts
+ * are other processes' routes, not unknown plugins), after the n described in plugins. Returns the count. */
+static size_t describe_elsewhere(cx_plugin_set *self, cx_plugin_routes **plugins, size_t n, char ***names)
+{
+    DIR *d = self->only ? opendir(self->dir) : NULL;
+    size_t nnames = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        char name[128];
+        if (!has_so_suffix(e->d_name) || (serves_file(self, e->d_name) && self->ncurrent > 0)
+            || cx_plugin_name_of(e->d_name, name, sizeof name))
+            continue;
+        cx_plugin_routes *grown = realloc(*plugins, (n + nnames + 1) * sizeof *grown);
+        char **grown_names = realloc(*names, (nnames + 1) * sizeof *grown_names);
+        if (grown)
+            *plugins = grown;
+        if (grown_names)
+            *names = grown_names;
+        if (!grown || !grown_names || !((*names)[nnames] = strdup(name)))
+            break;
+        (*plugins)[n + nnames] = (cx_plugin_routes) { .name = (*names)[nnames], .elsewhere = 1 };
+        nnames++;
+    }
+    if (d)
+        closedir(d);
+    return nnames;
+}
+
 static int compose_routes(cx_plugin_set *self, char *err, size_t errlen)
 {
     cx_plugin_routes *plugins = describe_plugins(self);
     if (!plugins)
         return snprintf(err, errlen, "out of memory"), -1;
+    char **names = NULL;
+    size_t nelsewhere = describe_elsewhere(self, &plugins, self->ncurrent, &names);
     cx_router *router = self->routing_file
-                            ? cx_routing_file_load(self->routing_file, plugins, self->ncurrent, err, errlen)
+                            ? cx_routing_file_load(self->routing_file, plugins, self->ncurrent + nelsewhere, err, errlen)
                             : cx_routing_default(plugins, self->ncurrent, err, errlen);
     for (size_t i = 0; i < self->ncurrent; i++)
         free((void *) plugins[i].routes);
+    for (size_t i = 0; i < nelsewhere; i++)
+        free(names[i]);
+    free(names);
     free(plugins);
     if (!router)
         return -1;
@@ -154,12 +199,14 @@ static int compose_routes(cx_plugin_set *self, char *err, size_t errlen)
     return 0;
 }
 
-cx_plugin_set *cx_plugin_set_new(const char *dir, const char *routing_file, char *err, size_t errlen)
+cx_plugin_set *cx_plugin_set_new(const char *dir, const char *routing_file, const char *only, char *err,
+                                 size_t errlen)
 {
     cx_plugin_set *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
     self->dir = strdup(dir);
+    self->only = only ? strdup(only) : NULL;
     self->routing_file = routing_file ? strdup(routing_file) : NULL;
     self->watch_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (self->watch_fd >= 0 && inotify_add_watch(self->watch_fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO) < 0) {
@@ -190,6 +237,7 @@ void cx_plugin_set_destroy(cx_plugin_set **self_p)
         close(self->watch_fd);
     free(self->dir);
     free(self->routing_file);
+    free(self->only);
     free(self);
     *self_p = NULL;
 }
@@ -252,7 +300,7 @@ int cx_plugin_set_rescan(cx_plugin_set *self)
         for (char *p = buf; p < buf + n;) {
             struct inotify_event *ev = (struct inotify_event *) p;
             p += sizeof *ev + ev->len;
-            if (ev->len == 0 || !has_so_suffix(ev->name))
+            if (ev->len == 0 || !serves_file(self, ev->name))
                 continue;
             char path[PATH_MAX];
             snprintf(path, sizeof path, "%s/%s", self->dir, ev->name);

@@ -110,21 +110,36 @@ static int still_there(const record *r)
            && (unsigned long long) st.st_ino == r->inode;
 }
 
+/* Whether r holds a quarantine now; a file replaced since (a new version deployed) is forgotten. */
+static int holds(record *r)
+{
+    if (!r->quarantined)
+        return 0;
+    if (still_there(r))
+        return 1;
+    cx_log_fields(CX_LOG_WARNING, "plugin quarantine lifted: a new version was deployed",
+                  json_pack("{s:s}", "plugin_file", r->file));
+    memset(r, 0, sizeof *r);
+    return 0;
+}
+
 int cx_quarantine_args(cx_quarantine *self, char **argv)
 {
     int n = 0;
     for (int i = 0; i < CX_QUARANTINE_MAX; i++) {
         record *r = &self->records[i];
-        if (!r->quarantined)
+        if (!holds(r))
             continue;
-        if (!still_there(r)) {
-            cx_log_fields(CX_LOG_WARNING, "plugin quarantine lifted: a new version was deployed",
-                          json_pack("{s:s}", "plugin_file", r->file));
-            memset(r, 0, sizeof *r);
-            continue;
-        }
         argv[n++] = "--quarantine";
         argv[n++] = r->arg;
     }
     return n;
+}
+
+int cx_quarantine_holds(cx_quarantine *self, const char *file)
+{
+    for (int i = 0; i < CX_QUARANTINE_MAX; i++)
+        if (self->records[i].quarantined && strcmp(self->records[i].file, file) == 0)
+            return holds(&self->records[i]);
+    return 0;
 }

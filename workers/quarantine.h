@@ -20,5 +20,7 @@ int cx_quarantine_count_crash(cx_quarantine *self, const char *file);
  * 2 * CX_QUARANTINE_MAX) and returns how many strings it wrote; they stay valid until the next call.
  * A file replaced since it was quarantined (a new version deployed) is forgotten: that lifts it. */
 int cx_quarantine_args(cx_quarantine *self, char **argv);
+/* Whether file (the deployed path) is quarantined now; a file replaced since is forgotten, as above. */
+int cx_quarantine_holds(cx_quarantine *self, const char *file);
 
 #endif

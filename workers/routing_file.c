@@ -89,6 +89,8 @@ static const cx_plugin_routes *find_plugin(const loader *L, const char *name, si
 static int include_plugin(loader *L, place at, const cx_route *prefix, const cx_plugin_routes *p)
 {
     char msg[512];
+    if (p->elsewhere)
+        return 0;
     for (size_t i = 0; i < p->nroutes; i++) {
         const cx_plugin_route *r = &p->routes[i];
         cx_route *rel = cx_route_new(r->kind, r->pattern, msg, sizeof msg);
@@ -112,6 +114,8 @@ static int mount_consumer(loader *L, place at, const cx_route *route, const char
     const cx_plugin_routes *p = find_plugin(L, what, (size_t) (dot - what));
     if (!p)
         return fail(L, at, "unknown plugin '%.*s'", (int) (dot - what), what);
+    if (p->elsewhere)
+        return 0;
     for (size_t i = 0; i < p->nroutes; i++) {
         if (strcmp(p->routes[i].consumer, dot + 1) != 0)
             continue;

@@ -58,6 +58,8 @@ typedef struct {
     const char *name;       /* "chat" */
     const cx_plugin_route *routes;
     size_t nroutes;
+    int elsewhere;          /* in the folder but served by other worker processes (CHANX_ISOLATE=plugin):
+                             * its mounts are accepted and left out of this process's routes */
 } cx_plugin_routes;
 
 /* Loads a routing file into the full route list, (joined route, "plugin.consumer")

@@ -125,6 +125,20 @@ int cx_ctx_send_text(chanx_ctx *ctx, const char *text, const char *action)
     return CHANX_OK;
 }
 
+void cx_ctx_answer_handler_error(chanx_ctx *ctx, const char *action, const char *topic)
+{
+    json_t *fields = cx_ctx_log_fields(ctx);
+    json_object_set_new(fields, "action", json_string(action));
+    if (topic)
+        json_object_set_new(fields, "topic", json_string(topic));
+    cx_log_fields(CX_LOG_ERROR, "Failed to process message", fields);
+    char text[300];
+    snprintf(text, sizeof text, "Failed to process message for %.250s", action);
+    json_t *detail = json_pack("{s:s}", "detail", text);
+    chanx_send_message(ctx, "error", detail);
+    json_decref(detail);
+}
+
 static json_t *action_message(const char *action, const json_t *payload)
 {
     json_t *m = json_object();

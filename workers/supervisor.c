@@ -31,10 +31,18 @@
  * CX_WORKER_EXIT_CONFIG (a wrong routing file) stops everything: a restart
  * would fail the same way. A plugin that keeps crashing is quarantined
  * (workers/quarantine.h): the processes started next do not load it.
+ *
+ * With CHANX_ISOLATE=plugin (workers/isolation.h) each plugin file gets
+ * CHANX_WORKER_PROCESSES processes of its own, each loading only that file
+ * (--only), so a crash never touches another plugin's connections. Slots
+ * then follow the folder: a file that appears gets processes, a file that
+ * goes has its processes drained and not restarted, and a quarantined file
+ * gets no process until a new version of it is deployed.
  */
 
 #include "workers/supervisor.h"
 #include "workers/crash_report.h"
+#include "workers/isolation.h"
 #include "workers/quarantine.h"
 #include "common/link.h"
 #include "common/log.h"
@@ -42,6 +50,7 @@
 #include <czmq.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -51,12 +60,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define MAX_PROCESSES 64
+#define MAX_PROCESSES 64         /* per plugin file under CHANX_ISOLATE=plugin */
+#define MAX_SLOTS 256
 #define STABLE_MS 10000        /* a child that lived this long was healthy: restarted at once */
 #define FIRST_DELAY_MS 100
 #define MAX_DELAY_MS 30000
 
 typedef struct {
+    int used;                  /* the slot is in use (under isolation a slot is freed when its file goes) */
+    char plugin[256];          /* CHANX_ISOLATE=plugin: the one plugin file it loads ("chat.so"); "": all */
+    int retiring;              /* its plugin file went: drained and not restarted */
+    int held;                  /* its plugin file is quarantined: not started until a new version comes */
     pid_t pid;                 /* 0: not running */
     int64_t started;
     int64_t restart_at;        /* when not running: when to start it */
@@ -71,8 +85,10 @@ struct cx_supervisor {
     char exe[512];             /* this program's path: the children's argv[0], which crash reports' frames name */
     cx_link *link;
     int notes[2];              /* children's crash notes: they write [1], we read [0] */
-    int processes;
-    child children[MAX_PROCESSES];
+    int processes;             /* CHANX_WORKER_PROCESSES: in all, or per plugin file under isolation */
+    int nslots;                /* slots [0, nslots) may be in use */
+    child children[MAX_SLOTS];
+    cx_isolation *isolation;   /* CHANX_ISOLATE=plugin: the folder's plugin files; NULL otherwise */
     int config_error;
     cx_quarantine *quarantine; /* plugin files that crashed too often (quarantine.h) */
 };
@@ -118,6 +134,13 @@ cx_supervisor *cx_supervisor_new(const cx_supervisor_options *options)
         cx_supervisor_destroy(&self);
         return NULL;
     }
+    if (options->isolate && !(self->isolation = cx_isolation_new(options->plugins))) {
+        cx_supervisor_destroy(&self);
+        return NULL;
+    }
+    if (!options->isolate)
+        for (int i = self->nslots = self->processes; i-- > 0;)
+            self->children[i].used = 1;
     self->link = cx_link_new(options->endpoint, CX_ROLE_WORKER, self->node);
     if (!self->link) {
         cx_supervisor_destroy(&self);
@@ -137,6 +160,7 @@ void cx_supervisor_destroy(cx_supervisor **self_p)
     cx_supervisor *self = *self_p;
     cx_link_destroy(&self->link);
     cx_quarantine_destroy(&self->quarantine);
+    cx_isolation_destroy(&self->isolation);
     for (int i = 0; i < 2; i++)
         if (self->notes[i] >= 0)
             close(self->notes[i]);
@@ -154,13 +178,17 @@ static void start_child(cx_supervisor *self, int slot)
     char fd[16], index[16];
     snprintf(fd, sizeof fd, "%d", self->notes[1]);
     snprintf(index, sizeof index, "%d", slot);
-    char *argv[16 + 2 * CX_QUARANTINE_MAX] = { self->exe, "--broker", (char *) self->opt.endpoint, "--plugins",
+    char *argv[18 + 2 * CX_QUARANTINE_MAX] = { self->exe, "--broker", (char *) self->opt.endpoint, "--plugins",
                        (char *) self->opt.plugins, "--worker-process", self->node, "--slot", index,
                        "--crash-fd", fd };
     int n = 11;
     if (self->opt.routing) {
         argv[n++] = "--routing";
         argv[n++] = (char *) self->opt.routing;
+    }
+    if (c->plugin[0]) {
+        argv[n++] = "--only";
+        argv[n++] = c->plugin;
     }
     n += cx_quarantine_args(self->quarantine, argv + n);
     argv[n] = NULL;
@@ -178,11 +206,16 @@ static void start_child(cx_supervisor *self, int slot)
         c->restart_at = cx_now_ms() + MAX_DELAY_MS / 10;
         return;
     }
-    *c = (child) { .pid = pid, .started = cx_now_ms(), .delay_ms = c->delay_ms };
+    c->pid = pid;
+    c->started = cx_now_ms();
+    c->note = (cx_crash_note) { 0 };
+    c->quarantined = 0;
     char peer[240];
     snprintf(peer, sizeof peer, "%s-%d", self->node, (int) pid);
-    cx_log_fields(CX_LOG_INFO, "worker process started",
-                  json_pack("{s:i, s:i, s:s}", "slot", slot, "pid", (int) pid, "peer", peer));
+    json_t *fields = json_pack("{s:i, s:i, s:s}", "slot", slot, "pid", (int) pid, "peer", peer);
+    if (c->plugin[0])
+        json_object_set_new(fields, "plugin_file", json_string(c->plugin));
+    cx_log_fields(CX_LOG_INFO, "worker process started", fields);
 }
 
 /* Notes written by children about to die: kept with the child they name. */
@@ -195,7 +228,7 @@ static void read_notes(cx_supervisor *self)
         note.consumer[sizeof note.consumer - 1] = note.callback[sizeof note.callback - 1] = '\0';
         note.plugin_file[sizeof note.plugin_file - 1] = '\0';
         int quarantined = cx_quarantine_count_crash(self->quarantine, note.plugin_file);
-        for (int i = 0; i < self->processes; i++)
+        for (int i = 0; i < self->nslots; i++)
             if (self->children[i].pid == note.pid) {
                 self->children[i].note = note;
                 self->children[i].quarantined = quarantined;
@@ -230,6 +263,12 @@ static void schedule_restart(child *c, int64_t now)
 static void child_died(cx_supervisor *self, int slot, int status, int stopping)
 {
     child *c = &self->children[slot];
+    if (c->retiring) {   /* its plugin file went: the slot is free again */
+        cx_log_fields(CX_LOG_INFO, "worker process stopped: its plugin file was removed",
+                      json_pack("{s:i, s:i, s:s}", "slot", slot, "pid", (int) c->pid, "plugin_file", c->plugin));
+        *c = (child) { 0 };
+        return;
+    }
     int signo = WIFSIGNALED(status) ? WTERMSIG(status) : 0, code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     int noted = c->note.pid == c->pid;
     if (!stopping || signo) {
@@ -264,17 +303,87 @@ static void reap(cx_supervisor *self, int stopping)
     read_notes(self);   /* before waitpid: a crashed child's note was written before it died */
     int status;
     for (pid_t pid; (pid = waitpid(-1, &status, WNOHANG)) > 0;)
-        for (int i = 0; i < self->processes; i++)
+        for (int i = 0; i < self->nslots; i++)
             if (self->children[i].pid == pid)
                 child_died(self, i, status, stopping);
+}
+
+/* ------------------------------------------------ one plugin per process */
+
+/* A free slot, or NULL when all MAX_SLOTS are taken. */
+static child *free_slot(cx_supervisor *self)
+{
+    for (int i = 0; i < MAX_SLOTS; i++)
+        if (!self->children[i].used) {
+            if (i >= self->nslots)
+                self->nslots = i + 1;
+            return &self->children[i];
+        }
+    return NULL;
+}
+
+/* Running or due processes of the plugin file (not counting those being stopped). */
+static int processes_of(const cx_supervisor *self, const char *file)
+{
+    int n = 0;
+    for (int i = 0; i < self->nslots; i++)
+        n += self->children[i].used && !self->children[i].retiring && strcmp(self->children[i].plugin, file) == 0;
+    return n;
+}
+
+/* CHANX_ISOLATE=plugin: the slots follow the folder. A file that went has its processes drained (SIGTERM,
+ * as at shutdown: their clients get 1012 and reconnect); a new file gets CHANX_WORKER_PROCESSES slots,
+ * started by start_due. */
+static void follow_folder(cx_supervisor *self)
+{
+    for (int i = 0; i < self->nslots; i++) {
+        child *c = &self->children[i];
+        if (!c->used || c->retiring || cx_isolation_has(self->isolation, c->plugin))
+            continue;
+        if (!c->pid) {
+            *c = (child) { 0 };
+            continue;
+        }
+        c->retiring = 1;
+        kill(c->pid, SIGTERM);
+    }
+    for (size_t f = 0; f < cx_isolation_count(self->isolation); f++) {
+        const char *file = cx_isolation_file(self->isolation, f);
+        for (int n = processes_of(self, file); n < self->processes; n++) {
+            child *c = free_slot(self);
+            if (!c) {
+                cx_error("plugin %s: no room for its worker processes (at most %d in all)", file, MAX_SLOTS);
+                return;
+            }
+            *c = (child) { .used = 1 };
+            snprintf(c->plugin, sizeof c->plugin, "%s", file);
+        }
+    }
+}
+
+/* Under isolation, whether c's plugin file is quarantined: its processes wait for a new version (the
+ * folder's inotify event wakes the loop), which then starts at once, without the backoff it had. */
+static int isolated_held(cx_supervisor *self, child *c, int64_t now)
+{
+    if (!c->plugin[0])
+        return 0;
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", self->opt.plugins, c->plugin);
+    int held = cx_quarantine_holds(self->quarantine, path);
+    if (c->held && !held) {
+        c->restart_at = now;
+        c->delay_ms = 0;
+    }
+    c->held = held;
+    return held;
 }
 
 static int start_due(cx_supervisor *self)
 {
     int64_t now = cx_now_ms(), next = -1;
-    for (int i = 0; i < self->processes; i++) {
+    for (int i = 0; i < self->nslots; i++) {
         child *c = &self->children[i];
-        if (c->pid)
+        if (!c->used || c->pid || isolated_held(self, c, now))
             continue;
         if (c->restart_at <= now)
             start_child(self, i);
@@ -287,7 +396,7 @@ static int start_due(cx_supervisor *self)
 static int running(const cx_supervisor *self)
 {
     int n = 0;
-    for (int i = 0; i < self->processes; i++)
+    for (int i = 0; i < self->nslots; i++)
         n += self->children[i].pid != 0;
     return n;
 }
@@ -313,7 +422,7 @@ static void drain_link(cx_supervisor *self)
 /* SIGTERM to each child; they drain; we wait for all (reaping as they go). */
 static void stop_children(cx_supervisor *self)
 {
-    for (int i = 0; i < self->processes; i++)
+    for (int i = 0; i < self->nslots; i++)
         if (self->children[i].pid)
             kill(self->children[i].pid, SIGTERM);
     while (running(self) > 0) {
@@ -325,17 +434,27 @@ static void stop_children(cx_supervisor *self)
 
 int cx_supervisor_run(cx_supervisor *self, volatile int *stop)
 {
-    cx_info("worker supervisor %s keeps %d worker processes running", self->node, self->processes);
+    if (self->isolation) {
+        cx_info("worker supervisor %s keeps %d worker processes per plugin file running (CHANX_ISOLATE=plugin, "
+                "%zu files)", self->node, self->processes, cx_isolation_count(self->isolation));
+        follow_folder(self);
+    } else {
+        cx_info("worker supervisor %s keeps %d worker processes running", self->node, self->processes);
+    }
     introduce(self);
-    zmq_pollitem_t items[3] = {
+    zmq_pollitem_t items[4] = {
         { .socket = cx_link_socket(self->link), .events = ZMQ_POLLIN },
         { .fd = sigchld_pipe[0], .events = ZMQ_POLLIN },
         { .fd = self->notes[0], .events = ZMQ_POLLIN },
+        { .fd = self->isolation ? cx_isolation_fd(self->isolation) : -1, .events = ZMQ_POLLIN },
     };
+    int nitems = items[3].fd >= 0 ? 4 : 3;
     while (!*stop && !self->config_error) {
         int due = start_due(self), tick = cx_link_next_tick_ms(self->link) + 1;
-        if (zmq_poll(items, 3, due >= 0 && due < tick ? due : tick) < 0 && zmq_errno() != EINTR)
+        if (zmq_poll(items, nitems, due >= 0 && due < tick ? due : tick) < 0 && zmq_errno() != EINTR)
             break;
+        if (nitems == 4 && (items[3].revents & ZMQ_POLLIN) && cx_isolation_rescan(self->isolation))
+            follow_folder(self);
         drain_link(self);
         reap(self, 0);
         if (cx_link_tick(self->link))

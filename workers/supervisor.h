@@ -13,6 +13,8 @@ typedef struct {
     const char *plugins;     /* the plugin folder */
     const char *routing;     /* the routing file, or NULL */
     int processes;           /* CHANX_WORKER_PROCESSES */
+    int isolate;             /* CHANX_ISOLATE=plugin: `processes` worker processes per plugin file, each loading
+                              * only that file (workers/isolation.h) */
 } cx_supervisor_options;
 
 typedef struct cx_supervisor cx_supervisor;

@@ -9,6 +9,7 @@
  */
 #include "workers/topic_decls.h"
 #include "common/route.h"
+#include "workers/camel.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,6 +181,11 @@ static json_t *describe_one(const cx_topic_decl *d)
         json_array_append_new(params, json_string(cx_topic_pattern_param(d->pattern, i)));
     json_t *t = json_pack("{s:s, s:s, s:o, s:o}", "name", d->desc->name, "pattern", d->desc->pattern,
                           "parameters", params, "passthrough_events", strings(d->desc->passthrough_events));
+    size_t cap = 2 * strlen(d->desc->name) + 1;   /* at most one '_' per character */
+    char *snake = malloc(cap);                       /* Chanx's Topic.snake_name: x-topic's "name" */
+    if (snake && cx_snakeize_key(d->desc->name, snake, cap) >= 0)
+        json_object_set_new(t, "snake_name", json_string(snake));
+    free(snake);
     if (d->desc->incoming)
         json_object_set_new(t, "incoming", json_loads(d->desc->incoming, 0, NULL));
     if (d->desc->outgoing)

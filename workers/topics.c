@@ -11,6 +11,12 @@
  * must not grow one connection's groups without bound in three processes)
  * and a strict envelope (version 1, bounded topic and ref), each refused
  * with a clear error frame while the connection's other topics go on.
+ * Completion (send_completion) follows Chanx too: a frame handled by a
+ * subscribed topic is completed on that topic with its ref; subscribe,
+ * unsubscribe, topic errors and bad envelopes get no completion. A topic's
+ * own route whose subscription was refused (unauthorized, unknown_topic, a
+ * topic past the envelope's 256 characters) stays open, as Chanx's
+ * as_consumer() does: its frames are then answered not_subscribed.
  *
  * A subscription is a few hundred bytes: the topic, its parameters and its
  * group name; lookups are linear over at most the cap.
@@ -64,8 +70,8 @@ int cx_topics_candidate(const chanx_ctx *ctx, const char *text, size_t len)
 {
     if (ctx->own_topic)
         return 1;
-    if (!ctx->consumer->topics && !memmem(text, len, "\"ref\"", 5))
-        return 0;   /* a consumer without topics only needs the ref (and so the envelope's check) */
+    if (!ctx->consumer->topics && !memmem(text, len, "\"ref\"", 5) && !memmem(text, len, "\"topic\"", 7))
+        return 0;   /* a consumer without topics needs the envelope for a ref or a topic (Chanx answers that) */
     for (const char *const *f = ENVELOPE_FIELDS; *f; f++) {
         char quoted[16];
         int n = snprintf(quoted, sizeof quoted, "\"%s\"", *f);
@@ -96,13 +102,18 @@ static json_t *envelope_error(const char *type, const char *field, const char *m
     return json_pack("{s:s, s:[s], s:s}", "type", type, "loc", field, "msg", msg);
 }
 
+static json_t *too_long(const char *field)
+{
+    return envelope_error("string_too_long", field, "String should have at most 256 characters");
+}
+
 /* Checks the envelope (Chanx's Envelope model, with version pinned to 1 and bounded strings).
  * Errors in pydantic's shape without input (Chanx's handle_validation_error), or NULL. */
 static json_t *check_envelope(const json_t *m)
 {
     json_t *errors = json_array();
     const json_t *v = json_object_get(m, "version");
-    if (v && !json_is_null(v) && !json_is_integer(v))
+    if (v && !json_is_integer(v))   /* Chanx's "version: int = 1": absent is 1, null is no integer */
         json_array_append_new(errors, envelope_error("int_type", "version", "Input should be a valid integer"));
     else if (json_is_integer(v) && json_integer_value(v) != 1)
         json_array_append_new(errors, envelope_error("literal_error", "version", "Input should be 1"));
@@ -112,8 +123,7 @@ static json_t *check_envelope(const json_t *m)
         if (s && !json_is_null(s) && !json_is_string(s))
             json_array_append_new(errors, envelope_error("string_type", strings[i], "Input should be a valid string"));
         else if (cx_schema_string_length(s) > CX_TOPIC_MAX_LENGTH)
-            json_array_append_new(errors, envelope_error("string_too_long", strings[i],
-                                                         "String should have at most 256 characters"));
+            json_array_append_new(errors, too_long(strings[i]));
     }
     const json_t *seq = json_object_get(m, "seq");
     if (seq && !json_is_null(seq) && !json_is_integer(seq))
@@ -261,6 +271,16 @@ static void unsubscribe(chanx_ctx *ctx, const char *topic)
 
 /* ------------------------------------------------------------ topic frames */
 
+/* Chanx's Topic.handle_json ends with CompleteMessage sent through the topic, so it carries the
+ * topic and the frame's ref like the replies: {"action": "complete", "payload": null, "version": 1,
+ * "topic", "ref"}. Only a frame that reached a subscribed topic's handling is completed: subscribe,
+ * unsubscribe and the topic errors (unknown_topic, not_subscribed, ...) are not, as in Chanx. */
+static void complete(chanx_ctx *ctx)
+{
+    if (ctx->send_completion)
+        chanx_send_message(ctx, "complete", NULL);
+}
+
 static void dispatch(chanx_ctx *ctx, const char *topic, json_t *message)
 {
     cx_sub *sub = find(ctx, topic);
@@ -272,6 +292,7 @@ static void dispatch(chanx_ctx *ctx, const char *topic, json_t *message)
     if (sub->decl->schema && cx_schema_validate_object(sub->decl->schema, message, &errors) != 0) {
         chanx_send_message(ctx, "error", errors);
         json_decref(errors);
+        complete(ctx);
         return;
     }
     chanx_msg msg = { message, json_string_value(json_object_get(message, "action")), json_object_get(message, "payload") };
@@ -282,15 +303,9 @@ static void dispatch(chanx_ctx *ctx, const char *topic, json_t *message)
     ctx->topic_params = sub->params;
     if (ctx->log_received)
         cx_ctx_log_message(ctx, "Received websocket json", msg.action, json_pack("{s:s}", "topic", topic));
-    if (sub->decl->desc->receive_message(ctx, &msg) != CHANX_OK) {
-        json_t *fields = cx_ctx_log_fields(ctx);
-        json_object_set_new(fields, "action", json_string(msg.action));
-        json_object_set_new(fields, "topic", json_string(topic));
-        cx_log_fields(CX_LOG_ERROR, "Failed to process message", fields);
-        json_t *detail = json_pack("{s:s}", "detail", "Failed to process message");
-        chanx_send_message(ctx, "error", detail);
-        json_decref(detail);
-    }
+    if (sub->decl->desc->receive_message(ctx, &msg) != CHANX_OK)
+        cx_ctx_answer_handler_error(ctx, msg.action, topic);
+    complete(ctx);
 }
 
 static void route_topic(chanx_ctx *ctx, const char *topic, json_t *message)
@@ -325,13 +340,9 @@ cx_topics_outcome cx_topics_route(chanx_ctx *ctx, json_t *message)
         topic = strdup(ctx->subs->own);
     if (!topic)
         return CX_TOPICS_PLAIN;
-    if (ctx->consumer->topics)
-        route_topic(ctx, topic, message);
-    else {   /* a consumer without topics knows none: Chanx's _match finds nothing either */
-        ctx->topic = topic;
-        topic_error(ctx, "unknown_topic", "Unknown topic '%s'", topic);
-        ctx->topic = NULL;
-    }
+    /* A consumer without topics answers as Chanx's does: its _match finds nothing (unknown_topic),
+     * unsubscribe is confirmed all the same, anything else is not_subscribed. */
+    route_topic(ctx, topic, message);
     free(topic);
     cx_topics_done(ctx);
     return CX_TOPICS_HANDLED;
@@ -357,10 +368,18 @@ void cx_topics_start(chanx_ctx *ctx)
         return;
     }
     s->own = topic;
-    ctx->topic = topic;
-    subscribe(ctx, topic, NULL);
-    ctx->topic = NULL;
-    ctx->topic_params = NULL;
+    json_t *name = json_string(topic);
+    if (cx_schema_string_length(name) > CX_TOPIC_MAX_LENGTH) {   /* the envelope's limit and its error */
+        json_t *errors = json_pack("[o]", too_long("topic"));
+        chanx_send_message(ctx, "error", errors);
+        json_decref(errors);
+    } else {
+        ctx->topic = topic;
+        subscribe(ctx, topic, NULL);
+        ctx->topic = NULL;
+        ctx->topic_params = NULL;
+    }
+    json_decref(name);
 }
 
 void cx_topics_stop(chanx_ctx *ctx)

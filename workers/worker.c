@@ -113,6 +113,39 @@ static void send_register(cx_worker *self)
     free(env.routes);
 }
 
+/* One connection's RESUMEs: its groups, as the broker was told them (memberships.h: a GROUP_ADD the old
+ * broker died holding never reached the gateway, whose RESUME lacks it; the new broker re-adds it,
+ * broker/rebuild.c), with who and since when (presence). Groups joined on the same terms (history,
+ * presence pushes: a topic's own, or the consumer's) go together, each set in its RESUMEs, so the
+ * broker re-declares every group's history as it was joined; at most CX_PROTO_MAX_GROUPS a RESUME. */
+static void resume_connection(cx_worker *self, const chanx_ctx *ctx)
+{
+    char *const *names;
+    const cx_membership_terms *terms;
+    size_t ngroups = cx_memberships_names_of(self->members, ctx->conn, &names, &terms);
+    char *sent = calloc(ngroups + 1, 1);
+    if (!sent) {
+        cx_error("out of memory: connection %llu not re-announced", (unsigned long long) ctx->conn);
+        return;
+    }
+    size_t first = 0;   /* the first group not yet sent; once with none at all: the connection itself */
+    do {
+        cx_membership_terms t = first < ngroups ? terms[first] : (cx_membership_terms) { 0, 0, 0 };
+        cx_env env = { .type = CX_ENV_RESUME, .conn = ctx->conn, .username = cx_slice_of(ctx->username),
+                       .connected_ms = (uint64_t) ctx->connected_ms, .history_size = t.history_size,
+                       .history_ttl_ms = t.history_ttl_ms, .flags = t.flags };
+        for (size_t g = first; g < ngroups && env.ngroups < CX_PROTO_MAX_GROUPS; g++)
+            if (!sent[g] && !memcmp(&terms[g], &t, sizeof t)) {
+                env.groups[env.ngroups++] = cx_slice_of(names[g]);
+                sent[g] = 1;
+            }
+        cx_link_send(self->link, &env);
+        while (first < ngroups && sent[first])
+            first++;
+    } while (first < ngroups);
+    free(sent);
+}
+
 /* After HELLO (a broker that does not know us: restarted, a standby, or one that declared us dead):
  * our routes, then every connection pinned here (RESUME, then RESUME 0), so that the broker pins them
  * to us again and their clients never notice (broker/rebuild.c). */
@@ -122,24 +155,8 @@ static void resume(cx_worker *self)
     size_t n = cx_idmap_size(self->actors);
     cx_actor **all = malloc((n + 1) * sizeof *all);
     n = all ? cx_idmap_values(self->actors, (void **) all, n) : 0;
-    for (size_t i = 0; i < n; i++) {
-        /* With its groups, as the broker was told them (memberships.h): a GROUP_ADD the old broker died
-         * holding never reached the gateway, whose RESUME lacks it; the new broker re-adds it
-         * (broker/rebuild.c). */
-        const chanx_ctx *ctx = cx_actor_ctx(all[i]);
-        uint64_t conn = ctx->conn;
-        char *const *names;
-        size_t ngroups = cx_memberships_names_of(self->members, conn, &names), g = 0;
-        do {   /* at most CX_PROTO_MAX_GROUPS a RESUME: more go in more RESUMEs */
-            /* with who and since when (presence) and its consumer's history for these groups */
-            cx_env env = { .type = CX_ENV_RESUME, .conn = conn, .username = cx_slice_of(ctx->username),
-                           .connected_ms = (uint64_t) ctx->connected_ms, .history_size = ctx->history_size,
-                           .history_ttl_ms = ctx->history_ttl_ms, .flags = ctx->group_add_flags };
-            for (; g < ngroups && env.ngroups < CX_PROTO_MAX_GROUPS; g++)
-                env.groups[env.ngroups++] = cx_slice_of(names[g]);
-            cx_link_send(self->link, &env);
-        } while (g < ngroups);
-    }
+    for (size_t i = 0; i < n; i++)
+        resume_connection(self, cx_actor_ctx(all[i]));
     free(all);
     cx_env done = { .type = CX_ENV_RESUME, .conn = 0 };
     cx_link_send(self->link, &done);
@@ -321,10 +338,14 @@ static void drain_queue(cx_worker *self)
         case CX_LQ_TIMER_CANCEL:
             cx_timers_cancel(self->timers, item->id);
             break;
-        case CX_LQ_GROUP_JOIN:
-            if (cx_memberships_join(self->members, item->data, item->len, item->id) != 0)
+        case CX_LQ_GROUP_JOIN: {   /* its terms, then the group's name (outbox.c) */
+            cx_membership_terms terms;
+            memcpy(&terms, item->data, sizeof terms);
+            if (cx_memberships_join(self->members, item->data + sizeof terms, item->len - sizeof terms, item->id,
+                                    &terms) != 0)
                 cx_error("out of memory: events to a group may miss connection %llu", (unsigned long long) item->id);
             break;
+        }
         case CX_LQ_GROUP_LEAVE:
             cx_memberships_leave(self->members, item->data, item->len, item->id);
             break;

@@ -12,9 +12,11 @@
 
 typedef struct cx_plugin_set cx_plugin_set;
 
-/* Loads every *.so in dir; routing_file (may be NULL) mounts them. NULL with err when the
- * routing file is wrong (a plugin that fails to load is logged and skipped, not fatal). */
-cx_plugin_set *cx_plugin_set_new(const char *dir, const char *routing_file, char *err, size_t errlen);
+/* Loads every *.so in dir, or only the file named only ("chat.so", CHANX_ISOLATE=plugin; NULL: all);
+ * routing_file (may be NULL) mounts them. NULL with err when the routing file is wrong (a plugin that
+ * fails to load is logged and skipped, not fatal). */
+cx_plugin_set *cx_plugin_set_new(const char *dir, const char *routing_file, const char *only, char *err,
+                                 size_t errlen);
 void cx_plugin_set_destroy(cx_plugin_set **self_p);
 size_t cx_plugin_set_count(const cx_plugin_set *self);
 /* The current consumer called name ("plugin.consumer"), or NULL. */

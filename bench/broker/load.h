@@ -58,6 +58,8 @@ typedef struct {
     int nfan;
     uint64_t fan_sizes[BL_MAX_FANOUT];
     uint32_t history;          /* --history N: every group keeps N messages (broker/history.c); 0 none */
+    uint64_t held_groups;      /* --held G,M,B: G groups keeping M messages, filled with messages of B bytes */
+    uint32_t held_messages, held_bytes;
 
     bl_peer gateways[BL_MAX_PEERS], workers[BL_MAX_PEERS];
     uint64_t announced;        /* connections CONNECTed so far */
@@ -75,6 +77,7 @@ typedef struct {
     uint64_t memberships_gone; /* the lost gateway's connections' */
     int dead_gateway;          /* -1, or the gateway whose link was cut (bl_lose_gateway) */
     uint64_t closes, unexpected;               /* CLOSE from the broker; anything no phase asked for */
+    uint64_t held_sent, held_seen;             /* GROUP_SEND to a "hist-" group: by the worker, at a gateway */
     uint32_t fan_members[BL_MAX_FANOUT][BL_MAX_PEERS];   /* fan-S members per gateway */
 
     /* the running phase */
@@ -111,6 +114,9 @@ int bl_fanout(bl_load *b, int fan, double duration, double *seconds);
 int bl_lose_gateway(bl_load *b, double *seconds);
 /* Every other connection ends (DISCONNECT from its gateway), so a broker that keeps running forgets them. */
 int bl_disconnect(bl_load *b, double *seconds);
+/* The first worker's connection joins held_groups groups keeping held_messages each and fills
+ * them with messages of held_bytes; *sends the group sends it made. 0, or -1 (a stall, no connection). */
+int bl_held(bl_load *b, uint64_t *sends);
 /* A room's name: "room-<layer>-<n>" (the connection's j-th room). */
 void bl_room_name(const bl_load *b, uint64_t i, int layer, char *out, size_t size);
 

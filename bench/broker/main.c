@@ -6,7 +6,7 @@
  *   chanx-bench-broker [--broker ENDPOINT] [--pid BROKER_PID] [-n CONNECTIONS]
  *                      [--groups-per-connection M] [--room-size R] [--gateways K]
  *                      [--workers W] [--window N] [--duration S] [--steps N]
- *                      [--fanout 1,10,100,...] [--label NAME] [--history N]
+ *                      [--fanout 1,10,100,...] [--label NAME] [--history N] [--held G,M,B]
  *
  * Design: main.c runs the phases of phases.c in order and turns what the
  * broker's /proc says around each into figures: its CPU per envelope (the
@@ -22,7 +22,8 @@
  * what it routes (broker_held). Then the full runs: broker_route (client
  * message to its worker and the reply back), broker_fanout per group size,
  * broker_connect, broker_join, broker_gateway_lost (one gateway's link cut: the broker's pause
- * while it ends that gateway's connections in one go) and broker_disconnect.
+ * while it ends that gateway's connections in one go) and broker_disconnect. With --held, only
+ * broker_history_memory (phases.c, bl_held): what holding G groups' histories costs.
  */
 #include "bench/broker/load.h"
 #include "common/env.h"
@@ -319,11 +320,46 @@ static int lose_gateway(bl_load *b)
     return 0;
 }
 
+/* --held G,M,B alone: the broker's memory per held message, and per G groups of M messages of B bytes
+ * (issue 25: 1,000 topics of 100 messages of 200 bytes), with its CPU per held group send. */
+static int held(bl_load *b)
+{
+    double secs;
+    if (bl_connect(b, b->connections, &secs) != 0)
+        return -1;
+    usleep(200000);
+    uint64_t sends = 0;
+    snap s0 = take(b);
+    if (bl_held(b, &sends) != 0)
+        return -1;
+    usleep(200000);   /* the broker's last allocations are in before its memory is read */
+    snap s1 = take(b);
+    s1.rss_kib = rss_kib(b->broker_pid);
+    double bytes = (double) (s1.rss_kib - s0.rss_kib) * 1024.0, per = sends ? bytes / (double) sends : 0;
+    begin("broker_history_memory", b);
+    integer("groups", (long long) b->held_groups);
+    integer("messages_per_group", b->held_messages);
+    integer("message_bytes", b->held_bytes);
+    integer("held_messages", (long long) sends);
+    cpu(b, &s0, &s1, sends, sends, sends);
+    if (b->broker_pid) {
+        num("broker_bytes_per_held_message", per);
+        num("broker_mb", bytes / 1e6);
+    }
+    end("history: %llu groups x %u messages of %u bytes held: broker resident memory grew %.1f MB, %.0f bytes per "
+        "held message; %.2f us of broker CPU per held group send", (unsigned long long) b->held_groups,
+        b->held_messages, b->held_bytes, bytes / 1e6, per,
+        sends ? (double) (s1.broker_cpu_ns - s0.broker_cpu_ns) / 1e3 / (double) sends : 0);
+    return 0;
+}
+
 static int run(bl_load *b)
 {
     total conn = { 0 }, join = { 0 };
     double secs;
     usleep(300000);   /* the introductions settle */
+    if (b->held_groups)
+        return held(b);
     snap start = take(b);
     for (int step = 1; step <= b->steps; step++) {
         uint64_t from = b->announced, upto = b->connections * (uint64_t) step / (uint64_t) b->steps;
@@ -387,6 +423,8 @@ static void usage(FILE *out)
           "  --fanout LIST            group sizes of the fan-out runs (default 1,10,100,1000,10000)\n"
           "  --label NAME             server name in the output (default chanx)\n"
           "  --history N              every group keeps a history of N messages (default 0: none)\n"
+          "  --held G,M,B             only: G groups keeping M messages each, filled with messages of B bytes\n"
+          "                           (40..4096): the broker's memory per held message (broker_history_memory)\n"
           "CURVE: with CHANX_CURVE_DIR set, the peers use its gateway and worker keys (chanx-admin keygen).\n"
           "Results: broker_held (per step), broker_connect, broker_join, broker_route, broker_fanout (per\n"
           "size), broker_gateway_lost, broker_disconnect; one JSON line each and a '# ' line for people.\n", out);
@@ -425,6 +463,7 @@ int main(int argc, char **argv)
         { "window", required_argument, 0, 'W' }, { "duration", required_argument, 0, 'd' },
         { "steps", required_argument, 0, 's' }, { "fanout", required_argument, 0, 'f' },
         { "label", required_argument, 0, 'l' }, { "history", required_argument, 0, 'H' },
+        { "held", required_argument, 0, 'M' },
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
     };
     int ch;
@@ -448,6 +487,17 @@ int main(int argc, char **argv)
             break;
         case 'l': label = optarg; break;
         case 'H': b.history = (uint32_t) strtoul(optarg, NULL, 10); break;
+        case 'M': {
+            unsigned long long g;
+            unsigned m, bytes;
+            if (sscanf(optarg, "%llu,%u,%u", &g, &m, &bytes) != 3 || !g || !m || bytes < 40 || bytes > 4096) {
+                fprintf(stderr, "chanx-bench-broker: --held G,M,B: groups, messages each, bytes (40..4096): %s\n",
+                        optarg);
+                return 2;
+            }
+            b.held_groups = g, b.held_messages = m, b.held_bytes = bytes;
+            break;
+        }
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }

@@ -93,6 +93,10 @@ static void on_gateway(bl_load *b, int g, const cx_env *env)
         break;
     }
     case CX_ENV_GROUP_SEND: {
+        if (env->ngroups == 1 && env->groups[0].len > 5 && !memcmp(env->groups[0].ptr, "hist-", 5)) {
+            b->held_seen++;   /* bl_held */
+            break;
+        }
         b->gsend_envelopes++;
         int f = env->ngroups == 1 ? fan_index(env->groups[0]) : -1;
         if (f < 0) {
@@ -109,7 +113,7 @@ static void on_gateway(bl_load *b, int g, const cx_env *env)
         break;
     }
     case CX_ENV_RECOVERY:   /* --history: each join to a group with a history says its epoch and seq */
-        if (!b->history)
+        if (!b->history && !b->held_groups)
             b->unexpected++;
         break;
     case CX_ENV_CLOSE:

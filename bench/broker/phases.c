@@ -303,3 +303,72 @@ int bl_lose_gateway(bl_load *b, double *seconds)
     *seconds = (double) (bl_now_ns() - t0) / 1e9;
     return 0;
 }
+
+/* ------------------------------------------------------------- history held */
+/* What a history costs the broker in memory (issue 25's figure, "the broker's memory per 1,000 topics
+ * of 100 messages of 200 bytes"): the first worker's connection joins held_groups groups "hist-<k>"
+ * keeping held_messages each, then sends held_messages group messages of held_bytes to each, round-
+ * robin, closed-loop (each seen at the gateway before the window lets more go), so at the end the
+ * broker holds exactly groups x messages. Groups of one member: the fan-out is not what is measured. */
+
+static void held_group(uint64_t k, char *out, size_t size)
+{
+    snprintf(out, size, "hist-%llu", (unsigned long long) k);
+}
+
+static int held_join_one(cursor *c)
+{
+    bl_load *b = c->b;
+    if (c->next >= c->end)
+        return 0;
+    char group[48];
+    held_group(c->next++, group, sizeof group);
+    cx_env env = { .type = CX_ENV_GROUP_ADD, .conn = b->workers[0].sample_conn, .group = cx_slice_of(group),
+                   .history_size = b->held_messages, .history_ttl_ms = CX_HISTORY_DEFAULT };
+    cx_link_send(b->workers[0].link, &env);
+    b->joins_sent++;
+    return 1;
+}
+
+/* A chat message of exactly held_bytes (40..4096): {"type":"chat_message","message":"xxx..."}. */
+static size_t held_text(const bl_load *b, char *out)
+{
+    static const char HEAD[] = "{\"type\":\"chat_message\",\"message\":\"", TAIL[] = "\"}";
+    size_t fill = b->held_bytes - (sizeof HEAD - 1) - (sizeof TAIL - 1);
+    memcpy(out, HEAD, sizeof HEAD - 1);
+    memset(out + sizeof HEAD - 1, 'x', fill);
+    memcpy(out + sizeof HEAD - 1 + fill, TAIL, sizeof TAIL);
+    return b->held_bytes;
+}
+
+static int held_send_one(cursor *c)
+{
+    bl_load *b = c->b;
+    if (c->next >= c->end)
+        return 0;
+    static char text[4097];
+    size_t len = held_text(b, text);
+    char group[48];
+    held_group(c->next++ % b->held_groups, group, sizeof group);
+    cx_env env = { .type = CX_ENV_GROUP_SEND, .ngroups = 1, .conn = b->workers[0].sample_conn, .user_id = 1,
+                   .text = cx_slice_n(text, len) };
+    env.groups[0] = cx_slice_of(group);
+    cx_link_send(b->workers[0].link, &env);
+    b->held_sent++;
+    return 1;
+}
+
+int bl_held(bl_load *b, uint64_t *sends)
+{
+    double secs;
+    if (!b->workers[0].sample_conn || b->held_bytes < 40 || b->held_bytes > 4096)
+        return -1;
+    cursor j = { .b = b, .end = b->held_groups };
+    if (closed_loop(b, &j, held_join_one, &b->joins_sent, &b->joins_seen, (uint64_t) b->window, 0,
+                    "history joins", &secs) != 0)
+        return -1;
+    *sends = b->held_groups * (uint64_t) b->held_messages;
+    cursor s = { .b = b, .end = *sends };
+    return closed_loop(b, &s, held_send_one, &b->held_sent, &b->held_seen, (uint64_t) b->window, 0,
+                       "history sends", &secs);
+}

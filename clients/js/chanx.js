@@ -17,6 +17,8 @@
  *      request() sends the frame with a "ref" and resolves on the reply
  *      carrying that ref (Chanx 2.11.2), or with {untilComplete: true} on the
  *      consumer's {"action":"complete"} (CHANX_SEND_COMPLETION or send_completion).
+ *      A topic frame's completion carries its topic and ref, as Chanx stamps it;
+ *      frames sent without a topic are completed in order.
  *
  * Topics (Chanx 2.10's wire protocol, chanx/core/topic.py and
  * chanx/messages/topic.py): client.topic("room:lobby") is a handle on one
@@ -167,7 +169,7 @@ export class ChanxClient {
     this.attempt = 0;
     this.handlers = new Map(); // action → Set of handlers
     this.listeners = new Map(); // event → Set of listeners
-    this.pending = []; // one entry per frame sent on this connection, in order (completion FIFO)
+    this.pending = []; // one entry per frame sent without a topic, in order (completion FIFO: see receive())
     this.refs = new Map(); // ref → what waits for its answer: {resolve, reject, timer, expect?, join?, leave?}
     this.lastRef = 0; // refs are "1", "2", ... for the client's whole life, across reconnects
     this.topics = new Map(); // topic name → ChanxTopic
@@ -294,10 +296,16 @@ export class ChanxClient {
       else this.refusal = payload; // the close (4000 + status) follows
     }
     if (ref !== undefined && this.refs.has(ref)) this.answer(ref, action, message);
-    const plain = ref === undefined && topic === undefined; // only plain frames feed the completion FIFO
-    if (plain && action === "complete") this.complete();
-    else if (plain && this.pending.length && this.pending[0].request && action !== "group_complete" &&
-             action !== "authentication") this.pending[0].replies.push(message);
+    // A topic frame sent on a handle is completed on its topic with its ref (Chanx's Topic.handle_json
+    // sends "complete" through the topic), or not at all (subscribe, unsubscribe, topic errors): the
+    // ref above settles it. Frames sent without a topic are completed in order: plain frames with a
+    // plain "complete", frames on a topic's own route with one carrying that topic (no handle has
+    // it), or, there, refused not_subscribed without a completion. Those feed the FIFO.
+    const inOrder = topic === undefined || !this.topics.has(topic);
+    const refused = action === "error" && payload?.reason === "not_subscribed";
+    if (inOrder && (action === "complete" || refused)) this.complete(ref, refused ? message : null);
+    else if (inOrder && ref === undefined && this.pending.length && this.pending[0].request &&
+             action !== "group_complete" && action !== "authentication") this.pending[0].replies.push(message);
     if (topic !== undefined) this.topics.get(topic)?.dispatch(action, payload, message);
     else callEach(this.handlers.get(action) || [], payload, message);
     callEach(this.handlers.get("*") || [], payload, message);
@@ -317,12 +325,18 @@ export class ChanxClient {
     else entry.resolve(action === "complete" && !entry.expect ? null : message);
   }
 
-  complete() {
-    const head = this.pending.shift();
-    if (head?.ref !== undefined && this.refs.has(head.ref)) this.answer(head.ref, "complete", { action: "complete" });
-    if (!head || !head.request) return;
+  /**
+   * Completes the oldest frame sent without a topic, or the one with this ref when the completion
+   * carries one (a server may stamp it). refusal: the not_subscribed error that ends it instead.
+   */
+  complete(ref, refusal) {
+    const at = ref === undefined ? 0 : this.pending.findIndex((p) => p.ref === ref);
+    if (at < 0 || !this.pending.length) return;
+    const [head] = this.pending.splice(at, 1);
+    if (!refusal && head.ref !== undefined && this.refs.has(head.ref)) this.answer(head.ref, "complete", { action: "complete" });
+    if (!head.request) return;
     clearTimeout(head.timer);
-    const error = head.replies.find((m) => m[this.options.actionKey] === "error");
+    const error = refusal || head.replies.find((m) => m[this.options.actionKey] === "error");
     if (error) head.reject(new ChanxError("the consumer answered with an error", { payload: error.payload, replies: head.replies }));
     else head.resolve(head.replies);
   }
@@ -386,7 +400,10 @@ export class ChanxClient {
   push(message, entry) {
     if (!this.ready) throw new ChanxError(`not connected (state ${this.state}): nothing sent`);
     this.ws.send(JSON.stringify(message));
-    this.pending.push(entry || { request: false });
+    if (typeof message.topic === "string") return; // a topic frame: completed by its ref, if ever
+    const queued = entry || { request: false };
+    queued.ref = typeof message.ref === "string" ? message.ref : undefined;
+    this.pending.push(queued);
   }
 
   /**
@@ -438,9 +455,9 @@ export class ChanxClient {
     frame[topic === undefined ? this.options.actionKey : "action"] = action;
     if (payload !== undefined) frame.payload = payload;
     this.ws.send(JSON.stringify(frame));
-    // The worker completes every frame with a plain {"action":"complete"} (no ref), so ref'd frames
-    // hold their place in the completion FIFO too; a request whose completion comes first resolves null.
-    this.pending.push({ request: false, ref });
+    // A plain frame is completed in order by a plain {"action":"complete"} (see receive()); a request
+    // whose completion comes before any reply resolves null. A topic frame's completion carries its ref.
+    if (topic === undefined) this.pending.push({ request: false, ref });
     if (entry) {
       this.refs.set(ref, entry);
       if (entry.timeoutMs !== undefined)

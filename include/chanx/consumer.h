@@ -112,7 +112,7 @@
  *   camelize                     CHANX_CAMELIZE                      off
  *   log_ignored_actions          CHANX_LOG_IGNORED_ACTIONS ("ping,pong"): added to the consumer's list
  * With send_completion, the sender gets {"action":"complete","payload":null}
- * after each message it sent was handled, valid or not; every recipient of a
+ * after each message it sent was handled, valid or not (on a topic: see Topics); every recipient of a
  * group message gets {"action":"group_complete","payload":null} right after
  * it. With camelize, the keys of incoming messages are converted to
  * snake_case before validation (schemas and consumers use snake_case) and
@@ -153,7 +153,7 @@
  *     worker is visible to plugins.
  * Level history: 1, the first release (chanx_register_consumer, no size);
  * 2, descriptors registered with their size (chanx_register_consumer_sized);
- * 3, topics (.topics, chanx_topic, chanx_topic_*, chanx_ref).
+ * 3, topics (.topics, chanx_topic, chanx_topic_*, chanx_ref), chanx_restarted.
  *
  * Topics (Chanx 2.10's Topic, docs/user-guide/topics.rst and chanx/core/topic.py in
  * huynguyengl99/chanx): one connection serves many subscribable streams, each with its own
@@ -176,7 +176,12 @@
  * points, as pydantic counts them, not bytes); a bad one is answered with a plain
  * {"action":"error","payload":[{"type","loc":["topic"],"msg"}]} (pydantic's shape, no input) and
  * nothing else happens. A frame on a topic that fails the topic's schema is answered on that
- * topic, with its ref, with the usual error list.
+ * topic, with its ref, with the usual error list. With send_completion, a frame a subscribed topic
+ * handled (valid or not) is followed by {"action":"complete","payload":null} on that topic, with
+ * its ref (Chanx's Topic.handle_json); subscribe, unsubscribe, topic errors and bad envelopes get
+ * no completion. On a topic's own route a refused subscription (unauthorized, unknown_topic, or a
+ * filled-in topic past 256 characters: the envelope's error) leaves the connection open, its
+ * frames answered not_subscribed, as Chanx's as_consumer() does.
  *
  * Inside a topic's callbacks, chanx_send_message and chanx_send_json go out on that topic
  * (stamped "version": 1, "topic", and the ref of the frame being handled, if any): replies need
@@ -409,7 +414,7 @@ struct chanx_topic {
      * sent any more to the client, but groups and other connections can be told). Optional. */
     void (*on_unsubscribe)(chanx_ctx *ctx);
     /* Each valid frame on the topic from a subscribed connection; replies go out on the topic with
-     * the frame's ref. CHANX_ERROR answers {"detail": "Failed to process message"} on the topic.
+     * the frame's ref. CHANX_ERROR answers {"detail": "Failed to process message for <action>"} on the topic.
      * Required. */
     int (*receive_message)(chanx_ctx *ctx, const chanx_msg *msg);
     /* Events published to the topic (chanx-api {"topic": "room:lobby", "event": ...}, Django's
@@ -458,6 +463,13 @@ const chanx_user *chanx_user_of(const chanx_ctx *ctx);
  * query parameters, the session and JWT cookies and the Authorization header before CONNECT
  * (docs/security.md). */
 const char *chanx_auth_class(const chanx_ctx *ctx);
+/* 1 when this consumer took over a connection whose consumer died with its worker process (another
+ * plugin's crash, docs/consumers.md "When a consumer crashes"), 0 for a fresh connection. A restarted
+ * consumer runs has_permission, build_groups and post_authentication again, but its client, already
+ * told once, gets no second authentication message; what the old consumer kept in its state is gone, so
+ * post_authentication may use this to send the client what it needs to resync. Any thread of the
+ * connection's callbacks; the context's, like every accessor here. Since API 3. */
+int chanx_restarted(const chanx_ctx *ctx);
 const json_t *chanx_obj(const chanx_ctx *ctx);           /* the queryset's row, or NULL */
 const char *chanx_consumer_name(const chanx_ctx *ctx);   /* "plugin.consumer" */
 uint64_t chanx_connection_id(const chanx_ctx *ctx);     /* unique per gateway process, below 2^63; "conn" in logs */
@@ -514,10 +526,11 @@ int chanx_group_discard(chanx_ctx *ctx, const char *group);
 /* Closes the connection with a WebSocket close code (1000, 4000-4999...). */
 int chanx_close(chanx_ctx *ctx, int code);
 
-/* Who is in group now, as POST /api/presence answers it (docs/events.md): {"group", "users":
- * [{"user_id", "username", "connections": [{"connection", "gateway", "connected_since"}]}],
- * "anonymous", "truncated"}, or with stats nonzero only {"group", "users", "connections",
- * "anonymous"}; {"error": "group_not_found", "group"} when nobody is in it. A new reference (the
+/* Who is in group now, as POST /api/presence answers it (docs/events.md): {"group", "count",
+ * "next", "users": [{"user_id", "username", "connections": [{"connection", "gateway",
+ * "connected_since"}]}], "anonymous", "truncated"}, its first page: the 1,000 users of lowest id,
+ * "count" every user, "next" non-null (and "truncated" true) when there were more; or with stats
+ * nonzero only {"group", "users", "connections", "anonymous"}, counting everyone; {"error": "group_not_found", "group"} when nobody is in it. A new reference (the
  * caller decrefs), or NULL when the broker does not answer within 2 s or the call is made outside a
  * consumer callback. Asks the broker and waits for it, like a database query: it holds up this
  * connection's thread for a round trip. Any group, not only the connection's. */

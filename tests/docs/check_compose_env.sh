@@ -31,4 +31,18 @@ expect_all PGPASSWORD "chanx" "$out" "POSTGRES_PASSWORD unset"
 out=$(rendered 'CHANX_DATABASE_URL=postgresql://site:pw@db.example.com:5432/site?sslmode=require')
 expect_all CHANX_DATABASE_URL 'postgresql://site:pw@db.example.com:5432/site?sslmode=require' "$out" "CHANX_DATABASE_URL set"
 ! grep -n 'CHANX_DATABASE_URL: .*\$' <<<"$out" || fail "a '\$' is left in a rendered CHANX_DATABASE_URL"
+# Nothing rendered keeps a "$" of a default docker-compose left unexpanded (a nested default renders
+# as "$${NAME:-...}", and a value set beside one as "value}"): the gateways refused such a
+# CHANX_TRUSTED_PROXIES and never started.
+out=$(rendered)
+! grep -nE '^ +[A-Z_]+: .*(\$|\}$)' <<<"$out" || fail "a value above is rendered with a '\$' or a '}' left over"
+[ "$(values CHANX_TRUSTED_PROXIES "$out")" = "172.30.57.0/24" ] \
+  || fail "CHANX_TRUSTED_PROXIES does not default to the compose network"
+[ "$(values CHANX_TRUSTED_PROXIES "$(rendered CHANX_TRUSTED_PROXIES=10.9.0.0/24)")" = "10.9.0.0/24" ] \
+  || fail "CHANX_TRUSTED_PROXIES set in the environment does not reach the gateways as given"
+# Published ports: the load balancer is the public door; the publish API and Prometheus are published
+# on the host's loopback only (config renders those as "127.0.0.1:PORT:TARGET/tcp").
+for target in 8001 9090; do
+  grep -qE "^ *- 127\.0\.0\.1:[0-9]+:$target/tcp$" <<<"$out" || fail "port $target is published beyond 127.0.0.1"
+done
 echo "check-deploy: docker-compose renders CHANX_DATABASE_URL and PGPASSWORD right in every service"

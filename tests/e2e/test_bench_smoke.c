@@ -7,11 +7,14 @@
  * token is reported as such instead of as a figure.
  */
 #include <chanx/testing.h>
+#include "tests/kit/deploy_helpers.h"
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -123,6 +126,31 @@ Test(bench_smoke, broadcast_reaches_every_member)
     json_decref(r);
 }
 
+/* The repin scenario against the benchmark's own work plugin (its crash action): every innocent
+ * connection is answered again after the crash, none is lost. */
+static void setup_work(void)
+{
+    static char work[600];
+    const char *bin = getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build";
+    snprintf(work, sizeof work, "%s/bench/plugins/work.so", bin);
+    static const char *files[2];
+    files[0] = work;
+    stack = cx_stack_start(&(cx_stack_options) { .plugin_files = files });
+}
+TestSuite(bench_smoke_repin, .init = setup_work, .fini = teardown, .timeout = 90);
+
+Test(bench_smoke_repin, repin_answers_every_innocent_connection_again_after_the_crash)
+{
+    json_t *r = bench_ok("repin", "/ws/work/", "-n 5");
+    cr_assert_eq(num(r, "opened"), 6);
+    cr_assert_eq(num(r, "innocent_connections"), 5);
+    cr_assert_eq(num(r, "answered"), 5);
+    cr_assert_eq(num(r, "lost"), 0);
+    cr_assert_gt(num(r, "all_repinned_ms"), 0);
+    cr_assert_geq(num(r, "all_repinned_ms"), num(r, "repin_p50_ms"));
+    json_decref(r);
+}
+
 Test(bench_smoke, connect_opens_every_connection)
 {
     json_t *r = bench_ok("connect", "/ws/echo/", "-n 20 --duration 20 --concurrency 5");
@@ -209,6 +237,67 @@ Test(bench_smoke_publish, publish_counts_deliveries_for_passthrough_and_receive_
     r = bench_ok("publish_receive_event", "/ws/notifications/", extra);
     cr_assert_gt(num(r, "complete"), 0, "no handled event reached every member");
     json_decref(r);
+}
+
+/* ------------------------------------------------ chanx-bench idle_scale */
+/* Idle connections past one process's descriptor limit: several load processes, several gateways. */
+
+static void setup_scale(void) { stack = cx_stack_start(&(cx_stack_options) { .gateways = 2, .metrics = 1 }); }
+TestSuite(bench_smoke_scale, .init = setup_scale, .fini = teardown, .timeout = 90);
+
+static double authenticated(const char *gateway)
+{
+    char *text = cx_stack_metrics(stack, gateway);
+    double v = cx_metric_value(text, "chanx_gateway_authentications_total{class=\"token\",status=\"200\"}");
+    free(text);
+    return isnan(v) ? 0 : v;
+}
+
+Test(bench_smoke_scale, idle_scale_spreads_the_connections_and_reads_every_process_and_the_kernel)
+{
+    char pids[256], extra[600];
+    cr_assert_geq(stack_pids(pids, sizeof pids), 4, "gateways, broker and worker not found");
+    snprintf(extra, sizeof extra, "-n 12 --load-processes 3 --gateway-ports %d,%d --settle 0.2 --pids %s",
+             cx_stack_gateway_port(stack, 0), cx_stack_gateway_port(stack, 1), pids);
+    double g0 = authenticated("gateway0"), g1 = authenticated("gateway1");
+    json_t *r = bench_ok("idle_scale", "/ws/echo/", extra);
+    cr_assert_eq(num(r, "opened"), 12);
+    cr_assert_eq(num(r, "gateways"), 2);
+    cr_assert_eq(num(r, "load_processes"), 3);
+    /* load j to gateway j mod 2, 4 connections each: loads 0 and 2 to gateway0, load 1 to gateway1 */
+    cr_assert_eq(authenticated("gateway0") - g0, 8);
+    cr_assert_eq(authenticated("gateway1") - g1, 4);
+    const char *key;
+    json_t *v;
+    int processes = 0;
+    json_object_foreach(r, key, v)
+        processes += !strncmp(key, "pss_delta_kib_", 14);
+    cr_assert_geq(processes, 4, "not every --pids process was read");
+    num(r, "kib_per_connection");
+    num(r, "load_kib_per_connection");
+    /* the server's half of both loopback ends (printed with 3 decimals) */
+    cr_assert(fabs(num(r, "kernel_kib_per_connection") * 2 - num(r, "kernel_kib_per_connection_both_ends")) < 0.002);
+    num(r, "kernel_socket_caches_delta_kib");
+    num(r, "total_kib_per_connection");
+    json_decref(r);
+}
+
+Test(bench_smoke_scale, a_share_over_the_descriptor_limit_or_a_bad_port_is_refused_before_connecting)
+{
+    struct rlimit rl = { 512, 512 };   /* inherited by chanx-bench: its loads may hold 512 descriptors */
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    const char *token = cx_db_token(stack, cx_db_create_user(stack, "alice", 0));
+    double before = authenticated("gateway0");
+    int status;
+    json_t *r = bench("idle_scale", "/ws/echo/", token, "-n 1000 --load-processes 1", &status);
+    cr_assert_neq(status, 0);
+    cr_assert_null(r, "a result was printed for a run that could not hold its connections");
+    cr_assert(strstr(last_diagnostic, "use more --load-processes"), "not explained: '%s'", last_diagnostic);
+    r = bench("idle_scale", "/ws/echo/", token, "-n 4 --gateway-ports 80x", &status);
+    cr_assert_neq(status, 0);
+    cr_assert_null(r);
+    cr_assert(strstr(last_diagnostic, "bad --gateway-ports 80x"), "not explained: '%s'", last_diagnostic);
+    cr_assert_eq(authenticated("gateway0"), before, "a refused run still connected");
 }
 
 /* ------------------------------------------------ chanx-bench broker */
@@ -321,4 +410,32 @@ Test(bench_smoke_broker, a_load_without_the_keys_is_refused_not_measured)
     cr_assert_eq(n, 0, "a result was printed for a broker that admitted no peer");
     cr_assert(strstr(last_diagnostic, "no route from the broker"), "the refusal is not explained: '%s'",
               last_diagnostic);
+}
+
+/* recover: a consumer that crashes on demand (bench's crash.so), beside the examples, with quarantine
+ * off as scripts/bench runs it: each crash closes its client with 1011 and the time until the route is
+ * served again is reported. */
+static void setup_recover(void)
+{
+    static char crash[600];
+    snprintf(crash, sizeof crash, "%s/bench/plugins/crash.so", cx_test_bin());
+    static const char *files[] = { crash, NULL };
+    static const char *env[] = { "CHANX_CRASH_QUARANTINE=0", NULL };
+    stack = cx_stack_start(&(cx_stack_options) { .plugin_files = files, .env = env });
+}
+TestSuite(bench_smoke_recover, .init = setup_recover, .fini = teardown, .timeout = 90);
+
+Test(bench_smoke_recover, recover_times_a_crash_until_the_route_is_served_again)
+{
+    int64_t alice = cx_db_create_user(stack, "alice", 0);
+    int status;
+    json_t *r = bench("recover", "/ws/crash/", cx_db_token(stack, alice), "-n 2 --settle 0", &status);
+    cr_assert_eq(status, 0, "chanx-bench recover failed: %s", last_diagnostic);
+    cr_assert_not_null(r, "no result");
+    cr_assert_str_eq(json_string_value(json_object_get(r, "scenario")), "recover");
+    cr_assert_eq(num(r, "crashes"), 2);
+    cr_assert_gt(num(r, "served_again_p50_ms"), 0);
+    cr_assert_geq(num(r, "served_again_p99_ms"), num(r, "served_again_p50_ms"));
+    cr_assert_gt(num(r, "crash_closed_p50_ms"), 0);
+    json_decref(r);
 }

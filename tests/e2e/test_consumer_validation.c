@@ -4,7 +4,7 @@
  * {"action":"error","payload":[{"type","loc","msg",...}]}, one entry per
  * problem, receive_message never sees it, completion still follows, and the
  * connection stays open and answers ping afterwards. A callback that fails
- * gives {"detail":"Failed to process message"} and an error log line.
+ * gives Chanx's {"detail":"Failed to process message for <action>"} and an error log line.
  *
  * Consumers: tests/plugins/cons_probe (strict: schema with one field per
  * error type and send_completion on; free: no schema; camel: camelized).
@@ -158,7 +158,7 @@ Test(consumer_validation, failing_callback_gives_detail_then_complete_and_an_err
     cx_communicator *c = cons_connect(stack, STRICT, "alice");
     json_t *got = cons_exchange(c, "{\"action\":\"fail\"}");
     char *text = cons_dump(got);
-    cr_assert_str_eq(text, "[{\"action\":\"error\",\"payload\":{\"detail\":\"Failed to process message\"}}]");
+    cr_assert_str_eq(text, "[{\"action\":\"error\",\"payload\":{\"detail\":\"Failed to process message for fail\"}}]");
     free(text);
     json_decref(got);
     char *log = cx_stack_log(stack, "worker0", "\"event\":\"Failed to process message\"", 5000);

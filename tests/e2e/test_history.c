@@ -17,6 +17,37 @@
 
 TestSuite(history, .fini = history_teardown, .timeout = 120);
 
+/* A client of the room past its recovery frame (not asked to recover). */
+static cx_communicator *joined(const char *path, int64_t user)
+{
+    cx_communicator *c = client(0, path, user);
+    json_decref(recovery(c));
+    return c;
+}
+
+/* A client back on path with ?since=<epoch>:<from>, whose recovery frame says group, epoch, the group's
+ * seq and recovered (the replay, if any, follows it). */
+static cx_communicator *back_since(const char *path, int64_t user, const char *epoch, json_int_t from,
+                                   const char *group, json_int_t seq, int recovered)
+{
+    char since[128];
+    snprintf(since, sizeof since, "%s:%lld", epoch, (long long) from);
+    cx_communicator *c = rejoin(0, path, user, since);
+    json_t *rec = recovery(c);
+    expect_recovery(rec, group, epoch, seq, recovered);
+    json_decref(rec);
+    return c;
+}
+
+/* A speaker in the room that sent n messages and heard them all (the broker holds them): epoch out. */
+static cx_communicator *spoken(const char *path, int n, char epoch[64])
+{
+    cx_communicator *c = tracking(0, path, bob, epoch);
+    burst(c, n);
+    hear_up_to(c, 1, n);
+    return c;
+}
+
 Test(history, a_client_that_missed_5_pushes_recovers_exactly_them_then_live_ones)
 {
     start(1, 0);
@@ -27,8 +58,7 @@ Test(history, a_client_that_missed_5_pushes_recovers_exactly_them_then_live_ones
     cr_assert_eq(json_integer_value(json_object_get(rec, "seq")), 0);
     cr_assert_null(json_object_get(rec, "recovered"), "no since asked: nothing to say about recovery");
     json_decref(rec);
-    cx_communicator *speaker = client(0, "/ws/hist_probe/lobby/", bob);
-    json_decref(recovery(speaker));
+    cx_communicator *speaker = joined("/ws/hist_probe/lobby/", bob);
     for (int i = 1; i <= 3; i++) {
         char text[32];
         snprintf(text, sizeof text, "m%d", i);
@@ -45,12 +75,7 @@ Test(history, a_client_that_missed_5_pushes_recovers_exactly_them_then_live_ones
     }
     hear_up_to(speaker, 4, 8);
 
-    char since[128];
-    snprintf(since, sizeof since, "%s:3", epoch);
-    listener = rejoin(0, "/ws/hist_probe/lobby/", alice, since);
-    rec = recovery(listener);
-    expect_recovery(rec, "feed_lobby", epoch, 8, 1);
-    json_decref(rec);
+    listener = back_since("/ws/hist_probe/lobby/", alice, epoch, 3, "feed_lobby", 8, 1);
     for (json_int_t s = 4; s <= 8; s++) {   /* exactly the missed ones, in order, as they were sent */
         json_t *p = said(listener, s);
         char text[32];
@@ -68,30 +93,21 @@ Test(history, a_client_that_missed_5_pushes_recovers_exactly_them_then_live_ones
 Test(history, a_gap_of_150_over_a_history_of_100_is_recovered_false_and_a_gap_of_100_is_not)
 {
     start(1, 0);
-    char epoch[64], since[128];
+    char epoch[64];
     cx_communicator *listener = tracking(0, "/ws/hist_probe/lobby/", alice, epoch);
-    json_t *rec;
     cx_communicator_disconnect(listener);
-    cx_communicator *speaker = client(0, "/ws/hist_probe/lobby/", bob);
-    json_decref(recovery(speaker));
+    cx_communicator *speaker = joined("/ws/hist_probe/lobby/", bob);
     burst(speaker, 150);
     hear_up_to(speaker, 1, 150);
 
-    snprintf(since, sizeof since, "%s:0", epoch);
-    listener = rejoin(0, "/ws/hist_probe/lobby/", alice, since);
-    rec = recovery(listener);
-    expect_recovery(rec, "feed_lobby", epoch, 150, 0);   /* 1..50 are gone: reload, do not trust a replay */
-    json_decref(rec);
+    /* 1..50 are gone: reload, do not trust a replay */
+    listener = back_since("/ws/hist_probe/lobby/", alice, epoch, 0, "feed_lobby", 150, 0);
     say(speaker, "live");
     json_decref(said(listener, 151));   /* nothing replayed before the live one */
     json_decref(said(speaker, 151));
     cx_communicator_disconnect(listener);
 
-    snprintf(since, sizeof since, "%s:51", epoch);   /* 52..151: the 100 held */
-    listener = rejoin(0, "/ws/hist_probe/lobby/", alice, since);
-    rec = recovery(listener);
-    expect_recovery(rec, "feed_lobby", epoch, 151, 1);
-    json_decref(rec);
+    listener = back_since("/ws/hist_probe/lobby/", alice, epoch, 51, "feed_lobby", 151, 1);   /* 52..151: the 100 held */
     hear_up_to(listener, 52, 151);
     nothing_more(listener, 300);
 }
@@ -99,24 +115,17 @@ Test(history, a_gap_of_150_over_a_history_of_100_is_recovered_false_and_a_gap_of
 Test(history, messages_past_the_ttl_are_not_recovered)
 {
     start(1, 0);
-    char epoch[64], since[128];
+    char epoch[64];
     cx_communicator *speaker = tracking(0, "/ws/hist_probe/brief/lobby/", bob, epoch);
-    json_t *rec;
     say(speaker, "soon gone");
     hear_up_to(speaker, 1, 1);
-    snprintf(since, sizeof since, "%s:0", epoch);
-    cx_communicator *fresh = rejoin(0, "/ws/hist_probe/brief/lobby/", alice, since);
-    rec = recovery(fresh);
-    expect_recovery(rec, "brief_lobby", epoch, 1, 1);   /* within the second: held */
-    json_decref(rec);
+    /* within the second: held */
+    cx_communicator *fresh = back_since("/ws/hist_probe/brief/lobby/", alice, epoch, 0, "brief_lobby", 1, 1);
     json_decref(said(fresh, 1));
     cx_communicator_disconnect(fresh);
 
     usleep(1500 * 1000);   /* the TTL is 1 s */
-    fresh = rejoin(0, "/ws/hist_probe/brief/lobby/", alice, since);
-    rec = recovery(fresh);
-    expect_recovery(rec, "brief_lobby", epoch, 1, 0);
-    json_decref(rec);
+    fresh = back_since("/ws/hist_probe/brief/lobby/", alice, epoch, 0, "brief_lobby", 1, 0);
     nothing_more(fresh, 300);
 }
 
@@ -124,10 +133,8 @@ Test(history, a_lone_broker_restart_gives_recovered_false_with_a_new_epoch)
 {
     start(1, 0);
     char epoch[64], since[128];
-    cx_communicator *speaker = tracking(0, "/ws/hist_probe/lobby/", bob, epoch);
+    cx_communicator *speaker = spoken("/ws/hist_probe/lobby/", 2, epoch);
     json_t *rec;
-    burst(speaker, 2);
-    hear_up_to(speaker, 1, 2);
 
     cx_stack_kill_broker(stack, SIGKILL);
     cx_stack_start_broker(stack);
@@ -167,8 +174,7 @@ Test(history, a_failover_to_the_standby_keeps_history_recovered_true)
     char epoch[64], since[128];
     cx_communicator *listener = tracking(0, "/ws/hist_probe/lobby/", alice, epoch);
     json_t *rec;
-    cx_communicator *speaker = client(0, "/ws/hist_probe/lobby/", bob);
-    json_decref(recovery(speaker));
+    cx_communicator *speaker = joined("/ws/hist_probe/lobby/", bob);
     burst(speaker, 3);
     hear_up_to(listener, 1, 3);
     hear_up_to(speaker, 1, 3);
@@ -205,14 +211,18 @@ Test(history, a_since_that_makes_no_sense_is_recovered_false_and_replays_nothing
 {
     start(1, 0);
     char epoch[64], since[2300];
-    cx_communicator *speaker = tracking(0, "/ws/hist_probe/lobby/", bob, epoch);
+    cx_communicator *speaker = spoken("/ws/hist_probe/lobby/", 3, epoch);
+    (void) speaker;
     json_t *rec;
-    burst(speaker, 3);
-    hear_up_to(speaker, 1, 3);
     char longest[400];   /* an epoch of 400 bytes (a URL over 4096 bytes is the gateway's 414) */
     memset(longest, 'e', sizeof longest - 1);
     longest[sizeof longest - 1] = '\0';
+    char brief[64], other[128];   /* the real epoch of another group */
+    cx_communicator *elsewhere = tracking(0, "/ws/hist_probe/brief/lobby/", bob, brief);
+    (void) elsewhere;
+    snprintf(other, sizeof other, "%s:1", brief);
     const char *bad[] = { "0123456789abcdef:1",   /* an epoch of another group (or broker) */
+                          other,
                           "%s:-1", "%s:99999999999999999999999", "%s:18446744073709551615", "%s:4",
                           "%s:1.5", "%s:x", "%s", ":2", longest };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {

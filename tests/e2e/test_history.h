@@ -40,6 +40,19 @@ static inline void start(int gateways, int standby)
 }
 static inline void history_teardown(void) { cx_stack_stop(&stack); }
 
+/* POST /api/<method> with body (JSON text); asserts the HTTP status, returns the answer (owned). */
+static inline json_t *api_expect(const char *method, const char *body, int status)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/api/%s", method);
+    json_t *reply = NULL;
+    int got = cx_api_post(stack, path, CX_TEST_API_KEY, body, &reply);
+    char *text = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
+    cr_assert_eq(got, status, "%s %s: HTTP %d %.300s", path, body, got, text ? text : "");
+    free(text);
+    return reply;
+}
+
 
 /* What each client received before its authentication message: the joins go first (the message is
  * the client's ready point, consumer.h), so a join's recovery frame and its replay arrive before it. */

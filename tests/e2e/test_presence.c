@@ -14,15 +14,9 @@ TestSuite(presence, .fini = history_teardown, .timeout = 120);
 /* POST /api/presence (or presence_stats) for group; asserts the status, returns the answer (owned). */
 static json_t *presence(const char *method, const char *group, int status)
 {
-    char path[64], body[256];
-    snprintf(path, sizeof path, "/api/%s", method);
+    char body[256];
     snprintf(body, sizeof body, "{\"group\": \"%s\"}", group);
-    json_t *reply = NULL;
-    int got = cx_api_post(stack, path, CX_TEST_API_KEY, body, &reply);
-    char *text = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
-    cr_assert_eq(got, status, "%s %s: HTTP %d %s", path, group, got, text ? text : "");
-    free(text);
-    return reply;
+    return api_expect(method, body, status);
 }
 
 /* The entry of username in a presence answer, or NULL. */

@@ -347,7 +347,7 @@ Test(topics, asyncapi_has_x_topic_channels)
         json_t *x = json_object_get(channel, "x-topic");
         if (!x)
             continue;
-        cx_assert_json_eq(x, "{\"name\": \"RoomTopic\", \"pattern\": \"room:{name}\", \"parameters\": [\"name\"]}");
+        cx_assert_json_eq(x, "{\"name\": \"room_topic\", \"pattern\": \"room:{name}\", \"parameters\": [\"name\"]}");
         const char *address = json_string_value(json_object_get(channel, "address"));
         hosted += strcmp(address, "/ws/hub/") == 0;
         own += strcmp(address, "/ws/hub/room/{name}/") == 0;

@@ -12,6 +12,7 @@
 #include <chanx/testing.h>
 #include "tests/kit/deploy_helpers.h"
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,8 +46,8 @@ static json_t *subscribe(cx_communicator *c, const char *ref, const json_t *payl
     cx_topic_send(c, "room:lobby", ref, "subscribe", payload);
     json_t *m = cx_receive_json(c, WAIT);
     char *text = m ? json_dumps(m, JSON_COMPACT) : NULL;
-    cr_assert(m && strcmp(json_string_value(json_object_get(m, "action")), "subscribed") == 0, "got %s",
-              text ? text : "nothing");
+    cr_assert(m && strcmp(json_string_value(json_object_get(m, "action")), "subscribed") == 0, "got %s (%s)",
+              text ? text : "nothing", m ? "" : cx_communicator_close_reason(c));
     cr_assert_str_eq(json_string_value(json_object_get(m, "ref")), ref, "%s", text);
     cr_assert_str_eq(json_string_value(json_object_get(m, "topic")), "room:lobby", "%s", text);
     free(text);
@@ -146,6 +147,113 @@ Test(topics_history, a_subscribe_with_since_recovers_exactly_what_was_missed_the
     cx_receive_nothing(back, 300);
 }
 
+/* The next frame: "announce" of the room (an event published through chanx-api) with this seq and n, its
+ * only "seq" the broker's (the kit refuses a frame with a duplicate key). */
+static void announced(cx_communicator *c, json_int_t seq, int n)
+{
+    json_t *m = cx_receive_json(c, WAIT);
+    char want[160];
+    snprintf(want, sizeof want, "{\"version\": 1, \"topic\": \"room:lobby\", \"seq\": %lld, \"action\": \"announce\","
+             " \"payload\": {\"n\": %d}}", (long long) seq, n);
+    cx_assert_json_eq(m, want);
+    json_decref(m);
+}
+
+static void announce(const char *fmt, int n)
+{
+    json_t *r = cx_api_publish(stack, "/api/broadcast", fmt, n);
+    json_decref(r);
+}
+
+/* Events published through chanx-api take the room's seq and are held like its members' pushes: a
+ * subscriber who missed them (by topic, by the topic's group with the publisher's own seq, in a
+ * batch) gets them back in order with "since", one seq each, then the live ones. */
+Test(topics_history, events_published_through_the_api_are_held_and_recovered)
+{
+    cx_communicator *a = hub("alice", "/ws/hub/");
+    json_t *r = subscribe(a, "1", NULL);
+    char epoch[64];
+    snprintf(epoch, sizeof epoch, "%s", json_string_value(json_object_get(json_object_get(r, "payload"), "epoch")));
+    json_decref(r);
+    expect_action(a, "welcome");
+    announce("{\"topic\": \"room:lobby\", \"event\": {\"action\": \"announce\", \"payload\": {\"n\": %d}}}", 1);
+    announced(a, 1, 1);
+    cx_communicator *speaker = hub("bob", "/ws/hub/");
+    json_decref(subscribe(speaker, "1", NULL));
+    expect_action(speaker, "welcome");
+    cx_communicator_disconnect(a);   /* the tunnel */
+
+    announce("{\"topic\": \"room:lobby\", \"seq\": 42, \"event\": {\"action\": \"announce\", \"payload\": {\"n\": %d}}}", 2);
+    announce("{\"groups\": [\"RoomTopic.room-lobby\"], \"topic\": \"room:lobby\", \"seq\": -3,"
+             " \"event\": {\"action\": \"announce\", \"payload\": {\"n\": %d}}}", 3);
+    json_t *batch = cx_api_publish(stack, "/api/batch", "{\"commands\": [{\"method\": \"broadcast\", \"params\":"
+                                   " {\"topic\": \"room:lobby\", \"event\": {\"action\": \"announce\", \"payload\": {\"n\": 4}}}}]}");
+    json_decref(batch);
+    say(speaker, "m5");
+    announced(speaker, 2, 2);
+    announced(speaker, 3, 3);
+    announced(speaker, 4, 4);
+    said(speaker, 5, "m5");
+
+    cx_communicator *back = hub("alice", "/ws/hub/");
+    json_t *s = since(epoch, 1);
+    r = subscribe(back, "r2", s);
+    json_decref(s);
+    cr_assert(json_is_true(json_object_get(json_object_get(r, "payload"), "recovered")));
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(r, "payload"), "seq")), 5);
+    json_decref(r);
+    announced(back, 2, 2);   /* exactly the missed ones, events and pushes in their order */
+    announced(back, 3, 3);
+    announced(back, 4, 4);
+    said(back, 5, "m5");
+    expect_action(back, "welcome");
+    announce("{\"topic\": \"room:lobby\", \"event\": {\"action\": \"announce\", \"payload\": {\"n\": %d}}}", 6);
+    announced(back, 6, 6);   /* then the live ones */
+    cx_receive_nothing(back, 300);
+}
+
+/* A lone broker restart: the room's history is lost (a new epoch, recovered: false for the old one),
+ * and the room keeps recording from the restart on, from its members' re-announcements, not from its
+ * next subscribe: a push right after it is seq 1 of the new epoch and is recovered with since. */
+Test(topics_history, after_a_lone_broker_restart_the_room_records_at_once_in_a_new_epoch)
+{
+    cx_communicator *speaker = hub("bob", "/ws/hub/");
+    json_t *r = subscribe(speaker, "1", NULL);
+    char old[64], epoch[64], path[200];
+    snprintf(old, sizeof old, "%s", json_string_value(json_object_get(json_object_get(r, "payload"), "epoch")));
+    json_decref(r);
+    expect_action(speaker, "welcome");
+    say(speaker, "before");
+    said(speaker, 1, "before");
+
+    cx_stack_kill_broker(stack, SIGKILL);
+    cx_stack_start_broker(stack);
+    char *log = cx_stack_log(stack, "broker", "state rebuilt", 20000);
+    cr_assert_not_null(log, "the broker did not rebuild");
+    free(log);
+    say(speaker, "after");   /* nobody subscribed since the restart */
+    said(speaker, 1, "after");
+
+    cx_communicator *late = hub("alice", "/ws/hub/");
+    json_t *s = since(old, 1);
+    r = subscribe(late, "r", s);
+    json_decref(s);
+    json_t *p = json_object_get(r, "payload");
+    cr_assert_str_neq(json_string_value(json_object_get(p, "epoch")), old, "the history was lost: a new epoch");
+    cr_assert(json_is_false(json_object_get(p, "recovered")), "never a silent gap after a restart");
+    cr_assert_eq(json_integer_value(json_object_get(p, "seq")), 1);
+    snprintf(epoch, sizeof epoch, "%s", json_string_value(json_object_get(p, "epoch")));
+    json_decref(r);
+    expect_action(late, "welcome");
+    snprintf(path, sizeof path, "/ws/hub/room/lobby/?since=%s:0", epoch);
+    cx_communicator *own = hub("alice", path);
+    r = cx_receive_json(own, WAIT);
+    cr_assert(json_is_true(json_object_get(json_object_get(r, "payload"), "recovered")), "the new epoch covers it");
+    json_decref(r);
+    said(own, 1, "after");
+    expect_action(own, "welcome");
+}
+
 Test(topics_history, the_rooms_own_route_takes_since)
 {
     char epoch[64], path[160];
@@ -166,13 +274,23 @@ Test(topics_history, the_rooms_own_route_takes_since)
 
 Test(topics_history, a_since_that_makes_no_sense_is_recovered_false_and_replays_nothing)
 {
-    char epoch[64], longest[300];
+    char epoch[64], longest[300], hall[64];
     cx_communicator *speaker;
     missed_five(&speaker, epoch);
     memset(longest, 'e', sizeof longest - 1);
     longest[sizeof longest - 1] = '\0';
+    cx_topic_send(speaker, "room:hall", "h", "subscribe", NULL);   /* another topic's real epoch */
+    json_t *h = cx_receive_topic(speaker, "room:hall", "subscribed", WAIT);
+    snprintf(hall, sizeof hall, "%s", json_string_value(json_object_get(json_object_get(h, "payload"), "epoch")));
+    json_decref(h);
+    size_t mb = 1000 * 1000;   /* an epoch of 1 MB: the frame stays under CHANX_MAX_MESSAGE_BYTES (1 MiB) */
+    char *huge = malloc(mb + 1);
+    memset(huge, 'e', mb);
+    huge[mb] = '\0';
     json_t *bad[] = {
         since("0123456789abcdef", 3),   /* another epoch */
+        since(hall, 3),                 /* another topic's */
+        since(huge, 3),
         since(epoch, -1),
         since(epoch, 9),                /* the future */
         since(longest, 3),
@@ -193,6 +311,11 @@ Test(topics_history, a_since_that_makes_no_sense_is_recovered_false_and_replays_
         expect_action(c, "welcome");   /* and no replay before it */
         cx_communicator_disconnect(c);
     }
+    free(huge);
+    json_t *alive = json_pack("{s:s}", "text", "alive");   /* and the worker still serves */
+    cx_topic_send(speaker, "room:lobby", "p", "echo", alive);
+    json_decref(alive);
+    json_decref(cx_receive_topic(speaker, "room:lobby", "echoed", WAIT));
 }
 
 Test(topics_history, who_answers_the_rooms_users_with_the_ref)

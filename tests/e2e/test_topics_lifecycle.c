@@ -2,7 +2,9 @@
  * When a topic's callbacks run (tests/plugins/topic_probe): on_unsubscribe on an explicit
  * unsubscribe (with its ref) and on a disconnect (no ref), while the other subscribers are still
  * there to be told; the accessors inside a topic callback; chanx_topic_publish refusing a topic its
- * consumer does not declare; and a plugin whose topic is broken refused at load, naming it.
+ * consumer does not declare; a camelized consumer's topic frames converted both ways (Chanx's
+ * test_camelized_consumer_round_trips_topic_frames); and a plugin whose topic is broken refused at
+ * load, naming it.
  */
 #include <chanx/testing.h>
 #include <criterion/criterion.h>
@@ -74,4 +76,25 @@ Test(topics_lifecycle, a_broken_topic_refuses_its_plugin_naming_it)
     cr_assert_not_null(log, "the worker never refused dep_broken_topic");
     cr_assert(strstr(log, "consumer 'rooms': topic 'RoomTopic': topic pattern 'room:{name': unclosed '{'"), "%s", log);
     free(log);
+}
+
+/* The envelope's fields are single words, which camelization leaves alone; the payload's keys arrive
+ * snake_case (the topic saw "reply_text") and leave camelCase. */
+Test(topics_lifecycle, a_camelized_consumers_topic_frames_are_converted_both_ways)
+{
+    int64_t id = cx_db_create_user(stack, "camille", 0);
+    cx_communicator *c = cx_communicator_new(stack, "/ws/topic_probe/camel/", cx_db_token_header(stack, id));
+    json_t *r = cx_receive_json(c, WAIT);   /* camelized too: "statusCode" */
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(r, "payload"), "statusCode")), 200);
+    json_decref(r);
+    r = cx_topic_subscribe(c, "camel:1", "1", WAIT);
+    cx_assert_json_eq(r, "{\"version\": 1, \"topic\": \"camel:1\", \"ref\": \"1\", \"action\": \"subscribed\","
+                         " \"payload\": null}");
+    json_decref(r);
+    cx_send_text(c, "{\"version\": 1, \"topic\": \"camel:1\", \"ref\": \"2\", \"action\": \"post_reply\","
+                    " \"payload\": {\"replyText\": \"hello\"}}");
+    r = cx_receive_json(c, WAIT);
+    cx_assert_json_eq(r, "{\"version\": 1, \"topic\": \"camel:1\", \"ref\": \"2\", \"action\": \"reply_posted\","
+                         " \"payload\": {\"replyBody\": {\"replyText\": \"hello\"}, \"arrivedAs\": [\"reply_text\"]}}");
+    json_decref(r);
 }

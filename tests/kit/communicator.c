@@ -85,7 +85,7 @@ json_t *cx_receive_json(cx_communicator *self, int timeout_ms)
     if (!text)
         return NULL;
     json_error_t err;
-    json_t *value = json_loadb(text, len, 0, &err);
+    json_t *value = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);   /* two "seq" would hide one */
     if (!value) {
         char shown[300];
         snprintf(shown, sizeof shown, "%.200s", text);

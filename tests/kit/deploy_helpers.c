@@ -75,6 +75,46 @@ void cx_plugin_folder_remove(char **folder_p)
     *folder_p = NULL;
 }
 
+const char *cx_plugin_folder_write(const char *folder, const char *name, const char *text)
+{
+    static char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", folder, name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "cannot write %s", path);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+json_t *cx_stack_log_record(cx_stack *self, const char *process, const char *needle, int timeout_ms)
+{
+    char *log = cx_stack_log(self, process, needle, timeout_ms);
+    cr_assert_not_null(log, "no record with %s in %s's log", needle, process);
+    const char *at = strstr(log, needle), *begin = at;
+    while (begin > log && begin[-1] != '\n')
+        begin--;
+    size_t len = strcspn(begin, "\n");
+    json_error_t err;
+    json_t *record = json_loadb(begin, len, 0, &err);
+    cr_assert_not_null(record, "not one JSON record (%s): %.*s", err.text, (int) len, begin);
+    free(log);
+    return record;
+}
+
+int cx_parent_pid(int pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    FILE *f = fopen(path, "r");
+    int ppid = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "PPid: %d", &ppid) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return ppid;
+}
+
 int cx_stack_log_count(cx_stack *self, const char *process, const char *needle)
 {
     char *text = cx_stack_log(self, process, NULL, 0);

@@ -22,6 +22,15 @@ char *cx_plugin_folder_new(const char *const *plugins);
 /* Publishes source (relative to cx_test_bin()) as folder/name by write-then-rename. */
 void cx_plugin_folder_drop(const char *folder, const char *source, const char *name);
 void cx_plugin_folder_remove(char **folder_p);
+/* Writes text into folder/name as it is (a file that is not a plugin: bad input); returns the path
+ * (static, valid until the next call). Fails the test when it cannot. */
+const char *cx_plugin_folder_write(const char *folder, const char *name, const char *text);
+/* The first record of the process's log containing needle, parsed (owned), waiting up to timeout_ms for
+ * it; fails the test when none came or that line is not one JSON record. */
+json_t *cx_stack_log_record(cx_stack *self, const char *process, const char *needle, int timeout_ms);
+/* The parent of process pid (its PPid in /proc), 0 when it is gone: a worker process's is chanx-worker,
+ * its supervisor. */
+int cx_parent_pid(int pid);
 /* How many times needle occurs in the process's log so far (cx_stack_log without waiting). */
 int cx_stack_log_count(cx_stack *self, const char *process, const char *needle);
 /* Connects to path on a gateway, retrying while the route is unknown or unserved (404/503),

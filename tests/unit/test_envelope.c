@@ -151,6 +151,33 @@ Test(envelope, worker_exit_round_trip_keeps_every_field)
     free(copy);
 }
 
+/* REPIN: the broker asks a gateway for a connection's CONNECT again; CONNECT's restarted flag and
+ * HELLO's repins flag travel as they are; a REPIN with more or fewer fields is refused. */
+Test(envelope, repin_round_trip_and_refusals)
+{
+    cx_env in = { .type = CX_ENV_REPIN, .conn = ((uint64_t) 3 << 32) | 5 }, out;
+    char *copy;
+    roundtrip(&in, &out, &copy);
+    cr_assert_eq(out.type, CX_ENV_REPIN);
+    cr_assert_eq(out.conn, in.conn);
+    cr_assert_str_eq(cx_env_type_name(CX_ENV_REPIN), "REPIN");
+    free(copy);
+    static const unsigned char none[] = { 0x92, 0x01, 0x16 }, two[] = { 0x94, 0x01, 0x16, 0x05, 0x05 },
+                               text[] = { 0x93, 0x01, 0x16, 0xa1, 'x' };
+    cr_assert_neq(cx_decoder_decode(dec, none, sizeof none, &out), 0);
+    cr_assert_neq(cx_decoder_decode(dec, two, sizeof two, &out), 0);
+    cr_assert_neq(cx_decoder_decode(dec, text, sizeof text, &out), 0);
+    cx_env connect = { .type = CX_ENV_CONNECT, .conn = 9, .consumer = cx_slice_of("a.b"),
+                       .flags = CX_USER_AUTHENTICATED | CX_USER_RESTARTED };
+    roundtrip(&connect, &out, &copy);
+    cr_assert_eq(out.flags, CX_USER_AUTHENTICATED | CX_USER_RESTARTED);
+    free(copy);
+    cx_env hello = { .type = CX_ENV_HELLO, .role = 1, .pid = 7, .node = cx_slice_of("g"), .flags = CX_HELLO_REPINS };
+    roundtrip(&hello, &out, &copy);
+    cr_assert_eq(out.flags, CX_HELLO_REPINS);
+    free(copy);
+}
+
 /* A route row's available says quarantined (2) too; anything past it is refused. */
 Test(envelope, a_route_row_can_be_quarantined_and_nothing_past_it)
 {
@@ -254,9 +281,9 @@ Test(envelope, answer_round_trip_and_refusals)
     cr_assert(out.type == CX_ENV_ANSWER && out.conn == 12 && out.code == 1008);
     cr_assert(cx_slice_eq(out.text, "Request was throttled."));
     free(copy);
-    static const unsigned char two_fields[] = { 0x94, 0x01, 0x16, 0x0c, 0x00 };   /* [1, ANSWER, 12, 0]: no text */
+    static const unsigned char two_fields[] = { 0x94, 0x01, 0x17, 0x0c, 0x00 };   /* [1, ANSWER, 12, 0]: no text */
     cr_assert_neq(cx_decoder_decode(dec, two_fields, sizeof two_fields, &out), 0);
-    static const unsigned char code_as_str[] = { 0x95, 0x01, 0x16, 0x0c, 0xa1, 'x', 0xa0 };
+    static const unsigned char code_as_str[] = { 0x95, 0x01, 0x17, 0x0c, 0xa1, 'x', 0xa0 };
     cr_assert_neq(cx_decoder_decode(dec, code_as_str, sizeof code_as_str, &out), 0);
 }
 

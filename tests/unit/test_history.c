@@ -18,7 +18,7 @@ TestSuite(history_table, .init = setup, .fini = teardown);
 static uint64_t append(const char *group, const char *text, int64_t now)
 {
     const char *epoch;
-    return cx_history_append(h, group, 1, 0, cx_slice_of(text), now, &epoch);
+    return cx_history_append(h, group, &(cx_history_message) { .user_id = 1, .text = cx_slice_of(text) }, now, &epoch);
 }
 
 typedef struct {
@@ -86,7 +86,7 @@ Test(history_table, the_bytes_bound_and_the_ttl_drop_the_oldest)
     const char *epoch;
     cx_history_declare(small, "g", 100, 60000, 0);
     for (int i = 0; i < 5; i++)
-        cx_history_append(small, "g", 1, 0, cx_slice_of(big), 0, &epoch);
+        cx_history_append(small, "g", &(cx_history_message) { .user_id = 1, .text = cx_slice_of(big) }, 0, &epoch);
     size_t groups, messages, bytes;
     cx_history_stats(small, &groups, &messages, &bytes);
     cr_assert_eq(messages, 2, "1024 bytes hold two messages of 399");

@@ -24,9 +24,9 @@ static const cx_plugin_route echo_routes[] = {
     {"raw", CX_ROUTE_REGEX, "^raw/(?P<n>[0-9]+)/$"},
 };
 static const cx_plugin_routes plugins[] = {
-    {"chat", chat_routes, 3},
-    {"notifications", notification_routes, 1},
-    {"echo", echo_routes, 2},
+    {"chat", chat_routes, 3, 0},
+    {"notifications", notification_routes, 1, 0},
+    {"echo", echo_routes, 2, 0},
 };
 
 static char err[1024];
@@ -149,6 +149,23 @@ Test(routing_file, empty_file_mounts_nothing)
     cx_router_destroy(&rt);
 }
 
+/* CHANX_ISOLATE=plugin: a worker process that serves chat alone reads the same file; the mounts of the
+ * plugins other processes serve (elsewhere) are accepted and left out, a typo is still an error. */
+Test(routing_file, mounts_of_plugins_served_elsewhere_are_left_to_them)
+{
+    const cx_plugin_routes chat_here[] = {
+        {"chat", chat_routes, 3, 0}, {"notifications", NULL, 0, 1}, {"echo", NULL, 0, 1} };
+    cx_router *rt = cx_routing_file_load(FIX "main.routes", chat_here, 3, err, sizeof err);
+    cr_assert_not_null(rt, "%s", err);
+    for (size_t i = 0; i < cx_router_size(rt); i++)
+        cr_assert(strncmp(cx_router_target(rt, i), "chat.", 5) == 0, "%s", cx_router_target(rt, i));
+    expect_route(rt, "/ws/chat/lobby/", "chat.lobby", "{}");
+    expect_route(rt, "/ws/legacy/echo/", NULL, NULL);
+    cx_router_destroy(&rt);
+    cr_assert_null(cx_routing_file_load(FIX "unknown_plugin.routes", chat_here, 3, err, sizeof err));
+    cr_assert_str_eq(err, FIX "unknown_plugin.routes:3: unknown plugin 'chta'");
+}
+
 Test(routing_file, errors_name_file_and_line)
 {
     expect_load_error(FIX "unknown_plugin.routes", FIX "unknown_plugin.routes:3: unknown plugin 'chta'");
@@ -206,8 +223,8 @@ Test(routing_default, same_checks_as_a_file)
 {
     static const cx_plugin_route bad[] = {{"c", CX_ROUTE_PATH, "<itn:x>/"}};
     static const cx_plugin_route shadow[] = {{"any", CX_ROUTE_PATH, "<str:x>/"}, {"lobby", CX_ROUTE_PATH, "lobby/"}};
-    const cx_plugin_routes with_bad[] = {{"echo", echo_routes, 2}, {"bad", bad, 1}};
-    const cx_plugin_routes with_shadow[] = {{"echo", echo_routes, 2}, {"a", shadow, 2}};
+    const cx_plugin_routes with_bad[] = {{"echo", echo_routes, 2, 0}, {"bad", bad, 1, 0}};
+    const cx_plugin_routes with_shadow[] = {{"echo", echo_routes, 2, 0}, {"a", shadow, 2, 0}};
     cr_assert_null(cx_routing_default(with_bad, 2, err, sizeof err));
     cr_assert_str_eq(err, "plugin 'bad' consumer 'c': bad converter 'itn' in '<itn:x>/'");
     cr_assert_null(cx_routing_default(with_shadow, 2, err, sizeof err));

@@ -5,12 +5,20 @@
  * route and protocol as the Django Channels peer's WorkConsumer, which awaits
  * the same pg_sleep through database_sync_to_async. How many of these a
  * worker overlaps is set by CHANX_WORKER_THREADS (scripts/bench runs 1, 4, 16).
+ *
+ * {"action":"crash"} dereferences NULL: the repin scenario (bench/repin.c)
+ * crashes the worker process with it and times how long the other
+ * connections wait for their consumers to start again elsewhere.
  */
 #include <chanx/consumer.h>
 #include <chanx/db.h>
 
+static int *volatile nowhere;   /* volatile: the compiler may not prove the dereference away */
+
 static int receive_message(chanx_ctx *ctx, const chanx_msg *msg)
 {
+    if (chanx_msg_is(msg, "crash"))
+        return *nowhere;
     if (chanx_msg_is(msg, "ping"))
         return chanx_send_message(ctx, "pong", NULL);
     json_t *params = json_pack("[O]", json_object_get(chanx_msg_payload(msg), "ms"));
@@ -23,7 +31,7 @@ static int receive_message(chanx_ctx *ctx, const chanx_msg *msg)
 }
 
 CHANX_CONSUMER(work) {
-    .incoming = "{\"ping\": null,"
+    .incoming = "{\"ping\": null, \"crash\": null,"
                 " \"work\": {\"type\": \"object\", \"properties\": {\"ms\": {\"type\": \"number\", \"minimum\": 0,"
                 "           \"maximum\": 1000}}, \"required\": [\"ms\"]}}",
     .log_received_message = CHANX_OFF,

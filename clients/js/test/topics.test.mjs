@@ -95,12 +95,41 @@ test("request() without a topic carries a ref and resolves on its reply (Chanx 2
   assert.equal(a.action, "pong");
   assert.equal(a.topic, undefined);
   assert.notEqual(a.ref, b.ref, "refs are per request");
-  // Every frame, ref'd and topic frames too, is completed in order: the plain FIFO stays aligned.
-  c.topic("room:js-fifo").send("subscribe");
-  c.topic("room:js-fifo").send("echo", { text: "x" });
+  // Plain frames are completed in order by a plain "complete"; a topic frame's completion carries
+  // its topic and ref (Chanx's Topic.handle_json) and subscribe has none: the plain FIFO stays aligned.
+  const fifo = c.topic("room:js-fifo");
+  const seen = [];
+  fifo.on("*", (p, m) => seen.push(m));
+  await fifo.subscribe();
+  const echoRef = fifo.send("echo", { text: "x" });
   const replies = await c.request("ping", undefined, { untilComplete: true });
   assert.deepEqual(replies.map((m) => m.action), ["pong"]);
+  assert.deepEqual(seen.map((m) => m.action).sort(), ["complete", "echoed", "subscribed", "welcome"]);
+  assert.deepEqual(seen.find((m) => m.action === "complete"),
+                   { version: 1, topic: "room:js-fifo", ref: echoRef, action: "complete", payload: null });
   c.close();
+});
+
+test("on a topic's own route, frames are completed on the topic: requests and untilComplete resolve", live, async () => {
+  const own = new ChanxClient(`${env.CHANX_TEST_WS}/ws/hub/room/js-own/`, { WebSocket, token: env.CHANX_TEST_TOKEN });
+  await own.connect();
+  assert.deepEqual((await own.request("echo", { text: "me" })).payload, { text: "me" });
+  const replies = await own.request("echo", { text: "plain" }, { untilComplete: true });
+  assert.deepEqual(replies.map((m) => [m.action, m.topic]), [["echoed", "room:js-own"]]);
+  assert.equal(await own.request("say", { text: "hi" }), null, "say answers only with its completion");
+  assert.equal(own.pending.length, 0);
+  own.close();
+
+  // refused there (staff rooms), the route stays open and refuses each frame: nothing waits forever
+  const refused = new ChanxClient(`${env.CHANX_TEST_WS}/ws/hub/room/staff-js-own/`, { WebSocket, token: env.CHANX_TEST_TOKEN });
+  await refused.connect();
+  assert.equal((await refused.request("echo", { text: "x" }).catch((e) => e)).reason, "not_subscribed");
+  const untilComplete = await refused.request("echo", { text: "y" }, { untilComplete: true }).catch((e) => e);
+  assert.ok(untilComplete instanceof ChanxError, String(untilComplete));
+  assert.equal(untilComplete.payload.reason, "not_subscribed");
+  assert.equal(refused.pending.length, 0);
+  assert.equal(refused.state, "authenticated");
+  refused.close();
 });
 
 test("an error rejects only the request it answers, with its reason; the other handles go on", live, async () => {

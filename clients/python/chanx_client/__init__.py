@@ -34,6 +34,7 @@ from .client import (
     presence_stats,
     presence_stats_sync,
     presence_sync,
+    presence_users_sync,
     send_event,
     send_event_sync,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "presence_stats",
     "presence_stats_sync",
     "presence_sync",
+    "presence_users_sync",
     "send_event",
     "send_event_sync",
 ]

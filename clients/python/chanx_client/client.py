@@ -120,13 +120,31 @@ class ChanxClient:
         """Closes every connection of user_id (or one connection) with code (1000 or 3000-4999)."""
         return self._post("disconnect", {**_target(user_id, connection), "code": int(code)})
 
-    def presence_sync(self, group=None, topic=None):
-        """Who is in a group (or a topic's group, ``topic="room:lobby"``) now: ``{"group", "users":
-        [{"user_id", "username", "connections": [{"connection", "gateway", "connected_since"}]}],
-        "anonymous": n, "truncated": bool}``; one entry per user however many tabs (at most 1,000 users:
-        ``truncated`` says there were more). A group without members raises :class:`ChanxAPIError` 404
-        ``group_not_found``; a topic no consumer declares, 400 ``unknown_topic``."""
-        return self._post("presence", _presence_target(group, topic))
+    def presence_sync(self, group=None, topic=None, limit=None, cursor=None):
+        """Who is in a group (or a topic's group, ``topic="room:lobby"``) now, one page: ``{"group",
+        "count": users in all, "next": cursor or None, "users": [{"user_id", "username", "connections":
+        [{"connection", "gateway", "connected_since"}]}], "anonymous": n, "truncated": next is not None}``;
+        one entry per user however many tabs, ordered by user id. ``limit``: users per page (1 to 1,000,
+        the default); ``cursor``: the previous page's ``next`` (DRF's CursorPagination: users who join or
+        leave between pages never make one repeat or skip another). :meth:`presence_users_sync` walks
+        every page. A group without members raises :class:`ChanxAPIError` 404 ``group_not_found``; a
+        topic no consumer declares, 400 ``unknown_topic``; a bad limit or cursor, 400 ``invalid_field``."""
+        body = _presence_target(group, topic)
+        if limit is not None:
+            body["limit"] = limit
+        if cursor is not None:
+            body["cursor"] = cursor
+        return self._post("presence", body)
+
+    def presence_users_sync(self, group=None, topic=None, limit=None):
+        """Every user present, page after page of :meth:`presence_sync` (a generator of its user entries)."""
+        cursor = None
+        while True:
+            page = self.presence_sync(group, topic, limit=limit, cursor=cursor)
+            yield from page["users"]
+            cursor = page.get("next")
+            if cursor is None:
+                return
 
     def presence_stats_sync(self, group=None, topic=None):
         """Counts only: ``{"group", "users", "connections", "anonymous"}``; errors as :meth:`presence_sync`."""
@@ -159,8 +177,10 @@ class ChanxClient:
     async def batch(self, commands):
         return await asyncio.get_running_loop().run_in_executor(None, self.batch_sync, commands)
 
-    async def presence(self, group=None, topic=None):
-        return await asyncio.get_running_loop().run_in_executor(None, lambda: self.presence_sync(group, topic))
+    async def presence(self, group=None, topic=None, limit=None, cursor=None):
+        return await asyncio.get_running_loop().run_in_executor(
+            None, lambda: self.presence_sync(group, topic, limit=limit, cursor=cursor)
+        )
 
     async def presence_stats(self, group=None, topic=None):
         return await asyncio.get_running_loop().run_in_executor(None, lambda: self.presence_stats_sync(group, topic))
@@ -217,16 +237,20 @@ async def batch(commands):
     return await default_client().batch(commands)
 
 
-def presence_sync(group=None, topic=None):
-    return default_client().presence_sync(group, topic)
+def presence_sync(group=None, topic=None, limit=None, cursor=None):
+    return default_client().presence_sync(group, topic, limit=limit, cursor=cursor)
+
+
+def presence_users_sync(group=None, topic=None, limit=None):
+    return default_client().presence_users_sync(group, topic, limit=limit)
 
 
 def presence_stats_sync(group=None, topic=None):
     return default_client().presence_stats_sync(group, topic)
 
 
-async def presence(group=None, topic=None):
-    return await default_client().presence(group, topic)
+async def presence(group=None, topic=None, limit=None, cursor=None):
+    return await default_client().presence(group, topic, limit=limit, cursor=cursor)
 
 
 async def presence_stats(group=None, topic=None):

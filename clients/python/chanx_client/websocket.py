@@ -10,7 +10,9 @@ is a handle whose frames carry ``{"version": 1, "topic", "ref"}``; ``subscribe``
 ``subscribed`` or an ``error`` whose payload has a ``reason`` (``unknown_topic``, ``unauthorized``,
 ``not_subscribed``, ``too_many_subscriptions``) and a ``detail``; pushes carry the topic and no
 ref, replies the request's ref (Chanx 2.11.2 puts refs on plain frames too: ``request``). Refs
-are "1", "2", ... per client, so an error rejects only the request it answers.
+are "1", "2", ... per client, so an error rejects only the request it answers. With completion
+on, a topic frame's ``complete`` carries its topic and ref (as Chanx stamps it) and frames sent
+without a topic are completed in order.
 
     from chanx_client.websocket import WebSocketClient
 
@@ -276,7 +278,7 @@ class WebSocketClient:
         self._handlers = _Handlers()
         self._listeners = {}
         self._refs = {}
-        self._completions = []  # one entry per frame sent (its ref or None): the worker completes each in order
+        self._completions = []  # one entry per frame sent without a topic (its ref or None), completed in order
         self._last_ref = 0
         self._attempt = 0
         self._ws = None
@@ -423,15 +425,33 @@ class WebSocketClient:
                 self._refusal = payload  # the close (4000 + status) follows
         if ref is not None and ref in self._refs:
             self._answer(ref, action, message)
-        elif action == "complete" and ref is None and topic is None and self._completions:
-            completed = self._completions.pop(0)
-            if completed is not None:
-                self._answer(completed, "complete", message)
+        # A topic frame sent on a handle is completed on its topic with its ref (Chanx's
+        # Topic.handle_json), or not at all (subscribe, unsubscribe, topic errors): the ref above
+        # settles it. Frames sent without a topic are completed in order: plain ones by a plain
+        # "complete", those on a topic's own route by one carrying that topic (no handle has it), or
+        # there refused not_subscribed with no completion.
+        in_order = topic is None or topic not in self.topics
+        refused = action == "error" and isinstance(payload, dict) and payload.get("reason") == "not_subscribed"
+        if in_order and (action == "complete" or refused):
+            self._complete(ref, None if refused else message)
         if topic is not None and topic in self.topics:
             self.topics[topic]._track_push(message)
             self.topics[topic]._handlers.dispatch(action, payload, message)
         # the client's own handlers: frames without a topic; its "*" handlers: every frame
         self._handlers.dispatch(action, payload, message, star_only=topic is not None)
+
+    def _complete(self, ref, completion):
+        """Ends the oldest frame sent without a topic, or the one with this ref when the completion
+        carries one; a request still waiting then gets None (completion) unless refused."""
+        if ref is None:
+            at = 0 if self._completions else None
+        else:
+            at = self._completions.index(ref) if ref in self._completions else None
+        if at is None:
+            return
+        completed = self._completions.pop(at)
+        if completed is not None and completion is not None:
+            self._answer(completed, "complete", completion)
 
     def _answer(self, ref, action, message):
         wait = self._refs.get(ref)
@@ -457,7 +477,8 @@ class WebSocketClient:
             frame["payload"] = payload
         if wait is not None:
             self._refs[ref] = wait
-        self._completions.append(ref)
+        if topic is None:  # a topic frame's completion carries its ref
+            self._completions.append(ref)
         await self._write(frame)
         return ref
 
@@ -489,7 +510,8 @@ class WebSocketClient:
     async def send_json(self, message):
         if not self.ready:
             raise ChanxSocketError(f"not connected (state {self.state}): nothing sent")
-        self._completions.append(None)
+        if not isinstance(message.get("topic"), str):
+            self._completions.append(message.get("ref") if isinstance(message.get("ref"), str) else None)
         await self._write(message)
 
     async def request(self, action, payload=None, timeout=None):

@@ -89,6 +89,35 @@ class Topics(unittest.IsolatedAsyncioTestCase):
             await asyncio.sleep(0.2)
             self.assertEqual(bob_saw, [], "an echo goes to the sender alone")
 
+    async def test_a_topic_frames_completion_carries_its_topic_and_ref(self):
+        async with hub() as c:
+            room = c.topic("room:py-complete")
+            seen = []
+            room.on("*", lambda payload, message: seen.append(message))
+            await room.subscribe()
+            ref = await room.send("echo", {"text": "x"})
+            self.assertEqual((await c.request("ping"))["action"], "pong")
+            self.assertEqual(sorted(m["action"] for m in seen), ["complete", "echoed", "subscribed", "welcome"],
+                             "subscribe is not completed")
+            complete = next(m for m in seen if m["action"] == "complete")
+            self.assertEqual(complete, {"version": 1, "topic": "room:py-complete", "ref": ref, "action": "complete",
+                                        "payload": None})
+            self.assertIsNone(await room.request("say", {"text": "no reply"}), "say answers only with its completion")
+            self.assertEqual(c._completions, [], "topic frames hold no place among the plain completions")
+
+    async def test_on_a_topics_own_route_requests_resolve_and_a_refused_route_refuses_each(self):
+        async with WebSocketClient(f"{ENV['CHANX_TEST_WS']}/ws/hub/room/py-own/", ENV["CHANX_TEST_TOKEN"]) as own:
+            self.assertIsNone(await own.request("say", {"text": "hi"}), "say answers only with its completion")
+            self.assertEqual((await own.request("echo", {"text": "me"}))["payload"], {"text": "me"})
+            self.assertEqual(own._completions, [])
+        async with WebSocketClient(f"{ENV['CHANX_TEST_WS']}/ws/hub/room/staff-py-own/", ENV["CHANX_TEST_TOKEN"]) as no:
+            for _ in range(2):
+                with self.assertRaises(ChanxSocketError) as e:
+                    await no.request("echo", {"text": "x"})
+                self.assertEqual(e.exception.reason, "not_subscribed")
+            self.assertEqual(no._completions, [], "a refusal ends the frame: no completion follows it")
+            self.assertEqual(no.state, "authenticated")
+
     async def test_an_error_fails_only_the_request_it_answers_and_the_other_handles_go_on(self):
         async with hub() as c:
             unknown, staff, fine = await asyncio.gather(

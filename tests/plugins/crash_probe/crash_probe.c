@@ -9,10 +9,18 @@
  *
  * connect, at ws/crash_probe/connect/: build_groups dereferences NULL, so
  * every connection crashes its worker process while connecting.
+ *
+ * survivor, at ws/crash_probe/survivor/: an innocent bystander that shows
+ * what a re-pinned connection's consumer sees. post_authentication says
+ * {"action":"started","payload":{"restarted":chanx_restarted}}; it joins
+ * "survivors"; "echo" answers "echoed" with the payload; "say" sends "said"
+ * with the payload to the group, itself included; "nap" sleeps
+ * payload.ms milliseconds, then answers "napped" with the payload.
  */
 #include <chanx/consumer.h>
 #include <chanx/timer.h>
 #include <stdlib.h>
+#include <time.h>
 
 /* Through a volatile pointer: the compiler may not prove the dereference away. Not instrumented by the
  * sanitizers (make test's ASan build), so the fault is a real signal there too, as in production. */
@@ -100,4 +108,41 @@ CHANX_CONSUMER(connect) {
     .routes = CHANX_ROUTES("connect/"),
     .build_groups = connect_groups,
     .receive_message = connect_receive,
+};
+
+static int survivor_started(chanx_ctx *ctx)
+{
+    json_t *payload = json_pack("{s:b}", "restarted", chanx_restarted(ctx));
+    int rc = chanx_send_message(ctx, "started", payload);
+    json_decref(payload);
+    return rc;
+}
+
+static int survivor_groups(chanx_ctx *ctx, chanx_groups *groups)
+{
+    (void) ctx;
+    return chanx_groups_add(groups, "survivors");
+}
+
+static int survivor_receive(chanx_ctx *ctx, const chanx_msg *msg)
+{
+    const json_t *payload = chanx_msg_payload(msg);
+    if (chanx_msg_is(msg, "echo"))
+        return chanx_send_message(ctx, "echoed", payload);
+    if (chanx_msg_is(msg, "say"))
+        return chanx_send_group_message(ctx, "said", payload, NULL, CHANX_INCLUDE_CURRENT);
+    if (chanx_msg_is(msg, "nap")) {
+        long ms = (long) json_integer_value(json_object_get(payload, "ms"));
+        struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
+        nanosleep(&t, NULL);
+        return chanx_send_message(ctx, "napped", payload);
+    }
+    return CHANX_ERROR;
+}
+
+CHANX_CONSUMER(survivor) {
+    .routes = CHANX_ROUTES("survivor/"),
+    .build_groups = survivor_groups,
+    .post_authentication = survivor_started,
+    .receive_message = survivor_receive,
 };

@@ -3,7 +3,9 @@
  * on_unsubscribe runs (tests/e2e/test_topics_lifecycle.c): "probe:{id}", on_unsubscribe publishes
  * "left" {"user", "ref"} (ref: the unsubscribe frame's, null on a disconnect); "whoami" answers the
  * topic, its parameter and the ref; "stray" tries to publish to a topic this consumer does not
- * declare and answers what chanx_topic_publish returned.
+ * declare and answers what chanx_topic_publish returned. A second consumer, camelized (ws/topic_probe/
+ * camel/), has the topic "camel:{id}": "post_reply" answers "reply_posted" with the payload and the
+ * keys it arrived with, to show both directions of the conversion on topic frames.
  */
 #include <chanx/consumer.h>
 
@@ -43,4 +45,30 @@ static const chanx_topic probe = {
 CHANX_CONSUMER(topic_probe) {
     .receive_message = receive_message,
     .topics = CHANX_TOPICS(&probe),
+};
+
+static int receive_camel(chanx_ctx *ctx, const chanx_msg *msg)
+{
+    json_t *keys = json_array();
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *) chanx_msg_payload(msg), key, value)
+        json_array_append_new(keys, json_string(key));
+    json_t *p = json_pack("{s:O?, s:o}", "reply_body", (json_t *) chanx_msg_payload(msg), "arrived_as", keys);
+    int rc = chanx_send_message(ctx, "reply_posted", p);
+    json_decref(p);
+    return rc;
+}
+
+static const chanx_topic camel = {
+    .name = "CamelTopic",
+    .pattern = "camel:{id}",
+    .receive_message = receive_camel,
+};
+
+CHANX_CONSUMER(camel) {
+    .routes = CHANX_ROUTES("camel/"),
+    .camelize = CHANX_ON,
+    .receive_message = receive_message,
+    .topics = CHANX_TOPICS(&camel),
 };

@@ -1,0 +1,259 @@
+/*
+ * repin.c — a worker process died: its innocent connections move to a live
+ * worker, and their clients never see a close.
+ *
+ * When a supervisor reports a child's death (worker_exit.c), the connection
+ * whose callback crashed is closed; every other connection of that child is
+ * re-pinned: the broker unpins it (its memberships go: the new consumer's
+ * build_groups joins again) and asks its gateway for the connection's
+ * CONNECT again (REPIN). The gateway keeps that envelope, encoded and
+ * flagged CX_USER_RESTARTED, from the moment it admitted the client, so the
+ * broker remembers nothing per connection beyond this table's entries,
+ * which exist only while a re-pin is under way (a restart's ~200 ms): the
+ * echo and broadcast paths never look here, only the branch for a
+ * connection without a worker does (dispatch.c's gateway_conn).
+ *
+ * The CONNECT comes back like any other, after every RECEIVE the gateway
+ * sent before it (one pipe, one order). Those RECEIVEs, and any that follow
+ * it while no worker serves the route yet (the only process is restarting),
+ * wait here in arrival order and are forwarded right after the CONNECT: the
+ * worker queues a connection's messages behind its start, so the new
+ * consumer gets them once, in order, after has_permission, build_groups and
+ * post_authentication. Past CHANX_REPIN_MAX_MESSAGES or _BYTES held the
+ * client is closed with 1013 (try again later), as a full mailbox is. When
+ * no worker serves the route within CHANX_REPIN_TIMEOUT_MS, or its plugin
+ * is quarantined, the connection is closed 1011 "worker lost" as before
+ * re-pinning existed. A gateway built before REPIN (no CX_HELLO_REPINS)
+ * gets that close at once.
+ *
+ * What this file cannot recover: a RECEIVE the broker had already
+ * forwarded to the dead process (docs/consumers.md, "When a consumer
+ * crashes"). Layering: below dispatch.c and worker_exit.c; calls conns.c,
+ * send.c, the route table and replay_queue.c only.
+ */
+#include "broker/broker_internal.h"
+#include "common/env.h"
+#include "common/link.h"
+#include "common/log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    int64_t deadline;           /* when it is closed "worker lost" if still not served */
+    cx_replay_queue *held;      /* the client's RECEIVEs meanwhile, in arrival order */
+    zmq_msg_t connect;          /* its CONNECT again, while no worker serves the route */
+    int has_connect;
+    char *target;               /* the CONNECT's consumer, to pin it when a worker registers */
+} repin;
+
+struct cx_broker_repins {
+    cx_idmap *waiting;          /* conn id → repin */
+    int64_t timeout_ms;         /* CHANX_REPIN_TIMEOUT_MS */
+    size_t max_messages, max_bytes;   /* CHANX_REPIN_MAX_MESSAGES, CHANX_REPIN_MAX_BYTES: held per connection */
+    int64_t next_expiry;
+};
+
+cx_broker_repins *cx_broker_repins_new(void)
+{
+    cx_broker_repins *self = calloc(1, sizeof *self);
+    if (!self || !(self->waiting = cx_idmap_new())) {
+        free(self);
+        return NULL;
+    }
+    self->timeout_ms = cx_env_long("CHANX_REPIN_TIMEOUT_MS", 5000, 1, 3600000L);
+    self->max_messages = (size_t) cx_env_long("CHANX_REPIN_MAX_MESSAGES", 256, 1, 1000000L);
+    self->max_bytes = (size_t) cx_env_long("CHANX_REPIN_MAX_BYTES", 1L << 20, 1024, 1L << 30);
+    return self;
+}
+
+static void repin_free(repin *r)
+{
+    if (!r)
+        return;
+    cx_replay_queue_destroy(&r->held);
+    if (r->has_connect)
+        zmq_msg_close(&r->connect);
+    free(r->target);
+    free(r);
+}
+
+static void free_entry(uint64_t id, void *value, void *arg)
+{
+    (void) id;
+    (void) arg;
+    repin_free(value);
+}
+
+void cx_broker_repins_destroy(cx_broker_repins **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    cx_broker_repins *self = *self_p;
+    cx_idmap_foreach(self->waiting, free_entry, NULL);
+    cx_idmap_destroy(&self->waiting);
+    free(self);
+    *self_p = NULL;
+}
+
+int cx_broker_repin_start(cx_broker *self, cx_broker_conn *c)
+{
+    if (!c->gateway || !c->gateway->repins || cx_idmap_get(self->repins->waiting, c->id))
+        return 0;
+    repin *r = calloc(1, sizeof *r);
+    if (!r || cx_idmap_put(self->repins->waiting, c->id, r) != 0) {
+        free(r);
+        return 0;
+    }
+    r->deadline = cx_now_ms() + self->repins->timeout_ms;
+    cx_broker_conn_unpin(self, c);
+    cx_env ask = { .type = CX_ENV_REPIN, .conn = c->id };
+    cx_broker_send_env(self, c->gateway, &ask);
+    return 1;
+}
+
+int cx_broker_repinning(const cx_broker *self, uint64_t conn)
+{
+    return cx_idmap_get(self->repins->waiting, conn) != NULL;
+}
+
+void cx_broker_repin_drop(cx_broker *self, uint64_t conn)
+{
+    repin_free(cx_idmap_remove(self->repins->waiting, conn));
+}
+
+/* No worker will serve it in time: closed as a lost worker's connections always were. */
+static void lost(cx_broker *self, cx_broker_conn *c, const char *why)
+{
+    cx_log_fields(CX_LOG_WARNING, "connection not re-pinned",
+                  json_pack("{s:I, s:s}", "conn", (json_int_t) c->id, "why", why));
+    if (c->gateway)
+        cx_broker_close_at_gateway(self, c->gateway, c->id, 1011, "worker lost");
+    cx_broker_repin_drop(self, c->id);
+    cx_broker_conn_forget(self, c);
+}
+
+void cx_broker_repin_hold(cx_broker *self, cx_broker_conn *c, zmq_msg_t *msg)
+{
+    repin *r = cx_idmap_get(self->repins->waiting, c->id);
+    if (!r->held && !(r->held = cx_replay_queue_new())) {
+        lost(self, c, "out of memory");
+        return;
+    }
+    if (cx_replay_queue_size(r->held) >= self->repins->max_messages
+        || cx_replay_queue_bytes(r->held) + zmq_msg_size(msg) > self->repins->max_bytes
+        || cx_replay_queue_push(r->held, c->gateway->id, msg, NULL) != 0) {
+        cx_log_fields(CX_LOG_WARNING, "too many messages while its consumer restarted: closing (1013)",
+                      json_pack("{s:I, s:I}", "conn", (json_int_t) c->id, "held",
+                                (json_int_t) cx_replay_queue_size(r->held)));
+        cx_broker_close_at_gateway(self, c->gateway, c->id, 1013, "consumer restarting");
+        cx_broker_repin_drop(self, c->id);
+        cx_broker_conn_forget(self, c);
+    }
+}
+
+/* Pinned to worker: the CONNECT, then what the client sent meanwhile, in order. */
+static void pin(cx_broker *self, cx_broker_conn *c, repin *r, cx_broker_peer *worker, zmq_msg_t *connect)
+{
+    cx_broker_conn_pin_worker(self, c, worker);
+    cx_idmap_put(worker->conns, c->id, c);
+    cx_broker_forward(self, worker, connect);
+    for (size_t i = 0; r->held && i < cx_replay_queue_size(r->held); i++)
+        cx_broker_forward(self, worker, cx_replay_queue_msg(r->held, i));
+    cx_log_fields(CX_LOG_INFO, "connection re-pinned",
+                  json_pack("{s:I, s:s, s:I}", "conn", (json_int_t) c->id, "worker", worker->id, "held",
+                            (json_int_t) (r->held ? cx_replay_queue_size(r->held) : 0)));
+    cx_broker_repin_drop(self, c->id);
+}
+
+void cx_broker_repin_connect(cx_broker *self, cx_broker_conn *c, const cx_env *env, zmq_msg_t *msg)
+{
+    repin *r = cx_idmap_get(self->repins->waiting, c->id);
+    cx_broker_peer *worker = cx_broker_least_loaded_worker(self, env->consumer);
+    if (worker) {
+        pin(self, c, r, worker, msg);
+        return;
+    }
+    if (cx_route_table_quarantined(self->routes, env->consumer)) {
+        lost(self, c, "its plugin is quarantined");
+        return;
+    }
+    if (r->has_connect || !(r->target = cx_slice_dup(env->consumer))) {
+        lost(self, c, r->has_connect ? "a second CONNECT" : "out of memory");
+        return;
+    }
+    zmq_msg_init(&r->connect);   /* waits for a worker to register the route (cx_broker_repin_retry) */
+    zmq_msg_copy(&r->connect, msg);
+    r->has_connect = 1;
+}
+
+typedef struct {
+    uint64_t *ids;
+    size_t n, max;
+} id_list;
+
+static void collect_id(uint64_t id, void *value, void *arg)
+{
+    (void) value;
+    id_list *l = arg;
+    if (l->n < l->max)
+        l->ids[l->n++] = id;
+}
+
+/* Each waiting connection, with whether its connection still exists: fn may end either. */
+static void for_each_waiting(cx_broker *self, void (*fn)(cx_broker *, cx_broker_conn *, repin *, int64_t), int64_t now)
+{
+    id_list l = { NULL, 0, cx_idmap_size(self->repins->waiting) };
+    if (!(l.ids = malloc((l.max + 1) * sizeof *l.ids)))
+        return;
+    cx_idmap_foreach(self->repins->waiting, collect_id, &l);
+    for (size_t i = 0; i < l.n; i++) {
+        repin *r = cx_idmap_get(self->repins->waiting, l.ids[i]);
+        cx_broker_conn *c = cx_idmap_get(self->conns, l.ids[i]);
+        if (!r)
+            continue;
+        if (!c || !c->gateway)   /* its gateway went, or the client left: nothing to re-pin */
+            cx_broker_repin_drop(self, l.ids[i]);
+        else
+            fn(self, c, r, now);
+    }
+    free(l.ids);
+}
+
+static void retry_one(cx_broker *self, cx_broker_conn *c, repin *r, int64_t now)
+{
+    (void) now;
+    if (!r->has_connect)
+        return;
+    cx_broker_peer *worker = cx_broker_least_loaded_worker(self, cx_slice_of(r->target));
+    if (worker)
+        pin(self, c, r, worker, &r->connect);
+}
+
+void cx_broker_repin_retry(cx_broker *self)
+{
+    if (cx_idmap_size(self->repins->waiting))
+        for_each_waiting(self, retry_one, 0);
+}
+
+static void expire_one(cx_broker *self, cx_broker_conn *c, repin *r, int64_t now)
+{
+    if (now >= r->deadline)
+        lost(self, c, "no worker serves its route within CHANX_REPIN_TIMEOUT_MS");
+}
+
+void cx_broker_repin_expire(cx_broker *self)
+{
+    if (!cx_idmap_size(self->repins->waiting))
+        return;   /* the usual case, every loop turn: not even a clock read */
+    int64_t now = cx_now_ms();
+    if (now < self->repins->next_expiry)
+        return;
+    self->repins->next_expiry = now + 100;
+    for_each_waiting(self, expire_one, now);
+}
+
+int cx_broker_repin_waiting(const cx_broker *self)
+{
+    return cx_idmap_size(self->repins->waiting) > 0;
+}
