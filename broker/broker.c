@@ -6,8 +6,9 @@
  * (dispatch.c), which forwards it (send.c) using the state of peers
  * (peers.c), connections (conns.c) and the rebuild after a restart
  * (rebuild.c). Events from the application are events.c. After each batch
- * the loop ticks the rebuild window, sends heartbeats and publishes the
- * gauges. One thread owns everything: no locks.
+ * the loop ends a slice of a lost peer's connections (endings.c), ticks the
+ * rebuild window, sends heartbeats and publishes the gauges. One thread
+ * owns everything: no locks.
  *
  * Envelopes the rebuild held back (a peer that spoke before introducing
  * itself, traffic during a rebuild window) come back here as a replay queue
@@ -147,6 +148,8 @@ int cx_broker_run(cx_broker *self, volatile int *stop)
     while (!*stop) {
         cx_broker_flush(self);   /* what the last turn sent each peer, one message per peer */
         long timeout = cx_heartbeat_interval_ms() - (cx_now_ms() - self->last_beat);
+        if (cx_broker_endings_pending(self))   /* a lost peer's connections: the next slice after a look */
+            timeout = 0;
         if (cx_broker_repin_waiting(self) && timeout > 100)
             timeout = 100;   /* a re-pin's timeout (repin.c) */
         int n = self->zap ? 2 : 1;
@@ -158,6 +161,7 @@ int cx_broker_run(cx_broker *self, volatile int *stop)
         if (self->zap)
             cx_zap_handle(self->zap);
         drain(self);
+        cx_broker_endings_slice(self);
         if (cx_rebuild_tick(self)) {   /* the window closed: what waited, then what stayed half-known */
             replay_released(self);
             cx_rebuild_end_incomplete(self);
@@ -189,6 +193,7 @@ cx_broker *cx_broker_new(const char *endpoint)
     self->enc = cx_encoder_new();
     self->bans = cx_bans_new();
     self->rebuild = cx_rebuild_new();
+    self->endings = cx_broker_endings_new();
     self->repins = cx_broker_repins_new();
     self->presence_pushed = zhashx_new();
     if (self->presence_pushed)
@@ -198,7 +203,7 @@ cx_broker *cx_broker_new(const char *endpoint)
                                    (size_t) cx_env_long("CHANX_HISTORY_MAX_BYTES", 1L << 20, 1024, 1L << 30));
     if (!self->router || !self->peers || !self->conns || !self->groups || !self->routes || !self->dec
         || !self->enc || !self->bans || !self->rebuild || !self->worker_groups || !self->users
-        || !self->history || !self->presence_pushed || !self->repins) {
+        || !self->history || !self->presence_pushed || !self->endings || !self->repins) {
         cx_broker_destroy(&self);
         return NULL;
     }
@@ -232,9 +237,7 @@ static void free_conn(uint64_t id, void *value, void *arg)
     (void) id;
     (void) arg;
     cx_broker_conn *c = value;
-    for (size_t i = 0; i < c->ngroups; i++)
-        free(c->groups[i]);
-    free(c->groups);
+    free(c->groups);   /* the groups' names are theirs (groups.h) */
     free(c->username);
     free(c);
 }
@@ -255,6 +258,7 @@ void cx_broker_destroy(cx_broker **self_p)
         cx_idmap_foreach(self->conns, free_conn, NULL);
     cx_idmap_destroy(&self->conns);
     zhashx_destroy(&self->peers);
+    cx_broker_endings_destroy(&self->endings);
     cx_groups_destroy(&self->groups);
     cx_groups_destroy(&self->worker_groups);
     cx_history_destroy(&self->history);

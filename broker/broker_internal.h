@@ -45,6 +45,7 @@
 
 typedef struct cx_rebuild cx_rebuild;
 typedef struct cx_broker_standby cx_broker_standby;
+typedef struct cx_broker_endings cx_broker_endings;
 typedef struct cx_broker_repins cx_broker_repins;
 
 typedef struct {
@@ -59,7 +60,19 @@ typedef struct {
     int64_t last_heard;
     cx_idmap *conns;             /* conn id → conn */
     cx_batch *out;               /* what this loop turn sends it, when its HELLO said it reads batches (send.c) */
+    /* Lost, its connections ending in slices (endings.c): out of the peers table, sent nothing more. */
+    int gone;
+    size_t cursor;               /* where the next slice resumes in conns */
+    size_t conns_at_loss, slices;
+    int64_t ending_since, longest_slice_ns;   /* monotonic ns, for the log line when the last one ended */
+    int64_t longest_slice_cpu_ns;              /* the broker thread's CPU time in its longest slice */
 } cx_broker_peer;
+
+/* One group of a connection: its records in the two counts (groups.h), so a leave looks up no name. */
+typedef struct {
+    cx_group *at_gateway;        /* in groups */
+    cx_group *at_worker;         /* in worker_groups; NULL until the connection has a worker */
+} cx_broker_membership;
 
 typedef struct {
     uint64_t id;
@@ -68,7 +81,7 @@ typedef struct {
     int64_t user_id;             /* authenticated user, 0 anonymous: for events to a user */
     char *username;              /* for presence: from CONNECT, or a worker's RESUME */
     int64_t connected_ms;        /* for presence: when the connection began (Unix ms) */
-    char **groups;
+    cx_broker_membership *groups;
     size_t ngroups;
 } cx_broker_conn;
 
@@ -94,6 +107,7 @@ struct cx_broker {
     int64_t history_expired_ms;  /* the last expiry pass */
     zhashx_t *presence_pushed;   /* group → its users' connection counts, for groups with presence pushes */
     int rebuilding;              /* a rebuild window is open (rebuild.c): memberships return, no pushes */
+    cx_broker_endings *endings;  /* lost peers whose connections end in slices (endings.c) */
     cx_broker_repins *repins;    /* connections whose worker process died, on their way to another (repin.c) */
 };
 
@@ -182,6 +196,28 @@ void cx_broker_offence(cx_broker *self, cx_broker_peer *p, const cx_env *env, co
 void cx_broker_heartbeat(cx_broker *self);
 /* ROUTES to every gateway and API peer (the API checks events against it). */
 void cx_broker_publish_routes(cx_broker *self);
+
+/* endings.c: a lost peer's connections end in slices between other work (see endings.c for the rules
+ * while they do). */
+cx_broker_endings *cx_broker_endings_new(void);
+/* Frees a peer's record (the table's destructor, peers.c, for one not gone; endings.c after its last). */
+void cx_broker_peer_destroy(cx_broker_peer **p_p);
+void cx_broker_endings_destroy(cx_broker_endings **self_p);
+/* p, already out of the peers table, is gone: nothing is sent to it any more, and its connections end
+ * in the next slices. 0, or -1 when out of memory (they were ended at once and p is not gone). */
+int cx_broker_endings_start(cx_broker *self, cx_broker_peer *p);
+/* Ends connections of gone peers for up to a slice (2 ms), oldest peer first; frees a peer when its last
+ * one ended. */
+void cx_broker_endings_slice(cx_broker *self);
+int cx_broker_endings_pending(const cx_broker *self);
+/* Whether c belongs to a gone peer and waits for its slice (inline: presence.c and rebuild.c, below
+ * endings.c, ask it too). */
+static inline int cx_broker_conn_ending(const cx_broker_conn *c)
+{
+    return (c->gateway && c->gateway->gone) || (c->worker && c->worker->gone);
+}
+/* Ends c (a gone peer's) now: for a lookup that met it, which must then see no connection. */
+void cx_broker_end_now(cx_broker *self, cx_broker_conn *c);
 
 /* rebuild.c: after a broker restart (or a standby's takeover) gateways and workers re-announce the
  * connections they hold (RESUME); see rebuild.c. */

@@ -36,11 +36,23 @@ enum {
     WAITS_FOR_REBUILD = 1,   /* about connections: held while a rebuild window is open (rebuild.c) */
 };
 
+/* The connection env is about, or NULL; one of a lost peer's that waits for its slice (endings.c) is
+ * ended now and is not there any more, exactly as if it had been ended when its peer was lost. */
+static cx_broker_conn *conn_of(cx_broker *self, const cx_env *env)
+{
+    cx_broker_conn *c = cx_idmap_get(self->conns, env->conn);
+    if (c && cx_broker_conn_ending(c)) {
+        cx_broker_end_now(self, c);
+        return NULL;
+    }
+    return c;
+}
+
 /* --------------------------------------------------------- from gateways */
 
 static void on_connect(cx_broker *self, cx_broker_peer *gateway, const cx_env *env, zmq_msg_t *msg)
 {
-    cx_broker_conn *c = cx_idmap_get(self->conns, env->conn);
+    cx_broker_conn *c = conn_of(self, env);
     if (c && c->gateway == gateway && !c->worker && cx_broker_repinning(self, c->id)) {
         cx_broker_repin_connect(self, c, env, msg);   /* its worker process died: asked again (repin.c) */
         return;
@@ -87,7 +99,7 @@ static int awaits_answer(const cx_env *env)
  * gateway is told what it must be: a client's message to a connection without a consumer closes it). */
 static cx_broker_conn *gateway_conn(cx_broker *self, cx_broker_peer *gateway, const cx_env *env, zmq_msg_t *msg)
 {
-    cx_broker_conn *c = cx_idmap_get(self->conns, env->conn);
+    cx_broker_conn *c = conn_of(self, env);
     if (c && c->gateway && c->gateway != gateway) {
         cx_broker_offence(self, gateway, env, "a connection another gateway opened");
         return NULL;
@@ -152,7 +164,7 @@ static void on_register(cx_broker *self, cx_broker_peer *worker, const cx_env *e
  * GROUP_SEND's conn is its sender, and is_current must not be forged). *c is the connection, if any. */
 static int worker_may_address(cx_broker *self, cx_broker_peer *worker, const cx_env *env, cx_broker_conn **c)
 {
-    *c = cx_idmap_get(self->conns, env->conn);
+    *c = conn_of(self, env);
     if (*c && (*c)->worker && (*c)->worker != worker) {
         cx_broker_offence(self, worker, env, "a connection pinned to another worker");
         return 0;

@@ -19,12 +19,17 @@
 /* The connections an EVENT or CLOSE_TARGET names by user or connection id (out has room for max). */
 static size_t target_conns(cx_broker *self, const cx_env *env, cx_broker_conn **out, size_t max)
 {
-    if (env->target == CX_TARGET_USER)
-        return cx_users_connections(self->users, env->user_id, (void **) out, max);
-    cx_broker_conn *c = env->target == CX_TARGET_CONNECTION ? cx_idmap_get(self->conns, env->conn) : NULL;
-    if (c)
-        out[0] = c;
-    return c ? 1 : 0;
+    size_t n = 0;
+    if (env->target == CX_TARGET_USER) {
+        n = cx_users_connections(self->users, env->user_id, (void **) out, max);
+    } else if (env->target == CX_TARGET_CONNECTION && (out[0] = cx_idmap_get(self->conns, env->conn))) {
+        n = 1;
+    }
+    size_t live = 0;   /* a lost peer's connections, ending (endings.c), are not reached */
+    for (size_t i = 0; i < n; i++)
+        if (!cx_broker_conn_ending(out[i]))
+            out[live++] = out[i];
+    return live;
 }
 
 static uint32_t count_gateways(cx_broker_conn **conns, size_t n)

@@ -4,23 +4,33 @@
  * Groups are in a czmq zhashx keyed by name. Per-gateway counts are a small
  * array: a deployment has a handful of gateways, so a linear scan beats any
  * map and keeps GROUP_SEND's work proportional to gateways, never members.
+ *
+ * A join hands back the group's record (cx_group), which lives as long as it
+ * has members, and a leave takes that record: a connection keeps its groups
+ * as records, so a disconnect looks no group up by name (hashing a name
+ * and freeing a copy of it were most of a disconnect's cost, and a lost
+ * gateway ends its connections by the thousand). The table's key is the
+ * record's own name: one copy per group, none per membership.
  */
 #include "broker/groups.h"
 #include "common/idmap.h"
 
 #include <czmq.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct {
     void *gateway;
     size_t members;
 } gateway_count;
 
-typedef struct {
+struct cx_group {
+    char *name;               /* the table's key (not duplicated by it) */
     cx_idmap *members;        /* conn id → gateway */
     gateway_count *gateways;
     size_t ngateways;
-} group;
+};
+typedef cx_group group;
 
 struct cx_groups {
     zhashx_t *by_name;
@@ -34,6 +44,7 @@ static void group_free(void **item)
         return;
     cx_idmap_destroy(&g->members);
     free(g->gateways);
+    free(g->name);
     free(g);
     *item = NULL;
 }
@@ -43,8 +54,13 @@ cx_groups *cx_groups_new(void)
     cx_groups *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
-    self->by_name = zhashx_new();
+    if (!(self->by_name = zhashx_new())) {
+        free(self);
+        return NULL;
+    }
     zhashx_set_destructor(self->by_name, group_free);
+    zhashx_set_key_duplicator(self->by_name, NULL);   /* the key is the record's name */
+    zhashx_set_key_destructor(self->by_name, NULL);
     return self;
 }
 
@@ -87,37 +103,61 @@ static void uncount_gateway(group *g, void *gateway)
         *gc = g->gateways[--g->ngateways];
 }
 
-int cx_groups_add(cx_groups *self, const char *name, uint64_t conn, void *gateway)
+/* The group's record, created empty when there is none (NULL when out of memory). */
+static group *group_of(cx_groups *self, const char *name)
 {
     group *g = zhashx_lookup(self->by_name, name);
-    if (!g) {
-        g = calloc(1, sizeof *g);
-        if (!g || !(g->members = cx_idmap_new())) {
-            free(g);
-            return -1;
-        }
-        zhashx_insert(self->by_name, name, g);
+    if (g)
+        return g;
+    if (!(g = calloc(1, sizeof *g)) || !(g->members = cx_idmap_new()) || !(g->name = strdup(name))
+        || zhashx_insert(self->by_name, g->name, g) != 0) {
+        if (g)
+            cx_idmap_destroy(&g->members);
+        free(g ? g->name : NULL);
+        free(g);
+        return NULL;
     }
-    if (cx_idmap_get(g->members, conn))
+    return g;
+}
+
+/* An empty group goes (its name is hashed once more, per group, not per membership). */
+static void drop_if_empty(cx_groups *self, group *g)
+{
+    if (cx_idmap_size(g->members) == 0)
+        zhashx_delete(self->by_name, g->name);
+}
+
+int cx_groups_add(cx_groups *self, const char *name, uint64_t conn, void *gateway, cx_group **out)
+{
+    group *g = group_of(self, name);
+    if (!g)
+        return -1;
+    if (cx_idmap_get(g->members, conn)) {
+        *out = g;
         return 0;
+    }
     if (cx_idmap_put(g->members, conn, gateway) || count_gateway(g, gateway)) {
         cx_idmap_remove(g->members, conn);
+        drop_if_empty(self, g);
         return -1;
     }
     self->memberships++;
+    *out = g;
     return 1;
 }
 
-int cx_groups_discard(cx_groups *self, const char *name, uint64_t conn, void *gateway)
+void cx_groups_leave(cx_groups *self, cx_group *g, uint64_t conn, void *gateway)
 {
-    group *g = zhashx_lookup(self->by_name, name);
-    if (!g || !cx_idmap_remove(g->members, conn))
-        return 0;
+    if (!cx_idmap_remove(g->members, conn))
+        return;
     uncount_gateway(g, gateway);
     self->memberships--;
-    if (cx_idmap_size(g->members) == 0)
-        zhashx_delete(self->by_name, name);
-    return 1;
+    drop_if_empty(self, g);
+}
+
+const char *cx_group_name(const cx_group *g)
+{
+    return g->name;
 }
 
 void cx_groups_gateways(cx_groups *self, const char *const *names, size_t nnames,

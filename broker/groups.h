@@ -5,7 +5,8 @@
  * members, not one per member, so each group counts its members per gateway
  * alongside the member set: GROUP_SEND looks only at the counts. The member
  * set itself exists so that a connection's groups can be left when it goes
- * away (each connection also lists its groups, see conns.c).
+ * away (each connection also lists its groups, as the records a join
+ * returned, see conns.c: a leave then looks nothing up by name).
  */
 #ifndef CX_BROKER_GROUPS_H
 #define CX_BROKER_GROUPS_H
@@ -14,13 +15,19 @@
 #include <stdint.h>
 
 typedef struct cx_groups cx_groups;
+typedef struct cx_group cx_group;   /* one group's record: valid while it has members */
 
 cx_groups *cx_groups_new(void);
 void cx_groups_destroy(cx_groups **self_p);
-/* Adds conn (living on gateway) to group; returns 1 if added, 0 if already a member, -1 on error. */
-int cx_groups_add(cx_groups *self, const char *group, uint64_t conn, void *gateway);
-/* Removes conn from group; returns 1 if removed, 0 if it was not a member. Empty groups are freed. */
-int cx_groups_discard(cx_groups *self, const char *group, uint64_t conn, void *gateway);
+/* Adds conn (living on gateway) to group; returns 1 if added, 0 if already a member, -1 on error (out of
+ * memory). On 1 and 0, *out is the group's record, for cx_groups_leave: it stays valid while conn is a
+ * member. */
+int cx_groups_add(cx_groups *self, const char *group, uint64_t conn, void *gateway, cx_group **out);
+/* Removes conn (counted on gateway) from the group a join returned; nothing when it is not a member.
+ * The group is freed when it has no member left: g is then invalid. */
+void cx_groups_leave(cx_groups *self, cx_group *g, uint64_t conn, void *gateway);
+/* The group's name, owned by the record. */
+const char *cx_group_name(const cx_group *g);
 /* Calls fn once for each gateway holding members of any of the groups (deduplicated). */
 void cx_groups_gateways(cx_groups *self, const char *const *groups, size_t ngroups,
                         void (*fn)(void *gateway, void *arg), void *arg);

@@ -194,6 +194,11 @@ int cx_history_current(cx_history *self, const char *group, const char **epoch, 
     return 1;
 }
 
+int cx_history_any(const cx_history *self)
+{
+    return zhashx_size(self->logs) > 0;
+}
+
 int cx_history_bounds(cx_history *self, const char *group, uint32_t *size, uint32_t *ttl_ms)
 {
     group_log *g = zhashx_lookup(self->logs, group);

@@ -28,6 +28,8 @@ int cx_history_declare(cx_history *self, const char *group, uint32_t size, uint3
 
 /* Whether the group keeps a history; its epoch and last seq when it does. */
 int cx_history_current(cx_history *self, const char *group, const char **epoch, uint64_t *seq);
+/* Whether any group keeps a history: when none does (no consumer declared one), a group send looks none up. */
+int cx_history_any(const cx_history *self);
 /* Its size (messages) and TTL, when it keeps one (1), for a standby's copy; 0 when not. */
 int cx_history_bounds(cx_history *self, const char *group, uint32_t *size, uint32_t *ttl_ms);
 

@@ -9,7 +9,8 @@
  * dead gateway's connections are reported to their workers as DISCONNECT.
  * A peer that keeps sending what its role may not (roles.c) is dropped and
  * its CURVE key (its routing id on plain links) banned until the broker
- * restarts (bans.h). The route table is published from here too, since it
+ * restarts (bans.h). A lost peer's connections end in slices (endings.c).
+ * The route table is published from here too, since it
  * goes to every gateway and API peer and changes when a worker peer comes or
  * goes.
  */
@@ -39,31 +40,15 @@ void cx_broker_peer_free(void **item)
     cx_broker_peer *p = *item;
     if (!p)
         return;
-    cx_idmap_destroy(&p->conns);
-    cx_batch_destroy(&p->out);
-    free(p);
     *item = NULL;
+    if (!p->gone)   /* else out of the table, its connections ending: endings.c frees it after the last */
+        cx_broker_peer_destroy(&p);
 }
 
-/* Takes a peer out of service: its connections are closed on the other side. */
+/* Takes a peer out of service: its connections are closed on the other side, in slices (endings.c). */
 void cx_broker_peer_remove(cx_broker *self, cx_broker_peer *p, const char *why)
 {
     size_t n = cx_idmap_size(p->conns);
-    cx_broker_conn **list = malloc((n + 1) * sizeof *list);
-    n = list ? cx_idmap_values(p->conns, (void **) list, n) : 0;
-    for (size_t i = 0; i < n; i++) {
-        cx_broker_conn *c = list[i];
-        if (p->role == CX_ROLE_WORKER) {
-            if (c->gateway)
-                cx_broker_close_at_gateway(self, c->gateway, c->id, 1011, "worker lost");
-        } else if (c->worker) {
-            cx_env gone = { .type = CX_ENV_DISCONNECT, .conn = c->id, .code = 1006 };
-            cx_broker_send_env(self, c->worker, &gone);
-        }
-        cx_rebuild_ended(self, c->id);
-        cx_broker_conn_forget(self, c);
-    }
-    free(list);
     cx_log_fields(CX_LOG_WARNING, "peer removed",
                   json_pack("{s:s, s:s, s:s, s:I}", "peer", p->id,
                             "role", p->rule->name, "why", why,
@@ -72,6 +57,8 @@ void cx_broker_peer_remove(cx_broker *self, cx_broker_peer *p, const char *why)
     cx_broker_flush_peer(self, p);   /* what it was sent before it went, as unbatched sends would have */
     if (self->standby == p)
         self->standby = NULL;
+    if (n > 0)
+        cx_broker_endings_start(self, p);   /* p->gone: the table's destructor leaves it to endings.c */
     zhashx_delete(self->peers, p->id);
     if (routes_changed)
         cx_broker_publish_routes(self);
@@ -98,7 +85,7 @@ void cx_broker_on_hello(cx_broker *self, const char *id, size_t idlen, cx_broker
         cx_broker_peer_remove(self, known, "restarted");
     cx_broker_peer *p = calloc(1, sizeof *p);
     if (!p || !(p->conns = cx_idmap_new())) {
-        free(p);
+        cx_broker_peer_destroy(&p);
         return;
     }
     memcpy(p->id, id, idlen);

@@ -50,8 +50,9 @@ static void collect(uint64_t conn, void *arg)
 {
     members *m = arg;
     cx_broker_conn *c = cx_idmap_get(m->self->conns, conn);
-    if (!c || !c->gateway || !c->worker)
-        return;   /* half re-announced after a restart: its user and start come with its worker's RESUME */
+    if (!c || !c->gateway || !c->worker || cx_broker_conn_ending(c))
+        return;   /* half re-announced after a restart (its user and start come with its worker's RESUME),
+                   * or a lost peer's, ending (endings.c) */
     if (m->n == m->cap) {
         size_t cap = m->cap ? 2 * m->cap : 64;
         cx_broker_conn **grown = realloc(m->conns, cap * sizeof *grown);

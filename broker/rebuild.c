@@ -344,8 +344,10 @@ const char *cx_rebuild_on_resume(cx_broker *self, cx_broker_peer *p, const cx_en
         release_stranger(r, p);
         return NULL;
     }
-    if (!cx_idmap_get(self->conns, env->conn) && cx_idmap_get(r->ended, env->conn)) {   /* kept: a peer may re-announce twice */
-        /* this broker ended it when the peer was declared dead: end it on the peer's side too */
+    cx_broker_conn *known = cx_idmap_get(self->conns, env->conn);
+    if ((!known && cx_idmap_get(r->ended, env->conn)) || (known && cx_broker_conn_ending(known))) {
+        /* this broker ended it when the peer was declared dead (kept: a peer may re-announce twice), or
+         * is ending it in slices (endings.c): end it on the peer's side too */
         if (p->role == CX_ROLE_GATEWAY) {
             cx_broker_close_at_gateway(self, p, env->conn, 1011, "worker lost");
         } else {

@@ -102,6 +102,8 @@ int cx_broker_any_held(cx_broker *self, char *const *names, size_t n)
 {
     const char *epoch;
     uint64_t seq;
+    if (!cx_history_any(self->history))   /* no group keeps one: no lookup per group */
+        return 0;
     for (size_t i = 0; i < n; i++)
         if (cx_history_current(self->history, names[i], &epoch, &seq))
             return 1;

@@ -212,7 +212,7 @@ static void for_each_waiting(cx_broker *self, void (*fn)(cx_broker *, cx_broker_
         cx_broker_conn *c = cx_idmap_get(self->conns, l.ids[i]);
         if (!r)
             continue;
-        if (!c || !c->gateway)   /* its gateway went, or the client left: nothing to re-pin */
+        if (!c || !c->gateway || cx_broker_conn_ending(c))   /* its gateway went, or the client left: nothing to re-pin */
             cx_broker_repin_drop(self, l.ids[i]);
         else
             fn(self, c, r, now);

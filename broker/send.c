@@ -15,6 +15,8 @@
  * memcpy, its own CURVE box ~4,000 instructions) and leaves as one message
  * when the loop flushes, before it waits again (broker.c) or before the peer
  * is removed (peers.c), so the order between envelopes to one peer is kept.
+ * A peer that is gone (lost, its connections ending in slices: endings.c)
+ * is sent nothing: its routing id may already be a new process's.
  */
 #include "broker/broker_internal.h"
 #include "common/log.h"
@@ -88,6 +90,8 @@ static int send_to(cx_broker *self, const cx_broker_peer *p, zmq_msg_t *body)
 /* Forwards the received body; msg stays usable by the caller (refcounted copy). */
 void cx_broker_forward(cx_broker *self, const cx_broker_peer *p, zmq_msg_t *msg)
 {
+    if (p->gone)   /* lost, its connections ending (endings.c): a new process under its id is another peer */
+        return;
     zmq_msg_t copy;
     zmq_msg_init(&copy);
     zmq_msg_copy(&copy, msg);
@@ -109,7 +113,7 @@ void cx_broker_send_env(cx_broker *self, const cx_broker_peer *p, const cx_env *
 {
     const char *data;
     size_t len;
-    if (cx_encoder_encode(self->enc, env, &data, &len) != 0)
+    if (p->gone || cx_encoder_encode(self->enc, env, &data, &len) != 0)
         return;
     if (p->out) {
         make_room(self, p, len);
@@ -138,7 +142,8 @@ void cx_broker_close_at_gateway(cx_broker *self, const cx_broker_peer *gateway, 
 void cx_broker_fanout_forward(void *peer, void *arg)
 {
     cx_broker_fanout *f = arg;
-    cx_broker_forward(f->self, peer, f->msg);
-    f->peers++;
+    const cx_broker_peer *p = peer;
+    cx_broker_forward(f->self, p, f->msg);
+    f->peers += !p->gone;
 }
 

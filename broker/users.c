@@ -59,12 +59,12 @@ int cx_users_add(cx_users *self, int64_t user_id, uint64_t conn_id, void *conn)
     return cx_idmap_put(conns, conn_id, conn);
 }
 
-void cx_users_remove(cx_users *self, int64_t user_id, uint64_t conn_id)
+void cx_users_remove(cx_users *self, int64_t user_id, uint64_t conn_id, const void *conn)
 {
     if (user_id <= 0)
         return;
     cx_idmap *conns = cx_idmap_get(self->by_user, (uint64_t) user_id);
-    if (!conns)
+    if (!conns || cx_idmap_get(conns, conn_id) != conn)
         return;
     cx_idmap_remove(conns, conn_id);
     if (cx_idmap_size(conns) == 0) {

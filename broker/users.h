@@ -21,7 +21,8 @@ void cx_users_destroy(cx_users **self_p);
 /* Records that conn (an opaque pointer, e.g. the broker's connection) belongs to user_id.
  * 0 on success or for user 0, -1 when out of memory. */
 int cx_users_add(cx_users *self, int64_t user_id, uint64_t conn_id, void *conn);
-void cx_users_remove(cx_users *self, int64_t user_id, uint64_t conn_id);
+/* Forgets conn_id for user_id when it still names conn (a newer connection reusing the id stays). */
+void cx_users_remove(cx_users *self, int64_t user_id, uint64_t conn_id, const void *conn);
 /* Writes up to max of the user's connections into out; returns how many. */
 size_t cx_users_connections(const cx_users *self, int64_t user_id, void **out, size_t max);
 /* How many connections the user has. */

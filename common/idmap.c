@@ -151,3 +151,16 @@ size_t cx_idmap_values(const cx_idmap *self, void **out, size_t max)
             out[n++] = self->slots[i].value;
     return n;
 }
+
+int cx_idmap_next(const cx_idmap *self, size_t *cursor, uint64_t *id, void **value)
+{
+    for (size_t i = *cursor; i < self->cap; i++)
+        if (self->slots[i].id) {
+            *id = self->slots[i].id;
+            *value = self->slots[i].value;
+            *cursor = i + 1;
+            return 1;
+        }
+    *cursor = self->cap;
+    return 0;
+}

@@ -25,6 +25,10 @@ void *cx_idmap_remove(cx_idmap *self, uint64_t id);
 size_t cx_idmap_size(const cx_idmap *self);
 /* Calls fn for every entry; fn must not modify the map. */
 void cx_idmap_foreach(const cx_idmap *self, void (*fn)(uint64_t id, void *value, void *arg), void *arg);
+/* The first entry at slot *cursor or after (start with 0), moving *cursor past it: 1, or 0 when there is
+ * none. The map may change between calls: a removal can move an entry back past the cursor, so a
+ * caller emptying the map this way restarts from 0 until it is empty. */
+int cx_idmap_next(const cx_idmap *self, size_t *cursor, uint64_t *id, void **value);
 /* Copies up to max values into out (for iterating while modifying). Returns the count copied. */
 size_t cx_idmap_values(const cx_idmap *self, void **out, size_t max);
 

@@ -43,6 +43,7 @@
 #include "proto/batch.h"
 
 #include <sched.h>
+#include <stdatomic.h>
 
 #define CX_LINK_MAX_BACKLOG (64u * 1024u * 1024u)
 #define CX_LINK_BATCH_MAX_AGE_MS 2
@@ -142,19 +143,35 @@ void cx_zmq_init(void)
         zsys_set_thread_sched_policy(SCHED_BATCH);
 }
 
+/* A setting read once: the loops of all three processes ask for these on every turn, and a getenv with
+ * its parse cost ~700 instructions (a tenth of the worker's work per echo message went here). Relaxed
+ * atomics: whichever thread reads it first stores the same value. */
+static int setting_once(atomic_int *slot, const char *name, long def, long min, long max)
+{
+    int v = atomic_load_explicit(slot, memory_order_relaxed);
+    if (v == 0) {
+        v = (int) cx_env_long(name, def, min, max);
+        atomic_store_explicit(slot, v, memory_order_relaxed);
+    }
+    return v;
+}
+
 int cx_heartbeat_interval_ms(void)
 {
-    return (int) cx_env_long("CHANX_HEARTBEAT_MS", 1000, 10, 600000);
+    static atomic_int ms;
+    return setting_once(&ms, "CHANX_HEARTBEAT_MS", 1000, 10, 600000);
 }
 
 int cx_heartbeat_timeout_ms(void)
 {
-    return (int) cx_env_long("CHANX_HEARTBEAT_TIMEOUT_MS", 3 * cx_heartbeat_interval_ms(), 20, 3600000);
+    static atomic_int ms;
+    return setting_once(&ms, "CHANX_HEARTBEAT_TIMEOUT_MS", 3 * cx_heartbeat_interval_ms(), 20, 3600000);
 }
 
 int cx_failover_ms(void)
 {
-    return (int) cx_env_long("CHANX_FAILOVER_MS", 2000, 20, 3600000);
+    static atomic_int ms;
+    return setting_once(&ms, "CHANX_FAILOVER_MS", 2000, 20, 3600000);
 }
 
 cx_link *cx_link_new(const char *endpoint, cx_role role, const char *node)

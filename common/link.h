@@ -77,6 +77,8 @@ void cx_link_limit_messages(void *zmq_socket);
  * CHANX_LINK_MAX_MESSAGE_BYTES is less, so no batch is a message the other end refuses. */
 size_t cx_link_batch_max(void);
 
+/* CHANX_HEARTBEAT_MS and CHANX_HEARTBEAT_TIMEOUT_MS (these three are read from the environment once, at
+ * the first call: start-up settings). */
 int cx_heartbeat_interval_ms(void);
 int cx_heartbeat_timeout_ms(void);
 /* How long the current broker may be silent before the link dials the next one (CHANX_FAILOVER_MS). */

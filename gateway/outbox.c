@@ -102,6 +102,8 @@ void cx_gw_queue(cx_gateway *gw, cx_session *s, const char *a, size_t alen, cons
         cx_session_close(s, 1011, "out of memory");
     else
         cx_gw_count_sent(alen + blen);
+    /* Per frame, not once per flush turn: a turn queues what one read of the broker link brought, and
+     * a slow turn (a busy or sanitized process) would pass the gateway-wide bound by that much. */
     cx_gw_shed_if_over(gw);
 }
 

@@ -115,38 +115,47 @@ void cx_gw_forget_session(cx_gateway *gw, cx_session *s)
     cx_idmap_remove(gw->sessions, s->id);
 }
 
+/* The fields a group message gets before its closing brace, with that brace: is_mine/is_current (unless
+ * raw JSON) and, on a group with a history, "seq" (Chanx's envelope field; broker/recovery.c). Written into
+ * out (128 bytes); returns the length, 0 when nothing is added (the body goes as it came). */
+static size_t group_suffix(const cx_env *env, const char *mine_key, const char *current_key, int mine, int current,
+                           char *out)
+{
+    int n = 0;
+    if (!(env->flags & CX_GROUP_NO_OWNERSHIP))
+        n = snprintf(out, 128, ",\"%s\":%s,\"%s\":%s", mine_key, mine ? "true" : "false", current_key,
+                     current ? "true" : "false");
+    if (env->seq)
+        n += snprintf(out + n, 128 - (size_t) n, ",\"seq\":%llu", (unsigned long long) env->seq);
+    if (n > 0)
+        out[n++] = '}';
+    return (size_t) n;
+}
+
 typedef struct {
     cx_gateway *gw;
     const cx_env *env;
     const char *mine, *current;   /* the suffix keys, camelized or not */
     uint64_t stamp;               /* this send's: a member already stamped with it has it */
     int split;                    /* a part of a split send: stamped in split_stamp */
+    /* The suffix of every member but the sender's connection, made once per send, not per delivery
+     * (snprintf was half of a delivery's instructions): [1] for the sender's user, [0] for the others. */
+    char others[2][128];
+    size_t others_len[2];
 } fanout;
 
 static const char GROUP_COMPLETE[] = "{\"action\":\"group_complete\",\"payload\":null}";
 
-/* One group message to one client: the body with is_mine/is_current (unless raw JSON) and, on a
- * group with a history, "seq" (Chanx's envelope field; broker/recovery.c) before its closing brace. */
-static void queue_group_message(cx_gateway *gw, cx_session *s, const cx_env *env, const char *mine_key,
-                                const char *current_key, int current)
+/* One group message to one client: the body with suffix (group_suffix) in place of its closing brace. */
+static void queue_group_message(cx_gateway *gw, cx_session *s, const cx_env *env, const char *suffix, size_t n)
 {
-    char suffix[128];
-    int n = 0;
-    if (!(env->flags & CX_GROUP_NO_OWNERSHIP)) {
-        int mine = env->user_id != 0 && s->user_id == env->user_id;
-        n = snprintf(suffix, sizeof suffix, ",\"%s\":%s,\"%s\":%s", mine_key, mine ? "true" : "false",
-                     current_key, current ? "true" : "false");
-    }
-    if (env->seq)
-        n += snprintf(suffix + n, sizeof suffix - (size_t) n, ",\"seq\":%llu", (unsigned long long) env->seq);
     if (n == 0) {
         cx_gw_queue(gw, s, env->text.ptr, env->text.len, NULL, 0);
     } else {
         /* the body is a JSON object: replace its closing brace with the added fields (an empty object
          * gets no leading comma) */
         int empty = env->text.len == 2;
-        suffix[n++] = '}';
-        cx_gw_queue(gw, s, env->text.ptr, env->text.len - 1, suffix + empty, (size_t) n - (size_t) empty);
+        cx_gw_queue(gw, s, env->text.ptr, env->text.len - 1, suffix + empty, n - (size_t) empty);
     }
     if (env->flags & CX_GROUP_COMPLETE)
         cx_gw_queue(gw, s, GROUP_COMPLETE, sizeof GROUP_COMPLETE - 1, NULL, 0);
@@ -163,10 +172,15 @@ static void deliver(uint64_t id, void *value, void *arg)
     if (*stamp == f->stamp || s->state != SESSION_CONNECTED)
         return;
     *stamp = f->stamp;
-    int current = s->id == env->conn;
-    if (current && (env->flags & CX_GROUP_EXCLUDE_CURRENT))
+    int mine = env->user_id != 0 && s->user_id == env->user_id;
+    if (s->id != env->conn) {
+        queue_group_message(f->gw, s, env, f->others[mine], f->others_len[mine]);
         return;
-    queue_group_message(f->gw, s, env, f->mine, f->current, current);
+    }
+    if (env->flags & CX_GROUP_EXCLUDE_CURRENT)
+        return;
+    char suffix[128];
+    queue_group_message(f->gw, s, env, suffix, group_suffix(env, f->mine, f->current, mine, 1, suffix));
 }
 
 /* A held message replayed to one connection that joined with a since (broker/recovery.c): as it was
@@ -180,7 +194,11 @@ static void on_history(cx_gateway *gw, cx_session *s, const cx_env *env)
         return;
     }
     int camel = (env->flags & CX_GROUP_CAMELIZE) != 0;
-    queue_group_message(gw, s, env, camel ? "isMine" : "is_mine", camel ? "isCurrent" : "is_current", 0);
+    int mine = env->user_id != 0 && s->user_id == env->user_id;
+    char suffix[128];
+    queue_group_message(gw, s, env, suffix,
+                        group_suffix(env, camel ? "isMine" : "is_mine", camel ? "isCurrent" : "is_current", mine, 0,
+                                     suffix));
 }
 
 /* A join to a group with a history: the client learns the group's epoch and seq, and whether what it
@@ -216,7 +234,9 @@ static void on_group_send(cx_gateway *gw, const cx_env *env)
         return;
     int camel = (env->flags & CX_GROUP_CAMELIZE) != 0;
     fanout f = { gw, env, camel ? "isMine" : "is_mine", camel ? "isCurrent" : "is_current", ++gw->fanout_stamp,
-                 (env->flags & CX_GROUP_SPLIT) != 0 };
+                 (env->flags & CX_GROUP_SPLIT) != 0, { { 0 } }, { 0 } };
+    for (int mine = 0; mine < 2; mine++)
+        f.others_len[mine] = group_suffix(env, f.mine, f.current, mine, 0, f.others[mine]);
     /* The parts of a split send (more than CX_PROTO_MAX_GROUPS groups) share the first part's stamp, so a
      * member of groups in two parts gets it once. Parts of one sender arrive in order; another send
      * between them does not matter (split sends stamp split_stamp), another split send does. */

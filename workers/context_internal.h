@@ -28,7 +28,7 @@ struct chanx_ctx {
     char **groups;          /* the groups this connection joined, for group sends without a list */
     size_t ngroups;
     int send_completion, log_received, log_sent, camelize;
-    unsigned received;
+    uint32_t received;      /* messages received, for message_id */
     char message_id[16];    /* short id of the message being handled, for logs */
     int closed;
     uint32_t object_verdict; /* CX_USER_OBJECT_* from CONNECT: applied after has_permission */

@@ -140,12 +140,14 @@ Test(broker_users, a_users_connections_come_and_go_and_anonymous_is_never_indexe
     cr_assert_eq(cx_users_count(users, 0), 0);
     void *out[4];
     cr_assert_eq(cx_users_connections(users, 7, out, 4), 2);
-    cx_users_remove(users, 7, 100);
+    cx_users_remove(users, 7, 100, &b);   /* another connection than the one under that id: kept */
+    cr_assert_eq(cx_users_count(users, 7), 2);
+    cx_users_remove(users, 7, 100, &a);
     cr_assert_eq(cx_users_connections(users, 7, out, 4), 1);
     cr_assert_eq(out[0], &b);
-    cx_users_remove(users, 7, 101);
+    cx_users_remove(users, 7, 101, &b);
     cr_assert_eq(cx_users_count(users, 7), 0);
-    cx_users_remove(users, 8, 1);   /* unknown: a no-op */
+    cx_users_remove(users, 8, 1, &c);   /* unknown: a no-op */
     cx_users_destroy(&users);
     cr_assert_null(users);
 }
@@ -154,10 +156,11 @@ Test(broker_groups, reach_counts_a_connection_in_two_groups_once)
 {
     cx_groups *g = cx_groups_new();
     int gw;
-    cx_groups_add(g, "a", 1, &gw);
-    cx_groups_add(g, "a", 2, &gw);
-    cx_groups_add(g, "b", 2, &gw);
-    cx_groups_add(g, "b", 3, &gw);
+    cx_group *rec;
+    cx_groups_add(g, "a", 1, &gw, &rec);
+    cx_groups_add(g, "a", 2, &gw, &rec);
+    cx_groups_add(g, "b", 2, &gw, &rec);
+    cx_groups_add(g, "b", 3, &gw, &rec);
     const char *both[] = { "a", "b" }, *one[] = { "b" }, *none[] = { "zzz" };
     cr_assert_eq(cx_groups_reach(g, both, 2), 3);
     cr_assert_eq(cx_groups_reach(g, one, 1), 2);
@@ -203,4 +206,30 @@ Test(publish_commands, topics_are_stamped_and_checked)
         cr_assert_str_eq(err.code, "invalid_field");
         json_decref(p);
     }
+}
+
+/* A join hands back the group's record, the same for every member, and a leave by that record keeps
+ * the counts the group send reads: a group with no member left is gone, and joins again afresh. */
+Test(broker_groups, a_leave_by_the_record_a_join_returned_keeps_the_counts)
+{
+    cx_groups *g = cx_groups_new();
+    int gw1, gw2;
+    cx_group *a1, *a2, *again;
+    cr_assert_eq(cx_groups_add(g, "room", 1, &gw1, &a1), 1);
+    cr_assert_eq(cx_groups_add(g, "room", 2, &gw2, &a2), 1);
+    cr_assert_eq(a1, a2, "one record per group");
+    cr_assert_str_eq(cx_group_name(a1), "room");
+    cr_assert_eq(cx_groups_add(g, "room", 1, &gw1, &again), 0, "already a member");
+    cr_assert_eq(again, a1);
+    cx_groups_leave(g, a1, 1, &gw1);
+    cr_assert_eq(cx_groups_members(g, "room"), 1);
+    cr_assert_eq(cx_groups_memberships(g), 1);
+    cx_groups_leave(g, a2, 1, &gw1);   /* not a member any more: nothing */
+    cr_assert_eq(cx_groups_members(g, "room"), 1);
+    cx_groups_leave(g, a2, 2, &gw2);
+    cr_assert_eq(cx_groups_count(g), 0, "an empty group is freed");
+    cr_assert_eq(cx_groups_memberships(g), 0);
+    cr_assert_eq(cx_groups_add(g, "room", 3, &gw1, &again), 1);
+    cr_assert_eq(cx_groups_members(g, "room"), 1);
+    cx_groups_destroy(&g);
 }
