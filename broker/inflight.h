@@ -6,12 +6,13 @@
  * them (repin.c replays them to the new consumer, once, in order), the
  * broker keeps each RECEIVE it forwards to a worker that acknowledges
  * (HELLO flag CX_HELLO_ACKS) until that worker says the consumer has handled
- * it (ACK). A RECEIVE is numbered by its place since the connection was
- * pinned (1, 2, ...), the count the worker's actor keeps of the RECEIVEs it
- * delivered, so no id travels in the envelope. (After a broker restart the
- * connections its peers re-announce were pinned by another broker: the
- * counts differ, and conns.c keeps nothing for them.) What is kept is a refcounted
- * copy of the received message (zmq_msg_copy: no byte copy), in a ring.
+ * it (ACK); an ANSWER travels the same path and counts as one. A RECEIVE
+ * is numbered by its place since the connection was pinned (1, 2, ...),
+ * the count the worker's actor keeps of the RECEIVEs it delivered, so no id
+ * travels in the envelope. (After a broker restart the connections its
+ * peers re-announce were pinned by another broker: the counts differ, and
+ * conns.c keeps nothing for them.) What is kept is a refcounted copy of the
+ * received message (zmq_msg_copy: no byte copy), in a ring.
  *
  * The bound (CHANX_REPIN_MAX_MESSAGES / _BYTES, the owner passes it) caps
  * what one connection pins in memory: past it a RECEIVE is forwarded but not

@@ -195,7 +195,8 @@ static void pin(cx_broker *self, cx_broker_conn *c, repin *r, cx_broker_peer *wo
     cx_broker_forward(self, worker, connect);
     for (size_t i = 0; r->held && i < cx_replay_queue_size(r->held); i++) {
         zmq_msg_t *held = cx_replay_queue_msg(r->held, i);
-        if (cx_env_peek_type(zmq_msg_data(held), zmq_msg_size(held)) == CX_ENV_RECEIVE)
+        int type = cx_env_peek_type(zmq_msg_data(held), zmq_msg_size(held));
+        if (type == CX_ENV_RECEIVE || type == CX_ENV_ANSWER)
             cx_broker_conn_deliver(self, c, held);   /* kept again until this worker has handled it */
         else
             cx_broker_forward(self, worker, held);   /* an EVENT (events.c) */

@@ -60,6 +60,7 @@ static const char *const LAYOUTS[CX_ENV_TYPE_MAX] = {
     [CX_ENV_PRESENCE] = "itcG|um",
     [CX_ENV_PRESENCE_RESULT] = "icT",
     [CX_ENV_REPIN] = "c",
+    [CX_ENV_ANSWER] = "ckT",
     [CX_ENV_ACK] = "W",
 };
 
@@ -86,6 +87,7 @@ static const char *const TYPE_NAMES[CX_ENV_TYPE_MAX] = {
     [CX_ENV_PRESENCE] = "PRESENCE",
     [CX_ENV_PRESENCE_RESULT] = "PRESENCE_RESULT",
     [CX_ENV_REPIN] = "REPIN",
+    [CX_ENV_ANSWER] = "ANSWER",
     [CX_ENV_ACK] = "ACK",
 };
 

@@ -46,7 +46,7 @@ struct cx_actor {
     int overflowed;            /* link thread only */
     size_t dropped_events;     /* link thread only */
     atomic_size_t unreported;  /* refused events the client was not told of yet (DROPPED mail) */
-    uint64_t handled;          /* RECEIVE mails delivered (the broker numbers them the same); running thread */
+    uint64_t handled;          /* RECEIVE and ANSWER mails delivered (the broker numbers them the same); running thread */
     cx_lq_item *progress;      /* its CX_LQ_HANDLED item (ptr: the actor), reused; freed with the actor */
     atomic_uint_fast64_t told; /* handled, as the link thread is to read it (cx_actor_take_handled) */
     atomic_int progress_queued;   /* progress is in the link queue, not read yet */
@@ -196,6 +196,9 @@ static int deliver(cx_actor *self, cx_mail *m)
     case CX_MAIL_DROPPED:   /* every drop until now, also those after this mail was posted */
         cx_ctx_tell_dropped(self->ctx, atomic_exchange(&self->unreported, 0));
         return 0;
+    case CX_MAIL_ANSWER:   /* behind what the consumer sent for the frames before it */
+        cx_ctx_answer(self->ctx, m->code, m->text, m->len);
+        return 0;
     case CX_MAIL_DISCONNECT:
         cx_ctx_stop(self->ctx, m->code);
         return 1;
@@ -222,7 +225,8 @@ uint64_t cx_actor_take_handled(cx_actor *self)
  * broker then drops the groups it did not join again, broker/conns.c). */
 static int acknowledged(const cx_actor *self, const cx_mail *m)
 {
-    return m->kind == CX_MAIL_RECEIVE || (m->kind == CX_MAIL_CONNECT && chanx_restarted(self->ctx));
+    return m->kind == CX_MAIL_RECEIVE || m->kind == CX_MAIL_ANSWER
+           || (m->kind == CX_MAIL_CONNECT && chanx_restarted(self->ctx));
 }
 
 void cx_actor_run(cx_sched_node *node)
@@ -249,7 +253,7 @@ void cx_actor_run(cx_sched_node *node)
         self->count -= cx_mail_counts(m->kind);
         pthread_mutex_unlock(&self->lock);
         int last = deliver(self, m);
-        self->handled += m->kind == CX_MAIL_RECEIVE;
+        self->handled += m->kind == CX_MAIL_RECEIVE || m->kind == CX_MAIL_ANSWER;   /* as the broker numbers */
         progress |= acknowledged(self, m);
         mail_free(m);
         if (last) {

@@ -197,8 +197,8 @@ Test(envelope, ack_round_trip_and_refusals)
     cr_assert_eq(cx_encoder_encode(enc, &in, &data, &len), 0);
     cr_assert_eq(cx_env_peek_type(data, len), CX_ENV_ACK);
     cr_assert_eq(cx_env_peek_type(data, 2), -1);
-    static const unsigned char odd[] = { 0x93, 0x01, 0x17, 0x93, 0x01, 0x02, 0x03 },
-                               text[] = { 0x93, 0x01, 0x17, 0x92, 0x01, 0xa1, 'x' };
+    static const unsigned char odd[] = { 0x93, 0x01, 0x18, 0x93, 0x01, 0x02, 0x03 },
+                               text[] = { 0x93, 0x01, 0x18, 0x92, 0x01, 0xa1, 'x' };
     cr_assert_neq(cx_decoder_decode(dec, odd, sizeof odd, &out), 0);
     cr_assert_neq(cx_decoder_decode(dec, text, sizeof text, &out), 0);
     in.nacks = CX_PROTO_MAX_ACKS + 1;
@@ -302,6 +302,22 @@ Test(envelope, claimed_sizes_larger_than_the_message_are_refused_without_allocat
 
 /* History and presence (issue 25): the new types keep every field, and a GROUP_ADD or GROUP_SEND from a
  * peer built before their appended fields still decodes, with no history asked or stamped. */
+/* The gateway's own answer, carried to the worker and back (proto/README.md): a frame, or a close. */
+Test(envelope, answer_round_trip_and_refusals)
+{
+    cx_env in = { .type = CX_ENV_ANSWER, .conn = 12, .code = 1008, .text = cx_slice_of("Request was throttled.") };
+    cx_env out;
+    char *copy;
+    roundtrip(&in, &out, &copy);
+    cr_assert(out.type == CX_ENV_ANSWER && out.conn == 12 && out.code == 1008);
+    cr_assert(cx_slice_eq(out.text, "Request was throttled."));
+    free(copy);
+    static const unsigned char two_fields[] = { 0x94, 0x01, 0x17, 0x0c, 0x00 };   /* [1, ANSWER, 12, 0]: no text */
+    cr_assert_neq(cx_decoder_decode(dec, two_fields, sizeof two_fields, &out), 0);
+    static const unsigned char code_as_str[] = { 0x95, 0x01, 0x17, 0x0c, 0xa1, 'x', 0xa0 };
+    cr_assert_neq(cx_decoder_decode(dec, code_as_str, sizeof code_as_str, &out), 0);
+}
+
 Test(envelope, history_and_presence_envelopes_round_trip)
 {
     cx_env in = { .type = CX_ENV_HISTORY, .conn = 9, .group = cx_slice_of("room_lobby"), .seq = UINT64_MAX - 1,
