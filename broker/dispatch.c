@@ -5,7 +5,7 @@
  * looked up and checked against what its role may send (roles.c), and then
  * the row of HANDLERS for its type handles it, as Redis's command table
  * does for commands. Most rows forward the envelope unchanged to one peer:
- * RECEIVE to the worker the connection is pinned to, SEND and CLOSE to the
+ * RECEIVE (and ANSWER) to the worker the connection is pinned to, SEND and CLOSE to the
  * gateway holding it, group traffic to every gateway holding members.
  *
  * Adding an envelope type the broker receives is a row here (its handler
@@ -88,6 +88,13 @@ static void on_connect(cx_broker *self, cx_broker_peer *gateway, const cx_env *e
     cx_broker_forward(self, worker, msg);
 }
 
+/* Whether the client waits for what the envelope leads to (an answer): a connection the broker cannot
+ * serve must then be closed, not left waiting. */
+static int awaits_answer(const cx_env *env)
+{
+    return env->type == CX_ENV_RECEIVE || env->type == CX_ENV_ANSWER;
+}
+
 /* The whole connection a gateway's envelope is about, or NULL when there is none to serve (the
  * gateway is told what it must be: a client's message to a connection without a consumer closes it). */
 static cx_broker_conn *gateway_conn(cx_broker *self, cx_broker_peer *gateway, const cx_env *env, zmq_msg_t *msg)
@@ -101,7 +108,7 @@ static cx_broker_conn *gateway_conn(cx_broker *self, cx_broker_peer *gateway, co
         return NULL;   /* re-announced by its worker only, while the broker rebuilds: not this gateway's */
     if (!c) {
         /* After a broker restart: the client must reconnect to get a consumer. */
-        if (env->type == CX_ENV_RECEIVE)
+        if (awaits_answer(env))
             cx_broker_close_at_gateway(self, gateway, env->conn, 1011, "unknown connection");
         return NULL;
     }
@@ -115,7 +122,7 @@ static cx_broker_conn *gateway_conn(cx_broker *self, cx_broker_peer *gateway, co
         return NULL;
     }
     if (!c->worker) {   /* re-announced by its gateway only: its worker died while the broker was away */
-        if (env->type == CX_ENV_RECEIVE)
+        if (awaits_answer(env))
             cx_broker_close_at_gateway(self, gateway, c->id, 1011, "worker lost");
         cx_broker_conn_forget(self, c);
         return NULL;
@@ -265,6 +272,7 @@ static const struct {
      * re-announced yet and be refused with 1013 "no worker serves this route". */
     [CX_ENV_CONNECT] = { on_connect, WAITS_FOR_REBUILD },        /* gateway */
     [CX_ENV_RECEIVE] = { on_receive, WAITS_FOR_REBUILD },        /* gateway */
+    [CX_ENV_ANSWER] = { on_receive, WAITS_FOR_REBUILD },         /* gateway: on RECEIVE's path (proto/README.md) */
     [CX_ENV_DISCONNECT] = { on_disconnect, WAITS_FOR_REBUILD },  /* gateway */
     [CX_ENV_REGISTER] = { on_register, 0 },                      /* worker */
     [CX_ENV_SEND] = { on_to_gateway, WAITS_FOR_REBUILD },        /* worker */

@@ -50,8 +50,9 @@ void cx_broker_metrics_init(void)
     m.crashes = cx_metrics_counter(r, "chanx_worker_crashes_total",
                                    "Worker processes that died in a consumer's callback, by plugin and consumer.",
                                    "plugin,consumer");
-    /* A gauge per plugin with routes, 1 while they are quarantined: an alert on it says which plugin needs
-     * a new version, where the crash counter only says something crashed. */
+    /* A gauge per plugin with routes, 1 while they are quarantined (and per plugin quarantined while
+     * loading, which has none: worker_exit.c): an alert on it says which plugin needs a new version,
+     * where the crash counter only says something crashed. */
     m.quarantined = cx_metrics_gauge(r, "chanx_plugin_quarantined",
                                      "1 while the plugin's routes are quarantined (it crashed its worker processes "
                                      "CHANX_CRASH_QUARANTINE times; a new version lifts it), 0 otherwise.",

@@ -18,7 +18,7 @@
 
 static const cx_role_rule RULES[] = {
     { CX_ROLE_GATEWAY, "gateway", INTRODUCE | MAY(CX_ENV_RESUME) | MAY(CX_ENV_CONNECT) | MAY(CX_ENV_RECEIVE)
-                                      | MAY(CX_ENV_DISCONNECT) },
+                                      | MAY(CX_ENV_ANSWER) | MAY(CX_ENV_DISCONNECT) },
     { CX_ROLE_WORKER, "worker", INTRODUCE | MAY(CX_ENV_RESUME) | MAY(CX_ENV_REGISTER) | MAY(CX_ENV_SEND) | MAY(CX_ENV_CLOSE)
                                     | MAY(CX_ENV_GROUP_ADD) | MAY(CX_ENV_GROUP_DISCARD) | MAY(CX_ENV_GROUP_SEND)
                                     | MAY(CX_ENV_PRESENCE) | MAY(CX_ENV_WORKER_EXIT) },

@@ -130,12 +130,27 @@ int cx_route_table_set_worker(cx_route_table *self, void *worker, const cx_env_r
     return changed;
 }
 
+/* Whether the row's target is one of plugin's consumers: "plugin.consumer". */
+static int of_plugin(const row *r, const char *plugin)
+{
+    size_t len = strlen(plugin);
+    return strncmp(r->target, plugin, len) == 0 && r->target[len] == '.';
+}
+
+int cx_route_table_has_plugin(const cx_route_table *self, const char *plugin)
+{
+    for (size_t i = 0; i < self->nrows; i++)
+        if (of_plugin(&self->rows[i], plugin))
+            return 1;
+    return 0;
+}
+
 size_t cx_route_table_quarantine(cx_route_table *self, const char *plugin)
 {
-    size_t n = 0, len = strlen(plugin);
+    size_t n = 0;
     for (size_t i = 0; i < self->nrows; i++) {
         row *r = &self->rows[i];
-        if (strncmp(r->target, plugin, len) == 0 && r->target[len] == '.' && !r->quarantined) {
+        if (of_plugin(r, plugin) && !r->quarantined) {
             r->quarantined = 1;
             n++;
         }

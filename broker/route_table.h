@@ -24,6 +24,8 @@ int cx_route_table_remove_worker(cx_route_table *self, void *worker);
  * available CX_ROUTE_QUARANTINED while no worker serves them; a worker registering a row clears it.
  * Returns how many rows it marked. */
 size_t cx_route_table_quarantine(cx_route_table *self, const char *plugin);
+/* Whether the table has a row of plugin (served or not). */
+int cx_route_table_has_plugin(const cx_route_table *self, const char *plugin);
 /* Whether target's plugin is quarantined (no worker will serve it until a new version registers). */
 int cx_route_table_quarantined(const cx_route_table *self, cx_slice target);
 /* The workers serving target (consumer name); returns how many were written to out. */

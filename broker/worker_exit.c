@@ -21,7 +21,8 @@
  * those that cannot be (a gateway built before REPIN) are closed with 1011
  * "worker lost", as for any dead worker (cx_broker_peer_remove). When the crash made the supervisor
  * quarantine the plugin (workers/quarantine.h), its routes are published as
- * quarantined, so gateways answer 503 saying so rather than a bare 503.
+ * quarantined, so gateways answer 503 saying so rather than a bare 503. A
+ * plugin quarantined while loading never had routes: the gauge says it.
  */
 #include "broker/broker_internal.h"
 #include "broker/metrics.h"
@@ -67,18 +68,28 @@ static void repin_innocent(cx_broker *self, cx_broker_peer *child)
                                 (json_int_t) moved));
 }
 
-/* Counts the crash; with the quarantine flag, marks the plugin's routes. Returns 1 when rows were marked. */
+/* Counts the crash; with the quarantine flag, marks the plugin's routes. Returns 1 when rows were marked.
+ * A crash while loading names the plugin alone ("crash_onload", no consumer): not a consumer's crash,
+ * and a plugin that never loaded has no routes to mark, so its quarantine is told by the gauge. */
 static int count_crash(cx_broker *self, cx_slice consumer, uint32_t flags)
 {
     char name[256];
     snprintf(name, sizeof name, "%.*s", (int) consumer.len, consumer.ptr);
     char *dot = strchr(name, '.');
-    if (!dot)
+    if (dot) {
+        *dot = '\0';
+        cx_broker_count_worker_crash(name, dot + 1);
+    }
+    if (!(flags & CX_WORKER_EXIT_QUARANTINED))
         return 0;
-    *dot = '\0';
-    cx_broker_count_worker_crash(name, dot + 1);
-    if (!(flags & CX_WORKER_EXIT_QUARANTINED) || cx_route_table_quarantine(self->routes, name) == 0)
+    if (cx_route_table_quarantine(self->routes, name) == 0) {
+        if (!dot && !cx_route_table_has_plugin(self->routes, name)) {
+            cx_broker_metrics_quarantine(name, 1);   /* back to 0 when its routes come (publish_routes) */
+            cx_log_fields(CX_LOG_ERROR, "plugin quarantined while loading: it has no routes until a new version "
+                                        "is deployed", json_pack("{s:s}", "plugin", name));
+        }
         return 0;
+    }
     cx_log_fields(CX_LOG_ERROR, "plugin quarantined: its routes answer 503 until a new version is deployed",
                   json_pack("{s:s}", "plugin", name));
     return 1;

@@ -15,7 +15,9 @@
  *   4. Text frames become RECEIVE envelopes; SEND envelopes become frames
  *      queued per session and written once per batch (outbox.c). Before
  *      that, the consumer's throttle rate is applied (throttle.h) and the
- *      authenticate action is taken out and answered here (refresh.h).
+ *      authenticate action is taken out and answered here (refresh.h); such
+ *      answers of our own go out through the worker all the same (ANSWER),
+ *      behind the consumer's answers to the client's earlier messages.
  *      While connected, a JWT's exp (expiry.h) or a revoked credential
  *      (revalidate.h) ends the connection with 4401.
  *   5. CLOSED: DISCONNECT to the broker, the session is forgotten.
@@ -113,30 +115,83 @@ void cx_gw_on_established(cx_gateway *gw, struct lws *wsi, cx_session **slot)
 }
 
 /* A frame of the gateway's own: {"action": action, "payload": payload (taken)}; "action" whatever the
- * consumer's .action_key, as the worker sends (the key names incoming actions only). */
-static void queue_own(cx_gateway *gw, cx_session *s, const char *action, json_t *payload)
+ * consumer's .action_key, as the worker sends (the key names incoming actions only). The caller frees
+ * it; NULL when out of memory. */
+static char *own_frame(const char *action, json_t *payload)
 {
     json_t *msg = json_pack("{s:s, s:o}", "action", action, "payload", payload);
     char *text = cx_json_text(msg, NULL);
-    if (text)
-        cx_gw_queue(gw, s, text, strlen(text), NULL, 0);
-    free(text);
     json_decref(msg);
+    return text;
 }
 
 /* DRF's answer, as the worker sends it after a connect: {"action":"authentication","payload":{...}};
  * with CHANX_CAMELIZE, statusCode/statusText as the worker would. */
-static void queue_authentication(cx_gateway *gw, cx_session *s, int status, const char *detail)
+static char *authentication_frame(const cx_session *s, int status, const char *detail)
 {
     int camel = s->spec && s->spec->camelize;
-    queue_own(gw, s, "authentication", json_pack("{s:i, s:s, s:{s:s}}", camel ? "statusCode" : "status_code", status,
+    return own_frame("authentication", json_pack("{s:i, s:s, s:{s:s}}", camel ? "statusCode" : "status_code", status,
                                                  camel ? "statusText" : "status_text", cx_http_status_text(status),
                                                  "data", "detail", detail));
 }
 
+/* A frame for a client no worker serves yet (a refusal): queued here, nothing can come before it. */
+static void queue_own(cx_gateway *gw, cx_session *s, char *text)
+{
+    if (text)
+        cx_gw_queue(gw, s, text, strlen(text), NULL, 0);
+    free(text);
+}
+
+/* The gateway's own answer to a client message travels the messages' ordered path and comes back from
+ * the worker behind the consumer's answers to the earlier ones (ANSWER, proto/README.md), so the client
+ * sees its answers in the order of its messages and a close cuts none of them off. */
+static int send_answer(cx_gateway *gw, cx_session *s, int code, const char *text)
+{
+    cx_env env = { .type = CX_ENV_ANSWER, .conn = s->id, .code = (uint32_t) code, .text = cx_slice_of(text) };
+    if (cx_link_send(gw->link, &env) == 0)
+        return 0;
+    cx_session_close(s, 1011, "broker unavailable");
+    return -1;
+}
+
+/* A frame answering a client message (text taken; NULL: out of memory). */
+static void answer_frame(cx_gateway *gw, cx_session *s, char *text)
+{
+    if (text)
+        send_answer(gw, s, 0, text);
+    else
+        cx_session_close(s, 1011, "out of memory");
+    free(text);
+}
+
+/* A close answering a client message (reason: a static string): the client's later messages are
+ * passed on no more (closing_behind). */
+static void answer_close(cx_gateway *gw, cx_session *s, int code, const char *reason)
+{
+    if (send_answer(gw, s, code, reason) != 0)
+        return;
+    s->closing_behind_us = lws_now_usecs();
+    s->closing_behind_code = code;
+    s->closing_behind_reason = reason;
+}
+
+/* A close sent the ordered way (answer_close) is on its way back through the worker: the client's later
+ * messages go nowhere. Should it not come (a worker built before ANSWER, an envelope lost with a
+ * killed broker), a client that keeps sending is closed here after CLOSING_BEHIND_MAX_US. */
+#define CLOSING_BEHIND_MAX_US (10 * LWS_US_PER_SEC)
+static int closing_behind(cx_session *s)
+{
+    if (!s->closing_behind_us)
+        return 0;
+    if (lws_now_usecs() - s->closing_behind_us > CLOSING_BEHIND_MAX_US)
+        cx_session_close(s, s->closing_behind_code, s->closing_behind_reason);
+    return 1;
+}
+
 static void refuse(cx_gateway *gw, cx_session *s, const cx_auth_result *r)
 {
-    queue_authentication(gw, s, r->status, r->detail);
+    queue_own(gw, s, authentication_frame(s, r->status, r->detail));
     cx_log_fields(CX_LOG_INFO, "connection refused",
                   json_pack("{s:I, s:s, s:s, s:i}", "conn", (json_int_t) s->id, "path", s->path, "client",
                             s->client, "status", r->status));
@@ -170,12 +225,12 @@ static int refreshed(cx_gateway *gw, cx_session *s, const void *data, size_t len
     if (verdict == CX_REFRESH_OK && s->expiry.slot >= 0 && cx_expiry_set(gw->expiry, &s->expiry, expires_ms) != 0)
         verdict = CX_REFRESH_INVALID;   /* out of memory: the old expiry stands */
     if (verdict == CX_REFRESH_OK) {
-        queue_authentication(gw, s, 200, "OK");
+        answer_frame(gw, s, authentication_frame(s, 200, "OK"));
     } else if (verdict == CX_REFRESH_INVALID) {
-        queue_authentication(gw, s, 401, "Given token not valid for any token type");
+        answer_frame(gw, s, authentication_frame(s, 401, "Given token not valid for any token type"));
     } else {
-        queue_authentication(gw, s, 403, "You do not have permission to perform this action.");
-        cx_session_close(s, 4403, "Token of another user");
+        answer_frame(gw, s, authentication_frame(s, 403, "You do not have permission to perform this action."));
+        answer_close(gw, s, 4403, "Token of another user");
     }
     return 1;
 }
@@ -190,21 +245,21 @@ static int within_rate(cx_gateway *gw, cx_session *s)
     if (verdict == CX_THROTTLE_THROTTLED) {
         char detail[96];
         cx_throttle_detail(wait_s, detail, sizeof detail);
-        queue_own(gw, s, "error", json_pack("{s:s}", "detail", detail));
+        answer_frame(gw, s, own_frame("error", json_pack("{s:s}", "detail", detail)));
     } else if (verdict == CX_THROTTLE_ABUSE) {
         cx_log_fields(CX_LOG_WARNING, "connection throttled out",
                       json_pack("{s:I, s:s?}", "conn", (json_int_t) s->id, "consumer", s->target));
-        cx_session_close(s, 1008, "Request was throttled.");
+        answer_close(gw, s, 1008, "Request was throttled.");
     }
     return verdict == CX_THROTTLE_PASS;
 }
 
-/* A client message for a connected session, the ones held during authentication included (so a
- * throttled answer follows the authentication message): counted against the rate, then to the
- * worker unless it is the gateway's own. */
+/* A client message for a connected session, the ones held during authentication included: counted
+ * against the rate, then to the worker unless it is the gateway's own (whose answer still goes
+ * through the worker, behind the earlier messages: send_answer). */
 static void deliver(cx_gateway *gw, cx_session *s, const void *data, size_t len)
 {
-    if (!s->close_code && within_rate(gw, s) && !refreshed(gw, s, data, len))
+    if (!s->close_code && !closing_behind(s) && within_rate(gw, s) && !refreshed(gw, s, data, len))
         send_receive(gw, s, data, len);
 }
 

@@ -71,6 +71,9 @@ typedef struct cx_session {
     cx_idle_entry idle;       /* when the client last sent something (keepalive.h) */
     cx_expiry_entry expiry;   /* when its JWT expires (expiry.h); not filed: never */
     cx_throttle throttle;     /* its message rate so far (throttle.h) */
+    int64_t closing_behind_us;   /* when a close answering a message went the ordered way (clients.c), else 0 */
+    int closing_behind_code;
+    const char *closing_behind_reason;   /* a static string */
 } cx_session;
 
 cx_session *cx_session_new(uint64_t id, struct lws *wsi);

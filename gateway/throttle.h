@@ -5,7 +5,9 @@
  * The rate is DRF's ("20/s", "600/min": common/rate.h), from the consumer
  * (.throttle_rate) or the deployment (CHANX_THROTTLE_RATE). A message over
  * the rate is answered with DRF's Throttled text and dropped; a client whose
- * excess itself goes over the rate is abusive and is closed (1008).
+ * excess itself goes over the rate is abusive and is closed (1008). Both
+ * answers leave through the worker, behind the consumer's answers to the
+ * earlier messages (clients.c, ANSWER in proto/README.md).
  *
  * Design: DRF's SimpleRateThrottle keeps a log of request times per client
  * (num timestamps in its cache). Per connection that would cost up to num

@@ -59,6 +59,7 @@ static const char *const LAYOUTS[CX_ENV_TYPE_MAX] = {
     [CX_ENV_PRESENCE] = "itcG|um",
     [CX_ENV_PRESENCE_RESULT] = "icT",
     [CX_ENV_REPIN] = "c",
+    [CX_ENV_ANSWER] = "ckT",
 };
 
 static const char *const TYPE_NAMES[CX_ENV_TYPE_MAX] = {
@@ -84,6 +85,7 @@ static const char *const TYPE_NAMES[CX_ENV_TYPE_MAX] = {
     [CX_ENV_PRESENCE] = "PRESENCE",
     [CX_ENV_PRESENCE_RESULT] = "PRESENCE_RESULT",
     [CX_ENV_REPIN] = "REPIN",
+    [CX_ENV_ANSWER] = "ANSWER",
 };
 
 /* The number of fields a layout names, and how many of them an envelope must carry (those before '|'). */

@@ -49,6 +49,8 @@ typedef enum {
     CX_ENV_PRESENCE,        /* api|worker → broker: who is in a group (the answer: PRESENCE_RESULT) */
     CX_ENV_PRESENCE_RESULT, /* broker → api|worker: the users present, a JSON text */
     CX_ENV_REPIN,           /* broker → gateway: the connection's worker process died; send its CONNECT again */
+    CX_ENV_ANSWER,          /* gateway → broker → worker: the gateway's own answer to a client message, which
+                             * the worker sends back (SEND, or CLOSE with a code) behind the consumer's answers */
     CX_ENV_TYPE_MAX
 } cx_env_type;
 
@@ -135,14 +137,14 @@ typedef struct {
 typedef struct {
     cx_env_type type;
     uint64_t conn;             /* connection id: gateway node << 32 | counter */
-    uint32_t code;             /* CLOSE / DISCONNECT close code */
+    uint32_t code;             /* CLOSE / DISCONNECT / ANSWER close code */
     uint32_t flags;            /* CONNECT user flags, GROUP_SEND flags, HELLO flags, WORKER_EXIT flags */
     int64_t user_id;           /* CONNECT user, GROUP_SEND sender's user, RESUME user (0: anonymous) */
     uint8_t role;              /* HELLO */
     uint64_t pid;              /* HELLO, WORKER_EXIT (the child's) */
     cx_slice node;             /* HELLO: peer name for logs; WORKER_EXIT: the child's routing id */
     cx_slice consumer;         /* CONNECT: target consumer; WORKER_EXIT: the one whose callback crashed */
-    cx_slice text;             /* RECEIVE/SEND frame, GROUP_SEND body, CLOSE reason, WORKER_EXIT callback */
+    cx_slice text;             /* RECEIVE/SEND frame, GROUP_SEND body, CLOSE reason, WORKER_EXIT callback, ANSWER */
     cx_slice path, query, client, username;       /* CONNECT */
     cx_slice kwargs, headers, obj;                /* CONNECT: JSON texts (obj may be empty) */
     cx_slice group;                               /* GROUP_ADD / GROUP_DISCARD */

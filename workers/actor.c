@@ -175,6 +175,9 @@ static int deliver(cx_actor *self, cx_mail *m)
     case CX_MAIL_DROPPED:   /* every drop until now, also those after this mail was posted */
         cx_ctx_tell_dropped(self->ctx, atomic_exchange(&self->unreported, 0));
         return 0;
+    case CX_MAIL_ANSWER:   /* behind what the consumer sent for the frames before it */
+        cx_ctx_answer(self->ctx, m->code, m->text, m->len);
+        return 0;
     case CX_MAIL_DISCONNECT:
         cx_ctx_stop(self->ctx, m->code);
         return 1;

@@ -33,6 +33,10 @@ void cx_ctx_stop(chanx_ctx *self, int close_code);
 cx_consumer_entry *cx_ctx_consumer(const chanx_ctx *self);
 /* Whether the consumer closed the connection (chanx_close): its later frames are dropped. */
 int cx_ctx_closed(const chanx_ctx *self);
+/* The gateway's own answer to one of the client's messages (ANSWER, proto/README.md), reached in the
+ * mailbox's order: sent back as the frame text (code 0), or as a close with code and text as its
+ * reason, after which the consumer's later frames are dropped as after chanx_close (send.c). */
+void cx_ctx_answer(chanx_ctx *self, int code, const char *text, size_t len);
 /* A timer came due (timer_api.c): runs fn unless the timer was cancelled meanwhile. */
 void cx_ctx_fire_timer(chanx_ctx *self, uint64_t id, chanx_timer_fn *fn, void *arg, int repeating);
 /* The ids of the connection's live timers, for cancelling them when it ends (borrowed). */

@@ -21,6 +21,7 @@ typedef enum {
     CX_MAIL_DISCONNECT,   /* code: the client is gone; the last mail an actor handles */
     CX_MAIL_EVENT,        /* arg: a cx_event_share (workers/events.h), released when the mail is freed */
     CX_MAIL_DROPPED,      /* tell the client how many events its full mailbox refused (CHANX_EVENT_OVERFLOW=notify) */
+    CX_MAIL_ANSWER,       /* code, text/len: the gateway's own answer to a client frame, sent back in order (ANSWER) */
 } cx_mail_kind;
 
 typedef struct cx_mail {
@@ -39,7 +40,7 @@ typedef struct cx_mail {
  * it has ended, nor does DROPPED, which a full mailbox must take (at most one waits at a time). */
 static inline int cx_mail_counts(cx_mail_kind kind)
 {
-    return kind == CX_MAIL_RECEIVE || kind == CX_MAIL_TIMER || kind == CX_MAIL_EVENT;
+    return kind == CX_MAIL_RECEIVE || kind == CX_MAIL_TIMER || kind == CX_MAIL_EVENT || kind == CX_MAIL_ANSWER;
 }
 
 #endif

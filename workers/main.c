@@ -7,7 +7,7 @@
  *
  * The supervisor loads no plugin code: it starts CHANX_WORKER_PROCESSES
  * worker processes (this program again, with --worker-process NODE --slot N
- * --crash-fd FD [--only FILE] [--quarantine DEVICE:INODE]..., not for people
+ * --crash-fd FD [--only FILE] [--quarantine DIGEST]..., not for people
  * to type) and restarts one that dies. With CHANX_ISOLATE=plugin it runs
  * CHANX_WORKER_PROCESSES of them per plugin file, each loading only that
  * file (--only; workers/isolation.c). With
@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "common/metrics_http.h"
 #include "workers/crash_report.h"
+#include "workers/plugins.h"
 #include "workers/metrics.h"
 #include "workers/liveness.h"
 #include "workers/supervisor.h"
@@ -123,14 +124,6 @@ static int run_supervisor(const options *o, int processes, int isolate)
     return rc;
 }
 
-/* --quarantine DEVICE:INODE: a plugin file the supervisor quarantined (it crashed too often). */
-static void quarantine(const char *id)
-{
-    unsigned long long device, inode;
-    if (sscanf(id, "%llu:%llu", &device, &inode) == 2)
-        cx_plugin_quarantine(device, inode);
-}
-
 /* CHANX_ISOLATE: 0 "off" (the default), 1 "plugin"; -1 (said on stderr) for anything else. */
 static int isolation(void)
 {
@@ -163,7 +156,7 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
             o.only = argv[++i];
         else if (strcmp(argv[i], "--quarantine") == 0 && i + 1 < argc)
-            quarantine(argv[++i]);
+            cx_plugin_quarantine(argv[++i]);   /* a version the supervisor quarantined */
         else if (strcmp(argv[i], "--check") == 0)
             return cx_liveness_check();
         else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)

@@ -23,6 +23,7 @@
  */
 #include "workers/plugins.h"
 #include "common/env.h"
+#include "common/file_digest.h"
 #include "common/rate.h"
 #include "common/permission.h"
 #include "common/subprotocol.h"
@@ -33,7 +34,6 @@
 #include "workers/crash_report.h"
 
 #include <dlfcn.h>
-#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,25 +49,25 @@ struct cx_plugin {
     int refs;
 };
 
-/* Files not to load (cx_plugin_quarantine). */
+/* Versions not to load (cx_plugin_quarantine), by the digest of their bytes. */
 #define MAX_QUARANTINED 16
-typedef struct {
-    unsigned long long device, inode;
-} file_id;
-static file_id quarantined[MAX_QUARANTINED];
+static char quarantined[MAX_QUARANTINED][CX_FILE_DIGEST_HEX];
 static size_t nquarantined;
 
-void cx_plugin_quarantine(unsigned long long device, unsigned long long inode)
+void cx_plugin_quarantine(const char *digest)
 {
-    if (nquarantined < MAX_QUARANTINED)
-        quarantined[nquarantined++] = (file_id) { device, inode };
+    if (nquarantined < MAX_QUARANTINED && strlen(digest) == CX_FILE_DIGEST_HEX - 1)
+        snprintf(quarantined[nquarantined++], CX_FILE_DIGEST_HEX, "%s", digest);
 }
 
+/* Whether the bytes at path (the private copy about to be loaded) are a quarantined version. */
 static int is_quarantined(const char *path)
 {
-    struct stat st;
-    for (size_t i = 0; i < nquarantined && stat(path, &st) == 0; i++)
-        if (quarantined[i].device == (unsigned long long) st.st_dev && quarantined[i].inode == (unsigned long long) st.st_ino)
+    char digest[CX_FILE_DIGEST_HEX];
+    if (nquarantined == 0 || cx_file_digest(path, digest) != 0)
+        return 0;
+    for (size_t i = 0; i < nquarantined; i++)
+        if (strcmp(quarantined[i], digest) == 0)
             return 1;
     return 0;
 }
@@ -335,17 +335,20 @@ cx_plugin *cx_plugin_load(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "%s: a plugin file is named <name>.so, name in [A-Za-z0-9_-]", path);
         return NULL;
     }
-    if (is_quarantined(path)) {
-        snprintf(err, errlen, "plugin %s: quarantined: it crashed its worker processes CHANX_CRASH_QUARANTINE "
-                              "times within a minute; deploy a new version of %s to lift it", name, path);
-        return NULL;
-    }
     cx_plugin *self = calloc(1, sizeof *self);
     cx_plugin_copy *copy = NULL;
     if (!self || !(self->name = strdup(name)) || !(self->file = realpath(path, NULL))
         || !(copy = cx_plugin_copy_new(path, name, err, errlen))) {
         if (self && !self->file)
             snprintf(err, errlen, "%s: cannot resolve the path", path);
+        cx_plugin_destroy(&self);
+        return NULL;
+    }
+    /* The copy's bytes are what would run: checked there, so a rename racing the check cannot slip by. */
+    if (is_quarantined(cx_plugin_copy_path(copy))) {
+        snprintf(err, errlen, "plugin %s: quarantined: it crashed its worker processes CHANX_CRASH_QUARANTINE "
+                              "times within a minute; deploy a new version of %s (other bytes) to lift it", name, path);
+        cx_plugin_copy_destroy(&copy);
         cx_plugin_destroy(&self);
         return NULL;
     }

@@ -48,10 +48,10 @@ void cx_plugin_ref(cx_plugin *self);
 void cx_plugin_unref(cx_plugin *self);
 int cx_plugin_refs(const cx_plugin *self);
 
-/* Refuses to load the file with this device and inode: it crashed its worker processes too often
- * (workers/supervisor.c). A new version deployed under the same name (a new file renamed into place)
- * is another inode, so it loads: that lifts the quarantine. At most 16. */
-void cx_plugin_quarantine(unsigned long long device, unsigned long long inode);
+/* Refuses to load a plugin file whose bytes have this digest (common/file_digest.h, 64 hex digits):
+ * that version crashed its worker processes too often (workers/quarantine.c). A new version (other
+ * bytes) loads: that lifts the quarantine; the same bytes renamed into place again do not. At most 16. */
+void cx_plugin_quarantine(const char *digest);
 
 /* sizeof(chanx_consumer) at plugin API 1, what an API 1 plugin's descriptor holds. */
 size_t cx_plugin_api1_descriptor_size(void);

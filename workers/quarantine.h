@@ -13,14 +13,22 @@ typedef struct cx_quarantine cx_quarantine;
 cx_quarantine *cx_quarantine_new(void);
 void cx_quarantine_destroy(cx_quarantine **self_p);
 /* A worker process crashed in a callback of the plugin loaded from file (the deployed path; "" when
- * no plugin's callback was running: not counted). Logs when the plugin becomes quarantined. Returns 1
- * when the file is quarantined (now or before), 0 otherwise. */
+ * no plugin's callback was running: not counted). Crashes count per version (the digest of the file's
+ * bytes now): a new version starts from zero. Logs when the version becomes quarantined. Returns 1
+ * when the file's version is quarantined (now or before), 0 otherwise. */
 int cx_quarantine_count_crash(cx_quarantine *self, const char *file);
-/* Writes "--quarantine" "DEVICE:INODE" pairs for the files quarantined now into argv (room for
+/* An inotify descriptor that is readable when a folder holding a quarantined file changes; poll it and
+ * call cx_quarantine_rescan. -1 when inotify is unavailable (lifts are then seen at the next start). */
+int cx_quarantine_fd(const cx_quarantine *self);
+/* Reads what the folders said and checks every quarantined file again: one holding other bytes now is
+ * lifted (logged, its count starts from zero); the same bytes deployed again stay quarantined (logged).
+ * Returns how many quarantines were lifted. */
+int cx_quarantine_rescan(cx_quarantine *self);
+/* Writes "--quarantine" DIGEST pairs for the versions quarantined now into argv (room for
  * 2 * CX_QUARANTINE_MAX) and returns how many strings it wrote; they stay valid until the next call.
- * A file replaced since it was quarantined (a new version deployed) is forgotten: that lifts it. */
+ * Checks for new versions first, as cx_quarantine_rescan does. */
 int cx_quarantine_args(cx_quarantine *self, char **argv);
-/* Whether file (the deployed path) is quarantined now; a file replaced since is forgotten, as above. */
+/* Whether file (the deployed path) is quarantined now; checks for a new version first. */
 int cx_quarantine_holds(cx_quarantine *self, const char *file);
 
 #endif

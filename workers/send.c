@@ -265,6 +265,16 @@ int chanx_close(chanx_ctx *ctx, int code)
     return cx_outbox_send(ctx->services->outbox, &env) == 0 ? CHANX_OK : CHANX_ERROR;
 }
 
+void cx_ctx_answer(chanx_ctx *ctx, int code, const char *text, size_t len)
+{
+    if (ctx->closed)
+        return;   /* already closing: the client gets no more frames, and one close */
+    cx_env env = { .type = code ? CX_ENV_CLOSE : CX_ENV_SEND, .conn = ctx->conn, .code = (uint32_t) code,
+                   .text = cx_slice_n(text, len) };
+    ctx->closed = code != 0;
+    cx_outbox_send(ctx->services->outbox, &env);
+}
+
 int chanx_groups_add(chanx_groups *groups, const char *name)
 {
     return chanx_group_add(groups->ctx, name);

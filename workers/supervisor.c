@@ -30,7 +30,9 @@
  * supervisor exits once all have. A child that exits with
  * CX_WORKER_EXIT_CONFIG (a wrong routing file) stops everything: a restart
  * would fail the same way. A plugin that keeps crashing is quarantined
- * (workers/quarantine.h): the processes started next do not load it.
+ * (workers/quarantine.h): the processes started next do not load that
+ * version; the loop watches for a new one, so a lift is logged (and, under
+ * isolation, the file's processes started) when it is deployed.
  *
  * With CHANX_ISOLATE=plugin (workers/isolation.h) each plugin file gets
  * CHANX_WORKER_PROCESSES processes of its own, each loading only that file
@@ -442,18 +444,25 @@ int cx_supervisor_run(cx_supervisor *self, volatile int *stop)
         cx_info("worker supervisor %s keeps %d worker processes running", self->node, self->processes);
     }
     introduce(self);
-    zmq_pollitem_t items[4] = {
+    /* The folders of quarantined files (a new version lifts at once), then, under isolation, the
+     * plugin folder; either may be absent (-1: zmq_poll ignores no fd, so they go last). */
+    zmq_pollitem_t items[5] = {
         { .socket = cx_link_socket(self->link), .events = ZMQ_POLLIN },
         { .fd = sigchld_pipe[0], .events = ZMQ_POLLIN },
         { .fd = self->notes[0], .events = ZMQ_POLLIN },
-        { .fd = self->isolation ? cx_isolation_fd(self->isolation) : -1, .events = ZMQ_POLLIN },
     };
-    int nitems = items[3].fd >= 0 ? 4 : 3;
+    int nitems = 3, watch = -1, folder = -1;
+    if (cx_quarantine_fd(self->quarantine) >= 0)
+        items[watch = nitems++] = (zmq_pollitem_t) { .fd = cx_quarantine_fd(self->quarantine), .events = ZMQ_POLLIN };
+    if (self->isolation && cx_isolation_fd(self->isolation) >= 0)
+        items[folder = nitems++] = (zmq_pollitem_t) { .fd = cx_isolation_fd(self->isolation), .events = ZMQ_POLLIN };
     while (!*stop && !self->config_error) {
         int due = start_due(self), tick = cx_link_next_tick_ms(self->link) + 1;
         if (zmq_poll(items, nitems, due >= 0 && due < tick ? due : tick) < 0 && zmq_errno() != EINTR)
             break;
-        if (nitems == 4 && (items[3].revents & ZMQ_POLLIN) && cx_isolation_rescan(self->isolation))
+        if (watch >= 0 && (items[watch].revents & ZMQ_POLLIN))
+            cx_quarantine_rescan(self->quarantine);   /* logs a lift; start_due starts a held file's processes */
+        if (folder >= 0 && (items[folder].revents & ZMQ_POLLIN) && cx_isolation_rescan(self->isolation))
             follow_folder(self);
         drain_link(self);
         reap(self, 0);

@@ -4,8 +4,8 @@
  * Two kinds of thread. The link thread (the process's main thread) owns the
  * broker socket, the plugin set, the map of connections and the timer heap:
  * envelopes from the broker become mail for connection actors (CONNECT
- * creates the actor and its chanx_ctx, RECEIVE and DISCONNECT are posted to
- * it), due timers become mail too. A pool of CHANX_WORKER_THREADS threads
+ * creates the actor and its chanx_ctx, RECEIVE, ANSWER and DISCONNECT are
+ * posted to it), due timers become mail too. A pool of CHANX_WORKER_THREADS threads
  * (workers/scheduler.c) runs the actors (workers/actor.c): each connection's
  * mail in arrival order, on one thread at a time, so the guarantees of
  * include/chanx/consumer.h hold while a blocking consumer holds up only its
@@ -208,6 +208,8 @@ static void overflow(cx_worker *self, cx_actor *actor, uint64_t conn, const char
     send_close(self, conn, 1013);
 }
 
+/* A client's frame (RECEIVE), or the gateway's answer to one (ANSWER, proto/README.md): mail in the
+ * order they came, so the answer leaves after what the consumer sends for the frames before it. */
 static void on_receive(cx_worker *self, const cx_env *env)
 {
     cx_actor *actor = cx_idmap_get(self->actors, env->conn);
@@ -217,7 +219,10 @@ static void on_receive(cx_worker *self, const cx_env *env)
     }
     if (cx_actor_overflowed(actor))
         return;   /* closing with 1013: what the consumer handled stays a prefix of what was sent */
-    cx_mail *mail = cx_mail_new(CX_MAIL_RECEIVE, env->text.ptr, env->text.len);
+    int answer = env->type == CX_ENV_ANSWER;
+    cx_mail *mail = cx_mail_new(answer ? CX_MAIL_ANSWER : CX_MAIL_RECEIVE, env->text.ptr, env->text.len);
+    if (mail)
+        mail->code = (int) env->code;
     if (!mail || cx_actor_post(actor, mail) != 0)
         overflow(self, actor, env->conn, "message");
 }
@@ -379,6 +384,7 @@ static void dispatch(cx_worker *self, const cx_env *env)
         on_connect(self, env);
         break;
     case CX_ENV_RECEIVE:
+    case CX_ENV_ANSWER:
         on_receive(self, env);
         break;
     case CX_ENV_DISCONNECT:

@@ -347,6 +347,7 @@ typedef struct chanx_consumer {
      * before a worker is involved. A message over the rate never reaches receive_message: the client
      * gets {"action":"error","payload":{"detail":"Request was throttled. Expected available in N
      * seconds."}} (DRF's Throttled text); a client that sends twice its rate is closed with 1008.
+     * Both reach the client after this consumer's answers to its earlier messages, in order.
      * "none" turns throttling off for this consumer; NULL takes CHANX_THROTTLE_RATE (default none).
      * A malformed rate refuses the plugin with a log line naming the consumer. (Appended field.) */
     const char *throttle_rate;

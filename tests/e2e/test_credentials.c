@@ -11,7 +11,9 @@
  *     other connections stay; a round that meets a database error revokes
  *     nobody;
  *   - DRF-style throttling: over the rate, DRF's Throttled text and nothing
- *     reaches the consumer; twice the rate, 1008.
+ *     reaches the consumer; twice the rate, 1008. The gateway's answers
+ *     (throttled errors, the 1008, the authenticate answer) come after the
+ *     consumer's answers to earlier messages, none lost (slow_throttled).
  * JWTs are issued with short lifetimes so the tests wait seconds, not minutes.
  */
 #include <chanx/testing.h>
@@ -75,12 +77,17 @@ static cx_communicator *connect_with(const char *path, const char *const *header
     return c;
 }
 
-static cx_communicator *connect_jwt(int64_t user, long ttl_s)
+static cx_communicator *connect_jwt_to(const char *path, int64_t user, long ttl_s)
 {
     char *jwt = cx_jwt_for(user, SECRET, ttl_s);
-    cx_communicator *c = connect_with(ANY, one_header("Authorization: Bearer %s", jwt));
+    cx_communicator *c = connect_with(path, one_header("Authorization: Bearer %s", jwt));
     free(jwt);
     return c;
+}
+
+static cx_communicator *connect_jwt(int64_t user, long ttl_s)
+{
+    return connect_jwt_to(ANY, user, ttl_s);
 }
 
 static void send_echo(cx_communicator *c, int n)
@@ -91,15 +98,20 @@ static void send_echo(cx_communicator *c, int n)
 }
 
 /* The next message is an echo of n: the consumer got the message, and nothing came before it. */
-static void assert_echoes(cx_communicator *c, int n)
+static void assert_next_echo(cx_communicator *c, int n)
 {
-    send_echo(c, n);
     json_t *msg = cx_receive_json(c, 8000);
     cr_assert_not_null(msg, "no echo of %d", n);
     char expected[64];
     snprintf(expected, sizeof expected, "{\"action\":\"echo\",\"payload\":{\"n\":%d}}", n);
     cx_assert_json_eq(msg, expected);
     json_decref(msg);
+}
+
+static void assert_echoes(cx_communicator *c, int n)
+{
+    send_echo(c, n);
+    assert_next_echo(c, n);
 }
 
 static void send_authenticate(cx_communicator *c, const char *token)
@@ -301,11 +313,17 @@ static long assert_throttled(cx_communicator *c)
     return wait;
 }
 
-Test(credentials, a_consumer_s_rate_throttles_then_closes_an_abusive_client_with_1008)
+/* A stack with the defaults, and alice connected to path with her DRF token. */
+static cx_communicator *alice_on(const char *path)
 {
     start(NULL);
     int64_t alice = cx_db_create_user(stack, "alice", 0);
-    cx_communicator *c = connect_with("/ws/cred_probe/throttled/", cx_db_token_header(stack, alice));   /* 3/min */
+    return connect_with(path, cx_db_token_header(stack, alice));
+}
+
+Test(credentials, a_consumer_s_rate_throttles_then_closes_an_abusive_client_with_1008)
+{
+    cx_communicator *c = alice_on("/ws/cred_probe/throttled/");   /* 3/min */
     for (int i = 1; i <= 3; i++)
         assert_echoes(c, i);
     for (int i = 4; i <= 6; i++) {
@@ -315,6 +333,50 @@ Test(credentials, a_consumer_s_rate_throttles_then_closes_an_abusive_client_with
     }
     send_echo(c, 7);   /* a whole allowance of excess: abuse */
     assert_closed_because(c, 1008, "Request was throttled.", 8000);
+}
+
+/* Answers come in the order of the messages, whoever answers: the consumer's echoes of the accepted
+ * messages (300 ms each, still on their way) before the gateway's throttled errors of the later ones.
+ * Before the gateway sent its errors through the worker, both errors came first. */
+Test(credentials, throttled_errors_come_after_the_answers_to_earlier_messages)
+{
+    cx_communicator *c = alice_on("/ws/cred_probe/slow_throttled/");   /* 3/min */
+    for (int i = 1; i <= 5; i++)
+        send_echo(c, i);
+    for (int i = 1; i <= 3; i++)
+        assert_next_echo(c, i);
+    assert_throttled(c);
+    assert_throttled(c);
+}
+
+/* Closing a throttled-out client with 1008 loses none of the answers to what it sent before: every
+ * echo of the accepted messages and every throttled error arrive first, in order, then the close.
+ * Before, the close went out at once and the echoes still in flight were lost. */
+Test(credentials, a_throttled_out_client_gets_every_answer_before_its_1008)
+{
+    cx_communicator *c = alice_on("/ws/cred_probe/slow_throttled/");   /* 3/min */
+    for (int i = 1; i <= 9; i++)   /* 3 accepted, 3 throttled, then abuse: the 7th closes, the rest go nowhere */
+        send_echo(c, i);
+    for (int i = 1; i <= 3; i++)
+        assert_next_echo(c, i);
+    for (int i = 4; i <= 6; i++)
+        assert_throttled(c);
+    assert_closed_because(c, 1008, "Request was throttled.", 8000);
+}
+
+/* The authenticate action is answered by the gateway, but after the consumer's answer to the message
+ * before it. Before, the authentication message overtook the slow echo. */
+Test(credentials, the_answer_to_authenticate_follows_the_answers_to_earlier_messages)
+{
+    start(NULL);
+    int64_t carol = cx_db_create_user(stack, "carol", 0);
+    cx_communicator *c = connect_jwt_to("/ws/cred_probe/slow_throttled/", carol, 300);
+    char *fresh = cx_jwt_for(carol, SECRET, 600);
+    send_echo(c, 1);
+    send_authenticate(c, fresh);
+    assert_next_echo(c, 1);
+    assert_next_auth(c, 200, "OK");
+    free(fresh);
 }
 
 Test(credentials, the_deployment_rate_applies_unless_a_consumer_opts_out)

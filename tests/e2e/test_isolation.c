@@ -320,7 +320,7 @@ Test(isolate, quarantine_stops_only_the_crashing_plugins_processes_and_a_new_ver
               "%d %s", status, health);
     free(health);
 
-    cx_plugin_folder_drop(folder, "test-plugins/crash_probe.so", "crash_probe.so");   /* a new version */
+    cx_plugin_folder_drop_version(folder, "test-plugins/crash_probe.so", "crash_probe.so", "fix");   /* a new version */
     assert_served_again("/ws/crash_probe/boom/", alice);
     assert_children(2);
     assert_quarantine_gauge("crash_probe", 0);

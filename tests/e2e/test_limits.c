@@ -4,7 +4,9 @@
  * its own connection with 1009 (message too big); a binary frame, which
  * no JSON consumer can read, closes with 1003; a client that stops reading
  * is closed with 1013 once CHANX_MAX_BUFFERED_BYTES wait for it, instead of
- * growing the gateway. Neighbours carry on.
+ * growing the gateway; one that sends more than 256 messages while its
+ * authentication is still on the database is closed with 1008 instead of
+ * having them held. Neighbours carry on.
  */
 #include <chanx/testing.h>
 #include <criterion/criterion.h>
@@ -98,6 +100,28 @@ Test(limits, a_binary_frame_closes_with_1003_unsupported_data)
     cr_assert(cx_ws_wait_closed(ws, 5000, &code), "still open after a binary frame");
     cr_assert_eq(code, 1003, "closed with %d", code);
     cx_ws_destroy(&ws);
+}
+
+/* What a client sends while the database decides who it is waits at the gateway, up to 256 messages:
+ * the 257th closes it with 1008 rather than holding more. The token table is locked meanwhile (the
+ * kit's connection holds the lock until COMMIT), so authentication cannot end first. */
+Test(limits, a_client_sending_over_256_messages_before_it_is_authenticated_is_closed_with_1008)
+{
+    int64_t id = cx_db_create_user(stack, "early", 0);
+    const char *const *token = cx_db_token_header(stack, id);
+    cx_db_exec(stack, "BEGIN");
+    cx_db_exec(stack, "LOCK TABLE authtoken_token IN ACCESS EXCLUSIVE MODE");
+    cx_communicator *c = cx_communicator_new(stack, "/ws/lim_echo/", token);
+    for (int i = 0; i < 257; i++)
+        cx_send_text(c, "{\"action\":\"echo\",\"payload\":{\"text\":\"early\"}}");
+    cx_assert_closed(c, 1008, 10000);
+    cr_assert_str_eq(cx_communicator_close_reason(c), "too many messages before authentication");
+    cx_db_exec(stack, "COMMIT");
+    cx_communicator *neighbour = connect_user("neighbour");
+    json_t *hello = echo_message(5, 'n');
+    cx_send_json(neighbour, hello);
+    json_decref(hello);
+    assert_echoed(neighbour, 5, 'n');
 }
 
 /* A client that upgrades, then only writes: a raw socket with a small receive buffer, so what the

@@ -63,6 +63,20 @@ void cx_plugin_folder_drop(const char *folder, const char *source, const char *n
     cr_assert_eq(rename(tmp, to), 0, "cannot rename %s to %s", tmp, to);
 }
 
+void cx_plugin_folder_drop_version(const char *folder, const char *source, const char *name, const char *tag)
+{
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s/.%s.version", folder, name);
+    char from[PATH_MAX];
+    snprintf(from, sizeof from, "%s/%s", cx_test_bin(), source);
+    copy_file(from, tmp);
+    FILE *f = fopen(tmp, "a");   /* after the last section: the loader maps by program headers only */
+    cr_assert(f && fputs(tag, f) >= 0 && fclose(f) == 0, "cannot append to %s", tmp);
+    char to[PATH_MAX];
+    snprintf(to, sizeof to, "%s/%s", folder, name);
+    cr_assert_eq(rename(tmp, to), 0, "cannot rename %s to %s", tmp, to);
+}
+
 void cx_plugin_folder_remove(char **folder_p)
 {
     if (!folder_p || !*folder_p)

@@ -21,6 +21,9 @@ const char *cx_test_bin(void);
 char *cx_plugin_folder_new(const char *const *plugins);
 /* Publishes source (relative to cx_test_bin()) as folder/name by write-then-rename. */
 void cx_plugin_folder_drop(const char *folder, const char *source, const char *name);
+/* Publishes source as folder/name, as cx_plugin_folder_drop does, with tag appended after its last byte:
+ * a new version of the file (other bytes, the same code), as a rebuild with a fix would be. */
+void cx_plugin_folder_drop_version(const char *folder, const char *source, const char *name, const char *tag);
 void cx_plugin_folder_remove(char **folder_p);
 /* Writes text into folder/name as it is (a file that is not a plugin: bad input); returns the path
  * (static, valid until the next call). Fails the test when it cannot. */

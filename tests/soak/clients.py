@@ -251,10 +251,17 @@ class ChatClient:
         reader = None
         try:
             first = json.loads(await asyncio.wait_for(ws.recv(), 15))
+            while first.get("action") == "chat":
+                # The room's messages may come first: its join takes effect before the authentication
+                # message (the ready point, docs/consumers.md). Sent before we counted as a member, they
+                # are not expected of us, but their order is checked like any.
+                self.ledger.received(c, first["payload"]["message"])
+                first = json.loads(await asyncio.wait_for(ws.recv(), 15))
             if first.get("action") != "authentication" or first["payload"].get("status_code") != 200:
                 # a refusal (4500 while PostgreSQL is down): the close that follows is what we judge
-                await asyncio.wait_for(ws.recv(), 15)
-                raise websockets.ConnectionClosedError(None, None)
+                extra = await asyncio.wait_for(ws.recv(), 15)
+                self.ledger.fail("close: a refused client is closed", c.name(),
+                                 "after %r it got %r, not a close" % (first, extra))
             self.ledger.established(c)
             self.connected = True
             stay = rnd.uniform(20, 90)

@@ -11,13 +11,17 @@ What this module checks, for soak.py to act on:
   - exits: a child that exited without the soak having killed it (poll());
   - sanitizer reports: every log is read incrementally for AddressSanitizer,
     LeakSanitizer and UBSan's "runtime error:" lines;
-  - resident memory: VmRSS from /proc/<pid>/status.
+  - memory: VmRSS from /proc/<pid>/status on the plain build; on a sanitized
+    build the heap in use, which tests/soak/heap_probe.c (preloaded) writes
+    to var/soak/heap/<pid> (why: its head comment). A worker is its
+    supervisor and the worker processes it started, summed.
 It never decides what is a failure: it reports facts with the evidence.
 """
 import asyncio
 import ctypes
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -31,6 +35,46 @@ PR_SET_PDEATHSIG = 1
 
 def _die_with_parent():
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _rss_kib(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _heap_kib(heapdir, pid):
+    try:
+        with open(os.path.join(heapdir, str(pid))) as f:
+            return int(f.read()) // 1024
+    except (OSError, ValueError):
+        return None
+
+
+def _children(pid):
+    """The pids whose parent is pid (this kernel has no /proc/<pid>/task/<pid>/children)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry) as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
+                out.append(int(entry))
+    return out
+
+
+def sum_known(values):
+    """The sum of the values that are known; None when none is."""
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
 
 
 class Proc:
@@ -75,14 +119,17 @@ class Proc:
             self.popen.wait()
 
     def rss_kib(self):
-        try:
-            with open("/proc/%d/status" % self.popen.pid) as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        return int(line.split()[1])
-        except (OSError, AttributeError):
-            pass
-        return None
+        return sum_known(_rss_kib(pid) for pid in self.pids())
+
+    def heap_kib(self):
+        """The heap in use (kB) as heap_probe.c last wrote it, None until it has."""
+        return sum_known(_heap_kib(self.deploy.heapdir, pid) for pid in self.pids())
+
+    def pids(self):
+        """This process and its children (a worker's supervisor starts the worker processes)."""
+        if self.popen is None:
+            return []
+        return [self.popen.pid] + _children(self.popen.pid)
 
     def log_tail(self, lines=30):
         try:
@@ -102,10 +149,13 @@ class Deployment:
         self.pg_port = pg_port
         self.broker_endpoint = "tcp://127.0.0.1:%d" % (port_base + 10)
         self.gateway_ports = [port_base + 1 + i for i in range(gateways)]
+        self.worker_metrics_ports = [port_base + 20 + i for i in range(workers)]
         self.nworkers = workers
         self.extra_env = extra_env
         self.procs = {}
         self.database_url = None
+        self.heapdir = os.path.join(var, "heap")
+        self.heap_probe = None         # the preloaded probe's path, on a sanitized build (start)
 
     # ---- PostgreSQL -------------------------------------------------------------------
     def _pg(self, verb):
@@ -141,7 +191,25 @@ class Deployment:
         })
         env.update(self.extra_env)
         env.update(extra)
+        if self.heap_probe:
+            # The probe ahead of the programs' own libasan: allowed by verify_asan_link_order=0 (it
+            # only reads the allocator's counter, it intercepts nothing).
+            env["LD_PRELOAD"] = self.heap_probe
+            env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"
+            env["SOAK_HEAP_DIR"] = self.heapdir
         return env
+
+    def _build_heap_probe(self):
+        """Compiles tests/soak/heap_probe.c for a sanitized build (cc is a build dependency)."""
+        shutil.rmtree(self.heapdir, ignore_errors=True)   # no number of an earlier soak's pid
+        os.makedirs(self.heapdir)
+        so = os.path.join(self.var, "heap_probe.so")
+        out = subprocess.run(["cc", "-O1", "-fPIC", "-shared", "-o", so,
+                              os.path.join(self.root, "tests/soak/heap_probe.c"), "-lpthread"],
+                             capture_output=True, text=True)
+        if out.returncode != 0:
+            raise RuntimeError("building tests/soak/heap_probe.c failed: %s" % out.stderr.strip())
+        self.heap_probe = so
 
     def _add(self, name, program, argv, extra_env=None):
         self.procs[name] = Proc(self, name, program, argv, self._env(extra_env or {}))
@@ -149,6 +217,8 @@ class Deployment:
 
     def start(self):
         os.makedirs(self.logdir, exist_ok=True)
+        if self.sanitized():
+            self._build_heap_probe()
         self.pg_start()
         self.admin("migrate")
         self.admin("keygen", self.keys)
@@ -158,7 +228,8 @@ class Deployment:
             os.makedirs(cache, exist_ok=True)
             self._add("worker%d" % i, "chanx-worker", [],
                       {"CHANX_HEALTH_FILE": os.path.join(self.var, "worker%d.alive" % i),
-                       "CHANX_PLUGIN_CACHE": cache}).start()
+                       "CHANX_PLUGIN_CACHE": cache,
+                       "CHANX_METRICS_LISTEN": "127.0.0.1:%d" % self.worker_metrics_ports[i]}).start()
         for i, port in enumerate(self.gateway_ports):
             self._add("gateway%d" % i, "chanx-gateway", ["--listen", "127.0.0.1:%d" % port]).start()
 
@@ -202,6 +273,25 @@ class Deployment:
             return None
         finally:
             w.close()
+
+    async def worker_load(self, timeout=2.0):
+        """Each live worker's connections (its chanx_worker_consumer_instances), {name: n}."""
+        load = {}
+        for i, port in enumerate(self.worker_metrics_ports):
+            try:
+                r, w = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
+            except (OSError, asyncio.TimeoutError):
+                continue
+            try:
+                w.write(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                text = (await asyncio.wait_for(r.read(), timeout)).decode(errors="replace")
+                load["worker%d" % i] = sum(int(float(line.rsplit(" ", 1)[1])) for line in text.splitlines()
+                                           if line.startswith("chanx_worker_consumer_instances"))
+            except (OSError, asyncio.TimeoutError, ValueError, IndexError):
+                pass
+            finally:
+                w.close()
+        return load
 
     async def wait_healthy(self, timeout=60.0):
         deadline = time.monotonic() + timeout
@@ -258,5 +348,22 @@ class Deployment:
                     break
         return found
 
+    def sanitized(self):
+        """Whether the programs were built with AddressSanitizer (SOAK_BIN=build is the plain build)."""
+        with open(os.path.join(self.bin, "chanx-gateway"), "rb") as f:
+            return b"__asan_init" in f.read()
+
     def rss(self):
         return {name: p.rss_kib() for name, p in self.procs.items() if p.alive()}
+
+    def measure(self):
+        """The name of what memory() returns."""
+        return "heap in use" if self.heap_probe else "VmRSS"
+
+    def memory(self):
+        """What the memory invariant judges, per process (kB): the heap in use on a sanitized build
+        (None until the probe has written), else VmRSS."""
+        if self.heap_probe:
+            heaps = {name: p.heap_kib() for name, p in self.procs.items() if p.alive()}
+            return {name: kb for name, kb in heaps.items() if kb is not None}
+        return self.rss()

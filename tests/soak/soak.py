@@ -25,8 +25,8 @@ SOAK_SECONDS have passed (at least one wave). Every wave, SOAK_SPACING s apart:
 then the wave settles: every gateway healthy, 90% of clients connected,
 SOAK_SETTLE s more.
 
-Memory. VmRSS of every process must come back within SOAK_RSS_TOLERANCE (10%)
-of its baseline after each wave (sampled for up to another settle period). A
+Memory. The memory of every process must come back within SOAK_RSS_TOLERANCE
+(10%) of its baseline after each wave (sampled for up to another settle period). A
 process's baseline is its VmRSS at the end of the first whole wave it lived
 through: for the processes started at the beginning, wave 0 (or the first
 wave they were not killed in); for a restarted process, the first wave after
@@ -37,6 +37,22 @@ few times a code path runs (a PostgreSQL outage, a broker rebuild, a slow
 client) and then levels off; measured, 1,600 refused connections while
 PostgreSQL is down grow an ASan gateway by 8, 1.5, 0.9, 0.5 MB per 400 and a
 plain one by 0.6, 0, 0, 0. A leak keeps growing wave after wave and fails.
+
+What is measured: VmRSS on the plain build (SOAK_BIN=build), where glibc gives
+freed memory back and RSS follows what a process holds. On a sanitized build,
+the heap in use as ASan's allocator counts it (tests/soak/heap_probe.c,
+preloaded), because there RSS does not come back: in a 240 s soak (7 December
+2026) a gateway's heap in use stayed at 2.0-2.3 MB over five waves while its
+VmRSS rose from 25 to 41 MB, and a broker's VmRSS rose 8.7% in two waves with
+its heap flat. ASan's allocator keeps each size class's memory once a peak
+(a slow client's backlog, a broker rebuild) has touched it, beside a 2 MB
+quarantine and its own bookkeeping: retention, not a leak, and it moves with
+the schedule of faults (an earlier run failed at +12.3%). A leak grows the
+heap in use, and LeakSanitizer reports it at exit besides. RSS is still
+logged. A worker counts with the worker processes its supervisor started, and
+its connections move between waves (a killed worker's clients come back on the
+other), its heap with them: a worker holding more connections than at its
+baseline (chanx_worker_consumer_instances) may hold proportionally more.
 
 The watchdog runs every half second during the whole soak: unexpected exits
 of children, sanitizer reports in the logs, the ledger's sweep (loss). The
@@ -101,6 +117,9 @@ class Soak:
         self.stop = asyncio.Event()
         self.failure = None
         self.baseline = {}          # name -> kB
+        self.baseline_load = {}     # worker name -> its connections when its baseline was taken
+        self.met_rebuild = set()    # names whose baseline was taken after a broker restart they lived through
+        self.scale = {}             # worker name -> its connections now / then, at least 1 (check_rss)
         self.rss_history = []       # (wave, {name: (baseline, after)})
         self.slow_bytes = []
         self.garbage_ok = 0
@@ -204,7 +223,7 @@ class Soak:
         await self.guard(asyncio.gather(*[self.slow(k, g) for g in range(GATEWAYS) if "slow" in FAULTS],
                                         *[self.garbage(k, g) for g in range(GATEWAYS) if "garbage" in FAULTS]))
         await self.settle()
-        self.check_rss(k)
+        self.check_rss(k, await self.deploy.worker_load())
 
     async def guard(self, aw):
         """Awaits a fault client, still stopping at a broken invariant elsewhere."""
@@ -237,21 +256,40 @@ class Soak:
                              % (self.connected(), CLIENTS, healthy)))
         await self.sleep(SETTLE)
 
-    def check_rss(self, k):
-        now = self.deploy.rss()
+    def check_rss(self, k, load):
+        """load: each worker's connections now. A worker's connections move between waves (a killed
+        worker's clients come back on the other), and its heap with them, so a worker holding more
+        than at its baseline may hold proportionally more (self.scale); gateways and the broker serve
+        the same clients every wave."""
+        now = self.deploy.memory()
         row = {}
         for name in sorted(now):
             p = self.deploy.procs[name]
+            rebuild = "broker" in self.restarted and name not in self.met_rebuild
             if name in self.restarted or p.started_at > self.wave_started:
                 self.baseline.pop(name, None)            # restarted in this wave: judged after the next
+                self.met_rebuild.discard(name)
                 row[name] = ("restarted", now[name])
-            elif name not in self.baseline:
-                self.baseline[name] = now[name]          # the first whole wave it lived through
+            elif name not in self.baseline or rebuild:
+                # the first whole wave it lived through, or the first broker restart it lived through: a
+                # rebuild grows the buffers a process reuses (its link's batch, proto/batch.c, doubling up
+                # to 256 KiB; the encoders) to their high-water mark once. Measured: a worker's heap
+                # +126 kB (+10.7%) in that wave alone.
+                self.baseline[name] = now[name]
+                self.baseline_load[name] = load.get(name)
+                if "broker" in self.restarted:
+                    self.met_rebuild.add(name)
                 row[name] = (None, now[name])
             else:
                 row[name] = (self.baseline[name], now[name])
+        self.update_scale(load)
         self.rss_history.append((k, row))
         return row
+
+    def update_scale(self, load):
+        for name, n in load.items():
+            then = self.baseline_load.get(name)
+            self.scale[name] = max(1.0, n / then) if n and then else 1.0
 
     async def rss_back(self, k):
         """Samples until every process is within tolerance of its baseline, for up to SETTLE s more."""
@@ -259,20 +297,28 @@ class Soak:
         while True:
             row = self.rss_history[-1][1]
             over = {n: (b, a) for n, (b, a) in row.items()
-                    if isinstance(b, int) and a is not None and a > b * (1 + TOLERANCE)}
+                    if isinstance(b, int) and a is not None and a > b * (1 + TOLERANCE) * self.scale.get(n, 1)}
             if not over:
                 return row
             if time.monotonic() > deadline:
                 name, (b, a) = sorted(over.items())[0]
-                self.fail(Breach("resident memory returns within %d%% of its baseline after each wave"
+                self.fail(Breach("memory returns within %d%% of its baseline after each wave"
                                  % round(TOLERANCE * 100), "%s (pid %s)" % (name, self.deploy.procs[name].pid),
-                                 "VmRSS %d kB after wave %d and %.0f s of settling, baseline %d kB (+%.1f%%); "
-                                 "others: %s" % (a, k, 2 * SETTLE, b, 100.0 * (a - b) / b, self.fmt_rss(row))))
+                                 "%s %d kB after wave %d and %.0f s of settling, baseline %d kB (+%.1f%%; allowed "
+                                 "x%.2f for its connections, %s then); others: %s; VmRSS %s"
+                                 % (self.deploy.measure(), a, k, 2 * SETTLE, b, 100.0 * (a - b) / b,
+                                    self.scale.get(name, 1), self.baseline_load.get(name, "-"), self.fmt_rss(row),
+                                    self.fmt_kb(self.deploy.rss()))))
             await self.sleep(2)
-            now = self.deploy.rss()
+            self.update_scale(await self.deploy.worker_load())
+            now = self.deploy.memory()
             for n in over:
                 if n in now:
                     row[n] = (row[n][0], now[n])
+
+    @staticmethod
+    def fmt_kb(kbs):
+        return ", ".join("%s %.1f MB" % (n, kb / 1024) for n, kb in sorted(kbs.items()) if kb is not None)
 
     @staticmethod
     def fmt_rss(row):
@@ -312,20 +358,22 @@ class Soak:
         watchdog = asyncio.ensure_future(self.watchdog())
         try:
             await self.sleep(WARMUP)
-            log("warm-up done: %d/%d clients connected, %d messages sent, RSS %s", self.connected(), CLIENTS,
-                self.ledger.sent, ", ".join("%s %.1f MB" % (n, kb / 1024) for n, kb in sorted(self.deploy.rss().items())))
+            log("warm-up done: %d/%d clients connected, %d messages sent, VmRSS %s", self.connected(), CLIENTS,
+                self.ledger.sent, self.fmt_kb(self.deploy.rss()))
             t_waves = time.monotonic()
             k = 0
             while k == 0 or time.monotonic() - t_waves < SECONDS:
                 await self.wave(k)
                 row = await self.rss_back(k)
                 sessions = [await self.deploy.sessions(p) for p in self.deploy.gateway_ports]
-                log("gateway sessions %s for %d clients connected", sessions, self.connected())
+                log("gateway sessions %s, worker connections %s, for %d clients connected", sessions,
+                    await self.deploy.worker_load(), self.connected())
                 log("wave %d done (t=%.0f s): %d/%d clients connected, %d connections opened, messages %d sent / "
-                    "%d delivered, faults %s, closes %s, max latency %.2f s\n         RSS %s",
+                    "%d delivered, faults %s, closes %s, max latency %.2f s\n         %s %s%s",
                     k, time.monotonic() - t_waves, self.connected(), CLIENTS, self.ledger.next_conn - 1,
                     self.ledger.sent, self.ledger.delivered, dict(self.faults.counts), dict(self.ledger.closes),
-                    self.ledger.max_latency, self.fmt_rss(row))
+                    self.ledger.max_latency, self.deploy.measure(), self.fmt_rss(row),
+                    "" if self.deploy.measure() == "VmRSS" else "\n         VmRSS " + self.fmt_kb(self.deploy.rss()))
                 k += 1
             self.waves = k
             # Let the clients leave (each waits for its own copies), then judge every message left.
@@ -361,8 +409,8 @@ class Soak:
         L = self.ledger
         print("\n==== soak summary (%s, %.0f s in all, %d waves after %.0f s of warm-up)"
               % (time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), elapsed, self.waves, WARMUP))
-        print("deployment: PostgreSQL, 1 broker, %d workers, %d gateways, CURVE links, %s (ASan+UBSan)"
-              % (WORKERS, GATEWAYS, BIN))
+        print("deployment: PostgreSQL, 1 broker, %d workers, %d gateways, CURVE links, %s (%s)"
+              % (WORKERS, GATEWAYS, BIN, "ASan+UBSan" if self.deploy.sanitized() else "no sanitizer"))
         print("clients: %d chat clients in %d rooms, %d connections opened, a message every ~%.0f s each"
               % (CLIENTS, ROOMS, L.next_conn - 1, SEND_INTERVAL))
         print("messages: %d sent, %d deliveries checked" % (L.sent, L.delivered))
@@ -375,11 +423,13 @@ class Soak:
         print("closes by code (server side): %s" % ", ".join("%s: %d" % kv for kv in sorted(L.closes.items())))
         for t, code, reason, who in L.unusual:
             print("  %d %r to %s; faults around: %s" % (code, reason, who, self.faults.around(t)))
-        print("VmRSS per wave (baseline -> after settling; a baseline is taken after a whole wave, see soak.py):")
+        print("%s per wave (baseline -> after settling; a baseline is taken after a whole wave, see soak.py):"
+              % self.deploy.measure())
         for k, row in self.rss_history:
             print("  wave %d: %s" % (k, self.fmt_rss(row)))
-        print("invariants held: no unexpected exit, no sanitizer report, RSS within %d%%, no loss, order kept, "
-              "every close actionable; SIGTERM at the end: every process exited 0" % round(TOLERANCE * 100))
+        print("invariants held: no unexpected exit, no sanitizer report, %s within %d%%, no loss, order kept, "
+              "every close actionable; SIGTERM at the end: every process exited 0"
+              % (self.deploy.measure(), round(TOLERANCE * 100)))
 
 
 def main():

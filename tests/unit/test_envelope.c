@@ -271,6 +271,22 @@ Test(envelope, claimed_sizes_larger_than_the_message_are_refused_without_allocat
 
 /* History and presence (issue 25): the new types keep every field, and a GROUP_ADD or GROUP_SEND from a
  * peer built before their appended fields still decodes, with no history asked or stamped. */
+/* The gateway's own answer, carried to the worker and back (proto/README.md): a frame, or a close. */
+Test(envelope, answer_round_trip_and_refusals)
+{
+    cx_env in = { .type = CX_ENV_ANSWER, .conn = 12, .code = 1008, .text = cx_slice_of("Request was throttled.") };
+    cx_env out;
+    char *copy;
+    roundtrip(&in, &out, &copy);
+    cr_assert(out.type == CX_ENV_ANSWER && out.conn == 12 && out.code == 1008);
+    cr_assert(cx_slice_eq(out.text, "Request was throttled."));
+    free(copy);
+    static const unsigned char two_fields[] = { 0x94, 0x01, 0x17, 0x0c, 0x00 };   /* [1, ANSWER, 12, 0]: no text */
+    cr_assert_neq(cx_decoder_decode(dec, two_fields, sizeof two_fields, &out), 0);
+    static const unsigned char code_as_str[] = { 0x95, 0x01, 0x17, 0x0c, 0xa1, 'x', 0xa0 };
+    cr_assert_neq(cx_decoder_decode(dec, code_as_str, sizeof code_as_str, &out), 0);
+}
+
 Test(envelope, history_and_presence_envelopes_round_trip)
 {
     cx_env in = { .type = CX_ENV_HISTORY, .conn = 9, .group = cx_slice_of("room_lobby"), .seq = UINT64_MAX - 1,
