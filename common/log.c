@@ -5,6 +5,7 @@
  * write(2), so lines from processes sharing a stream never interleave.
  */
 #include "common/log.h"
+#include "common/json_text.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -89,7 +90,7 @@ static void emit_json(cx_log_level level, const char *ts, const char *event, jso
     if (!record)
         return;
     json_object_update_missing(record, fields);
-    char *line = json_dumps(record, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *line = cx_json_text(record, NULL);
     json_decref(record);
     if (!line)
         return;

@@ -14,6 +14,7 @@
  * publisher knows which events some consumer can take (event_catalog.h).
  */
 #include "common/publish.h"
+#include "common/json_text.h"
 #include "common/event_catalog.h"
 #include "common/link.h"
 #include "common/log.h"
@@ -118,7 +119,7 @@ static int parse_event(cx_publish_cmd *cmd, const json_t *event, const json_t *p
         if (json_object_get(params, "seq"))
             json_object_set(wire, "seq", json_object_get(params, "seq"));
     }
-    char *text = wire ? json_dumps(wire, JSON_COMPACT) : NULL;
+    char *text = cx_json_text(wire, NULL);
     json_decref(wire);
     if (!text)
         return refuse(err, "invalid_field", "event: cannot be serialized");

@@ -11,6 +11,7 @@
  * never calls back up into it.
  */
 #include "gateway/gateway_internal.h"
+#include "common/json_text.h"
 #include "common/http_status.h"
 #include "common/log.h"
 #include "gateway/deflate.h"
@@ -55,7 +56,7 @@ static int refuse_quarantined(struct lws *wsi, const char *target)
     snprintf(detail, sizeof detail, "Consumer %.120s is quarantined: its plugin crashed its worker processes "
              "repeatedly. Deploying a new version of the plugin lifts the quarantine.", target ? target : "?");
     json_t *body = json_pack("{s:s}", "detail", detail);
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    char *text = cx_json_text(body, NULL);
     json_decref(body);
     int rc = refuse_status(wsi, 503, text ? text : "{\"detail\":\"Quarantined.\"}");
     free(text);

@@ -23,6 +23,7 @@
  *   5. CLOSED: DISCONNECT to the broker, the session is forgotten.
  */
 #include "gateway/gateway_internal.h"
+#include "common/json_text.h"
 #include "common/http_status.h"
 #include "common/log.h"
 #include "gateway/conn_limits.h"
@@ -119,7 +120,7 @@ void cx_gw_on_established(cx_gateway *gw, struct lws *wsi, cx_session **slot)
 static char *own_frame(const char *action, json_t *payload)
 {
     json_t *msg = json_pack("{s:s, s:o}", "action", action, "payload", payload);
-    char *text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+    char *text = cx_json_text(msg, NULL);
     json_decref(msg);
     return text;
 }
@@ -282,7 +283,7 @@ static void admit(cx_gateway *gw, cx_session *s, const cx_auth_result *r)
     if (over_connection_limit(gw, s, r))
         return;
     s->user_id = r->user_id;
-    char *kwargs = json_dumps(s->kwargs ? s->kwargs : json_object(), JSON_COMPACT);
+    char *kwargs = s->kwargs ? cx_json_text(s->kwargs, NULL) : strdup("{}");
     cx_env env = {
         .type = CX_ENV_CONNECT, .conn = s->id, .consumer = cx_slice_of(s->target), .path = cx_slice_of(s->path),
         .query = cx_slice_of(s->query), .client = cx_slice_of(s->client), .kwargs = cx_slice_of(kwargs),

@@ -14,6 +14,7 @@
  * what a consumer sees does not depend on how it was reached.
  */
 #include "gateway/request.h"
+#include "common/json_text.h"
 #include "common/env.h"
 
 #include <ctype.h>
@@ -213,7 +214,7 @@ char *cx_request_headers(struct lws *wsi, const char *subprotocols, const char *
         free(value);
     }
     add_custom_headers(wsi, headers);
-    char *text = json_dumps(headers, JSON_COMPACT);
+    char *text = cx_json_text(headers, NULL);
     json_decref(headers);
     return text;
 }

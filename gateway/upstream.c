@@ -12,6 +12,7 @@
  * connection again from here (cx_gw_reintroduce).
  */
 #include "gateway/gateway_internal.h"
+#include "common/json_text.h"
 #include "common/log.h"
 #include "gateway/metrics.h"
 
@@ -221,7 +222,7 @@ static void on_recovery(cx_gateway *gw, cx_session *s, const cx_env *env)
         if (env->ref.len)
             json_object_set_new(frame, "ref", json_stringn(env->ref.ptr, env->ref.len));
     }
-    char *text = frame ? json_dumps(frame, JSON_COMPACT) : NULL;
+    char *text = cx_json_text(frame, NULL);
     if (text)
         cx_gw_queue(gw, s, text, strlen(text), NULL, 0);
     free(text);

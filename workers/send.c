@@ -12,6 +12,7 @@
  * with the group's size.
  */
 #include "workers/context_internal.h"
+#include "common/json_text.h"
 #include "common/http_status.h"
 #include "common/log.h"
 #include "workers/camel.h"
@@ -25,9 +26,9 @@
 static char *serialize(const chanx_ctx *self, const json_t *message)
 {
     if (!self->camelize)
-        return json_dumps(message, JSON_COMPACT);
+        return cx_json_text(message, NULL);
     json_t *wire = cx_json_camelize(message);
-    char *text = json_dumps(wire, JSON_COMPACT);
+    char *text = cx_json_text(wire, NULL);
     json_decref(wire);
     return text;
 }

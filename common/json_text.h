@@ -1,0 +1,21 @@
+/*
+ * json_text.h — compact JSON text of a jansson value, as json_dumps writes
+ * it, without json_dumps' fixed cost per call (see json_text.c). For the
+ * message path: each message a process writes goes through here.
+ */
+#ifndef CX_COMMON_JSON_TEXT_H
+#define CX_COMMON_JSON_TEXT_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+/* Deeper than this is refused, as a cycle would be (a container put inside itself). */
+#define CX_JSON_TEXT_MAX_DEPTH 512
+
+/* The text json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY) gives, NUL-terminated (owned by the
+ * caller: free()); its length in *len when len is not NULL. NULL for a NULL value, a value nested
+ * deeper than CX_JSON_TEXT_MAX_DEPTH (a cycle included), or when out of memory. Reads value only:
+ * safe on one value from several threads while nobody changes it. */
+char *cx_json_text(const json_t *value, size_t *len);
+
+#endif
