@@ -211,6 +211,10 @@ void cx_broker_repin_connect(cx_broker *self, cx_broker_conn *c, const cx_env *e
 {
     repin *r = cx_idmap_get(self->repins->waiting, c->id);
     cx_broker_peer *worker = cx_broker_least_loaded_worker(self, env->consumer);
+    if (worker && cx_now_ms() >= r->deadline) {   /* as retry_one: the timeout holds whoever is first */
+        lost(self, c, "no worker serves its route within CHANX_REPIN_TIMEOUT_MS");
+        return;
+    }
     if (worker) {
         pin(self, c, r, worker, msg);
         return;
