@@ -67,7 +67,7 @@ Test(json_text, members_keep_their_order_and_containers_nest)
     assert_same_new(json_pack("{s:i, s:s, s:{s:s}}", "status_code", 200, "status_text", "OK", "data", "detail", "OK"));
     json_t *o = json_object();
     for (int i = 20; i > 0; i--) {   /* not alphabetical: insertion order is kept */
-        char key[8];
+        char key[16];
         snprintf(key, sizeof key, "k%d", i);
         json_object_set_new(o, key, json_pack("[i, {s:[]}, f]", i, "x", i / 4.0));
     }
@@ -102,7 +102,7 @@ static json_t *random_value(unsigned *seed, int depth)
     default: {
         json_t *o = json_object();
         for (int i = rand_r(seed) % 5; i > 0; i--) {
-            char key[12];
+            char key[24];
             snprintf(key, sizeof key, "m%d", rand_r(seed) % 1000);
             json_object_set_new(o, key, random_value(seed, depth + 1));
         }
