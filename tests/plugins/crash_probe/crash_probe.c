@@ -18,11 +18,23 @@
  * sleeps payload.ms milliseconds, then answers "napped" with the payload.
  * The event "poke" is answered "poked" with its payload (receive_event);
  * "notice" passes through the gateway to the client as it is.
+ *
+ * A slow start on demand: while the file CRASH_PROBE_SLOW_START names
+ * exists, loading this plugin takes 2 s, so a test can hold a restarted
+ * worker process back for a known time (a re-pin then has to wait).
  */
 #include <chanx/consumer.h>
 #include <chanx/timer.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
+
+__attribute__((constructor)) static void slow_start_on_demand(void)
+{
+    const char *file = getenv("CRASH_PROBE_SLOW_START");
+    if (file && access(file, F_OK) == 0)
+        sleep(2);
+}
 
 /* Through a volatile pointer: the compiler may not prove the dereference away. Not instrumented by the
  * sanitizers (make test's ASan build), so the fault is a real signal there too, as in production. */
