@@ -19,7 +19,7 @@ static char dir[64], path_a[96], path_b[96];
 static const cx_plugin_route CHAT[] = { { "room", CX_ROUTE_PATH, "<str:room>/" }, { "lobby", CX_ROUTE_PATH, "" },
                                         { "ver", CX_ROUTE_REGEX, "^v(?P<v>[0-9]+)/$" } };
 static const cx_plugin_route ECHO[] = { { "echo", CX_ROUTE_PATH, "" } };
-static const cx_plugin_routes PLUGINS[] = { { "chat", CHAT, 3 }, { "echo", ECHO, 1 } };
+static const cx_plugin_routes PLUGINS[] = { { "chat", CHAT, 3, 0 }, { "echo", ECHO, 1, 0 } };
 
 static void write_file(const char *path, const void *data, size_t size)
 {
