@@ -21,6 +21,7 @@
 #include "tests/kit/deploy_helpers.h"
 
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,15 +33,17 @@
 static cx_stack *stack;
 
 /* While this file exists a restarted worker process takes 2 s to load crash_probe (its constructor),
- * so a test that must act inside the restart window (slow_restart) does, however fast the machine. */
-static char slow_start[64];
+ * so a test that must act inside the restart window (slow_restart) does, however fast the machine. It
+ * lives in a private mkdtemp folder: a fixed name in /tmp could be planted by anyone first. */
+static char slow_dir[] = "/tmp/chanx-repin-XXXXXX", slow_start[64];
 
 static void start_with(const char *const *env, int api)
 {
     static char chat[600], probe[600], slow_env[100];
     snprintf(chat, sizeof chat, "%s/plugins/chat.so", cx_test_bin());
     snprintf(probe, sizeof probe, "%s/test-plugins/crash_probe.so", cx_test_bin());
-    snprintf(slow_start, sizeof slow_start, "/tmp/chanx-repin-slow-%d", (int) getpid());
+    cr_assert_not_null(mkdtemp(slow_dir), "cannot make a private folder for the slow-start file");
+    snprintf(slow_start, sizeof slow_start, "%s/slow", slow_dir);
     snprintf(slow_env, sizeof slow_env, "CRASH_PROBE_SLOW_START=%s", slow_start);
     static const char *files[3], *all[16];
     files[0] = chat;
@@ -56,9 +59,9 @@ static void start_with(const char *const *env, int api)
 /* The next worker process to start takes 2 s to load crash_probe. */
 static void slow_restart(void)
 {
-    FILE *f = fopen(slow_start, "w");
-    cr_assert_not_null(f, "cannot create %s", slow_start);
-    fclose(f);
+    int fd = open(slow_start, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    cr_assert(fd >= 0, "cannot create %s", slow_start);
+    close(fd);
 }
 
 static void start(const char *const *env)
@@ -107,6 +110,7 @@ static void teardown(void)
 {
     cx_stack_stop(&stack);
     unlink(slow_start);
+    rmdir(slow_dir);
 }
 
 TestSuite(repin, .init = setup_one, .fini = teardown, .timeout = 90);
