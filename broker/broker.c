@@ -186,7 +186,6 @@ cx_broker *cx_broker_new(const char *endpoint)
     self->peers = zhashx_new();
     self->conns = cx_idmap_new();
     self->groups = cx_groups_new();
-    self->worker_groups = cx_groups_new();
     self->users = cx_users_new();
     self->routes = cx_route_table_new();
     self->dec = cx_decoder_new();
@@ -202,7 +201,7 @@ cx_broker *cx_broker_new(const char *endpoint)
                                    (uint32_t) cx_env_long("CHANX_HISTORY_TTL_MS", 300000, 1, 86400000L),
                                    (size_t) cx_env_long("CHANX_HISTORY_MAX_BYTES", 1L << 20, 1024, 1L << 30));
     if (!self->router || !self->peers || !self->conns || !self->groups || !self->routes || !self->dec
-        || !self->enc || !self->bans || !self->rebuild || !self->worker_groups || !self->users
+        || !self->enc || !self->bans || !self->rebuild || !self->users
         || !self->history || !self->presence_pushed || !self->endings || !self->repins) {
         cx_broker_destroy(&self);
         return NULL;
@@ -260,7 +259,6 @@ void cx_broker_destroy(cx_broker **self_p)
     zhashx_destroy(&self->peers);
     cx_broker_endings_destroy(&self->endings);
     cx_groups_destroy(&self->groups);
-    cx_groups_destroy(&self->worker_groups);
     cx_history_destroy(&self->history);
     zhashx_destroy(&self->presence_pushed);
     cx_users_destroy(&self->users);

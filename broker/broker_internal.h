@@ -70,10 +70,10 @@ typedef struct {
     int64_t longest_slice_cpu_ns;              /* the broker thread's CPU time in its longest slice */
 } cx_broker_peer;
 
-/* One group of a connection: its records in the two counts (groups.h), so a leave looks up no name. */
+/* One group of a connection: the group's record (groups.h), so a leave looks up no name. */
 typedef struct {
-    cx_group *at_gateway;        /* in groups */
-    cx_group *at_worker;         /* in worker_groups; NULL until the connection has a worker */
+    cx_group *group;
+    int at_worker;               /* counted for the connection's worker (0 until it has one) */
 } cx_broker_membership;
 
 typedef struct {
@@ -87,7 +87,7 @@ typedef struct {
     size_t ngroups;
     /* Re-pinned (repin.c): the groups it was in, still members at the gateway, until its new consumer
      * joins them again (back into groups) or has started without them (they go: conns.c). */
-    cx_broker_membership *stale;   /* at_worker NULL */
+    cx_broker_membership *stale;   /* at_worker 0 */
     size_t nstale;
     cx_inflight *inflight;       /* RECEIVEs forwarded to an acknowledging worker, not handled yet */
     int numbered;                /* its worker got its CONNECT from this broker, so the worker's count of
@@ -99,8 +99,7 @@ struct cx_broker {
     void *handle;
     zhashx_t *peers;             /* routing id → peer */
     cx_idmap *conns;
-    cx_groups *groups;
-    cx_groups *worker_groups;    /* the same membership counted per worker: events for receive_event */
+    cx_groups *groups;           /* members counted per gateway (group sends) and per worker (receive_event) */
     cx_users *users;             /* user id → connections */
     cx_route_table *routes;
     cx_decoder *dec;

@@ -3,11 +3,12 @@
  *
  * A connection is pinned to a worker at CONNECT (least connections among the
  * workers serving its consumer) and stays there: the consumer instance and
- * its state live in that worker. Its groups are counted twice: per gateway
- * (groups, where GROUP_SEND and passthrough events go) and per worker
- * (worker_groups, where receive_event runs). Every change here keeps the
- * two, the connection's own list and the users index in step, and tells
- * presence.c (presence pushes count users per group).
+ * its state live in that worker. Each of its groups counts it twice, in
+ * the group's one record (groups.h): per gateway (where GROUP_SEND and
+ * passthrough events go) and per worker (where receive_event runs). Every
+ * change here keeps the two counts, the connection's own list and the users
+ * index in step, and tells presence.c (presence pushes count users per
+ * group).
  *
  * A connection re-pinned after its worker process died (repin.c) keeps its
  * memberships at the gateway through the move, so a group message sent
@@ -25,15 +26,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Leaves the i-th group (its records: no lookup by name), then says so to presence pushes, which count
- * users per group name (presence.c) and are kept for few groups: the name is copied only for them, since
- * a group left empty frees its record and the name with it. */
+/* Leaves one group (its record: no lookup by name), then says so to presence pushes, which count users
+ * per group name (presence.c) and are kept for few groups: the name is copied only for them, since a
+ * group left empty frees its record and the name with it. */
 static void leave_group(cx_broker *self, cx_broker_conn *c, cx_broker_membership *m)
 {
-    char *name = c->user_id > 0 && zhashx_size(self->presence_pushed) ? strdup(cx_group_name(m->at_gateway)) : NULL;
-    if (m->at_worker)
-        cx_groups_leave(self->worker_groups, m->at_worker, c->id, c->worker);
-    cx_groups_leave(self->groups, m->at_gateway, c->id, c->gateway);
+    char *name = c->user_id > 0 && zhashx_size(self->presence_pushed) ? strdup(cx_group_name(m->group)) : NULL;
+    cx_groups_leave(self->groups, m->group, c->id, c->gateway, m->at_worker ? c->worker : NULL);
     if (name)
         cx_broker_presence_left(self, c, name);
     free(name);
@@ -85,8 +84,8 @@ void cx_broker_conn_unpin(cx_broker *self, cx_broker_conn *c)
         for (size_t i = 0; i < c->ngroups; i++) {
             cx_broker_membership m = c->groups[i];
             if (m.at_worker)
-                cx_groups_leave(self->worker_groups, m.at_worker, c->id, c->worker);
-            m.at_worker = NULL;
+                cx_groups_uncount_worker(m.group, c->worker);
+            m.at_worker = 0;
             c->stale[c->nstale++] = m;
         }
         free(c->groups);
@@ -102,7 +101,7 @@ void cx_broker_conn_drop_stale(cx_broker *self, cx_broker_conn *c)
 {
     for (size_t i = 0; i < c->nstale; i++) {
         /* the name first: leaving may free the group's record, name included */
-        char *name = c->gateway ? strdup(cx_group_name(c->stale[i].at_gateway)) : NULL;
+        char *name = c->gateway ? strdup(cx_group_name(c->stale[i].group)) : NULL;
         leave_group(self, c, &c->stale[i]);
         if (name) {
             cx_env leave = { .type = CX_ENV_GROUP_DISCARD, .conn = c->id, .group = cx_slice_of(name) };
@@ -115,11 +114,23 @@ void cx_broker_conn_drop_stale(cx_broker *self, cx_broker_conn *c)
     c->nstale = 0;
 }
 
+/* m's group counted for worker too (events for receive_event); out of memory, events miss it. */
+static void count_at_worker(const cx_broker_conn *c, cx_broker_membership *m, cx_broker_peer *worker)
+{
+    if (!worker)
+        return;
+    if (cx_groups_count_worker(m->group, worker) == 0)
+        m->at_worker = 1;
+    else
+        cx_warn("out of memory: events to group %s miss connection %llu's worker", cx_group_name(m->group),
+                (unsigned long long) c->id);
+}
+
 /* A stale group joined again by the new consumer: a member all along, now counted for its worker. */
-static int rejoin_stale(cx_broker *self, cx_broker_conn *c, cx_slice name)
+static int rejoin_stale(cx_broker_conn *c, cx_slice name)
 {
     for (size_t i = 0; i < c->nstale; i++) {
-        if (!cx_slice_eq(name, cx_group_name(c->stale[i].at_gateway)))
+        if (!cx_slice_eq(name, cx_group_name(c->stale[i].group)))
             continue;
         cx_broker_membership *grown = realloc(c->groups, (c->ngroups + 1) * sizeof *grown);
         if (!grown)
@@ -128,10 +139,7 @@ static int rejoin_stale(cx_broker *self, cx_broker_conn *c, cx_slice name)
         cx_broker_membership *m = &c->groups[c->ngroups++];
         *m = c->stale[i];
         c->stale[i] = c->stale[--c->nstale];
-        if (c->worker && cx_groups_add(self->worker_groups, cx_group_name(m->at_gateway), c->id, c->worker,
-                                       &m->at_worker) < 0)
-            cx_warn("out of memory: events to group %s miss connection %llu's worker", cx_group_name(m->at_gateway),
-                    (unsigned long long) c->id);
+        count_at_worker(c, m, c->worker);
         return 1;
     }
     return 0;
@@ -162,57 +170,53 @@ void cx_broker_conn_handled(cx_broker *self, cx_broker_peer *worker, uint64_t co
 
 void cx_broker_conn_pin_worker(cx_broker *self, cx_broker_conn *c, cx_broker_peer *worker)
 {
+    (void) self;   /* the counts are in the groups' records */
     for (size_t i = 0; i < c->ngroups; i++) {
         cx_broker_membership *m = &c->groups[i];
         if (m->at_worker)   /* counted for the worker it had */
-            cx_groups_leave(self->worker_groups, m->at_worker, c->id, c->worker);
-        m->at_worker = NULL;
-        if (cx_groups_add(self->worker_groups, cx_group_name(m->at_gateway), c->id, worker, &m->at_worker) < 0)
-            cx_warn("out of memory: events to group %s miss connection %llu's worker", cx_group_name(m->at_gateway),
-                    (unsigned long long) c->id);
+            cx_groups_uncount_worker(m->group, c->worker);
+        m->at_worker = 0;
+        count_at_worker(c, m, worker);
     }
     c->worker = worker;
 }
 
 int cx_broker_conn_join(cx_broker *self, cx_broker_conn *c, cx_slice name)
 {
-    int revived = c->nstale ? rejoin_stale(self, c, name) : 0;
+    int revived = c->nstale ? rejoin_stale(c, name) : 0;
     if (revived)
         return revived < 0 ? -1 : 0;
     char *group = cx_slice_dup(name);
-    cx_broker_membership m = { NULL, NULL };
-    int added = group ? cx_groups_add(self->groups, group, c->id, c->gateway, &m.at_gateway) : -1;
+    cx_broker_membership m = { NULL, 0 };
+    int added = group ? cx_groups_add(self->groups, group, c->id, c->gateway, &m.group) : -1;
     free(group);
     if (added != 1)
         return added;
-    /* worker_groups counts by worker: during a rebuild (rebuild.c) the worker may re-announce the
-     * connection after its gateway did, and cx_broker_conn_pin_worker indexes the groups then. */
+    /* counted per worker only with a worker: during a rebuild (rebuild.c) the worker may re-announce the
+     * connection after its gateway did, and cx_broker_conn_pin_worker counts the groups then. */
+    m.at_worker = c->worker && cx_groups_count_worker(m.group, c->worker) == 0;
     cx_broker_membership *grown = NULL;
-    if ((!c->worker || cx_groups_add(self->worker_groups, cx_group_name(m.at_gateway), c->id, c->worker,
-                                     &m.at_worker) >= 0)
-        && (grown = realloc(c->groups, (c->ngroups + 1) * sizeof *grown))) {
+    if ((!c->worker || m.at_worker) && (grown = realloc(c->groups, (c->ngroups + 1) * sizeof *grown))) {
         c->groups = grown;
         c->groups[c->ngroups++] = m;
-        cx_broker_presence_joined(self, c, cx_group_name(m.at_gateway));
+        cx_broker_presence_joined(self, c, cx_group_name(m.group));
         return 1;
     }
-    if (m.at_worker)
-        cx_groups_leave(self->worker_groups, m.at_worker, c->id, c->worker);
-    cx_groups_leave(self->groups, m.at_gateway, c->id, c->gateway);
+    cx_groups_leave(self->groups, m.group, c->id, c->gateway, m.at_worker ? c->worker : NULL);
     return -1;
 }
 
 int cx_broker_conn_part(cx_broker *self, cx_broker_conn *c, cx_slice name)
 {
     for (size_t i = 0; i < c->ngroups; i++) {
-        if (!cx_slice_eq(name, cx_group_name(c->groups[i].at_gateway)))
+        if (!cx_slice_eq(name, cx_group_name(c->groups[i].group)))
             continue;
         leave_group(self, c, &c->groups[i]);
         c->groups[i] = c->groups[--c->ngroups];
         return 1;
     }
     for (size_t i = 0; i < c->nstale; i++) {
-        if (!cx_slice_eq(name, cx_group_name(c->stale[i].at_gateway)))
+        if (!cx_slice_eq(name, cx_group_name(c->stale[i].group)))
             continue;
         leave_group(self, c, &c->stale[i]);
         c->stale[i] = c->stale[--c->nstale];

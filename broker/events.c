@@ -80,8 +80,7 @@ static void on_event(cx_broker *self, const cx_env *env, zmq_msg_t *msg, cx_env 
             cx_groups_gateways(self->groups, (const char *const *) names, n, count_peer, &gateways.peers);
         } else {
             cx_groups_gateways(self->groups, (const char *const *) names, n, cx_broker_fanout_forward, &gateways);
-            cx_groups_gateways(self->worker_groups, (const char *const *) names, n, cx_broker_fanout_forward,
-                               &workers);
+            cx_groups_workers(self->groups, (const char *const *) names, n, cx_broker_fanout_forward, &workers);
         }
         result->gateways = gateways.peers;
         result->connections = (uint32_t) cx_groups_reach(self->groups, (const char *const *) names, n);

@@ -1,66 +1,281 @@
 /*
- * groups.c — group name → members and per-gateway member counts.
+ * groups.c — group name → members, and each group's member counts per
+ * gateway and per worker.
  *
- * Groups are in a czmq zhashx keyed by name. Per-gateway counts are a small
- * array: a deployment has a handful of gateways, so a linear scan beats any
- * map and keeps GROUP_SEND's work proportional to gateways, never members.
+ * One record per group holds everything a join, a leave and a group send
+ * touch: its member set, its counts per peer, its name. A connection keeps
+ * its groups as these records (conns.c), so a leave looks nothing up by
+ * name, and a disconnect of a connection in 10 groups is 10 records
+ * visited, not 20 (the counts by gateway and by worker used to be two
+ * tables, each with its own records and member maps).
  *
- * A join hands back the group's record (cx_group), which lives as long as it
- * has members, and a leave takes that record: a connection keeps its groups
- * as records, so a disconnect looks no group up by name (hashing a name
- * and freeing a copy of it were most of a disconnect's cost, and a lost
- * gateway ends its connections by the thousand). The table's key is the
- * record's own name: one copy per group, none per membership.
+ * Why it is laid out as it is: a lost gateway ends its connections by the
+ * thousand, each leaving its groups in a scattered order, so a leave's cost
+ * is the cache lines it misses far more than its instructions. So
+ *   - the member set is an open-addressing set of connection ids inside
+ *     the record while a group is small (4 members), in one array beyond;
+ *   - the counts are a handful of (peer, members) pairs in the record (a
+ *     deployment has a few gateways and workers: a linear scan beats any
+ *     map, and keeps GROUP_SEND's work proportional to peers, never
+ *     members), in one array beyond that;
+ *   - the name table is this file's own chained hash table, the hash kept
+ *     in the record: freeing an empty group unlinks it without hashing its
+ *     name again, and the name lives in the record itself (one allocation
+ *     per group, two for a big one).
  */
 #include "broker/groups.h"
 #include "common/idmap.h"
 
-#include <czmq.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    void *gateway;
-    size_t members;
-} gateway_count;
+#define INLINE_IDS 4     /* members held in the record itself (a power of two) */
+#define INLINE_PEERS 6   /* (peer, members) counts held in the record itself */
+#define WORKER_TAG 1u    /* a count's peer with this bit is a worker's (peers are aligned pointers) */
 
 struct cx_group {
-    char *name;               /* the table's key (not duplicated by it) */
-    cx_idmap *members;        /* conn id → gateway */
-    gateway_count *gateways;
-    size_t ngateways;
+    uint64_t *ids;            /* the member set: open addressing, 0 is empty; inline_ids while small */
+    uint32_t cap, size;       /* cap a power of two, kept at most 3/4 full */
+    uintptr_t *peer;          /* counts: the peer (WORKER_TAG set for a worker) ... */
+    uint32_t *members;        /* ... and its members; in the record until more than INLINE_PEERS */
+    uint32_t npeers, peers_cap;
+    cx_group *next;           /* in its bucket of the name table */
+    uint64_t hash;            /* of the name, so that unlinking hashes nothing */
+    size_t len;
+    uint64_t inline_ids[INLINE_IDS];
+    uintptr_t inline_peer[INLINE_PEERS];
+    uint32_t inline_members[INLINE_PEERS];
+    char name[];              /* NUL-terminated */
 };
 typedef cx_group group;
 
 struct cx_groups {
-    zhashx_t *by_name;
-    size_t memberships;   /* members of all groups, for metrics */
+    group **buckets;          /* nbuckets, a power of two; at most one group per bucket on average */
+    size_t nbuckets, count;
+    size_t memberships;       /* members of all groups, for metrics */
 };
 
-static void group_free(void **item)
+/* ------------------------------------------------------------ member set */
+
+static uint64_t mix(uint64_t x)
 {
-    group *g = *item;
-    if (!g)
-        return;
-    cx_idmap_destroy(&g->members);
-    free(g->gateways);
-    free(g->name);
-    free(g);
-    *item = NULL;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
 }
+
+/* The slot holding id, or the empty slot where it would go. */
+static uint64_t *slot_of(const group *g, uint64_t id)
+{
+    uint32_t mask = g->cap - 1;
+    for (uint32_t i = (uint32_t) mix(id) & mask;; i = (i + 1) & mask)
+        if (g->ids[i] == id || g->ids[i] == 0)
+            return &g->ids[i];
+}
+
+static int has_member(const group *g, uint64_t id)
+{
+    return id != 0 && *slot_of(g, id) == id;
+}
+
+static int grow_ids(group *g)
+{
+    uint64_t *old = g->ids;
+    uint32_t oldcap = g->cap;
+    uint64_t *fresh = calloc((size_t) oldcap * 2, sizeof *fresh);
+    if (!fresh)
+        return -1;
+    g->ids = fresh;
+    g->cap = oldcap * 2;
+    for (uint32_t i = 0; i < oldcap; i++)
+        if (old[i])
+            *slot_of(g, old[i]) = old[i];
+    if (old != g->inline_ids)
+        free(old);
+    return 0;
+}
+
+static int add_member(group *g, uint64_t id)
+{
+    if ((g->size + 1) * 4 > g->cap * 3 && grow_ids(g) != 0)
+        return -1;
+    *slot_of(g, id) = id;
+    g->size++;
+    return 0;
+}
+
+/* Backward-shift deletion (as common/idmap.c): no tombstones, lookups never stop early at a hole. */
+static int remove_member(group *g, uint64_t id)
+{
+    uint64_t *s = slot_of(g, id);
+    if (id == 0 || *s != id)
+        return 0;
+    uint32_t mask = g->cap - 1, hole = (uint32_t) (s - g->ids);
+    for (uint32_t i = (hole + 1) & mask; g->ids[i]; i = (i + 1) & mask) {
+        uint32_t home = (uint32_t) mix(g->ids[i]) & mask;
+        int between = hole <= i ? (home > hole && home <= i) : (home > hole || home <= i);
+        if (!between) {
+            g->ids[hole] = g->ids[i];
+            hole = i;
+        }
+    }
+    g->ids[hole] = 0;
+    g->size--;
+    return 1;
+}
+
+/* ------------------------------------------------------------ counts per peer */
+
+static uintptr_t tagged(void *peer, uintptr_t tag)
+{
+    return (uintptr_t) peer | tag;
+}
+
+static int count_peer(group *g, uintptr_t peer)
+{
+    for (uint32_t i = 0; i < g->npeers; i++)
+        if (g->peer[i] == peer) {
+            g->members[i]++;
+            return 0;
+        }
+    if (g->npeers == g->peers_cap) {   /* both arrays in one block, peers first */
+        uint32_t cap = g->peers_cap * 2;
+        uintptr_t *block = malloc(cap * (sizeof(uintptr_t) + sizeof(uint32_t)));
+        if (!block)
+            return -1;
+        uint32_t *members = (uint32_t *) (block + cap);
+        memcpy(block, g->peer, g->npeers * sizeof *block);
+        memcpy(members, g->members, g->npeers * sizeof *members);
+        if (g->peer != g->inline_peer)
+            free(g->peer);
+        g->peer = block;
+        g->members = members;
+        g->peers_cap = cap;
+    }
+    g->peer[g->npeers] = peer;
+    g->members[g->npeers++] = 1;
+    return 0;
+}
+
+static void uncount_peer(group *g, uintptr_t peer)
+{
+    for (uint32_t i = 0; i < g->npeers; i++)
+        if (g->peer[i] == peer) {
+            if (--g->members[i] == 0) {
+                g->npeers--;
+                g->peer[i] = g->peer[g->npeers];
+                g->members[i] = g->members[g->npeers];
+            }
+            return;
+        }
+}
+
+/* ------------------------------------------------------------ the name table */
+
+/* FNV-1a: names are short, and hashed only on a lookup by name (a join, a group send), never on a leave. */
+static uint64_t hash_name(const char *name, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char) name[i]) * 0x100000001b3ULL;
+    return mix(h);
+}
+
+static group *lookup(const cx_groups *self, const char *name, size_t len, uint64_t hash)
+{
+    for (group *g = self->buckets[hash & (self->nbuckets - 1)]; g; g = g->next)
+        if (g->hash == hash && g->len == len && memcmp(g->name, name, len) == 0)
+            return g;
+    return NULL;
+}
+
+static group *find_group(const cx_groups *self, const char *name)
+{
+    size_t len = strlen(name);
+    return lookup(self, name, len, hash_name(name, len));
+}
+
+static void link_group(group **buckets, size_t nbuckets, group *g)
+{
+    group **head = &buckets[g->hash & (nbuckets - 1)];
+    g->next = *head;
+    *head = g;
+}
+
+static int grow_table(cx_groups *self)
+{
+    size_t n = self->nbuckets * 2;
+    group **fresh = calloc(n, sizeof *fresh);
+    if (!fresh)
+        return -1;
+    for (size_t i = 0; i < self->nbuckets; i++)
+        for (group *g = self->buckets[i], *next; g; g = next) {
+            next = g->next;
+            link_group(fresh, n, g);
+        }
+    free(self->buckets);
+    self->buckets = fresh;
+    self->nbuckets = n;
+    return 0;
+}
+
+static void group_free(group *g)
+{
+    if (g->ids != g->inline_ids)
+        free(g->ids);
+    if (g->peer != g->inline_peer)
+        free(g->peer);
+    free(g);
+}
+
+/* The group's record, created empty when there is none (NULL when out of memory). */
+static group *group_of(cx_groups *self, const char *name)
+{
+    size_t len = strlen(name);
+    uint64_t hash = hash_name(name, len);
+    group *g = lookup(self, name, len, hash);
+    if (g)
+        return g;
+    if (self->count >= self->nbuckets && grow_table(self) != 0)
+        return NULL;
+    if (!(g = malloc(sizeof *g + len + 1)))
+        return NULL;
+    *g = (group) { .ids = g->inline_ids, .cap = INLINE_IDS, .peer = g->inline_peer, .members = g->inline_members,
+                   .peers_cap = INLINE_PEERS, .hash = hash, .len = len };
+    memcpy(g->name, name, len + 1);
+    link_group(self->buckets, self->nbuckets, g);
+    self->count++;
+    return g;
+}
+
+/* An empty group goes: unlinked from its bucket by its kept hash, its name is not hashed again. */
+static void drop_if_empty(cx_groups *self, group *g)
+{
+    if (g->size)
+        return;
+    group **p = &self->buckets[g->hash & (self->nbuckets - 1)];
+    while (*p != g)
+        p = &(*p)->next;
+    *p = g->next;
+    self->count--;
+    group_free(g);
+}
+
+/* ------------------------------------------------------------ the API */
 
 cx_groups *cx_groups_new(void)
 {
     cx_groups *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
-    if (!(self->by_name = zhashx_new())) {
+    self->nbuckets = 64;
+    if (!(self->buckets = calloc(self->nbuckets, sizeof *self->buckets))) {
         free(self);
         return NULL;
     }
-    zhashx_set_destructor(self->by_name, group_free);
-    zhashx_set_key_duplicator(self->by_name, NULL);   /* the key is the record's name */
-    zhashx_set_key_destructor(self->by_name, NULL);
     return self;
 }
 
@@ -68,76 +283,28 @@ void cx_groups_destroy(cx_groups **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    zhashx_destroy(&(*self_p)->by_name);
-    free(*self_p);
+    cx_groups *self = *self_p;
+    for (size_t i = 0; i < self->nbuckets; i++)
+        for (group *g = self->buckets[i], *next; g; g = next) {
+            next = g->next;
+            group_free(g);
+        }
+    free(self->buckets);
+    free(self);
     *self_p = NULL;
-}
-
-static gateway_count *find_gateway(group *g, void *gateway)
-{
-    for (size_t i = 0; i < g->ngateways; i++)
-        if (g->gateways[i].gateway == gateway)
-            return &g->gateways[i];
-    return NULL;
-}
-
-static int count_gateway(group *g, void *gateway)
-{
-    gateway_count *gc = find_gateway(g, gateway);
-    if (gc) {
-        gc->members++;
-        return 0;
-    }
-    gateway_count *grown = realloc(g->gateways, (g->ngateways + 1) * sizeof *grown);
-    if (!grown)
-        return -1;
-    g->gateways = grown;
-    g->gateways[g->ngateways++] = (gateway_count) { gateway, 1 };
-    return 0;
-}
-
-static void uncount_gateway(group *g, void *gateway)
-{
-    gateway_count *gc = find_gateway(g, gateway);
-    if (gc && --gc->members == 0)
-        *gc = g->gateways[--g->ngateways];
-}
-
-/* The group's record, created empty when there is none (NULL when out of memory). */
-static group *group_of(cx_groups *self, const char *name)
-{
-    group *g = zhashx_lookup(self->by_name, name);
-    if (g)
-        return g;
-    if (!(g = calloc(1, sizeof *g)) || !(g->members = cx_idmap_new()) || !(g->name = strdup(name))
-        || zhashx_insert(self->by_name, g->name, g) != 0) {
-        if (g)
-            cx_idmap_destroy(&g->members);
-        free(g ? g->name : NULL);
-        free(g);
-        return NULL;
-    }
-    return g;
-}
-
-/* An empty group goes (its name is hashed once more, per group, not per membership). */
-static void drop_if_empty(cx_groups *self, group *g)
-{
-    if (cx_idmap_size(g->members) == 0)
-        zhashx_delete(self->by_name, g->name);
 }
 
 int cx_groups_add(cx_groups *self, const char *name, uint64_t conn, void *gateway, cx_group **out)
 {
-    group *g = group_of(self, name);
+    group *g = conn ? group_of(self, name) : NULL;
     if (!g)
         return -1;
-    if (cx_idmap_get(g->members, conn)) {
+    if (has_member(g, conn)) {
         *out = g;
         return 0;
     }
-    if (cx_idmap_put(g->members, conn, gateway) || count_gateway(g, gateway)) {
-        cx_idmap_remove(g->members, conn);
+    if (add_member(g, conn) != 0 || count_peer(g, tagged(gateway, 0)) != 0) {
+        remove_member(g, conn);
         drop_if_empty(self, g);
         return -1;
     }
@@ -146,11 +313,23 @@ int cx_groups_add(cx_groups *self, const char *name, uint64_t conn, void *gatewa
     return 1;
 }
 
-void cx_groups_leave(cx_groups *self, cx_group *g, uint64_t conn, void *gateway)
+int cx_groups_count_worker(cx_group *g, void *worker)
 {
-    if (!cx_idmap_remove(g->members, conn))
+    return count_peer(g, tagged(worker, WORKER_TAG));
+}
+
+void cx_groups_uncount_worker(cx_group *g, void *worker)
+{
+    uncount_peer(g, tagged(worker, WORKER_TAG));
+}
+
+void cx_groups_leave(cx_groups *self, cx_group *g, uint64_t conn, void *gateway, void *worker)
+{
+    if (!remove_member(g, conn))
         return;
-    uncount_gateway(g, gateway);
+    uncount_peer(g, tagged(gateway, 0));
+    if (worker)
+        uncount_peer(g, tagged(worker, WORKER_TAG));
     self->memberships--;
     drop_if_empty(self, g);
 }
@@ -160,30 +339,45 @@ const char *cx_group_name(const cx_group *g)
     return g->name;
 }
 
-void cx_groups_gateways(cx_groups *self, const char *const *names, size_t nnames,
-                        void (*fn)(void *gateway, void *arg), void *arg)
+/* fn once per peer of the kind tag holding members of any of the groups. */
+static void each_peer(cx_groups *self, const char *const *names, size_t nnames, uintptr_t tag,
+                      void (*fn)(void *peer, void *arg), void *arg)
 {
-    void *seen[64];
+    uintptr_t seen[64];
     size_t nseen = 0;
     for (size_t i = 0; i < nnames; i++) {
-        group *g = zhashx_lookup(self->by_name, names[i]);
-        for (size_t j = 0; g && j < g->ngateways; j++) {
-            void *gw = g->gateways[j].gateway;
+        group *g = find_group(self, names[i]);
+        for (uint32_t j = 0; g && j < g->npeers; j++) {
+            uintptr_t p = g->peer[j];
+            if ((p & WORKER_TAG) != tag)
+                continue;
             size_t k = 0;
-            while (k < nseen && seen[k] != gw)
+            while (k < nseen && seen[k] != p)
                 k++;
             if (k < nseen)
                 continue;
             if (nseen < sizeof seen / sizeof seen[0])
-                seen[nseen++] = gw;
-            fn(gw, arg);
+                seen[nseen++] = p;
+            fn((void *) (p & ~(uintptr_t) WORKER_TAG), arg);
         }
     }
 }
 
+void cx_groups_gateways(cx_groups *self, const char *const *names, size_t nnames,
+                        void (*fn)(void *gateway, void *arg), void *arg)
+{
+    each_peer(self, names, nnames, 0, fn, arg);
+}
+
+void cx_groups_workers(cx_groups *self, const char *const *names, size_t nnames,
+                       void (*fn)(void *worker, void *arg), void *arg)
+{
+    each_peer(self, names, nnames, WORKER_TAG, fn, arg);
+}
+
 size_t cx_groups_count(const cx_groups *self)
 {
-    return zhashx_size(self->by_name);
+    return self->count;
 }
 
 size_t cx_groups_memberships(const cx_groups *self)
@@ -193,14 +387,8 @@ size_t cx_groups_memberships(const cx_groups *self)
 
 size_t cx_groups_members(cx_groups *self, const char *name)
 {
-    group *g = zhashx_lookup(self->by_name, name);
-    return g ? cx_idmap_size(g->members) : 0;
-}
-
-static void mark(uint64_t id, void *value, void *arg)
-{
-    (void) value;
-    cx_idmap_put(arg, id, arg);
+    group *g = find_group(self, name);
+    return g ? g->size : 0;
 }
 
 size_t cx_groups_reach(cx_groups *self, const char *const *names, size_t nnames)
@@ -209,31 +397,20 @@ size_t cx_groups_reach(cx_groups *self, const char *const *names, size_t nnames)
         return cx_groups_members(self, names[0]);
     cx_idmap *seen = cx_idmap_new();
     for (size_t i = 0; seen && i < nnames; i++) {
-        group *g = zhashx_lookup(self->by_name, names[i]);
-        if (g)
-            cx_idmap_foreach(g->members, mark, seen);
+        group *g = find_group(self, names[i]);
+        for (uint32_t j = 0; g && j < g->cap; j++)
+            if (g->ids[j])
+                cx_idmap_put(seen, g->ids[j], seen);
     }
     size_t n = seen ? cx_idmap_size(seen) : 0;
     cx_idmap_destroy(&seen);
     return n;
 }
 
-typedef struct {
-    void (*fn)(uint64_t conn, void *arg);
-    void *arg;
-} member_visit;
-
-static void visit_member(uint64_t id, void *value, void *arg)
-{
-    (void) value;
-    member_visit *v = arg;
-    v->fn(id, v->arg);
-}
-
 void cx_groups_each_member(cx_groups *self, const char *name, void (*fn)(uint64_t conn, void *arg), void *arg)
 {
-    group *g = zhashx_lookup(self->by_name, name);
-    member_visit v = { fn, arg };
-    if (g)
-        cx_idmap_foreach(g->members, visit_member, &v);
+    group *g = find_group(self, name);
+    for (uint32_t j = 0; g && j < g->cap; j++)
+        if (g->ids[j])
+            fn(g->ids[j], arg);
 }

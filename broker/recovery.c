@@ -35,9 +35,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One envelope to every peer of table (gateways: groups; workers: worker_groups) holding members of
- * the n groups. */
-static void fan_out(cx_broker *self, cx_groups *table, cx_env *out, const cx_slice *groups, size_t n)
+/* The peers holding members of groups: cx_groups_gateways or cx_groups_workers. */
+typedef void peers_of(cx_groups *self, const char *const *groups, size_t ngroups, void (*fn)(void *peer, void *arg),
+                      void *arg);
+
+/* One envelope to every peer (gateway or worker, as peers says) holding members of the n groups. */
+static void fan_out(cx_broker *self, peers_of *peers, cx_env *out, const cx_slice *groups, size_t n)
 {
     char *names[CX_PROTO_MAX_GROUPS] = { 0 };
     out->ngroups = 0;
@@ -47,7 +50,7 @@ static void fan_out(cx_broker *self, cx_groups *table, cx_env *out, const cx_sli
     zmq_msg_t msg;
     if (out->ngroups && cx_broker_encode_msg(self, out, &msg) == 0) {
         cx_broker_fanout f = { self, &msg, 0 };
-        cx_groups_gateways(table, (const char *const *) names, out->ngroups, cx_broker_fanout_forward, &f);
+        peers(self->groups, (const char *const *) names, out->ngroups, cx_broker_fanout_forward, &f);
         zmq_msg_close(&msg);
     }
     for (size_t i = 0; i < out->ngroups; i++)
@@ -143,17 +146,17 @@ void cx_broker_send_held(cx_broker *self, const cx_env *env)
         out.seq = seq;
         out.epoch = cx_slice_of(epoch);
         out.flags &= ~(CX_GROUP_SPLIT | CX_GROUP_CONTINUES);   /* its own send: one copy per history group */
-        fan_out(self, self->groups, &out, &env->groups[i], 1);
+        fan_out(self, cx_groups_gateways, &out, &env->groups[i], 1);
     }
     if (nplain) {
         out = *env;
         out.seq = 0;
         out.epoch = cx_slice_of("");
-        fan_out(self, self->groups, &out, plain, nplain);
+        fan_out(self, cx_groups_gateways, &out, plain, nplain);
     }
     if (env->type == CX_ENV_EVENT) {   /* receive_event runs once per recipient: the workers get it once */
         out = *env;
-        fan_out(self, self->worker_groups, &out, env->groups, env->ngroups);
+        fan_out(self, cx_groups_workers, &out, env->groups, env->ngroups);
     }
 }
 

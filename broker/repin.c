@@ -305,7 +305,7 @@ static int in_stale_group(const cx_broker_conn *c, const cx_env *env)
 {
     for (size_t i = 0; i < c->nstale; i++)
         for (uint32_t g = 0; g < env->ngroups; g++)
-            if (cx_slice_eq(env->groups[g], cx_group_name(c->stale[i].at_gateway)))
+            if (cx_slice_eq(env->groups[g], cx_group_name(c->stale[i].group)))
                 return 1;
     return 0;
 }

@@ -221,15 +221,95 @@ Test(broker_groups, a_leave_by_the_record_a_join_returned_keeps_the_counts)
     cr_assert_str_eq(cx_group_name(a1), "room");
     cr_assert_eq(cx_groups_add(g, "room", 1, &gw1, &again), 0, "already a member");
     cr_assert_eq(again, a1);
-    cx_groups_leave(g, a1, 1, &gw1);
+    cx_groups_leave(g, a1, 1, &gw1, NULL);
     cr_assert_eq(cx_groups_members(g, "room"), 1);
     cr_assert_eq(cx_groups_memberships(g), 1);
-    cx_groups_leave(g, a2, 1, &gw1);   /* not a member any more: nothing */
+    cx_groups_leave(g, a2, 1, &gw1, NULL);   /* not a member any more: nothing */
     cr_assert_eq(cx_groups_members(g, "room"), 1);
-    cx_groups_leave(g, a2, 2, &gw2);
+    cx_groups_leave(g, a2, 2, &gw2, NULL);
     cr_assert_eq(cx_groups_count(g), 0, "an empty group is freed");
     cr_assert_eq(cx_groups_memberships(g), 0);
     cr_assert_eq(cx_groups_add(g, "room", 3, &gw1, &again), 1);
     cr_assert_eq(cx_groups_members(g, "room"), 1);
+    cx_groups_destroy(&g);
+}
+
+typedef struct {
+    void *peers[16];
+    size_t n;
+} peer_list;
+
+static void note_peer(void *peer, void *arg)
+{
+    peer_list *l = arg;
+    if (l->n < 16)
+        l->peers[l->n++] = peer;
+}
+
+static size_t peers_of(cx_groups *g, const char *name, int workers, void **out)
+{
+    peer_list l = { .n = 0 };
+    const char *names[] = { name };
+    (workers ? cx_groups_workers : cx_groups_gateways)(g, names, 1, note_peer, &l);
+    for (size_t i = 0; i < l.n; i++)
+        out[i] = l.peers[i];
+    return l.n;
+}
+
+/* One record counts a group's members per gateway (group sends) and per worker (events' receive_event):
+ * a peer is named while it holds a member and only then, whatever the order of joins and leaves, and
+ * the member set grows past the record and past 1,000 members without losing one. */
+Test(broker_groups, the_counts_per_gateway_and_per_worker_follow_the_members)
+{
+    cx_groups *g = cx_groups_new();
+    int gw1, gw2, w1, w2;
+    void *out[16];
+    cx_group *rec[1001];
+    for (uint64_t id = 1; id <= 1000; id++) {
+        cr_assert_eq(cx_groups_add(g, "big", id, id % 2 ? (void *) &gw1 : (void *) &gw2, &rec[id]), 1);
+        cr_assert_eq(cx_groups_count_worker(rec[id], id % 3 ? (void *) &w1 : (void *) &w2), 0);
+    }
+    cr_assert_eq(cx_groups_members(g, "big"), 1000);
+    cr_assert_eq(peers_of(g, "big", 0, out), 2);
+    cr_assert_eq(peers_of(g, "big", 1, out), 2);
+    for (uint64_t id = 1; id <= 1000; id++)   /* every member but 7 leaves; each still a member until then */
+        if (id != 7) {
+            cr_assert_eq(cx_groups_add(g, "big", id, &gw1, &rec[0]), 0, "member %llu kept", (unsigned long long) id);
+            cx_groups_leave(g, rec[id], id, id % 2 ? (void *) &gw1 : (void *) &gw2, id % 3 ? (void *) &w1 : (void *) &w2);
+        }
+    cr_assert_eq(cx_groups_members(g, "big"), 1);
+    cr_assert_eq(peers_of(g, "big", 0, out), 1);
+    cr_assert_eq(out[0], &gw1);
+    cr_assert_eq(peers_of(g, "big", 1, out), 1);
+    cr_assert_eq(out[0], &w1);
+    cx_groups_uncount_worker(rec[7], &w1);   /* its worker went (a re-pin): no worker holds members */
+    cr_assert_eq(peers_of(g, "big", 1, out), 0);
+    cr_assert_eq(peers_of(g, "big", 0, out), 1, "still a member at its gateway");
+    cx_groups_leave(g, rec[7], 7, &gw1, NULL);
+    cr_assert_eq(cx_groups_count(g), 0);
+    cr_assert_eq(cx_groups_memberships(g), 0);
+    cr_assert_eq(peers_of(g, "big", 0, out), 0);
+    cx_groups_destroy(&g);
+}
+
+/* Many groups (the name table grows), found by name and by nothing else: a name that only shares a
+ * prefix, or hashes to the same bucket, is another group. */
+Test(broker_groups, many_groups_are_each_found_by_their_own_name)
+{
+    cx_groups *g = cx_groups_new();
+    int gw;
+    char name[32];
+    cx_group *rec;
+    for (uint64_t i = 1; i <= 5000; i++) {
+        snprintf(name, sizeof name, "room-%llu", (unsigned long long) i);
+        cr_assert_eq(cx_groups_add(g, name, i, &gw, &rec), 1);
+        cr_assert_str_eq(cx_group_name(rec), name);
+    }
+    cr_assert_eq(cx_groups_count(g), 5000);
+    cr_assert_eq(cx_groups_members(g, "room-1"), 1);
+    cr_assert_eq(cx_groups_members(g, "room-"), 0);
+    cr_assert_eq(cx_groups_members(g, "room-50000"), 0);
+    cr_assert_eq(cx_groups_add(g, "room-4999", 1, &gw, &rec), 1, "another group than room-1");
+    cr_assert_eq(cx_groups_members(g, "room-4999"), 2);
     cx_groups_destroy(&g);
 }
