@@ -13,7 +13,8 @@
  * thousand, each leaving its groups in a scattered order, so a leave's cost
  * is the cache lines it misses far more than its instructions. So
  *   - the member set is an open-addressing set of connection ids inside
- *     the record while a group is small (4 members), in one array beyond;
+ *     the record while a group is small (2 members), in one array beyond,
+ *     at most half full so that a removal shifts few of them back;
  *   - the counts are a handful of (peer, members) pairs in the record (a
  *     deployment has a few gateways and workers: a linear scan beats any
  *     map, and keeps GROUP_SEND's work proportional to peers, never
@@ -29,22 +30,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define INLINE_IDS 4     /* members held in the record itself (a power of two) */
+#define INLINE_IDS_LOG2 2
+#define INLINE_IDS (1 << INLINE_IDS_LOG2)   /* members held in the record itself */
 #define INLINE_PEERS 6   /* (peer, members) counts held in the record itself */
 #define WORKER_TAG 1u    /* a count's peer with this bit is a worker's (peers are aligned pointers) */
 
 struct cx_group {
+    /* What a leave touches first, together: the member set's header and the counts. */
     uint64_t *ids;            /* the member set: open addressing, 0 is empty; inline_ids while small */
-    uint32_t cap, size;       /* cap a power of two, kept at most 3/4 full */
+    uint32_t cap, size;       /* cap a power of two, kept at most half full (short runs to shift) */
     uintptr_t *peer;          /* counts: the peer (WORKER_TAG set for a worker) ... */
     uint32_t *members;        /* ... and its members; in the record until more than INLINE_PEERS */
-    uint32_t npeers, peers_cap;
+    uint16_t npeers, peers_cap;
+    uint8_t shift;            /* 64 - log2(cap): a member's home slot is its Fibonacci hash's top bits */
+    uint32_t inline_members[INLINE_PEERS];
+    uintptr_t inline_peer[INLINE_PEERS];
+    uint64_t inline_ids[INLINE_IDS];
     cx_group *next;           /* in its bucket of the name table */
     uint64_t hash;            /* of the name, so that unlinking hashes nothing */
     size_t len;
-    uint64_t inline_ids[INLINE_IDS];
-    uintptr_t inline_peer[INLINE_PEERS];
-    uint32_t inline_members[INLINE_PEERS];
     char name[];              /* NUL-terminated */
 };
 typedef cx_group group;
@@ -67,11 +71,18 @@ static uint64_t mix(uint64_t x)
     return x;
 }
 
+/* A member's home slot: Fibonacci hashing (one multiply; connection ids are sequential per gateway,
+ * which it spreads evenly), so that the backward shift of a removal recomputes homes cheaply. */
+static uint32_t home_of(const group *g, uint64_t id)
+{
+    return (uint32_t) ((id * 0x9e3779b97f4a7c15ULL) >> g->shift);
+}
+
 /* The slot holding id, or the empty slot where it would go. */
 static uint64_t *slot_of(const group *g, uint64_t id)
 {
     uint32_t mask = g->cap - 1;
-    for (uint32_t i = (uint32_t) mix(id) & mask;; i = (i + 1) & mask)
+    for (uint32_t i = home_of(g, id);; i = (i + 1) & mask)
         if (g->ids[i] == id || g->ids[i] == 0)
             return &g->ids[i];
 }
@@ -90,6 +101,7 @@ static int grow_ids(group *g)
         return -1;
     g->ids = fresh;
     g->cap = oldcap * 2;
+    g->shift--;
     for (uint32_t i = 0; i < oldcap; i++)
         if (old[i])
             *slot_of(g, old[i]) = old[i];
@@ -100,7 +112,7 @@ static int grow_ids(group *g)
 
 static int add_member(group *g, uint64_t id)
 {
-    if ((g->size + 1) * 4 > g->cap * 3 && grow_ids(g) != 0)
+    if ((g->size + 1) * 2 > g->cap && grow_ids(g) != 0)
         return -1;
     *slot_of(g, id) = id;
     g->size++;
@@ -115,7 +127,7 @@ static int remove_member(group *g, uint64_t id)
         return 0;
     uint32_t mask = g->cap - 1, hole = (uint32_t) (s - g->ids);
     for (uint32_t i = (hole + 1) & mask; g->ids[i]; i = (i + 1) & mask) {
-        uint32_t home = (uint32_t) mix(g->ids[i]) & mask;
+        uint32_t home = home_of(g, g->ids[i]);
         int between = hole <= i ? (home > hole && home <= i) : (home > hole || home <= i);
         if (!between) {
             g->ids[hole] = g->ids[i];
@@ -136,14 +148,16 @@ static uintptr_t tagged(void *peer, uintptr_t tag)
 
 static int count_peer(group *g, uintptr_t peer)
 {
-    for (uint32_t i = 0; i < g->npeers; i++)
+    for (uint16_t i = 0; i < g->npeers; i++)
         if (g->peer[i] == peer) {
             g->members[i]++;
             return 0;
         }
     if (g->npeers == g->peers_cap) {   /* both arrays in one block, peers first */
-        uint32_t cap = g->peers_cap * 2;
-        uintptr_t *block = malloc(cap * (sizeof(uintptr_t) + sizeof(uint32_t)));
+        if (g->peers_cap > UINT16_MAX / 2)
+            return -1;
+        uint16_t cap = (uint16_t) (g->peers_cap * 2);
+        uintptr_t *block = malloc((size_t) cap * (sizeof(uintptr_t) + sizeof(uint32_t)));
         if (!block)
             return -1;
         uint32_t *members = (uint32_t *) (block + cap);
@@ -162,7 +176,7 @@ static int count_peer(group *g, uintptr_t peer)
 
 static void uncount_peer(group *g, uintptr_t peer)
 {
-    for (uint32_t i = 0; i < g->npeers; i++)
+    for (uint16_t i = 0; i < g->npeers; i++)
         if (g->peer[i] == peer) {
             if (--g->members[i] == 0) {
                 g->npeers--;
@@ -244,7 +258,7 @@ static group *group_of(cx_groups *self, const char *name)
     if (!(g = malloc(sizeof *g + len + 1)))
         return NULL;
     *g = (group) { .ids = g->inline_ids, .cap = INLINE_IDS, .peer = g->inline_peer, .members = g->inline_members,
-                   .peers_cap = INLINE_PEERS, .hash = hash, .len = len };
+                   .peers_cap = INLINE_PEERS, .shift = 64 - INLINE_IDS_LOG2, .hash = hash, .len = len };
     memcpy(g->name, name, len + 1);
     link_group(self->buckets, self->nbuckets, g);
     self->count++;
