@@ -348,6 +348,17 @@ void cx_groups_leave(cx_groups *self, cx_group *g, uint64_t conn, void *gateway,
     drop_if_empty(self, g);
 }
 
+void cx_group_prefetch(const cx_group *g)
+{
+    __builtin_prefetch(g, 1);
+    __builtin_prefetch((const char *) g + 64, 1);   /* the counts' peers */
+}
+
+void cx_group_prefetch_member(const cx_group *g, uint64_t conn)
+{
+    __builtin_prefetch(&g->ids[home_of(g, conn)], 1);
+}
+
 const char *cx_group_name(const cx_group *g)
 {
     return g->name;

@@ -33,6 +33,10 @@ void cx_groups_uncount_worker(cx_group *g, void *worker);
 /* Removes conn (counted on gateway, and on worker unless NULL) from the group a join returned; nothing
  * when it is not a member. The group is freed when it has no member left: g is then invalid. */
 void cx_groups_leave(cx_groups *self, cx_group *g, uint64_t conn, void *gateway, void *worker);
+/* Hints for a caller about to leave several groups: load g's record, then (once it is loaded) conn's
+ * slot in its member set, so that the cache misses of many leaves overlap. No effect on anything else. */
+void cx_group_prefetch(const cx_group *g);
+void cx_group_prefetch_member(const cx_group *g, uint64_t conn);
 /* The group's name, owned by the record. */
 const char *cx_group_name(const cx_group *g);
 /* Calls fn once for each gateway holding members of any of the groups (deduplicated). */
