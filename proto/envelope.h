@@ -94,6 +94,8 @@ typedef enum { CX_TARGET_GROUPS = 1, CX_TARGET_USER = 2, CX_TARGET_CONNECTION = 
 #define CX_HELLO_READS_BATCH     0x02u  /* the peer reads batches (proto/batch.h) */
 #define CX_HELLO_REPINS          0x04u  /* a gateway that answers REPIN (an older one's connections close instead) */
 #define CX_HELLO_ACKS            0x08u  /* a worker that says which RECEIVEs it handled (ACK; broker/inflight.c) */
+#define CX_HELLO_READS_QUARANTINE 0x10u /* the peer decodes ROUTES' available CX_ROUTE_QUARANTINED (an older one
+                                           refuses the whole ROUTES: the broker sends it 0 there instead) */
 
 /* GROUP_SEND flags */
 #define CX_GROUP_EXCLUDE_CURRENT 0x01u  /* the sending connection does not get it */

@@ -4,7 +4,8 @@
  * none. test_link_security.c plays an attacker with it, test_upgrade.c a
  * process of an older build. It receives single envelopes only (it never
  * says HELLO flag 2, so the broker sends it no batch) and counts them by
- * type. The stack is the including file's `stack`.
+ * type, keeping the availability of one watched route from ROUTES. The
+ * stack is the including file's `stack`.
  */
 #ifndef CX_TEST_ROGUE_H
 #define CX_TEST_ROGUE_H
@@ -25,6 +26,8 @@ typedef struct {
     cx_decoder *dec;
     int seen[CX_ENV_TYPE_MAX];   /* envelopes received, by type */
     uint64_t connect_conn;       /* the last CONNECT's connection */
+    const char *watch;           /* a target whose row in ROUTES is kept: */
+    int watch_available;         /* its available in the last ROUTES, -1 none yet */
 } rogue;
 
 typedef enum { NO_KEY, UNKNOWN_KEY, WORKER_KEY, GATEWAY_KEY, EXTRA_WORKER_KEY, API_KEY } key_kind;
@@ -35,6 +38,7 @@ static inline rogue *rogue_new(const char *name, key_kind kind)
     r->sock = zsock_new(ZMQ_DEALER);
     r->enc = cx_encoder_new();
     r->dec = cx_decoder_new();
+    r->watch_available = -1;
     zsock_set_identity(r->sock, name);
     zsock_set_linger(r->sock, 0);
     char path[700];
@@ -106,6 +110,9 @@ static inline void rogue_pump(rogue *r, int ms)
                 r->seen[env.type]++;
                 if (env.type == CX_ENV_CONNECT)
                     r->connect_conn = env.conn;
+                for (uint32_t i = 0; env.type == CX_ENV_ROUTES && r->watch && i < env.nroutes; i++)
+                    if (cx_slice_eq(env.routes[i].target, r->watch))
+                        r->watch_available = (int) env.routes[i].available;
             }
         }
         zmq_msg_close(&msg);

@@ -8,6 +8,11 @@
  * the broker must keep no copy of what it forwards there, or it would hold
  * them for the connection's lifetime and, when that worker process dies,
  * hand its messages to the next consumer a second time.
+ *
+ * A gateway or chanx-api built before quarantine decodes a route's
+ * available as 0 or 1 and refuses a whole ROUTES holding a 2: the broker
+ * sends such a peer 0 there ("no worker serves it", answered 503 as ever),
+ * so the broker can go first, as every other change needs.
  */
 #include "test_rogue.h"
 
@@ -81,4 +86,51 @@ Test(upgrade, a_worker_that_never_acknowledges_has_nothing_kept_and_nothing_repl
     rogue_destroy(&first);
     rogue_destroy(&second);
     rogue_destroy(&supervisor);
+}
+
+/* A gateway of an older build (no HELLO flag 16) or of this one, watching ws/old/'s row. */
+static rogue *gateway_watching(const char *name, uint32_t flags)
+{
+    rogue *r = rogue_new(name, GATEWAY_KEY);
+    r->watch = "old.consumer";
+    cx_env hello = { .type = CX_ENV_HELLO, .role = CX_ROLE_GATEWAY, .pid = 4343, .node = cx_slice_of(name),
+                     .flags = flags };
+    rogue_send(r, &hello);
+    return r;
+}
+
+/* Pumps every peer (each heartbeats, or the broker drops it) until both gateways' row differs from
+ * was, 5 s at most. */
+static void pump_until_changed(rogue **peers, int n, int was)
+{
+    for (int t = 0; t < 5000 && (peers[2]->watch_available == was || peers[3]->watch_available == was); t += 100)
+        for (int i = 0; i < n; i++)
+            rogue_pump(peers[i], 25);
+}
+
+Test(upgrade, a_gateway_built_before_quarantine_reads_a_quarantined_route_as_unavailable)
+{
+    rogue *supervisor = rogue_new("worker-old-2", WORKER_KEY);
+    cx_env hello = { .type = CX_ENV_HELLO, .role = CX_ROLE_WORKER, .pid = 2, .node = cx_slice_of("worker-old-2"),
+                     .flags = CX_HELLO_SUPERVISOR };
+    rogue_send(supervisor, &hello);
+    rogue *worker = old_worker("worker-old-2-1");
+    pump_both(supervisor, worker, 300);
+    rogue *peers[] = { supervisor, worker, gateway_watching("gateway-older", 0),
+                       gateway_watching("gateway-newer", CX_HELLO_READS_QUARANTINE) };
+    rogue *older = peers[2], *newer = peers[3];
+    pump_until_changed(peers, 4, -1);
+    cr_assert_eq(older->watch_available, 1, "the older gateway's row: %d", older->watch_available);
+    cr_assert_eq(newer->watch_available, 1, "this build's gateway's row: %d", newer->watch_available);
+
+    /* its plugin crashed its worker processes too often: quarantined */
+    cx_env exit = { .type = CX_ENV_WORKER_EXIT, .node = cx_slice_of("worker-old-2-1"), .pid = 4242, .code = 11,
+                    .consumer = cx_slice_of("old.consumer"), .text = cx_slice_of("receive_message"),
+                    .flags = CX_WORKER_EXIT_QUARANTINED };
+    rogue_send(supervisor, &exit);
+    pump_until_changed(peers, 4, 1);
+    cr_assert_eq(newer->watch_available, CX_ROUTE_QUARANTINED, "this build's gateway: %d", newer->watch_available);
+    cr_assert_eq(older->watch_available, 0, "the older gateway was sent %d (it refuses 2)", older->watch_available);
+    for (int i = 0; i < 4; i++)
+        rogue_destroy(&peers[i]);
 }
