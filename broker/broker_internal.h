@@ -59,6 +59,7 @@ typedef struct {
     int supervisor;              /* a worker supervisor (HELLO flag): serves nothing, reports WORKER_EXIT */
     int repins;                  /* a gateway that answers REPIN (HELLO flag; repin.c) */
     int acks;                    /* a worker that says which RECEIVEs it handled (HELLO flag; ACK) */
+    int reads_quarantine;        /* decodes ROUTES' available 2 (HELLO flag); others get 0 there (peers.c) */
     int64_t last_heard;
     cx_idmap *conns;             /* conn id → conn */
     cx_batch *out;               /* what this loop turn sends it, when its HELLO said it reads batches (send.c) */

@@ -64,6 +64,32 @@ void cx_broker_peer_remove(cx_broker *self, cx_broker_peer *p, const char *why)
         cx_broker_publish_routes(self);
 }
 
+/* ROUTES to p. A peer built before quarantine refuses a whole ROUTES with an available of 2 (its
+ * decoder knows 0 and 1): it gets 0 there, "no worker serves it", which it answers as it always has.
+ * So the broker can be upgraded before gateways and chanx-api, the order every other change needs. */
+static void send_routes(cx_broker *self, cx_broker_peer *p, const cx_env *routes)
+{
+    int downgrade = 0;
+    for (uint32_t i = 0; !p->reads_quarantine && i < routes->nroutes; i++)
+        downgrade |= routes->routes[i].available == CX_ROUTE_QUARANTINED;
+    if (!downgrade) {
+        cx_broker_send_env(self, p, routes);
+        return;
+    }
+    cx_env_route *rows = malloc((routes->nroutes + 1) * sizeof *rows);
+    if (!rows)
+        return;   /* it keeps its table; the next change sends it again */
+    cx_env old = *routes;
+    for (uint32_t i = 0; i < routes->nroutes; i++) {
+        rows[i] = routes->routes[i];
+        if (rows[i].available == CX_ROUTE_QUARANTINED)
+            rows[i].available = 0;
+    }
+    old.routes = rows;
+    cx_broker_send_env(self, p, &old);
+    free(rows);
+}
+
 void cx_broker_on_hello(cx_broker *self, const char *id, size_t idlen, cx_broker_peer *known, const cx_env *env,
                        const cx_role_rule *key_rule, const char *key)
 {
@@ -80,6 +106,7 @@ void cx_broker_on_hello(cx_broker *self, const char *id, size_t idlen, cx_broker
         known->supervisor = env->role == CX_ROLE_WORKER && (env->flags & CX_HELLO_SUPERVISOR);
         known->repins = env->role == CX_ROLE_GATEWAY && (env->flags & CX_HELLO_REPINS);
         known->acks = env->role == CX_ROLE_WORKER && (env->flags & CX_HELLO_ACKS);
+        known->reads_quarantine = !!(env->flags & CX_HELLO_READS_QUARANTINE);
         return;   /* the same process introducing itself again: keep its state */
     }
     if (known)
@@ -98,6 +125,7 @@ void cx_broker_on_hello(cx_broker *self, const char *id, size_t idlen, cx_broker
     p->supervisor = p->role == CX_ROLE_WORKER && (env->flags & CX_HELLO_SUPERVISOR);
     p->repins = p->role == CX_ROLE_GATEWAY && (env->flags & CX_HELLO_REPINS);
     p->acks = p->role == CX_ROLE_WORKER && (env->flags & CX_HELLO_ACKS);
+    p->reads_quarantine = !!(env->flags & CX_HELLO_READS_QUARANTINE);
     p->last_heard = cx_now_ms();
     if ((env->flags & CX_HELLO_READS_BATCH) && !(p->out = cx_batch_new())) {
         cx_broker_peer_free((void **) &p);
@@ -119,7 +147,7 @@ void cx_broker_on_hello(cx_broker *self, const char *id, size_t idlen, cx_broker
     if (p->role == CX_ROLE_GATEWAY || p->role == CX_ROLE_API) {   /* the API checks events and resolves topics with it */
         cx_env routes;
         cx_route_table_envelope(self->routes, &routes);
-        cx_broker_send_env(self, p, &routes);
+        send_routes(self, p, &routes);
     }
 }
 
@@ -175,6 +203,6 @@ void cx_broker_publish_routes(cx_broker *self)
     cx_broker_peer **all = peers_snapshot(self, &n);
     for (size_t i = 0; i < n; i++)
         if (all[i]->role == CX_ROLE_GATEWAY || all[i]->role == CX_ROLE_API)   /* the API checks events against it */
-            cx_broker_send_env(self, all[i], &env);
+            send_routes(self, all[i], &env);
     free(all);
 }

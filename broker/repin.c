@@ -245,8 +245,9 @@ static void collect_id(uint64_t id, void *value, void *arg)
         l->ids[l->n++] = id;
 }
 
-/* Each waiting connection, with whether its connection still exists: fn may end either. */
-static void for_each_waiting(cx_broker *self, void (*fn)(cx_broker *, cx_broker_conn *, repin *, int64_t), int64_t now)
+/* The one walk over the waiting connections: fn gets each whose connection still exists (and may end
+ * either; the ids are taken first), with arg; one whose gateway went or whose client left is dropped. */
+static void for_each_waiting(cx_broker *self, void (*fn)(cx_broker *, cx_broker_conn *, repin *, void *), void *arg)
 {
     id_list l = { NULL, 0, cx_idmap_size(self->repins->waiting) };
     if (!(l.ids = malloc((l.max + 1) * sizeof *l.ids)))
@@ -260,13 +261,14 @@ static void for_each_waiting(cx_broker *self, void (*fn)(cx_broker *, cx_broker_
         if (!c || !c->gateway || cx_broker_conn_ending(c))   /* its gateway went, or the client left: nothing to re-pin */
             cx_broker_repin_drop(self, l.ids[i]);
         else
-            fn(self, c, r, now);
+            fn(self, c, r, arg);
     }
     free(l.ids);
 }
 
-static void retry_one(cx_broker *self, cx_broker_conn *c, repin *r, int64_t now)
+static void retry_one(cx_broker *self, cx_broker_conn *c, repin *r, void *arg)
 {
+    int64_t now = *(const int64_t *) arg;
     if (!r->has_connect)
         return;
     if (now >= r->deadline) {   /* expiry runs every 100 ms: a worker registering late must not win */
@@ -280,13 +282,15 @@ static void retry_one(cx_broker *self, cx_broker_conn *c, repin *r, int64_t now)
 
 void cx_broker_repin_retry(cx_broker *self)
 {
-    if (cx_idmap_size(self->repins->waiting))
-        for_each_waiting(self, retry_one, cx_now_ms());
+    if (!cx_idmap_size(self->repins->waiting))
+        return;
+    int64_t now = cx_now_ms();
+    for_each_waiting(self, retry_one, &now);
 }
 
-static void expire_one(cx_broker *self, cx_broker_conn *c, repin *r, int64_t now)
+static void expire_one(cx_broker *self, cx_broker_conn *c, repin *r, void *arg)
 {
-    if (now >= r->deadline)
+    if (*(const int64_t *) arg >= r->deadline)
         lost(self, c, "no worker serves its route within CHANX_REPIN_TIMEOUT_MS");
 }
 
@@ -298,7 +302,7 @@ void cx_broker_repin_expire(cx_broker *self)
     if (now < self->repins->next_expiry)
         return;
     self->repins->next_expiry = now + 100;
-    for_each_waiting(self, expire_one, now);
+    for_each_waiting(self, expire_one, &now);
 }
 
 static int in_stale_group(const cx_broker_conn *c, const cx_env *env)
@@ -310,29 +314,28 @@ static int in_stale_group(const cx_broker_conn *c, const cx_env *env)
     return 0;
 }
 
+/* A group EVENT for a waiting connection that was in one of its groups: to it alone, held (the new
+ * worker's other members had theirs). */
+static void hold_group_event(cx_broker *self, cx_broker_conn *c, repin *r, void *arg)
+{
+    const cx_env *env = arg;
+    (void) r;
+    if (c->worker || !in_stale_group(c, env))
+        return;
+    cx_env one = *env;
+    one.target = CX_TARGET_CONNECTION;
+    one.conn = c->id;
+    one.ngroups = 0;
+    zmq_msg_t m;
+    if (cx_broker_encode_msg(self, &one, &m) != 0)
+        return;
+    cx_broker_repin_hold(self, c, &m);
+    zmq_msg_close(&m);
+}
+
 void cx_broker_repin_hold_group_event(cx_broker *self, const cx_env *env)
 {
-    size_t n = cx_idmap_size(self->repins->waiting);
-    uint64_t *ids = malloc((n + 1) * sizeof *ids);
-    id_list l = { ids, 0, n };
-    if (!ids)
-        return;
-    cx_idmap_foreach(self->repins->waiting, collect_id, &l);
-    for (size_t i = 0; i < l.n; i++) {
-        cx_broker_conn *c = cx_idmap_get(self->conns, ids[i]);
-        if (!c || !c->gateway || c->worker || !in_stale_group(c, env))
-            continue;
-        cx_env one = *env;   /* to it alone: the new worker's other members had theirs */
-        one.target = CX_TARGET_CONNECTION;
-        one.conn = c->id;
-        one.ngroups = 0;
-        zmq_msg_t m;
-        if (cx_broker_encode_msg(self, &one, &m) != 0)
-            continue;
-        cx_broker_repin_hold(self, c, &m);
-        zmq_msg_close(&m);
-    }
-    free(ids);
+    for_each_waiting(self, hold_group_event, (void *) env);
 }
 
 int cx_broker_repin_waiting(const cx_broker *self)

@@ -342,7 +342,7 @@ int cx_link_hello(cx_link *self)
         .role = (uint8_t) self->role,
         .pid = (uint64_t) getpid(),
         .node = cx_slice_of(self->node),
-        .flags = self->hello_flags | CX_HELLO_READS_BATCH,
+        .flags = self->hello_flags | CX_HELLO_READS_BATCH | CX_HELLO_READS_QUARANTINE,   /* what proto/ decodes */
     };
     return cx_link_send(self, &hello);
 }

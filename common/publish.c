@@ -116,8 +116,11 @@ static int parse_event(cx_publish_cmd *cmd, const json_t *event, const json_t *p
     if (wire && cmd->topic) {   /* Chanx's send_topic_json: the envelope beside the message */
         json_object_set_new(wire, "version", json_integer(1));
         json_object_set_new(wire, "topic", json_string(cmd->topic));
-        if (json_object_get(params, "seq"))
-            json_object_set(wire, "seq", json_object_get(params, "seq"));
+    }
+    const json_t *seq = json_object_get(params, "seq");
+    if (seq) {   /* its last member, "seq": the gateway writes it from the envelope (gateway/events.c) */
+        cmd->env.flags |= CX_EVENT_TOPIC_SEQ;
+        cmd->env.topic_seq = json_integer_value(seq);
     }
     char *text = cx_json_text(wire, NULL);
     json_decref(wire);

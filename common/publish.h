@@ -20,7 +20,8 @@
  * envelope ready for the broker (EVENT or CLOSE_TARGET).
  *
  * A topic (Chanx 2.10's Topic.broadcast) is stamped on the event ({"action", "payload",
- * "version": 1, "topic", "seq"}), the way subscribers receive it. broadcast to a topic goes to the
+ * "version": 1, "topic", "seq"}), the way subscribers receive it (the seq travels in the envelope, as
+ * EVENT's topic_seq, and the gateway writes it last). broadcast to a topic goes to the
  * topic's channel group, safe_group_name(topic, namespace=<the topic's declared name>)
  * (common/topic_name.h): the publisher learns the deployment's topics (name, pattern) from the
  * route table the broker sends it, and sends the event to the group of every declared topic whose

@@ -9,9 +9,11 @@
  * action through are the worker's business (receive_event, or a logged drop),
  * which gets the same EVENT from the broker; the gateway skips them.
  *
- * On a group with a history the broker stamps the EVENT with the group's
- * seq (broker/recovery.c): it goes out as the event's "seq" member, the
- * publisher's own seq (a topic broadcast's) replaced. A joiner's replay of a
+ * A topic broadcast's own seq travels beside the text (EVENT's topic_seq,
+ * common/publish.c), and the gateway writes it as the event's last member,
+ * "seq". On a group with a history the broker stamps the EVENT with the
+ * group's seq (broker/recovery.c), which is written instead: a client never
+ * reads two, and no text is searched for one. A joiner's replay of a
  * held event (HISTORY with an action, upstream.c) is delivered here too, to
  * the same connections live delivery reaches.
  *
@@ -25,38 +27,50 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The event's last member, ",\"seq\":N}" in place of its closing brace, into out (40 bytes): the group's
+ * seq the broker stamped (env->seq), else the publisher's own (EVENT's topic_seq); its length, 0 for none.
+ * "{}" gets no leading comma. Made once per EVENT, not per delivery. */
+static size_t seq_suffix(const cx_env *env, char *out)
+{
+    int n = 0;
+    const char *comma = env->text.len == 2 ? "" : ",";
+    if (env->seq)
+        n = snprintf(out, 40, "%s\"seq\":%llu}", comma, (unsigned long long) env->seq);
+    else if (env->type == CX_ENV_EVENT && (env->flags & CX_EVENT_TOPIC_SEQ))
+        n = snprintf(out, 40, "%s\"seq\":%lld}", comma, (long long) env->topic_seq);
+    return n > 0 ? (size_t) n : 0;
+}
+
 typedef struct {
     cx_gateway *gw;
     const cx_env *env;
+    char suffix[40];   /* seq_suffix's */
+    size_t suffix_len;
 } event_fanout;
 
-/* The length of text (a JSON object) before its closing brace, without a last member "seq" the
- * publisher stamped (common/publish.c writes a topic broadcast's own seq last): on a group with a
- * history the broker's seq replaces it, so a client never reads two. */
-static size_t body_without_caller_seq(const char *text, size_t len)
+static void deliver(const event_fanout *f, cx_session *s)
 {
-    static const char KEY[] = ",\"seq\":";
-    size_t close = len - 1, start = close;
-    while (start > 0 && text[start - 1] >= '0' && text[start - 1] <= '9')
-        start--;
-    if (start > 0 && text[start - 1] == '-')
-        start--;
-    if (start == close || start < sizeof KEY - 1 || memcmp(text + start - (sizeof KEY - 1), KEY, sizeof KEY - 1) != 0)
-        return close;
-    return start - (sizeof KEY - 1);
+    const cx_env *env = f->env;
+    if (s->state != SESSION_CONNECTED || !cx_consumer_spec_passes(s->spec, env->action.ptr, env->action.len))
+        return;
+    if (f->suffix_len)
+        cx_gw_queue(f->gw, s, env->text.ptr, env->text.len - 1, f->suffix, f->suffix_len);
+    else
+        cx_gw_queue(f->gw, s, env->text.ptr, env->text.len, NULL, 0);
+}
+
+static void fanout_init(event_fanout *f, cx_gateway *gw, const cx_env *env)
+{
+    f->gw = gw;
+    f->env = env;
+    f->suffix_len = seq_suffix(env, f->suffix);
 }
 
 void cx_gw_deliver_event(cx_gateway *gw, cx_session *s, const cx_env *env)
 {
-    if (s->state != SESSION_CONNECTED || !cx_consumer_spec_passes(s->spec, env->action.ptr, env->action.len))
-        return;
-    if (!env->seq) {
-        cx_gw_queue(gw, s, env->text.ptr, env->text.len, NULL, 0);
-        return;
-    }
-    char suffix[40];
-    int n = snprintf(suffix, sizeof suffix, ",\"seq\":%llu}", (unsigned long long) env->seq);
-    cx_gw_queue(gw, s, env->text.ptr, body_without_caller_seq(env->text.ptr, env->text.len), suffix, (size_t) n);
+    event_fanout f;
+    fanout_init(&f, gw, env);
+    deliver(&f, s);
 }
 
 static void deliver_member(uint64_t id, void *value, void *arg)
@@ -67,7 +81,7 @@ static void deliver_member(uint64_t id, void *value, void *arg)
     if (s->fanout_stamp == f->gw->fanout_stamp)
         return;   /* a member of two of the groups gets it once */
     s->fanout_stamp = f->gw->fanout_stamp;
-    cx_gw_deliver_event(f->gw, s, f->env);
+    deliver(f, s);
 }
 
 void cx_gw_on_event(cx_gateway *gw, const cx_env *env)
@@ -80,7 +94,8 @@ void cx_gw_on_event(cx_gateway *gw, const cx_env *env)
             cx_gw_deliver_event(gw, s, env);
         return;
     }
-    event_fanout f = { gw, env };
+    event_fanout f;
+    fanout_init(&f, gw, env);
     gw->fanout_stamp++;
     for (uint32_t i = 0; i < env->ngroups; i++) {
         char *key = cx_slice_dup(env->groups[i]);

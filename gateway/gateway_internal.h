@@ -98,7 +98,7 @@ void cx_gw_reintroduce(cx_gateway *gw);
 /* events.c: a server-side event for local clients whose consumer passes it through */
 void cx_gw_on_event(cx_gateway *gw, const cx_env *env);
 /* One event (an EVENT, or a HISTORY replaying a held one) to s, when its consumer passes the action
- * through; with env->seq, stamped "seq" (the publisher's own replaced). */
+ * through; stamped "seq": env->seq (the group's), else a topic broadcast's own (EVENT's topic_seq). */
 void cx_gw_deliver_event(cx_gateway *gw, cx_session *s, const cx_env *env);
 
 /* outbox.c */

@@ -35,7 +35,7 @@
  *   n connections (uint)
  *   h history_size (uint) l history_ttl_ms (uint)     S since   s seq (uint)   E epoch
  *   d connected_ms (uint, Unix ms)   o topic (str)   e ref (str)   m limit (uint)
- *   W acks (array of uint: conn, handled, conn, handled, ...)
+ *   W acks (array of uint: conn, handled, conn, handled, ...)   q topic_seq (int)
  */
 static const char *const LAYOUTS[CX_ENV_TYPE_MAX] = {
     [CX_ENV_HELLO] = "rpN|f",
@@ -51,7 +51,7 @@ static const char *const LAYOUTS[CX_ENV_TYPE_MAX] = {
     [CX_ENV_GROUP_DISCARD] = "cG",
     [CX_ENV_GROUP_SEND] = "LcufT|sE",
     [CX_ENV_RESUME] = "cL|uhlUdf",
-    [CX_ENV_EVENT] = "itLucaT|sE",
+    [CX_ENV_EVENT] = "itLucaT|sEfq",
     [CX_ENV_CLOSE_TARGET] = "ituck",
     [CX_ENV_RESULT] = "ign",
     [CX_ENV_WORKER_EXIT] = "NpkcCTf",
@@ -205,6 +205,7 @@ static void pack_field(msgpack_packer *pk, const cx_env *env, char letter)
     case 'k': msgpack_pack_uint32(pk, env->code); return;
     case 'f': msgpack_pack_uint32(pk, env->flags); return;
     case 'u': msgpack_pack_int64(pk, env->user_id); return;
+    case 'q': msgpack_pack_int64(pk, env->topic_seq); return;
     case 'r': msgpack_pack_uint8(pk, env->role); return;
     case 'p': msgpack_pack_uint64(pk, env->pid); return;
     case 'i': msgpack_pack_uint64(pk, env->request); return;
@@ -386,6 +387,7 @@ static int decode_field(cx_decoder *self, const msgpack_object *o, cx_env *env, 
     case 'k': rc = get_uint(o, 65535, &u); env->code = (uint32_t) u; break;
     case 'f': rc = get_uint(o, UINT32_MAX, &u); env->flags = (uint32_t) u; break;
     case 'u': rc = get_int(o, &env->user_id); break;
+    case 'q': rc = get_int(o, &env->topic_seq); break;
     case 'r': rc = get_uint(o, CX_ROLE_STANDBY, &u); env->role = (uint8_t) u; break;
     case 'p': rc = get_uint(o, UINT64_MAX, &env->pid); break;
     case 'i': rc = get_uint(o, UINT64_MAX, &env->request); break;

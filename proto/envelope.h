@@ -94,6 +94,8 @@ typedef enum { CX_TARGET_GROUPS = 1, CX_TARGET_USER = 2, CX_TARGET_CONNECTION = 
 #define CX_HELLO_READS_BATCH     0x02u  /* the peer reads batches (proto/batch.h) */
 #define CX_HELLO_REPINS          0x04u  /* a gateway that answers REPIN (an older one's connections close instead) */
 #define CX_HELLO_ACKS            0x08u  /* a worker that says which RECEIVEs it handled (ACK; broker/inflight.c) */
+#define CX_HELLO_READS_QUARANTINE 0x10u /* the peer decodes ROUTES' available CX_ROUTE_QUARANTINED (an older one
+                                           refuses the whole ROUTES: the broker sends it 0 there instead) */
 
 /* GROUP_SEND flags */
 #define CX_GROUP_EXCLUDE_CURRENT 0x01u  /* the sending connection does not get it */
@@ -104,6 +106,10 @@ typedef enum { CX_TARGET_GROUPS = 1, CX_TARGET_USER = 2, CX_TARGET_CONNECTION = 
  * all but the first CONTINUES: a gateway reaches each member once across them (gateway/upstream.c). */
 #define CX_GROUP_SPLIT           0x10u
 #define CX_GROUP_CONTINUES       0x20u
+
+/* EVENT flags (appended): the publisher gave a topic broadcast's own seq, in topic_seq (the gateway writes it as
+ * the event's last member "seq" unless the broker stamped the group's: gateway/events.c) */
+#define CX_EVENT_TOPIC_SEQ 0x01u
 
 /* RECOVERY flags */
 #define CX_RECOVERY_RECOVERED 0x01u  /* every message after the since asked for was replayed before it */
@@ -141,7 +147,7 @@ typedef struct {
     cx_env_type type;
     uint64_t conn;             /* connection id: gateway node << 32 | counter */
     uint32_t code;             /* CLOSE / DISCONNECT / ANSWER close code */
-    uint32_t flags;            /* CONNECT user flags, GROUP_SEND flags, HELLO flags, WORKER_EXIT flags */
+    uint32_t flags;            /* CONNECT user flags, GROUP_SEND flags, HELLO flags, WORKER_EXIT flags, EVENT flags */
     int64_t user_id;           /* CONNECT user, GROUP_SEND sender's user, RESUME user (0: anonymous) */
     uint8_t role;              /* HELLO */
     uint64_t pid;              /* HELLO, WORKER_EXIT (the child's) */
@@ -164,6 +170,7 @@ typedef struct {
     cx_slice since;                               /* GROUP_ADD: "epoch:seq[,epoch:seq...]" or empty */
     uint64_t seq;                                 /* GROUP_SEND and EVENT (set by the broker), HISTORY, RECOVERY */
     cx_slice epoch;                               /* GROUP_SEND and EVENT (set by the broker), HISTORY, RECOVERY */
+    int64_t topic_seq;                            /* EVENT with CX_EVENT_TOPIC_SEQ: the publisher's own seq */
     uint64_t connected_ms;                        /* CONNECT (the gateway's clock), a worker's RESUME: when the connection began (Unix ms) */
     cx_slice topic, ref;                          /* GROUP_ADD, RECOVERY: a topic's subscribe, answered "subscribed" */
     uint32_t nacks;                               /* ACK: pairs in acks */

@@ -79,6 +79,11 @@ struct chanx_groups {
  * topic's callback or a frame with a ref (those sends are stamped). CHANX_OK or CHANX_ERROR. */
 int cx_ctx_send_text(chanx_ctx *ctx, const char *text, const char *action);
 
+/* A topic push (chanx_topic_publish): message to group, this connection included, and never followed by
+ * group_complete, whatever send_completion says: Chanx delivers Topic.broadcast through
+ * handle_topic_event, which sends no completion. CHANX_OK or CHANX_ERROR. */
+int cx_ctx_send_topic_push(chanx_ctx *ctx, const json_t *message, const char *group);
+
 /* A handler returned CHANX_ERROR for action (on topic, or NULL): an error record naming it, and
  * Chanx's answer to the client, {"action":"error","payload":{"detail":"Failed to process message
  * for <action>"}} (chanx/core/websocket.py, handle_message_handler_error). */

@@ -117,6 +117,25 @@ static char *copy_slice(cx_slice s)
     return p;
 }
 
+/* The event as its consumer reads it: a topic broadcast's own seq (EVENT's topic_seq) is its last member,
+ * "seq", as the gateway writes it for passthrough clients (gateway/events.c). */
+static char *event_text(const cx_env *env, size_t *len)
+{
+    if (!(env->flags & CX_EVENT_TOPIC_SEQ) || env->text.len < 2 || env->text.ptr[env->text.len - 1] != '}') {
+        *len = env->text.len;
+        return copy_slice(env->text);
+    }
+    char suffix[40];
+    int n = snprintf(suffix, sizeof suffix, "%s\"seq\":%lld}", env->text.len == 2 ? "" : ",", (long long) env->topic_seq);
+    char *p = malloc(env->text.len + (size_t) n);
+    if (p) {
+        memcpy(p, env->text.ptr, env->text.len - 1);
+        memcpy(p + env->text.len - 1, suffix, (size_t) n + 1);
+        *len = env->text.len - 1 + (size_t) n;
+    }
+    return p;
+}
+
 static void share_free(cx_event_share *self)
 {
     for (size_t i = 0; i < self->ngroups; i++)
@@ -134,8 +153,7 @@ cx_event_share *cx_event_share_new(const cx_env *env)
     atomic_init(&self->refs, 1);
     atomic_init(&self->dropped, 0);
     atomic_init(&self->consumer, NULL);
-    self->text = copy_slice(env->text);
-    self->len = env->text.len;
+    self->text = event_text(env, &self->len);
     self->action = copy_slice(env->action);
     self->action_len = env->action.len;
     int ok = self->text && self->action;

@@ -161,6 +161,9 @@ int chanx_send_message(chanx_ctx *ctx, const char *action, const json_t *payload
 /* One GROUP_SEND carries at most CX_PROTO_MAX_GROUPS groups: a longer list (explicit, or the groups the
  * connection joined) goes in consecutive envelopes, flagged CX_GROUP_SPLIT (CX_GROUP_CONTINUES after the
  * first), so that a gateway still delivers the message once to a member of several of them. */
+/* This side's own bit beside the GROUP_SEND flags, cleared before the envelope: no group_complete. */
+#define SEND_NO_COMPLETION 0x80000000u
+
 static int send_group(chanx_ctx *ctx, const json_t *message, const char *const *groups, int options,
                       uint32_t flags)
 {
@@ -176,7 +179,9 @@ static int send_group(chanx_ctx *ctx, const json_t *message, const char *const *
     if (n == 0)
         return CHANX_OK;
     flags |= (options & CHANX_INCLUDE_CURRENT ? 0 : CX_GROUP_EXCLUDE_CURRENT) | (ctx->camelize ? CX_GROUP_CAMELIZE : 0)
-             | (ctx->send_completion ? CX_GROUP_COMPLETE : 0) | (n > CX_PROTO_MAX_GROUPS ? CX_GROUP_SPLIT : 0);
+             | (ctx->send_completion && !(flags & SEND_NO_COMPLETION) ? CX_GROUP_COMPLETE : 0)
+             | (n > CX_PROTO_MAX_GROUPS ? CX_GROUP_SPLIT : 0);
+    flags &= ~SEND_NO_COMPLETION;
     char *text = serialize(ctx, message);
     if (!text)
         return CHANX_ERROR;
@@ -208,6 +213,12 @@ int chanx_send_group_message(chanx_ctx *ctx, const char *action, const json_t *p
 int chanx_send_group_json(chanx_ctx *ctx, const json_t *message, const char *const *groups, int options)
 {
     return send_group(ctx, message, groups, options, CX_GROUP_NO_OWNERSHIP);
+}
+
+int cx_ctx_send_topic_push(chanx_ctx *ctx, const json_t *message, const char *group)
+{
+    const char *groups[] = { group, NULL };
+    return send_group(ctx, message, groups, CHANX_INCLUDE_CURRENT, CX_GROUP_NO_OWNERSHIP | SEND_NO_COMPLETION);
 }
 
 int chanx_group_add(chanx_ctx *ctx, const char *group)

@@ -442,8 +442,7 @@ int chanx_topic_publish(chanx_ctx *ctx, const char *topic, const char *action, c
         return CHANX_ERROR;
     json_t *m = json_pack("{s:s, s:O?, s:i, s:s}", "action", action, "payload", (json_t *) payload, "version", 1,
                           "topic", topic);
-    const char *groups[] = { group, NULL };
-    int rc = chanx_send_group_json(ctx, m, groups, CHANX_INCLUDE_CURRENT);
+    int rc = cx_ctx_send_topic_push(ctx, m, group);
     json_decref(m);
     return rc;
 }

@@ -549,7 +549,8 @@ const char *chanx_topic_param(const chanx_ctx *ctx, const char *name);
 const char *chanx_ref(const chanx_ctx *ctx);
 /* {"action", "payload", "version": 1, "topic": topic} to every subscriber of topic, this connection
  * included when it is one: Chanx's Topic.broadcast from inside a consumer. topic must match one of
- * this consumer's topics (its name gives the group); CHANX_ERROR otherwise. A push: no ref. */
+ * this consumer's topics (its name gives the group); CHANX_ERROR otherwise. A push: no ref, and no
+ * group_complete after it with send_completion (Chanx's handle_topic_event sends none). */
 int chanx_topic_publish(chanx_ctx *ctx, const char *topic, const char *action, const json_t *payload);
 
 /* ------------------------------------------------------------------ groups */

@@ -104,6 +104,40 @@ Test(events, one_connection_by_its_id)
     free(id);
 }
 
+/* A topic's own seq (the publisher's, which travels beside the event) reaches the client as the event's
+ * last member "seq", whether the gateway passes the event through or receive_event reads it in the
+ * worker; the payload's own "seq" stays where it is, and 0 and negative seqs are seqs too. */
+Test(events, a_topics_own_seq_comes_last_and_a_payloads_seq_stays)
+{
+    int64_t alice = cx_db_create_user(stack, "alice", 0);
+    cx_communicator *feed = events_client(stack, 0, "/ws/evt_probe/feed/lobby/", alice);
+    cx_communicator *loose = cx_communicator_on(stack, 1, "/ws/evt_probe/loose/", cx_db_token_header(stack, alice));
+    cx_assert_authenticated_status_ok(loose);
+    json_decref(cx_request(loose, "ping", NULL, "pong", 5000));
+    json_decref(cx_api_publish(stack, "/api/send", "{\"user_id\": %lld, \"topic\": \"room:lobby\", \"seq\": 0, \"event\":"
+                               " {\"action\": \"notify\", \"payload\": {\"text\": \"hi\", \"seq\": 9}}}", (long long) alice));
+    json_t *m = cx_receive_json(feed, 5000);
+    cx_assert_json_eq(m, "{\"action\": \"notify\", \"payload\": {\"text\": \"hi\", \"seq\": 9}, \"version\": 1,"
+                         " \"topic\": \"room:lobby\", \"seq\": 0}");
+    json_decref(m);
+    json_decref(cx_api_publish(stack, "/api/send", "{\"user_id\": %lld, \"topic\": \"room:lobby\", \"seq\": -2, \"event\":"
+                               " {\"action\": \"announce\", \"payload\": {\"n\": 1, \"seq\": 9}}}", (long long) alice));
+    m = cx_receive_json(loose, 5000);   /* loose answers with the event as its receive_event read it */
+    cx_assert_json_eq(m, "{\"action\": \"loose\", \"payload\": {\"action\": \"announce\", \"payload\": {\"n\": 1, \"seq\": 9},"
+                         " \"version\": 1, \"topic\": \"room:lobby\", \"seq\": -2}}");
+    const char *last = NULL, *key;
+    json_t *value;
+    json_object_foreach(json_object_get(m, "payload"), key, value)
+        last = key;
+    cr_assert_str_eq(last, "seq", "the topic's seq is the event's last member");
+    json_decref(m);
+    m = cx_receive_json(feed, 5000);   /* feed's receive_event answers with the payload it read */
+    cr_assert_str_eq(json_string_value(json_object_get(m, "action")), "announced");
+    cr_assert_eq(events_int(json_object_get(m, "payload"), "seq"), 9);
+    json_decref(m);
+    cx_receive_nothing(loose, 200);   /* notify is feed's alone */
+}
+
 Test(events, disconnect_closes_every_connection_of_a_user_with_the_code)
 {
     int64_t alice = cx_db_create_user(stack, "alice", 0), bob = cx_db_create_user(stack, "bob", 0);

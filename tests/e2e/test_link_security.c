@@ -10,18 +10,13 @@
  * (the first test), so a 404 in the others means the broker refused the
  * peer, not that the route was malformed.
  */
-#include "tests/kit/deploy_helpers.h"
+#include "test_rogue.h"
 #include "proto/batch.h"
-#include "proto/envelope.h"
 
-#include <criterion/criterion.h>
-#include <czmq.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static cx_stack *stack;
 
 /* A stack with cons_probe and CURVE keys; env: its extra settings (NULL-terminated). */
 static void start_stack(const char **env)
@@ -45,99 +40,7 @@ static void teardown(void) { cx_stack_stop(&stack); }
 
 TestSuite(link_security, .init = setup, .fini = teardown, .timeout = 60);
 
-typedef struct {
-    zsock_t *sock;
-    cx_encoder *enc;
-    cx_decoder *dec;
-    int seen[CX_ENV_TYPE_MAX];   /* envelopes received, by type */
-    uint64_t connect_conn;       /* the last CONNECT's connection */
-} rogue;
-
-typedef enum { NO_KEY, UNKNOWN_KEY, WORKER_KEY, GATEWAY_KEY, EXTRA_WORKER_KEY, API_KEY } key_kind;
-
 static int run_keygen(const char *args);
-
-static rogue *rogue_new(const char *name, key_kind kind)
-{
-    rogue *r = calloc(1, sizeof *r);
-    r->sock = zsock_new(ZMQ_DEALER);
-    r->enc = cx_encoder_new();
-    r->dec = cx_decoder_new();
-    zsock_set_identity(r->sock, name);
-    zsock_set_linger(r->sock, 0);
-    char path[700];
-    if (kind != NO_KEY) {
-        snprintf(path, sizeof path, "%s/%s", cx_stack_keys_dir(stack),
-                 kind == WORKER_KEY ? "worker.key_secret" : kind == EXTRA_WORKER_KEY ? "extra.key_secret"
-                 : kind == API_KEY ? "api.key_secret" : "gateway.key_secret");
-        zcert_t *cert = kind == UNKNOWN_KEY ? zcert_new() : zcert_load(path);
-        cr_assert_not_null(cert, "cannot load %s", path);
-        snprintf(path, sizeof path, "%s/broker.key", cx_stack_keys_dir(stack));
-        zcert_t *broker = zcert_load(path);
-        cr_assert_not_null(broker);
-        zcert_apply(cert, r->sock);
-        zsock_set_curve_serverkey(r->sock, zcert_public_txt(broker));
-        zcert_destroy(&cert);
-        zcert_destroy(&broker);
-    }
-    cr_assert_eq(zsock_connect(r->sock, "%s", cx_stack_broker_endpoint(stack)), 0);
-    return r;
-}
-
-static void rogue_destroy(rogue **r)
-{
-    zsock_destroy(&(*r)->sock);
-    cx_encoder_destroy(&(*r)->enc);
-    cx_decoder_destroy(&(*r)->dec);
-    free(*r);
-    *r = NULL;
-}
-
-static void rogue_send(rogue *r, const cx_env *env)
-{
-    const char *data;
-    size_t len;
-    cr_assert_eq(cx_encoder_encode(r->enc, env, &data, &len), 0);
-    zmq_send(zsock_resolve(r->sock), data, len, ZMQ_DONTWAIT);
-}
-
-static void rogue_hello(rogue *r, cx_role role, const char *name)
-{
-    cx_env hello = { .type = CX_ENV_HELLO, .role = (uint8_t) role, .pid = 4242, .node = cx_slice_of(name) };
-    rogue_send(r, &hello);
-}
-
-static void rogue_register_evil_route(rogue *r)
-{
-    cx_env_route route = { .kind = 0, .pattern = cx_slice_of("ws/evil/"), .target = cx_slice_of("evil.consumer"),
-                           .spec = cx_slice_of("{\"authentication\": [\"token\"], \"permissions\": [\"AllowAny\"],"
-                                               " \"auth_method\": \"GET\"}"),
-                           .available = 1 };
-    cx_env reg = { .type = CX_ENV_REGISTER, .nroutes = 1, .routes = &route };
-    rogue_send(r, &reg);
-}
-
-/* Reads for ms, heartbeating as a live peer does, counting what arrives. */
-static void rogue_pump(rogue *r, int ms)
-{
-    void *s = zsock_resolve(r->sock);
-    cx_env beat = { .type = CX_ENV_HEARTBEAT }, env;
-    for (int64_t end = zclock_mono() + ms; zclock_mono() < end;) {
-        rogue_send(r, &beat);
-        zmq_pollitem_t item = { .socket = s, .events = ZMQ_POLLIN };
-        zmq_poll(&item, 1, 100);
-        zmq_msg_t msg;
-        zmq_msg_init(&msg);
-        while (zmq_msg_recv(&msg, s, ZMQ_DONTWAIT) >= 0) {
-            if (cx_decoder_decode(r->dec, zmq_msg_data(&msg), zmq_msg_size(&msg), &env) == 0) {
-                r->seen[env.type]++;
-                if (env.type == CX_ENV_CONNECT)
-                    r->connect_conn = env.conn;
-            }
-        }
-        zmq_msg_close(&msg);
-    }
-}
 
 static void assert_not_served(const char *path, int status)
 {
@@ -168,7 +71,7 @@ Test(link_security, the_real_worker_key_gets_a_route_published_and_its_connectio
 {
     rogue *r = rogue_new("worker-keyholder", WORKER_KEY);
     rogue_hello(r, CX_ROLE_WORKER, "worker-keyholder");
-    rogue_register_evil_route(r);
+    rogue_register_route(r, "ws/evil/", "evil.consumer");
     rogue_pump(r, 300);
     int64_t alice = cx_db_create_user(stack, "alice", 0);
     cx_communicator *c = cx_communicator_when_live(stack, 0, "/ws/evil/", cx_db_token_header(stack, alice), 5000);
@@ -182,7 +85,7 @@ Test(link_security, a_peer_without_a_key_is_refused)
 {
     rogue *r = rogue_new("worker-nokey", NO_KEY);
     rogue_hello(r, CX_ROLE_WORKER, "worker-nokey");
-    rogue_register_evil_route(r);
+    rogue_register_route(r, "ws/evil/", "evil.consumer");
     rogue_pump(r, 1500);
     cr_assert_eq(r->seen[CX_ENV_HELLO] + r->seen[CX_ENV_HEARTBEAT], 0, "the broker answered a peer without a key");
     assert_no_route("/ws/evil/");
@@ -194,7 +97,7 @@ Test(link_security, a_peer_with_an_unknown_key_is_refused_and_logged)
 {
     rogue *r = rogue_new("worker-stranger", UNKNOWN_KEY);
     rogue_hello(r, CX_ROLE_WORKER, "worker-stranger");
-    rogue_register_evil_route(r);
+    rogue_register_route(r, "ws/evil/", "evil.consumer");
     rogue_pump(r, 1500);
     cr_assert_eq(r->seen[CX_ENV_HELLO] + r->seen[CX_ENV_HEARTBEAT], 0, "the broker answered an unknown key");
     assert_no_route("/ws/evil/");
@@ -225,7 +128,7 @@ Test(link_security, a_gateway_key_may_not_register_routes_nor_send)
     rogue_hello(r, CX_ROLE_GATEWAY, "gateway-rogue");
     rogue_pump(r, 300);
     cr_assert_eq(r->seen[CX_ENV_ROUTES], 1, "a real gateway key gets the route table");
-    rogue_register_evil_route(r);
+    rogue_register_route(r, "ws/evil/", "evil.consumer");
     rogue_pump(r, 1000);
     assert_no_route("/ws/evil/");
     char *log = cx_stack_log(stack, "broker", "\"type\":\"REGISTER\"", 5000);
@@ -259,7 +162,7 @@ static rogue *rogue_serving_bob(const char *name, cx_communicator **victim, uint
     cr_assert_eq(run_keygen("--role worker --name extra"), 0);   /* a ban takes the key: not the real worker's */
     rogue *r = rogue_new(name, EXTRA_WORKER_KEY);
     rogue_hello(r, CX_ROLE_WORKER, name);
-    rogue_register_evil_route(r);
+    rogue_register_route(r, "ws/evil/", "evil.consumer");
     rogue_pump(r, 300);
     *own = cx_communicator_when_live(stack, 0, "/ws/evil/", cx_db_token_header(stack, bob), 5000);
     cr_assert_not_null(*own);
@@ -543,7 +446,7 @@ Test(link_security, keygen_keeps_a_key_set_and_a_key_added_later_is_admitted_by_
     cr_assert_neq(run_keygen("--role worker --name extra"), 0, "keygen replaced an existing key");
     rogue *r = rogue_new("worker-extra", EXTRA_WORKER_KEY);
     rogue_hello(r, CX_ROLE_WORKER, "worker-extra");
-    rogue_register_evil_route(r);
+    rogue_register_route(r, "ws/evil/", "evil.consumer");
     int64_t alice = cx_db_create_user(stack, "alice", 0);
     int served = 0;   /* the broker rescans its folders at most once a second: keep heartbeating meanwhile */
     for (int tries = 0; tries < 25 && !served; tries++) {
@@ -578,7 +481,7 @@ Test(link_security, a_banned_key_stays_banned_under_a_new_routing_id_and_other_k
 
     rogue *again = rogue_new("worker-rogue-2", EXTRA_WORKER_KEY);   /* the same key, a new routing id */
     rogue_hello(again, CX_ROLE_WORKER, "worker-rogue-2");
-    rogue_register_evil_route(again);
+    rogue_register_route(again, "ws/evil/", "evil.consumer");
     rogue_pump(again, 1500);
     assert_no_route("/ws/evil/");
     cr_assert_eq(again->seen[CX_ENV_ROUTES] + again->seen[CX_ENV_HELLO], 0, "the banned key was answered");

@@ -4,7 +4,8 @@
  * that every frame a client could wait for is seen:
  *   - a frame handled by a subscribed topic is completed on that topic with its ref (Topic.handle_json
  *     sends CompleteMessage through the topic); subscribe, unsubscribe, topic errors and bad
- *     envelopes are not completed; plain frames are, as before;
+ *     envelopes are not completed; plain frames are, as before; a topic push (chanx_topic_publish)
+ *     is followed by no group_complete (Chanx's handle_topic_event sends none);
  *   - a topic's own route (Topic.as_consumer()) whose subscription is refused stays open and answers
  *     its frames not_subscribed; a topic past the envelope's 256 characters is refused there too,
  *     with the multiplexed path's error;
@@ -88,6 +89,38 @@ Test(topics_wire, a_topic_frame_is_completed_on_its_topic_with_its_ref)
     expect_action(c, "echoed");
     expect(c, "{\"version\": 1, \"topic\": \"room:lobby\", \"action\": \"complete\", \"payload\": null}");
     ping_is_next(c);
+}
+
+/* A topic push (chanx_topic_publish, Chanx's Topic.broadcast) reaches subscribers through
+ * handle_topic_event, which sends no completion: no group_complete follows "said", whatever
+ * send_completion says. The sayer's frame is completed as any topic frame. */
+Test(topics_wire, a_topic_push_is_not_followed_by_group_complete)
+{
+    cx_communicator *alice = client("alice", 0, "/ws/hub/"), *bob = client("bob", 0, "/ws/hub/");
+    cx_communicator *both[] = { alice, bob };
+    for (int i = 0; i < 2; i++) {
+        json_t *r = cx_topic_subscribe(both[i], "room:lobby", "1", WAIT);
+        cr_assert_str_eq(json_string_value(json_object_get(r, "action")), "subscribed");
+        json_decref(r);
+        expect_action(both[i], "welcome");
+    }
+    cx_send_text(alice, "{\"version\": 1, \"topic\": \"room:lobby\", \"ref\": \"2\", \"action\": \"say\","
+                        " \"payload\": {\"text\": \"hi\"}}");
+    expect_action(bob, "said");   /* with the room's seq: its history is tests/e2e/test_topics_history.c's */
+    ping_is_next(bob);   /* a group_complete would come first */
+    /* the sayer: its push and its frame's completion (the two travel different ways), then nothing */
+    int said = 0, completed = 0;
+    for (int i = 0; i < 2; i++) {
+        json_t *m = cx_receive_json(alice, WAIT);
+        cr_assert_not_null(m, "the sayer got %d of its 2 frames", i);
+        const char *action = json_string_value(json_object_get(m, "action"));
+        said += action && strcmp(action, "said") == 0;
+        const char *ref = json_string_value(json_object_get(m, "ref"));
+        completed += action && strcmp(action, "complete") == 0 && ref && strcmp(ref, "2") == 0;
+        json_decref(m);
+    }
+    cr_assert(said == 1 && completed == 1, "said %d, complete with ref 2 %d", said, completed);
+    ping_is_next(alice);
 }
 
 Test(topics_wire, subscribe_unsubscribe_topic_errors_and_bad_envelopes_are_not_completed)

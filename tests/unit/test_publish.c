@@ -33,7 +33,27 @@ Test(publish_envelope, event_close_target_and_result_round_trip)
     cr_assert_eq(out.target, CX_TARGET_GROUPS);
     cr_assert(cx_slice_eq(out.groups[0], "room_lobby"));
     cr_assert(cx_slice_eq(out.action, "notify"));
+    cr_assert_eq(out.flags & CX_EVENT_TOPIC_SEQ, 0);
     free(copy);
+    in.flags = CX_EVENT_TOPIC_SEQ;   /* a topic broadcast's own seq: 0 and negative ones are seqs too */
+    for (int64_t seq = -3; seq <= 1; seq += 3) {
+        in.topic_seq = seq;
+        out = round_trip(&in, &copy);
+        cr_assert(out.flags & CX_EVENT_TOPIC_SEQ);
+        cr_assert_eq(out.topic_seq, seq);
+        free(copy);
+    }
+    /* from a publisher built before the seq was a field: [1, EVENT, 5, 3, [], 0, 9, "a", "{}"] and with
+     * the broker's seq and epoch: no publisher's seq */
+    static const unsigned char old[] = { 0x99, 0x01, 0x0e, 0x05, 0x03, 0x90, 0x00, 0x09, 0xa1, 'a', 0xa2, '{', '}' };
+    static const unsigned char stamped[] = { 0x9b, 0x01, 0x0e, 0x05, 0x03, 0x90, 0x00, 0x09, 0xa1, 'a', 0xa2, '{', '}',
+                                             0x02, 0xa1, 'e' };
+    cx_decoder *dec = cx_decoder_new();
+    cr_assert_eq(cx_decoder_decode(dec, old, sizeof old, &out), 0, "%s", cx_decoder_error(dec));
+    cr_assert(out.conn == 9 && out.flags == 0 && out.topic_seq == 0);
+    cr_assert_eq(cx_decoder_decode(dec, stamped, sizeof stamped, &out), 0, "%s", cx_decoder_error(dec));
+    cr_assert(out.seq == 2 && cx_slice_eq(out.epoch, "e") && out.flags == 0);
+    cx_decoder_destroy(&dec);
     cx_env close = { .type = CX_ENV_CLOSE_TARGET, .request = 1, .target = CX_TARGET_USER, .user_id = 7, .code = 4001 };
     out = round_trip(&close, &copy);
     cr_assert_eq(out.user_id, 7);
@@ -181,9 +201,11 @@ Test(publish_commands, topics_are_stamped_and_checked)
     cr_assert_str_eq(cmd.topic, "room:lobby");
     cr_assert_eq(cmd.env.ngroups, 0, "the publisher resolves the topic's groups");
     json_t *text = json_loadb(cmd.env.text.ptr, cmd.env.text.len, 0, NULL);
-    json_t *want = json_loads("{\"action\": \"announce\", \"payload\": 1, \"version\": 1, \"topic\": \"room:lobby\","
-                              " \"seq\": 4}", 0, NULL);
-    cr_assert(json_equal(text, want));
+    json_t *want = json_loads("{\"action\": \"announce\", \"payload\": 1, \"version\": 1, \"topic\": \"room:lobby\"}", 0,
+                              NULL);
+    cr_assert(json_equal(text, want), "the seq travels in the envelope, not in the text");
+    cr_assert(cmd.env.flags & CX_EVENT_TOPIC_SEQ);
+    cr_assert_eq(cmd.env.topic_seq, 4);
     json_decref(text);
     json_decref(want);
     cx_publish_cmd_free(&cmd);
@@ -195,6 +217,7 @@ Test(publish_commands, topics_are_stamped_and_checked)
     cr_assert_null(cmd.topic, "groups given: the topic is only stamped");
     cr_assert_eq(cmd.env.ngroups, 1);
     cr_assert(memmem(cmd.env.text.ptr, cmd.env.text.len, "\"topic\":\"room:lobby\"", 20));
+    cr_assert_eq(cmd.env.flags & CX_EVENT_TOPIC_SEQ, 0, "no seq given: none travels");
     cx_publish_cmd_free(&cmd);
     json_decref(p);
 

@@ -17,7 +17,7 @@
  * plain, at ws/evt_probe/plain/: knows no events at all.
  *
  * loose, at ws/evt_probe/loose/: takes "tally" and "announce" with any object
- * (answers "loose" with the payload), so the publish API, which refuses only
+ * (answers "loose" with the whole event as it read it: a topic's stamp too), so the publish API, which refuses only
  * events no consumer could take, lets through events feed still drops.
  */
 #include <chanx/consumer.h>
@@ -127,10 +127,11 @@ CHANX_CONSUMER(plain) {
 };
 
 /* Takes "tally", which feed does not know, and "announce" with any object: events the publish API lets
- * through (some consumer can take them) that a feed connection still drops, unhandled or invalid. */
+ * through (some consumer can take them) that a feed connection still drops, unhandled or invalid. It
+ * answers with the whole event it read. */
 static int loose_event(chanx_ctx *ctx, const chanx_msg *event)
 {
-    return chanx_send_message(ctx, "loose", chanx_msg_payload(event));
+    return chanx_send_message(ctx, "loose", chanx_msg_json(event));
 }
 
 CHANX_CONSUMER(loose) {
