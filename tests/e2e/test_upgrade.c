@@ -32,6 +32,16 @@ TestSuite(upgrade, .init = setup, .fini = teardown, .timeout = 60);
 
 #define SENT 10   /* messages the old worker gets, and never acknowledges */
 
+/* A worker supervisor of an older build, named node (its children's names start with it). */
+static rogue *old_supervisor(const char *node)
+{
+    rogue *r = rogue_new(node, WORKER_KEY);
+    cx_env hello = { .type = CX_ENV_HELLO, .role = CX_ROLE_WORKER, .pid = 1, .node = cx_slice_of(node),
+                     .flags = CX_HELLO_SUPERVISOR };
+    rogue_send(r, &hello);
+    return r;
+}
+
 /* A worker process of an older build, child of supervisor (its node name's prefix), serving ws/old/. */
 static rogue *old_worker(const char *node)
 {
@@ -51,10 +61,7 @@ static void pump_both(rogue *a, rogue *b, int ms)
 
 Test(upgrade, a_worker_that_never_acknowledges_has_nothing_kept_and_nothing_replayed_after_its_death)
 {
-    rogue *supervisor = rogue_new("worker-old-1", WORKER_KEY);
-    cx_env hello = { .type = CX_ENV_HELLO, .role = CX_ROLE_WORKER, .pid = 1, .node = cx_slice_of("worker-old-1"),
-                     .flags = CX_HELLO_SUPERVISOR };
-    rogue_send(supervisor, &hello);
+    rogue *supervisor = old_supervisor("worker-old-1");
     rogue *first = old_worker("worker-old-1-2");
     pump_both(supervisor, first, 300);
     int64_t alice = cx_db_create_user(stack, "alice", 0);
@@ -110,10 +117,7 @@ static void pump_until_changed(rogue **peers, int n, int was)
 
 Test(upgrade, a_gateway_built_before_quarantine_reads_a_quarantined_route_as_unavailable)
 {
-    rogue *supervisor = rogue_new("worker-old-2", WORKER_KEY);
-    cx_env hello = { .type = CX_ENV_HELLO, .role = CX_ROLE_WORKER, .pid = 2, .node = cx_slice_of("worker-old-2"),
-                     .flags = CX_HELLO_SUPERVISOR };
-    rogue_send(supervisor, &hello);
+    rogue *supervisor = old_supervisor("worker-old-2");
     rogue *worker = old_worker("worker-old-2-1");
     pump_both(supervisor, worker, 300);
     rogue *peers[] = { supervisor, worker, gateway_watching("gateway-older", 0),
