@@ -172,7 +172,8 @@ void report_begin(report_t *r, const bench_opts *opts, const loop_stats *stats);
 void report_num(report_t *r, const char *key, double value);
 void report_int(report_t *r, const char *key, long long value);
 void report_latency(report_t *r, const char *prefix, const hist_t *h);
-/* CPU of each --pids process since before[] (proc_cpu_snapshot), per op. */
+/* CPU of each --pids process since before[] (proc_cpu_snapshot), per op, and the machine's steal time
+ * over the same window (steal_percent; a warning on stderr from 5%). */
 void proc_cpu_snapshot(const bench_opts *opts, double *before);
 void report_cpu(report_t *r, const bench_opts *opts, const double *before, uint64_t ops);
 /* Runs --window's command with "start" or "stop" (nothing without --window); waits for it. */

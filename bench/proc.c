@@ -4,6 +4,11 @@
  * by process, tells which of gateway, broker and worker limits a figure).
  * PSS (idle_scale) splits each shared page among the processes that map it:
  * unlike VmRSS, the PSS of several processes adds up to what they hold.
+ *
+ * The machine's steal time (/proc/stat: what the hypervisor gave other
+ * guests while ours wanted the CPU) is read over the same window: on a VM
+ * shared with others it moves every figure, and by up to 2x within an hour
+ * here, so each result says how much of its window was stolen.
  */
 #include "bench.h"
 
@@ -64,10 +69,39 @@ void proc_window(const bench_opts *o, const char *edge)
         fprintf(stderr, "chanx-bench: --window command failed: %s\n", cmd);
 }
 
+/* All CPUs' steal and total time in ticks, from /proc/stat's first line; 0 when unreadable. */
+static int machine_ticks(unsigned long long *steal, unsigned long long *total)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    unsigned long long t[8] = { 0 };
+    int n = f ? fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &t[0], &t[1], &t[2], &t[3], &t[4], &t[5],
+                       &t[6], &t[7]) : 0;
+    if (f)
+        fclose(f);
+    if (n != 8)
+        return 0;
+    *steal = t[7];
+    *total = t[0] + t[1] + t[2] + t[3] + t[4] + t[5] + t[6] + t[7];
+    return 1;
+}
+
+static unsigned long long steal_before, total_before;   /* at the last snapshot */
+
 void proc_cpu_snapshot(const bench_opts *o, double *out)
 {
     for (int i = 0; i < o->npids; i++)
         out[i] = proc_cpu_seconds(o->pids[i]);
+    if (!machine_ticks(&steal_before, &total_before))
+        total_before = 0;
+}
+
+/* The share of the window's CPU time the hypervisor stole, in percent; -1 unknown. */
+static double steal_percent(void)
+{
+    unsigned long long steal, total;
+    if (!total_before || !machine_ticks(&steal, &total) || total <= total_before)
+        return -1;
+    return (double) (steal - steal_before) * 100.0 / (double) (total - total_before);
 }
 
 void report_cpu(report_t *r, const bench_opts *o, const double *before, uint64_t ops)
@@ -82,4 +116,11 @@ void report_cpu(report_t *r, const bench_opts *o, const double *before, uint64_t
     }
     if (o->npids)
         report_num(r, "cpu_us_per_op", ops ? total * 1e6 / (double) ops : 0);
+    double stolen = steal_percent();
+    if (stolen < 0)
+        return;
+    report_num(r, "steal_percent", stolen);
+    if (stolen >= 5)
+        fprintf(stderr, "chanx-bench: the hypervisor took %.1f%% of the machine's CPU time during this window "
+                        "(steal): this figure is not comparable with a quiet run's\n", stolen);
 }
