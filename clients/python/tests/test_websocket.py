@@ -67,7 +67,11 @@ class Topics(unittest.IsolatedAsyncioTestCase):
             self.assertIsInstance(subscribed["ref"], str)
             self.assertTrue(lobby.subscribed)
             self.assertEqual((await welcome)["payload"], {"topic": "room:py-lobby", "user": "alice"})
+            # bob's welcome (his on_subscribe's push) first: it races alice's say, which another
+            # connection's consumer sends, and would otherwise land after bob_saw starts listening
+            bob_welcome = bob.topic("room:py-lobby").next("welcome", timeout=WAIT)
             await bob.topic("room:py-lobby").subscribe()
+            self.assertEqual((await bob_welcome)["payload"], {"topic": "room:py-lobby", "user": "bob"})
 
             heard = [bob.topic("room:py-lobby").next("said", WAIT), lobby.next("said", WAIT)]
             ref = await lobby.send("say", {"text": "hi all"})
