@@ -468,3 +468,9 @@ int cx_publisher_run(cx_publisher *self, cx_publish_cmd *cmds, size_t n, cx_publ
     free(w.answered);
     return w.done == n ? 0 : -1;
 }
+
+size_t cx_publish_seq_member(size_t body_len, int64_t seq, char out[CX_PUBLISH_SEQ_MEMBER_MAX])
+{
+    int n = snprintf(out, CX_PUBLISH_SEQ_MEMBER_MAX, "%s\"seq\":%lld}", body_len == 2 ? "" : ",", (long long) seq);
+    return n > 0 ? (size_t) n : 0;
+}

@@ -48,6 +48,13 @@
 #define CX_PUBLISH_MAX_ACTION 255
 #define CX_PUBLISH_MAX_BATCH 1000         /* commands in one batch */
 #define CX_PUBLISH_MAX_PRESENCE_PAGE 1000 /* users in one presence answer (broker/presence.c's most) */
+#define CX_PUBLISH_SEQ_MEMBER_MAX 40      /* cx_publish_seq_member's out, NUL included */
+
+/* The last member a seq makes of an event's text, a JSON object of body_len bytes: ,"seq":N} written
+ * in place of its closing brace ("seq":N} after the "{" of an empty one), into out; its length. The
+ * gateway writes it for passthrough clients (the group's seq, else a topic broadcast's own), the worker
+ * into what receive_event reads (the topic's), so both read the same event. */
+size_t cx_publish_seq_member(size_t body_len, int64_t seq, char out[CX_PUBLISH_SEQ_MEMBER_MAX]);
 
 /* Why a command was refused: code is a stable identifier for scripts ("missing_field",
  * "unknown_field", "invalid_field", "invalid_group", "missing_target", "unknown_method",

@@ -22,29 +22,28 @@
  * an existing connection's consumer does.
  */
 #include "gateway/gateway_internal.h"
+#include "common/publish.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* The event's last member, ",\"seq\":N}" in place of its closing brace, into out (40 bytes): the group's
- * seq the broker stamped (env->seq), else the publisher's own (EVENT's topic_seq); its length, 0 for none.
- * "{}" gets no leading comma. Made once per EVENT, not per delivery. */
+/* The event's last member "seq" (cx_publish_seq_member), into out: the group's seq the broker stamped
+ * (env->seq), else the publisher's own (EVENT's topic_seq); its length, 0 for none. Made once per EVENT,
+ * not per delivery. */
 static size_t seq_suffix(const cx_env *env, char *out)
 {
-    int n = 0;
-    const char *comma = env->text.len == 2 ? "" : ",";
     if (env->seq)
-        n = snprintf(out, 40, "%s\"seq\":%llu}", comma, (unsigned long long) env->seq);
-    else if (env->type == CX_ENV_EVENT && (env->flags & CX_EVENT_TOPIC_SEQ))
-        n = snprintf(out, 40, "%s\"seq\":%lld}", comma, (long long) env->topic_seq);
-    return n > 0 ? (size_t) n : 0;
+        return cx_publish_seq_member(env->text.len, (int64_t) env->seq, out);
+    if (env->type == CX_ENV_EVENT && (env->flags & CX_EVENT_TOPIC_SEQ))
+        return cx_publish_seq_member(env->text.len, env->topic_seq, out);
+    return 0;
 }
 
 typedef struct {
     cx_gateway *gw;
     const cx_env *env;
-    char suffix[40];   /* seq_suffix's */
+    char suffix[CX_PUBLISH_SEQ_MEMBER_MAX];   /* seq_suffix's */
     size_t suffix_len;
 } event_fanout;
 

@@ -18,6 +18,7 @@
 #include "workers/events.h"
 #include "workers/context_internal.h"
 #include "common/log.h"
+#include "common/publish.h"
 #include "workers/metrics.h"
 
 #include <stdatomic.h>
@@ -125,13 +126,13 @@ static char *event_text(const cx_env *env, size_t *len)
         *len = env->text.len;
         return copy_slice(env->text);
     }
-    char suffix[40];
-    int n = snprintf(suffix, sizeof suffix, "%s\"seq\":%lld}", env->text.len == 2 ? "" : ",", (long long) env->topic_seq);
-    char *p = malloc(env->text.len + (size_t) n);
+    char suffix[CX_PUBLISH_SEQ_MEMBER_MAX];
+    size_t n = cx_publish_seq_member(env->text.len, env->topic_seq, suffix);
+    char *p = malloc(env->text.len + n);
     if (p) {
         memcpy(p, env->text.ptr, env->text.len - 1);
-        memcpy(p + env->text.len - 1, suffix, (size_t) n + 1);
-        *len = env->text.len - 1 + (size_t) n;
+        memcpy(p + env->text.len - 1, suffix, n + 1);
+        *len = env->text.len - 1 + n;
     }
     return p;
 }
