@@ -158,12 +158,16 @@ int chanx_send_message(chanx_ctx *ctx, const char *action, const json_t *payload
     return rc;
 }
 
+/* With send_completion, each recipient of a group message gets group_complete after it. */
+static uint32_t group_complete(const chanx_ctx *ctx)
+{
+    return ctx->send_completion ? CX_GROUP_COMPLETE : 0;
+}
+
 /* One GROUP_SEND carries at most CX_PROTO_MAX_GROUPS groups: a longer list (explicit, or the groups the
  * connection joined) goes in consecutive envelopes, flagged CX_GROUP_SPLIT (CX_GROUP_CONTINUES after the
- * first), so that a gateway still delivers the message once to a member of several of them. */
-/* This side's own bit beside the GROUP_SEND flags, cleared before the envelope: no group_complete. */
-#define SEND_NO_COMPLETION 0x80000000u
-
+ * first), so that a gateway still delivers the message once to a member of several of them. flags are
+ * the caller's GROUP_SEND flags: ownership and completion are its to say. */
 static int send_group(chanx_ctx *ctx, const json_t *message, const char *const *groups, int options,
                       uint32_t flags)
 {
@@ -179,9 +183,7 @@ static int send_group(chanx_ctx *ctx, const json_t *message, const char *const *
     if (n == 0)
         return CHANX_OK;
     flags |= (options & CHANX_INCLUDE_CURRENT ? 0 : CX_GROUP_EXCLUDE_CURRENT) | (ctx->camelize ? CX_GROUP_CAMELIZE : 0)
-             | (ctx->send_completion && !(flags & SEND_NO_COMPLETION) ? CX_GROUP_COMPLETE : 0)
              | (n > CX_PROTO_MAX_GROUPS ? CX_GROUP_SPLIT : 0);
-    flags &= ~SEND_NO_COMPLETION;
     char *text = serialize(ctx, message);
     if (!text)
         return CHANX_ERROR;
@@ -205,20 +207,20 @@ int chanx_send_group_message(chanx_ctx *ctx, const char *action, const json_t *p
     if (!action)
         return CHANX_ERROR;
     json_t *m = action_message(action, payload);
-    int rc = send_group(ctx, m, groups, options, 0);
+    int rc = send_group(ctx, m, groups, options, group_complete(ctx));
     json_decref(m);
     return rc;
 }
 
 int chanx_send_group_json(chanx_ctx *ctx, const json_t *message, const char *const *groups, int options)
 {
-    return send_group(ctx, message, groups, options, CX_GROUP_NO_OWNERSHIP);
+    return send_group(ctx, message, groups, options, CX_GROUP_NO_OWNERSHIP | group_complete(ctx));
 }
 
 int cx_ctx_send_topic_push(chanx_ctx *ctx, const json_t *message, const char *group)
 {
     const char *groups[] = { group, NULL };
-    return send_group(ctx, message, groups, CHANX_INCLUDE_CURRENT, CX_GROUP_NO_OWNERSHIP | SEND_NO_COMPLETION);
+    return send_group(ctx, message, groups, CHANX_INCLUDE_CURRENT, CX_GROUP_NO_OWNERSHIP);   /* Chanx: none */
 }
 
 int chanx_group_add(chanx_ctx *ctx, const char *group)
