@@ -61,16 +61,6 @@ struct cx_groups {
 
 /* ------------------------------------------------------------ member set */
 
-static uint64_t mix(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
-
 /* A member's home slot: Fibonacci hashing (one multiply; connection ids are sequential per gateway,
  * which it spreads evenly), so that the backward shift of a removal recomputes homes cheaply. */
 static uint32_t home_of(const group *g, uint64_t id)
@@ -195,7 +185,7 @@ static uint64_t hash_name(const char *name, size_t len)
     uint64_t h = 0xcbf29ce484222325ULL;
     for (size_t i = 0; i < len; i++)
         h = (h ^ (unsigned char) name[i]) * 0x100000001b3ULL;
-    return mix(h);
+    return cx_idmap_mix(h);
 }
 
 static group *lookup(const cx_groups *self, const char *name, size_t len, uint64_t hash)

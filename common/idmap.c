@@ -22,12 +22,7 @@ struct cx_idmap {
 
 static size_t mix(uint64_t x)
 {
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return (size_t) x;
+    return (size_t) cx_idmap_mix(x);
 }
 
 cx_idmap *cx_idmap_new(void)

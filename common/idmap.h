@@ -15,6 +15,18 @@
 
 typedef struct cx_idmap cx_idmap;
 
+/* The 64-bit finalizer ids are spread with (MurmurHash3's fmix64): sequential connection ids would
+ * otherwise cluster. Also what broker/groups.c finishes its name hash with. */
+static inline uint64_t cx_idmap_mix(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
 cx_idmap *cx_idmap_new(void);
 void cx_idmap_destroy(cx_idmap **self_p);
 /* Inserts or replaces; id must not be 0. Returns 0, or -1 when out of memory. */
