@@ -49,7 +49,11 @@ test("a handle subscribes, is welcomed, says to every subscriber and gets its ec
   assert.equal(typeof subscribed.ref, "string");
   assert.equal(lobby.subscribed, true);
   assert.deepEqual((await welcome).payload, { topic: "room:js-lobby", user: "alice" });
+  // bob's welcome (his on_subscribe's push) first: it races alice's say, which another connection's
+  // consumer sends, and would otherwise land after bobSaw starts listening
+  const bobWelcome = next(bob.topic("room:js-lobby"), "welcome");
   await bob.topic("room:js-lobby").subscribe();
+  assert.deepEqual((await bobWelcome).payload, { topic: "room:js-lobby", user: "bob" });
 
   const heardByBob = next(bob.topic("room:js-lobby"), "said");
   const heardByAlice = next(lobby, "said");
