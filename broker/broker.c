@@ -19,6 +19,7 @@
  */
 #include "broker/broker_internal.h"
 #include "broker/bans.h"
+#include "broker/inflight.h"
 #include "common/curve.h"
 #include "broker/metrics.h"
 #include "common/env.h"
@@ -236,7 +237,9 @@ static void free_conn(uint64_t id, void *value, void *arg)
     (void) id;
     (void) arg;
     cx_broker_conn *c = value;
-    free(c->groups);   /* the groups' names are theirs (groups.h) */
+    free(c->groups);   /* the groups' records are theirs (groups.h) */
+    free(c->stale);
+    cx_inflight_destroy(&c->inflight);
     free(c->username);
     free(c);
 }
