@@ -9,7 +9,7 @@
  * statuses and texts are DRF's, so clients written against a Django API
  * read them unchanged.
  *
- * Credentials are looked up with parameters only (PQexecParams); the
+ * Credentials are looked up with parameters only (prepared.c); the
  * statement_timeout and connect_timeout (CHANX_DB_TIMEOUT_MS, default 3 s)
  * bound every step, so a sick database turns into 500s, never into a stuck
  * gateway.

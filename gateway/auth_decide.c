@@ -21,6 +21,7 @@
 #include "gateway/metrics.h"
 #include "gateway/jwt.h"
 #include "gateway/origin.h"
+#include "gateway/prepared.h"
 #include "gateway/user_model.h"
 #include "proto/envelope.h"
 
@@ -76,7 +77,7 @@ void cx_auth_fail(cx_auth_result *r, int status, const char *detail)
 static PGresult *query_row(PGconn *db, const char *sql, int n, const char *const *params, int *db_error)
 {
     double started = cx_metrics_now();
-    PGresult *res = PQexecParams(db, sql, n, NULL, params, NULL, NULL, 0);
+    PGresult *res = cx_prepared_exec(db, sql, n, params);
     cx_gw_observe_query(cx_metrics_now() - started);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         /* The client only gets 500: the operator needs PostgreSQL's reason (a missing table or
