@@ -175,9 +175,14 @@ static void *pool_thread(void *arg)
         int ok = db && PQstatus(db) == CONNECTION_OK && j->result.status != 500;
         pthread_mutex_lock(&self->lock);
         self->database_ok = ok || j->result.status != 500;
+        /* The loop empties the whole queue once woken (cx_auth_poll until 0), so only the result that
+         * finds it empty needs to wake it: under load, one wake-up (a pipe write and a loop turn)
+         * serves many results instead of one each. */
+        int first = !self->done;
         push(&self->done, &self->done_tail, j);
         pthread_mutex_unlock(&self->lock);
-        self->wake(self->wake_arg);
+        if (first)
+            self->wake(self->wake_arg);
         pthread_mutex_lock(&self->lock);
     }
     pthread_mutex_unlock(&self->lock);

@@ -58,7 +58,8 @@ int cx_auth_submit(cx_auth *self, uint64_t conn, cx_consumer_spec *spec, const c
  * is dropped unrun. Returns -1 when out of memory. */
 typedef void (*cx_auth_task)(PGconn *db, void *arg);
 int cx_auth_submit_task(cx_auth *self, cx_auth_task task, void *arg);
-/* Takes one finished result; returns 1 and fills out, 0 when none is ready. Free out->obj. */
+/* Takes one finished result; returns 1 and fills out, 0 when none is ready. Free out->obj. After a wake,
+ * call it until it returns 0: a result queued behind others that wait does not wake the loop again. */
 int cx_auth_poll(cx_auth *self, cx_auth_result *out);
 /* Whether the last database attempt succeeded (for /healthz details). */
 int cx_auth_database_ok(const cx_auth *self);
