@@ -189,3 +189,26 @@ char *cx_json_text(const json_t *value, size_t *len)
         *len = t.len;
     return t.buf;
 }
+
+char *cx_json_text_action(const char *action, const json_t *payload, size_t *len)
+{
+    if (!action)
+        return NULL;
+    text t = { 0 };
+    put(&t, "{\"action\":", 10);
+    put_string(&t, action, strlen(action));
+    put(&t, ",\"payload\":", 11);
+    if (payload)
+        put_value(&t, payload, 1);
+    else
+        put(&t, "null", 4);
+    put(&t, "}", 1);
+    if (t.failed) {
+        free(t.buf);
+        return NULL;
+    }
+    t.buf[t.len] = '\0';
+    if (len)
+        *len = t.len;
+    return t.buf;
+}

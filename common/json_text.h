@@ -18,4 +18,9 @@
  * safe on one value from several threads while nobody changes it. */
 char *cx_json_text(const json_t *value, size_t *len);
 
+/* The text cx_json_text gives for the object {"action": action, "payload": payload} (null when payload is
+ * NULL), written without building that object: Chanx's message shape, on every reply a consumer sends.
+ * NULL for a NULL action, a payload refused as above, or when out of memory. */
+char *cx_json_text_action(const char *action, const json_t *payload, size_t *len);
+
 #endif

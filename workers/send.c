@@ -140,18 +140,41 @@ void cx_ctx_answer_handler_error(chanx_ctx *ctx, const char *action, const char 
     json_decref(detail);
 }
 
+/* The payload is shared, not copied: the message is serialized and released before the caller gets its
+ * payload back, nothing on the way changes it (camelizing and stamping copy), and jansson's reference
+ * counts are atomic, so another reader of the same payload sees nothing either. */
 static json_t *action_message(const char *action, const json_t *payload)
 {
     json_t *m = json_object();
     json_object_set_new(m, "action", json_string(action));
-    json_object_set_new(m, "payload", payload ? json_deep_copy(payload) : json_null());
+    json_object_set(m, "payload", payload ? (json_t *) payload : json_null());
     return m;
+}
+
+/* chanx_send_message's common case (no camelizing, no topic or ref to stamp): the text is written
+ * straight from action and payload, without the message object chanx_send_json would serialize, which
+ * cost an echo's reply more than writing it. */
+static int send_action_text(chanx_ctx *ctx, const char *action, const json_t *payload)
+{
+    if (ctx->closed)
+        return CHANX_ERROR;
+    char *text = cx_json_text_action(action, payload, NULL);
+    if (!text)
+        return CHANX_ERROR;
+    cx_env env = { .type = CX_ENV_SEND, .conn = ctx->conn, .text = cx_slice_of(text) };
+    int rc = cx_outbox_send(ctx->services->outbox, &env);
+    free(text);
+    if (rc == 0 && ctx->log_sent)
+        cx_ctx_log_message(ctx, "Sent websocket json", action, NULL);
+    return rc == 0 ? CHANX_OK : CHANX_ERROR;
 }
 
 int chanx_send_message(chanx_ctx *ctx, const char *action, const json_t *payload)
 {
     if (!action)
         return CHANX_ERROR;
+    if (!ctx->camelize && !ctx->topic && !ctx->ref)
+        return send_action_text(ctx, action, payload);
     json_t *m = action_message(action, payload);
     int rc = chanx_send_json(ctx, m);
     json_decref(m);

@@ -66,19 +66,35 @@ static cx_sub *find(chanx_ctx *ctx, const char *topic)
     return NULL;
 }
 
+typedef struct {
+    const char *name;
+    size_t len;
+} quoted_name;
+
+#define NAME(s) { s, sizeof s - 1 }
+/* ENVELOPE_FIELDS, with their lengths */
+static const quoted_name ANY_ENVELOPE_FIELD[] = { NAME("version"), NAME("topic"), NAME("ref"), NAME("seq"), { 0 } };
+static const quoted_name REF_OR_TOPIC[] = { NAME("ref"), NAME("topic"), { 0 } };
+#undef NAME
+
+/* Whether one of names appears in text in double quotes, as memmem of each quoted name would say, in
+ * one pass over the quotes: a frame has a handful, and this runs on every frame a consumer gets. */
+static int quotes_one_of(const char *text, size_t len, const quoted_name *names)
+{
+    const char *p = text, *end = text + len;
+    while ((p = memchr(p, '"', (size_t) (end - p))) && ++p < end)
+        for (const quoted_name *q = names; q->name; q++)
+            if (*p == q->name[0] && (size_t) (end - p) > q->len && p[q->len] == '"' && memcmp(p, q->name, q->len) == 0)
+                return 1;
+    return 0;
+}
+
 int cx_topics_candidate(const chanx_ctx *ctx, const char *text, size_t len)
 {
     if (ctx->own_topic)
         return 1;
-    if (!ctx->consumer->topics && !memmem(text, len, "\"ref\"", 5) && !memmem(text, len, "\"topic\"", 7))
-        return 0;   /* a consumer without topics needs the envelope for a ref or a topic (Chanx answers that) */
-    for (const char *const *f = ENVELOPE_FIELDS; *f; f++) {
-        char quoted[16];
-        int n = snprintf(quoted, sizeof quoted, "\"%s\"", *f);
-        if (memmem(text, len, quoted, (size_t) n))
-            return 1;
-    }
-    return 0;
+    /* a consumer without topics needs the envelope for a ref or a topic (Chanx answers that) */
+    return quotes_one_of(text, len, ctx->consumer->topics ? ANY_ENVELOPE_FIELD : REF_OR_TOPIC);
 }
 
 /* ------------------------------------------------------------ replies */

@@ -130,3 +130,47 @@ Test(json_text, a_container_inside_itself_is_refused_not_followed)
     json_decref(a);
     cr_assert_null(cx_json_text(NULL, NULL));
 }
+
+/* A consumer's reply {"action": ..., "payload": ...} is written without building the object
+ * (cx_json_text_action): it must read exactly as the object jansson would write. */
+static void assert_action_same(const char *action, json_t *payload)
+{
+    json_t *m = json_object();
+    json_object_set_new(m, "action", json_string(action));
+    json_object_set(m, "payload", payload ? payload : json_null());
+    char *theirs = json_dumps(m, JSON_COMPACT);
+    size_t len = 0;
+    char *ours = cx_json_text_action(action, payload, &len);
+    cr_assert_not_null(ours, "refused what jansson writes as %s", theirs);
+    cr_assert_str_eq(ours, theirs);
+    cr_assert_eq(len, strlen(theirs));
+    free(ours);
+    free(theirs);
+    json_decref(m);
+}
+
+Test(json_text, an_action_message_reads_as_the_object_would)
+{
+    assert_action_same("pong", NULL);
+    json_t *nested = json_pack("{s:s, s:[i, f, b, n], s:{}}", "message", "é \"quoted\" \\ \n\t", "list", 1, 0.5, 1,
+                               "empty");
+    assert_action_same("said", nested);
+    json_decref(nested);
+    json_t *text = json_string("just text");
+    assert_action_same("tab\there \"and\" é", text);
+    json_decref(text);
+    unsigned seed = 7;
+    for (int i = 0; i < 500; i++) {
+        json_t *v = random_value(&seed, 0);
+        assert_action_same("random", v);
+        json_decref(v);
+    }
+    cr_assert_null(cx_json_text_action(NULL, NULL, NULL));
+    json_t *a = json_array(), *b = json_object();
+    json_array_append(a, b);
+    json_object_set(b, "back", a);   /* a cycle: refused, as by cx_json_text */
+    cr_assert_null(cx_json_text_action("loop", a, NULL));
+    json_object_clear(b);
+    json_decref(b);
+    json_decref(a);
+}
