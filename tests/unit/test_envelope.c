@@ -361,3 +361,84 @@ Test(envelope, history_and_presence_envelopes_round_trip)
     static const unsigned char role_5[] = { 0x95, 0x01, 0x01, 0x05, 0x01, 0xa1, 's' };
     cr_assert_neq(cx_decoder_decode(dec, role_5, sizeof role_5, &out), 0);
 }
+
+/* RECEIVE [1, 6, conn, text] from hand-made bytes: conn's and text's encodings as given. */
+static int decode_receive(const unsigned char *conn, size_t conn_len, const unsigned char *text, size_t text_len,
+                          cx_env *out)
+{
+    static unsigned char buf[600] = { 0x94, 0x01, CX_ENV_RECEIVE };   /* static: out points into it */
+    size_t n = 3;
+    memcpy(buf + n, conn, conn_len), n += conn_len;
+    memcpy(buf + n, text, text_len), n += text_len;
+    return cx_decoder_decode(dec, buf, n, out);
+}
+
+/* Peers built with any msgpack library interoperate: every integer encoding of a value is that value
+ * (a positive value sent in a signed encoding included, as msgpack-c reads it), every str and bin width is
+ * a string, and a negative number, a float, nil or a boolean in an unsigned field is refused. */
+Test(envelope, every_msgpack_encoding_of_a_value_reads_as_that_value)
+{
+    static const unsigned char text[] = { 0xa2, 'h', 'i' };
+    static const struct { unsigned char bytes[9]; size_t len; uint64_t value; } conns[] = {
+        { { 0x05 }, 1, 5 },                                                    /* positive fixint */
+        { { 0xcc, 0xfa }, 2, 250 },                                            /* uint 8 */
+        { { 0xcd, 0x12, 0x34 }, 3, 0x1234 },                                   /* uint 16 */
+        { { 0xce, 0x12, 0x34, 0x56, 0x78 }, 5, 0x12345678 },                   /* uint 32 */
+        { { 0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff }, 9, UINT64_MAX },   /* uint 64 */
+        { { 0xd0, 0x7f }, 2, 127 },                                            /* int 8, positive */
+        { { 0xd1, 0x01, 0x00 }, 3, 256 },                                      /* int 16, positive */
+        { { 0xd2, 0x00, 0x01, 0x00, 0x00 }, 5, 65536 },                        /* int 32, positive */
+        { { 0xd3, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff }, 9, INT64_MAX },   /* int 64, positive */
+    };
+    cx_env out;
+    for (size_t i = 0; i < sizeof conns / sizeof conns[0]; i++) {
+        cr_assert_eq(decode_receive(conns[i].bytes, conns[i].len, text, sizeof text, &out), 0, "conn %zu: %s", i,
+                     cx_decoder_error(dec));
+        cr_assert_eq(out.conn, conns[i].value, "conn encoding %zu", i);
+        cr_assert_eq(out.text.len, 2);
+        cr_assert_eq(memcmp(out.text.ptr, "hi", 2), 0);
+    }
+    static const struct { unsigned char bytes[9]; size_t len; } refused[] = {
+        { { 0xff }, 1 },                                     /* negative fixint -1 */
+        { { 0xd0, 0x80 }, 2 },                               /* int 8 -128 */
+        { { 0xd3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe }, 9 },   /* int 64 -2 */
+        { { 0xca, 0x3f, 0x80, 0x00, 0x00 }, 5 },             /* float 32 1.0 */
+        { { 0xc0 }, 1 },                                     /* nil */
+        { { 0xc3 }, 1 },                                     /* true */
+        { { 0x90 }, 1 },                                     /* an empty array */
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+        cr_assert_neq(decode_receive(refused[i].bytes, refused[i].len, text, sizeof text, &out), 0,
+                      "conn encoding %zu was accepted", i);
+    /* text as str 8/16/32 and bin 8/16/32 */
+    static const unsigned char one = 0x01;
+    static const unsigned char heads[][5] = { { 0xd9, 2 }, { 0xda, 0, 2 }, { 0xdb, 0, 0, 0, 2 },
+                                               { 0xc4, 2 }, { 0xc5, 0, 2 }, { 0xc6, 0, 0, 0, 2 } };
+    static const size_t head_len[] = { 2, 3, 5, 2, 3, 5 };
+    for (size_t i = 0; i < 6; i++) {
+        unsigned char t[8];
+        memcpy(t, heads[i], head_len[i]);
+        memcpy(t + head_len[i], "ok", 2);
+        cr_assert_eq(decode_receive(&one, 1, t, head_len[i] + 2, &out), 0, "text encoding %zu: %s", i,
+                     cx_decoder_error(dec));
+        cr_assert_eq(out.text.len, 2);
+        cr_assert_eq(memcmp(out.text.ptr, "ok", 2), 0, "text encoding %zu", i);
+    }
+    static const unsigned char ext[] = { 0xd4, 0x01, 0x00 };   /* fixext 1: no string */
+    cr_assert_neq(decode_receive(&one, 1, ext, sizeof ext, &out), 0);
+}
+
+/* A signed field (a user id) reads negative values in every width. */
+Test(envelope, a_signed_field_reads_negative_values_in_every_width)
+{
+    cx_env in = { .type = CX_ENV_GROUP_SEND, .conn = 1, .user_id = -5, .text = cx_slice_of("{}") }, out;
+    char *copy;
+    static const int64_t values[] = { -1, -32, -33, -128, -129, -32768, -32769, INT32_MIN, (int64_t) INT32_MIN - 1,
+                                      INT64_MIN };
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        in.user_id = values[i];
+        roundtrip(&in, &out, &copy);
+        cr_assert_eq(out.user_id, values[i], "user_id %lld", (long long) values[i]);
+        free(copy);
+    }
+}
