@@ -158,7 +158,7 @@ typedef struct {
     cx_slice kwargs, headers, obj;                /* CONNECT: JSON texts (obj may be empty) */
     cx_slice group;                               /* GROUP_ADD / GROUP_DISCARD */
     uint32_t ngroups;                             /* GROUP_SEND, RESUME */
-    cx_slice groups[CX_PROTO_MAX_GROUPS];
+    cx_slice groups[CX_PROTO_MAX_GROUPS];         /* decode: only the first ngroups are set */
     uint32_t nroutes;                             /* REGISTER / ROUTES */
     cx_env_route *routes;                         /* decode: owned by the decoder's zone */
     uint64_t request;                             /* EVENT / CLOSE_TARGET / RESULT: the publisher's id */
