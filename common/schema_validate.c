@@ -13,6 +13,7 @@
  * json_invalid error, not a stack overflow.
  */
 #include "common/schema_internal.h"
+#include "common/json_parse.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -369,8 +370,9 @@ int cx_schema_parse(const char *text, size_t len, json_t **message, json_t **err
     checker v = { NULL, 0 };
     *message = NULL;
     *errors = NULL;
-    /* JSON_ALLOW_NUL: "\u0000" in a string is valid JSON, and pydantic takes it */
-    json_t *parsed = json_loadb(text ? text : "", text ? len : 0, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+    /* as json_loadb(JSON_DECODE_ANY | JSON_ALLOW_NUL): "\u0000" in a string is valid JSON, and pydantic
+     * takes it */
+    json_t *parsed = cx_json_parse(text, len, &jerr);
     if (json_is_object(parsed)) {
         *message = parsed;
         return 0;
