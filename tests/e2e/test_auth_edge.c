@@ -9,6 +9,7 @@
  * a free port) so that stopping it disturbs nothing else.
  */
 #include "test_auth.h"
+#include "tests/kit/deploy_helpers.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -94,17 +95,6 @@ Test(auth_edge, allowed_origins_are_exact_and_cover_jwt_cookies_too)
 
 /* ----------------------------------------------------------------- database */
 
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof addr;
-    cr_assert(fd >= 0 && !bind(fd, (struct sockaddr *) &addr, sizeof addr)
-              && !getsockname(fd, (struct sockaddr *) &addr, &len));
-    close(fd);
-    return ntohs(addr.sin_port);
-}
-
 /* Starts (creating on first use) the private cluster; returns its conninfo (static). */
 static const char *outage_cluster_start(int port)
 {
@@ -138,7 +128,7 @@ static int start_on_outage_cluster(const char *const *env)
     const char *base = getenv("CHANX_TEST_PG_DIR") ? getenv("CHANX_TEST_PG_DIR") : "var/test-pg";
     snprintf(outage_dir, sizeof outage_dir, "%s-outage", base);
     teardown();   /* a cluster left running by an interrupted run would keep its old port */
-    int port = free_port();
+    int port = cx_test_free_port();
     setenv("CHANX_TEST_DATABASE_URL", outage_cluster_start(port), 1);
     start_stack(env);
     return port;

@@ -92,17 +92,6 @@ Test(auth_prepared, a_migration_that_retypes_a_querysets_column_does_not_break_c
 
 /* ------------------------------------------------------------- PgBouncer */
 
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof addr;
-    cr_assert(fd >= 0 && !bind(fd, (struct sockaddr *) &addr, sizeof addr)
-              && !getsockname(fd, (struct sockaddr *) &addr, &len));
-    close(fd);
-    return ntohs(addr.sin_port);
-}
-
 static int accepts(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -144,7 +133,7 @@ static const char *start_bouncer(void)
     snprintf(bouncer_dir, sizeof bouncer_dir, "/tmp/chanx-pgbouncer-XXXXXX");
     cr_assert_not_null(mkdtemp(bouncer_dir));
     chmod(bouncer_dir, 0777);   /* pgbouncer may run as postgres: it writes its log and pid here */
-    int listen = free_port();
+    int listen = cx_test_free_port();
     snprintf(path, sizeof path, "%s/users.txt", bouncer_dir);
     FILE *f = fopen(path, "w");
     cr_assert_not_null(f);

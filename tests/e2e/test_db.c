@@ -218,17 +218,6 @@ Test(db, a_transaction_commits_or_rolls_back_as_a_whole)
     cr_assert_eq(exec(c, "UPDATE db_probe_account SET balance = 0", NULL), 2, "rows affected");
 }
 
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof addr;
-    cr_assert(fd >= 0 && !bind(fd, (struct sockaddr *) &addr, sizeof addr)
-              && !getsockname(fd, (struct sockaddr *) &addr, &len));
-    close(fd);
-    return ntohs(addr.sin_port);
-}
-
 static void cluster(const char *verb, int port)
 {
     char cmd[600];
@@ -240,7 +229,7 @@ Test(db, a_postgresql_restart_is_survived_without_restarting_the_worker)
 {
     const char *base = getenv("CHANX_TEST_PG_DIR") ? getenv("CHANX_TEST_PG_DIR") : "var/test-pg";
     snprintf(outage_dir, sizeof outage_dir, "%s-db-restart", base);
-    int port = free_port();
+    int port = cx_test_free_port();
     cluster("stop", port);   /* one left by an interrupted run would keep its old port */
     char cmd[600], url[600];
     snprintf(cmd, sizeof cmd, "scripts/pg-cluster url %s %d", outage_dir, port);

@@ -6,6 +6,9 @@
  * on a gateway has no notification a test process could block on.
  */
 #include "tests/kit/deploy_helpers.h"
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <criterion/criterion.h>
 #include <fcntl.h>
@@ -206,4 +209,15 @@ char *cx_asyncapi_valid(cx_stack *stack, const char *needle)
     snprintf(cmd, sizeof cmd, "/usr/bin/python3 tests/docs/validate_asyncapi.py %s", file);
     cr_assert_eq(system(cmd), 0, "the document is valid AsyncAPI 3.0");
     return body;
+}
+
+int cx_test_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof addr;
+    cr_assert(fd >= 0 && !bind(fd, (struct sockaddr *) &addr, sizeof addr)
+              && !getsockname(fd, (struct sockaddr *) &addr, &len), "no free port on 127.0.0.1");
+    close(fd);
+    return ntohs(addr.sin_port);
 }
