@@ -43,7 +43,16 @@ struct cx_topic_subs {
     char *own;   /* on a topic's own route: the topic the URL filled in */
 };
 
-static const char *const ENVELOPE_FIELDS[] = { "version", "topic", "ref", "seq", NULL };
+/* Chanx's envelope fields, with their lengths for the scan of a frame's quotes (cx_topics_candidate). */
+typedef struct {
+    const char *name;
+    size_t len;
+} quoted_name;
+
+#define NAME(s) { s, sizeof s - 1 }
+static const quoted_name ENVELOPE_FIELDS[] = { NAME("version"), NAME("topic"), NAME("ref"), NAME("seq"), { 0 } };
+static const quoted_name REF_OR_TOPIC[] = { NAME("ref"), NAME("topic"), { 0 } };
+#undef NAME
 
 /* CHANX_TOPIC_SUBSCRIPTIONS_MAX, read when the worker started (workers/settings.h). */
 static size_t max_subscriptions(const chanx_ctx *ctx)
@@ -66,17 +75,6 @@ static cx_sub *find(chanx_ctx *ctx, const char *topic)
     return NULL;
 }
 
-typedef struct {
-    const char *name;
-    size_t len;
-} quoted_name;
-
-#define NAME(s) { s, sizeof s - 1 }
-/* ENVELOPE_FIELDS, with their lengths */
-static const quoted_name ANY_ENVELOPE_FIELD[] = { NAME("version"), NAME("topic"), NAME("ref"), NAME("seq"), { 0 } };
-static const quoted_name REF_OR_TOPIC[] = { NAME("ref"), NAME("topic"), { 0 } };
-#undef NAME
-
 /* Whether one of names appears in text in double quotes, as memmem of each quoted name would say, in
  * one pass over the quotes: a frame has a handful, and this runs on every frame a consumer gets. */
 static int quotes_one_of(const char *text, size_t len, const quoted_name *names)
@@ -94,7 +92,7 @@ int cx_topics_candidate(const chanx_ctx *ctx, const char *text, size_t len)
     if (ctx->own_topic)
         return 1;
     /* a consumer without topics needs the envelope for a ref or a topic (Chanx answers that) */
-    return quotes_one_of(text, len, ctx->consumer->topics ? ANY_ENVELOPE_FIELD : REF_OR_TOPIC);
+    return quotes_one_of(text, len, ctx->consumer->topics ? ENVELOPE_FIELDS : REF_OR_TOPIC);
 }
 
 /* ------------------------------------------------------------ replies */
@@ -350,8 +348,8 @@ cx_topics_outcome cx_topics_route(chanx_ctx *ctx, json_t *message)
                       ? strdup(json_string_value(json_object_get(message, "topic"))) : NULL;
     const char *ref = json_string_value(json_object_get(message, "ref"));
     ctx->ref = ref ? strdup(ref) : NULL;
-    for (const char *const *f = ENVELOPE_FIELDS; *f; f++)
-        json_object_del(message, *f);
+    for (const quoted_name *f = ENVELOPE_FIELDS; f->name; f++)
+        json_object_del(message, f->name);
     if (!topic && ctx->subs && ctx->subs->own)   /* a topic's own route: no envelope needed */
         topic = strdup(ctx->subs->own);
     if (!topic)
