@@ -174,20 +174,26 @@ static void put_value(text *t, const json_t *v, int depth)
     }
 }
 
+/* The text written, NUL-terminated, its length in *len; NULL (and nothing kept) when a put failed. */
+static char *finish(text *t, size_t *len)
+{
+    if (t->failed || !t->buf) {
+        free(t->buf);
+        return NULL;
+    }
+    t->buf[t->len] = '\0';
+    if (len)
+        *len = t->len;
+    return t->buf;
+}
+
 char *cx_json_text(const json_t *value, size_t *len)
 {
     if (!value)
         return NULL;
     text t = { 0 };
     put_value(&t, value, 0);
-    if (t.failed || !t.buf) {
-        free(t.buf);
-        return NULL;
-    }
-    t.buf[t.len] = '\0';
-    if (len)
-        *len = t.len;
-    return t.buf;
+    return finish(&t, len);
 }
 
 char *cx_json_text_action(const char *action, const json_t *payload, size_t *len)
@@ -203,12 +209,5 @@ char *cx_json_text_action(const char *action, const json_t *payload, size_t *len
     else
         put(&t, "null", 4);
     put(&t, "}", 1);
-    if (t.failed) {
-        free(t.buf);
-        return NULL;
-    }
-    t.buf[t.len] = '\0';
-    if (len)
-        *len = t.len;
-    return t.buf;
+    return finish(&t, len);
 }

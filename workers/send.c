@@ -156,17 +156,12 @@ static json_t *action_message(const char *action, const json_t *payload)
  * cost an echo's reply more than writing it. */
 static int send_action_text(chanx_ctx *ctx, const char *action, const json_t *payload)
 {
-    if (ctx->closed)
-        return CHANX_ERROR;
     char *text = cx_json_text_action(action, payload, NULL);
     if (!text)
         return CHANX_ERROR;
-    cx_env env = { .type = CX_ENV_SEND, .conn = ctx->conn, .text = cx_slice_of(text) };
-    int rc = cx_outbox_send(ctx->services->outbox, &env);
+    int rc = cx_ctx_send_text(ctx, text, action);
     free(text);
-    if (rc == 0 && ctx->log_sent)
-        cx_ctx_log_message(ctx, "Sent websocket json", action, NULL);
-    return rc == 0 ? CHANX_OK : CHANX_ERROR;
+    return rc;
 }
 
 int chanx_send_message(chanx_ctx *ctx, const char *action, const json_t *payload)
