@@ -19,7 +19,6 @@
  */
 #include "broker/broker_internal.h"
 #include "broker/bans.h"
-#include "broker/inflight.h"
 #include "common/curve.h"
 #include "broker/metrics.h"
 #include "common/env.h"
@@ -236,12 +235,7 @@ static void free_conn(uint64_t id, void *value, void *arg)
 {
     (void) id;
     (void) arg;
-    cx_broker_conn *c = value;
-    free(c->groups);   /* the groups' records are theirs (groups.h) */
-    free(c->stale);
-    cx_inflight_destroy(&c->inflight);
-    free(c->username);
-    free(c);
+    cx_broker_conn_free(value);
 }
 
 int cx_broker_follow(cx_broker *self, const char *primary)

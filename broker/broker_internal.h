@@ -263,6 +263,9 @@ void cx_rebuild_end_incomplete(cx_broker *self);
 /* conns.c */
 /* A connection's end on the broker's side (membership, pins); the caller tells whom it must. */
 void cx_broker_conn_forget(cx_broker *self, cx_broker_conn *c);
+/* Frees what the connection itself holds, and it; the groups' records are the groups' (groups.h). The
+ * last step of cx_broker_conn_forget, and all a stopping broker does for the connections left. */
+void cx_broker_conn_free(cx_broker_conn *c);
 /* 1 joined, 0 already a member, -1 out of memory. */
 int cx_broker_conn_join(cx_broker *self, cx_broker_conn *c, cx_slice group);
 /* 1 left, 0 not a member. */

@@ -85,6 +85,13 @@ void cx_broker_conn_forget(cx_broker *self, cx_broker_conn *c)
         unmap(c->gateway->conns, c->id, c);
     if (c->worker)
         unmap(c->worker->conns, c->id, c);
+    cx_broker_conn_free(c);
+}
+
+void cx_broker_conn_free(cx_broker_conn *c)
+{
+    free(c->groups);
+    free(c->stale);
     cx_inflight_destroy(&c->inflight);
     free(c->username);
     free(c);
