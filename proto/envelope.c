@@ -302,20 +302,9 @@ static int fail(cx_decoder *self, const char *fmt, ...)
     return -1;
 }
 
-/* The fields are read in place (msgpack_cursor.h) from a message cx_mp_well_formed accepted. */
-typedef cx_mp_cursor cursor;
-
-static int get_uint(cursor *c, uint64_t max, uint64_t *out)
-{
-    return cx_mp_uint(c, max, out);
-}
-
-static int get_int(cursor *c, int64_t *out)
-{
-    return cx_mp_int(c, out);
-}
-
-static int get_str(cursor *c, cx_slice *out)
+/* The fields are read in place (msgpack_cursor.h) from a message cx_mp_well_formed accepted: a string
+ * field as a slice of it. */
+static int get_str(cx_mp_cursor *c, cx_slice *out)
 {
     const char *p;
     size_t n;
@@ -325,11 +314,6 @@ static int get_str(cursor *c, cx_slice *out)
     return 0;
 }
 
-static int get_array(cursor *c, uint32_t *n)
-{
-    return cx_mp_array(c, n);
-}
-
 /* Room from the decoder's zone, cleared at the next decode that used it. */
 static void *zone_alloc(cx_decoder *self, size_t size)
 {
@@ -337,10 +321,10 @@ static void *zone_alloc(cx_decoder *self, size_t size)
     return msgpack_zone_malloc(&self->zone, size);
 }
 
-static int decode_routes(cx_decoder *self, cursor *c, cx_env *env)
+static int decode_routes(cx_decoder *self, cx_mp_cursor *c, cx_env *env)
 {
     uint32_t n;
-    if (get_array(c, &n) || n > CX_PROTO_MAX_ROUTES)
+    if (cx_mp_array(c, &n) || n > CX_PROTO_MAX_ROUTES)
         return fail(self, "routes: must be an array of at most %d", CX_PROTO_MAX_ROUTES);
     env->nroutes = n;
     env->routes = zone_alloc(self, sizeof(cx_env_route) * (env->nroutes + 1u));
@@ -350,10 +334,10 @@ static int decode_routes(cx_decoder *self, cursor *c, cx_env *env)
         cx_env_route *r = &env->routes[i];
         uint64_t kind, available;
         uint32_t size;
-        if (get_array(c, &size) || size != 5)
+        if (cx_mp_array(c, &size) || size != 5)
             return fail(self, "routes: route %u is not a 5-element array", i);
-        if (get_uint(c, 1, &kind) || get_str(c, &r->pattern) || get_str(c, &r->target) || get_str(c, &r->spec)
-            || get_uint(c, CX_ROUTE_QUARANTINED, &available))
+        if (cx_mp_uint(c, 1, &kind) || get_str(c, &r->pattern) || get_str(c, &r->target) || get_str(c, &r->spec)
+            || cx_mp_uint(c, CX_ROUTE_QUARANTINED, &available))
             return fail(self, "routes: route %u has a field of the wrong type", i);
         r->kind = (uint8_t) kind;
         r->available = (uint8_t) available;
@@ -362,25 +346,25 @@ static int decode_routes(cx_decoder *self, cursor *c, cx_env *env)
 }
 
 /* ACK: an even number of uints, (conn, handled) pairs, into the zone. */
-static int decode_acks(cx_decoder *self, cursor *c, cx_env *env)
+static int decode_acks(cx_decoder *self, cx_mp_cursor *c, cx_env *env)
 {
     uint32_t n;
-    if (get_array(c, &n) || n > 2 * CX_PROTO_MAX_ACKS || n % 2)
+    if (cx_mp_array(c, &n) || n > 2 * CX_PROTO_MAX_ACKS || n % 2)
         return fail(self, "acks: must be an array of at most %d (conn, handled) pairs", CX_PROTO_MAX_ACKS);
     env->nacks = n / 2;
     env->acks = zone_alloc(self, sizeof(uint64_t) * (2u * env->nacks + 1u));
     if (!env->acks)
         return fail(self, "acks: out of memory");
     for (uint32_t i = 0; i < 2 * env->nacks; i++)
-        if (get_uint(c, UINT64_MAX, &env->acks[i]))
+        if (cx_mp_uint(c, UINT64_MAX, &env->acks[i]))
             return fail(self, "acks: element %u is not an unsigned integer", i);
     return 0;
 }
 
-static int decode_groups(cx_decoder *self, cursor *c, cx_env *env)
+static int decode_groups(cx_decoder *self, cx_mp_cursor *c, cx_env *env)
 {
     uint32_t n;
-    if (get_array(c, &n) || n > CX_PROTO_MAX_GROUPS)
+    if (cx_mp_array(c, &n) || n > CX_PROTO_MAX_GROUPS)
         return fail(self, "groups: must be an array of at most %d names", CX_PROTO_MAX_GROUPS);
     env->ngroups = n;
     for (uint32_t i = 0; i < env->ngroups; i++)
@@ -389,27 +373,27 @@ static int decode_groups(cx_decoder *self, cursor *c, cx_env *env)
     return 0;
 }
 
-static int decode_field(cx_decoder *self, cursor *c, cx_env *env, char letter, int index)
+static int decode_field(cx_decoder *self, cx_mp_cursor *c, cx_env *env, char letter, int index)
 {
     uint64_t u = 0;
     int rc = 0;
     switch (letter) {
-    case 'c': rc = get_uint(c, UINT64_MAX, &env->conn); break;
-    case 'k': rc = get_uint(c, 65535, &u); env->code = (uint32_t) u; break;
-    case 'f': rc = get_uint(c, UINT32_MAX, &u); env->flags = (uint32_t) u; break;
-    case 'u': rc = get_int(c, &env->user_id); break;
-    case 'q': rc = get_int(c, &env->topic_seq); break;
-    case 'r': rc = get_uint(c, CX_ROLE_STANDBY, &u); env->role = (uint8_t) u; break;
-    case 'p': rc = get_uint(c, UINT64_MAX, &env->pid); break;
-    case 'i': rc = get_uint(c, UINT64_MAX, &env->request); break;
-    case 't': rc = get_uint(c, CX_TARGET_CONNECTION, &u) || u == 0; env->target = (uint8_t) u; break;
-    case 'g': rc = get_uint(c, UINT32_MAX, &u); env->gateways = (uint32_t) u; break;
-    case 'n': rc = get_uint(c, UINT32_MAX, &u); env->connections = (uint32_t) u; break;
-    case 'h': rc = get_uint(c, UINT32_MAX, &u); env->history_size = (uint32_t) u; break;
-    case 'l': rc = get_uint(c, UINT32_MAX, &u); env->history_ttl_ms = (uint32_t) u; break;
-    case 's': rc = get_uint(c, UINT64_MAX, &env->seq); break;
-    case 'd': rc = get_uint(c, UINT64_MAX, &env->connected_ms); break;
-    case 'm': rc = get_uint(c, UINT32_MAX, &u); env->limit = (uint32_t) u; break;
+    case 'c': rc = cx_mp_uint(c, UINT64_MAX, &env->conn); break;
+    case 'k': rc = cx_mp_uint(c, 65535, &u); env->code = (uint32_t) u; break;
+    case 'f': rc = cx_mp_uint(c, UINT32_MAX, &u); env->flags = (uint32_t) u; break;
+    case 'u': rc = cx_mp_int(c, &env->user_id); break;
+    case 'q': rc = cx_mp_int(c, &env->topic_seq); break;
+    case 'r': rc = cx_mp_uint(c, CX_ROLE_STANDBY, &u); env->role = (uint8_t) u; break;
+    case 'p': rc = cx_mp_uint(c, UINT64_MAX, &env->pid); break;
+    case 'i': rc = cx_mp_uint(c, UINT64_MAX, &env->request); break;
+    case 't': rc = cx_mp_uint(c, CX_TARGET_CONNECTION, &u) || u == 0; env->target = (uint8_t) u; break;
+    case 'g': rc = cx_mp_uint(c, UINT32_MAX, &u); env->gateways = (uint32_t) u; break;
+    case 'n': rc = cx_mp_uint(c, UINT32_MAX, &u); env->connections = (uint32_t) u; break;
+    case 'h': rc = cx_mp_uint(c, UINT32_MAX, &u); env->history_size = (uint32_t) u; break;
+    case 'l': rc = cx_mp_uint(c, UINT32_MAX, &u); env->history_ttl_ms = (uint32_t) u; break;
+    case 's': rc = cx_mp_uint(c, UINT64_MAX, &env->seq); break;
+    case 'd': rc = cx_mp_uint(c, UINT64_MAX, &env->connected_ms); break;
+    case 'm': rc = cx_mp_uint(c, UINT32_MAX, &u); env->limit = (uint32_t) u; break;
     case 'L': return decode_groups(self, c, env);
     case 'R': return decode_routes(self, c, env);
     case 'W': return decode_acks(self, c, env);
@@ -442,14 +426,14 @@ int cx_decoder_decode(cx_decoder *self, const void *buf, size_t len, cx_env *env
         msgpack_zone_clear(&self->zone);
         self->zone_used = 0;
     }
-    cursor c = { buf };
+    cx_mp_cursor c = { buf };
     uint32_t n;
-    if (get_array(&c, &n) || n < 2)
+    if (cx_mp_array(&c, &n) || n < 2)
         return fail(self, "garbage: not an envelope array");
     uint64_t version, type;
-    if (get_uint(&c, 255, &version) || version != CX_PROTO_VERSION)
+    if (cx_mp_uint(&c, 255, &version) || version != CX_PROTO_VERSION)
         return fail(self, "version: unsupported protocol version (expected %d)", CX_PROTO_VERSION);
-    if (get_uint(&c, CX_ENV_TYPE_MAX - 1, &type) || type == 0)
+    if (cx_mp_uint(&c, CX_ENV_TYPE_MAX - 1, &type) || type == 0)
         return fail(self, "type: unknown envelope type");
     env->type = (cx_env_type) type;
     const char *layout = LAYOUTS[type];
