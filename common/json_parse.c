@@ -7,9 +7,10 @@
  * the worker's whole echo round trip. Its lexer reads through a stream
  * callback one character at a time, copies each token into a growing
  * buffer and copies the buffer again into the value. Here the text is
- * walked once in place: strings are validated (RFC 3629 UTF-8, no control
- * characters) and handed to jansson's unchecked constructors, integers are
- * accumulated as they are read.
+ * walked once in place: strings are validated (no control characters,
+ * RFC 3629 UTF-8 by common/utf8.h when not plain ASCII) and handed to
+ * jansson's unchecked constructors, integers are accumulated as they are
+ * read.
  *
  * Only the messages clients usually send take this path: objects, arrays,
  * strings without escapes, integers of up to 18 digits, true, false, null,
@@ -23,6 +24,7 @@
  * texts, byte for byte of their compact dumps.
  */
 #include "common/json_parse.h"
+#include "common/utf8.h"
 
 #include <string.h>
 
@@ -42,60 +44,26 @@ static void skip_space(parser *ps)
         ps->p++;
 }
 
-/* The bytes of a UTF-8 sequence starting at p (lead byte >= 0x80), 0 when it is not one RFC 3629
- * allows (overlong forms, surrogates, past U+10FFFF, cut short). */
-static size_t utf8_sequence(const unsigned char *p, const unsigned char *end)
-{
-    unsigned char c = p[0], lo = 0x80, hi = 0xbf;
-    size_t n;
-    if (c >= 0xc2 && c <= 0xdf)
-        n = 2;
-    else if (c == 0xe0)
-        n = 3, lo = 0xa0;
-    else if (c == 0xed)
-        n = 3, hi = 0x9f;
-    else if (c >= 0xe1 && c <= 0xef)
-        n = 3;
-    else if (c == 0xf0)
-        n = 4, lo = 0x90;
-    else if (c == 0xf4)
-        n = 4, hi = 0x8f;
-    else if (c >= 0xf1 && c <= 0xf3)
-        n = 4;
-    else
-        return 0;
-    if ((size_t) (end - p) < n || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if (p[i] < 0x80 || p[i] > 0xbf)
-            return 0;
-    return n;
-}
-
 /* A string without escapes, the cursor on its opening quote: its bytes (in the text) and their count. */
 static int string(parser *ps, const char **out, size_t *len)
 {
     const unsigned char *start = ++ps->p;
-    while (ps->p < ps->end) {
+    int ascii = 1;   /* UTF-8's multi-byte sequences are all bytes >= 0x80: no quote or backslash among them */
+    for (; ps->p < ps->end; ps->p++) {
         unsigned char c = *ps->p;
-        if (c == '"') {
-            *out = (const char *) start;
-            *len = (size_t) (ps->p - start);
-            ps->p++;
-            return 0;
-        }
+        if (c == '"')
+            break;
         if (c < 0x20 || c == '\\')
             return -1;
-        if (c < 0x80) {
-            ps->p++;
-            continue;
-        }
-        size_t n = utf8_sequence(ps->p, ps->end);
-        if (!n)
-            return -1;
-        ps->p += n;
+        ascii &= c < 0x80;
     }
-    return -1;
+    uint32_t state = 0;
+    if (ps->p == ps->end || (!ascii && (cx_utf8_feed(&state, start, (size_t) (ps->p - start)) != 0 || state)))
+        return -1;
+    *out = (const char *) start;
+    *len = (size_t) (ps->p - start);
+    ps->p++;
+    return 0;
 }
 
 static json_t *integer(parser *ps)

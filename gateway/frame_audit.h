@@ -18,6 +18,8 @@
 #ifndef CX_GATEWAY_FRAME_AUDIT_H
 #define CX_GATEWAY_FRAME_AUDIT_H
 
+#include "common/utf8.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -57,9 +59,5 @@ size_t cx_frame_audit_feed(cx_frame_audit *a, const unsigned char *data, size_t 
 /* Whether a close code may be sent by a peer (RFC 6455 §7.4, IANA registry): 1000-1003, 1007-1014,
  * 3000-4999. */
 int cx_close_code_valid(int code);
-
-/* Streaming UTF-8 check: *state starts at 0; returns -1 on an invalid sequence, else 0. A message is
- * valid when the last call returned 0 and *state is 0 again. */
-int cx_utf8_feed(uint32_t *state, const unsigned char *s, size_t len);
 
 #endif
