@@ -131,8 +131,11 @@ static const char *start_bouncer(void)
     conninfo_value(direct, "user", user, sizeof user);
     conninfo_value(direct, "password", password, sizeof password);
     snprintf(bouncer_dir, sizeof bouncer_dir, "/tmp/chanx-pgbouncer-XXXXXX");
-    cr_assert_not_null(mkdtemp(bouncer_dir));
-    chmod(bouncer_dir, 0777);   /* pgbouncer may run as postgres: it writes its log and pid here */
+    cr_assert_not_null(mkdtemp(bouncer_dir));   /* 0700: nobody else can plant a file or a link in it */
+    if (geteuid() == 0) {   /* pgbouncer runs as postgres and writes its log and pid here: its folder */
+        struct passwd *pg = getpwnam("postgres");
+        cr_assert(pg && chown(bouncer_dir, pg->pw_uid, pg->pw_gid) == 0, "cannot give %s to postgres", bouncer_dir);
+    }
     int listen = cx_test_free_port();
     snprintf(path, sizeof path, "%s/users.txt", bouncer_dir);
     FILE *f = fopen(path, "w");
