@@ -130,25 +130,31 @@ static const statement *prepare(statements *s, PGconn *db, const char *sql, int 
     return st;
 }
 
+static PGresult *unprepared(PGconn *db, const char *sql, int n, const char *const *params)
+{
+    return PQexecParams(db, sql, n, NULL, params, NULL, NULL, 0);
+}
+
 PGresult *cx_prepared_exec(PGconn *db, const char *sql, int n, const char *const *params)
 {
     statements *s = set_of(db);
     if (!s || s->off)
-        return PQexecParams(db, sql, n, NULL, params, NULL, NULL, 0);
+        return unprepared(db, sql, n, params);
     PGresult *error = NULL;
     const statement *st = find(s, sql);
     if (!st && !(st = prepare(s, db, sql, n, &error))) {
-        if (!error || !refused(error))
-            return error ? error : PQexecParams(db, sql, n, NULL, params, NULL, NULL, 0);
-        turn_off(s, error);   /* and run it unprepared below */
-        PQclear(error);
-        return PQexecParams(db, sql, n, NULL, params, NULL, NULL, 0);
+        if (error && refused(error)) {   /* run unprepared, from now on */
+            turn_off(s, error);
+            PQclear(error);
+            error = NULL;
+        }
+        return error ? error : unprepared(db, sql, n, params);   /* the server's own error stands */
     }
     PGresult *res = PQexecPrepared(db, st->name, n, params, NULL, NULL, 0);
     if (PQresultStatus(res) == PGRES_FATAL_ERROR && refused(res)) {
         turn_off(s, res);
         PQclear(res);
-        return PQexecParams(db, sql, n, NULL, params, NULL, NULL, 0);
+        return unprepared(db, sql, n, params);
     }
     return res;
 }
