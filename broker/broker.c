@@ -158,9 +158,13 @@ int cx_broker_run(cx_broker *self, volatile int *stop)
         if (zmq_poll(items, n, timeout < 0 ? 0 : timeout) < 0 && zmq_errno() != EINTR)
             return -1;
         cx_broker_standby_pump(self);
-        if (self->zap)
+        /* Only what the poll saw ready is read: an empty read is not free (libzmq checks its mailbox
+         * with a poll() and a getpid() each time), and what arrives meanwhile makes the next poll
+         * return at once. */
+        if (self->zap && (items[1].revents & ZMQ_POLLIN))
             cx_zap_handle(self->zap);
-        drain(self);
+        if (items[0].revents & ZMQ_POLLIN)
+            drain(self);
         cx_broker_endings_slice(self);
         if (cx_rebuild_tick(self)) {   /* the window closed: what waited, then what stayed half-known */
             replay_released(self);

@@ -585,10 +585,15 @@ int cx_worker_run(cx_worker *self, volatile int *stop)
     while (!*stop) {
         if (zmq_poll(items, nitems, poll_timeout(self)) < 0 && zmq_errno() != EINTR)
             return -1;
-        drain(self);
-        drain_queue(self);
+        /* Only what the poll saw ready is read: each read that finds nothing is a syscall or two (an
+         * empty zmq_msg_recv polls libzmq's mailbox), several per turn; what arrives meanwhile makes
+         * the next poll return at once. */
+        if (items[0].revents & ZMQ_POLLIN)
+            drain(self);
+        if (items[1].revents & ZMQ_POLLIN)
+            drain_queue(self);
         cx_timers_expire(self->timers, cx_timer_now_ms(), fire_timer, self);
-        if (nitems == 3 && cx_plugin_set_rescan(self->plugins) > 0)
+        if (nitems == 3 && (items[2].revents & ZMQ_POLLIN) && cx_plugin_set_rescan(self->plugins) > 0)
             send_register(self);
         if (cx_link_tick(self->link))   /* silent broker (or a switch to the standby): HELLO went out again */
             resume(self);
