@@ -150,7 +150,9 @@
  *     instead of crashing at the call.
  *   - The worker exports only the chanx_* functions declared here (version
  *     node CHANX_<level> of the level that added them); nothing else of the
- *     worker is visible to plugins.
+ *     worker is visible to plugins. (One libc function besides: getpid(),
+ *     answered from memory for libzmq's sake; a plugin calling it gets the
+ *     pid libc would give.)
  * Level history: 1, the first release (chanx_register_consumer, no size);
  * 2, descriptors registered with their size (chanx_register_consumer_sized);
  * 3, topics (.topics, chanx_topic, chanx_topic_*, chanx_ref), chanx_restarted.
