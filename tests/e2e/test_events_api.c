@@ -241,5 +241,6 @@ Test(events_api_start, a_broker_endpoint_it_cannot_dial_is_named_not_a_taken_por
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != 124,
               "chanx-api with an endpoint it cannot dial did not exit with an error: %s", out);
     cr_assert(strstr(out, "no link to the broker at 127.0.0.1:1"), "the reason is not the broker: %s", out);
+    cr_assert(strstr(out, "tcp://HOST:PORT"), "ZeroMQ's 'Invalid argument' is not explained: %s", out);
     cr_assert_null(strstr(out, "address in use"), "a port is blamed: %s", out);
 }
