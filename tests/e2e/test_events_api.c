@@ -230,17 +230,15 @@ Test(events_api, healthz_says_the_broker_is_heard_and_get_is_not_a_publish)
  * publish API on <listen> (address in use?)", sending its reader after a port nobody held. */
 Test(events_api_start, a_broker_endpoint_it_cannot_dial_is_named_not_a_taken_port)
 {
-    char cmd[600], out[4096] = "";
+    char cmd[600];
+    int status;
     snprintf(cmd, sizeof cmd, "CHANX_BROKER=127.0.0.1:1 CHANX_CURVE_DIR= CHANX_API_KEY=x CHANX_API_LISTEN=127.0.0.1:1 "
              "timeout 10 %s/chanx-api 2>&1", cx_test_bin());
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p);
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = '\0';
-    int status = pclose(p);
+    char *out = cx_shell_output(cmd, &status);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != 124,
               "chanx-api with an endpoint it cannot dial did not exit with an error: %s", out);
     cr_assert(strstr(out, "no link to the broker at 127.0.0.1:1"), "the reason is not the broker: %s", out);
     cr_assert(strstr(out, "tcp://HOST:PORT"), "ZeroMQ's 'Invalid argument' is not explained: %s", out);
     cr_assert_null(strstr(out, "address in use"), "a port is blamed: %s", out);
+    free(out);
 }
