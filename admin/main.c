@@ -51,9 +51,9 @@ static const admin_command COMMANDS[] = {
       "  CHANX_DJANGO_SECRET_KEY), user id claim $CHANX_JWT_USER_ID_CLAIM (default user_id).\n"
       "  Default lifetime: 300 s (ACCESS_TOKEN_LIFETIME).\n", 0 },
     { "keygen", admin_cmd_keygen, 1, "role= name=",
-      "chanx-admin keygen DIR [--role gateway|worker [--name NAME]]\n"
+      "chanx-admin keygen DIR [--role gateway|worker|api [--name NAME]]\n"
       "  Writes CURVE key pairs (czmq certificates) for the broker links: without --role the\n"
-      "  broker's, a gateway's and a worker's pairs and DIR/allowed/<role>/ (an existing set is\n"
+      "  broker's, a gateway's, a worker's and an api's pairs and DIR/allowed/<role>/ (an existing set is\n"
       "  kept); with --role one more key of that role, DIR/NAME.key_secret (NAME defaults to the\n"
       "  role). Then set CHANX_CURVE_DIR=DIR (docs/deploying.md, \"Securing the broker links\"). No database.\n",
       1 },

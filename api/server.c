@@ -414,8 +414,12 @@ cx_api_server *cx_api_server_new(const cx_api_config *config)
                                           MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int) config->max_per_address,
                                           MHD_OPTION_END)
                        : NULL;
-    if (!self->daemon) {
-        cx_error("cannot serve the publish API on %s (address in use?)", config->listen);
+    if (!self->daemon) {   /* a broker endpoint it cannot dial is not a taken port: say which it was */
+        if (!self->publisher)
+            cx_error("cannot serve the publish API: no link to the broker at %s (the line above says why)",
+                     config->broker);
+        else
+            cx_error("cannot serve the publish API on %s (address in use?)", config->listen);
         cx_api_server_destroy(&self);
         return NULL;
     }

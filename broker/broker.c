@@ -218,6 +218,11 @@ cx_broker *cx_broker_new(const char *endpoint)
     zsock_set_linger(self->router, 0);
     cx_link_limit_messages(self->handle);
     self->batch_max = cx_link_batch_max();
+    if (*cx_link_endpoint_hint(endpoint)) {   /* no transport: neither loopback nor network, and ZeroMQ's EINVAL */
+        cx_error("cannot bind %s%s", endpoint, cx_link_endpoint_hint(endpoint));
+        cx_broker_destroy(&self);
+        return NULL;
+    }
     char *allowed = NULL, public_key[41];
     int curve = cx_curve_server(self->router, &allowed, public_key);
     if (curve == 1)

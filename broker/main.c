@@ -41,6 +41,12 @@ static int check(const char *endpoint)
             zclock_sleep(20);
     }
     cx_link_destroy(&link);
+    if (!alive) {   /* a healthcheck's log shows this line: say what was asked, and the usual cause */
+        const char *keys = getenv("CHANX_CURVE_DIR");
+        fprintf(stderr, "chanx-broker --check: no broker answered at %s within 2 s%s\n", endpoint,
+                keys && *keys ? "" : " (without CHANX_CURVE_DIR the probe speaks plain ZeroMQ, which a broker "
+                                     "with CURVE keys does not answer)");
+    }
     return alive ? 0 : 1;
 }
 

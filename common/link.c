@@ -223,12 +223,18 @@ cx_link *cx_link_new(const char *endpoint, cx_role role, const char *node)
         return NULL;
     }
     if (zsock_connect(self->sock, "%s", self->endpoints[0]) != 0) {
-        cx_error("cannot connect to broker %s: %s", self->endpoints[0], zmq_strerror(zmq_errno()));
+        cx_error("cannot connect to broker %s: %s%s", self->endpoints[0], zmq_strerror(zmq_errno()),
+                 cx_link_endpoint_hint(self->endpoints[0]));
         cx_link_destroy(&self);
         return NULL;
     }
     self->last_heard = cx_now_ms();
     return self;
+}
+
+const char *cx_link_endpoint_hint(const char *endpoint)
+{
+    return strstr(endpoint, "://") ? "" : " (an endpoint is written tcp://HOST:PORT or ipc://PATH)";
 }
 
 void cx_link_destroy(cx_link **self_p)

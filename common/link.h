@@ -36,6 +36,9 @@ typedef enum {
 /* endpoint: CX_DEFAULT_BROKER or CHANX_BROKER, one endpoint or several separated by commas (a primary
  * and its standbys, dialled one at a time); node is the peer's unique name. */
 cx_link *cx_link_new(const char *endpoint, cx_role role, const char *node);
+/* For a ZeroMQ error about endpoint: " (an endpoint is written tcp://HOST:PORT or ipc://PATH)" when it
+ * names no transport ("127.0.0.1:5555", which ZeroMQ only calls "Invalid argument"), else "". Static text. */
+const char *cx_link_endpoint_hint(const char *endpoint);
 void cx_link_destroy(cx_link **self_p);
 int cx_link_fd(const cx_link *self);
 /* The libzmq socket, for zmq_poll in loops that ZeroMQ drives. */

@@ -233,11 +233,9 @@ static int compile_keyword(compiler *c, node *n, const char *key, const json_t *
     size_t k = 0;
     while (k < KEYWORD_COUNT && strcmp(keywords[k].name, key) != 0)
         k++;
-    if (k == KEYWORD_COUNT) {
-        if (c->err && c->errlen)
-            snprintf(c->err, c->errlen, "unknown keyword '%s' at %s", key, c->len ? c->path : "(root)");
-        return -1;
-    }
+    if (k == KEYWORD_COUNT)   /* "pattern", "format"...: refused rather than silently not checked */
+        return fail(c, "unknown keyword '%s' (not in the JSON Schema subset Chanx validates: docs/consumers.md#validation)",
+                    key);
     size_t old = path_push(c, key);
     int rc = keywords[k].compile ? keywords[k].compile(c, n, value)
            : keywords[k].how ? kw_store(c, n, value, keywords[k].how, keywords[k].offset) : 0;

@@ -12,7 +12,7 @@
 #  5. what a newcomer needs next is printed and works: the CHANX_DATABASE_URL line (chanx-admin
 #     createuser with it), and a publish API key kept in a 0600 file, the same after a restart;
 #  6. a taken gateway or API port stops it before anything starts, in one line naming the port and
-#     the setting to change; PostgreSQL failing to start shows only what this start logged, never
+#     the setting to change, and so does a port or count that is not a number; PostgreSQL failing to start shows only what this start logged, never
 #     an older run's lines; two private clusters on one port (two checkouts) both start;
 #  7. every process says "stopped" on SIGTERM (gateways and workers too, as the broker and the API);
 #  8. `make run` builds the testing kit, which a scaffold's `make test` links (make new-consumer).
@@ -153,6 +153,9 @@ grep -q "^make run: port $base (chanx-api) is taken; set CHANX_API_LISTEN=127.0.
 taken_run "$tmp/run3.log" CHANX_PORT=$((base + 1))
 grep -q "^make run: port $((base + 1)) (gateway1) is taken; set CHANX_PORT=[0-9]" "$tmp/run3.log" \
   || fail "a taken gateway port is not named in one line with the setting to change"
+taken_run "$tmp/run4.log" CHANX_PORT=abc    # used to stop with "scripts/run: line 59: abc: unbound variable"
+grep -q "^make run: CHANX_PORT=abc is not a whole number from 1 to 65535" "$tmp/run4.log" \
+  || fail "a CHANX_PORT that is not a number is not named in one line"
 # 3/7. SIGTERM stops it all, and each process says so.
 stop_run
 for who in gateway1 gateway2 worker1 worker2; do

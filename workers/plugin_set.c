@@ -64,14 +64,81 @@ static void retire(cx_plugin_set *self, size_t index)
         self->retired[self->nretired++] = old;
 }
 
+/* What the routing file needs to know of one plugin: each consumer's relative routes, "re:" marking
+ * re_path(). The routes array is owned by the caller (NULL when out of memory). */
+static cx_plugin_routes describe_plugin(cx_plugin *p)
+{
+    size_t n = 0;
+    for (size_t j = 0; j < cx_plugin_consumer_count(p); j++) {
+        const char *const *r = cx_plugin_consumer(p, j)->desc->routes;
+        n += (r && *r ? 0 : 1) + cx_topic_decls_count(cx_plugin_consumer(p, j)->topics);
+        for (; r && *r; r++)
+            n++;
+    }
+    cx_plugin_route *routes = calloc(n + 1, sizeof *routes);
+    cx_plugin_routes out = { .name = cx_plugin_name(p), .routes = routes };
+    for (size_t j = 0; routes && j < cx_plugin_consumer_count(p); j++) {
+        cx_consumer_entry *e = cx_plugin_consumer(p, j);
+        const char *const *r = e->desc->routes;
+        if (!r || !*r)
+            routes[out.nroutes++] = (cx_plugin_route) { e->short_name, CX_ROUTE_PATH, "" };
+        for (; r && *r; r++) {
+            int regex = strncmp(*r, "re:", 3) == 0;
+            routes[out.nroutes++] = (cx_plugin_route) { e->short_name, regex ? CX_ROUTE_REGEX : CX_ROUTE_PATH,
+                                                        regex ? *r + 3 : *r };
+        }
+        /* A topic's own route (Topic.as_consumer()) is the consumer "<consumer>#<topic>". */
+        for (size_t k = 0; k < cx_topic_decls_count(e->topics); k++) {
+            const cx_topic_decl *t = cx_topic_decls_get(e->topics, k);
+            if (!t->route_consumer)
+                continue;
+            int regex = strncmp(t->desc->route, "re:", 3) == 0;
+            routes[out.nroutes++] = (cx_plugin_route) { t->route_consumer, regex ? CX_ROUTE_REGEX : CX_ROUTE_PATH,
+                                                        t->desc->route + (regex ? 3 : 0) };
+        }
+    }
+    return out;
+}
+
+static cx_plugin_routes *describe_plugins(cx_plugin_set *self)
+{
+    cx_plugin_routes *out = calloc(self->ncurrent + 1, sizeof *out);
+    for (size_t i = 0; out && i < self->ncurrent; i++)
+        out[i] = describe_plugin(self->current[i]);
+    return out;
+}
+
+/* Without a routing file every plugin has a mount of its own (ws/<plugin>/), so only its own routes can
+ * clash: two consumers without .routes, a route another of its routes hides. Such a plugin could
+ * never be served whole, and taken in it would block every later change of the folder's routes and
+ * stop the worker at its next start; it is refused like any broken file instead. 0 when it mounts. */
+static int check_own_routes(const cx_plugin_set *self, cx_plugin *plugin, char *err, size_t errlen)
+{
+    if (self->routing_file)
+        return 0;   /* the deployment's file decides the mounts: its errors are reported as the file's */
+    cx_plugin_routes one = describe_plugin(plugin);
+    cx_router *router = one.routes ? cx_routing_default(&one, 1, err, errlen) : NULL;
+    if (!one.routes)
+        snprintf(err, errlen, "out of memory");
+    free((void *) one.routes);
+    if (!router)
+        return -1;
+    cx_router_destroy(&router);
+    return 0;
+}
+
 /* Loads path, replacing a current plugin of the same name. Returns 1 if loaded. */
 static int load_one(cx_plugin_set *self, const char *path)
 {
-    char err[512];
+    char err[768], why[512];
     cx_plugin *plugin = cx_plugin_load(path, err, sizeof err);
+    if (plugin && check_own_routes(self, plugin, why, sizeof why) != 0) {   /* a good version it replaces stays */
+        snprintf(err, sizeof err, "plugin %s: %s", cx_plugin_name(plugin), why);
+        cx_plugin_destroy(&plugin);
+    }
     cx_worker_count_plugin(plugin != NULL);
     if (!plugin) {   /* the deployed file named beside the reason, which may name only the private copy */
-        char event[600];
+        char event[800];
         snprintf(event, sizeof event, "refused %s", err);
         cx_log_fields(CX_LOG_ERROR, event, json_pack("{s:s}", "plugin_file", path));
         return 0;
@@ -108,45 +175,6 @@ static int load_dir(cx_plugin_set *self)
     }
     closedir(d);
     return 0;
-}
-
-/* What the routing file needs to know: each consumer's relative routes, "re:" marking re_path(). */
-static cx_plugin_routes *describe_plugins(cx_plugin_set *self)
-{
-    cx_plugin_routes *out = calloc(self->ncurrent + 1, sizeof *out);
-    for (size_t i = 0; out && i < self->ncurrent; i++) {
-        cx_plugin *p = self->current[i];
-        size_t n = 0;
-        for (size_t j = 0; j < cx_plugin_consumer_count(p); j++) {
-            const char *const *r = cx_plugin_consumer(p, j)->desc->routes;
-            n += (r && *r ? 0 : 1) + cx_topic_decls_count(cx_plugin_consumer(p, j)->topics);
-            for (; r && *r; r++)
-                n++;
-        }
-        cx_plugin_route *routes = calloc(n + 1, sizeof *routes);
-        out[i] = (cx_plugin_routes) { .name = cx_plugin_name(p), .routes = routes };
-        for (size_t j = 0; routes && j < cx_plugin_consumer_count(p); j++) {
-            cx_consumer_entry *e = cx_plugin_consumer(p, j);
-            const char *const *r = e->desc->routes;
-            if (!r || !*r)
-                routes[out[i].nroutes++] = (cx_plugin_route) { e->short_name, CX_ROUTE_PATH, "" };
-            for (; r && *r; r++) {
-                int regex = strncmp(*r, "re:", 3) == 0;
-                routes[out[i].nroutes++] = (cx_plugin_route) { e->short_name, regex ? CX_ROUTE_REGEX : CX_ROUTE_PATH,
-                                                                regex ? *r + 3 : *r };
-            }
-            /* A topic's own route (Topic.as_consumer()) is the consumer "<consumer>#<topic>". */
-            for (size_t k = 0; k < cx_topic_decls_count(e->topics); k++) {
-                const cx_topic_decl *t = cx_topic_decls_get(e->topics, k);
-                if (!t->route_consumer)
-                    continue;
-                int regex = strncmp(t->desc->route, "re:", 3) == 0;
-                routes[out[i].nroutes++] = (cx_plugin_route) { t->route_consumer, regex ? CX_ROUTE_REGEX : CX_ROUTE_PATH,
-                                                                t->desc->route + (regex ? 3 : 0) };
-            }
-        }
-    }
-    return out;
 }
 
 /* Under CHANX_ISOLATE=plugin, the folder's other plugin files, named for the routing file (their mounts

@@ -27,7 +27,7 @@ typedef struct {
     const cx_plugin_routes *plugins;
     size_t nplugins;
     cx_router *router;
-    char **origins;              /* "file:line" of each router entry */
+    char **origins;              /* "file:line" of each router entry (default mounts: "plugin 'p' consumer 'c'") */
     size_t norigins;
     const char *real[MAX_DEPTH]; /* the files being read, outermost first */
     const char *name[MAX_DEPTH];
@@ -65,7 +65,8 @@ static int add_route(loader *L, place at, cx_route *route, const char *plugin, c
     if (origins)
         L->origins = origins;
     int ok = origins && asprintf(&target, "%s.%s", plugin, consumer) >= 0
-          && (at.file ? asprintf(&origin, "%s:%d", at.file, at.line) : asprintf(&origin, "plugin '%s'", plugin)) >= 0;
+          && (at.file ? asprintf(&origin, "%s:%d", at.file, at.line)
+                      : asprintf(&origin, "plugin '%s' consumer '%s'", plugin, consumer)) >= 0;
     if (!ok || cx_router_add(L->router, route, target) < 0) {
         if (!ok)
             cx_route_destroy(&route);

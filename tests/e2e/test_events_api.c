@@ -4,7 +4,8 @@
  * and methods, bad group names, a missing target, each answered with the
  * documented status and {"error": {"code", "message"}}; a batch with one bad
  * command sends nothing; an event no consumer could take is 400 with the
- * reason (pydantic's errors for a payload); no key configured turns the API off.
+ * reason (pydantic's errors for a payload); no key configured turns the API off;
+ * a broker endpoint it cannot dial stops it with a line that says so.
  */
 #include "test_events.h"
 
@@ -13,6 +14,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 static const char *const settings[] = { "CHANX_API_MAX_BODY_BYTES=2048", NULL };
 static cx_stack *stack;
@@ -222,4 +224,21 @@ Test(events_api, healthz_says_the_broker_is_heard_and_get_is_not_a_publish)
     r = raw_get("/api/broadcast", CX_TEST_API_KEY);
     cr_assert(strstr(r, " 405 ") && strstr(r, "method_not_allowed") && strstr(r, "Allow: POST"), "%s", r);
     free(r);
+}
+
+/* CHANX_BROKER without its scheme (ZeroMQ: "Invalid argument"): chanx-api used to add "cannot serve the
+ * publish API on <listen> (address in use?)", sending its reader after a port nobody held. */
+Test(events_api_start, a_broker_endpoint_it_cannot_dial_is_named_not_a_taken_port)
+{
+    char cmd[600];
+    int status;
+    snprintf(cmd, sizeof cmd, "CHANX_BROKER=127.0.0.1:1 CHANX_CURVE_DIR= CHANX_API_KEY=x CHANX_API_LISTEN=127.0.0.1:1 "
+             "timeout 10 %s/chanx-api 2>&1", cx_test_bin());
+    char *out = cx_shell_output(cmd, &status);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != 124,
+              "chanx-api with an endpoint it cannot dial did not exit with an error: %s", out);
+    cr_assert(strstr(out, "no link to the broker at 127.0.0.1:1"), "the reason is not the broker: %s", out);
+    cr_assert(strstr(out, "tcp://HOST:PORT"), "ZeroMQ's 'Invalid argument' is not explained: %s", out);
+    cr_assert_null(strstr(out, "address in use"), "a port is blamed: %s", out);
+    free(out);
 }

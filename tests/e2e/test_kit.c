@@ -228,3 +228,12 @@ Test(kit, scaffold_refuses_a_name_that_is_not_an_identifier)
     cr_assert(strstr(out, "NAME must match"), "%s", out);
     cr_assert_neq(access("/tmp/chanx-never-created", F_OK), 0, "a refused name still created its folder");
 }
+
+/* `make new-consumer` without NAME= used to stop with bash's "line 15: 1: usage: new-consumer NAME [DIR]". */
+Test(kit, scaffold_without_a_name_says_how_to_give_one)
+{
+    char out[2048];
+    cr_assert_eq(run("make --no-print-directory new-consumer 2>&1", out, sizeof out), 2);
+    cr_assert(strstr(out, "make new-consumer NAME=foo"), "%s", out);
+    cr_assert_eq(run("scripts/new-consumer '' 2>&1", out, sizeof out), 2);
+}

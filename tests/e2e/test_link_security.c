@@ -403,6 +403,21 @@ Test(link_security, without_keys_the_broker_refuses_to_listen_on_the_network_and
     cr_assert_null(strstr(out, "broker listening"));
 }
 
+/* An endpoint without its transport, as a newcomer writes CHANX_BROKER=127.0.0.1:5555: ZeroMQ says only
+ * "Invalid argument"; the broker says what an endpoint looks like. */
+Test(link_security, an_endpoint_without_its_transport_is_refused_saying_what_one_looks_like)
+{
+    char cmd[600];
+    int status;
+    snprintf(cmd, sizeof cmd, "env -u CHANX_CURVE_DIR timeout -s INT 5 %s/chanx-broker --bind 127.0.0.1:%d 2>&1",
+             cx_test_bin(), 20000 + (getpid() % 10000));
+    char *out = cx_shell_output(cmd, &status);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1, "exit status %d, output: %s", status, out);
+    cr_assert(strstr(out, "cannot bind 127.0.0.1:") && strstr(out, "tcp://HOST:PORT or ipc://PATH"),
+              "the refusal does not say what an endpoint looks like: %s", out);
+    free(out);
+}
+
 Test(link_security, insecure_links_must_be_asked_for_and_are_logged)
 {
     char out[4096];

@@ -8,9 +8,10 @@
  *     connection ends;
  *   - a broken .so (undefined symbol, no consumer, wrong API version, a
  *     descriptor larger than the worker's for its API version, bad
- *     schema, not even ELF) is refused with a log line saying why, and the
- *     worker keeps serving everything else, a good version it replaces
- *     included.
+ *     schema, consumers whose routes clash, not even ELF) is refused with a
+ *     log line saying why, and the worker keeps serving everything else, a
+ *     good version it replaces included, and keeps taking new plugins; one
+ *     already in the folder when the worker starts does not stop it.
  *
  * dep_probe and dep_probe_v2 are one source built with two replies (its
  * whoami says "version": 1 or 2); both are published as dep_probe.so.
@@ -126,6 +127,7 @@ Test(reload, broken_plugins_are_refused_with_a_clear_log_line_and_the_worker_kee
         { "dep_broken_size", "declares a descriptor of " },
         { "dep_broken_schema", "incoming schema" },
         { "dep_broken_rate", "consumer 'fast': bad throttle rate '20/fortnight'" },
+        { "dep_broken_routes", "route 'ws/dep_broken_routes/' is hidden by 'ws/dep_broken_routes/'" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char source[128], name[128], needle[256];
@@ -167,4 +169,30 @@ Test(reload, a_broken_replacement_keeps_the_good_version_serving)
     free(worker_log_says("refused plugin dep_probe: "));
     cr_assert_eq(version_of(existing), 1);
     cr_assert_eq(version_of(probe_on(1)), 1, "new connections must still get the good version");
+}
+
+/* Two route-less consumers share their plugin's mount: before, the plugin was taken in, every later
+ * change of the folder's routes was refused ("routes unchanged", a new plugin 404 for ever), and the
+ * next start of the worker stopped it whole. */
+Test(reload, a_plugin_whose_routes_clash_is_refused_and_later_plugins_still_go_live)
+{
+    cx_plugin_folder_drop(folder, "test-plugins/dep_broken_routes.so", "dep_broken_routes.so");
+    free(worker_log_says("refused plugin dep_broken_routes: "));
+    cx_plugin_folder_drop(folder, "test-plugins/dep_probe.so", "dep_probe.so");
+    cr_assert_eq(version_of(probe_on(0)), 1, "a plugin dropped after the refused one must go live");
+    assert_echo_still_serves();
+}
+
+Test(reload_start, a_worker_started_with_a_plugin_whose_routes_clash_serves_the_others)
+{
+    char *start_folder = cx_plugin_folder_new((const char *const[]) { "plugins/echo.so", "test-plugins/dep_broken_routes.so", NULL });
+    cx_stack *s = cx_stack_start(&(cx_stack_options) { .plugins = start_folder });
+    int64_t bob = cx_db_create_user(s, "bob", 0);
+    cx_communicator *c = cx_communicator_new(s, "/ws/echo/", cx_db_token_header(s, bob));
+    cx_assert_authenticated_status_ok(c);
+    json_decref(cx_request(c, "ping", NULL, "pong", 5000));
+    cx_communicator *refused = cx_communicator_new(s, "/ws/dep_broken_routes/", cx_db_token_header(s, bob));
+    cr_assert_eq(cx_communicator_http_status(refused), 404);
+    cx_stack_stop(&s);
+    cx_plugin_folder_remove(&start_folder);
 }

@@ -6,7 +6,9 @@
  *     its drain time (CHANX_DRAIN_MS; the kit sets 1000 ms), even when
  *     clients do not answer the close; the other gateway is untouched;
  *   - a worker closes its connections with 1012 (service restart), exits
- *     promptly, and clients that reconnect at once land on a live worker.
+ *     promptly, and clients that reconnect at once land on a live worker;
+ *   - the compose healthchecks' probes (chanx-worker --check, chanx-broker
+ *     --check) pass while the process serves and fail, saying why, when not.
  *
  * The kit's libwebsockets client reports a received 1012 as 1002 (lws 4.1's
  * client parser treats codes above 1011 as protocol errors), so the 1012 is
@@ -18,6 +20,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -168,4 +171,25 @@ Test(shutdown, worker_check_passes_while_a_worker_runs_and_fails_after_it_stops)
     for (int waited = 0; (rc = worker_check()) == 0 && waited < 10000; waited += 100)
         usleep(100000);
     cr_assert_neq(rc, 0, "chanx-worker --check still passes with no worker running");
+}
+
+/* chanx-broker --check, the compose broker healthcheck: 0 with the broker's keys; without them (plain
+ * ZeroMQ, which a CURVE broker never answers) 1 and a line naming the endpoint and the missing keys,
+ * where it used to fail without a word. */
+Test(shutdown, broker_check_passes_with_the_keys_and_says_why_without_them)
+{
+    char cmd[1200];
+    int status;
+    if (!cx_stack_keys_dir(stack))
+        cr_skip_test("plain broker links (CHANX_TEST_PLAIN_LINKS): a plain probe is answered");
+    snprintf(cmd, sizeof cmd, "CHANX_CURVE_DIR=%s %s/chanx-broker --check %s", cx_stack_keys_dir(stack), cx_test_bin(),
+             cx_stack_broker_endpoint(stack));
+    cr_assert_eq(system(cmd), 0, "chanx-broker --check fails against a live broker: %s", cmd);
+    snprintf(cmd, sizeof cmd, "CHANX_CURVE_DIR= %s/chanx-broker --check %s 2>&1", cx_test_bin(),
+             cx_stack_broker_endpoint(stack));
+    char *out = cx_shell_output(cmd, &status);
+    cr_assert_neq(status, 0, "a plain probe of a CURVE broker passed");
+    cr_assert(strstr(out, cx_stack_broker_endpoint(stack)) && strstr(out, "CHANX_CURVE_DIR"),
+              "the failed check does not say why: \"%s\"", out);
+    free(out);
 }

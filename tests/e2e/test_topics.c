@@ -345,10 +345,12 @@ Test(topics, asyncapi_has_x_topic_channels)
     int hosted = 0, own = 0;
     json_object_foreach(json_object_get(doc, "channels"), key, channel) {
         json_t *x = json_object_get(channel, "x-topic");
-        if (!x)
+        const char *address = json_string_value(json_object_get(channel, "address"));
+        /* The hub's channels only: build/plugins, this suite's folder, is also where make run's workers
+         * look, and a developer's own plugin with topics may be there too (README, "A first consumer"). */
+        if (!x || !address || strncmp(address, "/ws/hub/", 8) != 0)
             continue;
         cx_assert_json_eq(x, "{\"name\": \"room_topic\", \"pattern\": \"room:{name}\", \"parameters\": [\"name\"]}");
-        const char *address = json_string_value(json_object_get(channel, "address"));
         hosted += strcmp(address, "/ws/hub/") == 0;
         own += strcmp(address, "/ws/hub/room/{name}/") == 0;
         cr_assert(json_object_get(json_object_get(channel, "messages"), "client.subscribe"), "channel %s", key);

@@ -228,7 +228,8 @@ Test(routing_default, same_checks_as_a_file)
     cr_assert_null(cx_routing_default(with_bad, 2, err, sizeof err));
     cr_assert_str_eq(err, "plugin 'bad' consumer 'c': bad converter 'itn' in '<itn:x>/'");
     cr_assert_null(cx_routing_default(with_shadow, 2, err, sizeof err));
-    cr_assert_str_eq(err, "plugin 'a': route 'ws/a/lobby/' is hidden by 'ws/a/<str:x>/' (plugin 'a')");
+    cr_assert_str_eq(err, "plugin 'a' consumer 'lobby': route 'ws/a/lobby/' is hidden by 'ws/a/<str:x>/' "
+                          "(plugin 'a' consumer 'any')");
     /* A plugin's bad relative route is also reported at the mount line. */
     cr_assert_null(cx_routing_file_load(FIX "bad_plugin.routes", with_bad, 2, err, sizeof err));
     cr_assert_str_eq(err, FIX "bad_plugin.routes:2: plugin 'bad' consumer 'c': bad converter 'itn' in '<itn:x>/'");

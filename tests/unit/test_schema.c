@@ -429,7 +429,8 @@ Test(schema, compile_errors_name_the_place)
     expect_compile_error("{\"chat\": {\"properties\": {\"message\": {\"minLength\": -1}}}}",
                          "at chat.properties.message.minLength: expected a non-negative integer");
     expect_compile_error("{\"chat\": {\"properties\": {\"x\": {\"patern\": \"a\"}}}}",
-                         "unknown keyword 'patern' at chat.properties.x");
+                         "at chat.properties.x: unknown keyword 'patern' (not in the JSON Schema subset Chanx "
+                         "validates: docs/consumers.md#validation)");
     expect_compile_error("{\"chat\": {\"type\": \"strin\"}}",
                          "at chat.type: unknown type strin (expected null, boolean, integer, number, string, array "
                          "or object)");
