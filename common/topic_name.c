@@ -229,3 +229,61 @@ int cx_topic_group_name(const char *topic, size_t len, const char *ns, char out[
     free(name);
     return 0;
 }
+
+/* ------------------------------------------------------------ one group, one topic */
+
+typedef struct {
+    const cx_topic_pattern *pattern;
+    const char *topic, *group;   /* the topic and its slug, both len bytes */
+    size_t len;
+    unsigned char *memo;         /* per (literal, offset, differs): 0 unknown, 1 no, 2 yes */
+} other_search;
+
+/* Whether parts[k..] (k a literal) can spell group[off..) as the slug of a topic that differs from
+ * ours (differs: it already does before off). Such a topic has the pattern's literals and, in its
+ * parameters, the group's characters themselves (a parameter holds no ':', so the only topics that
+ * may share the group are made of safe characters there). Memoized: O(parts x len^2) at worst. */
+static int other_topic_from(const other_search *s, size_t k, size_t off, int differs)
+{
+    unsigned char *seen = &s->memo[((k / 2) * (s->len + 1) + off) * 2 + (size_t) differs];
+    if (*seen)
+        return *seen == 2;
+    const char *lit = s->pattern->parts[k];
+    size_t ll = strlen(lit);
+    int found = 0;
+    if (s->len - off >= ll) {
+        int ok = 1;
+        for (size_t i = 0; i < ll && ok; i++) {
+            ok = safe_char((unsigned char) lit[i]) ? s->group[off + i] == lit[i] : s->group[off + i] == '-';
+            differs |= s->topic[off + i] != lit[i];
+        }
+        off += ll;
+        if (!ok)
+            found = 0;
+        else if (k + 1 == s->pattern->nparts)
+            found = off == s->len && differs;
+        else
+            for (size_t end = off + 1, d = (size_t) differs; end <= s->len && !found; end++) {
+                d |= s->topic[end - 1] != s->group[end - 1];
+                found = other_topic_from(s, k + 2, end, (int) d);
+            }
+    }
+    *seen = found ? 2 : 1;
+    return found;
+}
+
+int cx_topic_group_is_own(const cx_topic_pattern *self, const char *topic, size_t len)
+{
+    if (len == 0 || memchr(topic, '\0', len))
+        return 0;
+    char *group = malloc(len);
+    unsigned char *memo = calloc((self->nparts / 2 + 1) * (len + 1) * 2, 1);
+    int own = 0;
+    if (group && memo && slug(topic, len, group) == len) {   /* no run collapsed, nothing stripped */
+        other_search s = { self, topic, group, len, memo };
+        own = !other_topic_from(&s, 0, 0, 0);
+    }
+    free(group);
+    free(memo);
+    return own;
+}

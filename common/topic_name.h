@@ -53,5 +53,11 @@ char *cx_topic_pattern_fill(const cx_topic_pattern *self, const json_t *values, 
 /* safe_group_name(topic, namespace=ns) into out (room for CX_TOPIC_MAX_GROUP + 1). 0, or -1 when
  * nothing of either survives (Chanx raises ValueError there). ns may be NULL (no namespace). */
 int cx_topic_group_name(const char *topic, size_t len, const char *ns, char out[CX_TOPIC_MAX_GROUP + 1]);
+/* Whether topic (which matches self) is the only topic of self whose group it names: 1, or 0 when
+ * another topic of the pattern maps to the same group ("room:!staff" and "room:staff" are both
+ * "room-staff", as are "room:staff-" and "room: staff"), when the slug collapses a run or strips an
+ * end, or when the topic holds a NUL. A subscriber may only hold a topic that owns its group: an
+ * authorize callback judges the topic it is shown, and the group must carry nothing else. */
+int cx_topic_group_is_own(const cx_topic_pattern *self, const char *topic, size_t len);
 
 #endif

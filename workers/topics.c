@@ -235,6 +235,9 @@ static void subscribe(chanx_ctx *ctx, const char *topic, const json_t *payload)
     char probe[CX_TOPIC_MAX_GROUP + 1];
     if (!decl || cx_topic_group_name(topic, strlen(topic), decl->desc->name, probe) != 0) {
         topic_error(ctx, "unknown_topic", "Unknown topic '%s'", topic);
+    } else if (!cx_topic_group_is_own(decl->pattern, topic, strlen(topic))) {
+        topic_error(ctx, "unknown_topic", "Topic '%s' names the group of another topic: a parameter may hold "
+                    "letters, digits, '_', '.' and '-', and the topic may not begin or end with '-'", topic);
     } else if (ctx->subs && ctx->subs->n >= max_subscriptions(ctx)) {
         char fmt[160];
         snprintf(fmt, sizeof fmt, "Not subscribed to '%%s': a connection may hold %zu subscriptions "

@@ -116,3 +116,31 @@ Test(topic_name, fill_from_url_kwargs)
     json_decref(kw);
     cx_topic_pattern_destroy(&p);
 }
+
+/* Two topics a subscriber may hold never share a group: each spelling that slugs to another topic's
+ * group is refused, the plain one kept, also where two parameters could split differently. */
+static int own(const char *pattern, const char *topic)
+{
+    cx_topic_pattern *p = compile(pattern);
+    cr_assert(cx_topic_pattern_match(p, topic, strlen(topic), NULL), "%s does not match %s", topic, pattern);
+    int r = cx_topic_group_is_own(p, topic, strlen(topic));
+    cx_topic_pattern_destroy(&p);
+    return r;
+}
+
+Test(topic_name, a_topic_owns_its_group_or_is_refused)
+{
+    cr_expect(own("room:{name}", "room:staff-ops"));
+    cr_expect(own("room:{name}", "room:a.b_c-9"));
+    cr_expect(own("room:{name}", "room:-x"));          /* room--x: no other topic spells it */
+    cr_expect_not(own("room:{name}", "room:!staff-ops"));
+    cr_expect_not(own("room:{name}", "room:staff!ops"));
+    cr_expect_not(own("room:{name}", "room:staff-ops-"));
+    cr_expect_not(own("room:{name}", "room: staff-ops"));
+    cr_expect(own("room/{name}", "room/lobby"));        /* an unsafe literal is fine: it is fixed */
+    cr_expect(own("{a}:{b}", "x:y"));
+    cr_expect_not(own("{a}:{b}", "x-y:z"));            /* and x:y-z: both x-y-z */
+    cr_expect_not(own("{a}:{b}", "x:y-z"));
+    cr_expect(own("{a}.{b}", "x.y.z"));                 /* one topic, however it splits */
+    cr_expect_not(own("{name}", "-x"));                 /* stripped: x */
+}
