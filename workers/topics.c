@@ -138,6 +138,10 @@ static json_t *check_envelope(const json_t *m)
             json_array_append_new(errors, envelope_error("string_type", strings[i], "Input should be a valid string"));
         else if (cx_schema_string_length(s) > CX_TOPIC_MAX_LENGTH)
             json_array_append_new(errors, too_long(strings[i]));
+        else if (json_is_string(s) && memchr(json_string_value(s), '\0', json_string_length(s)))
+            /* the worker reads these as C strings: "room:a\u0000b" would be room:a, another topic */
+            json_array_append_new(errors, envelope_error("string_type", strings[i],
+                                                         "Input should be a string without NUL characters"));
     }
     const json_t *seq = json_object_get(m, "seq");
     if (seq && !json_is_null(seq) && !json_is_integer(seq))

@@ -8,7 +8,9 @@
  * subscribed under another spelling and got its traffic, its presence and its
  * history. The worker now refuses any topic whose group another topic of the
  * same pattern also names (reason unknown_topic, with why), on the multiplexed
- * route and on the topic's own route, while the plain spellings keep working.
+ * route and on the topic's own route, while the plain spellings keep working;
+ * and a NUL in a topic (read as a C string, it named another topic) is a
+ * bad envelope.
  */
 #include <chanx/testing.h>
 #include <criterion/criterion.h>
@@ -80,4 +82,29 @@ Test(topic_names, another_spelling_of_a_refused_topic_does_not_reach_its_group)
     json_t *plain = cx_topic_subscribe(eve, "room:team-a_b.c", NULL, WAIT);
     cr_assert_str_eq(action_of(plain), "subscribed");
     json_decref(plain);
+}
+
+/* The worker reads topics as C strings: "room:lob\u0000by" was subscribed as room:lob, a topic the
+ * client never named. A NUL in the topic or the ref is refused as a bad envelope, and nothing else
+ * happens: the connection's other topics go on. */
+Test(topic_names, a_nul_in_the_topic_or_ref_is_a_bad_envelope)
+{
+    cx_communicator *c = hub_client("alice", 0, "/ws/hub/");
+    const char *bad[][2] = {
+        { "{\"version\": 1, \"topic\": \"room:lob\\u0000by\", \"ref\": \"1\", \"action\": \"subscribe\"}", "topic" },
+        { "{\"version\": 1, \"topic\": \"room:lobby\", \"ref\": \"1\\u0000\", \"action\": \"subscribe\"}", "ref" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        cx_send_text(c, bad[i][0]);
+        json_t *e = cx_receive_json(c, WAIT);
+        cr_assert_str_eq(action_of(e), "error", "%s", bad[i][0]);
+        json_t *first = json_array_get(json_object_get(e, "payload"), 0);
+        cr_assert_str_eq(json_string_value(json_object_get(first, "type")), "string_type");
+        cr_assert_str_eq(json_string_value(json_array_get(json_object_get(first, "loc"), 0)), bad[i][1]);
+        json_decref(e);
+    }
+    json_t *ok = cx_topic_subscribe(c, "room:lobby", NULL, WAIT);
+    cr_assert_str_eq(action_of(ok), "subscribed");
+    cr_assert_str_eq(json_string_value(json_object_get(ok, "topic")), "room:lobby");
+    json_decref(ok);
 }
