@@ -13,6 +13,8 @@
  * this test process could take is planted, with broker.log a symlink to a
  * file of root's. The stack must come up in a folder of its own (ours,
  * mode 0700), serve a client, and leave root's file as it was.
+ * A second test replays the same move against the kit's client selftest,
+ * whose server program defaulted to /tmp/bare_echo.
  */
 #include <chanx/testing.h>
 
@@ -105,4 +107,39 @@ Test(kit_tmp, a_stack_folder_planted_by_a_local_user_is_not_used, .timeout = 60)
     cr_assert(ours, "the stack used a folder it did not make alone (owner %d, mode %o)", (int) st.st_uid,
               st.st_mode & 0777);
     cr_assert_str_eq(text, "root's file\n", "root's file was written through a planted symlink");
+}
+
+/* The kit's WebSocket client selftest (suite ws_client, in this binary) started BARE_ECHO, else
+ * /tmp/bare_echo: run without scripts/run-tests, it ran, as root, whatever a local user had put
+ * there. Replayed: nobody plants a program that leaves a mark in a folder of root's. */
+static char mark_dir[] = "/tmp/chanx-mark-XXXXXX";
+
+static void plant_program(void)
+{
+    FILE *f = fopen("/tmp/bare_echo", "w");
+    if (!f || fprintf(f, "#!/bin/sh\ntouch %s/ran\n", mark_dir) < 0 || fclose(f) != 0
+        || chmod("/tmp/bare_echo", 0755) != 0)
+        _exit(1);
+    _exit(0);
+}
+
+Test(kit_tmp, the_client_selftest_runs_no_program_from_tmp, .timeout = 120)
+{
+    if (access("/tmp/bare_echo", F_OK) == 0)
+        cr_skip_test("/tmp/bare_echo exists already (not ours to replace)");
+    cr_assert_not_null(mkdtemp(mark_dir));
+    chmod(mark_dir, 0755);
+    cr_assert_eq(as_nobody(plant_program), 0, "nobody could not plant /tmp/bare_echo");
+    const char *bin = getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build";
+    char cmd[700], mark[100];
+    snprintf(cmd, sizeof cmd, "env -u BARE_ECHO -u BXFI_MAP %s/tests/e2e --filter 'ws_client/ping_gets_pong*' "
+             ">/dev/null 2>&1", bin);
+    int status = system(cmd);
+    snprintf(mark, sizeof mark, "%s/ran", mark_dir);
+    int ran = access(mark, F_OK) == 0;
+    unlink("/tmp/bare_echo");
+    unlink(mark);
+    rmdir(mark_dir);
+    cr_assert_not(ran, "the selftest ran the program nobody put in /tmp");
+    cr_assert_eq(status, 0, "the selftest failed without BARE_ECHO (its default is the built bare_echo)");
 }
