@@ -17,14 +17,13 @@
  * whose server program defaulted to /tmp/bare_echo.
  */
 #include <chanx/testing.h>
+#include "tests/kit/deploy_helpers.h"
 
 #include <criterion/criterion.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -49,21 +48,6 @@ static void plant(void)
     _exit(0);
 }
 
-static int as_nobody(void (*fn)(void))
-{
-    struct passwd *pw = getpwnam("nobody");
-    cr_assert_not_null(pw, "no user 'nobody' on this machine");
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0)
-            _exit(99);
-        fn();
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-}
-
 static void remove_planted(void)
 {
     char cmd[200];
@@ -83,7 +67,7 @@ Test(kit_tmp, a_stack_folder_planted_by_a_local_user_is_not_used, .timeout = 60)
     fclose(f);
     test_pid = getpid();
     planted_from = time(NULL);
-    cr_assert_eq(as_nobody(plant), 0, "nobody could not plant its folders");
+    cr_assert_eq(cx_as_nobody(plant), 0, "nobody could not plant its folders");
 
     cx_stack *stack = cx_stack_start(&(cx_stack_options) { 0 });
     struct stat st;
@@ -129,7 +113,7 @@ Test(kit_tmp, the_client_selftest_runs_no_program_from_tmp, .timeout = 120)
         cr_skip_test("/tmp/bare_echo exists already (not ours to replace)");
     cr_assert_not_null(mkdtemp(mark_dir));
     chmod(mark_dir, 0755);
-    cr_assert_eq(as_nobody(plant_program), 0, "nobody could not plant /tmp/bare_echo");
+    cr_assert_eq(cx_as_nobody(plant_program), 0, "nobody could not plant /tmp/bare_echo");
     const char *bin = getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build";
     char cmd[700], mark[100];
     snprintf(cmd, sizeof cmd, "env -u BARE_ECHO -u BXFI_MAP %s/tests/e2e --filter 'ws_client/ping_gets_pong*' "
