@@ -23,6 +23,11 @@
  *    hashlib.blake2s(name.encode(), digest_size=6)) of the whole name: 99
  *    characters, deterministic and distinct for names sharing a prefix.
  *    "room:lobby" declared as "RoomTopic" is the group "RoomTopic.room-lobby".
+ *  - One group per topic (cx_topic_group_of, what subscribers and publishers
+ *    use): Chanx's slug gives "room:!staff" the group of "room:staff", and a
+ *    consumer's authorize judges the spelling it is shown, so a topic keeps
+ *    Chanx's name only when it is the one topic of its pattern with that name;
+ *    another spelling is named by a digest of the topic as written.
  */
 #ifndef CX_COMMON_TOPIC_NAME_H
 #define CX_COMMON_TOPIC_NAME_H
@@ -59,5 +64,12 @@ int cx_topic_group_name(const char *topic, size_t len, const char *ns, char out[
  * end, or when the topic holds a NUL. A subscriber may only hold a topic that owns its group: an
  * authorize callback judges the topic it is shown, and the group must carry nothing else. */
 int cx_topic_group_is_own(const cx_topic_pattern *self, const char *topic, size_t len);
+/* The group a topic of self is delivered on, one per topic: Chanx's name (cx_topic_group_name) when
+ * the topic owns it; for a spelling that does not (cx_topic_group_is_own: "room:!staff", "room:日本",
+ * which Chanx puts in another topic's group) what survives of Chanx's name, cut to 86 characters,
+ * '.' and the 12-hex BLAKE2s digest of ns, a NUL and the topic as written. 0, or -1 (out of memory,
+ * or a topic that owns a name shaped as such a digest name, which is refused: "room:x.0123456789ab"). */
+int cx_topic_group_of(const cx_topic_pattern *self, const char *topic, size_t len, const char *ns,
+                      char out[CX_TOPIC_MAX_GROUP + 1]);
 
 #endif

@@ -144,3 +144,29 @@ Test(topic_name, a_topic_owns_its_group_or_is_refused)
     cr_expect(own("{a}.{b}", "x.y.z"));                 /* one topic, however it splits */
     cr_expect_not(own("{name}", "-x"));                 /* stripped: x */
 }
+
+static const char *group_of(const char *pattern, const char *topic, char out[CX_TOPIC_MAX_GROUP + 1])
+{
+    cx_topic_pattern *p = compile(pattern);
+    int rc = cx_topic_group_of(p, topic, strlen(topic), "RoomTopic", out);
+    cx_topic_pattern_destroy(&p);
+    return rc == 0 ? out : NULL;
+}
+
+/* A topic that owns Chanx's name keeps it; every other spelling gets one of its own; a plain name
+ * shaped like those is refused. */
+Test(topic_name, every_topic_is_delivered_on_a_group_of_its_own)
+{
+    char a[CX_TOPIC_MAX_GROUP + 1], b[CX_TOPIC_MAX_GROUP + 1], c[CX_TOPIC_MAX_GROUP + 1];
+    cr_assert_str_eq(group_of("room:{name}", "room:staff-ops", a), "RoomTopic.room-staff-ops");
+    cr_assert_not_null(group_of("room:{name}", "room:!staff-ops", b));
+    cr_assert_not_null(group_of("room:{name}", "room:staff!ops", c));
+    cr_assert_str_neq(a, b);
+    cr_assert_str_neq(b, c);
+    cr_assert(strncmp(b, "RoomTopic.room-staff-ops.", 25) == 0 && strlen(b) == 25 + 12, "%s", b);
+    cr_assert_not_null(group_of("room:{name}", "room:\u65e5\u672c", a));
+    cr_assert_not_null(group_of("room:{name}", "room:\u4e2d", b));
+    cr_assert_str_neq(a, b);
+    cr_assert_null(group_of("room:{name}", "room:x.0123456789ab", a));
+    cr_assert_str_eq(group_of("room:{name}", "room:x.0123456789", a), "RoomTopic.room-x.0123456789");
+}
