@@ -24,9 +24,11 @@
 #include "common/env.h"
 #include "common/link.h"
 #include "common/log.h"
+#include "common/memory_limit.h"
 #include "proto/envelope.h"
 
 #include <czmq.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -203,7 +205,9 @@ cx_broker *cx_broker_new(const char *endpoint)
         zhashx_set_destructor(self->presence_pushed, cx_broker_presence_free);
     self->history = cx_history_new((uint32_t) cx_env_long("CHANX_HISTORY_SIZE", 100, 1, 1000000),
                                    (uint32_t) cx_env_long("CHANX_HISTORY_TTL_MS", 300000, 1, 86400000L),
-                                   (size_t) cx_env_long("CHANX_HISTORY_MAX_BYTES", 1L << 20, 1024, 1L << 30));
+                                   (size_t) cx_env_long("CHANX_HISTORY_MAX_BYTES", 1L << 20, 1024, 1L << 30),
+                                   (size_t) cx_env_long("CHANX_HISTORY_TOTAL_MAX_BYTES",
+                                                        (long) cx_memory_quarter((size_t) 64 << 20), 1024, LONG_MAX));
     if (!self->router || !self->peers || !self->conns || !self->groups || !self->routes || !self->dec
         || !self->enc || !self->bans || !self->rebuild || !self->users
         || !self->history || !self->presence_pushed || !self->endings || !self->repins) {

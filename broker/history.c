@@ -15,6 +15,15 @@
  * malloc'd copy of its text: the broker otherwise never copies frames, and
  * this is the cost docs/scaling.md measures. Only the broker's thread uses
  * it.
+ *
+ * The groups together hold at most total_max_bytes (CHANX_HISTORY_TOTAL_
+ * MAX_BYTES): group names come from clients (a topic per room), so without
+ * it one client cycling through new rooms made the broker hold everything
+ * it said for the TTL, 90 MB in 8 s. Past it the group least recently sent
+ * to gives up its oldest messages first: the groups that hold messages are
+ * kept in a list in the order of their last message (an O(1) move per
+ * message), and a subscriber who missed what was dropped is told
+ * recovered: false, as for any trimmed history.
  */
 #include "broker/history.h"
 
@@ -35,7 +44,7 @@ typedef struct {
     uint32_t len, action_len;
 } held;
 
-typedef struct {
+typedef struct group_log {
     char epoch[EPOCH_LEN + 1];
     uint64_t seq;           /* the last seq given */
     uint32_t size;          /* messages kept at most (the largest declared) */
@@ -46,14 +55,40 @@ typedef struct {
     size_t bytes;
     int64_t last_ms;        /* the last send or declaration: an idle empty group is forgotten */
     uint64_t hole_lo, hole_hi;  /* after a standby's takeover: seqs no message has (a since in it fails) */
+    struct group_log *older, *newer;   /* in the list of groups holding messages, by their last message */
 } group_log;
 
 struct cx_history {
     zhashx_t *logs;         /* group name → group_log */
     uint32_t default_size, default_ttl_ms;
-    size_t max_bytes;
-    size_t messages, bytes; /* over every group, for the metrics */
+    size_t max_bytes, total_max_bytes;
+    size_t messages, bytes; /* over every group, for the metrics and total_max_bytes */
+    group_log *least_recent, *most_recent;   /* the groups holding messages, by their last message */
 };
+
+static void unlink_group(cx_history *self, group_log *g)
+{
+    if (g->older)
+        g->older->newer = g->newer;
+    else if (self->least_recent == g)
+        self->least_recent = g->newer;
+    if (g->newer)
+        g->newer->older = g->older;
+    else if (self->most_recent == g)
+        self->most_recent = g->older;
+    g->older = g->newer = NULL;
+}
+
+static void link_most_recent(cx_history *self, group_log *g)
+{
+    unlink_group(self, g);
+    g->older = self->most_recent;
+    if (self->most_recent)
+        self->most_recent->newer = g;
+    else
+        self->least_recent = g;
+    self->most_recent = g;
+}
 
 static void new_epoch(char out[EPOCH_LEN + 1])
 {
@@ -72,7 +107,8 @@ static void drop_oldest(cx_history *self, group_log *g)
     free(h->text);
     h->text = NULL;
     g->first = (g->first + 1) % g->cap;
-    g->count--;
+    if (--g->count == 0)
+        unlink_group(self, g);
 }
 
 /* A ring of cap slots: the held messages move to its start, in order. */
@@ -108,6 +144,8 @@ static int hold(cx_history *self, group_log *g, const cx_history_message *m, int
     }
     while (g->count > 0 && g->bytes + m->text.len > self->max_bytes)
         drop_oldest(self, g);
+    while (self->least_recent && self->bytes + m->text.len > self->total_max_bytes)
+        drop_oldest(self, self->least_recent);
     held *h = &g->ring[(g->first + g->count) % g->cap];
     *h = (held) { m->seq, now_ms, m->user_id, m->flags, copy, m->text.len, m->action.len };
     g->seq = m->seq;
@@ -116,6 +154,7 @@ static int hold(cx_history *self, group_log *g, const cx_history_message *m, int
     g->last_ms = now_ms;
     self->bytes += m->text.len;
     self->messages++;
+    link_most_recent(self, g);
     return 0;
 }
 
@@ -137,7 +176,7 @@ static void log_free(void **item)
     *item = NULL;
 }
 
-cx_history *cx_history_new(uint32_t default_size, uint32_t default_ttl_ms, size_t max_bytes)
+cx_history *cx_history_new(uint32_t default_size, uint32_t default_ttl_ms, size_t max_bytes, size_t total_max_bytes)
 {
     cx_history *self = calloc(1, sizeof *self);
     if (!self)
@@ -147,6 +186,7 @@ cx_history *cx_history_new(uint32_t default_size, uint32_t default_ttl_ms, size_
     self->default_size = default_size;
     self->default_ttl_ms = default_ttl_ms;
     self->max_bytes = max_bytes;
+    self->total_max_bytes = total_max_bytes;
     return self;
 }
 

@@ -17,8 +17,10 @@
 typedef struct cx_history cx_history;
 
 /* The deployment's defaults (CHANX_HISTORY_SIZE, CHANX_HISTORY_TTL_MS) stand for CX_HISTORY_DEFAULT;
- * max_bytes bounds each group's held text (CHANX_HISTORY_MAX_BYTES). */
-cx_history *cx_history_new(uint32_t default_size, uint32_t default_ttl_ms, size_t max_bytes);
+ * max_bytes bounds each group's held text (CHANX_HISTORY_MAX_BYTES), total_max_bytes all groups'
+ * together (CHANX_HISTORY_TOTAL_MAX_BYTES): past it the group least recently sent to loses its oldest
+ * messages first (a message larger than the bound is still held, alone). */
+cx_history *cx_history_new(uint32_t default_size, uint32_t default_ttl_ms, size_t max_bytes, size_t total_max_bytes);
 void cx_history_destroy(cx_history **self_p);
 
 /* Turns a group's history on (or widens it: the largest size and TTL declared win). size 0: nothing.

@@ -11,9 +11,9 @@
  * "payload":null} cost a worker ~4,800 instructions to write, a quarter of
  * an echo round trip. Here one buffer grows by doubling, strings are
  * escaped by a table walk, and a cycle (possible only when a plugin puts a
- * container inside itself) is refused by depth instead: nothing legitimate
- * nests CX_JSON_TEXT_MAX_DEPTH deep, and the cycle gets NULL as from
- * jansson.
+ * container inside itself) is refused by depth instead: nothing a client
+ * can send nests CX_JSON_TEXT_MAX_DEPTH deep (jansson parses 2048 levels),
+ * and the cycle gets NULL as from jansson.
  *
  * The output follows jansson 2.14's dump.c exactly, which the unit tests
  * check against json_dumps itself: object members in insertion order, "\""

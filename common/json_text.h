@@ -9,8 +9,10 @@
 #include <jansson.h>
 #include <stddef.h>
 
-/* Deeper than this is refused, as a cycle would be (a container put inside itself). */
-#define CX_JSON_TEXT_MAX_DEPTH 512
+/* Deeper than this is refused, as a cycle would be (a container put inside itself). Above what
+ * jansson parses (JSON_PARSER_MAX_DEPTH, 2048) with room for the envelopes a reply wraps around a
+ * client's value (a validation error's "input"): whatever a client sent can be answered. */
+#define CX_JSON_TEXT_MAX_DEPTH 4096
 
 /* The text json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY) gives, NUL-terminated (owned by the
  * caller: free()); its length in *len when len is not NULL. NULL for a NULL value, a value nested

@@ -201,31 +201,153 @@ static size_t slug(const char *s, size_t n, char *out)
     return w - start;
 }
 
-int cx_topic_group_name(const char *topic, size_t len, const char *ns, char out[CX_TOPIC_MAX_GROUP + 1])
+/* Chanx's name before its length bound: the namespace's slug, '.', the topic's slug (malloc'd; its
+ * length in *w, 0 when nothing survives). NULL when out of memory. */
+static char *full_name(const char *topic, size_t len, const char *ns, size_t *w_out)
 {
     size_t nslen = ns ? strlen(ns) : 0;
     char *name = malloc(nslen + len + 2);
     if (!name)
-        return -1;
+        return NULL;
     size_t w = ns ? slug(ns, nslen, name) : 0;
     if (w)
         name[w++] = '.';
     size_t t = slug(topic, len, name + w);
-    w = t ? w + t : (w ? w - 1 : 0);   /* an empty segment is dropped, and its '.' with it */
-    if (w == 0)
+    *w_out = t ? w + t : (w ? w - 1 : 0);   /* an empty segment is dropped, and its '.' with it */
+    return name;
+}
+
+enum { DIGEST = 6, KEEP = CX_TOPIC_MAX_GROUP - 2 * DIGEST - 1 };
+
+/* out = the first min(keep, KEEP) characters of name, '.', and the 12-hex BLAKE2s digest of bytes. */
+static void digest_form(char *out, const char *name, size_t keep, const void *bytes, size_t n)
+{
+    uint8_t digest[DIGEST];
+    blake2s(digest, bytes, NULL, DIGEST, n, 0);
+    keep = keep < KEEP ? keep : KEEP;
+    memcpy(out, name, keep);
+    out[keep] = '.';
+    for (int i = 0; i < DIGEST; i++)
+        snprintf(out + keep + 1 + 2 * i, 3, "%02x", digest[i]);
+}
+
+int cx_topic_group_name(const char *topic, size_t len, const char *ns, char out[CX_TOPIC_MAX_GROUP + 1])
+{
+    size_t w = 0;
+    char *name = full_name(topic, len, ns, &w);
+    if (!name || w == 0)
         return free(name), -1;
     if (w <= CX_TOPIC_MAX_GROUP) {
         memcpy(out, name, w);
         out[w] = '\0';
-        return free(name), 0;
+    } else {
+        digest_form(out, name, KEEP, name, w);
     }
-    enum { DIGEST = 6, KEEP = CX_TOPIC_MAX_GROUP - 2 * DIGEST - 1 };
-    uint8_t digest[DIGEST];
-    blake2s(digest, name, NULL, DIGEST, w, 0);
-    memcpy(out, name, KEEP);
-    out[KEEP] = '.';
-    for (int i = 0; i < DIGEST; i++)
-        snprintf(out + KEEP + 1 + 2 * i, 3, "%02x", digest[i]);
     free(name);
     return 0;
+}
+
+/* ------------------------------------------------------------ one group, one topic */
+
+typedef struct {
+    const cx_topic_pattern *pattern;
+    const char *topic, *group;   /* the topic and its slug, both len bytes */
+    size_t len;
+    unsigned char *memo;         /* per (literal, offset, differs): 0 unknown, 1 no, 2 yes */
+} other_search;
+
+/* Whether parts[k..] (k a literal) can spell group[off..) as the slug of a topic that differs from
+ * ours (differs: it already does before off). Such a topic has the pattern's literals and, in its
+ * parameters, the group's characters themselves (a parameter holds no ':', so the only topics that
+ * may share the group are made of safe characters there). Memoized: O(parts x len^2) at worst. */
+static int other_topic_from(const other_search *s, size_t k, size_t off, int differs)
+{
+    unsigned char *seen = &s->memo[((k / 2) * (s->len + 1) + off) * 2 + (size_t) differs];
+    if (*seen)
+        return *seen == 2;
+    const char *lit = s->pattern->parts[k];
+    size_t ll = strlen(lit);
+    int found = 0;
+    if (s->len - off >= ll) {
+        int ok = 1;
+        for (size_t i = 0; i < ll && ok; i++) {
+            ok = safe_char((unsigned char) lit[i]) ? s->group[off + i] == lit[i] : s->group[off + i] == '-';
+            differs |= s->topic[off + i] != lit[i];
+        }
+        off += ll;
+        if (!ok)
+            found = 0;
+        else if (k + 1 == s->pattern->nparts)
+            found = off == s->len && differs;
+        else
+            for (size_t end = off + 1, d = (size_t) differs; end <= s->len && !found; end++) {
+                d |= s->topic[end - 1] != s->group[end - 1];
+                found = other_topic_from(s, k + 2, end, (int) d);
+            }
+    }
+    *seen = found ? 2 : 1;
+    return found;
+}
+
+int cx_topic_group_is_own(const cx_topic_pattern *self, const char *topic, size_t len)
+{
+    if (len == 0 || memchr(topic, '\0', len))
+        return 0;
+    char *group = malloc(len);
+    unsigned char *memo = calloc((self->nparts / 2 + 1) * (len + 1) * 2, 1);
+    int own = 0;
+    if (group && memo && slug(topic, len, group) == len) {   /* no run collapsed, nothing stripped */
+        other_search s = { self, topic, group, len, memo };
+        own = !other_topic_from(&s, 0, 0, 0);
+    }
+    free(group);
+    free(memo);
+    return own;
+}
+
+/* Whether name (w characters) ends as digest_form's names do: '.' and 12 lower-case hex digits. */
+static int digest_shaped(const char *name, size_t w)
+{
+    if (w < 2 * DIGEST + 1 || name[w - 2 * DIGEST - 1] != '.')
+        return 0;
+    for (size_t i = w - 2 * DIGEST; i < w; i++)
+        if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
+            return 0;
+    return 1;
+}
+
+int cx_topic_group_of(const cx_topic_pattern *self, const char *topic, size_t len, const char *ns,
+                      char out[CX_TOPIC_MAX_GROUP + 1])
+{
+    size_t w = 0;
+    char *name = full_name(topic, len, ns, &w);
+    if (!name)
+        return -1;
+    int own = cx_topic_group_is_own(self, topic, len), rc = 0;
+    if (own && w > CX_TOPIC_MAX_GROUP)
+        digest_form(out, name, KEEP, name, w);   /* Chanx's long name */
+    else if (own && w > 0 && !digest_shaped(name, w)) {
+        memcpy(out, name, w);
+        out[w] = '\0';
+    } else if (own) {
+        rc = -1;   /* nothing survives, or a short name shaped as a digest name: another group's */
+    } else {
+        /* a spelling whose Chanx name another topic also has: a name of its own, the digest of the
+         * namespace and the topic as written (NUL-separated), after what survives of Chanx's */
+        size_t nslen = ns ? strlen(ns) : 0;
+        char *raw = malloc(nslen + 1 + len);
+        if (!raw)
+            rc = -1;
+        else {
+            if (nslen)
+                memcpy(raw, ns, nslen);
+            raw[nslen] = '\0';
+            memcpy(raw + nslen + 1, topic, len);
+            const char *prefix = w ? name : "topic";
+            digest_form(out, prefix, w ? w : 5, raw, nslen + 1 + len);
+            free(raw);
+        }
+    }
+    free(name);
+    return rc;
 }

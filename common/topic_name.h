@@ -23,6 +23,11 @@
  *    hashlib.blake2s(name.encode(), digest_size=6)) of the whole name: 99
  *    characters, deterministic and distinct for names sharing a prefix.
  *    "room:lobby" declared as "RoomTopic" is the group "RoomTopic.room-lobby".
+ *  - One group per topic (cx_topic_group_of, what subscribers and publishers
+ *    use): Chanx's slug gives "room:!staff" the group of "room:staff", and a
+ *    consumer's authorize judges the spelling it is shown, so a topic keeps
+ *    Chanx's name only when it is the one topic of its pattern with that name;
+ *    another spelling is named by a digest of the topic as written.
  */
 #ifndef CX_COMMON_TOPIC_NAME_H
 #define CX_COMMON_TOPIC_NAME_H
@@ -53,5 +58,18 @@ char *cx_topic_pattern_fill(const cx_topic_pattern *self, const json_t *values, 
 /* safe_group_name(topic, namespace=ns) into out (room for CX_TOPIC_MAX_GROUP + 1). 0, or -1 when
  * nothing of either survives (Chanx raises ValueError there). ns may be NULL (no namespace). */
 int cx_topic_group_name(const char *topic, size_t len, const char *ns, char out[CX_TOPIC_MAX_GROUP + 1]);
+/* Whether topic (which matches self) is the only topic of self whose group it names: 1, or 0 when
+ * another topic of the pattern maps to the same group ("room:!staff" and "room:staff" are both
+ * "room-staff", as are "room:staff-" and "room: staff"), when the slug collapses a run or strips an
+ * end, or when the topic holds a NUL. A subscriber may only hold a topic that owns its group: an
+ * authorize callback judges the topic it is shown, and the group must carry nothing else. */
+int cx_topic_group_is_own(const cx_topic_pattern *self, const char *topic, size_t len);
+/* The group a topic of self is delivered on, one per topic: Chanx's name (cx_topic_group_name) when
+ * the topic owns it; for a spelling that does not (cx_topic_group_is_own: "room:!staff", "room:日本",
+ * which Chanx puts in another topic's group) what survives of Chanx's name, cut to 86 characters,
+ * '.' and the 12-hex BLAKE2s digest of ns, a NUL and the topic as written. 0, or -1 (out of memory,
+ * or a topic that owns a name shaped as such a digest name, which is refused: "room:x.0123456789ab"). */
+int cx_topic_group_of(const cx_topic_pattern *self, const char *topic, size_t len, const char *ns,
+                      char out[CX_TOPIC_MAX_GROUP + 1]);
 
 #endif

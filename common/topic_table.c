@@ -94,7 +94,7 @@ size_t cx_topic_table_groups(const cx_topic_table *self, const char *topic, cons
     for (size_t i = 0; i < self->ntopics && n < max; i++) {
         char group[CX_TOPIC_MAX_GROUP + 1];
         if (!cx_topic_pattern_match(self->topics[i].pattern, topic, len, NULL)
-            || cx_topic_group_name(topic, len, self->topics[i].name, group) != 0)
+            || cx_topic_group_of(self->topics[i].pattern, topic, len, self->topics[i].name, group) != 0)
             continue;
         int seen = 0;   /* two declarations may name one group (a name shared by two consumers) */
         for (size_t j = 0; j < n; j++)

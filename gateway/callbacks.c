@@ -142,6 +142,12 @@ static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *
     switch (reason) {
     case LWS_CALLBACK_HTTP: {
         int rc;
+        /* libwebsockets ends the path at a ';' (it reads one as a query's '&') and hands us what came
+         * before: "/metrics;x" was served as /metrics, which a proxy hiding "/metrics" does not match */
+        char *uri = NULL;
+        int uri_len = 0;
+        if (lws_http_get_uri_and_method(wsi, &uri, &uri_len) < 0 || uri_len != (int) strlen(in))
+            return http_reply(wsi, 404, "{\"detail\":\"Not found.\"}");
         if (cx_docs_serve(gw->docs, wsi, in, &rc))   /* /asyncapi.json, /playground/ */
             return rc;
         return healthz(gw, wsi, in);

@@ -11,33 +11,16 @@
 #include "gateway/gateway_internal.h"
 #include "common/log.h"
 #include "gateway/metrics.h"
+#include "common/memory_limit.h"
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #define MIN_DEFAULT ((size_t) 64 << 20)
 
-/* The cgroup v2 memory limit of this process, or 0 when there is none ("max") or it cannot be read. */
-static size_t cgroup_memory_max(void)
-{
-    FILE *f = fopen("/sys/fs/cgroup/memory.max", "r");
-    unsigned long long max = 0;
-    if (f) {
-        if (fscanf(f, "%llu", &max) != 1)
-            max = 0;
-        fclose(f);
-    }
-    return (size_t) max;
-}
-
 size_t cx_shed_default_total(void)
 {
-    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    size_t ram = pages > 0 && page > 0 ? (size_t) pages * (size_t) page : 0, cg = cgroup_memory_max();
-    if (cg && (!ram || cg < ram))
-        ram = cg;
-    return ram / 4 > MIN_DEFAULT ? ram / 4 : MIN_DEFAULT;
+    return cx_memory_quarter(MIN_DEFAULT);
 }
 
 static size_t held(const cx_session *s)

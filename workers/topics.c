@@ -138,6 +138,10 @@ static json_t *check_envelope(const json_t *m)
             json_array_append_new(errors, envelope_error("string_type", strings[i], "Input should be a valid string"));
         else if (cx_schema_string_length(s) > CX_TOPIC_MAX_LENGTH)
             json_array_append_new(errors, too_long(strings[i]));
+        else if (json_is_string(s) && memchr(json_string_value(s), '\0', json_string_length(s)))
+            /* the worker reads these as C strings: "room:a\u0000b" would be room:a, another topic */
+            json_array_append_new(errors, envelope_error("string_type", strings[i],
+                                                         "Input should be a string without NUL characters"));
     }
     const json_t *seq = json_object_get(m, "seq");
     if (seq && !json_is_null(seq) && !json_is_integer(seq))
@@ -182,7 +186,7 @@ static cx_sub *add_sub(chanx_ctx *ctx, const char *topic, const cx_topic_decl *d
     }
     cx_sub *sub = &s->items[s->n];
     *sub = (cx_sub) { .topic = strdup(topic), .decl = decl, .params = params };
-    if (!sub->topic || cx_topic_group_name(topic, strlen(topic), decl->desc->name, sub->group) != 0) {
+    if (!sub->topic || cx_topic_group_of(decl->pattern, topic, strlen(topic), decl->desc->name, sub->group) != 0) {
         free(sub->topic);
         return NULL;
     }
@@ -235,6 +239,9 @@ static void subscribe(chanx_ctx *ctx, const char *topic, const json_t *payload)
     char probe[CX_TOPIC_MAX_GROUP + 1];
     if (!decl || cx_topic_group_name(topic, strlen(topic), decl->desc->name, probe) != 0) {
         topic_error(ctx, "unknown_topic", "Unknown topic '%s'", topic);
+    } else if (cx_topic_group_of(decl->pattern, topic, strlen(topic), decl->desc->name, probe) != 0) {
+        topic_error(ctx, "unknown_topic", "Topic '%s' is refused: its group name would end as the names given "
+                    "to other topics' spellings do ('.' and 12 hex digits)", topic);
     } else if (ctx->subs && ctx->subs->n >= max_subscriptions(ctx)) {
         char fmt[160];
         snprintf(fmt, sizeof fmt, "Not subscribed to '%%s': a connection may hold %zu subscriptions "
@@ -452,7 +459,7 @@ int chanx_topic_publish(chanx_ctx *ctx, const char *topic, const char *action, c
     const cx_topic_decl *decl = topic && action ? cx_topic_decls_match(ctx->consumer->topics, topic, strlen(topic), NULL)
                                                 : NULL;
     char group[CX_TOPIC_MAX_GROUP + 1];
-    if (!decl || cx_topic_group_name(topic, strlen(topic), decl->desc->name, group) != 0)
+    if (!decl || cx_topic_group_of(decl->pattern, topic, strlen(topic), decl->desc->name, group) != 0)
         return CHANX_ERROR;
     json_t *m = json_pack("{s:s, s:O?, s:i, s:s}", "action", action, "payload", (json_t *) payload, "version", 1,
                           "topic", topic);

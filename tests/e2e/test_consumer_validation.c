@@ -197,3 +197,23 @@ Test(consumer_validation, camelized_consumer_reports_a_bare_number_as_model_type
     expect_error("/ws/cons_probe/camel/", "{\"action\":\"set_name\",\"payload\":{\"lastName\":\"L\"}}", "missing",
                  "[\"payload\",\"first_name\"]", "Field required");
 }
+
+/* Anything the parser accepts (jansson nests up to 2,048 levels) can be answered: a payload 1,500
+ * levels deep comes back inside its validation error. The reply writer used to refuse values past
+ * 512 levels, so this client got no answer at all and the error was lost without a log line. */
+Test(consumer_validation, a_deeply_nested_payload_still_gets_its_error)
+{
+    enum { DEPTH = 1500 };
+    char *text = malloc(2 * DEPTH + 64);
+    int n = sprintf(text, "{\"action\":\"ping\",\"payload\":");
+    memset(text + n, '[', DEPTH);
+    memset(text + n + DEPTH, ']', DEPTH);
+    strcpy(text + n + 2 * DEPTH, "}");
+    cx_communicator *c = cons_connect(stack, STRICT, "alice");
+    json_t *got = cons_exchange(c, text);
+    free(text);
+    cr_assert_eq(json_array_size(got), 1, "the nested payload got no answer");
+    cr_assert_str_eq(action_of(json_array_get(got, 0)), "error");
+    json_decref(got);
+    assert_still_answers_ping(c);
+}

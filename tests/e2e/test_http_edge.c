@@ -218,3 +218,20 @@ Test(http_edge_public, chanx_public_url_names_the_server)
     cr_assert_str_eq(json_string_value(json_object_get(server, "protocol")), "wss", "https means wss");
     json_decref(server);
 }
+
+/* A proxy in front hides /metrics by its path (docker/nginx.conf: location = /metrics), and to a
+ * proxy "/metrics;x" is another path; libwebsockets ended the path at the ';' and the gateway served
+ * its metrics there (found by qa-attack). Every HTTP answer is for the whole path. */
+Test(http_edge, a_semicolon_does_not_end_the_path)
+{
+    int port = cx_stack_gateway_port(stack, 0), status = 0;
+    const char *paths[] = { "/metrics;x", "/metrics;", "/healthz;x", "/asyncapi.json;x" };
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        free(cx_http_get(port, paths[i], &status));
+        cr_assert_eq(status, 404, "%s: %d", paths[i], status);
+    }
+    free(cx_http_get(port, "/metrics", &status));
+    cr_assert_eq(status, 200, "/metrics itself is served");
+    free(cx_http_get(port, "/metrics?name=x", &status));
+    cr_assert_eq(status, 200, "a query is not part of the path");
+}

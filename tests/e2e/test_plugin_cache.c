@@ -13,12 +13,10 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <fcntl.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 static cx_stack *stack;
@@ -58,23 +56,6 @@ static void teardown(void)
 
 TestSuite(plugin_cache, .init = setup, .fini = teardown, .timeout = 60);
 
-/* Runs fn as the unprivileged user "nobody" in a child process; its exit status. */
-static int as_nobody(void (*fn)(void))
-{
-    struct passwd *pw = getpwnam("nobody");
-    cr_assert_not_null(pw, "no user 'nobody' on this machine");
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0)
-            _exit(99);
-        fn();
-        _exit(0);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-}
-
 static int worker_pid;
 
 /* The attacker's move: a symlink to root's file at every name the worker could write next. */
@@ -108,7 +89,7 @@ Test(plugin_cache, symlinks_planted_by_a_local_user_are_not_followed_and_nothing
 {
     worker_pid = cx_stack_pid(stack, "worker0");
     cr_assert_gt(worker_pid, 0);
-    cr_assert_eq(as_nobody(plant_symlinks), 0, "nobody could not plant its symlinks");
+    cr_assert_eq(cx_as_nobody(plant_symlinks), 0, "nobody could not plant its symlinks");
 
     cx_plugin_folder_drop(folder, "test-plugins/dep_probe.so", "dep_probe.so");
     cx_communicator *c = cx_communicator_when_live(stack, 0, "/ws/dep_probe/", cx_db_token_header(stack, alice), 10000);
@@ -124,6 +105,6 @@ Test(plugin_cache, symlinks_planted_by_a_local_user_are_not_followed_and_nothing
     cr_assert_not_null(fgets(line, sizeof line, f));
     fclose(f);
     cr_assert_str_eq(line, "root's file\n", "the worker wrote through a planted symlink");
-    cr_assert_eq(as_nobody(find_only_own_entries), 0,
+    cr_assert_eq(cx_as_nobody(find_only_own_entries), 0,
                  "the cache folder holds an entry of the worker's that a local user could replace or follow");
 }

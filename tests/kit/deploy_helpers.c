@@ -13,11 +13,13 @@
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define POLL_US 50000
@@ -220,4 +222,20 @@ int cx_test_free_port(void)
               && !getsockname(fd, (struct sockaddr *) &addr, &len), "no free port on 127.0.0.1");
     close(fd);
     return ntohs(addr.sin_port);
+}
+
+int cx_as_nobody(void (*fn)(void))
+{
+    struct passwd *pw = getpwnam("nobody");
+    cr_assert_not_null(pw, "no user 'nobody' on this machine");
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0)
+            _exit(99);
+        fn();
+        _exit(0);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }

@@ -31,6 +31,9 @@ const char *cx_plugin_folder_write(const char *folder, const char *name, const c
 /* The first record of the process's log containing needle, parsed (owned), waiting up to timeout_ms for
  * it; fails the test when none came or that line is not one JSON record. */
 json_t *cx_stack_log_record(cx_stack *self, const char *process, const char *needle, int timeout_ms);
+/* Runs fn in a child process as the unprivileged user "nobody" (a local attacker, for tests of what
+ * other users can do); fn ends with _exit. The child's exit status, 128 when it did not exit. */
+int cx_as_nobody(void (*fn)(void));
 /* The parent of process pid (its PPid in /proc), 0 when it is gone: a worker process's is chanx-worker,
  * its supervisor. */
 int cx_parent_pid(int pid);

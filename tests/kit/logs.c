@@ -2,7 +2,8 @@
  * logs.c — reading what a stack's processes logged, for tests of logging.
  *
  * The stack (stack.c) sends each process's stderr to <name>.log in a folder
- * /tmp/chanx-test-<test pid>-<start time>, removed at cx_stack_stop. Tests
+ * /tmp/chanx-test-<test pid>-<start time>-<random> of ours alone (mkdtemp),
+ * removed at cx_stack_stop. Tests
  * run one per process, so the folder is found from our own pid; the newest
  * wins should a dead test of a recycled pid have left one behind.
  *
@@ -34,7 +35,9 @@ static int find_log_dir(char *out, size_t outlen)
         if (strncmp(e->d_name, prefix, (size_t) plen) != 0)
             continue;
         snprintf(path, sizeof path, "/tmp/%s", e->d_name);
-        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode) && (!found || st.st_mtime >= newest)) {
+        /* ours alone (stack.c makes it with mkdtemp): another user's folder of the same prefix is not */
+        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid() && !(st.st_mode & 077)
+            && (!found || st.st_mtime >= newest)) {
             newest = st.st_mtime;
             snprintf(out, outlen, "%s", path);
             found = 1;

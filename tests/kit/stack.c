@@ -345,8 +345,11 @@ cx_stack *cx_stack_start(const cx_stack_options *options)
               MAX_PROCS);
     const char *bin = options->bin ? options->bin : getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build";
     snprintf(self->bin, sizeof self->bin, "%s", bin);
-    snprintf(self->logdir, sizeof self->logdir, "/tmp/chanx-test-%d-%ld", (int) getpid(), (long) time(NULL));
-    mkdir(self->logdir, 0755);
+    /* A folder no one else made or may enter (mkdtemp: a fresh name, mode 0700): it holds the keys,
+     * the logs our processes write as root and the plugin links a root worker loads, and a
+     * predictable name in /tmp could be made first by any local user (test kit_tmp/...). */
+    snprintf(self->logdir, sizeof self->logdir, "/tmp/chanx-test-%d-%ld-XXXXXX", (int) getpid(), (long) time(NULL));
+    cr_assert_not_null(mkdtemp(self->logdir), "cannot create the stack's folder in /tmp: %s", strerror(errno));
     if (self->opt.plugin_files)
         link_plugin_files(self);
     else if (!self->opt.plugins) {

@@ -6,7 +6,7 @@
  * message order truthfully, and only real sockets exercise the lws paths that
  * produce them (refused upgrades, dropped TCP, partial writes of big frames).
  *
- * Each test gets its own bare_echo child (BARE_ECHO, default /tmp/bare_echo)
+ * Each test gets its own bare_echo child (BARE_ECHO, default $CHANX_TEST_BIN/bench/bare_echo)
  * on a free port, so the SIGKILL test cannot disturb the others. The child
  * asks the kernel to kill it when the test process dies, so a crashing test
  * leaves no server behind even when criterion's fini never runs.
@@ -70,7 +70,10 @@ static int wait_listening(int fd)
 
 static void start_server(void)
 {
-    const char *bin = getenv("BARE_ECHO") ? getenv("BARE_ECHO") : "/tmp/bare_echo";
+    /* never a default in /tmp: anyone may put a program there, and the tests run as root */
+    char built[600];
+    snprintf(built, sizeof built, "%s/bench/bare_echo", getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build");
+    const char *bin = getenv("BARE_ECHO") ? getenv("BARE_ECHO") : built;
     int pipefd[2];
     char port[16];
     s_port = free_port();

@@ -11,7 +11,7 @@
 #include <string.h>
 
 static cx_history *h;
-static void setup(void) { h = cx_history_new(100, 60000, 1 << 20); }
+static void setup(void) { h = cx_history_new(100, 60000, 1 << 20, SIZE_MAX); }
 static void teardown(void) { cx_history_destroy(&h); }
 TestSuite(history_table, .init = setup, .fini = teardown);
 
@@ -79,7 +79,7 @@ Test(history_table, seqs_are_consecutive_and_the_count_bound_trims_the_oldest)
 
 Test(history_table, the_bytes_bound_and_the_ttl_drop_the_oldest)
 {
-    cx_history *small = cx_history_new(100, 60000, 1024);
+    cx_history *small = cx_history_new(100, 60000, 1024, SIZE_MAX);
     char big[400], since[64];
     memset(big, 'x', sizeof big - 1);
     big[sizeof big - 1] = '\0';
@@ -141,7 +141,7 @@ Test(history_table, a_standby_copy_keeps_epoch_and_seq_and_a_takeover_skips_ahea
     cx_history_declare(h, "g", 100, 60000, 0);
     for (int i = 0; i < 3; i++)
         append("g", "{\"m\":1}", 0);
-    cx_history *copy = cx_history_new(100, 60000, 1 << 20);
+    cx_history *copy = cx_history_new(100, 60000, 1 << 20, SIZE_MAX);
     cx_history_each(h, mirror, copy);
     const char *e1, *e2;
     uint64_t s1, s2;
@@ -163,3 +163,35 @@ Test(history_table, a_standby_copy_keeps_epoch_and_seq_and_a_takeover_skips_ahea
     cx_history_destroy(&copy);
 }
 
+
+/* All groups together hold at most the total: the group least recently sent to gives up its oldest
+ * first, and a since that needed what it lost is not covered (recovered: false, never a gap). */
+Test(history_table, the_total_bound_drops_from_the_group_least_recently_sent_to)
+{
+    cx_history *all = cx_history_new(100, 60000, 1 << 20, 1000);
+    char text[301];
+    memset(text, 'x', 300);
+    text[300] = '\0';
+    const char *epoch;
+    const char *groups[] = { "quiet", "busy", "new" };
+    for (int i = 0; i < 3; i++)
+        cx_history_declare(all, groups[i], 100, 60000, 0);
+    cx_history_message m = { .user_id = 1, .text = cx_slice_of(text) };
+    cx_history_append(all, "quiet", &m, 0, &epoch);
+    cx_history_append(all, "busy", &m, 0, &epoch);
+    cx_history_append(all, "busy", &m, 0, &epoch);   /* 900 bytes held */
+    cx_history_append(all, "new", &m, 0, &epoch);    /* 1200: the quiet group's message goes */
+    size_t ngroups, messages, bytes;
+    cx_history_stats(all, &ngroups, &messages, &bytes);
+    cr_assert_eq(bytes, 900);
+    cx_history_current(all, "quiet", &epoch, &(uint64_t) { 0 });
+    char since[64];
+    snprintf(since, sizeof since, "%s:0", epoch);
+    uint64_t from;
+    cr_assert_not(cx_history_covers(all, "quiet", cx_slice_of(since), 0, &from), "the quiet group lost seq 1");
+    cx_history_append(all, "new", &m, 0, &epoch);    /* then busy's oldest: it was sent to before new */
+    cx_history_stats(all, &ngroups, &messages, &bytes);
+    cr_assert_eq(bytes, 900);
+    cr_assert_eq(messages, 3);
+    cx_history_destroy(&all);
+}

@@ -116,3 +116,57 @@ Test(topic_name, fill_from_url_kwargs)
     json_decref(kw);
     cx_topic_pattern_destroy(&p);
 }
+
+/* Two topics a subscriber may hold never share a group: each spelling that slugs to another topic's
+ * group is refused, the plain one kept, also where two parameters could split differently. */
+static int own(const char *pattern, const char *topic)
+{
+    cx_topic_pattern *p = compile(pattern);
+    cr_assert(cx_topic_pattern_match(p, topic, strlen(topic), NULL), "%s does not match %s", topic, pattern);
+    int r = cx_topic_group_is_own(p, topic, strlen(topic));
+    cx_topic_pattern_destroy(&p);
+    return r;
+}
+
+Test(topic_name, a_topic_owns_its_group_or_is_refused)
+{
+    cr_expect(own("room:{name}", "room:staff-ops"));
+    cr_expect(own("room:{name}", "room:a.b_c-9"));
+    cr_expect(own("room:{name}", "room:-x"));          /* room--x: no other topic spells it */
+    cr_expect_not(own("room:{name}", "room:!staff-ops"));
+    cr_expect_not(own("room:{name}", "room:staff!ops"));
+    cr_expect_not(own("room:{name}", "room:staff-ops-"));
+    cr_expect_not(own("room:{name}", "room: staff-ops"));
+    cr_expect(own("room/{name}", "room/lobby"));        /* an unsafe literal is fine: it is fixed */
+    cr_expect(own("{a}:{b}", "x:y"));
+    cr_expect_not(own("{a}:{b}", "x-y:z"));            /* and x:y-z: both x-y-z */
+    cr_expect_not(own("{a}:{b}", "x:y-z"));
+    cr_expect(own("{a}.{b}", "x.y.z"));                 /* one topic, however it splits */
+    cr_expect_not(own("{name}", "-x"));                 /* stripped: x */
+}
+
+static const char *group_of(const char *pattern, const char *topic, char out[CX_TOPIC_MAX_GROUP + 1])
+{
+    cx_topic_pattern *p = compile(pattern);
+    int rc = cx_topic_group_of(p, topic, strlen(topic), "RoomTopic", out);
+    cx_topic_pattern_destroy(&p);
+    return rc == 0 ? out : NULL;
+}
+
+/* A topic that owns Chanx's name keeps it; every other spelling gets one of its own; a plain name
+ * shaped like those is refused. */
+Test(topic_name, every_topic_is_delivered_on_a_group_of_its_own)
+{
+    char a[CX_TOPIC_MAX_GROUP + 1], b[CX_TOPIC_MAX_GROUP + 1], c[CX_TOPIC_MAX_GROUP + 1];
+    cr_assert_str_eq(group_of("room:{name}", "room:staff-ops", a), "RoomTopic.room-staff-ops");
+    cr_assert_not_null(group_of("room:{name}", "room:!staff-ops", b));
+    cr_assert_not_null(group_of("room:{name}", "room:staff!ops", c));
+    cr_assert_str_neq(a, b);
+    cr_assert_str_neq(b, c);
+    cr_assert(strncmp(b, "RoomTopic.room-staff-ops.", 25) == 0 && strlen(b) == 25 + 12, "%s", b);
+    cr_assert_not_null(group_of("room:{name}", "room:\u65e5\u672c", a));
+    cr_assert_not_null(group_of("room:{name}", "room:\u4e2d", b));
+    cr_assert_str_neq(a, b);
+    cr_assert_null(group_of("room:{name}", "room:x.0123456789ab", a));
+    cr_assert_str_eq(group_of("room:{name}", "room:x.0123456789", a), "RoomTopic.room-x.0123456789");
+}
