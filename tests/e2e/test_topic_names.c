@@ -13,6 +13,7 @@
  * C string, it named another topic) is a bad envelope.
  */
 #include <chanx/testing.h>
+#include "tests/kit/deploy_helpers.h"
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,10 +24,7 @@ CX_STACK_SUITE(topic_names);
 
 static cx_communicator *hub_client(const char *name, int flags, const char *path)
 {
-    int64_t id = cx_db_create_user(stack, name, flags);
-    cx_communicator *c = cx_communicator_new(stack, path, cx_db_token_header(stack, id));
-    cx_assert_authenticated_status_ok(c);
-    return c;
+    return cx_user_client(stack, name, flags, path);
 }
 
 static const char *action_of(const json_t *frame)

@@ -29,10 +29,7 @@ CX_STACK_SUITE(topics_wire, .env = settings);
 
 static cx_communicator *client(const char *name, int flags, const char *path)
 {
-    int64_t id = cx_db_create_user(stack, name, flags);
-    cx_communicator *c = cx_communicator_new(stack, path, cx_db_token_header(stack, id));
-    cx_assert_authenticated_status_ok(c);
-    return c;
+    return cx_user_client(stack, name, flags, path);
 }
 
 static void expect(cx_communicator *c, const char *json)

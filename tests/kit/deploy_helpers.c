@@ -239,3 +239,11 @@ int cx_as_nobody(void (*fn)(void))
     waitpid(pid, &status, 0);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
+
+cx_communicator *cx_user_client(cx_stack *stack, const char *name, int flags, const char *path)
+{
+    int64_t id = cx_db_create_user(stack, name, flags);
+    cx_communicator *c = cx_communicator_new(stack, path, cx_db_token_header(stack, id));
+    cx_assert_authenticated_status_ok(c);
+    return c;
+}

@@ -56,6 +56,9 @@ char *cx_shell_output(const char *cmd, int *status);
  * after start; 5 s at most), checked to be valid AsyncAPI 3.0 (tests/docs/validate_asyncapi.py):
  * the document (owned). Fails the test otherwise. */
 char *cx_asyncapi_valid(cx_stack *stack, const char *needle);
+/* A new user named name (CX_USER_* flags) connected to path by token and past its authentication message
+ * (cx_assert_authenticated_status_ok): the usual first line of a test. Owned by the caller. */
+cx_communicator *cx_user_client(cx_stack *stack, const char *name, int flags, const char *path);
 /* A TCP port on 127.0.0.1 nothing listens on right now (the kernel's choice), for a process a test
  * starts itself (a second PostgreSQL cluster, PgBouncer). Fails the test when none is free. */
 int cx_test_free_port(void);
