@@ -14,12 +14,16 @@
  * file of root's. The stack must come up in a folder of its own (ours,
  * mode 0700), serve a client, and leave root's file as it was.
  * A second test replays the same move against the kit's client selftest,
- * whose server program defaulted to /tmp/bare_echo.
+ * whose server program defaulted to /tmp/bare_echo. The fixed names are
+ * the attack's: only nobody writes or removes them, and a program is
+ * planted only where no file or link was (O_EXCL | O_NOFOLLOW).
  */
 #include <chanx/testing.h>
 #include "tests/kit/deploy_helpers.h"
 
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,12 +52,27 @@ static void plant(void)
     _exit(0);
 }
 
+/* What plant made, removed by nobody (root removing another user's tree in /tmp is a race that user
+ * can steer), name by name: no shell, no glob that could also take someone else's folder. */
+static void unplant(void)
+{
+    int failed = 0;
+    for (time_t t = planted_from; t < planted_from + PLANTED_SECONDS; t++) {
+        char dir[128], plugins[160], log[160];
+        snprintf(dir, sizeof dir, "/tmp/chanx-test-%d-%ld", (int) test_pid, (long) t);
+        snprintf(plugins, sizeof plugins, "%s/plugins", dir);
+        snprintf(log, sizeof log, "%s/broker.log", dir);
+        failed |= unlink(log) != 0 || rmdir(plugins) != 0 || rmdir(dir) != 0;
+    }
+    _exit(failed);
+}
+
 static void remove_planted(void)
 {
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf /tmp/chanx-test-%d-*[0-9] '%s'", (int) test_pid, victim_dir);
-    if (system(cmd) != 0)
+    if (cx_as_nobody(unplant) != 0)
         fprintf(stderr, "could not remove the planted folders\n");
+    unlink(victim);
+    rmdir(victim_dir);
 }
 
 Test(kit_tmp, a_stack_folder_planted_by_a_local_user_is_not_used, .timeout = 60)
@@ -97,23 +116,37 @@ Test(kit_tmp, a_stack_folder_planted_by_a_local_user_is_not_used, .timeout = 60)
  * /tmp/bare_echo: run without scripts/run-tests, it ran, as root, whatever a local user had put
  * there. Replayed: nobody plants a program that leaves a mark in a folder of root's. */
 static char mark_dir[] = "/tmp/chanx-mark-XXXXXX";
+/* The old default, a fixed name: the attack needs it, so only nobody ever writes or removes it. */
+#define PLANTED_PROGRAM "/tmp/bare_echo"
 
+/* Made new or not at all (O_EXCL, O_NOFOLLOW): whatever else holds the name, a link included, stays
+ * as it is and the test is skipped. */
 static void plant_program(void)
 {
-    FILE *f = fopen("/tmp/bare_echo", "w");
-    if (!f || fprintf(f, "#!/bin/sh\ntouch %s/ran\n", mark_dir) < 0 || fclose(f) != 0
-        || chmod("/tmp/bare_echo", 0755) != 0)
+    int fd = open(PLANTED_PROGRAM, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0755);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f)
+        _exit(errno == EEXIST ? 2 : 1);
+    if (fprintf(f, "#!/bin/sh\ntouch %s/ran\n", mark_dir) < 0 || fclose(f) != 0)
         _exit(1);
     _exit(0);
 }
 
+static void unplant_program(void)
+{
+    _exit(unlink(PLANTED_PROGRAM) != 0);
+}
+
 Test(kit_tmp, the_client_selftest_runs_no_program_from_tmp, .timeout = 120)
 {
-    if (access("/tmp/bare_echo", F_OK) == 0)
-        cr_skip_test("/tmp/bare_echo exists already (not ours to replace)");
     cr_assert_not_null(mkdtemp(mark_dir));
     chmod(mark_dir, 0755);
-    cr_assert_eq(cx_as_nobody(plant_program), 0, "nobody could not plant /tmp/bare_echo");
+    int planted = cx_as_nobody(plant_program);
+    if (planted == 2) {
+        rmdir(mark_dir);
+        cr_skip_test(PLANTED_PROGRAM " exists already (not ours to replace)");
+    }
+    cr_assert_eq(planted, 0, "nobody could not plant " PLANTED_PROGRAM);
     const char *bin = getenv("CHANX_TEST_BIN") ? getenv("CHANX_TEST_BIN") : "build";
     char cmd[700], mark[100];
     snprintf(cmd, sizeof cmd, "env -u BARE_ECHO -u BXFI_MAP %s/tests/e2e --filter 'ws_client/ping_gets_pong*' "
@@ -121,7 +154,7 @@ Test(kit_tmp, the_client_selftest_runs_no_program_from_tmp, .timeout = 120)
     int status = system(cmd);
     snprintf(mark, sizeof mark, "%s/ran", mark_dir);
     int ran = access(mark, F_OK) == 0;
-    unlink("/tmp/bare_echo");
+    cx_as_nobody(unplant_program);
     unlink(mark);
     rmdir(mark_dir);
     cr_assert_not(ran, "the selftest ran the program nobody put in /tmp");
